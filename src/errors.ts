@@ -1,0 +1,136 @@
+/**
+ * Every error Strata's callers are expected to handle, in one place. Each
+ * carries a stable `code` that the HTTP layer maps to a status.
+ *
+ * @module
+ */
+
+/**
+ * Base class of Strata's own errors.
+ *
+ * @example
+ * ```ts
+ * import { StrataError } from "./errors.ts";
+ * const e = new StrataError("not_found", "Unknown dataset: 'particles'");
+ * console.assert(e.code === "not_found");
+ * ```
+ */
+export class StrataError extends Error {
+  /** Stable machine-readable code, such as `invalid_description`. */
+  readonly code: string;
+
+  /** Creates an error with a code, a message and an optional cause. */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Where in a description an error was found. */
+export interface SourcePosition {
+  /** 1-based line. */
+  readonly line: number;
+  /** 1-based column. */
+  readonly col: number;
+}
+
+/**
+ * A description in the data language that does not parse or does not check.
+ * The message reads `line:col: what was wrong`, followed by the offending
+ * line and a caret under the column.
+ *
+ * @example
+ * ```ts
+ * import { DescriptionError } from "./errors.ts";
+ * const e = new DescriptionError("Unknown type 'flaot64'", { line: 2, col: 9 }, "  var x flaot64");
+ * console.assert(e.message.startsWith("2:9: Unknown type 'flaot64'"));
+ * ```
+ */
+export class DescriptionError extends StrataError {
+  /** Position of the error in the description. */
+  readonly position: SourcePosition;
+  /** The message without position and snippet. */
+  readonly detail: string;
+
+  /** Creates the error from a detail message, a position and the source line. */
+  constructor(detail: string, position: SourcePosition, sourceLine: string) {
+    const caret = " ".repeat(Math.max(0, position.col - 1)) + "^";
+    super(
+      "invalid_description",
+      `${position.line}:${position.col}: ${detail}\n${sourceLine}\n${caret}`,
+    );
+    this.position = position;
+    this.detail = detail;
+  }
+}
+
+/**
+ * A fragment or attach request that is well formed but cannot be satisfied as
+ * asked: an unknown fragment, an unbound or out-of-range parameter, a layout
+ * that does not hold a requested field.
+ *
+ * @example
+ * ```ts
+ * import { LayoutError } from "./errors.ts";
+ * const e = new LayoutError("Parameter 'r0' of fragment 'block' is not bound");
+ * console.assert(e.code === "invalid_layout");
+ * ```
+ */
+export class LayoutError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("invalid_layout", message, options);
+  }
+}
+
+/** A box of variable indices: `start[d] <= i[d] < start[d] + count[d]`. */
+export interface IndexBox {
+  /** First index per dimension. */
+  readonly start: readonly number[];
+  /** Number of indices per dimension. */
+  readonly count: readonly number[];
+}
+
+/**
+ * The sources given to a transform do not cover the requested target: the
+ * missing sub-regions are named, and nothing is returned.
+ *
+ * @example
+ * ```ts
+ * import { MissingRegionError } from "./errors.ts";
+ * const e = new MissingRegionError("temp", "", [{ start: [4], count: [4] }]);
+ * console.assert(e.message.includes("[4:8]"));
+ * ```
+ */
+export class MissingRegionError extends StrataError {
+  /** Dataset variable with missing data. */
+  readonly variable: string;
+  /** Leaf field path with missing data ("" for a scalar element). */
+  readonly field: string;
+  /** Missing boxes, in variable index space. */
+  readonly missing: readonly IndexBox[];
+
+  /** Creates the error naming the missing boxes. */
+  constructor(variable: string, field: string, missing: readonly IndexBox[]) {
+    const name = field === "" ? variable : `${variable}.${field}`;
+    const boxes = missing.map(formatBox).join(", ");
+    super("missing_region", `Sources do not cover '${name}': missing ${boxes}`);
+    this.variable = variable;
+    this.field = field;
+    this.missing = missing;
+  }
+}
+
+/**
+ * Formats a box as `[a:b, c:d]` with exclusive ends.
+ *
+ * @example
+ * ```ts
+ * import { formatBox } from "./errors.ts";
+ * console.assert(formatBox({ start: [0, 2], count: [4, 2] }) === "[0:4, 2:4]");
+ * ```
+ */
+export function formatBox(box: IndexBox): string {
+  return `[${box.start.map((s, d) => `${s}:${s + (box.count[d] ?? 0)}`).join(", ")}]`;
+}
