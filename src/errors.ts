@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StrataError } from "./errors.ts";
  * const e = new StrataError("not_found", "Unknown dataset: 'particles'");
- * console.assert(e.code === "not_found");
+ * assert.ok(e.code === "not_found");
  * ```
  */
 export class StrataError extends Error {
@@ -42,9 +43,10 @@ export interface SourcePosition {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DescriptionError } from "./errors.ts";
  * const e = new DescriptionError("Unknown type 'flaot64'", { line: 2, col: 9 }, "  var x flaot64");
- * console.assert(e.message.startsWith("2:9: Unknown type 'flaot64'"));
+ * assert.ok(e.message.startsWith("2:9: Unknown type 'flaot64'"));
  * ```
  */
 export class DescriptionError extends StrataError {
@@ -72,9 +74,10 @@ export class DescriptionError extends StrataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LayoutError } from "./errors.ts";
  * const e = new LayoutError("Parameter 'r0' of fragment 'block' is not bound");
- * console.assert(e.code === "invalid_layout");
+ * assert.ok(e.code === "invalid_layout");
  * ```
  */
 export class LayoutError extends StrataError {
@@ -98,9 +101,10 @@ export interface IndexBox {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MissingRegionError } from "./errors.ts";
  * const e = new MissingRegionError("temp", "", [{ start: [4], count: [4] }]);
- * console.assert(e.message.includes("[4:8]"));
+ * assert.ok(e.message.includes("[4:8]"));
  * ```
  */
 export class MissingRegionError extends StrataError {
@@ -127,8 +131,9 @@ export class MissingRegionError extends StrataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatBox } from "./errors.ts";
- * console.assert(formatBox({ start: [0, 2], count: [4, 2] }) === "[0:4, 2:4]");
+ * assert.ok(formatBox({ start: [0, 2], count: [4, 2] }) === "[0:4, 2:4]");
  * ```
  */
 export function formatBox(box: IndexBox): string {

@@ -156,9 +156,10 @@ export interface ReplicaDecl extends Decl {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDescription } from "./parser.ts";
  * const d = parseDescription("dataset p { var x [4]float64 }");
- * console.assert(d.name === "p" && d.vars.length === 1);
+ * assert.ok(d.name === "p" && d.vars.length === 1);
  * ```
  */
 export interface Description {

@@ -19,10 +19,12 @@ import { evalExpr, ExprError, exprNames } from "./expr.ts";
 import {
   type Dim,
   isVariableSized,
+  type Leaf,
   leavesOf,
   type ResolvedType,
   scalarByName,
   typeKey,
+  typeSize,
 } from "./types.ts";
 
 /** A dataset variable after checking. */
@@ -91,11 +93,12 @@ export interface Dataset {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDescription } from "./parser.ts";
  * import { checkDescription } from "./check.ts";
  * const src = "dataset { var t [4, 4]float64 }\nfragment tr { var t [i, j] = t[j, i] }";
  * const ds = checkDescription(parseDescription(src), src);
- * console.assert(ds.variables.get("t")?.dims.length === 2);
+ * assert.ok(ds.variables.get("t")?.dims.length === 2);
  * ```
  */
 export function checkDescription(description: Description, source: string): Dataset {
@@ -148,6 +151,14 @@ class Checker {
           v.type.pos ?? v.pos,
         );
       }
+      const fixed = dims.reduce<number>((n, d) => n * (typeof d === "number" ? d : 1), 1);
+      if (!Number.isSafeInteger(fixed * typeSize(element))) {
+        this.#fail(
+          `Variable '${v.name}' is too large: its size exceeds 2^53 bytes`,
+          v.type.pos ?? v.pos,
+        );
+      }
+      this.#leaves(element, v.type.pos ?? v.pos);
       this.#variables.set(v.name, { name: v.name, type, dims, element });
     }
     const fragments = new Map<string, CheckedFragment>();
@@ -392,7 +403,7 @@ class Checker {
     viewTypes: ReadonlyMap<string, { fields: readonly FieldSelect[]; base: ResolvedType }>,
   ): SelectedLeaf[] {
     const all = () =>
-      leavesOf(variable.element).map((l) => ({
+      this.#leaves(variable.element, spec?.pos).map((l) => ({
         path: l.path,
         from: l.type,
         to: l.type,
@@ -435,7 +446,7 @@ class Checker {
   }
 
   #select(element: ResolvedType, fields: readonly FieldSelect[], owner: string): SelectedLeaf[] {
-    const leaves = leavesOf(element);
+    const leaves = this.#leaves(element, fields[0]?.pos);
     const out: SelectedLeaf[] = [];
     const taken = new Set<string>();
     for (const f of fields) {
@@ -471,10 +482,27 @@ class Checker {
     name: string,
     pos: SourcePosition | undefined,
   ): ScalarType {
-    if (!conversionKeepsRange(from, to)) {
+    if (typeof from !== "string" || typeof to !== "string") {
+      if (scalarName(from) !== scalarName(to)) {
+        this.#fail(`Cannot convert ${scalarName(from)} to ${name}: strings keep their size`, pos);
+      }
+    } else if (!conversionKeepsRange(from, to)) {
       this.#fail(`Conversion from ${scalarName(from)} to ${name} loses range`, pos);
     }
     return to;
+  }
+
+  #leaves(type: ResolvedType, pos: SourcePosition | undefined): Leaf[] {
+    const size = typeSize(type);
+    if (!Number.isSafeInteger(size)) {
+      this.#fail("Type is too large: its size exceeds 2^53 bytes", pos);
+    }
+    try {
+      return leavesOf(type);
+    } catch (e) {
+      if (e instanceof RangeError) return this.#fail(e.message, pos);
+      throw e;
+    }
   }
 
   #fail(detail: string, pos: SourcePosition | undefined): never {

@@ -16,9 +16,10 @@ import { parseDescription } from "./parser.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription } from "./compile.ts";
  * const ds = compileDescription("dataset particles { var p [10]struct { x, y float32 } }");
- * console.assert(ds.description.name === "particles");
+ * assert.ok(ds.description.name === "particles");
  * ```
  */
 export function compileDescription(source: string): Dataset {

@@ -26,9 +26,10 @@ export class ExprError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { evalExpr } from "./expr.ts";
  * const e = { kind: "binary", op: "*", left: { kind: "name", name: "i" }, right: { kind: "int", value: 5 } } as const;
- * console.assert(evalExpr(e, (n) => (n === "i" ? 3 : undefined)) === 15);
+ * assert.ok(evalExpr(e, (n) => (n === "i" ? 3 : undefined)) === 15);
  * ```
  */
 export function evalExpr(expr: Expr, lookup: (name: string) => number | undefined): number {
@@ -64,9 +65,10 @@ export function evalExpr(expr: Expr, lookup: (name: string) => number | undefine
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exprNames } from "./expr.ts";
  * const e = { kind: "binary", op: "+", left: { kind: "name", name: "i" }, right: { kind: "name", name: "lo" } } as const;
- * console.assert(exprNames(e).join() === "i,lo");
+ * assert.ok(exprNames(e).map((n) => n.name).join() === "i,lo");
  * ```
  */
 export function exprNames(expr: Expr): { name: string; pos: SourcePosition | undefined }[] {

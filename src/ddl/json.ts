@@ -19,9 +19,10 @@ const POSITION_KEYS = new Set(["pos", "sourcePos", "basePos"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription, descriptionToJson } from "./mod.ts";
  * const json = descriptionToJson(compileDescription("dataset d { var x float64 }").description);
- * console.assert(JSON.stringify(json.vars) === '[{"name":"x","type":{"kind":"named","name":"float64"}}]');
+ * assert.ok(JSON.stringify(json.vars) === '[{"name":"x","type":{"kind":"named","name":"float64"}}]');
  * ```
  */
 export function descriptionToJson(d: Description): Description {
@@ -35,12 +36,13 @@ export function descriptionToJson(d: Description): Description {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { descriptionFromJson } from "./json.ts";
  * const ds = descriptionFromJson({
  *   name: "d", consts: [], types: [], fragments: [], replicas: [],
  *   vars: [{ name: "x", type: { kind: "array", dims: [{ kind: "int", value: 4 }], element: { kind: "named", name: "int32" } } }],
  * });
- * console.assert(ds.variables.get("x")?.dims[0] === 4);
+ * assert.ok(ds.variables.get("x")?.dims[0] === 4);
  * ```
  */
 export function descriptionFromJson(json: unknown): Dataset {

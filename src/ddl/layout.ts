@@ -43,9 +43,10 @@ export class LocatedLayoutError extends LayoutError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription, variableExtents } from "./mod.ts";
  * const ds = compileDescription("dataset { var n int32\n var d [n]float32 }");
- * console.assert(variableExtents(ds, "d", { n: 10 })[0] === 10);
+ * assert.ok(variableExtents(ds, "d", { n: 10 })[0] === 10);
  * ```
  */
 export function variableExtents(ds: Dataset, name: string, bindings: Bindings = {}): number[] {
@@ -76,9 +77,10 @@ function extentsOf(v: Variable, bindings: Bindings): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription, datasetLayout } from "./mod.ts";
  * const ds = compileDescription("dataset { var p [4]struct { x, y float32 } }");
- * console.assert(datasetLayout(ds).byteLength === 32);
+ * assert.ok(datasetLayout(ds).byteLength === 32);
  * ```
  */
 export function datasetLayout(ds: Dataset, bindings: Bindings = {}): FragmentLayout {
@@ -116,12 +118,13 @@ export function datasetLayout(ds: Dataset, bindings: Bindings = {}): FragmentLay
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription, fragmentLayout } from "./mod.ts";
  * const ds = compileDescription(`dataset { var t [8, 8]float64 }
  * fragment block(r0, r1) { var t = t[r0:r1, :] }`);
  * const l = fragmentLayout(ds, "block", { r0: 2, r1: 4 });
- * console.assert(l.byteLength === 2 * 8 * 8);
- * console.assert(l.slots[0]?.origin.join() === "2,0");
+ * assert.ok(l.byteLength === 2 * 8 * 8);
+ * assert.ok(l.slots[0]?.origin.join() === "2,0");
  * ```
  */
 export function fragmentLayout(ds: Dataset, name: string, bindings: Bindings = {}): FragmentLayout {
@@ -302,6 +305,9 @@ function place(
       off += scalarSize(l.to) * l.count;
     }
     at += elem * n;
+  }
+  if (!Number.isSafeInteger(at)) {
+    throw new LayoutError(`Layout of '${name}' is too large: its size exceeds 2^53 bytes`);
   }
   return { slot: { name, variable, origin, axes, fields }, end: at };
 }

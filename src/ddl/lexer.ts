@@ -28,9 +28,10 @@ const PUNCT = new Set(["{", "}", "[", "]", "(", ")", ",", "=", "*", "+", "-", "/
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenize } from "./lexer.ts";
  * const kinds = tokenize("var x float64").map((t) => t.kind);
- * console.assert(kinds.join(" ") === "ident ident ident eof");
+ * assert.ok(kinds.join(" ") === "ident ident ident eof");
  * ```
  */
 export function tokenize(source: string): Token[] {

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileDescription, fragmentLayout } from "./mod.ts";
  * const ds = compileDescription(`
  * dataset particles {
@@ -14,8 +15,8 @@
  * fragment xy columnar { var p { x float32, y float32 } = p }
  * `);
  * const layout = fragmentLayout(ds, "xy");
- * console.assert(layout.byteLength === 1000 * 8);
- * console.assert(layout.slots[0]?.fields[1]?.offset === 4000);
+ * assert.ok(layout.byteLength === 1000 * 8);
+ * assert.ok(layout.slots[0]?.fields[1]?.offset === 4000);
  * ```
  *
  * @module

@@ -31,6 +31,7 @@ import { type Token, tokenize } from "./lexer.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDescription } from "./parser.ts";
  * const d = parseDescription(`
  * dataset {
@@ -38,7 +39,7 @@ import { type Token, tokenize } from "./lexer.ts";
  * }
  * fragment viz { var pba { b, a } = p }
  * `);
- * console.assert(d.fragments[0]?.name === "viz");
+ * assert.ok(d.fragments[0]?.name === "viz");
  * ```
  */
 export function parseDescription(source: string): Description {

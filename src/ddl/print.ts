@@ -19,10 +19,11 @@ import type {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDescription } from "./parser.ts";
  * import { printDescription } from "./print.ts";
  * const text = printDescription(parseDescription("dataset d { var x [4]float64 }"));
- * console.assert(text.startsWith("dataset d {\n  var x [4]float64\n}"));
+ * assert.ok(text.startsWith("dataset d {\n  var x [4]float64\n}"));
  * ```
  */
 export function printDescription(d: Description): string {
@@ -98,10 +99,11 @@ const PRECEDENCE = { "+": 1, "-": 1, "*": 2, "/": 2 } as const;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDescription } from "./parser.ts";
  * import { printExpr } from "./print.ts";
  * const d = parseDescription("dataset { const N = (2 + 3) * 4 }");
- * console.assert(printExpr(d.consts[0]!.value) === "(2 + 3) * 4");
+ * assert.ok(printExpr(d.consts[0]!.value) === "(2 + 3) * 4");
  * ```
  */
 export function printExpr(e: Expr): string {

@@ -44,10 +44,11 @@ export interface Leaf {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scalarByName } from "./types.ts";
- * console.assert(scalarByName("float32") === "float32");
- * console.assert(JSON.stringify(scalarByName("string8")) === '{"kind":"string","size":10}');
- * console.assert(scalarByName("Point") === undefined);
+ * assert.ok(scalarByName("float32") === "float32");
+ * assert.ok(JSON.stringify(scalarByName("string8")) === '{"kind":"string","size":10}');
+ * assert.ok(scalarByName("Point") === undefined);
  * ```
  */
 export function scalarByName(name: string): ScalarType | undefined {
@@ -65,12 +66,13 @@ export function scalarByName(name: string): ScalarType | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { typeSize } from "./types.ts";
  * const t = { kind: "struct", fields: [
  *   { name: "a", type: { kind: "scalar", scalar: "float64" } },
  *   { name: "b", type: { kind: "scalar", scalar: "float32" } },
  * ] } as const;
- * console.assert(typeSize(t) === 12);
+ * assert.ok(typeSize(t) === 12);
  * ```
  */
 export function typeSize(type: ResolvedType): number {
@@ -114,13 +116,14 @@ export const MAX_LEAVES = 4096;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { leavesOf } from "./types.ts";
  * const t = { kind: "struct", fields: [
  *   { name: "id", type: { kind: "scalar", scalar: "int32" } },
  *   { name: "v", type: { kind: "array", dims: [3], element: { kind: "scalar", scalar: "float32" } } },
  * ] } as const;
  * const leaves = leavesOf(t);
- * console.assert(leaves[1]?.path === "v" && leaves[1]?.count === 3 && leaves[1]?.offset === 4);
+ * assert.ok(leaves[1]?.path === "v" && leaves[1]?.count === 3 && leaves[1]?.offset === 4);
  * ```
  */
 export function leavesOf(type: ResolvedType): Leaf[] {
@@ -167,8 +170,9 @@ function collect(type: ResolvedType, path: string, offset: number, out: Leaf[]):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { typeKey } from "./types.ts";
- * console.assert(typeKey({ kind: "array", dims: [4], element: { kind: "scalar", scalar: "int8" } }) === "[4]int8");
+ * assert.ok(typeKey({ kind: "array", dims: [4], element: { kind: "scalar", scalar: "int8" } }) === "[4]int8");
  * ```
  */
 export function typeKey(type: ResolvedType): string {

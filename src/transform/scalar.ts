@@ -54,9 +54,10 @@ export const NUMERIC_SIZES: Readonly<Record<NumericType, number>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scalarSize } from "./scalar.ts";
- * console.assert(scalarSize("float32") === 4);
- * console.assert(scalarSize({ kind: "string", size: 10 }) === 10);
+ * assert.ok(scalarSize("float32") === 4);
+ * assert.ok(scalarSize({ kind: "string", size: 10 }) === 10);
  * ```
  */
 export function scalarSize(type: ScalarType): number {
@@ -69,8 +70,9 @@ export function scalarSize(type: ScalarType): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scalarAlign } from "./scalar.ts";
- * console.assert(scalarAlign("int64") === 8);
+ * assert.ok(scalarAlign("int64") === 8);
  * ```
  */
 export function scalarAlign(type: ScalarType): number {
@@ -82,8 +84,9 @@ export function scalarAlign(type: ScalarType): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scalarName } from "./scalar.ts";
- * console.assert(scalarName({ kind: "string", size: 18 }) === "string16");
+ * assert.ok(scalarName({ kind: "string", size: 18 }) === "string16");
  * ```
  */
 export function scalarName(type: ScalarType): string {
@@ -95,9 +98,10 @@ export function scalarName(type: ScalarType): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sameScalar } from "./scalar.ts";
- * console.assert(sameScalar("int8", "int8"));
- * console.assert(!sameScalar("int8", "uint8"));
+ * assert.ok(sameScalar("int8", "int8"));
+ * assert.ok(!sameScalar("int8", "uint8"));
  * ```
  */
 export function sameScalar(a: ScalarType, b: ScalarType): boolean {
@@ -130,9 +134,10 @@ export const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conversionKeepsRange } from "./scalar.ts";
- * console.assert(conversionKeepsRange("float64", "float32"));
- * console.assert(!conversionKeepsRange("int64", "int32"));
+ * assert.ok(conversionKeepsRange("float64", "float32"));
+ * assert.ok(!conversionKeepsRange("int64", "int32"));
  * ```
  */
 export function conversionKeepsRange(from: ScalarType, to: ScalarType): boolean {
