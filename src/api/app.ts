@@ -1,0 +1,133 @@
+/**
+ * The HTTP API (Hono): thin handlers that parse, call the typed core and map
+ * errors in one place.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { StrataError } from "../errors.ts";
+import {
+  type Bindings,
+  compileDescription,
+  type Dataset,
+  datasetLayout,
+  descriptionFromJson,
+  descriptionToJson,
+  fragmentLayout,
+} from "../ddl/mod.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import { readBoundedText } from "./body.ts";
+import { errorResponse } from "./errors.ts";
+
+/** Options of the API app. */
+export interface AppOptions {
+  /** Largest control request body, in bytes. */
+  readonly maxBodyBytes: number;
+}
+
+/** The version the service reports. */
+export const VERSION = "0.1.0";
+
+/**
+ * Creates the `/v1` API.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createApp } from "./app.ts";
+ * const app = createApp({ maxBodyBytes: 1 << 20 });
+ * const res = await app.request("/v1/describe", {
+ *   method: "POST",
+ *   headers: { "content-type": "text/plain" },
+ *   body: "dataset d { var x [4]float64 }",
+ * });
+ * assert.equal(res.status, 200);
+ * assert.equal((await res.json()).layout.byteLength, 32);
+ * ```
+ */
+export function createApp(options: AppOptions): Hono {
+  const app = new Hono();
+  app.get("/v1/health", (c) => c.json({ status: "ok", version: VERSION }));
+  app.post("/v1/describe", async (c) => {
+    const ds = await readDescription(c.req.raw, options.maxBodyBytes);
+    const bindings = queryBindings(new URL(c.req.url).searchParams);
+    const sized = [...ds.variables.values()].every((v) =>
+      v.dims.every((d) => typeof d === "number")
+    );
+    const fragments: Record<string, FragmentLayout | { params: readonly string[] }> = {};
+    for (const [name, f] of ds.fragments) {
+      const bound = f.decl.params.every((p) => p in bindings);
+      fragments[name] = bound && (sized || Object.keys(bindings).length > 0)
+        ? fragmentLayout(ds, name, pick(bindings, f.decl.params, ds))
+        : { params: f.decl.params };
+    }
+    return c.json({
+      description: descriptionToJson(ds.description),
+      layout: sized || Object.keys(bindings).length > 0
+        ? datasetLayout(ds, sizeBindings(bindings, ds))
+        : null,
+      fragments,
+    });
+  });
+  app.notFound((c) =>
+    c.json(
+      { error: { code: "not_found", message: `No route: ${c.req.method} ${c.req.path}` } },
+      404,
+    )
+  );
+  app.onError(errorResponse);
+  return app;
+}
+
+async function readDescription(req: Request, limit: number): Promise<Dataset> {
+  const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "text/plain" && type !== "application/json") {
+    throw new StrataError(
+      "unsupported_media_type",
+      `Unsupported content type: expected text/plain or application/json, found '${
+        type || "none"
+      }'`,
+    );
+  }
+  const text = await readBoundedText(req, limit);
+  if (type === "text/plain") return compileDescription(text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new StrataError("invalid_request", `Invalid JSON body: ${(e as Error).message}`);
+  }
+  return descriptionFromJson(json);
+}
+
+function queryBindings(params: URLSearchParams): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of params) {
+    const n = Number(v);
+    if (v === "" || !Number.isSafeInteger(n)) {
+      throw new StrataError(
+        "invalid_request",
+        `Query parameter '${k}' must be an integer, found '${v}'`,
+      );
+    }
+    out[k] = n;
+  }
+  return out;
+}
+
+function sizeBindings(b: Bindings, ds: Dataset): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of ds.variables.values()) {
+    for (const d of v.dims) {
+      if (typeof d !== "number" && b[d.sizeVar] !== undefined) out[d.sizeVar] = b[d.sizeVar]!;
+    }
+  }
+  return out;
+}
+
+function pick(b: Bindings, params: readonly string[], ds: Dataset): Record<string, number> {
+  const out = sizeBindings(b, ds);
+  for (const p of params) if (b[p] !== undefined) out[p] = b[p]!;
+  return out;
+}

@@ -1,0 +1,47 @@
+/**
+ * The one place where errors become HTTP responses:
+ * `{ "error": { "code": ..., "message": ... } }` with the status of its code.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { StrataError } from "../errors.ts";
+
+/** HTTP status of each error code. */
+export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
+  invalid_description: 400,
+  invalid_layout: 400,
+  invalid_request: 400,
+  missing_region: 409,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+};
+
+/**
+ * Turns any thrown value into the API's error response. Unknown errors are
+ * 500 `internal` with their message, so a caller never gets an empty body.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hono } from "hono";
+ * import { errorResponse } from "./errors.ts";
+ * import { StrataError } from "../errors.ts";
+ * const app = new Hono().get("/", () => {
+ *   throw new StrataError("not_found", "Unknown dataset: 'x'");
+ * }).onError(errorResponse);
+ * const res = await app.request("/");
+ * assert.equal(res.status, 404);
+ * assert.deepEqual(await res.json(), { error: { code: "not_found", message: "Unknown dataset: 'x'" } });
+ * ```
+ */
+export function errorResponse(err: Error, c: Context): Response {
+  if (err instanceof StrataError) {
+    const status = STATUS_OF_CODE[err.code] ?? 500;
+    return c.json({ error: { code: err.code, message: err.message } }, status);
+  }
+  return c.json({ error: { code: "internal", message: err.message } }, 500);
+}
