@@ -139,3 +139,51 @@ export class MissingRegionError extends StrataError {
 export function formatBox(box: IndexBox): string {
   return `[${box.start.map((s, d) => `${s}:${s + (box.count[d] ?? 0)}`).join(", ")}]`;
 }
+
+/**
+ * A tier has no room for a fragment copy (HTTP 507): the message names the
+ * tier, its capacity, what it holds and what was asked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TierFullError } from "./errors.ts";
+ * const e = new TierFullError("memory", { capacity: 100, used: 90, requested: 20 });
+ * assert.equal(e.message, "Tier 'memory' is full: capacity 100 bytes, 90 used, 20 requested");
+ * ```
+ */
+export class TierFullError extends StrataError {
+  /** The tier that is full. */
+  readonly tier: string;
+
+  /** Creates the error. */
+  constructor(tier: string, usage: { capacity: number; used: number; requested: number }) {
+    super(
+      "insufficient_storage",
+      `Tier '${tier}' is full: capacity ${usage.capacity} bytes, ${usage.used} used, ${usage.requested} requested`,
+    );
+    this.tier = tier;
+  }
+}
+
+/**
+ * Stored bytes that no longer match their checksum: they are never served.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ChecksumError } from "./errors.ts";
+ * assert.equal(new ChecksumError("particles/3/viz", 1, 2).code, "checksum_mismatch");
+ * ```
+ */
+export class ChecksumError extends StrataError {
+  /** Creates the error naming the copy and both checksums. */
+  constructor(key: string, expected: number, found: number) {
+    super(
+      "checksum_mismatch",
+      `Checksum mismatch for '${key}': expected ${expected.toString(16)}, found ${
+        found.toString(16)
+      }`,
+    );
+  }
+}

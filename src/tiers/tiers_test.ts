@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { TierFullError } from "../errors.ts";
+import { FileTier, MemoryTier, type Tier } from "./mod.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function capacityIsEnforced(t: Tier) {
+  await t.put("a", new Uint8Array(60));
+  await assert.rejects(
+    () => t.put("b", new Uint8Array(50)),
+    (e) =>
+      e instanceof TierFullError &&
+      e.message === `Tier '${t.name}' is full: capacity 100 bytes, 60 used, 50 requested`,
+  );
+  assert.equal(await t.has("b"), false);
+  assert.deepEqual(await t.get("a"), new Uint8Array(60));
+  await t.put("a", new Uint8Array(90)); // replacing frees the old copy's bytes first
+  assert.equal(t.info().used, 90);
+  assert.equal(await t.delete("a"), true);
+  assert.equal(await t.delete("a"), false);
+  assert.equal(t.info().used, 0);
+}
+
+Deno.test("MemoryTier.put() refuses copies past capacity and keeps what it holds", async () => {
+  await capacityIsEnforced(new MemoryTier("memory", 100));
+});
+
+Deno.test("FileTier.put() refuses copies past capacity and keeps what it holds", async () => {
+  await withDir(async (dir) => await capacityIsEnforced(await FileTier.open("file", dir, 100)));
+});
+
+Deno.test("FileTier.open() finds copies after a restart, with any key", async () => {
+  await withDir(async (dir) => {
+    const keys = ["particles/3/viz?r0=0&r1=2", "a~b c/ü", "..", "x.bin.tmp"];
+    const t = await FileTier.open("file", dir, 1 << 20);
+    for (const [i, k] of keys.entries()) await t.put(k, new Uint8Array([i, i + 1]));
+    await Deno.writeFile(`${dir}/torn.bin.1234.tmp`, new Uint8Array(5));
+    const again = await FileTier.open("file", dir, 1 << 20);
+    assert.equal(again.info().count, keys.length);
+    assert.equal(again.info().used, 2 * keys.length);
+    for (const [i, k] of keys.entries()) {
+      assert.deepEqual(await again.get(k), new Uint8Array([i, i + 1]));
+    }
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.ok(names.every((n) => !n.endsWith(".tmp")), "leftover temporary files are removed");
+  });
+});
+
+Deno.test("FileTier.put() keeps concurrent writers within capacity", async () => {
+  await withDir(async (dir) => {
+    const t = await FileTier.open("file", dir, 100);
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => t.put(`k${i}`, new Uint8Array(40))),
+    );
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 2);
+    assert.equal(t.info().used, 80);
+  });
+});
