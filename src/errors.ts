@@ -187,3 +187,37 @@ export class ChecksumError extends StrataError {
     );
   }
 }
+
+/**
+ * The bytes of a committed fragment are gone (HTTP 410): they were held only
+ * in memory by a runtime that restarted or died. Never served as zeros.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LostError } from "./errors.ts";
+ * const e = new LostError("particles", 3, "viz");
+ * assert.equal(e.message, "Version 3 of 'particles' is lost: fragment 'viz' was held only in memory and is gone");
+ * ```
+ */
+export class LostError extends StrataError {
+  /** Dataset name. */
+  readonly dataset: string;
+  /** Version number. */
+  readonly version: number;
+  /** Fragment whose bytes are gone. */
+  readonly fragment: string;
+
+  /** Creates the error naming the dataset, version and fragment. */
+  constructor(
+    dataset: string,
+    version: number,
+    fragment: string,
+    detail = "was held only in memory and is gone",
+  ) {
+    super("gone", `Version ${version} of '${dataset}' is lost: fragment '${fragment}' ${detail}`);
+    this.dataset = dataset;
+    this.version = version;
+    this.fragment = fragment;
+  }
+}

@@ -44,3 +44,50 @@ function tooLarge(size: number, limit: number): never {
     `Request body too large: limit is ${limit} bytes, received ${size} or more`,
   );
 }
+
+/**
+ * Reads a payload body straight into one buffer of the size its layout
+ * expects: no intermediate copies. A body over `limit` is a 413 before any
+ * byte is read when its length is declared; a body shorter or longer than
+ * `expected` is a 400 `size_mismatch` naming both sizes, and nothing is kept.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readExactBody } from "./body.ts";
+ * const req = new Request("http://x/", { method: "PUT", body: new Uint8Array([1, 2, 3, 4]) });
+ * assert.deepEqual(await readExactBody(req, { expected: 4, limit: 1024, what: "fragment 'viz'" }), new Uint8Array([1, 2, 3, 4]));
+ * ```
+ */
+export async function readExactBody(
+  req: Request,
+  options: { readonly expected: number; readonly limit: number; readonly what: string },
+): Promise<Uint8Array> {
+  const { expected, limit, what } = options;
+  const header = req.headers.get("content-length");
+  const declared = header === null ? undefined : Number(header);
+  if (declared !== undefined && declared > limit) tooLarge(declared, limit);
+  if (expected > limit) tooLarge(expected, limit);
+  const mismatch = (received: string) =>
+    new StrataError(
+      "size_mismatch",
+      `Cannot publish ${what}: expected ${expected} bytes, received ${received}`,
+    );
+  if (declared !== undefined && declared !== expected) {
+    await req.body?.cancel();
+    throw mismatch(String(declared));
+  }
+  const out = new Uint8Array(expected);
+  let at = 0;
+  if (req.body !== null) {
+    for await (const chunk of req.body) {
+      if (at + chunk.byteLength > expected) {
+        throw mismatch(`more than ${expected}`);
+      }
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+  }
+  if (at !== expected) throw mismatch(String(at));
+  return out;
+}

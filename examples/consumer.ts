@@ -1,0 +1,34 @@
+/**
+ * A consumer: waits for each new version of `particles` and attaches only the
+ * positions, as float32 columns.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 examples/consumer.ts [versions] [url]
+ * ```
+ *
+ * @module
+ */
+
+import { connect } from "../src/client/mod.ts";
+
+const count = Number(Deno.args[0] ?? 5);
+const strata = connect(Deno.args[1] ?? "http://127.0.0.1:7070");
+
+let next = 1;
+for (let k = 0; k < count; k++) {
+  const a = await strata.attach("particles", "xyz", { version: next, waitMs: 60_000 });
+  const x = a.field("p.x") as Float32Array;
+  const y = a.field("p.y") as Float32Array;
+  let cx = 0;
+  let cy = 0;
+  for (let i = 0; i < x.length; i++) {
+    cx += x[i]!;
+    cy += y[i]!;
+  }
+  console.log(
+    `version ${a.version}: ${x.length} particles as ${a.bytes.byteLength} bytes of columns, centre x=${
+      (cx / x.length).toFixed(4)
+    } y=${(cy / x.length).toFixed(4)}`,
+  );
+  next = a.version + 1;
+}

@@ -1,0 +1,204 @@
+/**
+ * The typed client of Strata's HTTP API.
+ *
+ * @module
+ */
+
+import type { Description } from "../ddl/ast.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import { ServerError } from "./errors.ts";
+import { fieldArray, type NumericArray } from "./typed.ts";
+
+/** Options of `connect()`. */
+export interface ConnectOptions {
+  /** Bearer token sent with mutating requests. */
+  readonly token?: string;
+}
+
+/** Options of `createDataset()`. */
+export interface CreateDatasetOptions {
+  /** Committed versions kept; older ones are retired and their bytes freed. */
+  readonly retention?: number;
+  /** Write fragment bytes through to the file tier, so they survive restarts. */
+  readonly durable?: boolean;
+  /** Allow publishing the same region of a version twice (the last one wins). */
+  readonly overwrite?: boolean;
+  /** Values of size variables for variable-sized arrays. */
+  readonly sizes?: Readonly<Record<string, number>>;
+}
+
+/** Which version to attach. */
+export interface AttachOptions {
+  /** A version number, or `latest` (the default). */
+  readonly version?: number | "latest";
+  /** Wait up to this many milliseconds for `version` (or a later one) to be committed. */
+  readonly waitMs?: number;
+  /** Fragment parameters. */
+  readonly params?: Readonly<Record<string, number>>;
+}
+
+/** Attached bytes and their layout. */
+export interface Attached {
+  /** The committed version the bytes come from. */
+  readonly version: number;
+  /** Layout of `bytes`. */
+  readonly layout: FragmentLayout;
+  /** The fragment's bytes in its layout. */
+  readonly bytes: Uint8Array;
+  /** A typed array over one contiguous field, such as `pos.x` or `t`, without copying. */
+  field(name: string): NumericArray;
+}
+
+/** Result of a publish. */
+export interface Published {
+  /** Whether this publish completed the version's coverage and committed it. */
+  readonly committed: boolean;
+  /** Bytes published. */
+  readonly byteLength: number;
+  /** CRC-32 of the bytes. */
+  readonly checksum: number;
+}
+
+/**
+ * Connects to a Strata server. No request is sent until a method is called.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ * const strata = connect("http://127.0.0.1:7070");
+ * await strata.createDataset("particles", "dataset particles { var p [4]struct { x, y float64 } }");
+ * await strata.publish("particles", 1, "dataset", new Float64Array(8));
+ * const { field } = await strata.attach("particles", "dataset");
+ * ```
+ */
+export function connect(url: string, options: ConnectOptions = {}): Client {
+  return new Client(url, options);
+}
+
+/** A client of one server. */
+export class Client {
+  readonly #base: string;
+  readonly #token: string | undefined;
+
+  /** Creates a client; prefer `connect()`. */
+  constructor(url: string, options: ConnectOptions = {}) {
+    this.#base = url.replace(/\/+$/, "") + "/v1";
+    this.#token = options.token;
+  }
+
+  /** Registers a dataset from its description (text, or the JSON form). */
+  async createDataset(
+    name: string,
+    description: string | Description,
+    options: CreateDatasetOptions = {},
+  ): Promise<Record<string, unknown>> {
+    const body = typeof description === "string"
+      ? { name, description, ...options }
+      : { name, descriptionJson: description, ...options };
+    return await this.#json("POST", "/datasets", body);
+  }
+
+  /** Names and summaries of every dataset. */
+  async listDatasets(): Promise<Record<string, unknown>[]> {
+    return (await this.#json<{ datasets: Record<string, unknown>[] }>("GET", "/datasets")).datasets;
+  }
+
+  /** A dataset's description, fragments, retention and versions. */
+  async describeDataset(name: string): Promise<Record<string, unknown>> {
+    return await this.#json("GET", `/datasets/${enc(name)}`);
+  }
+
+  /** Deletes a dataset, its versions and their bytes. */
+  async deleteDataset(name: string): Promise<void> {
+    await this.#json("DELETE", `/datasets/${enc(name)}`);
+  }
+
+  /** Publishes one fragment of a version: `data` must be exactly the fragment's layout. */
+  async publish(
+    dataset: string,
+    version: number,
+    fragment: string,
+    data: ArrayBufferView,
+    options: { readonly params?: Readonly<Record<string, number>> } = {},
+  ): Promise<Published> {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const path = `/datasets/${enc(dataset)}/versions/${version}/fragments/${enc(fragment)}`;
+    return await this.#json("PUT", path + query(options.params ?? {}), bytes);
+  }
+
+  /** Commits a version explicitly; returns the versions retention retired. */
+  async commit(dataset: string, version: number): Promise<{ version: number; retired: number[] }> {
+    return await this.#json("POST", `/datasets/${enc(dataset)}/versions/${version}/commit`, {});
+  }
+
+  /** Versions of a dataset with their states. */
+  async versions(dataset: string): Promise<Record<string, unknown>[]> {
+    const r = await this.#json<{ versions: Record<string, unknown>[] }>(
+      "GET",
+      `/datasets/${enc(dataset)}/versions`,
+    );
+    return r.versions;
+  }
+
+  /** Attaches a fragment of a committed version, in the fragment's layout. */
+  async attach(dataset: string, fragment: string, options: AttachOptions = {}): Promise<Attached> {
+    const q: Record<string, number | string> = { ...(options.params ?? {}) };
+    if (options.waitMs !== undefined) q.wait = options.waitMs;
+    const v = options.version ?? "latest";
+    const path = `/datasets/${enc(dataset)}/versions/${v}/fragments/${enc(fragment)}${query(q)}`;
+    const res = await fetch(this.#base + path, { headers: this.#headers() });
+    if (!res.ok) throw await errorOf(res);
+    const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
+    const version = Number(res.headers.get("strata-version"));
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
+  }
+
+  /** Runs many registry operations in one request; each gets its own result or error. */
+  async batch(ops: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    return (await this.#json<{ results: Record<string, unknown>[] }>("POST", "/batch", { ops }))
+      .results;
+  }
+
+  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers = this.#headers();
+    let payload: BodyInit | undefined;
+    if (body instanceof Uint8Array) {
+      headers["content-type"] = "application/octet-stream";
+      payload = body as Uint8Array<ArrayBuffer>;
+    } else if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(this.#base + path, { method, headers, body: payload ?? null });
+    if (!res.ok) throw await errorOf(res);
+    if (res.status === 204) return undefined as T;
+    return await res.json() as T;
+  }
+
+  #headers(): Record<string, string> {
+    const h: Record<string, string> = { accept: "application/json" };
+    if (this.#token !== undefined) h.authorization = `Bearer ${this.#token}`;
+    return h;
+  }
+}
+
+async function errorOf(res: Response): Promise<ServerError> {
+  const text = await res.text();
+  try {
+    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
+    return new ServerError(res.status, error.code, error.message);
+  } catch {
+    return new ServerError(res.status, "http_error", `HTTP ${res.status}: ${text.slice(0, 200)}`);
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(q: Readonly<Record<string, number | string>>): string {
+  const entries = Object.entries(q);
+  if (entries.length === 0) return "";
+  return "?" + entries.map(([k, v]) => `${enc(k)}=${enc(String(v))}`).join("&");
+}

@@ -1,0 +1,9 @@
+/**
+ * The typed client: `connect(url)` then datasets, publish, commit, attach.
+ *
+ * @module
+ */
+
+export * from "./client.ts";
+export * from "./errors.ts";
+export * from "./typed.ts";
