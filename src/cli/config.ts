@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parse } from "yaml";
+import { parse, YAMLError } from "yaml";
 import { StrataError } from "../errors.ts";
 
 /** The service's configuration. */
@@ -39,7 +39,10 @@ export function parseConfig(text: string): Config {
   try {
     raw = parse(text) ?? {};
   } catch (e) {
-    throw new StrataError("invalid_config", `Invalid configuration: ${(e as Error).message}`);
+    if (e instanceof YAMLError) {
+      throw new StrataError("invalid_config", `Invalid configuration: ${e.message}`);
+    }
+    throw e;
   }
   const root = section(raw, "");
   known(root, "", ["listen", "limits"]);

@@ -4,6 +4,7 @@
  * ```sh
  * strata serve [--config config/strata.yaml]   # the HTTP API on 127.0.0.1:7070
  * strata check FILE [--bind k=v ...]            # check a description, print its layouts
+ * strata plan FILE FROM TO [--bind k=v ...]      # print the copy plan between two layouts
  * ```
  *
  * @module
@@ -11,7 +12,8 @@
 
 import { parseArgs } from "node:util";
 import { createApp } from "../api/app.ts";
-import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
+import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
+import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { StrataError } from "../errors.ts";
 import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
@@ -19,6 +21,9 @@ import { formatLayout } from "./format_layout.ts";
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
   strata check FILE [--bind NAME=VALUE]  check a description and print its layouts
+  strata plan FILE FROM TO [--bind NAME=VALUE]
+                                        print the copy plan from fragment FROM to TO
+                                        ('dataset' names the whole dataset's layout)
   strata help`;
 
 /** Runs the command line; returns the exit code. */
@@ -38,6 +43,8 @@ export async function main(args: string[]): Promise<number> {
         return await serve(await loadConfig(values.config));
       case "check":
         return await check(rest[0], values.bind ?? []);
+      case "plan":
+        return await plan(rest, values.bind ?? []);
       case undefined:
       case "help":
         console.log(USAGE);
@@ -84,40 +91,67 @@ async function serve(config: Config): Promise<number> {
   return 0;
 }
 
-async function check(file: string | undefined, binds: string[]): Promise<number> {
-  if (file === undefined) {
-    throw new StrataError("invalid_request", "Missing FILE: strata check FILE");
-  }
+function parseBinds(binds: string[]): Record<string, number> {
   const bindings: Record<string, number> = {};
   for (const b of binds) {
     const [k, v] = b.split("=");
     const n = Number(v);
-    if (k === undefined || v === undefined || !Number.isSafeInteger(n)) {
+    if (k === undefined || v === undefined || v === "" || !Number.isSafeInteger(n)) {
       throw new StrataError("invalid_request", `Invalid --bind '${b}': expected NAME=INTEGER`);
     }
     bindings[k] = n;
   }
+  return bindings;
+}
+
+function sizesOf(ds: Dataset, bindings: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of ds.variables.values()) {
+    for (const d of v.dims) {
+      if (typeof d !== "number" && bindings[d.sizeVar] !== undefined) {
+        out[d.sizeVar] = bindings[d.sizeVar]!;
+      }
+    }
+  }
+  return out;
+}
+
+function layoutOf(ds: Dataset, name: string, bindings: Record<string, number>): FragmentLayout {
+  const own = sizesOf(ds, bindings);
+  if (name === "dataset") return datasetLayout(ds, own);
+  for (const p of ds.fragments.get(name)?.decl.params ?? []) {
+    if (bindings[p] !== undefined) own[p] = bindings[p];
+  }
+  return fragmentLayout(ds, name, own);
+}
+
+async function plan(args: string[], binds: string[]): Promise<number> {
+  const [file, from, to] = args;
+  if (file === undefined || from === undefined || to === undefined) {
+    throw new StrataError("invalid_request", "Missing arguments: strata plan FILE FROM TO");
+  }
+  const bindings = parseBinds(binds);
   const ds = compileDescription(await Deno.readTextFile(file));
-  const sizes = Object.fromEntries(
-    Object.entries(bindings).filter(([k]) =>
-      [...ds.variables.values()].some((v) =>
-        v.dims.some((d) => typeof d !== "number" && d.sizeVar === k)
-      )
-    ),
-  );
-  console.log(
-    formatLayout(`dataset ${ds.description.name ?? ""}`.trim(), datasetLayout(ds, sizes)),
-  );
+  console.log(formatPlan(compilePlan([layoutOf(ds, from, bindings)], layoutOf(ds, to, bindings))));
+  return 0;
+}
+
+async function check(file: string | undefined, binds: string[]): Promise<number> {
+  if (file === undefined) {
+    throw new StrataError("invalid_request", "Missing FILE: strata check FILE");
+  }
+  const bindings = parseBinds(binds);
+  const ds = compileDescription(await Deno.readTextFile(file));
+  const title = `dataset ${ds.description.name ?? ""}`.trim();
+  console.log(formatLayout(title, layoutOf(ds, "dataset", bindings)));
   for (const [name, f] of ds.fragments) {
-    const own = { ...sizes };
-    for (const p of f.decl.params) if (bindings[p] !== undefined) own[p] = bindings[p];
-    if (f.decl.params.some((p) => own[p] === undefined)) {
+    if (f.decl.params.some((p) => bindings[p] === undefined)) {
       console.log(
         `${f.decl.keyword} ${name}(${f.decl.params.join(", ")}): bind its parameters to lay it out`,
       );
       continue;
     }
-    console.log(formatLayout(`${f.decl.keyword} ${name}`, fragmentLayout(ds, name, own)));
+    console.log(formatLayout(`${f.decl.keyword} ${name}`, layoutOf(ds, name, bindings)));
   }
   return 0;
 }
