@@ -19,11 +19,17 @@ import {
 import type { FragmentLayout } from "../transform/layout.ts";
 import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
+import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
+import { requireToken } from "./auth.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
   /** Largest control request body, in bytes. */
   readonly maxBodyBytes: number;
+  /** Bearer token that mutating requests must carry, when set. */
+  readonly token?: string;
+  /** The dataset and payload routes' services; without them only describe and health are served. */
+  readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
 }
 
 /** The version the service reports. */
@@ -48,6 +54,7 @@ export const VERSION = "0.1.0";
  */
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
+  if (options.token !== undefined) app.use("/v1/*", requireToken(options.token));
   app.get("/v1/health", (c) => c.json({ status: "ok", version: VERSION }));
   app.post("/v1/describe", async (c) => {
     const ds = await readDescription(c.req.raw, options.maxBodyBytes);
@@ -70,6 +77,9 @@ export function createApp(options: AppOptions): Hono {
       fragments,
     });
   });
+  if (options.data !== undefined) {
+    mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+  }
   app.notFound((c) =>
     c.json(
       { error: { code: "not_found", message: `No route: ${c.req.method} ${c.req.path}` } },

@@ -19,9 +19,25 @@ import { StrataError } from "../errors.ts";
  * ```
  */
 export async function readBoundedText(req: Request, limit: number): Promise<string> {
+  return new TextDecoder().decode(await readBoundedBytes(req, limit));
+}
+
+/**
+ * Reads a request body as bytes, refusing more than `limit` bytes without
+ * reading past the limit (a 413 `payload_too_large`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readBoundedBytes } from "./body.ts";
+ * const req = new Request("http://x/", { method: "POST", body: "hi" });
+ * assert.deepEqual(await readBoundedBytes(req, 10), new Uint8Array([104, 105]));
+ * ```
+ */
+export async function readBoundedBytes(req: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) tooLarge(declared, limit);
-  if (req.body === null) return "";
+  if (req.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of req.body) {
@@ -29,13 +45,14 @@ export async function readBoundedText(req: Request, limit: number): Promise<stri
     if (total > limit) tooLarge(total, limit);
     chunks.push(chunk);
   }
+  if (chunks.length === 1) return chunks[0]!;
   const all = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
     all.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }
 
 function tooLarge(size: number, limit: number): never {

@@ -11,12 +11,20 @@ import { StrataError } from "../errors.ts";
 
 /** HTTP status of each error code. */
 export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
+  checksum_mismatch: 500,
+  conflict: 409,
+  gone: 410,
+  insufficient_storage: 507,
   invalid_description: 400,
   invalid_layout: 400,
   invalid_request: 400,
   missing_region: 409,
+  not_committed: 409,
   not_found: 404,
   payload_too_large: 413,
+  size_mismatch: 400,
+  timeout: 408,
+  unauthorized: 401,
   unsupported_media_type: 415,
 };
 

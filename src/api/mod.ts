@@ -7,3 +7,7 @@
 export * from "./app.ts";
 export * from "./body.ts";
 export * from "./errors.ts";
+export * from "./auth.ts";
+export * from "./catalog.ts";
+export * from "./data_routes.ts";
+export * from "./negotiate.ts";

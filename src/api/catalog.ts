@@ -1,0 +1,42 @@
+/**
+ * The registry operations the API exposes directly (everything that does not
+ * move payload bytes).
+ *
+ * @module
+ */
+
+/** Options of a new dataset, as the API receives them. */
+export interface CreateDatasetInput {
+  /** Dataset name. */
+  readonly name: string;
+  /** Description in the data language. */
+  readonly description?: string;
+  /** Description in its JSON form. */
+  readonly descriptionJson?: unknown;
+  /** Committed versions kept. */
+  readonly retention?: number;
+  /** Write bytes through to the file tier. */
+  readonly durable?: boolean;
+  /** Allow republishing a region of a version. */
+  readonly overwrite?: boolean;
+  /** Size variable bindings. */
+  readonly sizes?: Readonly<Record<string, number>>;
+}
+
+/** Dataset-level registry operations. */
+export interface Catalog {
+  /** Registers a dataset. */
+  createDataset(input: CreateDatasetInput): Promise<unknown>;
+  /** Summaries of every dataset. */
+  listDatasets(): Promise<readonly unknown[]>;
+  /** One dataset in full. */
+  describeDataset(name: string): Promise<unknown>;
+  /** Deletes a dataset; returns the copies whose bytes must be freed. */
+  deleteDataset(
+    name: string,
+  ): Promise<readonly import("../runtime/name_service.ts").FragmentRecord[]>;
+  /** Versions with their states. */
+  listVersions(name: string): Promise<readonly unknown[]>;
+  /** Many registry operations in one call, each with its own result. */
+  batch(ops: readonly unknown[]): Promise<readonly unknown[]>;
+}

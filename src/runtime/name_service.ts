@@ -1,0 +1,81 @@
+/**
+ * What a runtime needs from the name server. The in-process registry
+ * implements it directly; a runtime on another node will reach a remote name
+ * server through the same interface.
+ *
+ * @module
+ */
+
+import type { FragmentLayout } from "../transform/layout.ts";
+
+/** A published fragment copy, as the name server records it. */
+export interface FragmentRecord {
+  /** Dataset name. */
+  readonly dataset: string;
+  /** Version number. */
+  readonly version: number;
+  /** Fragment name (`dataset` for the whole-dataset layout). */
+  readonly fragment: string;
+  /** Region parameters the fragment was published with. */
+  readonly bindings: Readonly<Record<string, number>>;
+  /** Node holding the bytes. */
+  readonly node: string;
+  /** Tier holding the bytes. */
+  readonly tier: string;
+  /** Byte length of the copy. */
+  readonly byteLength: number;
+  /** CRC-32 of the bytes. */
+  readonly checksum: number;
+}
+
+/** A published fragment with its layout, as an attach lookup returns it. */
+export interface SourceRecord extends FragmentRecord {
+  /** Layout of the published bytes. */
+  readonly layout: FragmentLayout;
+}
+
+/** Dataset settings a runtime acts on. */
+export interface DatasetSettings {
+  /** Dataset name. */
+  readonly name: string;
+  /** Whether bytes are written through to a persistent tier. */
+  readonly durable: boolean;
+}
+
+/** The name server operations a runtime calls. */
+export interface NameService {
+  /** Settings of a dataset; `NotFoundError` when unknown. */
+  datasetSettings(name: string): Promise<DatasetSettings>;
+  /** The layout of a fragment with bindings (size checks happen against it). */
+  fragmentLayout(
+    dataset: string,
+    fragment: string,
+    bindings: Readonly<Record<string, number>>,
+  ): Promise<FragmentLayout>;
+  /** Registers a published copy; tells whether the version committed as a result. */
+  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }>;
+  /** Finds the copies that hold a fragment region of a committed version. */
+  attachFragments(query: {
+    readonly dataset: string;
+    readonly version: number | "latest";
+    readonly fragment: string;
+    readonly bindings: Readonly<Record<string, number>>;
+  }): Promise<
+    {
+      readonly version: number;
+      readonly layout: FragmentLayout;
+      readonly sources: readonly SourceRecord[];
+    }
+  >;
+  /** Resolves with the first committed version >= `atLeast`. */
+  waitForVersion(
+    dataset: string,
+    atLeast: number,
+    options: { readonly timeoutMs: number },
+  ): Promise<number>;
+  /** Commits a version; returns the copies of versions retention retired. */
+  commitVersion(
+    dataset: string,
+    version: number,
+  ): Promise<{ readonly version: number; readonly retired: readonly FragmentRecord[] }>;
+}
