@@ -11,27 +11,42 @@ import { StrataError } from "../errors.ts";
 export interface Config {
   /** Where the HTTP API listens. */
   readonly listen: { readonly hostname: string; readonly port: number };
+  /** This runtime's node name. */
+  readonly node: string;
+  /** Directory of the registry's KV file and the file tier. */
+  readonly dataDir: string;
+  /** Tier capacities in bytes. */
+  readonly tiers: { readonly memory: number; readonly file: number };
   /** Request limits. */
-  readonly limits: { readonly maxBodyBytes: number };
+  readonly limits: { readonly maxBodyBytes: number; readonly maxPayloadBytes: number };
+  /** Bearer token for mutating requests, when set. */
+  readonly token?: string;
 }
 
-/** The embedded defaults: loopback only, port 7070, 1 MiB control bodies. */
+const GiB = 1024 ** 3;
+
+/** The embedded defaults: loopback only, port 7070, data under ./data. */
 export const DEFAULT_CONFIG: Config = {
   listen: { hostname: "127.0.0.1", port: 7070 },
-  limits: { maxBodyBytes: 1 << 20 },
+  node: "local",
+  dataDir: "data",
+  tiers: { memory: 4 * GiB, file: 64 * GiB },
+  limits: { maxBodyBytes: 1 << 20, maxPayloadBytes: 2 * GiB },
 };
 
 /**
  * Reads a configuration from YAML text, filling in defaults and rejecting
- * unknown keys and wrong types with the key's path.
+ * unknown keys and wrong types with the key's path. Byte sizes are integers
+ * or strings with a unit (`512MiB`, `4GiB`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseConfig } from "./config.ts";
- * const c = parseConfig("listen:\n  port: 8080\n");
+ * const c = parseConfig("listen:\n  port: 8080\ntiers:\n  memory: 512MiB\n");
  * assert.equal(c.listen.port, 8080);
  * assert.equal(c.listen.hostname, "127.0.0.1");
+ * assert.equal(c.tiers.memory, 512 * 1024 * 1024);
  * ```
  */
 export function parseConfig(text: string): Config {
@@ -45,29 +60,61 @@ export function parseConfig(text: string): Config {
     throw e;
   }
   const root = section(raw, "");
-  known(root, "", ["listen", "limits"]);
+  known(root, "", ["listen", "node", "dataDir", "tiers", "limits", "token"]);
   const listen = section(root.listen ?? {}, "listen");
   known(listen, "listen", ["hostname", "port"]);
+  const tiers = section(root.tiers ?? {}, "tiers");
+  known(tiers, "tiers", ["memory", "file"]);
   const limits = section(root.limits ?? {}, "limits");
-  known(limits, "limits", ["maxBodyBytes"]);
-  const hostname = listen.hostname ?? DEFAULT_CONFIG.listen.hostname;
-  if (typeof hostname !== "string" || hostname === "") {
-    fail("listen.hostname", "a host name", hostname);
+  known(limits, "limits", ["maxBodyBytes", "maxPayloadBytes"]);
+  const d = DEFAULT_CONFIG;
+  const token = root.token;
+  if (token !== undefined && (typeof token !== "string" || token.length < 8)) {
+    fail("token", "a string of at least 8 characters", "(hidden)");
   }
   return {
     listen: {
-      hostname,
-      port: integer(listen.port ?? DEFAULT_CONFIG.listen.port, "listen.port", 0, 65535),
+      hostname: text_(listen.hostname ?? d.listen.hostname, "listen.hostname"),
+      port: integer(listen.port ?? d.listen.port, "listen.port", 0, 65535),
+    },
+    node: text_(root.node ?? d.node, "node"),
+    dataDir: text_(root.dataDir ?? d.dataDir, "dataDir"),
+    tiers: {
+      memory: bytes(tiers.memory ?? d.tiers.memory, "tiers.memory"),
+      file: bytes(tiers.file ?? d.tiers.file, "tiers.file"),
     },
     limits: {
-      maxBodyBytes: integer(
-        limits.maxBodyBytes ?? DEFAULT_CONFIG.limits.maxBodyBytes,
-        "limits.maxBodyBytes",
-        1,
-        Number.MAX_SAFE_INTEGER,
+      maxBodyBytes: bytes(limits.maxBodyBytes ?? d.limits.maxBodyBytes, "limits.maxBodyBytes"),
+      maxPayloadBytes: bytes(
+        limits.maxPayloadBytes ?? d.limits.maxPayloadBytes,
+        "limits.maxPayloadBytes",
       ),
     },
+    ...(token === undefined ? {} : { token: token as string }),
   };
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB,
+  TiB: 1024 * GiB,
+};
+
+function bytes(v: unknown, path: string): number {
+  if (typeof v === "string") {
+    const m = /^\s*([0-9]+)\s*(B|KiB|MiB|GiB|TiB)?\s*$/.exec(v);
+    if (m === null) fail(path, "a byte size such as 1048576 or '512MiB'", v);
+    return integer(Number(m[1]) * UNITS[m[2] ?? ""]!, path, 1, Number.MAX_SAFE_INTEGER);
+  }
+  return integer(v, path, 1, Number.MAX_SAFE_INTEGER);
+}
+
+function text_(v: unknown, path: string): string {
+  if (typeof v !== "string" || v === "") fail(path, "a non-empty string", v);
+  return v;
 }
 
 function section(v: unknown, path: string): Record<string, unknown> {
