@@ -221,3 +221,79 @@ export class LostError extends StrataError {
     this.fragment = fragment;
   }
 }
+
+/**
+ * Something named does not exist (HTTP 404): a dataset, a version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotFoundError } from "./errors.ts";
+ * assert.equal(new NotFoundError("Unknown dataset 'x'").code, "not_found");
+ * ```
+ */
+export class NotFoundError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super("not_found", message);
+  }
+}
+
+/**
+ * A write that conflicts with what is registered (HTTP 409): a dataset that
+ * exists, a region already published, a version already committed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConflictError } from "./errors.ts";
+ * assert.equal(new ConflictError("Dataset 'x' exists").code, "conflict");
+ * ```
+ */
+export class ConflictError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super("conflict", message);
+  }
+}
+
+/**
+ * An attach of a version that is not committed (HTTP 409): ask with `wait`
+ * to wait for it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotCommittedError } from "./errors.ts";
+ * assert.equal(new NotCommittedError("particles", 4).code, "not_committed");
+ * ```
+ */
+export class NotCommittedError extends StrataError {
+  /** Creates the error naming the dataset and version. */
+  constructor(dataset: string, version: number) {
+    super(
+      "not_committed",
+      `Version ${version} of '${dataset}' is not committed: attach with wait to wait for it`,
+    );
+  }
+}
+
+/**
+ * A wait that ran out (HTTP 408).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WaitTimeoutError } from "./errors.ts";
+ * assert.equal(new WaitTimeoutError("particles", 5, 100).message, "Timed out after 100 ms waiting for version 5 of 'particles' to be committed");
+ * ```
+ */
+export class WaitTimeoutError extends StrataError {
+  /** Creates the error naming what was awaited and for how long. */
+  constructor(dataset: string, version: number, ms: number) {
+    super(
+      "timeout",
+      `Timed out after ${ms} ms waiting for version ${version} of '${dataset}' to be committed`,
+    );
+  }
+}
