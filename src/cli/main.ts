@@ -12,6 +12,10 @@
 
 import { parseArgs } from "node:util";
 import { createApp } from "../api/app.ts";
+import { openRegistry } from "../registry/registry.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { FileTier } from "../tiers/file_tier.ts";
+import { MemoryTier } from "../tiers/memory_tier.ts";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { StrataError } from "../errors.ts";
@@ -76,7 +80,16 @@ async function loadConfig(path: string | undefined): Promise<Config> {
 }
 
 async function serve(config: Config): Promise<number> {
-  const app = createApp({ maxBodyBytes: config.limits.maxBodyBytes });
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const registry = await openRegistry({ path: `${config.dataDir}/registry.kv` });
+  const memory = new MemoryTier("memory", config.tiers.memory);
+  const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
+  const runtime = new Runtime({ node: config.node, names: registry, memory, file });
+  const app = createApp({
+    maxBodyBytes: config.limits.maxBodyBytes,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    data: { runtime, catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
+  });
   const ac = new AbortController();
   const stop = () => ac.abort();
   Deno.addSignalListener("SIGINT", stop);
@@ -88,6 +101,7 @@ async function serve(config: Config): Promise<number> {
     onListen: ({ hostname, port }) => console.log(`Strata listening on http://${hostname}:${port}`),
   }, app.fetch);
   await server.finished;
+  registry.close();
   return 0;
 }
 
