@@ -98,9 +98,8 @@ export async function readExactBody(
   let at = 0;
   if (req.body !== null) {
     for await (const chunk of req.body) {
-      if (at + chunk.byteLength > expected) {
-        throw mismatch(`more than ${expected}`);
-      }
+      if (at + chunk.byteLength > limit) tooLarge(at + chunk.byteLength, limit);
+      if (at + chunk.byteLength > expected) throw mismatch(`more than ${expected}`);
       out.set(chunk, at);
       at += chunk.byteLength;
     }

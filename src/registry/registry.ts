@@ -442,6 +442,7 @@ export class Registry implements NameService {
   }): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
     const d = this.#dataset(query.dataset);
     const name = d.record.name;
+    const layout = this.#layout(d, query.fragment, query.bindings);
     let n: number;
     if (query.version === "latest") {
       if (d.latest === 0) throw new NotCommittedError(name, 1);
@@ -461,7 +462,6 @@ export class Registry implements NameService {
         `was retired: '${name}' keeps its last ${d.record.retention} versions`,
       );
     }
-    const layout = this.#layout(d, query.fragment, query.bindings);
     const sources: SourceRecord[] = [];
     for (const h of v.held.values()) {
       if (h.durable && overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
