@@ -1,46 +1,5 @@
 import assert from "node:assert/strict";
-
-/** Starts `strata serve` as its own process, on a free loopback port, with the task's permissions. */
-async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  await Deno.mkdir("tmp", { recursive: true });
-  const config = await Deno.makeTempFile({ dir: "tmp", suffix: ".yaml" });
-  await Deno.writeTextFile(config, `listen:\n  hostname: 127.0.0.1\n  port: ${port}\n`);
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read=config,tmp",
-      "--allow-env=LOG_TOKENS,LOG_STREAM",
-      "src/cli/main.ts",
-      "serve",
-      "--config",
-      config,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("listening")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`Server exited before listening: ${seen}`);
-    seen += value;
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const status = await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
-      await Deno.remove(config);
-      assert.equal(status.success, true, "server should exit cleanly on SIGTERM");
-    },
-  };
-}
+import { startServer } from "./_server.ts";
 
 Deno.test("strata serve answers health and describe over real HTTP, then stops on SIGTERM", async () => {
   const server = await startServer();
@@ -67,5 +26,6 @@ Deno.test("strata serve answers health and describe over real HTTP, then stops o
     assert.equal((await bad.json()).error.code, "invalid_description");
   } finally {
     await server.stop();
+    await Deno.remove(server.dataDir, { recursive: true });
   }
 });
