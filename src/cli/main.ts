@@ -21,6 +21,7 @@ import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.t
 import { StrataError } from "../errors.ts";
 import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
+import { runClientCommand } from "./client_commands.ts";
 
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
@@ -28,7 +29,14 @@ const USAGE = `Usage:
   strata plan FILE FROM TO [--bind NAME=VALUE]
                                         print the copy plan from fragment FROM to TO
                                         ('dataset' names the whole dataset's layout)
-  strata help`;
+  strata ls | describe DATASET | versions DATASET       [--url URL]
+  strata create DATASET FILE [--durable] [--retention K]
+  strata publish DATASET VERSION FRAGMENT FILE|- [--bind NAME=VALUE] [--token T]
+  strata commit DATASET VERSION
+  strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
+  strata help
+
+Client commands talk to --url (default http://127.0.0.1:7070).`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -38,6 +46,12 @@ export async function main(args: string[]): Promise<number> {
     options: {
       config: { type: "string" },
       bind: { type: "string", multiple: true },
+      url: { type: "string", default: "http://127.0.0.1:7070" },
+      token: { type: "string" },
+      version: { type: "string" },
+      wait: { type: "string" },
+      durable: { type: "boolean" },
+      retention: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -53,13 +67,28 @@ export async function main(args: string[]): Promise<number> {
       case "help":
         console.log(USAGE);
         return 0;
-      default:
+      default: {
+        const code = await runClientCommand(command, rest, {
+          url: values.url,
+          token: values.token,
+          bindings: parseBinds(values.bind ?? []),
+          version: values.version,
+          wait: values.wait,
+          durable: values.durable,
+          retention: values.retention,
+        });
+        if (code !== undefined) return code;
         console.error(`Unknown command '${command}'\n${USAGE}`);
         return 2;
+      }
     }
   } catch (e) {
     if (e instanceof StrataError) {
       console.error(`strata: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof TypeError && /connect|connection/i.test(e.message)) {
+      console.error(`strata: Cannot reach ${values.url}: ${e.message}`);
       return 1;
     }
     throw e;

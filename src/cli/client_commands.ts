@@ -1,0 +1,128 @@
+/**
+ * The `strata` commands that talk to a running server through the client.
+ *
+ * @module
+ */
+
+import { connect } from "../client/mod.ts";
+import { StrataError } from "../errors.ts";
+
+/** Options shared by the client commands. */
+export interface ClientFlags {
+  /** Server URL. */
+  readonly url: string;
+  /** Bearer token. */
+  readonly token?: string | undefined;
+  /** Region bindings. */
+  readonly bindings: Record<string, number>;
+  /** `--version`. */
+  readonly version?: string | undefined;
+  /** `--wait` in milliseconds. */
+  readonly wait?: string | undefined;
+  /** `--durable`. */
+  readonly durable?: boolean | undefined;
+  /** `--retention`. */
+  readonly retention?: string | undefined;
+}
+
+/**
+ * Runs one client command; returns the exit code, or undefined when `command`
+ * is not a client command.
+ */
+export async function runClientCommand(
+  command: string,
+  args: string[],
+  flags: ClientFlags,
+): Promise<number | undefined> {
+  const strata = connect(flags.url, flags.token === undefined ? {} : { token: flags.token });
+  const need = (n: number, usage: string) => {
+    if (args.length < n) {
+      throw new StrataError("invalid_request", `Missing arguments: strata ${usage}`);
+    }
+  };
+  switch (command) {
+    case "ls": {
+      for (const d of await strata.listDatasets()) {
+        console.log(
+          `${d.name}\tlatest ${d.latest ?? "-"}\t${
+            d.durable ? "durable" : "memory"
+          }\tkeeps ${d.retention}`,
+        );
+      }
+      return 0;
+    }
+    case "describe": {
+      need(1, "describe DATASET");
+      console.log(JSON.stringify(await strata.describeDataset(args[0]!), null, 2));
+      return 0;
+    }
+    case "create": {
+      need(2, "create DATASET FILE [--durable] [--retention K]");
+      const description = await Deno.readTextFile(args[1]!);
+      const retention = flags.retention === undefined
+        ? undefined
+        : integer(flags.retention, "--retention");
+      const made = await strata.createDataset(args[0]!, description, {
+        durable: flags.durable === true,
+        ...(retention === undefined ? {} : { retention }),
+      });
+      console.log(JSON.stringify(made));
+      return 0;
+    }
+    case "versions": {
+      need(1, "versions DATASET");
+      for (const v of await strata.versions(args[0]!)) {
+        console.log(`${v.version}\t${v.state}\t${v.fragments} fragments\t${v.bytes} bytes`);
+      }
+      return 0;
+    }
+    case "publish": {
+      need(4, "publish DATASET VERSION FRAGMENT FILE [--bind NAME=VALUE]");
+      const [dataset, version, fragment, file] = args as [string, string, string, string];
+      const bytes = file === "-" ? await readAll(Deno.stdin.readable) : await Deno.readFile(file);
+      const r = await strata.publish(dataset, integer(version, "VERSION"), fragment, bytes, {
+        params: flags.bindings,
+      });
+      console.log(JSON.stringify(r));
+      return 0;
+    }
+    case "commit": {
+      need(2, "commit DATASET VERSION");
+      console.log(JSON.stringify(await strata.commit(args[0]!, integer(args[1]!, "VERSION"))));
+      return 0;
+    }
+    case "attach": {
+      need(
+        2,
+        "attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE",
+      );
+      const version = flags.version === undefined || flags.version === "latest"
+        ? "latest"
+        : integer(flags.version, "--version");
+      const a = await strata.attach(args[0]!, args[1]!, {
+        version,
+        params: flags.bindings,
+        ...(flags.wait === undefined ? {} : { waitMs: integer(flags.wait, "--wait") }),
+      });
+      const out = Deno.stdout.writable.getWriter();
+      await out.write(a.bytes);
+      out.releaseLock();
+      console.error(`attached version ${a.version}: ${a.bytes.byteLength} bytes`);
+      return 0;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function integer(text: string, what: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new StrataError("invalid_request", `Invalid ${what} '${text}': expected an integer`);
+  }
+  return n;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
