@@ -55,26 +55,44 @@ export interface Gap {
  * ```
  */
 export function gaps(whole: FragmentLayout, published: readonly FragmentLayout[]): Gap[] {
+  let out: Gap[] = whole.slots.flatMap((slot) =>
+    slot.fields.map((f) => ({ variable: slot.variable, field: f.path, missing: [slotBox(slot)] }))
+  );
+  for (const layout of published) {
+    if (out.length === 0) break;
+    out = subtractLayout(out, layout);
+  }
+  return out;
+}
+
+/**
+ * The gaps left once `layout` is published too: only the new layout is
+ * subtracted, so tracking a version's coverage costs one step per publish.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
+ * import { gaps, subtractLayout } from "./coverage.ts";
+ * const ds = compileDescription("dataset { var t [8]float64 }\nfragment half(lo) { var t = t[lo:lo + 4] }");
+ * const left = subtractLayout(gaps(datasetLayout(ds), []), fragmentLayout(ds, "half", { lo: 0 }));
+ * assert.deepEqual(left[0]?.missing, [[{ start: 4, step: 1, count: 4 }]]);
+ * ```
+ */
+export function subtractLayout(current: readonly Gap[], layout: FragmentLayout): Gap[] {
   const out: Gap[] = [];
-  for (const slot of whole.slots) {
-    for (const field of slot.fields) {
-      let missing: StridedBox[] = [slotBox(slot)];
-      for (const layout of published) {
-        for (const s of layout.slots) {
-          if (s.variable !== slot.variable || !s.fields.some((f) => f.path === field.path)) {
-            continue;
-          }
-          const have = slotBox(s);
-          missing = missing.flatMap((m) => {
-            const common = intersectBoxes(m, have);
-            return common === undefined ? [m] : subtractBox(m, common);
-          });
-          if (missing.length === 0) break;
-        }
-        if (missing.length === 0) break;
-      }
-      if (missing.length > 0) out.push({ variable: slot.variable, field: field.path, missing });
+  for (const gap of current) {
+    let missing = gap.missing as StridedBox[];
+    for (const s of layout.slots) {
+      if (s.variable !== gap.variable || !s.fields.some((f) => f.path === gap.field)) continue;
+      const have = slotBox(s);
+      missing = missing.flatMap((m) => {
+        const common = intersectBoxes(m, have);
+        return common === undefined ? [m] : subtractBox(m, common);
+      });
+      if (missing.length === 0) break;
     }
+    if (missing.length > 0) out.push({ variable: gap.variable, field: gap.field, missing });
   }
   return out;
 }

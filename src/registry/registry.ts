@@ -30,7 +30,7 @@ import type {
 } from "../runtime/name_service.ts";
 import type { CreateDatasetInput } from "../api/catalog.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { gaps, overlaps } from "./coverage.ts";
+import { type Gap, gaps, overlaps, subtractLayout } from "./coverage.ts";
 import { GroupCommitter, type Mutation } from "./group_commit.ts";
 import {
   type DatasetRecord,
@@ -58,6 +58,8 @@ interface Held {
 interface VersionEntry {
   version: number;
   state: VersionState;
+  /** What the durable publishes do not cover yet (undefined: not computed). */
+  gaps?: Gap[];
   committedAt?: number;
   readonly held: Map<string, Held>;
   readonly inflight: Set<Promise<unknown>>;
@@ -318,7 +320,7 @@ export class Registry implements NameService {
       v.inflight.delete(write);
     }
     mine.durable = true;
-    if (v.state !== "open" || !this.#complete(d, v)) return { committed: false };
+    if (v.state !== "open" || !this.#complete(d, v, layout)) return { committed: false };
     try {
       await this.commitVersion(d.record.name, v.version);
       return { committed: true };
@@ -636,9 +638,13 @@ export class Registry implements NameService {
     return fragmentLayout(d.ds, fragment, { ...d.record.sizes, ...bindings });
   }
 
-  #complete(d: DatasetEntry, v: VersionEntry): boolean {
-    const layouts = [...v.held.values()].filter((h) => h.durable).map((h) => h.layout);
-    return gaps(d.whole, layouts).length === 0;
+  #complete(d: DatasetEntry, v: VersionEntry, added?: FragmentLayout): boolean {
+    if (v.gaps === undefined) {
+      v.gaps = gaps(d.whole, [...v.held.values()].filter((h) => h.durable).map((h) => h.layout));
+    } else if (added !== undefined) {
+      v.gaps = subtractLayout(v.gaps, added);
+    }
+    return v.gaps.length === 0;
   }
 
   #firstCommitted(d: DatasetEntry, atLeast: number): number {
