@@ -5,6 +5,8 @@
  * @module
  */
 
+import { registryBench } from "./registry_bench.ts";
 import { transformBench } from "./transform_bench.ts";
 
 await transformBench();
+await registryBench();
