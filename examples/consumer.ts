@@ -9,10 +9,23 @@
  * @module
  */
 
-import { connect } from "../src/client/mod.ts";
+import { connect, ServerError } from "../src/client/mod.ts";
 
 const count = Number(Deno.args[0] ?? 5);
 const strata = connect(Deno.args[1] ?? "http://127.0.0.1:7070");
+
+// The consumer may start before the producer has created the dataset: wait
+// for it to appear (up to a minute) rather than fail.
+const deadline = Date.now() + 60_000;
+for (;;) {
+  try {
+    await strata.versions("particles");
+    break;
+  } catch (e) {
+    if (!(e instanceof ServerError && e.code === "not_found") || Date.now() > deadline) throw e;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 let next = 1;
 for (let k = 0; k < count; k++) {

@@ -297,3 +297,72 @@ export class WaitTimeoutError extends StrataError {
     );
   }
 }
+
+/**
+ * A publish whose byte length is not the fragment region's (HTTP 400):
+ * nothing is registered.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SizeMismatchError } from "./errors.ts";
+ * const e = new SizeMismatchError("viz", 4096, 4000);
+ * assert.equal(e.code, "size_mismatch");
+ * assert.equal(e.message, "Cannot publish fragment 'viz': expected 4096 bytes, received 4000");
+ * ```
+ */
+export class SizeMismatchError extends StrataError {
+  /** Bytes the fragment region takes. */
+  readonly expected: number;
+  /** Bytes offered. */
+  readonly received: number;
+
+  /** Creates the error naming the fragment and both sizes. */
+  constructor(fragment: string, expected: number, received: number) {
+    super(
+      "size_mismatch",
+      `Cannot publish fragment '${fragment}': expected ${expected} bytes, received ${received}`,
+    );
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A request whose fields are malformed (HTTP 400): an invalid name, a
+ * version that is not a positive integer, a missing field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidRequestError } from "./errors.ts";
+ * const e = new InvalidRequestError("Invalid version 0: expected an integer >= 1");
+ * assert.equal(e.code, "invalid_request");
+ * ```
+ */
+export class InvalidRequestError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("invalid_request", message, options);
+  }
+}
+
+/**
+ * An operation on a service that is closed or closing (HTTP 503): writes
+ * still queued when it closed fail with this error and are not applied.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClosedError } from "./errors.ts";
+ * const e = new ClosedError("registry");
+ * assert.equal(e.code, "unavailable");
+ * assert.equal(e.message, "The registry is closed: nothing was written");
+ * ```
+ */
+export class ClosedError extends StrataError {
+  /** Creates the error naming what is closed. */
+  constructor(what: string, detail = "nothing was written") {
+    super("unavailable", `The ${what} is closed: ${detail}`);
+  }
+}

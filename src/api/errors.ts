@@ -25,6 +25,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   size_mismatch: 400,
   timeout: 408,
   unauthorized: 401,
+  unavailable: 503,
   unsupported_media_type: 415,
 };
 

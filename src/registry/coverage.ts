@@ -1,15 +1,25 @@
 /**
- * Which parts of a dataset the published fragments of a version cover.
+ * Which parts of a dataset the published fragments of a version cover. Pure:
+ * layouts in, missing index boxes out.
+ *
+ * Every variable and every leaf field of it must be held at every index of
+ * the variable's index space. A slot's indices form one arithmetic
+ * progression per dimension, so subtraction stays exact with strides: a
+ * fragment of the even rows covers the even rows and nothing else. A field
+ * stored with another element type (float64 published as float32) does not
+ * count: it holds the values only approximately.
  *
  * @module
  */
 
+import type { ScalarType } from "../transform/scalar.ts";
 import type { FragmentLayout, VarSlot } from "../transform/layout.ts";
-import { intersectBoxes, type StridedBox, subtractBox } from "../transform/region.ts";
+import { boxSize, intersectBoxes, type StridedBox } from "../transform/region.ts";
+import { BoxSet } from "./box_set.ts";
 
 /**
  * The box of variable indices a slot holds: one progression per variable
- * dimension.
+ * dimension (a dimension no axis walks holds only its origin).
  *
  * @example
  * ```ts
@@ -22,8 +32,8 @@ import { intersectBoxes, type StridedBox, subtractBox } from "../transform/regio
 export function slotBox(slot: VarSlot): StridedBox {
   return slot.origin.map((start, d) => {
     const axis = slot.axes.find((a) => a.dim === d);
-    return axis === undefined
-      ? { start, step: 1, count: 1 }
+    return axis === undefined || axis.count <= 1
+      ? { start, step: 1, count: axis?.count ?? 1 }
       : { start, step: axis.step, count: axis.count };
   });
 }
@@ -32,16 +42,78 @@ export function slotBox(slot: VarSlot): StridedBox {
 export interface Gap {
   /** Variable name. */
   readonly variable: string;
-  /** Leaf field path. */
+  /** Leaf field path ("" for a scalar element). */
   readonly field: string;
-  /** Boxes of missing indices. */
+  /** Element type of the field in the dataset. */
+  readonly type: ScalarType;
+  /** Scalars per element of the field (an inner array holds several). */
+  readonly count: number;
+  /** Disjoint boxes of missing indices. */
   readonly missing: readonly StridedBox[];
 }
 
 /**
+ * What one version still misses, updated one published layout at a time:
+ * one `BoxSet` of missing indices per variable and leaf field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
+ * import { Coverage } from "./coverage.ts";
+ * const ds = compileDescription("dataset { var t [8]float64 }\nfragment half(lo) { var t = t[lo:lo + 4] }");
+ * const coverage = new Coverage(datasetLayout(ds));
+ * coverage.add(fragmentLayout(ds, "half", { lo: 0 }));
+ * assert.deepEqual(coverage.gaps()[0]?.missing, [[{ start: 4, step: 1, count: 4 }]]);
+ * coverage.add(fragmentLayout(ds, "half", { lo: 4 }));
+ * assert.ok(coverage.complete);
+ * ```
+ */
+export class Coverage {
+  readonly #entries: { readonly gap: Omit<Gap, "missing">; readonly set: BoxSet }[] = [];
+
+  /** Starts with everything of the whole dataset missing (variables without indices need nothing). */
+  constructor(whole: FragmentLayout) {
+    for (const slot of whole.slots) {
+      const box = slotBox(slot);
+      for (const f of slot.fields) {
+        const set = new BoxSet();
+        set.add(box);
+        if (set.size === 0) continue;
+        this.#entries.push({
+          gap: { variable: slot.variable, field: f.path, type: f.type, count: f.count },
+          set,
+        });
+      }
+    }
+  }
+
+  /** Whether nothing is missing. */
+  get complete(): boolean {
+    return this.#entries.every((e) => e.set.size === 0);
+  }
+
+  /** Marks what a published layout holds as covered. */
+  add(layout: FragmentLayout): void {
+    for (const e of this.#entries) {
+      if (e.set.size === 0) continue;
+      for (const s of layout.slots) {
+        if (s.variable === e.gap.variable && holdsField(s, e.gap)) e.set.subtract(slotBox(s));
+      }
+    }
+  }
+
+  /** What is missing, per variable and field. */
+  gaps(): Gap[] {
+    return this.#entries
+      .filter((e) => e.set.size > 0)
+      .map((e) => ({ ...e.gap, missing: e.set.boxes() }));
+  }
+}
+
+/**
  * The parts of the whole dataset that the published layouts do not hold
- * (empty when the version is complete). Each variable and each of its leaf
- * fields must be held at every index.
+ * (empty when the version is complete).
  *
  * @example
  * ```ts
@@ -55,46 +127,31 @@ export interface Gap {
  * ```
  */
 export function gaps(whole: FragmentLayout, published: readonly FragmentLayout[]): Gap[] {
-  let out: Gap[] = whole.slots.flatMap((slot) =>
-    slot.fields.map((f) => ({ variable: slot.variable, field: f.path, missing: [slotBox(slot)] }))
-  );
-  for (const layout of published) {
-    if (out.length === 0) break;
-    out = subtractLayout(out, layout);
-  }
-  return out;
+  const coverage = new Coverage(whole);
+  for (const layout of published) coverage.add(layout);
+  return coverage.gaps();
+}
+
+function holdsField(s: VarSlot, gap: Omit<Gap, "missing">): boolean {
+  return s.fields.some((f) => f.path === gap.field && f.type === gap.type && f.count === gap.count);
 }
 
 /**
- * The gaps left once `layout` is published too: only the new layout is
- * subtracted, so tracking a version's coverage costs one step per publish.
+ * Number of indices still missing, over all gaps (a progress figure).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
- * import { gaps, subtractLayout } from "./coverage.ts";
- * const ds = compileDescription("dataset { var t [8]float64 }\nfragment half(lo) { var t = t[lo:lo + 4] }");
- * const left = subtractLayout(gaps(datasetLayout(ds), []), fragmentLayout(ds, "half", { lo: 0 }));
- * assert.deepEqual(left[0]?.missing, [[{ start: 4, step: 1, count: 4 }]]);
+ * import { compileDescription, datasetLayout } from "../ddl/mod.ts";
+ * import { gaps, missingCount } from "./coverage.ts";
+ * const ds = compileDescription("dataset { var t [8, 2]float64 }");
+ * assert.equal(missingCount(gaps(datasetLayout(ds), [])), 16);
  * ```
  */
-export function subtractLayout(current: readonly Gap[], layout: FragmentLayout): Gap[] {
-  const out: Gap[] = [];
-  for (const gap of current) {
-    let missing = gap.missing as StridedBox[];
-    for (const s of layout.slots) {
-      if (s.variable !== gap.variable || !s.fields.some((f) => f.path === gap.field)) continue;
-      const have = slotBox(s);
-      missing = missing.flatMap((m) => {
-        const common = intersectBoxes(m, have);
-        return common === undefined ? [m] : subtractBox(m, common);
-      });
-      if (missing.length === 0) break;
-    }
-    if (missing.length > 0) out.push({ variable: gap.variable, field: gap.field, missing });
-  }
-  return out;
+export function missingCount(current: readonly Gap[]): number {
+  let n = 0;
+  for (const g of current) for (const b of g.missing) n += boxSize(b);
+  return n;
 }
 
 /**
@@ -114,9 +171,10 @@ export function subtractLayout(current: readonly Gap[], layout: FragmentLayout):
 export function overlaps(a: FragmentLayout, b: FragmentLayout): boolean {
   for (const sa of a.slots) {
     for (const sb of b.slots) {
-      if (sa.variable === sb.variable && intersectBoxes(slotBox(sa), slotBox(sb)) !== undefined) {
-        return true;
-      }
+      if (sa.variable !== sb.variable) continue;
+      const ba = slotBox(sa);
+      const bb = slotBox(sb);
+      if (boxSize(ba) > 0 && boxSize(bb) > 0 && intersectBoxes(ba, bb) !== undefined) return true;
     }
   }
   return false;

@@ -1,10 +1,15 @@
 /**
- * What the registry stores, and its KV keys.
+ * What the registry stores in KV and what its operations take and return.
  *
  * @module
  */
 
-/** A dataset as registered. */
+import type { FragmentLayout } from "../transform/layout.ts";
+import type { FragmentRecord, SourceRecord } from "../runtime/name_service.ts";
+
+export type { FragmentRecord, SourceRecord };
+
+/** A dataset as stored under `["datasets", name]`. */
 export interface DatasetRecord {
   /** Name. */
   readonly name: string;
@@ -20,60 +25,136 @@ export interface DatasetRecord {
   readonly sizes: Readonly<Record<string, number>>;
   /** Creation time, ms since the epoch. */
   readonly createdAt: number;
+  /** Set while the dataset is being deleted; a restart finishes the deletion. */
+  readonly deleting?: boolean;
 }
 
-/** States of a version. */
+/** States of a version: `open` -> `committed` -> `retired`, or `open` -> `retired`. */
 export type VersionState = "open" | "committed" | "retired";
 
-/** A version as registered. */
+/** A version as stored under `["versions", name, version]` and listed. */
 export interface VersionRecord {
-  /** Version number. */
+  /** Version number (>= 1). */
   readonly version: number;
   /** State. */
   readonly state: VersionState;
-  /** Fragment copies published into it. */
+  /** Fragment copies registered in it. */
   readonly fragments: number;
-  /** Bytes published into it. */
+  /** Bytes registered in it. */
   readonly bytes: number;
   /** When it was committed, ms since the epoch. */
   readonly committedAt?: number;
 }
 
-/** A registered node. */
+/** A registered node, stored under `["nodes", id]` with its lease as `expireIn`. */
 export interface NodeRecord {
   /** Node name. */
   readonly id: string;
   /** Where its runtime answers. */
   readonly url: string;
-  /** Its tiers and their capacities. */
+  /** Its tiers and their capacities in bytes. */
   readonly tiers: readonly { readonly name: string; readonly capacity: number }[];
   /** When its lease ends, ms since the epoch. */
   readonly leaseUntil: number;
 }
 
-/**
- * KV keys of the registry (see docs/registry.md).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { KEYS } from "./records.ts";
- * assert.deepEqual(KEYS.fragment("p", 3, "viz", "r0=0"), ["fragments", "p", 3, "viz", "r0=0"]);
- * ```
- */
-export const KEYS = {
-  dataset: (name: string): Deno.KvKey => ["datasets", name],
-  version: (name: string, v: number): Deno.KvKey => ["versions", name, v],
-  versions: (name: string): Deno.KvKey => ["versions", name],
-  latest: (name: string): Deno.KvKey => ["latest", name],
-  fragment: (name: string, v: number, fragment: string, region: string): Deno.KvKey => [
-    "fragments",
-    name,
-    v,
-    fragment,
-    region,
-  ],
-  fragments: (name: string, v?: number): Deno.KvKey =>
-    v === undefined ? ["fragments", name] : ["fragments", name, v],
-  node: (id: string): Deno.KvKey => ["nodes", id],
-} as const;
+/** What `registerNode()` takes. */
+export type NodeInput = Omit<NodeRecord, "leaseUntil">;
+
+/** What `createDataset()` takes (the talk's "create object"). */
+export interface CreateDatasetInput {
+  /** Name: a letter, then up to 127 letters, digits, `_`, `.` or `-`. */
+  readonly name: string;
+  /** Description: text in the data language, or its JSON form. */
+  readonly description?: string | object;
+  /** Description in its JSON form (when `description` is not given). */
+  readonly descriptionJson?: unknown;
+  /** Committed versions kept (default: the registry's, 2). */
+  readonly retention?: number;
+  /** Write bytes through to the file tier (default false). */
+  readonly durable?: boolean;
+  /** Allow publishing a region of a version again (default false). */
+  readonly overwrite?: boolean;
+  /** Values of the description's size variables. */
+  readonly sizes?: Readonly<Record<string, number>>;
+}
+
+/** A dataset as `listDatasets()` shows it. */
+export interface DatasetSummary {
+  /** Name. */
+  readonly name: string;
+  /** Committed versions kept. */
+  readonly retention: number;
+  /** Whether bytes are written through to the file tier. */
+  readonly durable: boolean;
+  /** Whether regions may be published again. */
+  readonly overwrite: boolean;
+  /** Newest committed version, or null. */
+  readonly latest: number | null;
+  /** Creation time, ms since the epoch. */
+  readonly createdAt: number;
+}
+
+/** A fragment declared by a dataset's description. */
+export interface FragmentInfo {
+  /** Fragment name. */
+  readonly name: string;
+  /** Region parameters, bound at publish and attach. */
+  readonly params: readonly string[];
+  /** Whether the description marks it read-only. */
+  readonly readOnly: boolean;
+}
+
+/** A dataset as `describeDataset()` shows it. */
+export interface DatasetDescription extends DatasetSummary {
+  /** Description in the data language. */
+  readonly description: string;
+  /** Description in its JSON form. */
+  readonly descriptionJson: unknown;
+  /** Values of size variables. */
+  readonly sizes: Readonly<Record<string, number>>;
+  /** Fragments it declares (`dataset`, the whole dataset, is implicit). */
+  readonly fragments: readonly FragmentInfo[];
+  /** Bytes of the whole dataset in its own layout. */
+  readonly byteLength: number;
+  /** Its versions, oldest first. */
+  readonly versions: readonly VersionRecord[];
+}
+
+/** What `attachFragments()` looks up (the registry side of "attach fragment"). */
+export interface AttachQuery {
+  /** Dataset name. */
+  readonly dataset: string;
+  /** A committed version, or the newest one. */
+  readonly version: number | "latest";
+  /** Fragment name (`dataset` for the whole dataset). */
+  readonly fragment: string;
+  /** Region parameters. */
+  readonly bindings: Readonly<Record<string, number>>;
+}
+
+/** What `attachFragments()` finds. */
+export interface AttachResult {
+  /** The version found. */
+  readonly version: number;
+  /** Layout of the requested region. */
+  readonly layout: FragmentLayout;
+  /** Published copies holding part of the region, with their layouts. */
+  readonly sources: SourceRecord[];
+}
+
+/** What `publishFragment()` returns. */
+export interface PublishResult {
+  /** Whether this publish completed the dataset and so committed the version. */
+  readonly committed: boolean;
+  /** When that commit retired versions: their copies, whose bytes must be freed. */
+  readonly retired?: FragmentRecord[];
+}
+
+/** What `commitVersion()` returns. */
+export interface CommitResult {
+  /** The version committed. */
+  readonly version: number;
+  /** Copies of the versions that retention retired: free their bytes. */
+  readonly retired: FragmentRecord[];
+}

@@ -1,6 +1,7 @@
 /**
  * The registry: datasets, versions, published fragment locations and nodes in
- * Deno KV, with atomic version commits and group-committed writes.
+ * Deno KV, with atomic version commits and group-committed writes. See
+ * docs/registry.md for the key schema and the guarantees.
  *
  * @module
  */
@@ -10,58 +11,103 @@ import {
   type Dataset,
   datasetLayout,
   descriptionFromJson,
+  descriptionToJson,
   fragmentLayout,
   printDescription,
 } from "../ddl/mod.ts";
 import {
+  ClosedError,
   ConflictError,
+  InvalidRequestError,
+  LayoutError,
   LostError,
   NotCommittedError,
   NotFoundError,
-  StrataError,
-  WaitTimeoutError,
+  SizeMismatchError,
 } from "../errors.ts";
-import { regionKey } from "../runtime/keys.ts";
-import type {
-  DatasetSettings,
-  FragmentRecord,
-  NameService,
-  SourceRecord,
-} from "../runtime/name_service.ts";
-import type { CreateDatasetInput } from "../api/catalog.ts";
+import type { DatasetSettings, NameService } from "../runtime/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { type Gap, gaps, overlaps, subtractLayout } from "./coverage.ts";
-import { GroupCommitter, type Mutation } from "./group_commit.ts";
+import { batchError, type BatchOp, type BatchResult, parseBatchOp } from "./batch.ts";
+import { Coverage, overlaps } from "./coverage.ts";
 import {
-  type DatasetRecord,
-  KEYS,
-  type NodeRecord,
-  type VersionRecord,
-  type VersionState,
+  type GroupCommitOptions,
+  GroupCommitter,
+  keyBytesOf,
+  type Mutation,
+} from "./group_commit.ts";
+import { KEYS, regionText } from "./keys.ts";
+import { RegionIndex } from "./region_index.ts";
+import type {
+  AttachQuery,
+  AttachResult,
+  CommitResult,
+  CreateDatasetInput,
+  DatasetDescription,
+  DatasetRecord,
+  DatasetSummary,
+  FragmentRecord,
+  NodeInput,
+  NodeRecord,
+  PublishResult,
+  VersionRecord,
+  VersionState,
 } from "./records.ts";
+import { oldestOpenable, planRetention } from "./retention.ts";
+import {
+  checkDescriptionSize,
+  checkName,
+  checkRetention,
+  checkSizes,
+  checkVersion,
+  regionOf,
+  sizeVariables,
+} from "./validate.ts";
+import { VersionWaiters, type WaitOptions } from "./waiters.ts";
 
 /** Options of `openRegistry()`. */
 export interface RegistryOptions {
-  /** Path of the KV file, or `:memory:` (tests only). */
+  /** Path of the KV file (from config), or `:memory:` in tests. */
   readonly path: string;
-  /** Committed versions a dataset keeps when it does not say (default 2). */
+  /** Committed versions a dataset keeps when it does not say. Default 2. */
   readonly defaultRetention?: number;
+  /** Node lease when `registerNode()` does not say, in ms. Default 10 000. */
+  readonly defaultLeaseMs?: number;
+  /** Limits of the group committer (and `group: false` to turn batching off). */
+  readonly groupCommit?: GroupCommitOptions;
 }
 
+/** Deletes per write when a dataset or retired versions are removed. */
+const DELETES_PER_WRITE = 256;
+/** Key bytes per delete write, well inside the 80 KiB KV allows per atomic. */
+const DELETE_KEY_BYTES = 32 * 1024;
+
 interface Held {
-  record: FragmentRecord;
-  layout: FragmentLayout;
-  /** Whether the record's write has committed (only durable records count). */
+  readonly record: FragmentRecord;
+  readonly layout: FragmentLayout;
+  readonly kvKey: Deno.KvKey;
+  /** Whether its write has committed: only durable copies count and are found. */
   durable: boolean;
 }
 
 interface VersionEntry {
-  version: number;
+  readonly version: number;
   state: VersionState;
-  /** What the durable publishes do not cover yet (undefined: not computed). */
-  gaps?: Gap[];
+  /** Set while a commit of it runs: publishes into it are refused. */
+  committing: boolean;
+  /** Set while a commit of a newer version retires it: publishes are refused. */
+  retiring: boolean;
   committedAt?: number;
+  /** Whether its record is in KV. */
+  stored: boolean;
+  /** Bytes of the copies held. */
+  bytes: number;
+  /** What the durable copies do not cover yet (undefined: not computed). */
+  coverage: Coverage | undefined;
+  /** Copies by region (`fragment/params`). */
   readonly held: Map<string, Held>;
+  /** Durable copies by region, built at the first attach of a committed version. */
+  index: RegionIndex<Held> | undefined;
+  /** Publish writes in flight. */
   readonly inflight: Set<Promise<unknown>>;
 }
 
@@ -69,14 +115,13 @@ interface DatasetEntry {
   readonly record: DatasetRecord;
   readonly ds: Dataset;
   readonly whole: FragmentLayout;
+  readonly sizeVars: ReadonlySet<string>;
   readonly versions: Map<number, VersionEntry>;
   latest: number;
-  /** Serialises commits of this dataset. */
+  /** Serialises the commits of this dataset. */
   commitChain: Promise<unknown>;
-  readonly waiters: Set<{ atLeast: number; resolve: (v: number) => void }>;
+  deleted: boolean;
 }
-
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
 /**
  * Opens (or creates) a registry on a KV file and loads its state.
@@ -94,96 +139,151 @@ const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
  * ```
  */
 export async function openRegistry(options: RegistryOptions): Promise<Registry> {
+  if (options.defaultRetention !== undefined) checkRetention(options.defaultRetention);
   const kv = await Deno.openKv(options.path);
-  const reg = new Registry(kv, options.defaultRetention ?? 2);
-  await reg.load();
+  const reg = new Registry(kv, options);
+  try {
+    await reg.load();
+  } catch (e) {
+    reg.close();
+    throw e;
+  }
   return reg;
 }
 
 /**
- * The registry of one name server. It assumes it is the only writer of its KV
- * store (one name server per shard): conflicts between concurrent calls are
- * decided in memory, exactly, and every write is durable before its caller is
- * answered. Version commits also check-and-set in KV.
+ * The registry of one name server.
+ *
+ * It is the only writer of its KV store (one name server per shard): it
+ * decides conflicts between concurrent calls in memory, exactly, writes
+ * through a group committer, and answers a write only once it is durable.
+ * Version commits also check-and-set in KV.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openRegistry } from "./registry.ts";
+ * await using reg = await openRegistry({ path: ":memory:" });
+ * await reg.createDataset({
+ *   name: "grid",
+ *   description: "dataset { var t [4, 2]float64 }\nfragment rows(r0, r1) { var t = t[r0:r1, :] }",
+ * });
+ * const rows = (r0: number) => ({
+ *   dataset: "grid", version: 1, fragment: "rows", bindings: { r0, r1: r0 + 2 },
+ *   node: "n1", tier: "memory", byteLength: 32, checksum: 0,
+ * });
+ * assert.deepEqual(await reg.publishFragment(rows(0)), { committed: false });
+ * assert.deepEqual(await reg.publishFragment(rows(2)), { committed: true });
+ * const found = await reg.attachFragments({ dataset: "grid", version: "latest", fragment: "rows", bindings: { r0: 1, r1: 3 } });
+ * assert.equal(found.sources.length, 2);
+ * ```
  */
 export class Registry implements NameService {
   readonly #kv: Deno.Kv;
   readonly #writes: GroupCommitter;
+  readonly #waiters: VersionWaiters;
   readonly #datasets = new Map<string, DatasetEntry>();
   readonly #creating = new Set<string>();
+  readonly #deleting = new Set<string>();
   readonly #defaultRetention: number;
+  readonly #defaultLeaseMs: number;
   #closed = false;
+  #loaded = false;
 
-  /** Creates a registry over an open KV store; prefer `openRegistry()`. */
-  constructor(kv: Deno.Kv, defaultRetention: number) {
+  /** Creates a registry over an open KV store; prefer `openRegistry()`, which also loads it. */
+  constructor(kv: Deno.Kv, options: Omit<RegistryOptions, "path"> = {}) {
     this.#kv = kv;
-    this.#writes = new GroupCommitter(kv);
-    this.#defaultRetention = defaultRetention;
+    this.#writes = new GroupCommitter(kv, options.groupCommit);
+    // A dataset this registry does not hold was committed by another
+    // process: trust the watched pointer. One it holds is answered once its
+    // in-memory state shows the commit, so an attach right after agrees.
+    this.#waiters = new VersionWaiters(kv, (name, atLeast, latest) => {
+      const d = this.#datasets.get(name);
+      return d === undefined ? latest : firstCommitted(d, atLeast);
+    });
+    this.#defaultRetention = options.defaultRetention ?? 2;
+    this.#defaultLeaseMs = options.defaultLeaseMs ?? 10_000;
   }
 
-  /** Atomic commits and writes so far (group-commit efficiency). */
-  get stats(): { commits: number; writes: number } {
-    return { commits: this.#writes.commits, writes: this.#writes.writes };
+  /** Atomic commits and writes so far (group-commit efficiency), and writes queued. */
+  get stats(): { commits: number; writes: number; queued: number } {
+    return {
+      commits: this.#writes.commits,
+      writes: this.#writes.writes,
+      queued: this.#writes.queued,
+    };
   }
 
-  /** Loads every dataset, version and fragment record from KV. */
+  /** Loads every record from KV, and finishes deletions a crash interrupted (once). */
   async load(): Promise<void> {
-    for await (const e of this.#kv.list<DatasetRecord>({ prefix: ["datasets"] })) {
-      this.#datasets.set(e.value.name, this.#entry(e.value));
+    if (this.#loaded) return;
+    this.#loaded = true;
+    const unfinished: string[] = [];
+    for await (const e of this.#kv.list<DatasetRecord>({ prefix: KEYS.datasets() })) {
+      if (e.value.deleting === true) unfinished.push(e.value.name);
+      else this.#datasets.set(e.value.name, this.#entry(e.value));
     }
-    for await (const e of this.#kv.list<VersionRecord>({ prefix: ["versions"] })) {
+    for await (const e of this.#kv.list<VersionRecord>({ prefix: KEYS.versions() })) {
       const d = this.#datasets.get(e.key[1] as string);
       if (d === undefined) continue;
-      const v = this.#version(d, e.value.version);
+      const v = newVersion(d, e.value.version);
       v.state = e.value.state;
+      v.stored = true;
       if (e.value.committedAt !== undefined) v.committedAt = e.value.committedAt;
     }
-    for await (const e of this.#kv.list<FragmentRecord>({ prefix: ["fragments"] })) {
+    for await (const e of this.#kv.list<FragmentRecord>({ prefix: KEYS.fragments() })) {
       const d = this.#datasets.get(e.value.dataset);
-      const v = d?.versions.get(e.value.version);
-      if (d === undefined || v === undefined) continue;
-      const layout = this.#layout(d, e.value.fragment, e.value.bindings);
-      v.held.set(heldKey(e.value.fragment, e.value.bindings), {
+      if (d === undefined) continue;
+      // A copy whose version record was not written (its first write failed) opens it.
+      const v = d.versions.get(e.value.version) ?? newVersion(d, e.value.version);
+      const { params, layoutBindings } = regionOf(e.value.bindings, d.sizeVars, d.record.sizes);
+      const layout = this.#layout(d, e.value.fragment, params, layoutBindings);
+      v.held.set(regionId(e.value.fragment, params), {
         record: e.value,
         layout,
+        kvKey: e.key,
         durable: true,
       });
+      v.bytes += e.value.byteLength;
     }
-    for await (const e of this.#kv.list<number>({ prefix: ["latest"] })) {
+    for await (const e of this.#kv.list<number>({ prefix: KEYS.latests() })) {
       const d = this.#datasets.get(e.key[1] as string);
       if (d !== undefined) d.latest = e.value;
     }
+    for (const name of unfinished) await this.#purge(name);
   }
 
-  /** Registers a dataset from its description (the talk's "create object"). */
-  async createDataset(input: CreateDatasetInput): Promise<Record<string, unknown>> {
+  /**
+   * Registers a dataset from its description (the talk's "create object").
+   * Throws `ConflictError` when the name is taken, `DescriptionError` for a
+   * description that does not compile, `LayoutError` for unbound sizes.
+   */
+  async createDataset(input: CreateDatasetInput): Promise<DatasetSummary> {
+    this.#checkOpen();
     const name = input.name;
-    if (typeof name !== "string" || !NAME.test(name)) {
-      throw new StrataError(
-        "invalid_request",
-        `Invalid dataset name '${name}': expected a letter then up to 127 letters, digits, '_', '.' or '-'`,
-      );
-    }
+    checkName("dataset", name);
     if (this.#datasets.has(name) || this.#creating.has(name)) {
       throw new ConflictError(`Dataset '${name}' exists: delete it first or choose another name`);
     }
-    const ds = input.description !== undefined
-      ? compileDescription(input.description)
-      : descriptionFromJson(input.descriptionJson);
-    const retention = input.retention ?? this.#defaultRetention;
-    if (!Number.isSafeInteger(retention) || retention < 1) {
-      throw new StrataError(
-        "invalid_request",
-        `Invalid retention ${retention}: expected an integer >= 1`,
-      );
+    if (this.#deleting.has(name)) {
+      throw new ConflictError(`Dataset '${name}' is being deleted: create it once that completes`);
     }
+    const ds = compileInput(input);
+    const retention = input.retention ?? this.#defaultRetention;
+    checkRetention(retention);
+    const sizes = { ...(input.sizes ?? {}) };
+    checkSizes(ds, sizes);
+    const description = typeof input.description === "string"
+      ? input.description
+      : printDescription(ds.description);
+    checkDescriptionSize(description);
     const record: DatasetRecord = {
       name,
-      description: input.description ?? printDescription(ds.description),
+      description,
       retention,
       durable: input.durable === true,
       overwrite: input.overwrite === true,
-      sizes: { ...(input.sizes ?? {}) },
+      sizes,
       createdAt: Date.now(),
     };
     const entry = this.#entry(record, ds);
@@ -194,57 +294,71 @@ export class Registry implements NameService {
     } finally {
       this.#creating.delete(name);
     }
-    return this.#summary(entry);
+    return summary(entry);
   }
 
-  /** Summaries of every dataset. */
+  /** Summaries of every dataset, by name. */
   // deno-lint-ignore require-await
-  async listDatasets(): Promise<Record<string, unknown>[]> {
-    return [...this.#datasets.values()].map((d) => this.#summary(d));
+  async listDatasets(): Promise<DatasetSummary[]> {
+    return [...this.#datasets.values()]
+      .sort((a, b) => a.record.name < b.record.name ? -1 : 1)
+      .map(summary);
   }
 
-  /** One dataset: settings, description, fragments and versions. */
+  /** One dataset: settings, description (text and JSON), fragments and versions. */
   // deno-lint-ignore require-await
-  async describeDataset(name: string): Promise<Record<string, unknown>> {
+  async describeDataset(name: string): Promise<DatasetDescription> {
     const d = this.#dataset(name);
-    const fragments = [...d.ds.fragments.values()].map((f) => ({
-      name: f.decl.name,
-      params: f.decl.params,
-      readOnly: f.decl.readOnly,
-    }));
     return {
-      ...this.#summary(d),
+      ...summary(d),
       description: d.record.description,
-      fragments,
+      descriptionJson: descriptionToJson(d.ds.description),
+      sizes: d.record.sizes,
+      fragments: [...d.ds.fragments.values()].map((f) => ({
+        name: f.decl.name,
+        params: f.decl.params,
+        readOnly: f.decl.readOnly,
+      })),
       byteLength: d.whole.byteLength,
-      versions: this.#versionList(d),
+      versions: versionList(d),
     };
   }
 
-  /** Deletes a dataset and every record of it; returns the copies whose bytes must be freed. */
+  /**
+   * Deletes a dataset and every record of it, in batches within KV limits;
+   * returns the copies whose bytes must be freed. A crash part-way leaves it
+   * marked, and the next `load()` finishes the deletion.
+   */
   async deleteDataset(name: string): Promise<FragmentRecord[]> {
+    this.#checkOpen();
     const d = this.#dataset(name);
+    d.deleted = true;
     this.#datasets.delete(name);
-    const freed: FragmentRecord[] = [];
-    for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
-    const keys: Deno.KvKey[] = [KEYS.dataset(name), KEYS.latest(name)];
-    for (const prefix of [KEYS.fragments(name), KEYS.versions(name)]) {
-      for await (const e of this.#kv.list({ prefix })) {
-        keys.push(e.key);
-        if (prefix[0] === "fragments") freed.push(e.value as FragmentRecord);
+    this.#deleting.add(name);
+    try {
+      for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
+      await d.commitChain;
+      try {
+        await this.#writes.write([{
+          type: "set",
+          key: KEYS.dataset(name),
+          value: { ...d.record, deleting: true },
+        }]);
+      } catch (e) {
+        d.deleted = false;
+        this.#datasets.set(name, d);
+        throw e;
       }
+      return await this.#purge(name);
+    } finally {
+      this.#deleting.delete(name);
     }
-    for (let i = 0; i < keys.length; i += 500) {
-      await this.#writes.write(keys.slice(i, i + 500).map((key) => ({ type: "delete", key })));
-    }
-    for (const w of d.waiters) w.resolve(-1);
-    return freed;
   }
 
   /** Versions of a dataset, oldest first. */
   // deno-lint-ignore require-await
   async listVersions(name: string): Promise<VersionRecord[]> {
-    return this.#versionList(this.#dataset(name));
+    return versionList(this.#dataset(name));
   }
 
   /** Settings the runtime acts on. */
@@ -261,190 +375,231 @@ export class Registry implements NameService {
     fragment: string,
     bindings: Readonly<Record<string, number>>,
   ): Promise<FragmentLayout> {
-    return this.#layout(this.#dataset(dataset), fragment, bindings);
+    const d = this.#dataset(dataset);
+    const { params, layoutBindings } = regionOf(bindings, d.sizeVars, d.record.sizes);
+    return this.#layout(d, fragment, params, layoutBindings);
   }
 
   /**
-   * Registers a published fragment copy (the talk's "publish fragment"). The
-   * version commits itself when the published regions cover the dataset.
+   * Registers a published fragment copy (the talk's "publish fragment") and
+   * resolves once the record is durable. The version commits itself when the
+   * published regions cover the whole dataset; `committed` tells whether this
+   * publish committed it, and `retired` (present when that commit retired
+   * versions) lists the copies whose bytes must be freed. Nothing is
+   * registered when it throws.
    */
-  async publishFragment(record: FragmentRecord): Promise<{ committed: boolean }> {
+  async publishFragment(record: FragmentRecord): Promise<PublishResult> {
+    this.#checkOpen();
     const d = this.#dataset(record.dataset);
     checkVersion(record.version);
-    const layout = this.#layout(d, record.fragment, record.bindings);
+    checkCopy(record);
+    const name = d.record.name;
+    const n = record.version;
+    const { params, layoutBindings } = regionOf(record.bindings, d.sizeVars, d.record.sizes);
+    const layout = this.#layout(d, record.fragment, params, layoutBindings);
+    if (d.ds.fragments.get(record.fragment)?.decl.readOnly === true) {
+      throw new LayoutError(
+        `Cannot publish fragment '${record.fragment}': it is read-only, consumers attach it and producers publish through another fragment`,
+      );
+    }
     if (record.byteLength !== layout.byteLength) {
-      throw new StrataError(
-        "size_mismatch",
-        `Cannot publish fragment '${record.fragment}': expected ${layout.byteLength} bytes, received ${record.byteLength}`,
-      );
+      throw new SizeMismatchError(record.fragment, layout.byteLength, record.byteLength);
     }
-    const v = this.#version(d, record.version);
-    if (v.state !== "open") {
+    let v = d.versions.get(n);
+    if (v === undefined) {
+      const floor = oldestOpenable(committedVersions(d), d.record.retention);
+      if (n < floor) {
+        throw new ConflictError(
+          `Cannot publish into version ${n} of '${name}': it is older than the ${d.record.retention} committed versions kept, publish into version ${floor} or later`,
+        );
+      }
+    } else if (v.state !== "open" || v.committing || v.retiring) {
+      const state = v.committing ? "being committed" : v.retiring ? "being retired" : v.state;
       throw new ConflictError(
-        `Cannot publish into version ${v.version} of '${d.record.name}': it is ${v.state}, publish into a new version`,
+        `Cannot publish into version ${n} of '${name}': it is ${state}, publish into a new version`,
       );
     }
-    const key = heldKey(record.fragment, record.bindings);
-    const before = v.held.get(key);
+    const id = regionId(record.fragment, params);
+    const before = v?.held.get(id);
     if (before !== undefined && !d.record.overwrite) {
       throw new ConflictError(
         `Fragment '${record.fragment}'${
-          describeRegion(record.bindings)
-        } of version ${v.version} of '${d.record.name}' is already published: datasets are write-once unless created with overwrite`,
+          describeRegion(params)
+        } of version ${n} of '${name}' is already published: datasets are write-once unless created with overwrite`,
       );
     }
+    v ??= newVersion(d, n);
     const mine: Held = {
       record: { ...record, bindings: { ...record.bindings } },
       layout,
+      kvKey: KEYS.fragment(name, n, record.fragment, regionText(params)),
       durable: false,
     };
-    v.held.set(key, mine);
-    const write = this.#writes.write([
-      {
-        type: "set",
-        key: KEYS.fragment(d.record.name, v.version, record.fragment, regionKey(record.bindings)),
-        value: mine.record,
-      },
-      { type: "set", key: KEYS.version(d.record.name, v.version), value: versionRecord(v) },
-    ]);
+    v.held.set(id, mine);
+    v.bytes += record.byteLength - (before?.record.byteLength ?? 0);
+    const mutations: Mutation[] = [{ type: "set", key: mine.kvKey, value: mine.record }];
+    // The version's record is written with its first copy; its counts are
+    // derived from the copies when the registry loads.
+    const first = !v.stored;
+    if (first) {
+      v.stored = true;
+      mutations.push({ type: "set", key: KEYS.version(name, n), value: versionRecord(v) });
+    }
+    const write = this.#writes.write(mutations);
     v.inflight.add(write);
     try {
       await write;
     } catch (e) {
-      if (v.held.get(key) === mine) {
-        if (before === undefined) v.held.delete(key);
-        else v.held.set(key, before);
+      if (v.held.get(id) === mine) {
+        if (before === undefined) v.held.delete(id);
+        else v.held.set(id, before);
+        v.bytes -= record.byteLength - (before?.record.byteLength ?? 0);
       }
+      if (first) v.stored = false;
+      if (v.held.size === 0 && !v.stored && v.inflight.size === 1) d.versions.delete(n);
       throw e;
     } finally {
       v.inflight.delete(write);
     }
     mine.durable = true;
-    if (v.state !== "open" || !this.#complete(d, v, layout)) return { committed: false };
+    const full = complete(d, v, layout);
+    if (!full || v.state !== "open" || v.committing || v.retiring) return { committed: false };
     try {
-      await this.commitVersion(d.record.name, v.version);
-      return { committed: true };
+      const { retired } = await this.commitVersion(name, n);
+      return retired.length === 0 ? { committed: true } : { committed: true, retired };
     } catch (e) {
-      // Another publish completing the same version committed it first.
-      if (e instanceof ConflictError) return { committed: false };
+      // A publish completing the same version, or an explicit commit, won the race.
+      if (e instanceof ConflictError || e instanceof NotFoundError) return { committed: false };
       throw e;
     }
   }
 
   /**
-   * Commits a version atomically (KV check-and-set): the version's state, the
-   * dataset's latest pointer and the retirement of versions past retention
-   * change in one atomic operation. Returns the retired copies.
+   * Commits a version: its state, the dataset's latest pointer and the
+   * retirement of versions past retention change in one atomic operation,
+   * checked against the version's record (KV check-and-set). Returns the
+   * copies of the retired versions, whose bytes must be freed. Of two racing
+   * commits of one version, one wins and the other throws `ConflictError`.
    */
-  // deno-lint-ignore require-await
-  async commitVersion(
-    dataset: string,
-    version: number,
-  ): Promise<{ version: number; retired: FragmentRecord[] }> {
-    const d = this.#dataset(dataset);
-    checkVersion(version);
-    const run = d.commitChain.then(() => this.#commit(d, version));
-    d.commitChain = run.catch(() => {});
-    return run;
+  commitVersion(dataset: string, version: number): Promise<CommitResult> {
+    try {
+      this.#checkOpen();
+      const d = this.#dataset(dataset);
+      checkVersion(version);
+      const run = d.commitChain.then(() => this.#commit(d, version));
+      d.commitChain = run.catch(() => {});
+      return run;
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
-  async #commit(
-    d: DatasetEntry,
-    version: number,
-  ): Promise<{ version: number; retired: FragmentRecord[] }> {
+  async #commit(d: DatasetEntry, n: number): Promise<CommitResult> {
     const name = d.record.name;
-    const v = d.versions.get(version);
-    if (v === undefined || v.held.size === 0) {
+    if (d.deleted) throw new NotFoundError(`Unknown dataset '${name}'`);
+    const v = d.versions.get(n);
+    if (v === undefined) {
       throw new NotFoundError(
-        `Version ${version} of '${name}' does not exist: nothing was published into it`,
+        `Version ${n} of '${name}' does not exist: nothing was published into it`,
       );
     }
     if (v.state !== "open") {
-      throw new ConflictError(`Version ${version} of '${name}' is already ${v.state}`);
+      throw new ConflictError(`Version ${n} of '${name}' is already ${v.state}`);
     }
-    await Promise.allSettled([...v.inflight]);
-    if (v.state !== "open") {
-      throw new ConflictError(`Version ${version} of '${name}' is already ${v.state}`);
-    }
-    if (![...v.held.values()].every((h) => h.durable)) {
-      throw new ConflictError(
-        `Version ${version} of '${name}' has publishes that did not complete`,
-      );
-    }
-    const committedAt = Date.now();
-    const keep = [...d.versions.values()]
-      .filter((x) => x.state === "committed" || x === v)
-      .map((x) => x.version)
-      .sort((a, b) => b - a)
-      .slice(0, d.record.retention);
-    const retire = [...d.versions.values()].filter((x) =>
-      (x.state === "committed" || x === v) && !keep.includes(x.version)
-    );
-    const latest = Math.max(d.latest, version);
-    for (let attempt = 0;; attempt++) {
-      const current = await this.#kv.get<VersionRecord>(KEYS.version(name, version));
-      if (current.value?.state !== undefined && current.value.state !== "open") {
-        throw new ConflictError(
-          `Version ${version} of '${name}' is already ${current.value.state}`,
+    v.committing = true;
+    let retiring: VersionEntry[] = [];
+    try {
+      while (v.inflight.size > 0) await Promise.allSettled([...v.inflight]);
+      if (d.deleted) throw new NotFoundError(`Unknown dataset '${name}'`);
+      if (v.held.size === 0) {
+        throw new NotFoundError(
+          `Version ${n} of '${name}' does not exist: nothing was published into it`,
         );
       }
-      const op = this.#kv.atomic().check(current)
-        .set(KEYS.version(name, version), { ...versionRecord(v), state: "committed", committedAt })
-        .set(KEYS.latest(name), latest);
+      const plan = planRetention(d.versions.values(), n, d.record.retention);
+      if (!plan.ok) {
+        throw new ConflictError(
+          `Cannot commit version ${n} of '${name}': it is older than the ${d.record.retention} committed versions kept (${
+            plan.kept.join(", ")
+          })`,
+        );
+      }
+      const retire = plan.retire.map((r) => d.versions.get(r)!);
+      retiring = retire.filter((r) => r.state === "open");
+      for (const r of retiring) r.retiring = true;
+      for (const r of retiring) await Promise.allSettled([...r.inflight]);
+      // Copies of versions retired before a crash, whose records were not yet removed.
+      const leftover = [...d.versions.values()].filter((r) =>
+        r.state === "retired" && r.held.size > 0
+      );
+      const freed = [...retire, ...leftover].flatMap((r) => [...r.held.values()]);
+      const current = await this.#kv.get<VersionRecord>(KEYS.version(name, n));
+      const committedAt = Date.now();
+      const latest = Math.max(d.latest, n);
+      const mutations: Mutation[] = [
+        {
+          type: "set",
+          key: KEYS.version(name, n),
+          value: { ...versionRecord(v), state: "committed", committedAt },
+        },
+        { type: "set", key: KEYS.latest(name), value: latest },
+      ];
       for (const r of retire) {
-        if (r !== v) {
-          op.set(KEYS.version(name, r.version), { ...versionRecord(r), state: "retired" });
-        }
-      }
-      const result = await op.commit();
-      if (result.ok) break;
-      if (attempt > 20) {
-        throw new ConflictError(`Version ${version} of '${name}' changed while committing`);
-      }
-    }
-    v.state = "committed";
-    v.committedAt = committedAt;
-    d.latest = latest;
-    const retired: FragmentRecord[] = [];
-    const deletes: Mutation[] = [];
-    for (const r of retire) {
-      if (r === v) continue;
-      r.state = "retired";
-      for (const h of r.held.values()) {
-        retired.push(h.record);
-        deletes.push({
-          type: "delete",
-          key: KEYS.fragment(name, r.version, h.record.fragment, regionKey(h.record.bindings)),
+        mutations.push({
+          type: "set",
+          key: KEYS.version(name, r.version),
+          value: { ...versionRecord(r), state: "retired", fragments: 0, bytes: 0 },
         });
       }
-      r.held.clear();
-    }
-    for (let i = 0; i < deletes.length; i += 500) {
-      await this.#writes.write(deletes.slice(i, i + 500));
-    }
-    for (const w of [...d.waiters]) {
-      if (version >= w.atLeast) {
-        d.waiters.delete(w);
-        w.resolve(this.#firstCommitted(d, w.atLeast));
+      const deletes = chunks(freed.map((h) => h.kvKey));
+      const result = await this.#writes.write(
+        [...mutations, ...(deletes.shift() ?? []).map(deletion)],
+        [{ key: KEYS.version(name, n), versionstamp: current.versionstamp }],
+      );
+      if (!result.ok) {
+        throw new ConflictError(
+          `Version ${n} of '${name}' changed while committing: another process writes this registry's store`,
+        );
       }
+      v.state = "committed";
+      v.committedAt = committedAt;
+      v.coverage = undefined;
+      d.latest = latest;
+      for (const r of [...retire, ...leftover]) {
+        r.state = "retired";
+        r.index = undefined;
+        r.held.clear();
+        r.bytes = 0;
+        r.coverage = undefined;
+      }
+      this.#waiters.notify(name);
+      // Records past the first atomic's share. The commit stands even if
+      // removing them fails: records left behind come back as `leftover` when
+      // the registry next loads, and the next commit returns them again.
+      try {
+        for (const keys of deletes) await this.#writes.write(keys.map(deletion));
+      } catch {
+        // Left to the next load, as after a crash.
+      }
+      return { version: n, retired: freed.map((h) => h.record) };
+    } finally {
+      v.committing = false;
+      for (const r of retiring) r.retiring = false;
     }
-    return { version, retired };
   }
 
   /**
-   * Finds the published copies holding a fragment region of a committed
-   * version (the talk's "attach fragment", registry side).
+   * Finds the published copies holding part of a fragment region of a
+   * committed version (the registry side of the talk's "attach fragment").
+   * Throws `NotCommittedError` for an open version and `LostError` for a
+   * retired one.
    */
   // deno-lint-ignore require-await
-  async attachFragments(query: {
-    readonly dataset: string;
-    readonly version: number | "latest";
-    readonly fragment: string;
-    readonly bindings: Readonly<Record<string, number>>;
-  }): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
+  async attachFragments(query: AttachQuery): Promise<AttachResult> {
     const d = this.#dataset(query.dataset);
     const name = d.record.name;
-    const layout = this.#layout(d, query.fragment, query.bindings);
+    const { params, layoutBindings } = regionOf(query.bindings, d.sizeVars, d.record.sizes);
+    const layout = this.#layout(d, query.fragment, params, layoutBindings);
     let n: number;
     if (query.version === "latest") {
       if (d.latest === 0) throw new NotCommittedError(name, 1);
@@ -464,42 +619,58 @@ export class Registry implements NameService {
         `was retired: '${name}' keeps its last ${d.record.retention} versions`,
       );
     }
-    const sources: SourceRecord[] = [];
-    for (const h of v.held.values()) {
-      if (h.durable && overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
+    if (v.index === undefined) {
+      // A committed version's copies no longer change: index them once.
+      v.index = new RegionIndex();
+      for (const h of v.held.values()) if (h.durable) v.index.add(h.layout, h);
+    }
+    const sources = [];
+    for (const h of v.index.query(layout)) {
+      if (overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
     }
     return { version: n, layout, sources };
   }
 
-  /** Resolves with the first committed version >= `atLeast`, or fails after `timeoutMs`. */
-  waitForVersion(
+  /**
+   * Resolves with the first committed version >= `atLeast`, watching the
+   * dataset's latest pointer (`kv.watch`). The dataset need not exist yet: a
+   * consumer may start before its producer. Rejects with `WaitTimeoutError`
+   * after `timeoutMs`, or with the signal's reason when it aborts.
+   */
+  // deno-lint-ignore require-await
+  async waitForVersion(
     dataset: string,
     atLeast: number,
-    options: { readonly timeoutMs: number },
+    options: WaitOptions = {},
   ): Promise<number> {
-    const d = this.#dataset(dataset);
-    const now = this.#firstCommitted(d, atLeast);
-    if (now > 0) return Promise.resolve(now);
-    return new Promise<number>((resolve, reject) => {
-      const waiter = {
-        atLeast,
-        resolve: (v: number) => {
-          clearTimeout(timer);
-          if (v < 0) reject(new NotFoundError(`Dataset '${dataset}' was deleted while waiting`));
-          else resolve(v);
-        },
-      };
-      const timer = setTimeout(() => {
-        d.waiters.delete(waiter);
-        reject(new WaitTimeoutError(dataset, atLeast, options.timeoutMs));
-      }, options.timeoutMs);
-      d.waiters.add(waiter);
-    });
+    checkName("dataset", dataset);
+    checkVersion(atLeast);
+    const d = this.#datasets.get(dataset);
+    const now = d === undefined ? 0 : firstCommitted(d, atLeast);
+    if (now > 0) return now;
+    return this.#waiters.wait(dataset, atLeast, options);
   }
 
-  /** Registers (or renews) a node with a lease. */
-  async registerNode(node: Omit<NodeRecord, "leaseUntil">, leaseMs = 10_000): Promise<NodeRecord> {
-    const record: NodeRecord = { ...node, leaseUntil: Date.now() + leaseMs };
+  /** Registers a node, or renews it, with a lease: its record expires unless renewed. */
+  async registerNode(
+    node: NodeInput,
+    options: { readonly leaseMs?: number } = {},
+  ): Promise<NodeRecord> {
+    this.#checkOpen();
+    checkName("node", node.id);
+    if (typeof node.url !== "string" || node.url === "") {
+      throw new InvalidRequestError(`Invalid node '${node.id}': expected a url`);
+    }
+    if (!Array.isArray(node.tiers)) {
+      throw new InvalidRequestError(`Invalid node '${node.id}': expected a list of tiers`);
+    }
+    const leaseMs = this.#leaseOf(options.leaseMs);
+    const record: NodeRecord = {
+      id: node.id,
+      url: node.url,
+      tiers: node.tiers.map((t) => ({ name: t.name, capacity: t.capacity })),
+      leaseUntil: Date.now() + leaseMs,
+    };
     await this.#writes.write([{
       type: "set",
       key: KEYS.node(node.id),
@@ -509,88 +680,130 @@ export class Registry implements NameService {
     return record;
   }
 
-  /** Nodes whose lease has not lapsed. */
+  /** Extends a registered node's lease; `NotFoundError` when it lapsed. */
+  async renewNode(id: string, options: { readonly leaseMs?: number } = {}): Promise<NodeRecord> {
+    this.#checkOpen();
+    checkName("node", id);
+    const leaseMs = this.#leaseOf(options.leaseMs);
+    const found = await this.#kv.get<NodeRecord>(KEYS.node(id));
+    if (found.value === null || found.value.leaseUntil <= Date.now()) {
+      throw new NotFoundError(`Unknown node '${id}': its lease lapsed, register it again`);
+    }
+    const record = { ...found.value, leaseUntil: Date.now() + leaseMs };
+    await this.#writes.write([{
+      type: "set",
+      key: KEYS.node(id),
+      value: record,
+      expireIn: leaseMs,
+    }]);
+    return record;
+  }
+
+  /** Nodes whose lease has not lapsed, by id. */
   async listNodes(): Promise<NodeRecord[]> {
     const out: NodeRecord[] = [];
     const now = Date.now();
-    for await (const e of this.#kv.list<NodeRecord>({ prefix: ["nodes"] })) {
+    for await (const e of this.#kv.list<NodeRecord>({ prefix: KEYS.nodes() })) {
       if (e.value.leaseUntil > now) out.push(e.value);
     }
     return out;
   }
 
-  /** Runs many operations concurrently (publishes share group commits); each gets its own result. */
-  async batch(ops: readonly unknown[]): Promise<unknown[]> {
-    // Operations run in order; a run of consecutive publishes runs concurrently
-    // so its writes share group commits.
-    const settled: PromiseSettledResult<unknown>[] = [];
+  /**
+   * Runs many operations (`publish`, `commit`, `lookup`; see `parseBatchOp`)
+   * in order, each with its own result or error. A run of consecutive
+   * publishes runs concurrently, so their writes share atomic commits. A
+   * publish answers `{committed}`; a commit, its `CommitResult`; a lookup,
+   * the version, byte length and sources without their layouts.
+   */
+  async batch(ops: readonly unknown[]): Promise<BatchResult[]> {
+    const out: BatchResult[] = [];
     for (let i = 0; i < ops.length;) {
       let j = i + 1;
       if (isPublish(ops[i])) { while (j < ops.length && isPublish(ops[j])) j++; }
-      settled.push(...await Promise.allSettled(ops.slice(i, j).map((op) => this.#one(op))));
+      const settled = await Promise.allSettled(ops.slice(i, j).map((op) => this.#one(op)));
+      for (const s of settled) {
+        out.push(s.status === "fulfilled" ? { ok: s.value } : batchError(s.reason));
+      }
       i = j;
     }
-    return settled.map((s) =>
-      s.status === "fulfilled" ? { ok: s.value } : {
-        error: s.reason instanceof StrataError
-          ? { code: s.reason.code, message: s.reason.message }
-          : { code: "internal", message: String((s.reason as Error)?.message ?? s.reason) },
-      }
-    );
+    return out;
   }
 
-  async #one(op: unknown): Promise<unknown> {
-    if (typeof op !== "object" || op === null) {
-      throw new StrataError("invalid_request", "Invalid batch operation: expected an object");
-    }
-    const o = op as Record<string, unknown>;
-    const bindings = (o.bindings ?? {}) as Record<string, number>;
-    switch (o.op) {
-      case "publish":
-        return await this.publishFragment({
-          dataset: String(o.dataset),
-          version: Number(o.version),
-          fragment: String(o.fragment),
-          bindings,
-          node: String(o.node),
-          tier: String(o.tier),
-          byteLength: Number(o.byteLength),
-          checksum: Number(o.checksum ?? 0),
-        });
+  async #one(raw: unknown): Promise<unknown> {
+    const op: BatchOp = parseBatchOp(raw);
+    switch (op.op) {
+      case "publish": {
+        // The batch contract answers a publish with `committed` only.
+        const { committed } = await this.publishFragment(op.record);
+        return { committed };
+      }
       case "commit":
-        return await this.commitVersion(String(o.dataset), Number(o.version));
+        return await this.commitVersion(op.dataset, op.version);
       case "lookup": {
-        const r = await this.attachFragments({
-          dataset: String(o.dataset),
-          version: o.version === "latest" ? "latest" : Number(o.version),
-          fragment: String(o.fragment),
-          bindings,
-        });
+        const r = await this.attachFragments(op.query);
         return {
           version: r.version,
           byteLength: r.layout.byteLength,
           sources: r.sources.map(({ layout: _, ...s }) => s),
         };
       }
-      default:
-        throw new StrataError(
-          "invalid_request",
-          `Unknown batch operation '${String(o.op)}': expected publish, commit or lookup`,
-        );
     }
   }
 
-  /** Closes the KV store (again is harmless). */
+  /** Resolves once every operation under way has finished and its writes are durable. */
+  async drain(): Promise<void> {
+    for (const d of this.#datasets.values()) {
+      for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
+      await d.commitChain;
+    }
+    await this.#writes.drain();
+  }
+
+  /**
+   * Closes the registry now: waiters and writes still queued fail with
+   * `ClosedError` (nothing of them is applied), then the KV store closes.
+   * Closing again is harmless. `await using` drains first instead.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiters.close();
+    this.#writes.close();
     this.#kv.close();
   }
 
-  /** Closes the KV store. */
-  [Symbol.asyncDispose](): Promise<void> {
+  /** Drains the operations under way, then closes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#closed) await this.drain();
     this.close();
-    return Promise.resolve();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError("registry");
+  }
+
+  #leaseOf(leaseMs: number | undefined): number {
+    const ms = leaseMs ?? this.#defaultLeaseMs;
+    if (!Number.isSafeInteger(ms) || ms < 1) {
+      throw new InvalidRequestError(`Invalid lease ${ms} ms: expected an integer >= 1`);
+    }
+    return ms;
+  }
+
+  /** Removes every record of a dataset marked as deleting; returns its copies. */
+  async #purge(name: string): Promise<FragmentRecord[]> {
+    const freed: FragmentRecord[] = [];
+    const keys: Deno.KvKey[] = [];
+    for await (const e of this.#kv.list<FragmentRecord>({ prefix: KEYS.fragments(name) })) {
+      keys.push(e.key);
+      freed.push(e.value);
+    }
+    for await (const e of this.#kv.list({ prefix: KEYS.versions(name) })) keys.push(e.key);
+    for (const chunk of chunks(keys)) await this.#writes.write(chunk.map(deletion));
+    // The dataset's record goes last: until then a restart sees the mark.
+    await this.#writes.write([deletion(KEYS.latest(name)), deletion(KEYS.dataset(name))]);
+    return freed;
   }
 
   #entry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
@@ -599,10 +812,11 @@ export class Registry implements NameService {
       record,
       ds,
       whole: datasetLayout(ds, record.sizes),
+      sizeVars: sizeVariables(ds),
       versions: new Map(),
       latest: 0,
       commitChain: Promise.resolve(),
-      waiters: new Set(),
+      deleted: false,
     };
   }
 
@@ -612,94 +826,149 @@ export class Registry implements NameService {
     return d;
   }
 
-  #version(d: DatasetEntry, n: number): VersionEntry {
-    let v = d.versions.get(n);
-    if (v === undefined) {
-      v = { version: n, state: "open", held: new Map(), inflight: new Set() };
-      d.versions.set(n, v);
-    }
-    return v;
-  }
-
   #layout(
     d: DatasetEntry,
     fragment: string,
-    bindings: Readonly<Record<string, number>>,
+    params: Readonly<Record<string, number>>,
+    layoutBindings: Readonly<Record<string, number>>,
   ): FragmentLayout {
-    if (fragment === "dataset") {
-      if (Object.keys(bindings).length > 0) {
-        throw new StrataError(
-          "invalid_layout",
-          "Fragment 'dataset' (the whole dataset) takes no parameters",
-        );
-      }
-      return d.whole;
+    if (fragment !== "dataset") return fragmentLayout(d.ds, fragment, layoutBindings);
+    const extra = Object.keys(params);
+    if (extra.length > 0) {
+      throw new LayoutError(
+        `Fragment 'dataset' (the whole dataset) takes no parameters: found ${extra.join(", ")}`,
+      );
     }
-    return fragmentLayout(d.ds, fragment, { ...d.record.sizes, ...bindings });
-  }
-
-  #complete(d: DatasetEntry, v: VersionEntry, added?: FragmentLayout): boolean {
-    if (v.gaps === undefined) {
-      v.gaps = gaps(d.whole, [...v.held.values()].filter((h) => h.durable).map((h) => h.layout));
-    } else if (added !== undefined) {
-      v.gaps = subtractLayout(v.gaps, added);
-    }
-    return v.gaps.length === 0;
-  }
-
-  #firstCommitted(d: DatasetEntry, atLeast: number): number {
-    let best = 0;
-    for (const v of d.versions.values()) {
-      if (v.state === "committed" && v.version >= atLeast && (best === 0 || v.version < best)) {
-        best = v.version;
-      }
-    }
-    return best;
-  }
-
-  #summary(d: DatasetEntry): Record<string, unknown> {
-    return {
-      name: d.record.name,
-      retention: d.record.retention,
-      durable: d.record.durable,
-      overwrite: d.record.overwrite,
-      latest: d.latest === 0 ? null : d.latest,
-      createdAt: d.record.createdAt,
-    };
-  }
-
-  #versionList(d: DatasetEntry): VersionRecord[] {
-    return [...d.versions.values()].sort((a, b) => a.version - b.version).map(versionRecord);
+    return d.whole;
   }
 }
 
+function compileInput(input: CreateDatasetInput): Dataset {
+  if (typeof input.description === "string") return compileDescription(input.description);
+  const json = input.description ?? input.descriptionJson;
+  if (json === undefined) {
+    throw new InvalidRequestError(
+      `Invalid dataset '${input.name}': expected a description, as text or in its JSON form`,
+    );
+  }
+  return descriptionFromJson(json);
+}
+
+function checkCopy(r: FragmentRecord): void {
+  const bad = (what: string) => {
+    throw new InvalidRequestError(`Invalid publish of fragment '${r.fragment}': expected ${what}`);
+  };
+  if (typeof r.fragment !== "string" || r.fragment === "") bad("a fragment name");
+  if (typeof r.node !== "string" || r.node === "") bad("a node name");
+  if (typeof r.tier !== "string" || r.tier === "") bad("a tier name");
+  if (!Number.isSafeInteger(r.byteLength) || r.byteLength < 0) {
+    bad(`a byte length, found ${r.byteLength}`);
+  }
+  if (typeof r.checksum !== "number") bad("a numeric checksum");
+  if (typeof r.bindings !== "object" || r.bindings === null) bad("bindings");
+}
+
+function newVersion(d: DatasetEntry, n: number): VersionEntry {
+  const v: VersionEntry = {
+    version: n,
+    state: "open",
+    committing: false,
+    retiring: false,
+    stored: false,
+    coverage: undefined,
+    index: undefined,
+    bytes: 0,
+    held: new Map(),
+    inflight: new Set(),
+  };
+  d.versions.set(n, v);
+  return v;
+}
+
+/** Whether the durable copies of `v` now cover the dataset (`added` just became durable). */
+function complete(d: DatasetEntry, v: VersionEntry, added: FragmentLayout): boolean {
+  if (v.coverage === undefined) {
+    v.coverage = new Coverage(d.whole);
+    for (const h of v.held.values()) if (h.durable) v.coverage.add(h.layout);
+  } else {
+    v.coverage.add(added);
+  }
+  return v.coverage.complete;
+}
+
+function firstCommitted(d: DatasetEntry, atLeast: number): number {
+  let best = 0;
+  for (const v of d.versions.values()) {
+    if (v.state === "committed" && v.version >= atLeast && (best === 0 || v.version < best)) {
+      best = v.version;
+    }
+  }
+  return best;
+}
+
+function committedVersions(d: DatasetEntry): number[] {
+  const out: number[] = [];
+  for (const v of d.versions.values()) if (v.state === "committed") out.push(v.version);
+  return out;
+}
+
+function summary(d: DatasetEntry): DatasetSummary {
+  return {
+    name: d.record.name,
+    retention: d.record.retention,
+    durable: d.record.durable,
+    overwrite: d.record.overwrite,
+    latest: d.latest === 0 ? null : d.latest,
+    createdAt: d.record.createdAt,
+  };
+}
+
+function versionList(d: DatasetEntry): VersionRecord[] {
+  return [...d.versions.values()].sort((a, b) => a.version - b.version).map(versionRecord);
+}
+
 function versionRecord(v: VersionEntry): VersionRecord {
-  let bytes = 0;
-  for (const h of v.held.values()) bytes += h.record.byteLength;
   return {
     version: v.version,
     state: v.state,
     fragments: v.held.size,
-    bytes,
+    bytes: v.bytes,
     ...(v.committedAt === undefined ? {} : { committedAt: v.committedAt }),
   };
 }
 
-function isPublish(op: unknown): boolean {
-  return typeof op === "object" && op !== null && (op as { op?: unknown }).op === "publish";
+function regionId(fragment: string, params: Readonly<Record<string, number>>): string {
+  return `${fragment}/${regionText(params)}`;
 }
 
-function heldKey(fragment: string, bindings: Readonly<Record<string, number>>): string {
-  return `${fragment}/${regionKey(bindings)}`;
-}
-
-function describeRegion(bindings: Readonly<Record<string, number>>): string {
-  const r = regionKey(bindings);
+function describeRegion(params: Readonly<Record<string, number>>): string {
+  const r = regionText(params);
   return r === "" ? "" : ` (${r})`;
 }
 
-function checkVersion(v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) {
-    throw new StrataError("invalid_request", `Invalid version ${v}: expected an integer >= 1`);
+function deletion(key: Deno.KvKey): Mutation {
+  return { type: "delete", key };
+}
+
+/** Splits keys into delete writes that fit one atomic each. */
+function chunks(keys: readonly Deno.KvKey[]): Deno.KvKey[][] {
+  const out: Deno.KvKey[][] = [];
+  let chunk: Deno.KvKey[] = [];
+  let bytes = 0;
+  for (const key of keys) {
+    const b = keyBytesOf(key);
+    if (chunk.length > 0 && (chunk.length >= DELETES_PER_WRITE || bytes + b > DELETE_KEY_BYTES)) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(key);
+    bytes += b;
   }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
+}
+
+function isPublish(op: unknown): boolean {
+  return typeof op === "object" && op !== null && (op as { op?: unknown }).op === "publish";
 }

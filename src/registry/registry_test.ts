@@ -1,160 +1,348 @@
 import assert from "node:assert/strict";
+import { compileDescription, descriptionToJson, printDescription } from "../ddl/mod.ts";
 import {
+  ClosedError,
   ConflictError,
   DescriptionError,
+  InvalidRequestError,
   LayoutError,
   LostError,
   NotCommittedError,
   NotFoundError,
-  StrataError,
+  SizeMismatchError,
   WaitTimeoutError,
 } from "../errors.ts";
-import type { FragmentRecord } from "../runtime/name_service.ts";
-import { openRegistry, type Registry } from "./registry.ts";
+import { GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
+import { KEYS } from "./keys.ts";
+import type { FragmentRecord } from "./records.ts";
+import { openRegistry } from "./registry.ts";
 
-const GRID = `dataset grid { var t [8, 4]float64 }
-fragment rows(r0, r1) { var t = t[r0:r1, :] }
-fragment even { var t [i, j] = t[i*2, j] }`;
+// Datasets
 
-async function withRegistry(fn: (reg: Registry, path: string) => Promise<void>): Promise<void> {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  const path = `${dir}/registry.kv`;
-  const reg = await openRegistry({ path });
-  try {
-    await fn(reg, path);
-  } finally {
-    reg.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function rows(r0: number, r1: number, version = 1): FragmentRecord {
-  return {
-    dataset: "grid",
-    version,
-    fragment: "rows",
-    bindings: { r0, r1 },
-    node: "n1",
-    tier: "memory",
-    byteLength: (r1 - r0) * 4 * 8,
-    checksum: 1,
-  };
-}
-
-function rejectsWith(
-  p: Promise<unknown>,
-  cls: new (...a: never[]) => StrataError,
-  message: string,
-) {
-  return assert.rejects(p, (e) => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
-    assert.equal(e.message, message);
-    return true;
-  });
-}
-
-Deno.test("Registry creates, lists, describes and deletes datasets", async () => {
+Deno.test("createDataset() registers a dataset that listDatasets() and describeDataset() show", async () => {
   await withRegistry(async (reg) => {
-    await reg.createDataset({ name: "grid", description: GRID, retention: 3 });
-    assert.deepEqual((await reg.listDatasets()).map((d) => d.name), ["grid"]);
+    const created = await reg.createDataset({ name: "grid", description: GRID, retention: 3 });
+    assert.equal(created.name, "grid");
+    assert.deepEqual((await reg.listDatasets()).map((d) => [d.name, d.retention, d.latest]), [
+      ["grid", 3, null],
+    ]);
+    await reg.publishFragment(rows(0, 8));
     const d = await reg.describeDataset("grid");
+    assert.equal(d.description, GRID);
+    assert.deepEqual(d.descriptionJson, descriptionToJson(compileDescription(GRID).description));
     assert.equal(d.byteLength, 256);
+    assert.equal(d.retention, 3);
+    assert.equal(d.durable, false);
+    assert.equal(d.overwrite, false);
+    assert.equal(d.latest, 1);
     assert.deepEqual(d.fragments, [
       { name: "rows", params: ["r0", "r1"], readOnly: false },
       { name: "even", params: [], readOnly: false },
+      { name: "low", params: ["r0", "r1"], readOnly: false },
+      { name: "view", params: [], readOnly: true },
     ]);
+    assert.deepEqual(d.versions.map((v) => [v.version, v.state, v.fragments, v.bytes]), [
+      [1, "committed", 1, 256],
+    ]);
+  });
+});
+
+Deno.test("createDataset() accepts the JSON form of a description", async () => {
+  await withRegistry(async (reg) => {
+    const json = descriptionToJson(compileDescription(GRID).description);
+    await reg.createDataset({ name: "a", description: json });
+    await reg.createDataset({ name: "b", descriptionJson: json });
+    const a = await reg.describeDataset("a");
+    assert.equal(a.description, printDescription(compileDescription(GRID).description));
+    assert.deepEqual((await reg.describeDataset("b")).fragments, a.fragments);
+  });
+});
+
+Deno.test("createDataset() throws ConflictError when the name exists", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
     await rejectsWith(
       reg.createDataset({ name: "grid", description: GRID }),
       ConflictError,
+      "conflict",
       "Dataset 'grid' exists: delete it first or choose another name",
-    );
-    await reg.publishFragment(rows(0, 4));
-    const freed = await reg.deleteDataset("grid");
-    assert.equal(freed.length, 1);
-    await rejectsWith(reg.describeDataset("grid"), NotFoundError, "Unknown dataset 'grid'");
-    await assert.rejects(
-      reg.createDataset({ name: "x", description: "dataset { var t flaot }" }),
-      DescriptionError,
-    );
-    await assert.rejects(
-      reg.createDataset({ name: "9bad", description: GRID }),
-      /Invalid dataset name '9bad'/,
     );
   });
 });
 
-Deno.test("Registry.publishFragment() refuses bad publishes and registers nothing", async () => {
+Deno.test("createDataset() lets exactly one of two concurrent creates of a name win", async () => {
   await withRegistry(async (reg) => {
+    const results = await Promise.allSettled([
+      reg.createDataset({ name: "grid", description: GRID }),
+      reg.createDataset({ name: "grid", description: GRID, retention: 5 }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected"]);
+    assert.equal((await reg.describeDataset("grid")).retention, 2);
+  });
+});
+
+Deno.test("createDataset() throws for a bad name, description, retention or sizes", async () => {
+  await withRegistry(async (reg) => {
+    await rejectsWith(
+      reg.createDataset({ name: "9grid", description: GRID }),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid dataset name '9grid': expected a letter then up to 127 letters, digits, '_', '.' or '-'",
+    );
+    await assert.rejects(
+      reg.createDataset({ name: "x", description: "dataset { var t flaot64 }" }),
+      DescriptionError,
+    );
+    await rejectsWith(
+      reg.createDataset({ name: "x", description: GRID, retention: 0 }),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid retention 0: expected an integer >= 1",
+    );
+    await rejectsWith(
+      reg.createDataset({ name: "x" }),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid dataset 'x': expected a description, as text or in its JSON form",
+    );
+    const sized = "dataset { var n int64\n var x [n]float64 }";
+    await rejectsWith(
+      reg.createDataset({ name: "x", description: sized, sizes: { m: 4 } }),
+      LayoutError,
+      "invalid_layout",
+      "Unknown size variable 'm': the dataset's size variables are 'n'",
+    );
+    await assert.rejects(reg.createDataset({ name: "x", description: sized }), LayoutError);
+    assert.deepEqual(await reg.listDatasets(), []);
+  });
+});
+
+Deno.test("createDataset() binds size variables, and publishes may repeat them but not change them", async () => {
+  await withRegistry(async (reg) => {
+    const description = "dataset s { var n int64\n var x [n]float64 }\n" +
+      "fragment part(lo, hi) { var x = x[lo:hi] }";
+    await reg.createDataset({ name: "s", description, sizes: { n: 6 } });
+    assert.equal((await reg.describeDataset("s")).byteLength, 6 * 8 + 8);
+    const part = (bindings: Record<string, number>): FragmentRecord => ({
+      dataset: "s",
+      version: 1,
+      fragment: "part",
+      bindings,
+      node: "n1",
+      tier: "memory",
+      byteLength: 3 * 8,
+      checksum: 0,
+    });
+    await reg.publishFragment(part({ lo: 0, hi: 3 }));
+    await rejectsWith(
+      reg.publishFragment(part({ lo: 0, hi: 3, n: 6 })),
+      ConflictError,
+      "conflict",
+      "Fragment 'part' (hi=3,lo=0) of version 1 of 's' is already published: datasets are write-once unless created with overwrite",
+    );
+    await rejectsWith(
+      reg.publishFragment(part({ lo: 3, hi: 6, n: 7 })),
+      LayoutError,
+      "invalid_layout",
+      "Size variable 'n' is 6 in this dataset, found 7",
+    );
+  });
+});
+
+Deno.test("deleteDataset() removes every key of a dataset, in batches, and returns its copies", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({
+      name: "cells",
+      description: "dataset cells { var t [1000]int8 }\nfragment cell(r) { var t = t[r:r + 1] }",
+    });
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8));
+    const cell = (r: number): FragmentRecord => ({
+      dataset: "cells",
+      version: 1,
+      fragment: "cell",
+      bindings: { r },
+      node: "n1",
+      tier: "memory",
+      byteLength: 1,
+      checksum: 0,
+    });
+    await Promise.all(Array.from({ length: 700 }, (_, r) => reg.publishFragment(cell(r))));
+    const freed = await reg.deleteDataset("cells");
+    assert.equal(freed.length, 700);
+    assert.deepEqual(freed.map((f) => f.bindings.r).sort((a, b) => a! - b!)[699], 699);
+    for (const prefix of [["datasets", "cells"], ["versions", "cells"], ["fragments", "cells"]]) {
+      assert.deepEqual(await keysIn(path, prefix), [], `keys left under ${prefix}`);
+    }
+    assert.deepEqual(await keysIn(path, ["latest", "cells"]), []);
+    assert.equal((await keysIn(path, ["fragments", "grid"])).length, 1);
+    await reg.createDataset({ name: "cells", description: GRID });
+    assert.deepEqual(await reg.listVersions("cells"), []);
+  });
+});
+
+Deno.test("registry operations throw NotFoundError naming an unknown dataset", async () => {
+  await withRegistry(async (reg) => {
+    const unknown = (p: Promise<unknown>) =>
+      rejectsWith(p, NotFoundError, "not_found", "Unknown dataset 'nope'");
+    await unknown(reg.describeDataset("nope"));
+    await unknown(reg.deleteDataset("nope"));
+    await unknown(reg.listVersions("nope"));
+    await unknown(reg.publishFragment({ ...rows(0, 8), dataset: "nope" }));
+    await unknown(reg.commitVersion("nope", 1));
+    await unknown(
+      reg.attachFragments({ dataset: "nope", version: 1, fragment: "rows", bindings: {} }),
+    );
+  });
+});
+
+// Publish
+
+Deno.test("publishFragment() throws LayoutError for an unknown fragment and registers nothing", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await rejectsWith(
+      reg.publishFragment({ ...rows(0, 4), fragment: "nope" }),
+      LayoutError,
+      "invalid_layout",
+      "Unknown fragment 'nope': the dataset declares 'rows', 'even', 'low', 'view'",
+    );
+    await rejectsWith(
+      reg.publishFragment({ ...rows(0, 4), fragment: "view", bindings: {}, byteLength: 256 }),
+      LayoutError,
+      "invalid_layout",
+      "Cannot publish fragment 'view': it is read-only, consumers attach it and producers publish through another fragment",
+    );
+    assert.deepEqual(await reg.listVersions("grid"), []);
+    assert.deepEqual(await keysIn(path, ["fragments"]), []);
+  });
+});
+
+Deno.test("publishFragment() throws SizeMismatchError for a wrong byte length and registers nothing", async () => {
+  await withRegistry(async (reg, path) => {
     await reg.createDataset({ name: "grid", description: GRID });
     await rejectsWith(
       reg.publishFragment({ ...rows(0, 4), byteLength: 100 }),
-      StrataError,
+      SizeMismatchError,
+      "size_mismatch",
       "Cannot publish fragment 'rows': expected 128 bytes, received 100",
     );
-    await assert.rejects(reg.publishFragment({ ...rows(0, 4), fragment: "nope" }), LayoutError);
-    await rejectsWith(
-      reg.publishFragment({ ...rows(0, 4), dataset: "none" }),
-      NotFoundError,
-      "Unknown dataset 'none'",
-    );
     assert.deepEqual(await reg.listVersions("grid"), []);
-    await reg.publishFragment(rows(0, 4));
-    await rejectsWith(
-      reg.publishFragment(rows(0, 4)),
-      ConflictError,
-      "Fragment 'rows' (r0=0,r1=4) of version 1 of 'grid' is already published: datasets are write-once unless created with overwrite",
-    );
-    assert.equal((await reg.listVersions("grid"))[0]!.fragments, 1);
+    assert.deepEqual(await keysIn(path, ["fragments"]), []);
+    assert.deepEqual(await keysIn(path, ["versions"]), []);
   });
 });
 
-Deno.test("Registry commits a version once the published rows cover the dataset", async () => {
+Deno.test("publishFragment() throws ConflictError for a second publish of a region unless overwrite", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });
-    assert.deepEqual(await reg.publishFragment(rows(0, 2)), { committed: false });
-    assert.deepEqual(await reg.publishFragment(rows(2, 5)), { committed: false });
-    // Even rows only: does not cover rows 5 and 7.
-    assert.deepEqual(
-      await reg.publishFragment({
-        ...rows(0, 1),
-        fragment: "even",
-        bindings: {},
-        byteLength: 4 * 4 * 8,
-      }),
-      { committed: false },
-    );
+    await reg.publishFragment(rows(0, 4));
     await rejectsWith(
-      reg.attachFragments({
-        dataset: "grid",
-        version: 1,
-        fragment: "rows",
-        bindings: { r0: 0, r1: 2 },
-      }),
-      NotCommittedError,
-      "Version 1 of 'grid' is not committed: attach with wait to wait for it",
+      reg.publishFragment({ ...rows(0, 4), node: "n2" }),
+      ConflictError,
+      "conflict",
+      "Fragment 'rows' (r0=0,r1=4) of version 1 of 'grid' is already published: datasets are write-once unless created with overwrite",
     );
-    assert.deepEqual(await reg.publishFragment(rows(4, 8)), { committed: true }); // overlaps row 4: fine
+    await reg.createDataset({ name: "again", description: GRID, overwrite: true });
+    await reg.publishFragment({ ...rows(0, 4), dataset: "again" });
+    await reg.publishFragment({ ...rows(0, 4), dataset: "again", node: "n2" });
+    assert.deepEqual((await reg.listVersions("again")).map((v) => [v.fragments, v.bytes]), [
+      [1, 128],
+    ]);
+    await reg.commitVersion("again", 1);
     const found = await reg.attachFragments({
-      dataset: "grid",
-      version: "latest",
+      dataset: "again",
+      version: 1,
       fragment: "rows",
-      bindings: { r0: 3, r1: 5 },
+      bindings: { r0: 0, r1: 4 },
     });
-    assert.equal(found.version, 1);
-    assert.deepEqual(
-      found.sources.map((s) => s.bindings).sort((a, b) => (a.r0 ?? -1) - (b.r0 ?? -1)),
-      [{}, { r0: 2, r1: 5 }, { r0: 4, r1: 8 }],
-    );
+    assert.deepEqual(found.sources.map((s) => s.node), ["n2"]);
+  });
+});
+
+Deno.test("publishFragment() throws ConflictError for a version that is committed", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8));
     await rejectsWith(
       reg.publishFragment(rows(0, 2)),
       ConflictError,
+      "conflict",
       "Cannot publish into version 1 of 'grid': it is committed, publish into a new version",
     );
   });
 });
 
-Deno.test("Registry.commitVersion() lets exactly one of two racing commits win", async () => {
+Deno.test("publishFragment() lets exactly one of many concurrent publishes of a region win", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => reg.publishFragment({ ...rows(0, 3), checksum: i })),
+    );
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    assert.ok(results.every((r) => r.status === "fulfilled" || r.reason instanceof ConflictError));
+    assert.equal((await keysIn(path, ["fragments", "grid"])).length, 1);
+    assert.equal((await reg.listVersions("grid"))[0]!.fragments, 1);
+  });
+});
+
+// Coverage and commit
+
+Deno.test("publishFragment() commits the version when four ranks' row blocks cover the dataset", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    assert.deepEqual(await reg.publishFragment(rows(0, 2)), { committed: false });
+    assert.deepEqual(await reg.publishFragment(rows(4, 6)), { committed: false });
+    assert.deepEqual(await reg.publishFragment(rows(6, 8)), { committed: false });
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => v.state), ["open"]);
+    assert.deepEqual(await reg.publishFragment(rows(2, 4)), { committed: true });
+    const [v] = await reg.listVersions("grid");
+    assert.equal(v!.state, "committed");
+    assert.equal(v!.fragments, 4);
+    assert.equal(v!.bytes, 256);
+    assert.ok(typeof v!.committedAt === "number");
+  });
+});
+
+Deno.test("publishFragment() counts overlapping blocks, but not skipped strided rows nor converted types", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const even = { ...rows(0, 1), fragment: "even", bindings: {}, byteLength: 4 * 4 * 8 };
+    const low = (r0: number, r1: number) => ({
+      ...rows(r0, r1),
+      fragment: "low",
+      byteLength: (r1 - r0) * 4 * 4,
+    });
+    // Even rows 0, 2, 4, 6 and rows 0..5 (overlapping): rows 5 and 7 missing.
+    assert.deepEqual(await reg.publishFragment(even), { committed: false });
+    assert.deepEqual(await reg.publishFragment(rows(0, 3)), { committed: false });
+    assert.deepEqual(await reg.publishFragment(rows(2, 6)), { committed: false });
+    // Rows 5..8 as float32 hold the values only approximately: still open.
+    assert.deepEqual(await reg.publishFragment(low(5, 8)), { committed: false });
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => v.state), ["open"]);
+    assert.deepEqual(await reg.publishFragment(rows(5, 8)), { committed: true });
+  });
+});
+
+Deno.test("commitVersion() commits a partial version and returns no retired copies", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 2));
+    assert.deepEqual(await reg.commitVersion("grid", 1), { version: 1, retired: [] });
+    const raw = await Deno.openKv(path);
+    try {
+      assert.equal((await raw.get(KEYS.latest("grid"))).value, 1);
+      assert.equal(
+        (await raw.get<{ state: string }>(KEYS.version("grid", 1))).value?.state,
+        "committed",
+      );
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+Deno.test("commitVersion() lets exactly one of two racing commits win", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });
     await reg.publishFragment(rows(0, 2));
@@ -165,86 +353,255 @@ Deno.test("Registry.commitVersion() lets exactly one of two racing commits win",
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
     const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     assert.ok(lost.reason instanceof ConflictError);
+    assert.equal(lost.reason.code, "conflict");
     assert.equal(lost.reason.message, "Version 1 of 'grid' is already committed");
+  });
+});
+
+Deno.test("commitVersion() throws NotFoundError for a version nothing was published into", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
     await rejectsWith(
       reg.commitVersion("grid", 2),
       NotFoundError,
+      "not_found",
       "Version 2 of 'grid' does not exist: nothing was published into it",
     );
-  });
-});
-
-Deno.test("Registry.publishFragment() lets exactly one of many concurrent publishes of a region win", async () => {
-  await withRegistry(async (reg) => {
-    await reg.createDataset({ name: "grid", description: GRID });
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, () => reg.publishFragment(rows(0, 3))),
-    );
-    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
-    assert.ok(results.every((r) => r.status === "fulfilled" || r.reason instanceof ConflictError));
-  });
-});
-
-Deno.test("Registry allows republishing a region when created with overwrite", async () => {
-  await withRegistry(async (reg) => {
-    await reg.createDataset({ name: "grid", description: GRID, overwrite: true });
-    await reg.publishFragment(rows(0, 3));
-    await reg.publishFragment({ ...rows(0, 3), checksum: 2 });
-    assert.equal((await reg.listVersions("grid"))[0]!.fragments, 1);
-  });
-});
-
-Deno.test("Registry.waitForVersion() resolves when another task commits, and times out", async () => {
-  await withRegistry(async (reg) => {
-    await reg.createDataset({ name: "grid", description: GRID });
-    const waiting = reg.waitForVersion("grid", 2, { timeoutMs: 5000 });
-    await reg.publishFragment({ ...rows(0, 8), version: 1 });
-    await reg.publishFragment({ ...rows(0, 8), version: 2 });
-    assert.equal(await waiting, 2);
-    assert.equal(await reg.waitForVersion("grid", 1, { timeoutMs: 10 }), 1);
     await rejectsWith(
-      reg.waitForVersion("grid", 3, { timeoutMs: 20 }),
-      WaitTimeoutError,
-      "Timed out after 20 ms waiting for version 3 of 'grid' to be committed",
+      reg.commitVersion("grid", 0),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid version 0: expected an integer >= 1",
     );
   });
 });
 
-Deno.test("Registry retires versions past retention and returns their copies", async () => {
-  await withRegistry(async (reg) => {
-    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
-    await reg.publishFragment(rows(0, 8, 1));
-    await reg.publishFragment(rows(0, 8, 2));
-    await reg.publishFragment({ ...rows(0, 4, 3) });
-    const { retired } = await reg.commitVersion("grid", 3);
-    assert.deepEqual(retired.map((r) => [r.version, r.bindings]), [[1, { r0: 0, r1: 8 }]]);
-    assert.deepEqual(
-      (await reg.listVersions("grid")).map((v) => [v.version, v.state, v.fragments]),
-      [
-        [1, "retired", 0],
-        [2, "committed", 1],
-        [3, "committed", 1],
-      ],
-    );
-    await rejectsWith(
-      reg.attachFragments({ dataset: "grid", version: 1, fragment: "even", bindings: {} }),
-      LostError,
-      "Version 1 of 'grid' is lost: fragment 'even' was retired: 'grid' keeps its last 2 versions",
-    );
-  });
-});
-
-Deno.test("Registry state survives closing and reopening its KV file", async () => {
+Deno.test("commitVersion() includes publishes under way and leaves the version committed in KV", async () => {
   await withRegistry(async (reg, path) => {
-    await reg.createDataset({ name: "grid", description: GRID, durable: true });
-    await reg.publishFragment(rows(0, 8, 1));
-    await reg.publishFragment(rows(0, 4, 2));
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 2));
+    const [commit, late] = await Promise.all([
+      reg.commitVersion("grid", 1),
+      reg.publishFragment(rows(2, 4)),
+    ]);
+    assert.equal(commit.version, 1);
+    assert.deepEqual(late, { committed: false });
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => [v.state, v.fragments]), [
+      ["committed", 2],
+    ]);
     reg.close();
     const again = await openRegistry({ path });
     try {
-      assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
-        [1, "committed"],
-        [2, "open"],
+      assert.deepEqual((await again.listVersions("grid")).map((v) => [v.state, v.fragments]), [
+        ["committed", 2],
+      ]);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+// Attach and wait
+
+Deno.test("attachFragments() returns the copies that intersect the requested region", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    for (const [r0, r1] of [[0, 2], [2, 5], [4, 8]] as const) {
+      await reg.publishFragment(rows(r0, r1));
+    }
+    const found = await reg.attachFragments({
+      dataset: "grid",
+      version: "latest",
+      fragment: "rows",
+      bindings: { r0: 1, r1: 3 },
+    });
+    assert.equal(found.version, 1);
+    assert.equal(found.layout.byteLength, 64);
+    assert.deepEqual(found.sources.map((s) => s.bindings), [{ r0: 0, r1: 2 }, { r0: 2, r1: 5 }]);
+    assert.equal(found.sources[0]!.layout.byteLength, 64);
+    const odd = await reg.attachFragments({
+      dataset: "grid",
+      version: 1,
+      fragment: "even",
+      bindings: {},
+    });
+    assert.equal(odd.sources.length, 3);
+  });
+});
+
+Deno.test("attachFragments() throws NotCommittedError for an open version and NotFoundError for a missing one", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const query = { dataset: "grid", fragment: "rows", bindings: { r0: 0, r1: 2 } };
+    await rejectsWith(
+      reg.attachFragments({ ...query, version: "latest" }),
+      NotCommittedError,
+      "not_committed",
+      "Version 1 of 'grid' is not committed: attach with wait to wait for it",
+    );
+    await reg.publishFragment(rows(0, 2));
+    await rejectsWith(
+      reg.attachFragments({ ...query, version: 1 }),
+      NotCommittedError,
+      "not_committed",
+      "Version 1 of 'grid' is not committed: attach with wait to wait for it",
+    );
+    await rejectsWith(
+      reg.attachFragments({ ...query, version: 7 }),
+      NotFoundError,
+      "not_found",
+      "Version 7 of 'grid' does not exist",
+    );
+  });
+});
+
+Deno.test("waitForVersion() resolves when another task commits", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const waiting = reg.waitForVersion("grid", 2, { timeoutMs: 5000 });
+    const producer = (async () => {
+      await reg.publishFragment(rows(0, 8, 1));
+      await reg.publishFragment(rows(0, 8, 2));
+    })();
+    assert.equal(await waiting, 2);
+    await producer;
+    assert.equal(await reg.waitForVersion("grid", 1, { timeoutMs: 10 }), 1);
+    const found = await reg.attachFragments({
+      dataset: "grid",
+      version: await reg.waitForVersion("grid", 2),
+      fragment: "even",
+      bindings: {},
+    });
+    assert.equal(found.version, 2);
+  });
+});
+
+Deno.test("waitForVersion() waits for a dataset that is created later", async () => {
+  await withRegistry(async (reg) => {
+    const waiting = reg.waitForVersion("grid", 1, { timeoutMs: 5000 });
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8));
+    assert.equal(await waiting, 1);
+  });
+});
+
+Deno.test("waitForVersion() throws WaitTimeoutError when nothing commits in time", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 4));
+    await rejectsWith(
+      reg.waitForVersion("grid", 1, { timeoutMs: 20 }),
+      WaitTimeoutError,
+      "timeout",
+      "Timed out after 20 ms waiting for version 1 of 'grid' to be committed",
+    );
+  });
+});
+
+Deno.test("waitForVersion() rejects with the signal's reason when it aborts", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const stop = new AbortController();
+    const waiting = reg.waitForVersion("grid", 1, { signal: stop.signal });
+    stop.abort(new Error("Consumer stopped"));
+    await assert.rejects(waiting, { message: "Consumer stopped" });
+  });
+});
+
+// Retention
+
+Deno.test("commitVersion() retires versions past retention and returns their copies", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
+    await reg.publishFragment(rows(0, 4, 1));
+    await reg.publishFragment({ ...rows(4, 8, 1), node: "n2", tier: "file" });
+    await reg.publishFragment(rows(0, 8, 2));
+    await reg.publishFragment(rows(0, 4, 3));
+    const { retired } = await reg.commitVersion("grid", 3);
+    assert.deepEqual(
+      retired.map((r) => [r.version, r.node, r.tier, r.byteLength]),
+      [[1, "n1", "memory", 128], [1, "n2", "file", 128]],
+    );
+    assert.deepEqual(
+      (await reg.listVersions("grid")).map((v) => [v.version, v.state, v.fragments]),
+      [[1, "retired", 0], [2, "committed", 1], [3, "committed", 1]],
+    );
+    assert.deepEqual(await keysIn(path, ["fragments", "grid", 1]), []);
+    await rejectsWith(
+      reg.attachFragments({ dataset: "grid", version: 1, fragment: "even", bindings: {} }),
+      LostError,
+      "gone",
+      "Version 1 of 'grid' is lost: fragment 'even' was retired: 'grid' keeps its last 2 versions",
+    );
+    await rejectsWith(
+      reg.publishFragment(rows(0, 2, 1)),
+      ConflictError,
+      "conflict",
+      "Cannot publish into version 1 of 'grid': it is retired, publish into a new version",
+    );
+  });
+});
+
+Deno.test("publishFragment() returns the copies its commit retired, open versions older than those kept included", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    await reg.publishFragment({ ...rows(0, 2, 1), node: "slow" }); // a producer that never finished
+    const result = await reg.publishFragment(rows(0, 8, 2));
+    assert.equal(result.committed, true);
+    assert.deepEqual(result.retired?.map((r) => [r.version, r.node]), [[1, "slow"]]);
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => [v.version, v.state]), [
+      [1, "retired"],
+      [2, "committed"],
+    ]);
+    await rejectsWith(
+      reg.publishFragment(rows(0, 2, 1)),
+      ConflictError,
+      "conflict",
+      "Cannot publish into version 1 of 'grid': it is retired, publish into a new version",
+    );
+  });
+});
+
+Deno.test("publishFragment() and commitVersion() refuse versions older than the versions kept", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    await reg.publishFragment(rows(0, 2, 3));
+    await reg.publishFragment(rows(0, 8, 5));
+    await rejectsWith(
+      reg.publishFragment(rows(0, 2, 4)),
+      ConflictError,
+      "conflict",
+      "Cannot publish into version 4 of 'grid': it is older than the 1 committed versions kept, publish into version 6 or later",
+    );
+    await reg.createDataset({ name: "two", description: GRID, retention: 1 });
+    await reg.publishFragment({ ...rows(0, 2, 3), dataset: "two" });
+    await reg.publishFragment({ ...rows(0, 2, 5), dataset: "two" });
+    await reg.commitVersion("two", 5);
+    assert.deepEqual((await reg.listVersions("two")).map((v) => [v.version, v.state]), [
+      [3, "retired"],
+      [5, "committed"],
+    ]);
+  });
+});
+
+// Durability
+
+Deno.test("openRegistry() finds datasets, versions and copies again after a close", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, durable: true, retention: 4 });
+    await reg.publishFragment(rows(0, 8, 1));
+    await reg.publishFragment(rows(0, 4, 2));
+    await reg.registerNode({ id: "n1", url: "http://127.0.0.1:7071", tiers: [] });
+    reg.close();
+    const again = await openRegistry({ path });
+    try {
+      const d = await again.describeDataset("grid");
+      assert.equal(d.retention, 4);
+      assert.equal(d.durable, true);
+      assert.equal(d.latest, 1);
+      assert.deepEqual(d.versions.map((v) => [v.version, v.state, v.fragments, v.bytes]), [
+        [1, "committed", 1, 256],
+        [2, "open", 1, 128],
       ]);
       const found = await again.attachFragments({
         dataset: "grid",
@@ -252,40 +609,217 @@ Deno.test("Registry state survives closing and reopening its KV file", async () 
         fragment: "even",
         bindings: {},
       });
-      assert.equal(found.sources.length, 1);
-      assert.equal((await again.datasetSettings("grid")).durable, true);
+      assert.deepEqual(found.sources.map((s) => [s.node, s.tier, s.byteLength]), [
+        ["n1", "memory", 256],
+      ]);
+      assert.deepEqual((await again.listNodes()).map((n) => n.id), ["n1"]);
+      await rejectsWith(
+        again.publishFragment(rows(0, 4, 2)),
+        ConflictError,
+        "conflict",
+        "Fragment 'rows' (r0=0,r1=4) of version 2 of 'grid' is already published: datasets are write-once unless created with overwrite",
+      );
       assert.deepEqual(await again.publishFragment(rows(4, 8, 2)), { committed: true });
     } finally {
       again.close();
     }
-    // withRegistry closes `reg` again: closing twice must be harmless.
   });
 });
 
-Deno.test("Registry group-commits concurrent publishes into few atomic writes", async () => {
+Deno.test("openRegistry() finishes a deletion that a crash interrupted", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8));
+    reg.close();
+    // What a crash after the deletion mark leaves behind.
+    const raw = await Deno.openKv(path);
+    const record = await raw.get<Record<string, unknown>>(KEYS.dataset("grid"));
+    await raw.set(KEYS.dataset("grid"), { ...record.value, deleting: true });
+    raw.close();
+    const again = await openRegistry({ path });
+    try {
+      assert.deepEqual(await again.listDatasets(), []);
+      for (const prefix of [["datasets"], ["versions"], ["fragments"], ["latest"]]) {
+        assert.deepEqual(await keysIn(path, prefix), []);
+      }
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("commitVersion() returns copies of versions whose removal a crash interrupted", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    await reg.publishFragment(rows(0, 8, 1));
+    await reg.publishFragment(rows(0, 8, 2));
+    reg.close();
+    // A retired version whose copy record was not yet removed.
+    const raw = await Deno.openKv(path);
+    const leftover = { ...rows(0, 8, 1), node: "n9" };
+    await raw.set(KEYS.fragment("grid", 1, "rows", "r0=0,r1=8"), leftover);
+    raw.close();
+    const again = await openRegistry({ path });
+    try {
+      await again.publishFragment(rows(0, 2, 3));
+      const { retired } = await again.commitVersion("grid", 3);
+      assert.deepEqual(retired.map((r) => [r.version, r.node]).sort(), [[1, "n9"], [2, "n1"]]);
+      assert.deepEqual(await keysIn(path, ["fragments", "grid", 1]), []);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+// Group commit
+
+Deno.test("publishFragment() group-commits 500 concurrent publishes into few atomic commits", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({
+      name: "big",
+      description: "dataset big { var t [500, 4]float64 }\nfragment row(r) { var t = t[r, :] }",
+    });
+    const before = reg.stats.commits;
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, r) =>
+        reg.publishFragment({
+          dataset: "big",
+          version: 1,
+          fragment: "row",
+          bindings: { r },
+          node: `rank${r}`,
+          tier: "memory",
+          byteLength: 32,
+          checksum: r,
+        })),
+    );
+    const used = reg.stats.commits - before;
+    assert.ok(used <= 10, `500 publishes used ${used} atomic commits`);
+    assert.equal(results.filter((r) => r.committed).length, 1);
+    assert.equal((await keysIn(path, ["fragments", "big", 1])).length, 500);
+    assert.deepEqual((await reg.listVersions("big")).map((v) => [v.state, v.fragments]), [
+      ["committed", 500],
+    ]);
+  });
+});
+
+Deno.test("publishFragment() commits each write alone when group commit is off", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });
     const before = reg.stats.commits;
-    const versions = Array.from({ length: 500 }, (_, i) => i + 1);
-    await Promise.all(versions.map((v) => reg.publishFragment(rows(0, 4, v))));
-    const used = reg.stats.commits - before;
-    assert.ok(used < 50, `500 publishes used ${used} atomic commits`);
-    assert.equal((await reg.listVersions("grid")).length, 500);
+    await Promise.all([0, 2, 4].map((r0) => reg.publishFragment(rows(r0, r0 + 2))));
+    assert.equal(reg.stats.commits - before, 3);
+  }, { groupCommit: { group: false } });
+});
+
+// Nodes
+
+Deno.test("registerNode() leases a node that renewNode() extends and that lapses otherwise", async () => {
+  await withRegistry(async (reg) => {
+    const tiers = [{ name: "memory", capacity: 1 << 30 }];
+    const node = await reg.registerNode({ id: "n1", url: "http://127.0.0.1:7071", tiers }, {
+      leaseMs: 5_000,
+    });
+    assert.ok(node.leaseUntil > Date.now());
+    await reg.registerNode({ id: "n2", url: "http://127.0.0.1:7072", tiers }, { leaseMs: 60_000 });
+    assert.deepEqual((await reg.listNodes()).map((n) => n.id), ["n1", "n2"]);
+    const renewed = await reg.renewNode("n1", { leaseMs: 60_000 });
+    assert.ok(renewed.leaseUntil > node.leaseUntil);
+    await reg.registerNode({ id: "n3", url: "http://127.0.0.1:7073", tiers }, { leaseMs: 20 });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual((await reg.listNodes()).map((n) => n.id), ["n1", "n2"]);
+    await rejectsWith(
+      reg.renewNode("n3"),
+      NotFoundError,
+      "not_found",
+      "Unknown node 'n3': its lease lapsed, register it again",
+    );
   });
 });
 
-Deno.test("Registry.batch() gives each operation its own result", async () => {
+// Batch and close
+
+Deno.test("batch() gives each operation its own result or error", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });
     const results = await reg.batch([
-      { op: "publish", ...rows(0, 8) },
-      { op: "publish", ...rows(0, 8) },
+      { op: "publish", ...rows(0, 4) },
+      { op: "publish", ...rows(0, 4) },
+      { op: "publish", ...rows(4, 8), byteLength: 1 },
+      { op: "commit", dataset: "grid", version: 1 },
       { op: "lookup", dataset: "grid", version: 1, fragment: "even" },
+      { op: "lookup", dataset: "grid", version: "latest", fragment: "rows" },
       { op: "nope" },
     ]);
-    assert.deepEqual(results[0], { ok: { committed: true } });
-    assert.equal((results[1] as { error: { code: string } }).error.code, "conflict");
-    assert.equal((results[2] as { ok: { sources: unknown[] } }).ok.sources.length, 1);
-    assert.equal((results[3] as { error: { code: string } }).error.code, "invalid_request");
+    assert.deepEqual(results[0], { ok: { committed: false } });
+    assert.deepEqual(results[1], {
+      error: {
+        code: "conflict",
+        message:
+          "Fragment 'rows' (r0=0,r1=4) of version 1 of 'grid' is already published: datasets are write-once unless created with overwrite",
+      },
+    });
+    assert.deepEqual(results[2], {
+      error: {
+        code: "size_mismatch",
+        message: "Cannot publish fragment 'rows': expected 128 bytes, received 1",
+      },
+    });
+    assert.deepEqual(results[3], { ok: { version: 1, retired: [] } });
+    assert.deepEqual(results[4], {
+      ok: { version: 1, byteLength: 128, sources: [rows(0, 4)] },
+    });
+    assert.equal((results[5] as { error: { code: string } }).error.code, "invalid_layout");
+    assert.deepEqual(results[6], {
+      error: {
+        code: "invalid_request",
+        message: "Unknown batch operation 'nope': expected publish, commit or lookup",
+      },
+    });
   });
+});
+
+Deno.test("close() fails later operations and pending waits with ClosedError", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "registry_" });
+  try {
+    const reg = await openRegistry({ path: `${dir}/registry.kv` });
+    await reg.createDataset({ name: "grid", description: GRID });
+    const waiting = reg.waitForVersion("grid", 1);
+    reg.close();
+    await rejectsWith(
+      waiting,
+      ClosedError,
+      "unavailable",
+      "The registry is closed: nothing to wait for",
+    );
+    await rejectsWith(
+      reg.publishFragment(rows(0, 8)),
+      ClosedError,
+      "unavailable",
+      "The registry is closed: nothing was written",
+    );
+    reg.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Registry[Symbol.asyncDispose]() lets writes under way finish before closing", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "registry_" });
+  const path = `${dir}/registry.kv`;
+  try {
+    let publishes: Promise<unknown>;
+    {
+      await using reg = await openRegistry({ path });
+      await reg.createDataset({ name: "grid", description: GRID });
+      publishes = Promise.all([0, 2, 4, 6].map((r0) => reg.publishFragment(rows(r0, r0 + 2))));
+    }
+    await publishes;
+    await using again = await openRegistry({ path });
+    assert.deepEqual((await again.listVersions("grid")).map((v) => v.state), ["committed"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

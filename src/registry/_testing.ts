@@ -1,0 +1,77 @@
+/**
+ * Helpers of the registry's tests: a registry on its own KV file under
+ * ./tmp, removed afterwards, and exact error expectations.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { StrataError } from "../errors.ts";
+import type { FragmentRecord } from "./records.ts";
+import { openRegistry, type Registry, type RegistryOptions } from "./registry.ts";
+
+/** A 2-D grid: row blocks, even rows (strided), rows as float32, a read-only view. */
+export const GRID = `dataset grid { var t [8, 4]float64 }
+fragment rows(r0, r1) { var t = t[r0:r1, :] }
+fragment even { var t [i, j] = t[i*2, j] }
+fragment low(r0, r1) { var t float32 = t[r0:r1, :] }
+fragment view read-only { var t = t }`;
+
+/** Runs `fn` with a registry on a fresh KV file under ./tmp, then removes it. */
+export async function withRegistry(
+  fn: (reg: Registry, path: string) => Promise<void>,
+  options: Omit<RegistryOptions, "path"> = {},
+): Promise<void> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "registry_" });
+  const path = `${dir}/registry.kv`;
+  const reg = await openRegistry({ path, ...options });
+  try {
+    await fn(reg, path);
+  } finally {
+    reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The record of a publish of rows [r0, r1) of `grid`. */
+export function rows(r0: number, r1: number, version = 1): FragmentRecord {
+  return {
+    dataset: "grid",
+    version,
+    fragment: "rows",
+    bindings: { r0, r1 },
+    node: "n1",
+    tier: "memory",
+    byteLength: (r1 - r0) * 4 * 8,
+    checksum: 1,
+  };
+}
+
+/** Asserts that `p` rejects with exactly this class, code and message. */
+export async function rejectsWith(
+  p: Promise<unknown>,
+  cls: abstract new (...a: never[]) => StrataError,
+  code: string,
+  message: string,
+): Promise<void> {
+  await assert.rejects(p, (e) => {
+    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
+    assert.equal(e.constructor, cls);
+    assert.equal(e.code, code);
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+/** Every key under `prefix` in the KV file at `path` (opened on its own). */
+export async function keysIn(path: string, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
+  const kv = await Deno.openKv(path);
+  try {
+    const out: Deno.KvKey[] = [];
+    for await (const e of kv.list({ prefix })) out.push(e.key);
+    return out;
+  } finally {
+    kv.close();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The operations of a registry batch (the API's batch route), checked into
+ * typed requests. Pure: no KV.
+ *
+ * @module
+ */
+
+import { InvalidRequestError, StrataError } from "../errors.ts";
+import type { AttachQuery, FragmentRecord } from "./records.ts";
+
+/** One checked batch operation. */
+export type BatchOp =
+  | { readonly op: "publish"; readonly record: FragmentRecord }
+  | { readonly op: "commit"; readonly dataset: string; readonly version: number }
+  | { readonly op: "lookup"; readonly query: AttachQuery };
+
+/** The outcome of one batch operation: its result or its error. */
+export type BatchResult =
+  | { readonly ok: unknown }
+  | { readonly error: { readonly code: string; readonly message: string } };
+
+/**
+ * Checks one batch operation: `{op: "publish", dataset, version, fragment,
+ * bindings?, node, tier, byteLength, checksum?}`, `{op: "commit", dataset,
+ * version}` or `{op: "lookup", dataset, version (number or "latest"),
+ * fragment, bindings?}`. Throws `InvalidRequestError` naming the field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseBatchOp } from "./batch.ts";
+ * const op = parseBatchOp({ op: "commit", dataset: "grid", version: 2 });
+ * assert.deepEqual(op, { op: "commit", dataset: "grid", version: 2 });
+ * assert.throws(() => parseBatchOp({ op: "commit", dataset: "grid" }), {
+ *   message: "Invalid batch operation 'commit': expected 'version' to be a number, found undefined",
+ * });
+ * ```
+ */
+export function parseBatchOp(op: unknown): BatchOp {
+  if (typeof op !== "object" || op === null || Array.isArray(op)) {
+    throw new InvalidRequestError("Invalid batch operation: expected an object");
+  }
+  const o = op as Record<string, unknown>;
+  const name = o.op;
+  const str = (k: string) => field(name, o, k, "string") as string;
+  const num = (k: string) => field(name, o, k, "number") as number;
+  switch (name) {
+    case "publish":
+      return {
+        op: "publish",
+        record: {
+          dataset: str("dataset"),
+          version: num("version"),
+          fragment: str("fragment"),
+          bindings: bindingsOf(name, o.bindings),
+          node: str("node"),
+          tier: str("tier"),
+          byteLength: num("byteLength"),
+          checksum: o.checksum === undefined ? 0 : num("checksum"),
+        },
+      };
+    case "commit":
+      return { op: "commit", dataset: str("dataset"), version: num("version") };
+    case "lookup":
+      return {
+        op: "lookup",
+        query: {
+          dataset: str("dataset"),
+          version: o.version === "latest" ? "latest" : num("version"),
+          fragment: str("fragment"),
+          bindings: bindingsOf(name, o.bindings),
+        },
+      };
+    default:
+      throw new InvalidRequestError(
+        `Unknown batch operation '${String(name)}': expected publish, commit or lookup`,
+      );
+  }
+}
+
+/**
+ * The batch outcome of an error: its code and message (`internal` for an
+ * error that is not Strata's).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotFoundError } from "../errors.ts";
+ * import { batchError } from "./batch.ts";
+ * assert.deepEqual(batchError(new NotFoundError("Unknown dataset 'x'")), {
+ *   error: { code: "not_found", message: "Unknown dataset 'x'" },
+ * });
+ * ```
+ */
+export function batchError(e: unknown): BatchResult {
+  if (e instanceof StrataError) return { error: { code: e.code, message: e.message } };
+  return { error: { code: "internal", message: e instanceof Error ? e.message : String(e) } };
+}
+
+function field(
+  op: unknown,
+  o: Record<string, unknown>,
+  k: string,
+  type: "string" | "number",
+): unknown {
+  const v = o[k];
+  const actual: string = typeof v;
+  if (actual !== type) {
+    throw new InvalidRequestError(
+      `Invalid batch operation '${String(op)}': expected '${k}' to be a ${type}, found ${
+        v === null ? "null" : typeof v
+      }`,
+    );
+  }
+  return v;
+}
+
+function bindingsOf(op: unknown, b: unknown): Record<string, number> {
+  if (b === undefined) return {};
+  if (typeof b === "object" && b !== null && !Array.isArray(b)) {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(b)) {
+      if (typeof v !== "number") {
+        throw new InvalidRequestError(
+          `Invalid batch operation '${String(op)}': expected binding '${k}' to be a number`,
+        );
+      }
+      out[k] = v;
+    }
+    return out;
+  }
+  throw new InvalidRequestError(
+    `Invalid batch operation '${String(op)}': expected 'bindings' to be an object`,
+  );
+}

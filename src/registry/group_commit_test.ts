@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { ClosedError } from "../errors.ts";
+import { GroupCommitter, keyBytesOf, type Mutation } from "./group_commit.ts";
+
+const set = (key: Deno.KvKey, value: unknown): Mutation => ({ type: "set", key, value });
+
+async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv);
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("GroupCommitter.write() commits concurrent writes in one atomic and resolves after it", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const writes = Array.from({ length: 300 }, (_, i) => gc.write([set(["k", i], i)]));
+    assert.equal(gc.queued, 300);
+    const results = await Promise.all(writes);
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(gc.commits, 1);
+    assert.equal(gc.writes, 300);
+    assert.equal((await kv.get(["k", 299])).value, 299);
+  });
+});
+
+Deno.test("GroupCommitter.write() splits a burst into atomics within the mutation limit", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv, { maxMutations: 10 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => gc.write([set(["k", i], i)])));
+    assert.equal(gc.commits, 3);
+  });
+});
+
+Deno.test("GroupCommitter.write() splits a burst within the key-size limit", async () => {
+  await withKv(async (kv) => {
+    const key = (i: number) => ["k", "x".repeat(100), i];
+    const gc = new GroupCommitter(kv);
+    await Promise.all(Array.from({ length: 900 }, (_, i) => gc.write([set(key(i), i)])));
+    // 900 keys of about 120 bytes exceed the 80 KiB KV allows in one atomic.
+    assert.ok(900 * keyBytesOf(key(0)) > 80 * 1024);
+    assert.equal(gc.commits, 2);
+  });
+});
+
+Deno.test("GroupCommitter.write() keeps a key's last value when two writes of one atomic set it", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    await Promise.all([
+      gc.write([set(["a"], 1), set(["b"], 1)]),
+      gc.write([set(["a"], 2)]),
+      gc.write([{ type: "delete", key: ["b"] }]),
+    ]);
+    assert.equal(gc.commits, 1);
+    assert.equal((await kv.get(["a"])).value, 2);
+    assert.equal((await kv.get(["b"])).value, null);
+  });
+});
+
+Deno.test("GroupCommitter.write() lets exactly one of two check-and-sets of a key succeed", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const cas = (v: number) => gc.write([set(["x"], v)], [{ key: ["x"], versionstamp: null }]);
+    const [a, b, other] = await Promise.all([cas(1), cas(2), gc.write([set(["y"], 1)])]);
+    assert.deepEqual([a.ok, b.ok, other.ok], [true, false, true]);
+    assert.equal((await kv.get(["x"])).value, 1);
+    assert.equal((await kv.get(["y"])).value, 1);
+  });
+});
+
+Deno.test("GroupCommitter.write() fails only the write that KV refuses, not its neighbours", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const results = await Promise.allSettled([
+      gc.write([set(["a"], 1)]),
+      gc.write([set(["big"], new Uint8Array(70_000))]),
+      gc.write([set(["c"], 3)]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    // KV refused it (a value holds at most 64 KiB), not the size check up front.
+    assert.ok(!((results[1] as PromiseRejectedResult).reason instanceof RangeError));
+    assert.equal(gc.commits, 2);
+    assert.equal((await kv.get(["c"])).value, 3);
+    assert.equal((await kv.get(["big"])).value, null);
+  });
+});
+
+Deno.test("GroupCommitter.write() throws RangeError for a write larger than one atomic", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const many = Array.from({ length: 1001 }, (_, i) => set(["k", i], i));
+    await assert.rejects(gc.write(many), RangeError);
+    const checks = Array.from({ length: 11 }, (_, i) => ({ key: ["c", i], versionstamp: null }));
+    await assert.rejects(gc.write([set(["k"], 1)], checks), RangeError);
+  });
+});
+
+Deno.test("GroupCommitter.write() makes writers wait when the queue is full", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv, { maxQueue: 4 });
+    const writes = Array.from({ length: 20 }, (_, i) => gc.write([set(["k", i], i)]));
+    assert.equal(gc.queued, 4);
+    let most = 0;
+    const watching = Promise.all(writes.map((w) => w.then(() => most = Math.max(most, gc.queued))));
+    await watching;
+    assert.ok(most <= 4);
+    assert.equal((await kv.get(["k", 19])).value, 19);
+  });
+});
+
+Deno.test("GroupCommitter.write() commits each write alone when grouping is off", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv, { group: false });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => gc.write([set(["k", i], i)])));
+    assert.equal(gc.commits, 5);
+  });
+});
+
+Deno.test("GroupCommitter.close() fails queued and later writes with ClosedError", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const queued = gc.write([set(["k"], 1)]);
+    gc.close();
+    await assert.rejects(queued, ClosedError);
+    await assert.rejects(gc.write([set(["k"], 2)]), ClosedError);
+    assert.equal((await kv.get(["k"])).value, null);
+  });
+});
+
+Deno.test("GroupCommitter.drain() resolves once every queued write is committed", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const writes = Promise.all([gc.write([set(["a"], 1)]), gc.write([set(["b"], 2)])]);
+    await gc.drain();
+    assert.equal(gc.writes, 2);
+    await writes;
+  });
+});
