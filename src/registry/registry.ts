@@ -187,6 +187,7 @@ export class Registry implements NameService {
   readonly #deleting = new Set<string>();
   readonly #defaultRetention: number;
   readonly #defaultLeaseMs: number;
+  readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
   #closed = false;
   #loaded = false;
 
@@ -203,6 +204,42 @@ export class Registry implements NameService {
     });
     this.#defaultRetention = options.defaultRetention ?? 2;
     this.#defaultLeaseMs = options.defaultLeaseMs ?? 10_000;
+  }
+
+  /**
+   * Calls `listener` with the copies whose bytes must be freed whenever a
+   * commit retires versions or a dataset is deleted, however the change was
+   * asked for (a commit, a publish that completed a version, a batch).
+   * Returns a function that removes the listener.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * const freed: number[] = [];
+   * reg.onRelease((copies) => freed.push(...copies.map((c) => c.version)));
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }", retention: 1 });
+   * const copy = { dataset: "t", fragment: "dataset", bindings: {}, node: "n", tier: "memory", byteLength: 32, checksum: 0 };
+   * await reg.publishFragment({ ...copy, version: 1 });
+   * await reg.publishFragment({ ...copy, version: 2 });
+   * assert.deepEqual(freed, [1]);
+   * ```
+   */
+  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void {
+    this.#releaseListeners.add(listener);
+    return () => this.#releaseListeners.delete(listener);
+  }
+
+  #release(copies: readonly FragmentRecord[]): void {
+    if (copies.length === 0) return;
+    for (const listener of this.#releaseListeners) {
+      try {
+        listener(copies);
+      } catch {
+        // A listener's failure must not undo a commit that stands.
+      }
+    }
   }
 
   /** Atomic commits and writes so far (group-commit efficiency), and writes queued. */
@@ -349,7 +386,9 @@ export class Registry implements NameService {
         this.#datasets.set(name, d);
         throw e;
       }
-      return await this.#purge(name);
+      const copies = await this.#purge(name);
+      this.#release(copies);
+      return copies;
     } finally {
       this.#deleting.delete(name);
     }
@@ -581,7 +620,9 @@ export class Registry implements NameService {
       } catch {
         // Left to the next load, as after a crash.
       }
-      return { version: n, retired: freed.map((h) => h.record) };
+      const retired = freed.map((h) => h.record);
+      this.#release(retired);
+      return { version: n, retired };
     } finally {
       v.committing = false;
       for (const r of retiring) r.retiring = false;

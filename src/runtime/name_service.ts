@@ -73,6 +73,11 @@ export interface NameService {
     atLeast: number,
     options: { readonly timeoutMs: number },
   ): Promise<number>;
+  /**
+   * Subscribes to copies whose bytes must be freed (versions retired by any
+   * commit, deleted datasets); returns the unsubscribe function.
+   */
+  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
   /** Commits a version; returns the copies of versions retention retired. */
   commitVersion(
     dataset: string,

@@ -90,6 +90,12 @@ export class Runtime {
     this.#memory = options.memory;
     this.#file = options.file;
     this.#planCacheSize = options.planCacheSize ?? 256;
+    // However a version is retired (an explicit commit, a publish that
+    // completed a newer version, a batch) or a dataset deleted, the copies
+    // this node holds are freed.
+    this.#names.onRelease((copies) => {
+      this.free(copies).catch(() => {});
+    });
   }
 
   /** Bytes a fragment region takes: what a publish body must hold. */
@@ -143,7 +149,7 @@ export class Runtime {
     }
   }
 
-  /** Commits a version and frees the bytes of the versions retention retired. */
+  /** Commits a version; the bytes of the versions retention retired are freed. */
   async commit(dataset: string, version: number): Promise<{ version: number; retired: number[] }> {
     const { retired } = await this.#names.commitVersion(dataset, version);
     await this.free(retired);

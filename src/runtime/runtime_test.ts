@@ -14,7 +14,12 @@ async function start(dir: string) {
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
   const memory = new MemoryTier("memory", 1 << 20);
   const file = await FileTier.open("file", `${dir}/file`, 1 << 20);
-  return { registry, file, runtime: new Runtime({ node: "n1", names: registry, memory, file }) };
+  return {
+    registry,
+    memory,
+    file,
+    runtime: new Runtime({ node: "n1", names: registry, memory, file }),
+  };
 }
 
 async function withDir(fn: (dir: string) => Promise<void>) {
@@ -144,6 +149,39 @@ Deno.test("Runtime.commit() frees the bytes of retired versions on every tier", 
       assert.deepEqual(retired, [1]);
       assert.equal(a.file.info().count, 1);
       assert.equal(a.file.info().used, 16);
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime frees retired bytes when a publish or a batch commits a newer version", async () => {
+  await withDir(async (dir) => {
+    const a = await start(dir);
+    try {
+      await a.registry.createDataset({ name: "auto", description: GRID, retention: 1 });
+      const whole = { dataset: "auto", fragment: "dataset", bindings: {} };
+      await a.runtime.publish({ ...whole, version: 1, bytes: grid() });
+      assert.equal(a.memory.info().count, 1);
+      // Version 2 commits itself on this publish, and retires version 1.
+      const { committed } = await a.runtime.publish({ ...whole, version: 2, bytes: grid() });
+      assert.equal(committed, true);
+      await a.registry.drain();
+      await new Promise((r) => setTimeout(r, 0));
+      assert.equal(a.memory.info().count, 1);
+      // A batch commit retires version 2 in turn.
+      await a.runtime.publish({
+        dataset: "auto",
+        version: 3,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 1 },
+        bytes: grid().slice(0, 16),
+      });
+      const [result] = await a.registry.batch([{ op: "commit", dataset: "auto", version: 3 }]);
+      assert.ok(result !== undefined && "ok" in result, JSON.stringify(result));
+      await new Promise((r) => setTimeout(r, 0));
+      assert.equal(a.memory.info().count, 1);
+      assert.equal(a.memory.info().used, 16);
     } finally {
       a.registry.close();
     }
