@@ -4,14 +4,15 @@
  * `{ops, seconds, errors}` as JSON.
  *
  * Args: URL OP CLIENTS SECONDS BATCH TAG
- *   OP: create | publish | attach
+ *   OP: create | publish | attach | etcd (URL is then etcd's client URL: puts
+ *       through its JSON gateway, BATCH puts per request as one txn)
  *
  * @module
  */
 
 const [url, op, clientsText, secondsText, batchText, tag] = Deno.args as [
   string,
-  "create" | "publish" | "attach",
+  "create" | "publish" | "attach" | "etcd",
   string,
   string,
   string,
@@ -65,6 +66,7 @@ function attachOp(r: number) {
 }
 
 async function setup() {
+  if (op === "etcd") return;
   if (op === "publish") await call("/v1/datasets", { name: `cells-${tag}`, description });
   if (op === "attach") {
     await call("/v1/datasets", { name: `committed-${tag}`, description });
@@ -75,20 +77,35 @@ async function setup() {
   }
 }
 
+function etcdPut(n: number) {
+  return { key: btoa(`/bench/${tag}/${n}`), value: btoa(`{"n":${n}}`) };
+}
+
 async function loop() {
   while (performance.now() < deadline) {
     try {
-      if (op === "create") {
+      if (op === "etcd") {
+        if (batch === 1) await call("/v3/kv/put", etcdPut(counter++));
+        else {
+          const success = Array.from({ length: batch }, () => ({ requestPut: etcdPut(counter++) }));
+          await call("/v3/kv/txn", { success });
+        }
+      } else if (op === "create") {
         const n = counter++;
         if (batch === 1) await call("/v1/datasets", { name: `d-${tag}-${n}`, description });
         else {
-          // There is no batched create route: batches of creates go as concurrent requests.
-          await Promise.all(
-            Array.from(
-              { length: batch },
-              (_, k) => call("/v1/datasets", { name: `d-${tag}-${n}-${k}`, description }),
-            ),
+          const ops = Array.from(
+            { length: batch },
+            (_, k) => ({ op: "create", name: `d-${tag}-${n}-${k}`, description }),
           );
+          const { results } = await call("/v1/batch", { ops }) as {
+            results: { error?: unknown }[];
+          };
+          const bad = results.filter((r) => r.error !== undefined);
+          if (bad.length > 0) {
+            errors += bad.length;
+            firstError ||= JSON.stringify(bad[0]);
+          }
         }
       } else {
         const list = Array.from({ length: batch }, () => {

@@ -16,7 +16,7 @@ import { startServer } from "../tests/_server.ts";
 /** One measured point. */
 export interface RegistryPoint {
   /** Operation. */
-  readonly op: "create" | "publish" | "attach";
+  readonly op: "create" | "publish" | "attach" | "etcd put";
   /** Concurrent clients. */
   readonly clients: number;
   /** Operations per request. */
@@ -75,14 +75,87 @@ async function kvBaseline(dir: string): Promise<{ single: number; hundred: numbe
   }
 }
 
-async function etcdRate(): Promise<string> {
+/** Whether the `etcd` binary can be run. */
+async function hasEtcd(): Promise<boolean> {
   try {
     await new Deno.Command("etcd", { args: ["--version"], stdout: "null", stderr: "null" })
       .output();
+    return true;
   } catch {
-    return "etcd is not installed (apt-get install etcd-server to compare): skipped";
+    return false;
   }
-  return "etcd is installed but this benchmark does not drive it yet: skipped";
+}
+
+/** A free loopback port (listen on 0, read the port, close). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}
+
+/**
+ * Starts a single-member etcd on loopback with its data under `dir` (fsync
+ * on, its defaults), and resolves once its gateway answers.
+ */
+async function startEtcd(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const client = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const child = new Deno.Command("etcd", {
+    args: [
+      "--name=bench",
+      `--data-dir=${dir}/etcd`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=bench=${peer}`,
+      "--log-level=error",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.status;
+  };
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(`${client}/v3/kv/range`, {
+        method: "POST",
+        body: JSON.stringify({ key: btoa("ready") }),
+      });
+      await res.body?.cancel();
+      if (res.ok) return { url: client, stop };
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error("etcd did not start within 10 s");
+}
+
+/** Measures two client processes against `url` and returns the total rate and errors. */
+async function measure(url: string, op: string, clients: number, batch: number, tag: string) {
+  const half = clients / 2;
+  const [a, b] = await Promise.all([
+    clientRun(url, op, half, batch, `${tag}a`),
+    clientRun(url, op, half, batch, `${tag}b`),
+  ]);
+  const errors = a.errors + b.errors;
+  if (errors > 0) {
+    console.error(`${op} x${batch} @${clients}: ${errors} errors: ${a.firstError || b.firstError}`);
+  }
+  return { opsPerSec: a.ops / a.seconds + b.ops / b.seconds, errors };
+}
+
+function report(p: RegistryPoint): void {
+  console.log(
+    `${p.op.padEnd(8)} batch ${String(p.batch).padStart(3)}  clients ${
+      String(p.clients).padStart(5)
+    }  ${Math.round(p.opsPerSec).toString().padStart(8)} ops/s`,
+  );
 }
 
 /** Runs the registry benchmark and writes bench/results/registry.{json,md}. */
@@ -97,32 +170,33 @@ export async function registryBench(): Promise<RegistryPoint[]> {
       for (const batch of [1, 100]) {
         for (const clients of CLIENTS) {
           const tag = `${op}${batch}x${clients}r${run++}`;
-          const half = clients / 2;
-          const [a, b] = await Promise.all([
-            clientRun(server.url, op, half, batch, `${tag}a`),
-            clientRun(server.url, op, half, batch, `${tag}b`),
-          ]);
-          const opsPerSec = a.ops / a.seconds + b.ops / b.seconds;
-          const errors = a.errors + b.errors;
-          if (errors > 0) {
-            console.error(
-              `${op} x${batch} @${clients}: ${errors} errors: ${a.firstError || b.firstError}`,
-            );
-          }
+          const { opsPerSec, errors } = await measure(server.url, op, clients, batch, tag);
           points.push({ op, clients, batch, opsPerSec, errors });
-          console.log(
-            `${op.padEnd(8)} batch ${String(batch).padStart(3)}  clients ${
-              String(clients).padStart(5)
-            }  ${Math.round(opsPerSec).toString().padStart(8)} ops/s`,
-          );
+          report(points.at(-1)!);
         }
       }
     }
   } finally {
     await server.stop();
-    await Deno.remove(server.dataDir, { recursive: true });
   }
-  const etcd = await etcdRate();
+  let etcd = "etcd is not installed (apt-get install etcd-server to compare): skipped";
+  if (await hasEtcd()) {
+    const e = await startEtcd(server.dataDir);
+    try {
+      for (const batch of [1, 100]) {
+        for (const clients of CLIENTS) {
+          const { opsPerSec, errors } = await measure(e.url, "etcd", clients, batch, "etcd");
+          points.push({ op: "etcd put", clients, batch, opsPerSec, errors });
+          report(points.at(-1)!);
+        }
+      }
+      etcd =
+        "etcd (single member on the same disk, its defaults) measured with the same two client processes through its JSON gateway: `etcd put` rows, 100 puts per request as one txn";
+    } finally {
+      await e.stop();
+    }
+  }
+  await Deno.remove(server.dataDir, { recursive: true });
   const machine = `${
     new Date().toISOString()
   }, Deno ${Deno.version.deno}, ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs`;
@@ -134,7 +208,7 @@ export async function registryBench(): Promise<RegistryPoint[]> {
     "",
     machine + ".",
     `One \`strata serve\` (registry on Deno KV on disk, group commit), clients in two processes over loopback HTTP, ${SECONDS} s per point.`,
-    "`create` registers a dataset per operation (batches of 100 go as 100 concurrent requests: there is no batched create);",
+    "`create` registers a dataset (description parsed, checked and laid out) per operation, batches through `/v1/batch`;",
     "`publish` registers a fragment location (metadata only) through `/v1/batch`; `attach` is the registry lookup of an attach.",
     "",
     `Hardware limit, same disk, same run: raw Deno KV single-mutation commits ${

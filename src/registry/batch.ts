@@ -6,10 +6,11 @@
  */
 
 import { InvalidRequestError, StrataError } from "../errors.ts";
-import type { AttachQuery, FragmentRecord } from "./records.ts";
+import type { AttachQuery, CreateDatasetInput, FragmentRecord } from "./records.ts";
 
 /** One checked batch operation. */
 export type BatchOp =
+  | { readonly op: "create"; readonly input: CreateDatasetInput }
   | { readonly op: "publish"; readonly record: FragmentRecord }
   | { readonly op: "commit"; readonly dataset: string; readonly version: number }
   | { readonly op: "lookup"; readonly query: AttachQuery };
@@ -20,7 +21,8 @@ export type BatchResult =
   | { readonly error: { readonly code: string; readonly message: string } };
 
 /**
- * Checks one batch operation: `{op: "publish", dataset, version, fragment,
+ * Checks one batch operation: `{op: "create", name, description,
+ * retention?, durable?, overwrite?, sizes?}`, `{op: "publish", dataset, version, fragment,
  * bindings?, node, tier, byteLength, checksum?}`, `{op: "commit", dataset,
  * version}` or `{op: "lookup", dataset, version (number or "latest"),
  * fragment, bindings?}`. Throws `InvalidRequestError` naming the field.
@@ -45,6 +47,27 @@ export function parseBatchOp(op: unknown): BatchOp {
   const str = (k: string) => field(name, o, k, "string") as string;
   const num = (k: string) => field(name, o, k, "number") as number;
   switch (name) {
+    case "create": {
+      const input: Record<string, unknown> = { name: str("name"), description: str("description") };
+      for (
+        const [k, type] of [["retention", "number"], ["durable", "boolean"], [
+          "overwrite",
+          "boolean",
+        ]] as const
+      ) {
+        if (o[k] === undefined) continue;
+        if (typeof o[k] !== type) {
+          throw new InvalidRequestError(
+            `Invalid batch operation 'create': expected '${k}' to be a ${type}, found ${typeof o[
+              k
+            ]}`,
+          );
+        }
+        input[k] = o[k];
+      }
+      if (o.sizes !== undefined) input.sizes = bindingsOf(name, o.sizes);
+      return { op: "create", input: input as unknown as CreateDatasetInput };
+    }
     case "publish":
       return {
         op: "publish",
@@ -73,7 +96,7 @@ export function parseBatchOp(op: unknown): BatchOp {
       };
     default:
       throw new InvalidRequestError(
-        `Unknown batch operation '${String(name)}': expected publish, commit or lookup`,
+        `Unknown batch operation '${String(name)}': expected create, publish, commit or lookup`,
       );
   }
 }

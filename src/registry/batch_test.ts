@@ -40,7 +40,18 @@ Deno.test("parseBatchOp() accepts 'latest' as a lookup's version", () => {
 Deno.test("parseBatchOp() throws InvalidRequestError naming the bad field", () => {
   const cases: [unknown, string][] = [
     [null, "Invalid batch operation: expected an object"],
-    [{ op: "drop" }, "Unknown batch operation 'drop': expected publish, commit or lookup"],
+    [
+      { op: "drop" },
+      "Unknown batch operation 'drop': expected create, publish, commit or lookup",
+    ],
+    [
+      { op: "create", name: "g", description: "dataset { var x int8 }", retention: "2" },
+      "Invalid batch operation 'create': expected 'retention' to be a number, found string",
+    ],
+    [
+      { op: "create", name: "g" },
+      "Invalid batch operation 'create': expected 'description' to be a string, found undefined",
+    ],
     [
       { op: "lookup", dataset: 3, version: 1, fragment: "f" },
       "Invalid batch operation 'lookup': expected 'dataset' to be a string, found number",

@@ -751,17 +751,19 @@ export class Registry implements NameService {
   }
 
   /**
-   * Runs many operations (`publish`, `commit`, `lookup`; see `parseBatchOp`)
-   * in order, each with its own result or error. A run of consecutive
-   * publishes runs concurrently, so their writes share atomic commits. A
-   * publish answers `{committed}`; a commit, its `CommitResult`; a lookup,
+   * Runs many operations (`create`, `publish`, `commit`, `lookup`; see
+   * `parseBatchOp`) in order, each with its own result or error. A run of
+   * consecutive creates, or of consecutive publishes, runs concurrently, so
+   * their writes share atomic commits. A create answers the dataset's
+   * summary; a publish, `{committed}`; a commit, its `CommitResult`; a lookup,
    * the version, byte length and sources without their layouts.
    */
   async batch(ops: readonly unknown[]): Promise<BatchResult[]> {
     const out: BatchResult[] = [];
     for (let i = 0; i < ops.length;) {
       let j = i + 1;
-      if (isPublish(ops[i])) { while (j < ops.length && isPublish(ops[j])) j++; }
+      const kind = concurrentKind(ops[i]);
+      if (kind !== undefined) { while (j < ops.length && concurrentKind(ops[j]) === kind) j++; }
       const settled = await Promise.allSettled(ops.slice(i, j).map((op) => this.#one(op)));
       for (const s of settled) {
         out.push(s.status === "fulfilled" ? { ok: s.value } : batchError(s.reason));
@@ -774,6 +776,8 @@ export class Registry implements NameService {
   async #one(raw: unknown): Promise<unknown> {
     const op: BatchOp = parseBatchOp(raw);
     switch (op.op) {
+      case "create":
+        return await this.createDataset(op.input);
       case "publish": {
         // The batch contract answers a publish with `committed` only.
         const { committed } = await this.publishFragment(op.record);
@@ -1010,6 +1014,8 @@ function chunks(keys: readonly Deno.KvKey[]): Deno.KvKey[][] {
   return out;
 }
 
-function isPublish(op: unknown): boolean {
-  return typeof op === "object" && op !== null && (op as { op?: unknown }).op === "publish";
+/** Consecutive creates, or consecutive publishes, run concurrently (their writes share commits). */
+function concurrentKind(op: unknown): "create" | "publish" | undefined {
+  const kind = typeof op === "object" && op !== null ? (op as { op?: unknown }).op : undefined;
+  return kind === "create" || kind === "publish" ? kind : undefined;
 }

@@ -773,9 +773,27 @@ Deno.test("batch() gives each operation its own result or error", async () => {
     assert.deepEqual(results[6], {
       error: {
         code: "invalid_request",
-        message: "Unknown batch operation 'nope': expected publish, commit or lookup",
+        message: "Unknown batch operation 'nope': expected create, publish, commit or lookup",
       },
     });
+  });
+});
+
+Deno.test("batch() creates datasets concurrently, each with its own result", async () => {
+  await withRegistry(async (reg) => {
+    const description = "dataset { var x [4]float64 }";
+    const results = await reg.batch([
+      { op: "create", name: "a", description, retention: 3 },
+      { op: "create", name: "b", description, durable: true },
+      { op: "create", name: "a", description },
+      { op: "create", name: "c", description: "dataset { var x [4]nope }" },
+    ]);
+    assert.equal((results[0] as { ok: { retention: number } }).ok.retention, 3);
+    assert.equal((results[1] as { ok: { name: string } }).ok.name, "b");
+    assert.equal((results[2] as { error: { code: string } }).error.code, "conflict");
+    assert.equal((results[3] as { error: { code: string } }).error.code, "invalid_description");
+    assert.deepEqual((await reg.listDatasets()).map((d) => d.name), ["a", "b"]);
+    assert.equal((await reg.datasetSettings("b")).durable, true);
   });
 });
 
