@@ -86,7 +86,6 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const timeoutMs = Math.min(q.timeoutMs ?? maxWait, maxWait);
     const version = await o.registry.waitForVersion(c.req.param("name"), q.atLeast ?? 1, {
       timeoutMs,
-      signal: c.req.raw.signal,
     });
     return reply(c, { version });
   });
@@ -123,7 +122,6 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
       node,
       q.after ?? 0,
       Math.min(q.wait ?? 0, maxWait),
-      c.req.raw.signal,
     );
     return reply(c, batch);
   });
