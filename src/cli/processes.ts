@@ -46,7 +46,7 @@ export async function serveAll(config: Config): Promise<number> {
   }, async () => {
     await node.close();
     registry.close();
-  });
+  }, () => releases.close());
 }
 
 /** `strata nameserver`: the registry and the control API; no payload bytes. */
@@ -65,6 +65,7 @@ export async function serveNameserver(config: Config): Promise<number> {
     app.fetch,
     (url) => Promise.resolve(`Strata name server listening on ${url}`),
     () => Promise.resolve(registry.close()),
+    () => releases.close(),
   );
 }
 
@@ -98,8 +99,7 @@ export async function serveRuntime(config: Config): Promise<number> {
     })`;
   }, async () => {
     await node.close();
-    names.close();
-  });
+  }, () => names.close());
 }
 
 interface NodeParts {
@@ -187,15 +187,24 @@ function keepLease(
   return lease;
 }
 
-/** Serves `fetch` until SIGINT or SIGTERM; prints the line `ready` returns once listening. */
+/**
+ * Serves `fetch` until SIGINT or SIGTERM (calling `stopping` first, then
+ * `closing` once requests are done); prints the line `ready` returns once
+ * listening.
+ */
 async function listen(
   config: Config,
   fetch: (req: Request) => Response | Promise<Response>,
   ready: (url: string) => Promise<string>,
   closing: () => Promise<void>,
+  stopping?: () => void,
 ): Promise<number> {
   const ac = new AbortController();
-  const stop = () => ac.abort();
+  // Long polls end first, so the server does not wait for them to time out.
+  const stop = () => {
+    stopping?.();
+    ac.abort();
+  };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let bound!: (addr: Deno.NetAddr) => void;

@@ -51,6 +51,7 @@ export class ReleaseLog {
   readonly #maxPerNode: number;
   readonly #nodes = new Map<string, NodeLog>();
   #seq = 0;
+  #closed = false;
 
   /** Creates an empty log keeping at most `maxPerNode` unread notices per node (default 100 000). */
   constructor(options: { readonly maxPerNode?: number } = {}) {
@@ -87,7 +88,7 @@ export class ReleaseLog {
   ): Promise<ReleaseBatch> {
     const log = this.#log(node);
     log.entries = log.entries.filter((e) => e.seq > after);
-    if (log.entries.length === 0 && waitMs > 0 && !signal?.aborted) {
+    if (log.entries.length === 0 && waitMs > 0 && !signal?.aborted && !this.#closed) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -108,6 +109,15 @@ export class ReleaseLog {
       copies,
       gap: log.dropped > after,
     };
+  }
+
+  /** Ends every wait now (the name server is stopping); later polls do not wait. */
+  close(): void {
+    this.#closed = true;
+    for (const log of this.#nodes.values()) {
+      for (const wake of log.waiters) wake();
+      log.waiters.clear();
+    }
   }
 
   #log(node: string): NodeLog {
