@@ -7,6 +7,8 @@
 
 import { registryBench } from "./registry_bench.ts";
 import { transformBench } from "./transform_bench.ts";
+import { transferBench } from "./transfer_bench.ts";
 
 await transformBench();
 await registryBench();
+await transferBench();
