@@ -44,8 +44,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** A raw TCP sender in its own process, and a connection to it. */
-async function rawTcp(max: number) {
+/** A raw TCP sender in its own process, and a connection to it (the hardware limit). */
+export async function rawTcp(max: number) {
   const child = new Deno.Command("deno", {
     args: ["run", "--allow-net=127.0.0.1", "bench/_tcp_sender.ts", String(max)],
     stdout: "piped",

@@ -308,14 +308,13 @@ export class Runtime {
     try {
       return { layout: want, bytes: await this.#wire.fetch(peer, copy, want) };
     } catch (e) {
-      if (e instanceof UnavailableError) {
-        // The node may have died since the directory was read: ask again.
-        this.#peers.forget(s.node);
-        if ((await this.#peers.peer(s.node)) === undefined) {
-          throw this.#unreachable(s, "down");
-        }
-      }
-      throw e;
+      if (!(e instanceof UnavailableError)) throw e;
+      // The node may have died, or restarted elsewhere, since the directory
+      // was read: ask again, and try once more if it is up.
+      this.#peers.forget(s.node);
+      const again = await this.#peers.peer(s.node);
+      if (again === undefined) throw this.#unreachable(s, "down");
+      return { layout: want, bytes: await this.#wire.fetch(again, copy, want) };
     }
   }
 
