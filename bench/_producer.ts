@@ -60,16 +60,25 @@ const acks = (async () => {
   }
 })();
 
+// Like a simulation that computes its next step while the last one is
+// published: up to two publishes in flight, never more than two versions
+// ahead of the consumer.
+const inflight = new Set<Promise<unknown>>();
 for (let v = 1; v <= steps; v++) {
-  while (consumed < v - 2) await new Promise((r) => setTimeout(r, 0));
-  await runtime.publish({
+  while (consumed < v - 2 || inflight.size >= 2) {
+    await Promise.race([...inflight, new Promise((r) => setTimeout(r, 0))]);
+  }
+  const p = runtime.publish({
     dataset: dataset!,
     version: v,
     fragment: "dataset",
     bindings: {},
     bytes,
   });
+  inflight.add(p);
+  p.finally(() => inflight.delete(p));
 }
+await Promise.all(inflight);
 console.log("published");
 await acks;
 await server.close();

@@ -33,6 +33,16 @@ export interface RemoteNameOptions {
 
 /** Longest wait one request asks a name server for; longer waits are asked again. */
 const WAIT_SLICE_MS = 55_000;
+/**
+ * How long dataset settings and layouts are reused without asking again, in
+ * ms: a producer publishing every step asks once a second instead of twice
+ * per publish. A stale layout cannot do harm (the name server checks every
+ * publish's size against its own); a dataset deleted and created again with
+ * another `durable` setting is seen within this time.
+ */
+const CACHE_MS = 1000;
+/** Entries kept in that cache. */
+const CACHE_SIZE = 1024;
 
 /**
  * `NameService` (and the dataset operations of the API) over HTTP. Dataset
@@ -56,6 +66,7 @@ export class RemoteNameService implements NameService {
   readonly #listeners = new Set<(copies: readonly FragmentRecord[]) => void>();
   readonly #stop = new AbortController();
   #following: Promise<void>[] = [];
+  readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>();
 
   /** Creates a client; no request is sent until a method is called. */
   constructor(options: RemoteNameOptions) {
@@ -74,7 +85,10 @@ export class RemoteNameService implements NameService {
   }
 
   datasetSettings(name: string): Promise<DatasetSettings> {
-    return this.#call(this.urlOf(name), "GET", `/v1/cluster/datasets/${enc(name)}/settings`);
+    return this.#cached(
+      `s/${name}`,
+      () => this.#call(this.urlOf(name), "GET", `/v1/cluster/datasets/${enc(name)}/settings`),
+    );
   }
 
   fragmentLayout(
@@ -82,11 +96,10 @@ export class RemoteNameService implements NameService {
     fragment: string,
     bindings: Readonly<Record<string, number>>,
   ): Promise<FragmentLayout> {
-    return this.#call(
-      this.urlOf(dataset),
-      "GET",
-      `/v1/cluster/datasets/${enc(dataset)}/fragments/${enc(fragment)}/layout${query(bindings)}`,
-    );
+    const path = `/v1/cluster/datasets/${enc(dataset)}/fragments/${enc(fragment)}/layout${
+      query(Object.fromEntries(Object.entries(bindings).sort()))
+    }`;
+    return this.#cached(`l${path}`, () => this.#call(this.urlOf(dataset), "GET", path));
   }
 
   publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
@@ -266,6 +279,18 @@ export class RemoteNameService implements NameService {
   /** Stops following release notices. */
   close(): void {
     this.#stop.abort();
+  }
+
+  /** A recent answer for `key`, or `load()`'s (failures are not kept). */
+  #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit !== undefined && now - hit.at < CACHE_MS) return hit.value as Promise<T>;
+    if (this.#cache.size >= CACHE_SIZE) this.#cache.clear();
+    const value = load();
+    this.#cache.set(key, { at: now, value });
+    value.catch(() => this.#cache.delete(key));
+    return value;
   }
 
   #batchUrl(op: unknown): string {
