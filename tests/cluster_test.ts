@@ -162,7 +162,7 @@ Deno.test("several nodes: publish on one runtime, attach on another over the dat
 Deno.test("several nodes: kill -9 of a runtime mid-publish, lease lapse, restart", async (t) => {
   const ns = await startNameserver();
   const procs: Proc[] = [ns];
-  let a = await startRuntime("a", [ns], { leaseMs: 600 });
+  let a = await startRuntime("a", [ns], { leaseMs: 1200 });
   try {
     const b = await startRuntime("b", [ns]);
     procs.push(b);
@@ -241,7 +241,7 @@ Deno.test("several nodes: kill -9 of a runtime mid-publish, lease lapse, restart
     await t.step(
       "a restarted serves its file copies again; its memory copies stay lost",
       async () => {
-        a = await startRuntime("a", [ns], { dataDir: a.dataDir, leaseMs: 600 });
+        a = await startRuntime("a", [ns], { dataDir: a.dataDir, leaseMs: 1200 });
         const got = await B.attach("kept", "rows", { params: { r0: 0, r1: 64 } });
         assert.deepEqual(got.bytes, rows(0, 64));
         await assert.rejects(B.attach("fleeting", "rows", { params: { r0: 0, r1: 16 } }), (e) => {
