@@ -7,6 +7,12 @@
 
 import { registryBench } from "./registry_bench.ts";
 import { transformBench } from "./transform_bench.ts";
+import { transferBench } from "./transfer_bench.ts";
+import { streamingBench } from "./streaming_bench.ts";
+import { restartBench } from "./restart_bench.ts";
 
 await transformBench();
 await registryBench();
+await transferBench();
+await streamingBench();
+await restartBench();

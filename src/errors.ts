@@ -366,3 +366,40 @@ export class ClosedError extends StrataError {
     super("unavailable", `The ${what} is closed: ${detail}`);
   }
 }
+
+/**
+ * A peer on the data plane sent bytes that are not a valid frame, or a
+ * frame out of turn (HTTP 502): the connection is closed, nothing is served.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WireProtocolError } from "./errors.ts";
+ * assert.equal(new WireProtocolError("Frame too large: 2 MiB").code, "wire_protocol");
+ * ```
+ */
+export class WireProtocolError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("wire_protocol", message, options);
+  }
+}
+
+/**
+ * A node that holds needed bytes does not answer, or is too busy to queue
+ * another request (HTTP 503): retry later; nothing is lost yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UnavailableError } from "./errors.ts";
+ * const e = new UnavailableError("Node 'a' does not answer at 127.0.0.1:7071: connection refused");
+ * assert.equal(e.code, "unavailable");
+ * ```
+ */
+export class UnavailableError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("unavailable", message, options);
+  }
+}

@@ -60,7 +60,7 @@ Deno.test("after a restart durable versions attach byte for byte and memory-only
         assert.equal(e.status, 410);
         assert.equal(
           e.message,
-          "Version 1 of 'fleeting' is lost: fragment 'rows' was held only in memory and is gone",
+          "Version 1 of 'fleeting' is lost: fragment 'rows (r0=0,r1=16)', 'rows (r0=16,r1=32)', 'rows (r0=32,r1=48)', 'rows (r0=48,r1=64)' was held only in memory and is gone",
         );
         return true;
       });

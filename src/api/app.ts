@@ -21,6 +21,7 @@ import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { requireToken } from "./auth.ts";
+import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
@@ -30,6 +31,10 @@ export interface AppOptions {
   readonly token?: string;
   /** The dataset and payload routes' services; without them only describe and health are served. */
   readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
+  /** Name server routes for runtimes in other processes (`/v1/cluster/...`, `GET /v1/nodes`). */
+  readonly cluster?: Omit<ClusterRouteOptions, "maxBodyBytes">;
+  /** `GET /v1/nodes` of a runtime that is not itself a name server. */
+  readonly nodes?: () => Promise<readonly unknown[]>;
 }
 
 /** The version the service reports. */
@@ -79,6 +84,12 @@ export function createApp(options: AppOptions): Hono {
   });
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+  }
+  if (options.cluster !== undefined) {
+    mountClusterRoutes(app, { ...options.cluster, maxBodyBytes: options.maxBodyBytes });
+  } else if (options.nodes !== undefined) {
+    const nodes = options.nodes;
+    app.get("/v1/nodes", async (c) => c.json({ nodes: await nodes() }));
   }
   app.notFound((c) =>
     c.json(

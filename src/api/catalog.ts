@@ -39,4 +39,9 @@ export interface Catalog {
   listVersions(name: string): Promise<readonly unknown[]>;
   /** Many registry operations in one call, each with its own result. */
   batch(ops: readonly unknown[]): Promise<readonly unknown[]>;
+  /** Commits a version; returns the copies of versions retention retired. */
+  commitVersion(
+    dataset: string,
+    version: number,
+  ): Promise<{ readonly retired: readonly import("../runtime/name_service.ts").FragmentRecord[] }>;
 }

@@ -6,15 +6,18 @@
 
 import type { Hono } from "hono";
 import { StrataError } from "../errors.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readExactBody } from "./body.ts";
 import type { Catalog, CreateDatasetInput } from "./catalog.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** What the data routes need. */
 export interface DataRouteOptions {
-  /** The node runtime that stores and serves bytes. */
-  readonly runtime: Runtime;
+  /**
+   * The node runtime that stores and serves bytes; a name server has none
+   * and answers fragment payload requests with a pointer to its runtimes.
+   */
+  readonly runtime?: Runtime;
   /** The registry's dataset operations. */
   readonly catalog: Catalog;
   /** Largest control body. */
@@ -45,7 +48,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
   );
   app.delete("/v1/datasets/:name", async (c) => {
     const records = await o.catalog.deleteDataset(c.req.param("name"));
-    await o.runtime.free(records);
+    await o.runtime?.free(records);
     return c.body(null, 204);
   });
   app.get("/v1/datasets/:name/versions", async (c) => {
@@ -53,9 +56,15 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
   });
   app.post("/v1/datasets/:name/versions/:version/commit", async (c) => {
     const version = versionParam(c.req.param("version"), false) as number;
-    return reply(c, await o.runtime.commit(c.req.param("name"), version));
+    if (o.runtime !== undefined) {
+      return reply(c, await o.runtime.commit(c.req.param("name"), version));
+    }
+    const { retired } = await o.catalog.commitVersion(c.req.param("name"), version);
+    const versions = [...new Set(retired.map((r) => r.version))].sort((a, b) => a - b);
+    return reply(c, { version, retired: versions });
   });
   app.put("/v1/datasets/:name/versions/:version/fragments/:fragment", async (c) => {
+    const runtime = runtimeOf(o);
     const dataset = c.req.param("name");
     const fragment = c.req.param("fragment");
     const version = versionParam(c.req.param("version"), false) as number;
@@ -69,13 +78,13 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
       );
     }
     const { bindings } = queryOf(new URL(c.req.url).searchParams);
-    const expected = await o.runtime.expectedBytes(dataset, fragment, bindings);
+    const expected = await runtime.expectedBytes(dataset, fragment, bindings);
     const bytes = await readExactBody(c.req.raw, {
       expected,
       limit: o.maxPayloadBytes,
       what: `fragment '${fragment}'`,
     });
-    const { committed, record } = await o.runtime.publish({
+    const { committed, record } = await runtime.publish({
       dataset,
       version,
       fragment,
@@ -85,13 +94,15 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     return reply(c, { committed, ...record }, 201);
   });
   app.get("/v1/datasets/:name/versions/:version/fragments/:fragment", async (c) => {
-    const { bindings, waitMs } = queryOf(new URL(c.req.url).searchParams);
-    const result = await o.runtime.attach({
+    const runtime = runtimeOf(o);
+    const { bindings, waitMs, reshape } = queryOf(new URL(c.req.url).searchParams);
+    const result = await runtime.attach({
       dataset: c.req.param("name"),
       version: versionParam(c.req.param("version"), true),
       fragment: c.req.param("fragment"),
       bindings,
       ...(waitMs === undefined ? {} : { waitMs }),
+      ...(reshape === undefined ? {} : { reshape }),
     });
     return c.body(result.bytes as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "application/octet-stream",
@@ -106,6 +117,16 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     }
     return reply(c, { results: await o.catalog.batch(body.ops) });
   });
+}
+
+function runtimeOf(o: DataRouteOptions): Runtime {
+  if (o.runtime === undefined) {
+    throw new StrataError(
+      "not_found",
+      "This is a name server: publish and attach fragment payloads at a runtime (strata runtime or strata serve)",
+    );
+  }
+  return o.runtime;
 }
 
 function createInput(body: unknown): CreateDatasetInput {
@@ -142,11 +163,27 @@ function versionParam(text: string, latestAllowed: boolean): number | "latest" {
   return n;
 }
 
-/** Query parameters: `wait` (milliseconds) and integer region bindings. */
-function queryOf(params: URLSearchParams): { bindings: Record<string, number>; waitMs?: number } {
+/**
+ * Query parameters: `wait` (milliseconds), `reshape` (`source`,
+ * `destination` or `auto`) and integer region bindings.
+ */
+function queryOf(
+  params: URLSearchParams,
+): { bindings: Record<string, number>; waitMs?: number; reshape?: ReshapeMode } {
   const bindings: Record<string, number> = {};
   let waitMs: number | undefined;
+  let reshape: ReshapeMode | undefined;
   for (const [k, v] of params) {
+    if (k === "reshape") {
+      if (v !== "source" && v !== "destination" && v !== "auto") {
+        throw new StrataError(
+          "invalid_request",
+          `Query parameter 'reshape' must be source, destination or auto, found '${v}'`,
+        );
+      }
+      reshape = v;
+      continue;
+    }
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
       throw new StrataError(
@@ -161,5 +198,9 @@ function queryOf(params: URLSearchParams): { bindings: Record<string, number>; w
       waitMs = n;
     } else bindings[k] = n;
   }
-  return waitMs === undefined ? { bindings } : { bindings, waitMs };
+  return {
+    bindings,
+    ...(waitMs === undefined ? {} : { waitMs }),
+    ...(reshape === undefined ? {} : { reshape }),
+  };
 }

@@ -27,6 +27,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   unauthorized: 401,
   unavailable: 503,
   unsupported_media_type: 415,
+  wire_protocol: 502,
 };
 
 /**

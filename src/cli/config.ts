@@ -21,6 +21,16 @@ export interface Config {
   readonly limits: { readonly maxBodyBytes: number; readonly maxPayloadBytes: number };
   /** Bearer token for mutating requests, when set. */
   readonly token?: string;
+  /** Name server base URLs, the shard list (`strata runtime`; `--nameserver` overrides). */
+  readonly nameservers: readonly string[];
+  /** Where the data plane listens (port 0: any free port, registered with the lease). */
+  readonly wire: { readonly hostname: string; readonly port: number };
+  /** Node lease, in ms: a runtime that does not renew it for this long is down. */
+  readonly leaseMs: number;
+  /** Where reshapes of copies held by other nodes run unless an attach says. */
+  readonly reshape: "auto" | "source" | "destination";
+  /** The registry's Deno KV: a file path or a KV Connect URL (default `<dataDir>/registry.kv`). */
+  readonly kv?: string;
 }
 
 const GiB = 1024 ** 3;
@@ -32,6 +42,10 @@ export const DEFAULT_CONFIG: Config = {
   dataDir: "data",
   tiers: { memory: 4 * GiB, file: 64 * GiB },
   limits: { maxBodyBytes: 1 << 20, maxPayloadBytes: 2 * GiB },
+  nameservers: [],
+  wire: { hostname: "127.0.0.1", port: 0 },
+  leaseMs: 10_000,
+  reshape: "auto",
 };
 
 /**
@@ -60,7 +74,29 @@ export function parseConfig(text: string): Config {
     throw e;
   }
   const root = section(raw, "");
-  known(root, "", ["listen", "node", "dataDir", "tiers", "limits", "token"]);
+  known(root, "", [
+    "listen",
+    "node",
+    "dataDir",
+    "tiers",
+    "limits",
+    "token",
+    "nameservers",
+    "wire",
+    "leaseMs",
+    "reshape",
+    "kv",
+  ]);
+  const wire = section(root.wire ?? {}, "wire");
+  known(wire, "wire", ["hostname", "port"]);
+  const nameservers = root.nameservers ?? [];
+  if (!Array.isArray(nameservers) || nameservers.some((u) => !/^https?:\/\/./.test(String(u)))) {
+    fail("nameservers", "a list of http:// URLs", nameservers);
+  }
+  const reshape = root.reshape ?? "auto";
+  if (reshape !== "auto" && reshape !== "source" && reshape !== "destination") {
+    fail("reshape", "auto, source or destination", reshape);
+  }
   const listen = section(root.listen ?? {}, "listen");
   known(listen, "listen", ["hostname", "port"]);
   const tiers = section(root.tiers ?? {}, "tiers");
@@ -91,6 +127,14 @@ export function parseConfig(text: string): Config {
       ),
     },
     ...(token === undefined ? {} : { token: token as string }),
+    nameservers: nameservers as string[],
+    wire: {
+      hostname: text_(wire.hostname ?? d.wire.hostname, "wire.hostname"),
+      port: integer(wire.port ?? d.wire.port, "wire.port", 0, 65535),
+    },
+    leaseMs: integer(root.leaseMs ?? d.leaseMs, "leaseMs", 100, 3_600_000),
+    reshape,
+    ...(root.kv === undefined ? {} : { kv: text_(root.kv, "kv") }),
   };
 }
 

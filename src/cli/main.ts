@@ -3,6 +3,8 @@
  *
  * ```sh
  * strata serve [--config config/strata.yaml]   # the HTTP API on 127.0.0.1:7070
+ * strata nameserver [--config FILE]            # registry and control API only
+ * strata runtime --nameserver URL --node NAME  # tiers and data, registry elsewhere
  * strata check FILE [--bind k=v ...]            # check a description, print its layouts
  * strata plan FILE FROM TO [--bind k=v ...]      # print the copy plan between two layouts
  * ```
@@ -11,20 +13,21 @@
  */
 
 import { parseArgs } from "node:util";
-import { createApp } from "../api/app.ts";
-import { openRegistry } from "../registry/registry.ts";
-import { Runtime } from "../runtime/runtime.ts";
-import { FileTier } from "../tiers/file_tier.ts";
-import { MemoryTier } from "../tiers/memory_tier.ts";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { StrataError } from "../errors.ts";
 import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
+import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
 
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
+  strata nameserver [--config FILE]     start a name server (registry and control API, no data)
+  strata runtime --nameserver URL --node NAME [--config FILE]
+                                        start a runtime (tiers and data) of those name servers
+                                        (--nameserver repeats, in shard order; --port, --wire-port,
+                                        --data-dir override the config)
   strata check FILE [--bind NAME=VALUE]  check a description and print its layouts
   strata plan FILE FROM TO [--bind NAME=VALUE]
                                         print the copy plan from fragment FROM to TO
@@ -52,13 +55,22 @@ export async function main(args: string[]): Promise<number> {
       wait: { type: "string" },
       durable: { type: "boolean" },
       retention: { type: "string" },
+      nameserver: { type: "string", multiple: true },
+      node: { type: "string" },
+      port: { type: "string" },
+      "wire-port": { type: "string" },
+      "data-dir": { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
   try {
     switch (command) {
       case "serve":
-        return await serve(await loadConfig(values.config));
+        return await serveAll(withFlags(await loadConfig(values.config), values));
+      case "nameserver":
+        return await serveNameserver(withFlags(await loadConfig(values.config), values));
+      case "runtime":
+        return await serveRuntime(withFlags(await loadConfig(values.config), values));
       case "check":
         return await check(rest[0], values.bind ?? []);
       case "plan":
@@ -108,30 +120,32 @@ async function loadConfig(path: string | undefined): Promise<Config> {
   }
 }
 
-async function serve(config: Config): Promise<number> {
-  await Deno.mkdir(config.dataDir, { recursive: true });
-  const registry = await openRegistry({ path: `${config.dataDir}/registry.kv` });
-  const memory = new MemoryTier("memory", config.tiers.memory);
-  const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
-  const runtime = new Runtime({ node: config.node, names: registry, memory, file });
-  const app = createApp({
-    maxBodyBytes: config.limits.maxBodyBytes,
-    ...(config.token === undefined ? {} : { token: config.token }),
-    data: { runtime, catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
-  });
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  const server = Deno.serve({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    signal: ac.signal,
-    onListen: ({ hostname, port }) => console.log(`Strata listening on http://${hostname}:${port}`),
-  }, app.fetch);
-  await server.finished;
-  registry.close();
-  return 0;
+/** The config with the process flags applied over it. */
+function withFlags(config: Config, v: {
+  nameserver?: string[] | undefined;
+  node?: string | undefined;
+  port?: string | undefined;
+  "wire-port"?: string | undefined;
+  "data-dir"?: string | undefined;
+}): Config {
+  const port = (flag: string, text: string) => {
+    const n = Number(text);
+    if (!/^[0-9]+$/.test(text) || n > 65535) {
+      throw new StrataError("invalid_request", `Invalid ${flag} '${text}': expected 0 to 65535`);
+    }
+    return n;
+  };
+  const nameservers = v.nameserver?.flatMap((u) => u.split(",")).filter((u) => u !== "");
+  return {
+    ...config,
+    ...(nameservers === undefined ? {} : { nameservers }),
+    ...(v.node === undefined ? {} : { node: v.node }),
+    ...(v["data-dir"] === undefined ? {} : { dataDir: v["data-dir"] }),
+    ...(v.port === undefined ? {} : { listen: { ...config.listen, port: port("--port", v.port) } }),
+    ...(v["wire-port"] === undefined
+      ? {}
+      : { wire: { ...config.wire, port: port("--wire-port", v["wire-port"]) } }),
+  };
 }
 
 function parseBinds(binds: string[]): Record<string, number> {

@@ -54,6 +54,8 @@ export interface NodeRecord {
   readonly url: string;
   /** Its tiers and their capacities in bytes. */
   readonly tiers: readonly { readonly name: string; readonly capacity: number }[];
+  /** Where its data plane listens (`host:port`), when it has one. */
+  readonly wire?: string;
   /** When its lease ends, ms since the epoch. */
   readonly leaseUntil: number;
 }

@@ -710,6 +710,7 @@ export class Registry implements NameService {
       id: node.id,
       url: node.url,
       tiers: node.tiers.map((t) => ({ name: t.name, capacity: t.capacity })),
+      ...(typeof node.wire === "string" ? { wire: node.wire } : {}),
       leaseUntil: Date.now() + leaseMs,
     };
     await this.#writes.write([{

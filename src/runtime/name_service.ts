@@ -42,6 +42,18 @@ export interface DatasetSettings {
   readonly durable: boolean;
 }
 
+/** A node with a live lease, as the name server lists it. */
+export interface NodeEntry {
+  /** Node name. */
+  readonly id: string;
+  /** Where its HTTP API answers. */
+  readonly url: string;
+  /** Where its data plane listens (`host:port`), when it has one. */
+  readonly wire?: string;
+  /** When its lease ends, ms since the epoch. */
+  readonly leaseUntil: number;
+}
+
 /** The name server operations a runtime calls. */
 export interface NameService {
   /** Settings of a dataset; `NotFoundError` when unknown. */
@@ -78,6 +90,8 @@ export interface NameService {
    * commit, deleted datasets); returns the unsubscribe function.
    */
   onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
+  /** Nodes whose lease has not lapsed (a node missing here is down). */
+  listNodes(): Promise<readonly NodeEntry[]>;
   /** Commits a version; returns the copies of versions retention retired. */
   commitVersion(
     dataset: string,

@@ -7,14 +7,18 @@
  */
 
 import { crc32 } from "node:zlib";
-import { ChecksumError, LostError, StrataError } from "../errors.ts";
+import { ChecksumError, LostError, StrataError, UnavailableError } from "../errors.ts";
 import type { Tier } from "../tiers/tier.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
-import { copyKey } from "./keys.ts";
+import type { CopyRef } from "../wire/codec.ts";
+import type { WireClient } from "../wire/client.ts";
+import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
+import { copyKey, regionKey } from "./keys.ts";
 import type { FragmentRecord, NameService, SourceRecord } from "./name_service.ts";
+import { PeerDirectory } from "./peers.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -28,7 +32,18 @@ export interface RuntimeOptions {
   readonly file: Tier;
   /** Compiled plans kept for reuse (default 256). */
   readonly planCacheSize?: number;
+  /** The data plane client that fetches copies held by other nodes. */
+  readonly wire?: WireClient;
+  /** Where reshapes of remote copies run when an attach does not say (default `auto`). */
+  readonly reshape?: ReshapeMode;
 }
+
+/**
+ * Where the reshape of a remote copy runs: at the `source` (in situ), at the
+ * `destination` (in transit), or `auto`: where fewer bytes cross the wire,
+ * the destination on a tie (it spares the node that produces the data).
+ */
+export type ReshapeMode = ReshapeAt | "auto";
 
 /** A publish request. */
 export interface PublishRequest {
@@ -56,6 +71,8 @@ export interface AttachRequest {
   readonly bindings: Readonly<Record<string, number>>;
   /** Wait this long for `version` or a later one to be committed. */
   readonly waitMs?: number;
+  /** Where the reshape of copies held by other nodes runs (default: the runtime's). */
+  readonly reshape?: ReshapeMode;
 }
 
 /** Attached bytes. */
@@ -82,6 +99,9 @@ export class Runtime {
   readonly #file: Tier;
   readonly #plans = new Map<string, Plan>();
   readonly #planCacheSize: number;
+  readonly #wire: WireClient | undefined;
+  readonly #peers: PeerDirectory;
+  readonly #reshape: ReshapeMode;
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -90,6 +110,9 @@ export class Runtime {
     this.#memory = options.memory;
     this.#file = options.file;
     this.#planCacheSize = options.planCacheSize ?? 256;
+    this.#wire = options.wire;
+    this.#peers = new PeerDirectory(options.names);
+    this.#reshape = options.reshape ?? "auto";
     // However a version is retired (an explicit commit, a publish that
     // completed a newer version, a batch) or a dataset deleted, the copies
     // this node holds are freed.
@@ -179,11 +202,56 @@ export class Runtime {
       fragment: req.fragment,
       bindings: req.bindings,
     });
-    const bytes = await Promise.all(found.sources.map((s) => this.#read(s)));
-    const plan = this.#plan(found.sources.map((s) => s.layout), found.layout);
+    const mode = req.reshape ?? this.#reshape;
+    const settled = await Promise.allSettled(
+      found.sources.map((s) =>
+        s.node === this.node ? this.#readLocal(s) : this.#readRemote(s, found.layout, mode)
+      ),
+    );
+    const parts = settled.map((r) => {
+      if (r.status === "rejected") throw firstFailure(settled, found.version);
+      return r.value;
+    });
+    if (parts.length === 1 && sameLayout(parts[0]!.layout, found.layout)) {
+      // A single source already in the target layout (a whole copy, or a
+      // reshape done at the source): no plan to run.
+      return { version: found.version, layout: found.layout, bytes: parts[0]!.bytes };
+    }
+    const plan = this.#plan(parts.map((p) => p.layout), found.layout);
     const out = new Uint8Array(found.layout.byteLength);
-    executePlan(plan, bytes, out);
+    executePlan(plan, parts.map((p) => p.bytes), out);
     return { version: found.version, layout: found.layout, bytes: out };
+  }
+
+  /**
+   * The data plane's side of this runtime: the bytes of a copy it holds,
+   * laid out as a peer asked (`FragmentSource` of the wire server). A copy
+   * sent as stored carries the checksum the name server recorded, which the
+   * peer verifies; a reshaped copy is verified here first.
+   */
+  async produce(
+    copy: CopyRef,
+    want: FragmentLayout,
+  ): Promise<{ readonly bytes: Uint8Array; readonly checksum: number }> {
+    const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+    const bytes = (await this.#memory.get(key)) ?? (await this.#file.get(key));
+    if (bytes === undefined) {
+      throw new LostError(
+        copy.dataset,
+        copy.version,
+        describeCopy(copy),
+        `is not on node '${this.node}': it was held only in memory and is gone`,
+      );
+    }
+    if (bytes.byteLength !== copy.byteLength) {
+      throw new ChecksumError(key, copy.checksum, crc32(bytes));
+    }
+    if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
+    const sum = crc32(bytes);
+    if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
+    const out = new Uint8Array(want.byteLength);
+    executePlan(this.#plan([copy.layout], want), [bytes], out);
+    return { bytes: out, checksum: crc32(out) };
   }
 
   async #store(key: string, bytes: Uint8Array, durable: boolean): Promise<void> {
@@ -194,28 +262,84 @@ export class Runtime {
     });
   }
 
-  async #read(s: SourceRecord): Promise<Uint8Array> {
-    if (s.node !== this.node) {
-      throw new LostError(
-        s.dataset,
-        s.version,
-        s.fragment,
-        `is on node '${s.node}', which this runtime cannot reach`,
-      );
-    }
+  async #readLocal(s: SourceRecord): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const bytes = (await this.#memory.get(key)) ?? (await this.#file.get(key));
     if (bytes === undefined) {
       const where = s.tier === this.#file.name
         ? "is missing from the file tier"
         : "was held only in memory and is gone";
-      throw new LostError(s.dataset, s.version, s.fragment, where);
+      throw new LostError(s.dataset, s.version, describeCopy(s), where);
     }
     const sum = crc32(bytes);
     if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
-    return bytes;
+    return { layout: s.layout, bytes };
+  }
+
+  /** Fetches the part of a remote copy that `target` needs, reshaped where `mode` says. */
+  async #readRemote(s: SourceRecord, target: FragmentLayout, mode: ReshapeMode): Promise<Part> {
+    const peer = await this.#peers.peer(s.node);
+    if (peer === undefined || this.#wire === undefined) {
+      throw this.#unreachable(s, peer === undefined ? "down" : "no data plane");
+    }
+    const inTransit = cutLayout(s.layout, target, "destination");
+    const inSitu = cutLayout(s.layout, target, "source");
+    if (inTransit === undefined || inSitu === undefined) {
+      // The registry found it intersecting; nothing of it is needed after all.
+      return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0) };
+    }
+    const at: ReshapeAt = mode === "auto"
+      ? (inSitu.byteLength < inTransit.byteLength ? "source" : "destination")
+      : mode;
+    let want = at === "source" ? inSitu : inTransit;
+    if (at === "source" && coversWhole(withNames(want, target), target)) want = target;
+    else if (at === "destination" && coversWhole(want, s.layout)) want = s.layout;
+    const copy: CopyRef = {
+      dataset: s.dataset,
+      version: s.version,
+      fragment: s.fragment,
+      bindings: s.bindings,
+      layout: s.layout,
+      byteLength: s.byteLength,
+      checksum: s.checksum,
+    };
+    try {
+      return { layout: want, bytes: await this.#wire.fetch(peer, copy, want) };
+    } catch (e) {
+      if (!(e instanceof UnavailableError)) throw e;
+      // The node may have died, or restarted elsewhere, since the directory
+      // was read: ask again, and try once more if it is up.
+      this.#peers.forget(s.node);
+      const again = await this.#peers.peer(s.node);
+      if (again === undefined) throw this.#unreachable(s, "down");
+      return { layout: want, bytes: await this.#wire.fetch(again, copy, want) };
+    }
+  }
+
+  /** The error for a copy on a node that cannot serve it. */
+  #unreachable(s: SourceRecord, why: "down" | "no data plane"): StrataError {
+    if (why === "no data plane") {
+      return new UnavailableError(
+        `Fragment '${
+          describeCopy(s)
+        }' of version ${s.version} of '${s.dataset}' is on node '${s.node}', and this runtime has no data plane to fetch it`,
+      );
+    }
+    if (s.tier === this.#file.name) {
+      return new UnavailableError(
+        `Fragment '${
+          describeCopy(s)
+        }' of version ${s.version} of '${s.dataset}' is on the file tier of node '${s.node}', which is down: it is served again when '${s.node}' restarts`,
+      );
+    }
+    return new LostError(
+      s.dataset,
+      s.version,
+      describeCopy(s),
+      `was held only in memory by node '${s.node}', whose lease lapsed`,
+    );
   }
 
   #plan(sources: readonly FragmentLayout[], target: FragmentLayout): Plan {
@@ -233,4 +357,44 @@ export class Runtime {
     }
     return plan;
   }
+}
+
+/** Bytes in a layout: one source of an attach's plan. */
+interface Part {
+  readonly layout: FragmentLayout;
+  readonly bytes: Uint8Array;
+}
+
+/** `rows (r0=0,r1=4)`: a fragment copy named for messages. */
+function describeCopy(c: { fragment: string; bindings: Readonly<Record<string, number>> }): string {
+  const region = regionKey(c.bindings);
+  return region === "" ? c.fragment : `${c.fragment} (${region})`;
+}
+
+/** A cut with the target's slot names, to compare it with the target. */
+function withNames(cut: FragmentLayout, target: FragmentLayout): FragmentLayout {
+  if (cut.slots.length !== target.slots.length) return cut;
+  return { ...cut, slots: cut.slots.map((s, i) => ({ ...s, name: target.slots[i]!.name })) };
+}
+
+/**
+ * The error of an attach whose sources failed: every lost copy named in one
+ * `LostError`, or else the first failure.
+ */
+function firstFailure(settled: PromiseSettledResult<unknown>[], version: number): unknown {
+  const failures = settled.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+  const lost = failures.filter((e): e is LostError => e instanceof LostError);
+  if (lost.length > 1) {
+    const first = lost[0]!;
+    const prefix =
+      `Version ${first.version} of '${first.dataset}' is lost: fragment '${first.fragment}' `;
+    const detail = first.message.startsWith(prefix) ? first.message.slice(prefix.length) : "";
+    return new LostError(
+      first.dataset,
+      version,
+      lost.map((e) => e.fragment).join("', '"),
+      detail,
+    );
+  }
+  return lost[0] ?? failures[0];
 }

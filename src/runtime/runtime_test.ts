@@ -78,7 +78,7 @@ Deno.test("Runtime after a restart serves durable versions byte for byte and nam
         (e) =>
           e instanceof LostError &&
           e.message ===
-            "Version 1 of 'fleeting' is lost: fragment 'rows' was held only in memory and is gone",
+            "Version 1 of 'fleeting' is lost: fragment 'rows (r0=0,r1=2)', 'rows (r0=2,r1=4)' was held only in memory and is gone",
       );
     } finally {
       b.registry.close();

@@ -1,0 +1,86 @@
+/**
+ * The producer of the streaming benchmark: a simulation with the runtime
+ * embedded (node `producer`), publishing an array of structs every step.
+ * It stays at most two versions ahead of the consumer, which writes the
+ * last version it consumed on this process's stdin, one per line.
+ *
+ * Run by bench/streaming_bench.ts: `deno run --allow-net=127.0.0.1
+ * --allow-read=tmp --allow-write=tmp bench/_producer.ts NAMESERVER DATASET PARTICLES STEPS`
+ *
+ * @module
+ */
+
+import { RemoteNameService } from "../src/cluster/name_client.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { FileTier } from "../src/tiers/file_tier.ts";
+import { MemoryTier } from "../src/tiers/memory_tier.ts";
+import { WireClient } from "../src/wire/client.ts";
+import { WireServer } from "../src/wire/server.ts";
+
+const [url, dataset, count, stepsText] = Deno.args;
+const node = `producer-${dataset}`;
+const n = Number(count);
+const steps = Number(stepsText);
+const names = new RemoteNameService({ urls: [url!], node });
+const dir = await Deno.makeTempDir({ dir: "tmp" });
+const runtime = new Runtime({
+  node,
+  names,
+  memory: new MemoryTier("memory", 8 * 1024 ** 3),
+  file: await FileTier.open("file", `${dir}/file`, 1 << 20),
+  wire: new WireClient({ node }),
+});
+const server = WireServer.listen({ port: 0, node, source: runtime });
+await names.registerNode({
+  id: node,
+  url: "http://127.0.0.1:1",
+  wire: `127.0.0.1:${server.port}`,
+  tiers: [],
+}, 600_000);
+
+// Particles {x, y, z, energy float64}, as the simulation holds them.
+const field = new Float64Array(n * 4);
+for (let i = 0; i < n; i++) {
+  field[4 * i] = i;
+  field[4 * i + 1] = -i;
+  field[4 * i + 2] = 2 * i;
+  field[4 * i + 3] = i / 4;
+}
+const bytes = new Uint8Array(field.buffer);
+
+let consumed = 0;
+const acks = (async () => {
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let text = "";
+  for await (const chunk of lines) {
+    text += chunk;
+    const parts = text.split("\n");
+    text = parts.pop()!;
+    for (const p of parts) consumed = Math.max(consumed, Number(p));
+  }
+})();
+
+// Like a simulation that computes its next step while the last one is
+// published: up to two publishes in flight, never more than two versions
+// ahead of the consumer.
+const inflight = new Set<Promise<unknown>>();
+for (let v = 1; v <= steps; v++) {
+  while (consumed < v - 2 || inflight.size >= 2) {
+    await Promise.race([...inflight, new Promise((r) => setTimeout(r, 0))]);
+  }
+  const p = runtime.publish({
+    dataset: dataset!,
+    version: v,
+    fragment: "dataset",
+    bindings: {},
+    bytes,
+  });
+  inflight.add(p);
+  p.finally(() => inflight.delete(p));
+}
+await Promise.all(inflight);
+console.log("published");
+await acks;
+await server.close();
+names.close();
+await Deno.remove(dir, { recursive: true });

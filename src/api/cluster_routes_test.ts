@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { createApp } from "./app.ts";
+import { NodeBook } from "../cluster/node_book.ts";
+import { ReleaseLog } from "../cluster/release_log.ts";
+import { openRegistry } from "../registry/registry.ts";
+
+async function withApp(fn: (app: ReturnType<typeof createApp>) => Promise<void>) {
+  await using registry = await openRegistry({ path: ":memory:" });
+  const app = createApp({
+    maxBodyBytes: 1 << 20,
+    data: { catalog: registry, maxPayloadBytes: 1 << 20 },
+    cluster: { registry, releases: new ReleaseLog(), nodes: new NodeBook(registry) },
+  });
+  await fn(app);
+}
+
+const json = (body: unknown) => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+Deno.test("cluster routes answer bad queries with 400 naming the parameter", async () => {
+  await withApp(async (app) => {
+    const noNode = await app.request("/v1/cluster/releases?after=0");
+    assert.equal(noNode.status, 400);
+    assert.equal(
+      (await noNode.json()).error.message,
+      "Missing query parameter 'node': whose releases to read",
+    );
+    const badWait = await app.request("/v1/cluster/datasets/d/wait?atLeast=x");
+    assert.equal(badWait.status, 400);
+    assert.equal(
+      (await badWait.json()).error.message,
+      "Query parameter 'atLeast' must be an integer, found 'x'",
+    );
+  });
+});
+
+Deno.test("cluster routes register, renew and list nodes, and show a lapsed one as down", async () => {
+  await withApp(async (app) => {
+    const node = { id: "a", url: "http://127.0.0.1:1", wire: "127.0.0.1:2", tiers: [] };
+    assert.equal(
+      (await app.request("/v1/cluster/nodes", json({ ...node, leaseMs: 60_000 }))).status,
+      200,
+    );
+    const renewed = await app.request("/v1/cluster/nodes/a/renew", json({ leaseMs: 60_000 }));
+    assert.equal(renewed.status, 200);
+    const unknown = await app.request("/v1/cluster/nodes/zz/renew", json({}));
+    assert.equal(unknown.status, 404);
+    await (await app.request("/v1/cluster/nodes", json({ ...node, id: "b", leaseMs: 1 }))).body
+      ?.cancel();
+    let states: Record<string, string> = {};
+    while (states.b !== "down") {
+      const list = (await (await app.request("/v1/nodes")).json()).nodes as {
+        id: string;
+        state: string;
+      }[];
+      states = Object.fromEntries(list.map((n) => [n.id, n.state]));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(states, { a: "up", b: "down" });
+  });
+});
+
+Deno.test("a name server refuses fragment payloads and still commits versions", async () => {
+  await withApp(async (app) => {
+    await (await app.request(
+      "/v1/datasets",
+      json({ name: "d", description: "dataset { var x [2]float64 }" }),
+    )).body?.cancel();
+    const put = await app.request("/v1/datasets/d/versions/1/fragments/dataset", {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(16),
+    });
+    assert.equal(put.status, 404);
+    assert.match((await put.json()).error.message, /^This is a name server/);
+    const published = await app.request(
+      "/v1/cluster/publish",
+      json({
+        dataset: "d",
+        version: 1,
+        fragment: "dataset",
+        bindings: {},
+        node: "a",
+        tier: "memory",
+        byteLength: 16,
+        checksum: 0,
+      }),
+    );
+    assert.deepEqual(await published.json(), { committed: true });
+    const lookup = await app.request(
+      "/v1/cluster/lookup",
+      json({ dataset: "d", version: "latest", fragment: "dataset", bindings: {} }),
+    );
+    const found = await lookup.json();
+    assert.equal(found.version, 1);
+    assert.equal(found.sources[0].node, "a");
+  });
+});

@@ -1,0 +1,233 @@
+/**
+ * The long-running commands: `strata serve` (name server and runtime in one
+ * process), `strata nameserver` (registry and control API, no data) and
+ * `strata runtime` (tiers and data, reaching name servers over HTTP).
+ *
+ * @module
+ */
+
+import { createApp } from "../api/app.ts";
+import { LeaseKeeper } from "../cluster/lease.ts";
+import { RemoteNameService } from "../cluster/name_client.ts";
+import { NodeBook } from "../cluster/node_book.ts";
+import { ReleaseLog } from "../cluster/release_log.ts";
+import { openRegistry, type Registry } from "../registry/registry.ts";
+import type { NameService } from "../runtime/name_service.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { FileTier } from "../tiers/file_tier.ts";
+import { MemoryTier } from "../tiers/memory_tier.ts";
+import { WireClient } from "../wire/client.ts";
+import { WireServer } from "../wire/server.ts";
+import type { Config } from "./config.ts";
+
+/** `strata serve`: the name server and one runtime in one process. */
+export async function serveAll(config: Config): Promise<number> {
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
+  const { releases, nodes } = nameServerParts(registry, config.node);
+  const node = await startRuntime(config, registry);
+  const app = createApp({
+    maxBodyBytes: config.limits.maxBodyBytes,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    data: {
+      runtime: node.runtime,
+      catalog: registry,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+    },
+    cluster: { registry, releases, nodes },
+  });
+  return await listen(config, app.fetch, async (url) => {
+    const lease = keepLease(config, node, url, {
+      register: (n) => nodes.register(n, config.leaseMs).then(() => {}),
+      renew: (n) => nodes.renew(n.id, config.leaseMs).then(() => {}),
+    });
+    await lease.start();
+    return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
+  }, async () => {
+    await node.close();
+    registry.close();
+  }, () => releases.close());
+}
+
+/** `strata nameserver`: the registry and the control API; no payload bytes. */
+export async function serveNameserver(config: Config): Promise<number> {
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
+  const { releases, nodes } = nameServerParts(registry, undefined);
+  const app = createApp({
+    maxBodyBytes: config.limits.maxBodyBytes,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    data: { catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
+    cluster: { registry, releases, nodes },
+  });
+  return await listen(
+    config,
+    app.fetch,
+    (url) => Promise.resolve(`Strata name server listening on ${url}`),
+    () => Promise.resolve(registry.close()),
+    () => releases.close(),
+  );
+}
+
+/** `strata runtime`: tiers and data; the registry is on the name servers. */
+export async function serveRuntime(config: Config): Promise<number> {
+  if (config.nameservers.length === 0) {
+    console.error("strata: A runtime needs its name servers: --nameserver URL or 'nameservers'");
+    return 2;
+  }
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const names = new RemoteNameService({
+    urls: config.nameservers,
+    node: config.node,
+    ...(config.token === undefined ? {} : { token: config.token }),
+  });
+  const node = await startRuntime(config, names);
+  const app = createApp({
+    maxBodyBytes: config.limits.maxBodyBytes,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    data: { runtime: node.runtime, catalog: names, maxPayloadBytes: config.limits.maxPayloadBytes },
+    nodes: () => names.nodes(),
+  });
+  return await listen(config, app.fetch, async (url) => {
+    const lease = keepLease(config, node, url, {
+      register: (n) => names.registerNode(n, config.leaseMs),
+      renew: (n) => names.renewNode(n, config.leaseMs),
+    });
+    await lease.start();
+    return `Strata runtime '${config.node}' listening on ${url} (data plane ${node.wireAddress}, name servers ${
+      config.nameservers.join(", ")
+    })`;
+  }, async () => {
+    await node.close();
+  }, () => names.close());
+}
+
+interface NodeParts {
+  readonly runtime: Runtime;
+  readonly wireAddress: string;
+  readonly memory: MemoryTier;
+  readonly file: FileTier;
+  close(): Promise<void>;
+  lease?: LeaseKeeper;
+}
+
+function nameServerParts(registry: Registry, ownNode: string | undefined) {
+  const releases = new ReleaseLog();
+  // The in-process runtime hears the registry directly; the log is for the others.
+  registry.onRelease((copies) => releases.push(copies.filter((c) => c.node !== ownNode)));
+  return { releases, nodes: new NodeBook(registry) };
+}
+
+async function startRuntime(config: Config, names: NameService): Promise<NodeParts> {
+  const memory = new MemoryTier("memory", config.tiers.memory);
+  const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
+  const wire = new WireClient({
+    node: config.node,
+    ...(config.token === undefined ? {} : { token: config.token }),
+  });
+  const runtime = new Runtime({
+    node: config.node,
+    names,
+    memory,
+    file,
+    wire,
+    reshape: config.reshape,
+  });
+  const server = WireServer.listen({
+    hostname: config.wire.hostname,
+    port: config.wire.port,
+    node: config.node,
+    source: runtime,
+    ...(config.token === undefined ? {} : { token: config.token }),
+  });
+  const parts: NodeParts = {
+    runtime,
+    wireAddress: `${server.hostname}:${server.port}`,
+    memory,
+    file,
+    close: async () => {
+      parts.lease?.stop();
+      wire.close();
+      await server.close();
+    },
+  };
+  return parts;
+}
+
+interface NodeInfo {
+  id: string;
+  url: string;
+  wire: string;
+  tiers: { name: string; capacity: number }[];
+}
+
+function keepLease(
+  config: Config,
+  node: NodeParts,
+  url: string,
+  calls: { register(n: NodeInfo): Promise<void>; renew(n: NodeInfo): Promise<void> },
+): LeaseKeeper {
+  const info: NodeInfo = {
+    id: config.node,
+    url,
+    wire: node.wireAddress,
+    tiers: [node.memory.info(), node.file.info()].map((t) => ({
+      name: t.name,
+      capacity: t.capacity,
+    })),
+  };
+  const lease = new LeaseKeeper({
+    leaseMs: config.leaseMs,
+    register: () => calls.register(info),
+    renew: () => calls.renew(info),
+    onError: (e) =>
+      console.error(`strata: Lease of node '${config.node}': ${(e as Error).message}`),
+  });
+  node.lease = lease;
+  return lease;
+}
+
+/**
+ * Serves `fetch` until SIGINT or SIGTERM (calling `stopping` first, then
+ * `closing` once requests are done); prints the line `ready` returns once
+ * listening.
+ */
+async function listen(
+  config: Config,
+  fetch: (req: Request) => Response | Promise<Response>,
+  ready: (url: string) => Promise<string>,
+  closing: () => Promise<void>,
+  stopping?: () => void,
+): Promise<number> {
+  const ac = new AbortController();
+  // Long polls end first, so the server does not wait for them to time out.
+  const stop = () => {
+    stopping?.();
+    ac.abort();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  let bound!: (addr: Deno.NetAddr) => void;
+  const listening = new Promise<Deno.NetAddr>((r) => (bound = r));
+  const server = Deno.serve({
+    hostname: config.listen.hostname,
+    port: config.listen.port,
+    signal: ac.signal,
+    onListen: (addr) => bound(addr),
+  }, fetch);
+  const addr = await listening;
+  try {
+    console.log(await ready(`http://${addr.hostname}:${addr.port}`));
+  } catch (e) {
+    console.error(`strata: Cannot start: ${(e as Error).message}`);
+    ac.abort();
+    await server.finished;
+    await closing();
+    return 1;
+  }
+  await server.finished;
+  await closing();
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  return 0;
+}

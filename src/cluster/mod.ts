@@ -1,0 +1,13 @@
+/**
+ * Several processes: the name service over HTTP for runtimes in their own
+ * processes, dataset sharding over name servers, node leases and release
+ * notices. See docs/nodes.md.
+ *
+ * @module
+ */
+
+export * from "./lease.ts";
+export * from "./name_client.ts";
+export * from "./node_book.ts";
+export * from "./release_log.ts";
+export * from "./shard.ts";

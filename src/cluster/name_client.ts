@@ -1,0 +1,385 @@
+/**
+ * The name service of a runtime in its own process: an HTTP client of one
+ * or more name servers, each dataset on the one its name hashes to.
+ *
+ * @module
+ */
+
+import { StrataError, UnavailableError } from "../errors.ts";
+import type { CreateDatasetInput } from "../api/catalog.ts";
+import type {
+  DatasetSettings,
+  FragmentRecord,
+  NameService,
+  NodeEntry,
+  SourceRecord,
+} from "../runtime/name_service.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import type { NodeView } from "./node_book.ts";
+import type { ReleaseBatch } from "./release_log.ts";
+import { shardOf } from "./shard.ts";
+
+/** Options of a `RemoteNameService`. */
+export interface RemoteNameOptions {
+  /** Base URLs of the name servers, in the same order everywhere (the shard list). */
+  readonly urls: readonly string[];
+  /** This runtime's node name: whose release notices to follow. */
+  readonly node: string;
+  /** Bearer token of the name servers, when they require one. */
+  readonly token?: string;
+  /** How long one release poll waits at the name server, in ms (default 25 000). */
+  readonly pollMs?: number;
+}
+
+/** Longest wait one request asks a name server for; longer waits are asked again. */
+const WAIT_SLICE_MS = 55_000;
+/**
+ * How long dataset settings and layouts are reused without asking again, in
+ * ms: a producer publishing every step asks once a second instead of twice
+ * per publish. A stale layout cannot do harm (the name server checks every
+ * publish's size against its own); a dataset deleted and created again with
+ * another `durable` setting is seen within this time.
+ */
+const CACHE_MS = 1000;
+/** Entries kept in that cache. */
+const CACHE_SIZE = 1024;
+
+/**
+ * `NameService` (and the dataset operations of the API) over HTTP. Dataset
+ * names hash to name servers (`shardOf`); node lists and dataset lists are
+ * merged from all. Release notices are long-polled from every name server
+ * once a listener subscribes.
+ *
+ * @example
+ * ```ts ignore
+ * import { RemoteNameService } from "./name_client.ts";
+ * const names = new RemoteNameService({ urls: ["http://127.0.0.1:7000"], node: "a" });
+ * const settings = await names.datasetSettings("particles");
+ * names.close();
+ * ```
+ */
+export class RemoteNameService implements NameService {
+  readonly #urls: readonly string[];
+  readonly #node: string;
+  readonly #token: string | undefined;
+  readonly #pollMs: number;
+  readonly #listeners = new Set<(copies: readonly FragmentRecord[]) => void>();
+  readonly #stop = new AbortController();
+  #following: Promise<void>[] = [];
+  readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  /** Creates a client; no request is sent until a method is called. */
+  constructor(options: RemoteNameOptions) {
+    if (options.urls.length === 0) {
+      throw new StrataError("invalid_config", "No name server: expected at least one URL");
+    }
+    this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
+    this.#node = options.node;
+    this.#token = options.token;
+    this.#pollMs = options.pollMs ?? 25_000;
+  }
+
+  /** The name server that holds `dataset`. */
+  urlOf(dataset: string): string {
+    return this.#urls[shardOf(dataset, this.#urls.length)]!;
+  }
+
+  datasetSettings(name: string): Promise<DatasetSettings> {
+    return this.#cached(
+      `s/${name}`,
+      () => this.#call(this.urlOf(name), "GET", `/v1/cluster/datasets/${enc(name)}/settings`),
+    );
+  }
+
+  fragmentLayout(
+    dataset: string,
+    fragment: string,
+    bindings: Readonly<Record<string, number>>,
+  ): Promise<FragmentLayout> {
+    const path = `/v1/cluster/datasets/${enc(dataset)}/fragments/${enc(fragment)}/layout${
+      query(Object.fromEntries(Object.entries(bindings).sort()))
+    }`;
+    return this.#cached(`l${path}`, () => this.#call(this.urlOf(dataset), "GET", path));
+  }
+
+  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
+    return this.#call(this.urlOf(record.dataset), "POST", "/v1/cluster/publish", record);
+  }
+
+  attachFragments(q: {
+    readonly dataset: string;
+    readonly version: number | "latest";
+    readonly fragment: string;
+    readonly bindings: Readonly<Record<string, number>>;
+  }): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
+    return this.#call(this.urlOf(q.dataset), "POST", "/v1/cluster/lookup", q);
+  }
+
+  async waitForVersion(
+    dataset: string,
+    atLeast: number,
+    options: { readonly timeoutMs: number },
+  ): Promise<number> {
+    const until = Date.now() + options.timeoutMs;
+    for (;;) {
+      const left = Math.max(0, until - Date.now());
+      const slice = Math.min(left, WAIT_SLICE_MS);
+      try {
+        const r = await this.#call<{ version: number }>(
+          this.urlOf(dataset),
+          "GET",
+          `/v1/cluster/datasets/${enc(dataset)}/wait${query({ atLeast, timeoutMs: slice })}`,
+        );
+        return r.version;
+      } catch (e) {
+        if (e instanceof StrataError && e.code === "timeout" && slice < left) continue;
+        if (e instanceof StrataError && e.code === "timeout") {
+          throw new StrataError(
+            "timeout",
+            `Timed out after ${options.timeoutMs} ms waiting for version ${atLeast} of '${dataset}' to be committed`,
+          );
+        }
+        throw e;
+      }
+    }
+  }
+
+  commitVersion(
+    dataset: string,
+    version: number,
+  ): Promise<{ version: number; retired: FragmentRecord[] }> {
+    return this.#call(
+      this.urlOf(dataset),
+      "POST",
+      `/v1/cluster/datasets/${enc(dataset)}/versions/${version}/commit`,
+      {},
+    );
+  }
+
+  /** Live nodes from every name server (a node registers with each). */
+  async listNodes(): Promise<NodeEntry[]> {
+    const lists = await Promise.all(
+      this.#urls.map((u) => this.#call<{ nodes: NodeEntry[] }>(u, "GET", "/v1/cluster/nodes")),
+    );
+    const best = new Map<string, NodeEntry>();
+    for (const n of lists.flatMap((l) => l.nodes)) {
+      const had = best.get(n.id);
+      if (had === undefined || had.leaseUntil < n.leaseUntil) best.set(n.id, n);
+    }
+    return [...best.values()];
+  }
+
+  /** Nodes as `GET /v1/nodes` shows them, merged from every name server. */
+  async nodes(): Promise<NodeView[]> {
+    const lists = await Promise.all(
+      this.#urls.map((u) => this.#call<{ nodes: NodeView[] }>(u, "GET", "/v1/nodes")),
+    );
+    const best = new Map<string, NodeView>();
+    for (const n of lists.flatMap((l) => l.nodes)) {
+      const had = best.get(n.id);
+      if (had === undefined || (had.state === "down" && n.state === "up")) best.set(n.id, n);
+    }
+    return [...best.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Registers this node with every name server, with a lease. */
+  async registerNode(
+    node: { id: string; url: string; wire?: string; tiers: readonly unknown[] },
+    leaseMs: number,
+  ): Promise<void> {
+    await Promise.all(
+      this.#urls.map((u) => this.#call(u, "POST", "/v1/cluster/nodes", { ...node, leaseMs })),
+    );
+  }
+
+  /**
+   * Renews this node's lease with every name server; one that lost it
+   * (`not_found`: the lease lapsed, or the name server restarted without
+   * it) gets the registration again.
+   */
+  async renewNode(
+    node: { id: string; url: string; wire?: string; tiers: readonly unknown[] },
+    leaseMs: number,
+  ): Promise<void> {
+    await Promise.all(this.#urls.map(async (u) => {
+      try {
+        await this.#call(u, "POST", `/v1/cluster/nodes/${enc(node.id)}/renew`, { leaseMs });
+      } catch (e) {
+        if (!(e instanceof StrataError && e.code === "not_found")) throw e;
+        await this.#call(u, "POST", "/v1/cluster/nodes", { ...node, leaseMs });
+      }
+    }));
+  }
+
+  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#following.length === 0) this.#following = this.#urls.map((u) => this.#follow(u));
+    return () => this.#listeners.delete(listener);
+  }
+
+  // Dataset operations of the public API, forwarded to the dataset's name server.
+
+  /** Registers a dataset. */
+  createDataset(input: CreateDatasetInput): Promise<unknown> {
+    return this.#call(this.urlOf(input.name), "POST", "/v1/datasets", input);
+  }
+
+  /** Every dataset of every name server, by name. */
+  async listDatasets(): Promise<unknown[]> {
+    const lists = await Promise.all(
+      this.#urls.map((u) => this.#call<{ datasets: { name: string }[] }>(u, "GET", "/v1/datasets")),
+    );
+    return lists.flatMap((l) => l.datasets).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** One dataset in full. */
+  describeDataset(name: string): Promise<unknown> {
+    return this.#call(this.urlOf(name), "GET", `/v1/datasets/${enc(name)}`);
+  }
+
+  /**
+   * Deletes a dataset. Its bytes are freed by the nodes that hold them when
+   * the release notices reach them, so no copy is returned here.
+   */
+  async deleteDataset(name: string): Promise<FragmentRecord[]> {
+    await this.#call(this.urlOf(name), "DELETE", `/v1/datasets/${enc(name)}`);
+    return [];
+  }
+
+  /** Versions of a dataset. */
+  async listVersions(name: string): Promise<unknown[]> {
+    const r = await this.#call<{ versions: unknown[] }>(
+      this.urlOf(name),
+      "GET",
+      `/v1/datasets/${enc(name)}/versions`,
+    );
+    return r.versions;
+  }
+
+  /**
+   * Runs a batch: consecutive operations on datasets of one name server go
+   * to it in one request, in order.
+   */
+  async batch(ops: readonly unknown[]): Promise<unknown[]> {
+    const out: unknown[] = [];
+    let i = 0;
+    while (i < ops.length) {
+      const url = this.#batchUrl(ops[i]);
+      let j = i + 1;
+      while (j < ops.length && this.#batchUrl(ops[j]) === url) j++;
+      const r = await this.#call<{ results: unknown[] }>(url, "POST", "/v1/batch", {
+        ops: ops.slice(i, j),
+      });
+      out.push(...r.results);
+      i = j;
+    }
+    return out;
+  }
+
+  /** Stops following release notices. */
+  close(): void {
+    this.#stop.abort();
+  }
+
+  /** A recent answer for `key`, or `load()`'s (failures are not kept). */
+  #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit !== undefined && now - hit.at < CACHE_MS) return hit.value as Promise<T>;
+    if (this.#cache.size >= CACHE_SIZE) this.#cache.clear();
+    const value = load();
+    this.#cache.set(key, { at: now, value });
+    value.catch(() => this.#cache.delete(key));
+    return value;
+  }
+
+  #batchUrl(op: unknown): string {
+    const o = op as {
+      dataset?: unknown;
+      record?: { dataset?: unknown };
+      query?: { dataset?: unknown };
+    };
+    const name = o?.dataset ?? o?.record?.dataset ?? o?.query?.dataset;
+    return typeof name === "string" ? this.urlOf(name) : this.#urls[0]!;
+  }
+
+  /** Long-polls one name server for this node's release notices until closed. */
+  async #follow(url: string): Promise<void> {
+    let epoch = "";
+    let after = 0;
+    while (!this.#stop.signal.aborted) {
+      try {
+        const batch = await this.#call<ReleaseBatch>(
+          url,
+          "GET",
+          `/v1/cluster/releases${query({ after, wait: this.#pollMs })}&node=${enc(this.#node)}`,
+        );
+        if (batch.epoch !== epoch) {
+          // A restarted name server starts a new log: read it from its start.
+          const fresh = epoch !== "";
+          epoch = batch.epoch;
+          after = 0;
+          if (fresh) continue;
+        }
+        after = batch.seq;
+        if (batch.copies.length > 0) {
+          for (const l of this.#listeners) {
+            try {
+              l(batch.copies);
+            } catch {
+              // One listener's failure must not stop the others.
+            }
+          }
+        }
+      } catch {
+        if (this.#stop.signal.aborted) return;
+        // The name server is away: try again shortly.
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  async #call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: this.#stop.signal,
+      });
+    } catch (e) {
+      throw new UnavailableError(`Name server ${base} does not answer: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    if (!res.ok) {
+      let error: { code?: string; message?: string } = {};
+      try {
+        error = (JSON.parse(text) as { error: typeof error }).error ?? {};
+      } catch {
+        // Not one of our error bodies.
+      }
+      throw new StrataError(
+        error.code ?? "unavailable",
+        error.message ?? `Name server ${base} answered ${res.status}: ${text.slice(0, 200)}`,
+      );
+    }
+    return JSON.parse(text) as T;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(q: Readonly<Record<string, number | string>>): string {
+  const entries = Object.entries(q);
+  if (entries.length === 0) return "";
+  return "?" + entries.map(([k, v]) => `${enc(k)}=${enc(String(v))}`).join("&");
+}

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { createApp } from "../api/app.ts";
+import { openRegistry } from "../registry/registry.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { MemoryTier } from "../tiers/memory_tier.ts";
+import { FileTier } from "../tiers/file_tier.ts";
+import { RemoteNameService } from "./name_client.ts";
+import { NodeBook } from "./node_book.ts";
+import { ReleaseLog } from "./release_log.ts";
+
+const GRID = `dataset grid { var t [4, 4]float32 }`;
+
+Deno.test("RemoteNameService delivers release notices: a remote runtime frees retired copies", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  const registry = await openRegistry({ path: ":memory:" });
+  const releases = new ReleaseLog();
+  registry.onRelease((copies) => releases.push(copies));
+  const app = createApp({
+    maxBodyBytes: 1 << 20,
+    data: { catalog: registry, maxPayloadBytes: 1 << 20 },
+    cluster: { registry, releases, nodes: new NodeBook(registry) },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const names = new RemoteNameService({
+    urls: [`http://127.0.0.1:${server.addr.port}`],
+    node: "a",
+    pollMs: 5_000,
+  });
+  try {
+    const memory = new MemoryTier("memory", 1 << 20);
+    const runtime = new Runtime({
+      node: "a",
+      names,
+      memory,
+      file: await FileTier.open("file", `${dir}/file`, 1 << 20),
+    });
+    await names.createDataset({ name: "grid", description: GRID, retention: 1 });
+    const bytes = () => new Uint8Array(64);
+    await runtime.publish({
+      dataset: "grid",
+      version: 1,
+      fragment: "dataset",
+      bindings: {},
+      bytes: bytes(),
+    });
+    assert.equal(memory.info().count, 1);
+    // Version 2 retires version 1 at the name server; the notice reaches node a.
+    await runtime.publish({
+      dataset: "grid",
+      version: 2,
+      fragment: "dataset",
+      bindings: {},
+      bytes: bytes(),
+    });
+    while (memory.info().count !== 1 || (await memory.has("grid/1/dataset/"))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await memory.has("grid/2/dataset/"), true);
+    // Deleting the dataset frees the rest.
+    await names.deleteDataset("grid");
+    while (memory.info().count !== 0) await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    names.close();
+    releases.close();
+    await server.shutdown();
+    registry.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RemoteNameService routes each dataset to the name server its name hashes to", () => {
+  const names = new RemoteNameService({
+    urls: ["http://127.0.0.1:1", "http://127.0.0.1:2/"],
+    node: "a",
+  });
+  const urls = ["alpha", "beta", "gamma", "delta"].map((n) => names.urlOf(n));
+  assert.ok(urls.every((u) => u === "http://127.0.0.1:1" || u === "http://127.0.0.1:2"));
+  assert.equal(names.urlOf("alpha"), names.urlOf("alpha"));
+  names.close();
+});
+
+Deno.test("RemoteNameService throws UnavailableError naming a name server that does not answer", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const names = new RemoteNameService({ urls: [`http://127.0.0.1:${port}`], node: "a" });
+  await assert.rejects(
+    names.datasetSettings("x"),
+    (e) =>
+      e instanceof Error && "code" in e && e.code === "unavailable" &&
+      e.message.startsWith(`Name server http://127.0.0.1:${port} does not answer`),
+  );
+  names.close();
+});

@@ -1,0 +1,280 @@
+/**
+ * The data plane's client side: fetches bytes of copies held by other
+ * runtimes over pooled TCP connections, and verifies their checksums.
+ *
+ * @module
+ */
+
+import { crc32 } from "node:zlib";
+import { ChecksumError, StrataError, UnavailableError, WireProtocolError } from "../errors.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import { copyKey } from "../runtime/keys.ts";
+import { type CopyRef, PROTOCOL } from "./codec.ts";
+import { FrameReader, writeFrame } from "./stream.ts";
+
+/** Where a peer runtime's data plane listens. */
+export interface Peer {
+  /** Node name (for messages). */
+  readonly node: string;
+  /** Host. */
+  readonly hostname: string;
+  /** Port. */
+  readonly port: number;
+}
+
+/** Options of a `WireClient`. */
+export interface WireClientOptions {
+  /** This node's name, sent in `hello`. */
+  readonly node: string;
+  /** Cluster token, when the peers require one. */
+  readonly token?: string;
+  /** Connections kept open to one peer, each carrying one request at a time (default 4). */
+  readonly connectionsPerPeer?: number;
+  /** Requests that may wait for a connection to one peer; more are refused with `unavailable` (default 1024). */
+  readonly maxQueued?: number;
+}
+
+interface Waiter {
+  resolve(conn: Connection | undefined): void;
+}
+
+interface Pool {
+  readonly idle: Connection[];
+  readonly waiters: Waiter[];
+  open: number;
+}
+
+/**
+ * A pool of connections to peer runtimes. A request takes an idle
+ * connection, opens one while the peer has fewer than `connectionsPerPeer`,
+ * or waits in a queue of at most `maxQueued` requests per peer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { crc32 } from "node:zlib";
+ * import { WireClient } from "./client.ts";
+ * import { WireServer } from "./server.ts";
+ * const stored = new Uint8Array([1, 2, 3, 4]);
+ * const layout = { byteLength: 4, slots: [] };
+ * await using server = WireServer.listen({
+ *   port: 0, node: "a",
+ *   source: { produce: () => Promise.resolve({ bytes: stored, checksum: crc32(stored) }) },
+ * });
+ * using client = new WireClient({ node: "b" });
+ * const copy = {
+ *   dataset: "d", version: 1, fragment: "dataset", bindings: {}, layout,
+ *   byteLength: 4, checksum: crc32(stored),
+ * };
+ * const got = await client.fetch({ node: "a", hostname: "127.0.0.1", port: server.port }, copy, layout);
+ * assert.deepEqual(got, stored);
+ * ```
+ */
+export class WireClient {
+  readonly #options: WireClientOptions;
+  readonly #pools = new Map<string, Pool>();
+  #closed = false;
+  #nextId = 1;
+
+  /** Creates a client with no connection open yet. */
+  constructor(options: WireClientOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * The bytes of `copy` laid out as `want`, fetched from `peer`. The payload
+   * is checked against its CRC-32 as it arrives (a mismatch is a
+   * `ChecksumError`, never data). Failures at the peer arrive with their
+   * own code (`gone`, `checksum_mismatch`, ...); a peer that does not answer
+   * is `UnavailableError`.
+   */
+  async fetch(peer: Peer, copy: CopyRef, want: FragmentLayout): Promise<Uint8Array> {
+    const conn = await this.#acquire(peer);
+    try {
+      return await conn.request(this.#nextId++ >>> 0, copy, want);
+    } finally {
+      // A failure answered in full leaves the stream in step: the connection stays.
+      this.#release(peer, conn, !conn.broken);
+    }
+  }
+
+  /** Open connections, per peer (for tests and `GET /v1/nodes`). */
+  get connections(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, p] of this.#pools) out[k] = p.open;
+    return out;
+  }
+
+  /** Closes every connection; requests waiting fail with `UnavailableError`. */
+  close(): void {
+    this.#closed = true;
+    for (const pool of this.#pools.values()) {
+      for (const c of pool.idle) c.close();
+      pool.idle.length = 0;
+      for (const w of pool.waiters.splice(0)) w.resolve(undefined);
+    }
+  }
+
+  /** Closes the client. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async #acquire(peer: Peer): Promise<Connection> {
+    if (this.#closed) throw new UnavailableError("The data plane client is closed");
+    const key = `${peer.hostname}:${peer.port}`;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      pool = { idle: [], waiters: [], open: 0 };
+      this.#pools.set(key, pool);
+    }
+    const idle = pool.idle.pop();
+    if (idle !== undefined) return idle;
+    const max = this.#options.connectionsPerPeer ?? 4;
+    if (pool.open >= max) {
+      const limit = this.#options.maxQueued ?? 1024;
+      if (pool.waiters.length >= limit) {
+        throw new UnavailableError(
+          `Too many requests queued for node '${peer.node}': ${limit} wait already, retry later`,
+        );
+      }
+      const handed = await new Promise<Connection | undefined>((resolve) =>
+        pool.waiters.push({ resolve })
+      );
+      if (handed !== undefined) return handed;
+      if (this.#closed) throw new UnavailableError("The data plane client is closed");
+      // A connection was dropped: open a new one in its place.
+    }
+    pool.open++;
+    try {
+      return await Connection.open(peer, this.#options);
+    } catch (e) {
+      pool.open--;
+      this.#wakeOne(pool);
+      throw e;
+    }
+  }
+
+  #release(peer: Peer, conn: Connection, healthy: boolean): void {
+    const pool = this.#pools.get(`${peer.hostname}:${peer.port}`)!;
+    if (!healthy || this.#closed) {
+      conn.close();
+      pool.open--;
+      this.#wakeOne(pool);
+      return;
+    }
+    const w = pool.waiters.shift();
+    if (w !== undefined) w.resolve(conn);
+    else pool.idle.push(conn);
+  }
+
+  /** Lets one waiter open a connection in place of one that closed. */
+  #wakeOne(pool: Pool): void {
+    pool.waiters.shift()?.resolve(undefined);
+  }
+}
+
+class Connection {
+  readonly #conn: Deno.TcpConn;
+  readonly #reader: FrameReader;
+  readonly #peer: Peer;
+  /** Whether the stream is out of step (or closed) and must not carry another request. */
+  broken = false;
+
+  private constructor(conn: Deno.TcpConn, peer: Peer) {
+    this.#conn = conn;
+    this.#reader = new FrameReader(conn);
+    this.#peer = peer;
+  }
+
+  static async open(peer: Peer, options: WireClientOptions): Promise<Connection> {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: peer.hostname, port: peer.port });
+    } catch (e) {
+      throw new UnavailableError(
+        `Node '${peer.node}' does not answer at ${peer.hostname}:${peer.port}: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
+    conn.setNoDelay(true);
+    const c = new Connection(conn, peer);
+    try {
+      await writeFrame(conn, {
+        kind: "hello",
+        protocol: PROTOCOL,
+        node: options.node,
+        token: options.token ?? "",
+      });
+      const hello = await c.#reader.readFrame();
+      if (hello === null) {
+        throw new UnavailableError(`Node '${peer.node}' closed the connection before 'hello'`);
+      }
+      if (hello.kind === "failure") throw new StrataError(hello.code, hello.message);
+      if (hello.kind !== "hello") {
+        throw new WireProtocolError(`Unexpected '${hello.kind}' frame: expected 'hello'`);
+      }
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  async request(id: number, copy: CopyRef, want: FragmentLayout): Promise<Uint8Array> {
+    this.broken = true;
+    try {
+      await writeFrame(this.#conn, { kind: "fetch", id, copy, want });
+      const frame = await this.#reader.readFrame();
+      if (frame === null) {
+        throw new UnavailableError(`Node '${this.#peer.node}' closed the connection`);
+      }
+      if (frame.kind === "failure") {
+        this.broken = frame.id !== id;
+        throw new StrataError(frame.code, frame.message);
+      }
+      if (frame.kind !== "header" || frame.id !== id) {
+        throw new WireProtocolError(
+          `Unexpected '${frame.kind}' frame: expected the header of request ${id}`,
+        );
+      }
+      if (frame.byteLength !== want.byteLength) {
+        throw new WireProtocolError(
+          `Node '${this.#peer.node}' announced ${frame.byteLength} bytes for '${
+            copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings)
+          }': expected ${want.byteLength}`,
+        );
+      }
+      const out = new Uint8Array(frame.byteLength);
+      let sum = 0;
+      // Checksummed piece by piece while the rest is still on the wire.
+      await this.#reader.readPayload(out, (chunk) => {
+        sum = crc32(chunk, sum);
+      });
+      this.broken = false;
+      if (sum !== frame.checksum) {
+        const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+        throw new ChecksumError(`${key} from node '${this.#peer.node}'`, frame.checksum, sum);
+      }
+      return out;
+    } catch (e) {
+      if (e instanceof StrataError) throw e;
+      throw new UnavailableError(
+        `Node '${this.#peer.node}' at ${this.#peer.hostname}:${this.#peer.port} failed mid-request: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}

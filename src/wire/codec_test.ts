@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { decodeFrame, encodeFrame, type Frame, PROTOCOL } from "./codec.ts";
+import { WireProtocolError } from "../errors.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+
+const LAYOUT: FragmentLayout = {
+  byteLength: 96,
+  slots: [{
+    name: "p",
+    variable: "p",
+    origin: [4, 0],
+    axes: [{ dim: 0, step: 2, count: 3 }, { dim: 1, step: 1, count: 2 }],
+    fields: [
+      { path: "x", type: "float64", count: 1, offset: 0, strides: [32, 16] },
+      { path: "name", type: { kind: "string", size: 10 }, count: 1, offset: 8, strides: [32, 16] },
+      { path: "v", type: "int16", count: 3, offset: 48, strides: [12, 6] },
+    ],
+  }],
+};
+
+Deno.test("encodeFrame() and decodeFrame() round-trip every frame kind", () => {
+  const frames: Frame[] = [
+    { kind: "hello", protocol: PROTOCOL, node: "node-a", token: "secret" },
+    {
+      kind: "fetch",
+      id: 42,
+      copy: {
+        dataset: "particles",
+        version: 9007199254740991,
+        fragment: "block",
+        bindings: { c0: 0, r0: -4 },
+        layout: LAYOUT,
+        byteLength: 96,
+        checksum: 0xdeadbeef,
+      },
+      want: { byteLength: 0, slots: [] },
+    },
+    {
+      kind: "header",
+      id: 7,
+      dataset: "d",
+      version: 3,
+      fragment: "dataset",
+      bindings: {},
+      layout: LAYOUT,
+      byteLength: 96,
+      checksum: 1,
+    },
+    { kind: "failure", id: 0, code: "gone", message: "Version 3 of 'd' is lost" },
+  ];
+  for (const f of frames) assert.deepEqual(decodeFrame(encodeFrame(f)), f);
+});
+
+Deno.test("decodeFrame() throws WireProtocolError when the bytes are not a frame", () => {
+  assert.throws(() => decodeFrame(new Uint8Array([0, 0, 0, 0, 9, 0, 0, 0])), WireProtocolError);
+  assert.throws(() => decodeFrame(new Uint8Array(3)), WireProtocolError);
+});
+
+Deno.test("decodeFrame() rejects an unknown scalar type naming it", () => {
+  const bad = {
+    ...LAYOUT,
+    slots: [{
+      ...LAYOUT.slots[0]!,
+      fields: [{ ...LAYOUT.slots[0]!.fields[0]!, type: "float128" }],
+    }],
+  } as unknown as FragmentLayout;
+  const bytes = encodeFrame({
+    kind: "header",
+    id: 1,
+    dataset: "d",
+    version: 1,
+    fragment: "f",
+    bindings: {},
+    layout: bad,
+    byteLength: 0,
+    checksum: 0,
+  });
+  assert.throws(
+    () => decodeFrame(bytes),
+    (e) => e instanceof WireProtocolError && e.message.includes("Unknown scalar type 'float128'"),
+  );
+});

@@ -1,0 +1,98 @@
+/**
+ * Starts name servers and runtimes as their own processes for multi-process
+ * tests: loopback ports, data under tmp/, the start task's permissions.
+ */
+
+/** A running process of the cluster. */
+export interface Proc {
+  /** Its HTTP base URL. */
+  readonly url: string;
+  /** Its port. */
+  readonly port: number;
+  /** Its data directory. */
+  readonly dataDir: string;
+  /** Stops it with SIGTERM and waits for it to exit. */
+  stop(): Promise<Deno.CommandStatus>;
+  /** Kills it with SIGKILL (a crash). */
+  kill(): Promise<void>;
+}
+
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  return port;
+}
+
+async function spawn(
+  command: string[],
+  options: { dataDir?: string; port?: number; extra?: string } = {},
+): Promise<Proc> {
+  const port = options.port ?? freePort();
+  await Deno.mkdir("tmp", { recursive: true });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ dir: "tmp" });
+  const config = `${dataDir}/strata.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `listen:\n  hostname: 127.0.0.1\n  port: ${port}\ndataDir: ${dataDir}\n${options.extra ?? ""}`,
+  );
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=config,${dataDir}`,
+      `--allow-write=${dataDir}`,
+      "--allow-env=LOG_TOKENS,LOG_STREAM",
+      "src/cli/main.ts",
+      ...command,
+      "--config",
+      config,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${command[0]} exited before listening: ${seen}`);
+    seen += value;
+  }
+  const drained = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  const finish = async () => {
+    const status = await child.status;
+    await drained;
+    return status;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    stop: () => {
+      child.kill("SIGTERM");
+      return finish();
+    },
+    kill: async () => {
+      child.kill("SIGKILL");
+      await finish();
+    },
+  };
+}
+
+/** Starts a name server. */
+export function startNameserver(options: { dataDir?: string; port?: number } = {}): Promise<Proc> {
+  return spawn(["nameserver"], options);
+}
+
+/** Starts a runtime of `nameservers` named `node`. */
+export function startRuntime(
+  node: string,
+  nameservers: readonly Proc[],
+  options: { dataDir?: string; port?: number; leaseMs?: number } = {},
+): Promise<Proc> {
+  const extra = `node: ${node}\nnameservers: [${nameservers.map((n) => n.url).join(", ")}]\n` +
+    (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`);
+  return spawn(["runtime"], { ...options, extra });
+}
