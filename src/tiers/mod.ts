@@ -12,3 +12,8 @@ export * from "./memory_tier.ts";
 export * from "./shm_tier.ts";
 export * from "./tier.ts";
 export * from "./tier_config.ts";
+export * from "./check_decision.ts";
+export * from "./load_policy.ts";
+export * from "./open_tier.ts";
+export * from "./policy.ts";
+export * from "./tier_set.ts";
