@@ -14,12 +14,12 @@ import { parseArgs } from "node:util";
 import { createApp } from "../api/app.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { Runtime } from "../runtime/runtime.ts";
-import { FileTier } from "../tiers/file_tier.ts";
-import { MemoryTier } from "../tiers/memory_tier.ts";
+import { loadPolicy } from "../tiers/load_policy.ts";
+import { TierSet } from "../tiers/tier_set.ts";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { StrataError } from "../errors.ts";
-import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
+import { type Config, loadConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
 
@@ -95,25 +95,15 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-async function loadConfig(path: string | undefined): Promise<Config> {
-  const file = path ?? "config/strata.yaml";
-  try {
-    return parseConfig(await Deno.readTextFile(file));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound && path === undefined) return DEFAULT_CONFIG;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new StrataError("invalid_config", `No config file: ${file}`);
-    }
-    throw e;
-  }
-}
-
 async function serve(config: Config): Promise<number> {
   await Deno.mkdir(config.dataDir, { recursive: true });
+  const tiers = await TierSet.open(config.tiers, {
+    dataDir: config.dataDir,
+    node: config.node,
+    policy: await loadPolicy(config.placement),
+  });
   const registry = await openRegistry({ path: `${config.dataDir}/registry.kv` });
-  const memory = new MemoryTier("memory", config.tiers.memory);
-  const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
-  const runtime = new Runtime({ node: config.node, names: registry, memory, file });
+  const runtime = new Runtime({ node: config.node, names: registry, tiers });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),

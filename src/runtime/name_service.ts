@@ -40,7 +40,15 @@ export interface DatasetSettings {
   readonly name: string;
   /** Whether bytes are written through to a persistent tier. */
   readonly durable: boolean;
+  /** Nodes where its consumers will attach (placement input). */
+  readonly consumers?: readonly string[];
 }
+
+/** A copy as the runtime names it to the name server: which region, held by which node. */
+export type CopyRef = Pick<
+  FragmentRecord,
+  "dataset" | "version" | "fragment" | "bindings" | "node"
+>;
 
 /** The name server operations a runtime calls. */
 export interface NameService {
@@ -78,6 +86,11 @@ export interface NameService {
    * commit, deleted datasets); returns the unsubscribe function.
    */
   onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
+  /**
+   * Records that a copy now lives on another tier of its node (a spill or a
+   * flush moved it); false when the copy is not registered (any more).
+   */
+  relocateFragment(copy: CopyRef, tier: string): Promise<boolean>;
   /** Commits a version; returns the copies of versions retention retired. */
   commitVersion(
     dataset: string,

@@ -55,6 +55,8 @@ export interface Placement {
 export interface Stored extends Placement {
   /** The tier the registry should name: the most durable one holding the copy. */
   readonly primary: string;
+  /** Which write of the key this was (for `deleteIf()`). */
+  readonly generation: number;
 }
 
 /** One tier's figures for `GET /v1/nodes`. */
@@ -91,6 +93,8 @@ interface Holding {
   busy: number;
   /** A demotion of this key under way: a delete waits for it. */
   moving: Promise<void> | undefined;
+  /** Which write of the key stored the bytes held. */
+  generation: number;
 }
 
 /** The spill rule could not make room on a tier. */
@@ -149,6 +153,7 @@ export class TierSet {
   readonly #shared = new Map<string, number>();
   #clock = 0;
   #sequence = 0;
+  #generation = 0;
   #fallbacks = 0;
   #lastProblem: string | undefined;
   #lock: Promise<unknown> = Promise.resolve();
@@ -175,7 +180,7 @@ export class TierSet {
         h.durable ||= spec.persistent;
       }
     }
-    for (const h of this.#copies.values()) h.recorded = this.#primary(h);
+    for (const h of this.#copies.values()) h.recorded = this.#primary(h.tiers);
   }
 
   /**
@@ -267,8 +272,8 @@ export class TierSet {
       }
     }
     const h = this.#copies.get(key)!;
-    h.recorded = this.#primary(h);
-    return { ...chosen, primary: h.recorded };
+    h.recorded = this.#primary(h.tiers);
+    return { ...chosen, primary: h.recorded, generation: h.generation };
   }
 
   /** The copy under `key` from the fastest tier holding it (and marks it used), or undefined. */
@@ -296,7 +301,7 @@ export class TierSet {
   /** The tier the registry should name for `key`, or undefined when no tier holds it. */
   primaryOf(key: string): string | undefined {
     const h = this.#copies.get(key);
-    return h === undefined ? undefined : this.#primary(h);
+    return h === undefined ? undefined : this.#primary(h.tiers);
   }
 
   /** Where the policy said reshapes of `key` run (`source` for copies found after a restart). */
@@ -316,16 +321,33 @@ export class TierSet {
 
   /** Removes every copy of `key` from every tier (its version was retired or never registered). */
   delete(key: string): Promise<void> {
+    return this.#withKey(key, () => this.#delete(key));
+  }
+
+  /**
+   * Removes `key` only if the bytes held are those of the store that
+   * returned `generation` (a failed publish cleaning up after itself must
+   * not remove a racing publish's bytes); returns whether it did.
+   */
+  deleteIf(key: string, generation: number): Promise<boolean> {
     return this.#withKey(key, async () => {
-      const h = this.#copies.get(key);
-      if (h !== undefined) {
-        while (h.moving !== undefined) await h.moving;
-        for (const name of [...h.tiers]) this.#detach(h, name);
-        if (this.#copies.get(key) === h) this.#copies.delete(key);
-      }
-      // Every tier, not only those indexed: nothing of the key may stay behind.
-      for (const { tier } of this.#tiers) await tier.delete(key);
+      if (this.#copies.get(key)?.generation !== generation) return false;
+      await this.#delete(key);
+      return true;
     });
+  }
+
+  /** Size of the copy under `key`, when held. */
+  sizeOf(key: string): number | undefined {
+    return this.#copies.get(key)?.byteLength;
+  }
+
+  /**
+   * The tier the registry names for a copy held on `tiers`: the most
+   * durable (a backing tier, then another persistent one, then the fastest).
+   */
+  primaryAmong(tiers: readonly string[]): string {
+    return this.#primary(tiers);
   }
 
   /**
@@ -495,6 +517,7 @@ export class TierSet {
     }
     h.durable = fragment.durable;
     h.reshape = placement.reshape;
+    h.generation = ++this.#generation;
     h.lastUse = ++this.#clock;
     // Tiers still holding an earlier publish of this key hold stale bytes.
     for (const name of [...h.tiers]) {
@@ -597,7 +620,7 @@ export class TierSet {
 
   /** Tells the listeners when a copy's primary tier changed. */
   async #announce(key: string, h: Holding): Promise<void> {
-    const primary = this.#primary(h);
+    const primary = this.#primary(h.tiers);
     if (primary === h.recorded) return;
     h.recorded = primary;
     for (const listener of this.#moveListeners) {
@@ -645,11 +668,12 @@ export class TierSet {
     return undefined;
   }
 
-  /** The most durable tier holding a copy: backing, then other persistent tiers, then the fastest. */
-  #primary(h: Holding): string {
+  /** The most durable of `tiers`: backing, then other persistent tiers, then the fastest. */
+  #primary(tiers: Iterable<string>): string {
     let best: { name: string; score: number } | undefined;
-    for (const name of h.tiers) {
-      const t = this.#byName.get(name)!;
+    for (const name of tiers) {
+      const t = this.#byName.get(name);
+      if (t === undefined) continue;
       const score = (t.spec.kind === "backing" ? 2000 : t.spec.persistent ? 1000 : 0) - t.rank;
       if (best === undefined || score > best.score) best = { name, score };
     }
@@ -685,9 +709,21 @@ export class TierSet {
       recorded: "",
       busy: 0,
       moving: undefined,
+      generation: 0,
     };
     this.#copies.set(key, h);
     return h;
+  }
+
+  async #delete(key: string): Promise<void> {
+    const h = this.#copies.get(key);
+    if (h !== undefined) {
+      while (h.moving !== undefined) await h.moving;
+      for (const name of [...h.tiers]) this.#detach(h, name);
+      if (this.#copies.get(key) === h) this.#copies.delete(key);
+    }
+    // Every tier, not only those indexed: nothing of the key may stay behind.
+    for (const { tier } of this.#tiers) await tier.delete(key);
   }
 
   async #withKey<T>(key: string, fn: () => Promise<T>): Promise<T> {
