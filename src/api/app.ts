@@ -20,6 +20,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
+import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
 
 /** Options of the API app. */
@@ -79,6 +80,7 @@ export function createApp(options: AppOptions): Hono {
   });
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+    mountNodeRoutes(app, { runtime: options.data.runtime });
   }
   app.notFound((c) =>
     c.json(

@@ -55,6 +55,14 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     const version = versionParam(c.req.param("version"), false) as number;
     return reply(c, await o.runtime.commit(c.req.param("name"), version));
   });
+  app.post("/v1/datasets/:name/versions/:version/flush", async (c) => {
+    const version = versionParam(c.req.param("version"), false) as number;
+    const tier = c.req.query("tier");
+    return reply(
+      c,
+      await o.runtime.flush(c.req.param("name"), version, tier === undefined ? {} : { tier }),
+    );
+  });
   app.put("/v1/datasets/:name/versions/:version/fragments/:fragment", async (c) => {
     const dataset = c.req.param("name");
     const fragment = c.req.param("fragment");

@@ -11,3 +11,4 @@ export * from "./auth.ts";
 export * from "./catalog.ts";
 export * from "./data_routes.ts";
 export * from "./negotiate.ts";
+export * from "./node_routes.ts";

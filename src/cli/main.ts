@@ -34,6 +34,8 @@ const USAGE = `Usage:
   strata publish DATASET VERSION FRAGMENT FILE|- [--bind NAME=VALUE] [--token T]
   strata commit DATASET VERSION
   strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
+  strata flush DATASET VERSION [--tier TIER]   write a version to the backing tier
+  strata nodes                                 tiers, usage and fragment counts of each node
   strata help
 
 Client commands talk to --url (default http://127.0.0.1:7070).`;
@@ -52,6 +54,7 @@ export async function main(args: string[]): Promise<number> {
       wait: { type: "string" },
       durable: { type: "boolean" },
       retention: { type: "string" },
+      tier: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -76,6 +79,7 @@ export async function main(args: string[]): Promise<number> {
           wait: values.wait,
           durable: values.durable,
           retention: values.retention,
+          tier: values.tier,
         });
         if (code !== undefined) return code;
         console.error(`Unknown command '${command}'\n${USAGE}`);

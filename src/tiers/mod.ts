@@ -17,3 +17,4 @@ export * from "./load_policy.ts";
 export * from "./open_tier.ts";
 export * from "./policy.ts";
 export * from "./tier_set.ts";
+export * from "./report.ts";

@@ -166,7 +166,10 @@ export class TierSet {
     this.#tiers = options.tiers;
     this.#byName = new Map(options.tiers.map((t, rank) => [t.spec.name, { ...t, rank }]));
     this.#default = defaultPolicy();
-    this.#policy = options.policy ?? this.#default;
+    // Config naming the default policy gets the default itself: its failures are 507s, not fallbacks.
+    this.#policy = options.policy === undefined || options.policy.place === this.#default.place
+      ? this.#default
+      : options.policy;
     this.#log = options.log ?? console.warn;
     for (const { tier, spec } of options.tiers) {
       if (tier.name !== spec.name) {
