@@ -6,7 +6,9 @@
  */
 
 import { registryBench } from "./registry_bench.ts";
+import { tiersBench } from "./tiers_bench.ts";
 import { transformBench } from "./transform_bench.ts";
 
 await transformBench();
 await registryBench();
+await tiersBench();

@@ -10,7 +10,13 @@ import consumerNear from "./consumer_near.ts";
 import fastestFit from "./fastest_fit.ts";
 import roundRobin from "./round_robin.ts";
 
-export { planSpill, type SpillCopy, type SpillMove, type SpillRequest } from "./spill.ts";
+export {
+  planSpill,
+  type SpillCopy,
+  type SpillMove,
+  type SpillRequest,
+  type SpillTier,
+} from "./spill.ts";
 export { consumerNear, fastestFit, roundRobin };
 
 /** The policy used when config names none, and when a configured policy fails. */

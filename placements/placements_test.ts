@@ -236,6 +236,15 @@ Deno.test("planSpill() plans moves that never overfill a tier and free what was 
     const state = tiers.map((t, i) => ({ ...t, used: used[i]! }));
     const need = 1 + rand(tiers[0]!.capacity);
     const moves = planSpill({ tiers: state, copies, tier: "t0", bytes: need });
+    // The lazy form, each tier's copies least recently used first, plans the same moves.
+    const lru = [...copies].sort((a, b) => a.lastUse - b.lastUse);
+    const lazy = planSpill({
+      tiers: state,
+      copies: (tier) => lru.filter((c) => c.tier === tier),
+      tier: "t0",
+      bytes: need,
+    });
+    assert.deepEqual(lazy, moves);
     if (moves === undefined) continue;
     planned++;
     // Replay: every step stays within capacity, durable copies stay persistent, the room is made.

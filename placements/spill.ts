@@ -39,8 +39,12 @@ export interface SpillCopy {
 export interface SpillRequest {
   /** The node's tiers, fastest first. */
   readonly tiers: readonly SpillTier[];
-  /** Every copy the node holds. */
-  readonly copies: readonly SpillCopy[];
+  /**
+   * The copies the node holds: a list (ordered here by `lastUse`), or, for
+   * speed, a function giving the copies on one tier least recently used
+   * first, which the rule reads only as far as its plan needs.
+   */
+  readonly copies: readonly SpillCopy[] | ((tier: string) => Iterable<SpillCopy>);
   /** The tier that must take a copy. */
   readonly tier: string;
   /** Bytes that must be free on it. */
@@ -96,20 +100,19 @@ export function planSpill(request: SpillRequest): SpillMove[] | undefined {
   const target = at.get(request.tier);
   if (target === undefined) return undefined;
   const used = tiers.map((t) => t.used);
-  const byTier: SpillCopy[][] = tiers.map(() => []);
-  for (const c of request.copies) {
-    const i = at.get(c.tier);
-    if (i !== undefined && !(request.keep?.has(c.key) ?? false)) byTier[i]!.push(c);
-  }
-  for (const list of byTier) list.sort((a, b) => a.lastUse - b.lastUse);
-  const gone = new Set<SpillCopy>();
-  const moves: { move: SpillMove; copy: SpillCopy; i: number; j: number }[] = [];
+  const lanes = tiers.map((t) => new Lane(sourceOf(request.copies, t.name), request.keep));
+  const moves: { move: SpillMove; c: Candidate; i: number; j: number }[] = [];
 
   const free = (i: number) => tiers[i]!.capacity - used[i]!;
+  const take = (c: Candidate, i: number) => {
+    c.gone = true;
+    used[i]! -= c.copy.byteLength;
+  };
   const undo = (mark: number) => {
     while (moves.length > mark) {
       const m = moves.pop()!;
-      gone.delete(m.copy);
+      m.c.gone = false;
+      lanes[m.i]!.rewind(m.c.index);
       used[m.i]! += m.move.byteLength;
       if (m.j >= 0) used[m.j]! -= m.move.byteLength;
     }
@@ -123,19 +126,17 @@ export function planSpill(request: SpillRequest): SpillMove[] | undefined {
     if (tiers[i]!.capacity < need) return false;
     const mark = moves.length;
     const tier = tiers[i]!;
-    for (const c of byTier[i]!) {
-      if (free(i) >= need) break;
-      if (gone.has(c)) continue;
+    const lane = lanes[i]!;
+    for (let k = lane.head; free(i) < need; k++) {
+      const cand = lane.at(k);
+      if (cand === undefined) break;
+      if (cand.gone) continue;
+      const c = cand.copy;
       const pinned = c.durable && tier.persistent && !persistentElsewhere(c);
       if (c.alsoOn.length > 0 && !pinned) {
-        gone.add(c);
-        used[i]! -= c.byteLength;
-        moves.push({
-          move: { key: c.key, from: tier.name, to: null, byteLength: c.byteLength },
-          copy: c,
-          i,
-          j: -1,
-        });
+        take(cand, i);
+        const move = { key: c.key, from: tier.name, to: null, byteLength: c.byteLength };
+        moves.push({ move, c: cand, i, j: -1 });
         continue;
       }
       for (let j = i + 1; j < tiers.length; j++) {
@@ -143,15 +144,10 @@ export function planSpill(request: SpillRequest): SpillMove[] | undefined {
         if (next.capacity < c.byteLength || (pinned && !next.persistent)) continue;
         if (c.alsoOn.includes(next.name)) continue;
         if (!makeRoom(j, c.byteLength)) continue;
-        gone.add(c);
-        used[i]! -= c.byteLength;
+        take(cand, i);
         used[j]! += c.byteLength;
-        moves.push({
-          move: { key: c.key, from: tier.name, to: next.name, byteLength: c.byteLength },
-          copy: c,
-          i,
-          j,
-        });
+        const move = { key: c.key, from: tier.name, to: next.name, byteLength: c.byteLength };
+        moves.push({ move, c: cand, i, j });
         break;
       }
     }
@@ -161,4 +157,53 @@ export function planSpill(request: SpillRequest): SpillMove[] | undefined {
   }
 
   return makeRoom(target, request.bytes) ? moves.map((m) => m.move) : undefined;
+}
+
+interface Candidate {
+  readonly copy: SpillCopy;
+  /** Its place in its tier's order. */
+  readonly index: number;
+  /** Taken by the plan. */
+  gone: boolean;
+}
+
+/** One tier's copies, least recently used first, read from the source as the plan needs them. */
+class Lane {
+  readonly #items: Candidate[] = [];
+  readonly #source: Iterator<SpillCopy>;
+  readonly #keep: ReadonlySet<string> | undefined;
+  #done = false;
+  /** Every candidate before this index is taken. */
+  head = 0;
+
+  constructor(source: Iterable<SpillCopy>, keep: ReadonlySet<string> | undefined) {
+    this.#source = source[Symbol.iterator]();
+    this.#keep = keep;
+  }
+
+  at(k: number): Candidate | undefined {
+    while (k >= this.#items.length && !this.#done) {
+      const next = this.#source.next();
+      if (next.done === true) this.#done = true;
+      else if (!(this.#keep?.has(next.value.key) ?? false)) {
+        this.#items.push({ copy: next.value, index: this.#items.length, gone: false });
+      }
+    }
+    const c = this.#items[k];
+    // Advance past the taken prefix, so later passes start at the first copy still there.
+    while (this.#items[this.head]?.gone === true) this.head++;
+    return c;
+  }
+
+  rewind(index: number): void {
+    this.head = Math.min(this.head, index);
+  }
+}
+
+function sourceOf(
+  copies: SpillRequest["copies"],
+  tier: string,
+): Iterable<SpillCopy> {
+  if (typeof copies === "function") return copies(tier);
+  return copies.filter((c) => c.tier === tier).sort((a, b) => a.lastUse - b.lastUse);
 }

@@ -80,6 +80,7 @@ export interface PolicyStatus {
 }
 
 interface Holding {
+  readonly key: string;
   /** Tiers holding a copy. */
   readonly tiers: Set<string>;
   byteLength: number;
@@ -151,6 +152,8 @@ export class TierSet {
   readonly #moveListeners = new Set<(key: string, tier: string) => unknown>();
   /** Per tier, bytes of its copies that another tier also holds (droppable without a move). */
   readonly #shared = new Map<string, number>();
+  /** Per tier, its copies least recently used (or arrived) first: the spill rule's candidates. */
+  readonly #lru = new Map<string, Map<string, Holding>>();
   #clock = 0;
   #sequence = 0;
   #generation = 0;
@@ -171,6 +174,7 @@ export class TierSet {
       ? this.#default
       : options.policy;
     this.#log = options.log ?? console.warn;
+    for (const { spec } of options.tiers) this.#lru.set(spec.name, new Map());
     for (const { tier, spec } of options.tiers) {
       if (tier.name !== spec.name) {
         throw new TypeError(`Tier '${tier.name}' is declared as '${spec.name}'`);
@@ -284,7 +288,7 @@ export class TierSet {
     const found = await this.#read(key);
     if (found !== undefined) {
       const h = this.#copies.get(key);
-      if (h !== undefined) h.lastUse = ++this.#clock;
+      if (h !== undefined) this.#touch(h);
     }
     return found;
   }
@@ -521,7 +525,7 @@ export class TierSet {
     h.durable = fragment.durable;
     h.reshape = placement.reshape;
     h.generation = ++this.#generation;
-    h.lastUse = ++this.#clock;
+    this.#touch(h);
     // Tiers still holding an earlier publish of this key hold stale bytes.
     for (const name of [...h.tiers]) {
       if (placement.tiers.includes(name)) continue;
@@ -552,7 +556,7 @@ export class TierSet {
               used: tier.info().used,
               persistent: spec.persistent,
             })),
-            copies: this.#spillCopies(),
+            copies: (tier) => this.#spillCandidates(tier),
             tier: name,
             bytes: size,
             keep: new Set([key]),
@@ -639,22 +643,19 @@ export class TierSet {
     }
   }
 
-  #spillCopies(): SpillCopy[] {
-    const out: SpillCopy[] = [];
-    for (const [key, h] of this.#copies) {
+  /** The copies on `tier` the spill rule may move, least recently used first. */
+  *#spillCandidates(tier: string): Generator<SpillCopy> {
+    for (const h of this.#lru.get(tier)?.values() ?? []) {
       if (h.busy > 0) continue;
-      for (const tier of h.tiers) {
-        out.push({
-          key,
-          tier,
-          byteLength: h.byteLength,
-          lastUse: h.lastUse,
-          durable: h.durable,
-          alsoOn: [...h.tiers].filter((t) => t !== tier),
-        });
-      }
+      yield {
+        key: h.key,
+        tier,
+        byteLength: h.byteLength,
+        lastUse: h.lastUse,
+        durable: h.durable,
+        alsoOn: h.tiers.size === 1 ? [] : [...h.tiers].filter((t) => t !== tier),
+      };
     }
-    return out;
   }
 
   async #read(key: string): Promise<{ bytes: Uint8Array; tier: string } | undefined> {
@@ -683,17 +684,33 @@ export class TierSet {
     return best?.name ?? "";
   }
 
+  /**
+   * Marks a copy used now: it moves to the most recent end of each of its
+   * tiers' LRU lists. A demoted copy joins its new tier at that end too,
+   * so each tier demotes in the order copies were last used or arrived.
+   */
+  #touch(h: Holding): void {
+    h.lastUse = ++this.#clock;
+    for (const name of h.tiers) {
+      const list = this.#lru.get(name)!;
+      list.delete(h.key);
+      list.set(h.key, h);
+    }
+  }
+
   /** Lists tier `name` as holding `h`'s key, keeping the shared-bytes counts. */
   #attach(h: Holding, name: string): void {
     if (h.tiers.has(name)) return;
     if (h.tiers.size === 1) { for (const other of h.tiers) this.#bump(other, h.byteLength); }
     if (h.tiers.size >= 1) this.#bump(name, h.byteLength);
     h.tiers.add(name);
+    this.#lru.get(name)!.set(h.key, h);
   }
 
   /** Unlists tier `name` for `h`'s key, keeping the shared-bytes counts. */
   #detach(h: Holding, name: string): void {
     if (!h.tiers.delete(name)) return;
+    this.#lru.get(name)!.delete(h.key);
     if (h.tiers.size >= 1) this.#bump(name, -h.byteLength);
     if (h.tiers.size === 1) { for (const other of h.tiers) this.#bump(other, -h.byteLength); }
   }
@@ -704,6 +721,7 @@ export class TierSet {
 
   #holding(key: string, byteLength: number, durable: boolean): Holding {
     const h: Holding = {
+      key,
       tiers: new Set(),
       byteLength,
       lastUse: 0,
