@@ -386,9 +386,11 @@ export interface TierUsageNote {
  * ```ts
  * import assert from "node:assert/strict";
  * import { NodeFullError } from "./errors.ts";
- * const e = new NodeFullError("n1", "fragment 'viz' of version 3 of 'particles'", 4096, [
- *   { name: "memory", capacity: 1024, used: 1000 },
- * ]);
+ * const e = new NodeFullError("n1", {
+ *   what: "fragment 'viz' of version 3 of 'particles'",
+ *   byteLength: 4096,
+ *   tiers: [{ name: "memory", capacity: 1024, used: 1000 }],
+ * });
  * assert.equal(e.code, "insufficient_storage");
  * assert.equal(e.message, "Node 'n1' has no room for 4096 bytes of fragment 'viz' of version 3 of 'particles': tier 'memory' holds 1000 of 1024 bytes");
  * ```
@@ -399,22 +401,24 @@ export class NodeFullError extends StrataError {
   /** Usage of the tiers considered. */
   readonly tiers: readonly TierUsageNote[];
 
-  /** Creates the error naming the node, the copy, its size and each tier's usage. */
+  /** Creates the error naming the node, the copy, its size, why, and each tier's usage. */
   constructor(
     node: string,
-    what: string,
-    byteLength: number,
-    tiers: readonly TierUsageNote[],
-    detail?: string,
+    copy: {
+      readonly what: string;
+      readonly byteLength: number;
+      readonly tiers: readonly TierUsageNote[];
+      readonly detail?: string | undefined;
+    },
   ) {
-    const usage = tiers.map((t) => `tier '${t.name}' holds ${t.used} of ${t.capacity} bytes`);
+    const usage = copy.tiers.map((t) => `tier '${t.name}' holds ${t.used} of ${t.capacity} bytes`);
     super(
       "insufficient_storage",
-      `Node '${node}' has no room for ${byteLength} bytes of ${what}: ${
-        [...(detail === undefined ? [] : [detail]), ...usage].join(", ")
+      `Node '${node}' has no room for ${copy.byteLength} bytes of ${copy.what}: ${
+        [...(copy.detail === undefined ? [] : [copy.detail]), ...usage].join(", ")
       }`,
     );
     this.node = node;
-    this.tiers = tiers;
+    this.tiers = copy.tiers;
   }
 }

@@ -323,7 +323,12 @@ export class TierSet {
 
   /** Keys held that start with `prefix`. */
   keys(prefix = ""): string[] {
-    return [...this.#copies.keys()].filter((k) => k.startsWith(prefix));
+    const out: string[] = [];
+    for (const [key, h] of this.#copies) {
+      // A key whose first write is still under way is not held yet.
+      if (h.tiers.size > 0 && key.startsWith(prefix)) out.push(key);
+    }
+    return out;
   }
 
   /** Removes every copy of `key` from every tier (its version was retired or never registered). */
@@ -378,7 +383,7 @@ export class TierSet {
       try {
         await this.#putWithRoom(name, key, found.bytes);
       } catch (e) {
-        if (e instanceof NoRoom) throw this.#full(fragment, name, [name]);
+        if (e instanceof NoRoom) throw this.#full(fragment, [name]);
         throw e;
       }
       if (this.#copies.get(key) !== h) {
@@ -484,15 +489,20 @@ export class TierSet {
     this.#log(message);
   }
 
-  #full(fragment: PlacedFragment, tier?: string, only?: readonly string[]): NodeFullError {
+  /** The 507 for a copy no tier (or none of `only`) can take, with each tier's usage. */
+  #full(fragment: PlacedFragment, only?: readonly string[]): NodeFullError {
     const usage = this.usage().filter((u) => only === undefined || only.includes(u.name));
     const notes = usage.map((u) => ({ name: u.name, capacity: u.capacity, used: u.used }));
-    const detail = tier !== undefined && only !== undefined
-      ? undefined
-      : fragment.durable && !usage.some((u) => u.persistent && u.capacity >= fragment.byteLength)
-      ? "a durable fragment needs a persistent tier that can hold it"
-      : undefined;
-    return new NodeFullError(this.node, describe(fragment), fragment.byteLength, notes, detail);
+    const noPersistent = fragment.durable &&
+      !usage.some((u) => u.persistent && u.capacity >= fragment.byteLength);
+    return new NodeFullError(this.node, {
+      what: describe(fragment),
+      byteLength: fragment.byteLength,
+      tiers: notes,
+      detail: noPersistent
+        ? "a durable fragment needs a persistent tier that can hold it"
+        : undefined,
+    });
   }
 
   async #write(

@@ -120,6 +120,13 @@ Deno.test("TierSet.store() keeps a durable copy on a persistent tier, with a mem
       tiers.store("k3", bytesOf(200, 3), fragment(3, 200, true)),
       (e) => e instanceof NodeFullError && e.message.includes("tier 'file' holds 120 of 250 bytes"),
     );
+    await assert.rejects(
+      tiers.store("k4", bytesOf(300, 4), fragment(4, 300, true)),
+      (e) =>
+        e instanceof NodeFullError &&
+        e.message ===
+          "Node 'n1' has no room for 300 bytes of fragment 'dataset' of version 4 of 'd': a durable fragment needs a persistent tier that can hold it, tier 'memory' holds 60 of 100 bytes, tier 'file' holds 120 of 250 bytes",
+    );
   });
 });
 
