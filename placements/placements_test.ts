@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { loadPolicy } from "../src/tiers/load_policy.ts";
 import type { NodeView, PlacementRequest, TierView } from "../src/tiers/policy.ts";
 import {
   consumerNear,
@@ -266,4 +267,15 @@ Deno.test("planSpill() plans moves that never overfill a tier and free what was 
     assert.ok(tiers[0]!.capacity - used[0]! >= need);
   }
   assert.ok(planned > 100, `only ${planned} of 500 rounds could be planned`);
+});
+
+Deno.test("loadPolicy() loads the example module placements/emptiest.ts by its path", async () => {
+  const logged: string[] = [];
+  const policy = await loadPolicy("placements/emptiest.ts", { log: (m) => logged.push(m) });
+  assert.equal(policy.name, "placements/emptiest.ts");
+  assert.deepEqual(logged, []);
+  const nodes = [
+    node("n", [tier("memory", { used: 900 }), tier("file", { used: 100, persistent: true })]),
+  ];
+  assert.deepEqual(policy.place(request(nodes)).copies, [{ node: "n", tier: "file" }]);
 });
