@@ -338,3 +338,50 @@ Deno.test("commit, versions, batch and delete routes", async () => {
     assert.equal((await request("/v1/datasets/particles")).status, 404);
   });
 });
+
+Deno.test("flush writes a version's copies to a persistent tier and GET /v1/nodes counts them", async () => {
+  await withApp(async ({ request }) => {
+    await request("/v1/datasets", json({ name: "particles", description: PARTICLES }));
+    await request("/v1/datasets/particles/versions/1/fragments/dataset", bytes(particles()));
+    const flushed = await request("/v1/datasets/particles/versions/1/flush?tier=file", {
+      method: "POST",
+    });
+    assert.equal(flushed.status, 200);
+    assert.deepEqual(await flushed.json(), {
+      dataset: "particles",
+      version: 1,
+      tier: "file",
+      copies: 1,
+      written: 1,
+      bytes: 128,
+    });
+    const nodes = await (await request("/v1/nodes")).json();
+    assert.deepEqual(
+      nodes.nodes[0].tiers.map((t: { name: string; count: number }) => [t.name, t.count]),
+      [["memory", 1], ["file", 1]],
+    );
+    assert.equal(nodes.nodes[0].fragments, 1);
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/particles/versions/2/flush", { method: "POST" })),
+      [
+        400,
+        "invalid_request",
+        "Cannot flush on node 'n1': it has no backing tier (it has memory, file)",
+      ],
+    );
+    assert.deepEqual(
+      await errorOf(
+        await request("/v1/datasets/particles/versions/2/flush?tier=file", { method: "POST" }),
+      ),
+      [404, "not_found", "Version 2 of 'particles' has no copies on node 'n1'"],
+    );
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/nope/versions/1/flush", { method: "POST" })),
+      [404, "not_found", "Unknown dataset 'nope'"],
+    );
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/particles/versions/x/flush", { method: "POST" })),
+      [400, "invalid_request", "Invalid version 'x': expected a positive integer"],
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NodeFullError } from "../errors.ts";
+import { NodeFullError, StrataError } from "../errors.ts";
 import {
   FileTier,
   KIND_DEFAULTS,
@@ -333,5 +333,20 @@ Deno.test("TierSet.open() finds the copies of persistent tiers again and names t
     assert.equal(b.primaryOf("f"), "backing");
     assert.deepEqual((await b.get("v"))?.bytes, bytesOf(10, 1));
     assert.equal(await b.get("s"), undefined);
+  });
+});
+
+Deno.test("TierSet.open() refuses two tiers over one directory", async () => {
+  await withDir(async (dataDir) => {
+    await assert.rejects(
+      TierSet.open(
+        [spec("file", "file", 100), { ...spec("scratch", "file", 100), path: "file/" }],
+        { dataDir, node: "n1" },
+      ),
+      (e) =>
+        e instanceof StrataError &&
+        e.message ===
+          `Invalid tiers: 'file' and 'scratch' share the directory '${dataDir}/file', expected one directory per tier`,
+    );
   });
 });
