@@ -12,8 +12,7 @@
 
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import { FileTier } from "../src/tiers/file_tier.ts";
-import { MemoryTier } from "../src/tiers/memory_tier.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { WireServer } from "../src/wire/server.ts";
 
@@ -26,8 +25,12 @@ const dir = await Deno.makeTempDir({ dir: "tmp" });
 const runtime = new Runtime({
   node,
   names,
-  memory: new MemoryTier("memory", 8 * 1024 ** 3),
-  file: await FileTier.open("file", `${dir}/file`, 1 << 20),
+  tiers: await openMemoryAndFile({
+    node: node,
+    dataDir: dir,
+    memory: 8 * 1024 ** 3,
+    file: 1 << 20,
+  }),
   wire: new WireClient({ node }),
 });
 const server = WireServer.listen({ port: 0, node, source: runtime });

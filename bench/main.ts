@@ -6,6 +6,7 @@
  */
 
 import { registryBench } from "./registry_bench.ts";
+import { tiersBench } from "./tiers_bench.ts";
 import { transformBench } from "./transform_bench.ts";
 import { transferBench } from "./transfer_bench.ts";
 import { streamingBench } from "./streaming_bench.ts";
@@ -16,3 +17,4 @@ await registryBench();
 await transferBench();
 await streamingBench();
 await restartBench();
+await tiersBench();

@@ -13,8 +13,7 @@
 
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import { FileTier } from "../src/tiers/file_tier.ts";
-import { MemoryTier } from "../src/tiers/memory_tier.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { startNameserver } from "../tests/_cluster.ts";
 import { rawTcp } from "./transfer_bench.ts";
@@ -54,8 +53,12 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
   const runtime = new Runtime({
     node: "consumer",
     names,
-    memory: new MemoryTier("memory", 1 << 20),
-    file: await FileTier.open("file", `${dir}/file`, 1 << 20),
+    tiers: await openMemoryAndFile({
+      node: "consumer",
+      dataDir: dir,
+      memory: 1 << 20,
+      file: 1 << 20,
+    }),
     wire,
   });
   const tcp = await rawTcp(64 * MiB);

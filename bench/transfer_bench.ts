@@ -11,8 +11,7 @@
 
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import { FileTier } from "../src/tiers/file_tier.ts";
-import { MemoryTier } from "../src/tiers/memory_tier.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { startNameserver, startRuntime } from "../tests/_cluster.ts";
 
@@ -88,8 +87,7 @@ export async function transferBench(): Promise<TransferPoint[]> {
   const runtime = new Runtime({
     node: "b",
     names,
-    memory: new MemoryTier("memory", 1 << 30),
-    file: await FileTier.open("file", `${dir}/file`, 1 << 30),
+    tiers: await openMemoryAndFile({ node: "b", dataDir: dir, memory: 1 << 30, file: 1 << 30 }),
     wire,
   });
   const points: TransferPoint[] = [];

@@ -403,3 +403,59 @@ export class UnavailableError extends StrataError {
     super("unavailable", message, options);
   }
 }
+
+/** A tier's usage, as `NodeFullError` reports it. */
+export interface TierUsageNote {
+  /** Tier name. */
+  readonly name: string;
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  /** Bytes held. */
+  readonly used: number;
+}
+
+/**
+ * No tier of a node can take a fragment copy, even after spilling its
+ * least recently used copies (HTTP 507): the message names the copy and what
+ * each tier holds. Nothing was stored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NodeFullError } from "./errors.ts";
+ * const e = new NodeFullError("n1", {
+ *   what: "fragment 'viz' of version 3 of 'particles'",
+ *   byteLength: 4096,
+ *   tiers: [{ name: "memory", capacity: 1024, used: 1000 }],
+ * });
+ * assert.equal(e.code, "insufficient_storage");
+ * assert.equal(e.message, "Node 'n1' has no room for 4096 bytes of fragment 'viz' of version 3 of 'particles': tier 'memory' holds 1000 of 1024 bytes");
+ * ```
+ */
+export class NodeFullError extends StrataError {
+  /** The node. */
+  readonly node: string;
+  /** Usage of the tiers considered. */
+  readonly tiers: readonly TierUsageNote[];
+
+  /** Creates the error naming the node, the copy, its size, why, and each tier's usage. */
+  constructor(
+    node: string,
+    copy: {
+      readonly what: string;
+      readonly byteLength: number;
+      readonly tiers: readonly TierUsageNote[];
+      readonly detail?: string | undefined;
+    },
+  ) {
+    const usage = copy.tiers.map((t) => `tier '${t.name}' holds ${t.used} of ${t.capacity} bytes`);
+    super(
+      "insufficient_storage",
+      `Node '${node}' has no room for ${copy.byteLength} bytes of ${copy.what}: ${
+        [...(copy.detail === undefined ? [] : [copy.detail]), ...usage].join(", ")
+      }`,
+    );
+    this.node = node;
+    this.tiers = copy.tiers;
+  }
+}

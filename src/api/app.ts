@@ -20,6 +20,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
+import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
 
@@ -34,7 +35,7 @@ export interface AppOptions {
   /** Name server routes for runtimes in other processes (`/v1/cluster/...`, `GET /v1/nodes`). */
   readonly cluster?: Omit<ClusterRouteOptions, "maxBodyBytes">;
   /** `GET /v1/nodes` of a runtime that is not itself a name server. */
-  readonly nodes?: () => Promise<readonly unknown[]>;
+  readonly nodes?: () => Promise<readonly { readonly id: string }[]>;
 }
 
 /** The version the service reports. */
@@ -87,9 +88,13 @@ export function createApp(options: AppOptions): Hono {
   }
   if (options.cluster !== undefined) {
     mountClusterRoutes(app, { ...options.cluster, maxBodyBytes: options.maxBodyBytes });
-  } else if (options.nodes !== undefined) {
-    const nodes = options.nodes;
-    app.get("/v1/nodes", async (c) => c.json({ nodes: await nodes() }));
+  }
+  const cluster = options.cluster;
+  if (options.data?.runtime !== undefined || cluster !== undefined || options.nodes !== undefined) {
+    mountNodeRoutes(app, {
+      runtime: options.data?.runtime,
+      cluster: cluster === undefined ? options.nodes : () => cluster.nodes.list(),
+    });
   }
   app.notFound((c) =>
     c.json(

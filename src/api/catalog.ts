@@ -21,6 +21,8 @@ export interface CreateDatasetInput {
   readonly overwrite?: boolean;
   /** Size variable bindings. */
   readonly sizes?: Readonly<Record<string, number>>;
+  /** Nodes where consumers will attach it (placement input). */
+  readonly consumers?: readonly string[];
 }
 
 /** Dataset-level registry operations. */

@@ -12,7 +12,7 @@ import { InvalidRequestError } from "../errors.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { FragmentRecord } from "../runtime/name_service.ts";
+import type { CopyRef, FragmentRecord } from "../runtime/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
 /** What the cluster routes need. */
@@ -69,6 +69,18 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const { committed } = await o.registry.publishFragment(record);
     return reply(c, { committed });
   });
+  app.post("/v1/cluster/relocate", async (c) => {
+    const body = await readControlBody(c.req.raw, o.maxBodyBytes) as {
+      copy?: CopyRef;
+      tier?: unknown;
+    };
+    if (typeof body?.copy !== "object" || body.copy === null) {
+      throw new InvalidRequestError("Invalid relocation: expected {copy, tier}");
+    }
+    return reply(c, {
+      relocated: await o.registry.relocateFragment(body.copy, body.tier as string),
+    });
+  });
   app.post("/v1/cluster/lookup", async (c) => {
     const q = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
     return reply(
@@ -109,7 +121,6 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     return reply(c, await o.nodes.renew(c.req.param("id"), leaseMs));
   });
   app.get("/v1/cluster/nodes", async (c) => reply(c, { nodes: await o.registry.listNodes() }));
-  app.get("/v1/nodes", async (c) => reply(c, { nodes: await o.nodes.list() }));
   app.get("/v1/cluster/releases", async (c) => {
     const params = new URL(c.req.url).searchParams;
     const node = params.get("node");

@@ -63,6 +63,18 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     const versions = [...new Set(retired.map((r) => r.version))].sort((a, b) => a - b);
     return reply(c, { version, retired: versions });
   });
+  app.post("/v1/datasets/:name/versions/:version/flush", async (c) => {
+    const version = versionParam(c.req.param("version"), false) as number;
+    const tier = c.req.query("tier");
+    return reply(
+      c,
+      await runtimeOf(o).flush(
+        c.req.param("name"),
+        version,
+        tier === undefined ? {} : { tier },
+      ),
+    );
+  });
   app.put("/v1/datasets/:name/versions/:version/fragments/:fragment", async (c) => {
     const runtime = runtimeOf(o);
     const dataset = c.req.param("name");

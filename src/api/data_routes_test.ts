@@ -4,6 +4,8 @@ import { openRegistry, type Registry } from "../registry/registry.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
+import { KIND_DEFAULTS } from "../tiers/tier_config.ts";
+import { TierSet } from "../tiers/tier_set.ts";
 import { createApp } from "./app.ts";
 
 const PARTICLES = `dataset particles {
@@ -17,6 +19,7 @@ interface Harness {
   request: (path: string, init?: RequestInit) => Promise<Response>;
   registry: Registry;
   memory: MemoryTier;
+  file: FileTier;
 }
 
 async function withApp(fn: (h: Harness) => Promise<void>, token?: string): Promise<void> {
@@ -25,14 +28,27 @@ async function withApp(fn: (h: Harness) => Promise<void>, token?: string): Promi
   const registry = await openRegistry({ path: ":memory:" });
   const memory = new MemoryTier("memory", 1 << 20);
   const file = await FileTier.open("file", `${dir}/file`, 1 << 20);
-  const runtime = new Runtime({ node: "n1", names: registry, memory, file });
+  const tiers = new TierSet({
+    node: "n1",
+    tiers: [
+      {
+        tier: memory,
+        spec: { name: "memory", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory },
+      },
+      {
+        tier: file,
+        spec: { name: "file", kind: "file", capacity: 1 << 20, ...KIND_DEFAULTS.file },
+      },
+    ],
+  });
+  const runtime = new Runtime({ node: "n1", names: registry, tiers });
   const app = createApp({
     maxBodyBytes: 4096,
     ...(token === undefined ? {} : { token }),
     data: { runtime, catalog: registry, maxPayloadBytes: 1024 },
   });
   try {
-    await fn({ request: async (p, i) => await app.request(p, i), registry, memory });
+    await fn({ request: async (p, i) => await app.request(p, i), registry, memory, file });
   } finally {
     registry.close();
     await Deno.remove(dir, { recursive: true });
@@ -221,10 +237,12 @@ Deno.test("every bad request gets its status, code and message, and registers no
   });
 });
 
-Deno.test("a full memory tier answers 507 and the registry stays clean", async () => {
-  await withApp(async ({ request, registry, memory }) => {
+Deno.test("a full node answers 507 naming what is full, and the registry stays clean", async () => {
+  await withApp(async ({ request, registry, memory, file }) => {
     await request("/v1/datasets", json({ name: "particles", description: PARTICLES }));
+    // Bytes the runtime did not place: the spill rule cannot move them.
     await memory.put("ballast", new Uint8Array((1 << 20) - 100));
+    await file.put("ballast", new Uint8Array((1 << 20) - 100));
     assert.deepEqual(
       await errorOf(
         await request("/v1/datasets/particles/versions/1/fragments/dataset", bytes(particles())),
@@ -232,7 +250,7 @@ Deno.test("a full memory tier answers 507 and the registry stays clean", async (
       [
         507,
         "insufficient_storage",
-        "Tier 'memory' is full: capacity 1048576 bytes, 1048476 used, 128 requested",
+        "Node 'n1' has no room for 128 bytes of fragment 'dataset' of version 1 of 'particles': tier 'memory' holds 1048476 of 1048576 bytes, tier 'file' holds 1048476 of 1048576 bytes",
       ],
     );
     assert.deepEqual(await registry.listVersions("particles"), []);
@@ -318,5 +336,52 @@ Deno.test("commit, versions, batch and delete routes", async () => {
     ]);
     assert.equal((await request("/v1/datasets/particles", { method: "DELETE" })).status, 204);
     assert.equal((await request("/v1/datasets/particles")).status, 404);
+  });
+});
+
+Deno.test("flush writes a version's copies to a persistent tier and GET /v1/nodes counts them", async () => {
+  await withApp(async ({ request }) => {
+    await request("/v1/datasets", json({ name: "particles", description: PARTICLES }));
+    await request("/v1/datasets/particles/versions/1/fragments/dataset", bytes(particles()));
+    const flushed = await request("/v1/datasets/particles/versions/1/flush?tier=file", {
+      method: "POST",
+    });
+    assert.equal(flushed.status, 200);
+    assert.deepEqual(await flushed.json(), {
+      dataset: "particles",
+      version: 1,
+      tier: "file",
+      copies: 1,
+      written: 1,
+      bytes: 128,
+    });
+    const nodes = await (await request("/v1/nodes")).json();
+    assert.deepEqual(
+      nodes.nodes[0].tiers.map((t: { name: string; count: number }) => [t.name, t.count]),
+      [["memory", 1], ["file", 1]],
+    );
+    assert.equal(nodes.nodes[0].fragments, 1);
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/particles/versions/2/flush", { method: "POST" })),
+      [
+        400,
+        "invalid_request",
+        "Cannot flush on node 'n1': it has no backing tier (it has memory, file)",
+      ],
+    );
+    assert.deepEqual(
+      await errorOf(
+        await request("/v1/datasets/particles/versions/2/flush?tier=file", { method: "POST" }),
+      ),
+      [404, "not_found", "Version 2 of 'particles' has no copies on node 'n1'"],
+    );
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/nope/versions/1/flush", { method: "POST" })),
+      [404, "not_found", "Unknown dataset 'nope'"],
+    );
+    assert.deepEqual(
+      await errorOf(await request("/v1/datasets/particles/versions/x/flush", { method: "POST" })),
+      [400, "invalid_request", "Invalid version 'x': expected a positive integer"],
+    );
   });
 });

@@ -12,3 +12,4 @@ export * from "./catalog.ts";
 export * from "./data_routes.ts";
 export * from "./negotiate.ts";
 export * from "./cluster_routes.ts";
+export * from "./node_routes.ts";

@@ -23,6 +23,8 @@ export interface ClientFlags {
   readonly durable?: boolean | undefined;
   /** `--retention`. */
   readonly retention?: string | undefined;
+  /** `--tier`. */
+  readonly tier?: string | undefined;
 }
 
 /**
@@ -108,6 +110,31 @@ export async function runClientCommand(
       await out.write(a.bytes);
       out.releaseLock();
       console.error(`attached version ${a.version}: ${a.bytes.byteLength} bytes`);
+      return 0;
+    }
+    case "flush": {
+      need(2, "flush DATASET VERSION [--tier TIER]");
+      const r = await strata.flush(
+        args[0]!,
+        integer(args[1]!, "VERSION"),
+        flags.tier === undefined ? {} : { tier: flags.tier },
+      );
+      console.log(JSON.stringify(r));
+      return 0;
+    }
+    case "nodes": {
+      for (const n of await strata.nodes()) {
+        console.log(
+          `${n.node}\t${n.fragments} fragments\t${n.used} of ${n.capacity} bytes\tplacement ${n.placement.name}`,
+        );
+        for (const t of n.tiers) {
+          console.log(
+            `  ${t.name}\t${t.kind}\t${t.count} copies\t${t.used} of ${t.capacity} bytes${
+              t.persistent ? "\tpersistent" : ""
+            }`,
+          );
+        }
+      }
       return 0;
     }
     default:

@@ -6,6 +6,7 @@
 
 import { parse, YAMLError } from "yaml";
 import { StrataError } from "../errors.ts";
+import { checkTiers, DEFAULT_TIERS, parseTiersFile, type TierSpec } from "../tiers/tier_config.ts";
 
 /** The service's configuration. */
 export interface Config {
@@ -13,10 +14,14 @@ export interface Config {
   readonly listen: { readonly hostname: string; readonly port: number };
   /** This runtime's node name. */
   readonly node: string;
-  /** Directory of the registry's KV file and the file tier. */
+  /** Directory of the registry's KV file and of the tiers' directories. */
   readonly dataDir: string;
-  /** Tier capacities in bytes. */
-  readonly tiers: { readonly memory: number; readonly file: number };
+  /** This node's tiers, fastest first (from `tiersFile` when config names one). */
+  readonly tiers: readonly TierSpec[];
+  /** The tier declarations file (config/tiers.yaml) the tiers come from, when config names one. */
+  readonly tiersFile?: string;
+  /** Placement policy: a built-in's name or a policy module's path. */
+  readonly placement: string;
   /** Request limits. */
   readonly limits: { readonly maxBodyBytes: number; readonly maxPayloadBytes: number };
   /** Bearer token for mutating requests, when set. */
@@ -35,12 +40,16 @@ export interface Config {
 
 const GiB = 1024 ** 3;
 
-/** The embedded defaults: loopback only, port 7070, data under ./data. */
+/**
+ * The embedded defaults: loopback only, port 7070, data under ./data, tiers
+ * memory (4 GiB), file (64 GiB) and backing (1 TiB), placed fastest-fit.
+ */
 export const DEFAULT_CONFIG: Config = {
   listen: { hostname: "127.0.0.1", port: 7070 },
   node: "local",
   dataDir: "data",
-  tiers: { memory: 4 * GiB, file: 64 * GiB },
+  tiers: DEFAULT_TIERS,
+  placement: "fastest-fit",
   limits: { maxBodyBytes: 1 << 20, maxPayloadBytes: 2 * GiB },
   nameservers: [],
   wire: { hostname: "127.0.0.1", port: 0 },
@@ -51,16 +60,18 @@ export const DEFAULT_CONFIG: Config = {
 /**
  * Reads a configuration from YAML text, filling in defaults and rejecting
  * unknown keys and wrong types with the key's path. Byte sizes are integers
- * or strings with a unit (`512MiB`, `4GiB`).
+ * or strings with a unit (`512MiB`, `4GiB`). `tiers` is the path of a tier
+ * declarations file (read by `loadConfig()`) or the list of declarations.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseConfig } from "./config.ts";
- * const c = parseConfig("listen:\n  port: 8080\ntiers:\n  memory: 512MiB\n");
+ * const c = parseConfig("listen:\n  port: 8080\ntiers:\n  - { name: memory, kind: memory, capacity: 512MiB }\n");
  * assert.equal(c.listen.port, 8080);
  * assert.equal(c.listen.hostname, "127.0.0.1");
- * assert.equal(c.tiers.memory, 512 * 1024 * 1024);
+ * assert.equal(c.tiers[0]!.capacity, 512 * 1024 * 1024);
+ * assert.equal(parseConfig("tiers: config/tiers.yaml\n").tiersFile, "config/tiers.yaml");
  * ```
  */
 export function parseConfig(text: string): Config {
@@ -79,6 +90,7 @@ export function parseConfig(text: string): Config {
     "node",
     "dataDir",
     "tiers",
+    "placement",
     "limits",
     "token",
     "nameservers",
@@ -99,8 +111,10 @@ export function parseConfig(text: string): Config {
   }
   const listen = section(root.listen ?? {}, "listen");
   known(listen, "listen", ["hostname", "port"]);
-  const tiers = section(root.tiers ?? {}, "tiers");
-  known(tiers, "tiers", ["memory", "file"]);
+  const tiersFile = typeof root.tiers === "string" ? text_(root.tiers, "tiers") : undefined;
+  const tiers = root.tiers === undefined || tiersFile !== undefined
+    ? DEFAULT_TIERS
+    : checkTiers(root.tiers, { prefix: "Invalid configuration" });
   const limits = section(root.limits ?? {}, "limits");
   known(limits, "limits", ["maxBodyBytes", "maxPayloadBytes"]);
   const d = DEFAULT_CONFIG;
@@ -115,10 +129,9 @@ export function parseConfig(text: string): Config {
     },
     node: text_(root.node ?? d.node, "node"),
     dataDir: text_(root.dataDir ?? d.dataDir, "dataDir"),
-    tiers: {
-      memory: bytes(tiers.memory ?? d.tiers.memory, "tiers.memory"),
-      file: bytes(tiers.file ?? d.tiers.file, "tiers.file"),
-    },
+    tiers,
+    ...(tiersFile === undefined ? {} : { tiersFile }),
+    placement: text_(root.placement ?? d.placement, "placement"),
     limits: {
       maxBodyBytes: bytes(limits.maxBodyBytes ?? d.limits.maxBodyBytes, "limits.maxBodyBytes"),
       maxPayloadBytes: bytes(
@@ -136,6 +149,47 @@ export function parseConfig(text: string): Config {
     reshape,
     ...(root.kv === undefined ? {} : { kv: text_(root.kv, "kv") }),
   };
+}
+
+/**
+ * Reads the configuration file at `path` (default config/strata.yaml, whose
+ * absence means the embedded defaults) and the tier declarations file it
+ * names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadConfig } from "./config.ts";
+ * const c = await loadConfig("config/strata.yaml");
+ * assert.deepEqual(c.tiers.map((t) => t.name), ["memory", "file", "backing"]);
+ * ```
+ */
+export async function loadConfig(path: string | undefined): Promise<Config> {
+  const file = path ?? "config/strata.yaml";
+  let config: Config;
+  try {
+    config = parseConfig(await Deno.readTextFile(file));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound && path === undefined) return DEFAULT_CONFIG;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StrataError("invalid_config", `No config file: ${file}`);
+    }
+    throw e;
+  }
+  if (config.tiersFile === undefined) return config;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(config.tiersFile);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StrataError(
+        "invalid_config",
+        `No tiers file: ${config.tiersFile} (named by 'tiers' in ${file})`,
+      );
+    }
+    throw e;
+  }
+  return { ...config, tiers: parseTiersFile(text, config.tiersFile) };
 }
 
 const UNITS: Record<string, number> = {

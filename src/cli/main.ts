@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { StrataError } from "../errors.ts";
-import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
+import { type Config, loadConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
 import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
@@ -37,6 +37,8 @@ const USAGE = `Usage:
   strata publish DATASET VERSION FRAGMENT FILE|- [--bind NAME=VALUE] [--token T]
   strata commit DATASET VERSION
   strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
+  strata flush DATASET VERSION [--tier TIER]   write a version to the backing tier
+  strata nodes                                 tiers, usage and fragment counts of each node
   strata help
 
 Client commands talk to --url (default http://127.0.0.1:7070).`;
@@ -60,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
       port: { type: "string" },
       "wire-port": { type: "string" },
       "data-dir": { type: "string" },
+      tier: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -88,6 +91,7 @@ export async function main(args: string[]): Promise<number> {
           wait: values.wait,
           durable: values.durable,
           retention: values.retention,
+          tier: values.tier,
         });
         if (code !== undefined) return code;
         console.error(`Unknown command '${command}'\n${USAGE}`);
@@ -102,19 +106,6 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof TypeError && /connect|connection/i.test(e.message)) {
       console.error(`strata: Cannot reach ${values.url}: ${e.message}`);
       return 1;
-    }
-    throw e;
-  }
-}
-
-async function loadConfig(path: string | undefined): Promise<Config> {
-  const file = path ?? "config/strata.yaml";
-  try {
-    return parseConfig(await Deno.readTextFile(file));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound && path === undefined) return DEFAULT_CONFIG;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new StrataError("invalid_config", `No config file: ${file}`);
     }
     throw e;
   }

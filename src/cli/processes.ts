@@ -14,8 +14,8 @@ import { ReleaseLog } from "../cluster/release_log.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
 import type { NameService } from "../runtime/name_service.ts";
 import { Runtime } from "../runtime/runtime.ts";
-import { FileTier } from "../tiers/file_tier.ts";
-import { MemoryTier } from "../tiers/memory_tier.ts";
+import { loadPolicy } from "../tiers/load_policy.ts";
+import { TierSet } from "../tiers/tier_set.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
@@ -105,8 +105,7 @@ export async function serveRuntime(config: Config): Promise<number> {
 interface NodeParts {
   readonly runtime: Runtime;
   readonly wireAddress: string;
-  readonly memory: MemoryTier;
-  readonly file: FileTier;
+  readonly tiers: TierSet;
   close(): Promise<void>;
   lease?: LeaseKeeper;
 }
@@ -119,8 +118,12 @@ function nameServerParts(registry: Registry, ownNode: string | undefined) {
 }
 
 async function startRuntime(config: Config, names: NameService): Promise<NodeParts> {
-  const memory = new MemoryTier("memory", config.tiers.memory);
-  const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const tiers = await TierSet.open(config.tiers, {
+    dataDir: config.dataDir,
+    node: config.node,
+    policy: await loadPolicy(config.placement),
+  });
   const wire = new WireClient({
     node: config.node,
     ...(config.token === undefined ? {} : { token: config.token }),
@@ -128,8 +131,7 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
   const runtime = new Runtime({
     node: config.node,
     names,
-    memory,
-    file,
+    tiers,
     wire,
     reshape: config.reshape,
   });
@@ -143,8 +145,7 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
   const parts: NodeParts = {
     runtime,
     wireAddress: `${server.hostname}:${server.port}`,
-    memory,
-    file,
+    tiers,
     close: async () => {
       parts.lease?.stop();
       wire.close();
@@ -171,10 +172,7 @@ function keepLease(
     id: config.node,
     url,
     wire: node.wireAddress,
-    tiers: [node.memory.info(), node.file.info()].map((t) => ({
-      name: t.name,
-      capacity: t.capacity,
-    })),
+    tiers: node.tiers.specs.map((t) => ({ name: t.name, capacity: t.capacity })),
   };
   const lease = new LeaseKeeper({
     leaseMs: config.leaseMs,

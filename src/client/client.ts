@@ -25,6 +25,8 @@ export interface CreateDatasetOptions {
   readonly overwrite?: boolean;
   /** Values of size variables for variable-sized arrays. */
   readonly sizes?: Readonly<Record<string, number>>;
+  /** Nodes where consumers will attach it (the consumer-near placement policy places copies there). */
+  readonly consumers?: readonly string[];
 }
 
 /** Which version to attach. */
@@ -57,6 +59,64 @@ export interface Published {
   readonly byteLength: number;
   /** CRC-32 of the bytes. */
   readonly checksum: number;
+}
+
+/** What a flush did. */
+export interface Flushed {
+  /** Dataset name. */
+  readonly dataset: string;
+  /** Version flushed. */
+  readonly version: number;
+  /** The tier written to. */
+  readonly tier: string;
+  /** Copies of the version the node holds. */
+  readonly copies: number;
+  /** Copies written now (the others were there already). */
+  readonly written: number;
+  /** Bytes of those copies. */
+  readonly bytes: number;
+}
+
+/** One tier of a node, as `nodes()` reports it. */
+export interface TierStatus {
+  /** Tier name. */
+  readonly name: string;
+  /** Kind: memory, shm, file or backing. */
+  readonly kind: string;
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  /** Bytes held. */
+  readonly used: number;
+  /** Bytes free. */
+  readonly free: number;
+  /** Copies held. */
+  readonly count: number;
+  /** Whether copies survive a restart. */
+  readonly persistent: boolean;
+  /** Declared bandwidth, bytes per second. */
+  readonly bandwidth: number;
+  /** Declared latency, seconds. */
+  readonly latency: number;
+}
+
+/** A node, as `nodes()` reports it. */
+export interface NodeStatus {
+  /** Node name. */
+  readonly node: string;
+  /** Its placement policy and how often the default stood in for it. */
+  readonly placement: {
+    readonly name: string;
+    readonly fallbacks: number;
+    readonly lastProblem?: string;
+  };
+  /** Its tiers, fastest first. */
+  readonly tiers: readonly TierStatus[];
+  /** Bytes held on all tiers. */
+  readonly used: number;
+  /** Capacity of all tiers. */
+  readonly capacity: number;
+  /** Fragment copies held. */
+  readonly fragments: number;
 }
 
 /**
@@ -129,6 +189,27 @@ export class Client {
   /** Commits a version explicitly; returns the versions retention retired. */
   async commit(dataset: string, version: number): Promise<{ version: number; retired: number[] }> {
     return await this.#json("POST", `/datasets/${enc(dataset)}/versions/${version}/commit`, {});
+  }
+
+  /**
+   * Writes a version's copies to the backing tier (or `tier`), so a runtime
+   * restarted over that tier serves it again.
+   */
+  async flush(
+    dataset: string,
+    version: number,
+    options: { readonly tier?: string } = {},
+  ): Promise<Flushed> {
+    const q = options.tier === undefined ? {} : { tier: options.tier };
+    return await this.#json(
+      "POST",
+      `/datasets/${enc(dataset)}/versions/${version}/flush${query(q)}`,
+    );
+  }
+
+  /** Nodes with their tiers' capacity, usage and fragment counts. */
+  async nodes(): Promise<NodeStatus[]> {
+    return (await this.#json<{ nodes: NodeStatus[] }>("GET", "/nodes")).nodes;
   }
 
   /** Versions of a dataset with their states. */

@@ -8,6 +8,7 @@
 import { StrataError, UnavailableError } from "../errors.ts";
 import type { CreateDatasetInput } from "../api/catalog.ts";
 import type {
+  CopyRef,
   DatasetSettings,
   FragmentRecord,
   NameService,
@@ -100,6 +101,17 @@ export class RemoteNameService implements NameService {
       query(Object.fromEntries(Object.entries(bindings).sort()))
     }`;
     return this.#cached(`l${path}`, () => this.#call(this.urlOf(dataset), "GET", path));
+  }
+
+  /** Records that a copy moved to another tier of its node (a spill or a flush). */
+  async relocateFragment(copy: CopyRef, tier: string): Promise<boolean> {
+    const r = await this.#call<{ relocated: boolean }>(
+      this.urlOf(copy.dataset),
+      "POST",
+      "/v1/cluster/relocate",
+      { copy, tier },
+    );
+    return r.relocated;
   }
 
   publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {

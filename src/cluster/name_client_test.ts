@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { createApp } from "../api/app.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { Runtime } from "../runtime/runtime.ts";
-import { MemoryTier } from "../tiers/memory_tier.ts";
-import { FileTier } from "../tiers/file_tier.ts";
+import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import { RemoteNameService } from "./name_client.ts";
 import { NodeBook } from "./node_book.ts";
 import { ReleaseLog } from "./release_log.ts";
@@ -28,13 +27,13 @@ Deno.test("RemoteNameService delivers release notices: a remote runtime frees re
     pollMs: 5_000,
   });
   try {
-    const memory = new MemoryTier("memory", 1 << 20);
-    const runtime = new Runtime({
+    const tiers = await openMemoryAndFile({
       node: "a",
-      names,
-      memory,
-      file: await FileTier.open("file", `${dir}/file`, 1 << 20),
+      dataDir: dir,
+      memory: 1 << 20,
+      file: 1 << 20,
     });
+    const runtime = new Runtime({ node: "a", names, tiers });
     await names.createDataset({ name: "grid", description: GRID, retention: 1 });
     const bytes = () => new Uint8Array(64);
     await runtime.publish({
@@ -44,7 +43,7 @@ Deno.test("RemoteNameService delivers release notices: a remote runtime frees re
       bindings: {},
       bytes: bytes(),
     });
-    assert.equal(memory.info().count, 1);
+    assert.equal(tiers.keys().length, 1);
     // Version 2 retires version 1 at the name server; the notice reaches node a.
     await runtime.publish({
       dataset: "grid",
@@ -53,13 +52,13 @@ Deno.test("RemoteNameService delivers release notices: a remote runtime frees re
       bindings: {},
       bytes: bytes(),
     });
-    while (memory.info().count !== 1 || (await memory.has("grid/1/dataset/"))) {
+    while (tiers.keys().length !== 1 || tiers.holds("grid/1/dataset/")) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.equal(await memory.has("grid/2/dataset/"), true);
+    assert.equal(tiers.holds("grid/2/dataset/"), true);
     // Deleting the dataset frees the rest.
     await names.deleteDataset("grid");
-    while (memory.info().count !== 0) await new Promise((r) => setTimeout(r, 10));
+    while (tiers.keys().length !== 0) await new Promise((r) => setTimeout(r, 10));
   } finally {
     names.close();
     releases.close();

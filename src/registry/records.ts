@@ -25,6 +25,8 @@ export interface DatasetRecord {
   readonly sizes: Readonly<Record<string, number>>;
   /** Creation time, ms since the epoch. */
   readonly createdAt: number;
+  /** Nodes where its consumers will attach (placement input); absent when none were declared. */
+  readonly consumers?: readonly string[];
   /** Set while the dataset is being deleted; a restart finishes the deletion. */
   readonly deleting?: boolean;
 }
@@ -79,6 +81,8 @@ export interface CreateDatasetInput {
   readonly overwrite?: boolean;
   /** Values of the description's size variables. */
   readonly sizes?: Readonly<Record<string, number>>;
+  /** Nodes where consumers will attach it, for placement (at most 64 node names). */
+  readonly consumers?: readonly string[];
 }
 
 /** A dataset as `listDatasets()` shows it. */
@@ -115,6 +119,8 @@ export interface DatasetDescription extends DatasetSummary {
   readonly descriptionJson: unknown;
   /** Values of size variables. */
   readonly sizes: Readonly<Record<string, number>>;
+  /** Nodes where its consumers will attach. */
+  readonly consumers: readonly string[];
   /** Fragments it declares (`dataset`, the whole dataset, is implicit). */
   readonly fragments: readonly FragmentInfo[];
   /** Bytes of the whole dataset in its own layout. */

@@ -25,7 +25,7 @@ import {
   NotFoundError,
   SizeMismatchError,
 } from "../errors.ts";
-import type { DatasetSettings, NameService } from "../runtime/name_service.ts";
+import type { CopyRef, DatasetSettings, NameService } from "../runtime/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { batchError, type BatchOp, type BatchResult, parseBatchOp } from "./batch.ts";
 import { Coverage, overlaps } from "./coverage.ts";
@@ -54,6 +54,7 @@ import type {
 } from "./records.ts";
 import { oldestOpenable, planRetention } from "./retention.ts";
 import {
+  checkConsumers,
   checkDescriptionSize,
   checkName,
   checkRetention,
@@ -82,7 +83,8 @@ const DELETES_PER_WRITE = 256;
 const DELETE_KEY_BYTES = 32 * 1024;
 
 interface Held {
-  readonly record: FragmentRecord;
+  /** Replaced when the copy moves to another tier of its node. */
+  record: FragmentRecord;
   readonly layout: FragmentLayout;
   readonly kvKey: Deno.KvKey;
   /** Whether its write has committed: only durable copies count and are found. */
@@ -310,6 +312,7 @@ export class Registry implements NameService {
     checkRetention(retention);
     const sizes = { ...(input.sizes ?? {}) };
     checkSizes(ds, sizes);
+    if (input.consumers !== undefined) checkConsumers(input.consumers);
     const description = typeof input.description === "string"
       ? input.description
       : printDescription(ds.description);
@@ -322,6 +325,9 @@ export class Registry implements NameService {
       overwrite: input.overwrite === true,
       sizes,
       createdAt: Date.now(),
+      ...(input.consumers === undefined || input.consumers.length === 0
+        ? {}
+        : { consumers: [...new Set(input.consumers)] }),
     };
     const entry = this.#entry(record, ds);
     this.#creating.add(name);
@@ -351,6 +357,7 @@ export class Registry implements NameService {
       description: d.record.description,
       descriptionJson: descriptionToJson(d.ds.description),
       sizes: d.record.sizes,
+      consumers: d.record.consumers ?? [],
       fragments: [...d.ds.fragments.values()].map((f) => ({
         name: f.decl.name,
         params: f.decl.params,
@@ -404,7 +411,7 @@ export class Registry implements NameService {
   // deno-lint-ignore require-await
   async datasetSettings(name: string): Promise<DatasetSettings> {
     const d = this.#dataset(name);
-    return { name, durable: d.record.durable };
+    return { name, durable: d.record.durable, consumers: d.record.consumers ?? [] };
   }
 
   /** Layout of a fragment region (`dataset` for the whole dataset). */
@@ -511,6 +518,54 @@ export class Registry implements NameService {
       if (e instanceof ConflictError || e instanceof NotFoundError) return { committed: false };
       throw e;
     }
+  }
+
+  /**
+   * Records that a registered copy moved to another tier of the node
+   * holding it (the runtime spilled or flushed it), so lost-or-present
+   * decisions about the node see where the bytes are. Resolves true once
+   * the change is durable; false when the copy is not registered (yet, or
+   * any more: its version retired, its dataset deleted, another node
+   * republished the region), in which case nothing is written. The write is
+   * checked against the copy's record in KV, so a retirement racing it
+   * cannot be undone by it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const copy = { dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "n1" };
+   * await reg.publishFragment({ ...copy, tier: "memory", byteLength: 32, checksum: 0 });
+   * assert.equal(await reg.relocateFragment(copy, "file"), true);
+   * const { sources } = await reg.attachFragments({ dataset: "t", version: 1, fragment: "dataset", bindings: {} });
+   * assert.equal(sources[0]!.tier, "file");
+   * assert.equal(await reg.relocateFragment({ ...copy, node: "n2" }, "file"), false);
+   * ```
+   */
+  async relocateFragment(copy: CopyRef, tier: string): Promise<boolean> {
+    this.#checkOpen();
+    if (typeof tier !== "string" || tier === "") {
+      throw new InvalidRequestError(`Invalid tier ${JSON.stringify(tier)}: expected a tier name`);
+    }
+    const d = this.#datasets.get(copy.dataset);
+    const v = d?.versions.get(copy.version);
+    if (d === undefined || v === undefined || v.state === "retired" || v.retiring) return false;
+    const { params } = regionOf(copy.bindings, d.sizeVars, d.record.sizes);
+    const h = v.held.get(regionId(copy.fragment, params));
+    if (h === undefined || !h.durable || h.record.node !== copy.node) return false;
+    if (h.record.tier === tier) return true;
+    const current = await this.#kv.get<FragmentRecord>(h.kvKey);
+    if (current.value === null || current.value.node !== copy.node) return false;
+    const record = { ...current.value, tier };
+    const result = await this.#writes.write(
+      [{ type: "set", key: h.kvKey, value: record }],
+      [{ key: h.kvKey, versionstamp: current.versionstamp }],
+    );
+    if (!result.ok) return false;
+    if (v.held.get(regionId(copy.fragment, params)) === h) h.record = { ...h.record, tier };
+    return true;
   }
 
   /**

@@ -841,3 +841,81 @@ Deno.test("Registry[Symbol.asyncDispose]() lets writes under way finish before c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Tiers and placement
+
+Deno.test("relocateFragment() moves a copy's tier durably, and never revives a retired copy", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    const copy = { dataset: "grid", version: 1, fragment: "rows", bindings: { r0: 0, r1: 8 } };
+    await reg.publishFragment(rows(0, 8, 1));
+    assert.equal(await reg.relocateFragment({ ...copy, node: "n1" }, "file"), true);
+    assert.equal(await reg.relocateFragment({ ...copy, node: "n9" }, "file"), false);
+    assert.equal(
+      await reg.relocateFragment({ ...copy, bindings: { r0: 0, r1: 4 }, node: "n1" }, "file"),
+      false,
+    );
+    const lookup = { dataset: "grid", version: 1, fragment: "rows", bindings: { r0: 0, r1: 8 } };
+    assert.equal((await reg.attachFragments(lookup)).sources[0]!.tier, "file");
+    await rejectsWith(
+      reg.relocateFragment({ ...copy, node: "n1" }, ""),
+      InvalidRequestError,
+      "invalid_request",
+      'Invalid tier "": expected a tier name',
+    );
+    // Version 2 retires version 1: relocating its copy now writes nothing.
+    await reg.publishFragment(rows(0, 8, 2));
+    assert.equal(await reg.relocateFragment({ ...copy, node: "n1" }, "backing"), false);
+    assert.deepEqual(await keysIn(path, KEYS.fragments("grid", 1)), []);
+    reg.close();
+    const again = await openRegistry({ path });
+    try {
+      assert.equal(
+        (await again.attachFragments({ ...lookup, version: 2 })).sources[0]!.tier,
+        "memory",
+      );
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("relocateFragment() survives a restart of the registry", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8, 1));
+    const copy = { dataset: "grid", version: 1, fragment: "rows", bindings: { r0: 0, r1: 8 } };
+    assert.equal(await reg.relocateFragment({ ...copy, node: "n1" }, "backing"), true);
+    reg.close();
+    const again = await openRegistry({ path });
+    try {
+      const found = await again.attachFragments({ ...copy, fragment: "even", bindings: {} });
+      assert.deepEqual(found.sources.map((s) => [s.node, s.tier]), [["n1", "backing"]]);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("createDataset() records consumer nodes for placement and checks them", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({
+      name: "grid",
+      description: GRID,
+      consumers: ["viz-1", "viz-1", "n2"],
+    });
+    assert.deepEqual(await reg.datasetSettings("grid"), {
+      name: "grid",
+      durable: false,
+      consumers: ["viz-1", "n2"],
+    });
+    assert.deepEqual((await reg.describeDataset("grid")).consumers, ["viz-1", "n2"]);
+    await rejectsWith(
+      reg.createDataset({ name: "bad", description: GRID, consumers: ["9x"] }),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid node name '9x': expected a letter then up to 127 letters, digits, '_', '.' or '-'",
+    );
+    await assert.rejects(reg.describeDataset("bad"), NotFoundError);
+  });
+});

@@ -69,6 +69,33 @@ export function checkRetention(k: unknown): asserts k is number {
   }
 }
 
+/** Most consumer nodes a dataset declares. */
+export const MAX_CONSUMERS = 64;
+
+/**
+ * Throws `InvalidRequestError` unless `v` lists consumer node names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConsumers } from "./validate.ts";
+ * checkConsumers(["node-b", "node-c"]);
+ * assert.throws(() => checkConsumers("node-b"), {
+ *   message: "Invalid consumers \"node-b\": expected a list of at most 64 node names",
+ * });
+ * ```
+ */
+export function checkConsumers(v: unknown): asserts v is readonly string[] {
+  if (!Array.isArray(v) || v.length > MAX_CONSUMERS) {
+    throw new InvalidRequestError(
+      `Invalid consumers ${
+        JSON.stringify(v)?.slice(0, 140)
+      }: expected a list of at most ${MAX_CONSUMERS} node names`,
+    );
+  }
+  for (const name of v) checkName("node", name);
+}
+
 /**
  * Throws `InvalidRequestError` when a description is too large to store.
  *

@@ -37,3 +37,39 @@ export function copyKey(
 ): string {
   return `${dataset}/${version}/${fragment}/${regionKey(bindings)}`;
 }
+
+/**
+ * The dataset, version, fragment and bindings a copy key names, or
+ * undefined for a key `copyKey()` did not make.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { copyKey, parseCopyKey } from "./keys.ts";
+ * assert.deepEqual(parseCopyKey(copyKey("particles", 3, "block", { r1: 8, r0: 0 })), {
+ *   dataset: "particles", version: 3, fragment: "block", bindings: { r0: 0, r1: 8 },
+ * });
+ * assert.equal(parseCopyKey("particles/x/block/"), undefined);
+ * ```
+ */
+export function parseCopyKey(key: string): {
+  dataset: string;
+  version: number;
+  fragment: string;
+  bindings: Record<string, number>;
+} | undefined {
+  const parts = key.split("/");
+  if (parts.length !== 4) return undefined;
+  const [dataset, v, fragment, region] = parts as [string, string, string, string];
+  const version = Number(v);
+  if (dataset === "" || fragment === "" || !/^[0-9]+$/.test(v)) return undefined;
+  const bindings: Record<string, number> = {};
+  for (const pair of region === "" ? [] : region.split(",")) {
+    const [name, value] = pair.split("=");
+    if (name === undefined || name === "" || value === undefined || !/^-?[0-9]+$/.test(value)) {
+      return undefined;
+    }
+    bindings[name] = Number(value);
+  }
+  return { dataset, version, fragment, bindings };
+}

@@ -40,6 +40,8 @@ export interface DatasetSettings {
   readonly name: string;
   /** Whether bytes are written through to a persistent tier. */
   readonly durable: boolean;
+  /** Nodes where its consumers will attach (placement input). */
+  readonly consumers?: readonly string[];
 }
 
 /** A node with a live lease, as the name server lists it. */
@@ -53,6 +55,11 @@ export interface NodeEntry {
   /** When its lease ends, ms since the epoch. */
   readonly leaseUntil: number;
 }
+/** A copy as the runtime names it to the name server: which region, held by which node. */
+export type CopyRef = Pick<
+  FragmentRecord,
+  "dataset" | "version" | "fragment" | "bindings" | "node"
+>;
 
 /** The name server operations a runtime calls. */
 export interface NameService {
@@ -92,6 +99,11 @@ export interface NameService {
   onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
   /** Nodes whose lease has not lapsed (a node missing here is down). */
   listNodes(): Promise<readonly NodeEntry[]>;
+  /**
+   * Records that a copy now lives on another tier of its node (a spill or a
+   * flush moved it); false when the copy is not registered (any more).
+   */
+  relocateFragment(copy: CopyRef, tier: string): Promise<boolean>;
   /** Commits a version; returns the copies of versions retention retired. */
   commitVersion(
     dataset: string,

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { LostError, UnavailableError } from "../errors.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
-import { FileTier } from "../tiers/file_tier.ts";
-import { MemoryTier } from "../tiers/memory_tier.ts";
+import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import { Runtime } from "./runtime.ts";
@@ -36,8 +35,12 @@ async function cluster(
       const runtime = new Runtime({
         node: name,
         names: registry,
-        memory: new MemoryTier("memory", 1 << 24),
-        file: await FileTier.open("file", `${dir}/${name}`, 1 << 24),
+        tiers: await openMemoryAndFile({
+          node: name,
+          dataDir: `${dir}/${name}`,
+          memory: 1 << 24,
+          file: 1 << 24,
+        }),
         wire: client,
       });
       const server = WireServer.listen({ port: 0, node: name, source: runtime });

@@ -7,29 +7,41 @@
  */
 
 import { crc32 } from "node:zlib";
-import { ChecksumError, LostError, StrataError, UnavailableError } from "../errors.ts";
-import type { Tier } from "../tiers/tier.ts";
+import {
+  ChecksumError,
+  InvalidRequestError,
+  LostError,
+  NotFoundError,
+  StrataError,
+  UnavailableError,
+} from "../errors.ts";
+import type { PlacedFragment, ReshapeSite } from "../tiers/policy.ts";
+import type { TierSet } from "../tiers/tier_set.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
-import type { CopyRef } from "../wire/codec.ts";
+import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
 import type { WireClient } from "../wire/client.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
-import { copyKey, regionKey } from "./keys.ts";
-import type { FragmentRecord, NameService, SourceRecord } from "./name_service.ts";
+import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
+import type {
+  CopyRef,
+  DatasetSettings,
+  FragmentRecord,
+  NameService,
+  SourceRecord,
+} from "./name_service.ts";
 import { PeerDirectory } from "./peers.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
-  /** This node's name, as recorded with every copy it holds. */
+  /** This node's name, as recorded with every copy it holds (the tier set's node). */
   readonly node: string;
   /** The name server. */
   readonly names: NameService;
-  /** The fast, volatile tier (memory). */
-  readonly memory: Tier;
-  /** The persistent tier (file) that durable datasets write through to. */
-  readonly file: Tier;
+  /** This node's tiers and placement policy. */
+  readonly tiers: TierSet;
   /** Compiled plans kept for reuse (default 256). */
   readonly planCacheSize?: number;
   /** The data plane client that fetches copies held by other nodes. */
@@ -85,18 +97,37 @@ export interface AttachResult {
   readonly bytes: Uint8Array;
 }
 
+/** What a flush did. */
+export interface FlushResult {
+  /** Dataset name. */
+  readonly dataset: string;
+  /** Version flushed. */
+  readonly version: number;
+  /** The tier flushed to. */
+  readonly tier: string;
+  /** Copies of the version this node holds. */
+  readonly copies: number;
+  /** Of those, copies written to the tier now (the others were there already). */
+  readonly written: number;
+  /** Bytes of the copies of the version this node holds. */
+  readonly bytes: number;
+}
+
 /**
  * A runtime on one node.
  *
- * Publish order: bytes are stored (and flushed to the file tier for durable
- * datasets) before the name server records them, so a recorded copy always
- * exists; if recording fails the stored bytes are removed again.
+ * Publish order: the placement policy picks the tiers, the bytes are stored
+ * there (spilling least-recently-used copies down the tiers to make room)
+ * before the name server records them, so a recorded copy always exists; if
+ * recording fails the stored bytes are removed again. The record names the
+ * copy's most durable tier, and is updated when a spill or a flush moves the
+ * copy.
  */
 export class Runtime {
   readonly node: string;
+  /** This node's tiers. */
+  readonly tiers: TierSet;
   readonly #names: NameService;
-  readonly #memory: Tier;
-  readonly #file: Tier;
   readonly #plans = new Map<string, Plan>();
   readonly #planCacheSize: number;
   readonly #wire: WireClient | undefined;
@@ -105,10 +136,14 @@ export class Runtime {
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
+    if (options.tiers.node !== options.node) {
+      throw new TypeError(
+        `Runtime of node '${options.node}' given the tiers of node '${options.tiers.node}'`,
+      );
+    }
     this.node = options.node;
     this.#names = options.names;
-    this.#memory = options.memory;
-    this.#file = options.file;
+    this.tiers = options.tiers;
     this.#planCacheSize = options.planCacheSize ?? 256;
     this.#wire = options.wire;
     this.#peers = new PeerDirectory(options.names);
@@ -118,6 +153,13 @@ export class Runtime {
     // this node holds are freed.
     this.#names.onRelease((copies) => {
       this.free(copies).catch(() => {});
+    });
+    // A spill or a flush moved a copy: the registry names its new tier.
+    this.tiers.onMove(async (key, tier) => {
+      const copy = parseCopyKey(key);
+      if (copy !== undefined) {
+        await this.#names.relocateFragment({ ...copy, node: this.node }, tier);
+      }
     });
   }
 
@@ -130,7 +172,10 @@ export class Runtime {
     return (await this.#names.fragmentLayout(dataset, fragment, bindings)).byteLength;
   }
 
-  /** Stores and registers a fragment copy. */
+  /**
+   * Stores a fragment copy where the placement policy says and registers it.
+   * `NodeFullError` (507) when no tier can make room for it.
+   */
   async publish(req: PublishRequest): Promise<{ committed: boolean; record: FragmentRecord }> {
     const settings = await this.#names.datasetSettings(req.dataset);
     const layout = await this.#names.fragmentLayout(req.dataset, req.fragment, req.bindings);
@@ -141,35 +186,102 @@ export class Runtime {
       );
     }
     const key = copyKey(req.dataset, req.version, req.fragment, req.bindings);
-    const tier = settings.durable ? this.#file : this.#memory;
-    const record: FragmentRecord = {
+    const placed = placedFragment(req, settings);
+    const copy = {
       dataset: req.dataset,
       version: req.version,
       fragment: req.fragment,
       bindings: { ...req.bindings },
       node: this.node,
-      tier: tier.name,
       byteLength: req.bytes.byteLength,
       checksum: crc32(req.bytes),
     };
-    const hadMemory = await this.#memory.has(key);
-    const hadFile = await this.#file.has(key);
-    if (hadMemory || hadFile) {
+    if (this.tiers.holds(key)) {
       // A copy under this key is registered already (or a publish of it is in flight):
       // let the name server decide (409 unless the dataset allows overwrite) before touching it.
+      const placement = this.tiers.place(placed);
+      const record: FragmentRecord = { ...copy, tier: this.tiers.primaryAmong(placement.tiers) };
       const result = await this.#names.publishFragment(record);
-      await this.#store(key, req.bytes, settings.durable);
-      return { committed: result.committed, record };
+      const stored = await this.tiers.store(key, req.bytes, placed, placement);
+      return { committed: result.committed, record: await this.#settle(record, stored.primary) };
     }
-    await this.#store(key, req.bytes, settings.durable);
+    const stored = await this.tiers.store(key, req.bytes, placed);
+    const record: FragmentRecord = { ...copy, tier: stored.primary };
+    let committed: boolean;
     try {
-      const result = await this.#names.publishFragment(record);
-      return { committed: result.committed, record };
+      committed = (await this.#names.publishFragment(record)).committed;
     } catch (e) {
-      await this.#memory.delete(key);
-      await this.#file.delete(key);
+      // Only our bytes: a racing publish of the same region may have stored its own since.
+      await this.tiers.deleteIf(key, stored.generation);
       throw e;
     }
+    return { committed, record: await this.#settle(record, this.tiers.primaryOf(key)) };
+  }
+
+  /** Where the policy placed a copy this node holds, and where its reshapes run. */
+  placementOf(copy: Omit<CopyRef, "node">): { tiers: string[]; reshape: ReshapeSite } | undefined {
+    const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+    const reshape = this.tiers.reshapeOf(key);
+    return reshape === undefined ? undefined : { tiers: this.tiers.tiersOf(key), reshape };
+  }
+
+  /**
+   * Writes every copy of a version this node holds to the backing tier (or
+   * `tier`, which must be persistent) as well, so that the version survives
+   * this runtime and is found again when a runtime restarts over the same
+   * backing directory. `NotFoundError` when the node holds no copy of it,
+   * `NodeFullError` when the tier cannot make room.
+   */
+  async flush(
+    dataset: string,
+    version: number,
+    options: { readonly tier?: string } = {},
+  ): Promise<FlushResult> {
+    const settings = await this.#names.datasetSettings(dataset);
+    const specs = this.tiers.specs;
+    const target = options.tier === undefined
+      ? specs.find((s) => s.kind === "backing")
+      : specs.find((s) => s.name === options.tier);
+    if (target === undefined) {
+      throw new InvalidRequestError(
+        options.tier === undefined
+          ? `Cannot flush on node '${this.node}': it has no backing tier (it has ${
+            specs.map((s) => s.name).join(", ")
+          })`
+          : `Cannot flush to tier '${options.tier}': node '${this.node}' has no such tier (it has ${
+            specs.map((s) => s.name).join(", ")
+          })`,
+      );
+    }
+    if (!target.persistent) {
+      throw new InvalidRequestError(
+        `Cannot flush to tier '${target.name}': it does not keep copies across restarts`,
+      );
+    }
+    const keys = this.tiers.keys(`${dataset}/${version}/`);
+    if (keys.length === 0) {
+      throw new NotFoundError(
+        `Version ${version} of '${dataset}' has no copies on node '${this.node}'`,
+      );
+    }
+    let written = 0;
+    let bytes = 0;
+    for (const key of keys) {
+      const copy = parseCopyKey(key);
+      if (copy === undefined) continue;
+      const size = this.tiers.sizeOf(key) ?? 0;
+      const placed = placedFragment({ ...copy, bytes: { byteLength: size } }, settings);
+      if (await this.tiers.copyTo(key, target.name, placed)) written++;
+      bytes += size;
+    }
+    return { dataset, version, tier: target.name, copies: keys.length, written, bytes };
+  }
+
+  /** Makes the registry name `tier` for a just-registered copy when a spill moved it meanwhile. */
+  async #settle(record: FragmentRecord, tier: string | undefined): Promise<FragmentRecord> {
+    if (tier === undefined || tier === record.tier) return record;
+    await this.#names.relocateFragment(record, tier);
+    return { ...record, tier };
   }
 
   /** Commits a version; the bytes of the versions retention retired are freed. */
@@ -179,13 +291,11 @@ export class Runtime {
     return { version, retired: [...new Set(retired.map((r) => r.version))].sort((a, b) => a - b) };
   }
 
-  /** Frees the bytes of copies this node holds (retired or deleted versions). */
+  /** Frees the bytes of copies this node holds (retired or deleted versions), on every tier. */
   async free(records: readonly FragmentRecord[]): Promise<void> {
     for (const r of records) {
       if (r.node !== this.node) continue;
-      const key = copyKey(r.dataset, r.version, r.fragment, r.bindings);
-      await this.#memory.delete(key);
-      await this.#file.delete(key);
+      await this.tiers.delete(copyKey(r.dataset, r.version, r.fragment, r.bindings));
     }
   }
 
@@ -230,11 +340,11 @@ export class Runtime {
    * peer verifies; a reshaped copy is verified here first.
    */
   async produce(
-    copy: CopyRef,
+    copy: WireCopyRef,
     want: FragmentLayout,
   ): Promise<{ readonly bytes: Uint8Array; readonly checksum: number }> {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
-    const bytes = (await this.#memory.get(key)) ?? (await this.#file.get(key));
+    const bytes = (await this.tiers.get(key))?.bytes;
     if (bytes === undefined) {
       throw new LostError(
         copy.dataset,
@@ -254,28 +364,17 @@ export class Runtime {
     return { bytes: out, checksum: crc32(out) };
   }
 
-  async #store(key: string, bytes: Uint8Array, durable: boolean): Promise<void> {
-    if (durable) await this.#file.put(key, bytes);
-    await this.#memory.put(key, bytes).catch((e) => {
-      // A durable copy is on the file tier already; the memory copy is only a cache.
-      if (!durable) throw e;
-    });
-  }
-
   async #readLocal(s: SourceRecord): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
-    const bytes = (await this.#memory.get(key)) ?? (await this.#file.get(key));
-    if (bytes === undefined) {
-      const where = s.tier === this.#file.name
-        ? "is missing from the file tier"
-        : "was held only in memory and is gone";
-      throw new LostError(s.dataset, s.version, describeCopy(s), where);
+    const found = await this.tiers.get(key);
+    if (found === undefined) {
+      throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier));
     }
-    const sum = crc32(bytes);
-    if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
+    const sum = crc32(found.bytes);
+    if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
-    return { layout: s.layout, bytes };
+    return { layout: s.layout, bytes: found.bytes };
   }
 
   /** Fetches the part of a remote copy that `target` needs, reshaped where `mode` says. */
@@ -296,7 +395,7 @@ export class Runtime {
     let want = at === "source" ? inSitu : inTransit;
     if (at === "source" && coversWhole(withNames(want, target), target)) want = target;
     else if (at === "destination" && coversWhole(want, s.layout)) want = s.layout;
-    const copy: CopyRef = {
+    const copy: WireCopyRef = {
       dataset: s.dataset,
       version: s.version,
       fragment: s.fragment,
@@ -327,11 +426,14 @@ export class Runtime {
         }' of version ${s.version} of '${s.dataset}' is on node '${s.node}', and this runtime has no data plane to fetch it`,
       );
     }
-    if (s.tier === this.#file.name) {
+    // Another node's tiers are declared in its own config: a tier of the
+    // same name here, or the persistent kinds' usual names, say whether it keeps copies.
+    const spec = this.tiers.specs.find((t) => t.name === s.tier);
+    if (spec?.persistent ?? (s.tier === "file" || s.tier === "backing")) {
       return new UnavailableError(
         `Fragment '${
           describeCopy(s)
-        }' of version ${s.version} of '${s.dataset}' is on the file tier of node '${s.node}', which is down: it is served again when '${s.node}' restarts`,
+        }' of version ${s.version} of '${s.dataset}' is on the ${s.tier} tier of node '${s.node}', which is down: it is served again when '${s.node}' restarts`,
       );
     }
     return new LostError(
@@ -340,6 +442,15 @@ export class Runtime {
       describeCopy(s),
       `was held only in memory by node '${s.node}', whose lease lapsed`,
     );
+  }
+
+  /** Why no tier holds a registered copy, from the tier its record names. */
+  #whyGone(tier: string): string {
+    const spec = this.tiers.specs.find((t) => t.name === tier);
+    if (spec === undefined) return `was on tier '${tier}', which node '${this.node}' no longer has`;
+    if (spec.persistent) return `is missing from the ${tier} tier`;
+    if (spec.kind === "memory") return "was held only in memory and is gone";
+    return `was held only in the volatile ${tier} tier and is gone`;
   }
 
   #plan(sources: readonly FragmentLayout[], target: FragmentLayout): Plan {
@@ -397,4 +508,19 @@ function firstFailure(settled: PromiseSettledResult<unknown>[], version: number)
     );
   }
   return lost[0] ?? failures[0];
+}
+
+function placedFragment(
+  req: Omit<PublishRequest, "bytes"> & { readonly bytes: { readonly byteLength: number } },
+  settings: DatasetSettings,
+): PlacedFragment {
+  return {
+    dataset: req.dataset,
+    version: req.version,
+    fragment: req.fragment,
+    bindings: req.bindings,
+    byteLength: req.bytes.byteLength,
+    durable: settings.durable,
+    consumers: settings.consumers ?? [],
+  };
 }

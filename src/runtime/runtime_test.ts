@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { ChecksumError, LostError } from "../errors.ts";
+import { ChecksumError, LostError, NodeFullError, NotFoundError } from "../errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
+import { loadPolicy } from "../tiers/load_policy.ts";
+import { KIND_DEFAULTS, type TierSpec } from "../tiers/tier_config.ts";
+import { TierSet } from "../tiers/tier_set.ts";
 import { Runtime } from "./runtime.ts";
 
 const GRID = `dataset grid { var t [4, 4]float32 }
@@ -14,12 +17,20 @@ async function start(dir: string) {
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
   const memory = new MemoryTier("memory", 1 << 20);
   const file = await FileTier.open("file", `${dir}/file`, 1 << 20);
-  return {
-    registry,
-    memory,
-    file,
-    runtime: new Runtime({ node: "n1", names: registry, memory, file }),
-  };
+  const tiers = new TierSet({
+    node: "n1",
+    tiers: [
+      {
+        tier: memory,
+        spec: { name: "memory", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory },
+      },
+      {
+        tier: file,
+        spec: { name: "file", kind: "file", capacity: 1 << 20, ...KIND_DEFAULTS.file },
+      },
+    ],
+  });
+  return { registry, memory, file, runtime: new Runtime({ node: "n1", names: registry, tiers }) };
 }
 
 async function withDir(fn: (dir: string) => Promise<void>) {
@@ -217,6 +228,313 @@ Deno.test("Runtime.publish() keeps nothing when the name server refuses the copy
         bindings: {},
       });
       assert.deepEqual(again.bytes, grid());
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+// Tiers and placement
+
+/** A 16-byte grid: each version fits a 40-byte memory tier twice. */
+const SMALL = `dataset small { var t [4]float32 }`;
+
+const spec = (name: string, kind: TierSpec["kind"], capacity: number): TierSpec => ({
+  name,
+  kind,
+  capacity,
+  ...KIND_DEFAULTS[kind],
+});
+
+/** A runtime over memory (40 B), file (64 B) and backing (1 KiB) tiers under `dir`, as `strata serve` opens them. */
+async function startTiered(dir: string, policy?: string, log?: (m: string) => void) {
+  const registry = await openRegistry({ path: `${dir}/registry.kv` });
+  const tiers = await TierSet.open(
+    [spec("memory", "memory", 40), spec("file", "file", 64), spec("backing", "backing", 1024)],
+    {
+      dataDir: dir,
+      node: "n1",
+      ...(policy === undefined
+        ? {}
+        : { policy: await loadPolicy(policy, { log: log ?? (() => {}) }) }),
+      ...(log === undefined ? {} : { log }),
+    },
+  );
+  return { registry, tiers, runtime: new Runtime({ node: "n1", names: registry, tiers }) };
+}
+
+const vector = (v: number) => new Uint8Array(Float32Array.from([v, v + 1, v + 2, v + 3]).buffer);
+
+async function sourcesOf(registry: Awaited<ReturnType<typeof openRegistry>>, version: number) {
+  const found = await registry.attachFragments({
+    dataset: "small",
+    version,
+    fragment: "dataset",
+    bindings: {},
+  });
+  return found.sources.map((s) => s.tier);
+}
+
+Deno.test("Runtime.publish() spills older versions down the tiers with no loss, and the registry follows", async () => {
+  await withDir(async (dir) => {
+    const a = await startTiered(dir);
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL, retention: 10 });
+      const put = (version: number) =>
+        a.runtime.publish({
+          dataset: "small",
+          version,
+          fragment: "dataset",
+          bindings: {},
+          bytes: vector(version),
+        });
+      for (let v = 1; v <= 6; v++) {
+        const { record } = await put(v);
+        assert.equal(record.tier, "memory");
+      }
+      // Memory holds versions 5 and 6; file holds 1 to 4 (64 bytes): the oldest went first.
+      assert.deepEqual(a.tiers.usage().map((u) => [u.name, u.count]), [["memory", 2], ["file", 4], [
+        "backing",
+        0,
+      ]]);
+      assert.deepEqual(await sourcesOf(a.registry, 1), ["file"]);
+      assert.deepEqual(await sourcesOf(a.registry, 6), ["memory"]);
+      // A seventh version demotes version 1 twice: memory -> file -> backing.
+      await put(7);
+      assert.deepEqual(await sourcesOf(a.registry, 1), ["backing"]);
+      for (let v = 1; v <= 7; v++) {
+        const got = await a.runtime.attach({
+          dataset: "small",
+          version: v,
+          fragment: "dataset",
+          bindings: {},
+        });
+        assert.deepEqual(got.bytes, vector(v), `version ${v}`);
+      }
+      // A restart finds the persistent copies; versions only in memory are lost, by name.
+      a.registry.close();
+      const b = await startTiered(dir);
+      try {
+        const again = await b.runtime.attach({
+          dataset: "small",
+          version: 1,
+          fragment: "dataset",
+          bindings: {},
+        });
+        assert.deepEqual(again.bytes, vector(1));
+        await assert.rejects(
+          b.runtime.attach({ dataset: "small", version: 7, fragment: "dataset", bindings: {} }),
+          (e) =>
+            e instanceof LostError &&
+            e.message ===
+              "Version 7 of 'small' is lost: fragment 'dataset' was held only in memory and is gone",
+        );
+      } finally {
+        b.registry.close();
+      }
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime.publish() throws NodeFullError when no tier can make room, and registers nothing", async () => {
+  await withDir(async (dir) => {
+    const a = await startTiered(dir);
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL, retention: 100 });
+      let v = 0;
+      const put = () =>
+        a.runtime.publish({
+          dataset: "small",
+          version: ++v,
+          fragment: "dataset",
+          bindings: {},
+          bytes: vector(v),
+        });
+      // 40 + 64 + 1024 bytes hold 70 copies of 16 bytes.
+      for (let i = 0; i < 70; i++) await put();
+      await assert.rejects(
+        put(),
+        (e) =>
+          e instanceof NodeFullError &&
+          e.message ===
+            "Node 'n1' has no room for 16 bytes of fragment 'dataset' of version 71 of 'small': tier 'memory' holds 32 of 40 bytes, tier 'file' holds 64 of 64 bytes, tier 'backing' holds 1024 of 1024 bytes",
+      );
+      assert.equal((await a.registry.listVersions("small")).length, 70);
+      assert.equal(a.tiers.holds("small/71/dataset/"), false);
+      const first = await a.runtime.attach({
+        dataset: "small",
+        version: 1,
+        fragment: "dataset",
+        bindings: {},
+      });
+      assert.deepEqual(first.bytes, vector(1));
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime.flush() writes a version to the backing tier, and a restarted runtime serves it", async () => {
+  await withDir(async (dir) => {
+    const a = await startTiered(dir);
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL, retention: 4 });
+      await a.runtime.publish({
+        dataset: "small",
+        version: 1,
+        fragment: "dataset",
+        bindings: {},
+        bytes: vector(1),
+      });
+      await a.runtime.publish({
+        dataset: "small",
+        version: 2,
+        fragment: "dataset",
+        bindings: {},
+        bytes: vector(2),
+      });
+      assert.deepEqual(await a.runtime.flush("small", 1), {
+        dataset: "small",
+        version: 1,
+        tier: "backing",
+        copies: 1,
+        written: 1,
+        bytes: 16,
+      });
+      assert.equal((await a.runtime.flush("small", 1)).written, 0);
+      assert.deepEqual(await sourcesOf(a.registry, 1), ["backing"]);
+      await assert.rejects(
+        a.runtime.flush("small", 3),
+        (e) =>
+          e instanceof NotFoundError &&
+          e.message === "Version 3 of 'small' has no copies on node 'n1'",
+      );
+      await assert.rejects(a.runtime.flush("small", 1, { tier: "memory" }), {
+        message: "Cannot flush to tier 'memory': it does not keep copies across restarts",
+      });
+      await assert.rejects(a.runtime.flush("small", 1, { tier: "tape" }), {
+        message:
+          "Cannot flush to tier 'tape': node 'n1' has no such tier (it has memory, file, backing)",
+      });
+      a.registry.close();
+      const b = await startTiered(dir);
+      try {
+        const got = await b.runtime.attach({
+          dataset: "small",
+          version: 1,
+          fragment: "dataset",
+          bindings: {},
+        });
+        assert.deepEqual(got.bytes, vector(1));
+        await assert.rejects(
+          b.runtime.attach({ dataset: "small", version: 2, fragment: "dataset", bindings: {} }),
+          LostError,
+        );
+        // Retention frees flushed copies too.
+        for (let v = 3; v <= 6; v++) {
+          await b.runtime.publish({
+            dataset: "small",
+            version: v,
+            fragment: "dataset",
+            bindings: {},
+            bytes: vector(v),
+          });
+        }
+        await b.registry.drain();
+        await new Promise((r) => setTimeout(r, 0));
+        assert.equal(b.tiers.holds("small/1/dataset/"), false);
+        assert.equal(b.tiers.usage()[2]!.used, 0);
+      } finally {
+        b.registry.close();
+      }
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime places copies with a policy module loaded from a file, and says where reshapes run", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/backing_first.ts`,
+      `export default function place(request) {
+  return { copies: [{ node: request.node, tier: "backing" }], reshape: "destination" };
+}
+`,
+    );
+    const a = await startTiered(dir, `${dir}/backing_first.ts`);
+    try {
+      assert.equal(a.tiers.policy.name, `${dir}/backing_first.ts`);
+      await a.registry.createDataset({ name: "small", description: SMALL });
+      const { record } = await a.runtime.publish({
+        dataset: "small",
+        version: 1,
+        fragment: "dataset",
+        bindings: {},
+        bytes: vector(1),
+      });
+      assert.equal(record.tier, "backing");
+      assert.deepEqual(
+        a.runtime.placementOf({ dataset: "small", version: 1, fragment: "dataset", bindings: {} }),
+        {
+          tiers: ["backing"],
+          reshape: "destination",
+        },
+      );
+      assert.equal(a.tiers.policy.fallbacks, 0);
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime reports a broken policy module and places with fastest-fit, losing nothing", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/broken.ts`,
+      `export default function place(request) {
+  if (request.fragment.version % 2 === 0) throw new Error("even versions confuse me");
+  return { copies: [{ node: request.node, tier: "nvme" }], reshape: "source" };
+}
+`,
+    );
+    await Deno.writeTextFile(`${dir}/not_a_policy.ts`, "export const place = 42;\n");
+    const logged: string[] = [];
+    const notPolicy = await loadPolicy(`${dir}/not_a_policy.ts`, { log: (m) => logged.push(m) });
+    assert.equal(notPolicy.name, "fastest-fit");
+    assert.deepEqual(logged, [
+      `Cannot load placement policy '${dir}/not_a_policy.ts': expected a default export (or an export 'place') that is a function, found number; using fastest-fit`,
+    ]);
+    logged.length = 0;
+    const a = await startTiered(dir, `${dir}/broken.ts`, (m) => logged.push(m));
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL, retention: 10 });
+      for (let v = 1; v <= 4; v++) {
+        const { record } = await a.runtime.publish({
+          dataset: "small",
+          version: v,
+          fragment: "dataset",
+          bindings: {},
+          bytes: vector(v),
+        });
+        assert.equal(record.tier, "memory");
+      }
+      assert.deepEqual(logged, [
+        `Placement policy '${dir}/broken.ts' returned tier 'nvme', which node 'n1' does not have (it has memory, file, backing) for fragment 'dataset' of version 1 of 'small'; placed by fastest-fit instead`,
+        `Placement policy '${dir}/broken.ts' threw Error: even versions confuse me for fragment 'dataset' of version 2 of 'small'; placed by fastest-fit instead`,
+      ]);
+      assert.equal(a.tiers.policy.fallbacks, 4);
+      for (let v = 1; v <= 4; v++) {
+        const got = await a.runtime.attach({
+          dataset: "small",
+          version: v,
+          fragment: "dataset",
+          bindings: {},
+        });
+        assert.deepEqual(got.bytes, vector(v));
+      }
     } finally {
       a.registry.close();
     }

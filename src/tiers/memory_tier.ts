@@ -5,11 +5,12 @@
  */
 
 import { TierFullError } from "../errors.ts";
-import type { Tier, TierInfo } from "./tier.ts";
+import type { Tier, TierEntry, TierInfo } from "./tier.ts";
 
 /**
  * A tier in process memory. Copies are kept by reference: the caller hands
- * over the buffer and must not change it afterwards.
+ * over the buffer and must not change it afterwards. Nothing survives a
+ * restart.
  *
  * @example
  * ```ts
@@ -63,6 +64,10 @@ export class MemoryTier implements Tier {
 
   has(key: string): Promise<boolean> {
     return Promise.resolve(this.#copies.has(key));
+  }
+
+  list(): TierEntry[] {
+    return [...this.#copies].map(([key, b]) => ({ key, byteLength: b.byteLength }));
   }
 
   info(): TierInfo {

@@ -4,15 +4,21 @@
  * @module
  */
 
-/** What a tier holds and how fast it is, for placement and `GET /v1/nodes`. */
+/** Kinds of tier store: process memory, files under /dev/shm, a local directory, the backing store. */
+export type TierKind = "memory" | "shm" | "file" | "backing";
+
+/** Every tier kind, fastest first as they are usually declared. */
+export const TIER_KINDS: readonly TierKind[] = ["memory", "shm", "file", "backing"];
+
+/** What a tier holds, for placement and `GET /v1/nodes`. */
 export interface TierInfo {
   /** Tier name from config, such as `memory` or `file`. */
   readonly name: string;
   /** Kind of store. */
-  readonly kind: "memory" | "file";
+  readonly kind: TierKind;
   /** Capacity in bytes. */
   readonly capacity: number;
-  /** Bytes held. */
+  /** Bytes held (including writes under way). */
   readonly used: number;
   /** Copies held. */
   readonly count: number;
@@ -20,10 +26,19 @@ export interface TierInfo {
   readonly persistent: boolean;
 }
 
+/** One copy a tier holds. */
+export interface TierEntry {
+  /** Its key. */
+  readonly key: string;
+  /** Its size in bytes. */
+  readonly byteLength: number;
+}
+
 /**
  * A store of byte copies under string keys. Implementations enforce their
- * capacity (a `TierFullError`, never a silent drop) and keep a copy until it
- * is deleted.
+ * capacity (a `TierFullError`, never a silent drop), reserve the bytes of a
+ * `put` before its first await (so two concurrent puts cannot both take the
+ * last free bytes), and keep a copy until it is deleted.
  */
 export interface Tier {
   /** Name from config. */
@@ -36,6 +51,8 @@ export interface Tier {
   delete(key: string): Promise<boolean>;
   /** Whether the tier holds `key`. */
   has(key: string): Promise<boolean>;
+  /** The copies held, for indexing them after a restart. */
+  list(): TierEntry[];
   /** Capacity and usage. */
   info(): TierInfo;
 }

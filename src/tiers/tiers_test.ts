@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TierFullError } from "../errors.ts";
-import { FileTier, MemoryTier, type Tier } from "./mod.ts";
+import { StrataError, TierFullError } from "../errors.ts";
+import { BackingTier, FileTier, MemoryTier, ShmTier, type Tier } from "./mod.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   await Deno.mkdir("tmp", { recursive: true });
@@ -35,6 +35,44 @@ Deno.test("MemoryTier.put() refuses copies past capacity and keeps what it holds
 
 Deno.test("FileTier.put() refuses copies past capacity and keeps what it holds", async () => {
   await withDir(async (dir) => await capacityIsEnforced(await FileTier.open("file", dir, 100)));
+});
+
+Deno.test("ShmTier.put() refuses copies past capacity and keeps what it holds", async () => {
+  await withDir(async (dir) => await capacityIsEnforced(await ShmTier.open("shm", dir, 100)));
+});
+
+Deno.test("BackingTier.put() refuses copies past capacity and keeps what it holds", async () => {
+  await withDir(async (dir) => await capacityIsEnforced(await BackingTier.open("pfs", dir, 100)));
+});
+
+Deno.test("ShmTier.open() at /dev/shm says why when Deno refuses /dev to narrow permissions", async () => {
+  const dir = `/dev/shm/strata/test-${crypto.randomUUID()}`;
+  const opened = await ShmTier.open("shm", dir, 100).catch((e) => e);
+  if (opened instanceof ShmTier) {
+    // A Deno that grants /dev/shm to --allow-write gives a working tier.
+    await capacityIsEnforced(opened);
+    await Deno.remove(dir, { recursive: true });
+    return;
+  }
+  assert.ok(opened instanceof StrataError, String(opened));
+  assert.equal(
+    opened.message,
+    `Cannot open shm tier 'shm' at '${dir}': Deno grants access under /dev only with --allow-all, which Strata does not run with; declare the tier's path on another tmpfs mount`,
+  );
+});
+
+Deno.test("ShmTier.open() clears what a previous run left unless declared persistent", async () => {
+  await withDir(async (dir) => {
+    const t = await ShmTier.open("shm", dir, 1000);
+    await t.put("a/1/dataset/", new Uint8Array([1, 2, 3]));
+    assert.deepEqual(Deno.readFileSync(t.pathOf("a/1/dataset/")), new Uint8Array([1, 2, 3]));
+    const kept = await ShmTier.open("shm", dir, 1000, { persistent: true });
+    assert.deepEqual(kept.list(), [{ key: "a/1/dataset/", byteLength: 3 }]);
+    assert.equal(kept.info().persistent, true);
+    const cleared = await ShmTier.open("shm", dir, 1000);
+    assert.deepEqual(cleared.list(), []);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
 });
 
 Deno.test("FileTier.open() finds copies after a restart, with any key", async () => {

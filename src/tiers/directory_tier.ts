@@ -1,0 +1,196 @@
+/**
+ * Tiers of files in a directory (the shm, file and backing kinds share this
+ * store), written so that a crash leaves either the old copy or the new one,
+ * never a torn file.
+ *
+ * @module
+ */
+
+import { TierFullError } from "../errors.ts";
+import type { Tier, TierEntry, TierInfo, TierKind } from "./tier.ts";
+
+/** How a directory tier stores its copies. */
+export interface DirectoryTierOptions {
+  /** Name from config. */
+  readonly name: string;
+  /** Kind reported by `info()`. */
+  readonly kind: Exclude<TierKind, "memory">;
+  /** The directory (created if needed). */
+  readonly dir: string;
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  /**
+   * Whether copies found at open are kept. A tier declared volatile removes
+   * them instead: the runtime does not count on them after a restart, so
+   * neither may the bytes linger unaccounted.
+   */
+  readonly persistent: boolean;
+  /** Whether each write is flushed to the device before it counts (not for tmpfs). */
+  readonly sync: boolean;
+}
+
+/**
+ * A tier of files under one directory, one file per copy. A write goes to a
+ * temporary file (flushed to the device when `sync`), then is renamed over
+ * the final name. Opening a persistent directory picks up the copies already
+ * there (after a restart).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DirectoryTier } from "./directory_tier.ts";
+ * await Deno.mkdir("tmp", { recursive: true });
+ * const dir = await Deno.makeTempDir({ dir: "tmp" });
+ * const options = { name: "disk", kind: "file", dir, capacity: 1 << 20, persistent: true, sync: true } as const;
+ * const t = await DirectoryTier.openDirectory(options);
+ * await t.put("particles/1/viz", new Uint8Array([7, 8]));
+ * const again = await DirectoryTier.openDirectory(options);
+ * assert.deepEqual(await again.get("particles/1/viz"), new Uint8Array([7, 8]));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class DirectoryTier implements Tier {
+  readonly name: string;
+  readonly #options: DirectoryTierOptions;
+  readonly #sizes = new Map<string, number>();
+  #used = 0;
+
+  /** Creates the tier without touching the directory; `open()` also indexes it. */
+  protected constructor(options: DirectoryTierOptions) {
+    this.name = options.name;
+    this.#options = options;
+  }
+
+  /** Opens (creating if needed) a directory tier and indexes, or clears, what it holds. */
+  static async openDirectory(options: DirectoryTierOptions): Promise<DirectoryTier> {
+    const tier = new DirectoryTier(options);
+    await tier.load();
+    return tier;
+  }
+
+  /** Creates the directory, removes torn writes, and indexes (or removes) the copies there. */
+  protected async load(): Promise<void> {
+    const dir = this.#options.dir;
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile) continue;
+      const path = `${dir}/${entry.name}`;
+      if (entry.name.endsWith(".tmp")) {
+        await Deno.remove(path);
+        continue;
+      }
+      const key = decodeKey(entry.name);
+      if (key === undefined) continue;
+      if (!this.#options.persistent) {
+        await Deno.remove(path);
+        continue;
+      }
+      const size = (await Deno.stat(path)).size;
+      this.#sizes.set(key, size);
+      this.#used += size;
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    const old = this.#sizes.get(key) ?? 0;
+    if (this.#used - old + bytes.byteLength > this.#options.capacity) {
+      throw new TierFullError(this.name, {
+        capacity: this.#options.capacity,
+        used: this.#used,
+        requested: bytes.byteLength,
+      });
+    }
+    // Reserve before the await so concurrent puts cannot overshoot the capacity.
+    this.#used += bytes.byteLength - old;
+    this.#sizes.set(key, bytes.byteLength);
+    const path = this.#path(key);
+    const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+    try {
+      using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+      let at = 0;
+      while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
+      if (this.#options.sync) await file.syncData();
+      await Deno.rename(tmp, path);
+    } catch (e) {
+      this.#used -= bytes.byteLength - old;
+      if (old === 0) this.#sizes.delete(key);
+      else this.#sizes.set(key, old);
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (!this.#sizes.has(key)) return undefined;
+    try {
+      return await Deno.readFile(this.#path(key));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const size = this.#sizes.get(key);
+    if (size === undefined) return false;
+    this.#sizes.delete(key);
+    this.#used -= size;
+    await Deno.remove(this.#path(key)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    return true;
+  }
+
+  has(key: string): Promise<boolean> {
+    return Promise.resolve(this.#sizes.has(key));
+  }
+
+  list(): TierEntry[] {
+    return [...this.#sizes].map(([key, byteLength]) => ({ key, byteLength }));
+  }
+
+  info(): TierInfo {
+    return {
+      name: this.name,
+      kind: this.#options.kind,
+      capacity: this.#options.capacity,
+      used: this.#used,
+      count: this.#sizes.size,
+      persistent: this.#options.persistent,
+    };
+  }
+
+  /** The file holding a key's copy, for tools that read it in place. */
+  pathOf(key: string): string {
+    return this.#path(key);
+  }
+
+  #path(key: string): string {
+    return `${this.#options.dir}/${encodeKey(key)}`;
+  }
+}
+
+/** Keys become file names: every byte outside [A-Za-z0-9_.-] is written as ~XX. */
+function encodeKey(key: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(key)) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_.-]/.test(c) ? c : "~" + b.toString(16).padStart(2, "0");
+  }
+  return out + ".bin";
+}
+
+function decodeKey(name: string): string | undefined {
+  if (!name.endsWith(".bin")) return undefined;
+  const body = name.slice(0, -4);
+  const bytes: number[] = [];
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] === "~") {
+      const b = parseInt(body.slice(i + 1, i + 3), 16);
+      if (Number.isNaN(b)) return undefined;
+      bytes.push(b);
+      i += 2;
+    } else bytes.push(body.charCodeAt(i));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
