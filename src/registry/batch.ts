@@ -56,7 +56,8 @@ export function parseBatchOp(op: unknown): BatchOp {
         ]] as const
       ) {
         if (o[k] === undefined) continue;
-        if (typeof o[k] !== type) {
+        const actual: string = typeof o[k];
+        if (actual !== type) {
           throw new InvalidRequestError(
             `Invalid batch operation 'create': expected '${k}' to be a ${type}, found ${typeof o[
               k
