@@ -13,6 +13,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
+import { overlaps } from "../registry/coverage.ts";
 import { copyKey } from "./keys.ts";
 import type { FragmentRecord, NameService, SourceRecord } from "./name_service.ts";
 
@@ -168,22 +169,53 @@ export class Runtime {
 
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachResult> {
-    let version = req.version;
-    if (req.waitMs !== undefined) {
-      const atLeast = version === "latest" ? 1 : version;
-      version = await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
-    }
     const found = await this.#names.attachFragments({
       dataset: req.dataset,
-      version,
+      version: await this.#version(req),
       fragment: req.fragment,
       bindings: req.bindings,
     });
-    const bytes = await Promise.all(found.sources.map((s) => this.#read(s)));
-    const plan = this.#plan(found.sources.map((s) => s.layout), found.layout);
-    const out = new Uint8Array(found.layout.byteLength);
+    return await this.#gather(found.version, found.sources, found.layout);
+  }
+
+  /**
+   * Attaches a layout that the dataset's description does not name, such as
+   * a transform function's declared input (a fragment of another description
+   * of the same variables), from the copies of a committed version that
+   * intersect it.
+   */
+  async attachLayout(
+    req: Omit<AttachRequest, "fragment" | "bindings">,
+    layout: FragmentLayout,
+  ): Promise<AttachResult> {
+    const found = await this.#names.attachFragments({
+      dataset: req.dataset,
+      version: await this.#version(req),
+      fragment: "dataset",
+      bindings: {},
+    });
+    const sources = found.sources.filter((s) => overlaps(s.layout, layout));
+    return await this.#gather(found.version, sources, layout);
+  }
+
+  async #version(
+    req: { dataset: string; version: number | "latest"; waitMs?: number },
+  ): Promise<number | "latest"> {
+    if (req.waitMs === undefined) return req.version;
+    const atLeast = req.version === "latest" ? 1 : req.version;
+    return await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
+  }
+
+  async #gather(
+    version: number,
+    sources: readonly SourceRecord[],
+    layout: FragmentLayout,
+  ): Promise<AttachResult> {
+    const bytes = await Promise.all(sources.map((s) => this.#read(s)));
+    const plan = this.#plan(sources.map((s) => s.layout), layout);
+    const out = new Uint8Array(layout.byteLength);
     executePlan(plan, bytes, out);
-    return { version: found.version, layout: found.layout, bytes: out };
+    return { version, layout, bytes: out };
   }
 
   async #store(key: string, bytes: Uint8Array, durable: boolean): Promise<void> {

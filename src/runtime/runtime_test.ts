@@ -3,6 +3,7 @@ import { ChecksumError, LostError } from "../errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
+import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
 import { Runtime } from "./runtime.ts";
 
 const GRID = `dataset grid { var t [4, 4]float32 }
@@ -217,6 +218,40 @@ Deno.test("Runtime.publish() keeps nothing when the name server refuses the copy
         bindings: {},
       });
       assert.deepEqual(again.bytes, grid());
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime.attachLayout() gathers a layout from another description of the same variables", async () => {
+  await withDir(async (dir) => {
+    const a = await start(dir);
+    try {
+      await a.registry.createDataset({ name: "grid", description: GRID });
+      const bytes = grid();
+      await a.runtime.publish({
+        dataset: "grid",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 2 },
+        bytes: bytes.slice(0, 32),
+      });
+      await a.runtime.publish({
+        dataset: "grid",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0: 2, r1: 4 },
+        bytes: bytes.slice(32),
+      });
+      // Column 1 as float64, from a description the dataset was not created with.
+      const other = compileDescription(
+        `${GRID}\nfragment col(c) { var t [i] float64 = t[i, c] }`,
+      );
+      const layout = fragmentLayout(other, "col", { c: 1 });
+      const got = await a.runtime.attachLayout({ dataset: "grid", version: "latest" }, layout);
+      assert.equal(got.version, 1);
+      assert.deepEqual([...new Float64Array(got.bytes.buffer)], [1, 5, 9, 13]);
     } finally {
       a.registry.close();
     }
