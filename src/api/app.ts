@@ -21,6 +21,7 @@ import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { requireToken } from "./auth.ts";
+import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
@@ -30,6 +31,8 @@ export interface AppOptions {
   readonly token?: string;
   /** The dataset and payload routes' services; without them only describe and health are served. */
   readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
+  /** The function, pipeline and lineage routes' services; without them those routes are absent. */
+  readonly functions?: Omit<FunctionRouteOptions, "maxBodyBytes">;
 }
 
 /** The version the service reports. */
@@ -79,6 +82,9 @@ export function createApp(options: AppOptions): Hono {
   });
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+  }
+  if (options.functions !== undefined) {
+    mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
   app.notFound((c) =>
     c.json(

@@ -5,6 +5,7 @@
  * strata serve [--config config/strata.yaml]   # the HTTP API on 127.0.0.1:7070
  * strata check FILE [--bind k=v ...]            # check a description, print its layouts
  * strata plan FILE FROM TO [--bind k=v ...]      # print the copy plan between two layouts
+ * strata deploy functions/histogram.ts          # deploy a transform function
  * ```
  *
  * @module
@@ -22,6 +23,8 @@ import { StrataError } from "../errors.ts";
 import { type Config, DEFAULT_CONFIG, parseConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
+import { openFunctions } from "./serve_functions.ts";
+import { runFunctionCommand } from "./function_commands.ts";
 
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
@@ -34,6 +37,13 @@ const USAGE = `Usage:
   strata publish DATASET VERSION FRAGMENT FILE|- [--bind NAME=VALUE] [--token T]
   strata commit DATASET VERSION
   strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
+  strata deploy FILE [--name NAME] [--alias ALIAS]   deploy a function (name: the file's)
+  strata functions [NAME]                list functions, or describe one
+  strata alias NAME ALIAS VERSION        point an alias at a version (rollback)
+  strata invoke NAME DATASET [--version N] [--bind K=V] [--each] [--args JSON] [--use ALIAS]
+  strata pipeline NAME [--source D --function F [--use A] [--output D2]
+                  [--placement in-situ|in-transit|auto] [--args JSON]]
+                                        create a pipeline, or show its runs
   strata help
 
 Client commands talk to --url (default http://127.0.0.1:7070).`;
@@ -52,6 +62,15 @@ export async function main(args: string[]): Promise<number> {
       wait: { type: "string" },
       durable: { type: "boolean" },
       retention: { type: "string" },
+      name: { type: "string" },
+      alias: { type: "string", multiple: true },
+      use: { type: "string" },
+      each: { type: "boolean" },
+      args: { type: "string" },
+      source: { type: "string" },
+      function: { type: "string" },
+      output: { type: "string" },
+      placement: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -68,6 +87,11 @@ export async function main(args: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
       default: {
+        const fn = await runFunctionCommand(command, rest, {
+          ...values,
+          bindings: parseBinds(values.bind ?? []),
+        });
+        if (fn !== undefined) return fn;
         const code = await runClientCommand(command, rest, {
           url: values.url,
           token: values.token,
@@ -114,10 +138,12 @@ async function serve(config: Config): Promise<number> {
   const memory = new MemoryTier("memory", config.tiers.memory);
   const file = await FileTier.open("file", `${config.dataDir}/file`, config.tiers.file);
   const runtime = new Runtime({ node: config.node, names: registry, memory, file });
+  const functions = await openFunctions({ registry, runtime, dataDir: config.dataDir });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
     data: { runtime, catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
+    functions,
   });
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -130,6 +156,7 @@ async function serve(config: Config): Promise<number> {
     onListen: ({ hostname, port }) => console.log(`Strata listening on http://${hostname}:${port}`),
   }, app.fetch);
   await server.finished;
+  await functions.close();
   registry.close();
   return 0;
 }

@@ -85,6 +85,8 @@ export interface Resolved {
 export interface CallResult {
   /** The function version that ran. */
   readonly function: { readonly name: string; readonly version: number; readonly digest: string };
+  /** The source dataset and the version it read. */
+  readonly source: { readonly dataset: string; readonly version: number };
   /** The JSON text of a value result. */
   readonly json?: string;
   /** The bytes of a dataset result, in `layout`. */
@@ -356,7 +358,13 @@ export class FunctionService {
     const logs = results.flatMap((r) => r.logs);
     if (results.length === 1) return { ...results[0]!, calls: 1 };
     const json = await this.reduce(fn, results.map((r) => r.json!));
-    return { function: functionOf(fn), json, logs, calls: results.length };
+    return {
+      function: functionOf(fn),
+      source: results[0]!.source,
+      json,
+      logs,
+      calls: results.length,
+    };
   }
 
   /**
@@ -446,8 +454,15 @@ export class FunctionService {
       },
       [buffer],
     );
+    const from = { dataset: req.dataset, version: attached.version };
     if (output.kind === "value") {
-      return { function: functionOf(fn), json: reply.json!, logs: reply.logs, calls: 1 };
+      return {
+        function: functionOf(fn),
+        source: from,
+        json: reply.json!,
+        logs: reply.logs,
+        calls: 1,
+      };
     }
     const outDs = this.#output(fn, output);
     const outLayout = outputLayout(outDs, output, {
@@ -455,7 +470,14 @@ export class FunctionService {
       ...req.params,
     });
     const bytes = this.#pack(fn.record, outLayout, reply.arrays);
-    return { function: functionOf(fn), bytes, layout: outLayout, logs: reply.logs, calls: 1 };
+    return {
+      function: functionOf(fn),
+      source: from,
+      bytes,
+      layout: outLayout,
+      logs: reply.logs,
+      calls: 1,
+    };
   }
 
   /** Merges value results (JSON texts) with the function's `merge`, in its sandbox. */
