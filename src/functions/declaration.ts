@@ -15,7 +15,7 @@ import {
   parseDescription,
   printDescription,
 } from "../ddl/mod.ts";
-import { InvalidFunctionError, LayoutError, StrataError } from "../errors.ts";
+import { DescriptionError, InvalidFunctionError, LayoutError, StrataError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type FieldEntry, fieldTable } from "./fields.ts";
 
@@ -180,7 +180,8 @@ export function composeInput(
     return compileDescription(text);
   } catch (e) {
     if (e instanceof StrataError) {
-      const detail = e.message.split("\n")[0];
+      // Positions would point into the composed text, which nobody wrote.
+      const detail = e instanceof DescriptionError ? e.detail : e.message.split("\n")[0];
       throw new LayoutError(`Function '${name}' cannot read dataset '${dataset}': ${detail}`, {
         cause: e,
       });
