@@ -105,9 +105,9 @@ export const ARRAY_OF_TYPE: Readonly<Record<NumericType, string>> = {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
+ * import { compileDescription, datasetLayout } from "../ddl/mod.ts";
  * import { fieldTable, packOutput } from "./fields.ts";
- * const layout = fragmentLayout(compileDescription("dataset { var h [2]uint32 }"), "dataset");
+ * const layout = datasetLayout(compileDescription("dataset { var h [2]uint32 }"));
  * const bytes = packOutput(layout, fieldTable(layout), { h: new Uint32Array([3, 4]) });
  * assert.deepEqual([...new Uint32Array(bytes.buffer)], [3, 4]);
  * ```

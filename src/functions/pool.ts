@@ -66,6 +66,9 @@ export class LoadFailed extends Error {
   }
 }
 
+/** Quiet time after which spare Workers are started again, in ms. */
+const REFILL_QUIET_MS = 25;
+
 interface Entry {
   readonly idle: Sandbox[];
   total: number;
@@ -107,6 +110,7 @@ export class WorkerPool {
   readonly #maxQueue: number;
   readonly #entries = new Map<string, Entry>();
   readonly #spares: Sandbox[] = [];
+  #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   /** Creates a pool; no Worker starts until the first call. */
@@ -136,6 +140,7 @@ export class WorkerPool {
    */
   acquire(module: Loadable): Promise<Lease> {
     if (this.#closed) return Promise.reject(new ClosedError("function pool", "no call was made"));
+    if (this.#refillTimer !== undefined) this.#refillSoon();
     const e = this.#entry(module.key);
     const idle = e.idle.pop();
     if (idle !== undefined) {
@@ -172,6 +177,8 @@ export class WorkerPool {
   /** Terminates every Worker; waiting calls fail with `ClosedError`. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#refillTimer);
+    this.#refillTimer = undefined;
     for (const e of this.#entries.values()) {
       for (const sb of e.idle) sb.terminate();
       this.#unschedule(e);
@@ -185,7 +192,6 @@ export class WorkerPool {
   async #grow(module: Loadable, e: Entry): Promise<Lease> {
     e.total++;
     const sb = this.#spares.pop() ?? Sandbox.spawn();
-    this.#refill();
     let reply: SandboxReply;
     try {
       reply = await sb.request(
@@ -196,6 +202,7 @@ export class WorkerPool {
     } catch (err) {
       reply = { t: "crashed", message: (err as Error).message };
     }
+    this.#refillSoon();
     if (reply.t !== "loaded" || this.#closed) {
       sb.terminate();
       e.total--;
@@ -268,5 +275,20 @@ export class WorkerPool {
     while (!this.#closed && this.#spares.length < this.#spareCount) {
       this.#spares.push(Sandbox.spawn());
     }
+  }
+
+  /**
+   * Starting a Worker blocks this thread for milliseconds (about 20 on the
+   * benchmark machine), so spares are started once the pool has been quiet
+   * for a moment: not in the path of the call that took one, nor of the
+   * calls that follow it.
+   */
+  #refillSoon(): void {
+    if (this.#closed || this.#spares.length >= this.#spareCount) return;
+    clearTimeout(this.#refillTimer);
+    this.#refillTimer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      this.#refill();
+    }, REFILL_QUIET_MS);
   }
 }

@@ -143,6 +143,7 @@ export class FunctionService {
   readonly #aliases = new Map<string, Record<string, number>>();
   readonly #inputs = new Map<string, Dataset>();
   readonly #outputs = new Map<string, Dataset>();
+  readonly #layouts = new Map<string, { layout: FragmentLayout; fields: FieldEntry[] }>();
   #inUse: (name: string) => string | undefined = () => undefined;
 
   /** Creates the service. */
@@ -345,7 +346,7 @@ export class FunctionService {
     } else units = [{ params: req.params ?? {} }];
     const results = await mapLimit(
       units,
-      2,
+      units.length === 1 ? 1 : 2,
       (u) =>
         this.runUnit(fn, {
           dataset: req.dataset,
@@ -419,12 +420,9 @@ export class FunctionService {
       readonly waitMs?: number;
     },
   ): Promise<CallResult> {
-    const name = fn.record.name;
     const decl = fn.record.declaration;
     const source = await this.#catalog.describeDataset(req.dataset);
-    const ds = this.#input(fn, source);
-    const layout = fragmentLayout(ds, decl.fragment, { ...source.sizes, ...req.params });
-    const fields = fieldsFor(name, layout);
+    const { layout, fields } = this.#layout(fn, source, req.params);
     const attached = await this.#runtime.attachLayout(
       {
         dataset: req.dataset,
@@ -512,7 +510,7 @@ export class FunctionService {
         `Function '${name}' outputs a dataset: call it on stored data with invoke`,
       );
     }
-    const declared = fieldTable(sampleLayout(fn.record.declaration));
+    const declared = this.#declaredFields(fn);
     const batch = Math.max(1, options.batch ?? 512);
     const chunks: (readonly Readonly<Record<string, ArrayBufferView>>[])[] = [];
     for (let i = 0; i < inputs.length; i += batch) chunks.push(inputs.slice(i, i + batch));
@@ -671,6 +669,40 @@ export class FunctionService {
     }
   }
 
+  /** The input layout and fields of a call: cached, calls on one region repeat them. */
+  #layout(
+    fn: Resolved,
+    source: DatasetDescription,
+    params: Readonly<Record<string, number>>,
+  ): { layout: FragmentLayout; fields: FieldEntry[] } {
+    const key = `${fn.record.digest}\0${source.name}\0${source.createdAt}\0${
+      JSON.stringify(params)
+    }`;
+    let hit = this.#layouts.get(key);
+    if (hit === undefined) {
+      const ds = this.#input(fn, source);
+      const layout = fragmentLayout(ds, fn.record.declaration.fragment, {
+        ...source.sizes,
+        ...params,
+      });
+      hit = { layout, fields: fieldsFor(fn.record.name, layout) };
+      if (this.#layouts.size >= 1024) this.#layouts.delete(this.#layouts.keys().next().value!);
+      this.#layouts.set(key, hit);
+    }
+    return hit;
+  }
+
+  #declaredFields(fn: Resolved): FieldEntry[] {
+    const key = `${fn.record.digest}\0sample`;
+    let hit = this.#layouts.get(key);
+    if (hit === undefined) {
+      const layout = sampleLayout(fn.record.declaration);
+      hit = { layout, fields: fieldTable(layout) };
+      this.#layouts.set(key, hit);
+    }
+    return hit.fields;
+  }
+
   #input(fn: Resolved, source: DatasetDescription): Dataset {
     const key = `${fn.record.digest}\0${source.name}\0${source.createdAt}`;
     let ds = this.#inputs.get(key);
@@ -814,6 +846,7 @@ export async function mapLimit<T, R>(
   limit: number,
   fn: (item: T) => Promise<R>,
 ): Promise<R[]> {
+  if (items.length === 1) return [await fn(items[0]!)];
   const out = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
