@@ -310,3 +310,31 @@ function kind(v: unknown): string {
   if (typeof v === "string") return `the string ${JSON.stringify(v.slice(0, 40))}`;
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
+
+/**
+ * The sizes of a derived dataset's size variables, taken from the source's
+ * by name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription } from "../ddl/mod.ts";
+ * import { sizesFor } from "./declaration.ts";
+ * const out = compileDescription("dataset { var n int64; var y [n]float32 }");
+ * assert.deepEqual(sizesFor(out, { n: 10, m: 3 }), { n: 10 });
+ * ```
+ */
+export function sizesFor(
+  ds: Dataset,
+  sourceSizes: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of ds.variables.values()) {
+    for (const d of v.dims) {
+      if (typeof d !== "number" && sourceSizes[d.sizeVar] !== undefined) {
+        out[d.sizeVar] = sourceSizes[d.sizeVar]!;
+      }
+    }
+  }
+  return out;
+}

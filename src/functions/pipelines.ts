@@ -12,7 +12,9 @@ import { ConflictError, NotFoundError, StrataError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import { decidePlacement, type PlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
-import { type FunctionService, mapLimit, type Resolved, sizesFor } from "./service.ts";
+import { sizesFor } from "./declaration.ts";
+import { mapLimit } from "./map_limit.ts";
+import type { FunctionService, Resolved } from "./service.ts";
 import type {
   FunctionStore,
   Lineage,

@@ -17,7 +17,6 @@ import {
   StrataError,
 } from "../errors.ts";
 import type { AttachQuery, DatasetDescription, SourceRecord } from "../registry/records.ts";
-import { NAME_PATTERN } from "../registry/validate.ts";
 import type { AttachResult as RuntimeAttach } from "../runtime/runtime.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import {
@@ -29,11 +28,15 @@ import {
   parseDeclaration,
   sampleLayout,
   sampleOutputLayout,
+  sizesFor,
 } from "./declaration.ts";
-import { ARRAY_OF_TYPE, type FieldEntry, fieldTable, packOutput } from "./fields.ts";
+import { type FieldEntry, fieldTable, packOutput } from "./fields.ts";
+import { callError, packCalls } from "./_calls.ts";
+import { checkAlias, checkFunctionName } from "./_names.ts";
+import { mapLimit } from "./map_limit.ts";
 import { checkLimits, limitsKey } from "./limits.ts";
 import { type Lease, type Loadable, LoadFailed, WorkerPool } from "./pool.ts";
-import type { CallInput, SandboxReply, SandboxRequest } from "./sandbox.ts";
+import type { SandboxReply, SandboxRequest } from "./sandbox.ts";
 import { sampleBytes } from "./sample.ts";
 import { checkSource, digestOf, runnableSource } from "./source.ts";
 import type { FunctionStore, VersionRecord } from "./store.ts";
@@ -740,141 +743,6 @@ export class FunctionService {
   }
 }
 
-/** The sizes of a derived dataset's size variables, taken from the source's by name. */
-export function sizesFor(
-  ds: Dataset,
-  sourceSizes: Readonly<Record<string, number>>,
-): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const v of ds.variables.values()) {
-    for (const d of v.dims) {
-      if (typeof d !== "number" && sourceSizes[d.sizeVar] !== undefined) {
-        out[d.sizeVar] = sourceSizes[d.sizeVar]!;
-      }
-    }
-  }
-  return out;
-}
-
 function functionOf(fn: Resolved): CallResult["function"] {
   return { name: fn.record.name, version: fn.record.version, digest: fn.record.digest };
-}
-
-/** The error a failed request becomes: a limit by name, or the function's failure. */
-function callError(
-  record: Pick<VersionRecord, "name" | "version" | "limits">,
-  reply: Exclude<SandboxReply, { t: "done" } | { t: "loaded" }>,
-): StrataError {
-  switch (reply.t) {
-    case "timeout":
-      return new LimitExceededError(
-        record.name,
-        record.version,
-        "time",
-        `ran past its limit of ${reply.ms} ms; its Worker was terminated and is replaced`,
-      );
-    case "crashed":
-      return new FunctionFailedError(
-        record.name,
-        record.version,
-        `its Worker stopped: ${reply.message}`,
-      );
-    case "error":
-      if (reply.error.limit !== undefined) {
-        return new LimitExceededError(
-          record.name,
-          record.version,
-          reply.error.limit,
-          reply.error.message,
-        );
-      }
-      return new FunctionFailedError(
-        record.name,
-        record.version,
-        `${reply.error.name}: ${reply.error.message}`,
-      );
-  }
-}
-
-/** Packs many calls' arrays into one buffer, each field aligned to 8 bytes. */
-function packCalls(
-  name: string,
-  declared: readonly FieldEntry[],
-  inputs: readonly Readonly<Record<string, ArrayBufferView>>[],
-  ctx: Readonly<Record<string, unknown>>,
-): { buffer: ArrayBuffer; calls: CallInput[] } {
-  let total = 0;
-  for (const input of inputs) {
-    for (const v of Object.values(input)) total += (v.byteLength + 7) & ~7;
-  }
-  const bytes = new Uint8Array(total);
-  const calls: CallInput[] = [];
-  let at = 0;
-  for (const input of inputs) {
-    const base = at;
-    const fields: FieldEntry[] = [];
-    for (const [key, v] of Object.entries(input)) {
-      const f = declared.find((d) => d.name === key || d.aliases.includes(key));
-      if (f === undefined) {
-        throw new InvalidRequestError(
-          `Function '${name}' takes no input field '${key}': it takes ${
-            declared.map((d) => d.name).join(", ")
-          }`,
-        );
-      }
-      if (v.constructor.name !== ARRAY_OF_TYPE[f.type]) {
-        throw new InvalidRequestError(
-          `Input field '${key}' of '${name}' must be a ${
-            ARRAY_OF_TYPE[f.type]
-          }, found a ${v.constructor.name}`,
-        );
-      }
-      bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), at);
-      const size = (v as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-      const length = v.byteLength / size;
-      fields.push({ ...f, offset: at - base, length, shape: [length] });
-      at += (v.byteLength + 7) & ~7;
-    }
-    calls.push({ fields, base, ctx });
-  }
-  return { buffer: bytes.buffer, calls };
-}
-
-/** Runs `fn` on every item with at most `limit` under way; results in item order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  if (items.length === 1) return [await fn(items[0]!)];
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(lanes);
-  return out;
-}
-
-function checkFunctionName(name: string): void {
-  if (!NAME_PATTERN.test(name)) {
-    throw new InvalidRequestError(
-      `Invalid function name '${
-        name.slice(0, 140)
-      }': expected a letter then up to 127 letters, digits, '_', '.' or '-'`,
-    );
-  }
-}
-
-function checkAlias(alias: unknown): asserts alias is string {
-  if (typeof alias !== "string" || !NAME_PATTERN.test(alias) || /^[0-9]/.test(alias)) {
-    throw new InvalidRequestError(
-      `Invalid alias '${
-        String(alias).slice(0, 140)
-      }': expected a letter then letters, digits, '_', '.' or '-'`,
-    );
-  }
 }
