@@ -58,6 +58,14 @@ export function sandboxMain(): void {
     define(target, key, { value, writable: false, configurable: false, enumerable: false });
   }
 
+  // Built-in prototypes keep their properties' attributes: a non-writable
+  // property on a typed array prototype made element loads five times
+  // slower in V8 (measured with functions/histogram.ts). The originals stay
+  // out of reach either way: only the replacements are referenced.
+  function replace(proto: object, key: string, value: unknown): void {
+    define(proto, key, { value, writable: true, configurable: true, enumerable: false });
+  }
+
   const TYPED = [
     "Int8Array",
     "Uint8Array",
@@ -93,7 +101,7 @@ export function sandboxMain(): void {
     });
     // Species constructors (slice, map, subarray copies) and `from`/`of`
     // reach the constructor through the prototype: point it at the guard.
-    lock(Ctor.prototype, "constructor", guarded);
+    replace(Ctor.prototype, "constructor", guarded);
     lock(g, name, guarded);
   }
   const guardedBuffer: Any = new Proxy(OrigArrayBuffer, {
@@ -109,24 +117,24 @@ export function sandboxMain(): void {
   for (const method of ["resize", "transfer", "transferToFixedLength"]) {
     const fn = bufferProto[method];
     if (typeof fn !== "function") continue;
-    lock(bufferProto, method, function (this: ArrayBuffer, ...args: Any[]) {
+    replace(bufferProto, method, function (this: ArrayBuffer, ...args: Any[]) {
       if (typeof args[0] === "number") {
         reserve(args[0] - this.byteLength, `ArrayBuffer.prototype.${method}`);
       }
       return reflectApply(fn, this, args);
     });
   }
-  lock(bufferProto, "constructor", guardedBuffer);
+  replace(bufferProto, "constructor", guardedBuffer);
   lock(g, "ArrayBuffer", guardedBuffer);
   const stringProto: Any = String.prototype;
   const repeat = stringProto.repeat;
-  lock(stringProto, "repeat", function (this: string, count: number) {
+  replace(stringProto, "repeat", function (this: string, count: number) {
     reserve(String(this).length * Number(count), "String.prototype.repeat");
     return reflectApply(repeat, this, [count]);
   });
   for (const method of ["padStart", "padEnd"]) {
     const fn = stringProto[method];
-    lock(stringProto, method, function (this: string, ...args: Any[]) {
+    replace(stringProto, method, function (this: string, ...args: Any[]) {
       reserve(Number(args[0]) - String(this).length, `String.prototype.${method}`);
       return reflectApply(fn, this, args);
     });
@@ -157,7 +165,7 @@ export function sandboxMain(): void {
       Object.getPrototypeOf(async function* () {}),
     ]
   ) {
-    lock(proto, "constructor", noFunction);
+    replace(proto, "constructor", noFunction);
   }
   lock(g, "Function", noFunction);
   lock(g, "eval", denied("eval"));
