@@ -122,3 +122,59 @@ export function run(_i: unknown, ctx: { dryRun: boolean; args: unknown }) {
     await server.stop();
   }
 });
+
+Deno.test("strata serve keeps functions, aliases and pipelines across a restart", async () => {
+  const first = await startServer();
+  const url = ["--url", first.url];
+  const sum = `export const input = "dataset { var x [4]float64 }\\nfragment all { var x = x }";
+export const output = "value";
+export function run(input: { x: Float64Array }) { return input.x.reduce((a, b) => a + b, 0) * FACTOR; }
+const FACTOR = 1;
+`;
+  let second: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    const strata = connect(first.url);
+    await strata.createDataset("tiny", "dataset tiny { var x [4]float64 }", { durable: true });
+    await strata.functions.deploy("sum", sum, { aliases: ["prod"] });
+    await strata.functions.deploy("sum", sum.replace("FACTOR = 1", "FACTOR = 10"));
+    const alias = await runDeno([...STRATA, "alias", "sum", "prod", "2", ...url]);
+    assert.equal(alias.stdout, "sum prod -> version 2\n", alias.stderr);
+    const created = await runDeno([
+      ...STRATA,
+      "pipeline",
+      "total",
+      "--source",
+      "tiny",
+      "--function",
+      "sum",
+      "--use",
+      "prod",
+      ...url,
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    await first.stop();
+
+    second = await startServer({ dataDir: first.dataDir });
+    const again = connect(second.url);
+    await again.publish("tiny", 1, "dataset", new Float64Array([1, 2, 3, 4]));
+    let state = "";
+    for (let i = 0; i < 500 && state !== "succeeded"; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      state = String((await again.functions.pipeline("total")).runs[0]?.state);
+    }
+    assert.equal(state, "succeeded");
+    const result = await again.functions.result("total", 1);
+    assert.equal(result.value, 100);
+    assert.deepEqual(
+      (result.lineage as { function: { version: number } }).function.version,
+      2,
+    );
+    const shown = await runDeno([...STRATA, "pipeline", "total", "--url", second.url]);
+    assert.equal(JSON.parse(shown.stdout).runs[0].state, "succeeded");
+    const d = await again.functions.describe("sum");
+    assert.deepEqual(d.aliases, { latest: 2, prod: 2 });
+  } finally {
+    if (second !== undefined) await second.stop();
+    else await first.stop().catch(() => {});
+  }
+});
