@@ -244,7 +244,8 @@ export class PipelineService {
           finishedAt: Date.now(),
         }, p.record.keep).catch(() => {});
       }
-      p.loop ??= this.#drain(p);
+      // The commit is still under way: start the run after it, not inside it.
+      p.loop ??= Promise.resolve().then(() => this.#drain(p));
     }
   }
 
