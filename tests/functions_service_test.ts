@@ -120,6 +120,7 @@ export function run(_i: unknown, ctx: { dryRun: boolean; args: unknown }) {
     assert.equal((await health.json()).status, "ok");
   } finally {
     await server.stop();
+    await Deno.remove(server.dataDir, { recursive: true });
   }
 });
 
@@ -176,5 +177,6 @@ const FACTOR = 1;
   } finally {
     if (second !== undefined) await second.stop();
     else await first.stop().catch(() => {});
+    await Deno.remove(first.dataDir, { recursive: true });
   }
 });
