@@ -5,12 +5,14 @@
  * @module
  */
 
+import { functionsBench } from "./functions_bench.ts";
 import { registryBench } from "./registry_bench.ts";
 import { tiersBench } from "./tiers_bench.ts";
 import { transformBench } from "./transform_bench.ts";
 import { transferBench } from "./transfer_bench.ts";
 import { streamingBench } from "./streaming_bench.ts";
 import { restartBench } from "./restart_bench.ts";
+import { vpicBench } from "./vpic_bench.ts";
 
 await transformBench();
 await registryBench();
@@ -18,3 +20,5 @@ await transferBench();
 await streamingBench();
 await restartBench();
 await tiersBench();
+await functionsBench();
+await vpicBench();

@@ -459,3 +459,108 @@ export class NodeFullError extends StrataError {
     this.tiers = copy.tiers;
   }
 }
+
+/**
+ * A function module refused at deploy (HTTP 400): its declaration is invalid,
+ * it does not type-check, or its dry run on a sample of its declared input
+ * failed. Nothing is stored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidFunctionError } from "./errors.ts";
+ * const e = new InvalidFunctionError("histogram", "dry-run", "run() threw: Boom");
+ * assert.equal(e.code, "invalid_function");
+ * assert.equal(e.message, "Cannot deploy function 'histogram': dry-run failed: run() threw: Boom");
+ * ```
+ */
+export class InvalidFunctionError extends StrataError {
+  /** Which check refused it. */
+  readonly stage: "declaration" | "type-check" | "dry-run";
+
+  /** Creates the error naming the function, the check and what it found. */
+  constructor(
+    name: string,
+    stage: "declaration" | "type-check" | "dry-run",
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      "invalid_function",
+      `Cannot deploy function '${name}': ${stage} failed: ${detail}`,
+      options,
+    );
+    this.stage = stage;
+  }
+}
+
+/**
+ * A call of a deployed function that threw, or returned what its declaration
+ * does not allow (HTTP 422). The service and other functions are unaffected.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FunctionFailedError } from "./errors.ts";
+ * const e = new FunctionFailedError("histogram", 3, "TypeError: x is undefined");
+ * assert.equal(e.code, "function_failed");
+ * assert.equal(e.message, "Function 'histogram' version 3 failed: TypeError: x is undefined");
+ * ```
+ */
+export class FunctionFailedError extends StrataError {
+  /** Creates the error naming the function, its version and what went wrong. */
+  constructor(name: string, version: number, detail: string) {
+    super("function_failed", `Function '${name}' version ${version} failed: ${detail}`);
+  }
+}
+
+/**
+ * A call of a deployed function that crossed one of its limits (HTTP 422):
+ * wall time (its Worker was terminated and is replaced), memory, or output
+ * size. The message names the limit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LimitExceededError } from "./errors.ts";
+ * const e = new LimitExceededError("spin", 1, "time", "ran past its limit of 100 ms and was terminated");
+ * assert.equal(e.limit, "time");
+ * assert.equal(e.message, "Function 'spin' version 1 exceeded its time limit: ran past its limit of 100 ms and was terminated");
+ * ```
+ */
+export class LimitExceededError extends StrataError {
+  /** The limit crossed. */
+  readonly limit: "time" | "memory" | "output";
+
+  /** Creates the error naming the function, its version, the limit and the detail. */
+  constructor(
+    name: string,
+    version: number,
+    limit: "time" | "memory" | "output",
+    detail: string,
+  ) {
+    super(
+      "limit_exceeded",
+      `Function '${name}' version ${version} exceeded its ${limit} limit: ${detail}`,
+    );
+    this.limit = limit;
+  }
+}
+
+/**
+ * Too many calls already wait for a function's Workers (HTTP 503): try again
+ * later. Queues are bounded so a slow function cannot hold unbounded memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BusyError } from "./errors.ts";
+ * assert.equal(new BusyError("Function 'h' has 1024 calls waiting").code, "busy");
+ * ```
+ */
+export class BusyError extends StrataError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super("busy", message);
+  }
+}

@@ -48,6 +48,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       `--allow-read=config,${dataDir}`,
       `--allow-write=${dataDir}`,
       "--allow-env=LOG_TOKENS,LOG_STREAM",
+      "--allow-run=deno",
       "src/cli/main.ts",
       "serve",
       "--config",

@@ -23,6 +23,7 @@ import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
+import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
@@ -36,6 +37,8 @@ export interface AppOptions {
   readonly cluster?: Omit<ClusterRouteOptions, "maxBodyBytes">;
   /** `GET /v1/nodes` of a runtime that is not itself a name server. */
   readonly nodes?: () => Promise<readonly { readonly id: string }[]>;
+  /** The function, pipeline and lineage routes' services; without them those routes are absent. */
+  readonly functions?: Omit<FunctionRouteOptions, "maxBodyBytes">;
 }
 
 /** The version the service reports. */
@@ -95,6 +98,9 @@ export function createApp(options: AppOptions): Hono {
       runtime: options.data?.runtime,
       cluster: cluster === undefined ? options.nodes : () => cluster.nodes.list(),
     });
+  }
+  if (options.functions !== undefined) {
+    mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
   app.notFound((c) =>
     c.json(

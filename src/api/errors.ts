@@ -11,13 +11,17 @@ import { StrataError } from "../errors.ts";
 
 /** HTTP status of each error code. */
 export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
+  busy: 503,
   checksum_mismatch: 500,
   conflict: 409,
+  function_failed: 422,
   gone: 410,
   insufficient_storage: 507,
   invalid_description: 400,
+  invalid_function: 400,
   invalid_layout: 400,
   invalid_request: 400,
+  limit_exceeded: 422,
   missing_region: 409,
   not_committed: 409,
   not_found: 404,

@@ -7,6 +7,7 @@
  * strata runtime --nameserver URL --node NAME  # tiers and data, registry elsewhere
  * strata check FILE [--bind k=v ...]            # check a description, print its layouts
  * strata plan FILE FROM TO [--bind k=v ...]      # print the copy plan between two layouts
+ * strata deploy functions/histogram.ts          # deploy a transform function
  * ```
  *
  * @module
@@ -20,6 +21,7 @@ import { type Config, loadConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
 import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
+import { runFunctionCommand } from "./function_commands.ts";
 
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
@@ -39,6 +41,13 @@ const USAGE = `Usage:
   strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
   strata flush DATASET VERSION [--tier TIER]   write a version to the backing tier
   strata nodes                                 tiers, usage and fragment counts of each node
+  strata deploy FILE [--name NAME] [--alias ALIAS]   deploy a function (name: the file's)
+  strata functions [NAME]                list functions, or describe one
+  strata alias NAME ALIAS VERSION        point an alias at a version (rollback)
+  strata invoke NAME DATASET [--version N] [--bind K=V] [--each] [--args JSON] [--use ALIAS]
+  strata pipeline NAME [--source D --function F [--use A] [--output D2]
+                  [--placement in-situ|in-transit|auto] [--args JSON]]
+                                        create a pipeline, or show its runs
   strata help
 
 Client commands talk to --url (default http://127.0.0.1:7070).`;
@@ -63,6 +72,15 @@ export async function main(args: string[]): Promise<number> {
       "wire-port": { type: "string" },
       "data-dir": { type: "string" },
       tier: { type: "string" },
+      name: { type: "string" },
+      alias: { type: "string", multiple: true },
+      use: { type: "string" },
+      each: { type: "boolean" },
+      args: { type: "string" },
+      source: { type: "string" },
+      function: { type: "string" },
+      output: { type: "string" },
+      placement: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -83,6 +101,11 @@ export async function main(args: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
       default: {
+        const fn = await runFunctionCommand(command, rest, {
+          ...values,
+          bindings: parseBinds(values.bind ?? []),
+        });
+        if (fn !== undefined) return fn;
         const code = await runClientCommand(command, rest, {
           url: values.url,
           token: values.token,

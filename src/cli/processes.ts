@@ -19,6 +19,7 @@ import { TierSet } from "../tiers/tier_set.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
+import { openFunctions } from "./serve_functions.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -26,6 +27,11 @@ export async function serveAll(config: Config): Promise<number> {
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
   const { releases, nodes } = nameServerParts(registry, config.node);
   const node = await startRuntime(config, registry);
+  const functions = await openFunctions({
+    registry,
+    runtime: node.runtime,
+    dataDir: config.dataDir,
+  });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
@@ -35,6 +41,7 @@ export async function serveAll(config: Config): Promise<number> {
       maxPayloadBytes: config.limits.maxPayloadBytes,
     },
     cluster: { registry, releases, nodes },
+    functions,
   });
   return await listen(config, app.fetch, async (url) => {
     const lease = keepLease(config, node, url, {
@@ -44,6 +51,7 @@ export async function serveAll(config: Config): Promise<number> {
     await lease.start();
     return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
   }, async () => {
+    await functions.close();
     await node.close();
     registry.close();
   }, () => releases.close());

@@ -7,6 +7,7 @@
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { ServerError } from "./errors.ts";
+import { FunctionsClient } from "./functions.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
 
 /** Options of `connect()`. */
@@ -140,10 +141,14 @@ export class Client {
   readonly #base: string;
   readonly #token: string | undefined;
 
+  /** Functions, pipelines and lineage of the same server. */
+  readonly functions: FunctionsClient;
+
   /** Creates a client; prefer `connect()`. */
   constructor(url: string, options: ConnectOptions = {}) {
     this.#base = url.replace(/\/+$/, "") + "/v1";
     this.#token = options.token;
+    this.functions = new FunctionsClient(url, options.token);
   }
 
   /** Registers a dataset from its description (text, or the JSON form). */

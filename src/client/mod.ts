@@ -6,4 +6,5 @@
 
 export * from "./client.ts";
 export * from "./errors.ts";
+export * from "./functions.ts";
 export * from "./typed.ts";

@@ -190,6 +190,7 @@ export class Registry implements NameService {
   readonly #defaultRetention: number;
   readonly #defaultLeaseMs: number;
   readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
+  readonly #commitListeners = new Set<(dataset: string, version: number) => void>();
   #closed = false;
   #loaded = false;
 
@@ -242,6 +243,41 @@ export class Registry implements NameService {
         // A listener's failure must not undo a commit that stands.
       }
     }
+  }
+
+  /**
+   * Calls `listener` with the dataset and version after each commit stands,
+   * however it was asked for (an explicit commit, a publish that completed
+   * the version, a batch). Listeners run synchronously inside the commit and
+   * must only queue work: a listener that throws is ignored, and nothing a
+   * listener does delays the committer's answer. Returns a function that
+   * removes the listener.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * const seen: string[] = [];
+   * reg.onCommit((dataset, version) => seen.push(`${dataset}@${version}`));
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const copy = { dataset: "t", fragment: "dataset", bindings: {}, node: "n", tier: "memory", byteLength: 32, checksum: 0 };
+   * await reg.publishFragment({ ...copy, version: 1 });
+   * assert.deepEqual(seen, ["t@1"]);
+   * ```
+   */
+  onCommit(listener: (dataset: string, version: number) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
+  /**
+   * The KV store, for stores that keep their own key prefixes beside the
+   * registry's in the same file (function deployments and pipelines, see
+   * docs/functions.md). They must never write the registry's prefixes.
+   */
+  get kv(): Deno.Kv {
+    return this.#kv;
   }
 
   /** Atomic commits and writes so far (group-commit efficiency), and writes queued. */
@@ -677,6 +713,13 @@ export class Registry implements NameService {
       }
       const retired = freed.map((h) => h.record);
       this.#release(retired);
+      for (const listener of this.#commitListeners) {
+        try {
+          listener(name, n);
+        } catch {
+          // A listener's failure must not undo a commit that stands.
+        }
+      }
       return { version: n, retired };
     } finally {
       v.committing = false;

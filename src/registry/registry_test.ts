@@ -342,6 +342,29 @@ Deno.test("commitVersion() commits a partial version and returns no retired copi
   });
 });
 
+Deno.test("onCommit() tells each listener of every commit that stands, however it was asked for", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const seen: string[] = [];
+    reg.onCommit(() => {
+      throw new Error("A failing listener");
+    });
+    const stop = reg.onCommit((dataset, version) => seen.push(`${dataset}@${version}`));
+    await reg.publishFragment(rows(0, 2));
+    await reg.commitVersion("grid", 1);
+    await reg.publishFragment(rows(0, 4, 2));
+    await reg.publishFragment(rows(4, 8, 2));
+    await reg.publishFragment(rows(0, 2, 3));
+    await reg.batch([{ op: "commit", dataset: "grid", version: 3 }]);
+    await assert.rejects(reg.commitVersion("grid", 3), ConflictError);
+    assert.deepEqual(seen, ["grid@1", "grid@2", "grid@3"]);
+    stop();
+    await reg.publishFragment(rows(0, 8, 4));
+    assert.deepEqual(seen, ["grid@1", "grid@2", "grid@3"]);
+    assert.equal((await reg.describeDataset("grid")).latest, 4);
+  });
+});
+
 Deno.test("commitVersion() lets exactly one of two racing commits win", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });

@@ -21,6 +21,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
+import { overlaps } from "../registry/coverage.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
 import type { WireClient } from "../wire/client.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
@@ -301,36 +302,76 @@ export class Runtime {
 
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachResult> {
-    let version = req.version;
-    if (req.waitMs !== undefined) {
-      const atLeast = version === "latest" ? 1 : version;
-      version = await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
-    }
     const found = await this.#names.attachFragments({
       dataset: req.dataset,
-      version,
+      version: await this.#version(req),
       fragment: req.fragment,
       bindings: req.bindings,
     });
-    const mode = req.reshape ?? this.#reshape;
+    return await this.#gather(found.version, found.sources, found.layout, req.reshape);
+  }
+
+  /**
+   * Attaches a layout that the dataset's description does not name, such as
+   * a transform function's declared input (a fragment of another description
+   * of the same variables), from the copies of a committed version that
+   * intersect it.
+   */
+  async attachLayout(
+    req: Omit<AttachRequest, "fragment" | "bindings">,
+    layout: FragmentLayout,
+  ): Promise<AttachResult> {
+    const found = await this.#names.attachFragments({
+      dataset: req.dataset,
+      version: await this.#version(req),
+      fragment: "dataset",
+      bindings: {},
+    });
+    const sources = found.sources.filter((s) => overlaps(s.layout, layout));
+    return await this.#gather(found.version, sources, layout, req.reshape);
+  }
+
+  async #version(
+    req: { dataset: string; version: number | "latest"; waitMs?: number },
+  ): Promise<number | "latest"> {
+    if (req.waitMs === undefined) return req.version;
+    const atLeast = req.version === "latest" ? 1 : req.version;
+    return await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
+  }
+
+  /**
+   * Builds `layout` from `sources`: local copies read from the tiers, remote
+   * ones fetched over the data plane (reshaped where `reshape` says).
+   */
+  async #gather(
+    version: number,
+    sources: readonly SourceRecord[],
+    layout: FragmentLayout,
+    reshape: ReshapeMode | undefined,
+  ): Promise<AttachResult> {
+    const mode = reshape ?? this.#reshape;
     const settled = await Promise.allSettled(
-      found.sources.map((s) =>
-        s.node === this.node ? this.#readLocal(s) : this.#readRemote(s, found.layout, mode)
+      sources.map((s) =>
+        s.node === this.node ? this.#readLocal(s) : this.#readRemote(s, layout, mode)
       ),
     );
     const parts = settled.map((r) => {
-      if (r.status === "rejected") throw firstFailure(settled, found.version);
+      if (r.status === "rejected") throw firstFailure(settled, version);
       return r.value;
     });
-    if (parts.length === 1 && sameLayout(parts[0]!.layout, found.layout)) {
-      // A single source already in the target layout (a whole copy, or a
-      // reshape done at the source): no plan to run.
-      return { version: found.version, layout: found.layout, bytes: parts[0]!.bytes };
+    if (
+      parts.length === 1 && sources[0]!.node !== this.node && sameLayout(parts[0]!.layout, layout)
+    ) {
+      // A single remote source already in the target layout (a whole copy, or
+      // a reshape done at the source) arrived in a buffer of its own: no plan
+      // to run. A local copy is always copied out, since callers may transfer
+      // or change the buffer they get and the tier's copy must stay intact.
+      return { version, layout, bytes: parts[0]!.bytes };
     }
-    const plan = this.#plan(parts.map((p) => p.layout), found.layout);
-    const out = new Uint8Array(found.layout.byteLength);
+    const plan = this.#plan(parts.map((p) => p.layout), layout);
+    const out = new Uint8Array(layout.byteLength);
     executePlan(plan, parts.map((p) => p.bytes), out);
-    return { version: found.version, layout: found.layout, bytes: out };
+    return { version, layout, bytes: out };
   }
 
   /**

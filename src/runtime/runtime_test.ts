@@ -6,6 +6,7 @@ import { MemoryTier } from "../tiers/memory_tier.ts";
 import { loadPolicy } from "../tiers/load_policy.ts";
 import { KIND_DEFAULTS, type TierSpec } from "../tiers/tier_config.ts";
 import { TierSet } from "../tiers/tier_set.ts";
+import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
 import { Runtime } from "./runtime.ts";
 
 const GRID = `dataset grid { var t [4, 4]float32 }
@@ -535,6 +536,40 @@ Deno.test("Runtime reports a broken policy module and places with fastest-fit, l
         });
         assert.deepEqual(got.bytes, vector(v));
       }
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
+Deno.test("Runtime.attachLayout() gathers a layout from another description of the same variables", async () => {
+  await withDir(async (dir) => {
+    const a = await start(dir);
+    try {
+      await a.registry.createDataset({ name: "grid", description: GRID });
+      const bytes = grid();
+      await a.runtime.publish({
+        dataset: "grid",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 2 },
+        bytes: bytes.slice(0, 32),
+      });
+      await a.runtime.publish({
+        dataset: "grid",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0: 2, r1: 4 },
+        bytes: bytes.slice(32),
+      });
+      // Column 1 as float64, from a description the dataset was not created with.
+      const other = compileDescription(
+        `${GRID}\nfragment col(c) { var t [i] float64 = t[i, c] }`,
+      );
+      const layout = fragmentLayout(other, "col", { c: 1 });
+      const got = await a.runtime.attachLayout({ dataset: "grid", version: "latest" }, layout);
+      assert.equal(got.version, 1);
+      assert.deepEqual([...new Float64Array(got.bytes.buffer)], [1, 5, 9, 13]);
     } finally {
       a.registry.close();
     }

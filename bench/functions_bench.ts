@@ -1,0 +1,268 @@
+/**
+ * Function benchmark: cold start (deploy to first result, and a version's
+ * first call with no warm Worker), warm invocation latency p50/p99, and
+ * batched invocations per second, next to a bare permission-less Worker
+ * measured in the same run (spawn to first reply, and a round trip with a
+ * transferred buffer): the hardware limit of a sandboxed call.
+ *
+ * In process (no HTTP): the registry on a KV file under tmp/, a runtime with
+ * a memory tier, the function service and its Worker pool.
+ *
+ * Run: `deno task bench`, or
+ * `deno run --allow-read=. --allow-write=bench/results,tmp --allow-run=deno bench/functions_bench.ts`
+ *
+ * @module
+ */
+
+import { FunctionService } from "../src/functions/service.ts";
+import { FunctionStore } from "../src/functions/store.ts";
+import { TypeChecker } from "../src/functions/typecheck.ts";
+import { WorkerPool } from "../src/functions/pool.ts";
+import { openRegistry } from "../src/registry/registry.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
+
+/** Latency figures, in microseconds. */
+export interface Latency {
+  /** Median. */
+  readonly p50: number;
+  /** 99th percentile. */
+  readonly p99: number;
+  /** Samples. */
+  readonly n: number;
+}
+
+/** What one run measured. */
+export interface FunctionsBenchResult {
+  /** Where and when. */
+  readonly machine: string;
+  /** A bare Worker with no permissions: spawn to first reply (ms) and round trip (µs). */
+  readonly bareWorker: { readonly coldMs: number; readonly roundTrip: Latency };
+  /** Deploy with `deno check` and dry run, then the first invocation (ms, medians). */
+  readonly deployChecked: { readonly deployMs: number; readonly firstResultMs: number };
+  /** Deploy with the dry run only, then the first invocation (ms, medians). */
+  readonly deployUnchecked: { readonly deployMs: number; readonly firstResultMs: number };
+  /** A version's first call with no warm Worker: from a spare Worker, and spawning one (ms, medians). */
+  readonly coldCall: { readonly spareMs: number; readonly spawnMs: number };
+  /** Warm invocation on a stored 64-element fragment (attach, call, result), µs. */
+  readonly warmInvoke: Latency;
+  /** Warm call on arrays the caller holds, one per message, µs. */
+  readonly warmCall: Latency;
+  /** Small calls (16 float32 each) per second, batched 512 per message over 2 Workers. */
+  readonly batched: { readonly calls: number; readonly perSecond: number };
+}
+
+const SUM = (salt: number) =>
+  `import type { FunctionContext } from "strata/function";
+export const input = "dataset { var x [64]float64 }\\nfragment all { var x = x }";
+export const output = "value";
+export function run(input: { x: Float64Array }, _ctx: FunctionContext): number {
+  let s = ${salt};
+  for (let i = 0; i < input.x.length; i++) s += input.x[i]!;
+  return s;
+}
+`;
+
+const SMALL =
+  `export const input = "dataset { var n int64; var v [n]float32 }\\nfragment all { var v = v }";
+export const output = "value";
+export function run(input: { v: Float32Array }): number {
+  let s = 0;
+  for (let i = 0; i < input.v.length; i++) s += input.v[i]!;
+  return s;
+}
+`;
+
+function latency(samples: number[]): Latency {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { p50: round(at(0.5) * 1000), p99: round(at(0.99) * 1000), n: s.length };
+}
+
+function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return round(s[Math.floor(s.length / 2)]!);
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+async function bareWorker(): Promise<FunctionsBenchResult["bareWorker"]> {
+  const url = "data:application/javascript," +
+    encodeURIComponent("self.onmessage = (e) => postMessage(e.data, [e.data]);");
+  const spawn = () => new Worker(url, { type: "module", deno: { permissions: "none" } });
+  const colds: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    const w = spawn();
+    await new Promise((r) => {
+      w.onmessage = r;
+      const b = new ArrayBuffer(512);
+      w.postMessage(b, [b]);
+    });
+    colds.push(performance.now() - t);
+    w.terminate();
+  }
+  const w = spawn();
+  let resolve: (v: unknown) => void = () => {};
+  w.onmessage = (e) => resolve(e.data);
+  const trip = () =>
+    new Promise((r) => {
+      resolve = r;
+      const b = new ArrayBuffer(512);
+      w.postMessage(b, [b]);
+    });
+  for (let i = 0; i < 500; i++) await trip();
+  const times: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const t = performance.now();
+    await trip();
+    times.push(performance.now() - t);
+  }
+  w.terminate();
+  return { coldMs: median(colds), roundTrip: latency(times) };
+}
+
+/** Runs the function benchmark and writes bench/results/functions.{json,md}. */
+export async function functionsBench(): Promise<FunctionsBenchResult> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "functions_bench_" });
+  const registry = await openRegistry({ path: `${dir}/registry.kv` });
+  const runtime = new Runtime({
+    node: "bench",
+    names: registry,
+    tiers: await openMemoryAndFile({ node: "bench", dataDir: dir, memory: 1 << 28, file: 1 << 28 }),
+  });
+  const store = new FunctionStore(registry.kv);
+  const pool = new WorkerPool({ spares: 1 });
+  const checked = new FunctionService({
+    store,
+    catalog: registry,
+    runtime,
+    pool,
+    typeChecker: new TypeChecker({ dir: `${dir}/check` }),
+  });
+  const unchecked = new FunctionService({ store, catalog: registry, runtime, pool });
+  const spareless = new WorkerPool({ spares: 0 });
+  const noSpares = new FunctionService({ store, catalog: registry, runtime, pool: spareless });
+  let result: FunctionsBenchResult;
+  try {
+    const bare = await bareWorker();
+    await registry.createDataset({
+      name: "tiny",
+      description: "dataset tiny { var x [64]float64 }",
+    });
+    await runtime.publish({
+      dataset: "tiny",
+      version: 1,
+      fragment: "dataset",
+      bindings: {},
+      bytes: new Uint8Array(Float64Array.from({ length: 64 }, (_, i) => i).buffer),
+    });
+    pool.warm();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const deployRuns = async (svc: FunctionService, prefix: string, n: number, salt: number) => {
+      const deploys: number[] = [];
+      const firsts: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await svc.deploy(`${prefix}${i}`, SUM(salt + i));
+        deploys.push(performance.now() - t);
+        await svc.invoke(`${prefix}${i}`, { dataset: "tiny" });
+        firsts.push(performance.now() - t);
+        // Let the spare Worker the deploy used be replaced before the next.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { deployMs: median(deploys), firstResultMs: median(firsts) };
+    };
+    const deployChecked = await deployRuns(checked, "checked", 3, 1000);
+    const deployUnchecked = await deployRuns(unchecked, "plain", 10, 2000);
+
+    // A version's first call with no warm Worker: evict it, then call.
+    const fn = await unchecked.resolve("plain0");
+    const spareTimes: number[] = [];
+    const spawnTimes: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      pool.evict(fn.module.key);
+      await new Promise((r) => setTimeout(r, 50));
+      let t = performance.now();
+      await unchecked.invoke("plain0", { dataset: "tiny" });
+      spareTimes.push(performance.now() - t);
+      spareless.evict(fn.module.key);
+      t = performance.now();
+      await noSpares.invoke("plain0", { dataset: "tiny" });
+      spawnTimes.push(performance.now() - t);
+    }
+
+    const warm = async (f: () => Promise<unknown>) => {
+      for (let i = 0; i < 500; i++) await f();
+      const times: number[] = [];
+      for (let i = 0; i < 5000; i++) {
+        const t = performance.now();
+        await f();
+        times.push(performance.now() - t);
+      }
+      return latency(times);
+    };
+    const warmInvoke = await warm(() => unchecked.invoke("plain0", { dataset: "tiny" }));
+    await unchecked.deploy("small", SMALL);
+    const one = [{ v: new Float32Array(16) }];
+    const warmCall = await warm(() => unchecked.callMany("small", one));
+
+    const calls = 100_000;
+    const inputs = Array.from({ length: calls }, (_, i) => ({ v: new Float32Array(16).fill(i) }));
+    await unchecked.callMany("small", inputs.slice(0, 10_000));
+    const t = performance.now();
+    const out = await unchecked.callMany("small", inputs);
+    const seconds = (performance.now() - t) / 1000;
+    if (out.some((r) => !r.ok)) throw new Error("A batched call failed");
+    result = {
+      machine: `${
+        new Date().toISOString()
+      }, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs`,
+      bareWorker: bare,
+      deployChecked,
+      deployUnchecked,
+      coldCall: { spareMs: median(spareTimes), spawnMs: median(spawnTimes) },
+      warmInvoke,
+      warmCall,
+      batched: { calls, perSecond: Math.round(calls / seconds) },
+    };
+  } finally {
+    pool.close();
+    spareless.close();
+    registry.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const r = result!;
+  const md = [
+    "# Function benchmark",
+    "",
+    r.machine + ".",
+    "In process (no HTTP). Latencies are medians (p50) and 99th percentiles of 5000 calls after 500 warm-up calls;",
+    "cold figures are medians of 3 (checked deploys) or 10 runs. The bare Worker is a permission-less Worker",
+    "echoing a transferred 512-byte buffer: the floor under any sandboxed call.",
+    "",
+    "| measure | value | bare Worker, same run | goal |",
+    "| --- | ---: | ---: | ---: |",
+    `| deploy with deno check + dry run | ${r.deployChecked.deployMs} ms | | |`,
+    `| deploy with deno check, to first result | ${r.deployChecked.firstResultMs} ms | | |`,
+    `| deploy with dry run only | ${r.deployUnchecked.deployMs} ms | | |`,
+    `| deploy with dry run only, to first result | ${r.deployUnchecked.firstResultMs} ms | ${r.bareWorker.coldMs} ms (spawn to first reply) | <= 10 ms |`,
+    `| cold call (no warm Worker, spare Worker ready) | ${r.coldCall.spareMs} ms | | <= 10 ms |`,
+    `| cold call (no warm Worker, Worker spawned) | ${r.coldCall.spawnMs} ms | ${r.bareWorker.coldMs} ms | |`,
+    `| warm invoke on a stored fragment, p50 / p99 | ${r.warmInvoke.p50} / ${r.warmInvoke.p99} µs | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs (round trip) | <= 150 µs p50 |`,
+    `| warm call on held arrays, p50 / p99 | ${r.warmCall.p50} / ${r.warmCall.p99} µs | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs | |`,
+    `| batched small calls (16 float32, 512 per message, 2 Workers) | ${r.batched.perSecond} calls/s | | >= 100000 calls/s |`,
+    "",
+  ].join("\n");
+  await Deno.mkdir("bench/results", { recursive: true });
+  await Deno.writeTextFile("bench/results/functions.md", md);
+  await Deno.writeTextFile("bench/results/functions.json", JSON.stringify(r, null, 2) + "\n");
+  console.log(md);
+  return r;
+}
+
+if (import.meta.main) await functionsBench();

@@ -1,0 +1,230 @@
+/**
+ * Routes of functions (deploy, versions, aliases, invoke), pipelines and
+ * lineage. Thin: parse, call the function and pipeline services, reply.
+ *
+ * @module
+ */
+
+import type { Context, Hono } from "hono";
+import { StrataError } from "../errors.ts";
+import type { FunctionService, InvokeRequest } from "../functions/service.ts";
+import type { PipelineService } from "../functions/pipelines.ts";
+import { MAX_SOURCE_BYTES } from "../functions/source.ts";
+import { readBoundedText } from "./body.ts";
+import { mediaType, readControlBody, reply } from "./negotiate.ts";
+
+/** What the function routes need. */
+export interface FunctionRouteOptions {
+  /** The function service. */
+  readonly functions: FunctionService;
+  /** The pipeline service. */
+  readonly pipelines: PipelineService;
+  /** Largest control body. */
+  readonly maxBodyBytes: number;
+}
+
+const SOURCE_TYPES = [
+  "text/plain",
+  "application/typescript",
+  "application/x-typescript",
+  "text/typescript",
+];
+
+/**
+ * Mounts the function, pipeline and lineage routes on `app`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { mountFunctionRoutes } from "./function_routes.ts";
+ * mountFunctionRoutes(new Hono(), { functions, pipelines, maxBodyBytes: 1 << 20 });
+ * ```
+ */
+export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
+  app.put("/v1/functions/:name", async (c) => {
+    const { source, limits, aliases } = await deployBody(c, o.maxBodyBytes);
+    const v = await o.functions.deploy(c.req.param("name"), source, { limits, aliases });
+    return reply(c, v, v.created ? 201 : 200);
+  });
+  app.get("/v1/functions", async (c) => reply(c, { functions: await o.functions.list() }));
+  app.get(
+    "/v1/functions/:name",
+    async (c) => reply(c, await o.functions.describe(c.req.param("name"))),
+  );
+  app.delete("/v1/functions/:name", async (c) => {
+    await o.functions.deleteFunction(c.req.param("name"));
+    return c.body(null, 204);
+  });
+  app.get("/v1/functions/:name/versions/:version", async (c) => {
+    const v = await o.functions.version(c.req.param("name"), versionOf(c.req.param("version")));
+    return reply(c, v);
+  });
+  app.delete("/v1/functions/:name/versions/:version", async (c) => {
+    await o.functions.deleteVersion(c.req.param("name"), versionOf(c.req.param("version")));
+    return c.body(null, 204);
+  });
+  app.put("/v1/functions/:name/aliases/:alias", async (c) => {
+    const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { version?: unknown };
+    const version = body?.version;
+    if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
+      throw new StrataError(
+        "invalid_request",
+        `Invalid alias body: expected {"version": N} with N >= 1, found ${JSON.stringify(version)}`,
+      );
+    }
+    const name = c.req.param("name");
+    const alias = c.req.param("alias");
+    await o.functions.setAlias(name, alias, version);
+    return reply(c, { name, alias, version });
+  });
+  app.delete("/v1/functions/:name/aliases/:alias", async (c) => {
+    await o.functions.deleteAlias(c.req.param("name"), c.req.param("alias"));
+    return c.body(null, 204);
+  });
+  app.post("/v1/functions/:name/invoke", async (c) => {
+    const req = invokeBody(await readControlBody(c.req.raw, o.maxBodyBytes));
+    const r = await o.functions.invoke(c.req.param("name"), req);
+    const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
+    if (r.bytes !== undefined) {
+      return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "application/octet-stream",
+        "strata-layout": JSON.stringify(r.layout),
+        "strata-function": JSON.stringify(meta),
+      });
+    }
+    return reply(c, { ...meta, value: JSON.parse(r.json!) });
+  });
+
+  app.put("/v1/pipelines/:name", async (c) => {
+    const existed = o.pipelines.list().some((p) => p.name === c.req.param("name"));
+    const body = await readControlBody(c.req.raw, o.maxBodyBytes);
+    return reply(c, await o.pipelines.put(c.req.param("name"), body), existed ? 200 : 201);
+  });
+  app.get("/v1/pipelines", (c) => reply(c, { pipelines: o.pipelines.list() }));
+  app.get("/v1/pipelines/:name", async (c) => reply(c, await o.pipelines.get(c.req.param("name"))));
+  app.delete("/v1/pipelines/:name", async (c) => {
+    await o.pipelines.delete(c.req.param("name"));
+    return c.body(null, 204);
+  });
+  app.get("/v1/pipelines/:name/results/:version", async (c) => {
+    const v = c.req.param("version");
+    return reply(
+      c,
+      await o.pipelines.result(c.req.param("name"), v === "latest" ? v : versionOf(v)),
+    );
+  });
+  app.get("/v1/datasets/:name/versions/:version/lineage", async (c) => {
+    const lineage = await o.pipelines.lineage(
+      c.req.param("name"),
+      versionOf(c.req.param("version")),
+    );
+    return reply(c, lineage);
+  });
+}
+
+async function deployBody(
+  c: Context,
+  maxBodyBytes: number,
+): Promise<{ source: string; limits: Record<string, number>; aliases: string[] }> {
+  const type = mediaType(c.req.header("content-type"));
+  const url = new URL(c.req.url);
+  if (type === "application/json" || type === "application/msgpack") {
+    const body = await readControlBody(c.req.raw, maxBodyBytes) as Record<string, unknown>;
+    if (typeof body?.source !== "string") {
+      throw new StrataError(
+        "invalid_request",
+        'Invalid deploy body: expected {"source": "...", "limits"?: {...}, "aliases"?: [...]}',
+      );
+    }
+    const aliases = body.aliases ?? [];
+    if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== "string")) {
+      throw new StrataError(
+        "invalid_request",
+        "Invalid deploy body: 'aliases' must be a list of names",
+      );
+    }
+    return {
+      source: body.source,
+      limits: (body.limits ?? {}) as Record<string, number>,
+      aliases: aliases as string[],
+    };
+  }
+  if (!SOURCE_TYPES.includes(type)) {
+    throw new StrataError(
+      "unsupported_media_type",
+      `Unsupported content type: a function is TypeScript source (application/typescript or text/plain) or JSON, found '${
+        type || "none"
+      }'`,
+    );
+  }
+  const limits: Record<string, number> = {};
+  for (const key of ["timeMs", "memoryBytes", "outputBytes"]) {
+    const v = url.searchParams.get(key);
+    if (v === null) continue;
+    const n = Number(v);
+    if (v === "" || !Number.isSafeInteger(n)) {
+      throw new StrataError(
+        "invalid_request",
+        `Query parameter '${key}' must be an integer, found '${v}'`,
+      );
+    }
+    limits[key] = n;
+  }
+  const source = await readBoundedText(c.req.raw, Math.min(maxBodyBytes, MAX_SOURCE_BYTES));
+  return { source, limits, aliases: url.searchParams.getAll("alias") };
+}
+
+function invokeBody(body: unknown): InvokeRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new StrataError(
+      "invalid_request",
+      'Invalid invoke body: expected {"dataset": "...", ...}',
+    );
+  }
+  const b = body as Record<string, unknown>;
+  const bad = (what: string) => {
+    throw new StrataError("invalid_request", `Invalid invoke body: ${what}`);
+  };
+  const known = ["use", "dataset", "version", "params", "each", "args", "wait"];
+  for (const k of Object.keys(b)) if (!known.includes(k)) bad(`unknown field '${k}'`);
+  if (typeof b.dataset !== "string") bad("expected 'dataset', a dataset name");
+  const version = b.version ?? "latest";
+  if (version !== "latest" && !(Number.isSafeInteger(version) && (version as number) >= 1)) {
+    bad("expected 'version' to be a positive integer or 'latest'");
+  }
+  const use = b.use ?? "latest";
+  if (typeof use !== "string" && !(Number.isSafeInteger(use) && (use as number) >= 1)) {
+    bad("expected 'use' to be an alias or a version number");
+  }
+  const params = b.params ?? {};
+  if (
+    typeof params !== "object" || params === null || Array.isArray(params) ||
+    Object.values(params).some((v) => !Number.isSafeInteger(v))
+  ) bad("expected 'params' to be an object of integers");
+  if (b.each !== undefined && typeof b.each !== "boolean") {
+    bad("expected 'each' to be true or false");
+  }
+  if (b.wait !== undefined && !(Number.isSafeInteger(b.wait) && (b.wait as number) >= 0)) {
+    bad("expected 'wait' to be milliseconds >= 0");
+  }
+  return {
+    dataset: b.dataset as string,
+    version: version as number | "latest",
+    use: use as string | number,
+    params: params as Record<string, number>,
+    each: b.each === true,
+    ...(b.args === undefined ? {} : { args: b.args }),
+    ...(b.wait === undefined ? {} : { waitMs: b.wait as number }),
+  };
+}
+
+function versionOf(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new StrataError(
+      "invalid_request",
+      `Invalid version '${text}': expected a positive integer`,
+    );
+  }
+  return n;
+}

@@ -1,0 +1,41 @@
+/**
+ * Bounded concurrency for the calls of one invocation or pipeline run.
+ *
+ * @module
+ */
+
+/**
+ * Runs `fn` on every item with at most `limit` under way; results in item order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mapLimit } from "./map_limit.ts";
+ * let running = 0;
+ * let most = 0;
+ * const out = await mapLimit([1, 2, 3, 4], 2, async (x) => {
+ *   most = Math.max(most, ++running);
+ *   await new Promise((r) => setTimeout(r, 1));
+ *   running--;
+ *   return x * 10;
+ * });
+ * assert.deepEqual([out, most], [[10, 20, 30, 40], 2]);
+ * ```
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  if (items.length === 1) return [await fn(items[0]!)];
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}

@@ -1,0 +1,436 @@
+/**
+ * Pipelines: on each commit of a source dataset, run a function on the
+ * version (once, or once per published fragment) and publish its output into
+ * a derived dataset at the same version number, or keep the merged value.
+ * The commit only queues the run: a pipeline never delays its producer.
+ *
+ * @module
+ */
+
+import { compileDescription } from "../ddl/mod.ts";
+import { ConflictError, NotFoundError, StrataError } from "../errors.ts";
+import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
+import { decidePlacement, type PlacementPolicy } from "./placement.ts";
+import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
+import { sizesFor } from "./declaration.ts";
+import { mapLimit } from "./map_limit.ts";
+import type { FunctionService, Resolved } from "./service.ts";
+import type {
+  FunctionStore,
+  Lineage,
+  PipelineRecord,
+  PlacementRecord,
+  RunRecord,
+} from "./store.ts";
+
+/** What pipelines need from the registry. */
+export interface PipelineCatalog {
+  /** Subscribes to commits; returns the unsubscribe function. */
+  onCommit(listener: (dataset: string, version: number) => void): () => void;
+  /** A dataset, or `NotFoundError`. */
+  describeDataset(name: string): Promise<DatasetDescription>;
+  /** Creates a derived dataset. */
+  createDataset(input: CreateDatasetInput): Promise<unknown>;
+  /** Live nodes. */
+  listNodes(): Promise<readonly { readonly id: string }[]>;
+}
+
+/** What pipelines need from the node runtime. */
+export interface PipelineRuntime {
+  /** This node's name. */
+  readonly node: string;
+  /** Publishes a fragment. */
+  publish(req: {
+    dataset: string;
+    version: number;
+    fragment: string;
+    bindings: Readonly<Record<string, number>>;
+    bytes: Uint8Array;
+  }): Promise<{ committed: boolean }>;
+  /** Commits a version. */
+  commit(dataset: string, version: number): Promise<unknown>;
+}
+
+/** Options of the pipeline service. */
+export interface PipelineServiceOptions {
+  /** Where pipelines, runs, results and lineage live. */
+  readonly store: FunctionStore;
+  /** The functions. */
+  readonly functions: FunctionService;
+  /** The registry. */
+  readonly catalog: PipelineCatalog;
+  /** The node runtime. */
+  readonly runtime: PipelineRuntime;
+  /** The placement policy (default `decidePlacement`). */
+  readonly placement?: PlacementPolicy;
+}
+
+/** A pipeline with its recent runs. */
+export interface PipelineStatus extends PipelineRecord {
+  /** Source versions waiting for a run. */
+  readonly queued: readonly number[];
+  /** The version being run, or null. */
+  readonly running: number | null;
+  /** The newest runs, newest first. */
+  readonly runs: readonly RunRecord[];
+}
+
+interface Live {
+  record: PipelineRecord;
+  readonly queue: number[];
+  running: number | null;
+  loop: Promise<void> | undefined;
+}
+
+/**
+ * The pipelines of one service.
+ *
+ * @example
+ * ```ts ignore
+ * const pipelines = await PipelineService.open({ store, functions, catalog: registry, runtime });
+ * await pipelines.put("energies", { source: "particles", function: "histogram", use: "prod" });
+ * ```
+ */
+export class PipelineService {
+  readonly #store: FunctionStore;
+  readonly #functions: FunctionService;
+  readonly #catalog: PipelineCatalog;
+  readonly #runtime: PipelineRuntime;
+  readonly #policy: PlacementPolicy;
+  readonly #live = new Map<string, Live>();
+  readonly #sleeps = new Set<() => void>();
+  #unsubscribe: () => void = () => {};
+  #closed = false;
+
+  private constructor(options: PipelineServiceOptions) {
+    this.#store = options.store;
+    this.#functions = options.functions;
+    this.#catalog = options.catalog;
+    this.#runtime = options.runtime;
+    this.#policy = options.placement ?? decidePlacement;
+  }
+
+  /** Loads the stored pipelines and starts listening for commits. */
+  static async open(options: PipelineServiceOptions): Promise<PipelineService> {
+    const s = new PipelineService(options);
+    for (const record of await s.#store.listPipelines()) {
+      s.#live.set(record.name, { record, queue: [], running: null, loop: undefined });
+    }
+    s.#unsubscribe = options.catalog.onCommit((dataset, version) => s.#committed(dataset, version));
+    options.functions.usedBy((name) => {
+      for (const p of s.#live.values()) if (p.record.function === name) return p.record.name;
+      return undefined;
+    });
+    return s;
+  }
+
+  /**
+   * Creates or replaces a pipeline. The function (by its alias or version)
+   * must exist; a function with a dataset output needs `output`, the derived
+   * dataset, which is created from the function's output description when
+   * missing. Pipelines may feed each other, but not in a loop.
+   */
+  async put(name: string, body: unknown): Promise<PipelineRecord> {
+    const spec = parsePipelineSpec(name, body);
+    const others = [...this.#live.values()].map((p) => p.record);
+    if (formsCycle(spec, others)) {
+      throw new ConflictError(
+        `Pipeline '${name}' would feed its own source '${spec.source}' through other pipelines`,
+      );
+    }
+    const fn = await this.#functions.resolve(spec.function, spec.use);
+    const output = fn.record.declaration.output;
+    if (output.kind === "value" && spec.output !== undefined) {
+      throw new StrataError(
+        "invalid_request",
+        `Invalid pipeline '${name}': function '${spec.function}' returns a value, so the pipeline has no output dataset`,
+      );
+    }
+    if (output.kind === "dataset" && spec.output === undefined) {
+      throw new StrataError(
+        "invalid_request",
+        `Invalid pipeline '${name}': function '${spec.function}' outputs a dataset, so the pipeline needs 'output', its name`,
+      );
+    }
+    if (spec.output !== undefined) await this.#ensureOutput(spec, fn);
+    const existing = this.#live.get(name);
+    const record: PipelineRecord = { ...spec, createdAt: existing?.record.createdAt ?? Date.now() };
+    await this.#store.putPipeline(record);
+    if (existing !== undefined) existing.record = record;
+    else this.#live.set(name, { record, queue: [], running: null, loop: undefined });
+    return record;
+  }
+
+  /** Every pipeline. */
+  list(): PipelineRecord[] {
+    return [...this.#live.values()].map((p) => p.record).sort((a, b) => a.name < b.name ? -1 : 1);
+  }
+
+  /** A pipeline with its queue and newest runs (failed runs carry their error). */
+  async get(name: string, runs = 20): Promise<PipelineStatus> {
+    const p = this.#pipeline(name);
+    return {
+      ...p.record,
+      queued: [...p.queue],
+      running: p.running,
+      runs: await this.#store.listRuns(name, runs),
+    };
+  }
+
+  /** Deletes a pipeline, its runs and results (a run under way finishes first). */
+  async delete(name: string): Promise<void> {
+    const p = this.#pipeline(name);
+    this.#live.delete(name);
+    p.queue.length = 0;
+    await p.loop;
+    await this.#store.deletePipeline(name);
+  }
+
+  /** The merged value a pipeline computed for a version (`latest`: the newest), with lineage. */
+  async result(
+    name: string,
+    version: number | "latest",
+  ): Promise<{ version: number; value: unknown; lineage: Lineage }> {
+    this.#pipeline(name);
+    const v = version === "latest" ? (await this.#store.resultVersions(name, 1))[0] : version;
+    const r = v === undefined ? undefined : await this.#store.getResult(name, v);
+    if (v === undefined || r === undefined) {
+      throw new NotFoundError(
+        `Pipeline '${name}' has no result for ${
+          version === "latest" ? "any version" : `version ${version}`
+        }`,
+      );
+    }
+    return { version: v, value: JSON.parse(r.json), lineage: r.lineage };
+  }
+
+  /** Where a derived dataset's version came from. */
+  lineage(dataset: string, version: number): Promise<Lineage> {
+    return this.#store.getLineage(dataset, version);
+  }
+
+  /** Resolves once no pipeline has a run queued or under way. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const loops = [...this.#live.values()].map((p) => p.loop).filter((l) => l !== undefined);
+      if (loops.length === 0) return;
+      await Promise.all(loops);
+    }
+  }
+
+  /** Stops listening; runs under way finish their attempt, queued ones are dropped. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe();
+    for (const wake of this.#sleeps) wake();
+    for (const p of this.#live.values()) p.queue.length = 0;
+    await Promise.all([...this.#live.values()].map((p) => p.loop));
+  }
+
+  #committed(dataset: string, version: number): void {
+    if (this.#closed) return;
+    for (const p of this.#live.values()) {
+      if (p.record.source !== dataset) continue;
+      p.queue.push(version);
+      while (p.queue.length > p.record.queue) {
+        const dropped = p.queue.shift()!;
+        this.#store.putRun({
+          pipeline: p.record.name,
+          version: dropped,
+          state: "skipped",
+          attempts: 0,
+          error: `${p.record.queue} newer versions were waiting: the queue is full`,
+          startedAt: Date.now(),
+          finishedAt: Date.now(),
+        }, p.record.keep).catch(() => {});
+      }
+      // The commit is still under way: start the run after it, not inside it.
+      p.loop ??= Promise.resolve().then(() => this.#drain(p));
+    }
+  }
+
+  async #drain(p: Live): Promise<void> {
+    try {
+      while (p.queue.length > 0 && !this.#closed) {
+        const v = p.queue.shift()!;
+        p.running = v;
+        try {
+          await this.#run(p.record, v);
+        } catch {
+          // The run's state could not be written; the next run tries again.
+        }
+        p.running = null;
+      }
+    } finally {
+      p.loop = undefined;
+    }
+  }
+
+  async #run(spec: PipelineRecord, version: number): Promise<void> {
+    const startedAt = Date.now();
+    await this.#store.putRun(
+      { pipeline: spec.name, version, state: "running", attempts: 0, startedAt },
+      spec.keep,
+    );
+    const published = new Set<string>();
+    let attempts = 0;
+    let last: Partial<RunRecord> = {};
+    for (;;) {
+      attempts++;
+      try {
+        last = await this.#attempt(spec, version, published, (info) => last = info);
+        await this.#store.putRun({
+          pipeline: spec.name,
+          version,
+          state: "succeeded",
+          attempts,
+          ...last,
+          startedAt,
+          finishedAt: Date.now(),
+        }, spec.keep);
+        return;
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        if (attempts > spec.retries || this.#closed) {
+          await this.#store.putRun({
+            pipeline: spec.name,
+            version,
+            state: "failed",
+            attempts,
+            error,
+            ...last,
+            startedAt,
+            finishedAt: Date.now(),
+          }, spec.keep);
+          return;
+        }
+        await this.#sleep(spec.retryDelayMs * 2 ** (attempts - 1));
+      }
+    }
+  }
+
+  async #attempt(
+    spec: PipelineSpec,
+    version: number,
+    published: Set<string>,
+    note: (info: Partial<RunRecord>) => void,
+  ): Promise<Partial<RunRecord>> {
+    const fn = await this.#functions.resolve(spec.function, spec.use);
+    const info: { function: Lineage["function"]; placement?: PlacementRecord; calls?: number } = {
+      function: {
+        name: fn.record.name,
+        version: fn.record.version,
+        digest: fn.record.digest,
+      },
+    };
+    note(info);
+    const found = await this.#functions.units(fn, spec.source, version);
+    const nodes = new Set([this.#runtime.node]);
+    for (const n of await this.#catalog.listNodes()) nodes.add(n.id);
+    const decision = this.#policy({
+      requested: spec.placement,
+      producers: found.producers,
+      nodes: [...nodes],
+      inputBytes: found.bytes,
+      version,
+    });
+    // One node runs everything it is given: a decision naming another node is
+    // recorded, and the run happens here until runtimes can hand runs over.
+    info.placement = { requested: spec.placement, ...decision, ranOn: this.#runtime.node };
+    info.calls = found.units.length;
+    const lineage: Lineage = {
+      function: info.function,
+      source: { dataset: spec.source, version },
+      pipeline: spec.name,
+      createdAt: Date.now(),
+    };
+    const output = fn.record.declaration.output;
+    const call = (params: Readonly<Record<string, number>>) =>
+      this.#functions.runUnit(fn, {
+        dataset: spec.source,
+        version,
+        params,
+        ...(spec.args === undefined ? {} : { args: spec.args }),
+      });
+    if (output.kind === "value") {
+      const results = await mapLimit(found.units, 2, (u) => call(u.params));
+      const json = await this.#functions.reduce(fn, results.map((r) => r.json!));
+      await this.#store.putResult(spec.name, version, { json, lineage }, spec.keep);
+      return info;
+    }
+    const out = spec.output!;
+    await this.#ensureOutput(spec, fn);
+    await this.#store.putLineage(out, version, lineage, spec.keep);
+    await mapLimit(found.units, 2, async (u) => {
+      const key = JSON.stringify(u.params);
+      if (published.has(key)) return;
+      const r = await call(u.params);
+      const bindings: Record<string, number> = {};
+      for (const p of output.params) bindings[p] = u.params[p]!;
+      await this.#runtime.publish({
+        dataset: out,
+        version,
+        fragment: output.fragment,
+        bindings,
+        bytes: r.bytes!,
+      });
+      published.add(key);
+    });
+    try {
+      await this.#runtime.commit(out, version);
+    } catch (e) {
+      // The last publish completed the version's coverage and committed it.
+      if (!(e instanceof ConflictError && e.message.endsWith("is already committed"))) throw e;
+    }
+    return info;
+  }
+
+  async #ensureOutput(spec: PipelineSpec, fn: Resolved): Promise<void> {
+    const output = fn.record.declaration.output;
+    if (output.kind !== "dataset" || spec.output === undefined) return;
+    try {
+      await this.#catalog.describeDataset(spec.output);
+      return;
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    let sizes: Record<string, number> = {};
+    let retention: number | undefined;
+    try {
+      const source = await this.#catalog.describeDataset(spec.source);
+      sizes = sizesFor(compileDescription(output.description), source.sizes);
+      retention = source.retention;
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    try {
+      await this.#catalog.createDataset({
+        name: spec.output,
+        description: output.description,
+        sizes,
+        ...(retention === undefined ? {} : { retention }),
+      });
+    } catch (e) {
+      // Another run created it first.
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+
+  #pipeline(name: string): Live {
+    const p = this.#live.get(name);
+    if (p === undefined) throw new NotFoundError(`Unknown pipeline '${name}'`);
+    return p;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleeps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleeps.add(wake);
+    });
+  }
+}

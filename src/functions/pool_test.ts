@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { BusyError, ClosedError } from "../errors.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import { LoadFailed, WorkerPool } from "./pool.ts";
+
+const module = (key: string, body = "return 1;") => ({
+  key,
+  limits: DEFAULT_LIMITS,
+  source:
+    `export const input = ""; export const output = "value"; export function run() { ${body} }`,
+});
+
+Deno.test("WorkerPool.acquire() reuses warm Workers, caps them per module and queues the rest", async () => {
+  const pool = new WorkerPool({ perModule: 2, spares: 0, maxQueue: 1 });
+  try {
+    const m = module("a");
+    const a = await pool.acquire(m);
+    const b = await pool.acquire(m);
+    assert.deepEqual([a.cold, b.cold, pool.stats.workers], [true, true, 2]);
+    const waiting = pool.acquire(m);
+    await assert.rejects(pool.acquire(m), BusyError);
+    a.release();
+    const c = await waiting;
+    assert.equal(c.sandbox, a.sandbox);
+    assert.equal(c.cold, false);
+    // A terminated Worker is replaced, not reused.
+    c.sandbox.terminate();
+    c.release();
+    const d = await pool.acquire(m);
+    assert.notEqual(d.sandbox, a.sandbox);
+    assert.equal(d.cold, true);
+    assert.equal(pool.stats.workers, 2);
+    b.release();
+    d.release();
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("WorkerPool.acquire() reports a module that does not load, and frees its slot", async () => {
+  const pool = new WorkerPool({ perModule: 1, spares: 0 });
+  try {
+    const bad = { ...module("bad"), source: 'throw new Error("Broken");' };
+    await assert.rejects(pool.acquire(bad), (e) => {
+      assert.ok(e instanceof LoadFailed);
+      assert.equal(e.message, "Error: Broken");
+      return true;
+    });
+    assert.equal(pool.stats.workers, 0);
+    const ok = await pool.acquire(module("ok"));
+    ok.release();
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminates Workers", async () => {
+  const pool = new WorkerPool({ perModule: 1, spares: 1 });
+  pool.warm();
+  assert.equal(pool.stats.spares, 1);
+  const m = module("a");
+  const held = await pool.acquire(m);
+  const waiting = pool.acquire(m);
+  pool.close();
+  await assert.rejects(waiting, ClosedError);
+  held.release();
+  assert.equal(held.sandbox.dead, true);
+  await assert.rejects(pool.acquire(m), ClosedError);
+  assert.deepEqual(pool.stats, { workers: 0, spares: 0, waiting: 0 });
+});

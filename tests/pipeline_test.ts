@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../src/errors.ts";
+import {
+  energies,
+  type Harness,
+  PARTICLES,
+  particles,
+  publishRanks,
+  withFunctions,
+} from "./_functions.ts";
+
+const histogram = () => Deno.readTextFile("functions/histogram.ts");
+
+/** A function on the particles' momenta, whose run body is given. */
+function momenta(body: string, prelude = ""): string {
+  return `import type { FunctionContext } from "strata/function";
+export const input = \`dataset { type P struct { ux float32 }; var n int64; var p [n]P }
+fragment m(lo, hi) columnar { var u { ux } = p[lo:hi] }\`;
+export const output = "value";
+export const sample = { n: 8, lo: 0, hi: 8 };
+${prelude}
+export async function run(input: { u: Float32Array }, ctx: FunctionContext): Promise<number> {
+  ${body}
+}
+export function merge(a: number, b: number): number { return a + b; }
+`;
+}
+
+async function setUp(h: Harness): Promise<void> {
+  await h.registry.createDataset({ name: "particles", description: PARTICLES, retention: 8 });
+}
+
+Deno.test("A pipeline runs on every commit, per fragment, and merges the results", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy("histogram", await histogram(), { aliases: ["prod"] });
+    await h.pipelines.put("energy", {
+      source: "particles",
+      function: "histogram",
+      use: "prod",
+      args: { bins: 8, max: 4 },
+    });
+    const data = [particles(1000, 1), particles(1000, 2)];
+    await publishRanks(h.runtime, 1, data[0]!.bytes, 4);
+    await publishRanks(h.runtime, 2, data[1]!.bytes, 2);
+    await h.pipelines.idle();
+    for (const [i, v] of [1, 2].entries()) {
+      const counts = new Array(8).fill(0);
+      let above = 0;
+      for (const e of energies(data[i]!.u)) {
+        const b = Math.floor(e * 2);
+        if (b >= 8) above++;
+        else counts[b]++;
+      }
+      const r = await h.pipelines.result("energy", v);
+      assert.deepEqual(r.value, { bins: 8, max: 4, counts, above, total: 1000 });
+      assert.deepEqual(r.lineage.source, { dataset: "particles", version: v });
+      assert.equal(r.lineage.function.name, "histogram");
+    }
+    assert.equal((await h.pipelines.result("energy", "latest")).version, 2);
+    const status = await h.pipelines.get("energy");
+    assert.deepEqual(status.runs.map((r) => [r.version, r.state, r.attempts, r.calls]), [
+      [2, "succeeded", 1, 2],
+      [1, "succeeded", 1, 4],
+    ]);
+    await assert.rejects(
+      h.pipelines.result("energy", 3),
+      /Pipeline 'energy' has no result for version 3/,
+    );
+  });
+});
+
+Deno.test("A failing function marks its run failed after its retries, and never blocks the producer", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy(
+      "picky",
+      momenta(
+        `if (ctx.version === 2) throw new RangeError("Version 2 is cursed");\n  return input.u.length;`,
+      ),
+    );
+    await h.pipelines.put("picky", {
+      source: "particles",
+      function: "picky",
+      retries: 2,
+      retryDelayMs: 1,
+    });
+    for (const v of [1, 2, 3]) {
+      // Each publish completes the version and commits it: the commit returns
+      // whatever the pipeline's function does.
+      await publishRanks(h.runtime, v, particles(1000).bytes, 1);
+    }
+    await h.pipelines.idle();
+    const runs = (await h.pipelines.get("picky")).runs;
+    assert.deepEqual(runs.map((r) => [r.version, r.state, r.attempts]), [
+      [3, "succeeded", 1],
+      [2, "failed", 3],
+      [1, "succeeded", 1],
+    ]);
+    assert.equal(
+      runs[1]!.error,
+      "Function 'picky' version 1 failed: RangeError: Version 2 is cursed",
+    );
+    assert.equal((await h.pipelines.result("picky", 3)).value, 1000);
+    assert.equal((await h.registry.describeDataset("particles")).latest, 3);
+  });
+});
+
+Deno.test("A pipeline retries a run that failed and records the attempts", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    // The Worker keeps its module between calls: the first call fails, the next succeed.
+    await h.functions.deploy(
+      "flaky",
+      momenta(
+        `if (!ctx.dryRun && ++calls === 1) throw new Error("Not yet");\n  return input.u.length;`,
+        "let calls = 0;",
+      ),
+    );
+    await h.pipelines.put("flaky", { source: "particles", function: "flaky", retryDelayMs: 1 });
+    await publishRanks(h.runtime, 1, particles(1000).bytes, 1);
+    await h.pipelines.idle();
+    const [run] = (await h.pipelines.get("flaky")).runs;
+    assert.deepEqual([run!.state, run!.attempts, run!.error], [
+      "succeeded",
+      2,
+      undefined,
+    ]);
+  });
+});
+
+Deno.test("A pipeline keeps up with a running producer without delaying its commits", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    // Each run takes at least 500 ms; the producer commits five versions meanwhile.
+    await h.functions.deploy(
+      "slow",
+      momenta(
+        `if (!ctx.dryRun) await new Promise((r) => setTimeout(r, 500));\n  return input.u.length;`,
+      ),
+    );
+    await h.pipelines.put("slow", { source: "particles", function: "slow", queue: 8 });
+    const versions = [1, 2, 3, 4, 5];
+    for (const v of versions) await publishRanks(h.runtime, v, particles(1000, v).bytes, 2);
+    // Every commit returned while the first run is still under way.
+    const during = await h.pipelines.get("slow");
+    assert.equal(during.running, 1);
+    assert.deepEqual(during.queued, [2, 3, 4, 5]);
+    assert.equal((await h.registry.describeDataset("particles")).latest, 5);
+    await h.pipelines.idle();
+    const runs = (await h.pipelines.get("slow")).runs;
+    assert.deepEqual(
+      runs.map((r) => [r.version, r.state]).reverse(),
+      versions.map((v) => [v, "succeeded"]),
+    );
+    for (const v of versions) assert.equal((await h.pipelines.result("slow", v)).value, 1000);
+  });
+});
+
+Deno.test("A pipeline whose queue is full skips the oldest waiting versions", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy(
+      "slow",
+      momenta(`if (!ctx.dryRun) await new Promise((r) => setTimeout(r, 200));\n  return 1;`),
+    );
+    await h.pipelines.put("slow", { source: "particles", function: "slow", queue: 1 });
+    for (const v of [1, 2, 3, 4]) await publishRanks(h.runtime, v, particles(1000).bytes, 1);
+    await h.pipelines.idle();
+    const runs = (await h.pipelines.get("slow")).runs;
+    assert.deepEqual(runs.map((r) => [r.version, r.state]), [
+      [4, "succeeded"],
+      [3, "skipped"],
+      [2, "skipped"],
+      [1, "succeeded"],
+    ]);
+    assert.equal(runs[1]!.error, "1 newer versions were waiting: the queue is full");
+  });
+});
+
+Deno.test("A pipeline records where it ran: pinned in situ, pinned in transit, or as the policy decides", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy("histogram", await histogram());
+    for (const placement of ["in-situ", "in-transit", "auto"]) {
+      await h.pipelines.put(placement, { source: "particles", function: "histogram", placement });
+    }
+    await publishRanks(h.runtime, 1, particles(1000).bytes, 2);
+    await h.pipelines.idle();
+    const where = async (name: string) => (await h.pipelines.get(name)).runs[0]!.placement;
+    assert.deepEqual(await where("in-situ"), {
+      requested: "in-situ",
+      decided: "in-situ",
+      node: "n1",
+      ranOn: "n1",
+      reason: "pinned in situ",
+    });
+    assert.deepEqual(await where("in-transit"), {
+      requested: "in-transit",
+      decided: "in-transit",
+      node: "n1",
+      ranOn: "n1",
+      reason: "pinned in transit; no other node is live, so it runs on the producer's node",
+    });
+    assert.deepEqual(await where("auto"), {
+      requested: "auto",
+      decided: "in-situ",
+      node: "n1",
+      ranOn: "n1",
+      reason: "no other node is live",
+    });
+    // With another node live, in transit names it (this node still runs it).
+    await h.registry.registerNode({ id: "n2", url: "http://127.0.0.1:1", tiers: [] });
+    await publishRanks(h.runtime, 2, particles(1000).bytes, 2);
+    await h.pipelines.idle();
+    assert.deepEqual(await where("in-transit"), {
+      requested: "in-transit",
+      decided: "in-transit",
+      node: "n2",
+      ranOn: "n1",
+      reason: "pinned in transit",
+    });
+    assert.equal((await where("auto"))!.decided, "in-situ");
+  });
+});
+
+Deno.test("put() refuses pipelines that cannot run: unknown function, missing or extra output, loops", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy("histogram", await histogram());
+    await h.functions.deploy("to_float32", await Deno.readTextFile("functions/to_float32.ts"));
+    await assert.rejects(
+      h.pipelines.put("p", { source: "particles", function: "nope" }),
+      (e) => e instanceof NotFoundError && e.message === "Unknown function 'nope'",
+    );
+    await assert.rejects(
+      h.pipelines.put("p", { source: "particles", function: "histogram", output: "x" }),
+      /function 'histogram' returns a value, so the pipeline has no output dataset/,
+    );
+    await assert.rejects(
+      h.pipelines.put("p", { source: "field", function: "to_float32" }),
+      /function 'to_float32' outputs a dataset, so the pipeline needs 'output', its name/,
+    );
+    await assert.rejects(
+      h.pipelines.put("p", { source: "particles", function: "histogram", placement: "nearby" }),
+      (e) =>
+        e instanceof InvalidRequestError &&
+        e.message ===
+          `Invalid pipeline 'p': expected 'placement' to be one of in-situ, in-transit, auto, found "nearby"`,
+    );
+    await h.pipelines.put("a", { source: "f1", function: "to_float32", output: "f2" });
+    await assert.rejects(
+      h.pipelines.put("b", { source: "f2", function: "to_float32", output: "f1" }),
+      (e) =>
+        e instanceof ConflictError &&
+        e.message === "Pipeline 'b' would feed its own source 'f2' through other pipelines",
+    );
+    // The derived dataset of 'a' was created from the function's output description.
+    assert.equal((await h.registry.describeDataset("f2")).byteLength, 256 * 256 * 4);
+    assert.deepEqual(h.pipelines.list().map((p) => p.name), ["a"]);
+    await h.pipelines.delete("a");
+    await assert.rejects(h.pipelines.get("a"), /Unknown pipeline 'a'/);
+  });
+});
