@@ -1,5 +1,6 @@
 /**
- * Runs every benchmark (`deno task bench`); each writes its results under
+ * Runs every benchmark (`deno task bench`), or those named
+ * (`deno task bench registry transfer`); each writes its results under
  * `bench/results/`.
  *
  * @module
@@ -14,11 +15,24 @@ import { streamingBench } from "./streaming_bench.ts";
 import { restartBench } from "./restart_bench.ts";
 import { vpicBench } from "./vpic_bench.ts";
 
-await transformBench();
-await registryBench();
-await transferBench();
-await streamingBench();
-await restartBench();
-await tiersBench();
-await functionsBench();
-await vpicBench();
+const BENCHES: Record<string, () => Promise<unknown>> = {
+  transform: transformBench,
+  registry: registryBench,
+  transfer: transferBench,
+  streaming: streamingBench,
+  restart: restartBench,
+  tiers: tiersBench,
+  functions: functionsBench,
+  vpic: vpicBench,
+};
+
+// `deno task bench` runs them all; `deno task bench registry transfer` runs those.
+const chosen = Deno.args.length === 0 ? Object.keys(BENCHES) : Deno.args;
+for (const name of chosen) {
+  const run = BENCHES[name];
+  if (run === undefined) {
+    console.error(`Unknown benchmark '${name}': expected ${Object.keys(BENCHES).join(", ")}`);
+    Deno.exit(2);
+  }
+  await run();
+}

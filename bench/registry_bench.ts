@@ -160,7 +160,7 @@ function report(p: RegistryPoint): void {
 
 /** Runs the registry benchmark and writes bench/results/registry.{json,md}. */
 export async function registryBench(): Promise<RegistryPoint[]> {
-  const server = await startServer({ extra: "tiers:\n  memory: 1GiB\n" });
+  const server = await startServer();
   const points: RegistryPoint[] = [];
   let baseline: { single: number; hundred: number };
   try {

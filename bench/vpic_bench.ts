@@ -115,7 +115,7 @@ function push(f: Float32Array, step: number): void {
 
 /** Runs one configuration against a fresh server. */
 async function runPoint(pushesPerStep: number): Promise<VpicPoint> {
-  const server = await startServer({ extra: "tiers:\n  memory: 3GiB\n" });
+  const server = await startServer();
   const strata = connect(server.url);
   const without: number[] = [];
   const withPipeline: number[] = [];
