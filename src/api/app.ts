@@ -23,6 +23,7 @@ import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
+import { mountReplicaRoutes } from "./replica_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 
 /** Options of the API app. */
@@ -88,6 +89,12 @@ export function createApp(options: AppOptions): Hono {
   });
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+    if (options.data.runtime !== undefined) {
+      mountReplicaRoutes(app, {
+        runtime: options.data.runtime,
+        maxBodyBytes: options.maxBodyBytes,
+      });
+    }
   }
   if (options.cluster !== undefined) {
     mountClusterRoutes(app, { ...options.cluster, maxBodyBytes: options.maxBodyBytes });

@@ -12,7 +12,7 @@ import { InvalidRequestError } from "../errors.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { CopyRef, FragmentRecord } from "../runtime/name_service.ts";
+import type { CopyRef, FragmentRecord, NodeTier } from "../runtime/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
 /** What the cluster routes need. */
@@ -70,16 +70,18 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     return reply(c, { committed });
   });
   app.post("/v1/cluster/relocate", async (c) => {
-    const body = await readControlBody(c.req.raw, o.maxBodyBytes) as {
-      copy?: CopyRef;
-      tier?: unknown;
-    };
-    if (typeof body?.copy !== "object" || body.copy === null) {
-      throw new InvalidRequestError("Invalid relocation: expected {copy, tier}");
-    }
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "relocation", "{copy, tier}");
     return reply(c, {
       relocated: await o.registry.relocateFragment(body.copy, body.tier as string),
     });
+  });
+  app.post("/v1/cluster/replicas", async (c) => {
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "replica", "{copy, tier}");
+    return reply(c, { added: await o.registry.addReplica(body.copy, body.tier as string) });
+  });
+  app.post("/v1/cluster/drop", async (c) => {
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "drop", "{copy}");
+    return reply(c, { dropped: await o.registry.dropCopy(body.copy) });
   });
   app.post("/v1/cluster/lookup", async (c) => {
     const q = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
@@ -110,7 +112,7 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const record = await o.nodes.register({
       id: String(b.id),
       url: String(b.url),
-      tiers: (b.tiers ?? []) as { name: string; capacity: number }[],
+      tiers: (b.tiers ?? []) as NodeTier[],
       ...(typeof b.wire === "string" ? { wire: b.wire } : {}),
     }, typeof b.leaseMs === "number" ? b.leaseMs : undefined);
     return reply(c, record);
@@ -118,7 +120,8 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
   app.post("/v1/cluster/nodes/:id/renew", async (c) => {
     const b = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
     const leaseMs = typeof b?.leaseMs === "number" ? b.leaseMs : undefined;
-    return reply(c, await o.nodes.renew(c.req.param("id"), leaseMs));
+    const tiers = Array.isArray(b?.tiers) ? b.tiers as NodeTier[] : undefined;
+    return reply(c, await o.nodes.renew(c.req.param("id"), leaseMs, tiers));
   });
   app.get("/v1/cluster/nodes", async (c) => reply(c, { nodes: await o.registry.listNodes() }));
   app.get("/v1/cluster/releases", async (c) => {
@@ -136,6 +139,20 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     );
     return reply(c, batch);
   });
+}
+
+/** A control body naming a copy (`{copy, ...}`), or `InvalidRequestError`. */
+async function copyBody(
+  req: Request,
+  maxBodyBytes: number,
+  what: string,
+  shape: string,
+): Promise<{ copy: CopyRef; tier?: unknown }> {
+  const body = await readControlBody(req, maxBodyBytes) as { copy?: CopyRef; tier?: unknown };
+  if (typeof body?.copy !== "object" || body.copy === null) {
+    throw new InvalidRequestError(`Invalid ${what}: expected ${shape}`);
+  }
+  return body as { copy: CopyRef; tier?: unknown };
 }
 
 function integers(params: URLSearchParams): Record<string, number> {

@@ -13,3 +13,4 @@ export * from "./data_routes.ts";
 export * from "./negotiate.ts";
 export * from "./cluster_routes.ts";
 export * from "./node_routes.ts";
+export * from "./replica_routes.ts";

@@ -12,7 +12,7 @@ import { RemoteNameService } from "../cluster/name_client.ts";
 import { NodeBook } from "../cluster/node_book.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
-import type { NameService } from "../runtime/name_service.ts";
+import type { NameService, NodeTier } from "../runtime/name_service.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { loadPolicy } from "../tiers/load_policy.ts";
 import { TierSet } from "../tiers/tier_set.ts";
@@ -46,7 +46,7 @@ export async function serveAll(config: Config): Promise<number> {
   return await listen(config, app.fetch, async (url) => {
     const lease = keepLease(config, node, url, {
       register: (n) => nodes.register(n, config.leaseMs).then(() => {}),
-      renew: (n) => nodes.renew(n.id, config.leaseMs).then(() => {}),
+      renew: (n) => nodes.renew(n.id, config.leaseMs, n.tiers).then(() => {}),
     });
     await lease.start();
     return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
@@ -121,7 +121,7 @@ interface NodeParts {
 function nameServerParts(registry: Registry, ownNode: string | undefined) {
   const releases = new ReleaseLog();
   // The in-process runtime hears the registry directly; the log is for the others.
-  registry.onRelease((copies) => releases.push(copies.filter((c) => c.node !== ownNode)));
+  registry.onRelease((copies) => releases.push(copies, ownNode));
   return { releases, nodes: new NodeBook(registry) };
 }
 
@@ -142,6 +142,7 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
     tiers,
     wire,
     reshape: config.reshape,
+    ...(config.token === undefined ? {} : { token: config.token }),
   });
   const server = WireServer.listen({
     hostname: config.wire.hostname,
@@ -167,7 +168,7 @@ interface NodeInfo {
   id: string;
   url: string;
   wire: string;
-  tiers: { name: string; capacity: number }[];
+  tiers: NodeTier[];
 }
 
 function keepLease(
@@ -176,16 +177,18 @@ function keepLease(
   url: string,
   calls: { register(n: NodeInfo): Promise<void>; renew(n: NodeInfo): Promise<void> },
 ): LeaseKeeper {
-  const info: NodeInfo = {
+  // Every registration and renewal carries the tiers' current usage: what
+  // the placement policies of the other nodes see of this one.
+  const info = (): NodeInfo => ({
     id: config.node,
     url,
     wire: node.wireAddress,
-    tiers: node.tiers.specs.map((t) => ({ name: t.name, capacity: t.capacity })),
-  };
+    tiers: node.tiers.views(),
+  });
   const lease = new LeaseKeeper({
     leaseMs: config.leaseMs,
-    register: () => calls.register(info),
-    renew: () => calls.renew(info),
+    register: () => calls.register(info()),
+    renew: () => calls.renew(info()),
     onError: (e) =>
       console.error(`strata: Lease of node '${config.node}': ${(e as Error).message}`),
   });

@@ -114,6 +114,28 @@ export class RemoteNameService implements NameService {
     return r.relocated;
   }
 
+  /** Records a further copy of a registered fragment, held by `copy.node`. */
+  async addReplica(copy: CopyRef, tier: string): Promise<boolean> {
+    const r = await this.#call<{ added: boolean }>(
+      this.urlOf(copy.dataset),
+      "POST",
+      "/v1/cluster/replicas",
+      { copy, tier },
+    );
+    return r.added;
+  }
+
+  /** Forgets `copy.node`'s copy of a fragment while another copy stays registered. */
+  async dropCopy(copy: CopyRef): Promise<boolean> {
+    const r = await this.#call<{ dropped: boolean }>(
+      this.urlOf(copy.dataset),
+      "POST",
+      "/v1/cluster/drop",
+      { copy },
+    );
+    return r.dropped;
+  }
+
   publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
     return this.#call(this.urlOf(record.dataset), "POST", "/v1/cluster/publish", record);
   }
@@ -215,7 +237,10 @@ export class RemoteNameService implements NameService {
   ): Promise<void> {
     await Promise.all(this.#urls.map(async (u) => {
       try {
-        await this.#call(u, "POST", `/v1/cluster/nodes/${enc(node.id)}/renew`, { leaseMs });
+        await this.#call(u, "POST", `/v1/cluster/nodes/${enc(node.id)}/renew`, {
+          leaseMs,
+          tiers: node.tiers,
+        });
       } catch (e) {
         if (!(e instanceof StrataError && e.code === "not_found")) throw e;
         await this.#call(u, "POST", "/v1/cluster/nodes", { ...node, leaseMs });

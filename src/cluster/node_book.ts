@@ -6,7 +6,7 @@
  */
 
 import type { Registry } from "../registry/registry.ts";
-import type { NodeInput, NodeRecord } from "../registry/records.ts";
+import type { NodeInput, NodeRecord, NodeTier } from "../registry/records.ts";
 
 /** A node as `GET /v1/nodes` shows it. */
 export interface NodeView {
@@ -56,9 +56,12 @@ export class NodeBook {
     return r;
   }
 
-  /** Extends a lease; `NotFoundError` once it lapsed (register again). */
-  async renew(id: string, leaseMs?: number): Promise<NodeRecord> {
-    const r = await this.#registry.renewNode(id, leaseMs === undefined ? {} : { leaseMs });
+  /** Extends a lease (recording the tiers' usage when given); `NotFoundError` once it lapsed (register again). */
+  async renew(id: string, leaseMs?: number, tiers?: readonly NodeTier[]): Promise<NodeRecord> {
+    const r = await this.#registry.renewNode(id, {
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      ...(tiers === undefined ? {} : { tiers }),
+    });
     this.#seen.set(r.id, r);
     return r;
   }

@@ -58,17 +58,24 @@ export class ReleaseLog {
     this.#maxPerNode = options.maxPerNode ?? 100_000;
   }
 
-  /** Records copies to free, each for the node that holds it. */
-  push(copies: readonly FragmentRecord[]): void {
+  /**
+   * Records copies to free, each for every node that holds it (the primary
+   * copy's node and its replicas' nodes), except `skip` (a runtime in the
+   * name server's own process, which hears the registry directly).
+   */
+  push(copies: readonly FragmentRecord[], skip?: string): void {
     const touched = new Set<NodeLog>();
     for (const copy of copies) {
-      const log = this.#log(copy.node);
-      log.entries.push({ seq: ++this.#seq, copy });
-      if (log.entries.length > this.#maxPerNode) {
-        const cut = log.entries.splice(0, log.entries.length - this.#maxPerNode);
-        log.dropped = cut[cut.length - 1]!.seq;
+      for (const node of [copy.node, ...(copy.replicas ?? []).map((p) => p.node)]) {
+        if (node === skip) continue;
+        const log = this.#log(node);
+        log.entries.push({ seq: ++this.#seq, copy });
+        if (log.entries.length > this.#maxPerNode) {
+          const cut = log.entries.splice(0, log.entries.length - this.#maxPerNode);
+          log.dropped = cut[cut.length - 1]!.seq;
+        }
+        touched.add(log);
       }
-      touched.add(log);
     }
     for (const log of touched) {
       for (const wake of log.waiters) wake();

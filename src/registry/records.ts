@@ -5,9 +5,9 @@
  */
 
 import type { FragmentLayout } from "../transform/layout.ts";
-import type { FragmentRecord, SourceRecord } from "../runtime/name_service.ts";
+import type { FragmentRecord, NodeTier, SourceRecord } from "../runtime/name_service.ts";
 
-export type { FragmentRecord, SourceRecord };
+export type { FragmentRecord, NodeTier, SourceRecord };
 
 /** A dataset as stored under `["datasets", name]`. */
 export interface DatasetRecord {
@@ -54,8 +54,8 @@ export interface NodeRecord {
   readonly id: string;
   /** Where its runtime answers. */
   readonly url: string;
-  /** Its tiers and their capacities in bytes. */
-  readonly tiers: readonly { readonly name: string; readonly capacity: number }[];
+  /** Its tiers: capacities in bytes, and usage as of its last registration or renewal. */
+  readonly tiers: readonly NodeTier[];
   /** Where its data plane listens (`host:port`), when it has one. */
   readonly wire?: string;
   /** When its lease ends, ms since the epoch. */

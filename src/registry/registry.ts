@@ -48,6 +48,7 @@ import type {
   FragmentRecord,
   NodeInput,
   NodeRecord,
+  NodeTier,
   PublishResult,
   VersionRecord,
   VersionState,
@@ -512,7 +513,7 @@ export class Registry implements NameService {
     }
     v ??= newVersion(d, n);
     const mine: Held = {
-      record: { ...record, bindings: { ...record.bindings } },
+      record: { ...withoutReplicas(record), bindings: { ...record.bindings } },
       layout,
       kvKey: KEYS.fragment(name, n, record.fragment, regionText(params)),
       durable: false,
@@ -589,18 +590,115 @@ export class Registry implements NameService {
     const v = d?.versions.get(copy.version);
     if (d === undefined || v === undefined || v.state === "retired" || v.retiring) return false;
     const { params } = regionOf(copy.bindings, d.sizeVars, d.record.sizes);
-    const h = v.held.get(regionId(copy.fragment, params));
-    if (h === undefined || !h.durable || h.record.node !== copy.node) return false;
-    if (h.record.tier === tier) return true;
+    const id = regionId(copy.fragment, params);
+    const h = v.held.get(id);
+    if (h === undefined || !h.durable || !holdsCopy(h.record, copy.node)) return false;
+    if (tierOn(h.record, copy.node) === tier) return true;
+    return await this.#rewriteCopy(v, id, h, (r) => {
+      if (r.node === copy.node) return { ...r, tier };
+      if (!holdsCopy(r, copy.node)) return undefined;
+      return { ...r, replicas: r.replicas!.map((p) => p.node === copy.node ? { ...p, tier } : p) };
+    });
+  }
+
+  /**
+   * Records a further copy of a registered fragment, held by `copy.node` in
+   * `tier` (the runtime fetched and stored it where the placement policy
+   * said). Resolves true once durable; false when the fragment is not
+   * registered (any more), and the caller frees what it stored. A node
+   * that holds a copy already has its tier updated.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const copy = { dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "a" };
+   * await reg.publishFragment({ ...copy, tier: "memory", byteLength: 32, checksum: 0 });
+   * assert.equal(await reg.addReplica({ ...copy, node: "b" }, "memory"), true);
+   * const { sources } = await reg.attachFragments({ dataset: "t", version: 1, fragment: "dataset", bindings: {} });
+   * assert.deepEqual(sources[0]!.replicas, [{ node: "b", tier: "memory" }]);
+   * ```
+   */
+  async addReplica(copy: CopyRef, tier: string): Promise<boolean> {
+    this.#checkOpen();
+    checkName("node", copy.node);
+    if (typeof tier !== "string" || tier === "") {
+      throw new InvalidRequestError(`Invalid tier ${JSON.stringify(tier)}: expected a tier name`);
+    }
+    const found = this.#heldCopy(copy);
+    if (found === undefined) return false;
+    const [v, id, h] = found;
+    if (holdsCopy(h.record, copy.node)) return await this.relocateFragment(copy, tier);
+    return await this.#rewriteCopy(v, id, h, (r) => {
+      if (holdsCopy(r, copy.node)) return undefined;
+      return { ...r, replicas: [...(r.replicas ?? []), { node: copy.node, tier }] };
+    });
+  }
+
+  /**
+   * Forgets the copy that `copy.node` holds of a registered fragment, while
+   * another copy of it stays registered: dropping the primary copy makes
+   * the first replica primary. False, with nothing changed, when the node
+   * holds the only copy or none. The node frees its bytes afterwards, so
+   * no attach is ever pointed at a copy that is gone.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const copy = { dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "a" };
+   * await reg.publishFragment({ ...copy, tier: "memory", byteLength: 32, checksum: 0 });
+   * assert.equal(await reg.dropCopy(copy), false); // the only copy
+   * await reg.addReplica({ ...copy, node: "b" }, "file");
+   * assert.equal(await reg.dropCopy(copy), true);
+   * const { sources } = await reg.attachFragments({ dataset: "t", version: 1, fragment: "dataset", bindings: {} });
+   * assert.deepEqual([sources[0]!.node, sources[0]!.tier, sources[0]!.replicas], ["b", "file", undefined]);
+   * ```
+   */
+  async dropCopy(copy: CopyRef): Promise<boolean> {
+    this.#checkOpen();
+    const found = this.#heldCopy(copy);
+    if (found === undefined) return false;
+    const [v, id, h] = found;
+    return await this.#rewriteCopy(v, id, h, (r) => withoutCopy(r, copy.node));
+  }
+
+  /** The version and entry of a registered, durable copy's region, or undefined. */
+  #heldCopy(copy: CopyRef): [VersionEntry, string, Held] | undefined {
+    const d = this.#datasets.get(copy.dataset);
+    const v = d?.versions.get(copy.version);
+    if (d === undefined || v === undefined || v.state === "retired" || v.retiring) return undefined;
+    const { params } = regionOf(copy.bindings, d.sizeVars, d.record.sizes);
+    const id = regionId(copy.fragment, params);
+    const h = v.held.get(id);
+    return h === undefined || !h.durable ? undefined : [v, id, h];
+  }
+
+  /**
+   * Rewrites a copy's record with `change` (undefined: no change possible),
+   * checked against the record in KV so that a retirement or a republish
+   * racing it is never undone.
+   */
+  async #rewriteCopy(
+    v: VersionEntry,
+    id: string,
+    h: Held,
+    change: (r: FragmentRecord) => FragmentRecord | undefined,
+  ): Promise<boolean> {
     const current = await this.#kv.get<FragmentRecord>(h.kvKey);
-    if (current.value === null || current.value.node !== copy.node) return false;
-    const record = { ...current.value, tier };
+    if (current.value === null) return false;
+    const record = change(current.value);
+    if (record === undefined) return false;
     const result = await this.#writes.write(
       [{ type: "set", key: h.kvKey, value: record }],
       [{ key: h.kvKey, versionstamp: current.versionstamp }],
     );
     if (!result.ok) return false;
-    if (v.held.get(regionId(copy.fragment, params)) === h) h.record = { ...h.record, tier };
+    if (v.held.get(id) === h) h.record = record;
     return true;
   }
 
@@ -807,7 +905,7 @@ export class Registry implements NameService {
     const record: NodeRecord = {
       id: node.id,
       url: node.url,
-      tiers: node.tiers.map((t) => ({ name: t.name, capacity: t.capacity })),
+      tiers: nodeTiers(node.id, node.tiers),
       ...(typeof node.wire === "string" ? { wire: node.wire } : {}),
       leaseUntil: Date.now() + leaseMs,
     };
@@ -820,16 +918,27 @@ export class Registry implements NameService {
     return record;
   }
 
-  /** Extends a registered node's lease; `NotFoundError` when it lapsed. */
-  async renewNode(id: string, options: { readonly leaseMs?: number } = {}): Promise<NodeRecord> {
+  /**
+   * Extends a registered node's lease, with its tiers' current usage when
+   * `tiers` is given; `NotFoundError` when it lapsed.
+   */
+  async renewNode(
+    id: string,
+    options: { readonly leaseMs?: number; readonly tiers?: readonly NodeTier[] } = {},
+  ): Promise<NodeRecord> {
     this.#checkOpen();
     checkName("node", id);
     const leaseMs = this.#leaseOf(options.leaseMs);
+    const tiers = options.tiers === undefined ? undefined : nodeTiers(id, options.tiers);
     const found = await this.#kv.get<NodeRecord>(KEYS.node(id));
     if (found.value === null || found.value.leaseUntil <= Date.now()) {
       throw new NotFoundError(`Unknown node '${id}': its lease lapsed, register it again`);
     }
-    const record = { ...found.value, leaseUntil: Date.now() + leaseMs };
+    const record = {
+      ...found.value,
+      ...(tiers === undefined ? {} : { tiers }),
+      leaseUntil: Date.now() + leaseMs,
+    };
     await this.#writes.write([{
       type: "set",
       key: KEYS.node(id),
@@ -998,6 +1107,65 @@ function compileInput(input: CreateDatasetInput): Dataset {
   return descriptionFromJson(json);
 }
 
+/** Whether `node` holds a copy of a fragment: its primary copy or a replica. */
+function holdsCopy(r: FragmentRecord, node: string): boolean {
+  return r.node === node || (r.replicas?.some((p) => p.node === node) ?? false);
+}
+
+/** The tier that holds `node`'s copy of a fragment. */
+function tierOn(r: FragmentRecord, node: string): string | undefined {
+  return r.node === node ? r.tier : r.replicas?.find((p) => p.node === node)?.tier;
+}
+
+/** A record without `node`'s copy, the first replica promoted; undefined when that is the only copy. */
+function withoutCopy(r: FragmentRecord, node: string): FragmentRecord | undefined {
+  const replicas = r.replicas ?? [];
+  if (r.node === node) {
+    const [next, ...rest] = replicas;
+    if (next === undefined) return undefined;
+    const { replicas: _, ...base } = r;
+    return {
+      ...base,
+      node: next.node,
+      tier: next.tier,
+      ...(rest.length ? { replicas: rest } : {}),
+    };
+  }
+  if (!replicas.some((p) => p.node === node)) return undefined;
+  const rest = replicas.filter((p) => p.node !== node);
+  const { replicas: _, ...base } = r;
+  return rest.length ? { ...base, replicas: rest } : base;
+}
+
+/** A published record as stored: replicas are added later, by the nodes that hold them. */
+function withoutReplicas(r: FragmentRecord): FragmentRecord {
+  const { replicas: _, ...base } = r;
+  return base;
+}
+
+/** A node's tiers as its lease records them, checked. */
+function nodeTiers(id: string, tiers: readonly unknown[]): NodeTier[] {
+  if (!Array.isArray(tiers)) {
+    throw new InvalidRequestError(`Invalid node '${id}': expected a list of tiers`);
+  }
+  return tiers.map((t) => {
+    const x = (t ?? {}) as Record<string, unknown>;
+    if (typeof x.name !== "string" || !Number.isSafeInteger(x.capacity)) {
+      throw new InvalidRequestError(
+        `Invalid tier of node '${id}': expected {name, capacity, ...}, found ${JSON.stringify(t)}`,
+      );
+    }
+    const out: Record<string, unknown> = { name: x.name, capacity: x.capacity };
+    for (
+      const k of ["kind", "used", "free", "room", "bandwidth", "latency", "persistent"] as const
+    ) {
+      const want = k === "kind" ? "string" : k === "persistent" ? "boolean" : "number";
+      if (typeof x[k] === want) out[k] = x[k];
+    }
+    return out as unknown as NodeTier;
+  });
+}
+
 function checkCopy(r: FragmentRecord): void {
   const bad = (what: string) => {
     throw new InvalidRequestError(`Invalid publish of fragment '${r.fragment}': expected ${what}`);
@@ -1010,6 +1178,12 @@ function checkCopy(r: FragmentRecord): void {
   }
   if (typeof r.checksum !== "number") bad("a numeric checksum");
   if (typeof r.bindings !== "object" || r.bindings === null) bad("bindings");
+  if (r.reshape !== undefined && r.reshape !== "source" && r.reshape !== "destination") {
+    bad(`reshape 'source' or 'destination', found ${JSON.stringify(r.reshape)}`);
+  }
+  if (r.replicas !== undefined && (!Array.isArray(r.replicas) || r.replicas.length > 0)) {
+    bad("no replicas: a replica is added by the node that holds it, once the copy is registered");
+  }
 }
 
 function newVersion(d: DatasetEntry, n: number): VersionEntry {

@@ -6,7 +6,16 @@
  * @module
  */
 
+import type { ReshapeSite } from "../tiers/policy.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
+
+/** Where one copy of a fragment lives: a node and a tier of it. */
+export interface CopyPlace {
+  /** Node name. */
+  readonly node: string;
+  /** Tier name on that node. */
+  readonly tier: string;
+}
 
 /** A published fragment copy, as the name server records it. */
 export interface FragmentRecord {
@@ -26,6 +35,14 @@ export interface FragmentRecord {
   readonly byteLength: number;
   /** CRC-32 of the bytes. */
   readonly checksum: number;
+  /**
+   * Where reshapes of this copy run when another node attaches it in another
+   * layout, as the placement policy decided at publish (absent: the
+   * attaching runtime's default).
+   */
+  readonly reshape?: ReshapeSite;
+  /** Further copies of the same bytes on other nodes, placed by the policy. */
+  readonly replicas?: readonly CopyPlace[];
 }
 
 /** A published fragment with its layout, as an attach lookup returns it. */
@@ -54,7 +71,36 @@ export interface NodeEntry {
   readonly wire?: string;
   /** When its lease ends, ms since the epoch. */
   readonly leaseUntil: number;
+  /** Its tiers, with their usage when it last renewed its lease. */
+  readonly tiers?: readonly NodeTier[];
 }
+
+/**
+ * A tier of a node as its lease reports it: the capacity always, the rest
+ * from runtimes that report their usage (what a placement policy needs to
+ * place copies on that node).
+ */
+export interface NodeTier {
+  /** Tier name. */
+  readonly name: string;
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  /** Kind of store. */
+  readonly kind?: string;
+  /** Bytes held at the last renewal. */
+  readonly used?: number;
+  /** Bytes free at the last renewal. */
+  readonly free?: number;
+  /** Bytes the tier could take at the last renewal, spilling included (the policy's `room`). */
+  readonly room?: number;
+  /** Sustained bandwidth, bytes per second. */
+  readonly bandwidth?: number;
+  /** Latency of one access, seconds. */
+  readonly latency?: number;
+  /** Whether copies survive a restart of the runtime. */
+  readonly persistent?: boolean;
+}
+
 /** A copy as the runtime names it to the name server: which region, held by which node. */
 export type CopyRef = Pick<
   FragmentRecord,
@@ -104,6 +150,18 @@ export interface NameService {
    * flush moved it); false when the copy is not registered (any more).
    */
   relocateFragment(copy: CopyRef, tier: string): Promise<boolean>;
+  /**
+   * Records a further copy of a registered fragment on `copy.node` (which
+   * fetched and stored it in `tier`); false when the fragment is not
+   * registered (any more), and the caller frees what it stored.
+   */
+  addReplica(copy: CopyRef, tier: string): Promise<boolean>;
+  /**
+   * Forgets the copy `copy.node` holds of a registered fragment, once
+   * another copy of it is registered: the next replica becomes the primary
+   * copy. False (nothing changes) when it is the only copy or unknown.
+   */
+  dropCopy(copy: CopyRef): Promise<boolean>;
   /** Commits a version; returns the copies of versions retention retired. */
   commitVersion(
     dataset: string,

@@ -6,7 +6,7 @@
  */
 
 import type { Peer } from "../wire/client.ts";
-import type { NameService } from "./name_service.ts";
+import type { NameService, NodeEntry } from "./name_service.ts";
 
 /** How long a node list is trusted before it is read again, in ms. */
 const FRESH_MS = 1000;
@@ -28,6 +28,7 @@ const FRESH_MS = 1000;
 export class PeerDirectory {
   readonly #names: Pick<NameService, "listNodes">;
   #peers = new Map<string, Peer>();
+  #entries: readonly NodeEntry[] = [];
   #readAt = -Infinity;
   #reading: Promise<void> | undefined;
 
@@ -43,6 +44,17 @@ export class PeerDirectory {
     return this.#peers.get(node);
   }
 
+  /** Live nodes as the name server last listed them (read again when stale). */
+  async nodes(): Promise<readonly NodeEntry[]> {
+    if (Date.now() - this.#readAt > FRESH_MS) await this.#refresh();
+    return this.#entries;
+  }
+
+  /** The live entry of `node`, or undefined when it is down. */
+  async entry(node: string): Promise<NodeEntry | undefined> {
+    return (await this.nodes()).find((n) => n.id === node);
+  }
+
   /** Drops what is known of `node`: the next `peer()` asks the name server. */
   forget(node: string): void {
     if (this.#peers.delete(node)) this.#readAt = -Infinity;
@@ -54,8 +66,10 @@ export class PeerDirectory {
       try {
         const next = new Map<string, Peer>();
         const now = Date.now();
-        for (const n of await this.#names.listNodes()) {
-          if (n.wire === undefined || n.leaseUntil <= now) continue;
+        const live = (await this.#names.listNodes()).filter((n) => n.leaseUntil > now);
+        this.#entries = live;
+        for (const n of live) {
+          if (n.wire === undefined) continue;
           const at = n.wire.lastIndexOf(":");
           next.set(n.id, {
             node: n.id,

@@ -9,28 +9,31 @@
 import { crc32 } from "node:zlib";
 import {
   ChecksumError,
+  ConflictError,
   InvalidRequestError,
   LostError,
   NotFoundError,
   StrataError,
   UnavailableError,
 } from "../errors.ts";
-import type { PlacedFragment, ReshapeSite } from "../tiers/policy.ts";
-import type { TierSet } from "../tiers/tier_set.ts";
+import type { NodeView, PlacedFragment, ReshapeSite, TierView } from "../tiers/policy.ts";
+import type { Placement, TierSet } from "../tiers/tier_set.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
 import { overlaps } from "../registry/coverage.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
-import type { WireClient } from "../wire/client.ts";
+import type { Peer, WireClient } from "../wire/client.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
 import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
 import type {
+  CopyPlace,
   CopyRef,
   DatasetSettings,
   FragmentRecord,
   NameService,
+  NodeEntry,
   SourceRecord,
 } from "./name_service.ts";
 import { PeerDirectory } from "./peers.ts";
@@ -47,9 +50,40 @@ export interface RuntimeOptions {
   readonly planCacheSize?: number;
   /** The data plane client that fetches copies held by other nodes. */
   readonly wire?: WireClient;
-  /** Where reshapes of remote copies run when an attach does not say (default `auto`). */
+  /**
+   * Where reshapes of remote copies run when neither the attach nor the
+   * copy's placement says (default `auto`).
+   */
   readonly reshape?: ReshapeMode;
+  /**
+   * Asks another node to fetch a copy and keep it in one of its tiers (the
+   * placement policy put a copy there). Default: `POST /v1/replicas` on the
+   * node's HTTP API, with `token`.
+   */
+  readonly sendReplica?: SendReplica;
+  /** Bearer token for the default `sendReplica`. */
+  readonly token?: string;
+  /**
+   * The network link to other nodes as placement policies see it (default
+   * 1 GB/s and 100 µs: loopback TCP on a small machine, measured lower than
+   * memory so that a policy prefers local tiers it has room in).
+   */
+  readonly link?: { readonly bandwidth: number; readonly latency: number };
 }
+
+/** What a node is asked to replicate: a registered copy, and the tier to keep it in. */
+export interface ReplicaRequest {
+  /** The registered copy (its `node` holds the bytes). */
+  readonly copy: FragmentRecord;
+  /** The tier of the receiving node that should hold the replica. */
+  readonly tier: string;
+}
+
+/**
+ * Sends a replica request to another node and resolves once that node
+ * holds the copy and has registered it.
+ */
+export type SendReplica = (target: NodeEntry, request: ReplicaRequest) => Promise<void>;
 
 /**
  * Where the reshape of a remote copy runs: at the `source` (in situ), at the
@@ -134,6 +168,8 @@ export class Runtime {
   readonly #wire: WireClient | undefined;
   readonly #peers: PeerDirectory;
   readonly #reshape: ReshapeMode;
+  readonly #sendReplica: SendReplica;
+  readonly #link: { readonly bandwidth: number; readonly latency: number };
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -149,6 +185,8 @@ export class Runtime {
     this.#wire = options.wire;
     this.#peers = new PeerDirectory(options.names);
     this.#reshape = options.reshape ?? "auto";
+    this.#sendReplica = options.sendReplica ?? httpReplica(options.token);
+    this.#link = options.link ?? { bandwidth: 1e9, latency: 1e-4 };
     // However a version is retired (an explicit commit, a publish that
     // completed a newer version, a batch) or a dataset deleted, the copies
     // this node holds are freed.
@@ -206,8 +244,9 @@ export class Runtime {
       const stored = await this.tiers.store(key, req.bytes, placed, placement);
       return { committed: result.committed, record: await this.#settle(record, stored.primary) };
     }
-    const stored = await this.tiers.store(key, req.bytes, placed);
-    const record: FragmentRecord = { ...copy, tier: stored.primary };
+    const placement = this.tiers.place(placed, await this.#otherNodes());
+    const stored = await this.tiers.store(key, req.bytes, placed, placement);
+    const record: FragmentRecord = { ...copy, tier: stored.primary, reshape: placement.reshape };
     let committed: boolean;
     try {
       committed = (await this.#names.publishFragment(record)).committed;
@@ -216,7 +255,134 @@ export class Runtime {
       await this.tiers.deleteIf(key, stored.generation);
       throw e;
     }
-    return { committed, record: await this.#settle(record, this.tiers.primaryOf(key)) };
+    const settled = await this.#settle(record, this.tiers.primaryOf(key));
+    return { committed, record: await this.#replicate(settled, placement) };
+  }
+
+  /**
+   * Places the copies the policy put on other nodes: each node fetches the
+   * bytes from this one over the data plane, stores them and registers its
+   * replica. A copy that only stood in here is then dropped, once another
+   * is registered. A node that fails keeps nothing and the copy stays here:
+   * the failure is logged, never a loss.
+   */
+  async #replicate(record: FragmentRecord, placement: Placement): Promise<FragmentRecord> {
+    const remote = placement.remote ?? [];
+    if (remote.length === 0) return record;
+    const settled = await Promise.allSettled(remote.map(async (c) => {
+      const target = await this.#peers.entry(c.node);
+      if (target === undefined) throw new UnavailableError(`node '${c.node}' is down`);
+      await this.#sendReplica(target, { copy: record, tier: c.tier });
+      return c;
+    }));
+    const placed: CopyPlace[] = [];
+    settled.forEach((r, i) => {
+      if (r.status === "fulfilled") placed.push({ node: r.value.node, tier: r.value.tier });
+      else {
+        const c = remote[i]!;
+        console.warn(
+          `strata: Copy of ${
+            describeCopy(record)
+          } of version ${record.version} of '${record.dataset}' on tier '${c.tier}' of node '${c.node}' failed (${
+            (r.reason as Error)?.message ?? r.reason
+          }); the copy on node '${this.node}' stays`,
+        );
+      }
+    });
+    let out: FragmentRecord = placed.length === 0 ? record : { ...record, replicas: placed };
+    if (placement.staged && placed.length > 0 && await this.#names.dropCopy(record)) {
+      await this.tiers.delete(
+        copyKey(record.dataset, record.version, record.fragment, record.bindings),
+      );
+      const [first, ...rest] = placed;
+      const { replicas: _, ...base } = out;
+      out = {
+        ...base,
+        node: first!.node,
+        tier: first!.tier,
+        ...(rest.length ? { replicas: rest } : {}),
+      };
+    }
+    return out;
+  }
+
+  /**
+   * Fetches a registered copy from the node holding it, keeps it in `tier`
+   * of this node (spilling as needed; another tier of this node when that
+   * one cannot make room) and registers it as a replica. The bytes are
+   * checked against the recorded checksum on the way. `ConflictError` when
+   * the copy is no longer registered (nothing is kept).
+   */
+  async replicate(request: ReplicaRequest): Promise<{ tier: string }> {
+    const { copy, tier } = request;
+    if (copy.node === this.node) {
+      throw new InvalidRequestError(
+        `Cannot replicate ${
+          describeCopy(copy)
+        } onto node '${this.node}': it holds the copy already`,
+      );
+    }
+    if (!this.tiers.specs.some((t) => t.name === tier)) {
+      throw new InvalidRequestError(
+        `Cannot replicate onto tier '${tier}': node '${this.node}' has no such tier (it has ${
+          this.tiers.specs.map((t) => t.name).join(", ")
+        })`,
+      );
+    }
+    const settings = await this.#names.datasetSettings(copy.dataset);
+    const layout = await this.#names.fragmentLayout(copy.dataset, copy.fragment, copy.bindings);
+    const source: SourceRecord = { ...copy, layout };
+    const { bytes } = await this.#readRemote(source, layout, "destination");
+    const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+    const placed = placedFragment({ ...copy, bytes }, settings);
+    const stored = await this.tiers.store(key, bytes, placed, {
+      tiers: [tier],
+      reshape: copy.reshape ?? "destination",
+      policy: this.tiers.policy.name,
+    });
+    let added = false;
+    try {
+      added = await this.#names.addReplica({ ...copy, node: this.node }, stored.primary);
+    } finally {
+      if (!added) await this.tiers.deleteIf(key, stored.generation);
+    }
+    if (!added) {
+      throw new ConflictError(
+        `Cannot replicate ${
+          describeCopy(copy)
+        } of version ${copy.version} of '${copy.dataset}': it is not registered any more`,
+      );
+    }
+    return { tier: stored.primary };
+  }
+
+  /** Other live nodes that report their tiers, as a placement policy sees them. */
+  async #otherNodes(): Promise<NodeView[]> {
+    const out: NodeView[] = [];
+    for (const n of await this.#peers.nodes()) {
+      if (n.id === this.node || n.wire === undefined || n.tiers === undefined) continue;
+      const tiers: TierView[] = [];
+      for (const t of n.tiers) {
+        if (
+          t.kind === undefined || t.used === undefined || t.bandwidth === undefined ||
+          t.latency === undefined || t.persistent === undefined
+        ) continue;
+        const free = t.free ?? Math.max(0, t.capacity - t.used);
+        tiers.push({
+          name: t.name,
+          kind: t.kind as TierView["kind"],
+          capacity: t.capacity,
+          used: t.used,
+          free,
+          room: t.room ?? free,
+          bandwidth: t.bandwidth,
+          latency: t.latency,
+          persistent: t.persistent,
+        });
+      }
+      if (tiers.length > 0) out.push({ name: n.id, link: this.#link, tiers });
+    }
+    return out;
   }
 
   /** Where the policy placed a copy this node holds, and where its reshapes run. */
@@ -295,7 +461,7 @@ export class Runtime {
   /** Frees the bytes of copies this node holds (retired or deleted versions), on every tier. */
   async free(records: readonly FragmentRecord[]): Promise<void> {
     for (const r of records) {
-      if (r.node !== this.node) continue;
+      if (r.node !== this.node && !r.replicas?.some((p) => p.node === this.node)) continue;
       await this.tiers.delete(copyKey(r.dataset, r.version, r.fragment, r.bindings));
     }
   }
@@ -351,17 +517,13 @@ export class Runtime {
   ): Promise<AttachResult> {
     const mode = reshape ?? this.#reshape;
     const settled = await Promise.allSettled(
-      sources.map((s) =>
-        s.node === this.node ? this.#readLocal(s) : this.#readRemote(s, layout, mode)
-      ),
+      sources.map((s) => this.#readAny(s, layout, mode)),
     );
     const parts = settled.map((r) => {
       if (r.status === "rejected") throw firstFailure(settled, version);
       return r.value;
     });
-    if (
-      parts.length === 1 && sources[0]!.node !== this.node && sameLayout(parts[0]!.layout, layout)
-    ) {
+    if (parts.length === 1 && !parts[0]!.local && sameLayout(parts[0]!.layout, layout)) {
       // A single remote source already in the target layout (a whole copy, or
       // a reshape done at the source) arrived in a buffer of its own: no plan
       // to run. A local copy is always copied out, since callers may transfer
@@ -405,6 +567,30 @@ export class Runtime {
     return { bytes: out, checksum: crc32(out) };
   }
 
+  /**
+   * Reads a copy from this node when it holds one (the primary copy or a
+   * replica), else from the node of the primary copy, then from the
+   * replicas' nodes in turn while the ones before are down or lost it.
+   */
+  async #readAny(s: SourceRecord, target: FragmentLayout, mode: ReshapeMode): Promise<Part> {
+    const places: CopyPlace[] = [{ node: s.node, tier: s.tier }, ...(s.replicas ?? [])];
+    const own = places.find((p) => p.node === this.node);
+    const order = own === undefined ? places : [own, ...places.filter((p) => p !== own)];
+    let failure: unknown;
+    for (const p of order) {
+      const at = { ...s, node: p.node, tier: p.tier };
+      try {
+        return p.node === this.node
+          ? { ...await this.#readLocal(at), local: true }
+          : await this.#readRemote(at, target, mode);
+      } catch (e) {
+        if (!(e instanceof LostError || e instanceof UnavailableError)) throw e;
+        failure ??= e;
+      }
+    }
+    throw failure;
+  }
+
   async #readLocal(s: SourceRecord): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const found = await this.tiers.get(key);
@@ -430,9 +616,11 @@ export class Runtime {
       // The registry found it intersecting; nothing of it is needed after all.
       return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0) };
     }
-    const at: ReshapeAt = mode === "auto"
+    // The attach's own choice, else where the placement policy said, else the runtime's default.
+    const chosen = mode === "auto" ? (s.reshape ?? this.#reshape) : mode;
+    const at: ReshapeAt = chosen === "auto"
       ? (inSitu.byteLength < inTransit.byteLength ? "source" : "destination")
-      : mode;
+      : chosen;
     let want = at === "source" ? inSitu : inTransit;
     if (at === "source" && coversWhole(withNames(want, target), target)) want = target;
     else if (at === "destination" && coversWhole(want, s.layout)) want = s.layout;
@@ -515,6 +703,31 @@ export class Runtime {
 interface Part {
   readonly layout: FragmentLayout;
   readonly bytes: Uint8Array;
+  /** Read from this node's tiers: the tier's own buffer, never handed out. */
+  readonly local?: boolean;
+}
+
+/** The default `SendReplica`: `POST /v1/replicas` on the target's HTTP API. */
+function httpReplica(token: string | undefined): SendReplica {
+  return async (target, request) => {
+    const res = await fetch(new URL("/v1/replicas", target.url), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify(request),
+    });
+    const body = await res.json().catch(() => undefined) as
+      | { error?: { code?: string; message?: string } }
+      | undefined;
+    if (!res.ok) {
+      throw new StrataError(
+        body?.error?.code ?? "unavailable",
+        body?.error?.message ?? `node '${target.id}' answered ${res.status}`,
+      );
+    }
+  };
 }
 
 /** `rows (r0=0,r1=4)`: a fragment copy named for messages. */

@@ -12,7 +12,9 @@ import { checkDecision } from "./check_decision.ts";
 import { defaultPolicy } from "./load_policy.ts";
 import { openTiers, type TierPlace } from "./open_tier.ts";
 import type {
+  CopyPlacement,
   NamedPolicy,
+  NodeView,
   PlacedFragment,
   PlacementRequest,
   ReshapeSite,
@@ -43,8 +45,16 @@ export interface TierSetOptions {
 
 /** Where a copy goes. */
 export interface Placement {
-  /** Tiers of this node that get a copy. */
+  /**
+   * Tiers of this node that get a copy. When the policy placed every copy
+   * on other nodes, the tiers the default policy picks here to hold the
+   * bytes until those copies are registered (`staged`).
+   */
   readonly tiers: readonly string[];
+  /** Copies the policy placed on other nodes. */
+  readonly remote?: readonly CopyPlacement[];
+  /** Whether this node's copy only stands in until the remote copies hold the bytes. */
+  readonly staged?: boolean;
   /** Where reshapes of the fragment run. */
   readonly reshape: ReshapeSite;
   /** The policy that decided. */
@@ -230,8 +240,8 @@ export class TierSet {
    * wrongly is reported and the default policy decides; `NodeFullError`
    * when the default finds no room either.
    */
-  place(fragment: PlacedFragment): Placement {
-    return this.#decide(fragment, this.#policy);
+  place(fragment: PlacedFragment, others: readonly NodeView[] = []): Placement {
+    return this.#decide(fragment, this.#policy, undefined, others);
   }
 
   /**
@@ -446,6 +456,7 @@ export class TierSet {
     fragment: PlacedFragment,
     policy: NamedPolicy,
     excluded?: ReadonlySet<string>,
+    others: readonly NodeView[] = [],
   ): Placement {
     const request: PlacementRequest = {
       fragment,
@@ -454,18 +465,22 @@ export class TierSet {
         name: this.node,
         link: { bandwidth: Infinity, latency: 0 },
         tiers: this.views(excluded),
-      }],
+      }, ...others.filter((n) => n.name !== this.node)],
       sequence: this.#sequence++,
     };
     let problem: string;
     try {
       const checked = checkDecision(policy.place(request), request);
       if (checked.ok) {
-        return {
-          tiers: checked.decision.copies.map((c) => c.tier),
-          reshape: checked.decision.reshape,
-          policy: policy.name,
-        };
+        const { copies, reshape } = checked.decision;
+        const here = copies.filter((c) => c.node === this.node).map((c) => c.tier);
+        const remote = copies.filter((c) => c.node !== this.node);
+        if (remote.length === 0) return { tiers: here, reshape, policy: policy.name };
+        if (here.length > 0) return { tiers: here, remote, reshape, policy: policy.name };
+        // Every copy goes elsewhere: the bytes stay here, where the default
+        // policy puts them, until a remote copy holds them.
+        const stage = this.#decide(fragment, this.#default, excluded);
+        return { tiers: stage.tiers, remote, staged: true, reshape, policy: policy.name };
       }
       problem = checked.problem;
     } catch (e) {
