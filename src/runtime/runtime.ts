@@ -24,7 +24,7 @@ import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
 import { overlaps } from "../registry/coverage.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
-import type { Peer, WireClient } from "../wire/client.ts";
+import type { WireClient } from "../wire/client.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
 import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
 import type {
