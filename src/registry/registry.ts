@@ -1156,11 +1156,10 @@ function nodeTiers(id: string, tiers: readonly unknown[]): NodeTier[] {
       );
     }
     const out: Record<string, unknown> = { name: x.name, capacity: x.capacity };
-    for (
-      const k of ["kind", "used", "free", "room", "bandwidth", "latency", "persistent"] as const
-    ) {
-      const want = k === "kind" ? "string" : k === "persistent" ? "boolean" : "number";
-      if (typeof x[k] === want) out[k] = x[k];
+    if (typeof x.kind === "string") out.kind = x.kind;
+    if (typeof x.persistent === "boolean") out.persistent = x.persistent;
+    for (const k of ["used", "free", "room", "bandwidth", "latency"] as const) {
+      if (typeof x[k] === "number") out[k] = x[k];
     }
     return out as unknown as NodeTier;
   });
