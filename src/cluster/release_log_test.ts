@@ -39,3 +39,15 @@ Deno.test("ReleaseLog.poll() returns at once when its signal aborts", async () =
   ac.abort();
   assert.deepEqual((await waiting).copies, []);
 });
+
+Deno.test("ReleaseLog.push() tells every node holding a copy, replicas included, except the one skipped", async () => {
+  const log = new ReleaseLog();
+  const replicated = {
+    ...copy("a", 1),
+    replicas: [{ node: "b", tier: "file" }, { node: "c", tier: "memory" }],
+  };
+  log.push([replicated], "c");
+  assert.deepEqual((await log.poll("a", 0, 0)).copies, [replicated]);
+  assert.deepEqual((await log.poll("b", 0, 0)).copies, [replicated]);
+  assert.deepEqual((await log.poll("c", 0, 0)).copies, []);
+});

@@ -920,6 +920,56 @@ Deno.test("relocateFragment() survives a restart of the registry", async () => {
   });
 });
 
+Deno.test("replicas: added by their nodes, relocated, dropped (never the last copy), kept across a restart, released with their version", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    await rejectsWith(
+      reg.publishFragment({ ...rows(0, 8, 1), replicas: [{ node: "n2", tier: "memory" }] }),
+      InvalidRequestError,
+      "invalid_request",
+      "Invalid publish of fragment 'rows': expected no replicas: a replica is added by the node that holds it, once the copy is registered",
+    );
+    await rejectsWith(
+      reg.publishFragment({ ...rows(0, 8, 1), reshape: "sideways" as "source" }),
+      InvalidRequestError,
+      "invalid_request",
+      `Invalid publish of fragment 'rows': expected reshape 'source' or 'destination', found "sideways"`,
+    );
+    await reg.publishFragment({ ...rows(0, 8, 1), reshape: "source" });
+    const copy = { dataset: "grid", version: 1, fragment: "rows", bindings: { r0: 0, r1: 8 } };
+    assert.equal(await reg.addReplica({ ...copy, node: "n2" }, "memory"), true);
+    assert.equal(await reg.addReplica({ ...copy, node: "n3" }, "file"), true);
+    assert.equal(await reg.relocateFragment({ ...copy, node: "n2" }, "file"), true);
+    assert.equal(
+      await reg.addReplica({ ...copy, bindings: { r0: 8, r1: 16 }, node: "n2" }, "memory"),
+      false,
+    );
+    assert.equal(await reg.dropCopy({ ...copy, node: "n1" }), true);
+    reg.close();
+    const again = await openRegistry({ path });
+    try {
+      const found = await again.attachFragments({ ...copy, fragment: "even", bindings: {} });
+      assert.deepEqual(
+        found.sources.map((s) => [s.node, s.tier, s.reshape, s.replicas]),
+        [["n2", "file", "source", [{ node: "n3", tier: "file" }]]],
+      );
+      assert.equal(await again.dropCopy({ ...copy, node: "n3" }), true);
+      assert.equal(await again.dropCopy({ ...copy, node: "n2" }), false); // the last copy
+      assert.equal(await again.addReplica({ ...copy, node: "n4" }, "memory"), true);
+      const released: FragmentRecord[] = [];
+      again.onRelease((copies) => released.push(...copies));
+      await again.publishFragment(rows(0, 8, 2)); // covers version 2: it commits, version 1 retires
+      assert.deepEqual(
+        released.map((r) => [r.version, r.node, r.replicas]),
+        [[1, "n2", [{ node: "n4", tier: "memory" }]]],
+      );
+      assert.equal(await again.addReplica({ ...copy, node: "n5" }, "memory"), false);
+    } finally {
+      again.close();
+    }
+  });
+});
+
 Deno.test("createDataset() records consumer nodes for placement and checks them", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({

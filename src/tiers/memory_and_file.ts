@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { NamedPolicy } from "./policy.ts";
 import { KIND_DEFAULTS } from "./tier_config.ts";
 import { TierSet } from "./tier_set.ts";
 
@@ -19,10 +20,13 @@ export interface MemoryAndFileOptions {
   readonly memory: number;
   /** File tier capacity in bytes. */
   readonly file: number;
+  /** The placement policy (default fastest-fit). */
+  readonly policy?: NamedPolicy;
 }
 
 /**
- * Opens a tier set of one memory tier (`memory`) and one file tier (`file`).
+ * Opens a tier set of one memory tier (`memory`) and one file tier (`file`),
+ * placed by `policy` (default fastest-fit).
  *
  * @example
  * ```ts
@@ -39,5 +43,9 @@ export function openMemoryAndFile(options: MemoryAndFileOptions): Promise<TierSe
   return TierSet.open([
     { name: "memory", kind: "memory", capacity: options.memory, ...KIND_DEFAULTS.memory },
     { name: "file", kind: "file", capacity: options.file, ...KIND_DEFAULTS.file },
-  ], { node: options.node, dataDir: options.dataDir });
+  ], {
+    node: options.node,
+    dataDir: options.dataDir,
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
+  });
 }
