@@ -86,13 +86,14 @@ export function startNameserver(options: { dataDir?: string; port?: number } = {
   return spawn(["nameserver"], options);
 }
 
-/** Starts a runtime of `nameservers` named `node`. */
+/** Starts a runtime of `nameservers` named `node` (`config`: more lines of its YAML config). */
 export function startRuntime(
   node: string,
   nameservers: readonly Proc[],
-  options: { dataDir?: string; port?: number; leaseMs?: number } = {},
+  options: { dataDir?: string; port?: number; leaseMs?: number; config?: string } = {},
 ): Promise<Proc> {
   const extra = `node: ${node}\nnameservers: [${nameservers.map((n) => n.url).join(", ")}]\n` +
-    (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`);
+    (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`) +
+    (options.config ?? "");
   return spawn(["runtime"], { ...options, extra });
 }

@@ -22,7 +22,8 @@ export interface NodeRouteOptions {
  * Mounts `GET /v1/nodes` on `app`: the nodes this server knows, each with
  * its lease state (when there is a cluster) and, for the node this server
  * runs, its tiers' live capacity, usage and fragment counts (`tierReport`).
- * Other nodes show the tiers they registered with their lease.
+ * Other nodes show their tiers as their lease last reported them (usage as of
+ * the last renewal).
  *
  * @example
  * ```ts ignore
