@@ -545,6 +545,14 @@ export class Registry implements NameService {
       v.inflight.delete(write);
     }
     mine.durable = true;
+    if (before !== undefined) {
+      // An overwrite: the copies of the replaced record on other nodes are freed
+      // (the publishing node replaced its own in place).
+      const stale = [before.record.node, ...(before.record.replicas ?? []).map((p) => p.node)]
+        .filter((node) => node !== record.node);
+      const base = withoutReplicas(before.record);
+      if (stale.length > 0) this.#release(stale.map((node) => ({ ...base, node })));
+    }
     const full = complete(d, v, layout);
     if (!full || v.state !== "open" || v.committing || v.retiring) return { committed: false };
     try {

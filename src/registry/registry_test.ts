@@ -970,6 +970,31 @@ Deno.test("replicas: added by their nodes, relocated, dropped (never the last co
   });
 });
 
+Deno.test("an overwrite frees the replaced copies held by other nodes, never the publishing node's", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, overwrite: true });
+    await reg.publishFragment(rows(0, 4, 1));
+    const copy = { dataset: "grid", version: 1, fragment: "rows", bindings: { r0: 0, r1: 4 } };
+    await reg.addReplica({ ...copy, node: "n2" }, "memory");
+    await reg.addReplica({ ...copy, node: "n3" }, "memory");
+    const released: FragmentRecord[] = [];
+    reg.onRelease((copies) => released.push(...copies));
+    await reg.publishFragment({ ...rows(0, 4, 1), node: "n2" });
+    assert.deepEqual(released.map((r) => [r.node, r.replicas]), [["n1", undefined], [
+      "n3",
+      undefined,
+    ]]);
+    const found = await reg.attachFragments({
+      ...copy,
+      version: "latest",
+      fragment: "view",
+      bindings: {},
+    })
+      .catch(() => undefined);
+    assert.equal(found, undefined); // not committed: rows 4..8 missing
+  });
+});
+
 Deno.test("createDataset() records consumer nodes for placement and checks them", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({
