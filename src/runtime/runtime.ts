@@ -23,7 +23,8 @@ import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
 import { overlaps } from "../registry/coverage.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
-import type { WireClient } from "../wire/client.ts";
+import type { Peer, WireClient } from "../wire/client.ts";
+import type { Produced } from "../wire/server.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
 import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
 import type {
@@ -34,6 +35,7 @@ import type {
   SourceRecord,
 } from "./name_service.ts";
 import { PeerDirectory } from "./peers.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -86,6 +88,16 @@ export interface AttachRequest {
   readonly waitMs?: number;
   /** Where the reshape of copies held by other nodes runs (default: the runtime's). */
   readonly reshape?: ReshapeMode;
+  /**
+   * Attach into this buffer instead of a new one: exactly the byte length of
+   * the result's layout (else an `InvalidRequestError`, and nothing is
+   * written), not a view of bytes a tier holds. The result's `bytes` is
+   * `into`. When the attach fails later (a lost copy, a checksum mismatch),
+   * `into` may hold part of the bytes and must not be used. Reusing one
+   * buffer step after step spares a fresh allocation (and its page faults)
+   * per attach.
+   */
+  readonly into?: Uint8Array;
 }
 
 /** Attached bytes. */
@@ -134,6 +146,8 @@ export class Runtime {
   readonly #wire: WireClient | undefined;
   readonly #peers: PeerDirectory;
   readonly #reshape: ReshapeMode;
+  /** Scratch buffers of the data path: received parts that feed a plan, reshaped copies being sent. */
+  readonly #scratch = new BufferPool();
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -308,7 +322,7 @@ export class Runtime {
       fragment: req.fragment,
       bindings: req.bindings,
     });
-    return await this.#gather(found.version, found.sources, found.layout, req.reshape);
+    return await this.#gather(found.version, found.sources, found.layout, req);
   }
 
   /**
@@ -328,7 +342,7 @@ export class Runtime {
       bindings: {},
     });
     const sources = found.sources.filter((s) => overlaps(s.layout, layout));
-    return await this.#gather(found.version, sources, layout, req.reshape);
+    return await this.#gather(found.version, sources, layout, req);
   }
 
   async #version(
@@ -341,37 +355,55 @@ export class Runtime {
 
   /**
    * Builds `layout` from `sources`: local copies read from the tiers, remote
-   * ones fetched over the data plane (reshaped where `reshape` says).
+   * ones fetched over the data plane (reshaped where `reshape` says), into
+   * `into` when given. Remote parts that only feed the plan arrive in pooled
+   * scratch buffers, returned to the pool once the plan has run: the steady
+   * state of a streaming consumer allocates nothing (bench/streaming_bench.ts).
    */
   async #gather(
     version: number,
     sources: readonly SourceRecord[],
     layout: FragmentLayout,
-    reshape: ReshapeMode | undefined,
+    req: Pick<AttachRequest, "reshape" | "into">,
   ): Promise<AttachResult> {
-    const mode = reshape ?? this.#reshape;
+    const into = req.into;
+    if (into !== undefined && into.byteLength !== layout.byteLength) {
+      throw new InvalidRequestError(
+        `Cannot attach version ${version} of '${
+          sources[0]?.dataset ?? "the dataset"
+        }' into a buffer of ${into.byteLength} bytes: expected ${layout.byteLength}`,
+      );
+    }
+    const mode = req.reshape ?? this.#reshape;
+    // A single remote source that arrives in the target layout (a whole copy,
+    // or a reshape done at the source) needs no plan: it is received straight
+    // into the result. A local copy is always copied out, since callers may
+    // transfer or change the buffer they get and the tier's copy must stay intact.
+    const direct = sources.length === 1 && sources[0]!.node !== this.node;
+    const sink = (want: FragmentLayout): Sink =>
+      direct && sameLayout(want, layout)
+        ? { bytes: into ?? new Uint8Array(want.byteLength), pooled: false }
+        : { bytes: this.#scratch.take(want.byteLength), pooled: true };
     const settled = await Promise.allSettled(
       sources.map((s) =>
-        s.node === this.node ? this.#readLocal(s) : this.#readRemote(s, layout, mode)
+        s.node === this.node ? this.#readLocal(s, into) : this.#readRemote(s, layout, mode, sink)
       ),
     );
-    const parts = settled.map((r) => {
-      if (r.status === "rejected") throw firstFailure(settled, version);
-      return r.value;
-    });
-    if (
-      parts.length === 1 && sources[0]!.node !== this.node && sameLayout(parts[0]!.layout, layout)
-    ) {
-      // A single remote source already in the target layout (a whole copy, or
-      // a reshape done at the source) arrived in a buffer of its own: no plan
-      // to run. A local copy is always copied out, since callers may transfer
-      // or change the buffer they get and the tier's copy must stay intact.
-      return { version, layout, bytes: parts[0]!.bytes };
+    const parts = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    try {
+      if (parts.length < settled.length) throw firstFailure(settled, version);
+      if (
+        parts.length === 1 && !parts[0]!.pooled && direct && sameLayout(parts[0]!.layout, layout)
+      ) {
+        return { version, layout, bytes: parts[0]!.bytes };
+      }
+      const plan = this.#plan(parts.map((p) => p.layout), layout);
+      const out = into ?? new Uint8Array(layout.byteLength);
+      executePlan(plan, parts.map((p) => p.bytes), out);
+      return { version, layout, bytes: out };
+    } finally {
+      for (const p of parts) if (p.pooled) this.#scratch.give(p.bytes);
     }
-    const plan = this.#plan(parts.map((p) => p.layout), layout);
-    const out = new Uint8Array(layout.byteLength);
-    executePlan(plan, parts.map((p) => p.bytes), out);
-    return { version, layout, bytes: out };
   }
 
   /**
@@ -380,10 +412,7 @@ export class Runtime {
    * sent as stored carries the checksum the name server recorded, which the
    * peer verifies; a reshaped copy is verified here first.
    */
-  async produce(
-    copy: WireCopyRef,
-    want: FragmentLayout,
-  ): Promise<{ readonly bytes: Uint8Array; readonly checksum: number }> {
+  async produce(copy: WireCopyRef, want: FragmentLayout): Promise<Produced> {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
     const bytes = (await this.tiers.get(key))?.bytes;
     if (bytes === undefined) {
@@ -400,12 +429,18 @@ export class Runtime {
     if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
     const sum = crc32(bytes);
     if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
-    const out = new Uint8Array(want.byteLength);
-    executePlan(this.#plan([copy.layout], want), [bytes], out);
-    return { bytes: out, checksum: crc32(out) };
+    // A scratch buffer, back in the pool once the server has written it.
+    const out = this.#scratch.take(want.byteLength);
+    try {
+      executePlan(this.#plan([copy.layout], want), [bytes], out);
+      return { bytes: out, checksum: crc32(out), release: () => this.#scratch.give(out) };
+    } catch (e) {
+      this.#scratch.give(out);
+      throw e;
+    }
   }
 
-  async #readLocal(s: SourceRecord): Promise<Part> {
+  async #readLocal(s: SourceRecord, into: Uint8Array | undefined): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const found = await this.tiers.get(key);
     if (found === undefined) {
@@ -415,11 +450,24 @@ export class Runtime {
     if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
-    return { layout: s.layout, bytes: found.bytes };
+    if (into !== undefined && into.buffer === found.bytes.buffer) {
+      throw new InvalidRequestError(
+        `Cannot attach into a buffer that shares memory with copy '${key}' on node '${this.node}'`,
+      );
+    }
+    return { layout: s.layout, bytes: found.bytes, pooled: false };
   }
 
-  /** Fetches the part of a remote copy that `target` needs, reshaped where `mode` says. */
-  async #readRemote(s: SourceRecord, target: FragmentLayout, mode: ReshapeMode): Promise<Part> {
+  /**
+   * Fetches the part of a remote copy that `target` needs, reshaped where
+   * `mode` says, into the buffer `sink` gives for its layout.
+   */
+  async #readRemote(
+    s: SourceRecord,
+    target: FragmentLayout,
+    mode: ReshapeMode,
+    sink: (want: FragmentLayout) => Sink,
+  ): Promise<Part> {
     const peer = await this.#peers.peer(s.node);
     if (peer === undefined || this.#wire === undefined) {
       throw this.#unreachable(s, peer === undefined ? "down" : "no data plane");
@@ -428,7 +476,7 @@ export class Runtime {
     const inSitu = cutLayout(s.layout, target, "source");
     if (inTransit === undefined || inSitu === undefined) {
       // The registry found it intersecting; nothing of it is needed after all.
-      return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0) };
+      return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0), pooled: false };
     }
     const at: ReshapeAt = mode === "auto"
       ? (inSitu.byteLength < inTransit.byteLength ? "source" : "destination")
@@ -445,8 +493,28 @@ export class Runtime {
       byteLength: s.byteLength,
       checksum: s.checksum,
     };
+    const { bytes, pooled } = sink(want);
     try {
-      return { layout: want, bytes: await this.#wire.fetch(peer, copy, want) };
+      return await this.#fetch(s, peer, copy, want, bytes, pooled);
+    } catch (e) {
+      // Nothing reads into it any more: the fetch has settled.
+      if (pooled) this.#scratch.give(bytes);
+      throw e;
+    }
+  }
+
+  /** One fetch of a remote part into `into`, tried again once when its node seems gone. */
+  async #fetch(
+    s: SourceRecord,
+    peer: Peer,
+    copy: WireCopyRef,
+    want: FragmentLayout,
+    into: Uint8Array,
+    pooled: boolean,
+  ): Promise<Part> {
+    const wire = this.#wire!;
+    try {
+      await wire.fetch(peer, copy, want, { into });
     } catch (e) {
       if (!(e instanceof UnavailableError)) throw e;
       // The node may have died, or restarted elsewhere, since the directory
@@ -454,8 +522,9 @@ export class Runtime {
       this.#peers.forget(s.node);
       const again = await this.#peers.peer(s.node);
       if (again === undefined) throw this.#unreachable(s, "down");
-      return { layout: want, bytes: await this.#wire.fetch(again, copy, want) };
+      await wire.fetch(again, copy, want, { into });
     }
+    return { layout: want, bytes: into, pooled };
   }
 
   /** The error for a copy on a node that cannot serve it. */
@@ -515,6 +584,14 @@ export class Runtime {
 interface Part {
   readonly layout: FragmentLayout;
   readonly bytes: Uint8Array;
+  /** Whether `bytes` is a scratch buffer of the runtime's pool. */
+  readonly pooled: boolean;
+}
+
+/** Where a remote part is received. */
+interface Sink {
+  readonly bytes: Uint8Array;
+  readonly pooled: boolean;
 }
 
 /** `rows (r0=0,r1=4)`: a fragment copy named for messages. */
