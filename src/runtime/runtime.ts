@@ -316,12 +316,7 @@ export class Runtime {
 
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachResult> {
-    const found = await this.#names.attachFragments({
-      dataset: req.dataset,
-      version: await this.#version(req),
-      fragment: req.fragment,
-      bindings: req.bindings,
-    });
+    const found = await this.#lookup(req, req.fragment, req.bindings);
     return await this.#gather(found.version, found.sources, found.layout, req);
   }
 
@@ -335,14 +330,31 @@ export class Runtime {
     req: Omit<AttachRequest, "fragment" | "bindings">,
     layout: FragmentLayout,
   ): Promise<AttachResult> {
-    const found = await this.#names.attachFragments({
-      dataset: req.dataset,
-      version: await this.#version(req),
-      fragment: "dataset",
-      bindings: {},
-    });
+    const found = await this.#lookup(req, "dataset", {});
     const sources = found.sources.filter((s) => overlaps(s.layout, layout));
     return await this.#gather(found.version, sources, layout, req);
+  }
+
+  /**
+   * The name server's answer for an attach. A consumer that waits for a
+   * given version usually finds it committed already (its producer runs
+   * ahead): the lookup is tried first, which spares the wait's round trip;
+   * when it fails for any reason, the wait runs and the lookup is asked again.
+   */
+  async #lookup(
+    req: Pick<AttachRequest, "dataset" | "version" | "waitMs">,
+    fragment: string,
+    bindings: Readonly<Record<string, number>>,
+  ): ReturnType<NameService["attachFragments"]> {
+    const query = { dataset: req.dataset, fragment, bindings };
+    if (req.waitMs !== undefined && req.version !== "latest") {
+      try {
+        return await this.#names.attachFragments({ ...query, version: req.version });
+      } catch {
+        // Not committed yet (or another answer that the wait settles first).
+      }
+    }
+    return await this.#names.attachFragments({ ...query, version: await this.#version(req) });
   }
 
   async #version(
