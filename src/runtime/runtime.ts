@@ -24,7 +24,8 @@ import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
 import { overlaps } from "../registry/coverage.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
-import type { WireClient } from "../wire/client.ts";
+import type { Peer, WireClient } from "../wire/client.ts";
+import type { Produced } from "../wire/server.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
 import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
 import type {
@@ -37,6 +38,7 @@ import type {
   SourceRecord,
 } from "./name_service.ts";
 import { PeerDirectory } from "./peers.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -120,6 +122,16 @@ export interface AttachRequest {
   readonly waitMs?: number;
   /** Where the reshape of copies held by other nodes runs (default: the runtime's). */
   readonly reshape?: ReshapeMode;
+  /**
+   * Attach into this buffer instead of a new one: exactly the byte length of
+   * the result's layout (else an `InvalidRequestError`, and nothing is
+   * written), not a view of bytes a tier holds. The result's `bytes` is
+   * `into`. When the attach fails later (a lost copy, a checksum mismatch),
+   * `into` may hold part of the bytes and must not be used. Reusing one
+   * buffer step after step spares a fresh allocation (and its page faults)
+   * per attach.
+   */
+  readonly into?: Uint8Array;
 }
 
 /** Attached bytes. */
@@ -170,6 +182,8 @@ export class Runtime {
   readonly #reshape: ReshapeMode;
   readonly #sendReplica: SendReplica;
   readonly #link: { readonly bandwidth: number; readonly latency: number };
+  /** Scratch buffers of the data path: received parts that feed a plan, reshaped copies being sent. */
+  readonly #scratch = new BufferPool();
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -332,7 +346,10 @@ export class Runtime {
     const settings = await this.#names.datasetSettings(copy.dataset);
     const layout = await this.#names.fragmentLayout(copy.dataset, copy.fragment, copy.bindings);
     const source: SourceRecord = { ...copy, layout };
-    const { bytes } = await this.#readRemote(source, layout, "destination");
+    const { bytes } = await this.#readRemote(source, layout, "destination", (want) => ({
+      bytes: new Uint8Array(want.byteLength),
+      pooled: false,
+    }));
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
     const placed = placedFragment({ ...copy, bytes }, settings);
     const stored = await this.tiers.store(key, bytes, placed, {
@@ -468,13 +485,8 @@ export class Runtime {
 
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachResult> {
-    const found = await this.#names.attachFragments({
-      dataset: req.dataset,
-      version: await this.#version(req),
-      fragment: req.fragment,
-      bindings: req.bindings,
-    });
-    return await this.#gather(found.version, found.sources, found.layout, req.reshape);
+    const found = await this.#lookup(req, req.fragment, req.bindings);
+    return await this.#gather(found.version, found.sources, found.layout, req);
   }
 
   /**
@@ -487,14 +499,31 @@ export class Runtime {
     req: Omit<AttachRequest, "fragment" | "bindings">,
     layout: FragmentLayout,
   ): Promise<AttachResult> {
-    const found = await this.#names.attachFragments({
-      dataset: req.dataset,
-      version: await this.#version(req),
-      fragment: "dataset",
-      bindings: {},
-    });
+    const found = await this.#lookup(req, "dataset", {});
     const sources = found.sources.filter((s) => overlaps(s.layout, layout));
-    return await this.#gather(found.version, sources, layout, req.reshape);
+    return await this.#gather(found.version, sources, layout, req);
+  }
+
+  /**
+   * The name server's answer for an attach. A consumer that waits for a
+   * given version usually finds it committed already (its producer runs
+   * ahead): the lookup is tried first, which spares the wait's round trip;
+   * when it fails for any reason, the wait runs and the lookup is asked again.
+   */
+  async #lookup(
+    req: Pick<AttachRequest, "dataset" | "version" | "waitMs">,
+    fragment: string,
+    bindings: Readonly<Record<string, number>>,
+  ): ReturnType<NameService["attachFragments"]> {
+    const query = { dataset: req.dataset, fragment, bindings };
+    if (req.waitMs !== undefined && req.version !== "latest") {
+      try {
+        return await this.#names.attachFragments({ ...query, version: req.version });
+      } catch {
+        // Not committed yet (or another answer that the wait settles first).
+      }
+    }
+    return await this.#names.attachFragments({ ...query, version: await this.#version(req) });
   }
 
   async #version(
@@ -507,33 +536,54 @@ export class Runtime {
 
   /**
    * Builds `layout` from `sources`: local copies read from the tiers, remote
-   * ones fetched over the data plane (reshaped where `reshape` says).
+   * ones fetched over the data plane (reshaped where `reshape` says), into
+   * `into` when given. Remote parts that only feed the plan arrive in pooled
+   * scratch buffers, returned to the pool once the plan has run: the steady
+   * state of a streaming consumer allocates nothing (bench/streaming_bench.ts).
    */
   async #gather(
     version: number,
     sources: readonly SourceRecord[],
     layout: FragmentLayout,
-    reshape: ReshapeMode | undefined,
+    req: Pick<AttachRequest, "reshape" | "into">,
   ): Promise<AttachResult> {
-    const mode = reshape ?? this.#reshape;
-    const settled = await Promise.allSettled(
-      sources.map((s) => this.#readAny(s, layout, mode)),
-    );
-    const parts = settled.map((r) => {
-      if (r.status === "rejected") throw firstFailure(settled, version);
-      return r.value;
-    });
-    if (parts.length === 1 && !parts[0]!.local && sameLayout(parts[0]!.layout, layout)) {
-      // A single remote source already in the target layout (a whole copy, or
-      // a reshape done at the source) arrived in a buffer of its own: no plan
-      // to run. A local copy is always copied out, since callers may transfer
-      // or change the buffer they get and the tier's copy must stay intact.
-      return { version, layout, bytes: parts[0]!.bytes };
+    const into = req.into;
+    if (into !== undefined && into.byteLength !== layout.byteLength) {
+      throw new InvalidRequestError(
+        `Cannot attach version ${version} of '${
+          sources[0]?.dataset ?? "the dataset"
+        }' into a buffer of ${into.byteLength} bytes: expected ${layout.byteLength}`,
+      );
     }
-    const plan = this.#plan(parts.map((p) => p.layout), layout);
-    const out = new Uint8Array(layout.byteLength);
-    executePlan(plan, parts.map((p) => p.bytes), out);
-    return { version, layout, bytes: out };
+    // `auto` here: the copy's placement, else the runtime's setting, decides (#readRemote).
+    const mode = req.reshape ?? "auto";
+    // A single remote source that arrives in the target layout (a whole copy,
+    // or a reshape done at the source) needs no plan: it is received straight
+    // into the result. A local copy is always copied out, since callers may
+    // transfer or change the buffer they get and the tier's copy must stay intact.
+    const direct = sources.length === 1 && !holdsHere(sources[0]!, this.node);
+    const sink = (want: FragmentLayout): Sink =>
+      direct && sameLayout(want, layout)
+        ? { bytes: into ?? new Uint8Array(want.byteLength), pooled: false }
+        : { bytes: this.#scratch.take(want.byteLength), pooled: true };
+    const settled = await Promise.allSettled(
+      sources.map((s) => this.#readAny(s, layout, mode, sink, into)),
+    );
+    const parts = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    try {
+      if (parts.length < settled.length) throw firstFailure(settled, version);
+      if (
+        parts.length === 1 && !parts[0]!.pooled && direct && sameLayout(parts[0]!.layout, layout)
+      ) {
+        return { version, layout, bytes: parts[0]!.bytes };
+      }
+      const plan = this.#plan(parts.map((p) => p.layout), layout);
+      const out = into ?? new Uint8Array(layout.byteLength);
+      executePlan(plan, parts.map((p) => p.bytes), out);
+      return { version, layout, bytes: out };
+    } finally {
+      for (const p of parts) if (p.pooled) this.#scratch.give(p.bytes);
+    }
   }
 
   /**
@@ -542,10 +592,7 @@ export class Runtime {
    * sent as stored carries the checksum the name server recorded, which the
    * peer verifies; a reshaped copy is verified here first.
    */
-  async produce(
-    copy: WireCopyRef,
-    want: FragmentLayout,
-  ): Promise<{ readonly bytes: Uint8Array; readonly checksum: number }> {
+  async produce(copy: WireCopyRef, want: FragmentLayout): Promise<Produced> {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
     const bytes = (await this.tiers.get(key))?.bytes;
     if (bytes === undefined) {
@@ -562,9 +609,15 @@ export class Runtime {
     if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
     const sum = crc32(bytes);
     if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
-    const out = new Uint8Array(want.byteLength);
-    executePlan(this.#plan([copy.layout], want), [bytes], out);
-    return { bytes: out, checksum: crc32(out) };
+    // A scratch buffer, back in the pool once the server has written it.
+    const out = this.#scratch.take(want.byteLength);
+    try {
+      executePlan(this.#plan([copy.layout], want), [bytes], out);
+      return { bytes: out, checksum: crc32(out), release: () => this.#scratch.give(out) };
+    } catch (e) {
+      this.#scratch.give(out);
+      throw e;
+    }
   }
 
   /**
@@ -572,7 +625,13 @@ export class Runtime {
    * replica), else from the node of the primary copy, then from the
    * replicas' nodes in turn while the ones before are down or lost it.
    */
-  async #readAny(s: SourceRecord, target: FragmentLayout, mode: ReshapeMode): Promise<Part> {
+  async #readAny(
+    s: SourceRecord,
+    target: FragmentLayout,
+    mode: ReshapeMode,
+    sink: (want: FragmentLayout) => Sink,
+    into: Uint8Array | undefined,
+  ): Promise<Part> {
     const places: CopyPlace[] = [{ node: s.node, tier: s.tier }, ...(s.replicas ?? [])];
     const own = places.find((p) => p.node === this.node);
     const order = own === undefined ? places : [own, ...places.filter((p) => p !== own)];
@@ -581,8 +640,8 @@ export class Runtime {
       const at = { ...s, node: p.node, tier: p.tier };
       try {
         return p.node === this.node
-          ? { ...await this.#readLocal(at), local: true }
-          : await this.#readRemote(at, target, mode);
+          ? await this.#readLocal(at, into)
+          : await this.#readRemote(at, target, mode, sink);
       } catch (e) {
         if (!(e instanceof LostError || e instanceof UnavailableError)) throw e;
         failure ??= e;
@@ -591,7 +650,7 @@ export class Runtime {
     throw failure;
   }
 
-  async #readLocal(s: SourceRecord): Promise<Part> {
+  async #readLocal(s: SourceRecord, into: Uint8Array | undefined): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const found = await this.tiers.get(key);
     if (found === undefined) {
@@ -601,11 +660,24 @@ export class Runtime {
     if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
-    return { layout: s.layout, bytes: found.bytes };
+    if (into !== undefined && into.buffer === found.bytes.buffer) {
+      throw new InvalidRequestError(
+        `Cannot attach into a buffer that shares memory with copy '${key}' on node '${this.node}'`,
+      );
+    }
+    return { layout: s.layout, bytes: found.bytes, pooled: false };
   }
 
-  /** Fetches the part of a remote copy that `target` needs, reshaped where `mode` says. */
-  async #readRemote(s: SourceRecord, target: FragmentLayout, mode: ReshapeMode): Promise<Part> {
+  /**
+   * Fetches the part of a remote copy that `target` needs, reshaped where
+   * `mode` says, into the buffer `sink` gives for its layout.
+   */
+  async #readRemote(
+    s: SourceRecord,
+    target: FragmentLayout,
+    mode: ReshapeMode,
+    sink: (want: FragmentLayout) => Sink,
+  ): Promise<Part> {
     const peer = await this.#peers.peer(s.node);
     if (peer === undefined || this.#wire === undefined) {
       throw this.#unreachable(s, peer === undefined ? "down" : "no data plane");
@@ -614,7 +686,7 @@ export class Runtime {
     const inSitu = cutLayout(s.layout, target, "source");
     if (inTransit === undefined || inSitu === undefined) {
       // The registry found it intersecting; nothing of it is needed after all.
-      return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0) };
+      return { layout: { byteLength: 0, slots: [] }, bytes: new Uint8Array(0), pooled: false };
     }
     // The attach's own choice, else where the placement policy said, else the runtime's default.
     const chosen = mode === "auto" ? (s.reshape ?? this.#reshape) : mode;
@@ -633,8 +705,28 @@ export class Runtime {
       byteLength: s.byteLength,
       checksum: s.checksum,
     };
+    const { bytes, pooled } = sink(want);
     try {
-      return { layout: want, bytes: await this.#wire.fetch(peer, copy, want) };
+      return await this.#fetch(s, peer, copy, want, bytes, pooled);
+    } catch (e) {
+      // Nothing reads into it any more: the fetch has settled.
+      if (pooled) this.#scratch.give(bytes);
+      throw e;
+    }
+  }
+
+  /** One fetch of a remote part into `into`, tried again once when its node seems gone. */
+  async #fetch(
+    s: SourceRecord,
+    peer: Peer,
+    copy: WireCopyRef,
+    want: FragmentLayout,
+    into: Uint8Array,
+    pooled: boolean,
+  ): Promise<Part> {
+    const wire = this.#wire!;
+    try {
+      await wire.fetch(peer, copy, want, { into });
     } catch (e) {
       if (!(e instanceof UnavailableError)) throw e;
       // The node may have died, or restarted elsewhere, since the directory
@@ -642,8 +734,9 @@ export class Runtime {
       this.#peers.forget(s.node);
       const again = await this.#peers.peer(s.node);
       if (again === undefined) throw this.#unreachable(s, "down");
-      return { layout: want, bytes: await this.#wire.fetch(again, copy, want) };
+      await wire.fetch(again, copy, want, { into });
     }
+    return { layout: want, bytes: into, pooled };
   }
 
   /** The error for a copy on a node that cannot serve it. */
@@ -703,8 +796,19 @@ export class Runtime {
 interface Part {
   readonly layout: FragmentLayout;
   readonly bytes: Uint8Array;
-  /** Read from this node's tiers: the tier's own buffer, never handed out. */
-  readonly local?: boolean;
+  /** Whether `bytes` is a scratch buffer of the runtime's pool. */
+  readonly pooled: boolean;
+}
+
+/** Whether `node` holds a copy of `s`: the primary copy or a replica. */
+function holdsHere(s: FragmentRecord, node: string): boolean {
+  return s.node === node || (s.replicas?.some((p) => p.node === node) ?? false);
+}
+
+/** Where a remote part is received. */
+interface Sink {
+  readonly bytes: Uint8Array;
+  readonly pooled: boolean;
 }
 
 /** The default `SendReplica`: `POST /v1/replicas` on the target's HTTP API. */

@@ -6,7 +6,13 @@
  */
 
 import { crc32 } from "node:zlib";
-import { ChecksumError, StrataError, UnavailableError, WireProtocolError } from "../errors.ts";
+import {
+  ChecksumError,
+  InvalidRequestError,
+  StrataError,
+  UnavailableError,
+  WireProtocolError,
+} from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { copyKey } from "../runtime/keys.ts";
 import { type CopyRef, PROTOCOL } from "./codec.ts";
@@ -32,6 +38,16 @@ export interface WireClientOptions {
   readonly connectionsPerPeer?: number;
   /** Requests that may wait for a connection to one peer; more are refused with `unavailable` (default 1024). */
   readonly maxQueued?: number;
+}
+
+/** Options of one `WireClient.fetch()`. */
+export interface FetchOptions {
+  /**
+   * Receive the payload into this buffer (exactly `want.byteLength` bytes)
+   * instead of a new one. When the fetch fails after the payload started to
+   * arrive, it holds part of the bytes and must not be used.
+   */
+  readonly into?: Uint8Array;
 }
 
 interface Waiter {
@@ -86,12 +102,27 @@ export class WireClient {
    * is checked against its CRC-32 as it arrives (a mismatch is a
    * `ChecksumError`, never data). Failures at the peer arrive with their
    * own code (`gone`, `checksum_mismatch`, ...); a peer that does not answer
-   * is `UnavailableError`.
+   * is `UnavailableError`. With `into` (exactly `want.byteLength` bytes,
+   * else an `InvalidRequestError` before anything is sent) the payload is
+   * received there and `into` is returned.
    */
-  async fetch(peer: Peer, copy: CopyRef, want: FragmentLayout): Promise<Uint8Array> {
+  async fetch(
+    peer: Peer,
+    copy: CopyRef,
+    want: FragmentLayout,
+    options: FetchOptions = {},
+  ): Promise<Uint8Array> {
+    const into = options.into;
+    if (into !== undefined && into.byteLength !== want.byteLength) {
+      throw new InvalidRequestError(
+        `Cannot fetch '${
+          copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings)
+        }' into a buffer of ${into.byteLength} bytes: expected ${want.byteLength}`,
+      );
+    }
     const conn = await this.#acquire(peer);
     try {
-      return await conn.request(this.#nextId++ >>> 0, copy, want);
+      return await conn.request(this.#nextId++ >>> 0, copy, want, into);
     } finally {
       // A failure answered in full leaves the stream in step: the connection stays.
       this.#release(peer, conn, !conn.broken);
@@ -223,7 +254,12 @@ class Connection {
     return c;
   }
 
-  async request(id: number, copy: CopyRef, want: FragmentLayout): Promise<Uint8Array> {
+  async request(
+    id: number,
+    copy: CopyRef,
+    want: FragmentLayout,
+    into: Uint8Array | undefined,
+  ): Promise<Uint8Array> {
     this.broken = true;
     try {
       await writeFrame(this.#conn, { kind: "fetch", id, copy, want });
@@ -247,7 +283,7 @@ class Connection {
           }': expected ${want.byteLength}`,
         );
       }
-      const out = new Uint8Array(frame.byteLength);
+      const out = into ?? new Uint8Array(frame.byteLength);
       let sum = 0;
       // Checksummed piece by piece while the rest is still on the wire.
       await this.#reader.readPayload(out, (chunk) => {

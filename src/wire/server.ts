@@ -17,10 +17,21 @@ export interface FragmentSource {
    * `StrataError` (`gone`, `checksum_mismatch`, `invalid_layout`, ...) that
    * the peer receives as a `failure` frame.
    */
-  produce(
-    copy: CopyRef,
-    want: FragmentLayout,
-  ): Promise<{ readonly bytes: Uint8Array; readonly checksum: number }>;
+  produce(copy: CopyRef, want: FragmentLayout): Promise<Produced>;
+}
+
+/** Bytes a `FragmentSource` produced for one fetch. */
+export interface Produced {
+  /** The payload. */
+  readonly bytes: Uint8Array;
+  /** Its CRC-32. */
+  readonly checksum: number;
+  /**
+   * Called once the payload has been written (or its write failed), when
+   * `bytes` is a scratch buffer the source reuses: the server does not touch
+   * `bytes` afterwards.
+   */
+  readonly release?: () => void;
 }
 
 /** Options of `WireServer.listen()`. */
@@ -204,7 +215,7 @@ export class WireServer {
   }
 
   async #answer(conn: Deno.TcpConn, f: Frame & { kind: "fetch" }): Promise<void> {
-    let out: { readonly bytes: Uint8Array; readonly checksum: number };
+    let out: Produced;
     try {
       out = await this.#options.source.produce(f.copy, f.want);
     } catch (e) {
@@ -213,16 +224,20 @@ export class WireServer {
       await writeFrame(conn, { kind: "failure", id: f.id, code, message });
       return;
     }
-    await writeFrame(conn, {
-      kind: "header",
-      id: f.id,
-      dataset: f.copy.dataset,
-      version: f.copy.version,
-      fragment: f.copy.fragment,
-      bindings: f.copy.bindings,
-      layout: f.want,
-      byteLength: out.bytes.byteLength,
-      checksum: out.checksum,
-    }, out.bytes);
+    try {
+      await writeFrame(conn, {
+        kind: "header",
+        id: f.id,
+        dataset: f.copy.dataset,
+        version: f.copy.version,
+        fragment: f.copy.fragment,
+        bindings: f.copy.bindings,
+        layout: f.want,
+        byteLength: out.bytes.byteLength,
+        checksum: out.checksum,
+      }, out.bytes);
+    } finally {
+      out.release?.();
+    }
   }
 }

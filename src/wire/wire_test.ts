@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
-import { ChecksumError, LostError, StrataError, UnavailableError } from "../errors.ts";
+import {
+  ChecksumError,
+  InvalidRequestError,
+  LostError,
+  StrataError,
+  UnavailableError,
+} from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type CopyRef, decodeFrame } from "./codec.ts";
 import { WireClient } from "./client.ts";
@@ -25,13 +31,18 @@ class MapSource implements FragmentSource {
   readonly copies = new Map<string, Uint8Array>();
   lie = false;
   gate: Promise<void> | undefined;
+  released = 0;
+  /** Hands each payload out as a scratch copy that is released once written. */
+  scratch = false;
   produce(copy: CopyRef, want: FragmentLayout) {
     const run = async () => {
       await this.gate;
       const bytes = this.copies.get(copy.dataset);
       if (bytes === undefined) throw new LostError(copy.dataset, copy.version, copy.fragment);
       const out = bytes.subarray(0, want.byteLength);
-      return { bytes: out, checksum: this.lie ? crc32(out) ^ 1 : crc32(out) };
+      const checksum = this.lie ? crc32(out) ^ 1 : crc32(out);
+      if (!this.scratch) return { bytes: out, checksum };
+      return { bytes: out.slice(), checksum, release: () => this.released++ };
     };
     return run();
   }
@@ -213,5 +224,58 @@ Deno.test("WireServer answers hello with its own node name", async () => {
     assert.deepEqual(frame, { kind: "hello", protocol: PROTOCOL, node: "a", token: "" });
     assert.equal(decodeFrame(encodeFrame(frame!)).kind, "hello");
     conn.close();
+  });
+});
+
+Deno.test("WireClient.fetch() receives into the caller's buffer when given one", async () => {
+  await withServer(async (server, source) => {
+    const big = new Uint8Array(2 << 20).map((_, i) => (i * 11) & 0xff);
+    source.copies.set("big", big);
+    source.scratch = true;
+    using client = new WireClient({ node: "b" });
+    const into = new Uint8Array(big.length).fill(9);
+    const got = await client.fetch(peerOf(server), copyOf("big", big), bytesLayout(big.length), {
+      into,
+    });
+    assert.equal(got, into);
+    assert.deepEqual(into, big);
+    assert.equal(source.released, 1);
+  });
+});
+
+Deno.test("WireClient.fetch() refuses an into buffer of the wrong size before sending", async () => {
+  await withServer(async (server, source) => {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    source.copies.set("d", bytes);
+    using client = new WireClient({ node: "b" });
+    const into = new Uint8Array(5).fill(9);
+    await assert.rejects(
+      client.fetch(peerOf(server), copyOf("d", bytes), bytesLayout(4), { into }),
+      (e) =>
+        e instanceof InvalidRequestError &&
+        e.message === "Cannot fetch 'd/1/dataset/' into a buffer of 5 bytes: expected 4",
+    );
+    assert.deepEqual(into, new Uint8Array(5).fill(9));
+    assert.deepEqual(client.connections, {});
+  });
+});
+
+Deno.test("WireServer releases a scratch payload once written, also when the peer hangs up", async () => {
+  await withServer(async (server, source) => {
+    const big = new Uint8Array(8 << 20);
+    source.copies.set("d", big);
+    source.scratch = true;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const { encodeFrame, PROTOCOL } = await import("./codec.ts");
+    await conn.write(encodeFrame({ kind: "hello", protocol: PROTOCOL, node: "b", token: "" }));
+    const reader = new FrameReader(conn);
+    await reader.readFrame();
+    await conn.write(
+      encodeFrame({ kind: "fetch", id: 1, copy: copyOf("d", big), want: bytesLayout(big.length) }),
+    );
+    assert.equal((await reader.readFrame())?.kind, "header");
+    conn.close(); // mid-payload
+    while (source.released === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(source.released, 1);
   });
 });
