@@ -39,6 +39,7 @@ import type {
 } from "./name_service.ts";
 import { PeerDirectory } from "./peers.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -184,6 +185,8 @@ export class Runtime {
   readonly #link: { readonly bandwidth: number; readonly latency: number };
   /** Scratch buffers of the data path: received parts that feed a plan, reshaped copies being sent. */
   readonly #scratch = new BufferPool();
+  /** Cached plans cut into pieces by source offset (the plan cache keeps the plans). */
+  readonly #planChunks = new WeakMap<Plan, PlanChunk[]>();
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -562,16 +565,27 @@ export class Runtime {
     // into the result. A local copy is always copied out, since callers may
     // transfer or change the buffer they get and the tier's copy must stay intact.
     const direct = sources.length === 1 && !holdsHere(sources[0]!, this.node);
-    const sink = (want: FragmentLayout): Sink =>
-      direct && sameLayout(want, layout)
-        ? { bytes: into ?? new Uint8Array(want.byteLength), pooled: false }
-        : { bytes: this.#scratch.take(want.byteLength), pooled: true };
+    const sink = (want: FragmentLayout): Sink => {
+      if (!direct) return { bytes: this.#scratch.take(want.byteLength), pooled: true };
+      if (sameLayout(want, layout)) {
+        return { bytes: into ?? new Uint8Array(want.byteLength), pooled: false };
+      }
+      // The only part, to be reshaped: the plan runs piece by piece while
+      // the rest of the part is still on the wire.
+      const bytes = this.#scratch.take(want.byteLength);
+      const result = into ?? new Uint8Array(layout.byteLength);
+      const chunks = this.#chunks(this.#plan([want], layout));
+      return { bytes, pooled: true, result, run: () => new ChunkedRun(chunks, bytes, result) };
+    };
     const settled = await Promise.allSettled(
       sources.map((s) => this.#readAny(s, layout, mode, sink, into)),
     );
     const parts = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
     try {
       if (parts.length < settled.length) throw firstFailure(settled, version);
+      if (parts.length === 1 && parts[0]!.result !== undefined) {
+        return { version, layout, bytes: parts[0]!.result };
+      }
       if (
         parts.length === 1 && !parts[0]!.pooled && direct && sameLayout(parts[0]!.layout, layout)
       ) {
@@ -705,12 +719,12 @@ export class Runtime {
       byteLength: s.byteLength,
       checksum: s.checksum,
     };
-    const { bytes, pooled } = sink(want);
+    const into = sink(want);
     try {
-      return await this.#fetch(s, peer, copy, want, bytes, pooled);
+      return await this.#fetch(s, peer, copy, want, into);
     } catch (e) {
       // Nothing reads into it any more: the fetch has settled.
-      if (pooled) this.#scratch.give(bytes);
+      if (into.pooled) this.#scratch.give(into.bytes);
       throw e;
     }
   }
@@ -721,12 +735,17 @@ export class Runtime {
     peer: Peer,
     copy: WireCopyRef,
     want: FragmentLayout,
-    into: Uint8Array,
-    pooled: boolean,
+    sink: Sink,
   ): Promise<Part> {
     const wire = this.#wire!;
+    // Each attempt reshapes from its own bytes: nothing of a failed one counts.
+    const attempt = async (at: Peer) => {
+      const run = sink.run?.();
+      await wire.fetch(at, copy, want, { into: sink.bytes, onData: (n) => run?.advance(n) });
+      run?.finish();
+    };
     try {
-      await wire.fetch(peer, copy, want, { into });
+      await attempt(peer);
     } catch (e) {
       if (!(e instanceof UnavailableError)) throw e;
       // The node may have died, or restarted elsewhere, since the directory
@@ -734,9 +753,10 @@ export class Runtime {
       this.#peers.forget(s.node);
       const again = await this.#peers.peer(s.node);
       if (again === undefined) throw this.#unreachable(s, "down");
-      await wire.fetch(again, copy, want, { into });
+      await attempt(again);
     }
-    return { layout: want, bytes: into, pooled };
+    const part = { layout: want, bytes: sink.bytes, pooled: sink.pooled };
+    return sink.result === undefined ? part : { ...part, result: sink.result };
   }
 
   /** The error for a copy on a node that cannot serve it. */
@@ -775,6 +795,16 @@ export class Runtime {
     return `was held only in the volatile ${tier} tier and is gone`;
   }
 
+  /** A plan's pieces for reshaping a part as it arrives (about 1 MiB of it each). */
+  #chunks(plan: Plan): PlanChunk[] {
+    let chunks = this.#planChunks.get(plan);
+    if (chunks === undefined) {
+      chunks = chunkPlan(plan, CHUNK_BYTES);
+      this.#planChunks.set(plan, chunks);
+    }
+    return chunks;
+  }
+
   #plan(sources: readonly FragmentLayout[], target: FragmentLayout): Plan {
     const key = JSON.stringify([sources, target]);
     const hit = this.#plans.get(key);
@@ -792,12 +822,21 @@ export class Runtime {
   }
 }
 
+/**
+ * Source bytes per piece of a reshape that runs while its part arrives: a
+ * few reads' worth, so that each piece runs soon after its bytes are there
+ * (bench/streaming_bench.ts).
+ */
+const CHUNK_BYTES = 1 << 20;
+
 /** Bytes in a layout: one source of an attach's plan. */
 interface Part {
   readonly layout: FragmentLayout;
   readonly bytes: Uint8Array;
   /** Whether `bytes` is a scratch buffer of the runtime's pool. */
   readonly pooled: boolean;
+  /** The attach's result, when the part was reshaped into it as it arrived. */
+  readonly result?: Uint8Array;
 }
 
 /** Whether `node` holds a copy of `s`: the primary copy or a replica. */
@@ -809,6 +848,10 @@ function holdsHere(s: FragmentRecord, node: string): boolean {
 interface Sink {
   readonly bytes: Uint8Array;
   readonly pooled: boolean;
+  /** The attach's result, when the part is reshaped into it as it arrives. */
+  readonly result?: Uint8Array;
+  /** That reshape, started afresh for each attempt to fetch the part. */
+  readonly run?: () => ChunkedRun;
 }
 
 /** The default `SendReplica`: `POST /v1/replicas` on the target's HTTP API. */

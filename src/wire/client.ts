@@ -48,6 +48,13 @@ export interface FetchOptions {
    * arrive, it holds part of the bytes and must not be used.
    */
   readonly into?: Uint8Array;
+  /**
+   * Called as the payload arrives, with the number of its first bytes that
+   * are in the buffer now (checksummed, not yet verified: the fetch may still
+   * fail), so a reshape can start before the last byte is there. A throw
+   * fails the fetch.
+   */
+  readonly onData?: (received: number) => void;
 }
 
 interface Waiter {
@@ -122,7 +129,7 @@ export class WireClient {
     }
     const conn = await this.#acquire(peer);
     try {
-      return await conn.request(this.#nextId++ >>> 0, copy, want, into);
+      return await conn.request(this.#nextId++ >>> 0, copy, want, options);
     } finally {
       // A failure answered in full leaves the stream in step: the connection stays.
       this.#release(peer, conn, !conn.broken);
@@ -258,7 +265,7 @@ class Connection {
     id: number,
     copy: CopyRef,
     want: FragmentLayout,
-    into: Uint8Array | undefined,
+    options: FetchOptions,
   ): Promise<Uint8Array> {
     this.broken = true;
     try {
@@ -283,11 +290,15 @@ class Connection {
           }': expected ${want.byteLength}`,
         );
       }
-      const out = into ?? new Uint8Array(frame.byteLength);
+      const out = options.into ?? new Uint8Array(frame.byteLength);
+      const onData = options.onData;
       let sum = 0;
+      let received = 0;
       // Checksummed piece by piece while the rest is still on the wire.
       await this.#reader.readPayload(out, (chunk) => {
         sum = crc32(chunk, sum);
+        received += chunk.length;
+        onData?.(received);
       });
       this.broken = false;
       if (sum !== frame.checksum) {

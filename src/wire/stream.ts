@@ -6,7 +6,8 @@
  */
 
 import { UnavailableError, WireProtocolError } from "../errors.ts";
-import { decodeFrame, encodeFrame, type Frame } from "./codec.ts";
+import type { Frame } from "./codec.ts";
+import { FrameMemo } from "./frame_memo.ts";
 
 /** The part of `Deno.Conn` the data plane uses, so tests can pass any stream. */
 export interface ByteStream {
@@ -22,6 +23,8 @@ export const MAX_FRAME_BYTES = 1 << 20;
 const MAX_SEGMENTS = 64;
 /** Payloads up to this size leave in one write with their header. */
 const COALESCE_BYTES = 64 * 1024;
+/** Templates of the fetch and header frames of this process's connections. */
+const frames = new FrameMemo();
 
 /**
  * Reads frames and payloads from a stream through one bounded buffer: a
@@ -87,7 +90,7 @@ export class FrameReader {
       );
     }
     await this.#fill(total, false);
-    const frame = decodeFrame(this.#buf.subarray(this.#start, this.#start + total));
+    const frame = frames.decode(this.#buf.subarray(this.#start, this.#start + total));
     this.#start += total;
     return frame;
   }
@@ -162,7 +165,7 @@ export async function writeFrame(
   frame: Frame,
   payload?: Uint8Array,
 ): Promise<void> {
-  const head = encodeFrame(frame);
+  const head = frames.encode(frame);
   if (payload === undefined || payload.length === 0) return await writeAll(stream, head);
   if (payload.length <= COALESCE_BYTES) {
     const one = new Uint8Array(head.length + payload.length);
