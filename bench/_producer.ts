@@ -52,6 +52,9 @@ for (let i = 0; i < n; i++) {
 const bytes = new Uint8Array(field.buffer);
 
 let consumed = 0;
+/** Resolves the wait of the publish loop: an ack came in or a publish finished. */
+let wake = () => {};
+const changed = () => new Promise<void>((resolve) => (wake = resolve));
 const acks = (async () => {
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
   let text = "";
@@ -60,6 +63,7 @@ const acks = (async () => {
     const parts = text.split("\n");
     text = parts.pop()!;
     for (const p of parts) consumed = Math.max(consumed, Number(p));
+    wake();
   }
 })();
 
@@ -68,9 +72,7 @@ const acks = (async () => {
 // ahead of the consumer.
 const inflight = new Set<Promise<unknown>>();
 for (let v = 1; v <= steps; v++) {
-  while (consumed < v - 2 || inflight.size >= 2) {
-    await Promise.race([...inflight, new Promise((r) => setTimeout(r, 0))]);
-  }
+  while (consumed < v - 2 || inflight.size >= 2) await changed();
   const p = runtime.publish({
     dataset: dataset!,
     version: v,
@@ -79,7 +81,10 @@ for (let v = 1; v <= steps; v++) {
     bytes,
   });
   inflight.add(p);
-  p.finally(() => inflight.delete(p));
+  p.finally(() => {
+    inflight.delete(p);
+    wake();
+  });
 }
 await Promise.all(inflight);
 console.log("published");

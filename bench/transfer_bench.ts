@@ -27,6 +27,10 @@ export interface TransferPoint {
   readonly tcpGBs: number;
   /** attachGBs / tcpGBs. */
   readonly ratio: number;
+  /** Best remote attach into one buffer reused every run (`into`), GB/s. */
+  readonly intoGBs: number;
+  /** Best raw loopback TCP into one buffer reused every run, GB/s. */
+  readonly tcpIntoGBs: number;
   /** Whether every attach returned the published bytes. */
   readonly verified: boolean;
 }
@@ -56,12 +60,15 @@ export async function rawTcp(max: number) {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(text.trim()) });
   conn.setNoDelay(true);
   return {
-    /** Milliseconds to receive `size` bytes into a fresh buffer (as an attach allocates its result). */
-    async measure(size: number): Promise<number> {
+    /**
+     * Milliseconds to receive `size` bytes into a fresh buffer (as an attach
+     * allocates its result), or into `into` when given.
+     */
+    async measure(size: number, into?: Uint8Array): Promise<number> {
       const req = new Uint8Array(8);
       new DataView(req.buffer).setBigUint64(0, BigInt(size), true);
       const t0 = performance.now();
-      const dst = new Uint8Array(size);
+      const dst = into ?? new Uint8Array(size);
       await conn.write(req);
       let off = 0;
       while (off < size) off += (await conn.read(dst.subarray(off)))!;
@@ -106,6 +113,9 @@ export async function transferBench(): Promise<TransferPoint[]> {
       await res.body?.cancel();
       const times: number[] = [];
       const raw: number[] = [];
+      const intoTimes: number[] = [];
+      const rawInto: number[] = [];
+      const reused = new Uint8Array(size);
       let ok = true;
       // Attach and raw TCP alternate, so both see the same load on a shared machine.
       for (let r = 0; r < reps(size) + 1; r++) {
@@ -122,6 +132,21 @@ export async function transferBench(): Promise<TransferPoint[]> {
         const ms = performance.now() - t0;
         if (r > 0) times.push(ms);
         if (r === 0) ok = got.bytes.length === size && got.bytes.every((b, i) => b === payload[i]);
+        // The same into one buffer reused every run (a reader's own memory).
+        const tcpInto = await tcp.measure(size, reused);
+        if (r > 0) rawInto.push(tcpInto);
+        if (r === 0) reused.fill(0);
+        const t1 = performance.now();
+        await runtime.attach({
+          dataset: name,
+          version: 1,
+          fragment: "dataset",
+          bindings: {},
+          reshape: "destination",
+          into: reused,
+        });
+        if (r > 0) intoTimes.push(performance.now() - t1);
+        if (r === 0) ok &&= reused.every((b, i) => b === payload[i]);
       }
       const gbs = (ms: number) => size / ms / 1e6;
       const best = gbs(Math.min(...times));
@@ -132,10 +157,14 @@ export async function transferBench(): Promise<TransferPoint[]> {
         attachMedianGBs: gbs(median(times)),
         tcpGBs: rawBest,
         ratio: best / rawBest,
+        intoGBs: gbs(Math.min(...intoTimes)),
+        tcpIntoGBs: gbs(Math.min(...rawInto)),
         verified: ok,
       });
+      const last = points[points.length - 1]!;
       console.error(
-        `transfer ${size / MiB} MiB: ${best.toFixed(2)} GB/s, raw TCP ${rawBest.toFixed(2)}`,
+        `transfer ${size / MiB} MiB: ${best.toFixed(2)} GB/s, raw TCP ${rawBest.toFixed(2)}; ` +
+          `into a reused buffer ${last.intoGBs.toFixed(2)}, raw TCP ${last.tcpIntoGBs.toFixed(2)}`,
       );
     }
   } finally {
@@ -165,7 +194,9 @@ async function write(points: TransferPoint[]): Promise<void> {
   const rows = points.map((p) =>
     `| ${p.bytes / MiB} MiB | ${p.attachGBs.toFixed(2)} | ${p.attachMedianGBs.toFixed(2)} | ${
       p.tcpGBs.toFixed(2)
-    } | ${p.ratio.toFixed(2)}x | ${p.verified ? "yes" : "NO"} |`
+    } | ${p.ratio.toFixed(2)}x | ${p.intoGBs.toFixed(2)} | ${p.tcpIntoGBs.toFixed(2)} | ${
+      (p.intoGBs / p.tcpIntoGBs).toFixed(2)
+    }x | ${p.verified ? "yes" : "NO"} |`
   );
   await Deno.writeTextFile(
     "bench/results/transfer.md",
@@ -178,9 +209,12 @@ arrive, no reshape. Raw TCP: another process writes the same number of bytes on 
 connection into a fresh buffer, same run. Best and median of ${reps(MiB)} (1-16 MiB), ${
       reps(64 * MiB)
     } (64 MiB) and ${reps(256 * MiB)} (256 MiB) runs after a warm-up.
+The \`into\` columns: the same, each receiving into one buffer reused every run (\`into\` of
+\`Runtime.attach\`, as a reader attaching into its own memory; best of the same runs), so that neither
+pays for a fresh allocation.
 
-| size | attach GB/s (best) | attach GB/s (median) | raw TCP GB/s | attach / TCP | bytes verified |
-| ---: | ---: | ---: | ---: | ---: | :---: |
+| size | attach GB/s (best) | attach GB/s (median) | raw TCP GB/s | attach / TCP | into: attach GB/s | into: raw TCP GB/s | into: attach / TCP | bytes verified |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |
 ${rows.join("\n")}
 
 Goal: 64 MiB at 0.7x raw TCP or better.

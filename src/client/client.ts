@@ -6,6 +6,7 @@
 
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
+import { InvalidRequestError } from "../errors.ts";
 import { ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
@@ -38,6 +39,13 @@ export interface AttachOptions {
   readonly waitMs?: number;
   /** Fragment parameters. */
   readonly params?: Readonly<Record<string, number>>;
+  /**
+   * Read the bytes into this buffer instead of a new one (`bytes` of the
+   * result is then `into`): exactly the fragment's byte length, else an
+   * `InvalidRequestError` before anything is written. When the body breaks
+   * off, `into` may hold part of the bytes and must not be used.
+   */
+  readonly into?: Uint8Array;
 }
 
 /** Attached bytes and their layout. */
@@ -236,7 +244,9 @@ export class Client {
     if (!res.ok) throw await errorOf(res);
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    const bytes = options.into === undefined
+      ? new Uint8Array(await res.arrayBuffer())
+      : await readInto(res, options.into, layout.byteLength);
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
   }
 
@@ -267,6 +277,36 @@ export class Client {
     if (this.#token !== undefined) h.authorization = `Bearer ${this.#token}`;
     return h;
   }
+}
+
+/** Reads a response body of `expected` bytes into `into`. */
+async function readInto(res: Response, into: Uint8Array, expected: number): Promise<Uint8Array> {
+  if (into.byteLength !== expected) {
+    await res.body?.cancel();
+    throw new InvalidRequestError(
+      `Cannot attach into a buffer of ${into.byteLength} bytes: expected ${expected}`,
+    );
+  }
+  let off = 0;
+  for await (const chunk of res.body ?? []) {
+    if (off + chunk.byteLength > into.byteLength) {
+      throw new ServerError(
+        res.status,
+        "size_mismatch",
+        `The server sent more than the ${expected} bytes of the fragment's layout`,
+      );
+    }
+    into.set(chunk, off);
+    off += chunk.byteLength;
+  }
+  if (off !== expected) {
+    throw new ServerError(
+      res.status,
+      "size_mismatch",
+      `The server sent ${off} bytes: expected ${expected}`,
+    );
+  }
+  return into;
 }
 
 async function errorOf(res: Response): Promise<ServerError> {

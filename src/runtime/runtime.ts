@@ -572,9 +572,9 @@ export class Runtime {
       }
       // The only part, to be reshaped: the plan runs piece by piece while
       // the rest of the part is still on the wire.
+      const chunks = this.#chunks(this.#plan([want], layout));
       const bytes = this.#scratch.take(want.byteLength);
       const result = into ?? new Uint8Array(layout.byteLength);
-      const chunks = this.#chunks(this.#plan([want], layout));
       return { bytes, pooled: true, result, run: () => new ChunkedRun(chunks, bytes, result) };
     };
     const settled = await Promise.allSettled(
@@ -719,17 +719,17 @@ export class Runtime {
       byteLength: s.byteLength,
       checksum: s.checksum,
     };
-    const into = sink(want);
+    const dest = sink(want);
     try {
-      return await this.#fetch(s, peer, copy, want, into);
+      return await this.#fetch(s, peer, copy, want, dest);
     } catch (e) {
       // Nothing reads into it any more: the fetch has settled.
-      if (into.pooled) this.#scratch.give(into.bytes);
+      if (dest.pooled) this.#scratch.give(dest.bytes);
       throw e;
     }
   }
 
-  /** One fetch of a remote part into `into`, tried again once when its node seems gone. */
+  /** One fetch of a remote part into `sink`, tried again once when its node seems gone. */
   async #fetch(
     s: SourceRecord,
     peer: Peer,

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { InvalidRequestError } from "../errors.ts";
+import { connect } from "./client.ts";
+import { ServerError } from "./errors.ts";
+
+const LAYOUT = {
+  byteLength: 16,
+  slots: [{
+    name: "t",
+    variable: "t",
+    origin: [0],
+    axes: [{ dim: 0, step: 1, count: 2 }],
+    fields: [{ path: "", type: "float64", count: 1, offset: 0, strides: [8] }],
+  }],
+};
+
+/** A server answering every attach with `body` in pieces, under the layout above. */
+async function withServer(body: Uint8Array, fn: (url: string) => Promise<void>) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    const pieces = [body.subarray(0, 5), body.subarray(5)];
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = pieces.shift();
+        if (next === undefined) c.close();
+        else c.enqueue(next.slice());
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "strata-version": "3",
+        "strata-layout": JSON.stringify(LAYOUT),
+      },
+    });
+  });
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("Client.attach() reads the bytes into the caller's buffer", async () => {
+  const body = new Uint8Array(new Float64Array([1.5, -2]).buffer);
+  await withServer(body, async (url) => {
+    const into = new Uint8Array(16).fill(9);
+    const got = await connect(url).attach("d", "dataset", { into });
+    assert.equal(got.bytes, into);
+    assert.equal(got.version, 3);
+    assert.deepEqual(into, body);
+    assert.deepEqual([...got.field("t")], [1.5, -2]);
+  });
+});
+
+Deno.test("Client.attach() refuses an into buffer of the wrong size and writes nothing", async () => {
+  await withServer(new Uint8Array(16).fill(1), async (url) => {
+    for (const size of [15, 17]) {
+      const into = new Uint8Array(size).fill(9);
+      await assert.rejects(
+        connect(url).attach("d", "dataset", { into }),
+        (e) =>
+          e instanceof InvalidRequestError &&
+          e.message === `Cannot attach into a buffer of ${size} bytes: expected 16`,
+      );
+      assert.ok(into.every((b) => b === 9));
+    }
+  });
+});
+
+Deno.test("Client.attach() into a buffer fails when the body does not match the layout", async () => {
+  for (
+    const [size, message] of [[12, "The server sent 12 bytes: expected 16"], [
+      20,
+      "The server sent more than the 16 bytes of the fragment's layout",
+    ]] as const
+  ) {
+    await withServer(new Uint8Array(size), async (url) => {
+      await assert.rejects(
+        connect(url).attach("d", "dataset", { into: new Uint8Array(16) }),
+        (e) => e instanceof ServerError && e.code === "size_mismatch" && e.message === message,
+      );
+    });
+  }
+});
