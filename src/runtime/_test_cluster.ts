@@ -7,9 +7,10 @@
 
 import { openRegistry, type Registry } from "../registry/registry.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
+import type { NamedPolicy } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
-import { Runtime } from "./runtime.ts";
+import { Runtime, type SendReplica } from "./runtime.ts";
 
 /** One node of a test cluster. */
 export interface TestNode {
@@ -18,34 +19,58 @@ export interface TestNode {
   readonly client: WireClient;
 }
 
-/** Runs `fn` with nodes `names` in a fresh directory under tmp/, then stops them. */
+/** Options of a test cluster. */
+export interface TestClusterOptions {
+  /** Placement policies by node (default fastest-fit). */
+  readonly policies?: Readonly<Record<string, NamedPolicy>>;
+  /**
+   * Wraps how a replica request reaches its node (by default it calls the
+   * target runtime's `replicate()` directly), to intercept it.
+   */
+  readonly send?: (direct: SendReplica) => SendReplica;
+}
+
+/**
+ * Runs `fn` with nodes `names` in a fresh directory under tmp/, then stops
+ * them. Each node registers its data plane and its tiers' views, so the
+ * placement policies of the others see it.
+ */
 export async function withCluster(
   names: readonly string[],
   fn: (registry: Registry, nodes: Record<string, TestNode>) => Promise<void>,
+  options: TestClusterOptions = {},
 ): Promise<void> {
   await Deno.mkdir("tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: "tmp" });
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
   const nodes: Record<string, TestNode> = {};
+  const direct: SendReplica = async (target, request) => {
+    await nodes[target.id]!.runtime.replicate(request);
+  };
+  const sendReplica = options.send === undefined ? direct : options.send(direct);
   try {
     for (const name of names) {
       const client = new WireClient({ node: name });
+      const policy = options.policies?.[name];
+      const tiers = await openMemoryAndFile({
+        node: name,
+        dataDir: `${dir}/${name}`,
+        memory: 1 << 24,
+        file: 1 << 24,
+        ...(policy === undefined ? {} : { policy }),
+      });
       const runtime = new Runtime({
         node: name,
         names: registry,
-        tiers: await openMemoryAndFile({
-          node: name,
-          dataDir: `${dir}/${name}`,
-          memory: 1 << 24,
-          file: 1 << 24,
-        }),
+        tiers,
         wire: client,
+        sendReplica,
       });
       const server = WireServer.listen({ port: 0, node: name, source: runtime });
       await registry.registerNode({
         id: name,
         url: "http://127.0.0.1:1",
-        tiers: [],
+        tiers: tiers.views(),
         wire: `127.0.0.1:${server.port}`,
       }, { leaseMs: 60_000 });
       nodes[name] = { runtime, server, client };
@@ -54,7 +79,7 @@ export async function withCluster(
   } finally {
     for (const n of Object.values(nodes)) {
       n.client.close();
-      await n.server.close();
+      await n.server.close().catch(() => {}); // a test may have closed it
     }
     registry.close();
     await Deno.remove(dir, { recursive: true });

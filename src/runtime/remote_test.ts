@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { LostError, UnavailableError } from "../errors.ts";
-import { openRegistry, type Registry } from "../registry/registry.ts";
-import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
-import { WireClient } from "../wire/client.ts";
-import { WireServer } from "../wire/server.ts";
-import { Runtime } from "./runtime.ts";
+import { withCluster } from "./_test_cluster.ts";
 
 const PARTICLES = `dataset particles {
   type P struct { x, y, z float64; id int64 }
@@ -13,64 +9,6 @@ const PARTICLES = `dataset particles {
 fragment part(lo, hi) { var p = p[lo:hi] }
 fragment xyz(lo, hi) columnar { var p { x float32, y float32, z float32 } = p[lo:hi] }
 fragment ids { var p [i] { id } = p[i*2] }`;
-
-interface Node {
-  readonly runtime: Runtime;
-  readonly server: WireServer;
-  readonly client: WireClient;
-}
-
-/** Runtimes sharing one in-process registry, each with its own tiers and data plane. */
-async function cluster(
-  dir: string,
-  names: string[],
-  fn: (registry: Registry, nodes: Record<string, Node>) => Promise<void>,
-  leaseMs = 60_000,
-) {
-  const registry = await openRegistry({ path: `${dir}/registry.kv` });
-  const nodes: Record<string, Node> = {};
-  try {
-    for (const name of names) {
-      const client = new WireClient({ node: name });
-      const runtime = new Runtime({
-        node: name,
-        names: registry,
-        tiers: await openMemoryAndFile({
-          node: name,
-          dataDir: `${dir}/${name}`,
-          memory: 1 << 24,
-          file: 1 << 24,
-        }),
-        wire: client,
-      });
-      const server = WireServer.listen({ port: 0, node: name, source: runtime });
-      await registry.registerNode({
-        id: name,
-        url: "http://127.0.0.1:1",
-        tiers: [],
-        wire: `127.0.0.1:${server.port}`,
-      }, { leaseMs });
-      nodes[name] = { runtime, server, client };
-    }
-    await fn(registry, nodes);
-  } finally {
-    for (const n of Object.values(nodes)) {
-      n.client.close();
-      await n.server.close();
-    }
-    registry.close();
-  }
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function particles(lo: number, hi: number): Uint8Array {
   const v = new DataView(new ArrayBuffer((hi - lo) * 32));
@@ -86,147 +24,141 @@ function particles(lo: number, hi: number): Uint8Array {
 
 for (const reshape of ["source", "destination", "auto"] as const) {
   Deno.test(`Runtime.attach() on node b reads copies held by nodes a and c, reshape at ${reshape}`, async () => {
-    await withDir((dir) =>
-      cluster(dir, ["a", "b", "c"], async (registry, n) => {
-        await registry.createDataset({ name: "particles", description: PARTICLES });
-        await n.a!.runtime.publish({
-          dataset: "particles",
-          version: 1,
-          fragment: "part",
-          bindings: { lo: 0, hi: 600 },
-          bytes: particles(0, 600),
-        });
-        await n.c!.runtime.publish({
-          dataset: "particles",
-          version: 1,
-          fragment: "part",
-          bindings: { lo: 600, hi: 1000 },
-          bytes: particles(600, 1000),
-        });
-        const got = await n.b!.runtime.attach({
-          dataset: "particles",
-          version: "latest",
-          fragment: "xyz",
-          bindings: { lo: 500, hi: 700 },
-          reshape,
-        });
-        const x = new Float32Array(got.bytes.buffer, 0, 200);
-        const z = new Float32Array(got.bytes.buffer, 1600, 200);
-        for (let k = 0; k < 200; k++) {
-          assert.equal(x[k], 500 + k + 0.5);
-          assert.equal(z[k], (500 + k) * 2);
-        }
-        const ids = await n.b!.runtime.attach({
-          dataset: "particles",
-          version: 1,
-          fragment: "ids",
-          bindings: {},
-          reshape,
-        });
-        const id = new BigInt64Array(ids.bytes.buffer);
-        assert.equal(id.length, 500);
-        for (let k = 0; k < 500; k++) assert.equal(id[k], BigInt(9000 + 2 * k));
-        // The same bytes as the holder itself attaches.
-        const local = await n.a!.runtime.attach({
-          dataset: "particles",
-          version: 1,
-          fragment: "part",
-          bindings: { lo: 0, hi: 600 },
-        });
-        const remote = await n.b!.runtime.attach({
-          dataset: "particles",
-          version: 1,
-          fragment: "part",
-          bindings: { lo: 0, hi: 600 },
-          reshape,
-        });
-        assert.deepEqual(remote.bytes, local.bytes);
-      })
-    );
-  });
-}
-
-Deno.test("Runtime.attach() names memory copies of a node whose lease lapsed as lost, file copies as unavailable", async () => {
-  await withDir((dir) =>
-    cluster(dir, ["a", "b"], async (registry, n) => {
-      await registry.createDataset({ name: "fleeting", description: PARTICLES });
-      await registry.createDataset({ name: "kept", description: PARTICLES, durable: true });
-      for (const name of ["fleeting", "kept"]) {
-        for (const lo of [0, 500]) {
-          await n.a!.runtime.publish({
-            dataset: name,
-            version: 1,
-            fragment: "part",
-            bindings: { lo, hi: lo + 500 },
-            bytes: particles(lo, lo + 500),
-          });
-        }
-      }
-      // Node a stops renewing: its lease (100 ms) lapses.
-      await registry.registerNode({
-        id: "a",
-        url: "http://127.0.0.1:1",
-        tiers: [],
-        wire: `127.0.0.1:${n.a!.server.port}`,
-      }, { leaseMs: 100 });
-      while ((await registry.listNodes()).some((r) => r.id === "a")) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const attach = (dataset: string) =>
-        n.b!.runtime.attach({
-          dataset,
-          version: 1,
-          fragment: "xyz",
-          bindings: { lo: 0, hi: 1000 },
-        });
-      await assert.rejects(attach("fleeting"), (e) => {
-        assert.ok(e instanceof LostError);
-        assert.equal(
-          e.message,
-          "Version 1 of 'fleeting' is lost: fragment 'part (hi=500,lo=0)', 'part (hi=1000,lo=500)' was held only in memory by node 'a', whose lease lapsed",
-        );
-        return true;
-      });
-      await assert.rejects(
-        attach("kept"),
-        (e) =>
-          e instanceof UnavailableError &&
-          e.message ===
-            "Fragment 'part (hi=500,lo=0)' of version 1 of 'kept' is on the file tier of node 'a', which is down: it is served again when 'a' restarts",
-      );
-    })
-  );
-});
-
-Deno.test("Runtime.attach() on another node names a copy its holder lost", async () => {
-  await withDir((dir) =>
-    cluster(dir, ["a", "b"], async (registry, n) => {
+    await withCluster(["a", "b", "c"], async (registry, n) => {
       await registry.createDataset({ name: "particles", description: PARTICLES });
       await n.a!.runtime.publish({
         dataset: "particles",
         version: 1,
         fragment: "part",
-        bindings: { lo: 0, hi: 1000 },
-        bytes: particles(0, 1000),
+        bindings: { lo: 0, hi: 600 },
+        bytes: particles(0, 600),
       });
-      // The holder loses its memory (as after a restart) but stays up.
-      await n.a!.runtime.free([{
+      await n.c!.runtime.publish({
         dataset: "particles",
         version: 1,
         fragment: "part",
+        bindings: { lo: 600, hi: 1000 },
+        bytes: particles(600, 1000),
+      });
+      const got = await n.b!.runtime.attach({
+        dataset: "particles",
+        version: "latest",
+        fragment: "xyz",
+        bindings: { lo: 500, hi: 700 },
+        reshape,
+      });
+      const x = new Float32Array(got.bytes.buffer, 0, 200);
+      const z = new Float32Array(got.bytes.buffer, 1600, 200);
+      for (let k = 0; k < 200; k++) {
+        assert.equal(x[k], 500 + k + 0.5);
+        assert.equal(z[k], (500 + k) * 2);
+      }
+      const ids = await n.b!.runtime.attach({
+        dataset: "particles",
+        version: 1,
+        fragment: "ids",
+        bindings: {},
+        reshape,
+      });
+      const id = new BigInt64Array(ids.bytes.buffer);
+      assert.equal(id.length, 500);
+      for (let k = 0; k < 500; k++) assert.equal(id[k], BigInt(9000 + 2 * k));
+      // The same bytes as the holder itself attaches.
+      const local = await n.a!.runtime.attach({
+        dataset: "particles",
+        version: 1,
+        fragment: "part",
+        bindings: { lo: 0, hi: 600 },
+      });
+      const remote = await n.b!.runtime.attach({
+        dataset: "particles",
+        version: 1,
+        fragment: "part",
+        bindings: { lo: 0, hi: 600 },
+        reshape,
+      });
+      assert.deepEqual(remote.bytes, local.bytes);
+    });
+  });
+}
+
+Deno.test("Runtime.attach() names memory copies of a node whose lease lapsed as lost, file copies as unavailable", async () => {
+  await withCluster(["a", "b"], async (registry, n) => {
+    await registry.createDataset({ name: "fleeting", description: PARTICLES });
+    await registry.createDataset({ name: "kept", description: PARTICLES, durable: true });
+    for (const name of ["fleeting", "kept"]) {
+      for (const lo of [0, 500]) {
+        await n.a!.runtime.publish({
+          dataset: name,
+          version: 1,
+          fragment: "part",
+          bindings: { lo, hi: lo + 500 },
+          bytes: particles(lo, lo + 500),
+        });
+      }
+    }
+    // Node a stops renewing: its lease (100 ms) lapses.
+    await registry.registerNode({
+      id: "a",
+      url: "http://127.0.0.1:1",
+      tiers: [],
+      wire: `127.0.0.1:${n.a!.server.port}`,
+    }, { leaseMs: 100 });
+    while ((await registry.listNodes()).some((r) => r.id === "a")) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const attach = (dataset: string) =>
+      n.b!.runtime.attach({
+        dataset,
+        version: 1,
+        fragment: "xyz",
         bindings: { lo: 0, hi: 1000 },
-        node: "a",
-        tier: "memory",
-        byteLength: 32000,
-        checksum: 0,
-      }]);
-      await assert.rejects(
-        n.b!.runtime.attach({ dataset: "particles", version: 1, fragment: "ids", bindings: {} }),
-        (e) =>
-          e instanceof Error && "code" in e && e.code === "gone" &&
-          e.message ===
-            "Version 1 of 'particles' is lost: fragment 'part (hi=1000,lo=0)' is not on node 'a': it was held only in memory and is gone",
+      });
+    await assert.rejects(attach("fleeting"), (e) => {
+      assert.ok(e instanceof LostError);
+      assert.equal(
+        e.message,
+        "Version 1 of 'fleeting' is lost: fragment 'part (hi=500,lo=0)', 'part (hi=1000,lo=500)' was held only in memory by node 'a', whose lease lapsed",
       );
-    })
-  );
+      return true;
+    });
+    await assert.rejects(
+      attach("kept"),
+      (e) =>
+        e instanceof UnavailableError &&
+        e.message ===
+          "Fragment 'part (hi=500,lo=0)' of version 1 of 'kept' is on the file tier of node 'a', which is down: it is served again when 'a' restarts",
+    );
+  });
+});
+
+Deno.test("Runtime.attach() on another node names a copy its holder lost", async () => {
+  await withCluster(["a", "b"], async (registry, n) => {
+    await registry.createDataset({ name: "particles", description: PARTICLES });
+    await n.a!.runtime.publish({
+      dataset: "particles",
+      version: 1,
+      fragment: "part",
+      bindings: { lo: 0, hi: 1000 },
+      bytes: particles(0, 1000),
+    });
+    // The holder loses its memory (as after a restart) but stays up.
+    await n.a!.runtime.free([{
+      dataset: "particles",
+      version: 1,
+      fragment: "part",
+      bindings: { lo: 0, hi: 1000 },
+      node: "a",
+      tier: "memory",
+      byteLength: 32000,
+      checksum: 0,
+    }]);
+    await assert.rejects(
+      n.b!.runtime.attach({ dataset: "particles", version: 1, fragment: "ids", bindings: {} }),
+      (e) =>
+        e instanceof Error && "code" in e && e.code === "gone" &&
+        e.message ===
+          "Version 1 of 'particles' is lost: fragment 'part (hi=1000,lo=0)' is not on node 'a': it was held only in memory and is gone",
+    );
+  });
 });

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import consumerNear from "../../placements/consumer_near.ts";
 import { InvalidRequestError, StrataError, UnavailableError } from "../errors.ts";
-import { openRegistry, type Registry } from "../registry/registry.ts";
-import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import type { NamedPolicy, PlacementRequest } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
-import { WireServer } from "../wire/server.ts";
 import { copyKey } from "./keys.ts";
 import { Runtime, type SendReplica } from "./runtime.ts";
+import { withCluster } from "./_test_cluster.ts";
 
 const PARTICLES = `dataset particles {
   type P struct { x, y, z float64; id int64 }
@@ -16,11 +14,7 @@ const PARTICLES = `dataset particles {
 fragment part(lo, hi) { var p = p[lo:hi] }
 fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`;
 
-interface Node {
-  readonly runtime: Runtime;
-  readonly server: WireServer;
-  readonly client: WireClient;
-}
+const nearPolicy: NamedPolicy = { name: "consumer-near", place: consumerNear };
 
 /** A policy that keeps a copy in memory on the publishing node and on node `b`. */
 const twoCopies: NamedPolicy = {
@@ -30,60 +24,6 @@ const twoCopies: NamedPolicy = {
     reshape: "destination",
   }),
 };
-
-/**
- * Runtimes sharing one in-process registry, each with its own tiers, data
- * plane and policy; a replica request reaches the target runtime directly
- * (`send` may intercept it).
- */
-async function cluster(
-  policies: Record<string, NamedPolicy | undefined>,
-  fn: (registry: Registry, nodes: Record<string, Node>) => Promise<void>,
-  send?: (inner: SendReplica) => SendReplica,
-) {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  const registry = await openRegistry({ path: `${dir}/registry.kv` });
-  const nodes: Record<string, Node> = {};
-  const direct: SendReplica = async (target, request) => {
-    await nodes[target.id]!.runtime.replicate(request);
-  };
-  try {
-    for (const [name, policy] of Object.entries(policies)) {
-      const client = new WireClient({ node: name });
-      const tiers = await openMemoryAndFile({
-        node: name,
-        dataDir: `${dir}/${name}`,
-        memory: 1 << 20,
-        file: 1 << 20,
-        ...(policy === undefined ? {} : { policy }),
-      });
-      const runtime = new Runtime({
-        node: name,
-        names: registry,
-        tiers,
-        wire: client,
-        sendReplica: send === undefined ? direct : send(direct),
-      });
-      const server = WireServer.listen({ port: 0, node: name, source: runtime });
-      await registry.registerNode({
-        id: name,
-        url: "http://127.0.0.1:1",
-        tiers: tiers.views(),
-        wire: `127.0.0.1:${server.port}`,
-      }, { leaseMs: 60_000 });
-      nodes[name] = { runtime, server, client };
-    }
-    await fn(registry, nodes);
-  } finally {
-    for (const n of Object.values(nodes)) {
-      n.client.close();
-      await n.server.close().catch(() => {});
-    }
-    registry.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function particles(): Uint8Array {
   const v = new DataView(new ArrayBuffer(1000 * 32));
@@ -100,8 +40,8 @@ const whole = { dataset: "particles", fragment: "part", bindings: { lo: 0, hi: 1
 const keyOf = (version: number) => copyKey("particles", version, "part", { lo: 0, hi: 1000 });
 
 Deno.test("consumer-near on node a places the copy on the consumers' node b, over the data plane", async () => {
-  await cluster(
-    { a: { name: "consumer-near", place: consumerNear }, b: undefined, c: undefined },
+  await withCluster(
+    ["a", "b", "c"],
     async (registry, n) => {
       await registry.createDataset({ name: "particles", description: PARTICLES, consumers: ["b"] });
       const bytes = particles();
@@ -132,11 +72,12 @@ Deno.test("consumer-near on node a places the copy on the consumers' node b, ove
       const f = new Float32Array(cols.bytes.buffer, cols.bytes.byteOffset, 3000);
       assert.deepEqual([f[7], f[1000 + 7], f[2000 + 7]], [7.5, -7, 14]);
     },
+    { policies: { a: nearPolicy } },
   );
 });
 
 Deno.test("a copy replicated on two nodes is read from the nearest, survives one node, and is freed on both", async () => {
-  await cluster({ a: twoCopies, b: undefined, c: undefined }, async (registry, n) => {
+  await withCluster(["a", "b", "c"], async (registry, n) => {
     await registry.createDataset({ name: "particles", description: PARTICLES, retention: 1 });
     const bytes = particles();
     const { record } = await n.a!.runtime.publish({ ...whole, version: 1, bytes });
@@ -159,13 +100,13 @@ Deno.test("a copy replicated on two nodes is read from the nearest, survives one
     await n.b!.runtime.publish({ ...whole, version: 2, bytes });
     assert.equal(n.a!.runtime.tiers.holds(keyOf(1)), false);
     assert.equal(n.b!.runtime.tiers.holds(keyOf(1)), false);
-  });
+  }, { policies: { a: twoCopies } });
 });
 
 Deno.test("a replica that cannot be placed leaves the copy on the publishing node, complete", async () => {
   const refuse = (): SendReplica => () => Promise.reject(new UnavailableError("node 'b' refused"));
-  await cluster(
-    { a: { name: "consumer-near", place: consumerNear }, b: undefined },
+  await withCluster(
+    ["a", "b"],
     async (registry, n) => {
       await registry.createDataset({ name: "particles", description: PARTICLES, consumers: ["b"] });
       const bytes = particles();
@@ -175,12 +116,12 @@ Deno.test("a replica that cannot be placed leaves the copy on the publishing nod
       assert.equal(n.b!.runtime.tiers.holds(keyOf(1)), false);
       assert.deepEqual((await n.b!.runtime.attach({ ...whole, version: 1 })).bytes, bytes);
     },
-    refuse,
+    { policies: { a: nearPolicy }, send: refuse },
   );
 });
 
 Deno.test("replicate() refuses its own copy, an unknown tier, and a copy no longer registered", async () => {
-  await cluster({ a: undefined, b: undefined }, async (registry, n) => {
+  await withCluster(["a", "b"], async (registry, n) => {
     await registry.createDataset({ name: "particles", description: PARTICLES, retention: 1 });
     const { record } = await n.a!.runtime.publish({ ...whole, version: 1, bytes: particles() });
     await assert.rejects(
