@@ -11,6 +11,7 @@
  * @module
  */
 
+import { writeResults } from "./_results.ts";
 import { connect } from "../src/client/mod.ts";
 import { type Proc, startNameserver, startRuntime } from "../tests/_cluster.ts";
 
@@ -108,27 +109,15 @@ export async function restartBench(): Promise<RestartPoint[]> {
 }
 
 async function write(points: RestartPoint[]): Promise<void> {
-  const machine = {
-    date: new Date().toISOString(),
-    deno: Deno.version.deno,
-    build: Deno.build.target,
-    cpus: navigator.hardwareConcurrency,
-  };
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(
-    "bench/results/restart.json",
-    JSON.stringify({ machine, points }, null, 2) + "\n",
-  );
   const rows = points.map((p) =>
     `| ${p.phase} | ${p.ranks} | ${(p.bytes / 2 ** 20).toFixed(0)} MiB | ${p.gbs.toFixed(2)} | ${
       p.verified ? "yes" : "NO"
     } |`
   );
-  await Deno.writeTextFile(
-    "bench/results/restart.md",
+  await writeResults("restart", points, (machine) =>
     `# Checkpoint/restart benchmark
 
-${machine.date}, Deno ${machine.deno}, ${machine.build}, ${machine.cpus} CPUs.
+${machine}
 One name server and three runtime processes. ${N} writer ranks (concurrent HTTP clients) checkpoint
 a ${ROWS} x ${COLS} float64 field as row bands into a durable dataset (file tier), spread over the
 three runtimes; then ${N}, ${N / 2} and ${N / 4} reader ranks attach 2-D blocks, each from a runtime
@@ -137,8 +126,7 @@ that holds only some of its bands (the rest cross the data plane). Every 35th va
 | phase | ranks | field | GB/s | values verified |
 | --- | ---: | ---: | ---: | :---: |
 ${rows.join("\n")}
-`,
-  );
+`);
 }
 
 if (import.meta.main) {

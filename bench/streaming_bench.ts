@@ -12,6 +12,7 @@
  * @module
  */
 
+import { writeResults } from "./_results.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
@@ -141,27 +142,15 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
 }
 
 async function write(points: StreamingPoint[]): Promise<void> {
-  const machine = {
-    date: new Date().toISOString(),
-    deno: Deno.version.deno,
-    build: Deno.build.target,
-    cpus: navigator.hardwareConcurrency,
-  };
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(
-    "bench/results/streaming.json",
-    JSON.stringify({ machine, points }, null, 2) + "\n",
-  );
   const rows = points.map((p) =>
     `| ${p.bytes / MiB} MiB | ${p.steps} | ${p.gbs.toFixed(2)} | ${p.tcpGBs.toFixed(2)} | ${
       (p.gbs / p.tcpGBs).toFixed(2)
     }x | ${p.verified ? "yes" : "NO"} |`
   );
-  await Deno.writeTextFile(
-    "bench/results/streaming.md",
+  await writeResults("streaming", points, (machine) =>
     `# Streaming benchmark
 
-${machine.date}, Deno ${machine.deno}, ${machine.build}, ${machine.cpus} CPUs.
+${machine}
 A producer process (runtime embedded) publishes particles {x, y, z, energy float64} as an array of
 structs every step, at most two versions ahead; the consumer (runtime embedded, another process)
 waits for each version and attaches it as struct of arrays (fragment \`soa columnar\`) into one
@@ -175,8 +164,7 @@ ${rows.join("\n")}
 
 For comparison (measured earlier on this machine, not in this run): ADIOS2 SST (sockets data plane,
 reader reshaping with numpy) 0.95 GB/s, Redis as a staging store 0.12 GB/s. Goal: 1.5 GB/s.
-`,
-  );
+`);
 }
 
 if (import.meta.main) {

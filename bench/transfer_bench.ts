@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeResults } from "./_results.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
@@ -180,17 +181,6 @@ export async function transferBench(): Promise<TransferPoint[]> {
 }
 
 async function write(points: TransferPoint[]): Promise<void> {
-  const machine = {
-    date: new Date().toISOString(),
-    deno: Deno.version.deno,
-    build: Deno.build.target,
-    cpus: navigator.hardwareConcurrency,
-  };
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(
-    "bench/results/transfer.json",
-    JSON.stringify({ machine, points }, null, 2) + "\n",
-  );
   const rows = points.map((p) =>
     `| ${p.bytes / MiB} MiB | ${p.attachGBs.toFixed(2)} | ${p.attachMedianGBs.toFixed(2)} | ${
       p.tcpGBs.toFixed(2)
@@ -198,11 +188,10 @@ async function write(points: TransferPoint[]): Promise<void> {
       (p.intoGBs / p.tcpIntoGBs).toFixed(2)
     }x | ${p.verified ? "yes" : "NO"} |`
   );
-  await Deno.writeTextFile(
-    "bench/results/transfer.md",
+  await writeResults("transfer", points, (machine) =>
     `# Transfer benchmark
 
-${machine.date}, Deno ${machine.deno}, ${machine.build}, ${machine.cpus} CPUs.
+${machine}
 Runtime \`b\` (the benchmark process) attaches the whole fragment held in memory by runtime \`a\`
 (its own process): name server lookup over HTTP, bytes over the data plane, CRC-32 checked as they
 arrive, no reshape. Raw TCP: another process writes the same number of bytes on a loopback
@@ -218,8 +207,7 @@ pays for a fresh allocation.
 ${rows.join("\n")}
 
 Goal: 64 MiB at 0.7x raw TCP or better.
-`,
-  );
+`);
 }
 
 if (import.meta.main) {

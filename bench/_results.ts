@@ -1,0 +1,58 @@
+/**
+ * What every data-plane benchmark writes: its points as JSON and a Markdown
+ * table under bench/results/, headed by the machine they were measured on.
+ *
+ * @module
+ */
+
+/** The machine a run was measured on. */
+export interface Machine {
+  /** When, ISO 8601. */
+  readonly date: string;
+  /** Deno version. */
+  readonly deno: string;
+  /** Target triple. */
+  readonly build: string;
+  /** Logical CPUs. */
+  readonly cpus: number;
+}
+
+/**
+ * This machine, now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { machine } from "./_results.ts";
+ * assert.equal(machine().deno, Deno.version.deno);
+ * ```
+ */
+export function machine(): Machine {
+  return {
+    date: new Date().toISOString(),
+    deno: Deno.version.deno,
+    build: Deno.build.target,
+    cpus: navigator.hardwareConcurrency,
+  };
+}
+
+/**
+ * Writes bench/results/NAME.json (`{machine, points}`) and NAME.md, whose
+ * text `markdown` builds from the machine's one-line description.
+ */
+export async function writeResults(
+  name: string,
+  points: readonly unknown[],
+  markdown: (machineLine: string) => string,
+): Promise<void> {
+  const m = machine();
+  await Deno.mkdir("bench/results", { recursive: true });
+  await Deno.writeTextFile(
+    `bench/results/${name}.json`,
+    JSON.stringify({ machine: m, points }, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(
+    `bench/results/${name}.md`,
+    markdown(`${m.date}, Deno ${m.deno}, ${m.build}, ${m.cpus} CPUs.`),
+  );
+}
