@@ -43,6 +43,8 @@ async function spawn(
       `--allow-read=config,${dataDir}`,
       `--allow-write=${dataDir}`,
       "--allow-env=LOG_TOKENS,LOG_STREAM",
+      // A name server type-checks deployed functions with `deno check`.
+      ...(command[0] === "runtime" ? [] : ["--allow-run=deno"]),
       "src/cli/main.ts",
       ...command,
       "--config",

@@ -209,17 +209,24 @@ Deno.test("A pipeline records where it ran: pinned in situ, pinned in transit, o
       ranOn: "n1",
       reason: "no other node is live",
     });
-    // With another node live, in transit names it (this node still runs it).
+    // With another node live, in transit names it; a node that does not
+    // answer hands the run back to the producer, and the record says why.
     await h.registry.registerNode({ id: "n2", url: "http://127.0.0.1:1", tiers: [] });
     await publishRanks(h.runtime, 2, particles(1000).bytes, 2);
     await h.pipelines.idle();
-    assert.deepEqual(await where("in-transit"), {
+    const moved = await where("in-transit");
+    assert.deepEqual({ ...moved, reason: undefined }, {
       requested: "in-transit",
       decided: "in-transit",
       node: "n2",
       ranOn: "n1",
-      reason: "pinned in transit",
+      reason: undefined,
     });
+    assert.match(
+      moved!.reason,
+      /^pinned in transit; Node 'n2' at http:\/\/127\.0\.0\.1:1 does not answer/,
+    );
+    assert.equal((await h.pipelines.get("in-transit")).runs[0]!.state, "succeeded");
     assert.equal((await where("auto"))!.decided, "in-situ");
   });
 });
@@ -260,5 +267,76 @@ Deno.test("put() refuses pipelines that cannot run: unknown function, missing or
     assert.deepEqual(h.pipelines.list().map((p) => p.name), ["a"]);
     await h.pipelines.delete("a");
     await assert.rejects(h.pipelines.get("a"), /Unknown pipeline 'a'/);
+  });
+});
+
+Deno.test("runJob() runs the exact version it is given, and reports what it published before failing", async () => {
+  await withFunctions(async (h) => {
+    await h.registry.createDataset({
+      name: "field",
+      description: `dataset field { var temp [256, 256]float64 }
+fragment rows(r0, r1) { var t = temp[r0:r1, :] }`,
+    });
+    const v = await h.functions.deploy(
+      "to_float32",
+      await Deno.readTextFile("functions/to_float32.ts"),
+    );
+    const temp = Float64Array.from({ length: 256 * 256 }, (_, i) => i / 3);
+    for (const r0 of [0, 128]) {
+      await h.runtime.publish({
+        dataset: "field",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0, r1: r0 + 128 },
+        bytes: new Uint8Array(temp.buffer.slice(r0 * 2048, (r0 + 128) * 2048)),
+      });
+    }
+    await h.registry.createDataset({
+      name: "f32",
+      description: `dataset { var temp [256, 256]float32 }
+fragment rows(r0, r1) { var t = temp[r0:r1, :] }`,
+    });
+    const job = {
+      function: { name: "to_float32", version: 1, digest: v.digest },
+      source: { dataset: "field", version: 1 },
+      units: [{ r0: 0, r1: 128 }, { r0: 128, r1: 256 }],
+      output: { dataset: "f32", fragment: "rows", params: ["r0", "r1"] },
+    };
+    const wrong = await h.functions.runJob({
+      ...job,
+      function: { ...job.function, digest: "sha256:00" },
+    });
+    assert.deepEqual(wrong, {
+      ok: false,
+      error: {
+        code: "conflict",
+        message: `Function 'to_float32' version 1 is ${v.digest} here, not sha256:00`,
+      },
+      published: [],
+      node: "n1",
+    });
+    // The second unit asks for rows past the field: the first is published, and said so.
+    const partial = await h.functions.runJob({
+      ...job,
+      units: [{ r0: 0, r1: 128 }, { r0: 128, r1: 512 }],
+    });
+    assert.equal(partial.ok, false);
+    assert.deepEqual(partial.published, ['{"r0":0,"r1":128}']);
+    // A retry skips what is published and completes the version.
+    const retry = await h.functions.runJob({ ...job, skip: partial.published });
+    assert.deepEqual(retry, {
+      ok: true,
+      calls: 1,
+      published: ['{"r0":128,"r1":256}'],
+      node: "n1",
+    });
+    const out = await h.runtime.attach({
+      dataset: "f32",
+      version: 1,
+      fragment: "dataset",
+      bindings: {},
+    });
+    const f32 = new Float32Array(out.bytes.buffer, out.bytes.byteOffset, 256 * 256);
+    assert.deepEqual([...f32], [...temp].map(Math.fround));
   });
 });

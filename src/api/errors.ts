@@ -25,6 +25,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   missing_region: 409,
   not_committed: 409,
   not_found: 404,
+  not_here: 421,
   payload_too_large: 413,
   size_mismatch: 400,
   timeout: 408,

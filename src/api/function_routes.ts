@@ -10,15 +10,30 @@ import { StrataError } from "../errors.ts";
 import type { FunctionService, InvokeRequest } from "../functions/service.ts";
 import type { PipelineService } from "../functions/pipelines.ts";
 import { MAX_SOURCE_BYTES } from "../functions/source.ts";
+import { parseRunJob } from "../functions/run_job.ts";
 import { readBoundedText } from "./body.ts";
+import { forward } from "./forward.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
-/** What the function routes need. */
+/**
+ * What the function routes need. A process that keeps functions (`strata
+ * serve`, `strata nameserver`) has `pipelines`; a runtime in its own
+ * process has `keeper` instead, and passes management on to it.
+ */
 export interface FunctionRouteOptions {
-  /** The function service. */
+  /** The function service: deploys where functions are kept, calls where there is data. */
   readonly functions: FunctionService;
-  /** The pipeline service. */
-  readonly pipelines: PipelineService;
+  /** The pipeline service, where functions are kept. */
+  readonly pipelines?: PipelineService;
+  /** The name server that keeps functions, when this process does not: all but invoke and runs go there. */
+  readonly keeper?: string;
+  /**
+   * A process that holds no data sends invocations to a runtime: the URL of
+   * the runtime to run an invocation of `dataset`'s `version` on.
+   */
+  readonly invokeAt?: (dataset: string, version: number | "latest") => Promise<string>;
+  /** Serve `POST /v1/runs`, the runs pipelines hand to this process's runtime. */
+  readonly runs?: boolean;
   /** Largest control body. */
   readonly maxBodyBytes: number;
 }
@@ -41,6 +56,49 @@ const SOURCE_TYPES = [
  * ```
  */
 export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
+  if (o.runs === true) {
+    app.post("/v1/runs", async (c) => {
+      const job = parseRunJob(await readControlBody(c.req.raw, o.maxBodyBytes));
+      return reply(c, await o.functions.runJob(job));
+    });
+  }
+  app.post("/v1/functions/:name/invoke", async (c) => {
+    const body = await readControlBody(c.req.raw, o.maxBodyBytes);
+    const req = invokeBody(body);
+    if (o.invokeAt !== undefined) {
+      return await forward(c, await o.invokeAt(req.dataset, req.version ?? "latest"), 0, body);
+    }
+    const r = await o.functions.invoke(c.req.param("name"), req);
+    const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
+    if (r.bytes !== undefined) {
+      return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "application/octet-stream",
+        "strata-layout": JSON.stringify(r.layout),
+        "strata-function": JSON.stringify(meta),
+      });
+    }
+    return reply(c, { ...meta, value: JSON.parse(r.json!) });
+  });
+  const keeper = o.keeper;
+  if (keeper !== undefined) {
+    const pass = (c: Context) => forward(c, keeper, o.maxBodyBytes);
+    for (const path of ["/v1/functions", "/v1/functions/*", "/v1/pipelines", "/v1/pipelines/*"]) {
+      app.all(path, pass);
+    }
+    app.get("/v1/datasets/:name/versions/:version/lineage", pass);
+    return;
+  }
+  const pipelines = o.pipelines;
+  if (pipelines === undefined) {
+    throw new StrataError(
+      "invalid_config",
+      "Function routes need the pipelines, or the name server that keeps them",
+    );
+  }
+  mountKeeperRoutes(app, o, pipelines);
+}
+
+function mountKeeperRoutes(app: Hono, o: FunctionRouteOptions, pipelines: PipelineService): void {
   app.put("/v1/functions/:name", async (c) => {
     const { source, limits, aliases } = await deployBody(c, o.maxBodyBytes);
     const v = await o.functions.deploy(c.req.param("name"), source, { limits, aliases });
@@ -81,40 +139,27 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
     await o.functions.deleteAlias(c.req.param("name"), c.req.param("alias"));
     return c.body(null, 204);
   });
-  app.post("/v1/functions/:name/invoke", async (c) => {
-    const req = invokeBody(await readControlBody(c.req.raw, o.maxBodyBytes));
-    const r = await o.functions.invoke(c.req.param("name"), req);
-    const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
-    if (r.bytes !== undefined) {
-      return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, {
-        "content-type": "application/octet-stream",
-        "strata-layout": JSON.stringify(r.layout),
-        "strata-function": JSON.stringify(meta),
-      });
-    }
-    return reply(c, { ...meta, value: JSON.parse(r.json!) });
-  });
 
   app.put("/v1/pipelines/:name", async (c) => {
-    const existed = o.pipelines.list().some((p) => p.name === c.req.param("name"));
+    const existed = pipelines.list().some((p) => p.name === c.req.param("name"));
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
-    return reply(c, await o.pipelines.put(c.req.param("name"), body), existed ? 200 : 201);
+    return reply(c, await pipelines.put(c.req.param("name"), body), existed ? 200 : 201);
   });
-  app.get("/v1/pipelines", (c) => reply(c, { pipelines: o.pipelines.list() }));
-  app.get("/v1/pipelines/:name", async (c) => reply(c, await o.pipelines.get(c.req.param("name"))));
+  app.get("/v1/pipelines", (c) => reply(c, { pipelines: pipelines.list() }));
+  app.get("/v1/pipelines/:name", async (c) => reply(c, await pipelines.get(c.req.param("name"))));
   app.delete("/v1/pipelines/:name", async (c) => {
-    await o.pipelines.delete(c.req.param("name"));
+    await pipelines.delete(c.req.param("name"));
     return c.body(null, 204);
   });
   app.get("/v1/pipelines/:name/results/:version", async (c) => {
     const v = c.req.param("version");
     return reply(
       c,
-      await o.pipelines.result(c.req.param("name"), v === "latest" ? v : versionOf(v)),
+      await pipelines.result(c.req.param("name"), v === "latest" ? v : versionOf(v)),
     );
   });
   app.get("/v1/datasets/:name/versions/:version/lineage", async (c) => {
-    const lineage = await o.pipelines.lineage(
+    const lineage = await pipelines.lineage(
       c.req.param("name"),
       versionOf(c.req.param("version")),
     );

@@ -19,7 +19,7 @@ import { TierSet } from "../tiers/tier_set.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
-import { openFunctions } from "./serve_functions.ts";
+import { openFunctions, openRunner } from "./serve_functions.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -31,6 +31,7 @@ export async function serveAll(config: Config): Promise<number> {
     registry,
     runtime: node.runtime,
     dataDir: config.dataDir,
+    ...(config.token === undefined ? {} : { token: config.token }),
   });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
@@ -41,7 +42,7 @@ export async function serveAll(config: Config): Promise<number> {
       maxPayloadBytes: config.limits.maxPayloadBytes,
     },
     cluster: { registry, releases, nodes },
-    functions,
+    functions: { ...functions, runs: true },
   });
   return await listen(config, app.fetch, async (url) => {
     const lease = keepLease(config, node, url, {
@@ -62,17 +63,27 @@ export async function serveNameserver(config: Config): Promise<number> {
   await Deno.mkdir(config.dataDir, { recursive: true });
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
   const { releases, nodes } = nameServerParts(registry, undefined);
+  // Functions are kept here; their calls run on the runtimes, which hold the data.
+  const functions = await openFunctions({
+    registry,
+    dataDir: config.dataDir,
+    ...(config.token === undefined ? {} : { token: config.token }),
+  });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
     data: { catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
     cluster: { registry, releases, nodes },
+    functions,
   });
   return await listen(
     config,
     app.fetch,
     (url) => Promise.resolve(`Strata name server listening on ${url}`),
-    () => Promise.resolve(registry.close()),
+    async () => {
+      await functions.close();
+      registry.close();
+    },
     () => releases.close(),
   );
 }
@@ -90,11 +101,20 @@ export async function serveRuntime(config: Config): Promise<number> {
     ...(config.token === undefined ? {} : { token: config.token }),
   });
   const node = await startRuntime(config, names);
+  // Functions and pipelines are kept by the first name server; they run here.
+  const keeper = config.nameservers[0]!;
+  const functions = openRunner({
+    runtime: node.runtime,
+    catalog: names,
+    keeper,
+    ...(config.token === undefined ? {} : { token: config.token }),
+  });
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
     data: { runtime: node.runtime, catalog: names, maxPayloadBytes: config.limits.maxPayloadBytes },
     nodes: () => names.nodes(),
+    functions: { functions, keeper, runs: true },
   });
   return await listen(config, app.fetch, async (url) => {
     const lease = keepLease(config, node, url, {
@@ -106,6 +126,7 @@ export async function serveRuntime(config: Config): Promise<number> {
       config.nameservers.join(", ")
     })`;
   }, async () => {
+    functions.close();
     await node.close();
   }, () => names.close());
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+export * from "./control_call.ts";
 export * from "./lease.ts";
 export * from "./name_client.ts";
 export * from "./node_book.ts";

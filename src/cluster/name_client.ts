@@ -5,8 +5,9 @@
  * @module
  */
 
-import { StrataError, UnavailableError } from "../errors.ts";
+import { StrataError } from "../errors.ts";
 import type { CreateDatasetInput } from "../api/catalog.ts";
+import type { DatasetDescription } from "../registry/records.ts";
 import type {
   CopyRef,
   DatasetSettings,
@@ -18,6 +19,7 @@ import type {
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { NodeView } from "./node_book.ts";
 import type { ReleaseBatch } from "./release_log.ts";
+import { controlCall } from "./control_call.ts";
 import { shardOf } from "./shard.ts";
 
 /** Options of a `RemoteNameService`. */
@@ -270,7 +272,7 @@ export class RemoteNameService implements NameService {
   }
 
   /** One dataset in full. */
-  describeDataset(name: string): Promise<unknown> {
+  describeDataset(name: string): Promise<DatasetDescription> {
     return this.#call(this.urlOf(name), "GET", `/v1/datasets/${enc(name)}`);
   }
 
@@ -376,38 +378,12 @@ export class RemoteNameService implements NameService {
     }
   }
 
-  async #call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: this.#stop.signal,
-      });
-    } catch (e) {
-      throw new UnavailableError(`Name server ${base} does not answer: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    if (!res.ok) {
-      let error: { code?: string; message?: string } = {};
-      try {
-        error = (JSON.parse(text) as { error: typeof error }).error ?? {};
-      } catch {
-        // Not one of our error bodies.
-      }
-      throw new StrataError(
-        error.code ?? "unavailable",
-        error.message ?? `Name server ${base} answered ${res.status}: ${text.slice(0, 200)}`,
-      );
-    }
-    return JSON.parse(text) as T;
+  #call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+    return controlCall<T>(base, method, path, body, {
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+      signal: this.#stop.signal,
+      peer: `Name server ${base}`,
+    });
   }
 }
 

@@ -8,12 +8,13 @@
  */
 
 import { compileDescription } from "../ddl/mod.ts";
-import { ConflictError, NotFoundError, StrataError } from "../errors.ts";
+import { ConflictError, NotFoundError, StrataError, UnavailableError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import { decidePlacement, type PlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
 import { sizesFor } from "./declaration.ts";
-import { mapLimit } from "./map_limit.ts";
+import { RunDispatcher } from "./dispatch.ts";
+import type { RunJob, RunOutcome } from "./run_job.ts";
 import type { FunctionService, Resolved } from "./service.ts";
 import type {
   FunctionStore,
@@ -31,24 +32,16 @@ export interface PipelineCatalog {
   describeDataset(name: string): Promise<DatasetDescription>;
   /** Creates a derived dataset. */
   createDataset(input: CreateDatasetInput): Promise<unknown>;
-  /** Live nodes. */
-  listNodes(): Promise<readonly { readonly id: string }[]>;
+  /** Live nodes, with where their runtimes answer. */
+  listNodes(): Promise<readonly { readonly id: string; readonly url: string }[]>;
+  /** Commits a version (the derived dataset's, once every unit is published). */
+  commitVersion(dataset: string, version: number): Promise<unknown>;
 }
 
-/** What pipelines need from the node runtime. */
+/** What pipelines need from a runtime in their own process. */
 export interface PipelineRuntime {
   /** This node's name. */
   readonly node: string;
-  /** Publishes a fragment. */
-  publish(req: {
-    dataset: string;
-    version: number;
-    fragment: string;
-    bindings: Readonly<Record<string, number>>;
-    bytes: Uint8Array;
-  }): Promise<{ committed: boolean }>;
-  /** Commits a version. */
-  commit(dataset: string, version: number): Promise<unknown>;
 }
 
 /** Options of the pipeline service. */
@@ -59,8 +52,18 @@ export interface PipelineServiceOptions {
   readonly functions: FunctionService;
   /** The registry. */
   readonly catalog: PipelineCatalog;
-  /** The node runtime. */
-  readonly runtime: PipelineRuntime;
+  /**
+   * The runtime of this process, when it has one (`strata serve`): runs
+   * placed on its node run here, through `functions`.
+   */
+  readonly runtime?: PipelineRuntime;
+  /**
+   * Where runs go. Default: this process's runtime for its own node, the
+   * other live nodes' runtimes over HTTP (`POST /v1/runs`).
+   */
+  readonly dispatch?: RunDispatcher;
+  /** Bearer token of the other runtimes (for the default dispatcher). */
+  readonly token?: string;
   /** The placement policy (default `decidePlacement`). */
   readonly placement?: PlacementPolicy;
 }
@@ -95,7 +98,7 @@ export class PipelineService {
   readonly #store: FunctionStore;
   readonly #functions: FunctionService;
   readonly #catalog: PipelineCatalog;
-  readonly #runtime: PipelineRuntime;
+  readonly #dispatch: RunDispatcher;
   readonly #policy: PlacementPolicy;
   readonly #live = new Map<string, Live>();
   readonly #sleeps = new Set<() => void>();
@@ -106,7 +109,15 @@ export class PipelineService {
     this.#store = options.store;
     this.#functions = options.functions;
     this.#catalog = options.catalog;
-    this.#runtime = options.runtime;
+    const runtime = options.runtime;
+    const functions = options.functions;
+    this.#dispatch = options.dispatch ?? new RunDispatcher({
+      ...(runtime === undefined
+        ? {}
+        : { local: { node: runtime.node, run: (job) => functions.runJob(job) } }),
+      nodes: () => options.catalog.listNodes(),
+      ...(options.token === undefined ? {} : { token: options.token }),
+    });
     this.#policy = options.placement ?? decidePlacement;
   }
 
@@ -325,18 +336,17 @@ export class PipelineService {
     };
     note(info);
     const found = await this.#functions.units(fn, spec.source, version);
-    const nodes = new Set([this.#runtime.node]);
-    for (const n of await this.#catalog.listNodes()) nodes.add(n.id);
+    const nodes = await this.#dispatch.nodes();
+    if (nodes.length === 0) {
+      throw new StrataError("unavailable", "No runtime is live to run the function on");
+    }
     const decision = this.#policy({
       requested: spec.placement,
       producers: found.producers,
-      nodes: [...nodes],
+      nodes,
       inputBytes: found.bytes,
       version,
     });
-    // One node runs everything it is given: a decision naming another node is
-    // recorded, and the run happens here until runtimes can hand runs over.
-    info.placement = { requested: spec.placement, ...decision, ranOn: this.#runtime.node };
     info.calls = found.units.length;
     const lineage: Lineage = {
       function: info.function,
@@ -345,39 +355,56 @@ export class PipelineService {
       createdAt: Date.now(),
     };
     const output = fn.record.declaration.output;
-    const call = (params: Readonly<Record<string, number>>) =>
-      this.#functions.runUnit(fn, {
-        dataset: spec.source,
-        version,
-        params,
-        ...(spec.args === undefined ? {} : { args: spec.args }),
-      });
+    if (output.kind === "dataset") {
+      await this.#ensureOutput(spec, fn);
+      await this.#store.putLineage(spec.output!, version, lineage, spec.keep);
+    }
+    const job: RunJob = {
+      function: info.function,
+      source: { dataset: spec.source, version },
+      units: found.units.map((u) => u.params),
+      ...(spec.args === undefined ? {} : { args: spec.args }),
+      ...(output.kind === "dataset"
+        ? {
+          output: { dataset: spec.output!, fragment: output.fragment, params: output.params },
+          skip: [...published],
+        }
+        : {}),
+    };
+    // The chosen node first; when it is gone, the producers, then any other.
+    const order = [
+      decision.node,
+      ...found.producers.filter((n) => nodes.includes(n)),
+      ...nodes,
+    ].filter((n, i, all) => all.indexOf(n) === i);
+    let outcome: RunOutcome | undefined;
+    const unreachable: string[] = [];
+    for (const node of order) {
+      try {
+        outcome = await this.#dispatch.run(node, job);
+        break;
+      } catch (e) {
+        if (!(e instanceof UnavailableError)) throw e;
+        unreachable.push(e.message);
+      }
+    }
+    if (outcome === undefined) {
+      throw new UnavailableError(`No node could take the run: ${unreachable.join("; ")}`);
+    }
+    info.placement = {
+      requested: spec.placement,
+      ...decision,
+      ranOn: outcome.node,
+      ...(unreachable.length === 0 ? {} : { reason: `${decision.reason}; ${unreachable[0]}` }),
+    };
+    for (const key of outcome.published) published.add(key);
+    if (!outcome.ok) throw new StrataError(outcome.error.code, outcome.error.message);
     if (output.kind === "value") {
-      const results = await mapLimit(found.units, 2, (u) => call(u.params));
-      const json = await this.#functions.reduce(fn, results.map((r) => r.json!));
-      await this.#store.putResult(spec.name, version, { json, lineage }, spec.keep);
+      await this.#store.putResult(spec.name, version, { json: outcome.json!, lineage }, spec.keep);
       return info;
     }
-    const out = spec.output!;
-    await this.#ensureOutput(spec, fn);
-    await this.#store.putLineage(out, version, lineage, spec.keep);
-    await mapLimit(found.units, 2, async (u) => {
-      const key = JSON.stringify(u.params);
-      if (published.has(key)) return;
-      const r = await call(u.params);
-      const bindings: Record<string, number> = {};
-      for (const p of output.params) bindings[p] = u.params[p]!;
-      await this.#runtime.publish({
-        dataset: out,
-        version,
-        fragment: output.fragment,
-        bindings,
-        bytes: r.bytes!,
-      });
-      published.add(key);
-    });
     try {
-      await this.#runtime.commit(out, version);
+      await this.#catalog.commitVersion(spec.output!, version);
     } catch (e) {
       // The last publish completed the version's coverage and committed it.
       if (!(e instanceof ConflictError && e.message.endsWith("is already committed"))) throw e;

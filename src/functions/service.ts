@@ -17,7 +17,7 @@ import {
   StrataError,
 } from "../errors.ts";
 import type { AttachQuery, DatasetDescription, SourceRecord } from "../registry/records.ts";
-import type { AttachResult as RuntimeAttach } from "../runtime/runtime.ts";
+import type { AttachResult as RuntimeAttach, PublishRequest } from "../runtime/runtime.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import {
   composeInput,
@@ -37,6 +37,7 @@ import { mapLimit } from "./map_limit.ts";
 import { checkLimits, limitsKey } from "./limits.ts";
 import { type Lease, type Loadable, LoadFailed, WorkerPool } from "./pool.ts";
 import type { SandboxReply, SandboxRequest } from "./sandbox.ts";
+import { type RunJob, type RunOutcome, unitKey } from "./run_job.ts";
 import { sampleBytes } from "./sample.ts";
 import { checkSource, digestOf, runnableSource } from "./source.ts";
 import type { FunctionStore, VersionRecord } from "./store.ts";
@@ -55,21 +56,42 @@ export interface FunctionCatalog {
 
 /** What the service needs from the node runtime. */
 export interface FunctionRuntime {
+  /** This node's name (where runs handed to it ran). */
+  readonly node?: string;
   /** Attaches a layout of a committed version. */
   attachLayout(
     req: { dataset: string; version: number | "latest"; waitMs?: number },
     layout: FragmentLayout,
   ): Promise<RuntimeAttach>;
+  /** Publishes a fragment (the outputs of runs handed to this node). */
+  publish?(req: PublishRequest): Promise<unknown>;
 }
+
+/**
+ * What calls read of the deployments: the store itself on the name server,
+ * or a reader of another process's store (`RemoteFunctions`) on a runtime.
+ */
+export type FunctionLookup = Pick<
+  FunctionStore,
+  "getFunction" | "getVersion" | "getSource" | "aliases"
+>;
 
 /** Options of the service. */
 export interface FunctionServiceOptions {
-  /** Where deployments live. */
-  readonly store: FunctionStore;
+  /**
+   * Where deployments live. Without one the service only runs functions
+   * (read through `lookup`); deploys and alias moves are refused.
+   */
+  readonly store?: FunctionStore;
+  /** Where calls read deployments when there is no `store`. */
+  readonly lookup?: FunctionLookup;
   /** The registry. */
   readonly catalog: FunctionCatalog;
-  /** The node runtime. */
-  readonly runtime: FunctionRuntime;
+  /**
+   * The node runtime. Without one (a name server holds no data) calls and
+   * invocations are refused: they are handed to a runtime.
+   */
+  readonly runtime?: FunctionRuntime;
   /** The Worker pool (one is made, and closed with the service, when absent). */
   readonly pool?: WorkerPool;
   /** The type checker; without one, deploys are not type-checked (recorded as `skipped`). */
@@ -136,9 +158,10 @@ interface Unit {
  * ```
  */
 export class FunctionService {
-  readonly #store: FunctionStore;
+  readonly #owned: FunctionStore | undefined;
+  readonly #lookup: FunctionLookup;
   readonly #catalog: FunctionCatalog;
-  readonly #runtime: FunctionRuntime;
+  readonly #node: FunctionRuntime | undefined;
   readonly #pool: WorkerPool;
   readonly #ownsPool: boolean;
   readonly #checker: TypeChecker | undefined;
@@ -151,9 +174,14 @@ export class FunctionService {
 
   /** Creates the service. */
   constructor(options: FunctionServiceOptions) {
-    this.#store = options.store;
+    const lookup = options.store ?? options.lookup;
+    if (lookup === undefined) {
+      throw new StrataError("invalid_config", "A function service needs a store or a lookup");
+    }
+    this.#owned = options.store;
+    this.#lookup = lookup;
     this.#catalog = options.catalog;
-    this.#runtime = options.runtime;
+    this.#node = options.runtime;
     this.#ownsPool = options.pool === undefined;
     this.#pool = options.pool ?? new WorkerPool();
     this.#checker = options.typeChecker;
@@ -189,9 +217,9 @@ export class FunctionService {
     const limits = checkLimits(options.limits ?? {});
     checkSource(name, source);
     const digest = await digestOf(source);
-    const current = await this.#store.getFunction(name);
+    const current = await this.#store().getFunction(name);
     if (current !== undefined) {
-      const newest = await this.#store.getVersion(name, current.latest);
+      const newest = await this.#store().getVersion(name, current.latest);
       if (newest.digest === digest && limitsKey(newest.limits) === limitsKey(limits)) {
         for (const a of aliases) await this.setAlias(name, a, newest.version);
         return { ...newest, created: false };
@@ -211,7 +239,7 @@ export class FunctionService {
       this.#pool.evict(module.key);
       throw e;
     }
-    const record = await this.#store.addVersion(
+    const record = await this.#store().addVersion(
       {
         name,
         digest,
@@ -233,7 +261,7 @@ export class FunctionService {
   /** Every function with its newest version and aliases. */
   async list(): Promise<{ name: string; latest: number; aliases: Record<string, number> }[]> {
     const out = [];
-    for (const f of await this.#store.listFunctions()) {
+    for (const f of await this.#store().listFunctions()) {
       out.push({ name: f.name, latest: f.latest, aliases: await this.#aliasesOf(f.name) });
     }
     return out;
@@ -247,37 +275,37 @@ export class FunctionService {
     aliases: Record<string, number>;
     versions: VersionRecord[];
   }> {
-    const f = await this.#store.getFunction(name);
+    const f = await this.#store().getFunction(name);
     if (f === undefined) throw new NotFoundError(`Unknown function '${name}'`);
     return {
       ...f,
       aliases: await this.#aliasesOf(name),
-      versions: await this.#store.listVersions(name),
+      versions: await this.#store().listVersions(name),
     };
   }
 
   /** One version with its source. */
   async version(name: string, version: number): Promise<VersionRecord & { source: string }> {
-    const record = await this.#store.getVersion(name, version);
-    return { ...record, source: await this.#store.getSource(record.digest) };
+    const record = await this.#store().getVersion(name, version);
+    return { ...record, source: await this.#store().getSource(record.digest) };
   }
 
   /** Points an alias at a version (a rollback moves an alias back). */
   async setAlias(name: string, alias: string, version: number): Promise<void> {
     checkAlias(alias);
-    await this.#store.setAlias(name, alias, version);
+    await this.#store().setAlias(name, alias, version);
     this.#aliases.delete(name);
   }
 
   /** Removes an alias. */
   async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.#store.deleteAlias(name, alias);
+    await this.#store().deleteAlias(name, alias);
     this.#aliases.delete(name);
   }
 
   /** Deletes a version no alias points at. */
   async deleteVersion(name: string, version: number): Promise<void> {
-    await this.#store.deleteVersion(name, version);
+    await this.#store().deleteVersion(name, version);
     this.#forget(name, version);
   }
 
@@ -290,8 +318,8 @@ export class FunctionService {
         `Function '${name}' is used by pipeline '${pipeline}': delete the pipeline first`,
       );
     }
-    const versions = await this.#store.listVersions(name);
-    await this.#store.deleteFunction(name);
+    const versions = await this.#store().listVersions(name);
+    await this.#store().deleteFunction(name);
     for (const v of versions) this.#forget(name, v.version);
     this.#aliases.delete(name);
   }
@@ -304,7 +332,7 @@ export class FunctionService {
       const v = (await this.#aliasesOf(name))[use];
       if (v === undefined) {
         throw new NotFoundError(
-          (await this.#store.getFunction(name)) === undefined
+          (await this.#lookup.getFunction(name)) === undefined
             ? `Unknown function '${name}'`
             : `Function '${name}' has no alias '${use}'`,
         );
@@ -314,8 +342,8 @@ export class FunctionService {
     const key = `${name}@${version}`;
     const hit = this.#versions.get(key);
     if (hit !== undefined) return hit;
-    const record = await this.#store.getVersion(name, version);
-    const source = await this.#store.getSource(record.digest);
+    const record = await this.#lookup.getVersion(name, version);
+    const source = await this.#lookup.getSource(record.digest);
     const resolved: Resolved = {
       record,
       module: {
@@ -426,7 +454,7 @@ export class FunctionService {
     const decl = fn.record.declaration;
     const source = await this.#catalog.describeDataset(req.dataset);
     const { layout, fields } = this.#layout(fn, source, req.params);
-    const attached = await this.#runtime.attachLayout(
+    const attached = await this.#runtime().attachLayout(
       {
         dataset: req.dataset,
         version: req.version,
@@ -493,6 +521,68 @@ export class FunctionService {
     }
     const reply = await this.#request(fn.record, fn.module, { t: "reduce", values }, []);
     return reply.json!;
+  }
+
+  /**
+   * Runs a job handed to this node: the exact function version (its digest
+   * checked) on each unit of the source version, two calls at a time. Value
+   * results are merged into one; dataset results are published here, into
+   * the job's output, each as soon as it is computed. Never throws: a
+   * failure is an outcome naming its error and the units published before it.
+   */
+  async runJob(job: RunJob): Promise<RunOutcome> {
+    const node = this.#node?.node ?? "local";
+    const published: string[] = [];
+    try {
+      const fn = await this.resolve(job.function.name, job.function.version);
+      if (fn.record.digest !== job.function.digest) {
+        throw new StrataError(
+          "conflict",
+          `Function '${job.function.name}' version ${job.function.version} is ${fn.record.digest} here, not ${job.function.digest}`,
+        );
+      }
+      const call = (params: Readonly<Record<string, number>>) =>
+        this.runUnit(fn, {
+          dataset: job.source.dataset,
+          version: job.source.version,
+          params,
+          ...(job.args === undefined ? {} : { args: job.args }),
+        });
+      const output = job.output;
+      if (output === undefined) {
+        const results = await mapLimit(job.units, 2, call);
+        const json = await this.reduce(fn, results.map((r) => r.json!));
+        return { ok: true, json, calls: results.length, published, node };
+      }
+      const runtime = this.#runtime();
+      if (runtime.publish === undefined) {
+        throw new StrataError("not_here", "This runtime cannot publish the outputs of runs");
+      }
+      const skip = new Set(job.skip ?? []);
+      let calls = 0;
+      await mapLimit(job.units, 2, async (params) => {
+        const key = unitKey(params);
+        if (skip.has(key)) return;
+        const r = await call(params);
+        calls++;
+        const bindings: Record<string, number> = {};
+        for (const p of output.params) bindings[p] = params[p]!;
+        await runtime.publish!({
+          dataset: output.dataset,
+          version: job.source.version,
+          fragment: output.fragment,
+          bindings,
+          bytes: r.bytes!,
+        });
+        published.push(key);
+      });
+      return { ok: true, calls, published, node };
+    } catch (e) {
+      const error = e instanceof StrataError
+        ? { code: e.code, message: e.message }
+        : { code: "internal", message: e instanceof Error ? e.message : String(e) };
+      return { ok: false, error, published, node };
+    }
   }
 
   /**
@@ -727,12 +817,35 @@ export class FunctionService {
   }
 
   async #aliasesOf(name: string): Promise<Record<string, number>> {
+    // Aliases move on the store's process: only a service that owns the
+    // store sees every move, so only it keeps them.
+    if (this.#owned === undefined) return await this.#lookup.aliases(name);
     let a = this.#aliases.get(name);
     if (a === undefined) {
-      a = await this.#store.aliases(name);
+      a = await this.#owned.aliases(name);
       this.#aliases.set(name, a);
     }
     return a;
+  }
+
+  #store(): FunctionStore {
+    if (this.#owned === undefined) {
+      throw new StrataError(
+        "not_here",
+        "This runtime runs functions but does not keep them: deploy, list and move aliases on the name server",
+      );
+    }
+    return this.#owned;
+  }
+
+  #runtime(): FunctionRuntime {
+    if (this.#node === undefined) {
+      throw new StrataError(
+        "not_here",
+        "This process holds no data: functions run on the runtimes (invoke one of them)",
+      );
+    }
+    return this.#node;
   }
 
   #forget(name: string, version: number): void {

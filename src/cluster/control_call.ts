@@ -1,0 +1,79 @@
+/**
+ * One JSON request of the control plane between processes (runtime to name
+ * server, name server to runtime): bearer token, JSON in and out, and the
+ * peer's error body turned back into a `StrataError` with the peer's code.
+ *
+ * @module
+ */
+
+import { StrataError, UnavailableError } from "../errors.ts";
+
+/** Options of `controlCall()`. */
+export interface ControlCallOptions {
+  /** Bearer token of the peer. */
+  readonly token?: string;
+  /** Aborts the request. */
+  readonly signal?: AbortSignal;
+  /** How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. */
+  readonly peer?: string;
+}
+
+/**
+ * Sends `body` (as JSON) to `base + path` and returns the parsed answer
+ * (`undefined` for 204). A peer that cannot be reached, or that stops
+ * answering before its reply is read, is `UnavailableError`; an error reply
+ * is a `StrataError` with the peer's code and message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { controlCall } from "./control_call.ts";
+ * import { UnavailableError } from "../errors.ts";
+ * const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = (probe.addr as Deno.NetAddr).port;
+ * probe.close();
+ * await assert.rejects(
+ *   controlCall(`http://127.0.0.1:${port}`, "GET", "/v1/nodes"),
+ *   UnavailableError,
+ * );
+ * ```
+ */
+export async function controlCall<T>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: ControlCallOptions = {},
+): Promise<T> {
+  const peer = options.peer ?? base;
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    text = await res.text();
+  } catch (e) {
+    throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`, { cause: e });
+  }
+  if (res.status === 204) return undefined as T;
+  if (!res.ok) {
+    let error: { code?: string; message?: string } = {};
+    try {
+      error = (JSON.parse(text) as { error: typeof error }).error ?? {};
+    } catch {
+      // Not one of our error bodies.
+    }
+    throw new StrataError(
+      error.code ?? "unavailable",
+      error.message ?? `${peer} answered ${res.status}: ${text.slice(0, 200)}`,
+    );
+  }
+  return JSON.parse(text) as T;
+}
