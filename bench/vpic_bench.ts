@@ -1,9 +1,12 @@
 /**
  * The talk's VPIC figure at this machine's scale: a particle-in-cell
  * producer pushes 2^20 particles (VPIC's 32-byte particle: position, momentum
- * u, weight, id) every step and publishes them as 4 rank fragments into a
- * real `strata serve`, while a pipeline computes the energy histogram
- * (functions/histogram.ts, per fragment, merged) in transit. The producer's
+ * u, weight, id) every step and publishes them as 4 rank fragments, while a
+ * pipeline computes the energy histogram (functions/histogram.ts, per
+ * fragment, merged) in transit. Two deployments: one `strata serve` (the run
+ * shares the producer's runtime process), and a name server with two
+ * runtimes, `sim` taking the producer's data and `analysis` running the
+ * pipeline, which reads the fragments over the data plane. The producer's
  * step time (push + publish) with the pipeline is compared with its step
  * time without it, in alternating blocks of steps so drift on a shared
  * machine falls on both; every version's histogram is checked.
@@ -14,10 +17,19 @@
  */
 
 import { connect } from "../src/client/mod.ts";
+import { startNameserver, startRuntime } from "../tests/_cluster.ts";
 import { startServer } from "../tests/_server.ts";
+import { writeResults } from "./_results.ts";
+
+/** Where the pipeline runs: in the producer's `strata serve`, or on another runtime. */
+export type VpicDeployment = "one process" | "two runtimes";
 
 /** What one configuration measured. */
 export interface VpicPoint {
+  /** The processes. */
+  readonly deployment: VpicDeployment;
+  /** The node the pipeline's runs ran on. */
+  readonly ranOn: string;
   /** Particle pushes per step (more: a step dominated by compute rather than publishing). */
   readonly pushesPerStep: number;
   /** Median step time without the pipeline (ms). */
@@ -32,22 +44,6 @@ export interface VpicPoint {
   readonly pipelineRuns: { readonly versions: number; readonly succeeded: number };
   /** Median time from a version's commit to its histogram (ms). */
   readonly commitToResultMs: number;
-}
-
-/** What one run measured. */
-export interface VpicBenchResult {
-  /** Where and when. */
-  readonly machine: string;
-  /** Particles per step. */
-  readonly particles: number;
-  /** Rank fragments per step. */
-  readonly ranks: number;
-  /** Steps per block; blocks alternate without and with the pipeline. */
-  readonly stepsPerBlock: number;
-  /** Blocks of each kind. */
-  readonly blocks: number;
-  /** One point per configuration. */
-  readonly points: readonly VpicPoint[];
 }
 
 const N = 1 << 20;
@@ -113,9 +109,40 @@ function push(f: Float32Array, step: number): void {
   }
 }
 
-/** Runs one configuration against a fresh server. */
-async function runPoint(pushesPerStep: number): Promise<VpicPoint> {
-  const server = await startServer();
+interface Deployed {
+  /** Where the producer publishes (and the pipeline is managed). */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function deploy(deployment: VpicDeployment): Promise<Deployed> {
+  if (deployment === "one process") {
+    const server = await startServer();
+    return {
+      url: server.url,
+      stop: async () => {
+        await server.stop();
+        await Deno.remove(server.dataDir, { recursive: true });
+      },
+    };
+  }
+  const ns = await startNameserver();
+  const analysis = await startRuntime("analysis", [ns]);
+  const sim = await startRuntime("sim", [ns]);
+  return {
+    url: sim.url,
+    stop: async () => {
+      for (const p of [sim, analysis, ns]) {
+        await p.stop();
+        await Deno.remove(p.dataDir, { recursive: true });
+      }
+    },
+  };
+}
+
+/** Runs one configuration against fresh processes. */
+async function runPoint(deployment: VpicDeployment, pushesPerStep: number): Promise<VpicPoint> {
+  const server = await deploy(deployment);
   const strata = connect(server.url);
   const without: number[] = [];
   const withPipeline: number[] = [];
@@ -173,6 +200,7 @@ async function runPoint(pushesPerStep: number): Promise<VpicPoint> {
       version: number;
       state: string;
       finishedAt?: number;
+      placement?: { ranOn: string };
     }[];
     // Runs of earlier blocks went with their pipeline; check the last block's.
     const last = onVersions.slice(-STEPS);
@@ -188,6 +216,8 @@ async function runPoint(pushesPerStep: number): Promise<VpicPoint> {
     const withoutMs = median(without);
     const withMs = median(withPipeline);
     return {
+      deployment,
+      ranOn: [...new Set(runs.map((r) => r.placement?.ranOn ?? "?"))].join(", "),
       pushesPerStep,
       withoutMs,
       withMs,
@@ -198,7 +228,6 @@ async function runPoint(pushesPerStep: number): Promise<VpicPoint> {
     };
   } finally {
     await server.stop();
-    await Deno.remove(server.dataDir, { recursive: true });
   }
 }
 
@@ -208,41 +237,35 @@ function median(xs: number[]): number {
 }
 
 /** Runs the VPIC benchmark and writes bench/results/vpic.{json,md}. */
-export async function vpicBench(): Promise<VpicBenchResult> {
+export async function vpicBench(): Promise<VpicPoint[]> {
   const points: VpicPoint[] = [];
-  for (const pushesPerStep of [1, 4]) points.push(await runPoint(pushesPerStep));
-  const r: VpicBenchResult = {
-    machine: `${
-      new Date().toISOString()
-    }, Deno ${Deno.version.deno}, ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs`,
-    particles: N,
-    ranks: RANKS,
-    stepsPerBlock: STEPS,
-    blocks: BLOCKS,
-    points,
-  };
-  const md = [
-    "# VPIC benchmark: in-transit energy histogram",
-    "",
-    r.machine + ".",
-    `A producer pushes ${r.particles} particles (32 bytes each) per step and publishes them as ${r.ranks} rank`,
-    "fragments over loopback HTTP into one `strata serve`; the pipeline runs functions/histogram.ts on each",
-    `fragment of every committed version and merges the histograms. ${r.blocks} blocks of ${r.stepsPerBlock} steps`,
-    "without the pipeline alternate with as many with it; medians of the producer's step time (push + publish).",
-    "With one push per step, publishing 32 MiB dominates the step; with four, the push does, as in VPIC.",
-    "",
-    "| pushes per step | push | step without pipeline | step with pipeline | overhead (goal <= 5%) | versions histogrammed | commit to histogram |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...points.map((p) =>
-      `| ${p.pushesPerStep} | ${p.pushMs} ms | ${p.withoutMs} ms | ${p.withMs} ms | ${p.overheadPercent}% | ${p.pipelineRuns.succeeded} of ${p.pipelineRuns.versions} | ${p.commitToResultMs} ms |`
-    ),
-    "",
-  ].join("\n");
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile("bench/results/vpic.md", md);
-  await Deno.writeTextFile("bench/results/vpic.json", JSON.stringify(r, null, 2) + "\n");
-  console.log(md);
-  return r;
+  for (const deployment of ["one process", "two runtimes"] as const) {
+    for (const pushesPerStep of [1, 4]) points.push(await runPoint(deployment, pushesPerStep));
+  }
+  let text = "";
+  await writeResults("vpic", points, (machine) =>
+    text = [
+      "# VPIC benchmark: in-transit energy histogram",
+      "",
+      machine,
+      `A producer pushes ${N} particles (32 bytes each) per step and publishes them as ${RANKS} rank`,
+      "fragments over loopback HTTP; the pipeline runs functions/histogram.ts on each fragment of every",
+      `committed version and merges the histograms. ${BLOCKS} blocks of ${STEPS} steps without the pipeline`,
+      "alternate with as many with it; medians of the producer's step time (push + publish). With one",
+      "push per step, publishing 32 MiB dominates the step; with four, the push does, as in VPIC.",
+      "`one process`: the producer publishes into one `strata serve`, which also runs the pipeline.",
+      "`two runtimes`: a name server and two runtimes; the producer publishes into `sim`, the pipeline",
+      "runs in transit on `analysis`, which reads the fragments from `sim` over the data plane.",
+      "",
+      "| deployment | pushes per step | push | step without pipeline | step with pipeline | overhead (goal <= 5%) | ran on | versions histogrammed | commit to histogram |",
+      "| :--- | ---: | ---: | ---: | ---: | ---: | :--- | ---: | ---: |",
+      ...points.map((p) =>
+        `| ${p.deployment} | ${p.pushesPerStep} | ${p.pushMs} ms | ${p.withoutMs} ms | ${p.withMs} ms | ${p.overheadPercent}% | ${p.ranOn} | ${p.pipelineRuns.succeeded} of ${p.pipelineRuns.versions} | ${p.commitToResultMs} ms |`
+      ),
+      "",
+    ].join("\n"));
+  console.log(text);
+  return points;
 }
 
 if (import.meta.main) await vpicBench();
