@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../src/errors.ts";
+import { PipelineService } from "../src/functions/pipelines.ts";
 import {
   energies,
   type Harness,
@@ -338,5 +339,49 @@ fragment rows(r0, r1) { var t = temp[r0:r1, :] }`,
     });
     const f32 = new Float32Array(out.bytes.buffer, out.bytes.byteOffset, 256 * 256);
     assert.deepEqual([...f32], [...temp].map(Math.fround));
+  });
+});
+
+Deno.test("A pipeline opened again runs the versions committed while it was closed", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy("histogram", await histogram());
+    await h.pipelines.put("energy", { source: "particles", function: "histogram" });
+    await publishRanks(h.runtime, 1, particles(1000, 1).bytes, 2);
+    await h.pipelines.idle();
+    await h.pipelines.close();
+    // Committed while no pipeline service listens.
+    const later = [particles(1000, 2), particles(1000, 3)];
+    await publishRanks(h.runtime, 2, later[0]!.bytes, 2);
+    await publishRanks(h.runtime, 3, later[1]!.bytes, 2);
+    const again = await PipelineService.open({
+      store: h.store,
+      functions: h.functions,
+      catalog: h.registry,
+      runtime: h.runtime,
+    });
+    try {
+      await again.idle();
+      const status = await again.get("energy");
+      assert.deepEqual(status.runs.map((r) => [r.version, r.state]), [
+        [3, "succeeded"],
+        [2, "succeeded"],
+        [1, "succeeded"],
+      ]);
+      const r = await again.result("energy", 3);
+      assert.equal((r.value as { total: number }).total, 1000);
+      // Opening once more finds nothing left to run.
+      await again.close();
+      const third = await PipelineService.open({
+        store: h.store,
+        functions: h.functions,
+        catalog: h.registry,
+        runtime: h.runtime,
+      });
+      assert.deepEqual((await third.get("energy")).queued, []);
+      await third.close();
+    } finally {
+      await again.close();
+    }
   });
 });

@@ -3,6 +3,8 @@
  * version (once, or once per published fragment) and publish its output into
  * a derived dataset at the same version number, or keep the merged value.
  * The commit only queues the run: a pipeline never delays its producer.
+ * Queues live in memory; when the service opens, each pipeline queues the
+ * committed versions it has not finished a run of.
  *
  * @module
  */
@@ -128,6 +130,7 @@ export class PipelineService {
       s.#live.set(record.name, { record, queue: [], running: null, loop: undefined });
     }
     s.#unsubscribe = options.catalog.onCommit((dataset, version) => s.#committed(dataset, version));
+    for (const p of s.#live.values()) await s.#catchUp(p);
     options.functions.usedBy((name) => {
       for (const p of s.#live.values()) if (p.record.function === name) return p.record.name;
       return undefined;
@@ -238,10 +241,34 @@ export class PipelineService {
     await Promise.all([...this.#live.values()].map((p) => p.loop));
   }
 
-  #committed(dataset: string, version: number): void {
+  /**
+   * Queues the versions of a pipeline's source committed since it was
+   * created that have no finished run: those committed while the service
+   * was down, or still queued (or running) when it stopped.
+   */
+  async #catchUp(p: Live): Promise<void> {
+    let source: DatasetDescription;
+    try {
+      source = await this.#catalog.describeDataset(p.record.source);
+    } catch (e) {
+      if (e instanceof NotFoundError) return;
+      throw e;
+    }
+    const runs = await this.#store.listRuns(p.record.name, p.record.keep);
+    const finished = new Set(runs.filter((r) => r.state !== "running").map((r) => r.version));
+    const oldest = runs.length === 0 ? 0 : Math.min(...runs.map((r) => r.version));
+    for (const v of source.versions) {
+      if (v.state !== "committed" || (v.committedAt ?? 0) < p.record.createdAt) continue;
+      // Runs older than the ones kept finished long ago.
+      if (runs.length >= p.record.keep && v.version < oldest) continue;
+      if (!finished.has(v.version)) this.#committed(p.record.source, v.version, p);
+    }
+  }
+
+  #committed(dataset: string, version: number, only?: Live): void {
     if (this.#closed) return;
-    for (const p of this.#live.values()) {
-      if (p.record.source !== dataset) continue;
+    for (const p of only === undefined ? this.#live.values() : [only]) {
+      if (p.record.source !== dataset || p.queue.includes(version)) continue;
       p.queue.push(version);
       while (p.queue.length > p.record.queue) {
         const dropped = p.queue.shift()!;
@@ -357,6 +384,12 @@ export class PipelineService {
     const output = fn.record.declaration.output;
     if (output.kind === "dataset") {
       await this.#ensureOutput(spec, fn);
+      // A run caught up after a stop may have committed its output before the stop.
+      const out = await this.#catalog.describeDataset(spec.output!);
+      if (out.versions.some((v) => v.version === version && v.state === "committed")) {
+        info.calls = 0;
+        return info;
+      }
       await this.#store.putLineage(spec.output!, version, lineage, spec.keep);
     }
     const job: RunJob = {
