@@ -83,6 +83,19 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const body = await copyBody(c.req.raw, o.maxBodyBytes, "drop", "{copy}");
     return reply(c, { dropped: await o.registry.dropCopy(body.copy) });
   });
+  app.post("/v1/cluster/held", async (c) => {
+    const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { copies?: unknown };
+    const copies = body?.copies;
+    if (
+      !Array.isArray(copies) ||
+      copies.some((x) => typeof x !== "object" || x === null || Array.isArray(x))
+    ) {
+      throw new InvalidRequestError(
+        "Invalid held query: expected {copies: [{dataset, version, fragment, bindings, node}]}",
+      );
+    }
+    return reply(c, { held: o.registry.heldCopies(copies as CopyRef[]) });
+  });
   app.post("/v1/cluster/lookup", async (c) => {
     const q = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
     return reply(

@@ -99,3 +99,22 @@ Deno.test("a name server refuses fragment payloads and still commits versions", 
     assert.equal(found.sources[0].node, "a");
   });
 });
+
+Deno.test("POST /v1/cluster/held tells which copies are registered to their node", async () => {
+  await using registry = await openRegistry({ path: ":memory:" });
+  const app = createApp({
+    maxBodyBytes: 1 << 20,
+    cluster: { registry, releases: new ReleaseLog(), nodes: new NodeBook(registry) },
+  });
+  await registry.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+  const copy = { dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "a" };
+  await registry.publishFragment({ ...copy, tier: "memory", byteLength: 32, checksum: 0 });
+  const res = await app.request(
+    "/v1/cluster/held",
+    json({ copies: [copy, { ...copy, node: "b" }, { ...copy, dataset: "nope" }] }),
+  );
+  assert.deepEqual(await res.json(), { held: [true, false, false] });
+  const bad = await app.request("/v1/cluster/held", json({ copies: [1] }));
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /^Invalid held query/);
+});

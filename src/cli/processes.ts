@@ -50,6 +50,7 @@ export async function serveAll(config: Config): Promise<number> {
       renew: (n) => nodes.renew(n.id, config.leaseMs, n.tiers).then(() => {}),
     });
     await lease.start();
+    await reconcile(config, node);
     return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
   }, async () => {
     await functions.close();
@@ -122,6 +123,7 @@ export async function serveRuntime(config: Config): Promise<number> {
       renew: (n) => names.renewNode(n, config.leaseMs),
     });
     await lease.start();
+    await reconcile(config, node);
     return `Strata runtime '${config.node}' listening on ${url} (data plane ${node.wireAddress}, name servers ${
       config.nameservers.join(", ")
     })`;
@@ -183,6 +185,29 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
     },
   };
   return parts;
+}
+
+/**
+ * Frees what the tiers kept from before a restart that no name server
+ * counts as this node's; a failure is logged, and the bytes stay.
+ */
+async function reconcile(config: Config, node: NodeParts): Promise<void> {
+  try {
+    const freed = await node.runtime.reconcile();
+    if (freed.length > 0) {
+      console.error(
+        `strata: Node '${config.node}' freed ${freed.length} copies no name server counts as its own: ${
+          freed.slice(0, 5).join(", ")
+        }${freed.length > 5 ? ", ..." : ""}`,
+      );
+    }
+  } catch (e) {
+    console.error(
+      `strata: Node '${config.node}' could not check its copies with the name servers: ${
+        (e as Error).message
+      }`,
+    );
+  }
 }
 
 interface NodeInfo {

@@ -116,6 +116,23 @@ export class RemoteNameService implements NameService {
     return r.relocated;
   }
 
+  /** Which of `copies` are registered as held by their node, asking each copy's name server. */
+  async heldCopies(copies: readonly CopyRef[]): Promise<boolean[]> {
+    const byUrl = new Map<string, number[]>();
+    copies.forEach((c, i) => {
+      const url = this.urlOf(c.dataset);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), i]);
+    });
+    const out = new Array<boolean>(copies.length).fill(false);
+    await Promise.all([...byUrl].map(async ([url, at]) => {
+      const r = await this.#call<{ held: boolean[] }>(url, "POST", "/v1/cluster/held", {
+        copies: at.map((i) => copies[i]),
+      });
+      at.forEach((i, k) => out[i] = r.held[k] === true);
+    }));
+    return out;
+  }
+
   /** Records a further copy of a registered fragment, held by `copy.node`. */
   async addReplica(copy: CopyRef, tier: string): Promise<boolean> {
     const r = await this.#call<{ added: boolean }>(

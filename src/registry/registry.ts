@@ -610,6 +610,41 @@ export class Registry implements NameService {
   }
 
   /**
+   * Which of `copies` are registered as held by their node (as the copy or a
+   * replica). A registration still being written counts as held; an unknown
+   * dataset, a retired or retiring version, a region nobody registered, or
+   * one registered to other nodes does not. A runtime that restarts frees
+   * the bytes of copies not held: stored before a crash, never registered.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const copy = { dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "a" };
+   * await reg.publishFragment({ ...copy, tier: "memory", byteLength: 32, checksum: 0 });
+   * assert.deepEqual(reg.heldCopies([copy, { ...copy, node: "b" }, { ...copy, version: 2 }]), [true, false, false]);
+   * ```
+   */
+  heldCopies(copies: readonly CopyRef[]): boolean[] {
+    this.#checkOpen();
+    return copies.map((copy) => {
+      const d = this.#datasets.get(copy.dataset);
+      const v = d?.versions.get(copy.version);
+      if (d === undefined || v === undefined || v.state === "retired" || v.retiring) return false;
+      let id: string;
+      try {
+        id = regionId(copy.fragment, regionOf(copy.bindings, d.sizeVars, d.record.sizes).params);
+      } catch {
+        return false;
+      }
+      const h = v.held.get(id);
+      return h !== undefined && (!h.durable || holdsCopy(h.record, copy.node));
+    });
+  }
+
+  /**
    * Records a further copy of a registered fragment, held by `copy.node` in
    * `tier` (the runtime fetched and stored it where the placement policy
    * said). Resolves true once durable; false when the fragment is not

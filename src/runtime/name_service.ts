@@ -145,6 +145,8 @@ export interface NameService {
   onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
   /** Nodes whose lease has not lapsed (a node missing here is down). */
   listNodes(): Promise<readonly NodeEntry[]>;
+  /** Which of `copies` are registered as held by their node (see `Registry.heldCopies`). */
+  heldCopies(copies: readonly CopyRef[]): boolean[] | Promise<boolean[]>;
   /**
    * Records that a copy now lives on another tier of its node (a spill or a
    * flush moved it); false when the copy is not registered (any more).

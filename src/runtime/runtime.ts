@@ -478,6 +478,33 @@ export class Runtime {
     return { version, retired: [...new Set(retired.map((r) => r.version))].sort((a, b) => a - b) };
   }
 
+  /**
+   * Frees the copies found on this node's tiers at start that the name
+   * servers do not count as held by it: bytes stored by a publish or a
+   * replica fetch that the process died before registering, or whose
+   * release notice never reached it. A copy written again since the start
+   * is never touched (its bytes are a new store's). Returns the keys freed.
+   */
+  async reconcile(): Promise<string[]> {
+    const keys: string[] = [];
+    const refs: CopyRef[] = [];
+    for (const key of this.tiers.foundAtOpen()) {
+      const parsed = parseCopyKey(key);
+      if (parsed === undefined) continue;
+      keys.push(key);
+      refs.push({ ...parsed, node: this.node });
+    }
+    const freed: string[] = [];
+    for (let at = 0; at < refs.length; at += RECONCILE_BATCH) {
+      const held = await this.#names.heldCopies(refs.slice(at, at + RECONCILE_BATCH));
+      for (let i = 0; i < held.length; i++) {
+        const key = keys[at + i]!;
+        if (!held[i] && await this.tiers.deleteIf(key, 0)) freed.push(key);
+      }
+    }
+    return freed;
+  }
+
   /** Frees the bytes of copies this node holds (retired or deleted versions), on every tier. */
   async free(records: readonly FragmentRecord[]): Promise<void> {
     for (const r of records) {
@@ -828,6 +855,8 @@ export class Runtime {
  * (bench/streaming_bench.ts).
  */
 const CHUNK_BYTES = 1 << 20;
+/** Copies asked about per request when a restarted runtime reconciles its tiers. */
+const RECONCILE_BATCH = 1000;
 
 /** Bytes in a layout: one source of an attach's plan. */
 interface Part {

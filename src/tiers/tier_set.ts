@@ -341,6 +341,19 @@ export class TierSet {
     return out;
   }
 
+  /**
+   * Keys whose bytes were found on a tier when the set opened and have not
+   * been written since: the copies a restarted runtime checks against the
+   * name servers. `deleteIf(key, 0)` removes one only while that stays true.
+   */
+  foundAtOpen(): string[] {
+    const out: string[] = [];
+    for (const [key, h] of this.#copies) {
+      if (h.generation === 0 && h.busy === 0 && h.tiers.size > 0) out.push(key);
+    }
+    return out;
+  }
+
   /** Removes every copy of `key` from every tier (its version was retired or never registered). */
   delete(key: string): Promise<void> {
     return this.#withKey(key, () => this.#delete(key));
