@@ -40,6 +40,7 @@ import type {
 import { PeerDirectory } from "./peers.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";
+import { checksum } from "./checksum.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -243,6 +244,9 @@ export class Runtime {
     }
     const key = copyKey(req.dataset, req.version, req.fragment, req.bindings);
     const placed = placedFragment(req, settings);
+    // The CRC-32 runs in pieces while the copy is placed and stored, so the
+    // data plane keeps serving earlier versions meanwhile.
+    const sum = checksum(req.bytes);
     const copy = {
       dataset: req.dataset,
       version: req.version,
@@ -250,20 +254,28 @@ export class Runtime {
       bindings: { ...req.bindings },
       node: this.node,
       byteLength: req.bytes.byteLength,
-      checksum: crc32(req.bytes),
     };
     if (this.tiers.holds(key)) {
       // A copy under this key is registered already (or a publish of it is in flight):
       // let the name server decide (409 unless the dataset allows overwrite) before touching it.
       const placement = this.tiers.place(placed);
-      const record: FragmentRecord = { ...copy, tier: this.tiers.primaryAmong(placement.tiers) };
+      const record: FragmentRecord = {
+        ...copy,
+        checksum: await sum,
+        tier: this.tiers.primaryAmong(placement.tiers),
+      };
       const result = await this.#names.publishFragment(record);
       const stored = await this.tiers.store(key, req.bytes, placed, placement);
       return { committed: result.committed, record: await this.#settle(record, stored.primary) };
     }
     const placement = this.tiers.place(placed, await this.#otherNodes());
     const stored = await this.tiers.store(key, req.bytes, placed, placement);
-    const record: FragmentRecord = { ...copy, tier: stored.primary, reshape: placement.reshape };
+    const record: FragmentRecord = {
+      ...copy,
+      checksum: await sum,
+      tier: stored.primary,
+      reshape: placement.reshape,
+    };
     let committed: boolean;
     try {
       committed = (await this.#names.publishFragment(record)).committed;
@@ -621,13 +633,13 @@ export class Runtime {
       throw new ChecksumError(key, copy.checksum, crc32(bytes));
     }
     if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
-    const sum = crc32(bytes);
+    const sum = await checksum(bytes);
     if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
     // A scratch buffer, back in the pool once the server has written it.
     const out = this.#scratch.take(want.byteLength);
     try {
       executePlan(this.#plan([copy.layout], want), [bytes], out);
-      return { bytes: out, checksum: crc32(out), release: () => this.#scratch.give(out) };
+      return { bytes: out, checksum: await checksum(out), release: () => this.#scratch.give(out) };
     } catch (e) {
       this.#scratch.give(out);
       throw e;
@@ -670,7 +682,7 @@ export class Runtime {
     if (found === undefined) {
       throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier));
     }
-    const sum = crc32(found.bytes);
+    const sum = await checksum(found.bytes);
     if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
