@@ -16,7 +16,7 @@ import {
   StrataError,
   UnavailableError,
 } from "../errors.ts";
-import type { NodeView, PlacedFragment, ReshapeSite, TierView } from "../tiers/policy.ts";
+import type { NodeView, PlacedFragment, ReshapeChoice, TierView } from "../tiers/policy.ts";
 import type { Placement, TierSet } from "../tiers/tier_set.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
@@ -40,6 +40,7 @@ import type {
 import { PeerDirectory } from "./peers.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";
+import { checksum } from "./checksum.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -243,6 +244,9 @@ export class Runtime {
     }
     const key = copyKey(req.dataset, req.version, req.fragment, req.bindings);
     const placed = placedFragment(req, settings);
+    // The CRC-32 runs in pieces while the copy is placed and stored, so the
+    // data plane keeps serving earlier versions meanwhile.
+    const sum = checksum(req.bytes);
     const copy = {
       dataset: req.dataset,
       version: req.version,
@@ -250,20 +254,29 @@ export class Runtime {
       bindings: { ...req.bindings },
       node: this.node,
       byteLength: req.bytes.byteLength,
-      checksum: crc32(req.bytes),
     };
     if (this.tiers.holds(key)) {
       // A copy under this key is registered already (or a publish of it is in flight):
       // let the name server decide (409 unless the dataset allows overwrite) before touching it.
       const placement = this.tiers.place(placed);
-      const record: FragmentRecord = { ...copy, tier: this.tiers.primaryAmong(placement.tiers) };
+      const record: FragmentRecord = {
+        ...copy,
+        checksum: await sum,
+        tier: this.tiers.primaryAmong(placement.tiers),
+      };
       const result = await this.#names.publishFragment(record);
       const stored = await this.tiers.store(key, req.bytes, placed, placement);
       return { committed: result.committed, record: await this.#settle(record, stored.primary) };
     }
     const placement = this.tiers.place(placed, await this.#otherNodes());
     const stored = await this.tiers.store(key, req.bytes, placed, placement);
-    const record: FragmentRecord = { ...copy, tier: stored.primary, reshape: placement.reshape };
+    const record: FragmentRecord = {
+      ...copy,
+      checksum: await sum,
+      tier: stored.primary,
+      // Without a site, each attach decides (`auto`).
+      ...(placement.reshape === "auto" ? {} : { reshape: placement.reshape }),
+    };
     let committed: boolean;
     try {
       committed = (await this.#names.publishFragment(record)).committed;
@@ -357,7 +370,7 @@ export class Runtime {
     const placed = placedFragment({ ...copy, bytes }, settings);
     const stored = await this.tiers.store(key, bytes, placed, {
       tiers: [tier],
-      reshape: copy.reshape ?? "destination",
+      reshape: copy.reshape ?? "auto",
       policy: this.tiers.policy.name,
     });
     let added = false;
@@ -406,7 +419,9 @@ export class Runtime {
   }
 
   /** Where the policy placed a copy this node holds, and where its reshapes run. */
-  placementOf(copy: Omit<CopyRef, "node">): { tiers: string[]; reshape: ReshapeSite } | undefined {
+  placementOf(
+    copy: Omit<CopyRef, "node">,
+  ): { tiers: string[]; reshape: ReshapeChoice } | undefined {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
     const reshape = this.tiers.reshapeOf(key);
     return reshape === undefined ? undefined : { tiers: this.tiers.tiersOf(key), reshape };
@@ -535,33 +550,20 @@ export class Runtime {
   }
 
   /**
-   * The name server's answer for an attach. A consumer that waits for a
-   * given version usually finds it committed already (its producer runs
-   * ahead): the lookup is tried first, which spares the wait's round trip;
-   * when it fails for any reason, the wait runs and the lookup is asked again.
+   * The name server's answer for an attach. With a wait, the name server
+   * looks the version up and, when it is not committed yet, waits for it in
+   * the same call: a consumer waiting for its next version makes one round
+   * trip, not a lookup, a wait and a lookup again.
    */
   async #lookup(
     req: Pick<AttachRequest, "dataset" | "version" | "waitMs">,
     fragment: string,
     bindings: Readonly<Record<string, number>>,
   ): ReturnType<NameService["attachFragments"]> {
-    const query = { dataset: req.dataset, fragment, bindings };
-    if (req.waitMs !== undefined && req.version !== "latest") {
-      try {
-        return await this.#names.attachFragments({ ...query, version: req.version });
-      } catch {
-        // Not committed yet (or another answer that the wait settles first).
-      }
-    }
-    return await this.#names.attachFragments({ ...query, version: await this.#version(req) });
-  }
-
-  async #version(
-    req: { dataset: string; version: number | "latest"; waitMs?: number },
-  ): Promise<number | "latest"> {
-    if (req.waitMs === undefined) return req.version;
-    const atLeast = req.version === "latest" ? 1 : req.version;
-    return await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
+    const query = { dataset: req.dataset, version: req.version, fragment, bindings };
+    return req.waitMs === undefined
+      ? await this.#names.attachFragments(query)
+      : await this.#names.attachFragments(query, { waitMs: req.waitMs });
   }
 
   /**
@@ -648,13 +650,13 @@ export class Runtime {
       throw new ChecksumError(key, copy.checksum, crc32(bytes));
     }
     if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
-    const sum = crc32(bytes);
+    const sum = await checksum(bytes);
     if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
     // A scratch buffer, back in the pool once the server has written it.
     const out = this.#scratch.take(want.byteLength);
     try {
       executePlan(this.#plan([copy.layout], want), [bytes], out);
-      return { bytes: out, checksum: crc32(out), release: () => this.#scratch.give(out) };
+      return { bytes: out, checksum: await checksum(out), release: () => this.#scratch.give(out) };
     } catch (e) {
       this.#scratch.give(out);
       throw e;
@@ -697,7 +699,7 @@ export class Runtime {
     if (found === undefined) {
       throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier));
     }
-    const sum = crc32(found.bytes);
+    const sum = await checksum(found.bytes);
     if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
       throw new ChecksumError(key, s.checksum, sum);
     }
