@@ -94,6 +94,13 @@ Deno.test("fastestFit() adds a persistent copy for a durable fragment, or places
   assert.deepEqual(fastestFit(request(noDisk, { durable: true })).copies, []);
 });
 
+Deno.test("fastestFit() leaves the reshape site to each attach", () => {
+  const nodes = [node("n", [tier("memory"), tier("file", { persistent: true })])];
+  assert.equal(fastestFit(request(nodes)).reshape, "auto");
+  assert.equal(fastestFit(request(nodes, { durable: true })).reshape, "auto");
+  assert.equal(fastestFit(request([node("n", [])])).reshape, "auto");
+});
+
 Deno.test("fastestFit() prefers the publishing node over a faster tier across a slow link", () => {
   const nodes = [
     node("here", [tier("file", { bandwidth: 1e9, latency: 1e-4, persistent: true })]),

@@ -16,7 +16,7 @@ import {
   StrataError,
   UnavailableError,
 } from "../errors.ts";
-import type { NodeView, PlacedFragment, ReshapeSite, TierView } from "../tiers/policy.ts";
+import type { NodeView, PlacedFragment, ReshapeChoice, TierView } from "../tiers/policy.ts";
 import type { Placement, TierSet } from "../tiers/tier_set.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
@@ -300,7 +300,8 @@ export class Runtime {
       ...copy,
       checksum: await sum,
       tier: stored.primary,
-      reshape: placement.reshape,
+      // Without a site, each attach decides (`auto`).
+      ...(placement.reshape === "auto" ? {} : { reshape: placement.reshape }),
     };
     let committed: boolean;
     try {
@@ -395,7 +396,7 @@ export class Runtime {
     const placed = placedFragment({ ...copy, bytes }, settings);
     const stored = await this.tiers.store(key, bytes, placed, {
       tiers: [tier],
-      reshape: copy.reshape ?? "destination",
+      reshape: copy.reshape ?? "auto",
       policy: this.tiers.policy.name,
     });
     let added = false;
@@ -444,7 +445,9 @@ export class Runtime {
   }
 
   /** Where the policy placed a copy this node holds, and where its reshapes run. */
-  placementOf(copy: Omit<CopyRef, "node">): { tiers: string[]; reshape: ReshapeSite } | undefined {
+  placementOf(
+    copy: Omit<CopyRef, "node">,
+  ): { tiers: string[]; reshape: ReshapeChoice } | undefined {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
     const reshape = this.tiers.reshapeOf(key);
     return reshape === undefined ? undefined : { tiers: this.tiers.tiersOf(key), reshape };

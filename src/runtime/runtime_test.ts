@@ -491,6 +491,23 @@ Deno.test("Runtime places copies with a policy module loaded from a file, and sa
   });
 });
 
+Deno.test("Runtime records no reshape site for a copy fastest-fit placed: each attach decides", async () => {
+  await withDir(async (dir) => {
+    const a = await startTiered(dir);
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL });
+      const copy = { dataset: "small", version: 1, fragment: "dataset", bindings: {} };
+      const { record } = await a.runtime.publish({ ...copy, bytes: vector(1) });
+      assert.equal("reshape" in record, false);
+      assert.deepEqual(a.runtime.placementOf(copy), { tiers: ["memory"], reshape: "auto" });
+      const found = await a.registry.attachFragments(copy);
+      assert.equal(found.sources[0]!.reshape, undefined);
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
 Deno.test("Runtime reports a broken policy module and places with fastest-fit, losing nothing", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(

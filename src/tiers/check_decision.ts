@@ -13,7 +13,8 @@ export type CheckedDecision =
   | { readonly ok: true; readonly decision: PlacementDecision }
   | { readonly ok: false; readonly problem: string };
 
-const SHAPE = "expected { copies: [{ node, tier }, ...], reshape: 'source' | 'destination' }";
+const SHAPE =
+  "expected { copies: [{ node, tier }, ...], reshape: 'source' | 'destination' | 'auto' }";
 
 /**
  * Checks a policy's answer against its request: the shape, that every node
@@ -44,8 +45,8 @@ export function checkDecision(value: unknown, request: PlacementRequest): Checke
   }
   const { copies, reshape } = value as { copies?: unknown; reshape?: unknown };
   if (!Array.isArray(copies)) return no(`returned ${show(value)}: ${SHAPE}`);
-  if (reshape !== "source" && reshape !== "destination") {
-    return no(`returned reshape ${show(reshape)}: expected 'source' or 'destination'`);
+  if (reshape !== "source" && reshape !== "destination" && reshape !== "auto") {
+    return no(`returned reshape ${show(reshape)}: expected 'source', 'destination' or 'auto'`);
   }
   if (copies.length === 0) return no("placed no copy: no tier it considered had room");
   const size = request.fragment.byteLength;

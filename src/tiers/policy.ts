@@ -90,12 +90,19 @@ export interface CopyPlacement {
  */
 export type ReshapeSite = "source" | "destination";
 
+/**
+ * Where a policy wants reshapes of a fragment to run: a site, or `auto` to
+ * leave it to each attach (the attaching runtime's `reshape` setting, by
+ * default the side that moves fewer bytes, the destination on a tie).
+ */
+export type ReshapeChoice = ReshapeSite | "auto";
+
 /** What a policy answers. */
 export interface PlacementDecision {
   /** The copies to write: at least one; a durable fragment needs one on a persistent tier. */
   readonly copies: readonly CopyPlacement[];
   /** Where reshapes of this fragment run. */
-  readonly reshape: ReshapeSite;
+  readonly reshape: ReshapeChoice;
 }
 
 /**

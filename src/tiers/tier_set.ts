@@ -17,7 +17,7 @@ import type {
   NodeView,
   PlacedFragment,
   PlacementRequest,
-  ReshapeSite,
+  ReshapeChoice,
   TierView,
 } from "./policy.ts";
 import type { Tier, TierInfo } from "./tier.ts";
@@ -56,7 +56,7 @@ export interface Placement {
   /** Whether this node's copy only stands in until the remote copies hold the bytes. */
   readonly staged?: boolean;
   /** Where reshapes of the fragment run. */
-  readonly reshape: ReshapeSite;
+  readonly reshape: ReshapeChoice;
   /** The policy that decided. */
   readonly policy: string;
 }
@@ -97,7 +97,7 @@ interface Holding {
   /** Logical time of the last write or read: the spill rule demotes the smallest first. */
   lastUse: number;
   durable: boolean;
-  reshape: ReshapeSite;
+  reshape: ReshapeChoice;
   /** The tier last announced as primary (what the registry names). */
   recorded: string;
   /** Writes and flushes of this key under way: the spill rule leaves it alone meanwhile. */
@@ -322,7 +322,7 @@ export class TierSet {
   }
 
   /** Where the policy said reshapes of `key` run (`source` for copies found after a restart). */
-  reshapeOf(key: string): ReshapeSite | undefined {
+  reshapeOf(key: string): ReshapeChoice | undefined {
     return this.#copies.get(key)?.reshape;
   }
 

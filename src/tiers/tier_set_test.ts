@@ -148,11 +148,11 @@ Deno.test("TierSet reports a policy that throws or answers wrongly, and places w
       ],
       [
         () => ({ copies: [{ node: "n1", tier: "memory" }] }) as never,
-        "returned reshape undefined: expected 'source' or 'destination'",
+        "returned reshape undefined: expected 'source', 'destination' or 'auto'",
       ],
       [
         () => "memory" as never,
-        `returned "memory": expected { copies: [{ node, tier }, ...], reshape: 'source' | 'destination' }`,
+        `returned "memory": expected { copies: [{ node, tier }, ...], reshape: 'source' | 'destination' | 'auto' }`,
       ],
       [
         () => ({ copies: [{ node: "n1", tier: "memory" }], reshape: "source" }),
