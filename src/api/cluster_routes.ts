@@ -85,15 +85,24 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
   });
   app.post("/v1/cluster/lookup", async (c) => {
     const q = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
-    return reply(
-      c,
-      await o.registry.attachFragments({
-        dataset: String(q.dataset),
-        version: q.version === "latest" ? "latest" : Number(q.version),
-        fragment: String(q.fragment),
-        bindings: (q.bindings ?? {}) as Record<string, number>,
-      }),
-    );
+    if (q.waitMs !== undefined && !(Number.isSafeInteger(q.waitMs) && (q.waitMs as number) >= 0)) {
+      throw new InvalidRequestError(
+        `Invalid lookup: 'waitMs' must be an integer >= 0, found ${JSON.stringify(q.waitMs)}`,
+      );
+    }
+    const query = {
+      dataset: String(q.dataset),
+      version: q.version === "latest" ? "latest" as const : Number(q.version),
+      fragment: String(q.fragment),
+      bindings: (q.bindings ?? {}) as Record<string, number>,
+    };
+    // With `waitMs`, a version not committed yet is waited for in this request.
+    const found = q.waitMs === undefined
+      ? await o.registry.attachFragments(query)
+      : await o.registry.attachFragments(query, {
+        waitMs: Math.min(q.waitMs as number, maxWait),
+      });
+    return reply(c, found);
   });
   app.get("/v1/cluster/datasets/:name/wait", async (c) => {
     const q = integers(new URL(c.req.url).searchParams);

@@ -99,3 +99,33 @@ Deno.test("a name server refuses fragment payloads and still commits versions", 
     assert.equal(found.sources[0].node, "a");
   });
 });
+
+Deno.test("a lookup with waitMs answers once the version commits, and 408 when none does in time", async () => {
+  await withApp(async (app) => {
+    await (await app.request(
+      "/v1/datasets",
+      json({ name: "d", description: "dataset { var x [2]float64 }" }),
+    )).body?.cancel();
+    const query = { dataset: "d", version: 1, fragment: "dataset", bindings: {} };
+    const waiting = app.request("/v1/cluster/lookup", json({ ...query, waitMs: 5000 }));
+    const copy = { ...query, node: "a", tier: "memory", byteLength: 16, checksum: 0 };
+    await (await app.request("/v1/cluster/publish", json(copy))).body?.cancel();
+    const found = await (await waiting).json();
+    assert.deepEqual([found.version, found.sources[0].node], [1, "a"]);
+    const late = await app.request(
+      "/v1/cluster/lookup",
+      json({ ...query, version: 2, waitMs: 10 }),
+    );
+    assert.equal(late.status, 408);
+    assert.equal(
+      (await late.json()).error.message,
+      "Timed out after 10 ms waiting for version 2 of 'd' to be committed",
+    );
+    const bad = await app.request("/v1/cluster/lookup", json({ ...query, waitMs: "soon" }));
+    assert.equal(bad.status, 400);
+    assert.equal(
+      (await bad.json()).error.message,
+      `Invalid lookup: 'waitMs' must be an integer >= 0, found "soon"`,
+    );
+  });
+});

@@ -140,13 +140,30 @@ export class RemoteNameService implements NameService {
     return this.#call(this.urlOf(record.dataset), "POST", "/v1/cluster/publish", record);
   }
 
-  attachFragments(q: {
-    readonly dataset: string;
-    readonly version: number | "latest";
-    readonly fragment: string;
-    readonly bindings: Readonly<Record<string, number>>;
-  }): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
-    return this.#call(this.urlOf(q.dataset), "POST", "/v1/cluster/lookup", q);
+  /**
+   * The copies of a fragment region of a committed version. With `waitMs`
+   * the name server waits for the version in the same request (asked again
+   * past its longest wait), so that an attach waiting for its next version
+   * costs one round trip.
+   */
+  attachFragments(
+    q: {
+      readonly dataset: string;
+      readonly version: number | "latest";
+      readonly fragment: string;
+      readonly bindings: Readonly<Record<string, number>>;
+    },
+    options: { readonly waitMs?: number } = {},
+  ): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
+    const url = this.urlOf(q.dataset);
+    const { waitMs } = options;
+    if (waitMs === undefined) return this.#call(url, "POST", "/v1/cluster/lookup", q);
+    const atLeast = q.version === "latest" ? 1 : q.version;
+    return this.#sliced(
+      waitMs,
+      (slice) => this.#call(url, "POST", "/v1/cluster/lookup", { ...q, waitMs: slice }),
+      `waiting for version ${atLeast} of '${q.dataset}' to be committed`,
+    );
   }
 
   async waitForVersion(
@@ -154,24 +171,34 @@ export class RemoteNameService implements NameService {
     atLeast: number,
     options: { readonly timeoutMs: number },
   ): Promise<number> {
-    const until = Date.now() + options.timeoutMs;
+    const r = await this.#sliced(
+      options.timeoutMs,
+      (slice) =>
+        this.#call<{ version: number }>(
+          this.urlOf(dataset),
+          "GET",
+          `/v1/cluster/datasets/${enc(dataset)}/wait${query({ atLeast, timeoutMs: slice })}`,
+        ),
+      `waiting for version ${atLeast} of '${dataset}' to be committed`,
+    );
+    return r.version;
+  }
+
+  /**
+   * A wait of `ms` at the name server, asked in slices no longer than it
+   * serves; `timeout` once all of it has passed.
+   */
+  async #sliced<T>(ms: number, ask: (slice: number) => Promise<T>, what: string): Promise<T> {
+    const until = Date.now() + ms;
     for (;;) {
       const left = Math.max(0, until - Date.now());
       const slice = Math.min(left, WAIT_SLICE_MS);
       try {
-        const r = await this.#call<{ version: number }>(
-          this.urlOf(dataset),
-          "GET",
-          `/v1/cluster/datasets/${enc(dataset)}/wait${query({ atLeast, timeoutMs: slice })}`,
-        );
-        return r.version;
+        return await ask(slice);
       } catch (e) {
         if (e instanceof StrataError && e.code === "timeout" && slice < left) continue;
         if (e instanceof StrataError && e.code === "timeout") {
-          throw new StrataError(
-            "timeout",
-            `Timed out after ${options.timeoutMs} ms waiting for version ${atLeast} of '${dataset}' to be committed`,
-          );
+          throw new StrataError("timeout", `Timed out after ${ms} ms ${what}`);
         }
         throw e;
       }

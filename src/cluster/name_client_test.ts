@@ -68,6 +68,46 @@ Deno.test("RemoteNameService delivers release notices: a remote runtime frees re
   }
 });
 
+Deno.test("RemoteNameService looks up a version that commits later in one waiting call", async () => {
+  const registry = await openRegistry({ path: ":memory:" });
+  const releases = new ReleaseLog();
+  const app = createApp({
+    maxBodyBytes: 1 << 20,
+    data: { catalog: registry, maxPayloadBytes: 1 << 20 },
+    cluster: { registry, releases, nodes: new NodeBook(registry) },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const names = new RemoteNameService({
+    urls: [`http://127.0.0.1:${server.addr.port}`],
+    node: "a",
+  });
+  try {
+    await names.createDataset({ name: "grid", description: GRID });
+    const query = { dataset: "grid", version: 1, fragment: "dataset", bindings: {} };
+    const found = names.attachFragments(query, { waitMs: 5000 });
+    await registry.publishFragment({
+      ...query,
+      node: "a",
+      tier: "memory",
+      byteLength: 64,
+      checksum: 0,
+    });
+    const got = await found;
+    assert.deepEqual([got.version, got.sources.length], [1, 1]);
+    await assert.rejects(
+      names.attachFragments({ ...query, version: 2 }, { waitMs: 10 }),
+      (e) =>
+        e instanceof Error && "code" in e && e.code === "timeout" &&
+        e.message === "Timed out after 10 ms waiting for version 2 of 'grid' to be committed",
+    );
+  } finally {
+    names.close();
+    releases.close();
+    await server.shutdown();
+    registry.close();
+  }
+});
+
 Deno.test("RemoteNameService routes each dataset to the name server its name hashes to", () => {
   const names = new RemoteNameService({
     urls: ["http://127.0.0.1:1", "http://127.0.0.1:2/"],

@@ -141,6 +141,17 @@ export interface AttachQuery {
   readonly bindings: Readonly<Record<string, number>>;
 }
 
+/** How `attachFragments()` waits for a version not committed yet. */
+export interface AttachWait {
+  /**
+   * Wait this long (ms) for the version asked for, or a later one, to be
+   * committed, and find the first committed one at or above it (for
+   * `latest`, the first committed version of all): what an attach with a
+   * wait asks, answered in one call.
+   */
+  readonly waitMs?: number;
+}
+
 /** What `attachFragments()` finds. */
 export interface AttachResult {
   /** The version found. */

@@ -40,6 +40,7 @@ import { RegionIndex } from "./region_index.ts";
 import type {
   AttachQuery,
   AttachResult,
+  AttachWait,
   CommitResult,
   CreateDatasetInput,
   DatasetDescription,
@@ -837,10 +838,40 @@ export class Registry implements NameService {
    * Finds the published copies holding part of a fragment region of a
    * committed version (the registry side of the talk's "attach fragment").
    * Throws `NotCommittedError` for an open version and `LostError` for a
-   * retired one.
+   * retired one. With `waitMs`, a version that cannot be found yet (a
+   * consumer running ahead of its producer) is waited for first, as
+   * `waitForVersion()` does, and the first committed version at or above it
+   * is found: `WaitTimeoutError` when none is committed in time.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const query = { dataset: "t", version: 1, fragment: "dataset", bindings: {} };
+   * const found = reg.attachFragments(query, { waitMs: 5000 });
+   * await reg.publishFragment({ ...query, node: "n", tier: "memory", byteLength: 32, checksum: 0 });
+   * assert.equal((await found).sources.length, 1);
+   * ```
    */
-  // deno-lint-ignore require-await
-  async attachFragments(query: AttachQuery): Promise<AttachResult> {
+  async attachFragments(query: AttachQuery, options: AttachWait = {}): Promise<AttachResult> {
+    if (options.waitMs === undefined) return this.#find(query);
+    if (query.version !== "latest") {
+      try {
+        return this.#find(query);
+      } catch {
+        // Not committed yet (or another answer that the wait settles first).
+      }
+    }
+    const atLeast = query.version === "latest" ? 1 : query.version;
+    const version = await this.waitForVersion(query.dataset, atLeast, {
+      timeoutMs: options.waitMs,
+    });
+    return this.#find({ ...query, version });
+  }
+
+  #find(query: AttachQuery): AttachResult {
     const d = this.#dataset(query.dataset);
     const name = d.record.name;
     const { params, layoutBindings } = regionOf(query.bindings, d.sizeVars, d.record.sizes);

@@ -478,6 +478,44 @@ Deno.test("attachFragments() throws NotCommittedError for an open version and No
   });
 });
 
+Deno.test("attachFragments() with waitMs finds a committed version at once and waits for one that is not", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 4 });
+    const query = { dataset: "grid", fragment: "even", bindings: {} };
+    await reg.publishFragment(rows(0, 8, 1));
+    const now = await reg.attachFragments({ ...query, version: 1 }, { waitMs: 5000 });
+    assert.deepEqual([now.version, now.sources.length], [1, 1]);
+    const later = reg.attachFragments({ ...query, version: 2 }, { waitMs: 5000 });
+    const unborn = reg.attachFragments(
+      { ...query, dataset: "later", version: "latest" },
+      { waitMs: 5000 },
+    );
+    await reg.publishFragment(rows(0, 4, 2));
+    await reg.publishFragment(rows(4, 8, 2));
+    const found = await later;
+    assert.equal(found.version, 2);
+    assert.deepEqual(found.sources.map((s) => s.bindings), [{ r0: 0, r1: 4 }, { r0: 4, r1: 8 }]);
+    await reg.createDataset({ name: "later", description: GRID });
+    await reg.publishFragment({ ...rows(0, 8, 1), dataset: "later" });
+    assert.equal((await unborn).version, 1);
+  });
+});
+
+Deno.test("attachFragments() with waitMs throws WaitTimeoutError when nothing commits in time", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 4));
+    await rejectsWith(
+      reg.attachFragments({ dataset: "grid", version: 1, fragment: "even", bindings: {} }, {
+        waitMs: 20,
+      }),
+      WaitTimeoutError,
+      "timeout",
+      "Timed out after 20 ms waiting for version 1 of 'grid' to be committed",
+    );
+  });
+});
+
 Deno.test("waitForVersion() resolves when another task commits", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID });

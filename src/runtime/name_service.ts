@@ -119,13 +119,21 @@ export interface NameService {
   ): Promise<FragmentLayout>;
   /** Registers a published copy; tells whether the version committed as a result. */
   publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }>;
-  /** Finds the copies that hold a fragment region of a committed version. */
-  attachFragments(query: {
-    readonly dataset: string;
-    readonly version: number | "latest";
-    readonly fragment: string;
-    readonly bindings: Readonly<Record<string, number>>;
-  }): Promise<
+  /**
+   * Finds the copies that hold a fragment region of a committed version.
+   * With `waitMs`, a version not committed yet is waited for that long, and
+   * the first committed version at or above it is found (for `latest`, the
+   * first committed one): an attach that waits costs one call.
+   */
+  attachFragments(
+    query: {
+      readonly dataset: string;
+      readonly version: number | "latest";
+      readonly fragment: string;
+      readonly bindings: Readonly<Record<string, number>>;
+    },
+    options?: { readonly waitMs?: number },
+  ): Promise<
     {
       readonly version: number;
       readonly layout: FragmentLayout;

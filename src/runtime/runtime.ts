@@ -549,33 +549,20 @@ export class Runtime {
   }
 
   /**
-   * The name server's answer for an attach. A consumer that waits for a
-   * given version usually finds it committed already (its producer runs
-   * ahead): the lookup is tried first, which spares the wait's round trip;
-   * when it fails for any reason, the wait runs and the lookup is asked again.
+   * The name server's answer for an attach. With a wait, the name server
+   * looks the version up and, when it is not committed yet, waits for it in
+   * the same call: a consumer waiting for its next version makes one round
+   * trip, not a lookup, a wait and a lookup again.
    */
   async #lookup(
     req: Pick<AttachRequest, "dataset" | "version" | "waitMs">,
     fragment: string,
     bindings: Readonly<Record<string, number>>,
   ): ReturnType<NameService["attachFragments"]> {
-    const query = { dataset: req.dataset, fragment, bindings };
-    if (req.waitMs !== undefined && req.version !== "latest") {
-      try {
-        return await this.#names.attachFragments({ ...query, version: req.version });
-      } catch {
-        // Not committed yet (or another answer that the wait settles first).
-      }
-    }
-    return await this.#names.attachFragments({ ...query, version: await this.#version(req) });
-  }
-
-  async #version(
-    req: { dataset: string; version: number | "latest"; waitMs?: number },
-  ): Promise<number | "latest"> {
-    if (req.waitMs === undefined) return req.version;
-    const atLeast = req.version === "latest" ? 1 : req.version;
-    return await this.#names.waitForVersion(req.dataset, atLeast, { timeoutMs: req.waitMs });
+    const query = { dataset: req.dataset, version: req.version, fragment, bindings };
+    return req.waitMs === undefined
+      ? await this.#names.attachFragments(query)
+      : await this.#names.attachFragments(query, { waitMs: req.waitMs });
   }
 
   /**
