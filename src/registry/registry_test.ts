@@ -324,6 +324,73 @@ Deno.test("publishFragment() counts overlapping blocks, but not skipped strided 
   });
 });
 
+Deno.test("publishFragment() that completes its version registers the copy and commits in one atomic commit", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    await reg.publishFragment(rows(0, 8, 1));
+    await reg.publishFragment(rows(0, 4, 2));
+    const before = reg.stats.commits;
+    const result = await reg.publishFragment(rows(4, 8, 2));
+    assert.equal(reg.stats.commits - before, 1);
+    assert.deepEqual(result.retired?.map((r) => [r.version, r.bindings]), [[1, { r0: 0, r1: 8 }]]);
+    const fresh = await reg.publishFragment(rows(0, 8, 3));
+    assert.equal(fresh.committed, true);
+    assert.equal(reg.stats.commits - before, 2);
+    reg.close();
+    // Durable as a publish and a commit made one after the other would be.
+    await using again = await openRegistry({ path });
+    assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
+      [1, "retired"],
+      [2, "retired"],
+      [3, "committed"],
+    ]);
+    const found = await again.attachFragments({
+      dataset: "grid",
+      version: 3,
+      fragment: "rows",
+      bindings: { r0: 0, r1: 8 },
+    });
+    assert.deepEqual(found.sources.map((s) => s.bindings), [{ r0: 0, r1: 8 }]);
+    assert.deepEqual(await keysIn(path, ["fragments", "grid", 2]), []);
+  });
+});
+
+Deno.test("publishFragment() that completes its version never commits ahead of a publish under way", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 4 });
+    const seen: number[] = [];
+    reg.onCommit((_dataset, version) => seen.push(version));
+    const results = await Promise.all([
+      reg.publishFragment(rows(0, 4, 1)),
+      reg.publishFragment(rows(4, 8, 1)),
+      reg.publishFragment(rows(0, 8, 2)),
+    ]);
+    assert.deepEqual(results.map((r) => r.committed), [false, true, true]);
+    assert.deepEqual(seen, [1, 2]);
+  });
+});
+
+Deno.test("publishFragment() that completes its version registers nothing when the commit fails", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    // Another process wrote the version's record: the commit's check fails.
+    await reg.kv.set(KEYS.version("grid", 1), { version: 1, state: "open" });
+    await rejectsWith(
+      reg.publishFragment(rows(0, 8, 1)),
+      ConflictError,
+      "conflict",
+      "Version 1 of 'grid' changed while committing: another process writes this registry's store",
+    );
+    assert.deepEqual(await keysIn(path, ["fragments", "grid"]), []);
+    await rejectsWith(
+      reg.attachFragments({ dataset: "grid", version: 1, fragment: "even", bindings: {} }),
+      NotFoundError,
+      "not_found",
+      "Version 1 of 'grid' does not exist",
+    );
+  });
+});
+
 Deno.test("commitVersion() commits a partial version and returns no retired copies", async () => {
   await withRegistry(async (reg, path) => {
     await reg.createDataset({ name: "grid", description: GRID });

@@ -41,6 +41,7 @@ import { PeerDirectory } from "./peers.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";
 import { checksum } from "./checksum.ts";
+import { type Turn, Turns } from "./turns.ts";
 
 /** Options of a runtime. */
 export interface RuntimeOptions {
@@ -186,6 +187,8 @@ export class Runtime {
   readonly #link: { readonly bandwidth: number; readonly latency: number };
   /** Scratch buffers of the data path: received parts that feed a plan, reshaped copies being sent. */
   readonly #scratch = new BufferPool();
+  /** Publishes in line to be registered, by dataset. */
+  readonly #turns = new Turns();
   /** Cached plans cut into pieces by source offset (the plan cache keeps the plans). */
   readonly #planChunks = new WeakMap<Plan, PlanChunk[]>();
 
@@ -231,9 +234,32 @@ export class Runtime {
 
   /**
    * Stores a fragment copy where the placement policy says and registers it.
-   * `NodeFullError` (507) when no tier can make room for it.
+   * `NodeFullError` (507) when no tier can make room for it. Concurrent
+   * publishes of a dataset are registered in the order they were called.
    */
   async publish(req: PublishRequest): Promise<{ committed: boolean; record: FragmentRecord }> {
+    // Their CRC-32s may finish in another order: the turn keeps the versions
+    // of a producer that publishes ahead committing in its order.
+    const turn = this.#turns.take(req.dataset);
+    try {
+      return await this.#publish(req, turn);
+    } finally {
+      turn.end();
+    }
+  }
+
+  /** Registers a copy once the publishes of its dataset called before have asked for theirs. */
+  async #register(record: FragmentRecord, turn: Turn): Promise<{ readonly committed: boolean }> {
+    await turn.ready;
+    const registered = this.#names.publishFragment(record);
+    turn.end();
+    return await registered;
+  }
+
+  async #publish(
+    req: PublishRequest,
+    turn: Turn,
+  ): Promise<{ committed: boolean; record: FragmentRecord }> {
     const settings = await this.#names.datasetSettings(req.dataset);
     const layout = await this.#names.fragmentLayout(req.dataset, req.fragment, req.bindings);
     if (req.bytes.byteLength !== layout.byteLength) {
@@ -264,7 +290,7 @@ export class Runtime {
         checksum: await sum,
         tier: this.tiers.primaryAmong(placement.tiers),
       };
-      const result = await this.#names.publishFragment(record);
+      const result = await this.#register(record, turn);
       const stored = await this.tiers.store(key, req.bytes, placed, placement);
       return { committed: result.committed, record: await this.#settle(record, stored.primary) };
     }
@@ -279,7 +305,7 @@ export class Runtime {
     };
     let committed: boolean;
     try {
-      committed = (await this.#names.publishFragment(record)).committed;
+      committed = (await this.#register(record, turn)).committed;
     } catch (e) {
       // Only our bytes: a racing publish of the same region may have stored its own since.
       await this.tiers.deleteIf(key, stored.generation);
