@@ -86,7 +86,6 @@ Deno.test("reconcile() never frees a copy written again since the start", async 
       memory: 1 << 20,
       file: 1 << 20,
     });
-    let runtime!: Runtime;
     // While the name server is asked, version 3 is published for real.
     const heldCopies: NameService["heldCopies"] = async (copies) => {
       await runtime.publish({
@@ -105,7 +104,7 @@ Deno.test("reconcile() never frees a copy written again since the start", async 
         return typeof value === "function" ? value.bind(target) : value;
       },
     }) as unknown as NameService;
-    runtime = new Runtime({ node: "a", names, tiers });
+    const runtime = new Runtime({ node: "a", names, tiers });
     // Version 1 was (as far as this name server says) never registered; 3 is new bytes now.
     assert.deepEqual(await runtime.reconcile(), ["kept/1/dataset/"]);
     const got = await runtime.attach({
