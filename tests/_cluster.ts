@@ -24,7 +24,12 @@ function freePort(): number {
   return port;
 }
 
-async function spawn(
+/**
+ * Starts `strata COMMAND` with the matching task's permissions on a loopback
+ * port (free unless given), its config and data under `dataDir` (a new
+ * directory under tmp/ unless given), and waits until it listens.
+ */
+export async function spawnStrata(
   command: string[],
   options: { dataDir?: string; port?: number; extra?: string } = {},
 ): Promise<Proc> {
@@ -85,7 +90,7 @@ async function spawn(
 
 /** Starts a name server. */
 export function startNameserver(options: { dataDir?: string; port?: number } = {}): Promise<Proc> {
-  return spawn(["nameserver"], options);
+  return spawnStrata(["nameserver"], options);
 }
 
 /** Starts a runtime of `nameservers` named `node` (`config`: more lines of its YAML config). */
@@ -97,5 +102,5 @@ export function startRuntime(
   const extra = `node: ${node}\nnameservers: [${nameservers.map((n) => n.url).join(", ")}]\n` +
     (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`) +
     (options.config ?? "");
-  return spawn(["runtime"], { ...options, extra });
+  return spawnStrata(["runtime"], { ...options, extra });
 }

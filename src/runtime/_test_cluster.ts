@@ -10,6 +10,7 @@ import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import type { NamedPolicy } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
+import type { NameService } from "./name_service.ts";
 import { Runtime, type SendReplica } from "./runtime.ts";
 
 /** One node of a test cluster. */
@@ -84,4 +85,27 @@ export async function withCluster(
     registry.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * The registry as a runtime's `NameService`, with some of its methods
+ * replaced (each replacement gets the registry's own method to call on).
+ */
+export function interceptNames(
+  registry: Registry,
+  overrides: {
+    readonly [K in keyof NameService]?: (
+      original: NameService[K],
+    ) => NameService[K];
+  },
+): NameService {
+  return new Proxy(registry, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      const bound = value.bind(target);
+      const wrap = (overrides as Record<PropertyKey, ((f: unknown) => unknown) | undefined>)[prop];
+      return wrap === undefined ? bound : wrap(bound);
+    },
+  }) as unknown as NameService;
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { StrataError } from "../errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
-import type { NameService } from "./name_service.ts";
 import { Runtime } from "./runtime.ts";
+import { interceptNames } from "./_test_cluster.ts";
 
 const DESCRIPTION = `dataset steps { var t [4]float64 }`;
 
@@ -19,19 +19,16 @@ async function withRuntime(
   const dir = await Deno.makeTempDir({ dir: "tmp" });
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
   const calls: string[] = [];
-  const names = new Proxy(registry, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      if (prop === "waitForVersion" || prop === "attachFragments") {
-        return (...args: unknown[]) => {
-          calls.push(prop);
-          return value.apply(target, args);
-        };
-      }
-      return value.bind(target);
+  const names = interceptNames(registry, {
+    waitForVersion: (original) => (...args) => {
+      calls.push("waitForVersion");
+      return original(...args);
     },
-  }) as NameService;
+    attachFragments: (original) => (...args) => {
+      calls.push("attachFragments");
+      return original(...args);
+    },
+  });
   try {
     const runtime = new Runtime({
       node: "a",

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { openRegistry } from "../registry/registry.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
-import type { NameService } from "./name_service.ts";
 import { Runtime } from "./runtime.ts";
+import { interceptNames } from "./_test_cluster.ts";
 
 const DESCRIPTION = `dataset steps { var t [524288]float64 }
 fragment head { var t = t[0:16] }`;
@@ -12,19 +12,12 @@ Deno.test("Runtime.publish() registers concurrent publishes of a dataset in call
   const dir = await Deno.makeTempDir({ dir: "tmp" });
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
   const registered: number[] = [];
-  const names = new Proxy(registry, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      if (prop === "publishFragment") {
-        return (record: { version: number }) => {
-          registered.push(record.version);
-          return value.call(target, record);
-        };
-      }
-      return value.bind(target);
+  const names = interceptNames(registry, {
+    publishFragment: (original) => (record) => {
+      registered.push(record.version);
+      return original(record);
     },
-  }) as NameService;
+  });
   try {
     const runtime = new Runtime({
       node: "a",

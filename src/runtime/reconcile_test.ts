@@ -3,6 +3,7 @@ import { openRegistry } from "../registry/registry.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import type { NameService } from "./name_service.ts";
 import { Runtime } from "./runtime.ts";
+import { interceptNames } from "./_test_cluster.ts";
 
 const DESCRIPTION = `dataset kept { var t [4]float64 }`;
 
@@ -97,13 +98,7 @@ Deno.test("reconcile() never frees a copy written again since the start", async 
       });
       return copies.map((c) => c.version === 2);
     };
-    const names = new Proxy(registry, {
-      get: (target, key) => {
-        if (key === "heldCopies") return heldCopies;
-        const value = Reflect.get(target, key, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as unknown as NameService;
+    const names = interceptNames(registry, { heldCopies: () => heldCopies });
     const runtime = new Runtime({ node: "a", names, tiers });
     // Version 1 was (as far as this name server says) never registered; 3 is new bytes now.
     assert.deepEqual(await runtime.reconcile(), ["kept/1/dataset/"]);
