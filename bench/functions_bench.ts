@@ -231,8 +231,8 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
       batched: { calls, perSecond: Math.round(calls / seconds) },
     };
   } finally {
-    pool.close();
-    spareless.close();
+    await pool.close();
+    await spareless.close();
     registry.close();
     await Deno.remove(dir, { recursive: true });
   }

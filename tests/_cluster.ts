@@ -17,7 +17,8 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-function freePort(): number {
+/** A loopback port free at the time of asking. */
+export function freePort(): number {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
@@ -88,9 +89,15 @@ export async function spawnStrata(
   };
 }
 
-/** Starts a name server. */
-export function startNameserver(options: { dataDir?: string; port?: number } = {}): Promise<Proc> {
-  return spawnStrata(["nameserver"], options);
+/** Starts a name server; `nameservers`: the shard list it is part of. */
+export function startNameserver(
+  options: { dataDir?: string; port?: number; nameservers?: readonly string[] } = {},
+): Promise<Proc> {
+  const { nameservers, ...rest } = options;
+  return spawnStrata(["nameserver"], {
+    ...rest,
+    ...(nameservers === undefined ? {} : { extra: `nameservers: [${nameservers.join(", ")}]\n` }),
+  });
 }
 
 /** Starts a runtime of `nameservers` named `node` (`config`: more lines of its YAML config). */

@@ -63,7 +63,7 @@ export async function withFunctions(
     await fn({ dir, registry, runtime, store, functions, pipelines, pool });
   } finally {
     await pipelines.close();
-    pool.close();
+    await pool.close();
     registry.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -39,6 +39,12 @@ export async function run(_input: { x: Float64Array }, ctx: FunctionContext): Pr
       const kept: Float64Array[] = [];
       for (;;) kept.push(new Float64Array(8 << 20));
     }
+    case "objects": {
+      const kept: unknown[] = [];
+      for (let i = 0; ; i++) kept.push({ i, s: "x" + i, a: [i, i] });
+    }
+    case "node-buffer": return g.Buffer.alloc(4 * 2 ** 30).length;
+    case "node-require": return String(g.require("node:fs").readFileSync("/etc/passwd"));
     case "output": return Array.from({ length: 300_000 }, (_, i) => i);
     case "throw": throw new TypeError("Bad input");
     default: return 42;
@@ -166,6 +172,10 @@ Deno.test("Functions cannot import from outside their source, persist data or re
     await t.step("start a Worker of its own", async () => {
       await fails(h, "worker", FunctionFailedError, "is not a constructor");
     });
+    await t.step("reach Node's Buffer or require", async () => {
+      await fails(h, "node-buffer", FunctionFailedError, "TypeError");
+      await fails(h, "node-require", FunctionFailedError, "TypeError");
+    });
     await t.step("exit the process", async () => {
       await fails(h, "exit", FunctionFailedError, "Deno.exit is not available to functions");
     });
@@ -203,6 +213,24 @@ Deno.test("Functions that hang, balloon or return too much fail that call, namin
     });
     await t.step("a growing list of arrays", async () => {
       await fails(h, "balloon", LimitExceededError, "over its limit of 67108864");
+    });
+    await t.step("a growing heap of ordinary objects", async () => {
+      // Time enough to fill the heap: the heap limit stops it, not the clock.
+      await h.functions.deploy("hungry", SNEAKY, {
+        limits: { timeMs: 20_000, memoryBytes: 64 << 20, outputBytes: 1 << 20 },
+      });
+      const before = Deno.memoryUsage().rss;
+      const call = (attempt: string) =>
+        h.functions.invoke("hungry", { dataset: "tiny", args: { attempt } });
+      await assert.rejects(call("objects"), (e) => {
+        assert.ok(e instanceof LimitExceededError);
+        assert.equal(e.limit, "memory");
+        assert.match(e.message, /JavaScript heap reached its limit of 64 MiB and V8 stopped it/);
+        return true;
+      });
+      const grown = Deno.memoryUsage().rss - before;
+      assert.ok(grown < 512 * 2 ** 20, `the process grew by ${grown} bytes`);
+      assert.equal((await call("nothing")).json, "42");
     });
     await t.step("a result over the output limit", async () => {
       const err = await fails(h, "output", LimitExceededError, "exceeded its output limit");

@@ -21,8 +21,12 @@ import { mediaType, readControlBody, reply } from "./negotiate.ts";
  * process has `keeper` instead, and passes management on to it.
  */
 export interface FunctionRouteOptions {
-  /** The function service: deploys where functions are kept, calls where there is data. */
-  readonly functions: FunctionService;
+  /**
+   * The function service: deploys where functions are kept, calls where
+   * there is data. A name server that does not keep functions has none and
+   * passes everything on to `keeper`.
+   */
+  readonly functions?: FunctionService;
   /** The pipeline service, where functions are kept. */
   readonly pipelines?: PipelineService;
   /** The name server that keeps functions, when this process does not: all but invoke and runs go there. */
@@ -56,10 +60,21 @@ const SOURCE_TYPES = [
  * ```
  */
 export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
+  const functions = o.functions;
+  if (functions === undefined) {
+    if (o.keeper === undefined) {
+      throw new StrataError(
+        "invalid_config",
+        "Function routes need a function service, or the name server that keeps functions",
+      );
+    }
+    mountForwards(app, o.keeper, o.maxBodyBytes);
+    return;
+  }
   if (o.runs === true) {
     app.post("/v1/runs", async (c) => {
       const job = parseRunJob(await readControlBody(c.req.raw, o.maxBodyBytes));
-      return reply(c, await o.functions.runJob(job));
+      return reply(c, await functions.runJob(job));
     });
   }
   app.post("/v1/functions/:name/invoke", async (c) => {
@@ -68,7 +83,7 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
     if (o.invokeAt !== undefined) {
       return await forward(c, await o.invokeAt(req.dataset, req.version ?? "latest"), 0, body);
     }
-    const r = await o.functions.invoke(c.req.param("name"), req);
+    const r = await functions.invoke(c.req.param("name"), req);
     const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
     if (r.bytes !== undefined) {
       return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, {
@@ -79,13 +94,8 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
     }
     return reply(c, { ...meta, value: JSON.parse(r.json!) });
   });
-  const keeper = o.keeper;
-  if (keeper !== undefined) {
-    const pass = (c: Context) => forward(c, keeper, o.maxBodyBytes);
-    for (const path of ["/v1/functions", "/v1/functions/*", "/v1/pipelines", "/v1/pipelines/*"]) {
-      app.all(path, pass);
-    }
-    app.get("/v1/datasets/:name/versions/:version/lineage", pass);
+  if (o.keeper !== undefined) {
+    mountForwards(app, o.keeper, o.maxBodyBytes);
     return;
   }
   const pipelines = o.pipelines;
@@ -95,10 +105,23 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
       "Function routes need the pipelines, or the name server that keeps them",
     );
   }
-  mountKeeperRoutes(app, o, pipelines);
+  mountKeeperRoutes(app, { ...o, functions }, pipelines);
 }
 
-function mountKeeperRoutes(app: Hono, o: FunctionRouteOptions, pipelines: PipelineService): void {
+/** Function, pipeline and lineage routes passed on to the name server that keeps functions. */
+function mountForwards(app: Hono, keeper: string, maxBodyBytes: number): void {
+  const pass = (c: Context) => forward(c, keeper, maxBodyBytes);
+  for (const path of ["/v1/functions", "/v1/functions/*", "/v1/pipelines", "/v1/pipelines/*"]) {
+    app.all(path, pass);
+  }
+  app.get("/v1/datasets/:name/versions/:version/lineage", pass);
+}
+
+function mountKeeperRoutes(
+  app: Hono,
+  o: FunctionRouteOptions & { readonly functions: FunctionService },
+  pipelines: PipelineService,
+): void {
   app.put("/v1/functions/:name", async (c) => {
     const { source, limits, aliases } = await deployBody(c, o.maxBodyBytes);
     const v = await o.functions.deploy(c.req.param("name"), source, { limits, aliases });

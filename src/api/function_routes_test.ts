@@ -58,7 +58,7 @@ async function withApp(fn: (h: Harness) => Promise<void>): Promise<void> {
     await fn({ request: async (p, i) => await app.request(p, i), registry, runtime });
   } finally {
     await pipelines.close();
-    pool.close();
+    await pool.close();
     registry.close();
     await Deno.remove(dir, { recursive: true });
   }

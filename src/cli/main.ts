@@ -25,7 +25,8 @@ import { runFunctionCommand } from "./function_commands.ts";
 
 const USAGE = `Usage:
   strata serve [--config FILE]          start the service (default config/strata.yaml)
-  strata nameserver [--config FILE]     start a name server (registry and control API, no data)
+  strata nameserver [--config FILE]     start a name server (registry and control API, no data;
+                                        --nameserver repeats: the shard list, itself included)
   strata runtime --nameserver URL --node NAME [--config FILE]
                                         start a runtime (tiers and data) of those name servers
                                         (--nameserver repeats, in shard order; --port, --wire-port,

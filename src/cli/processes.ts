@@ -7,9 +7,11 @@
  */
 
 import { createApp } from "../api/app.ts";
+import { StrataError } from "../errors.ts";
 import { LeaseKeeper } from "../cluster/lease.ts";
 import { RemoteNameService } from "../cluster/name_client.ts";
 import { NodeBook } from "../cluster/node_book.ts";
+import { ShardedCatalog } from "../cluster/sharded_catalog.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
 import type { NameService, NodeTier } from "../runtime/name_service.ts";
@@ -59,30 +61,76 @@ export async function serveAll(config: Config): Promise<number> {
   }, () => releases.close());
 }
 
-/** `strata nameserver`: the registry and the control API; no payload bytes. */
+/**
+ * This name server's index in the shard list: the entry that is its own
+ * listen URL. Undefined with no list, or a list of one.
+ */
+export function shardIndex(config: Config): number | undefined {
+  if (config.nameservers.length < 2) return undefined;
+  const own = `http://${config.listen.hostname}:${config.listen.port}`;
+  const i = config.nameservers.findIndex((u) => u.replace(/\/+$/, "") === own);
+  if (i < 0) {
+    throw new StrataError(
+      "invalid_config",
+      `This name server listens on ${own}, which is not in 'nameservers' (${
+        config.nameservers.join(", ")
+      }): list it with the same host and port`,
+    );
+  }
+  return i;
+}
+
+/**
+ * `strata nameserver`: the registry and the control API; no payload bytes.
+ * With several name servers, the first keeps functions and pipelines (and
+ * follows the commits of the other shards' datasets its pipelines read);
+ * the others pass function routes on to it.
+ */
 export async function serveNameserver(config: Config): Promise<number> {
+  let self: number | undefined;
+  try {
+    self = shardIndex(config);
+  } catch (e) {
+    console.error(`strata: ${(e as Error).message}`);
+    return 2;
+  }
   await Deno.mkdir(config.dataDir, { recursive: true });
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
   const { releases, nodes } = nameServerParts(registry, undefined);
-  // Functions are kept here; their calls run on the runtimes, which hold the data.
-  const functions = await openFunctions({
-    registry,
-    dataDir: config.dataDir,
-    ...(config.token === undefined ? {} : { token: config.token }),
+  const token = config.token === undefined ? {} : { token: config.token };
+  const remote = self === undefined ? undefined : new RemoteNameService({
+    urls: config.nameservers,
+    node: `nameserver-${self}`,
+    ...token,
   });
+  const catalog = self === undefined || remote === undefined
+    ? undefined
+    : new ShardedCatalog({ registry, self, count: config.nameservers.length, remote });
+  // Functions are kept here (by the first name server); their calls run on
+  // the runtimes, which hold the data.
+  const functions = self === undefined || self === 0
+    ? await openFunctions({
+      registry,
+      ...(catalog === undefined ? {} : { catalog }),
+      dataDir: config.dataDir,
+      ...token,
+    })
+    : undefined;
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
-    ...(config.token === undefined ? {} : { token: config.token }),
+    ...token,
     data: { catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
     cluster: { registry, releases, nodes },
-    functions,
+    functions: functions ?? { keeper: config.nameservers[0]! },
   });
   return await listen(
     config,
     app.fetch,
     (url) => Promise.resolve(`Strata name server listening on ${url}`),
     async () => {
-      await functions.close();
+      await functions?.close();
+      catalog?.close();
+      remote?.close();
       registry.close();
     },
     () => releases.close(),
@@ -128,7 +176,7 @@ export async function serveRuntime(config: Config): Promise<number> {
       config.nameservers.join(", ")
     })`;
   }, async () => {
-    functions.close();
+    await functions.close();
     await node.close();
   }, () => names.close());
 }

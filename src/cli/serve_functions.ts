@@ -17,6 +17,7 @@ import { PipelineService } from "../functions/pipelines.ts";
 import { RemoteFunctions } from "../functions/remote_functions.ts";
 import { FunctionStore } from "../functions/store.ts";
 import { TypeChecker } from "../functions/typecheck.ts";
+import type { ShardedCatalog } from "../cluster/sharded_catalog.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
@@ -41,15 +42,21 @@ export interface ServedFunctions {
  */
 export async function openFunctions(options: {
   readonly registry: Registry;
+  /**
+   * Where datasets and commits come from, when not all are in `registry`
+   * (the registry sharded over several name servers).
+   */
+  readonly catalog?: ShardedCatalog;
   readonly runtime?: Runtime;
   readonly dataDir: string;
   readonly token?: string;
 }): Promise<ServedFunctions> {
   const { registry, runtime } = options;
+  const catalog = options.catalog ?? registry;
   const store = new FunctionStore(registry.kv);
   const functions = new FunctionService({
     store,
-    catalog: registry,
+    catalog,
     ...(runtime === undefined ? {} : { runtime }),
     typeChecker: new TypeChecker({ dir: `${options.dataDir}/functions/check` }),
   });
@@ -57,7 +64,7 @@ export async function openFunctions(options: {
   const pipelines = await PipelineService.open({
     store,
     functions,
-    catalog: registry,
+    catalog,
     ...(runtime === undefined ? {} : { runtime }),
     ...(options.token === undefined ? {} : { token: options.token }),
   });
@@ -66,7 +73,7 @@ export async function openFunctions(options: {
     pipelines,
     close: async () => {
       await pipelines.close();
-      functions.close();
+      await functions.close();
     },
   };
   if (runtime !== undefined) return served;
@@ -76,7 +83,7 @@ export async function openFunctions(options: {
       const live = await registry.listNodes();
       let holders: string[] = [];
       try {
-        const found = await registry.attachFragments({
+        const found = await catalog.attachFragments({
           dataset,
           version,
           fragment: "dataset",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { StrataError, UnavailableError } from "../errors.ts";
+import { ConflictError, NotFoundError, StrataError, UnavailableError } from "../errors.ts";
 
 /** Options of `controlCall()`. */
 export interface ControlCallOptions {
@@ -70,10 +70,11 @@ export async function controlCall<T>(
     } catch {
       // Not one of our error bodies.
     }
-    throw new StrataError(
-      error.code ?? "unavailable",
-      error.message ?? `${peer} answered ${res.status}: ${text.slice(0, 200)}`,
-    );
+    const message = error.message ?? `${peer} answered ${res.status}: ${text.slice(0, 200)}`;
+    // The classes callers tell apart, as the peer threw them.
+    if (error.code === "not_found") throw new NotFoundError(message);
+    if (error.code === "conflict") throw new ConflictError(message);
+    throw new StrataError(error.code ?? "unavailable", message);
   }
   return JSON.parse(text) as T;
 }

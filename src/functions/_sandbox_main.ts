@@ -4,18 +4,22 @@
  * allocations against the memory limit, captures logs, loads the module from
  * its source and answers the host's requests. It becomes the Worker's source
  * through `Function.prototype.toString`, so it refers to nothing outside its
- * own body. The Worker has no permissions at all; these guards add the memory
- * and output limits that Deno's Worker options cannot express.
+ * own body. The Worker has no permissions at all and a V8 heap limit (see
+ * relay.ts); these guards add the limit on array buffers, which live outside
+ * the heap, and the output limit.
  *
  * @module
  */
 
-/** Runs inside the Worker: installs the guards and the request handler. */
-export function sandboxMain(): void {
+/**
+ * Runs inside the Worker: installs the guards and the request handler on
+ * `port` (the host's channel) and answers the relay's pings on `pings`.
+ * `heapLimit` reads V8's current heap limit.
+ */
+export function sandboxMain(port: any, pings: any, heapLimit: () => number): void {
   type Any = any;
   const g = globalThis as Any;
-  const post: (message: unknown, transfer?: Transferable[]) => void = g.postMessage.bind(g);
-  const addListener: (type: string, fn: (e: Any) => void) => void = g.addEventListener.bind(g);
+  const post: (message: unknown, transfer?: Transferable[]) => void = port.postMessage.bind(port);
   const memoryUsage: () => { heapUsed: number; external: number } = g.Deno.memoryUsage;
   const { stringify, parse } = JSON;
   const arrayFrom = Array.from;
@@ -24,6 +28,15 @@ export function sandboxMain(): void {
   const define = Object.defineProperty;
   const reflectConstruct = Reflect.construct;
   const reflectApply = Reflect.apply;
+  // When a call reaches the heap limit, V8 stops it and raises the limit to
+  // unwind; the Worker lives on, but that call never answers. A watch
+  // during each call, and the answer to the relay's pings, report it.
+  const initialHeapLimit = heapLimit();
+  const outOfHeap = () => heapLimit() > initialHeapLimit;
+  const every = setInterval;
+  const stopEvery = clearInterval;
+  pings.onmessage = () => pings.postMessage(outOfHeap() ? "out-of-heap" : "pong");
+  let watch: ReturnType<typeof setInterval> | undefined;
 
   let memoryLimit = Number.POSITIVE_INFINITY;
   let outputLimit = Number.POSITIVE_INFINITY;
@@ -149,7 +162,9 @@ export function sandboxMain(): void {
   // memories grown by WebAssembly, shared buffers, Workers of its own, code
   // from strings (whose dynamic imports would skip the deploy-time check),
   // storage that persists or is shared without any permission (KV, caches,
-  // broadcast channels), the process's standard streams and signals.
+  // broadcast channels), the process's standard streams and signals, and
+  // the Node globals of a `node:worker_threads` Worker (`require` reaches
+  // built-in modules, `Buffer` allocates past the array buffer guard).
   const denied = (what: string) => () => {
     throw new TypeError(`${what} is not available to functions`);
   };
@@ -208,6 +223,9 @@ export function sandboxMain(): void {
       "localStorage",
       "sessionStorage",
       "process",
+      "Buffer",
+      "require",
+      "nodeBootstrap",
     ]
   ) {
     try {
@@ -241,11 +259,11 @@ export function sandboxMain(): void {
   for (const level of ["log", "info", "warn", "error", "debug", "trace"]) {
     g.console[level] = (...values: unknown[]) => log(values);
   }
-  addListener("unhandledrejection", (e) => {
+  g.addEventListener("unhandledrejection", (e: Any) => {
     e.preventDefault();
     log([`Unhandled rejection: ${text(e.reason?.message ?? e.reason)}`]);
   });
-  addListener("error", (e) => {
+  g.addEventListener("error", (e: Any) => {
     e.preventDefault();
     log([`Uncaught error: ${text(e.message)}`]);
   });
@@ -372,6 +390,11 @@ export function sandboxMain(): void {
 
   async function handle(m: Any): Promise<void> {
     begin();
+    watch = every(() => {
+      if (!outOfHeap()) return;
+      stopEvery(watch);
+      post({ t: "out-of-heap" });
+    }, 20);
     try {
       switch (m.t) {
         case "load": {
@@ -443,10 +466,13 @@ export function sandboxMain(): void {
         ? e as { name: string; message: string; limit: string }
         : errorOf(e);
       post({ t: "error", error, logs });
+    } finally {
+      stopEvery(watch);
     }
   }
 
-  addListener("message", (e) => {
+  port.onmessage = (e: Any) => {
     handle(e.data);
-  });
+  };
+  post({ t: "ready" });
 }

@@ -38,6 +38,11 @@ export interface PipelineCatalog {
   listNodes(): Promise<readonly { readonly id: string; readonly url: string }[]>;
   /** Commits a version (the derived dataset's, once every unit is published). */
   commitVersion(dataset: string, version: number): Promise<unknown>;
+  /**
+   * Makes `onCommit` hear `dataset`'s commits, when it does not anyway (a
+   * dataset of another name server); returns the function that stops it.
+   */
+  follow?(dataset: string): () => void;
 }
 
 /** What pipelines need from a runtime in their own process. */
@@ -85,6 +90,8 @@ interface Live {
   readonly queue: number[];
   running: number | null;
   loop: Promise<void> | undefined;
+  /** Stops hearing the source's commits. */
+  unfollow: () => void;
 }
 
 /**
@@ -127,7 +134,13 @@ export class PipelineService {
   static async open(options: PipelineServiceOptions): Promise<PipelineService> {
     const s = new PipelineService(options);
     for (const record of await s.#store.listPipelines()) {
-      s.#live.set(record.name, { record, queue: [], running: null, loop: undefined });
+      s.#live.set(record.name, {
+        record,
+        queue: [],
+        running: null,
+        loop: undefined,
+        unfollow: s.#follow(record.source),
+      });
     }
     s.#unsubscribe = options.catalog.onCommit((dataset, version) => s.#committed(dataset, version));
     for (const p of s.#live.values()) await s.#catchUp(p);
@@ -170,8 +183,21 @@ export class PipelineService {
     const existing = this.#live.get(name);
     const record: PipelineRecord = { ...spec, createdAt: existing?.record.createdAt ?? Date.now() };
     await this.#store.putPipeline(record);
-    if (existing !== undefined) existing.record = record;
-    else this.#live.set(name, { record, queue: [], running: null, loop: undefined });
+    if (existing !== undefined) {
+      if (existing.record.source !== record.source) {
+        existing.unfollow();
+        existing.unfollow = this.#follow(record.source);
+      }
+      existing.record = record;
+    } else {
+      this.#live.set(name, {
+        record,
+        queue: [],
+        running: null,
+        loop: undefined,
+        unfollow: this.#follow(record.source),
+      });
+    }
     return record;
   }
 
@@ -195,6 +221,7 @@ export class PipelineService {
   async delete(name: string): Promise<void> {
     const p = this.#pipeline(name);
     this.#live.delete(name);
+    p.unfollow();
     p.queue.length = 0;
     await p.loop;
     await this.#store.deletePipeline(name);
@@ -236,9 +263,14 @@ export class PipelineService {
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
+    for (const p of this.#live.values()) p.unfollow();
     for (const wake of this.#sleeps) wake();
     for (const p of this.#live.values()) p.queue.length = 0;
     await Promise.all([...this.#live.values()].map((p) => p.loop));
+  }
+
+  #follow(source: string): () => void {
+    return this.#catalog.follow?.(source) ?? (() => {});
   }
 
   /**

@@ -1,15 +1,17 @@
 /**
  * Warm function Workers, pooled per loaded module (its digest and limits),
- * plus a few spare Workers started ahead with nothing loaded, so the first
- * call of a new version does not wait for a Worker to start.
+ * plus a few spare Workers started ahead with nothing loaded (and the
+ * default heap limit), so the first call of a new version does not wait for
+ * a Worker to start. Workers start through the pool's relay (relay.ts).
  *
  * @module
  */
 
 import { BusyError, ClosedError } from "../errors.ts";
 import type { ModuleExports } from "./declaration.ts";
-import type { Limits } from "./limits.ts";
-import { Sandbox, type SandboxReply } from "./sandbox.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { Relay } from "./relay.ts";
+import { heapMbOf, Sandbox, type SandboxReply } from "./sandbox.ts";
 
 /** Options of a pool. */
 export interface PoolOptions {
@@ -99,7 +101,7 @@ interface Entry {
  *   assert.equal(again.cold, false);
  *   again.release();
  * } finally {
- *   pool.close();
+ *   await pool.close();
  * }
  * ```
  */
@@ -110,6 +112,7 @@ export class WorkerPool {
   readonly #maxQueue: number;
   readonly #entries = new Map<string, Entry>();
   readonly #spares: Sandbox[] = [];
+  #relay: Relay | undefined;
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -174,8 +177,11 @@ export class WorkerPool {
     if (e.total === 0 && e.waiters.length === 0) this.#entries.delete(key);
   }
 
-  /** Terminates every Worker; waiting calls fail with `ClosedError`. */
-  close(): void {
+  /**
+   * Terminates every Worker; waiting calls fail with `ClosedError`. Resolves
+   * once the Workers have stopped.
+   */
+  close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#refillTimer);
     this.#refillTimer = undefined;
@@ -187,11 +193,24 @@ export class WorkerPool {
     }
     this.#entries.clear();
     for (const sb of this.#spares.splice(0)) sb.terminate();
+    return this.#relay?.close() ?? Promise.resolve();
+  }
+
+  #spawn(memoryBytes: number): Sandbox {
+    this.#relay ??= new Relay();
+    return Sandbox.spawn(this.#relay, memoryBytes);
+  }
+
+  /** A spare Worker with the heap limit `memoryBytes` needs, if there is one. */
+  #spare(memoryBytes: number): Sandbox | undefined {
+    const heapMb = heapMbOf(memoryBytes);
+    const i = this.#spares.findIndex((sb) => sb.heapMb === heapMb);
+    return i < 0 ? undefined : this.#spares.splice(i, 1)[0];
   }
 
   async #grow(module: Loadable, e: Entry): Promise<Lease> {
     e.total++;
-    const sb = this.#spares.pop() ?? Sandbox.spawn();
+    const sb = this.#spare(module.limits.memoryBytes) ?? this.#spawn(module.limits.memoryBytes);
     let reply: SandboxReply;
     try {
       reply = await sb.request(
@@ -273,15 +292,13 @@ export class WorkerPool {
 
   #refill(): void {
     while (!this.#closed && this.#spares.length < this.#spareCount) {
-      this.#spares.push(Sandbox.spawn());
+      this.#spares.push(this.#spawn(DEFAULT_LIMITS.memoryBytes));
     }
   }
 
   /**
-   * Starting a Worker blocks this thread for milliseconds (about 20 on the
-   * benchmark machine), so spares are started once the pool has been quiet
-   * for a moment: not in the path of the call that took one, nor of the
-   * calls that follow it.
+   * Spares are started once the pool has been quiet for a moment: not in the
+   * path of the call that took one, nor of the calls that follow it.
    */
   #refillSoon(): void {
     if (this.#closed || this.#spares.length >= this.#spareCount) return;

@@ -33,7 +33,7 @@ Deno.test("WorkerPool.acquire() reuses warm Workers, caps them per module and qu
     b.release();
     d.release();
   } finally {
-    pool.close();
+    await pool.close();
   }
 });
 
@@ -50,7 +50,7 @@ Deno.test("WorkerPool.acquire() reports a module that does not load, and frees i
     const ok = await pool.acquire(module("ok"));
     ok.release();
   } finally {
-    pool.close();
+    await pool.close();
   }
 });
 
@@ -61,8 +61,9 @@ Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminate
   const m = module("a");
   const held = await pool.acquire(m);
   const waiting = pool.acquire(m);
-  pool.close();
+  const closed = pool.close();
   await assert.rejects(waiting, ClosedError);
+  await closed;
   held.release();
   assert.equal(held.sandbox.dead, true);
   await assert.rejects(pool.acquire(m), ClosedError);

@@ -1,7 +1,7 @@
 /**
- * One function Worker, seen from the host: a permission-less Worker running
- * the sandbox code, one request at a time, each with a wall-time limit past
- * which the Worker is terminated.
+ * One function Worker, seen from the host: a permission-less Worker with a
+ * heap limit running the sandbox code, one request at a time, each with a
+ * wall-time limit past which the Worker is terminated.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import type { ModuleExports } from "./declaration.ts";
 import type { FieldEntry } from "./fields.ts";
 import type { Limits } from "./limits.ts";
 import { sandboxMain } from "./_sandbox_main.ts";
+import type { Relay, RelayedWorker } from "./relay.ts";
 
 /** An error as the sandbox reports it. */
 export interface SandboxError {
@@ -61,19 +62,46 @@ export type SandboxReply =
   | { readonly t: "timeout"; readonly ms: number }
   | { readonly t: "crashed"; readonly message: string };
 
-const SOURCE = `(${sandboxMain.toString()})();`;
+const SOURCE = `import { workerData } from "node:worker_threads";
+import { getHeapStatistics } from "node:v8";
+(${sandboxMain.toString()})(workerData.port, workerData.pings, () => getHeapStatistics().heap_size_limit);`;
 const URL_OF_SOURCE = `data:application/javascript,${encodeURIComponent(SOURCE)}`;
 
+/** The smallest heap a function Worker gets, in MiB: the sandbox and a module need some. */
+const MIN_HEAP_MB = 32;
+
 /**
- * A function Worker. It starts with no permissions at all (no files,
- * network, environment, subprocesses, FFI or imports from outside its own
- * source) and the sandbox code, and loads one function module.
+ * The V8 heap limit of a Worker for a memory limit, in MiB: the limit
+ * itself, at least 32 MiB.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { heapMbOf } from "./sandbox.ts";
+ * assert.equal(heapMbOf(256 * 2 ** 20), 256);
+ * assert.equal(heapMbOf(1), 32);
+ * ```
+ */
+export function heapMbOf(memoryBytes: number): number {
+  return Math.max(MIN_HEAP_MB, Math.ceil(memoryBytes / 2 ** 20));
+}
+
+type Outgoing = { message: SandboxRequest; transfer: Transferable[]; timeoutMs: number };
+
+/**
+ * A function Worker. It starts with no permissions at all (no files,
+ * network, environment, subprocesses, FFI or imports from outside its own
+ * source), a V8 heap limit, and the sandbox code, and loads one function
+ * module. Requests made before it is up wait for it; their time limit runs
+ * from when the Worker takes them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Relay } from "./relay.ts";
  * import { Sandbox } from "./sandbox.ts";
- * const sb = Sandbox.spawn();
+ * const relay = new Relay();
+ * const sb = Sandbox.spawn(relay, 2 ** 28);
  * try {
  *   const source = "export const input = ''; export const output = 'value'; export function run() { return 42; }";
  *   const loaded = await sb.request({ t: "load", source, limits: { memoryBytes: 2 ** 28, outputBytes: 1024 } }, [], 5000);
@@ -83,35 +111,50 @@ const URL_OF_SOURCE = `data:application/javascript,${encodeURIComponent(SOURCE)}
  *   assert.deepEqual(r.t === "done" && r.json, "42");
  * } finally {
  *   sb.terminate();
+ *   await relay.close();
  * }
  * ```
  */
 export class Sandbox {
-  readonly #worker: Worker;
+  readonly #worker: RelayedWorker;
+  /** The heap limit the Worker runs under, in MiB. */
+  readonly heapMb: number;
+  #ready = false;
+  #waiting: Outgoing | undefined;
   #pending: ((reply: SandboxReply) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dead = false;
 
-  private constructor() {
-    this.#worker = new Worker(URL_OF_SOURCE, {
-      type: "module",
-      name: "strata-function",
-      deno: { permissions: "none" },
-    });
-    this.#worker.onmessage = (e: MessageEvent<SandboxReply>) => this.#settle(e.data);
-    this.#worker.onmessageerror = () => {
+  private constructor(relay: Relay, memoryBytes: number) {
+    this.heapMb = heapMbOf(memoryBytes);
+    this.#worker = relay.start(URL_OF_SOURCE, this.heapMb);
+    this.#worker.port.onmessage = (
+      e: MessageEvent<SandboxReply | { t: "ready" } | { t: "out-of-heap" }>,
+    ) => {
+      if (e.data.t === "ready") this.#up();
+      else if (e.data.t === "out-of-heap") {
+        this.#settle(this.#outOfHeap());
+        this.terminate();
+      } else this.#settle(e.data);
+    };
+    this.#worker.port.onmessageerror = () => {
       this.#fail("a reply could not be read");
     };
-    this.#worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#fail(e.message);
-      this.terminate();
-    };
+    this.#worker.exited.then((exit) => {
+      if (this.#dead) return;
+      this.#dead = true;
+      if (exit.oom) this.#settle(this.#outOfHeap());
+      else this.#fail(exit.message);
+      this.#worker.kill();
+    });
   }
 
-  /** Starts a Worker with the sandbox code and no function loaded. */
-  static spawn(): Sandbox {
-    return new Sandbox();
+  /**
+   * Starts a Worker through `relay` with the sandbox code, no function
+   * loaded, and a heap limit for `memoryBytes` (see `heapMbOf`).
+   */
+  static spawn(relay: Relay, memoryBytes: number): Sandbox {
+    return new Sandbox(relay, memoryBytes);
   }
 
   /** Whether the Worker was terminated (a limit, a crash, or `terminate()`). */
@@ -120,9 +163,10 @@ export class Sandbox {
   }
 
   /**
-   * Sends one request and resolves with its reply; `timeout` when it ran past
-   * `timeoutMs` (the Worker is then terminated), `crashed` when the Worker
-   * died. Only one request may be outstanding.
+   * Sends one request and resolves with its reply: `timeout` when it ran past
+   * `timeoutMs` (the Worker is then terminated), an `error` naming the memory
+   * limit when V8 stopped the Worker at its heap limit, `crashed` when the
+   * Worker died otherwise. Only one request may be outstanding.
    */
   request(
     message: SandboxRequest,
@@ -135,15 +179,9 @@ export class Sandbox {
     }
     return new Promise((resolve) => {
       this.#pending = resolve;
-      this.#timer = setTimeout(() => {
-        this.#settle({ t: "timeout", ms: timeoutMs });
-        this.terminate();
-      }, timeoutMs);
-      try {
-        this.#worker.postMessage(message, transfer);
-      } catch (e) {
-        this.#settle({ t: "crashed", message: (e as Error).message });
-      }
+      const out = { message, transfer, timeoutMs };
+      if (this.#ready) this.#send(out);
+      else this.#waiting = out;
     });
   }
 
@@ -151,9 +189,51 @@ export class Sandbox {
   terminate(): void {
     if (!this.#dead) {
       this.#dead = true;
-      this.#worker.terminate();
+      this.#worker.kill();
     }
     this.#fail("the Worker was terminated");
+  }
+
+  #up(): void {
+    this.#ready = true;
+    const out = this.#waiting;
+    this.#waiting = undefined;
+    if (out !== undefined && this.#pending !== undefined) this.#send(out);
+  }
+
+  #send({ message, transfer, timeoutMs }: Outgoing): void {
+    this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs);
+    try {
+      this.#worker.port.postMessage(message, transfer);
+    } catch (e) {
+      this.#settle({ t: "crashed", message: (e as Error).message });
+    }
+  }
+
+  /** Past the time limit: a Worker V8 stopped at its heap limit is told apart from a slow one. */
+  async #expire(timeoutMs: number): Promise<void> {
+    this.#timer = undefined;
+    const state = await this.#worker.probe();
+    if (this.#pending === undefined) return;
+    this.#settle(
+      state === "out-of-heap" || state === "stopped"
+        ? this.#outOfHeap()
+        : { t: "timeout", ms: timeoutMs },
+    );
+    this.terminate();
+  }
+
+  #outOfHeap(): SandboxReply {
+    return {
+      t: "error",
+      error: {
+        name: "RangeError",
+        limit: "memory",
+        message:
+          `the Worker's JavaScript heap reached its limit of ${this.heapMb} MiB and V8 stopped it; the Worker is replaced`,
+      },
+      logs: [],
+    };
   }
 
   #fail(message: string): void {
@@ -164,6 +244,7 @@ export class Sandbox {
     const resolve = this.#pending;
     if (resolve === undefined) return;
     this.#pending = undefined;
+    this.#waiting = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     resolve(reply);

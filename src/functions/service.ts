@@ -634,9 +634,9 @@ export class FunctionService {
     return done.flat();
   }
 
-  /** Terminates the Workers (when the service made its pool). */
-  close(): void {
-    if (this.#ownsPool) this.#pool.close();
+  /** Terminates the Workers (when the service made its pool); resolves once they stopped. */
+  close(): Promise<void> {
+    return this.#ownsPool ? this.#pool.close() : Promise.resolve();
   }
 
   async #dryRun(name: string, digest: string, module: Loadable): Promise<Declaration> {
