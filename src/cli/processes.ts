@@ -27,7 +27,7 @@ import { openFunctions, openRunner } from "./serve_functions.ts";
 export async function serveAll(config: Config): Promise<number> {
   await Deno.mkdir(config.dataDir, { recursive: true });
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
-  const { releases, nodes } = nameServerParts(registry, config.node);
+  const { releases, nodes } = await nameServerParts(registry, config.node);
   const node = await startRuntime(config, registry);
   const functions = await openFunctions({
     registry,
@@ -57,6 +57,7 @@ export async function serveAll(config: Config): Promise<number> {
   }, async () => {
     await functions.close();
     await node.close();
+    await releases.drain();
     registry.close();
   }, () => releases.close());
 }
@@ -96,7 +97,7 @@ export async function serveNameserver(config: Config): Promise<number> {
   }
   await Deno.mkdir(config.dataDir, { recursive: true });
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
-  const { releases, nodes } = nameServerParts(registry, undefined);
+  const { releases, nodes } = await nameServerParts(registry, undefined);
   const token = config.token === undefined ? {} : { token: config.token };
   const remote = self === undefined ? undefined : new RemoteNameService({
     urls: config.nameservers,
@@ -131,6 +132,7 @@ export async function serveNameserver(config: Config): Promise<number> {
       await functions?.close();
       catalog?.close();
       remote?.close();
+      await releases.drain();
       registry.close();
     },
     () => releases.close(),
@@ -189,8 +191,9 @@ interface NodeParts {
   lease?: LeaseKeeper;
 }
 
-function nameServerParts(registry: Registry, ownNode: string | undefined) {
-  const releases = new ReleaseLog();
+async function nameServerParts(registry: Registry, ownNode: string | undefined) {
+  // Kept in the registry's KV, so the notices not yet read outlive a restart.
+  const releases = await ReleaseLog.open(registry.kv);
   // The in-process runtime hears the registry directly; the log is for the others.
   registry.onRelease((copies) => releases.push(copies, ownNode));
   return { releases, nodes: new NodeBook(registry) };

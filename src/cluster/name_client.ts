@@ -236,10 +236,13 @@ export class RemoteNameService implements NameService {
     );
   }
 
-  /** Live nodes from every name server (a node registers with each). */
+  /**
+   * Live nodes from every name server that answers (a node registers with
+   * each, so one is enough); fails only when none answers.
+   */
   async listNodes(): Promise<NodeEntry[]> {
-    const lists = await Promise.all(
-      this.#urls.map((u) => this.#call<{ nodes: NodeEntry[] }>(u, "GET", "/v1/cluster/nodes")),
+    const lists = await this.#fromAny((u) =>
+      this.#call<{ nodes: NodeEntry[] }>(u, "GET", "/v1/cluster/nodes")
     );
     const best = new Map<string, NodeEntry>();
     for (const n of lists.flatMap((l) => l.nodes)) {
@@ -249,10 +252,10 @@ export class RemoteNameService implements NameService {
     return [...best.values()];
   }
 
-  /** Nodes as `GET /v1/nodes` shows them, merged from every name server. */
+  /** Nodes as `GET /v1/nodes` shows them, merged from every name server that answers. */
   async nodes(): Promise<NodeView[]> {
-    const lists = await Promise.all(
-      this.#urls.map((u) => this.#call<{ nodes: NodeView[] }>(u, "GET", "/v1/nodes")),
+    const lists = await this.#fromAny((u) =>
+      this.#call<{ nodes: NodeView[] }>(u, "GET", "/v1/nodes")
     );
     const best = new Map<string, NodeView>();
     for (const n of lists.flatMap((l) => l.nodes)) {
@@ -357,6 +360,14 @@ export class RemoteNameService implements NameService {
       i = j;
     }
     return out;
+  }
+
+  /** The answers of every name server that answers; the first failure when none does. */
+  async #fromAny<T>(ask: (url: string) => Promise<T>): Promise<T[]> {
+    const all = await Promise.allSettled(this.#urls.map(ask));
+    const answers = all.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    if (answers.length === 0) throw (all[0] as PromiseRejectedResult).reason;
+    return answers;
   }
 
   /** Stops following release notices. */
