@@ -160,8 +160,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
       bindings: {},
       bytes: new Uint8Array(Float64Array.from({ length: 64 }, (_, i) => i).buffer),
     });
-    pool.warm();
-    await new Promise((r) => setTimeout(r, 100));
+    await pool.warmed();
 
     const deployRuns = async (svc: FunctionService, prefix: string, n: number, salt: number) => {
       const deploys: number[] = [];
@@ -173,7 +172,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
         await svc.invoke(`${prefix}${i}`, { dataset: "tiny" });
         firsts.push(performance.now() - t);
         // Let the spare Worker the deploy used be replaced before the next.
-        await new Promise((r) => setTimeout(r, 50));
+        await pool.warmed();
       }
       return { deployMs: median(deploys), firstResultMs: median(firsts) };
     };
@@ -186,7 +185,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     const spawnTimes: number[] = [];
     for (let i = 0; i < 10; i++) {
       pool.evict(fn.module.key);
-      await new Promise((r) => setTimeout(r, 50));
+      await pool.warmed();
       let t = performance.now();
       await unchecked.invoke("plain0", { dataset: "tiny" });
       spareTimes.push(performance.now() - t);

@@ -33,10 +33,16 @@ export function sandboxMain(port: any, pings: any, heapLimit: () => number): voi
   // during each call, and the answer to the relay's pings, report it.
   const initialHeapLimit = heapLimit();
   const outOfHeap = () => heapLimit() > initialHeapLimit;
-  const every = setInterval;
-  const stopEvery = clearInterval;
   pings.onmessage = () => pings.postMessage(outOfHeap() ? "out-of-heap" : "pong");
-  let watch: ReturnType<typeof setInterval> | undefined;
+  // One watch for the Worker's life, looking only while a call is under
+  // way: cheaper per call than a timer of its own.
+  let busy = false;
+  const watch = setInterval(() => {
+    if (!busy || !outOfHeap()) return;
+    busy = false;
+    clearInterval(watch);
+    post({ t: "out-of-heap" });
+  }, 20);
 
   let memoryLimit = Number.POSITIVE_INFINITY;
   let outputLimit = Number.POSITIVE_INFINITY;
@@ -390,11 +396,7 @@ export function sandboxMain(port: any, pings: any, heapLimit: () => number): voi
 
   async function handle(m: Any): Promise<void> {
     begin();
-    watch = every(() => {
-      if (!outOfHeap()) return;
-      stopEvery(watch);
-      post({ t: "out-of-heap" });
-    }, 20);
+    busy = true;
     try {
       switch (m.t) {
         case "load": {
@@ -467,7 +469,7 @@ export function sandboxMain(port: any, pings: any, heapLimit: () => number): voi
         : errorOf(e);
       post({ t: "error", error, logs });
     } finally {
-      stopEvery(watch);
+      busy = false;
     }
   }
 

@@ -166,6 +166,14 @@ export class WorkerPool {
     this.#refill();
   }
 
+  /** Starts the spare Workers now, and resolves once they are up. */
+  async warmed(): Promise<void> {
+    clearTimeout(this.#refillTimer);
+    this.#refillTimer = undefined;
+    this.#refill();
+    await Promise.all(this.#spares.map((sb) => sb.ready));
+  }
+
   /** Terminates every Worker of a module (a refused deploy, a deleted version). */
   evict(key: string): void {
     const e = this.#entries.get(key);

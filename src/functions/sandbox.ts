@@ -120,6 +120,9 @@ export class Sandbox {
   /** The heap limit the Worker runs under, in MiB. */
   readonly heapMb: number;
   #ready = false;
+  #readied: (up: boolean) => void = () => {};
+  /** Resolves once the Worker is up (true), or dead before it was (false). */
+  readonly ready: Promise<boolean> = new Promise((resolve) => this.#readied = resolve);
   #waiting: Outgoing | undefined;
   #pending: ((reply: SandboxReply) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -143,6 +146,7 @@ export class Sandbox {
     this.#worker.exited.then((exit) => {
       if (this.#dead) return;
       this.#dead = true;
+      this.#readied(false);
       if (exit.oom) this.#settle(this.#outOfHeap());
       else this.#fail(exit.message);
       this.#worker.kill();
@@ -191,11 +195,13 @@ export class Sandbox {
       this.#dead = true;
       this.#worker.kill();
     }
+    this.#readied(false);
     this.#fail("the Worker was terminated");
   }
 
   #up(): void {
     this.#ready = true;
+    this.#readied(true);
     const out = this.#waiting;
     this.#waiting = undefined;
     if (out !== undefined && this.#pending !== undefined) this.#send(out);
