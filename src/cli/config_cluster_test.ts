@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { StrataError } from "../errors.ts";
 import { parseConfig } from "./config.ts";
 import { main } from "./main.ts";
+import { shardIndex } from "./processes.ts";
 
 Deno.test("parseConfig() reads the several-node keys", () => {
   const c = parseConfig(
@@ -53,4 +54,21 @@ Deno.test("strata runtime without a name server exits with 2 and says what it ne
   assert.deepEqual(errors, [
     "strata: A runtime needs its name servers: --nameserver URL or 'nameservers'",
   ]);
+});
+
+Deno.test("shardIndex() finds a name server in its list by its listen URL, or refuses", () => {
+  const at = (port: number, list: string) =>
+    parseConfig(`listen:\n  port: ${port}\nnameservers: [${list}]\n`);
+  const two = "http://127.0.0.1:7000, http://127.0.0.1:7001/";
+  assert.equal(shardIndex(at(7000, two)), 0);
+  assert.equal(shardIndex(at(7001, two)), 1);
+  assert.equal(shardIndex(at(7000, "http://127.0.0.1:7000")), undefined);
+  assert.throws(() => shardIndex(at(7002, two)), (e) => {
+    assert.ok(e instanceof StrataError);
+    assert.equal(
+      e.message,
+      "This name server listens on http://127.0.0.1:7002, which is not in 'nameservers' (http://127.0.0.1:7000, http://127.0.0.1:7001/): list it with the same host and port",
+    );
+    return true;
+  });
 });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { NotFoundError, StrataError } from "../errors.ts";
+import { StrataError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { RemoteNameService } from "./name_client.ts";
@@ -54,6 +54,7 @@ export class ShardedCatalog {
   readonly #retryMs: number;
   readonly #listeners = new Set<(dataset: string, version: number) => void>();
   readonly #followers = new Map<string, Follower>();
+  readonly #unsubscribe: () => void;
   #closed = false;
 
   /** Creates the catalog; nothing is followed until `follow()`. */
@@ -64,7 +65,7 @@ export class ShardedCatalog {
     this.#remote = options.remote;
     this.#waitMs = options.waitMs ?? 25_000;
     this.#retryMs = options.retryMs ?? 1_000;
-    this.#registry.onCommit((dataset, version) => this.#emit(dataset, version));
+    this.#unsubscribe = this.#registry.onCommit((dataset, version) => this.#emit(dataset, version));
   }
 
   /** Whether this name server holds `dataset`. */
@@ -112,6 +113,7 @@ export class ShardedCatalog {
   /** Stops following; the remote client is the caller's to close. */
   close(): void {
     this.#closed = true;
+    this.#unsubscribe();
     for (const f of this.#followers.values()) f.stop();
     this.#followers.clear();
     this.#listeners.clear();
@@ -191,7 +193,7 @@ export class ShardedCatalog {
         if (ctl.stopped || this.#closed) return;
         if (e instanceof StrataError && e.code === "timeout") continue;
         // Not created yet, or its name server does not answer: ask again soon.
-        if (!(e instanceof NotFoundError) && !(e instanceof StrataError)) {
+        if (!(e instanceof StrataError)) {
           console.error(`strata: following commits of '${dataset}': ${(e as Error).message}`);
         }
         await pause();

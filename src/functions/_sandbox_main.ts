@@ -14,9 +14,16 @@
 /**
  * Runs inside the Worker: installs the guards and the request handler on
  * `port` (the host's channel) and answers the relay's pings on `pings`.
- * `heapLimit` reads V8's current heap limit.
+ * `heapLimit` reads V8's current heap limit; `ARRAY_OF_TYPE` is fields.ts'
+ * map of numeric types to typed array names, passed in as the body refers
+ * to nothing outside itself.
  */
-export function sandboxMain(port: any, pings: any, heapLimit: () => number): void {
+export function sandboxMain(
+  port: any,
+  pings: any,
+  heapLimit: () => number,
+  ARRAY_OF_TYPE: Readonly<Record<string, string>>,
+): void {
   type Any = any;
   const g = globalThis as Any;
   const post: (message: unknown, transfer?: Transferable[]) => void = port.postMessage.bind(port);
@@ -273,20 +280,6 @@ export function sandboxMain(port: any, pings: any, heapLimit: () => number): voi
     e.preventDefault();
     log([`Uncaught error: ${text(e.message)}`]);
   });
-
-  const ARRAY_OF_TYPE: Record<string, string> = {
-    int8: "Int8Array",
-    int16: "Int16Array",
-    int32: "Int32Array",
-    int64: "BigInt64Array",
-    uint8: "Uint8Array",
-    uint16: "Uint16Array",
-    uint32: "Uint32Array",
-    uint64: "BigUint64Array",
-    float32: "Float32Array",
-    float64: "Float64Array",
-    bool: "Uint8Array",
-  };
 
   interface Field {
     name: string;

@@ -7,7 +7,7 @@
  */
 
 import type { ModuleExports } from "./declaration.ts";
-import type { FieldEntry } from "./fields.ts";
+import { ARRAY_OF_TYPE, type FieldEntry } from "./fields.ts";
 import type { Limits } from "./limits.ts";
 import { sandboxMain } from "./_sandbox_main.ts";
 import type { Relay, RelayedWorker } from "./relay.ts";
@@ -64,7 +64,12 @@ export type SandboxReply =
 
 const SOURCE = `import { workerData } from "node:worker_threads";
 import { getHeapStatistics } from "node:v8";
-(${sandboxMain.toString()})(workerData.port, workerData.pings, () => getHeapStatistics().heap_size_limit);`;
+(${sandboxMain.toString()})(
+  workerData.port,
+  workerData.pings,
+  () => getHeapStatistics().heap_size_limit,
+  ${JSON.stringify(ARRAY_OF_TYPE)},
+);`;
 const URL_OF_SOURCE = `data:application/javascript,${encodeURIComponent(SOURCE)}`;
 
 /** The smallest heap a function Worker gets, in MiB: the sandbox and a module need some. */

@@ -12,8 +12,15 @@ function bytesOf(v: number): Uint8Array {
 }
 
 /** A data directory whose file tier holds versions 1 and 2 registered, and version 3 stored but never registered. */
+const openTiers = (dir: string) =>
+  openMemoryAndFile({ node: "a", dataDir: dir, memory: 1 << 20, file: 1 << 20 });
+
 async function crashedNode(
-  fn: (dir: string, registry: Awaited<ReturnType<typeof openRegistry>>) => Promise<void>,
+  fn: (
+    dir: string,
+    registry: Awaited<ReturnType<typeof openRegistry>>,
+    tiers: Awaited<ReturnType<typeof openTiers>>,
+  ) => Promise<void>,
 ): Promise<void> {
   await Deno.mkdir("tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "reconcile_" });
@@ -28,7 +35,7 @@ async function crashedNode(
     const before = new Runtime({
       node: "a",
       names: registry,
-      tiers: await openMemoryAndFile({ node: "a", dataDir: dir, memory: 1 << 20, file: 1 << 20 }),
+      tiers: await openTiers(dir),
     });
     for (const v of [1, 2]) {
       await before.publish({
@@ -43,7 +50,8 @@ async function crashedNode(
     const names = [...Deno.readDirSync(`${dir}/file`)].map((e) => e.name);
     const one = names.find((n) => n.includes("1~2fdataset"))!;
     await Deno.copyFile(`${dir}/file/${one}`, `${dir}/file/${one.replace("1~2f", "3~2f")}`);
-    await fn(dir, registry);
+    // The node starts again on the same directory.
+    await fn(dir, registry, await openTiers(dir));
   } finally {
     registry.close();
     await Deno.remove(dir, { recursive: true });
@@ -51,13 +59,7 @@ async function crashedNode(
 }
 
 Deno.test("reconcile() frees the copies found at start that no name server counts as this node's", async () => {
-  await crashedNode(async (dir, registry) => {
-    const tiers = await openMemoryAndFile({
-      node: "a",
-      dataDir: dir,
-      memory: 1 << 20,
-      file: 1 << 20,
-    });
+  await crashedNode(async (dir, registry, tiers) => {
     const runtime = new Runtime({ node: "a", names: registry, tiers });
     assert.deepEqual(tiers.foundAtOpen().sort(), [
       "kept/1/dataset/",
@@ -80,13 +82,7 @@ Deno.test("reconcile() frees the copies found at start that no name server count
 });
 
 Deno.test("reconcile() never frees a copy written again since the start", async () => {
-  await crashedNode(async (dir, registry) => {
-    const tiers = await openMemoryAndFile({
-      node: "a",
-      dataDir: dir,
-      memory: 1 << 20,
-      file: 1 << 20,
-    });
+  await crashedNode(async (_dir, registry, tiers) => {
     // While the name server is asked, version 3 is published for real.
     const heldCopies: NameService["heldCopies"] = async (copies) => {
       await runtime.publish({
