@@ -81,6 +81,8 @@ interface Entry {
     module: Loadable;
   }[];
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When a Worker last came back idle (performance.now()). */
+  lastIdle: number;
 }
 
 /**
@@ -147,7 +149,6 @@ export class WorkerPool {
     const e = this.#entry(module.key);
     const idle = e.idle.pop();
     if (idle !== undefined) {
-      if (e.idle.length === 0) this.#unschedule(e);
       return Promise.resolve(this.#lease(module.key, e, idle, false));
     }
     if (e.total < this.#perModule) return this.#grow(module, e);
@@ -279,18 +280,30 @@ export class WorkerPool {
   #entry(key: string): Entry {
     let e = this.#entries.get(key);
     if (e === undefined) {
-      e = { idle: [], total: 0, exports: undefined, waiters: [], timer: undefined };
+      e = { idle: [], total: 0, exports: undefined, waiters: [], timer: undefined, lastIdle: 0 };
       this.#entries.set(key, e);
     }
     return e;
   }
 
+  /**
+   * Notes that a Worker came back idle. One timer per module, armed once and
+   * re-armed when it fires early: a timer per call would cost more than the
+   * call's own bookkeeping.
+   */
   #schedule(key: string, e: Entry): void {
-    this.#unschedule(e);
-    e.timer = setTimeout(() => {
-      e.timer = undefined;
-      this.evict(key);
-    }, this.#idleMs);
+    e.lastIdle = performance.now();
+    if (e.timer !== undefined) return;
+    const check = (wait: number) => {
+      e.timer = setTimeout(() => {
+        e.timer = undefined;
+        if (e.idle.length === 0) return;
+        const left = e.lastIdle + this.#idleMs - performance.now();
+        if (left > 0) check(left);
+        else this.evict(key);
+      }, wait);
+    };
+    check(this.#idleMs);
   }
 
   #unschedule(e: Entry): void {

@@ -69,3 +69,23 @@ Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminate
   await assert.rejects(pool.acquire(m), ClosedError);
   assert.deepEqual(pool.stats, { workers: 0, spares: 0, waiting: 0 });
 });
+
+Deno.test("WorkerPool terminates a module's Workers once they have been idle for idleMs", async () => {
+  const pool = new WorkerPool({ spares: 0, idleMs: 100 });
+  try {
+    const m = module("idle");
+    const a = await pool.acquire(m);
+    a.release();
+    // Used again before its idle time ran out: the same warm Worker.
+    const b = await pool.acquire(m);
+    assert.equal(b.sandbox, a.sandbox);
+    b.release();
+    while (pool.stats.workers > 0) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(a.sandbox.dead, true);
+    const c = await pool.acquire(m);
+    assert.equal(c.cold, true);
+    c.release();
+  } finally {
+    await pool.close();
+  }
+});

@@ -131,6 +131,11 @@ export class Sandbox {
   #waiting: Outgoing | undefined;
   #pending: ((reply: SandboxReply) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the outstanding request's time runs out (performance.now()). */
+  #deadline = 0;
+  #timeoutMs = 0;
+  /** When the armed timer fires (performance.now()). */
+  #timerAt = 0;
   #dead = false;
 
   private constructor(relay: Relay, memoryBytes: number) {
@@ -151,6 +156,7 @@ export class Sandbox {
     this.#worker.exited.then((exit) => {
       if (this.#dead) return;
       this.#dead = true;
+      this.#disarm();
       this.#readied(false);
       if (exit.oom) this.#settle(this.#outOfHeap());
       else this.#fail(exit.message);
@@ -196,6 +202,7 @@ export class Sandbox {
 
   /** Terminates the Worker; an outstanding request resolves as `crashed`. */
   terminate(): void {
+    this.#disarm();
     if (!this.#dead) {
       this.#dead = true;
       this.#worker.kill();
@@ -213,7 +220,9 @@ export class Sandbox {
   }
 
   #send({ message, transfer, timeoutMs }: Outgoing): void {
-    this.#timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs);
+    this.#deadline = performance.now() + timeoutMs;
+    this.#timeoutMs = timeoutMs;
+    this.#arm(timeoutMs);
     try {
       this.#worker.port.postMessage(message, transfer);
     } catch (e) {
@@ -221,9 +230,36 @@ export class Sandbox {
     }
   }
 
+  /**
+   * Makes sure the time-limit timer fires by `ms` from now. It stays armed
+   * across requests and re-arms itself for what is left of the current one
+   * when it fires early: warm calls, far shorter than their limit, set no
+   * timer of their own. A timer due later than this request's limit is
+   * replaced.
+   */
+  #arm(ms: number): void {
+    const at = performance.now() + ms;
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#pending === undefined || this.#dead) return;
+      const left = this.#deadline - performance.now();
+      if (left > 0) this.#arm(left);
+      else this.#expire(this.#timeoutMs);
+    }, ms);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   /** Past the time limit: a Worker V8 stopped at its heap limit is told apart from a slow one. */
   async #expire(timeoutMs: number): Promise<void> {
-    this.#timer = undefined;
     const state = await this.#worker.probe();
     if (this.#pending === undefined) return;
     this.#settle(
@@ -256,8 +292,6 @@ export class Sandbox {
     if (resolve === undefined) return;
     this.#pending = undefined;
     this.#waiting = undefined;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     resolve(reply);
   }
 }

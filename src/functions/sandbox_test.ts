@@ -62,6 +62,27 @@ Deno.test("Sandbox terminates a Worker past its time and answers later requests 
   });
 });
 
+Deno.test("Sandbox keeps a short time limit after a request with a long one", async () => {
+  await withRelay(async (relay) => {
+    // The first call answers at once; the second spins.
+    const sb = await load(
+      relay,
+      "globalThis.calls = (globalThis.calls ?? 0) + 1; if (globalThis.calls > 1) for (;;) {} return 1;",
+    );
+    assert.deepEqual(await run(sb, 600_000), { t: "done", json: "1", logs: [] });
+    let sentinel: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      sentinel = setTimeout(() => resolve("late"), 30_000)
+    );
+    try {
+      assert.deepEqual(await Promise.race([run(sb, 100), late]), { t: "timeout", ms: 100 });
+    } finally {
+      clearTimeout(sentinel);
+    }
+    assert.equal(sb.dead, true);
+  });
+});
+
 Deno.test("Sandbox stops a Worker whose heap of ordinary objects reaches its limit", async () => {
   await withRelay(async (relay) => {
     const before = Deno.memoryUsage().rss;

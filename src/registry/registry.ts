@@ -129,6 +129,8 @@ interface DatasetEntry {
   /** Publish writes in flight, over all versions. */
   writing: number;
   deleted: boolean;
+  /** The parts of `describeDataset()` that never change, built at its first call. */
+  described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
 }
 
 /**
@@ -394,17 +396,22 @@ export class Registry implements NameService {
   // deno-lint-ignore require-await
   async describeDataset(name: string): Promise<DatasetDescription> {
     const d = this.#dataset(name);
+    // A dataset's description never changes: built once, shared, frozen.
+    d.described ??= deepFreeze({
+      descriptionJson: descriptionToJson(d.ds.description),
+      fragments: [...d.ds.fragments.values()].map((f) => ({
+        name: f.decl.name,
+        params: [...f.decl.params],
+        readOnly: f.decl.readOnly,
+      })),
+    });
     return {
       ...summary(d),
       description: d.record.description,
-      descriptionJson: descriptionToJson(d.ds.description),
+      descriptionJson: d.described.descriptionJson,
       sizes: d.record.sizes,
       consumers: d.record.consumers ?? [],
-      fragments: [...d.ds.fragments.values()].map((f) => ({
-        name: f.decl.name,
-        params: f.decl.params,
-        readOnly: f.decl.readOnly,
-      })),
+      fragments: d.described.fragments,
       byteLength: d.whole.byteLength,
       versions: versionList(d),
     };
@@ -1375,6 +1382,14 @@ function summary(d: DatasetEntry): DatasetSummary {
     latest: d.latest === 0 ? null : d.latest,
     createdAt: d.record.createdAt,
   };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 function versionList(d: DatasetEntry): VersionRecord[] {

@@ -179,6 +179,15 @@ export class Runtime {
   readonly tiers: TierSet;
   readonly #names: NameService;
   readonly #plans = new Map<string, Plan>();
+  /**
+   * The last plan made for a target layout object, with its sources: repeated
+   * attaches of one region pass the same layout objects, and finding them by
+   * identity skips serialising layouts into a cache key.
+   */
+  readonly #lastPlans = new WeakMap<
+    FragmentLayout,
+    { readonly sources: readonly FragmentLayout[]; readonly plan: Plan }
+  >();
   readonly #planCacheSize: number;
   readonly #wire: WireClient | undefined;
   readonly #peers: PeerDirectory;
@@ -861,18 +870,25 @@ export class Runtime {
   }
 
   #plan(sources: readonly FragmentLayout[], target: FragmentLayout): Plan {
+    const last = this.#lastPlans.get(target);
+    if (
+      last !== undefined && last.sources.length === sources.length &&
+      last.sources.every((s, i) => s === sources[i])
+    ) {
+      return last.plan;
+    }
     const key = JSON.stringify([sources, target]);
-    const hit = this.#plans.get(key);
-    if (hit !== undefined) {
+    let plan = this.#plans.get(key);
+    if (plan !== undefined) {
       this.#plans.delete(key);
-      this.#plans.set(key, hit);
-      return hit;
+    } else {
+      plan = compilePlan(sources, target);
+      if (this.#plans.size >= this.#planCacheSize) {
+        this.#plans.delete(this.#plans.keys().next().value!);
+      }
     }
-    const plan = compilePlan(sources, target);
     this.#plans.set(key, plan);
-    if (this.#plans.size > this.#planCacheSize) {
-      this.#plans.delete(this.#plans.keys().next().value!);
-    }
+    this.#lastPlans.set(target, { sources: [...sources], plan });
     return plan;
   }
 }
