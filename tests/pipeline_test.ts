@@ -232,6 +232,55 @@ Deno.test("A pipeline records where it ran: pinned in situ, pinned in transit, o
   });
 });
 
+Deno.test("A run sent in transit asks its node to reshape the input there, sparing the producer", async () => {
+  await withFunctions(async (h) => {
+    await setUp(h);
+    await h.functions.deploy("histogram", await histogram());
+    // Node n2 takes runs over HTTP as a runtime does, and records them.
+    const jobs: Record<string, unknown>[] = [];
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        const job = await req.json();
+        jobs.push(job);
+        return Response.json({ ...(await h.functions.runJob(job)), node: "n2" });
+      },
+    );
+    try {
+      await h.registry.registerNode({
+        id: "n2",
+        url: `http://127.0.0.1:${server.addr.port}`,
+        tiers: [],
+      });
+      await h.pipelines.put("transit", {
+        source: "particles",
+        function: "histogram",
+        placement: "in-transit",
+      });
+      await h.pipelines.put("situ", {
+        source: "particles",
+        function: "histogram",
+        placement: "in-situ",
+      });
+      await publishRanks(h.runtime, 1, particles(1000).bytes, 2);
+      await h.pipelines.idle();
+      assert.equal(jobs.length, 1);
+      assert.equal(jobs[0]!.reshape, "destination");
+      const transit = (await h.pipelines.get("transit")).runs[0]!;
+      assert.deepEqual([transit.state, transit.placement?.ranOn], ["succeeded", "n2"]);
+      // In situ runs where the copies are: nothing to say about a reshape.
+      const situ = (await h.pipelines.get("situ")).runs[0]!;
+      assert.deepEqual([situ.state, situ.placement?.ranOn], ["succeeded", "n1"]);
+      assert.deepEqual(
+        (await h.pipelines.result("transit", 1)).value,
+        (await h.pipelines.result("situ", 1)).value,
+      );
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
 Deno.test("put() refuses pipelines that cannot run: unknown function, missing or extra output, loops", async () => {
   await withFunctions(async (h) => {
     await setUp(h);

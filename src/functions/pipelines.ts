@@ -435,6 +435,8 @@ export class PipelineService {
           skip: [...published],
         }
         : {}),
+      // In transit to spare the producer: the reshape moves off it too.
+      ...(decision.decided === "in-transit" ? { reshape: "destination" as const } : {}),
     };
     // The chosen node first; when it is gone, the producers, then any other.
     const order = [

@@ -33,6 +33,14 @@ export interface RunJob {
   };
   /** Units already published by an earlier attempt (`unitKey`), skipped. */
   readonly skip?: readonly string[];
+  /**
+   * Where reshapes of the input run: on the nodes holding the copies
+   * (`source`), or on the node running the job (`destination`). Absent: the
+   * copies' placement, else the size rule of the data plane. A run sent in
+   * transit to spare the producer reshapes at the destination, so the
+   * producer's node only sends bytes.
+   */
+  readonly reshape?: "source" | "destination";
 }
 
 /** What a run came to. `published` lists the units published, even when it failed. */
@@ -87,6 +95,10 @@ export function unitKey(params: Readonly<Record<string, number>>): string {
  * });
  * assert.equal(job.units.length, 1);
  * assert.throws(() => parseRunJob({ units: [] }), /Invalid run: 'function'/);
+ * assert.throws(
+ *   () => parseRunJob({ ...job, reshape: "here" }),
+ *   /Invalid run: 'reshape' must be 'source' or 'destination', found "here"/,
+ * );
  * ```
  */
 export function parseRunJob(body: unknown): RunJob {
@@ -122,6 +134,12 @@ export function parseRunJob(body: unknown): RunJob {
   }
   if (o.skip !== undefined) {
     job.skip = list(o.skip, "'skip'").map((s, i) => text(s, `'skip[${i}]'`));
+  }
+  if (o.reshape !== undefined) {
+    if (o.reshape !== "source" && o.reshape !== "destination") {
+      fail("'reshape'", "'source' or 'destination'", o.reshape);
+    }
+    job.reshape = o.reshape;
   }
   return job;
 }

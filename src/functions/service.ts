@@ -449,6 +449,8 @@ export class FunctionService {
       readonly params: Readonly<Record<string, number>>;
       readonly args?: unknown;
       readonly waitMs?: number;
+      /** Where a reshape of remote input runs (see `RunJob.reshape`). */
+      readonly reshape?: "source" | "destination";
     },
   ): Promise<CallResult> {
     const decl = fn.record.declaration;
@@ -459,6 +461,7 @@ export class FunctionService {
         dataset: req.dataset,
         version: req.version,
         ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
+        ...(req.reshape === undefined ? {} : { reshape: req.reshape }),
       },
       layout,
     );
@@ -547,6 +550,7 @@ export class FunctionService {
           version: job.source.version,
           params,
           ...(job.args === undefined ? {} : { args: job.args }),
+          ...(job.reshape === undefined ? {} : { reshape: job.reshape }),
         });
       const output = job.output;
       if (output === undefined) {
