@@ -36,7 +36,7 @@ export interface Latency {
 export interface FunctionsBenchResult {
   /** Where and when. */
   readonly machine: string;
-  /** A bare Worker with no permissions: spawn to first reply (ms) and round trip (µs). */
+  /** A bare Worker with no permissions: spawn to first reply (ms), and round trip (µs) in the blocks alternating with `warmInvoke`. */
   readonly bareWorker: { readonly coldMs: number; readonly roundTrip: Latency };
   /** Deploy with `deno check` and dry run, then the first invocation (ms, medians). */
   readonly deployChecked: { readonly deployMs: number; readonly firstResultMs: number };
@@ -48,6 +48,8 @@ export interface FunctionsBenchResult {
   readonly warmInvoke: Latency;
   /** Warm call on arrays the caller holds, one per message, µs. */
   readonly warmCall: Latency;
+  /** The bare Worker's round trip in the blocks alternating with `warmCall`, µs. */
+  readonly warmCallBare: Latency;
   /** Small calls (16 float32 each) per second, batched 512 per message over 2 Workers. */
   readonly batched: { readonly calls: number; readonly perSecond: number };
 }
@@ -88,7 +90,10 @@ function round(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
-async function bareWorker(): Promise<FunctionsBenchResult["bareWorker"]> {
+/** A bare Worker with no permissions echoing a transferred buffer: its cold start, and a round trip. */
+async function bareWorker(): Promise<
+  { coldMs: number; trip: () => Promise<unknown>; close(): void }
+> {
   const url = "data:application/javascript," +
     encodeURIComponent("self.onmessage = (e) => postMessage(e.data, [e.data]);");
   const spawn = () => new Worker(url, { type: "module", deno: { permissions: "none" } });
@@ -113,15 +118,34 @@ async function bareWorker(): Promise<FunctionsBenchResult["bareWorker"]> {
       const b = new ArrayBuffer(512);
       w.postMessage(b, [b]);
     });
-  for (let i = 0; i < 500; i++) await trip();
-  const times: number[] = [];
-  for (let i = 0; i < 5000; i++) {
-    const t = performance.now();
-    await trip();
-    times.push(performance.now() - t);
+  return { coldMs: median(colds), trip, close: () => w.terminate() };
+}
+
+/**
+ * Latencies of `f` and of the bare Worker's round trip, measured in
+ * alternating blocks of 500 calls (after 500 warm-up calls of each), so
+ * that drift of a shared machine falls on both.
+ */
+async function alternating(
+  f: () => Promise<unknown>,
+  bare: () => Promise<unknown>,
+): Promise<{ measured: Latency; bare: Latency }> {
+  for (let i = 0; i < 500; i++) {
+    await f();
+    await bare();
   }
-  w.terminate();
-  return { coldMs: median(colds), roundTrip: latency(times) };
+  const times: number[] = [];
+  const bares: number[] = [];
+  for (let block = 0; block < 10; block++) {
+    for (const [g, out] of [[f, times], [bare, bares]] as const) {
+      for (let i = 0; i < 500; i++) {
+        const t = performance.now();
+        await g();
+        out.push(performance.now() - t);
+      }
+    }
+  }
+  return { measured: latency(times), bare: latency(bares) };
 }
 
 /** Runs the function benchmark and writes bench/results/functions.{json,md}. */
@@ -147,8 +171,10 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
   const spareless = new WorkerPool({ spares: 0 });
   const noSpares = new FunctionService({ store, catalog: registry, runtime, pool: spareless });
   let result: FunctionsBenchResult;
+  let closeBare = () => {};
   try {
     const bare = await bareWorker();
+    closeBare = bare.close;
     await registry.createDataset({
       name: "tiny",
       description: "dataset tiny { var x [64]float64 }",
@@ -195,20 +221,13 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
       spawnTimes.push(performance.now() - t);
     }
 
-    const warm = async (f: () => Promise<unknown>) => {
-      for (let i = 0; i < 500; i++) await f();
-      const times: number[] = [];
-      for (let i = 0; i < 5000; i++) {
-        const t = performance.now();
-        await f();
-        times.push(performance.now() - t);
-      }
-      return latency(times);
-    };
-    const warmInvoke = await warm(() => unchecked.invoke("plain0", { dataset: "tiny" }));
+    const warmInvoke = await alternating(
+      () => unchecked.invoke("plain0", { dataset: "tiny" }),
+      bare.trip,
+    );
     await unchecked.deploy("small", SMALL);
     const one = [{ v: new Float32Array(16) }];
-    const warmCall = await warm(() => unchecked.callMany("small", one));
+    const warmCall = await alternating(() => unchecked.callMany("small", one), bare.trip);
 
     const calls = 100_000;
     const inputs = Array.from({ length: calls }, (_, i) => ({ v: new Float32Array(16).fill(i) }));
@@ -221,15 +240,17 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
       machine: `${
         new Date().toISOString()
       }, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs`,
-      bareWorker: bare,
+      bareWorker: { coldMs: bare.coldMs, roundTrip: warmInvoke.bare },
       deployChecked,
       deployUnchecked,
       coldCall: { spareMs: median(spareTimes), spawnMs: median(spawnTimes) },
-      warmInvoke,
-      warmCall,
+      warmInvoke: warmInvoke.measured,
+      warmCallBare: warmCall.bare,
+      warmCall: warmCall.measured,
       batched: { calls, perSecond: Math.round(calls / seconds) },
     };
   } finally {
+    closeBare();
     await pool.close();
     await spareless.close();
     registry.close();
@@ -240,7 +261,8 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     "# Function benchmark",
     "",
     r.machine + ".",
-    "In process (no HTTP). Latencies are medians (p50) and 99th percentiles of 5000 calls after 500 warm-up calls;",
+    "In process (no HTTP). Latencies are medians (p50) and 99th percentiles of 5000 calls after 500 warm-up calls,",
+    "measured in blocks of 500 alternating with as many bare Worker round trips, so drift falls on both;",
     "cold figures are medians of 3 (checked deploys) or 10 runs. The bare Worker is a permission-less Worker",
     "echoing a transferred 512-byte buffer: the floor under any sandboxed call.",
     "",
@@ -253,7 +275,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     `| cold call (no warm Worker, spare Worker ready) | ${r.coldCall.spareMs} ms | | <= 10 ms |`,
     `| cold call (no warm Worker, Worker spawned) | ${r.coldCall.spawnMs} ms | ${r.bareWorker.coldMs} ms | |`,
     `| warm invoke on a stored fragment, p50 / p99 | ${r.warmInvoke.p50} / ${r.warmInvoke.p99} µs | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs (round trip) | <= 150 µs p50 |`,
-    `| warm call on held arrays, p50 / p99 | ${r.warmCall.p50} / ${r.warmCall.p99} µs | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs | |`,
+    `| warm call on held arrays, p50 / p99 | ${r.warmCall.p50} / ${r.warmCall.p99} µs | ${r.warmCallBare.p50} / ${r.warmCallBare.p99} µs | |`,
     `| batched small calls (16 float32, 512 per message, 2 Workers) | ${r.batched.perSecond} calls/s | | >= 100000 calls/s |`,
     "",
   ].join("\n");
