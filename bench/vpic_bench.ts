@@ -49,7 +49,7 @@ export interface VpicPoint {
 const N = 1 << 20;
 const RANKS = 4;
 const STEPS = 8;
-const BLOCKS = 3;
+const BLOCKS = 6;
 
 const DESCRIPTION = `dataset particles {
   type Particle struct { x, y, z float32; ux, uy, uz float32; w float32; id int32 }
