@@ -258,6 +258,33 @@ export class ConflictError extends StrataError {
 }
 
 /**
+ * A dataset was deleted and created again under its name since the caller
+ * read its description (HTTP 409): the layout the caller made from it may
+ * not fit the new one. Read the description again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatasetReplacedError } from "./errors.ts";
+ * const e = new DatasetReplacedError("grid", 1000, 2000);
+ * assert.equal(e.code, "conflict");
+ * assert.match(e.message, /'grid' was created again/);
+ * ```
+ */
+export class DatasetReplacedError extends ConflictError {
+  /** Creates the error from the creation times expected and found. */
+  constructor(dataset: string, expected: number, found: number) {
+    super(
+      `Dataset '${dataset}' was created again (at ${
+        new Date(found).toISOString()
+      }) since its description was read (created at ${
+        new Date(expected).toISOString()
+      }): read it again`,
+    );
+  }
+}
+
+/**
  * An attach of a version that is not committed (HTTP 409): ask with `wait`
  * to wait for it.
  *

@@ -306,3 +306,38 @@ Deno.test("invoke() names what is wrong with the dataset, region or result", asy
     );
   });
 });
+
+Deno.test("invoke() reads a dataset's description again once the dataset was created again", async () => {
+  await withFunctions(async (h) => {
+    await tiny(h);
+    await h.functions.deploy("scale", scale(10));
+    assert.equal((await h.functions.invoke("scale", { dataset: "tiny" })).json, "20");
+    // Deleted and created again with a shorter array: the description the
+    // service kept no longer fits (its layout asks for 4 elements of 2).
+    const recreate = async (description: string, bytes: Uint8Array) => {
+      await h.runtime.free(await h.registry.deleteDataset("tiny"));
+      await h.registry.createDataset({ name: "tiny", description });
+      await h.runtime.publish({
+        dataset: "tiny",
+        version: 1,
+        fragment: "dataset",
+        bindings: {},
+        bytes,
+      });
+    };
+    await recreate(
+      "dataset tiny { var x [2]float64 }",
+      new Uint8Array(new Float64Array([5, 6]).buffer),
+    );
+    assert.equal((await h.functions.invoke("scale", { dataset: "tiny" })).json, "50");
+    // Created again with other types around the same variable: read as declared.
+    await recreate(
+      "dataset tiny { var w [2]int32; var x [4]float32 }",
+      new Uint8Array([
+        ...new Uint8Array(new Int32Array([7, 7]).buffer),
+        ...new Uint8Array(new Float32Array([3, 0, 0, 0]).buffer),
+      ]),
+    );
+    assert.equal((await h.functions.invoke("scale", { dataset: "tiny" })).json, "30");
+  });
+});

@@ -173,7 +173,9 @@ export class RemoteNameService implements NameService {
       readonly bindings: Readonly<Record<string, number>>;
     },
     options: { readonly waitMs?: number } = {},
-  ): Promise<{ version: number; layout: FragmentLayout; sources: SourceRecord[] }> {
+  ): Promise<
+    { version: number; layout: FragmentLayout; sources: SourceRecord[]; createdAt?: number }
+  > {
     const url = this.urlOf(q.dataset);
     const { waitMs } = options;
     if (waitMs === undefined) return this.#call(url, "POST", "/v1/cluster/lookup", q);

@@ -8,6 +8,7 @@
 
 import { compileDescription, type Dataset, fragmentLayout } from "../ddl/mod.ts";
 import {
+  DatasetReplacedError,
   FunctionFailedError,
   InvalidFunctionError,
   InvalidRequestError,
@@ -60,7 +61,15 @@ export interface FunctionRuntime {
   readonly node?: string;
   /** Attaches a layout of a committed version. */
   attachLayout(
-    req: { dataset: string; version: number | "latest"; waitMs?: number },
+    req: {
+      dataset: string;
+      version: number | "latest";
+      waitMs?: number;
+      /** Where a reshape of remote copies runs. */
+      reshape?: "source" | "destination";
+      /** The dataset's creation time the layout was made for (see `DatasetReplacedError`). */
+      createdAt?: number;
+    },
     layout: FragmentLayout,
   ): Promise<RuntimeAttach>;
   /** Publishes a fragment (the outputs of runs handed to this node). */
@@ -168,6 +177,7 @@ export class FunctionService {
   readonly #versions = new Map<string, Resolved>();
   readonly #aliases = new Map<string, Record<string, number>>();
   readonly #inputs = new Map<string, Dataset>();
+  readonly #sources = new Map<string, DatasetDescription>();
   readonly #outputs = new Map<string, Dataset>();
   readonly #layouts = new Map<string, { layout: FragmentLayout; fields: FieldEntry[] }>();
   #inUse: (name: string) => string | undefined = () => undefined;
@@ -454,17 +464,29 @@ export class FunctionService {
     },
   ): Promise<CallResult> {
     const decl = fn.record.declaration;
-    const source = await this.#catalog.describeDataset(req.dataset);
-    const { layout, fields } = this.#layout(fn, source, req.params);
-    const attached = await this.#runtime().attachLayout(
-      {
-        dataset: req.dataset,
-        version: req.version,
-        ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
-        ...(req.reshape === undefined ? {} : { reshape: req.reshape }),
-      },
-      layout,
-    );
+    const attach = (source: DatasetDescription) => {
+      const { layout, fields } = this.#layout(fn, source, req.params);
+      return this.#runtime().attachLayout(
+        {
+          dataset: req.dataset,
+          version: req.version,
+          createdAt: source.createdAt,
+          ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
+          ...(req.reshape === undefined ? {} : { reshape: req.reshape }),
+        },
+        layout,
+      ).then((attached) => ({ attached, fields, source }));
+    };
+    let run: Awaited<ReturnType<typeof attach>>;
+    try {
+      run = await attach(await this.#source(req.dataset));
+    } catch (e) {
+      // Deleted and created again since its description was kept: read it again.
+      if (!(e instanceof DatasetReplacedError)) throw e;
+      this.#sources.delete(req.dataset);
+      run = await attach(await this.#source(req.dataset));
+    }
+    const { attached, fields, source } = run;
     const buffer = attached.bytes.buffer as ArrayBuffer;
     const ctx = {
       function: functionOf(fn),
@@ -764,6 +786,20 @@ export class FunctionService {
       }
       throw e;
     }
+  }
+
+  /**
+   * A dataset's description, kept: a description never changes, and a
+   * dataset created again under the name is told apart by its creation time
+   * when the attach looks it up (`DatasetReplacedError`).
+   */
+  async #source(name: string): Promise<DatasetDescription> {
+    const kept = this.#sources.get(name);
+    if (kept !== undefined) return kept;
+    const source = await this.#catalog.describeDataset(name);
+    if (this.#sources.size >= 256) this.#sources.delete(this.#sources.keys().next().value!);
+    this.#sources.set(name, source);
+    return source;
   }
 
   /** The input layout and fields of a call: cached, calls on one region repeat them. */

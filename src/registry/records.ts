@@ -160,6 +160,12 @@ export interface AttachResult {
   readonly layout: FragmentLayout;
   /** Published copies holding part of the region, with their layouts. */
   readonly sources: SourceRecord[];
+  /**
+   * When the dataset was created (ms since the epoch, unique per name on
+   * its name server): a dataset deleted and created again under the same
+   * name has another.
+   */
+  readonly createdAt?: number;
 }
 
 /** What `publishFragment()` returns. */

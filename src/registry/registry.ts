@@ -193,6 +193,8 @@ export class Registry implements NameService {
   readonly #writes: GroupCommitter;
   readonly #waiters: VersionWaiters;
   readonly #datasets = new Map<string, DatasetEntry>();
+  /** The latest creation time given or loaded: each dataset gets a later one. */
+  #lastCreatedAt = 0;
   readonly #creating = new Set<string>();
   readonly #deleting = new Set<string>();
   readonly #defaultRetention: number;
@@ -368,7 +370,9 @@ export class Registry implements NameService {
       durable: input.durable === true,
       overwrite: input.overwrite === true,
       sizes,
-      createdAt: Date.now(),
+      // Never the time of a dataset created before: a name deleted and
+      // created again within a millisecond still gets a new one.
+      createdAt: this.#nextCreatedAt(),
       ...(input.consumers === undefined || input.consumers.length === 0
         ? {}
         : { consumers: [...new Set(input.consumers)] }),
@@ -1002,7 +1006,7 @@ export class Registry implements NameService {
     for (const h of v.index.query(layout)) {
       if (overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
     }
-    return { version: n, layout, sources };
+    return { version: n, layout, sources, createdAt: d.record.createdAt };
   }
 
   /**
@@ -1196,7 +1200,14 @@ export class Registry implements NameService {
     return freed;
   }
 
+  /** A creation time later than any dataset's this registry has held since it opened. */
+  #nextCreatedAt(): number {
+    this.#lastCreatedAt = Math.max(Date.now(), this.#lastCreatedAt + 1);
+    return this.#lastCreatedAt;
+  }
+
   #entry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
+    this.#lastCreatedAt = Math.max(this.#lastCreatedAt, record.createdAt);
     const ds = compiled ?? compileDescription(record.description);
     return {
       record,

@@ -176,8 +176,20 @@ Deno.test("deleteDataset() removes every key of a dataset, in batches, and retur
     }
     assert.deepEqual(await keysIn(path, ["latest", "cells"]), []);
     assert.equal((await keysIn(path, ["fragments", "grid"])).length, 1);
+    const before = (await reg.describeDataset("grid")).createdAt;
     await reg.createDataset({ name: "cells", description: GRID });
     assert.deepEqual(await reg.listVersions("cells"), []);
+    // Created again at once: still a later creation time, which lookups answer.
+    const again = (await reg.describeDataset("cells")).createdAt;
+    assert.ok(again > before, `${again} > ${before}`);
+    await reg.publishFragment({ ...rows(0, 8), dataset: "cells" });
+    const found = await reg.attachFragments({
+      dataset: "cells",
+      version: 1,
+      fragment: "rows",
+      bindings: { r0: 0, r1: 8 },
+    });
+    assert.equal(found.createdAt, again);
   });
 });
 

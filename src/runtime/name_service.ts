@@ -138,6 +138,8 @@ export interface NameService {
       readonly version: number;
       readonly layout: FragmentLayout;
       readonly sources: readonly SourceRecord[];
+      /** When the dataset was created: another dataset of the same name has another. */
+      readonly createdAt?: number;
     }
   >;
   /** Resolves with the first committed version >= `atLeast`. */

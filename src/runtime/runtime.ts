@@ -10,6 +10,7 @@ import { crc32 } from "node:zlib";
 import {
   ChecksumError,
   ConflictError,
+  DatasetReplacedError,
   InvalidRequestError,
   LostError,
   NotFoundError,
@@ -125,6 +126,13 @@ export interface AttachRequest {
   readonly waitMs?: number;
   /** Where the reshape of copies held by other nodes runs (default: the runtime's). */
   readonly reshape?: ReshapeMode;
+  /**
+   * The creation time of the dataset the caller's layout was made from (its
+   * `createdAt`): when the name server holds another dataset of that name
+   * now (deleted and created again), the attach fails with
+   * `DatasetReplacedError` before any byte is read.
+   */
+  readonly createdAt?: number;
   /**
    * Attach into this buffer instead of a new one: exactly the byte length of
    * the result's layout (else an `InvalidRequestError`, and nothing is
@@ -591,14 +599,21 @@ export class Runtime {
    * trip, not a lookup, a wait and a lookup again.
    */
   async #lookup(
-    req: Pick<AttachRequest, "dataset" | "version" | "waitMs">,
+    req: Pick<AttachRequest, "dataset" | "version" | "waitMs" | "createdAt">,
     fragment: string,
     bindings: Readonly<Record<string, number>>,
   ): ReturnType<NameService["attachFragments"]> {
     const query = { dataset: req.dataset, version: req.version, fragment, bindings };
-    return req.waitMs === undefined
+    const found = req.waitMs === undefined
       ? await this.#names.attachFragments(query)
       : await this.#names.attachFragments(query, { waitMs: req.waitMs });
+    if (
+      req.createdAt !== undefined && found.createdAt !== undefined &&
+      found.createdAt !== req.createdAt
+    ) {
+      throw new DatasetReplacedError(req.dataset, req.createdAt, found.createdAt);
+    }
+    return found;
   }
 
   /**
