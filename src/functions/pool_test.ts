@@ -71,7 +71,7 @@ Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminate
 });
 
 Deno.test("WorkerPool terminates a module's Workers once they have been idle for idleMs", async () => {
-  const pool = new WorkerPool({ spares: 0, idleMs: 100 });
+  const pool = new WorkerPool({ spares: 0, idleMs: 1000 });
   try {
     const m = module("idle");
     const a = await pool.acquire(m);
