@@ -35,7 +35,7 @@ export interface StreamingPoint {
 }
 
 const MiB = 1 << 20;
-const PLAN: [number, number][] = [[1, 60], [16, 24], [64, 12]];
+const PLAN: [number, number][] = [[1, 120], [16, 40], [64, 30]];
 const WARMUP = 2;
 
 const description = (n: number) =>
