@@ -136,6 +136,8 @@ export class Sandbox {
   #timeoutMs = 0;
   /** When the armed timer fires (performance.now()). */
   #timerAt = 0;
+  /** Requests sent so far: tells the request a time limit ran out for from a later one. */
+  #sent = 0;
   #dead = false;
 
   private constructor(relay: Relay, memoryBytes: number) {
@@ -220,6 +222,7 @@ export class Sandbox {
   }
 
   #send({ message, transfer, timeoutMs }: Outgoing): void {
+    this.#sent++;
     this.#deadline = performance.now() + timeoutMs;
     this.#timeoutMs = timeoutMs;
     this.#arm(timeoutMs);
@@ -260,8 +263,10 @@ export class Sandbox {
 
   /** Past the time limit: a Worker V8 stopped at its heap limit is told apart from a slow one. */
   async #expire(timeoutMs: number): Promise<void> {
+    const request = this.#sent;
     const state = await this.#worker.probe();
-    if (this.#pending === undefined) return;
+    // Answered while the probe ran (and perhaps followed by another request).
+    if (this.#pending === undefined || this.#sent !== request) return;
     this.#settle(
       state === "out-of-heap" || state === "stopped"
         ? this.#outOfHeap()
