@@ -339,5 +339,16 @@ Deno.test("invoke() reads a dataset's description again once the dataset was cre
       ]),
     );
     assert.equal((await h.functions.invoke("scale", { dataset: "tiny" })).json, "30");
+    // First without the variable the function reads, then with it.
+    await recreate("dataset tiny { var y [4]float64 }", new Uint8Array(32));
+    await assert.rejects(
+      h.functions.invoke("scale", { dataset: "tiny" }),
+      /LayoutError: Function 'scale' cannot read dataset 'tiny'/,
+    );
+    await recreate(
+      "dataset tiny { var x [1]float64 }",
+      new Uint8Array(new Float64Array([4]).buffer),
+    );
+    assert.equal((await h.functions.invoke("scale", { dataset: "tiny" })).json, "40");
   });
 });

@@ -8,7 +8,6 @@
 
 import { compileDescription, type Dataset, fragmentLayout } from "../ddl/mod.ts";
 import {
-  DatasetReplacedError,
   FunctionFailedError,
   InvalidFunctionError,
   InvalidRequestError,
@@ -477,14 +476,19 @@ export class FunctionService {
         layout,
       ).then((attached) => ({ attached, fields, source }));
     };
+    const kept = this.#sources.get(req.dataset);
     let run: Awaited<ReturnType<typeof attach>>;
     try {
-      run = await attach(await this.#source(req.dataset));
+      run = await attach(kept ?? await this.#source(req.dataset));
     } catch (e) {
-      // Deleted and created again since its description was kept: read it again.
-      if (!(e instanceof DatasetReplacedError)) throw e;
+      // A kept description may be of a dataset since deleted and created
+      // again (the attach says so with DatasetReplacedError; a layout the
+      // old description could not give fails before it): read it again.
+      if (kept === undefined) throw e;
       this.#sources.delete(req.dataset);
-      run = await attach(await this.#source(req.dataset));
+      const fresh = await this.#source(req.dataset);
+      if (fresh.createdAt === kept.createdAt) throw e;
+      run = await attach(fresh);
     }
     const { attached, fields, source } = run;
     const buffer = attached.bytes.buffer as ArrayBuffer;
@@ -791,7 +795,8 @@ export class FunctionService {
   /**
    * A dataset's description, kept: a description never changes, and a
    * dataset created again under the name is told apart by its creation time
-   * when the attach looks it up (`DatasetReplacedError`).
+   * when the attach looks it up (`DatasetReplacedError`), or by a call that
+   * failed with the kept one.
    */
   async #source(name: string): Promise<DatasetDescription> {
     const kept = this.#sources.get(name);
