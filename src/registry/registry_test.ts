@@ -190,6 +190,22 @@ Deno.test("deleteDataset() removes every key of a dataset, in batches, and retur
       bindings: { r0: 0, r1: 8 },
     });
     assert.equal(found.createdAt, again);
+    // Deleted and created again within one millisecond (the clock held
+    // still): every creation time is still later than the one before.
+    const times = [again];
+    const now = Date.now;
+    const still = now();
+    Date.now = () => still;
+    try {
+      for (let i = 0; i < 5; i++) {
+        await reg.deleteDataset("cells");
+        await reg.createDataset({ name: "cells", description: GRID });
+        times.push((await reg.describeDataset("cells")).createdAt);
+      }
+    } finally {
+      Date.now = now;
+    }
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! > times[i - 1]!, `${times}`);
   });
 });
 
