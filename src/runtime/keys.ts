@@ -73,3 +73,43 @@ export function parseCopyKey(key: string): {
   }
   return { dataset, version, fragment, bindings };
 }
+
+/** Separates a copy key from the checksum of a staged copy's bytes. */
+const STAGED = "#";
+
+/**
+ * The tier key of a staged copy: the bytes of an overwrite of `key` whose
+ * CRC-32 is `checksum`, held beside the bytes they replace until the name
+ * server's record names them and they are moved under `key`. A reader whose
+ * record names `checksum` finds the right bytes here after any crash.
+ * `parseCopyKey()` does not read it as a copy key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCopyKey, stagedKey } from "./keys.ts";
+ * assert.equal(stagedKey("particles/3/block/r0=0", 0xbeef), "particles/3/block/r0=0#0000beef");
+ * assert.equal(parseCopyKey(stagedKey("particles/3/block/r0=0", 0xbeef)), undefined);
+ * ```
+ */
+export function stagedKey(key: string, checksum: number): string {
+  return `${key}${STAGED}${(checksum >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * The copy key and checksum a staged key names, or undefined for any other
+ * key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseStagedKey, stagedKey } from "./keys.ts";
+ * assert.deepEqual(parseStagedKey(stagedKey("d/1/dataset/", 7)), { key: "d/1/dataset/", checksum: 7 });
+ * assert.equal(parseStagedKey("d/1/dataset/"), undefined);
+ * ```
+ */
+export function parseStagedKey(key: string): { key: string; checksum: number } | undefined {
+  const at = key.lastIndexOf(STAGED);
+  if (at < 0 || !/^[0-9a-f]{8}$/.test(key.slice(at + 1))) return undefined;
+  return { key: key.slice(0, at), checksum: parseInt(key.slice(at + 1), 16) };
+}

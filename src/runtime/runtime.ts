@@ -6,7 +6,6 @@
  * @module
  */
 
-import { crc32 } from "node:zlib";
 import {
   ChecksumError,
   ConflictError,
@@ -28,7 +27,7 @@ import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
 import type { Peer, WireClient } from "../wire/client.ts";
 import type { Produced } from "../wire/server.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
-import { copyKey, parseCopyKey, regionKey } from "./keys.ts";
+import { copyKey, parseCopyKey, parseStagedKey, regionKey, stagedKey } from "./keys.ts";
 import type {
   CopyPlace,
   CopyRef,
@@ -208,6 +207,8 @@ export class Runtime {
   readonly #turns = new Turns();
   /** Cached plans cut into pieces by source offset (the plan cache keeps the plans). */
   readonly #planChunks = new WeakMap<Plan, PlanChunk[]>();
+  /** Staged copies (`stagedKey`) the tiers hold, by the copy key they stand beside. */
+  readonly #staged = new Map<string, Set<string>>();
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -225,6 +226,8 @@ export class Runtime {
     this.#reshape = options.reshape ?? "auto";
     this.#sendReplica = options.sendReplica ?? httpReplica(options.token);
     this.#link = options.link ?? { bandwidth: 1e9, latency: 1e-4 };
+    // Staged copies a crash left behind: readers may need them (#stored).
+    for (const key of this.tiers.keys()) this.#noteStaged(key);
     // However a version is retired (an explicit commit, a publish that
     // completed a newer version, a batch) or a dataset deleted, the copies
     // this node holds are freed.
@@ -299,17 +302,7 @@ export class Runtime {
       byteLength: req.bytes.byteLength,
     };
     if (this.tiers.holds(key)) {
-      // A copy under this key is registered already (or a publish of it is in flight):
-      // let the name server decide (409 unless the dataset allows overwrite) before touching it.
-      const placement = this.tiers.place(placed);
-      const record: FragmentRecord = {
-        ...copy,
-        checksum: await sum,
-        tier: this.tiers.primaryAmong(placement.tiers),
-      };
-      const result = await this.#register(record, turn);
-      const stored = await this.tiers.store(key, req.bytes, placed, placement);
-      return { committed: result.committed, record: await this.#settle(record, stored.primary) };
+      return await this.#overwrite(key, req.bytes, copy, placed, sum, turn);
     }
     const placement = this.tiers.place(placed, await this.#otherNodes());
     const stored = await this.tiers.store(key, req.bytes, placed, placement);
@@ -324,12 +317,53 @@ export class Runtime {
     try {
       committed = (await this.#register(record, turn)).committed;
     } catch (e) {
-      // Only our bytes: a racing publish of the same region may have stored its own since.
-      await this.tiers.deleteIf(key, stored.generation);
+      // Only our bytes (a racing publish of the same region may have stored
+      // its own since), and only when the name server surely did not record
+      // them: a record it may have written must find its bytes.
+      if (refused(e)) await this.tiers.deleteIf(key, stored.generation);
       throw e;
     }
     const settled = await this.#settle(record, this.tiers.primaryOf(key));
     return { committed, record: await this.#replicate(settled, placement) };
+  }
+
+  /**
+   * Publishes a copy of a key the tiers hold already (an overwrite, or a
+   * publish racing one of the same region). The old bytes stay under the key
+   * until the record names the new ones, which wait meanwhile under their
+   * staged key (`stagedKey`): at every moment, and after a crash at any
+   * point, the bytes the registry's record names are on a tier, and readers
+   * find them by the record's checksum (`#stored`). Order: 1. the new bytes
+   * are stored under the staged key; 2. the copy is registered (the name
+   * server refuses it unless the dataset allows overwrite); 3. the new bytes
+   * replace the old under the key; 4. the staged copy is removed.
+   */
+  async #overwrite(
+    key: string,
+    bytes: Uint8Array,
+    copy: Omit<FragmentRecord, "checksum" | "tier">,
+    placed: PlacedFragment,
+    sum: Promise<number>,
+    turn: Turn,
+  ): Promise<{ committed: boolean; record: FragmentRecord }> {
+    const placement = this.tiers.place(placed);
+    const checksum = await sum;
+    const staged = stagedKey(key, checksum);
+    const early = await this.tiers.store(staged, bytes, placed, placement);
+    this.#noteStaged(staged);
+    const record: FragmentRecord = { ...copy, checksum, tier: early.primary };
+    let committed: boolean;
+    try {
+      committed = (await this.#register(record, turn)).committed;
+    } catch (e) {
+      if (refused(e) && await this.tiers.deleteIf(staged, early.generation)) {
+        this.#forgetStaged(staged);
+      }
+      throw e;
+    }
+    const stored = await this.tiers.store(key, bytes, placed, placement);
+    if (await this.tiers.deleteIf(staged, early.generation)) this.#forgetStaged(staged);
+    return { committed, record: await this.#settle(record, stored.primary) };
   }
 
   /**
@@ -364,9 +398,7 @@ export class Runtime {
     });
     let out: FragmentRecord = placed.length === 0 ? record : { ...record, replicas: placed };
     if (placement.staged && placed.length > 0 && await this.#names.dropCopy(record)) {
-      await this.tiers.delete(
-        copyKey(record.dataset, record.version, record.fragment, record.bindings),
-      );
+      await this.#delete(copyKey(record.dataset, record.version, record.fragment, record.bindings));
       const [first, ...rest] = placed;
       const { replicas: _, ...base } = out;
       out = {
@@ -416,12 +448,15 @@ export class Runtime {
       reshape: copy.reshape ?? "auto",
       policy: this.tiers.policy.name,
     });
-    let added = false;
+    let added: boolean;
     try {
       added = await this.#names.addReplica({ ...copy, node: this.node }, stored.primary);
-    } finally {
-      if (!added) await this.tiers.deleteIf(key, stored.generation);
+    } catch (e) {
+      // A replica the name server may have recorded keeps its bytes.
+      if (refused(e)) await this.tiers.deleteIf(key, stored.generation);
+      throw e;
     }
+    if (!added) await this.tiers.deleteIf(key, stored.generation);
     if (!added) {
       throw new ConflictError(
         `Cannot replicate ${
@@ -503,7 +538,7 @@ export class Runtime {
         `Cannot flush to tier '${target.name}': it does not keep copies across restarts`,
       );
     }
-    const keys = this.tiers.keys(`${dataset}/${version}/`);
+    const keys = this.tiers.keys(`${dataset}/${version}/`).filter((k) => !parseStagedKey(k));
     if (keys.length === 0) {
       throw new NotFoundError(
         `Version ${version} of '${dataset}' has no copies on node '${this.node}'`,
@@ -516,6 +551,10 @@ export class Runtime {
       if (copy === undefined) continue;
       const size = this.tiers.sizeOf(key) ?? 0;
       const placed = placedFragment({ ...copy, bytes: { byteLength: size } }, settings);
+      // A staged copy goes first: after a crash, the copy its record names is there.
+      for (const staged of this.#staged.get(key) ?? []) {
+        await this.tiers.copyTo(staged, target.name, placed);
+      }
       if (await this.tiers.copyTo(key, target.name, placed)) written++;
       bytes += size;
     }
@@ -557,7 +596,12 @@ export class Runtime {
       const held = await this.#names.heldCopies(refs.slice(at, at + RECONCILE_BATCH));
       for (let i = 0; i < held.length; i++) {
         const key = keys[at + i]!;
-        if (!held[i] && await this.tiers.deleteIf(key, 0)) freed.push(key);
+        if (!held[i] && await this.tiers.deleteIf(key, 0)) {
+          // Staged copies beside it are never named by a record either.
+          for (const staged of this.#staged.get(key) ?? []) await this.tiers.delete(staged);
+          this.#staged.delete(key);
+          freed.push(key);
+        }
       }
     }
     return freed;
@@ -567,8 +611,45 @@ export class Runtime {
   async free(records: readonly FragmentRecord[]): Promise<void> {
     for (const r of records) {
       if (r.node !== this.node && !r.replicas?.some((p) => p.node === this.node)) continue;
-      await this.tiers.delete(copyKey(r.dataset, r.version, r.fragment, r.bindings));
+      await this.#delete(copyKey(r.dataset, r.version, r.fragment, r.bindings));
     }
+  }
+
+  /** Removes a copy from every tier, with the staged copies beside it. */
+  async #delete(key: string): Promise<void> {
+    await this.tiers.delete(key);
+    for (const staged of this.#staged.get(key) ?? []) await this.tiers.delete(staged);
+    this.#staged.delete(key);
+  }
+
+  /** Indexes `key` when it is a staged copy's. */
+  #noteStaged(key: string): void {
+    const parsed = parseStagedKey(key);
+    if (parsed === undefined) return;
+    let set = this.#staged.get(parsed.key);
+    if (set === undefined) this.#staged.set(parsed.key, set = new Set());
+    set.add(key);
+  }
+
+  #forgetStaged(key: string): void {
+    const parsed = parseStagedKey(key);
+    const set = parsed === undefined ? undefined : this.#staged.get(parsed.key);
+    set?.delete(key);
+    if (set?.size === 0) this.#staged.delete(parsed!.key);
+  }
+
+  /**
+   * The bytes of copy `key` whose record names `checksum`: the staged copy
+   * of those bytes while an overwrite is under way (or a crash interrupted
+   * one), else the copy under the key.
+   */
+  async #stored(key: string, checksum: number): Promise<Uint8Array | undefined> {
+    const staged = stagedKey(key, checksum);
+    if (this.#staged.get(key)?.has(staged)) {
+      const found = await this.tiers.get(staged);
+      if (found !== undefined) return found.bytes;
+    }
+    return (await this.tiers.get(key))?.bytes;
   }
 
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
@@ -687,7 +768,7 @@ export class Runtime {
    */
   async produce(copy: WireCopyRef, want: FragmentLayout): Promise<Produced> {
     const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
-    const bytes = (await this.tiers.get(key))?.bytes;
+    const bytes = await this.#stored(key, copy.checksum);
     if (bytes === undefined) {
       throw new LostError(
         copy.dataset,
@@ -697,11 +778,13 @@ export class Runtime {
       );
     }
     if (bytes.byteLength !== copy.byteLength) {
-      throw new ChecksumError(key, copy.checksum, crc32(bytes));
+      throw this.#corrupt(copy, this.node, `${bytes.byteLength} bytes, not ${copy.byteLength}`);
     }
     if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
     const sum = await checksum(bytes);
-    if (sum !== copy.checksum) throw new ChecksumError(key, copy.checksum, sum);
+    if (sum !== copy.checksum) {
+      throw this.#corrupt(copy, this.node, new ChecksumError(key, copy.checksum, sum).message);
+    }
     // A scratch buffer, back in the pool once the server has written it.
     const out = this.#scratch.take(want.byteLength);
     try {
@@ -736,7 +819,10 @@ export class Runtime {
           ? await this.#readLocal(at, into)
           : await this.#readRemote(at, target, mode, sink);
       } catch (e) {
-        if (!(e instanceof LostError || e instanceof UnavailableError)) throw e;
+        // A copy the peer lost (`gone` from its data plane) is tried elsewhere too.
+        const lost = e instanceof LostError || e instanceof UnavailableError ||
+          (e instanceof StrataError && e.code === "gone");
+        if (!lost) throw e;
         failure ??= e;
       }
     }
@@ -745,20 +831,20 @@ export class Runtime {
 
   async #readLocal(s: SourceRecord, into: Uint8Array | undefined): Promise<Part> {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
-    const found = await this.tiers.get(key);
-    if (found === undefined) {
+    const bytes = await this.#stored(key, s.checksum);
+    if (bytes === undefined) {
       throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier));
     }
-    const sum = await checksum(found.bytes);
-    if (found.bytes.byteLength !== s.byteLength || sum !== s.checksum) {
-      throw new ChecksumError(key, s.checksum, sum);
+    const sum = await checksum(bytes);
+    if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
+      throw this.#corrupt(s, this.node, new ChecksumError(key, s.checksum, sum).message);
     }
-    if (into !== undefined && into.buffer === found.bytes.buffer) {
+    if (into !== undefined && into.buffer === bytes.buffer) {
       throw new InvalidRequestError(
         `Cannot attach into a buffer that shares memory with copy '${key}' on node '${this.node}'`,
       );
     }
-    return { layout: s.layout, bytes: found.bytes, pooled: false };
+    return { layout: s.layout, bytes, pooled: false };
   }
 
   /**
@@ -826,16 +912,45 @@ export class Runtime {
     try {
       await attempt(peer);
     } catch (e) {
-      if (!(e instanceof UnavailableError)) throw e;
-      // The node may have died, or restarted elsewhere, since the directory
-      // was read: ask again, and try once more if it is up.
-      this.#peers.forget(s.node);
-      const again = await this.#peers.peer(s.node);
-      if (again === undefined) throw this.#unreachable(s, "down");
-      await attempt(again);
+      if (mismatch(e)) {
+        // Bytes spoiled on the way are fetched again; a second mismatch means
+        // the holder's bytes are spoiled: the copy is lost, never served.
+        try {
+          await attempt(peer);
+        } catch (again) {
+          if (mismatch(again)) throw this.#corrupt(s, s.node, (again as Error).message);
+          throw again;
+        }
+      } else {
+        if (!(e instanceof UnavailableError)) throw e;
+        // The node may have died, or restarted elsewhere, since the directory
+        // was read: ask again, and try once more if it is up.
+        this.#peers.forget(s.node);
+        const again = await this.#peers.peer(s.node);
+        if (again === undefined) throw this.#unreachable(s, "down");
+        await attempt(again);
+      }
     }
     const part = { layout: want, bytes: sink.bytes, pooled: sink.pooled };
     return sink.result === undefined ? part : { ...part, result: sink.result };
+  }
+
+  /**
+   * The error for a copy whose bytes on `node` do not match its record: that
+   * copy is lost (its bytes are never served), and an attach tries the
+   * copy's other places before it fails with this.
+   */
+  #corrupt(
+    c: Pick<FragmentRecord, "dataset" | "version" | "fragment" | "bindings">,
+    node: string,
+    detail: string,
+  ): LostError {
+    return new LostError(
+      c.dataset,
+      c.version,
+      describeCopy(c),
+      `held by node '${node}' does not match its record (${detail}): its bytes are never served`,
+    );
   }
 
   /** The error for a copy on a node that cannot serve it. */
@@ -927,6 +1042,11 @@ interface Part {
   readonly result?: Uint8Array;
 }
 
+/** Whether `e` says bytes did not match their checksum, here or at the peer. */
+function mismatch(e: unknown): boolean {
+  return e instanceof StrataError && e.code === "checksum_mismatch";
+}
+
 /** Whether `node` holds a copy of `s`: the primary copy or a replica. */
 function holdsHere(s: FragmentRecord, node: string): boolean {
   return s.node === node || (s.replicas?.some((p) => p.node === node) ?? false);
@@ -998,6 +1118,28 @@ function firstFailure(settled: PromiseSettledResult<unknown>[], version: number)
   }
   return lost[0] ?? failures[0];
 }
+
+/**
+ * Whether a failed registration surely wrote nothing: the name server
+ * answered with a refusal. A name server that did not answer, or failed
+ * on its side, may have recorded the copy: its bytes must stay.
+ */
+function refused(e: unknown): boolean {
+  return e instanceof StrataError && REFUSALS.has(e.code);
+}
+
+/** Codes of a name server's answers that refuse a registration outright. */
+const REFUSALS: ReadonlySet<string> = new Set([
+  "conflict",
+  "not_found",
+  "size_mismatch",
+  "invalid_layout",
+  "invalid_request",
+  "invalid_description",
+  "missing_region",
+  "not_committed",
+  "unauthorized",
+]);
 
 function placedFragment(
   req: Omit<PublishRequest, "bytes"> & { readonly bytes: { readonly byteLength: number } },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ChecksumError, LostError, NodeFullError, NotFoundError } from "../errors.ts";
+import { LostError, NodeFullError, NotFoundError } from "../errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
@@ -98,7 +98,7 @@ Deno.test("Runtime after a restart serves durable versions byte for byte and nam
   });
 });
 
-Deno.test("Runtime.attach() refuses bytes whose checksum no longer matches", async () => {
+Deno.test("Runtime.attach() refuses bytes whose checksum no longer matches, as a lost copy", async () => {
   await withDir(async (dir) => {
     const a = await start(dir);
     try {
@@ -121,7 +121,9 @@ Deno.test("Runtime.attach() refuses bytes whose checksum no longer matches", asy
       try {
         await assert.rejects(
           b.runtime.attach({ dataset: "kept", version: 1, fragment: "cols", bindings: {} }),
-          ChecksumError,
+          (e) =>
+            e instanceof LostError && e.code === "gone" &&
+            e.message.includes("does not match its record (Checksum mismatch"),
         );
       } finally {
         b.registry.close();
