@@ -6,6 +6,7 @@
 
 import { connect } from "../client/mod.ts";
 import { StrataError } from "../errors.ts";
+import { readInput, readInputText } from "./read_input.ts";
 
 /** Options shared by the client commands. */
 export interface ClientFlags {
@@ -25,11 +26,19 @@ export interface ClientFlags {
   readonly retention?: string | undefined;
   /** `--tier`. */
   readonly tier?: string | undefined;
+  /** `--force` (delete). */
+  readonly force?: boolean | undefined;
 }
 
 /**
  * Runs one client command; returns the exit code, or undefined when `command`
  * is not a client command.
+ *
+ * @example
+ * ```ts ignore
+ * import { runClientCommand } from "./client_commands.ts";
+ * await runClientCommand("ls", [], { url: "http://127.0.0.1:7070", bindings: {} });
+ * ```
  */
 export async function runClientCommand(
   command: string,
@@ -46,9 +55,9 @@ export async function runClientCommand(
     case "ls": {
       for (const d of await strata.listDatasets()) {
         console.log(
-          `${d.name}\tlatest ${d.latest ?? "-"}\t${
-            d.durable ? "durable" : "memory"
-          }\tkeeps ${d.retention}`,
+          `${d.name}\tlatest ${d.latest ?? "-"}\t${d.durable ? "durable" : "memory"}\tkeeps ${
+            plural(d.retention as number, "version")
+          }`,
         );
       }
       return 0;
@@ -60,7 +69,7 @@ export async function runClientCommand(
     }
     case "create": {
       need(2, "create DATASET FILE [--durable] [--retention K]");
-      const description = await Deno.readTextFile(args[1]!);
+      const description = await readInputText(args[1]!);
       const retention = flags.retention === undefined
         ? undefined
         : integer(flags.retention, "--retention");
@@ -74,14 +83,24 @@ export async function runClientCommand(
     case "versions": {
       need(1, "versions DATASET");
       for (const v of await strata.versions(args[0]!)) {
-        console.log(`${v.version}\t${v.state}\t${v.fragments} fragments\t${v.bytes} bytes`);
+        console.log(
+          `${v.version}\t${v.state}\t${plural(v.fragments as number, "fragment")}\t${
+            plural(v.bytes as number, "byte")
+          }`,
+        );
       }
+      return 0;
+    }
+    case "delete": {
+      need(1, "delete DATASET [--force]");
+      await strata.deleteDataset(args[0]!, { force: flags.force === true });
+      console.log(`deleted ${args[0]}`);
       return 0;
     }
     case "publish": {
       need(4, "publish DATASET VERSION FRAGMENT FILE [--bind NAME=VALUE]");
       const [dataset, version, fragment, file] = args as [string, string, string, string];
-      const bytes = file === "-" ? await readAll(Deno.stdin.readable) : await Deno.readFile(file);
+      const bytes = file === "-" ? await readAll(Deno.stdin.readable) : await readInput(file);
       const r = await strata.publish(dataset, integer(version, "VERSION"), fragment, bytes, {
         params: flags.bindings,
       });
@@ -123,18 +142,7 @@ export async function runClientCommand(
       return 0;
     }
     case "nodes": {
-      for (const n of await strata.nodes()) {
-        console.log(
-          `${n.node}\t${n.fragments} fragments\t${n.used} of ${n.capacity} bytes\tplacement ${n.placement.name}`,
-        );
-        for (const t of n.tiers) {
-          console.log(
-            `  ${t.name}\t${t.kind}\t${t.count} copies\t${t.used} of ${t.capacity} bytes${
-              t.persistent ? "\tpersistent" : ""
-            }`,
-          );
-        }
-      }
+      for (const n of await strata.nodes() as readonly NodeLine[]) console.log(formatNode(n));
       return 0;
     }
     default:
@@ -152,4 +160,61 @@ function integer(text: string, what: string): number {
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A node as `GET /v1/nodes` lists it: live figures for the answering node, lease figures for others. */
+interface NodeLine {
+  readonly node?: string;
+  readonly id?: string;
+  readonly url?: string;
+  readonly state?: string;
+  readonly fragments?: number;
+  readonly used?: number;
+  readonly capacity?: number;
+  readonly placement?: { readonly name: string } | null;
+  readonly tiers?: readonly {
+    readonly name: string;
+    readonly kind?: string;
+    readonly count?: number;
+    readonly used?: number;
+    readonly capacity: number;
+    readonly persistent?: boolean;
+  }[];
+}
+
+/**
+ * The lines of one node: its state, usage and placement when known, then one
+ * line per tier. Nodes other than the one answering report their tiers as of
+ * their last lease renewal, without counts or placement.
+ */
+function formatNode(n: NodeLine): string {
+  const tiers = n.tiers ?? [];
+  const used = n.used ?? tiers.reduce((s, t) => s + (t.used ?? 0), 0);
+  const capacity = n.capacity ?? tiers.reduce((s, t) => s + t.capacity, 0);
+  const head = [
+    n.node ?? n.id ?? "?",
+    ...(n.state === undefined ? [] : [n.state]),
+    ...(n.fragments === undefined ? [] : [plural(n.fragments, "fragment")]),
+    `${used} of ${capacity} bytes`,
+    ...(n.placement ? [`placement ${n.placement.name}`] : []),
+    ...(n.url === undefined ? [] : [n.url]),
+  ];
+  const lines = [head.join("\t")];
+  for (const t of tiers) {
+    lines.push(
+      [
+        `  ${t.name}`,
+        t.kind ?? "-",
+        ...(t.count === undefined ? [] : [plural(t.count, "copy", "copies")]),
+        `${t.used ?? "?"} of ${t.capacity} bytes`,
+        ...(t.persistent ? ["persistent"] : []),
+      ].join("\t"),
+    );
+  }
+  return lines.join("\n");
+}
+
+/** `1 copy`, `2 copies`. */
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

@@ -14,6 +14,7 @@
 
 import { connect } from "../client/mod.ts";
 import { StrataError } from "../errors.ts";
+import { readInputText } from "./read_input.ts";
 
 /** Flags of the function commands. */
 export interface FunctionFlags {
@@ -33,6 +34,8 @@ export interface FunctionFlags {
   readonly use?: string | undefined;
   /** `--each`. */
   readonly each?: boolean | undefined;
+  /** `--wait` in milliseconds (invoke). */
+  readonly wait?: string | undefined;
   /** `--args` (JSON). */
   readonly args?: string | undefined;
   /** `--source`. */
@@ -48,6 +51,12 @@ export interface FunctionFlags {
 /**
  * Runs one function command; returns the exit code, or undefined when
  * `command` is not one.
+ *
+ * @example
+ * ```ts ignore
+ * import { runFunctionCommand } from "./function_commands.ts";
+ * await runFunctionCommand("functions", [], { url: "http://127.0.0.1:7070", bindings: {} });
+ * ```
  */
 export async function runFunctionCommand(
   command: string,
@@ -66,7 +75,7 @@ export async function runFunctionCommand(
       need(1, "deploy FILE [--name NAME] [--alias ALIAS]");
       const file = args[0]!;
       const name = flags.name ?? file.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
-      const v = await fns.deploy(name, await Deno.readTextFile(file), {
+      const v = await fns.deploy(name, await readInputText(file), {
         aliases: flags.alias ?? [],
       });
       console.log(
@@ -111,6 +120,7 @@ export async function runFunctionCommand(
         version,
         params: flags.bindings,
         each: flags.each === true,
+        ...(flags.wait === undefined ? {} : { wait: waitOf(flags.wait) }),
         ...(flags.use === undefined
           ? {}
           : { use: /^[0-9]+$/.test(flags.use) ? Number(flags.use) : flags.use }),
@@ -153,4 +163,12 @@ function json(text: string, what: string): unknown {
   } catch (e) {
     throw new StrataError("invalid_request", `Invalid ${what}: ${(e as Error).message}`);
   }
+}
+
+function waitOf(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new StrataError("invalid_request", `Invalid --wait '${text}': expected milliseconds`);
+  }
+  return n;
 }

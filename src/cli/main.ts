@@ -22,69 +22,85 @@ import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
 import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
 import { runFunctionCommand } from "./function_commands.ts";
+import { explain } from "./explain.ts";
+import { readInputText } from "./read_input.ts";
+import { COMMANDS, DEFAULT_URL, usage } from "./usage.ts";
 
-const USAGE = `Usage:
-  strata serve [--config FILE]          start the service (default config/strata.yaml)
-  strata nameserver [--config FILE]     start a name server (registry and control API, no data;
-                                        --nameserver repeats: the shard list, itself included)
-  strata runtime --nameserver URL --node NAME [--config FILE]
-                                        start a runtime (tiers and data) of those name servers
-                                        (--nameserver repeats, in shard order; --port, --wire-port,
-                                        --data-dir override the config)
-  strata check FILE [--bind NAME=VALUE]  check a description and print its layouts
-  strata plan FILE FROM TO [--bind NAME=VALUE]
-                                        print the copy plan from fragment FROM to TO
-                                        ('dataset' names the whole dataset's layout)
-  strata ls | describe DATASET | versions DATASET       [--url URL]
-  strata create DATASET FILE [--durable] [--retention K]
-  strata publish DATASET VERSION FRAGMENT FILE|- [--bind NAME=VALUE] [--token T]
-  strata commit DATASET VERSION
-  strata attach DATASET FRAGMENT [--version N|latest] [--wait MS] [--bind NAME=VALUE] > FILE
-  strata flush DATASET VERSION [--tier TIER]   write a version to the backing tier
-  strata nodes                                 tiers, usage and fragment counts of each node
-  strata deploy FILE [--name NAME] [--alias ALIAS]   deploy a function (name: the file's)
-  strata functions [NAME]                list functions, or describe one
-  strata alias NAME ALIAS VERSION        point an alias at a version (rollback)
-  strata invoke NAME DATASET [--version N] [--bind K=V] [--each] [--args JSON] [--use ALIAS]
-  strata pipeline NAME [--source D --function F [--use A] [--output D2]
-                  [--placement in-situ|in-transit|auto] [--args JSON]]
-                                        create a pipeline, or show its runs
-  strata help
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  config: { type: "string" },
+  bind: { type: "string", multiple: true },
+  url: { type: "string" },
+  token: { type: "string" },
+  version: { type: "string" },
+  wait: { type: "string" },
+  durable: { type: "boolean" },
+  retention: { type: "string" },
+  force: { type: "boolean" },
+  nameserver: { type: "string", multiple: true },
+  node: { type: "string" },
+  port: { type: "string" },
+  "wire-port": { type: "string" },
+  "data-dir": { type: "string" },
+  tier: { type: "string" },
+  name: { type: "string" },
+  alias: { type: "string", multiple: true },
+  use: { type: "string" },
+  each: { type: "boolean" },
+  args: { type: "string" },
+  source: { type: "string" },
+  function: { type: "string" },
+  output: { type: "string" },
+  placement: { type: "string" },
+} as const;
 
-Client commands talk to --url (default http://127.0.0.1:7070).`;
-
-/** Runs the command line; returns the exit code. */
+/**
+ * Runs the command line; returns the exit code. Every failure is one line on
+ * standard error, `strata: <what went wrong and what to do>`, never a stack
+ * trace.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./main.ts";
+ * Deno.exit(await main(["ls", "--url", "http://127.0.0.1:7070"]));
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      config: { type: "string" },
-      bind: { type: "string", multiple: true },
-      url: { type: "string", default: "http://127.0.0.1:7070" },
-      token: { type: "string" },
-      version: { type: "string" },
-      wait: { type: "string" },
-      durable: { type: "boolean" },
-      retention: { type: "string" },
-      nameserver: { type: "string", multiple: true },
-      node: { type: "string" },
-      port: { type: "string" },
-      "wire-port": { type: "string" },
-      "data-dir": { type: "string" },
-      tier: { type: "string" },
-      name: { type: "string" },
-      alias: { type: "string", multiple: true },
-      use: { type: "string" },
-      each: { type: "boolean" },
-      args: { type: "string" },
-      source: { type: "string" },
-      function: { type: "string" },
-      output: { type: "string" },
-      placement: { type: "string" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (e) {
+    return badOption(args, (e as Error).message);
+  }
+  const { positionals, values } = parsed;
   const [command, ...rest] = positionals;
+  if (command === undefined || command === "help") {
+    const about = command === "help" ? rest[0] : undefined;
+    if (about !== undefined && COMMANDS[about] === undefined) {
+      console.error(`strata: Unknown command '${about}': 'strata --help' lists the commands`);
+      return 2;
+    }
+    console.log(usage(about));
+    return 0;
+  }
+  const spec = COMMANDS[command];
+  if (spec === undefined) {
+    console.error(`strata: Unknown command '${command}': 'strata --help' lists the commands`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(usage(command));
+    return 0;
+  }
+  const allowed = new Set([...spec.options, ...(spec.client ? ["url", "token"] : [])]);
+  const stray = Object.keys(values).find((k) => !allowed.has(k) && k !== "help");
+  if (stray !== undefined) {
+    console.error(
+      `strata: Unknown option '--${stray}' for '${command}': usage: strata ${spec.usage}`,
+    );
+    return 2;
+  }
+  const url = values.url ?? envUrl() ?? DEFAULT_URL;
   try {
     switch (command) {
       case "serve":
@@ -97,42 +113,60 @@ export async function main(args: string[]): Promise<number> {
         return await check(rest[0], values.bind ?? []);
       case "plan":
         return await plan(rest, values.bind ?? []);
-      case undefined:
-      case "help":
-        console.log(USAGE);
-        return 0;
       default: {
-        const fn = await runFunctionCommand(command, rest, {
-          ...values,
-          bindings: parseBinds(values.bind ?? []),
-        });
+        const bindings = parseBinds(values.bind ?? []);
+        const fn = await runFunctionCommand(command, rest, { ...values, url, bindings });
         if (fn !== undefined) return fn;
         const code = await runClientCommand(command, rest, {
-          url: values.url,
+          url,
           token: values.token,
-          bindings: parseBinds(values.bind ?? []),
+          bindings,
           version: values.version,
           wait: values.wait,
           durable: values.durable,
           retention: values.retention,
           tier: values.tier,
+          force: values.force,
         });
-        if (code !== undefined) return code;
-        console.error(`Unknown command '${command}'\n${USAGE}`);
-        return 2;
+        return code ?? 2;
       }
     }
   } catch (e) {
-    if (e instanceof StrataError) {
-      console.error(`strata: ${e.message}`);
-      return 1;
-    }
-    if (e instanceof TypeError && /connect|connection/i.test(e.message)) {
-      console.error(`strata: Cannot reach ${values.url}: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    console.error(`strata: ${explain(e, { url, command })}`);
+    return 1;
   }
+}
+
+/** The message of an option parseArgs refused, naming it, with the command's usage. */
+function badOption(args: string[], message: string): number {
+  const command = args.find((a) => COMMANDS[a] !== undefined);
+  const option = /'([^']+)'/.exec(message)?.[1];
+  const what = option === undefined ? message : `Unknown option '${option}'`;
+  const spec = command === undefined ? undefined : COMMANDS[command];
+  if (/argument missing/.test(message)) {
+    console.error(
+      `strata: Option '${option}' needs a value${
+        spec === undefined ? "" : `: usage: strata ${spec.usage}`
+      }`,
+    );
+    return 2;
+  }
+  console.error(
+    `strata: ${what}${
+      spec === undefined
+        ? ": 'strata --help' lists the commands and options"
+        : ` for '${command}': usage: strata ${spec.usage}`
+    }`,
+  );
+  return 2;
+}
+
+/** `STRATA_URL`, when it is set and the process may read it. */
+function envUrl(): string | undefined {
+  const env = Deno.permissions.querySync?.({ name: "env", variable: "STRATA_URL" });
+  if (env?.state !== "granted") return undefined;
+  const v = Deno.env.get("STRATA_URL");
+  return v === undefined || v === "" ? undefined : v;
 }
 
 /** The config with the process flags applied over it. */
@@ -203,7 +237,7 @@ async function plan(args: string[], binds: string[]): Promise<number> {
     throw new StrataError("invalid_request", "Missing arguments: strata plan FILE FROM TO");
   }
   const bindings = parseBinds(binds);
-  const ds = compileDescription(await Deno.readTextFile(file));
+  const ds = compileDescription(await readInputText(file));
   console.log(formatPlan(compilePlan([layoutOf(ds, from, bindings)], layoutOf(ds, to, bindings))));
   return 0;
 }
@@ -213,7 +247,7 @@ async function check(file: string | undefined, binds: string[]): Promise<number>
     throw new StrataError("invalid_request", "Missing FILE: strata check FILE");
   }
   const bindings = parseBinds(binds);
-  const ds = compileDescription(await Deno.readTextFile(file));
+  const ds = compileDescription(await readInputText(file));
   const title = `dataset ${ds.description.name ?? ""}`.trim();
   console.log(formatLayout(title, layoutOf(ds, "dataset", bindings)));
   for (const [name, f] of ds.fragments) {

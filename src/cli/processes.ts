@@ -218,13 +218,23 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
     reshape: config.reshape,
     ...(config.token === undefined ? {} : { token: config.token }),
   });
-  const server = WireServer.listen({
-    hostname: config.wire.hostname,
-    port: config.wire.port,
-    node: config.node,
-    source: runtime,
-    ...(config.token === undefined ? {} : { token: config.token }),
-  });
+  let server: WireServer;
+  try {
+    server = WireServer.listen({
+      hostname: config.wire.hostname,
+      port: config.wire.port,
+      node: config.node,
+      source: runtime,
+      ...(config.token === undefined ? {} : { token: config.token }),
+    });
+  } catch (e) {
+    wire.close();
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    throw new StrataError(
+      "invalid_config",
+      `Cannot listen for the data plane on ${config.wire.hostname}:${config.wire.port}: the port is in use; start with --wire-port PORT (0: any free port) or set 'wire.port' in the config`,
+    );
+  }
   const parts: NodeParts = {
     runtime,
     wireAddress: `${server.hostname}:${server.port}`,
@@ -315,12 +325,21 @@ async function listen(
   Deno.addSignalListener("SIGTERM", stop);
   let bound!: (addr: Deno.NetAddr) => void;
   const listening = new Promise<Deno.NetAddr>((r) => (bound = r));
-  const server = Deno.serve({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    signal: ac.signal,
-    onListen: (addr) => bound(addr),
-  }, fetch);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.listen.hostname,
+      port: config.listen.port,
+      signal: ac.signal,
+      onListen: (addr) => bound(addr),
+    }, fetch);
+  } catch (e) {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await closing().catch(() => {});
+    console.error(`strata: ${listenError(e, config.listen)}`);
+    return 1;
+  }
   const addr = await listening;
   try {
     console.log(await ready(`http://${addr.hostname}:${addr.port}`));
@@ -336,4 +355,22 @@ async function listen(
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   return 0;
+}
+
+/**
+ * What to say when the HTTP API cannot listen: which address, and how to
+ * choose another port.
+ */
+function listenError(e: unknown, at: { hostname: string; port: number }): string {
+  const where = `${at.hostname}:${at.port}`;
+  if (e instanceof Deno.errors.AddrInUse) {
+    return `Cannot listen on ${where}: port ${at.port} is in use (another Strata?); start with --port PORT (0: any free port) or set 'listen.port' in the config`;
+  }
+  if (e instanceof Deno.errors.AddrNotAvailable) {
+    return `Cannot listen on ${where}: no such address here; set 'listen.hostname' in the config`;
+  }
+  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    return `Cannot listen on ${where}: ${(e as Error).message}`;
+  }
+  return `Cannot listen on ${where}: ${(e as Error).message}`;
 }

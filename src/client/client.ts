@@ -181,9 +181,13 @@ export class Client {
     return await this.#json("GET", `/datasets/${enc(name)}`);
   }
 
-  /** Deletes a dataset, its versions and their bytes. */
-  async deleteDataset(name: string): Promise<void> {
-    await this.#json("DELETE", `/datasets/${enc(name)}`);
+  /**
+   * Deletes a dataset, its versions and their bytes. A dataset a pipeline
+   * reads is refused (409 naming the pipeline) unless `force`, which stops
+   * the pipeline's runs of it.
+   */
+  async deleteDataset(name: string, options: { readonly force?: boolean } = {}): Promise<void> {
+    await this.#json("DELETE", `/datasets/${enc(name)}${options.force ? "?force=true" : ""}`);
   }
 
   /** Publishes one fragment of a version: `data` must be exactly the fragment's layout. */
