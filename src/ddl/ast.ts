@@ -14,7 +14,7 @@ export type Expr =
   | { readonly kind: "name"; readonly name: string; readonly pos?: SourcePosition }
   | {
     readonly kind: "binary";
-    readonly op: "+" | "-" | "*" | "/";
+    readonly op: "+" | "-" | "*" | "/" | "%";
     readonly left: Expr;
     readonly right: Expr;
     readonly pos?: SourcePosition;
@@ -141,10 +141,10 @@ export interface FragmentDecl extends Decl {
   readonly keyword: "view" | "fragment";
 }
 
-/** `replica NAME "file" [complete] { view X }`. */
+/** `replica NAME ["file"] [complete] { view X }`. */
 export interface ReplicaDecl extends Decl {
-  /** File the replica is stored in. */
-  readonly file: string;
+  /** File the replica is stored in, when given (otherwise the replica's name names it). */
+  readonly file?: string;
   /** Whether the replica holds the whole dataset. */
   readonly complete: boolean;
   /** Fragments it stores. */

@@ -16,6 +16,7 @@ import type {
   ViewVar,
 } from "./ast.ts";
 import { evalExpr, ExprError, exprNames } from "./expr.ts";
+import { MAX_NESTING, MAX_TYPE_NODES } from "./limits.ts";
 import {
   type Dim,
   isVariableSized,
@@ -112,6 +113,11 @@ class Checker {
   readonly #consts = new Map<string, number>();
   readonly #types = new Map<string, ResolvedType>();
   readonly #resolving = new Set<string>();
+  /** Levels below each resolved named type and constant (`type A B` is one level). */
+  readonly #typeDepth = new Map<string, number>();
+  readonly #constDepth = new Map<string, number>();
+  /** Nodes of each resolved type's tree, each use of a named type counted anew. */
+  readonly #nodes = new WeakMap<ResolvedType, number>();
   readonly #variables = new Map<string, Variable>();
 
   constructor(d: Description, source: string) {
@@ -184,22 +190,63 @@ class Checker {
     };
   }
 
-  #constValue(name: string, pos: SourcePosition | undefined): number {
+  /**
+   * The value of a constant. `level` counts the constants being evaluated
+   * around this one, so a long chain fails before it exhausts the stack.
+   */
+  #constValue(name: string, pos: SourcePosition | undefined, level = 0): number {
     const known = this.#consts.get(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#deepEnough(level + (this.#constDepth.get(name) ?? 0), `Constant '${name}'`, pos);
+      return known;
+    }
     const decl = this.#d.consts.find((c) => c.name === name);
     if (decl === undefined) return this.#fail(`Unknown constant '${name}'`, pos);
     if (this.#resolving.has(`const ${name}`)) {
       this.#fail(`Constant '${name}' refers to itself`, decl.pos);
     }
+    this.#deepEnough(level + 1, `Constant '${name}'`, pos ?? decl.pos);
     this.#resolving.add(`const ${name}`);
     const value = this.#eval(
       decl.value,
-      (n, p) => this.#isConst(n) ? this.#constValue(n, p) : undefined,
+      (n, p) => this.#isConst(n) ? this.#constValue(n, p, level + 1) : undefined,
     );
     this.#resolving.delete(`const ${name}`);
+    const below = exprNames(decl.value).reduce(
+      (d, n) => Math.max(d, this.#constDepth.get(n.name) ?? 0),
+      0,
+    );
     this.#consts.set(name, value);
+    this.#constDepth.set(name, below + 1);
     return value;
+  }
+
+  /** Fails when `levels` exceed `MAX_NESTING`. */
+  #deepEnough(levels: number, what: string, pos: SourcePosition | undefined): void {
+    if (levels > MAX_NESTING) {
+      this.#fail(
+        `${what} is nested too deeply: expected at most ${MAX_NESTING} levels of named types, structs, arrays or constants`,
+        pos,
+      );
+    }
+  }
+
+  /** Fails when a type's tree (named types expanded) is larger than `MAX_TYPE_NODES`. */
+  #smallEnough(type: ResolvedType, pos: SourcePosition | undefined): ResolvedType {
+    let n = 1;
+    if (type.kind === "struct") {
+      for (const f of type.fields) n += this.#nodes.get(f.type) ?? 1;
+    } else if (type.kind === "array") {
+      n += this.#nodes.get(type.element) ?? 1;
+    }
+    if (n > MAX_TYPE_NODES) {
+      this.#fail(
+        `Type is too large: expected at most ${MAX_TYPE_NODES} fields and arrays once named types expand`,
+        pos,
+      );
+    }
+    this.#nodes.set(type, n);
+    return type;
   }
 
   #isConst(name: string): boolean {
@@ -223,34 +270,57 @@ class Checker {
     }
   }
 
-  #named(name: string, pos: SourcePosition | undefined): ResolvedType {
+  /**
+   * Resolves a named type. `level` counts the named types, structs and arrays
+   * being resolved around this one, so a long chain fails before it exhausts
+   * the stack.
+   */
+  #named(name: string, pos: SourcePosition | undefined, level = 0): ResolvedType {
     const scalar = scalarByName(name);
     if (scalar !== undefined) return { kind: "scalar", scalar };
     const known = this.#types.get(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#deepEnough(level + (this.#typeDepth.get(name) ?? 0), `Type '${name}'`, pos);
+      return known;
+    }
     const decl = this.#d.types.find((t) => t.name === name);
     if (decl === undefined) return this.#fail(`Unknown type '${name}'`, pos);
     if (this.#resolving.has(`type ${name}`)) {
       this.#fail(`Type '${name}' refers to itself`, decl.pos);
     }
+    this.#deepEnough(level + 1, `Type '${name}'`, pos ?? decl.pos);
     this.#resolving.add(`type ${name}`);
-    let type = this.#resolve(decl.type);
-    if (type.kind === "struct") type = { ...type, name };
+    let type = this.#resolve(decl.type, level + 1);
+    if (type.kind === "struct") type = this.#smallEnough({ ...type, name }, decl.pos);
     this.#resolving.delete(`type ${name}`);
     this.#types.set(name, type);
+    this.#typeDepth.set(name, this.#depthOf(decl.type) + 1);
     return type;
   }
 
-  #resolve(t: TypeExpr): ResolvedType {
+  /** Levels below a written type, named types counted as resolved. */
+  #depthOf(t: TypeExpr): number {
     switch (t.kind) {
       case "named":
-        return this.#named(t.name, t.pos);
+        return this.#typeDepth.get(t.name) ?? 0;
+      case "struct":
+        return 1 + t.fields.reduce((d, f) => Math.max(d, this.#depthOf(f.type)), 0);
+      case "array":
+        return 1 + this.#depthOf(t.element);
+    }
+  }
+
+  #resolve(t: TypeExpr, level = 0): ResolvedType {
+    switch (t.kind) {
+      case "named":
+        return this.#named(t.name, t.pos, level);
       case "struct": {
+        this.#deepEnough(level + 1, "Struct", t.pos);
         const seen = new Set<string>();
         const fields = t.fields.map((f) => {
           if (seen.has(f.name)) this.#fail(`Duplicate field '${f.name}'`, f.pos);
           seen.add(f.name);
-          const type = this.#resolve(f.type);
+          const type = this.#resolve(f.type, level + 1);
           if (isVariableSized(type)) {
             this.#fail(
               `Variable-sized type used as an element type in field '${f.name}': only the outermost array may be sized by a variable`,
@@ -259,9 +329,10 @@ class Checker {
           }
           return { name: f.name, type };
         });
-        return { kind: "struct", fields };
+        return this.#smallEnough({ kind: "struct", fields }, t.pos);
       }
       case "array": {
+        this.#deepEnough(level + 1, "Array type", t.pos);
         const dims = t.dims.map((e): Dim => {
           if (e.kind === "name" && !this.#isConst(e.name)) {
             const v = this.#d.vars.find((x) => x.name === e.name);
@@ -286,14 +357,14 @@ class Checker {
           if (n < 1) this.#fail(`Array size must be positive, found ${n}`, e.pos);
           return n;
         });
-        const element = this.#resolve(t.element);
+        const element = this.#resolve(t.element, level + 1);
         if (isVariableSized(element)) {
           this.#fail(
             "Variable-sized type used as an element type: only the outermost array may be sized by a variable",
             t.element.pos ?? t.pos,
           );
         }
-        return { kind: "array", dims, element };
+        return this.#smallEnough({ kind: "array", dims, element }, t.pos);
       }
     }
   }

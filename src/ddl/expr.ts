@@ -21,8 +21,8 @@ export class ExprError extends Error {
 
 /**
  * Evaluates an integer expression; `lookup` gives each name's value or
- * undefined for an unknown name. Division truncates toward zero and division
- * by zero is an error.
+ * undefined for an unknown name. Division truncates toward zero, `%` takes the
+ * sign of the dividend (`-7 % 3` is -1), and either by zero is an error.
  *
  * @example
  * ```ts
@@ -52,7 +52,8 @@ export function evalExpr(expr: Expr, lookup: (name: string) => number | undefine
       else if (expr.op === "*") v = a * b;
       else {
         if (b === 0) throw new ExprError("Division by zero", expr.pos);
-        v = Math.trunc(a / b);
+        // `+ 0` turns the -0 of `-4 % 2` into 0.
+        v = expr.op === "/" ? Math.trunc(a / b) + 0 : (a % b) + 0;
       }
       if (!Number.isSafeInteger(v)) throw new ExprError("Integer overflow", expr.pos);
       return v;

@@ -108,7 +108,9 @@ const expr: Check = (v, p) =>
     neg: object({ operand: expr }),
     binary: object({
       op: (x, q) => {
-        if (x !== "+" && x !== "-" && x !== "*" && x !== "/") throw new ShapeError(q, "+ - * /", x);
+        if (x !== "+" && x !== "-" && x !== "*" && x !== "/" && x !== "%") {
+          throw new ShapeError(q, "+ - * / %", x);
+        }
       },
       left: expr,
       right: expr,
@@ -164,16 +166,39 @@ const description = object({
   })),
   replicas: list(object({
     name: ident,
-    file: (x, q) => {
+    file: optional((x, q) => {
       if (typeof x !== "string" || x.includes('"') || x.includes("\n")) {
         throw new ShapeError(q, "a file name", x);
       }
-    },
+    }),
     complete: bool,
     views: list(ident),
   })),
 });
 
+/**
+ * Deepest JSON nesting read. The text parser's own limits (see `limits.ts`)
+ * are stricter and give located errors; this bound only keeps the shape check
+ * and the printer from exhausting the stack first.
+ */
+const MAX_JSON_DEPTH = 2000;
+
 function checkShape(json: unknown): asserts json is Description {
+  tooDeep(json, "$");
   description(json, "$");
+}
+
+/** Finds the first path nested deeper than `MAX_JSON_DEPTH`, without recursion. */
+function tooDeep(json: unknown, root: string): void {
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: json, path: root, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (typeof top.v !== "object" || top.v === null) continue;
+    if (top.depth >= MAX_JSON_DEPTH) {
+      throw new ShapeError(top.path, `at most ${MAX_JSON_DEPTH} levels of nesting`, "more");
+    }
+    const entries = Array.isArray(top.v)
+      ? top.v.map((x, i) => [`[${i}]`, x] as const)
+      : Object.entries(top.v).map(([k, x]) => [`.${k}`, x] as const);
+    for (const [k, x] of entries) stack.push({ v: x, path: top.path + k, depth: top.depth + 1 });
+  }
 }

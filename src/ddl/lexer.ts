@@ -19,12 +19,36 @@ export interface Token {
   readonly pos: SourcePosition;
 }
 
-const PUNCT = new Set(["{", "}", "[", "]", "(", ")", ",", "=", "*", "+", "-", "/", ":", ";", "."]);
+const PUNCT = new Set([
+  "{",
+  "}",
+  "[",
+  "]",
+  "(",
+  ")",
+  ",",
+  "=",
+  "*",
+  "+",
+  "-",
+  "/",
+  "%",
+  ":",
+  ";",
+  ".",
+]);
+
+/**
+ * Tokens after which a line break does not end a statement (DRepl's scanner
+ * ends a statement at a line break only after a name, a number or a string).
+ */
+const CONTINUES = new Set(["{", "(", "[", ",", "=", "*", "+", "-", "/", "%", ":", "."]);
 
 /**
  * Splits a description into tokens. Newlines and `;` separate statements and
- * are kept as `newline` tokens; `//` and `/* *\/` comments are skipped.
- * `read-only` is one identifier.
+ * are kept as `newline` tokens, except a line break after a token that cannot
+ * end a statement (`{ ( [ , = + - * / % : .`), which is skipped like a space;
+ * `//` and `/* *\/` comments are skipped. `read-only` is one identifier.
  *
  * @example
  * ```ts
@@ -40,6 +64,11 @@ export function tokenize(source: string): Token[] {
   let i = 0;
   let line = 1;
   let lineStart = 0;
+  const lineBreak = (pos: SourcePosition): void => {
+    const last = tokens[tokens.length - 1];
+    if (last !== undefined && last.kind === "punct" && CONTINUES.has(last.text)) return;
+    tokens.push({ kind: "newline", text: "\n", pos });
+  };
   const fail = (detail: string, at: number): never => {
     const pos = { line, col: at - lineStart + 1 };
     throw new DescriptionError(detail, pos, lines[line - 1] ?? "");
@@ -47,13 +76,14 @@ export function tokenize(source: string): Token[] {
   while (i < source.length) {
     const c = source[i]!;
     const pos = { line, col: i - lineStart + 1 };
-    if (c === "\n" || c === ";") {
+    if (c === ";") {
       tokens.push({ kind: "newline", text: c, pos });
       i++;
-      if (c === "\n") {
-        line++;
-        lineStart = i;
-      }
+    } else if (c === "\n") {
+      lineBreak(pos);
+      i++;
+      line++;
+      lineStart = i;
     } else if (c === " " || c === "\t" || c === "\r") {
       i++;
     } else if (c === "/" && source[i + 1] === "/") {
@@ -63,7 +93,7 @@ export function tokenize(source: string): Token[] {
       if (end < 0) fail("Unterminated comment: expected '*/'", i);
       for (let k = i; k < end; k++) {
         if (source[k] === "\n") {
-          tokens.push({ kind: "newline", text: "\n", pos: { line, col: k - lineStart + 1 } });
+          lineBreak({ line, col: k - lineStart + 1 });
           line++;
           lineStart = k + 1;
         }

@@ -28,6 +28,7 @@ export * from "./compile.ts";
 export * from "./json.ts";
 export * from "./layout.ts";
 export * from "./lexer.ts";
+export * from "./limits.ts";
 export * from "./parser.ts";
 export * from "./print.ts";
 export * from "./types.ts";

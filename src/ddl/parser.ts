@@ -24,10 +24,12 @@ import type {
   ViewVar,
 } from "./ast.ts";
 import { type Token, tokenize } from "./lexer.ts";
+import { MAX_NESTING, MAX_OPERATORS } from "./limits.ts";
 
 /**
  * Parses a description. Throws `DescriptionError` (and nothing else) with the
- * line, column and a caret under the offending token.
+ * line, column and a caret under the offending token, also for input nested
+ * deeper than `MAX_NESTING` or expressions longer than `MAX_OPERATORS`.
  *
  * @example
  * ```ts
@@ -46,12 +48,24 @@ export function parseDescription(source: string): Description {
   return new Parser(source).description();
 }
 
-const MODIFIERS = new Set(["read-only", "rowmajor", "rowminor", "default", "columnar"]);
+const MODIFIERS = new Set([
+  "read-only",
+  "readonly",
+  "rowmajor",
+  "rowminor",
+  "columnmajor",
+  "default",
+  "columnar",
+]);
 
 class Parser {
   readonly #lines: string[];
   readonly #tokens: Token[];
   #at = 0;
+  /** Structs, array types, selections and parentheses open around the current token. */
+  #depth = 0;
+  /** Operators in the expression being parsed. */
+  #operators = 0;
 
   constructor(source: string) {
     this.#lines = source.split("\n");
@@ -75,7 +89,7 @@ class Parser {
       if (t.text === "const") {
         const n = this.#expectIdent("a constant name");
         this.#expectPunct("=");
-        consts.push({ name: n.text, pos: n.pos, value: this.#expr() });
+        consts.push({ name: n.text, pos: n.pos, value: this.#expression() });
       } else if (t.text === "type") {
         const n = this.#expectIdent("a type name");
         types.push({ name: n.text, pos: n.pos, type: this.#type() });
@@ -120,8 +134,8 @@ class Parser {
     let columnar = false;
     while (this.#peek().kind === "ident" && MODIFIERS.has(this.#peek().text)) {
       const m = this.#next().text;
-      if (m === "read-only") readOnly = true;
-      else if (m === "rowminor") order = "rowminor";
+      if (m === "read-only" || m === "readonly") readOnly = true;
+      else if (m === "rowminor" || m === "columnmajor") order = "rowminor";
       else if (m === "rowmajor" || m === "default") order = "rowmajor";
       else columnar = true;
     }
@@ -161,12 +175,14 @@ class Parser {
       this.#expectPunct("]");
     }
     let element: ElementSpec | undefined;
+    this.#skipNewlines();
     if (this.#isPunct("{")) {
       element = this.#selection();
     } else if (this.#peek().kind === "ident") {
       const t = this.#next();
       element = { kind: "named", name: t.text, pos: t.pos };
     }
+    this.#skipNewlines();
     this.#expectPunct("=");
     const src = this.#expectIdent("a dataset variable");
     let indices: IndexExpr[] | undefined;
@@ -195,16 +211,18 @@ class Parser {
     const pos = this.#peek().pos;
     let start: Expr | undefined;
     if (!this.#isPunct(":")) {
-      start = this.#expr();
+      start = this.#expression();
       if (!this.#isPunct(":")) return { kind: "at", expr: start, pos };
     }
     this.#next();
     let end: Expr | undefined;
     let step: Expr | undefined;
-    if (!this.#isPunct(":") && !this.#isPunct(",") && !this.#isPunct("]")) end = this.#expr();
+    if (!this.#isPunct(":") && !this.#isPunct(",") && !this.#isPunct("]")) {
+      end = this.#expression();
+    }
     if (this.#isPunct(":")) {
       this.#next();
-      step = this.#expr();
+      step = this.#expression();
     }
     return {
       kind: "slice",
@@ -215,35 +233,72 @@ class Parser {
     };
   }
 
+  /**
+   * `{ field, ... }`: fields separated by `,`, `;` or line breaks. A field is
+   * a dotted path, then a scalar type to store it as (that field only) or a
+   * nested selection of its own fields; a nested selection after a list of
+   * names (`pos, vel { x, y }`) applies to each of them, as in DRepl's
+   * `IdentifierList ViewType`.
+   */
   #selection(): { kind: "select"; fields: FieldSelect[]; pos: SourcePosition } {
+    this.#skipNewlines();
     const open = this.#expectPunct("{");
+    this.#enter(open);
     const fields: FieldSelect[] = [];
+    let names: { path: string; pos: SourcePosition }[] = [];
     for (;;) {
+      this.#skipNewlines();
+      if (this.#isPunct("}") && (fields.length > 0 || names.length > 0)) break;
       const first = this.#expectIdent("a field name");
       let path = first.text;
       while (this.#isPunct(".")) {
         this.#next();
         path += "." + this.#expectIdent("a field name after '.'").text;
       }
-      let as: string | undefined;
-      if (this.#peek().kind === "ident") as = this.#next().text;
-      fields.push({ path, pos: first.pos, ...(as === undefined ? {} : { as }) });
+      names.push({ path, pos: first.pos });
+      if (this.#isPunct("{")) {
+        const inner = this.#selection();
+        for (const n of names) {
+          for (const f of inner.fields) {
+            fields.push({ ...f, path: `${n.path}.${f.path}`, pos: f.pos ?? n.pos });
+          }
+        }
+        names = [];
+      } else if (this.#peek().kind === "ident") {
+        const as = this.#next().text;
+        // Names before the typed one keep their own types: `{ x, y float32 }` converts y only.
+        for (const n of names.slice(0, -1)) fields.push({ path: n.path, pos: n.pos });
+        fields.push({ path, pos: first.pos, as });
+        names = [];
+      }
+      const t = this.#peek();
+      if (this.#isPunct(",")) {
+        this.#next();
+        continue;
+      }
+      for (const n of names) fields.push({ path: n.path, pos: n.pos });
+      names = [];
+      if (t.kind === "newline") continue;
       if (this.#isPunct("}")) break;
-      this.#expectPunct(",");
+      this.#fail(`Expected ',', ';', a new line or '}', found ${describe(t)}`, t);
     }
     this.#next();
+    this.#depth--;
     return { kind: "select", fields, pos: open.pos };
   }
 
   #replica(): ReplicaDecl {
     this.#next();
-    const n = this.#expectIdent("a replica name");
-    const file = this.#peek();
-    if (file.kind !== "string") {
-      this.#fail(`Expected a quoted file name, found ${describe(file)}`, file);
-    }
-    this.#next();
     let complete = false;
+    // DRepl's released parser takes `complete` before the name as well.
+    const ahead = this.#tokens[this.#at + 1];
+    if (this.#peek().text === "complete" && ahead !== undefined && ahead.kind === "ident") {
+      this.#next();
+      complete = true;
+    }
+    const n = this.#expectIdent("a replica name");
+    let file: string | undefined;
+    if (this.#peek().kind === "string") file = this.#next().text;
     if (this.#peek().kind === "ident" && this.#peek().text === "complete") {
       this.#next();
       complete = true;
@@ -256,30 +311,35 @@ class Parser {
       }
       for (const v of this.#nameList("a view name")) views.push(v.text);
     });
-    return { name: n.text, pos: n.pos, file: file.text, complete, views };
+    return { name: n.text, pos: n.pos, ...(file === undefined ? {} : { file }), complete, views };
   }
 
   #type(): TypeExpr {
     const t = this.#peek();
     if (t.kind === "punct" && t.text === "[") {
       this.#next();
+      this.#enter(t);
       const dims: Expr[] = [];
       for (;;) {
-        dims.push(this.#expr());
+        dims.push(this.#expression());
         if (!this.#isPunct(",")) break;
         this.#next();
       }
       this.#expectPunct("]");
-      return { kind: "array", dims, element: this.#type(), pos: t.pos };
+      const element = this.#type();
+      this.#depth--;
+      return { kind: "array", dims, element, pos: t.pos };
     }
     if (t.kind === "ident" && t.text === "struct") {
       this.#next();
+      this.#enter(t);
       const fields: FieldDecl[] = [];
       this.#block(() => {
         const names = this.#nameList("a field name");
         const type = this.#type();
         for (const n of names) fields.push({ name: n.text, type, pos: n.pos });
       });
+      this.#depth--;
       return { kind: "struct", fields, pos: t.pos };
     }
     if (t.kind === "ident") {
@@ -289,10 +349,16 @@ class Parser {
     return this.#fail(`Expected a type, found ${describe(t)}`, t);
   }
 
+  /** A whole integer expression, whose operators are counted against `MAX_OPERATORS`. */
+  #expression(): Expr {
+    this.#operators = 0;
+    return this.#expr();
+  }
+
   #expr(): Expr {
     let left = this.#term();
     while (this.#isPunct("+") || this.#isPunct("-")) {
-      const op = this.#next();
+      const op = this.#operator();
       left = { kind: "binary", op: op.text as "+" | "-", left, right: this.#term(), pos: op.pos };
     }
     return left;
@@ -300,11 +366,20 @@ class Parser {
 
   #term(): Expr {
     let left = this.#factor();
-    while (this.#isPunct("*") || this.#isPunct("/")) {
-      const op = this.#next();
-      left = { kind: "binary", op: op.text as "*" | "/", left, right: this.#factor(), pos: op.pos };
+    while (this.#isPunct("*") || this.#isPunct("/") || this.#isPunct("%")) {
+      const op = this.#operator();
+      const kind = op.text as "*" | "/" | "%";
+      left = { kind: "binary", op: kind, left, right: this.#factor(), pos: op.pos };
     }
     return left;
+  }
+
+  #operator(): Token {
+    const op = this.#next();
+    if (++this.#operators > MAX_OPERATORS) {
+      this.#fail(`Expression is too long: expected at most ${MAX_OPERATORS} operators`, op);
+    }
+    return op;
   }
 
   #factor(): Expr {
@@ -321,19 +396,29 @@ class Parser {
     }
     if (t.kind === "punct" && t.text === "(") {
       this.#next();
+      this.#enter(t);
       const e = this.#expr();
       this.#expectPunct(")");
+      this.#depth--;
       return e;
     }
     if (t.kind === "punct" && t.text === "-") {
-      this.#next();
+      this.#operator();
       return { kind: "neg", operand: this.#factor(), pos: t.pos };
     }
     return this.#fail(`Expected an integer expression, found ${describe(t)}`, t);
   }
 
+  /** Opens one more level of nesting at `at`, failing beyond `MAX_NESTING`. */
+  #enter(at: Token): void {
+    if (++this.#depth > MAX_NESTING) {
+      this.#fail(`Description is nested too deeply: expected at most ${MAX_NESTING} levels`, at);
+    }
+  }
+
   /** `{ stmt (newline stmt)* }` where each statement is parsed by `stmt`. */
   #block(stmt: () => void): void {
+    this.#skipNewlines();
     this.#expectPunct("{");
     for (;;) {
       this.#skipNewlines();

@@ -35,7 +35,8 @@ export function printDescription(d: Description): string {
   out.push("}");
   for (const f of d.fragments) out.push(...printFragment(f));
   for (const r of d.replicas) {
-    out.push(`replica ${r.name} ${JSON.stringify(r.file)}${r.complete ? " complete" : ""} {`);
+    const file = r.file === undefined ? "" : ` ${JSON.stringify(r.file)}`;
+    out.push(`replica ${r.name}${file}${r.complete ? " complete" : ""} {`);
     for (const v of r.views) out.push(`  view ${v}`);
     out.push("}");
   }
@@ -92,7 +93,7 @@ function printType(t: TypeExpr, indent: string): string {
   }
 }
 
-const PRECEDENCE = { "+": 1, "-": 1, "*": 2, "/": 2 } as const;
+const PRECEDENCE = { "+": 1, "-": 1, "*": 2, "/": 2, "%": 2 } as const;
 
 /**
  * Formats an integer expression with only the parentheses it needs.

@@ -156,9 +156,20 @@ function collect(type: ResolvedType, path: string, offset: number, out: Leaf[]):
         out.push({ path, type: only.type, count: only.count * n, offset });
         return;
       }
+      // The element's leaves are collected once and repeated, so nested
+      // arrays cost their leaf count, not one walk per enclosing index.
       const size = typeSize(type.element);
       for (let k = 0; k < n; k++) {
-        collect(type.element, `${path}[${k}]`, offset + k * size, out);
+        for (const l of inner) {
+          if (out.length > MAX_LEAVES) {
+            throw new RangeError(
+              `Element has more than ${MAX_LEAVES} fields once inner arrays expand`,
+            );
+          }
+          const at = `${path}[${k}]`;
+          const sub = l.path === "" ? at : l.path.startsWith("[") ? at + l.path : `${at}.${l.path}`;
+          out.push({ ...l, path: sub, offset: offset + k * size + l.offset });
+        }
       }
       return;
     }
