@@ -3,8 +3,12 @@
  * positions, as float32 columns.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/consumer.ts [versions] [url]
+ * deno run --allow-net=127.0.0.1 --allow-env=STRATA_URL examples/consumer.ts [versions] [url]
  * ```
+ *
+ * The server is `url`, else `$STRATA_URL`, else http://127.0.0.1:7070. It
+ * starts at the oldest version the dataset still keeps (1 before the
+ * producer's first step), so it may start before or after the producer.
  *
  * @module
  */
@@ -12,14 +16,16 @@
 import { connect, ServerError } from "../src/client/mod.ts";
 
 const count = Number(Deno.args[0] ?? 5);
-const strata = connect(Deno.args[1] ?? "http://127.0.0.1:7070");
+const strata = connect(Deno.args[1] ?? envUrl() ?? "http://127.0.0.1:7070");
 
 // The consumer may start before the producer has created the dataset: wait
 // for it to appear (up to a minute) rather than fail.
 const deadline = Date.now() + 60_000;
+let next = 1;
 for (;;) {
   try {
-    await strata.versions("particles");
+    const kept = (await strata.versions("particles")).filter((v) => v.state !== "retired");
+    next = (kept[0]?.version as number | undefined) ?? 1;
     break;
   } catch (e) {
     if (!(e instanceof ServerError && e.code === "not_found") || Date.now() > deadline) throw e;
@@ -27,7 +33,6 @@ for (;;) {
   }
 }
 
-let next = 1;
 for (let k = 0; k < count; k++) {
   const a = await strata.attach("particles", "xyz", { version: next, waitMs: 60_000 });
   const x = a.field("p.x") as Float32Array;
@@ -44,4 +49,10 @@ for (let k = 0; k < count; k++) {
     } y=${(cy / x.length).toFixed(4)}`,
   );
   next = a.version + 1;
+}
+
+/** `STRATA_URL`, when set and readable (`--allow-env=STRATA_URL`). */
+function envUrl(): string | undefined {
+  const env = Deno.permissions.querySync({ name: "env", variable: "STRATA_URL" });
+  return env.state === "granted" ? Deno.env.get("STRATA_URL") || undefined : undefined;
 }

@@ -1,10 +1,13 @@
 /**
- * A producer: a toy particle simulation that publishes its particles, as an
- * array of structs, once per step.
+ * A producer: a toy particle simulation of four ranks, each publishing its
+ * block of the particles, as an array of structs, once per step. A version
+ * commits itself once the four blocks cover the dataset.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/producer.ts [steps] [url]
+ * deno run --allow-net=127.0.0.1 --allow-env=STRATA_URL examples/producer.ts [steps] [url]
  * ```
+ *
+ * The server is `url`, else `$STRATA_URL`, else http://127.0.0.1:7070.
  *
  * @module
  */
@@ -12,17 +15,22 @@
 import { connect, ServerError } from "../src/client/mod.ts";
 
 const N = 100_000;
+const RANKS = 4;
+/** Bytes of one particle: x, y, z float64; ux, uy, uz, w float32; id int64. */
+const SIZE = 48;
 const steps = Number(Deno.args[0] ?? 5);
-const strata = connect(Deno.args[1] ?? "http://127.0.0.1:7070");
+const strata = connect(Deno.args[1] ?? envUrl() ?? "http://127.0.0.1:7070");
 
+// `ranks(lo, hi)` is what each rank publishes; functions that take
+// `(lo, hi)` (functions/histogram.ts) run once per rank's block.
 const description = `
 dataset particles {
   const N = ${N}
-  type Particle struct { x, y, z float64; vx, vy, vz float64; energy float64; id int64 }
+  type Particle struct { x, y, z float64; ux, uy, uz, w float32; id int64 }
   var p [N]Particle
 }
+fragment ranks(lo, hi) { var p = p[lo:hi] }
 fragment xyz columnar { var p { x float32, y float32, z float32 } = p }
-fragment energy columnar { var p { id, energy } = p }
 `;
 
 try {
@@ -31,24 +39,42 @@ try {
   if (!(e instanceof ServerError && e.code === "conflict")) throw e;
 }
 
-// One particle is 8 float64-sized fields: x y z vx vy vz energy id.
-const state = new Float64Array(N * 8);
-const ids = new BigInt64Array(state.buffer);
+const buffer = new ArrayBuffer(N * SIZE);
+const f64 = new Float64Array(buffer);
+const f32 = new Float32Array(buffer);
+const ids = new BigInt64Array(buffer);
 for (let i = 0; i < N; i++) {
-  state.set([Math.random(), Math.random(), Math.random(), 0.01, -0.02, 0.005, 0, 0], i * 8);
-  ids[i * 8 + 7] = BigInt(i);
+  f64.set([Math.random(), Math.random(), Math.random()], i * 6);
+  f32.set([Math.random() - 0.5, Math.random() - 0.5, Math.random() - 0.5, 1], i * 12 + 6);
+  ids[i * 6 + 5] = BigInt(i);
 }
+const bytes = new Uint8Array(buffer);
 
 const first = ((await strata.versions("particles")).at(-1)?.version as number | undefined) ?? 0;
 for (let step = 1; step <= steps; step++) {
   for (let i = 0; i < N; i++) {
-    const o = i * 8;
-    for (let d = 0; d < 3; d++) state[o + d] = state[o + d]! + state[o + 3 + d]!;
-    state[o + 6] = 0.5 * (state[o + 3]! ** 2 + state[o + 4]! ** 2 + state[o + 5]! ** 2) * step;
+    for (let d = 0; d < 3; d++) {
+      f64[i * 6 + d] = f64[i * 6 + d]! + 0.01 * f32[i * 12 + 6 + d]!;
+      f32[i * 12 + 6 + d] = f32[i * 12 + 6 + d]! * 1.05;
+    }
   }
   const version = first + step;
-  const { committed } = await strata.publish("particles", version, "dataset", state);
+  let committed = false;
+  for (let r = 0; r < RANKS; r++) {
+    const lo = (r * N) / RANKS;
+    const hi = ((r + 1) * N) / RANKS;
+    const block = bytes.subarray(lo * SIZE, hi * SIZE);
+    ({ committed } = await strata.publish("particles", version, "ranks", block, {
+      params: { lo, hi },
+    }));
+  }
   console.log(
-    `step ${step}: published version ${version} (${state.byteLength} bytes), committed: ${committed}`,
+    `step ${step}: published version ${version} (${RANKS} ranks, ${bytes.byteLength} bytes), committed: ${committed}`,
   );
+}
+
+/** `STRATA_URL`, when set and readable (`--allow-env=STRATA_URL`). */
+function envUrl(): string | undefined {
+  const env = Deno.permissions.querySync({ name: "env", variable: "STRATA_URL" });
+  return env.state === "granted" ? Deno.env.get("STRATA_URL") || undefined : undefined;
 }

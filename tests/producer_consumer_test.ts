@@ -19,7 +19,10 @@ Deno.test("two programs share particles: the producer publishes structs, the con
       server.url,
     ]);
     assert.equal(producer.code, 0, producer.stderr);
-    assert.match(producer.stdout, /step 3: published version 3 \(6400000 bytes\), committed: true/);
+    assert.match(
+      producer.stdout,
+      /step 3: published version 3 \(4 ranks, 4800000 bytes\), committed: true/,
+    );
     const c = await consumer;
     assert.equal(c.code, 0, c.stderr);
     const lines = c.stdout.trim().split("\n");
