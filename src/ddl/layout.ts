@@ -5,8 +5,8 @@
  * Placement rules (DRepl's, with Strata's additions):
  * - struct fields and array elements are packed, with no padding;
  * - each variable of a dataset or fragment starts at the next offset aligned
- *   to the largest natural alignment of its scalars (primitives are naturally
- *   aligned at the start of each variable, so typed-array views apply);
+ *   as its type (the paper's rule): a scalar to its size (a string to 2), a
+ *   struct as its first field, an array as its element;
  * - `rowmajor` (the default) lays out the last axis fastest, `rowminor` the
  *   first;
  * - `columnar` stores each leaf field of a variable as its own array (struct of
@@ -268,7 +268,15 @@ function place(
   order: ArrayOrder,
   columnar: boolean,
 ): { slot: VarSlot; end: number } {
-  const align = leaves.reduce((a, l) => Math.max(a, scalarAlign(l.to)), 1);
+  // The paper's rule: a variable aligns to its type, a struct to its first
+  // field and an array to its element, which is always the first leaf stored.
+  // Columns (Strata's) each align to their scalar, from the largest one on.
+  const first = leaves[0];
+  const align = columnar
+    ? leaves.reduce((a, l) => Math.max(a, scalarAlign(l.to)), 1)
+    : first === undefined
+    ? 1
+    : scalarAlign(first.to);
   let at = alignUp(cursor, align);
   const n = axes.reduce((p, a) => p * a.count, 1);
   const stridesFor = (elem: number) => {

@@ -248,7 +248,10 @@ class Parser {
     let names: { path: string; pos: SourcePosition }[] = [];
     for (;;) {
       this.#skipNewlines();
-      if (this.#isPunct("}") && (fields.length > 0 || names.length > 0)) break;
+      if (this.#isPunct("}") && (fields.length > 0 || names.length > 0)) {
+        for (const n of names) fields.push({ path: n.path, pos: n.pos });
+        break;
+      }
       const first = this.#expectIdent("a field name");
       let path = first.text;
       while (this.#isPunct(".")) {
