@@ -84,9 +84,37 @@ function extentsOf(v: Variable, bindings: Bindings): number[] {
  * ```
  */
 export function datasetLayout(ds: Dataset, bindings: Bindings = {}): FragmentLayout {
+  return wholeLayout(ds, bindings, Infinity);
+}
+
+/**
+ * The layout of the first `count` variables of the dataset (or of fragment
+ * `fragment`): their offsets depend on nothing after them, so they are known
+ * before later variables' sizes are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, layoutPrefix } from "./mod.ts";
+ * const ds = compileDescription("dataset { var n int32\n var d [n]float64 }");
+ * assert.equal(layoutPrefix(ds, { count: 1 }).byteLength, 4);
+ * ```
+ */
+export function layoutPrefix(
+  ds: Dataset,
+  options: { readonly fragment?: string; readonly bindings?: Bindings; readonly count: number },
+): FragmentLayout {
+  const bindings = options.bindings ?? {};
+  return options.fragment === undefined
+    ? wholeLayout(ds, bindings, options.count)
+    : viewLayout(ds, options.fragment, bindings, options.count);
+}
+
+function wholeLayout(ds: Dataset, bindings: Bindings, count: number): FragmentLayout {
   let cursor = 0;
   const slots: VarSlot[] = [];
   for (const v of ds.variables.values()) {
+    if (slots.length >= count) break;
     const extents = extentsOf(v, bindings);
     const axes = extents.map((count, dim) => ({ dim, step: 1, count }));
     const leaves = leavesOf(v.element).map((l) => ({
@@ -128,6 +156,10 @@ export function datasetLayout(ds: Dataset, bindings: Bindings = {}): FragmentLay
  * ```
  */
 export function fragmentLayout(ds: Dataset, name: string, bindings: Bindings = {}): FragmentLayout {
+  return viewLayout(ds, name, bindings, Infinity);
+}
+
+function viewLayout(ds: Dataset, name: string, bindings: Bindings, count: number): FragmentLayout {
   const f = ds.fragments.get(name);
   if (f === undefined) {
     const known = [...ds.fragments.keys()].map((k) => `'${k}'`).join(", ") || "none";
@@ -155,6 +187,7 @@ export function fragmentLayout(ds: Dataset, name: string, bindings: Bindings = {
   let cursor = 0;
   const slots: VarSlot[] = [];
   for (const v of f.vars) {
+    if (slots.length >= count) break;
     const { origin, axes } = regionOf(ds, v, bindings);
     const placed = place(
       v.decl.name,

@@ -31,5 +31,6 @@ export * from "./lexer.ts";
 export * from "./limits.ts";
 export * from "./parser.ts";
 export * from "./print.ts";
+export * from "./sizes.ts";
 export * from "./types.ts";
 export { evalExpr, ExprError, exprNames } from "./expr.ts";
