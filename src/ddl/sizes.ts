@@ -28,7 +28,7 @@ import { type Bindings, datasetLayout, fragmentLayout, layoutPrefix } from "./la
  * const bytes = new Uint8Array(4 + 3 * 4);
  * new DataView(bytes.buffer).setInt32(0, 3, true);
  * assert.deepEqual(publishedSizes(ds, bytes), { sz: 3 });
- * assert.throws(() => publishedSizes(ds, bytes.subarray(0, 12)), /expected 16 bytes, received 12/);
+ * assert.throws(() => publishedSizes(ds, bytes.subarray(0, 12)), /expected 16 bytes \(sz = 3\), received 12/);
  * ```
  */
 export function publishedSizes(
