@@ -305,6 +305,17 @@ Deno.test("put() refuses pipelines that cannot run: unknown function, missing or
         e.message ===
           `Invalid pipeline 'p': expected 'placement' to be one of in-situ, in-transit, auto, found "nearby"`,
     );
+    await assert.rejects(
+      h.pipelines.put("a", { source: "f1", function: "to_float32", output: "f2" }),
+      (e) =>
+        e instanceof NotFoundError &&
+        e.message ===
+          "Cannot create pipeline 'a': its source dataset 'f1' does not exist; create it first",
+    );
+    await h.registry.createDataset({
+      name: "f1",
+      description: "dataset f1 { var temp [256, 256]float64 }",
+    });
     await h.pipelines.put("a", { source: "f1", function: "to_float32", output: "f2" });
     await assert.rejects(
       h.pipelines.put("b", { source: "f2", function: "to_float32", output: "f1" }),

@@ -33,9 +33,13 @@ export interface Catalog {
   listDatasets(): Promise<readonly unknown[]>;
   /** One dataset in full. */
   describeDataset(name: string): Promise<unknown>;
-  /** Deletes a dataset; returns the copies whose bytes must be freed. */
+  /**
+   * Deletes a dataset; returns the copies whose bytes must be freed. `force`
+   * deletes it even while pipelines read it (passed on to the name server).
+   */
   deleteDataset(
     name: string,
+    options?: { readonly force?: boolean },
   ): Promise<readonly import("../runtime/name_service.ts").FragmentRecord[]>;
   /** Versions with their states. */
   listVersions(name: string): Promise<readonly unknown[]>;

@@ -24,6 +24,11 @@ export interface DataRouteOptions {
   readonly maxBodyBytes: number;
   /** Largest fragment payload. */
   readonly maxPayloadBytes: number;
+  /**
+   * Called before a dataset is deleted, with `?force`; throws to refuse
+   * (the pipelines that read it answer 409 naming themselves).
+   */
+  readonly beforeDelete?: (name: string, options: { readonly force: boolean }) => Promise<void>;
 }
 
 /**
@@ -47,7 +52,9 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     async (c) => reply(c, await o.catalog.describeDataset(c.req.param("name"))),
   );
   app.delete("/v1/datasets/:name", async (c) => {
-    const records = await o.catalog.deleteDataset(c.req.param("name"));
+    const force = ["", "true", "1"].includes(c.req.query("force") ?? "false");
+    await o.beforeDelete?.(c.req.param("name"), { force });
+    const records = await o.catalog.deleteDataset(c.req.param("name"), { force });
     await o.runtime?.free(records);
     return c.body(null, 204);
   });

@@ -42,6 +42,7 @@ export async function serveAll(config: Config): Promise<number> {
       runtime: node.runtime,
       catalog: registry,
       maxPayloadBytes: config.limits.maxPayloadBytes,
+      beforeDelete: (name, o) => functions.pipelines.sourceDeleting(name, o),
     },
     cluster: { registry, releases, nodes },
     functions: { ...functions, runs: true },
@@ -120,7 +121,13 @@ export async function serveNameserver(config: Config): Promise<number> {
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...token,
-    data: { catalog: registry, maxPayloadBytes: config.limits.maxPayloadBytes },
+    data: {
+      catalog: registry,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+      ...(functions === undefined
+        ? {}
+        : { beforeDelete: (name, o) => functions.pipelines.sourceDeleting(name, o) }),
+    },
     cluster: { registry, releases, nodes },
     functions: functions ?? { keeper: config.nameservers[0]! },
   });

@@ -329,8 +329,12 @@ export class RemoteNameService implements NameService {
    * Deletes a dataset. Its bytes are freed by the nodes that hold them when
    * the release notices reach them, so no copy is returned here.
    */
-  async deleteDataset(name: string): Promise<FragmentRecord[]> {
-    await this.#call(this.urlOf(name), "DELETE", `/v1/datasets/${enc(name)}`);
+  async deleteDataset(
+    name: string,
+    options: { readonly force?: boolean } = {},
+  ): Promise<FragmentRecord[]> {
+    const force = options.force === true ? "?force=true" : "";
+    await this.#call(this.urlOf(name), "DELETE", `/v1/datasets/${enc(name)}${force}`);
     return [];
   }
 

@@ -81,8 +81,14 @@ export interface PipelineStatus extends PipelineRecord {
   readonly queued: readonly number[];
   /** The version being run, or null. */
   readonly running: number | null;
-  /** The newest runs, newest first. */
+  /** The newest runs of the source dataset as it is now, newest first. */
   readonly runs: readonly RunRecord[];
+  /**
+   * The newest runs of source datasets of that name deleted since (each with
+   * `deletedSource`), newest dataset first: a dataset created again under
+   * the name is another, and its runs start afresh in `runs`.
+   */
+  readonly deletedSourceRuns: readonly RunRecord[];
 }
 
 interface Live {
@@ -179,6 +185,14 @@ export class PipelineService {
         `Invalid pipeline '${name}': function '${spec.function}' outputs a dataset, so the pipeline needs 'output', its name`,
       );
     }
+    try {
+      await this.#catalog.describeDataset(spec.source);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+      throw new NotFoundError(
+        `Cannot create pipeline '${name}': its source dataset '${spec.source}' does not exist; create it first`,
+      );
+    }
     if (spec.output !== undefined) await this.#ensureOutput(spec, fn);
     const existing = this.#live.get(name);
     const record: PipelineRecord = { ...spec, createdAt: existing?.record.createdAt ?? Date.now() };
@@ -214,7 +228,50 @@ export class PipelineService {
       queued: [...p.queue],
       running: p.running,
       runs: await this.#store.listRuns(name, runs),
+      deletedSourceRuns: await this.#store.listDeletedSourceRuns(name, runs),
     };
+  }
+
+  /** The names of the pipelines that read `dataset`, sorted. */
+  readers(dataset: string): string[] {
+    return this.list().filter((p) => p.source === dataset).map((p) => p.name);
+  }
+
+  /**
+   * Called before `dataset` is deleted. Refuses (`ConflictError` naming
+   * them) while pipelines read it, unless `force`: then their queued runs of
+   * it are dropped, a run under way finishes, and their runs are set aside
+   * as those of a deleted dataset. The pipelines stay, and run again on the
+   * commits of a dataset created anew under the name.
+   */
+  async sourceDeleting(dataset: string, options: { readonly force?: boolean } = {}) {
+    const readers = this.readers(dataset);
+    if (readers.length === 0) return;
+    const names = readers.map((n) => `'${n}'`).join(", ");
+    if (options.force !== true) {
+      throw new ConflictError(
+        `Cannot delete dataset '${dataset}': pipeline${
+          readers.length === 1 ? "" : "s"
+        } ${names} read${
+          readers.length === 1 ? "s" : ""
+        } it; delete the pipeline first, or delete with force (strata delete --force, ?force=true) to stop its runs`,
+      );
+    }
+    let createdAt: number;
+    try {
+      createdAt = (await this.#catalog.describeDataset(dataset)).createdAt;
+    } catch (e) {
+      if (e instanceof NotFoundError) return;
+      throw e;
+    }
+    const deletedAt = Date.now();
+    for (const name of readers) {
+      const p = this.#live.get(name);
+      if (p === undefined) continue;
+      p.queue.length = 0;
+      await p.loop;
+      await this.#store.setRunsAside(name, createdAt, deletedAt);
+    }
   }
 
   /** Deletes a pipeline, its runs and results (a run under way finishes first). */

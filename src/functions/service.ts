@@ -47,8 +47,8 @@ import type { TypeChecker } from "./typecheck.ts";
 export interface FunctionCatalog {
   /** A dataset's description text, sizes and creation time. */
   describeDataset(name: string): Promise<DatasetDescription>;
-  /** The copies of a committed version that meet a region. */
-  attachFragments(query: AttachQuery): Promise<{
+  /** The copies of a committed version that meet a region (`waitMs`: wait for it to be committed). */
+  attachFragments(query: AttachQuery, options?: { readonly waitMs?: number }): Promise<{
     readonly version: number;
     readonly sources: readonly SourceRecord[];
   }>;
@@ -380,7 +380,12 @@ export class FunctionService {
           `Function '${name}' outputs a dataset: run it per fragment with a pipeline, or invoke it on one region`,
         );
       }
-      const found = await this.units(fn, req.dataset, version);
+      const found = await this.units(
+        fn,
+        req.dataset,
+        version,
+        req.waitMs === undefined ? {} : { waitMs: req.waitMs },
+      );
       version = found.version;
       units = found.units;
     } else units = [{ params: req.params ?? {} }];
@@ -411,12 +416,14 @@ export class FunctionService {
   /**
    * The units of a per-fragment run: one per published copy of the version,
    * its parameters bound from the copy's by name (a function whose input
-   * takes none runs once on the whole input).
+   * takes none runs once on the whole input). `waitMs`: wait that long for
+   * the version (or, for `latest`, any version) to be committed.
    */
   async units(
     fn: Resolved,
     dataset: string,
     version: number | "latest",
+    options: { readonly waitMs?: number } = {},
   ): Promise<{ version: number; units: Unit[]; producers: string[]; bytes: number }> {
     const decl = fn.record.declaration;
     const found = await this.#catalog.attachFragments({
@@ -424,7 +431,7 @@ export class FunctionService {
       version,
       fragment: "dataset",
       bindings: {},
-    });
+    }, options);
     const producers = [...new Set(found.sources.map((s) => s.node))];
     const bytes = found.sources.reduce((n, s) => n + s.byteLength, 0);
     if (decl.params.length === 0) {

@@ -26,6 +26,17 @@ export const FUNCTION_KEYS = {
   pipeline: (name: string): Deno.KvKey => ["pipelines", name],
   /** A pipeline's run for one source version: `["pipeline_runs", name, version]`. */
   run: (name: string, v: number): Deno.KvKey => ["pipeline_runs", name, v],
+  /**
+   * A run of a source dataset deleted since, set aside so that the runs of a
+   * dataset created again under its name do not replace it:
+   * `["pipeline_runs_deleted", name, sourceCreatedAt, version]`.
+   */
+  deletedRun: (name: string, createdAt: number, v: number): Deno.KvKey => [
+    "pipeline_runs_deleted",
+    name,
+    createdAt,
+    v,
+  ],
   /** A pipeline's merged value for one version: `["pipeline_results", name, version]`. */
   result: (name: string, v: number): Deno.KvKey => ["pipeline_results", name, v],
   /** Where a derived dataset's version came from: `["lineage", dataset, version]`. */
@@ -111,6 +122,11 @@ export interface RunRecord {
   readonly placement?: PlacementRecord;
   /** Calls made (one per fragment for per-fragment inputs). */
   readonly calls?: number;
+  /**
+   * Set on the runs of a source dataset deleted since: when that dataset was
+   * created and deleted (a dataset created again under the name is another).
+   */
+  readonly deletedSource?: { readonly createdAt: number; readonly deletedAt: number };
   /** When it started and finished. */
   readonly startedAt: number;
   /** When it finished. */
@@ -319,7 +335,14 @@ export class FunctionStore {
   /** Deletes a pipeline with its runs and results. */
   async deletePipeline(name: string): Promise<void> {
     const keys: Deno.KvKey[] = [];
-    for (const prefix of [["pipeline_runs", name], ["pipeline_results", name]]) {
+    for (
+      const prefix of [
+        ["pipeline_runs", name],
+        ["pipeline_results", name],
+        ["pipeline_runs_deleted", name],
+        ["pipeline_results_deleted", name],
+      ]
+    ) {
       for await (const e of this.#kv.list({ prefix })) keys.push(e.key);
     }
     for (let i = 0; i < keys.length; i += 500) {
@@ -341,6 +364,50 @@ export class FunctionStore {
     const out: RunRecord[] = [];
     for await (
       const e of this.#kv.list<RunRecord>({ prefix: ["pipeline_runs", name] }, {
+        reverse: true,
+        limit,
+      })
+    ) out.push(e.value);
+    return out;
+  }
+
+  /**
+   * Sets a pipeline's runs aside as those of its source dataset, created at
+   * `createdAt` and deleted at `deletedAt`; the runs of a dataset created
+   * again under the name start afresh. Its values are set aside with them
+   * (`["pipeline_results_deleted", name, sourceCreatedAt, version]`).
+   */
+  async setRunsAside(name: string, createdAt: number, deletedAt: number): Promise<void> {
+    const runs: Deno.KvEntry<RunRecord>[] = [];
+    for await (const e of this.#kv.list<RunRecord>({ prefix: ["pipeline_runs", name] })) {
+      runs.push(e);
+    }
+    const results: Deno.KvEntry<unknown>[] = [];
+    for await (const e of this.#kv.list({ prefix: ["pipeline_results", name] })) results.push(e);
+    const moves = [
+      ...runs.map((e) => ({
+        from: e.key,
+        to: FUNCTION_KEYS.deletedRun(name, createdAt, e.value.version),
+        value: { ...e.value, deletedSource: { createdAt, deletedAt } } as unknown,
+      })),
+      ...results.map((e) => ({
+        from: e.key,
+        to: ["pipeline_results_deleted", name, createdAt, e.key[2]!] as Deno.KvKey,
+        value: e.value,
+      })),
+    ];
+    for (let i = 0; i < moves.length; i += 200) {
+      const op = this.#kv.atomic();
+      for (const m of moves.slice(i, i + 200)) op.set(m.to, m.value).delete(m.from);
+      await op.commit();
+    }
+  }
+
+  /** The newest runs of a pipeline's deleted source datasets, newest dataset first. */
+  async listDeletedSourceRuns(name: string, limit: number): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for await (
+      const e of this.#kv.list<RunRecord>({ prefix: ["pipeline_runs_deleted", name] }, {
         reverse: true,
         limit,
       })
