@@ -17,6 +17,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import { copyKey } from "../runtime/keys.ts";
 import { type CopyRef, PROTOCOL } from "./codec.ts";
 import { FrameReader, writeFrame } from "./stream.ts";
+import { DeadlineError, Deadlines } from "./deadline.ts";
 
 /** Where a peer runtime's data plane listens. */
 export interface Peer {
@@ -38,6 +39,18 @@ export interface WireClientOptions {
   readonly connectionsPerPeer?: number;
   /** Requests that may wait for a connection to one peer; more are refused with `unavailable` (default 1024). */
   readonly maxQueued?: number;
+  /** Time a request may wait for a connection to its peer (default 30 s). */
+  readonly queueTimeoutMs?: number;
+  /** Time to connect to a peer and exchange `hello` (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Time a request may wait for the first byte of its answer, and then for
+   * each further piece of it (default 60 s): a peer that stops sending fails
+   * the request with `unavailable` instead of holding it.
+   */
+  readonly answerTimeoutMs?: number;
+  /** Time a write may make no progress (the peer reads nothing) (default 30 s). */
+  readonly writeTimeoutMs?: number;
 }
 
 /** Options of one `WireClient.fetch()`. */
@@ -60,6 +73,9 @@ export interface FetchOptions {
 interface Waiter {
   resolve(conn: Connection | undefined): void;
 }
+
+/** A waiter's answer when its deadline passed first. */
+const TIMED_OUT = Symbol("timed out");
 
 interface Pool {
   readonly idle: Connection[];
@@ -127,12 +143,31 @@ export class WireClient {
         }' into a buffer of ${into.byteLength} bytes: expected ${want.byteLength}`,
       );
     }
-    const conn = await this.#acquire(peer);
-    try {
-      return await conn.request(this.#nextId++ >>> 0, copy, want, options);
-    } finally {
-      // A failure answered in full leaves the stream in step: the connection stays.
-      this.#release(peer, conn, !conn.broken);
+    for (let attempt = 0;; attempt++) {
+      const conn = await this.#acquire(peer);
+      try {
+        return await conn.request(this.#nextId++ >>> 0, copy, want, options);
+      } catch (e) {
+        // No byte of the answer came: the peer closed a connection it had
+        // kept (it restarted, or closed it as idle), and so did it, likely,
+        // with the others kept idle. Once more, on a new connection: nothing
+        // of the request was answered, so nothing is received twice.
+        if (attempt > 0 || !conn.unanswered) throw e;
+        this.#dropIdle(peer);
+      } finally {
+        // A failure answered in full leaves the stream in step: the connection stays.
+        this.#release(peer, conn, !conn.broken);
+      }
+    }
+  }
+
+  /** Closes the idle connections to `peer`. */
+  #dropIdle(peer: Peer): void {
+    const pool = this.#pools.get(`${peer.hostname}:${peer.port}`);
+    if (pool === undefined) return;
+    for (const c of pool.idle.splice(0)) {
+      c.close();
+      pool.open--;
     }
   }
 
@@ -176,9 +211,26 @@ export class WireClient {
           `Too many requests queued for node '${peer.node}': ${limit} wait already, retry later`,
         );
       }
-      const handed = await new Promise<Connection | undefined>((resolve) =>
-        pool.waiters.push({ resolve })
-      );
+      const ms = this.#options.queueTimeoutMs ?? 30_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = { resolve: () => {} };
+      const handed = await new Promise<Connection | undefined | typeof TIMED_OUT>((resolve) => {
+        waiter.resolve = (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        };
+        timer = setTimeout(() => {
+          const at = pool.waiters.indexOf(waiter);
+          if (at >= 0) pool.waiters.splice(at, 1);
+          resolve(TIMED_OUT);
+        }, ms);
+        pool.waiters.push(waiter);
+      });
+      if (handed === TIMED_OUT) {
+        throw new UnavailableError(
+          `No connection to node '${peer.node}' came free within ${ms} ms: retry later`,
+        );
+      }
       if (handed !== undefined) return handed;
       if (this.#closed) throw new UnavailableError("The data plane client is closed");
       // A connection was dropped: open a new one in its place.
@@ -213,22 +265,31 @@ export class WireClient {
 }
 
 class Connection {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deadlines;
   readonly #reader: FrameReader;
   readonly #peer: Peer;
+  readonly #answerMs: number;
   /** Whether the stream is out of step (or closed) and must not carry another request. */
   broken = false;
+  /** Whether the last request failed before any byte of its answer arrived. */
+  unanswered = false;
 
-  private constructor(conn: Deno.TcpConn, peer: Peer) {
+  private constructor(conn: Deadlines, peer: Peer, answerMs: number) {
     this.#conn = conn;
     this.#reader = new FrameReader(conn);
     this.#peer = peer;
+    this.#answerMs = answerMs;
   }
 
   static async open(peer: Peer, options: WireClientOptions): Promise<Connection> {
+    const connectMs = options.connectTimeoutMs ?? 10_000;
     let conn: Deno.TcpConn;
     try {
-      conn = await Deno.connect({ hostname: peer.hostname, port: peer.port });
+      conn = await withDeadline(
+        Deno.connect({ hostname: peer.hostname, port: peer.port }),
+        connectMs,
+        (late) => late.close(),
+      );
     } catch (e) {
       throw new UnavailableError(
         `Node '${peer.node}' does not answer at ${peer.hostname}:${peer.port}: ${
@@ -238,9 +299,14 @@ class Connection {
       );
     }
     conn.setNoDelay(true);
-    const c = new Connection(conn, peer);
+    const stream = new Deadlines(conn, {
+      writeMs: options.writeTimeoutMs ?? 30_000,
+      what: `node '${peer.node}' at ${peer.hostname}:${peer.port}`,
+    });
+    const c = new Connection(stream, peer, options.answerTimeoutMs ?? 60_000);
     try {
-      await writeFrame(conn, {
+      stream.expect(connectMs, connectMs);
+      await writeFrame(stream, {
         kind: "hello",
         protocol: PROTOCOL,
         node: options.node,
@@ -268,7 +334,10 @@ class Connection {
     options: FetchOptions,
   ): Promise<Uint8Array> {
     this.broken = true;
+    this.unanswered = false;
+    const before = this.#reader.received;
     try {
+      this.#conn.expect(this.#answerMs, Infinity, this.#answerMs);
       await writeFrame(this.#conn, { kind: "fetch", id, copy, want });
       const frame = await this.#reader.readFrame();
       if (frame === null) {
@@ -307,6 +376,9 @@ class Connection {
       }
       return out;
     } catch (e) {
+      // Not a deadline: a peer that answers nothing in time is not asked again.
+      this.unanswered = this.broken && this.#reader.received === before &&
+        !(e instanceof DeadlineError) && !(e instanceof StrataError && e.code !== "unavailable");
       if (e instanceof StrataError) throw e;
       throw new UnavailableError(
         `Node '${this.#peer.node}' at ${this.#peer.hostname}:${this.#peer.port} failed mid-request: ${
@@ -318,10 +390,29 @@ class Connection {
   }
 
   close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    this.#conn.close();
+  }
+}
+
+/**
+ * `op`, or an `UnavailableError` once `ms` have passed; what `op` yields
+ * after that is handed to `late` (to close it).
+ */
+async function withDeadline<T>(op: Promise<T>, ms: number, late: (v: T) => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expired = false;
+  try {
+    return await Promise.race([
+      op,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          expired = true;
+          op.then(late, () => {});
+          reject(new UnavailableError(`No connection within ${ms} ms`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    if (!expired) clearTimeout(timer);
   }
 }

@@ -8,7 +8,9 @@
 import { StrataError, WireProtocolError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type CopyRef, type Frame, PROTOCOL } from "./codec.ts";
-import { FrameReader, writeFrame } from "./stream.ts";
+import { type ByteStream, FrameReader, writeFrame } from "./stream.ts";
+import { Deadlines } from "./deadline.ts";
+import { checkWant } from "./want.ts";
 
 /** What the server reads copies from (the node runtime). */
 export interface FragmentSource {
@@ -46,15 +48,51 @@ export interface WireServerOptions {
   readonly source: FragmentSource;
   /** Shared secret peers must present in `hello`, when set. */
   readonly token?: string;
-  /** Connections served at once; more are refused with `unavailable` (default 256). */
+  /** Connections past `hello` served at once; more are refused with `unavailable` (default 256). */
   readonly maxConnections?: number;
+  /**
+   * Connections not past `hello` yet (default 64): a new one past this closes
+   * the one that has waited longest, so connections that never say `hello`
+   * cannot keep peers out.
+   */
+  readonly maxPending?: number;
+  /**
+   * Connections from one peer address (default 64); a new one past this
+   * closes that address's oldest connection not past `hello`, or is refused
+   * when all of them are.
+   */
+  readonly maxPerAddress?: number;
+  /** Time a connection has to send its `hello` (default 5 s). */
+  readonly helloTimeoutMs?: number;
+  /**
+   * Time a connection may stay without sending a request before it is
+   * closed, freeing its slot (default 120 s; a pooled peer opens a new one).
+   */
+  readonly idleTimeoutMs?: number;
+  /** Time a frame under way has to arrive in full, from its first byte (default 10 s). */
+  readonly frameTimeoutMs?: number;
+  /** Time a write may make no progress (the peer reads nothing) before the connection is closed (default 30 s). */
+  readonly writeTimeoutMs?: number;
+}
+
+/** A connection being served, and what the limits count of it. */
+interface Served {
+  readonly conn: Deno.TcpConn;
+  /** The connection with its deadlines. */
+  readonly stream: Deadlines;
+  readonly address: string;
+  /** Whether its `hello` is still awaited. */
+  pending: boolean;
+  closed: boolean;
 }
 
 /**
  * A listening data-plane server. Each connection answers one request at a
  * time and reads the next only once the answer is written, so a slow reader
  * holds back its own requests (TCP flow control) and nothing queues in
- * memory.
+ * memory. Every wait has a deadline (`hello`, the next request, a frame
+ * under way, a write), and connections are bounded in all, before `hello`
+ * and per peer address.
  *
  * @example
  * ```ts
@@ -72,9 +110,11 @@ export interface WireServerOptions {
 export class WireServer {
   readonly #listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
   readonly #options: WireServerOptions;
-  readonly #conns = new Set<Deno.TcpConn>();
+  /** Every connection, oldest first. */
+  readonly #conns = new Map<Deno.TcpConn, Served>();
   readonly #served: Promise<void>;
   readonly #handlers = new Set<Promise<void>>();
+  #established = 0;
   #closed = false;
 
   private constructor(options: WireServerOptions) {
@@ -102,18 +142,17 @@ export class WireServer {
     return this.#listener.addr.hostname;
   }
 
+  /** Connections open now: past `hello` (`established`) and not yet (`pending`). */
+  get connections(): { readonly established: number; readonly pending: number } {
+    return { established: this.#established, pending: this.#conns.size - this.#established };
+  }
+
   /** Stops listening and closes every connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listener.close();
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch {
-        // Already closed by its handler.
-      }
-    }
+    for (const c of this.#conns.values()) this.#drop(c);
     await this.#served;
     await Promise.allSettled([...this.#handlers]);
   }
@@ -124,28 +163,29 @@ export class WireServer {
   }
 
   async #accept(): Promise<void> {
-    const max = this.#options.maxConnections ?? 256;
     try {
       for await (const conn of this.#listener) {
-        if (this.#conns.size >= max) {
-          const refused = writeFrame(conn, {
-            kind: "failure",
-            id: 0,
-            code: "unavailable",
-            message: `Node '${this.#options.node}' serves ${max} connections already: retry later`,
-          }).catch(() => {}).finally(() => conn.close());
-          this.#track(refused);
+        const address = conn.remoteAddr.hostname;
+        if (!this.#admit(address)) {
+          this.#track(
+            this.#refuse(
+              conn,
+              `Node '${this.#options.node}' serves ${this.#perAddress} connections from ${address} already: retry later`,
+            ),
+          );
           continue;
         }
-        this.#conns.add(conn);
+        const stream = new Deadlines(conn, {
+          writeMs: this.#options.writeTimeoutMs ?? 30_000,
+          what: `peer ${address}`,
+        });
+        const served: Served = { conn, stream, address, pending: true, closed: false };
+        this.#conns.set(conn, served);
         this.#track(
-          this.#serve(conn).finally(() => {
+          this.#serve(served).finally(() => {
             this.#conns.delete(conn);
-            try {
-              conn.close();
-            } catch {
-              // Closed by close() already.
-            }
+            if (!served.pending) this.#established--;
+            this.#drop(served);
           }),
         );
       }
@@ -154,41 +194,120 @@ export class WireServer {
     }
   }
 
+  get #perAddress(): number {
+    return this.#options.maxPerAddress ?? 64;
+  }
+
+  /**
+   * Makes room for a new connection from `address`: closes the oldest
+   * connection still waiting for its `hello` from that address when the
+   * address is at its limit, and the oldest overall when too many wait.
+   * False when the address's connections are all past `hello`.
+   */
+  #admit(address: string): boolean {
+    let fromAddress = 0;
+    let oldestThere: Served | undefined;
+    let oldestPending: Served | undefined;
+    let pending = 0;
+    for (const c of this.#conns.values()) {
+      if (c.closed) continue;
+      if (c.pending) {
+        pending++;
+        oldestPending ??= c;
+      }
+      if (c.address !== address) continue;
+      fromAddress++;
+      if (c.pending) oldestThere ??= c;
+    }
+    if (fromAddress >= this.#perAddress) {
+      if (oldestThere === undefined) return false;
+      this.#drop(oldestThere);
+      if (oldestThere === oldestPending) oldestPending = undefined;
+      pending--;
+    }
+    if (pending >= (this.#options.maxPending ?? 64)) {
+      if (oldestPending === undefined) {
+        for (const c of this.#conns.values()) {
+          if (c.pending && !c.closed) {
+            oldestPending = c;
+            break;
+          }
+        }
+      }
+      if (oldestPending !== undefined) this.#drop(oldestPending);
+    }
+    return true;
+  }
+
+  /** Answers a connection it will not serve with an `unavailable` failure, and closes it. */
+  async #refuse(conn: Deno.TcpConn, message: string): Promise<void> {
+    const out = new Deadlines(conn, { writeMs: 1000, what: "a refused peer" });
+    await writeFrame(out, { kind: "failure", id: 0, code: "unavailable", message })
+      .catch(() => {});
+    out.close();
+  }
+
+  #drop(c: Served): void {
+    c.closed = true;
+    c.stream.close();
+  }
+
   #track(p: Promise<void>): void {
     this.#handlers.add(p);
     p.finally(() => this.#handlers.delete(p));
   }
 
-  async #serve(conn: Deno.TcpConn): Promise<void> {
-    conn.setNoDelay(true);
-    const reader = new FrameReader(conn);
+  async #serve(served: Served): Promise<void> {
+    const { conn, stream } = served;
+    const o = this.#options;
     try {
+      conn.setNoDelay(true);
+      // A peer that vanished without closing is found out by the kernel.
+      conn.setKeepAlive(true);
+    } catch {
+      // Closed already (evicted before it was served).
+      return;
+    }
+    const reader = new FrameReader(stream);
+    const frameMs = o.frameTimeoutMs ?? 10_000;
+    try {
+      // The whole hello, from the connection's start, within its deadline.
+      const helloMs = o.helloTimeoutMs ?? 5_000;
+      stream.expect(helloMs, helloMs);
       const hello = await reader.readFrame();
       if (hello === null) return;
       const refusal = this.#checkHello(hello);
       if (refusal !== undefined) {
-        await writeFrame(conn, { kind: "failure", id: 0, ...refusal });
+        await writeFrame(stream, { kind: "failure", id: 0, ...refusal });
         return;
       }
-      await writeFrame(conn, {
-        kind: "hello",
-        protocol: PROTOCOL,
-        node: this.#options.node,
-        token: "",
-      });
+      const max = o.maxConnections ?? 256;
+      if (this.#established >= max) {
+        await writeFrame(stream, {
+          kind: "failure",
+          id: 0,
+          code: "unavailable",
+          message: `Node '${o.node}' serves ${max} connections already: retry later`,
+        });
+        return;
+      }
+      served.pending = false;
+      this.#established++;
+      await writeFrame(stream, { kind: "hello", protocol: PROTOCOL, node: o.node, token: "" });
       while (!this.#closed) {
+        stream.expect(o.idleTimeoutMs ?? 120_000, frameMs);
         const frame = await reader.readFrame();
         if (frame === null) return;
         if (frame.kind !== "fetch") {
           throw new WireProtocolError(`Unexpected '${frame.kind}' frame: expected 'fetch'`);
         }
-        await this.#answer(conn, frame);
+        await this.#answer(stream, frame);
       }
     } catch (e) {
-      if (this.#closed) return;
+      if (this.#closed || served.closed) return;
       // A broken frame leaves the stream out of step: say why, then close.
       if (e instanceof WireProtocolError) {
-        await writeFrame(conn, { kind: "failure", id: 0, code: e.code, message: e.message })
+        await writeFrame(stream, { kind: "failure", id: 0, code: e.code, message: e.message })
           .catch(() => {});
       }
     }
@@ -214,9 +333,11 @@ export class WireServer {
     return undefined;
   }
 
-  async #answer(conn: Deno.TcpConn, f: Frame & { kind: "fetch" }): Promise<void> {
+  async #answer(conn: ByteStream, f: Frame & { kind: "fetch" }): Promise<void> {
     let out: Produced;
     try {
+      // Checked before anything is read or allocated for it.
+      checkWant(f.copy, f.want);
       out = await this.#options.source.produce(f.copy, f.want);
     } catch (e) {
       const code = e instanceof StrataError ? e.code : "internal";

@@ -59,12 +59,22 @@ export class FrameReader {
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
+  #received = 0;
 
   /** Creates a reader over `stream`. */
   constructor(stream: ByteStream, options: { readonly maxFrameBytes?: number } = {}) {
     this.#stream = stream;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     this.#buf = new Uint8Array(64 * 1024);
+  }
+
+  /**
+   * Bytes read from the stream so far: a request whose answer failed with
+   * this unchanged got no byte of it (the peer closed a connection it had
+   * kept idle), and may be sent again on another connection.
+   */
+  get received(): number {
+    return this.#received;
   }
 
   /** The next frame, or null when the stream ends cleanly between frames. */
@@ -114,6 +124,7 @@ export class FrameReader {
           `Connection closed after ${off} of ${dst.length} payload bytes`,
         );
       }
+      this.#received += n;
       onChunk?.(dst.subarray(off, off + n));
       off += n;
     }
@@ -144,6 +155,7 @@ export class FrameReader {
         );
       }
       this.#end += got;
+      this.#received += got;
     }
     return true;
   }

@@ -10,7 +10,7 @@ import {
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type CopyRef, decodeFrame } from "./codec.ts";
 import { WireClient } from "./client.ts";
-import { type FragmentSource, WireServer } from "./server.ts";
+import { type FragmentSource, WireServer, type WireServerOptions } from "./server.ts";
 import { FrameReader } from "./stream.ts";
 
 function bytesLayout(n: number): FragmentLayout {
@@ -62,7 +62,7 @@ function copyOf(dataset: string, bytes: Uint8Array): CopyRef {
 
 async function withServer(
   fn: (server: WireServer, source: MapSource) => Promise<void>,
-  options: { token?: string; maxConnections?: number } = {},
+  options: Omit<Partial<WireServerOptions>, "source"> = {},
 ) {
   const source = new MapSource();
   const server = WireServer.listen({ port: 0, node: "a", source, ...options });
@@ -203,15 +203,23 @@ Deno.test("WireClient refuses requests past its queue bound instead of growing i
   });
 });
 
+/** A raw connection to `server` that has said hello. */
+async function helloed(server: WireServer): Promise<{ conn: Deno.TcpConn; reader: FrameReader }> {
+  const { encodeFrame, PROTOCOL } = await import("./codec.ts");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await conn.write(encodeFrame({ kind: "hello", protocol: PROTOCOL, node: "b", token: "" }));
+  return { conn, reader: new FrameReader(conn) };
+}
+
 Deno.test("WireServer refuses connections past maxConnections with unavailable", async () => {
   await withServer(async (server) => {
-    const held = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    // Connections are accepted in order: the first is being served (it has not said hello).
-    const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    const frame = await new FrameReader(extra).readFrame();
+    const held = await helloed(server);
+    assert.equal((await held.reader.readFrame())?.kind, "hello");
+    const extra = await helloed(server);
+    const frame = await extra.reader.readFrame();
     assert.equal(frame?.kind === "failure" && frame.code, "unavailable");
-    extra.close();
-    held.close();
+    extra.conn.close();
+    held.conn.close();
   }, { maxConnections: 1 });
 });
 
