@@ -17,8 +17,10 @@ import {
   fragmentLayout,
 } from "../ddl/mod.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
+import { checkDescriptionInput } from "../registry/validate.ts";
 import { readBoundedText } from "./body.ts";
 import { errorResponse } from "./errors.ts";
+import { mediaType, MSGPACK, readControlBody, reply } from "./negotiate.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
@@ -79,7 +81,7 @@ export function createApp(options: AppOptions): Hono {
         ? fragmentLayout(ds, name, pick(bindings, f.decl.params, ds))
         : { params: f.decl.params };
     }
-    return c.json({
+    return reply(c, {
       description: descriptionToJson(ds.description),
       layout: sized || Object.keys(bindings).length > 0
         ? datasetLayout(ds, sizeBindings(bindings, ds))
@@ -110,7 +112,8 @@ export function createApp(options: AppOptions): Hono {
     mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
   app.notFound((c) =>
-    c.json(
+    reply(
+      c,
       { error: { code: "not_found", message: `No route: ${c.req.method} ${c.req.path}` } },
       404,
     )
@@ -119,25 +122,25 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
+/** A description in the body: text, or its JSON form in JSON or msgpack; sized before it compiles. */
 async function readDescription(req: Request, limit: number): Promise<Dataset> {
-  const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "text/plain" && type !== "application/json") {
+  const type = mediaType(req.headers.get("content-type"));
+  if (type === "text/plain") {
+    const description = await readBoundedText(req, limit);
+    checkDescriptionInput({ description });
+    return compileDescription(description);
+  }
+  if (type !== "application/json" && type !== MSGPACK) {
     throw new StrataError(
       "unsupported_media_type",
-      `Unsupported content type: expected text/plain or application/json, found '${
+      `Unsupported content type: expected text/plain, application/json or ${MSGPACK}, found '${
         type || "none"
       }'`,
     );
   }
-  const text = await readBoundedText(req, limit);
-  if (type === "text/plain") return compileDescription(text);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new StrataError("invalid_request", `Invalid JSON body: ${(e as Error).message}`);
-  }
-  return descriptionFromJson(json);
+  const descriptionJson = await readControlBody(req, limit);
+  checkDescriptionInput({ descriptionJson });
+  return descriptionFromJson(descriptionJson);
 }
 
 function queryBindings(params: URLSearchParams): Record<string, number> {

@@ -45,7 +45,7 @@ Deno.test("POST /v1/describe maps each bad input to its status and code", async 
     [post("dataset { var x flaot64 }"), 400, "invalid_description", "1:17: Unknown type 'flaot64'"],
     [post("x".repeat(300)), 413, "payload_too_large", "Request body too large: limit is 256 bytes"],
     [post("dataset {}", "text/html"), 415, "unsupported_media_type", "Unsupported content type"],
-    [post("{", "application/json"), 400, "invalid_request", "Invalid JSON body"],
+    [post("{", "application/json"), 400, "invalid_request", "Invalid application/json body"],
     [
       post("dataset { var t [8]int8 }\nfragment b(lo) { var t = t[lo:9] }", "text/plain", "?lo=1"),
       400,

@@ -9,7 +9,9 @@ import { StrataError } from "../errors.ts";
 
 /**
  * A middleware that lets reads through and requires `Authorization: Bearer
- * TOKEN` on every other method (401 `unauthorized` otherwise).
+ * TOKEN` on every other method (401 `unauthorized` otherwise). The scheme is
+ * matched case-insensitively (RFC 7235: `bearer` and `BEARER` do too), the
+ * token exactly, in time independent of where it differs.
  *
  * @example
  * ```ts
@@ -24,11 +26,12 @@ import { StrataError } from "../errors.ts";
  * ```
  */
 export function requireToken(token: string): MiddlewareHandler {
-  const expected = new TextEncoder().encode(`Bearer ${token}`);
+  const expected = new TextEncoder().encode(token);
   return async function bearerToken(c, next) {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      const got = new TextEncoder().encode(c.req.header("authorization") ?? "");
-      if (!sameBytes(got, expected)) {
+      const match = /^bearer[ ]+(.*)$/i.exec(c.req.header("authorization") ?? "");
+      const got = new TextEncoder().encode(match?.[1] ?? "");
+      if (match === null || !sameBytes(got, expected)) {
         throw new StrataError(
           "unauthorized",
           "Missing or wrong bearer token: mutating requests need 'Authorization: Bearer <token>'",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, StrataError } from "../errors.ts";
 
 /**
  * Reads a request body as text, refusing more than `limit` bytes without
@@ -40,7 +40,7 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
   if (req.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of req.body) {
+  for await (const chunk of chunksOf(req.body)) {
     total += chunk.byteLength;
     if (total > limit) tooLarge(total, limit);
     chunks.push(chunk);
@@ -53,6 +53,38 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
     at += c.byteLength;
   }
   return all;
+}
+
+/**
+ * The chunks of a body; a body that breaks off or is malformed (an invalid
+ * chunk size in chunked transfer encoding that the HTTP server finds once
+ * the handler reads) is a 400 `invalid_request`, not a 500.
+ */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (e) {
+        throw new InvalidRequestError(
+          `Cannot read the request body: ${(e as Error)?.message ?? String(e)}`,
+          { cause: e },
+        );
+      }
+      if (read.done) {
+        done = true;
+        return;
+      }
+      yield read.value;
+    }
+  } finally {
+    // Refused early (too large, too long): the rest is not read.
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
 }
 
 function tooLarge(size: number, limit: number): never {
@@ -97,7 +129,7 @@ export async function readExactBody(
   const out = new Uint8Array(expected);
   let at = 0;
   if (req.body !== null) {
-    for await (const chunk of req.body) {
+    for await (const chunk of chunksOf(req.body)) {
       if (at + chunk.byteLength > limit) tooLarge(at + chunk.byteLength, limit);
       if (at + chunk.byteLength > expected) throw mismatch(`more than ${expected}`);
       out.set(chunk, at);

@@ -9,6 +9,14 @@
 
 import type { Hono } from "hono";
 import { InvalidRequestError } from "../errors.ts";
+import {
+  checkBindings,
+  checkLabel,
+  checkName,
+  checkVersion,
+  MAX_URL_LENGTH,
+} from "../registry/validate.ts";
+import { intField, objectBody, shown, versionParam } from "./fields.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -59,122 +67,196 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
   });
   app.get("/v1/cluster/datasets/:name/fragments/:fragment/layout", async (c) => {
     const bindings = integers(new URL(c.req.url).searchParams);
-    return reply(
-      c,
-      await o.registry.fragmentLayout(c.req.param("name"), c.req.param("fragment"), bindings),
-    );
+    checkBindings("layout query", bindings);
+    const fragment = c.req.param("fragment");
+    checkLabel("fragment name", fragment);
+    return reply(c, await o.registry.fragmentLayout(c.req.param("name"), fragment, bindings));
   });
   app.post("/v1/cluster/publish", async (c) => {
-    const record = await readControlBody(c.req.raw, o.maxBodyBytes) as FragmentRecord;
+    const record = recordOf(await readControlBody(c.req.raw, o.maxBodyBytes));
     const { committed } = await o.registry.publishFragment(record);
     return reply(c, { committed });
   });
   app.post("/v1/cluster/relocate", async (c) => {
-    const body = await copyBody(c.req.raw, o.maxBodyBytes, "relocation", "{copy, tier}");
-    return reply(c, {
-      relocated: await o.registry.relocateFragment(body.copy, body.tier as string),
-    });
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "relocation", true);
+    return reply(c, { relocated: await o.registry.relocateFragment(body.copy, body.tier!) });
   });
   app.post("/v1/cluster/replicas", async (c) => {
-    const body = await copyBody(c.req.raw, o.maxBodyBytes, "replica", "{copy, tier}");
-    return reply(c, { added: await o.registry.addReplica(body.copy, body.tier as string) });
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "replica", true);
+    return reply(c, { added: await o.registry.addReplica(body.copy, body.tier!) });
   });
   app.post("/v1/cluster/drop", async (c) => {
-    const body = await copyBody(c.req.raw, o.maxBodyBytes, "drop", "{copy}");
+    const body = await copyBody(c.req.raw, o.maxBodyBytes, "drop", false);
     return reply(c, { dropped: await o.registry.dropCopy(body.copy) });
   });
   app.post("/v1/cluster/held", async (c) => {
-    const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { copies?: unknown };
-    const copies = body?.copies;
-    if (
-      !Array.isArray(copies) ||
-      copies.some((x) => typeof x !== "object" || x === null || Array.isArray(x))
-    ) {
-      throw new InvalidRequestError(
-        "Invalid held query: expected {copies: [{dataset, version, fragment, bindings, node}]}",
-      );
+    const shape = "{copies: [{dataset, version, fragment, bindings, node}]}";
+    const body = objectBody(await readControlBody(c.req.raw, o.maxBodyBytes), "held query", shape);
+    if (!Array.isArray(body.copies)) {
+      throw new InvalidRequestError(`Invalid held query: expected ${shape}`);
     }
-    return reply(c, { held: o.registry.heldCopies(copies as CopyRef[]) });
+    const copies = body.copies.map((x) => copyRefOf(x, "held query"));
+    return reply(c, { held: o.registry.heldCopies(copies) });
   });
   app.post("/v1/cluster/lookup", async (c) => {
-    const q = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
-    if (q.waitMs !== undefined && !(Number.isSafeInteger(q.waitMs) && (q.waitMs as number) >= 0)) {
-      throw new InvalidRequestError(
-        `Invalid lookup: 'waitMs' must be an integer >= 0, found ${JSON.stringify(q.waitMs)}`,
-      );
+    const shape = "{dataset, version, fragment, bindings?, waitMs?}";
+    const q = objectBody(await readControlBody(c.req.raw, o.maxBodyBytes), "lookup", shape);
+    checkName("dataset", q.dataset);
+    let version: number | "latest" = "latest";
+    if (q.version !== "latest") {
+      checkVersion(q.version);
+      version = q.version;
     }
-    const query = {
-      dataset: String(q.dataset),
-      version: q.version === "latest" ? "latest" as const : Number(q.version),
-      fragment: String(q.fragment),
-      bindings: (q.bindings ?? {}) as Record<string, number>,
-    };
+    checkLabel("fragment name", q.fragment);
+    const bindings = q.bindings ?? {};
+    checkBindings("lookup", bindings);
+    const waitMs = intField(q, "waitMs", "lookup", { min: 0, optional: true });
+    const query = { dataset: q.dataset, version, fragment: q.fragment, bindings };
     // With `waitMs`, a version not committed yet is waited for in this request.
-    const found = q.waitMs === undefined
+    const found = waitMs === undefined
       ? await o.registry.attachFragments(query)
-      : await o.registry.attachFragments(query, {
-        waitMs: Math.min(q.waitMs as number, maxWait),
-      });
+      : await o.registry.attachFragments(query, { waitMs: Math.min(waitMs, maxWait) });
     return reply(c, found);
   });
   app.get("/v1/cluster/datasets/:name/wait", async (c) => {
     const q = integers(new URL(c.req.url).searchParams);
     const timeoutMs = Math.min(q.timeoutMs ?? maxWait, maxWait);
+    if (timeoutMs < 0) {
+      throw new InvalidRequestError(`Query parameter 'timeoutMs' must be >= 0, found ${timeoutMs}`);
+    }
     const version = await o.registry.waitForVersion(c.req.param("name"), q.atLeast ?? 1, {
       timeoutMs,
     });
     return reply(c, { version });
   });
   app.post("/v1/cluster/datasets/:name/versions/:version/commit", async (c) => {
-    const r = await o.registry.commitVersion(c.req.param("name"), Number(c.req.param("version")));
-    return reply(c, r);
+    const version = versionParam(c.req.param("version"), false) as number;
+    return reply(c, await o.registry.commitVersion(c.req.param("name"), version));
   });
   app.post("/v1/cluster/nodes", async (c) => {
-    const b = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
+    const b = objectBody(
+      await readControlBody(c.req.raw, o.maxBodyBytes),
+      "node registration",
+      "{id, url, wire?, tiers?, leaseMs?}",
+    );
+    checkName("node", b.id);
+    checkLabel(`url of node '${b.id}'`, b.url, MAX_URL_LENGTH);
+    if (b.wire !== undefined) checkLabel(`wire of node '${b.id}'`, b.wire, MAX_URL_LENGTH);
+    const tiers = b.tiers ?? [];
+    if (!Array.isArray(tiers)) {
+      throw new InvalidRequestError(`Invalid node '${b.id}': expected a list of tiers`);
+    }
     const record = await o.nodes.register({
-      id: String(b.id),
-      url: String(b.url),
-      tiers: (b.tiers ?? []) as NodeTier[],
-      ...(typeof b.wire === "string" ? { wire: b.wire } : {}),
-    }, typeof b.leaseMs === "number" ? b.leaseMs : undefined);
+      id: b.id,
+      url: b.url,
+      tiers: tiers as NodeTier[],
+      ...(b.wire === undefined ? {} : { wire: b.wire }),
+    }, leaseOf(b, "node registration"));
     return reply(c, record);
   });
   app.post("/v1/cluster/nodes/:id/renew", async (c) => {
-    const b = await readControlBody(c.req.raw, o.maxBodyBytes) as Record<string, unknown>;
-    const leaseMs = typeof b?.leaseMs === "number" ? b.leaseMs : undefined;
-    const tiers = Array.isArray(b?.tiers) ? b.tiers as NodeTier[] : undefined;
-    return reply(c, await o.nodes.renew(c.req.param("id"), leaseMs, tiers));
+    const b = objectBody(
+      await readControlBody(c.req.raw, o.maxBodyBytes),
+      "lease renewal",
+      "{leaseMs?, tiers?}",
+    );
+    if (b.tiers !== undefined && !Array.isArray(b.tiers)) {
+      throw new InvalidRequestError(`Invalid lease renewal: expected a list of tiers`);
+    }
+    const tiers = b.tiers as NodeTier[] | undefined;
+    return reply(c, await o.nodes.renew(c.req.param("id"), leaseOf(b, "lease renewal"), tiers));
   });
   app.get("/v1/cluster/nodes", async (c) => reply(c, { nodes: await o.registry.listNodes() }));
+  // Reading never acknowledges: a GET changes nothing.
   app.get("/v1/cluster/releases", async (c) => {
     const params = new URL(c.req.url).searchParams;
     const node = params.get("node");
     if (node === null || node === "") {
       throw new InvalidRequestError("Missing query parameter 'node': whose releases to read");
     }
+    checkName("node", node);
     params.delete("node");
     const q = integers(params);
-    const batch = await o.releases.poll(
-      node,
-      q.after ?? 0,
-      Math.min(q.wait ?? 0, maxWait),
+    const after = q.after ?? 0;
+    if (after < 0) {
+      throw new InvalidRequestError(`Query parameter 'after' must be >= 0, found ${after}`);
+    }
+    const waitMs = Math.max(0, Math.min(q.wait ?? 0, maxWait));
+    return reply(c, await o.releases.read(node, after, waitMs, c.req.raw.signal));
+  });
+  // Acknowledges the notices up to `after`, then answers the next ones (a long poll).
+  app.post("/v1/cluster/releases", async (c) => {
+    const b = objectBody(
+      await readControlBody(c.req.raw, o.maxBodyBytes),
+      "release poll",
+      "{node, after, wait?}",
     );
-    return reply(c, batch);
+    checkName("node", b.node);
+    const after = intField(b, "after", "release poll", { min: 0 })!;
+    const wait = intField(b, "wait", "release poll", { min: 0, optional: true }) ?? 0;
+    return reply(
+      c,
+      await o.releases.poll(b.node, after, Math.min(wait, maxWait), c.req.raw.signal),
+    );
   });
 }
 
-/** A control body naming a copy (`{copy, ...}`), or `InvalidRequestError`. */
+/** The longest lease a node may ask for: a day. */
+const MAX_LEASE_MS = 86_400_000;
+
+function leaseOf(b: Record<string, unknown>, what: string): number | undefined {
+  const leaseMs = intField(b, "leaseMs", what, { min: 1, optional: true });
+  if (leaseMs !== undefined && leaseMs > MAX_LEASE_MS) {
+    throw new InvalidRequestError(
+      `Invalid ${what}: 'leaseMs' must be at most ${MAX_LEASE_MS}, found ${leaseMs}`,
+    );
+  }
+  return leaseMs;
+}
+
+/** A copy named in a body: `{dataset, version, fragment, bindings, node}`. */
+function copyRefOf(v: unknown, what: string): CopyRef {
+  const o = objectBody(v, what, "a copy {dataset, version, fragment, bindings, node}");
+  checkName("dataset", o.dataset);
+  checkVersion(o.version);
+  checkLabel("fragment name", o.fragment);
+  const bindings = o.bindings ?? {};
+  checkBindings(what, bindings);
+  checkName("node", o.node);
+  return { dataset: o.dataset, version: o.version, fragment: o.fragment, bindings, node: o.node };
+}
+
+/** A copy's full record, as a runtime registers it. */
+function recordOf(body: unknown): FragmentRecord {
+  const o = objectBody(
+    body,
+    "publish",
+    "a copy's record {dataset, version, fragment, bindings, node, tier, byteLength, checksum}",
+  );
+  const ref = copyRefOf(o, "publish");
+  checkLabel("tier name", o.tier);
+  intField(o, "byteLength", "publish", { min: 0 });
+  if (typeof o.checksum !== "number" || !Number.isSafeInteger(o.checksum)) {
+    throw new InvalidRequestError(
+      `Invalid publish: 'checksum' must be an integer, found ${shown(o.checksum)}`,
+    );
+  }
+  return { ...o, ...ref } as unknown as FragmentRecord;
+}
+
+/** A control body naming a copy (`{copy, tier?}`), or `InvalidRequestError`. */
 async function copyBody(
   req: Request,
   maxBodyBytes: number,
   what: string,
-  shape: string,
-): Promise<{ copy: CopyRef; tier?: unknown }> {
-  const body = await readControlBody(req, maxBodyBytes) as { copy?: CopyRef; tier?: unknown };
-  if (typeof body?.copy !== "object" || body.copy === null) {
-    throw new InvalidRequestError(`Invalid ${what}: expected ${shape}`);
-  }
-  return body as { copy: CopyRef; tier?: unknown };
+  withTier: boolean,
+): Promise<{ copy: CopyRef; tier?: string }> {
+  const shape = withTier ? "{copy, tier}" : "{copy}";
+  const body = objectBody(await readControlBody(req, maxBodyBytes), what, shape);
+  const copy = copyRefOf(body.copy, what);
+  if (!withTier) return { copy };
+  checkLabel("tier name", body.tier);
+  return { copy, tier: body.tier };
 }
 
 function integers(params: URLSearchParams): Record<string, number> {
@@ -182,7 +264,9 @@ function integers(params: URLSearchParams): Record<string, number> {
   for (const [k, v] of params) {
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
-      throw new InvalidRequestError(`Query parameter '${k}' must be an integer, found '${v}'`);
+      throw new InvalidRequestError(
+        `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
+      );
     }
     out[k] = n;
   }

@@ -10,6 +10,8 @@ import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readExactBody } from "./body.ts";
 import type { Catalog, CreateDatasetInput } from "./catalog.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
+import { objectBody, versionParam } from "./fields.ts";
+import { checkBindings, checkDescriptionInput, checkLabel } from "../registry/validate.ts";
 
 /** What the data routes need. */
 export interface DataRouteOptions {
@@ -24,6 +26,8 @@ export interface DataRouteOptions {
   readonly maxBodyBytes: number;
   /** Largest fragment payload. */
   readonly maxPayloadBytes: number;
+  /** Longest `wait` an attach may ask for, in ms (default 3 600 000: an hour); 400 above. */
+  readonly maxWaitMs?: number;
   /**
    * Called before a dataset is deleted, with `?force`; throws to refuse
    * (the pipelines that read it answer 409 naming themselves).
@@ -42,6 +46,7 @@ export interface DataRouteOptions {
  * ```
  */
 export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
+  const maxWait = o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   app.post("/v1/datasets", async (c) => {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
     return reply(c, await o.catalog.createDataset(createInput(body)), 201);
@@ -96,7 +101,8 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
         }'`,
       );
     }
-    const { bindings } = queryOf(new URL(c.req.url).searchParams);
+    checkLabel("fragment name", fragment);
+    const { bindings } = queryOf(new URL(c.req.url).searchParams, maxWait);
     const expected = await runtime.expectedBytes(dataset, fragment, bindings);
     const bytes = await readExactBody(c.req.raw, {
       expected,
@@ -114,11 +120,13 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
   });
   app.get("/v1/datasets/:name/versions/:version/fragments/:fragment", async (c) => {
     const runtime = runtimeOf(o);
-    const { bindings, waitMs, reshape } = queryOf(new URL(c.req.url).searchParams);
+    const { bindings, waitMs, reshape } = queryOf(new URL(c.req.url).searchParams, maxWait);
+    const fragment = c.req.param("fragment");
+    checkLabel("fragment name", fragment);
     const result = await runtime.attach({
       dataset: c.req.param("name"),
       version: versionParam(c.req.param("version"), true),
-      fragment: c.req.param("fragment"),
+      fragment,
       bindings,
       ...(waitMs === undefined ? {} : { waitMs }),
       ...(reshape === undefined ? {} : { reshape }),
@@ -138,6 +146,9 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
   });
 }
 
+/** The longest attach wait, unless configured: an hour. */
+const DEFAULT_MAX_WAIT_MS = 3_600_000;
+
 function runtimeOf(o: DataRouteOptions): Runtime {
   if (o.runtime === undefined) {
     throw new StrataError(
@@ -149,13 +160,14 @@ function runtimeOf(o: DataRouteOptions): Runtime {
 }
 
 function createInput(body: unknown): CreateDatasetInput {
-  if (
-    typeof body !== "object" || body === null ||
-    typeof (body as { name?: unknown }).name !== "string"
-  ) {
+  const b = objectBody(
+    body,
+    "dataset",
+    "an object with a 'name' and a 'description' or 'descriptionJson'",
+  );
+  if (typeof b.name !== "string") {
     throw new StrataError("invalid_request", "Invalid dataset: expected an object with a 'name'");
   }
-  const b = body as Record<string, unknown>;
   if (b.description === undefined && b.descriptionJson === undefined) {
     throw new StrataError(
       "invalid_request",
@@ -168,18 +180,23 @@ function createInput(body: unknown): CreateDatasetInput {
       "Invalid dataset: 'description' must be text in the data language",
     );
   }
-  return b as unknown as CreateDatasetInput;
-}
-
-/** A version in a path: a positive integer, or `latest` where allowed. */
-function versionParam(text: string, latestAllowed: boolean): number | "latest" {
-  if (latestAllowed && text === "latest") return "latest";
-  const n = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
-    const expected = latestAllowed ? "a positive integer or 'latest'" : "a positive integer";
-    throw new StrataError("invalid_request", `Invalid version '${text}': expected ${expected}`);
+  // Sized before anything compiles it.
+  checkDescriptionInput(b);
+  for (const k of ["durable", "overwrite"] as const) {
+    if (b[k] !== undefined && typeof b[k] !== "boolean") {
+      throw new StrataError("invalid_request", `Invalid dataset: '${k}' must be true or false`);
+    }
   }
-  return n;
+  if (
+    b.sizes !== undefined &&
+    (typeof b.sizes !== "object" || b.sizes === null || Array.isArray(b.sizes))
+  ) {
+    throw new StrataError(
+      "invalid_request",
+      "Invalid dataset: 'sizes' must be an object of size variables",
+    );
+  }
+  return b as unknown as CreateDatasetInput;
 }
 
 /**
@@ -188,6 +205,7 @@ function versionParam(text: string, latestAllowed: boolean): number | "latest" {
  */
 function queryOf(
   params: URLSearchParams,
+  maxWaitMs: number,
 ): { bindings: Record<string, number>; waitMs?: number; reshape?: ReshapeMode } {
   const bindings: Record<string, number> = {};
   let waitMs: number | undefined;
@@ -197,7 +215,9 @@ function queryOf(
       if (v !== "source" && v !== "destination" && v !== "auto") {
         throw new StrataError(
           "invalid_request",
-          `Query parameter 'reshape' must be source, destination or auto, found '${v}'`,
+          `Query parameter 'reshape' must be source, destination or auto, found '${
+            v.slice(0, 40)
+          }'`,
         );
       }
       reshape = v;
@@ -207,16 +227,20 @@ function queryOf(
     if (v === "" || !Number.isSafeInteger(n)) {
       throw new StrataError(
         "invalid_request",
-        `Query parameter '${k}' must be an integer, found '${v}'`,
+        `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
       );
     }
     if (k === "wait") {
-      if (n < 0) {
-        throw new StrataError("invalid_request", `Query parameter 'wait' must be >= 0, found ${n}`);
+      if (n < 0 || n > maxWaitMs) {
+        throw new StrataError(
+          "invalid_request",
+          `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
+        );
       }
       waitMs = n;
     } else bindings[k] = n;
   }
+  checkBindings("query", bindings);
   return {
     bindings,
     ...(waitMs === undefined ? {} : { waitMs }),

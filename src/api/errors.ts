@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { StrataError } from "../errors.ts";
+import { reply } from "./negotiate.ts";
 
 /** HTTP status of each error code. */
 export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
@@ -36,8 +37,9 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
 };
 
 /**
- * Turns any thrown value into the API's error response. Unknown errors are
- * 500 `internal` with their message, so a caller never gets an empty body.
+ * Turns any thrown value into the API's error response, in msgpack when the
+ * request accepts msgpack, JSON otherwise. Unknown errors are 500 `internal`
+ * with their message, so a caller never gets an empty body.
  *
  * @example
  * ```ts
@@ -45,6 +47,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
  * import { Hono } from "hono";
  * import { errorResponse } from "./errors.ts";
  * import { StrataError } from "../errors.ts";
+import { reply } from "./negotiate.ts";
  * const app = new Hono().get("/", () => {
  *   throw new StrataError("not_found", "Unknown dataset: 'x'");
  * }).onError(errorResponse);
@@ -56,7 +59,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
 export function errorResponse(err: Error, c: Context): Response {
   if (err instanceof StrataError) {
     const status = STATUS_OF_CODE[err.code] ?? 500;
-    return c.json({ error: { code: err.code, message: err.message } }, status);
+    return reply(c, { error: { code: err.code, message: err.message } }, status);
   }
-  return c.json({ error: { code: "internal", message: err.message } }, 500);
+  return reply(c, { error: { code: "internal", message: err.message } }, 500);
 }

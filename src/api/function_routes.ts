@@ -11,6 +11,7 @@ import type { FunctionService, InvokeRequest } from "../functions/service.ts";
 import type { PipelineService } from "../functions/pipelines.ts";
 import { MAX_SOURCE_BYTES } from "../functions/source.ts";
 import { parseRunJob } from "../functions/run_job.ts";
+import { checkJsonSize, checkName, type NameKind } from "../registry/validate.ts";
 import { readBoundedText } from "./body.ts";
 import { forward } from "./forward.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
@@ -40,7 +41,12 @@ export interface FunctionRouteOptions {
   readonly runs?: boolean;
   /** Largest control body. */
   readonly maxBodyBytes: number;
+  /** Longest `wait` an invocation may ask for, in ms (default 3 600 000: an hour); 400 above. */
+  readonly maxWaitMs?: number;
 }
+
+/** Most aliases one deploy sets. */
+const MAX_ALIASES = 16;
 
 const SOURCE_TYPES = [
   "text/plain",
@@ -79,11 +85,11 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
   }
   app.post("/v1/functions/:name/invoke", async (c) => {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
-    const req = invokeBody(body);
+    const req = invokeBody(body, o.maxWaitMs ?? 3_600_000);
     if (o.invokeAt !== undefined) {
       return await forward(c, await o.invokeAt(req.dataset, req.version ?? "latest"), 0, body);
     }
-    const r = await functions.invoke(c.req.param("name"), req);
+    const r = await functions.invoke(name(c, "name", "function"), req);
     const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
     if (r.bytes !== undefined) {
       return c.body(r.bytes as Uint8Array<ArrayBuffer>, 200, {
@@ -124,24 +130,27 @@ function mountKeeperRoutes(
 ): void {
   app.put("/v1/functions/:name", async (c) => {
     const { source, limits, aliases } = await deployBody(c, o.maxBodyBytes);
-    const v = await o.functions.deploy(c.req.param("name"), source, { limits, aliases });
+    const v = await o.functions.deploy(name(c, "name", "function"), source, { limits, aliases });
     return reply(c, v, v.created ? 201 : 200);
   });
   app.get("/v1/functions", async (c) => reply(c, { functions: await o.functions.list() }));
   app.get(
     "/v1/functions/:name",
-    async (c) => reply(c, await o.functions.describe(c.req.param("name"))),
+    async (c) => reply(c, await o.functions.describe(name(c, "name", "function"))),
   );
   app.delete("/v1/functions/:name", async (c) => {
-    await o.functions.deleteFunction(c.req.param("name"));
+    await o.functions.deleteFunction(name(c, "name", "function"));
     return c.body(null, 204);
   });
   app.get("/v1/functions/:name/versions/:version", async (c) => {
-    const v = await o.functions.version(c.req.param("name"), versionOf(c.req.param("version")));
+    const v = await o.functions.version(
+      name(c, "name", "function"),
+      versionOf(c.req.param("version")),
+    );
     return reply(c, v);
   });
   app.delete("/v1/functions/:name/versions/:version", async (c) => {
-    await o.functions.deleteVersion(c.req.param("name"), versionOf(c.req.param("version")));
+    await o.functions.deleteVersion(name(c, "name", "function"), versionOf(c.req.param("version")));
     return c.body(null, 204);
   });
   app.put("/v1/functions/:name/aliases/:alias", async (c) => {
@@ -153,37 +162,42 @@ function mountKeeperRoutes(
         `Invalid alias body: expected {"version": N} with N >= 1, found ${JSON.stringify(version)}`,
       );
     }
-    const name = c.req.param("name");
-    const alias = c.req.param("alias");
-    await o.functions.setAlias(name, alias, version);
-    return reply(c, { name, alias, version });
+    const fn = name(c, "name", "function");
+    const alias = name(c, "alias", "alias");
+    await o.functions.setAlias(fn, alias, version);
+    return reply(c, { name: fn, alias, version });
   });
   app.delete("/v1/functions/:name/aliases/:alias", async (c) => {
-    await o.functions.deleteAlias(c.req.param("name"), c.req.param("alias"));
+    await o.functions.deleteAlias(name(c, "name", "function"), name(c, "alias", "alias"));
     return c.body(null, 204);
   });
 
   app.put("/v1/pipelines/:name", async (c) => {
-    const existed = pipelines.list().some((p) => p.name === c.req.param("name"));
+    const pipeline = name(c, "name", "pipeline");
+    const existed = pipelines.list().some((p) => p.name === pipeline);
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
-    return reply(c, await pipelines.put(c.req.param("name"), body), existed ? 200 : 201);
+    checkJsonSize(`pipeline '${pipeline}'`, body);
+    return reply(c, await pipelines.put(pipeline, body), existed ? 200 : 201);
   });
   app.get("/v1/pipelines", (c) => reply(c, { pipelines: pipelines.list() }));
-  app.get("/v1/pipelines/:name", async (c) => reply(c, await pipelines.get(c.req.param("name"))));
+  app.get(
+    "/v1/pipelines/:name",
+    async (c) => reply(c, await pipelines.get(name(c, "name", "pipeline"))),
+  );
   app.delete("/v1/pipelines/:name", async (c) => {
-    await pipelines.delete(c.req.param("name"));
+    await pipelines.delete(name(c, "name", "pipeline"));
     return c.body(null, 204);
   });
   app.get("/v1/pipelines/:name/results/:version", async (c) => {
     const v = c.req.param("version");
     return reply(
       c,
-      await pipelines.result(c.req.param("name"), v === "latest" ? v : versionOf(v)),
+      await pipelines.result(name(c, "name", "pipeline"), v === "latest" ? v : versionOf(v)),
     );
   });
   app.get("/v1/datasets/:name/versions/:version/lineage", async (c) => {
     const lineage = await pipelines.lineage(
-      c.req.param("name"),
+      name(c, "name", "dataset"),
       versionOf(c.req.param("version")),
     );
     return reply(c, lineage);
@@ -205,10 +219,13 @@ async function deployBody(
       );
     }
     const aliases = body.aliases ?? [];
-    if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== "string")) {
+    if (
+      !Array.isArray(aliases) || aliases.length > MAX_ALIASES ||
+      aliases.some((a) => typeof a !== "string")
+    ) {
       throw new StrataError(
         "invalid_request",
-        "Invalid deploy body: 'aliases' must be a list of names",
+        `Invalid deploy body: 'aliases' must be a list of at most ${MAX_ALIASES} names`,
       );
     }
     return {
@@ -238,11 +255,18 @@ async function deployBody(
     }
     limits[key] = n;
   }
+  const aliases = url.searchParams.getAll("alias");
+  if (aliases.length > MAX_ALIASES) {
+    throw new StrataError(
+      "invalid_request",
+      `Query parameter 'alias' may be given at most ${MAX_ALIASES} times, found ${aliases.length}`,
+    );
+  }
   const source = await readBoundedText(c.req.raw, Math.min(maxBodyBytes, MAX_SOURCE_BYTES));
-  return { source, limits, aliases: url.searchParams.getAll("alias") };
+  return { source, limits, aliases };
 }
 
-function invokeBody(body: unknown): InvokeRequest {
+function invokeBody(body: unknown, maxWaitMs: number): InvokeRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new StrataError(
       "invalid_request",
@@ -272,9 +296,10 @@ function invokeBody(body: unknown): InvokeRequest {
   if (b.each !== undefined && typeof b.each !== "boolean") {
     bad("expected 'each' to be true or false");
   }
-  if (b.wait !== undefined && !(Number.isSafeInteger(b.wait) && (b.wait as number) >= 0)) {
-    bad("expected 'wait' to be milliseconds >= 0");
-  }
+  if (
+    b.wait !== undefined &&
+    !(Number.isSafeInteger(b.wait) && (b.wait as number) >= 0 && (b.wait as number) <= maxWaitMs)
+  ) bad(`expected 'wait' to be milliseconds from 0 to ${maxWaitMs}`);
   return {
     dataset: b.dataset as string,
     version: version as number | "latest",
@@ -284,6 +309,13 @@ function invokeBody(body: unknown): InvokeRequest {
     ...(b.args === undefined ? {} : { args: b.args }),
     ...(b.wait === undefined ? {} : { waitMs: b.wait as number }),
   };
+}
+
+/** A name in the path, checked before any service or store sees it. */
+function name(c: Context, key: string, kind: NameKind): string {
+  const value = c.req.param(key) ?? "";
+  checkName(kind, value);
+  return value;
 }
 
 function versionOf(text: string): number {

@@ -409,11 +409,12 @@ export class RemoteNameService implements NameService {
     let after = 0;
     while (!this.#stop.signal.aborted) {
       try {
-        const batch = await this.#call<ReleaseBatch>(
-          url,
-          "GET",
-          `/v1/cluster/releases${query({ after, wait: this.#pollMs })}&node=${enc(this.#node)}`,
-        );
+        // A POST: it acknowledges the notices up to `after` (a GET only reads).
+        const batch = await this.#call<ReleaseBatch>(url, "POST", "/v1/cluster/releases", {
+          node: this.#node,
+          after,
+          wait: this.#pollMs,
+        });
         if (batch.epoch !== epoch) {
           // A restarted name server starts a new log: read it from its start.
           const fresh = epoch !== "";

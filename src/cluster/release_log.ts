@@ -7,6 +7,7 @@
  * @module
  */
 
+import { BusyError } from "../errors.ts";
 import { keyBytesOf } from "../registry/group_commit.ts";
 import type { FragmentRecord } from "../runtime/name_service.ts";
 
@@ -40,6 +41,11 @@ export interface ReleaseBatch {
 export interface ReleaseLogOptions {
   /** Most unread notices kept per node; older ones are dropped (a `gap`). Default 100 000. */
   readonly maxPerNode?: number;
+  /**
+   * Most polls waiting at once, over all nodes; a poll past it that would
+   * wait fails with `BusyError` (503) at once. Default 1024.
+   */
+  readonly maxWaiting?: number;
   /**
    * Told when the durable log cannot write to KV (the notices stay in memory
    * and the write is tried again at the next push or poll). Default: logged
@@ -114,6 +120,8 @@ const MAX_KEY_BYTES = 40 * 1024;
 export class ReleaseLog {
   #epoch: string = crypto.randomUUID();
   readonly #maxPerNode: number;
+  readonly #maxWaiting: number;
+  #waiting = 0;
   readonly #nodes = new Map<string, NodeLog>();
   #seq = 0;
   #closed = false;
@@ -135,6 +143,13 @@ export class ReleaseLog {
       throw new RangeError(`Invalid maxPerNode: expected a positive integer, received ${max}`);
     }
     this.#maxPerNode = max;
+    const waiting = options.maxWaiting ?? 1024;
+    if (!Number.isSafeInteger(waiting) || waiting < 0) {
+      throw new RangeError(
+        `Invalid maxWaiting: expected a non-negative integer, received ${waiting}`,
+      );
+    }
+    this.#maxWaiting = waiting;
   }
 
   /**
@@ -224,7 +239,8 @@ export class ReleaseLog {
   /**
    * Notices for `node` after `after`, waiting up to `waitMs` for one when
    * there are none; entries up to `after` are forgotten (and deleted from
-   * KV). A durable log answers only notices already stored.
+   * KV): `after` acknowledges them. A durable log answers only notices
+   * already stored.
    */
   async poll(
     node: string,
@@ -232,31 +248,85 @@ export class ReleaseLog {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<ReleaseBatch> {
-    const log = this.#log(node);
-    this.#acknowledge(log, after);
+    const log = this.#nodes.get(node);
+    if (log !== undefined) this.#acknowledge(log, after);
+    return await this.read(node, after, waitMs, signal);
+  }
+
+  /**
+   * Notices for `node` after `after`, waiting up to `waitMs` for one when
+   * there are none, without acknowledging anything: reading changes nothing
+   * (a node never heard of gets an empty batch). `BusyError` when
+   * `maxWaiting` polls already wait.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ReleaseLog } from "./release_log.ts";
+   * const log = new ReleaseLog();
+   * const copy = { dataset: "d", version: 1, fragment: "dataset", bindings: {}, node: "a", tier: "memory", byteLength: 8, checksum: 0 };
+   * log.push([copy]);
+   * assert.deepEqual((await log.read("a", 0, 0)).copies, [copy]);
+   * assert.deepEqual((await log.read("a", 0, 0)).copies, [copy]);
+   * assert.deepEqual((await log.read("zz", 0, 0)).copies, []);
+   * ```
+   */
+  async read(
+    node: string,
+    after: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<ReleaseBatch> {
     if (this.#kv !== undefined) await this.#flush();
-    if (this.#readable(log) === 0 && waitMs > 0 && !signal?.aborted && !this.#closed) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          log.waiters.delete(done);
-          signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
-        log.waiters.add(done);
-        signal?.addEventListener("abort", done);
-      });
+    let log = this.#nodes.get(node);
+    if (
+      this.#unread(log, after).length === 0 && waitMs > 0 && !signal?.aborted && !this.#closed
+    ) {
+      if (this.#waiting >= this.#maxWaiting) {
+        throw new BusyError(
+          `Too many release polls wait (${this.#maxWaiting}): poll again without waiting, or later`,
+        );
+      }
+      // A node never heard of gets its log only while it waits for one.
+      const fresh = log === undefined;
+      log ??= this.#log(node);
+      const waiting = log;
+      this.#waiting++;
+      try {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            waiting.waiters.delete(done);
+            signal?.removeEventListener("abort", done);
+            resolve();
+          };
+          const timer = setTimeout(done, waitMs);
+          waiting.waiters.add(done);
+          signal?.addEventListener("abort", done);
+        });
+      } finally {
+        this.#waiting--;
+        if (
+          fresh && waiting.entries.length === 0 && waiting.dropped === 0 &&
+          waiting.waiters.size === 0 && this.#nodes.get(node) === waiting
+        ) this.#nodes.delete(node);
+      }
       if (this.#kv !== undefined) await this.#flush();
     }
-    const entries = log.entries.slice(0, this.#readable(log));
+    const entries = this.#unread(log, after);
     const last = entries[entries.length - 1]?.seq;
+    const dropped = log?.dropped ?? 0;
     return {
       epoch: this.#epoch,
-      seq: last ?? Math.max(after, Math.min(log.dropped, this.#upTo())),
+      seq: last ?? Math.max(after, Math.min(dropped, this.#upTo())),
       copies: entries.map((e) => e.copy),
-      gap: log.dropped > after,
+      gap: dropped > after,
     };
+  }
+
+  /** Polls waiting now, over all nodes. */
+  get waiting(): number {
+    return this.#waiting;
   }
 
   /**
@@ -289,11 +359,11 @@ export class ReleaseLog {
     return log;
   }
 
-  /** How many of the node's entries a poll may answer: those stored (all, in memory). */
-  #readable(log: NodeLog): number {
+  /** The node's entries after `after` that a poll may answer: those stored (all, in memory). */
+  #unread(log: NodeLog | undefined, after: number): { seq: number; copy: FragmentRecord }[] {
+    if (log === undefined) return [];
     const upTo = this.#upTo();
-    const i = log.entries.findIndex((e) => e.seq > upTo);
-    return i < 0 ? log.entries.length : i;
+    return log.entries.filter((e) => e.seq > after && e.seq <= upTo);
   }
 
   #upTo(): number {

@@ -56,12 +56,17 @@ import type {
 } from "./records.ts";
 import { oldestOpenable, planRetention } from "./retention.ts";
 import {
+  checkBindings,
   checkConsumers,
+  checkDescriptionInput,
   checkDescriptionSize,
+  checkLabel,
   checkName,
   checkRetention,
   checkSizes,
   checkVersion,
+  MAX_NODE_TIERS,
+  MAX_URL_LENGTH,
   regionOf,
   sizeVariables,
 } from "./validate.ts";
@@ -353,6 +358,8 @@ export class Registry implements NameService {
     if (this.#deleting.has(name)) {
       throw new ConflictError(`Dataset '${name}' is being deleted: create it once that completes`);
     }
+    // Size first: nothing over the limits is compiled.
+    checkDescriptionInput(input);
     const ds = compileInput(input);
     const retention = input.retention ?? this.#defaultRetention;
     checkRetention(retention);
@@ -1036,9 +1043,8 @@ export class Registry implements NameService {
   ): Promise<NodeRecord> {
     this.#checkOpen();
     checkName("node", node.id);
-    if (typeof node.url !== "string" || node.url === "") {
-      throw new InvalidRequestError(`Invalid node '${node.id}': expected a url`);
-    }
+    checkLabel(`url of node '${node.id}'`, node.url, MAX_URL_LENGTH);
+    if (node.wire !== undefined) checkLabel(`wire of node '${node.id}'`, node.wire, MAX_URL_LENGTH);
     if (!Array.isArray(node.tiers)) {
       throw new InvalidRequestError(`Invalid node '${node.id}': expected a list of tiers`);
     }
@@ -1298,8 +1304,15 @@ function nodeTiers(id: string, tiers: readonly unknown[]): NodeTier[] {
   if (!Array.isArray(tiers)) {
     throw new InvalidRequestError(`Invalid node '${id}': expected a list of tiers`);
   }
+  if (tiers.length > MAX_NODE_TIERS) {
+    throw new InvalidRequestError(
+      `Invalid node '${id}': expected at most ${MAX_NODE_TIERS} tiers, found ${tiers.length}`,
+    );
+  }
   return tiers.map((t) => {
     const x = (t ?? {}) as Record<string, unknown>;
+    checkLabel(`tier name of node '${id}'`, x.name);
+    if (x.kind !== undefined) checkLabel(`tier kind of node '${id}'`, x.kind);
     if (typeof x.name !== "string" || !Number.isSafeInteger(x.capacity)) {
       throw new InvalidRequestError(
         `Invalid tier of node '${id}': expected {name, capacity, ...}, found ${JSON.stringify(t)}`,
@@ -1319,9 +1332,10 @@ function checkCopy(r: FragmentRecord): void {
   const bad = (what: string) => {
     throw new InvalidRequestError(`Invalid publish of fragment '${r.fragment}': expected ${what}`);
   };
-  if (typeof r.fragment !== "string" || r.fragment === "") bad("a fragment name");
-  if (typeof r.node !== "string" || r.node === "") bad("a node name");
-  if (typeof r.tier !== "string" || r.tier === "") bad("a tier name");
+  checkLabel("fragment name", r.fragment);
+  checkName("node", r.node);
+  checkLabel("tier name", r.tier);
+  checkBindings(`publish of fragment '${r.fragment}'`, r.bindings);
   if (!Number.isSafeInteger(r.byteLength) || r.byteLength < 0) {
     bad(`a byte length, found ${r.byteLength}`);
   }

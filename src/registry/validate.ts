@@ -15,7 +15,38 @@ export const NAME_PATTERN: RegExp = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 export const MAX_DESCRIPTION_BYTES = 32 * 1024;
 
 /**
- * Throws `InvalidRequestError` unless `name` is a valid dataset or node name.
+ * Largest description in its JSON form, in bytes of its JSON text: checked
+ * before it is compiled (its canonical text must still fit
+ * `MAX_DESCRIPTION_BYTES` once printed).
+ */
+export const MAX_DESCRIPTION_JSON_BYTES = 256 * 1024;
+
+/** Longest tier name, tier kind, fragment name or binding name, in characters. */
+export const MAX_LABEL_LENGTH = 128;
+
+/** Longest node URL or data plane address, in characters (Deno KV keys hold 2 KiB, values 64 KiB). */
+export const MAX_URL_LENGTH = 2048;
+
+/** Most tiers a node reports. */
+export const MAX_NODE_TIERS = 64;
+
+/** Most bindings (fragment parameters and size variables) of one region. */
+export const MAX_BINDINGS = 64;
+
+/**
+ * Largest free-form value a request hands to be stored (a pipeline's
+ * definition with its `args`), in bytes of its JSON text: half of what a
+ * Deno KV value holds (64 KiB), leaving room for what is stored with it.
+ */
+export const MAX_STORED_JSON_BYTES = 32 * 1024;
+
+/** What a name names, for messages. */
+export type NameKind = "dataset" | "node" | "function" | "alias" | "pipeline";
+
+/**
+ * Throws `InvalidRequestError` unless `name` is a valid dataset, node,
+ * function, alias or pipeline name (`NAME_PATTERN`: at most 128 characters,
+ * far below Deno KV's 2 KiB key limit).
  *
  * @example
  * ```ts
@@ -25,12 +56,14 @@ export const MAX_DESCRIPTION_BYTES = 32 * 1024;
  * assert.throws(() => checkName("dataset", "9grid"), { code: "invalid_request" });
  * ```
  */
-export function checkName(kind: "dataset" | "node", name: unknown): asserts name is string {
+export function checkName(kind: NameKind, name: unknown): asserts name is string {
   if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
+    const text = String(name);
+    const shown = text.length > 140
+      ? `'${text.slice(0, 140)}...' (${text.length} characters)`
+      : `'${text}'`;
     throw new InvalidRequestError(
-      `Invalid ${kind} name '${
-        String(name).slice(0, 140)
-      }': expected a letter then up to 127 letters, digits, '_', '.' or '-'`,
+      `Invalid ${kind} name ${shown}: expected a letter then up to 127 letters, digits, '_', '.' or '-'`,
     );
   }
 }
@@ -113,6 +146,163 @@ export function checkDescriptionSize(text: string): void {
     throw new InvalidRequestError(
       `Description too large: expected at most ${MAX_DESCRIPTION_BYTES} bytes, received ${bytes}`,
     );
+  }
+}
+
+/**
+ * Throws `InvalidRequestError` when a description given as text or in its
+ * JSON form is too large, before anything compiles it: text over
+ * `MAX_DESCRIPTION_BYTES`, JSON over `MAX_DESCRIPTION_JSON_BYTES`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkDescriptionInput } from "./validate.ts";
+ * checkDescriptionInput({ description: "dataset { var x float64 }" });
+ * assert.throws(() => checkDescriptionInput({ description: "x".repeat(300_000) }), {
+ *   message: "Description too large: expected at most 32768 bytes, received 300000",
+ * });
+ * assert.throws(() => checkDescriptionInput({ descriptionJson: { vars: ["x".repeat(300_000)] } }), {
+ *   code: "invalid_request",
+ * });
+ * ```
+ */
+export function checkDescriptionInput(
+  input: { readonly description?: unknown; readonly descriptionJson?: unknown },
+): void {
+  if (typeof input.description === "string") {
+    // Every UTF-16 unit takes at least one UTF-8 byte: long text is refused uncounted.
+    if (input.description.length > MAX_DESCRIPTION_BYTES) {
+      throw new InvalidRequestError(
+        `Description too large: expected at most ${MAX_DESCRIPTION_BYTES} bytes, received ${
+          input.description.length > 4 * MAX_DESCRIPTION_BYTES
+            ? input.description.length
+            : new TextEncoder().encode(input.description).byteLength
+        }`,
+      );
+    }
+    checkDescriptionSize(input.description);
+  }
+  const json = input.description !== undefined && typeof input.description !== "string"
+    ? input.description
+    : input.descriptionJson;
+  if (json === undefined) return;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(json);
+  } catch (e) {
+    throw new InvalidRequestError(`Invalid description JSON: ${(e as Error).message}`);
+  }
+  const bytes = text === undefined ? 0 : new TextEncoder().encode(text).byteLength;
+  if (bytes > MAX_DESCRIPTION_JSON_BYTES) {
+    throw new InvalidRequestError(
+      `Description JSON too large: expected at most ${MAX_DESCRIPTION_JSON_BYTES} bytes, received ${bytes}`,
+    );
+  }
+}
+
+/**
+ * Throws `InvalidRequestError` when `value` as JSON takes more than `max`
+ * bytes (default `MAX_STORED_JSON_BYTES`): what is stored must fit a Deno
+ * KV value. `what` names it in the message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkJsonSize } from "./validate.ts";
+ * checkJsonSize("pipeline 'p'", { args: { bins: 8 } });
+ * assert.throws(() => checkJsonSize("pipeline 'p'", { args: "x".repeat(40_000) }), {
+ *   message: "Invalid pipeline 'p': expected at most 32768 bytes of JSON, found 40011",
+ * });
+ * ```
+ */
+export function checkJsonSize(what: string, value: unknown, max = MAX_STORED_JSON_BYTES): void {
+  const text = JSON.stringify(value) ?? "";
+  // UTF-16 units are a lower bound of the UTF-8 bytes.
+  const bytes = text.length > max ? text.length : new TextEncoder().encode(text).byteLength;
+  if (bytes > max) {
+    throw new InvalidRequestError(
+      `Invalid ${what}: expected at most ${max} bytes of JSON, found ${bytes}`,
+    );
+  }
+}
+
+/**
+ * Throws `InvalidRequestError` unless `v` is a non-empty string of at most
+ * `max` characters (default `MAX_LABEL_LENGTH`): a tier name, a fragment
+ * name, a URL. `what` names it in the message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLabel } from "./validate.ts";
+ * checkLabel("tier name", "memory");
+ * assert.throws(() => checkLabel("tier name", "m".repeat(200)), {
+ *   message: "Invalid tier name 'mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm...': expected 1 to 128 characters, found 200",
+ * });
+ * assert.throws(() => checkLabel("tier name", 7), { message: "Invalid tier name 7: expected a string" });
+ * ```
+ */
+export function checkLabel(what: string, v: unknown, max = MAX_LABEL_LENGTH): asserts v is string {
+  if (typeof v !== "string") {
+    throw new InvalidRequestError(
+      `Invalid ${what} ${JSON.stringify(v)?.slice(0, 40) ?? "undefined"}: expected a string`,
+    );
+  }
+  if (v.length === 0 || v.length > max) {
+    const shown = v.length > 32 ? `${v.slice(0, 32)}...` : v;
+    throw new InvalidRequestError(
+      `Invalid ${what} '${shown}': expected 1 to ${max} characters, found ${v.length}`,
+    );
+  }
+}
+
+/**
+ * Throws `InvalidRequestError` unless `b` is a region's bindings: an object
+ * of at most `MAX_BINDINGS` names (each at most `MAX_LABEL_LENGTH`
+ * characters) bound to integers. `what` names the request in the message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkBindings } from "./validate.ts";
+ * checkBindings("lookup", { r0: 0, r1: 4 });
+ * assert.throws(() => checkBindings("lookup", { r0: "0" }), {
+ *   message: "Invalid lookup: binding 'r0' must be an integer, found \"0\"",
+ * });
+ * assert.throws(() => checkBindings("lookup", null), { code: "invalid_request" });
+ * ```
+ */
+export function checkBindings(
+  what: string,
+  b: unknown,
+): asserts b is Readonly<Record<string, number>> {
+  if (typeof b !== "object" || b === null || Array.isArray(b)) {
+    throw new InvalidRequestError(
+      `Invalid ${what}: expected bindings as an object of integers, found ${
+        JSON.stringify(b)?.slice(0, 40) ?? "undefined"
+      }`,
+    );
+  }
+  const entries = Object.entries(b);
+  if (entries.length > MAX_BINDINGS) {
+    throw new InvalidRequestError(
+      `Invalid ${what}: expected at most ${MAX_BINDINGS} bindings, found ${entries.length}`,
+    );
+  }
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > MAX_LABEL_LENGTH) {
+      throw new InvalidRequestError(
+        `Invalid ${what}: a binding name has 1 to ${MAX_LABEL_LENGTH} characters, found ${k.length}`,
+      );
+    }
+    if (typeof v !== "number" || !Number.isSafeInteger(v)) {
+      throw new InvalidRequestError(
+        `Invalid ${what}: binding '${k}' must be an integer, found ${
+          JSON.stringify(v)?.slice(0, 40) ?? "undefined"
+        }`,
+      );
+    }
   }
 }
 
