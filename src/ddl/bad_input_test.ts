@@ -165,6 +165,21 @@ const CORPUS: readonly { description: string; error: string }[] = [
       "1:18: Invalid number: expected an integer, found '4.'\ndataset { var x [4.5]float64 }\n                 ^",
   },
   {
+    description: "dataset { var x [010]float64 }",
+    error:
+      "1:18: Invalid number: expected a decimal integer, found '010'\ndataset { var x [010]float64 }\n                 ^",
+  },
+  {
+    description: "dataset { var x [0x10]float64 }",
+    error:
+      "1:18: Invalid number: expected an integer, found '0x'\ndataset { var x [0x10]float64 }\n                 ^",
+  },
+  {
+    description: "dataset { var p [2]struct { a int8 } }\nview v { var q { a int16 b } = p }",
+    error:
+      "2:26: Expected ',', ';', a new line or '}', found 'b'\nview v { var q { a int16 b } = p }\n                         ^",
+  },
+  {
     description: "dataset { type float32 struct { a int8 } }",
     error:
       "1:16: Cannot redefine built-in type 'float32'\ndataset { type float32 struct { a int8 } }\n               ^",

@@ -115,6 +115,10 @@ export function tokenize(source: string): Token[] {
       if (j < source.length && /[A-Za-z.]/.test(source[j]!)) {
         fail(`Invalid number: expected an integer, found '${source.slice(i, j + 1)}'`, i);
       }
+      if (c === "0" && j > i + 1) {
+        // DRepl's released parser reads `010` as octal 8: refused rather than read as 10.
+        fail(`Invalid number: expected a decimal integer, found '${source.slice(i, j)}'`, i);
+      }
       tokens.push({ kind: "int", text: source.slice(i, j).replaceAll("_", ""), pos });
       i = j;
     } else if (c === '"') {
