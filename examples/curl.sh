@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The producer/consumer exchange with curl alone, against `deno task start`.
+# The producer/consumer exchange with curl alone, against `deno task start`
+# (or the server named by the first argument, else by $STRATA_URL).
 # A producer publishes 4 particles as an array of structs {x, y float64};
 # a consumer attaches only x, as a column, from the latest committed version.
 set -euo pipefail
-URL=${1:-http://127.0.0.1:7070}
+URL=${1:-${STRATA_URL:-http://127.0.0.1:7070}}
 
 curl -sf -X POST -H 'content-type: application/json' "$URL/v1/datasets" -d '{
   "name": "curl-particles",
