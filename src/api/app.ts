@@ -24,6 +24,7 @@ import { mediaType, MSGPACK, readControlBody, reply } from "./negotiate.ts";
 import { type DataRouteOptions, mountDataRoutes } from "./data_routes.ts";
 import { mountNodeRoutes } from "./node_routes.ts";
 import { requireToken } from "./auth.ts";
+import { limitInFlight } from "./in_flight.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
 import { mountReplicaRoutes } from "./replica_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
@@ -34,6 +35,8 @@ export interface AppOptions {
   readonly maxBodyBytes: number;
   /** Bearer token that mutating requests must carry, when set. */
   readonly token?: string;
+  /** Most requests handled at once, waits included; one more is 503 `busy` (default 4096). */
+  readonly maxInFlight?: number;
   /** The dataset and payload routes' services; without them only describe and health are served. */
   readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
   /** Name server routes for runtimes in other processes (`/v1/cluster/...`, `GET /v1/nodes`). */
@@ -43,6 +46,9 @@ export interface AppOptions {
   /** The function, pipeline and lineage routes' services; without them those routes are absent. */
   readonly functions?: Omit<FunctionRouteOptions, "maxBodyBytes">;
 }
+
+/** Requests one process handles at once unless configured (`maxInFlight`). */
+export const DEFAULT_MAX_IN_FLIGHT = 4096;
 
 /** The version the service reports. */
 export const VERSION = "0.1.0";
@@ -66,6 +72,7 @@ export const VERSION = "0.1.0";
  */
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
+  app.use(limitInFlight(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
   if (options.token !== undefined) app.use("/v1/*", requireToken(options.token));
   app.get("/v1/health", (c) => c.json({ status: "ok", version: VERSION }));
   app.post("/v1/describe", async (c) => {

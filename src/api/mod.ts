@@ -8,6 +8,8 @@ export * from "./app.ts";
 export * from "./body.ts";
 export * from "./errors.ts";
 export * from "./auth.ts";
+export * from "./fields.ts";
+export * from "./in_flight.ts";
 export * from "./catalog.ts";
 export * from "./data_routes.ts";
 export * from "./negotiate.ts";

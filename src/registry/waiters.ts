@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ClosedError, InvalidRequestError, WaitTimeoutError } from "../errors.ts";
+import { BusyError, ClosedError, InvalidRequestError, WaitTimeoutError } from "../errors.ts";
 import { KEYS } from "./keys.ts";
 
 /** Options of a wait. */
@@ -15,6 +15,30 @@ export interface WaitOptions {
   readonly timeoutMs?: number;
   /** Give up when this signal aborts, with its reason. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * Options of `VersionWaiters`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VersionWaiters, type WaitersOptions } from "./waiters.ts";
+ * const options: WaitersOptions = { maxWaiters: 1 };
+ * using kv = await Deno.openKv(":memory:");
+ * const waiters = new VersionWaiters(kv, (_d, _atLeast, latest) => latest, options);
+ * const first = waiters.wait("grid", 1, { timeoutMs: 10 }).catch((e) => e.code);
+ * await assert.rejects(waiters.wait("grid", 1, { timeoutMs: 10 }), { code: "busy" });
+ * assert.equal(await first, "timeout");
+ * waiters.close();
+ * ```
+ */
+export interface WaitersOptions {
+  /**
+   * Most waits at once, over all datasets; one more fails at once with
+   * `BusyError` (503). Default 10 000.
+   */
+  readonly maxWaiters?: number;
 }
 
 /**
@@ -58,24 +82,33 @@ export class VersionWaiters {
   readonly #kv: Deno.Kv;
   readonly #first: FirstCommitted;
   readonly #watches = new Map<string, Watch>();
+  readonly #max: number;
+  #count = 0;
   #closed = false;
 
-  /** Creates waiters over a KV store; `first` picks the version a waiter gets. */
-  constructor(kv: Deno.Kv, first: FirstCommitted) {
+  /**
+   * Creates waiters over a KV store; `first` picks the version a waiter
+   * gets; at most `maxWaiters` wait at once (default 10 000).
+   */
+  constructor(kv: Deno.Kv, first: FirstCommitted, options: WaitersOptions = {}) {
     this.#kv = kv;
     this.#first = first;
+    const max = options.maxWaiters ?? 10_000;
+    if (!Number.isSafeInteger(max) || max < 0) {
+      throw new RangeError(`Invalid maxWaiters: expected a non-negative integer, received ${max}`);
+    }
+    this.#max = max;
   }
 
   /** Waiters currently waiting, over all datasets. */
   get size(): number {
-    let n = 0;
-    for (const w of this.#watches.values()) n += w.waiters.size;
-    return n;
+    return this.#count;
   }
 
   /**
    * Resolves with the first committed version >= `atLeast` of `dataset` once
    * its latest pointer reaches `atLeast` (the dataset need not exist yet).
+   * `BusyError` at once when `maxWaiters` already wait.
    */
   wait(dataset: string, atLeast: number, options: WaitOptions = {}): Promise<number> {
     const { timeoutMs, signal } = options;
@@ -86,11 +119,19 @@ export class VersionWaiters {
     }
     if (this.#closed) return Promise.reject(new ClosedError("registry", "nothing to wait for"));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#count >= this.#max) {
+      return Promise.reject(
+        new BusyError(
+          `Too many waits (${this.#max}) for versions to be committed: try again later`,
+        ),
+      );
+    }
     return new Promise<number>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => finish(() => reject(signal!.reason));
       const finish = (settle: () => void) => {
         if (!watch.waiters.delete(waiter)) return;
+        this.#count--;
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         if (watch.waiters.size === 0) this.#stop(dataset, watch);
@@ -103,6 +144,7 @@ export class VersionWaiters {
       };
       const watch = this.#watch(dataset);
       watch.waiters.add(waiter);
+      this.#count++;
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         timer = setTimeout(
           () => finish(() => reject(new WaitTimeoutError(dataset, atLeast, timeoutMs))),
