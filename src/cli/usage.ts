@@ -20,7 +20,17 @@ export interface CommandSpec {
 
 const SERVER_OPTIONS = ["config", "port", "data-dir"];
 
-/** Every command, in the order `strata --help` lists them. */
+/**
+ * Every command, in the order `strata --help` lists them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COMMANDS } from "./usage.ts";
+ * assert.deepEqual(COMMANDS.delete!.options, ["force"]);
+ * assert.equal(COMMANDS.serve!.client, undefined);
+ * ```
+ */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   serve: {
     usage: "serve [--config FILE] [--port PORT] [--data-dir DIR]",
@@ -139,7 +149,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   help: { usage: "help [COMMAND]", about: "this help, or a command's", options: [] },
 };
 
-/** The default server URL of client commands when neither `--url` nor `STRATA_URL` says. */
+/**
+ * The default server URL of client commands when neither `--url` nor
+ * `STRATA_URL` says.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_URL } from "./usage.ts";
+ * assert.equal(DEFAULT_URL, "http://127.0.0.1:7070");
+ * ```
+ */
 export const DEFAULT_URL = "http://127.0.0.1:7070";
 
 /**
