@@ -49,8 +49,9 @@ export async function spawnStrata(
       `--allow-read=config,${dataDir}`,
       `--allow-write=${dataDir}`,
       "--allow-env=LOG_TOKENS,LOG_STREAM",
-      // A name server type-checks deployed functions with `deno check`.
-      ...(command[0] === "runtime" ? [] : ["--allow-run=deno"]),
+      // Functions run in sandbox processes (`sh` applies their memory limit,
+      // then runs `deno`); a name server also type-checks them with `deno check`.
+      "--allow-run=deno,sh",
       "src/cli/main.ts",
       ...command,
       "--config",

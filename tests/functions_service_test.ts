@@ -93,7 +93,7 @@ Deno.test("strata serve deploys, type-checks, sandboxes and runs functions and p
     );
 
     // Under the service's own narrow permissions, a function still gets none,
-    // and a 4 GiB allocation fails its call without harming the service.
+    // and filling a 4 GiB allocation fails its call without harming the service.
     const sneaky =
       `export const input = \`dataset { type P struct { ux float32 }; var n int64; var p [n]P }
 fragment m(lo, hi) columnar { var u { ux } = p[lo:hi] }\`;
@@ -102,7 +102,7 @@ export const sample = { n: 8, lo: 0, hi: 8 };
 export function run(_i: unknown, ctx: { dryRun: boolean; args: unknown }) {
   if (ctx.dryRun) return 0;
   if (ctx.args === "read") return Deno.readTextFileSync("data/registry.kv").length;
-  return new Uint8Array(4 * 2 ** 30).length;
+  return new Uint8Array(4 * 2 ** 30).fill(1).length;
 }`;
     await strata.functions.deploy("sneaky", sneaky);
     await assert.rejects(

@@ -26,13 +26,13 @@ export function callError(
         record.name,
         record.version,
         "time",
-        `ran past its limit of ${reply.ms} ms; its Worker was terminated and is replaced`,
+        `ran past its limit of ${reply.ms} ms; its sandbox process was killed and is replaced`,
       );
     case "crashed":
       return new FunctionFailedError(
         record.name,
         record.version,
-        `its Worker stopped: ${reply.message}`,
+        `its sandbox process stopped: ${reply.message}`,
       );
     case "error":
       if (reply.error.limit !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * Sandboxed transform functions and pipelines: deploy a TypeScript module as
- * an immutable version, call it on dataset fragments in a Worker with no
+ * an immutable version, call it on dataset fragments in a sandbox process with no
  * permissions, and run it on every commit of a dataset. See
  * docs/functions.md.
  *
@@ -24,6 +24,8 @@ export * from "./map_limit.ts";
 export * from "./pipeline_spec.ts";
 export * from "./pipelines.ts";
 export * from "./placement.ts";
+export * from "./frames.ts";
+export * from "./launcher.ts";
 export * from "./pool.ts";
 export * from "./sample.ts";
 export * from "./sandbox.ts";

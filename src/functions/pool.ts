@@ -1,8 +1,10 @@
 /**
- * Warm function Workers, pooled per loaded module (its digest and limits),
- * plus a few spare Workers started ahead with nothing loaded (and the
- * default heap limit), so the first call of a new version does not wait for
- * a Worker to start. Workers start through the pool's relay (relay.ts).
+ * Warm sandbox processes, pooled per loaded module (a function version: its
+ * digest and limits), bounded per module and in total, plus a few spare
+ * processes started ahead with nothing loaded (and the default memory
+ * limit), so the first call of a new version does not wait for a process to
+ * start. Processes start through the pool's launcher (launcher.ts); no
+ * process ever serves two modules.
  *
  * @module
  */
@@ -10,19 +12,23 @@
 import { BusyError, ClosedError } from "../errors.ts";
 import type { ModuleExports } from "./declaration.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { Relay } from "./relay.ts";
+import { Launcher, type LauncherOptions } from "./launcher.ts";
 import { heapMbOf, Sandbox, type SandboxReply } from "./sandbox.ts";
 
 /** Options of a pool. */
 export interface PoolOptions {
-  /** Workers per loaded module, at most (default 2). */
+  /** Processes per loaded module, at most (default 2). */
   readonly perModule?: number;
-  /** Spare Workers kept started with nothing loaded (default 1). */
+  /** Processes in all, loaded and spare, at most (default 16). */
+  readonly maxProcesses?: number;
+  /** Spare processes kept started with nothing loaded (default 1). */
   readonly spares?: number;
-  /** A Worker idle this long is terminated, in ms (default 30 000). */
+  /** A process idle this long is killed, in ms (default 30 000). */
   readonly idleMs?: number;
-  /** Calls that may wait for a module's Workers before `BusyError` (default 1024). */
+  /** Calls that may wait for a module's processes before `BusyError` (default 1024). */
   readonly maxQueue?: number;
+  /** How processes are started (default: the best isolation the machine allows). */
+  readonly launcher?: LauncherOptions;
 }
 
 /** A module the pool loads: its key, runnable source and limits. */
@@ -35,15 +41,15 @@ export interface Loadable {
   readonly limits: Limits;
 }
 
-/** A Worker lent out for one request. */
+/** A sandbox process lent out for one request. */
 export interface Lease {
-  /** The Worker, with the module loaded. */
+  /** The process, with the module loaded. */
   readonly sandbox: Sandbox;
   /** The module's exports as it reported them when it loaded. */
   readonly exports: ModuleExports;
-  /** Whether this Worker had to load the module for this lease (a cold start). */
+  /** Whether this process had to load the module for this lease (a cold start). */
   readonly cold: boolean;
-  /** Gives the Worker back (or replaces it when it was terminated). */
+  /** Gives the process back (or replaces it when it died). */
   release(): void;
 }
 
@@ -62,38 +68,42 @@ export class LoadFailed extends Error {
         ? `${reply.error.name}: ${reply.error.message}`
         : reply.t === "timeout"
         ? `loading took longer than ${reply.ms} ms`
-        : `the Worker died: ${reply.message}`,
+        : `the sandbox process died: ${reply.message}`,
     );
     this.reply = reply;
   }
 }
 
-/** Quiet time after which spare Workers are started again, in ms. */
+/** Quiet time after which spare processes are started again, in ms. */
 const REFILL_QUIET_MS = 25;
+/** How long `close()` waits for processes to exit, in ms. */
+const CLOSE_WAIT_MS = 5_000;
+
+interface Waiter {
+  resolve: (lease: Lease) => void;
+  reject: (e: unknown) => void;
+  module: Loadable;
+}
 
 interface Entry {
   readonly idle: Sandbox[];
   total: number;
   exports: ModuleExports | undefined;
-  readonly waiters: {
-    resolve: (lease: Lease) => void;
-    reject: (e: unknown) => void;
-    module: Loadable;
-  }[];
+  readonly waiters: Waiter[];
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** When a Worker last came back idle (performance.now()). */
+  /** When a process last came back idle (performance.now()). */
   lastIdle: number;
 }
 
 /**
- * The Worker pool of one service.
+ * The sandbox process pool of one service.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { WorkerPool } from "./pool.ts";
+ * import { SandboxPool } from "./pool.ts";
  * import { DEFAULT_LIMITS } from "./limits.ts";
- * const pool = new WorkerPool({ spares: 0 });
+ * const pool = new SandboxPool({ spares: 0 });
  * try {
  *   const module = { key: "k", limits: DEFAULT_LIMITS, source: "export const input = ''; export const output = 'value'; export function run() { return 1; }" };
  *   const lease = await pool.acquire(module);
@@ -107,41 +117,54 @@ interface Entry {
  * }
  * ```
  */
-export class WorkerPool {
+export class SandboxPool {
   readonly #perModule: number;
+  readonly #maxProcesses: number;
   readonly #spareCount: number;
   readonly #idleMs: number;
   readonly #maxQueue: number;
   readonly #entries = new Map<string, Entry>();
   readonly #spares: Sandbox[] = [];
-  #relay: Relay | undefined;
+  readonly #launcher: Launcher;
+  /** Every process started and not yet exited. */
+  readonly #live = new Set<Sandbox>();
+  /** Modules whose calls wait for room under `maxProcesses`. */
+  readonly #starved: string[] = [];
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  /** Creates a pool; no Worker starts until the first call. */
+  /** Creates a pool; no process starts until the first call. */
   constructor(options: PoolOptions = {}) {
     this.#perModule = options.perModule ?? 2;
-    this.#spareCount = options.spares ?? 1;
+    this.#maxProcesses = options.maxProcesses ?? 16;
+    this.#spareCount = Math.min(options.spares ?? 1, this.#maxProcesses);
     this.#idleMs = options.idleMs ?? 30_000;
     this.#maxQueue = options.maxQueue ?? 1024;
+    this.#launcher = new Launcher(options.launcher);
   }
 
-  /** Workers started (busy, idle and spare) and calls waiting. */
-  get stats(): { workers: number; spares: number; waiting: number } {
+  /** Processes started (busy, idle and spare), spares, calls waiting. */
+  get stats(): { workers: number; spares: number; waiting: number; processes: number } {
     let workers = 0;
     let waiting = 0;
     for (const e of this.#entries.values()) {
       workers += e.total;
       waiting += e.waiters.length;
     }
-    return { workers, spares: this.#spares.length, waiting };
+    return { workers, spares: this.#spares.length, waiting, processes: this.#live.size };
+  }
+
+  /** The launcher, to ask which isolation the machine gives. */
+  get launcher(): Launcher {
+    return this.#launcher;
   }
 
   /**
-   * Lends a Worker with `module` loaded: an idle one, else a new one (a
-   * spare when there is one) while the module has fewer than its share,
-   * else the next one given back. Throws `BusyError` when the queue is full,
-   * `LoadFailed` when the module does not load.
+   * Lends a process with `module` loaded: an idle one, else a new one (a
+   * spare when there is one) while the module has fewer than its share and
+   * the pool fewer than `maxProcesses`, else the next one given back.
+   * Throws `BusyError` when the queue is full, `LoadFailed` when the module
+   * does not load.
    */
   acquire(module: Loadable): Promise<Lease> {
     if (this.#closed) return Promise.reject(new ClosedError("function pool", "no call was made"));
@@ -151,23 +174,24 @@ export class WorkerPool {
     if (idle !== undefined) {
       return Promise.resolve(this.#lease(module.key, e, idle, false));
     }
-    if (e.total < this.#perModule) return this.#grow(module, e);
+    if (e.total < this.#perModule && this.#room(module)) return this.#grow(module, e);
     if (e.waiters.length >= this.#maxQueue) {
       return Promise.reject(
         new BusyError(
-          `Too many calls wait for this function's Workers: ${e.waiters.length} queued, try again later`,
+          `Too many calls wait for this function's sandbox processes: ${e.waiters.length} queued, try again later`,
         ),
       );
     }
+    if (e.total === 0 && !this.#starved.includes(module.key)) this.#starved.push(module.key);
     return new Promise((resolve, reject) => e.waiters.push({ resolve, reject, module }));
   }
 
-  /** Starts the spare Workers now rather than at the first call. */
+  /** Starts the spare processes now rather than at the first call. */
   warm(): void {
     this.#refill();
   }
 
-  /** Starts the spare Workers now, and resolves once they are up. */
+  /** Starts the spare processes now, and resolves once they are up. */
   async warmed(): Promise<void> {
     clearTimeout(this.#refillTimer);
     this.#refillTimer = undefined;
@@ -175,7 +199,7 @@ export class WorkerPool {
     await Promise.all(this.#spares.map((sb) => sb.ready));
   }
 
-  /** Terminates every Worker of a module (a refused deploy, a deleted version). */
+  /** Kills every idle process of a module (a refused deploy, a deleted version). */
   evict(key: string): void {
     const e = this.#entries.get(key);
     if (e === undefined) return;
@@ -184,33 +208,76 @@ export class WorkerPool {
     e.idle.length = 0;
     this.#unschedule(e);
     if (e.total === 0 && e.waiters.length === 0) this.#entries.delete(key);
+    this.#feedStarved();
   }
 
   /**
-   * Terminates every Worker; waiting calls fail with `ClosedError`. Resolves
-   * once the Workers have stopped.
+   * Kills every process; waiting calls fail with `ClosedError`. Resolves
+   * once the processes have exited (at most 5 s).
    */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#refillTimer);
     this.#refillTimer = undefined;
     for (const e of this.#entries.values()) {
-      for (const sb of e.idle) sb.terminate();
       this.#unschedule(e);
       for (const w of e.waiters) w.reject(new ClosedError("function pool", "no call was made"));
       e.waiters.length = 0;
     }
     this.#entries.clear();
-    for (const sb of this.#spares.splice(0)) sb.terminate();
-    return this.#relay?.close() ?? Promise.resolve();
+    this.#spares.length = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS));
+    await Promise.race([Promise.all([...this.#live].map((sb) => sb.terminate())), late]);
+    clearTimeout(timer);
+    await this.#launcher.close();
   }
 
   #spawn(memoryBytes: number): Sandbox {
-    this.#relay ??= new Relay();
-    return Sandbox.spawn(this.#relay, memoryBytes);
+    const sb = Sandbox.spawn(this.#launcher, memoryBytes);
+    this.#live.add(sb);
+    sb.exited.then(() => this.#live.delete(sb));
+    return sb;
   }
 
-  /** A spare Worker with the heap limit `memoryBytes` needs, if there is one. */
+  /**
+   * Whether a process for `module` may start: under `maxProcesses`, counting
+   * a spare it can take, else after killing an idle process of another
+   * module or a spare of another size.
+   */
+  #room(module: Loadable): boolean {
+    const heapMb = heapMbOf(module.limits.memoryBytes);
+    if (this.#spares.some((sb) => sb.heapMb === heapMb)) return true;
+    if (this.#count() < this.#maxProcesses) return true;
+    const spare = this.#spares.shift();
+    if (spare !== undefined) {
+      spare.terminate();
+      return true;
+    }
+    let oldest: [string, Entry] | undefined;
+    for (const [key, e] of this.#entries) {
+      if (key === module.key || e.idle.length === 0) continue;
+      if (oldest === undefined || e.lastIdle < oldest[1].lastIdle) oldest = [key, e];
+    }
+    if (oldest === undefined) return false;
+    const [key, e] = oldest;
+    e.idle.shift()!.terminate();
+    e.total--;
+    if (e.total === 0 && e.waiters.length === 0) {
+      this.#unschedule(e);
+      this.#entries.delete(key);
+    }
+    return true;
+  }
+
+  /** Processes that count against `maxProcesses`: loaded ones and spares. */
+  #count(): number {
+    let n = this.#spares.length;
+    for (const e of this.#entries.values()) n += e.total;
+    return n;
+  }
+
+  /** A spare process with the heap limit `memoryBytes` needs, if there is one. */
   #spare(memoryBytes: number): Sandbox | undefined {
     const heapMb = heapMbOf(memoryBytes);
     const i = this.#spares.findIndex((sb) => sb.heapMb === heapMb);
@@ -259,7 +326,13 @@ export class WorkerPool {
         }
         const w = e.waiters.shift();
         if (w !== undefined) w.resolve(this.#lease(key, e, sandbox, false));
-        else {
+        else if (this.#starved.length > 0) {
+          // Another module waits for room: this process makes way.
+          sandbox.terminate();
+          e.total--;
+          if (e.total === 0) this.#entries.delete(key);
+          this.#feedStarved();
+        } else {
           e.idle.push(sandbox);
           this.#schedule(key, e);
         }
@@ -267,14 +340,31 @@ export class WorkerPool {
     };
   }
 
-  /** A Worker left: start another for the next waiter, if any. */
+  /** A process left: start another for the next waiter, if any, else for a starved module. */
   #next(key: string, e: Entry): void {
     const w = e.waiters.shift();
     if (w === undefined) {
       if (e.total === 0 && e.idle.length === 0) this.#entries.delete(key);
+      this.#feedStarved();
       return;
     }
     this.#grow(w.module, e).then(w.resolve, w.reject);
+  }
+
+  /** Starts a process for the module that has waited longest for room, if there is room. */
+  #feedStarved(): void {
+    while (this.#starved.length > 0 && !this.#closed) {
+      const key = this.#starved[0]!;
+      const e = this.#entries.get(key);
+      if (e === undefined || e.waiters.length === 0) {
+        this.#starved.shift();
+        continue;
+      }
+      if (!this.#room(e.waiters[0]!.module)) return;
+      this.#starved.shift();
+      const w = e.waiters.shift()!;
+      this.#grow(w.module, e).then(w.resolve, w.reject);
+    }
   }
 
   #entry(key: string): Entry {
@@ -287,9 +377,9 @@ export class WorkerPool {
   }
 
   /**
-   * Notes that a Worker came back idle. One timer per module, armed once and
-   * re-armed when it fires early: a timer per call would cost more than the
-   * call's own bookkeeping.
+   * Notes that a process came back idle. One timer per module, armed once
+   * and re-armed when it fires early: a timer per call would cost more than
+   * the call's own bookkeeping.
    */
   #schedule(key: string, e: Entry): void {
     e.lastIdle = performance.now();
@@ -312,7 +402,10 @@ export class WorkerPool {
   }
 
   #refill(): void {
-    while (!this.#closed && this.#spares.length < this.#spareCount) {
+    while (
+      !this.#closed && this.#spares.length < this.#spareCount &&
+      this.#count() < this.#maxProcesses
+    ) {
       this.#spares.push(this.#spawn(DEFAULT_LIMITS.memoryBytes));
     }
   }

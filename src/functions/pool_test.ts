@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BusyError, ClosedError } from "../errors.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import { LoadFailed, WorkerPool } from "./pool.ts";
+import { LoadFailed, SandboxPool } from "./pool.ts";
 
 const module = (key: string, body = "return 1;") => ({
   key,
@@ -10,8 +10,8 @@ const module = (key: string, body = "return 1;") => ({
     `export const input = ""; export const output = "value"; export function run() { ${body} }`,
 });
 
-Deno.test("WorkerPool.acquire() reuses warm Workers, caps them per module and queues the rest", async () => {
-  const pool = new WorkerPool({ perModule: 2, spares: 0, maxQueue: 1 });
+Deno.test("SandboxPool.acquire() reuses warm processes, caps them per module and queues the rest", async () => {
+  const pool = new SandboxPool({ perModule: 2, spares: 0, maxQueue: 1 });
   try {
     const m = module("a");
     const a = await pool.acquire(m);
@@ -37,8 +37,8 @@ Deno.test("WorkerPool.acquire() reuses warm Workers, caps them per module and qu
   }
 });
 
-Deno.test("WorkerPool.acquire() reports a module that does not load, and frees its slot", async () => {
-  const pool = new WorkerPool({ perModule: 1, spares: 0 });
+Deno.test("SandboxPool.acquire() reports a module that does not load, and frees its slot", async () => {
+  const pool = new SandboxPool({ perModule: 1, spares: 0 });
   try {
     const bad = { ...module("bad"), source: 'throw new Error("Broken");' };
     await assert.rejects(pool.acquire(bad), (e) => {
@@ -54,8 +54,8 @@ Deno.test("WorkerPool.acquire() reports a module that does not load, and frees i
   }
 });
 
-Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminates Workers", async () => {
-  const pool = new WorkerPool({ perModule: 1, spares: 1 });
+Deno.test("SandboxPool.close() fails waiting calls with ClosedError and terminates processes", async () => {
+  const pool = new SandboxPool({ perModule: 1, spares: 1 });
   pool.warm();
   assert.equal(pool.stats.spares, 1);
   const m = module("a");
@@ -67,11 +67,11 @@ Deno.test("WorkerPool.close() fails waiting calls with ClosedError and terminate
   held.release();
   assert.equal(held.sandbox.dead, true);
   await assert.rejects(pool.acquire(m), ClosedError);
-  assert.deepEqual(pool.stats, { workers: 0, spares: 0, waiting: 0 });
+  assert.deepEqual(pool.stats, { workers: 0, spares: 0, waiting: 0, processes: 0 });
 });
 
-Deno.test("WorkerPool terminates a module's Workers once they have been idle for idleMs", async () => {
-  const pool = new WorkerPool({ spares: 0, idleMs: 1000 });
+Deno.test("SandboxPool terminates a module's processes once they have been idle for idleMs", async () => {
+  const pool = new SandboxPool({ spares: 0, idleMs: 1000 });
   try {
     const m = module("idle");
     const a = await pool.acquire(m);
@@ -90,6 +90,32 @@ Deno.test("WorkerPool terminates a module's Workers once they have been idle for
     const c = await pool.acquire(m);
     assert.equal(c.cold, true);
     c.release();
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("SandboxPool keeps to maxProcesses in all: an idle process of another module makes way", async () => {
+  const pool = new SandboxPool({ perModule: 2, maxProcesses: 2, spares: 0 });
+  try {
+    const a1 = await pool.acquire(module("a"));
+    const a2 = await pool.acquire(module("a"));
+    a2.release();
+    // b takes the room of a's idle process.
+    const b = await pool.acquire(module("b"));
+    assert.equal(pool.stats.workers, 2);
+    // c waits: both processes are busy.
+    let got = false;
+    const c = pool.acquire(module("c")).then((lease) => (got = true, lease));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(got, false);
+    b.release();
+    const lease = await c;
+    assert.equal(pool.stats.workers, 2);
+    const r = await lease.sandbox.request({ t: "reduce", values: ["1"] }, [], 5000);
+    assert.equal(r.t === "done" && r.json, "1");
+    lease.release();
+    a1.release();
   } finally {
     await pool.close();
   }

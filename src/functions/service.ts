@@ -1,7 +1,7 @@
 /**
  * Deployed transform functions: deploy (check, type-check, dry run, store an
  * immutable version), aliases, and calls on dataset fragments in sandboxed
- * Workers. See docs/functions.md.
+ * sandbox processes. See docs/functions.md.
  *
  * @module
  */
@@ -35,7 +35,7 @@ import { callError, packCalls } from "./_calls.ts";
 import { checkAlias, checkFunctionName } from "./_names.ts";
 import { mapLimit } from "./map_limit.ts";
 import { checkLimits, limitsKey } from "./limits.ts";
-import { type Lease, type Loadable, LoadFailed, WorkerPool } from "./pool.ts";
+import { type Lease, type Loadable, LoadFailed, SandboxPool } from "./pool.ts";
 import type { SandboxReply, SandboxRequest } from "./sandbox.ts";
 import { type RunJob, type RunOutcome, unitKey } from "./run_job.ts";
 import { sampleBytes } from "./sample.ts";
@@ -100,8 +100,8 @@ export interface FunctionServiceOptions {
    * invocations are refused: they are handed to a runtime.
    */
   readonly runtime?: FunctionRuntime;
-  /** The Worker pool (one is made, and closed with the service, when absent). */
-  readonly pool?: WorkerPool;
+  /** The sandbox process pool (one is made, and closed with the service, when absent). */
+  readonly pool?: SandboxPool;
   /** The type checker; without one, deploys are not type-checked (recorded as `skipped`). */
   readonly typeChecker?: TypeChecker;
 }
@@ -170,7 +170,7 @@ export class FunctionService {
   readonly #lookup: FunctionLookup;
   readonly #catalog: FunctionCatalog;
   readonly #node: FunctionRuntime | undefined;
-  readonly #pool: WorkerPool;
+  readonly #pool: SandboxPool;
   readonly #ownsPool: boolean;
   readonly #checker: TypeChecker | undefined;
   readonly #versions = new Map<string, Resolved>();
@@ -192,11 +192,11 @@ export class FunctionService {
     this.#catalog = options.catalog;
     this.#node = options.runtime;
     this.#ownsPool = options.pool === undefined;
-    this.#pool = options.pool ?? new WorkerPool();
+    this.#pool = options.pool ?? new SandboxPool();
     this.#checker = options.typeChecker;
   }
 
-  /** Starts the spare Workers ahead of the first call. */
+  /** Starts the spare sandbox processes ahead of the first call. */
   warm(): void {
     this.#pool.warm();
   }
@@ -624,7 +624,7 @@ export class FunctionService {
 
   /**
    * Calls a function on arrays the caller holds, many calls per message to
-   * its Workers. Each input names the declared input's fields (types must
+   * its sandbox processes. Each input names the declared input's fields (types must
    * match; lengths are free). Results are in input order, each a value or
    * the call's error.
    */
@@ -671,7 +671,7 @@ export class FunctionService {
     return done.flat();
   }
 
-  /** Terminates the Workers (when the service made its pool); resolves once they stopped. */
+  /** Kills the sandbox processes (when the service made its pool); resolves once they stopped. */
   close(): Promise<void> {
     return this.#ownsPool ? this.#pool.close() : Promise.resolve();
   }
@@ -762,7 +762,11 @@ export class FunctionService {
       lease.release();
     }
     if (reply.t === "loaded") {
-      throw new FunctionFailedError(record.name, record.version, "its Worker answered out of turn");
+      throw new FunctionFailedError(
+        record.name,
+        record.version,
+        "its sandbox process answered out of turn",
+      );
     }
     if (reply.t !== "done") throw callError(record, reply);
     if (reply.json !== undefined && reply.json.length > record.limits.outputBytes) {
