@@ -7,7 +7,7 @@ import { FunctionService } from "../src/functions/service.ts";
 import { PipelineService } from "../src/functions/pipelines.ts";
 import { FunctionStore } from "../src/functions/store.ts";
 import { TypeChecker } from "../src/functions/typecheck.ts";
-import { WorkerPool } from "../src/functions/pool.ts";
+import { SandboxPool } from "../src/functions/pool.ts";
 import { openRegistry, type Registry } from "../src/registry/registry.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
@@ -20,7 +20,7 @@ export interface Harness {
   readonly store: FunctionStore;
   readonly functions: FunctionService;
   readonly pipelines: PipelineService;
-  readonly pool: WorkerPool;
+  readonly pool: SandboxPool;
 }
 
 /** Options of `withFunctions()`. */
@@ -48,7 +48,7 @@ export async function withFunctions(
     }),
   });
   const store = new FunctionStore(registry.kv);
-  const pool = new WorkerPool({ spares: 0 });
+  const pool = new SandboxPool({ spares: 0 });
   const functions = new FunctionService({
     store,
     catalog: registry,

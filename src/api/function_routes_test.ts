@@ -3,7 +3,7 @@ import { decode } from "@msgpack/msgpack";
 import { FunctionService } from "../functions/service.ts";
 import { PipelineService } from "../functions/pipelines.ts";
 import { FunctionStore } from "../functions/store.ts";
-import { WorkerPool } from "../functions/pool.ts";
+import { SandboxPool } from "../functions/pool.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
@@ -35,7 +35,7 @@ async function withApp(fn: (h: Harness) => Promise<void>): Promise<void> {
     tiers: await openMemoryAndFile({ node: "n1", dataDir: dir, memory: 1 << 20, file: 1 << 20 }),
   });
   const store = new FunctionStore(registry.kv);
-  const pool = new WorkerPool({ spares: 0 });
+  const pool = new SandboxPool({ spares: 0 });
   const functions = new FunctionService({ store, catalog: registry, runtime, pool });
   const pipelines = await PipelineService.open({ store, functions, catalog: registry, runtime });
   const app = createApp({
