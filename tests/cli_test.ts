@@ -29,7 +29,7 @@ Deno.test("strata create, publish, versions, attach and ls against a real server
     assert.equal(pub.code, 0, pub.stderr);
     assert.equal(JSON.parse(pub.stdout).committed, true);
     const versions = await runDeno([...STRATA, "versions", "grid", ...url]);
-    assert.equal(versions.stdout, "1\tcommitted\t1 fragments\t32 bytes\n");
+    assert.equal(versions.stdout, "1\tcommitted\t1 fragment\t32 bytes\n");
     const attach = await new Deno.Command("deno", {
       args: [...STRATA, "attach", "grid", "tr", "--version", "1", ...url],
       stdout: "piped",
@@ -55,7 +55,7 @@ Deno.test("strata create, publish, versions, attach and ls against a real server
       15,
     ]);
     const ls = await runDeno([...STRATA, "ls", ...url]);
-    assert.equal(ls.stdout, "grid\tlatest 1\tdurable\tkeeps 2\n");
+    assert.equal(ls.stdout, "grid\tlatest 1\tdurable\tkeeps 2 versions\n");
     const missing = await runDeno([...STRATA, "attach", "nope", "tr", ...url]);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, "strata: Unknown dataset 'nope'\n");
