@@ -191,13 +191,13 @@ function formatNode(n: NodeLine): string {
   const tiers = n.tiers ?? [];
   const used = n.used ?? tiers.reduce((s, t) => s + (t.used ?? 0), 0);
   const capacity = n.capacity ?? tiers.reduce((s, t) => s + t.capacity, 0);
+  // Live figures for the node that answers; a node whose lease lapsed says so.
   const head = [
     n.node ?? n.id ?? "?",
-    ...(n.state === undefined ? [] : [n.state]),
     ...(n.fragments === undefined ? [] : [plural(n.fragments, "fragment")]),
     `${used} of ${capacity} bytes`,
     ...(n.placement ? [`placement ${n.placement.name}`] : []),
-    ...(n.url === undefined ? [] : [n.url]),
+    ...(n.state === undefined || n.state === "up" ? [] : [n.state]),
   ];
   const lines = [head.join("\t")];
   for (const t of tiers) {
