@@ -15,6 +15,12 @@ import { fieldArray, type NumericArray } from "./typed.ts";
 export interface ConnectOptions {
   /** Bearer token sent with mutating requests. */
   readonly token?: string;
+  /**
+   * Longest wait asked of the server in one request, in ms (default an
+   * hour, what a server grants by default: its `maxWaitMs`); a longer
+   * `waitMs` is asked again until it runs out.
+   */
+  readonly waitPerRequestMs?: number;
 }
 
 /** Options of `createDataset()`. */
@@ -148,6 +154,7 @@ export function connect(url: string, options: ConnectOptions = {}): Client {
 export class Client {
   readonly #base: string;
   readonly #token: string | undefined;
+  readonly #waitSlice: number;
 
   /** Functions, pipelines and lineage of the same server. */
   readonly functions: FunctionsClient;
@@ -156,6 +163,7 @@ export class Client {
   constructor(url: string, options: ConnectOptions = {}) {
     this.#base = url.replace(/\/+$/, "") + "/v1";
     this.#token = options.token;
+    this.#waitSlice = options.waitPerRequestMs ?? MAX_WAIT_PER_REQUEST_MS;
     this.functions = new FunctionsClient(url, options.token);
   }
 
@@ -238,8 +246,28 @@ export class Client {
     return r.versions;
   }
 
-  /** Attaches a fragment of a committed version, in the fragment's layout. */
+  /**
+   * Attaches a fragment of a committed version, in the fragment's layout.
+   * A `waitMs` longer than a server grants in one request
+   * (`waitPerRequestMs`, an hour) is asked again until it runs out.
+   */
   async attach(dataset: string, fragment: string, options: AttachOptions = {}): Promise<Attached> {
+    const waitMs = options.waitMs;
+    if (waitMs === undefined || waitMs <= this.#waitSlice) {
+      return await this.#attachOnce(dataset, fragment, options);
+    }
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const slice = Math.max(0, Math.min(this.#waitSlice, deadline - Date.now()));
+      try {
+        return await this.#attachOnce(dataset, fragment, { ...options, waitMs: slice });
+      } catch (e) {
+        if (!(e instanceof ServerError && e.code === "timeout") || Date.now() >= deadline) throw e;
+      }
+    }
+  }
+
+  async #attachOnce(dataset: string, fragment: string, options: AttachOptions): Promise<Attached> {
     const q: Record<string, number | string> = { ...(options.params ?? {}) };
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const v = options.version ?? "latest";
@@ -282,6 +310,9 @@ export class Client {
     return h;
   }
 }
+
+/** The longest wait a server grants one request by default (`maxWaitMs`): an hour. */
+const MAX_WAIT_PER_REQUEST_MS = 3_600_000;
 
 /** Reads a response body of `expected` bytes into `into`. */
 async function readInto(res: Response, into: Uint8Array, expected: number): Promise<Uint8Array> {
