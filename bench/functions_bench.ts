@@ -1,15 +1,15 @@
 /**
  * Function benchmark: cold start (deploy to first result, and a version's
  * first call with no warm Worker), warm invocation latency p50/p99, and
- * batched invocations per second, next to a bare permission-less Worker
+ * batched invocations per second, next to a bare permission-less process and Worker
  * measured in the same run (spawn to first reply, and a round trip with a
  * transferred buffer): the hardware limit of a sandboxed call.
  *
  * In process (no HTTP): the registry on a KV file under tmp/, a runtime with
- * a memory tier, the function service and its Worker pool.
+ * a memory tier, the function service and its sandbox process pool.
  *
  * Run: `deno task bench`, or
- * `deno run --allow-read=. --allow-write=bench/results,tmp --allow-run=deno bench/functions_bench.ts`
+ * `deno run --allow-read=. --allow-write=bench/results,tmp --allow-run=deno,sh bench/functions_bench.ts`
  *
  * @module
  */
@@ -17,7 +17,7 @@
 import { FunctionService } from "../src/functions/service.ts";
 import { FunctionStore } from "../src/functions/store.ts";
 import { TypeChecker } from "../src/functions/typecheck.ts";
-import { WorkerPool } from "../src/functions/pool.ts";
+import { SandboxPool } from "../src/functions/pool.ts";
 import { openRegistry } from "../src/registry/registry.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
@@ -42,6 +42,8 @@ export interface FunctionsBenchResult {
   readonly deployChecked: { readonly deployMs: number; readonly firstResultMs: number };
   /** Deploy with the dry run only, then the first invocation (ms, medians). */
   readonly deployUnchecked: { readonly deployMs: number; readonly firstResultMs: number };
+  /** A bare permission-less `deno run` process echoing over pipes: spawn to first reply (ms), and round trip (µs). */
+  readonly bareProcess: { readonly coldMs: number; readonly roundTrip: Latency };
   /** A version's first call with no warm Worker: from a spare Worker, and spawning one (ms, medians). */
   readonly coldCall: { readonly spareMs: number; readonly spawnMs: number };
   /** Warm invocation on a stored 64-element fragment (attach, call, result), µs. */
@@ -121,23 +123,93 @@ async function bareWorker(): Promise<
   return { coldMs: median(colds), trip, close: () => w.terminate() };
 }
 
+const ECHO = `const buf = new Uint8Array(512);
+await Deno.stdout.write(new Uint8Array(1));
+for (;;) {
+  let at = 0;
+  while (at < 512) { const n = await Deno.stdin.read(buf.subarray(at)); if (n === null) Deno.exit(0); at += n; }
+  let out = 0;
+  while (out < 512) out += await Deno.stdout.write(buf.subarray(out));
+}`;
+
 /**
- * Latencies of `f` and of the bare Worker's round trip, measured in
- * alternating blocks of 500 calls (after 500 warm-up calls of each), so
- * that drift of a shared machine falls on both.
+ * A bare `deno run` process with no permissions echoing 512 bytes over its
+ * standard input and output: its cold start, and a round trip. The floor
+ * under a call to a sandbox process.
+ */
+async function bareProcess(dir: string): Promise<
+  { coldMs: number; trip: () => Promise<unknown>; close(): Promise<void> }
+> {
+  const path = `${dir}/echo.ts`;
+  await Deno.writeTextFile(path, ECHO);
+  const spawn = async () => {
+    const child = new Deno.Command("deno", {
+      args: ["run", "--no-config", "--no-prompt", path],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader({ mode: "byob" });
+    const writer = child.stdin.getWriter();
+    let buf = new Uint8Array(512);
+    const read = async (n: number) => {
+      let at = 0;
+      while (at < n) {
+        const { value } = await reader.read(buf.subarray(at, n));
+        buf = new Uint8Array(value!.buffer);
+        at += value!.byteLength;
+      }
+    };
+    await read(1);
+    return { child, writer, read };
+  };
+  const colds: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    const p = await spawn();
+    await p.writer.write(new Uint8Array(512));
+    await p.read(512);
+    colds.push(performance.now() - t);
+    await p.writer.close();
+    await p.child.status;
+  }
+  const p = await spawn();
+  const message = new Uint8Array(512);
+  const trip = async () => {
+    await p.writer.write(message);
+    await p.read(512);
+  };
+  return {
+    coldMs: median(colds),
+    trip,
+    close: async () => {
+      await p.writer.close();
+      await p.child.status;
+    },
+  };
+}
+
+/**
+ * Latencies of `f` and of each floor's round trip, measured in alternating
+ * blocks of 500 calls (after 500 warm-up calls of each), so that drift of a
+ * shared machine falls on all.
  */
 async function alternating(
   f: () => Promise<unknown>,
-  bare: () => Promise<unknown>,
-): Promise<{ measured: Latency; bare: Latency }> {
+  floors: readonly (() => Promise<unknown>)[],
+): Promise<{ measured: Latency; floors: Latency[] }> {
   for (let i = 0; i < 500; i++) {
     await f();
-    await bare();
+    for (const g of floors) await g();
   }
   const times: number[] = [];
-  const bares: number[] = [];
+  const floorTimes: number[][] = floors.map(() => []);
   for (let block = 0; block < 10; block++) {
-    for (const [g, out] of [[f, times], [bare, bares]] as const) {
+    const runs: [() => Promise<unknown>, number[]][] = [
+      [f, times],
+      ...floors.map((g, i): [() => Promise<unknown>, number[]] => [g, floorTimes[i]!]),
+    ];
+    for (const [g, out] of runs) {
       for (let i = 0; i < 500; i++) {
         const t = performance.now();
         await g();
@@ -145,7 +217,7 @@ async function alternating(
       }
     }
   }
-  return { measured: latency(times), bare: latency(bares) };
+  return { measured: latency(times), floors: floorTimes.map(latency) };
 }
 
 /** Runs the function benchmark and writes bench/results/functions.{json,md}. */
@@ -159,7 +231,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     tiers: await openMemoryAndFile({ node: "bench", dataDir: dir, memory: 1 << 28, file: 1 << 28 }),
   });
   const store = new FunctionStore(registry.kv);
-  const pool = new WorkerPool({ spares: 1 });
+  const pool = new SandboxPool({ spares: 1 });
   const checked = new FunctionService({
     store,
     catalog: registry,
@@ -168,13 +240,16 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     typeChecker: new TypeChecker({ dir: `${dir}/check` }),
   });
   const unchecked = new FunctionService({ store, catalog: registry, runtime, pool });
-  const spareless = new WorkerPool({ spares: 0 });
+  const spareless = new SandboxPool({ spares: 0 });
   const noSpares = new FunctionService({ store, catalog: registry, runtime, pool: spareless });
   let result: FunctionsBenchResult;
   let closeBare = () => {};
+  let closeProcess = () => Promise.resolve();
   try {
     const bare = await bareWorker();
     closeBare = bare.close;
+    const process = await bareProcess(dir);
+    closeProcess = process.close;
     await registry.createDataset({
       name: "tiny",
       description: "dataset tiny { var x [64]float64 }",
@@ -223,11 +298,11 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
 
     const warmInvoke = await alternating(
       () => unchecked.invoke("plain0", { dataset: "tiny" }),
-      bare.trip,
+      [process.trip, bare.trip],
     );
     await unchecked.deploy("small", SMALL);
     const one = [{ v: new Float32Array(16) }];
-    const warmCall = await alternating(() => unchecked.callMany("small", one), bare.trip);
+    const warmCall = await alternating(() => unchecked.callMany("small", one), [process.trip]);
 
     const calls = 100_000;
     const inputs = Array.from({ length: calls }, (_, i) => ({ v: new Float32Array(16).fill(i) }));
@@ -240,17 +315,19 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
       machine: `${
         new Date().toISOString()
       }, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs`,
-      bareWorker: { coldMs: bare.coldMs, roundTrip: warmInvoke.bare },
+      bareWorker: { coldMs: bare.coldMs, roundTrip: warmInvoke.floors[1]! },
+      bareProcess: { coldMs: process.coldMs, roundTrip: warmInvoke.floors[0]! },
       deployChecked,
       deployUnchecked,
       coldCall: { spareMs: median(spareTimes), spawnMs: median(spawnTimes) },
       warmInvoke: warmInvoke.measured,
-      warmCallBare: warmCall.bare,
+      warmCallBare: warmCall.floors[0]!,
       warmCall: warmCall.measured,
       batched: { calls, perSecond: Math.round(calls / seconds) },
     };
   } finally {
     closeBare();
+    await closeProcess();
     await pool.close();
     await spareless.close();
     registry.close();
@@ -261,22 +338,25 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     "# Function benchmark",
     "",
     r.machine + ".",
-    "In process (no HTTP). Latencies are medians (p50) and 99th percentiles of 5000 calls after 500 warm-up calls,",
-    "measured in blocks of 500 alternating with as many bare Worker round trips, so drift falls on both;",
-    "cold figures are medians of 3 (checked deploys) or 10 runs. The bare Worker is a permission-less Worker",
-    "echoing a transferred 512-byte buffer: the floor under any sandboxed call.",
+    "In process (no HTTP). Functions run in sandbox processes: `deno run` with no permissions, an OS memory limit",
+    "and a V8 heap limit, talking over pipes. Latencies are medians (p50) and 99th percentiles of 5000 calls after",
+    "500 warm-up calls, measured in blocks of 500 alternating with as many round trips of the floors, so drift falls",
+    "on all; cold figures are medians of 3 (checked deploys) or 10 runs. The floors: a bare `deno run` process with",
+    "no permissions echoing 512 bytes over its standard input and output (the floor under any call to a sandbox",
+    "process), and a bare permission-less Worker echoing a transferred 512-byte buffer (the floor of the earlier,",
+    "in-process sandbox).",
     "",
-    "| measure | value | bare Worker, same run | goal |",
-    "| --- | ---: | ---: | ---: |",
-    `| deploy with deno check + dry run | ${r.deployChecked.deployMs} ms | | |`,
-    `| deploy with deno check, to first result | ${r.deployChecked.firstResultMs} ms | | |`,
-    `| deploy with dry run only | ${r.deployUnchecked.deployMs} ms | | |`,
-    `| deploy with dry run only, to first result | ${r.deployUnchecked.firstResultMs} ms | ${r.bareWorker.coldMs} ms (spawn to first reply) | <= 10 ms |`,
-    `| cold call (no warm Worker, spare Worker ready) | ${r.coldCall.spareMs} ms | | <= 10 ms |`,
-    `| cold call (no warm Worker, Worker spawned) | ${r.coldCall.spawnMs} ms | ${r.bareWorker.coldMs} ms | |`,
-    `| warm invoke on a stored fragment, p50 / p99 | ${r.warmInvoke.p50} / ${r.warmInvoke.p99} µs | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs (round trip) | <= 150 µs p50 |`,
-    `| warm call on held arrays, p50 / p99 | ${r.warmCall.p50} / ${r.warmCall.p99} µs | ${r.warmCallBare.p50} / ${r.warmCallBare.p99} µs | |`,
-    `| batched small calls (16 float32, 512 per message, 2 Workers) | ${r.batched.perSecond} calls/s | | >= 100000 calls/s |`,
+    "| measure | value | bare process, same run | bare Worker, same run | goal |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    `| deploy with deno check + dry run | ${r.deployChecked.deployMs} ms | | | |`,
+    `| deploy with deno check, to first result | ${r.deployChecked.firstResultMs} ms | | | |`,
+    `| deploy with dry run only | ${r.deployUnchecked.deployMs} ms | | | |`,
+    `| deploy with dry run only, to first result (spare process ready) | ${r.deployUnchecked.firstResultMs} ms | ${r.bareProcess.coldMs} ms (spawn to first reply) | ${r.bareWorker.coldMs} ms | <= 10 ms |`,
+    `| cold call (no warm process, spare ready) | ${r.coldCall.spareMs} ms | | | <= 10 ms |`,
+    `| cold call (no warm process, process spawned) | ${r.coldCall.spawnMs} ms | ${r.bareProcess.coldMs} ms | | |`,
+    `| warm invoke on a stored fragment, p50 / p99 | ${r.warmInvoke.p50} / ${r.warmInvoke.p99} µs | ${r.bareProcess.roundTrip.p50} / ${r.bareProcess.roundTrip.p99} µs (round trip) | ${r.bareWorker.roundTrip.p50} / ${r.bareWorker.roundTrip.p99} µs | <= 150 µs p50 |`,
+    `| warm call on held arrays, p50 / p99 | ${r.warmCall.p50} / ${r.warmCall.p99} µs | ${r.warmCallBare.p50} / ${r.warmCallBare.p99} µs | | |`,
+    `| batched small calls (16 float32, 512 per message, 2 processes) | ${r.batched.perSecond} calls/s | | | >= 100000 calls/s |`,
     "",
   ].join("\n");
   await Deno.mkdir("bench/results", { recursive: true });

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { encodeHead, packArrays, PREFIX_BYTES, readPrefix } from "./frames.ts";
+import { encodeHead, packArrays } from "./frames.ts";
+import { FrameReader } from "./_frame_reader.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -91,24 +92,25 @@ globalThis.addEventListener("error", (e) => {
   log([`Uncaught error: ${text(e.message)}`]);
 });
 
-async function readExactly(into: Uint8Array): Promise<boolean> {
-  let at = 0;
-  while (at < into.length) {
-    const n = await stdin.read(into.subarray(at));
-    if (n === null) return false;
-    at += n;
-  }
-  return true;
-}
-
 async function writeAll(bytes: Uint8Array): Promise<void> {
   let at = 0;
   while (at < bytes.length) at += await stdout.write(bytes.subarray(at));
 }
 
+/** Replies up to this size leave in one write: one system call, one async op. */
+const ONE_WRITE_BYTES = 64 * 1024;
+
 async function reply(header: Record<string, unknown>, payload?: Uint8Array): Promise<void> {
-  await writeAll(encodeHead(header, payload?.byteLength ?? 0));
-  if (payload !== undefined && payload.byteLength > 0) await writeAll(payload);
+  const head = encodeHead(header, payload?.byteLength ?? 0);
+  if (payload === undefined || payload.byteLength === 0) return await writeAll(head);
+  if (head.byteLength + payload.byteLength <= ONE_WRITE_BYTES) {
+    const one = new Uint8Array(head.byteLength + payload.byteLength);
+    one.set(head);
+    one.set(payload, head.byteLength);
+    return await writeAll(one);
+  }
+  await writeAll(head);
+  await writeAll(payload);
 }
 
 function errorOf(e: Any): ErrorInfo {
@@ -271,12 +273,11 @@ await reply({ id: 0, t: "ready" });
 // such a call meets its time limit rather than ending the process.
 setInterval(() => {}, 2 ** 30);
 
-const prefix = new Uint8Array(PREFIX_BYTES);
+// Requests come from the service, which frames them: no bound needed
+// beyond what fits in memory, which the OS limits.
+const requests = new FrameReader(stdin.readable);
 for (;;) {
-  if (!await readExactly(prefix)) break;
-  const { headerBytes, payloadBytes } = readPrefix(prefix);
-  const head = new Uint8Array(headerBytes);
-  const payload = new Uint8Array(payloadBytes);
-  if (!await readExactly(head) || !await readExactly(payload)) break;
-  await handle(parse(new TextDecoder().decode(head)), payload);
+  const frame = await requests.next(2 ** 32, 2 ** 32);
+  if (frame === null) break;
+  await handle(parse(frame.header), frame.payload);
 }

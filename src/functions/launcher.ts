@@ -11,8 +11,13 @@
  * @module
  */
 
-/** How a sandbox process's memory is limited. */
-export type IsolationMode = "cgroup-v1" | "cgroup-v2" | "rlimit";
+/**
+ * How a sandbox process's memory is limited: by a memory cgroup, by
+ * `RLIMIT_DATA`, or, when the service may not run `sh`, by V8's heap limit
+ * alone (array buffers and other memory outside the heap are then not
+ * limited: a warning says so at start).
+ */
+export type IsolationMode = "cgroup-v1" | "cgroup-v2" | "rlimit" | "heap-only";
 
 /** What a launcher found about the machine. */
 export interface Isolation {
@@ -123,7 +128,7 @@ export interface Launched {
  * const launcher = new Launcher();
  * try {
  *   const isolation = await launcher.isolation();
- *   assert.ok(["cgroup-v1", "cgroup-v2", "rlimit"].includes(isolation.mode));
+ *   assert.ok(["cgroup-v1", "cgroup-v2", "rlimit", "heap-only"].includes(isolation.mode));
  * } finally {
  *   await launcher.close();
  * }
@@ -157,26 +162,33 @@ export class Launcher {
   async launch(heapMb: number, memoryBytes: number): Promise<Launched> {
     const { mode, dir } = await this.isolation();
     const cgroup = dir === undefined ? undefined : `${dir}/sb-${this.#next++}`;
-    const limitBytes = memoryBytes + (mode === "rlimit" ? RLIMIT_BASE_BYTES : CGROUP_BASE_BYTES);
-    const dead = this.#dead.splice(0, 64);
-    const child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        START,
-        "strata-sandbox",
-        mode,
-        cgroup ?? "",
-        String(limitBytes),
-        ...dead,
-        "--",
-        this.#deno,
-        "run",
-        "--no-config",
-        "--no-prompt",
-        "--no-lock",
-        `--v8-flags=--max-old-space-size=${heapMb}`,
-        SANDBOX_PROGRAM,
-      ],
+    const limitBytes = mode === "heap-only"
+      ? heapMb * 2 ** 20
+      : memoryBytes + (mode === "rlimit" ? RLIMIT_BASE_BYTES : CGROUP_BASE_BYTES);
+    const deno = [
+      this.#deno,
+      "run",
+      "--no-config",
+      "--no-prompt",
+      "--no-lock",
+      `--v8-flags=--max-old-space-size=${heapMb}`,
+      SANDBOX_PROGRAM,
+    ];
+    const dead = mode === "heap-only" ? [] : this.#dead.splice(0, 64);
+    const [command, ...args] = mode === "heap-only" ? deno : [
+      "sh",
+      "-c",
+      START,
+      "strata-sandbox",
+      mode,
+      cgroup ?? "",
+      String(limitBytes),
+      ...dead,
+      "--",
+      ...deno,
+    ];
+    const child = new Deno.Command(command!, {
+      args,
       // Nothing of the service's directory: a function that asks where it
       // runs learns only "/".
       cwd: "/",
@@ -214,6 +226,18 @@ export class Launcher {
   }
 
   async #probe(): Promise<Isolation> {
+    const sh = await Deno.permissions.query({ name: "run", command: "sh" });
+    if (sh.state !== "granted" || this.#forced === "heap-only") {
+      if (this.#forced !== undefined && this.#forced !== "heap-only") {
+        throw new Error(`Sandbox isolation '${this.#forced}' needs --allow-run=deno,sh`);
+      }
+      console.warn(
+        "strata: WARNING: function sandboxes get V8's heap limit only: memory outside the heap " +
+          "is not limited by the OS. Allow the service to run sh (--allow-run=deno,sh, as " +
+          "deno.json's tasks do) to limit each sandbox process with a memory cgroup or RLIMIT_DATA",
+      );
+      return { mode: "heap-only" };
+    }
     if (this.#forced === "rlimit") return { mode: "rlimit" };
     const out = await run(["-c", PROBE, "strata-probe", `strata-${Deno.pid}`]) ?? "rlimit";
     const [mode, dir] = out.trim().split(" ", 2);

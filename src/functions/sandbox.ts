@@ -88,6 +88,8 @@ export function heapMbOf(memoryBytes: number): number {
 const START_DEADLINE_MS = 30_000;
 /** Reply header bytes allowed beyond a request's output limit (logs, errors, exports). */
 const HEADER_SLACK_BYTES = 1024 * 1024;
+/** Requests up to this size are written in one piece. */
+const ONE_WRITE_BYTES = 64 * 1024;
 /** How much of a process's standard error is kept to explain its death. */
 const STDERR_TAIL_BYTES = 4096;
 
@@ -365,8 +367,19 @@ export class Sandbox {
     this.#arm(out.timeoutMs);
     const writer = this.#writer!;
     const payload = out.payload;
-    writer.write(encodeHead({ ...out.header, id }, payload?.byteLength ?? 0)).catch(() => {});
-    if (payload !== undefined && payload.byteLength > 0) writer.write(payload).catch(() => {});
+    const head = encodeHead({ ...out.header, id }, payload?.byteLength ?? 0);
+    if (payload === undefined || payload.byteLength === 0) {
+      writer.write(head).catch(() => {});
+    } else if (head.byteLength + payload.byteLength <= ONE_WRITE_BYTES) {
+      // Small requests leave in one write: one system call, one async op.
+      const one = new Uint8Array(head.byteLength + payload.byteLength);
+      one.set(head);
+      one.set(payload, head.byteLength);
+      writer.write(one).catch(() => {});
+    } else {
+      writer.write(head).catch(() => {});
+      writer.write(payload).catch(() => {});
+    }
   }
 
   /**
