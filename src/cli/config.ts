@@ -36,6 +36,17 @@ export interface Config {
   readonly reshape: "auto" | "source" | "destination";
   /** The registry's Deno KV: a file path or a KV Connect URL (default `<dataDir>/registry.kv`). */
   readonly kv?: string;
+  /** Function sandbox processes: how many, and how long an idle one is kept. */
+  readonly functions: {
+    /** Processes per function version, at most. */
+    readonly processesPerVersion: number;
+    /** Processes in all, at most (loaded and spare). */
+    readonly maxProcesses: number;
+    /** Spare processes kept started with nothing loaded. */
+    readonly spares: number;
+    /** An idle process is killed after this long, in ms. */
+    readonly idleMs: number;
+  };
 }
 
 const GiB = 1024 ** 3;
@@ -55,6 +66,7 @@ export const DEFAULT_CONFIG: Config = {
   wire: { hostname: "127.0.0.1", port: 0 },
   leaseMs: 10_000,
   reshape: "auto",
+  functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000 },
 };
 
 /**
@@ -98,7 +110,10 @@ export function parseConfig(text: string): Config {
     "leaseMs",
     "reshape",
     "kv",
+    "functions",
   ]);
+  const functions = section(root.functions ?? {}, "functions");
+  known(functions, "functions", ["processesPerVersion", "maxProcesses", "spares", "idleMs"]);
   const wire = section(root.wire ?? {}, "wire");
   known(wire, "wire", ["hostname", "port"]);
   const nameservers = root.nameservers ?? [];
@@ -148,6 +163,22 @@ export function parseConfig(text: string): Config {
     leaseMs: integer(root.leaseMs ?? d.leaseMs, "leaseMs", 100, 3_600_000),
     reshape,
     ...(root.kv === undefined ? {} : { kv: text_(root.kv, "kv") }),
+    functions: {
+      processesPerVersion: integer(
+        functions.processesPerVersion ?? d.functions.processesPerVersion,
+        "functions.processesPerVersion",
+        1,
+        256,
+      ),
+      maxProcesses: integer(
+        functions.maxProcesses ?? d.functions.maxProcesses,
+        "functions.maxProcesses",
+        1,
+        4096,
+      ),
+      spares: integer(functions.spares ?? d.functions.spares, "functions.spares", 0, 64),
+      idleMs: integer(functions.idleMs ?? d.functions.idleMs, "functions.idleMs", 100, 86_400_000),
+    },
   };
 }
 

@@ -85,3 +85,15 @@ Deno.test("parseConfig() names the key of a bad value", () => {
     (e) => e instanceof StrataError && e.code === "invalid_config",
   );
 });
+
+Deno.test("parseConfig() reads the function sandbox bounds and refuses values out of range", () => {
+  const c = parseConfig("functions:\n  processesPerVersion: 4\n  maxProcesses: 8\n");
+  assert.deepEqual(c.functions, {
+    processesPerVersion: 4,
+    maxProcesses: 8,
+    spares: 1,
+    idleMs: 30_000,
+  });
+  assert.throws(() => parseConfig("functions:\n  maxProcesses: 0\n"), /functions\.maxProcesses/);
+  assert.throws(() => parseConfig("functions:\n  workers: 2\n"), /workers/);
+});

@@ -21,7 +21,7 @@ import { TierSet } from "../tiers/tier_set.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
-import { openFunctions, openRunner } from "./serve_functions.ts";
+import { openFunctions, openRunner, poolOptionsOf } from "./serve_functions.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -33,6 +33,7 @@ export async function serveAll(config: Config): Promise<number> {
     registry,
     runtime: node.runtime,
     dataDir: config.dataDir,
+    pool: poolOptionsOf(config),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
   const app = createApp({
@@ -115,6 +116,7 @@ export async function serveNameserver(config: Config): Promise<number> {
       registry,
       ...(catalog === undefined ? {} : { catalog }),
       dataDir: config.dataDir,
+      pool: poolOptionsOf(config),
       ...token,
     })
     : undefined;
@@ -165,6 +167,7 @@ export async function serveRuntime(config: Config): Promise<number> {
     runtime: node.runtime,
     catalog: names,
     keeper,
+    pool: poolOptionsOf(config),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
   const app = createApp({

@@ -14,6 +14,8 @@ import { UnavailableError } from "../errors.ts";
 import type { RunNode } from "../functions/dispatch.ts";
 import { type FunctionCatalog, FunctionService } from "../functions/service.ts";
 import { PipelineService } from "../functions/pipelines.ts";
+import type { PoolOptions } from "../functions/pool.ts";
+import type { Config } from "./config.ts";
 import { RemoteFunctions } from "../functions/remote_functions.ts";
 import { FunctionStore } from "../functions/store.ts";
 import { TypeChecker } from "../functions/typecheck.ts";
@@ -50,6 +52,7 @@ export async function openFunctions(options: {
   readonly runtime?: Runtime;
   readonly dataDir: string;
   readonly token?: string;
+  readonly pool?: PoolOptions;
 }): Promise<ServedFunctions> {
   const { registry, runtime } = options;
   const catalog = options.catalog ?? registry;
@@ -59,6 +62,7 @@ export async function openFunctions(options: {
     catalog,
     ...(runtime === undefined ? {} : { runtime }),
     typeChecker: new TypeChecker({ dir: `${options.dataDir}/functions/check` }),
+    ...(options.pool === undefined ? {} : { poolOptions: options.pool }),
   });
   functions.warm();
   const pipelines = await PipelineService.open({
@@ -108,6 +112,7 @@ export function openRunner(options: {
   readonly catalog: FunctionCatalog;
   readonly keeper: string;
   readonly token?: string;
+  readonly pool?: PoolOptions;
 }): FunctionService {
   const functions = new FunctionService({
     lookup: new RemoteFunctions({
@@ -116,6 +121,7 @@ export function openRunner(options: {
     }),
     catalog: options.catalog,
     runtime: options.runtime,
+    ...(options.pool === undefined ? {} : { poolOptions: options.pool }),
   });
   functions.warm();
   return functions;
@@ -143,4 +149,25 @@ export function pickNode(live: readonly RunNode[], holders: readonly string[]): 
   const any = live[0];
   if (any === undefined) throw new UnavailableError("No runtime is live to run the function on");
   return any;
+}
+
+/**
+ * The sandbox pool's options from the configuration's `functions` section.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { poolOptionsOf } from "./serve_functions.ts";
+ * assert.equal(poolOptionsOf(DEFAULT_CONFIG).maxProcesses, 16);
+ * ```
+ */
+export function poolOptionsOf(config: Pick<Config, "functions">): PoolOptions {
+  const f = config.functions;
+  return {
+    perModule: f.processesPerVersion,
+    maxProcesses: f.maxProcesses,
+    spares: f.spares,
+    idleMs: f.idleMs,
+  };
 }

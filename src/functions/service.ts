@@ -35,7 +35,7 @@ import { callError, packCalls } from "./_calls.ts";
 import { checkAlias, checkFunctionName } from "./_names.ts";
 import { mapLimit } from "./map_limit.ts";
 import { checkLimits, limitsKey } from "./limits.ts";
-import { type Lease, type Loadable, LoadFailed, SandboxPool } from "./pool.ts";
+import { type Lease, type Loadable, LoadFailed, type PoolOptions, SandboxPool } from "./pool.ts";
 import type { SandboxReply, SandboxRequest } from "./sandbox.ts";
 import { type RunJob, type RunOutcome, unitKey } from "./run_job.ts";
 import { sampleBytes } from "./sample.ts";
@@ -102,6 +102,8 @@ export interface FunctionServiceOptions {
   readonly runtime?: FunctionRuntime;
   /** The sandbox process pool (one is made, and closed with the service, when absent). */
   readonly pool?: SandboxPool;
+  /** Options of the pool the service makes when `pool` is absent. */
+  readonly poolOptions?: PoolOptions;
   /** The type checker; without one, deploys are not type-checked (recorded as `skipped`). */
   readonly typeChecker?: TypeChecker;
 }
@@ -192,7 +194,7 @@ export class FunctionService {
     this.#catalog = options.catalog;
     this.#node = options.runtime;
     this.#ownsPool = options.pool === undefined;
-    this.#pool = options.pool ?? new SandboxPool();
+    this.#pool = options.pool ?? new SandboxPool(options.poolOptions);
     this.#checker = options.typeChecker;
   }
 
