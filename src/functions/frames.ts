@@ -34,7 +34,7 @@ export const PREFIX_BYTES = 8;
  * assert.deepEqual(readPrefix(head), { headerBytes: head.length - 8, payloadBytes: 16 });
  * ```
  */
-export function encodeHead(header: unknown, payloadBytes: number): Uint8Array {
+export function encodeHead(header: unknown, payloadBytes: number): Uint8Array<ArrayBuffer> {
   const json = encoder.encode(stringify(header));
   const out = new Uint8Array(PREFIX_BYTES + json.length);
   const view = new DataView(out.buffer);
