@@ -104,7 +104,7 @@ Deno.test("strata serve on a busy port names the port and how to choose another"
       `--allow-read=config,${server.dataDir}`,
       `--allow-write=${server.dataDir}`,
       "--allow-env=LOG_TOKENS,LOG_STREAM",
-      "--allow-run=deno",
+      "--allow-run=deno,sh",
       "src/cli/main.ts",
       "serve",
       "--port",

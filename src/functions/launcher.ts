@@ -36,6 +36,12 @@ export const CGROUP_BASE_BYTES = 64 * 2 ** 20;
  */
 export const RLIMIT_BASE_BYTES = 640 * 2 ** 20;
 
+/** What the service says when sandboxes get V8's heap limit only. */
+export const HEAP_ONLY_WARNING =
+  "strata: WARNING: function sandboxes get V8's heap limit only: memory outside the heap is not " +
+  "limited by the OS. Allow the service to run sh (--allow-run=deno,sh, as deno.json's tasks do) " +
+  "to limit each sandbox process with a memory cgroup or RLIMIT_DATA";
+
 /** The script that finds where sandboxes' cgroups go (`$1`: this service's folder name). */
 const PROBE = `
 name=$1
@@ -231,11 +237,6 @@ export class Launcher {
       if (this.#forced !== undefined && this.#forced !== "heap-only") {
         throw new Error(`Sandbox isolation '${this.#forced}' needs --allow-run=deno,sh`);
       }
-      console.warn(
-        "strata: WARNING: function sandboxes get V8's heap limit only: memory outside the heap " +
-          "is not limited by the OS. Allow the service to run sh (--allow-run=deno,sh, as " +
-          "deno.json's tasks do) to limit each sandbox process with a memory cgroup or RLIMIT_DATA",
-      );
       return { mode: "heap-only" };
     }
     if (this.#forced === "rlimit") return { mode: "rlimit" };

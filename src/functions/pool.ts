@@ -12,7 +12,7 @@
 import { BusyError, ClosedError } from "../errors.ts";
 import type { ModuleExports } from "./declaration.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { Launcher, type LauncherOptions } from "./launcher.ts";
+import { HEAP_ONLY_WARNING, Launcher, type LauncherOptions } from "./launcher.ts";
 import { heapMbOf, Sandbox, type SandboxReply } from "./sandbox.ts";
 
 /** Options of a pool. */
@@ -132,6 +132,7 @@ export class SandboxPool {
   readonly #starved: string[] = [];
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #warned = false;
 
   /** Creates a pool; no process starts until the first call. */
   constructor(options: PoolOptions = {}) {
@@ -168,6 +169,14 @@ export class SandboxPool {
    */
   acquire(module: Loadable): Promise<Lease> {
     if (this.#closed) return Promise.reject(new ClosedError("function pool", "no call was made"));
+    if (!this.#warned) {
+      // Said at the first call, not at start: a service that fails to
+      // start says only why.
+      this.#warned = true;
+      this.#launcher.isolation().then((i) => {
+        if (i.mode === "heap-only") console.warn(HEAP_ONLY_WARNING);
+      }, () => {});
+    }
     if (this.#refillTimer !== undefined) this.#refillSoon();
     const e = this.#entry(module.key);
     const idle = e.idle.pop();
