@@ -44,7 +44,7 @@ const SCRATCH_BYTES = 64 * 1024;
  * import { encodeHead } from "./frames.ts";
  * const head = encodeHead({ t: "x" }, 3);
  * const stream = new Blob([head, new Uint8Array([1, 2, 3])]).stream();
- * const reader = new FrameReader(stream);
+ * const reader = FrameReader.fromStream(stream);
  * const frame = await reader.next(1024, 1024);
  * assert.equal(frame?.header, '{"t":"x"}');
  * assert.deepEqual([...frame!.payload], [1, 2, 3]);
@@ -52,15 +52,45 @@ const SCRATCH_BYTES = 64 * 1024;
  * ```
  */
 export class FrameReader {
-  readonly #reader: ReadableStreamBYOBReader;
+  #source: ByteSource;
   #buf = new Uint8Array(SCRATCH_BYTES);
   #start = 0;
   #end = 0;
   #done = false;
 
-  /** Reads from `stream`, a byte stream (a process's standard output). */
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader({ mode: "byob" });
+  /**
+   * Reads with `read`, which fills the start of `into` and answers how many
+   * bytes it put there, or null at the end: `Deno.stdin.read`, say, which
+   * costs less per call than a stream.
+   */
+  constructor(read: (into: Uint8Array) => Promise<number | null>) {
+    this.#source = {
+      read: async (into) => {
+        const n = await read(into);
+        return n === null ? null : { n, buffer: into.buffer as ArrayBuffer };
+      },
+      cancel: () => {},
+    };
+  }
+
+  /** Reads from `stream`, a byte stream (a process's standard output), into its own buffers. */
+  static fromStream(stream: ReadableStream<Uint8Array>): FrameReader {
+    const reader = stream.getReader({ mode: "byob" });
+    const frames = new FrameReader(() => Promise.resolve(null));
+    frames.#source = {
+      // A BYOB read hands the memory back in a new buffer (the old one is
+      // detached): the caller takes it from here.
+      read: async (into) => {
+        const { value, done } = await reader.read(into);
+        if (value === undefined) return null;
+        if (done && value.byteLength === 0) {
+          return { n: 0, buffer: value.buffer as ArrayBuffer, end: true };
+        }
+        return { n: value.byteLength, buffer: value.buffer as ArrayBuffer, end: done };
+      },
+      cancel: () => void reader.cancel().catch(() => {}),
+    };
+    return frames;
   }
 
   /**
@@ -80,12 +110,12 @@ export class FrameReader {
     this.#start += PREFIX_BYTES;
     const head = await this.#take(new Uint8Array(headerBytes));
     const payload = await this.#take(new Uint8Array(payloadBytes));
-    return { header: new TextDecoder().decode(head), payload };
+    return { header: decoder.decode(head), payload };
   }
 
   /** Stops reading. */
   cancel(): void {
-    this.#reader.cancel().catch(() => {});
+    this.#source.cancel();
   }
 
   /** Whether `n` bytes are in the scratch buffer, reading more as needed. */
@@ -97,17 +127,21 @@ export class FrameReader {
         this.#end -= this.#start;
         this.#start = 0;
       }
-      const { value, done } = await this.#reader.read(this.#buf.subarray(this.#end));
-      if (value !== undefined) {
-        this.#buf = new Uint8Array(value.buffer);
-        this.#end += value.byteLength;
-      } else this.#buf = new Uint8Array(SCRATCH_BYTES);
-      if (done) this.#done = true;
+      const got = await this.#source.read(this.#buf.subarray(this.#end));
+      if (got === null) {
+        this.#buf = new Uint8Array(SCRATCH_BYTES);
+        this.#start = this.#end = 0;
+        this.#done = true;
+        return false;
+      }
+      this.#buf = new Uint8Array(got.buffer);
+      this.#end += got.n;
+      if (got.end === true) this.#done = true;
     }
     return true;
   }
 
-  /** Fills `into`: first from the scratch buffer, then straight from the stream. */
+  /** Fills `into`: first from the scratch buffer, then straight from the source. */
   async #take(into: Uint8Array): Promise<Uint8Array> {
     const buffered = Math.min(into.length, this.#end - this.#start);
     into.set(this.#buf.subarray(this.#start, this.#start + buffered));
@@ -116,12 +150,20 @@ export class FrameReader {
     let at = buffered;
     while (at < into.length) {
       if (this.#done) throw new Error("the stream ended inside a frame");
-      const { value, done } = await this.#reader.read(into.subarray(at));
-      if (value === undefined) throw new Error("the stream was cancelled inside a frame");
-      into = new Uint8Array(value.buffer);
-      at += value.byteLength;
-      if (done) this.#done = true;
+      const got = await this.#source.read(into.subarray(at));
+      if (got === null) throw new Error("the stream ended inside a frame");
+      into = new Uint8Array(got.buffer);
+      at += got.n;
+      if (got.end === true) this.#done = true;
     }
     return into;
   }
 }
+
+interface ByteSource {
+  /** Fills the start of `into`; answers the count and the buffer now holding `into`'s memory. */
+  read(into: Uint8Array): Promise<{ n: number; buffer: ArrayBuffer; end?: boolean } | null>;
+  cancel(): void;
+}
+
+const decoder = new TextDecoder();

@@ -241,7 +241,9 @@ export class Sandbox {
     const startTimer = setTimeout(() => {
       if (!this.#ready) this.#kill(`it did not start within ${START_DEADLINE_MS} ms`);
     }, START_DEADLINE_MS);
-    this.#readLoop(new FrameReader(launched.child.stdout)).finally(() => clearTimeout(startTimer));
+    this.#readLoop(FrameReader.fromStream(launched.child.stdout)).finally(() =>
+      clearTimeout(startTimer)
+    );
     const status = await launched.child.status;
     clearTimeout(startTimer);
     this.#disarm();
