@@ -99,6 +99,10 @@ rmdir "$1" 2>/dev/null
 exit 0
 `;
 
+/** The script that prints `<pid> <its /proc stat line>` for each pid given. */
+const CPU =
+  `for p in "$@"; do read -r line < "/proc/$p/stat" 2>/dev/null && echo "$p $line"; done; exit 0`;
+
 const SANDBOX_PROGRAM = new URL("./_sandbox_process.ts", import.meta.url).href;
 
 /** How long the machine probe and a reap may take before they are given up, in ms. */
@@ -216,6 +220,26 @@ export class Launcher {
       return false;
     }
     return /oom_kill [1-9]/.test(out);
+  }
+
+  /**
+   * CPU time used so far by each of `pids` (user plus system, in clock
+   * ticks), read from `/proc/<pid>/stat` by `sh`, since Deno refuses its
+   * programs `/proc`. A pid that is gone is left out. Empty in `heap-only`
+   * mode, where the service may not run `sh`.
+   */
+  async cpuTicks(pids: readonly number[]): Promise<Map<number, number>> {
+    const ticks = new Map<number, number>();
+    if (pids.length === 0 || (await this.isolation()).mode === "heap-only") return ticks;
+    const out = await run(["-c", CPU, "strata-cpu", ...pids.map(String)]);
+    for (const line of out?.split("\n") ?? []) {
+      // "<pid> <pid> (<comm>) <state> ...": fields after the command name.
+      const pid = Number(line.slice(0, line.indexOf(" ")));
+      const rest = line.slice(line.lastIndexOf(")") + 2).split(" ");
+      const used = Number(rest[11]) + Number(rest[12]);
+      if (Number.isSafeInteger(pid) && Number.isFinite(used)) ticks.set(pid, used);
+    }
+    return ticks;
   }
 
   /** Notes the cgroup folder of a sandbox that exited, for the next start to remove. */

@@ -29,6 +29,13 @@ export interface PoolOptions {
   readonly maxQueue?: number;
   /** How processes are started (default: the best isolation the machine allows). */
   readonly launcher?: LauncherOptions;
+  /**
+   * How often idle processes are checked for work they keep doing after
+   * their call returned (a Worker a function started, a timer), in ms
+   * (default 5 000). One that used more than a fifth of the interval's CPU
+   * while idle is killed.
+   */
+  readonly idleCpuCheckMs?: number;
 }
 
 /** A module the pool loads: its key, runnable source and limits. */
@@ -133,6 +140,10 @@ export class SandboxPool {
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #warned = false;
+  readonly #idleCpuCheckMs: number;
+  #cpuTimer: ReturnType<typeof setTimeout> | undefined;
+  /** CPU ticks of each idle process at the last check, and the process. */
+  #cpuSeen = new Map<Sandbox, number>();
 
   /** Creates a pool; no process starts until the first call. */
   constructor(options: PoolOptions = {}) {
@@ -142,6 +153,7 @@ export class SandboxPool {
     this.#idleMs = options.idleMs ?? 30_000;
     this.#maxQueue = options.maxQueue ?? 1024;
     this.#launcher = new Launcher(options.launcher);
+    this.#idleCpuCheckMs = options.idleCpuCheckMs ?? 5_000;
   }
 
   /** Processes started (busy, idle and spare), spares, calls waiting. */
@@ -228,6 +240,8 @@ export class SandboxPool {
     this.#closed = true;
     clearTimeout(this.#refillTimer);
     this.#refillTimer = undefined;
+    clearTimeout(this.#cpuTimer);
+    this.#cpuTimer = undefined;
     for (const e of this.#entries.values()) {
       this.#unschedule(e);
       for (const w of e.waiters) w.reject(new ClosedError("function pool", "no call was made"));
@@ -320,6 +334,7 @@ export class SandboxPool {
 
   #lease(key: string, e: Entry, sandbox: Sandbox, cold: boolean): Lease {
     let released = false;
+    this.#cpuSeen.delete(sandbox);
     return {
       sandbox,
       exports: e.exports!,
@@ -344,6 +359,7 @@ export class SandboxPool {
         } else {
           e.idle.push(sandbox);
           this.#schedule(key, e);
+          this.#watchCpu();
         }
       },
     };
@@ -374,6 +390,55 @@ export class SandboxPool {
       const w = e.waiters.shift()!;
       this.#grow(w.module, e).then(w.resolve, w.reject);
     }
+  }
+
+  /**
+   * Checks idle processes' CPU time every `idleCpuCheckMs` while there are
+   * any: a process that keeps computing after its call returned (a Worker
+   * the function started and left running) is killed rather than kept.
+   * One `sh` reads them all, off the path of any call.
+   */
+  #watchCpu(): void {
+    if (this.#cpuTimer !== undefined || this.#closed) return;
+    this.#cpuTimer = setTimeout(async () => {
+      const idle: [string, Entry, Sandbox][] = [];
+      for (const [key, e] of this.#entries) for (const sb of e.idle) idle.push([key, e, sb]);
+      const pids = idle.map(([, , sb]) => sb.pid).filter((p): p is number => p !== undefined);
+      let ticks = new Map<number, number>();
+      try {
+        ticks = await this.#launcher.cpuTicks(pids);
+      } catch {
+        // Not this time.
+      }
+      this.#cpuTimer = undefined;
+      if (this.#closed) return;
+      const seen = new Map<Sandbox, number>();
+      // Clock ticks are 1/100 s on Linux.
+      const allowed = this.#idleCpuCheckMs / 5 / 10;
+      for (const [key, e, sb] of idle) {
+        const now = sb.pid === undefined ? undefined : ticks.get(sb.pid);
+        if (now === undefined || !e.idle.includes(sb)) continue;
+        const before = this.#cpuSeen.get(sb);
+        if (before !== undefined && now - before > allowed) {
+          e.idle.splice(e.idle.indexOf(sb), 1);
+          e.total--;
+          sb.terminate();
+          console.warn(
+            `strata: killed a sandbox process of function module ${key.slice(0, 16)}: it used ${
+              (now - before) * 10
+            } ms of CPU in ${this.#idleCpuCheckMs} ms after its call returned`,
+          );
+          if (e.total === 0 && e.waiters.length === 0) {
+            this.#unschedule(e);
+            this.#entries.delete(key);
+          }
+          continue;
+        }
+        seen.set(sb, now);
+      }
+      this.#cpuSeen = seen;
+      if (idle.length > 0) this.#watchCpu();
+    }, this.#idleCpuCheckMs);
   }
 
   #entry(key: string): Entry {

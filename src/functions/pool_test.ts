@@ -120,3 +120,34 @@ Deno.test("SandboxPool keeps to maxProcesses in all: an idle process of another 
     await pool.close();
   }
 });
+
+Deno.test("SandboxPool kills an idle process that keeps computing after its call returned", async () => {
+  const pool = new SandboxPool({ spares: 0, idleCpuCheckMs: 300 });
+  try {
+    const spinner = await pool.acquire(module(
+      "spinner",
+      'new Worker("data:application/javascript,for(;;){}", { type: "module" }); return 1;',
+    ));
+    const quiet = await pool.acquire(module("quiet"));
+    const buffer = new ArrayBuffer(0);
+    const run = {
+      t: "run",
+      buffer,
+      call: { fields: [], base: 0, ctx: {} },
+      output: "value",
+    } as const;
+    assert.equal((await spinner.sandbox.request(run, [], 5000)).t, "done");
+    assert.equal((await quiet.sandbox.request(run, [], 5000)).t, "done");
+    spinner.release();
+    quiet.release();
+    const deadline = Date.now() + 30_000;
+    while (!spinner.sandbox.dead && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(spinner.sandbox.dead, true, "the spinning process was killed");
+    assert.equal(quiet.sandbox.dead, false, "the quiet process was kept");
+    assert.equal(pool.stats.workers, 1);
+  } finally {
+    await pool.close();
+  }
+});
