@@ -5,25 +5,7 @@
  * @module
  */
 
-/** Options of a new dataset, as the API receives them. */
-export interface CreateDatasetInput {
-  /** Dataset name. */
-  readonly name: string;
-  /** Description in the data language. */
-  readonly description?: string;
-  /** Description in its JSON form. */
-  readonly descriptionJson?: unknown;
-  /** Committed versions kept. */
-  readonly retention?: number;
-  /** Write bytes through to the file tier. */
-  readonly durable?: boolean;
-  /** Allow republishing a region of a version. */
-  readonly overwrite?: boolean;
-  /** Size variable bindings. */
-  readonly sizes?: Readonly<Record<string, number>>;
-  /** Nodes where consumers will attach it (placement input). */
-  readonly consumers?: readonly string[];
-}
+import type { CreateDatasetInput } from "../registry/records.ts";
 
 /** Dataset-level registry operations. */
 export interface Catalog {
@@ -40,7 +22,7 @@ export interface Catalog {
   deleteDataset(
     name: string,
     options?: { readonly force?: boolean },
-  ): Promise<readonly import("../runtime/name_service.ts").FragmentRecord[]>;
+  ): Promise<readonly import("../name_service/name_service.ts").FragmentRecord[]>;
   /** Versions with their states. */
   listVersions(name: string): Promise<readonly unknown[]>;
   /** Many registry operations in one call, each with its own result. */
@@ -49,5 +31,7 @@ export interface Catalog {
   commitVersion(
     dataset: string,
     version: number,
-  ): Promise<{ readonly retired: readonly import("../runtime/name_service.ts").FragmentRecord[] }>;
+  ): Promise<
+    { readonly retired: readonly import("../name_service/name_service.ts").FragmentRecord[] }
+  >;
 }

@@ -20,7 +20,7 @@ import { intField, objectBody, shown, versionParam } from "./fields.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { CopyRef, FragmentRecord, NodeTier } from "../runtime/name_service.ts";
+import type { CopyRef, FragmentRecord, NodeTier } from "../name_service/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
 /** What the cluster routes need. */

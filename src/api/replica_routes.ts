@@ -9,7 +9,7 @@
 
 import type { Hono } from "hono";
 import { InvalidRequestError } from "../errors.ts";
-import type { FragmentRecord } from "../runtime/name_service.ts";
+import type { FragmentRecord } from "../name_service/name_service.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 

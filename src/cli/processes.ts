@@ -14,7 +14,7 @@ import { NodeBook } from "../cluster/node_book.ts";
 import { ShardedCatalog } from "../cluster/sharded_catalog.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
-import type { NameService, NodeTier } from "../runtime/name_service.ts";
+import type { NameService, NodeTier } from "../name_service/name_service.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { loadPolicy } from "../tiers/load_policy.ts";
 import { TierSet } from "../tiers/tier_set.ts";

@@ -6,8 +6,7 @@
  */
 
 import { StrataError } from "../errors.ts";
-import type { CreateDatasetInput } from "../api/catalog.ts";
-import type { DatasetDescription } from "../registry/records.ts";
+import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type {
   CopyRef,
   DatasetSettings,
@@ -15,7 +14,7 @@ import type {
   NameService,
   NodeEntry,
   SourceRecord,
-} from "../runtime/name_service.ts";
+} from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { NodeView } from "./node_book.ts";
 import type { ReleaseBatch } from "./release_log.ts";

@@ -9,7 +9,7 @@
 
 import { BusyError } from "../errors.ts";
 import { keyBytesOf } from "../registry/group_commit.ts";
-import type { FragmentRecord } from "../runtime/name_service.ts";
+import type { FragmentRecord } from "../name_service/name_service.ts";
 
 /** What `poll()` answers. */
 export interface ReleaseBatch {

@@ -14,29 +14,9 @@
 
 import type { ScalarType } from "../transform/scalar.ts";
 import type { FragmentLayout, VarSlot } from "../transform/layout.ts";
-import { boxSize, intersectBoxes, type StridedBox } from "../transform/region.ts";
+import { slotBox } from "../transform/overlap.ts";
+import { boxSize, type StridedBox } from "../transform/region.ts";
 import { BoxSet } from "./box_set.ts";
-
-/**
- * The box of variable indices a slot holds: one progression per variable
- * dimension (a dimension no axis walks holds only its origin).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { slotBox } from "./coverage.ts";
- * const box = slotBox({ name: "t", variable: "t", origin: [2, 0], axes: [{ dim: 1, step: 1, count: 4 }], fields: [] });
- * assert.deepEqual(box, [{ start: 2, step: 1, count: 1 }, { start: 0, step: 1, count: 4 }]);
- * ```
- */
-export function slotBox(slot: VarSlot): StridedBox {
-  return slot.origin.map((start, d) => {
-    const axis = slot.axes.find((a) => a.dim === d);
-    return axis === undefined || axis.count <= 1
-      ? { start, step: 1, count: axis?.count ?? 1 }
-      : { start, step: axis.step, count: axis.count };
-  });
-}
 
 /** A part of the dataset no published fragment holds. */
 export interface Gap {
@@ -185,30 +165,4 @@ export function missingCount(current: readonly Gap[]): number {
   let n = 0;
   for (const g of current) for (const b of g.missing) n += boxSize(b);
   return n;
-}
-
-/**
- * Whether two layouts hold any common index of a common variable.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
- * import { overlaps } from "./coverage.ts";
- * const ds = compileDescription("dataset { var t [8]float64 }\nfragment part(lo, hi) { var t = t[lo:hi] }");
- * const a = fragmentLayout(ds, "part", { lo: 0, hi: 4 });
- * assert.ok(overlaps(a, fragmentLayout(ds, "part", { lo: 3, hi: 8 })));
- * assert.ok(!overlaps(a, fragmentLayout(ds, "part", { lo: 4, hi: 8 })));
- * ```
- */
-export function overlaps(a: FragmentLayout, b: FragmentLayout): boolean {
-  for (const sa of a.slots) {
-    for (const sb of b.slots) {
-      if (sa.variable !== sb.variable) continue;
-      const ba = slotBox(sa);
-      const bb = slotBox(sb);
-      if (boxSize(ba) > 0 && boxSize(bb) > 0 && intersectBoxes(ba, bb) !== undefined) return true;
-    }
-  }
-  return false;
 }

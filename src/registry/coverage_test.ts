@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { Coverage, gaps, missingCount, overlaps, slotBox } from "./coverage.ts";
+import { Coverage, gaps, missingCount } from "./coverage.ts";
+import { overlaps, slotBox } from "../transform/overlap.ts";
 
 const GRID = compileDescription(`dataset g { var t [8, 4]float64 }
 fragment rows(r0, r1) { var t = t[r0:r1, :] }

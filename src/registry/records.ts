@@ -5,7 +5,7 @@
  */
 
 import type { FragmentLayout } from "../transform/layout.ts";
-import type { FragmentRecord, NodeTier, SourceRecord } from "../runtime/name_service.ts";
+import type { FragmentRecord, NodeTier, SourceRecord } from "../name_service/name_service.ts";
 
 export type { FragmentRecord, NodeTier, SourceRecord };
 

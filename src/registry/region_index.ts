@@ -13,7 +13,7 @@
  */
 
 import type { FragmentLayout, VarSlot } from "../transform/layout.ts";
-import { slotBox } from "./coverage.ts";
+import { slotBox } from "../transform/overlap.ts";
 import { IntervalGrid } from "./interval_grid.ts";
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { overlaps } from "./coverage.ts";
+import { overlaps } from "../transform/overlap.ts";
 import { RegionIndex } from "./region_index.ts";
 
 const DS = compileDescription(`dataset d { var t [10000, 3]float64; var s float64 }

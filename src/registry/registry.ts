@@ -25,10 +25,11 @@ import {
   NotFoundError,
   SizeMismatchError,
 } from "../errors.ts";
-import type { CopyRef, DatasetSettings, NameService } from "../runtime/name_service.ts";
+import type { CopyRef, DatasetSettings, NameService } from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { batchError, type BatchOp, type BatchResult, parseBatchOp } from "./batch.ts";
-import { Coverage, overlaps } from "./coverage.ts";
+import { Coverage } from "./coverage.ts";
+import { overlaps } from "../transform/overlap.ts";
 import {
   type GroupCommitOptions,
   GroupCommitter,

@@ -10,7 +10,7 @@ import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import type { NamedPolicy } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
-import type { NameService } from "./name_service.ts";
+import type { NameService } from "../name_service/name_service.ts";
 import { Runtime, type SendReplica } from "./runtime.ts";
 
 /** One node of a test cluster. */

@@ -4,7 +4,7 @@ import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
 import { KIND_DEFAULTS } from "../tiers/tier_config.ts";
 import { TierSet } from "../tiers/tier_set.ts";
-import type { NameService } from "./name_service.ts";
+import type { NameService } from "../name_service/name_service.ts";
 import { Runtime } from "./runtime.ts";
 
 const GRID = `dataset grid { var t [4, 4]float32 }

@@ -6,7 +6,7 @@
  */
 
 import type { Peer } from "../wire/client.ts";
-import type { NameService, NodeEntry } from "./name_service.ts";
+import type { NameService, NodeEntry } from "../name_service/name_service.ts";
 
 /** How long a node list is trusted before it is read again, in ms. */
 const FRESH_MS = 1000;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openRegistry } from "../registry/registry.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
-import type { NameService } from "./name_service.ts";
+import type { NameService } from "../name_service/name_service.ts";
 import { Runtime } from "./runtime.ts";
 import { interceptNames } from "./_test_cluster.ts";
 

@@ -3,7 +3,7 @@ import consumerNear from "../../placements/consumer_near.ts";
 import { InvalidRequestError, StrataError, UnavailableError } from "../errors.ts";
 import type { NamedPolicy, PlacementRequest } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
-import { copyKey } from "./keys.ts";
+import { copyKey } from "../tiers/copy_keys.ts";
 import { Runtime, type SendReplica } from "./runtime.ts";
 import { withCluster } from "./_test_cluster.ts";
 

@@ -22,12 +22,12 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import type { Plan } from "../transform/op.ts";
 import { compilePlan } from "../transform/plan.ts";
 import { executePlan } from "../transform/execute.ts";
-import { overlaps } from "../registry/coverage.ts";
+import { overlaps } from "../transform/overlap.ts";
 import type { CopyRef as WireCopyRef } from "../wire/codec.ts";
 import type { Peer, WireClient } from "../wire/client.ts";
 import type { Produced } from "../wire/server.ts";
 import { coversWhole, cutLayout, type ReshapeAt, sameLayout } from "../wire/cut.ts";
-import { copyKey, parseCopyKey, parseStagedKey, regionKey, stagedKey } from "./keys.ts";
+import { copyKey, parseCopyKey, parseStagedKey, regionKey, stagedKey } from "../tiers/copy_keys.ts";
 import type {
   CopyPlace,
   CopyRef,
@@ -36,7 +36,7 @@ import type {
   NameService,
   NodeEntry,
   SourceRecord,
-} from "./name_service.ts";
+} from "../name_service/name_service.ts";
 import { PeerDirectory } from "./peers.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";

@@ -19,3 +19,4 @@ export * from "./policy.ts";
 export * from "./tier_set.ts";
 export * from "./report.ts";
 export * from "./memory_and_file.ts";
+export * from "./copy_keys.ts";

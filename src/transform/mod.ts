@@ -50,3 +50,4 @@ export * from "./kernels.ts";
 export * from "./fuse.ts";
 export * from "./execute.ts";
 export * from "./redistribute.ts";
+export * from "./overlap.ts";

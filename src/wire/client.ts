@@ -14,7 +14,7 @@ import {
   WireProtocolError,
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { copyKey } from "../runtime/keys.ts";
+import { copyKey } from "../tiers/copy_keys.ts";
 import { type CopyRef, PROTOCOL } from "./codec.ts";
 import { FrameReader, writeFrame } from "./stream.ts";
 import { DeadlineError, Deadlines } from "./deadline.ts";

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { regionKey } from "./keys.ts";
+ * import { regionKey } from "./copy_keys.ts";
  * assert.equal(regionKey({ r1: 4, r0: 0 }), "r0=0,r1=4");
  * ```
  */
@@ -25,7 +25,7 @@ export function regionKey(bindings: Readonly<Record<string, number>>): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { copyKey } from "./keys.ts";
+ * import { copyKey } from "./copy_keys.ts";
  * assert.equal(copyKey("particles", 3, "block", { r0: 0 }), "particles/3/block/r0=0");
  * ```
  */
@@ -45,7 +45,7 @@ export function copyKey(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { copyKey, parseCopyKey } from "./keys.ts";
+ * import { copyKey, parseCopyKey } from "./copy_keys.ts";
  * assert.deepEqual(parseCopyKey(copyKey("particles", 3, "block", { r1: 8, r0: 0 })), {
  *   dataset: "particles", version: 3, fragment: "block", bindings: { r0: 0, r1: 8 },
  * });
@@ -87,7 +87,7 @@ const STAGED = "#";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseCopyKey, stagedKey } from "./keys.ts";
+ * import { parseCopyKey, stagedKey } from "./copy_keys.ts";
  * assert.equal(stagedKey("particles/3/block/r0=0", 0xbeef), "particles/3/block/r0=0#0000beef");
  * assert.equal(parseCopyKey(stagedKey("particles/3/block/r0=0", 0xbeef)), undefined);
  * ```
@@ -103,7 +103,7 @@ export function stagedKey(key: string, checksum: number): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseStagedKey, stagedKey } from "./keys.ts";
+ * import { parseStagedKey, stagedKey } from "./copy_keys.ts";
  * assert.deepEqual(parseStagedKey(stagedKey("d/1/dataset/", 7)), { key: "d/1/dataset/", checksum: 7 });
  * assert.equal(parseStagedKey("d/1/dataset/"), undefined);
  * ```
