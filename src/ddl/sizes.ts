@@ -34,7 +34,12 @@ import { type Bindings, datasetLayout, fragmentLayout, layoutPrefix } from "./la
 export function publishedSizes(
   ds: Dataset,
   bytes: Uint8Array,
-  options: { readonly fragment?: string; readonly bindings?: Bindings } = {},
+  options: {
+    readonly fragment?: string;
+    readonly bindings?: Bindings;
+    /** Where bound sizes come from, for messages (default `this dataset`). */
+    readonly sizesOf?: string;
+  } = {},
 ): Record<string, number> {
   const given = options.bindings ?? {};
   const what = options.fragment === undefined ? "the dataset" : `fragment '${options.fragment}'`;
@@ -55,7 +60,9 @@ export function publishedSizes(
       const bound = given[d.sizeVar];
       if (bound !== undefined && bound !== value) {
         throw new LayoutError(
-          `Size variable '${d.sizeVar}' is ${bound} in this dataset, but the published bytes hold ${value}`,
+          `Size variable '${d.sizeVar}' is ${bound} in ${
+            options.sizesOf ?? "this dataset"
+          }, but the published bytes hold ${value}`,
         );
       }
       sizes[d.sizeVar] = value;
@@ -74,6 +81,66 @@ export function publishedSizes(
     );
   }
   return sizes;
+}
+
+/**
+ * The size variables a layout depends on: those sizing a variable that the
+ * whole dataset (no `fragment`) or fragment `fragment` stores. An unknown
+ * fragment depends on none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, layoutSizeVariables } from "./mod.ts";
+ * const ds = compileDescription(`dataset { var sz int64\n var a [sz]float32\n var t [4]float64 }
+ * fragment temps { var t = t }
+ * fragment head(n) { var a = a[0:n] }`);
+ * assert.deepEqual(layoutSizeVariables(ds), ["sz"]);
+ * assert.deepEqual(layoutSizeVariables(ds, "temps"), []);
+ * assert.deepEqual(layoutSizeVariables(ds, "head"), ["sz"]);
+ * ```
+ */
+export function layoutSizeVariables(ds: Dataset, fragment?: string): string[] {
+  const vars = fragment === undefined
+    ? [...ds.variables.values()]
+    : (ds.fragments.get(fragment)?.vars ?? []).map((v) => v.variable);
+  const out = new Set<string>();
+  for (const v of vars) for (const d of v.dims) if (typeof d !== "number") out.add(d.sizeVar);
+  return [...out];
+}
+
+/**
+ * The size variables a producer can publish: those that the whole dataset,
+ * or a fragment that is not read-only, stores as a whole variable before
+ * every variable of it they size, so `publishedSizes()` reads them from its
+ * bytes. A size variable not among them must be given when the dataset is
+ * created.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, publishableSizes } from "./mod.ts";
+ * const drepl = compileDescription("dataset { var sz int64\n var a [sz]float32 }");
+ * assert.deepEqual([...publishableSizes(drepl)], ["sz"]);
+ * const late = compileDescription("dataset { var a [sz]float32\n var sz int64 }");
+ * assert.deepEqual([...publishableSizes(late)], []);
+ * ```
+ */
+export function publishableSizes(ds: Dataset): Set<string> {
+  const out = new Set<string>();
+  const layouts: (string | undefined)[] = [undefined];
+  for (const [name, f] of ds.fragments) if (!f.decl.readOnly) layouts.push(name);
+  for (const fragment of layouts) {
+    const stored = storedVariables(ds, fragment);
+    for (const sizeVar of layoutSizeVariables(ds, fragment)) {
+      const at = stored.findIndex((s) => s.name === sizeVar && s.dims.length === 0);
+      const first = stored.findIndex((s) =>
+        s.dims.some((d) => typeof d !== "number" && d.sizeVar === sizeVar)
+      );
+      if (at >= 0 && at < first) out.add(sizeVar);
+    }
+  }
+  return out;
 }
 
 /** The dataset variables a layout stores, in buffer order (one per slot). */

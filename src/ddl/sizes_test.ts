@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { LayoutError } from "../errors.ts";
-import { compileDescription, datasetLayout, fragmentLayout, publishedSizes } from "./mod.ts";
+import {
+  compileDescription,
+  datasetLayout,
+  fragmentLayout,
+  layoutSizeVariables,
+  publishableSizes,
+  publishedSizes,
+} from "./mod.ts";
 
 /** The paper's variable-sized array, and views of it. */
 const PAPER = `dataset {
@@ -69,4 +76,35 @@ Deno.test("publishedSizes() uses a bound size for a fragment that does not store
     publishedSizes(ds, new Uint8Array(12), { fragment: "tail", bindings: { sz: 3 } }),
     {},
   );
+});
+
+Deno.test("publishedSizes() names where a bound size comes from", () => {
+  const ds = compileDescription(PAPER);
+  assert.throws(
+    () => publishedSizes(ds, published(6, 6), { bindings: { sz: 5 }, sizesOf: "version 2 of 'p'" }),
+    { message: "Size variable 'sz' is 5 in version 2 of 'p', but the published bytes hold 6" },
+  );
+});
+
+Deno.test("layoutSizeVariables() lists the size variables of what a layout stores", () => {
+  const ds = compileDescription(PAPER);
+  assert.deepEqual(layoutSizeVariables(ds), ["sz"]);
+  assert.deepEqual(layoutSizeVariables(ds, "tail"), ["sz"]);
+  assert.deepEqual(layoutSizeVariables(ds, "nope"), []);
+  const two = compileDescription(`dataset { var n, m int32; var a [n]int8; var b [m]int8 }
+fragment bs { var b = b }`);
+  assert.deepEqual(layoutSizeVariables(two), ["n", "m"]);
+  assert.deepEqual(layoutSizeVariables(two, "bs"), ["m"]);
+});
+
+Deno.test("publishableSizes() finds size variables stored before the arrays they size", () => {
+  assert.deepEqual([...publishableSizes(compileDescription(PAPER))], ["sz"]);
+  // Only a fragment stores it first: still publishable, through that fragment.
+  const late = compileDescription(`dataset { var c [sz]float32; var sz int32 }
+view first { var sz = sz; var c = c }`);
+  assert.deepEqual([...publishableSizes(late)], ["sz"]);
+  // A read-only view is never published.
+  const readOnly = compileDescription(`dataset { var c [sz]float32; var sz int32 }
+view first read-only { var sz = sz; var c = c }`);
+  assert.deepEqual([...publishableSizes(readOnly)], []);
 });
