@@ -15,7 +15,8 @@
  * @module
  */
 
-import { BUILTIN_POLICIES, planSpill, type SpillCopy, type SpillTier } from "../placements/mod.ts";
+import { BUILTIN_POLICIES } from "../placements/mod.ts";
+import { planSpill, type SpillCopy, type SpillTier } from "../src/tiers/spill.ts";
 import type { NodeView, PlacementRequest, TierView } from "../src/tiers/policy.ts";
 import {
   BackingTier,

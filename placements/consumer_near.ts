@@ -11,8 +11,8 @@ import type {
   PlacementDecision,
   PlacementRequest,
 } from "../src/tiers/policy.ts";
-import { fastestOn, fits } from "./_estimate.ts";
-import { persistentCopy } from "./fastest_fit.ts";
+import { fastestOn, fits } from "../src/tiers/estimate.ts";
+import { persistentCopy } from "../src/tiers/fastest_fit.ts";
 
 /**
  * Places the copy on the first declared consumer node that can take it (the

@@ -1,26 +1,19 @@
 /**
- * The built-in placement policies, by the names config uses, and the spill
- * rule every policy works with.
+ * The built-in placement policies, by the names config uses. `strata` hands
+ * them to the tiers (`loadPolicy(spec, { builtins: BUILTIN_POLICIES })`);
+ * the default, fastest-fit, and the spill rule live with the tiers
+ * (`src/tiers/fastest_fit.ts`, `src/tiers/spill.ts`).
  *
  * @module
  */
 
 import type { PlacementPolicy } from "../src/tiers/policy.ts";
+import fastestFit from "../src/tiers/fastest_fit.ts";
 import consumerNear from "./consumer_near.ts";
-import fastestFit from "./fastest_fit.ts";
 import roundRobin from "./round_robin.ts";
 
-export {
-  planSpill,
-  type SpillCopy,
-  type SpillMove,
-  type SpillRequest,
-  type SpillTier,
-} from "./spill.ts";
+export { DEFAULT_POLICY } from "../src/tiers/load_policy.ts";
 export { consumerNear, fastestFit, roundRobin };
-
-/** The policy used when config names none, and when a configured policy fails. */
-export const DEFAULT_POLICY = "fastest-fit";
 
 /**
  * Built-in policies by name.

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { loadPolicy } from "../src/tiers/load_policy.ts";
 import type { NodeView, PlacementRequest, TierView } from "../src/tiers/policy.ts";
-import {
-  consumerNear,
-  fastestFit,
-  planSpill,
-  roundRobin,
-  type SpillCopy,
-  type SpillRequest,
-} from "./mod.ts";
+import { planSpill, type SpillCopy, type SpillRequest } from "../src/tiers/spill.ts";
+import { consumerNear, fastestFit, roundRobin } from "./mod.ts";
 
 function tier(name: string, o: Partial<TierView> = {}): TierView {
   const capacity = o.capacity ?? 1000;

@@ -6,8 +6,8 @@
  */
 
 import type { CopyPlacement, PlacementDecision, PlacementRequest } from "../src/tiers/policy.ts";
-import { fastestOn } from "./_estimate.ts";
-import { persistentCopy } from "./fastest_fit.ts";
+import { fastestOn } from "../src/tiers/estimate.ts";
+import { persistentCopy } from "../src/tiers/fastest_fit.ts";
 
 /**
  * Places the copy on the next node in turn (the request's `sequence` modulo

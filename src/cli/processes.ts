@@ -17,6 +17,7 @@ import { openRegistry, type Registry } from "../registry/registry.ts";
 import type { NameService, NodeTier } from "../name_service/name_service.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { loadPolicy } from "../tiers/load_policy.ts";
+import { BUILTIN_POLICIES } from "../../placements/mod.ts";
 import { TierSet } from "../tiers/tier_set.ts";
 import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
@@ -214,7 +215,7 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
   const tiers = await TierSet.open(config.tiers, {
     dataDir: config.dataDir,
     node: config.node,
-    policy: await loadPolicy(config.placement),
+    policy: await loadPolicy(config.placement, { builtins: BUILTIN_POLICIES }),
   });
   const wire = new WireClient({
     node: config.node,

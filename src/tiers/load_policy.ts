@@ -1,14 +1,27 @@
 /**
  * Loads the placement policy config names: a built-in by name, or a module
  * file by path (dynamic import). A module that cannot be used is reported
- * and the default policy takes its place.
+ * and the default policy takes its place. The built-ins (`placements/`) are
+ * handed in by the caller: tiers import no policy but their default.
  *
  * @module
  */
 
-import { BUILTIN_POLICIES, DEFAULT_POLICY } from "../../placements/mod.ts";
 import { StrataError } from "../errors.ts";
+import fastestFit from "./fastest_fit.ts";
 import type { NamedPolicy, PlacementPolicy } from "./policy.ts";
+
+/**
+ * The policy used when config names none, and when a configured policy fails.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_POLICY } from "./load_policy.ts";
+ * assert.equal(DEFAULT_POLICY, "fastest-fit");
+ * ```
+ */
+export const DEFAULT_POLICY = "fastest-fit";
 
 /**
  * Whether config's `placement` names a module file rather than a built-in.
@@ -36,14 +49,14 @@ export function isPolicyPath(spec: string): boolean {
  * ```
  */
 export function defaultPolicy(): NamedPolicy {
-  return { name: DEFAULT_POLICY, place: BUILTIN_POLICIES[DEFAULT_POLICY]! };
+  return { name: DEFAULT_POLICY, place: fastestFit };
 }
 
 /**
- * Returns the policy `spec` names: a built-in (`fastest-fit`,
- * `round-robin`, `consumer-near`) or the path of a module (relative to the
- * working directory) whose default export, or export `place`, is the policy
- * function. A module that fails to load or exports no function is reported
+ * Returns the policy `spec` names: one of `builtins` (by default only
+ * `fastest-fit`; `strata` hands in `placements/`'s `BUILTIN_POLICIES`) or the
+ * path of a module (relative to the working directory) whose default export,
+ * or export `place`, is the policy function. A module that fails to load or exports no function is reported
  * through `log` and the default policy is returned. An unknown built-in
  * name is a configuration error.
  *
@@ -51,7 +64,8 @@ export function defaultPolicy(): NamedPolicy {
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadPolicy } from "./load_policy.ts";
- * assert.equal((await loadPolicy("round-robin")).name, "round-robin");
+ * import { BUILTIN_POLICIES } from "../../placements/mod.ts";
+ * assert.equal((await loadPolicy("round-robin", { builtins: BUILTIN_POLICIES })).name, "round-robin");
  * const logged: string[] = [];
  * const p = await loadPolicy("placements/missing_policy.ts", { log: (m) => logged.push(m) });
  * assert.equal(p.name, "fastest-fit");
@@ -60,15 +74,19 @@ export function defaultPolicy(): NamedPolicy {
  */
 export async function loadPolicy(
   spec: string,
-  options: { readonly log?: (message: string) => void } = {},
+  options: {
+    readonly builtins?: Readonly<Record<string, PlacementPolicy>>;
+    readonly log?: (message: string) => void;
+  } = {},
 ): Promise<NamedPolicy> {
-  const builtin = BUILTIN_POLICIES[spec];
+  const builtins = options.builtins ?? { [DEFAULT_POLICY]: fastestFit };
+  const builtin = builtins[spec];
   if (builtin !== undefined) return { name: spec, place: builtin };
   if (!isPolicyPath(spec)) {
     throw new StrataError(
       "invalid_config",
       `Unknown placement policy '${spec}': expected one of ${
-        Object.keys(BUILTIN_POLICIES).join(", ")
+        Object.keys(builtins).join(", ")
       } or the path of a policy module`,
     );
   }

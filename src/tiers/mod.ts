@@ -20,3 +20,7 @@ export * from "./tier_set.ts";
 export * from "./report.ts";
 export * from "./memory_and_file.ts";
 export * from "./copy_keys.ts";
+export * from "./estimate.ts";
+export * from "./fastest_fit.ts";
+export { default as fastestFit } from "./fastest_fit.ts";
+export * from "./spill.ts";

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { planSpill, type SpillCopy, type SpillMove } from "../../placements/spill.ts";
 import { NodeFullError, TierFullError } from "../errors.ts";
 import { checkDecision } from "./check_decision.ts";
 import { defaultPolicy } from "./load_policy.ts";
 import { openTiers, type TierPlace } from "./open_tier.ts";
+import { planSpill, type SpillCopy, type SpillMove } from "./spill.ts";
 import type {
   CopyPlacement,
   NamedPolicy,

@@ -12,8 +12,8 @@ import type {
   PlacementDecision,
   PlacementRequest,
   TierView,
-} from "../src/tiers/policy.ts";
-import { accessTime, fastestOn } from "./_estimate.ts";
+} from "./policy.ts";
+import { accessTime, fastestOn } from "./estimate.ts";
 
 /**
  * Places one copy on the (node, tier) with the least estimated access time
@@ -63,7 +63,25 @@ export default function fastestFit(request: PlacementRequest): PlacementDecision
   return { copies, reshape: "auto" };
 }
 
-/** The fastest persistent place for a durable copy: on `near` if it has one, else anywhere. */
+/**
+ * The fastest persistent place for a durable copy: on `near` if it has one, else anywhere.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { persistentCopy } from "./fastest_fit.ts";
+ * const tier = (name: string, persistent: boolean) => ({
+ *   name, kind: persistent ? "file" : "memory", capacity: 1000, used: 0, free: 1000, room: 1000,
+ *   bandwidth: 1e9, latency: 0, persistent,
+ * } as const);
+ * const link = { bandwidth: Infinity, latency: 0 };
+ * const a = { name: "a", link, tiers: [tier("memory", false)] };
+ * const b = { name: "b", link, tiers: [tier("file", true)] };
+ * const fragment = { dataset: "d", version: 1, fragment: "dataset", bindings: {}, byteLength: 64, durable: true, consumers: [] };
+ * const request = { fragment, node: "a", nodes: [a, b], sequence: 0 };
+ * assert.deepEqual(persistentCopy(request, a, 64), { node: "b", tier: "file" });
+ * ```
+ */
 export function persistentCopy(
   request: PlacementRequest,
   near: NodeView,
