@@ -27,6 +27,7 @@ import { requireToken } from "./auth.ts";
 import { limitInFlight } from "./in_flight.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
 import { mountReplicaRoutes } from "./replica_routes.ts";
+import { mountMapRoutes } from "./map_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 
 /** Options of the API app. */
@@ -103,6 +104,7 @@ export function createApp(options: AppOptions): Hono {
         runtime: options.data.runtime,
         maxBodyBytes: options.maxBodyBytes,
       });
+      mountMapRoutes(app, { runtime: options.data.runtime });
     }
   }
   if (options.cluster !== undefined) {

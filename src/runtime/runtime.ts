@@ -652,6 +652,17 @@ export class Runtime {
     return (await this.tiers.get(key))?.bytes;
   }
 
+  /**
+   * Where a fragment region of a committed version is, without reading it:
+   * the version an attach would serve, the fragment's layout and the copies
+   * that hold it (a same-node mapping of a copy's file starts here).
+   */
+  locate(
+    req: Pick<AttachRequest, "dataset" | "version" | "fragment" | "bindings" | "waitMs">,
+  ): ReturnType<NameService["attachFragments"]> {
+    return this.#lookup(req, req.fragment, req.bindings);
+  }
+
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachResult> {
     const found = await this.#lookup(req, req.fragment, req.bindings);

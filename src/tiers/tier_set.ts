@@ -100,7 +100,7 @@ interface Holding {
   reshape: ReshapeChoice;
   /** The tier last announced as primary (what the registry names). */
   recorded: string;
-  /** Writes and flushes of this key under way: the spill rule leaves it alone meanwhile. */
+  /** Writes, flushes and map leases of this key under way: the spill rule leaves it alone. */
   busy: number;
   /** A demotion of this key under way: a delete waits for it. */
   moving: Promise<void> | undefined;
@@ -370,6 +370,40 @@ export class TierSet {
       await this.#delete(key);
       return true;
     });
+  }
+
+  /**
+   * The file of `key`'s copy on an shm tier, for a process of this node
+   * that maps it in place (`POST .../map`), or undefined when no shm tier
+   * holds it. Sharing a copy's file with other processes is what shm tiers
+   * are for.
+   */
+  shmFileOf(key: string): { readonly tier: string; readonly path: string } | undefined {
+    const h = this.#copies.get(key);
+    if (h === undefined) return undefined;
+    for (const { tier, spec } of this.#tiers) {
+      if (spec.kind !== "shm" || !h.tiers.has(spec.name)) continue;
+      const pathOf = (tier as { pathOf?: (key: string) => string }).pathOf;
+      if (pathOf !== undefined) return { tier: spec.name, path: pathOf.call(tier, key) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Keeps the spill rule off `key` (a process maps its file) until the
+   * returned function is called; undefined when no tier holds it. A pinned
+   * copy may still be overwritten or freed: its mappers hold its bytes by
+   * a link of their own (`MapLeases`).
+   */
+  pin(key: string): (() => void) | undefined {
+    const h = this.#copies.get(key);
+    if (h === undefined) return undefined;
+    h.busy++;
+    let held = true;
+    return () => {
+      if (held) h.busy--;
+      held = false;
+    };
   }
 
   /** Size of the copy under `key`, when held. */
