@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { compileDescription, datasetLayout, fragmentLayout } from "./mod.ts";
 import { LayoutError } from "../errors.ts";
+import type { CopyOp } from "../transform/op.ts";
+import { compilePlan } from "../transform/plan.ts";
 
 const DREPL = `
 dataset {
@@ -187,4 +189,37 @@ fragment odd { var c [i] = a[i*2 + 1, 0] }`);
   const c = fragmentLayout(ds, "odd").slots[0]!;
   assert.deepEqual(c.origin, [1, 0]);
   assert.deepEqual(c.axes, [{ dim: 0, step: 2, count: 2 }]);
+});
+
+Deno.test("fragmentLayout() gives layouts compilePlan() turns into one converting op per column", () => {
+  const ds = compileDescription(`dataset particles {
+  type Particle struct { x, y, z float64; id int64 }
+  var p [100]Particle
+}
+fragment all { var p = p }
+fragment xy columnar { var p { x float32, y float32 } = p }`);
+  const plan = compilePlan([fragmentLayout(ds, "all")], fragmentLayout(ds, "xy"));
+  const op = (o: Partial<CopyOp>): CopyOp => ({
+    source: 0,
+    srcOffset: 0,
+    dstOffset: 0,
+    counts: [],
+    srcStrides: [],
+    dstStrides: [],
+    from: "uint8",
+    to: "uint8",
+    ...o,
+  });
+  assert.deepEqual(plan.ops, [
+    op({ counts: [100], srcStrides: [32], dstStrides: [4], from: "float64", to: "float32" }),
+    op({
+      srcOffset: 8,
+      dstOffset: 400,
+      counts: [100],
+      srcStrides: [32],
+      dstStrides: [4],
+      from: "float64",
+      to: "float32",
+    }),
+  ]);
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { LayoutError, MissingRegionError } from "../errors.ts";
-import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
 import type { FieldSlot, FragmentLayout, VarSlot } from "./layout.ts";
 import type { CopyOp } from "./op.ts";
 import { compilePlan } from "./plan.ts";
@@ -263,26 +262,4 @@ Deno.test("compilePlan() throws LayoutError when a field lies outside its buffer
     (e: unknown) =>
       e instanceof LayoutError && e.message.startsWith("Field 'w' of slot 'p' of source 0"),
   );
-});
-
-Deno.test("compilePlan() compiles layouts from the data language when splitting a struct array", () => {
-  const ds = compileDescription(`dataset particles {
-  type Particle struct { x, y, z float64; id int64 }
-  var p [100]Particle
-}
-fragment all { var p = p }
-fragment xy columnar { var p { x float32, y float32 } = p }`);
-  const plan = compilePlan([fragmentLayout(ds, "all")], fragmentLayout(ds, "xy"));
-  assert.deepEqual(plan.ops, [
-    op({ counts: [100], srcStrides: [32], dstStrides: [4], from: "float64", to: "float32" }),
-    op({
-      srcOffset: 8,
-      dstOffset: 400,
-      counts: [100],
-      srcStrides: [32],
-      dstStrides: [4],
-      from: "float64",
-      to: "float32",
-    }),
-  ]);
 });

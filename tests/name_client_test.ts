@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { createApp } from "../api/app.ts";
-import { openRegistry } from "../registry/registry.ts";
-import { Runtime } from "../runtime/runtime.ts";
-import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
-import { RemoteNameService } from "./name_client.ts";
-import { NodeBook } from "./node_book.ts";
-import { ReleaseLog } from "./release_log.ts";
+import { createApp } from "../src/api/app.ts";
+import { openRegistry } from "../src/registry/registry.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
+import { RemoteNameService } from "../src/cluster/name_client.ts";
+import { NodeBook } from "../src/cluster/node_book.ts";
+import { ReleaseLog } from "../src/cluster/release_log.ts";
 
 const GRID = `dataset grid { var t [4, 4]float32 }`;
 
