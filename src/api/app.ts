@@ -29,6 +29,7 @@ import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.t
 import { mountReplicaRoutes } from "./replica_routes.ts";
 import { mountMapRoutes } from "./map_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
+import { mountHdf5Routes } from "./hdf5_routes.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
@@ -99,6 +100,7 @@ export function createApp(options: AppOptions): Hono {
   });
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+    mountHdf5Routes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
     if (options.data.runtime !== undefined) {
       mountReplicaRoutes(app, {
         runtime: options.data.runtime,

@@ -7,6 +7,7 @@
 import { connect } from "../client/mod.ts";
 import { StrataError } from "../errors.ts";
 import { readInput, readInputText } from "./read_input.ts";
+import { runHdf5Command } from "./hdf5_commands.ts";
 
 /** Options shared by the client commands. */
 export interface ClientFlags {
@@ -146,7 +147,12 @@ export async function runClientCommand(
       return 0;
     }
     default:
-      return undefined;
+      return await runHdf5Command(strata, command, args, {
+        durable: flags.durable,
+        retention: flags.retention === undefined
+          ? undefined
+          : integer(flags.retention, "--retention"),
+      });
   }
 }
 

@@ -108,6 +108,18 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: ["tier"],
     client: true,
   },
+  export: {
+    usage: "export DATASET VERSION|latest FILE.h5",
+    about: "write a committed version to an HDF5 file (one HDF5 dataset per variable)",
+    options: [],
+    client: true,
+  },
+  import: {
+    usage: "import FILE.h5 [DATASET] [--durable] [--retention K]",
+    about: "create a dataset from an HDF5 file's datasets, published as version 1",
+    options: ["durable", "retention"],
+    client: true,
+  },
   nodes: {
     usage: "nodes",
     about: "the nodes, each tier's capacity, usage and copies",

@@ -1,0 +1,64 @@
+/**
+ * h5wasm (the HDF5 C library compiled to WebAssembly) behind two helpers that
+ * hand whole files in and out as bytes. The library keeps files in its own
+ * in-memory file system (Emscripten's MEMFS, inside the wasm heap), so it
+ * needs no Deno permission: no file, network or environment access.
+ *
+ * @module
+ */
+
+import h5wasm from "h5wasm";
+import type { File as H5File } from "h5wasm";
+
+/** The loaded wasm module (HDF5's C API as exported by h5wasm, and its MEMFS). */
+export type H5Module = Awaited<typeof h5wasm.ready>;
+
+let counter = 0;
+
+/** Loads the wasm module once; later calls share it. */
+export async function h5module(): Promise<H5Module> {
+  return await h5wasm.ready;
+}
+
+/**
+ * Runs `write` on a new empty HDF5 file and returns the file's bytes. The
+ * file lives in MEMFS under a name no other call uses, and is removed.
+ */
+export async function writeHdf5(
+  write: (file: H5File, module: H5Module) => void,
+): Promise<Uint8Array> {
+  const module = await h5module();
+  const path = `/strata-out-${++counter}.h5`;
+  // Everything below is synchronous: no other call runs inside the wasm heap meanwhile.
+  const file = new h5wasm.File(path, "w");
+  try {
+    write(file, module);
+  } finally {
+    file.close();
+  }
+  try {
+    return module.FS.readFile(path);
+  } finally {
+    module.FS.unlink(path);
+  }
+}
+
+/** Opens `bytes` as an HDF5 file for `read`, then removes it from MEMFS. */
+export async function readHdf5<T>(
+  bytes: Uint8Array,
+  read: (file: H5File, module: H5Module) => T,
+): Promise<T> {
+  const module = await h5module();
+  const path = `/strata-in-${++counter}.h5`;
+  module.FS.writeFile(path, bytes);
+  try {
+    const file = new h5wasm.File(path, "r");
+    try {
+      return read(file, module);
+    } finally {
+      file.close();
+    }
+  } finally {
+    module.FS.unlink(path);
+  }
+}
