@@ -209,6 +209,8 @@ export class Runtime {
   readonly #planChunks = new WeakMap<Plan, PlanChunk[]>();
   /** Staged copies (`stagedKey`) the tiers hold, by the copy key they stand beside. */
   readonly #staged = new Map<string, Set<string>>();
+  /** Unsubscribes from the name service's release notices and the tiers' moves. */
+  readonly #listening: (() => unknown)[] = [];
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -231,16 +233,50 @@ export class Runtime {
     // However a version is retired (an explicit commit, a publish that
     // completed a newer version, a batch) or a dataset deleted, the copies
     // this node holds are freed.
-    this.#names.onRelease((copies) => {
+    this.#listening.push(this.#names.onRelease((copies) => {
       this.free(copies).catch(() => {});
-    });
+    }));
     // A spill or a flush moved a copy: the registry names its new tier.
-    this.tiers.onMove(async (key, tier) => {
+    this.#listening.push(this.tiers.onMove(async (key, tier) => {
       const copy = parseCopyKey(key);
       if (copy !== undefined) {
         await this.#names.relocateFragment({ ...copy, node: this.node }, tier);
       }
-    });
+    }));
+  }
+
+  /**
+   * Stops hearing release notices and tier moves, and drops the cached
+   * plans. The tiers, the name service and the data
+   * plane client it was given stay open: whoever opened them closes them.
+   * Closing again does nothing.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "../registry/registry.ts";
+   * import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
+   * import { Runtime } from "./runtime.ts";
+   * await Deno.mkdir("tmp", { recursive: true });
+   * const dir = await Deno.makeTempDir({ dir: "tmp" });
+   * await using registry = await openRegistry({ path: ":memory:" });
+   * const tiers = await openMemoryAndFile({ node: "n1", dataDir: dir, memory: 1024, file: 4096 });
+   * {
+   *   await using runtime = new Runtime({ node: "n1", names: registry, tiers });
+   *   assert.equal(runtime.node, "n1");
+   * } // closed here
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  close(): Promise<void> {
+    for (const stop of this.#listening.splice(0)) stop();
+    this.#plans.clear();
+    return Promise.resolve();
+  }
+
+  /** Closes the runtime (`await using`); see `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Bytes a fragment region takes: what a publish body must hold. */

@@ -1,0 +1,16 @@
+/**
+ * The node runtime: publish (store, then register), attach (look up, read,
+ * check, transform), commit and retention, with the buffer pool, checksums
+ * and plan chunks it works with. It reaches name servers through
+ * `NameService` (`src/name_service/`) and other runtimes over the data plane
+ * (`src/wire/`).
+ *
+ * @module
+ */
+
+export * from "./buffer_pool.ts";
+export * from "./checksum.ts";
+export * from "./peers.ts";
+export * from "./plan_chunks.ts";
+export * from "./runtime.ts";
+export * from "./turns.ts";
