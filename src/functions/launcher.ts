@@ -255,6 +255,11 @@ export class Launcher {
     await run(["-c", 'rmdir "$1"/sb-* "$1" 2>/dev/null; exit 0', "strata-close", dir]);
   }
 
+  /** Closes it (`await using`); see `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #probe(): Promise<Isolation> {
     const sh = await Deno.permissions.query({ name: "run", command: "sh" });
     if (sh.state !== "granted" || this.#forced === "heap-only") {

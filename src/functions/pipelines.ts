@@ -326,6 +326,11 @@ export class PipelineService {
     await Promise.all([...this.#live.values()].map((p) => p.loop));
   }
 
+  /** Closes it (`await using`); see `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #follow(source: string): () => void {
     return this.#catalog.follow?.(source) ?? (() => {});
   }

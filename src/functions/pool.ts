@@ -256,6 +256,11 @@ export class SandboxPool {
     await this.#launcher.close();
   }
 
+  /** Closes it (`await using`); see `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #spawn(memoryBytes: number): Sandbox {
     const sb = Sandbox.spawn(this.#launcher, memoryBytes);
     this.#live.add(sb);

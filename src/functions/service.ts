@@ -678,6 +678,11 @@ export class FunctionService {
     return this.#ownsPool ? this.#pool.close() : Promise.resolve();
   }
 
+  /** Closes it (`await using`); see `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #dryRun(name: string, digest: string, module: Loadable): Promise<Declaration> {
     let lease: Lease;
     try {
