@@ -8,7 +8,7 @@
 
 import type { Group as H5Group } from "h5wasm";
 import { compileDescription, datasetLayout } from "../ddl/mod.ts";
-import { InvalidRequestError, type StrataError } from "../errors.ts";
+import { InvalidRequestError, StrataError } from "../errors.ts";
 import { compilePlan, executePlan } from "../transform/mod.ts";
 import { readHdf5 } from "./_h5wasm.ts";
 import { packedLayout } from "./_packed.ts";
@@ -51,7 +51,12 @@ export async function fromHdf5(
   file: Uint8Array,
   options: { readonly name: string },
 ): Promise<Imported> {
-  const read = await readHdf5(file, (f, module) => {
+  if (!hasSignature(file)) {
+    throw new InvalidRequestError(
+      "Cannot read the HDF5 file: no HDF5 signature at byte 0, 512, 1024, ...: not an HDF5 file",
+    );
+  }
+  const read = await (readHdf5(file, (f, module) => {
     const out: {
       name: string;
       path: string;
@@ -65,6 +70,11 @@ export async function fromHdf5(
       out.push({ ...d, path, name: unique(identifier(path.slice(1).replaceAll("/", "_")), names) });
     }
     return out;
+  })).catch((e: unknown) => {
+    if (e instanceof StrataError) throw e;
+    throw new InvalidRequestError(`Cannot read the HDF5 file: ${(e as Error).message}`, {
+      cause: e,
+    });
   });
   if (read.length === 0) {
     throw new InvalidRequestError("Cannot import the HDF5 file: it holds no dataset");
@@ -102,6 +112,15 @@ export async function fromHdf5(
   const bytes = new Uint8Array(layout.byteLength);
   executePlan(compilePlan([packed.layout], layout), [buffer], bytes);
   return { description, bytes, variables: read.map((d) => ({ name: d.name, path: d.path })) };
+}
+
+/** HDF5's format signature, at 0 or a power of two from 512 (after a user block). */
+function hasSignature(file: Uint8Array): boolean {
+  const signature = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+  for (let at = 0; at + 8 <= file.byteLength; at = at === 0 ? 512 : at * 2) {
+    if (signature.every((b, i) => file[at + i] === b)) return true;
+  }
+  return false;
 }
 
 /** Every dataset of the file, depth first in the order the file lists them. */
@@ -153,7 +172,7 @@ function typeText(meta: TypeMeta, path: string): string {
       ) {
         throw refused(path, "arrays of compounds or strings inside an element");
       }
-      return `[${(meta.shape ?? []).join(", ")}]${typeText(element, path)}`;
+      return `[${(element.shape ?? meta.shape ?? []).join(", ")}]${typeText(element, path)}`;
     }
     default:
       throw refused(path, `HDF5 type class ${meta.type}`);
