@@ -11,13 +11,9 @@ import { connect } from "../src/client/mod.ts";
 import { ServerError } from "../src/client/errors.ts";
 import { shardOf } from "../src/cluster/shard.ts";
 import { type Proc, startNameserver, startRuntime } from "./_cluster.ts";
+import { particlesDescription, XYZ } from "./_fixtures.ts";
 
-const PARTICLES = `dataset particles {
-  type P struct { x, y, z float64; id int64 }
-  var p [4096]P
-}
-fragment part(lo, hi) { var p = p[lo:hi] }
-fragment xyz(lo, hi) columnar { var p { x float32, y float32, z float32 } = p[lo:hi] }`;
+const PARTICLES = particlesDescription({ count: 4096, fragments: [XYZ] });
 
 const GRID = `dataset grid {
   var t [64, 48]float64

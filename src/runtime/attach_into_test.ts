@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { InvalidRequestError } from "../errors.ts";
+import { particlesDescription, XYZ } from "../../tests/_fixtures.ts";
 import { withCluster } from "./_test_cluster.ts";
 
-const PARTICLES = `dataset particles {
-  type P struct { x, y, z float64; id int64 }
-  var p [1000]P
-}
-fragment part(lo, hi) { var p = p[lo:hi] }
-fragment xyz(lo, hi) columnar { var p { x float32, y float32, z float32 } = p[lo:hi] }
-fragment soa columnar { var p { x, y, z, id } = p }`;
+const PARTICLES = particlesDescription({
+  fragments: [XYZ, "fragment soa columnar { var p { x, y, z, id } = p }"],
+});
 
 /** Particles lo..hi as an array of structs; `shift` changes every value. */
 function particles(lo: number, hi: number, shift = 0): Uint8Array {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withDir } from "../../tests/_fixtures.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { MemoryTier } from "../tiers/memory_tier.ts";
@@ -50,16 +51,6 @@ function dying(r: Registry, when: "before" | "after"): NameService {
 
 const grid = (k: number) =>
   new Uint8Array(Float32Array.from({ length: 8 }, (_, i) => i + 100 * k).buffer);
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Attaches rows 0 and 1 of version 1 of `g`. */
 async function attachHalf(rt: Runtime): Promise<Uint8Array> {

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { LostError, UnavailableError } from "../errors.ts";
+import { particlesDescription, XYZ } from "../../tests/_fixtures.ts";
 import { withCluster } from "./_test_cluster.ts";
 
-const PARTICLES = `dataset particles {
-  type P struct { x, y, z float64; id int64 }
-  var p [1000]P
-}
-fragment part(lo, hi) { var p = p[lo:hi] }
-fragment xyz(lo, hi) columnar { var p { x float32, y float32, z float32 } = p[lo:hi] }
-fragment ids { var p [i] { id } = p[i*2] }`;
+const PARTICLES = particlesDescription({
+  fragments: [XYZ, "fragment ids { var p [i] { id } = p[i*2] }"],
+});
 
 function particles(lo: number, hi: number): Uint8Array {
   const v = new DataView(new ArrayBuffer((hi - lo) * 32));

@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
 import consumerNear from "../../placements/consumer_near.ts";
 import { InvalidRequestError, StrataError, UnavailableError } from "../errors.ts";
+import { particlesDescription } from "../../tests/_fixtures.ts";
 import type { NamedPolicy, PlacementRequest } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { Runtime, type SendReplica } from "./runtime.ts";
 import { withCluster } from "./_test_cluster.ts";
 
-const PARTICLES = `dataset particles {
-  type P struct { x, y, z float64; id int64 }
-  var p [1000]P
-}
-fragment part(lo, hi) { var p = p[lo:hi] }
-fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`;
+const PARTICLES = particlesDescription({
+  fragments: ["fragment xyz columnar { var p { x float32, y float32, z float32 } = p }"],
+});
 
 const nearPolicy: NamedPolicy = { name: "consumer-near", place: consumerNear };
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withDir } from "../../tests/_fixtures.ts";
 import { LostError, NodeFullError, NotFoundError } from "../errors.ts";
 import { openRegistry } from "../registry/registry.ts";
 import { FileTier } from "../tiers/file_tier.ts";
@@ -32,16 +33,6 @@ async function start(dir: string) {
     ],
   });
   return { registry, memory, file, runtime: new Runtime({ node: "n1", names: registry, tiers }) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const grid = () => new Uint8Array(Float32Array.from({ length: 16 }, (_, i) => i).buffer);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withDir } from "../../tests/_fixtures.ts";
 import { NodeFullError, StrataError } from "../errors.ts";
 import {
   FileTier,
@@ -12,16 +13,6 @@ import {
   TierSet,
   type TierSpec,
 } from "./mod.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function spec(name: string, kind: TierSpec["kind"], capacity: number): TierSpec {
   return { name, kind, capacity, ...KIND_DEFAULTS[kind] };

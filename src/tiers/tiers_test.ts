@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
+import { withDir } from "../../tests/_fixtures.ts";
 import { StrataError, TierFullError } from "../errors.ts";
 import { BackingTier, FileTier, MemoryTier, ShmTier, type Tier } from "./mod.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function capacityIsEnforced(t: Tier) {
   await t.put("a", new Uint8Array(60));
