@@ -46,13 +46,23 @@ export async function writeResults(
   markdown: (machineLine: string) => string,
 ): Promise<void> {
   const m = machine();
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(
-    `bench/results/${name}.json`,
-    JSON.stringify({ machine: m, points }, null, 2) + "\n",
-  );
-  await Deno.writeTextFile(
-    `bench/results/${name}.md`,
+  await writeResultFiles(
+    name,
+    { machine: m, points },
     markdown(`${m.date}, Deno ${m.deno}, ${m.build}, ${m.cpus} CPUs.`),
   );
+}
+
+/**
+ * Writes bench/results/NAME.json (`json`, as indented JSON) and NAME.md
+ * (`markdown`): the one place benchmarks write their results.
+ */
+export async function writeResultFiles(
+  name: string,
+  json: unknown,
+  markdown: string,
+): Promise<void> {
+  await Deno.mkdir("bench/results", { recursive: true });
+  await Deno.writeTextFile(`bench/results/${name}.json`, JSON.stringify(json, null, 2) + "\n");
+  await Deno.writeTextFile(`bench/results/${name}.md`, markdown);
 }

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { writeResultFiles } from "./_results.ts";
 import { FunctionService } from "../src/functions/service.ts";
 import { FunctionStore } from "../src/functions/store.ts";
 import { TypeChecker } from "../src/functions/typecheck.ts";
@@ -359,9 +360,7 @@ export async function functionsBench(): Promise<FunctionsBenchResult> {
     `| batched small calls (16 float32, 512 per message, 2 processes) | ${r.batched.perSecond} calls/s | | | >= 100000 calls/s |`,
     "",
   ].join("\n");
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile("bench/results/functions.md", md);
-  await Deno.writeTextFile("bench/results/functions.json", JSON.stringify(r, null, 2) + "\n");
+  await writeResultFiles("functions", r, md);
   console.log(md);
   return r;
 }

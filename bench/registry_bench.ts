@@ -11,6 +11,7 @@
  * @module
  */
 
+import { writeResultFiles } from "./_results.ts";
 import { startServer } from "../tests/_server.ts";
 
 /** One measured point. */
@@ -221,12 +222,7 @@ export async function registryBench(): Promise<RegistryPoint[]> {
     ...rows,
     "",
   ].join("\n");
-  await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile("bench/results/registry.md", md);
-  await Deno.writeTextFile(
-    "bench/results/registry.json",
-    JSON.stringify({ machine, baseline: baseline!, etcd, points }, null, 2) + "\n",
-  );
+  await writeResultFiles("registry", { machine, baseline: baseline!, etcd, points }, md);
   console.log(md);
   return points;
 }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { writeResultFiles } from "./_results.ts";
 import { BUILTIN_POLICIES } from "../placements/mod.ts";
 import { planSpill, type SpillCopy, type SpillTier } from "../src/tiers/spill.ts";
 import type { NodeView, PlacementRequest, TierView } from "../src/tiers/policy.ts";
@@ -367,10 +368,7 @@ export async function tiersBench(): Promise<TiersBenchResult> {
     };
     const report = formatTiers(result);
     console.log(report);
-    const out = new URL("./results/", import.meta.url);
-    await Deno.mkdir(out, { recursive: true });
-    await Deno.writeTextFile(new URL("tiers.json", out), JSON.stringify(result, null, 2) + "\n");
-    await Deno.writeTextFile(new URL("tiers.md", out), report);
+    await writeResultFiles("tiers", result, report);
     return result;
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeResultFiles } from "./_results.ts";
 import {
   compilePlan,
   executePlan,
@@ -397,10 +398,7 @@ export async function transformBench(): Promise<TransformBenchResult> {
   };
   const report = formatReport(result);
   console.log(report);
-  const dir = new URL("./results/", import.meta.url);
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(new URL("transform.json", dir), JSON.stringify(result, null, 2) + "\n");
-  await Deno.writeTextFile(new URL("transform.md", dir), report);
+  await writeResultFiles("transform", result, report);
   return result;
 }
 
