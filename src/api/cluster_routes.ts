@@ -65,6 +65,10 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
   app.get("/v1/cluster/datasets/:name/settings", async (c) => {
     return reply(c, await o.registry.datasetSettings(c.req.param("name")));
   });
+  app.get("/v1/cluster/datasets/:name/versions/:version/sizes", async (c) => {
+    const version = versionParam(c.req.param("version"), false) as number;
+    return reply(c, { sizes: await o.registry.versionSizes(c.req.param("name"), version) });
+  });
   app.get("/v1/cluster/datasets/:name/fragments/:fragment/layout", async (c) => {
     const bindings = integers(new URL(c.req.url).searchParams);
     checkBindings("layout query", bindings);

@@ -7,7 +7,7 @@
 import type { Hono } from "hono";
 import { StrataError } from "../errors.ts";
 import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
-import { readExactBody } from "./body.ts";
+import { readBoundedBytes, readExactBody } from "./body.ts";
 import type { Catalog } from "./catalog.ts";
 import type { CreateDatasetInput } from "../registry/records.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
@@ -104,12 +104,16 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     }
     checkLabel("fragment name", fragment);
     const { bindings } = queryOf(new URL(c.req.url).searchParams, maxWait);
-    const expected = await runtime.expectedBytes(dataset, fragment, bindings);
-    const bytes = await readExactBody(c.req.raw, {
-      expected,
-      limit: o.maxPayloadBytes,
-      what: `fragment '${fragment}'`,
-    });
+    const expected = await runtime.expectedBytes(dataset, fragment, bindings, version);
+    // A size the version does not hold yet is read from the bytes: their
+    // length is checked against it once they are read.
+    const bytes = expected === undefined
+      ? await readBoundedBytes(c.req.raw, o.maxPayloadBytes)
+      : await readExactBody(c.req.raw, {
+        expected,
+        limit: o.maxPayloadBytes,
+        what: `fragment '${fragment}'`,
+      });
     const { committed, record } = await runtime.publish({
       dataset,
       version,

@@ -93,6 +93,16 @@ export class RemoteNameService implements NameService {
     );
   }
 
+  /** The sizes a version is laid out with; not cached: an open version gains them. */
+  async versionSizes(dataset: string, version: number): Promise<Record<string, number>> {
+    const r = await this.#call<{ sizes: Record<string, number> }>(
+      this.urlOf(dataset),
+      "GET",
+      `/v1/cluster/datasets/${enc(dataset)}/versions/${version}/sizes`,
+    );
+    return r.sizes;
+  }
+
   fragmentLayout(
     dataset: string,
     fragment: string,

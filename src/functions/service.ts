@@ -51,6 +51,8 @@ export interface FunctionCatalog {
   attachFragments(query: AttachQuery, options?: { readonly waitMs?: number }): Promise<{
     readonly version: number;
     readonly sources: readonly SourceRecord[];
+    /** The sizes the version is laid out with (they differ per version when read at publish). */
+    readonly sizes?: Readonly<Record<string, number>>;
   }>;
 }
 
@@ -472,18 +474,26 @@ export class FunctionService {
     },
   ): Promise<CallResult> {
     const decl = fn.record.declaration;
-    const attach = (source: DatasetDescription) => {
-      const { layout, fields } = this.#layout(fn, source, req.params);
-      return this.#runtime().attachLayout(
+    const attach = async (source: DatasetDescription) => {
+      // Sizes read per version: find the version first, then lay its region out.
+      const found = source.sizesPerVersion.length === 0
+        ? { version: req.version, sizes: source.sizes }
+        : await this.#catalog.attachFragments(
+          { dataset: req.dataset, version: req.version, fragment: "dataset", bindings: {} },
+          req.waitMs === undefined ? {} : { waitMs: req.waitMs },
+        );
+      const sizes = found.sizes ?? source.sizes;
+      const { layout, fields } = this.#layout(fn, source, req.params, sizes);
+      return await this.#runtime().attachLayout(
         {
           dataset: req.dataset,
-          version: req.version,
+          version: found.version,
           createdAt: source.createdAt,
           ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
           ...(req.reshape === undefined ? {} : { reshape: req.reshape }),
         },
         layout,
-      ).then((attached) => ({ attached, fields, source }));
+      ).then((attached) => ({ attached, fields, source, sizes }));
     };
     const kept = this.#sources.get(req.dataset);
     let run: Awaited<ReturnType<typeof attach>>;
@@ -499,7 +509,7 @@ export class FunctionService {
       if (fresh.createdAt === kept.createdAt) throw e;
       run = await attach(fresh);
     }
-    const { attached, fields, source } = run;
+    const { attached, fields, sizes } = run;
     const buffer = attached.bytes.buffer as ArrayBuffer;
     const ctx = {
       function: functionOf(fn),
@@ -533,7 +543,7 @@ export class FunctionService {
     }
     const outDs = this.#output(fn, output);
     const outLayout = outputLayout(outDs, output, {
-      ...sizesFor(outDs, source.sizes),
+      ...sizesFor(outDs, sizes),
       ...req.params,
     });
     const bytes = this.#pack(fn.record, outLayout, reply.arrays);
@@ -830,15 +840,16 @@ export class FunctionService {
     fn: Resolved,
     source: DatasetDescription,
     params: Readonly<Record<string, number>>,
+    sizes: Readonly<Record<string, number>>,
   ): { layout: FragmentLayout; fields: FieldEntry[] } {
     const key = `${fn.record.digest}\0${source.name}\0${source.createdAt}\0${
       JSON.stringify(params)
-    }`;
+    }\0${JSON.stringify(sizes)}`;
     let hit = this.#layouts.get(key);
     if (hit === undefined) {
       const ds = this.#input(fn, source);
       const layout = fragmentLayout(ds, fn.record.declaration.fragment, {
-        ...source.sizes,
+        ...sizes,
         ...params,
       });
       hit = { layout, fields: fieldsFor(fn.record.name, layout) };

@@ -59,6 +59,14 @@ export interface DatasetSettings {
   readonly durable: boolean;
   /** Nodes where its consumers will attach (placement input). */
   readonly consumers?: readonly string[];
+  /**
+   * The description, present when some size variable was not given at
+   * creation: a publishing runtime reads those sizes from the bytes
+   * (`publishedSizes()`), and the name server records them per version.
+   */
+  readonly description?: string;
+  /** The sizes given at creation (with `description`). */
+  readonly sizes?: Readonly<Record<string, number>>;
 }
 
 /** A node with a live lease, as the name server lists it. */
@@ -111,7 +119,16 @@ export type CopyRef = Pick<
 export interface NameService {
   /** Settings of a dataset; `NotFoundError` when unknown. */
   datasetSettings(name: string): Promise<DatasetSettings>;
-  /** The layout of a fragment with bindings (size checks happen against it). */
+  /**
+   * The sizes a version is laid out with: those given at creation and those
+   * recorded for the version from its published bytes (none yet for a
+   * version nothing sized was published into).
+   */
+  versionSizes(dataset: string, version: number): Promise<Readonly<Record<string, number>>>;
+  /**
+   * The layout of a fragment with bindings (size checks happen against it).
+   * The bindings may give size variables not given at creation.
+   */
   fragmentLayout(
     dataset: string,
     fragment: string,
@@ -140,6 +157,8 @@ export interface NameService {
       readonly sources: readonly SourceRecord[];
       /** When the dataset was created: another dataset of the same name has another. */
       readonly createdAt?: number;
+      /** The size variables the version is laid out with. */
+      readonly sizes?: Readonly<Record<string, number>>;
     }
   >;
   /** Resolves with the first committed version >= `atLeast`. */

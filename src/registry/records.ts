@@ -46,6 +46,11 @@ export interface VersionRecord {
   readonly bytes: number;
   /** When it was committed, ms since the epoch. */
   readonly committedAt?: number;
+  /**
+   * Sizes read from this version's published bytes, for size variables not
+   * given when the dataset was created (absent until a publish carries one).
+   */
+  readonly sizes?: Readonly<Record<string, number>>;
 }
 
 /** A registered node, stored under `["nodes", id]` with its lease as `expireIn`. */
@@ -117,14 +122,19 @@ export interface DatasetDescription extends DatasetSummary {
   readonly description: string;
   /** Description in its JSON form. */
   readonly descriptionJson: unknown;
-  /** Values of size variables. */
+  /** Values of size variables given when it was created. */
   readonly sizes: Readonly<Record<string, number>>;
+  /**
+   * Size variables not given at creation: each version reads them from its
+   * published bytes (`sizes` of each version).
+   */
+  readonly sizesPerVersion: readonly string[];
   /** Nodes where its consumers will attach. */
   readonly consumers: readonly string[];
   /** Fragments it declares (`dataset`, the whole dataset, is implicit). */
   readonly fragments: readonly FragmentInfo[];
-  /** Bytes of the whole dataset in its own layout. */
-  readonly byteLength: number;
+  /** Bytes of the whole dataset in its own layout; null when its sizes differ per version. */
+  readonly byteLength: number | null;
   /** Its versions, oldest first. */
   readonly versions: readonly VersionRecord[];
 }
@@ -160,6 +170,8 @@ export interface AttachResult {
   readonly layout: FragmentLayout;
   /** Published copies holding part of the region, with their layouts. */
   readonly sources: SourceRecord[];
+  /** The size variables the version is laid out with: given at creation or read at publish. */
+  readonly sizes: Readonly<Record<string, number>>;
   /**
    * When the dataset was created (ms since the epoch, unique per name on
    * its name server): a dataset deleted and created again under the same

@@ -14,6 +14,7 @@ import {
   descriptionToJson,
   fragmentLayout,
   printDescription,
+  publishableSizes,
 } from "../ddl/mod.ts";
 import {
   ClosedError,
@@ -68,6 +69,7 @@ import {
   checkVersion,
   MAX_NODE_TIERS,
   MAX_URL_LENGTH,
+  type Region,
   regionOf,
   sizeVariables,
 } from "./validate.ts";
@@ -119,13 +121,26 @@ interface VersionEntry {
   index: RegionIndex<Held> | undefined;
   /** Publish writes in flight. */
   readonly inflight: Set<Promise<unknown>>;
+  /**
+   * Sizes of the size variables not given at creation, as its copies give
+   * them (registrations still being written too): the first copy to give
+   * one fixes it for the version.
+   */
+  sizes: Record<string, number>;
+  /** The sizes its record in KV holds. */
+  storedSizes: Readonly<Record<string, number>>;
+  /** Its whole-dataset layout, once every size is known (see `wholeOf`). */
+  whole: FragmentLayout | undefined;
 }
 
 interface DatasetEntry {
   readonly record: DatasetRecord;
   readonly ds: Dataset;
-  readonly whole: FragmentLayout;
+  /** The whole-dataset layout; undefined when sizes are read per version. */
+  readonly whole: FragmentLayout | undefined;
   readonly sizeVars: ReadonlySet<string>;
+  /** Size variables not given at creation: each version reads them from its published bytes. */
+  readonly perVersion: ReadonlySet<string>;
   readonly versions: Map<number, VersionEntry>;
   latest: number;
   /** Serialises the commits of this dataset. */
@@ -321,15 +336,20 @@ export class Registry implements NameService {
       v.state = e.value.state;
       v.stored = true;
       if (e.value.committedAt !== undefined) v.committedAt = e.value.committedAt;
+      if (e.value.sizes !== undefined) {
+        v.storedSizes = e.value.sizes;
+        v.sizes = { ...e.value.sizes };
+      }
     }
     for await (const e of this.#kv.list<FragmentRecord>({ prefix: KEYS.fragments() })) {
       const d = this.#datasets.get(e.value.dataset);
       if (d === undefined) continue;
       // A copy whose version record was not written (its first write failed) opens it.
       const v = d.versions.get(e.value.version) ?? newVersion(d, e.value.version);
-      const { params, layoutBindings } = regionOf(e.value.bindings, d.sizeVars, d.record.sizes);
-      const layout = this.#layout(d, e.value.fragment, params, layoutBindings);
-      v.held.set(regionId(e.value.fragment, params), {
+      const region = regionIn(d, v, e.value.bindings);
+      Object.assign(v.sizes, region.sizes);
+      const layout = this.#layout(d, v, e.value.fragment, region);
+      v.held.set(regionId(e.value.fragment, region.params), {
         record: e.value,
         layout,
         kvKey: e.key,
@@ -346,8 +366,23 @@ export class Registry implements NameService {
 
   /**
    * Registers a dataset from its description (the talk's "create object").
-   * Throws `ConflictError` when the name is taken, `DescriptionError` for a
-   * description that does not compile, `LayoutError` for unbound sizes.
+   * A size variable not given in `sizes` is read from each version's
+   * published bytes (DRepl's `var sz int64; var a [sz]float32`). Throws
+   * `ConflictError` when the name is taken, `DescriptionError` for a
+   * description that does not compile, `LayoutError` for a size variable
+   * neither given nor stored by any layout before the arrays it sizes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "p", description: "dataset { var sz int64\n var a [sz]float32 }" });
+   * const copy = { dataset: "p", fragment: "dataset", node: "n", tier: "memory", checksum: 0 };
+   * await reg.publishFragment({ ...copy, version: 1, bindings: { sz: 3 }, byteLength: 8 + 12 });
+   * await reg.publishFragment({ ...copy, version: 2, bindings: { sz: 5 }, byteLength: 8 + 20 });
+   * assert.deepEqual((await reg.listVersions("p")).map((v) => v.sizes), [{ sz: 3 }, { sz: 5 }]);
+   * ```
    */
   async createDataset(input: CreateDatasetInput): Promise<DatasetSummary> {
     this.#checkOpen();
@@ -366,6 +401,7 @@ export class Registry implements NameService {
     checkRetention(retention);
     const sizes = { ...(input.sizes ?? {}) };
     checkSizes(ds, sizes);
+    checkPublishable(ds, sizes);
     if (input.consumers !== undefined) checkConsumers(input.consumers);
     const description = typeof input.description === "string"
       ? input.description
@@ -422,9 +458,10 @@ export class Registry implements NameService {
       description: d.record.description,
       descriptionJson: d.described.descriptionJson,
       sizes: d.record.sizes,
+      sizesPerVersion: [...d.perVersion],
       consumers: d.record.consumers ?? [],
       fragments: d.described.fragments,
-      byteLength: d.whole.byteLength,
+      byteLength: d.whole?.byteLength ?? null,
       versions: versionList(d),
     };
   }
@@ -472,10 +509,44 @@ export class Registry implements NameService {
   // deno-lint-ignore require-await
   async datasetSettings(name: string): Promise<DatasetSettings> {
     const d = this.#dataset(name);
-    return { name, durable: d.record.durable, consumers: d.record.consumers ?? [] };
+    return {
+      name,
+      durable: d.record.durable,
+      consumers: d.record.consumers ?? [],
+      ...(d.perVersion.size === 0
+        ? {}
+        : { description: d.record.description, sizes: d.record.sizes }),
+    };
   }
 
-  /** Layout of a fragment region (`dataset` for the whole dataset). */
+  /**
+   * The sizes version `version` is laid out with: those given at creation
+   * and those its copies gave (registrations being written too).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "p", description: "dataset { var sz int64\n var a [sz]float32 }" });
+   * assert.deepEqual(await reg.versionSizes("p", 1), {});
+   * await reg.publishFragment({
+   *   dataset: "p", version: 1, fragment: "dataset", bindings: { sz: 3 }, node: "n", tier: "memory", byteLength: 20, checksum: 0,
+   * });
+   * assert.deepEqual(await reg.versionSizes("p", 1), { sz: 3 });
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async versionSizes(dataset: string, version: number): Promise<Record<string, number>> {
+    const d = this.#dataset(dataset);
+    checkVersion(version);
+    return knownSizes(d, d.versions.get(version));
+  }
+
+  /**
+   * Layout of a fragment region (`dataset` for the whole dataset). The
+   * bindings give the size variables not given at creation.
+   */
   // deno-lint-ignore require-await
   async fragmentLayout(
     dataset: string,
@@ -483,8 +554,7 @@ export class Registry implements NameService {
     bindings: Readonly<Record<string, number>>,
   ): Promise<FragmentLayout> {
     const d = this.#dataset(dataset);
-    const { params, layoutBindings } = regionOf(bindings, d.sizeVars, d.record.sizes);
-    return this.#layout(d, fragment, params, layoutBindings);
+    return this.#layout(d, undefined, fragment, regionOf(bindings, d.sizeVars, d.record.sizes));
   }
 
   /**
@@ -502,8 +572,12 @@ export class Registry implements NameService {
     checkCopy(record);
     const name = d.record.name;
     const n = record.version;
-    const { params, layoutBindings } = regionOf(record.bindings, d.sizeVars, d.record.sizes);
-    const layout = this.#layout(d, record.fragment, params, layoutBindings);
+    let v = d.versions.get(n);
+    // A size this version holds already may only be repeated: the first
+    // copy to give one fixes it for the version.
+    const region = regionIn(d, v, record.bindings);
+    const { params } = region;
+    const layout = this.#layout(d, v, record.fragment, region);
     if (d.ds.fragments.get(record.fragment)?.decl.readOnly === true) {
       throw new LayoutError(
         `Cannot publish fragment '${record.fragment}': it is read-only, consumers attach it and producers publish through another fragment`,
@@ -512,7 +586,6 @@ export class Registry implements NameService {
     if (record.byteLength !== layout.byteLength) {
       throw new SizeMismatchError(record.fragment, layout.byteLength, record.byteLength);
     }
-    let v = d.versions.get(n);
     if (v === undefined) {
       const floor = oldestOpenable(committedVersions(d), d.record.retention);
       if (n < floor) {
@@ -536,6 +609,11 @@ export class Registry implements NameService {
       );
     }
     v ??= newVersion(d, n);
+    if (Object.keys(region.sizes).length > 0) {
+      // Decided here, in memory: a copy giving other sizes is refused from now on.
+      Object.assign(v.sizes, region.sizes);
+      v.whole = undefined;
+    }
     // A publish that completes its version, with nothing else under way for
     // its dataset, registers the copy and commits the version in one atomic
     // operation: one KV commit instead of two, on the path from a producer's
@@ -543,7 +621,7 @@ export class Registry implements NameService {
     // publish or commit is under way: versions commit in the order their
     // last publishes arrived, as they do on the usual path.
     const completes = before === undefined && d.writing === 0 && d.commits === 0 &&
-      coverageOf(d, v).completedBy(layout);
+      coverageOf(d, v)?.completedBy(layout) === true;
     const mine: Held = {
       record: { ...withoutReplicas(record), bindings: { ...record.bindings } },
       layout,
@@ -565,6 +643,7 @@ export class Registry implements NameService {
         if (!mine.durable && version.held.get(id) === mine) {
           version.held.delete(id);
           version.bytes -= record.byteLength;
+          restoreSizes(d, version);
           if (version.held.size === 0 && !version.stored && version.inflight.size === 0) {
             d.versions.delete(n);
           }
@@ -576,7 +655,12 @@ export class Registry implements NameService {
     // The version's record is written with its first copy; its counts are
     // derived from the copies when the registry loads.
     const first = !v.stored;
-    if (first) {
+    // Sizes this copy gives, or that its layout took from copies still being
+    // written, go in the version's record with it: a registered copy's layout
+    // never rests on sizes that are not durable.
+    const sizes = { ...v.sizes };
+    const ahead = Object.keys(sizes).some((k) => v.storedSizes[k] === undefined);
+    if (first || ahead) {
       v.stored = true;
       mutations.push({ type: "set", key: KEYS.version(name, n), value: versionRecord(v) });
     }
@@ -592,6 +676,7 @@ export class Registry implements NameService {
         v.bytes -= record.byteLength - (before?.record.byteLength ?? 0);
       }
       if (first) v.stored = false;
+      restoreSizes(d, v);
       if (v.held.size === 0 && !v.stored && v.inflight.size === 1) d.versions.delete(n);
       throw e;
     } finally {
@@ -599,6 +684,7 @@ export class Registry implements NameService {
       d.writing--;
     }
     mine.durable = true;
+    if (ahead) v.storedSizes = { ...v.storedSizes, ...sizes };
     if (before !== undefined) {
       // An overwrite: the copies of the replaced record on other nodes are freed
       // (the publishing node replaced its own in place).
@@ -852,6 +938,16 @@ export class Registry implements NameService {
           `Version ${n} of '${name}' does not exist: nothing was published into it`,
         );
       }
+      const unknown = [...d.perVersion].filter((k) => v.sizes[k] === undefined);
+      if (unknown.length > 0) {
+        throw new ConflictError(
+          `Cannot commit version ${n} of '${name}': no copy published into it gives size variable${
+            unknown.length === 1 ? "" : "s"
+          } ${unknown.map((k) => `'${k}'`).join(", ")}, publish a fragment that stores ${
+            unknown.length === 1 ? "it" : "them"
+          } first`,
+        );
+      }
       const plan = planRetention(d.versions.values(), n, d.record.retention);
       if (!plan.ok) {
         throw new ConflictError(
@@ -911,6 +1007,7 @@ export class Registry implements NameService {
       v.state = "committed";
       v.committedAt = committedAt;
       v.coverage = undefined;
+      v.storedSizes = { ...v.sizes };
       d.latest = latest;
       for (const r of [...retire, ...leftover]) {
         r.state = "retired";
@@ -984,8 +1081,15 @@ export class Registry implements NameService {
   #find(query: AttachQuery): AttachResult {
     const d = this.#dataset(query.dataset);
     const name = d.record.name;
-    const { params, layoutBindings } = regionOf(query.bindings, d.sizeVars, d.record.sizes);
-    const layout = this.#layout(d, query.fragment, params, layoutBindings);
+    // With sizes fixed at creation, a bad region is refused whatever the version.
+    const fixed = d.perVersion.size === 0
+      ? this.#layout(
+        d,
+        undefined,
+        query.fragment,
+        regionOf(query.bindings, d.sizeVars, d.record.sizes),
+      )
+      : undefined;
     let n: number;
     if (query.version === "latest") {
       if (d.latest === 0) throw new NotCommittedError(name, 1);
@@ -1010,11 +1114,12 @@ export class Registry implements NameService {
       v.index = new RegionIndex();
       for (const h of v.held.values()) if (h.durable) v.index.add(h.layout, h);
     }
+    const layout = fixed ?? this.#layout(d, v, query.fragment, regionIn(d, v, query.bindings));
     const sources = [];
     for (const h of v.index.query(layout)) {
       if (overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
     }
-    return { version: n, layout, sources, createdAt: d.record.createdAt };
+    return { version: n, layout, sources, createdAt: d.record.createdAt, sizes: knownSizes(d, v) };
   }
 
   /**
@@ -1216,11 +1321,14 @@ export class Registry implements NameService {
   #entry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
     this.#lastCreatedAt = Math.max(this.#lastCreatedAt, record.createdAt);
     const ds = compiled ?? compileDescription(record.description);
+    const sizeVars = sizeVariables(ds);
+    const perVersion = new Set([...sizeVars].filter((k) => record.sizes[k] === undefined));
     return {
       record,
       ds,
-      whole: datasetLayout(ds, record.sizes),
-      sizeVars: sizeVariables(ds),
+      whole: perVersion.size === 0 ? datasetLayout(ds, record.sizes) : undefined,
+      sizeVars,
+      perVersion,
       versions: new Map(),
       latest: 0,
       commitChain: Promise.resolve(),
@@ -1236,20 +1344,23 @@ export class Registry implements NameService {
     return d;
   }
 
+  /** The layout of a region, of version `v` when given (its sizes are in `region`). */
   #layout(
     d: DatasetEntry,
+    v: VersionEntry | undefined,
     fragment: string,
-    params: Readonly<Record<string, number>>,
-    layoutBindings: Readonly<Record<string, number>>,
+    region: Region,
   ): FragmentLayout {
-    if (fragment !== "dataset") return fragmentLayout(d.ds, fragment, layoutBindings);
-    const extra = Object.keys(params);
+    if (fragment !== "dataset") return fragmentLayout(d.ds, fragment, region.layoutBindings);
+    const extra = Object.keys(region.params);
     if (extra.length > 0) {
       throw new LayoutError(
         `Fragment 'dataset' (the whole dataset) takes no parameters: found ${extra.join(", ")}`,
       );
     }
-    return d.whole;
+    const kept = d.whole ??
+      (v !== undefined && Object.keys(region.sizes).length === 0 ? wholeOf(d, v) : undefined);
+    return kept ?? datasetLayout(d.ds, region.layoutBindings);
   }
 }
 
@@ -1350,6 +1461,66 @@ function checkCopy(r: FragmentRecord): void {
   }
 }
 
+/** Refuses a size variable neither given nor published by any layout before what it sizes. */
+function checkPublishable(ds: Dataset, sizes: Readonly<Record<string, number>>): void {
+  const publishable = publishableSizes(ds);
+  for (const k of sizeVariables(ds)) {
+    if (sizes[k] !== undefined || publishable.has(k)) continue;
+    throw new LayoutError(
+      `Size variable '${k}' is not given in sizes, and no layout a producer publishes stores it before the arrays it sizes: give it when creating the dataset, or store it first`,
+    );
+  }
+}
+
+/**
+ * A region of version `v`: a size given at creation may only be repeated
+ * (`in this dataset`), as may one the version holds (`in version N`).
+ */
+function regionIn(
+  d: DatasetEntry,
+  v: VersionEntry | undefined,
+  bindings: Readonly<Record<string, number>>,
+): Region {
+  const fixed = regionOf(bindings, d.sizeVars, d.record.sizes);
+  if (v === undefined || Object.keys(v.sizes).length === 0) return fixed;
+  const own = regionOf(fixed.sizes, d.perVersion, v.sizes, {
+    where: `version ${v.version} of '${d.record.name}'`,
+  });
+  return {
+    params: fixed.params,
+    layoutBindings: { ...fixed.layoutBindings, ...own.layoutBindings },
+    sizes: own.sizes,
+  };
+}
+
+/** The sizes of a version: given at creation, and those its copies gave. */
+function knownSizes(d: DatasetEntry, v: VersionEntry | undefined): Record<string, number> {
+  return v === undefined ? { ...d.record.sizes } : { ...d.record.sizes, ...v.sizes };
+}
+
+/** A version's whole-dataset layout, once every size is known. */
+function wholeOf(d: DatasetEntry, v: VersionEntry): FragmentLayout | undefined {
+  if (d.whole !== undefined) return d.whole;
+  if (v.whole === undefined && [...d.perVersion].every((k) => v.sizes[k] !== undefined)) {
+    v.whole = datasetLayout(d.ds, knownSizes(d, v));
+  }
+  return v.whole;
+}
+
+/** After a registration failed: the sizes the stored record and the remaining copies give. */
+function restoreSizes(d: DatasetEntry, v: VersionEntry): void {
+  const sizes: Record<string, number> = { ...v.storedSizes };
+  for (const h of v.held.values()) {
+    for (const k of d.perVersion) {
+      const n = h.record.bindings[k];
+      if (n !== undefined) sizes[k] = n;
+    }
+  }
+  v.sizes = sizes;
+  v.whole = undefined;
+  v.coverage = undefined;
+}
+
 function newVersion(d: DatasetEntry, n: number): VersionEntry {
   const v: VersionEntry = {
     version: n,
@@ -1362,15 +1533,23 @@ function newVersion(d: DatasetEntry, n: number): VersionEntry {
     bytes: 0,
     held: new Map(),
     inflight: new Set(),
+    sizes: {},
+    storedSizes: {},
+    whole: undefined,
   };
   d.versions.set(n, v);
   return v;
 }
 
-/** What the durable copies of `v` cover (computed once, then kept up to date). */
-function coverageOf(d: DatasetEntry, v: VersionEntry): Coverage {
+/**
+ * What the durable copies of `v` cover (computed once, then kept up to
+ * date); undefined while its sizes are not all known.
+ */
+function coverageOf(d: DatasetEntry, v: VersionEntry): Coverage | undefined {
   if (v.coverage === undefined) {
-    v.coverage = new Coverage(d.whole);
+    const whole = wholeOf(d, v);
+    if (whole === undefined) return undefined;
+    v.coverage = new Coverage(whole);
     for (const h of v.held.values()) if (h.durable) v.coverage.add(h.layout);
   }
   return v.coverage;
@@ -1378,7 +1557,7 @@ function coverageOf(d: DatasetEntry, v: VersionEntry): Coverage {
 
 /** Whether the durable copies of `v` now cover the dataset (`added` just became durable). */
 function complete(d: DatasetEntry, v: VersionEntry, added: FragmentLayout): boolean {
-  if (v.coverage === undefined) return coverageOf(d, v).complete;
+  if (v.coverage === undefined) return coverageOf(d, v)?.complete ?? false;
   v.coverage.add(added);
   return v.coverage.complete;
 }
@@ -1429,6 +1608,7 @@ function versionRecord(v: VersionEntry): VersionRecord {
     fragments: v.held.size,
     bytes: v.bytes,
     ...(v.committedAt === undefined ? {} : { committedAt: v.committedAt }),
+    ...(Object.keys(v.sizes).length === 0 ? {} : { sizes: { ...v.sizes } }),
   };
 }
 

@@ -112,7 +112,12 @@ Deno.test("createDataset() throws for a bad name, description, retention or size
       "invalid_layout",
       "Unknown size variable 'm': the dataset's size variables are 'n'",
     );
-    await assert.rejects(reg.createDataset({ name: "x", description: sized }), LayoutError);
+    await rejectsWith(
+      reg.createDataset({ name: "x", description: "dataset { var x [n]float64\n var n int64 }" }),
+      LayoutError,
+      "invalid_layout",
+      "Size variable 'n' is not given in sizes, and no layout a producer publishes stores it before the arrays it sizes: give it when creating the dataset, or store it first",
+    );
     assert.deepEqual(await reg.listDatasets(), []);
   });
 });

@@ -361,14 +361,22 @@ export function checkSizes(ds: Dataset, sizes: Readonly<Record<string, unknown>>
 export interface Region {
   /** The fragment's own parameters (size variables removed): what names the region. */
   readonly params: Readonly<Record<string, number>>;
-  /** Everything to lay the fragment out with: the dataset's sizes and the parameters. */
+  /** Everything to lay the fragment out with: the known sizes, those bound, and the parameters. */
   readonly layoutBindings: Readonly<Record<string, number>>;
+  /**
+   * Size variables the bindings give that `sizes` does not know: a version's
+   * sizes, read from its published bytes by the runtime that publishes it.
+   */
+  readonly sizes: Readonly<Record<string, number>>;
 }
 
 /**
  * Separates a region's bindings into the fragment's parameters and size
- * variables. A size variable may be bound only to the value the dataset was
- * created with, so two spellings of one region name the same region.
+ * variables. A size variable known in `sizes` (given when the dataset was
+ * created, or recorded for the version) may be bound only to that value, so
+ * two spellings of one region name the same region; one not known there
+ * must be a positive integer, and is returned in `sizes`. `options.where`
+ * names what `sizes` belong to in messages (default `this dataset`).
  *
  * @example
  * ```ts
@@ -378,24 +386,33 @@ export interface Region {
  * assert.deepEqual(r.params, { r0: 2 });
  * assert.deepEqual(r.layoutBindings, { n: 8, r0: 2 });
  * assert.throws(() => regionOf({ n: 9 }, new Set(["n"]), { n: 8 }), { code: "invalid_layout" });
+ * assert.deepEqual(regionOf({ n: 9 }, new Set(["n"]), {}).sizes, { n: 9 });
  * ```
  */
 export function regionOf(
   bindings: Readonly<Record<string, number>>,
   sizeVars: ReadonlySet<string>,
   sizes: Readonly<Record<string, number>>,
+  options: { readonly where?: string } = {},
 ): Region {
   const params: Record<string, number> = {};
+  const fresh: Record<string, number> = {};
   for (const [k, v] of Object.entries(bindings)) {
     if (!sizeVars.has(k)) {
       params[k] = v;
       continue;
     }
-    if (sizes[k] !== v) {
+    const known = sizes[k];
+    if (known === undefined) {
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw new LayoutError(`Size variable '${k}' must be a positive integer, found ${v}`);
+      }
+      fresh[k] = v;
+    } else if (known !== v) {
       throw new LayoutError(
-        `Size variable '${k}' is ${sizes[k] ?? "unbound"} in this dataset, found ${v}`,
+        `Size variable '${k}' is ${known} in ${options.where ?? "this dataset"}, found ${v}`,
       );
     }
   }
-  return { params, layoutBindings: { ...sizes, ...params } };
+  return { params, layoutBindings: { ...sizes, ...fresh, ...params }, sizes: fresh };
 }

@@ -51,9 +51,27 @@ Deno.test("regionOf() drops size variables bound to the dataset's value from the
   assert.deepEqual(regionOf({ r0: 1, n: 4 }, sizes, { n: 4 }), {
     params: { r0: 1 },
     layoutBindings: { n: 4, r0: 1 },
+    sizes: {},
   });
   assert.throws(() => regionOf({ n: 5 }, sizes, { n: 4 }), {
     code: "invalid_layout",
     message: "Size variable 'n' is 4 in this dataset, found 5",
+  });
+});
+
+Deno.test("regionOf() returns size variables the known sizes do not hold, refusing non-positive ones", () => {
+  const sizes = new Set(["n"]);
+  assert.deepEqual(regionOf({ r0: 1, n: 6 }, sizes, {}), {
+    params: { r0: 1 },
+    layoutBindings: { n: 6, r0: 1 },
+    sizes: { n: 6 },
+  });
+  assert.throws(() => regionOf({ n: 0 }, sizes, {}), {
+    code: "invalid_layout",
+    message: "Size variable 'n' must be a positive integer, found 0",
+  });
+  assert.throws(() => regionOf({ n: 5 }, sizes, { n: 6 }, { where: "version 2 of 'p'" }), {
+    code: "invalid_layout",
+    message: "Size variable 'n' is 6 in version 2 of 'p', found 5",
   });
 });

@@ -38,6 +38,7 @@ import type {
   SourceRecord,
 } from "../name_service/name_service.ts";
 import { PeerDirectory } from "./peers.ts";
+import { PublishedSizes } from "./published_sizes.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ChunkedRun, chunkPlan, type PlanChunk } from "./plan_chunks.ts";
 import { checksum } from "./checksum.ts";
@@ -209,6 +210,8 @@ export class Runtime {
   readonly #planChunks = new WeakMap<Plan, PlanChunk[]>();
   /** Staged copies (`stagedKey`) the tiers hold, by the copy key they stand beside. */
   readonly #staged = new Map<string, Set<string>>();
+  /** Sizes read from published bytes (datasets whose sizes differ per version). */
+  readonly #sizes = new PublishedSizes();
   /** Unsubscribes from the name service's release notices and the tiers' moves. */
   readonly #listening: (() => unknown)[] = [];
 
@@ -279,12 +282,24 @@ export class Runtime {
     return this.close();
   }
 
-  /** Bytes a fragment region takes: what a publish body must hold. */
+  /**
+   * Bytes a fragment region of `version` takes: what a publish body must
+   * hold. Undefined when its layout depends on a size that the version does
+   * not hold yet: the bytes give it (`publish()` reads and checks it).
+   */
   async expectedBytes(
     dataset: string,
     fragment: string,
     bindings: Readonly<Record<string, number>>,
-  ): Promise<number> {
+    version?: number,
+  ): Promise<number | undefined> {
+    const settings = await this.#names.datasetSettings(dataset);
+    if (settings.description !== undefined) {
+      const known = version === undefined ? {} : await this.#names.versionSizes(dataset, version);
+      const sized = this.#sizes.layoutBindings(settings, { fragment, bindings }, known);
+      if (sized === undefined) return undefined;
+      bindings = sized;
+    }
     return (await this.#names.fragmentLayout(dataset, fragment, bindings)).byteLength;
   }
 
@@ -317,15 +332,22 @@ export class Runtime {
     turn: Turn,
   ): Promise<{ committed: boolean; record: FragmentRecord }> {
     const settings = await this.#names.datasetSettings(req.dataset);
-    const layout = await this.#names.fragmentLayout(req.dataset, req.fragment, req.bindings);
+    // Sizes read from the bytes are named in the copy's bindings (and key).
+    const bindings = settings.description === undefined ? req.bindings : this.#sizes.bindingsOf(
+      settings,
+      req,
+      req.bytes,
+      await this.#names.versionSizes(req.dataset, req.version),
+    );
+    const layout = await this.#names.fragmentLayout(req.dataset, req.fragment, bindings);
     if (req.bytes.byteLength !== layout.byteLength) {
       throw new StrataError(
         "size_mismatch",
         `Cannot publish fragment '${req.fragment}': expected ${layout.byteLength} bytes, received ${req.bytes.byteLength}`,
       );
     }
-    const key = copyKey(req.dataset, req.version, req.fragment, req.bindings);
-    const placed = placedFragment(req, settings);
+    const key = copyKey(req.dataset, req.version, req.fragment, bindings);
+    const placed = placedFragment({ ...req, bindings }, settings);
     // The CRC-32 runs in pieces while the copy is placed and stored, so the
     // data plane keeps serving earlier versions meanwhile.
     const sum = checksum(req.bytes);
@@ -333,7 +355,7 @@ export class Runtime {
       dataset: req.dataset,
       version: req.version,
       fragment: req.fragment,
-      bindings: { ...req.bindings },
+      bindings: { ...bindings },
       node: this.node,
       byteLength: req.bytes.byteLength,
     };
