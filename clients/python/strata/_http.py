@@ -1,0 +1,131 @@
+"""HTTP/1.1 to one server over keep-alive connections (one per thread), standard library only."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import quote, urlencode, urlsplit
+
+from .errors import StrataError, error_of
+
+
+def enc(name: Any) -> str:
+    """A path segment."""
+    return quote(str(name), safe="")
+
+
+def query(params: Optional[Dict[str, Any]]) -> str:
+    """``?k=v&...`` of the parameters that are not None, or ``""``."""
+    if not params:
+        return ""
+    items = [(k, v) for k, v in params.items() if v is not None]
+    return "?" + urlencode(items) if items else ""
+
+
+class Http:
+    """Requests to one server: JSON control bodies, raw payloads read into caller buffers."""
+
+    def __init__(self, url: str, token: Optional[str] = None, timeout: Optional[float] = None):
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"Expected an http:// or https:// URL, found '{url}'")
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/") + "/v1"
+        self.token = token
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _conn(self, fresh: bool = False) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or fresh:
+            if conn is not None:
+                conn.close()
+            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            conn = cls(self.host, self.port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def send(self, method: str, path: str, body: Any = None,
+             headers: Optional[Dict[str, str]] = None) -> http.client.HTTPResponse:
+        """Sends a request and returns the response with its body unread (errors raised)."""
+        h = {"accept": "application/json"}
+        if self.token is not None:
+            h["authorization"] = f"Bearer {self.token}"
+        if headers:
+            h.update(headers)
+        if body is not None and "content-length" not in h:
+            h["content-length"] = str(memoryview(body).nbytes)
+        elif body is None and method in ("POST", "PUT"):
+            h["content-length"] = "0"
+        for attempt in (0, 1):
+            conn = self._conn(fresh=attempt > 0)
+            try:
+                conn.request(method, self.prefix + path, body=body, headers=h)
+                res = conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+                # A keep-alive connection the server closed meanwhile: once more on a new one.
+                if attempt > 0:
+                    raise
+        if res.status >= 400:
+            raw = res.read()
+            try:
+                parsed: Any = json.loads(raw)
+            except ValueError:
+                parsed = raw.decode("utf-8", "replace")
+            raise error_of(res.status, parsed)
+        return res
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        """A control request: JSON body (when given) and JSON answer (None for 204)."""
+        payload = None
+        headers = {}
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        res = self.send(method, path, payload, headers)
+        raw = res.read()
+        if res.status == 204 or not raw:
+            return None
+        return json.loads(raw)
+
+    def raw(self, method: str, path: str, body: Any, content_type: str) -> Any:
+        """A request with a raw body (a payload, a function's source) and a JSON answer."""
+        res = self.send(method, path, body, {"content-type": content_type})
+        raw = res.read()
+        return json.loads(raw) if raw else None
+
+
+def read_into(res: http.client.HTTPResponse, buf: memoryview) -> None:
+    """Reads the whole body into ``buf``, which must be exactly its length."""
+    length = res.getheader("content-length")
+    if length is not None and int(length) != buf.nbytes:
+        res.read()
+        raise StrataError(f"Expected a body of {buf.nbytes} bytes, the server sent {length}",
+                          code="invalid_request", status=0)
+    at = 0
+    while at < buf.nbytes:
+        n = res.readinto(buf[at:])
+        if not n:
+            raise StrataError(f"The body broke off after {at} of {buf.nbytes} bytes",
+                              code="unavailable", status=0)
+        at += n
+    if res.read(1):
+        raise StrataError(f"The body is longer than {buf.nbytes} bytes", code="invalid_request",
+                          status=0)
+
+
+def headers_of(res: http.client.HTTPResponse) -> Tuple[int, Dict[str, Any]]:
+    """The served version and the layout of an attach answer."""
+    return int(res.getheader("strata-version", "0")), json.loads(res.getheader("strata-layout", "null"))

@@ -1,0 +1,68 @@
+"""Same-node zero-copy attach (URL in argv[1], a server whose shm tier comes first): the
+array maps the runtime's file read-only, nothing is copied, the lease keeps the bytes
+through an overwrite and is released after use. Prints 'ok NAME' lines, then JSON."""
+
+import gc
+import json
+import sys
+import time
+
+import numpy as np
+
+import strata
+
+url = sys.argv[1]
+c = strata.connect(url)
+N = 1 << 18  # 2 MiB of float64
+c.create_dataset("field", f"dataset field {{ var t [{N // 512}, 512]float64 }}", retention=2)
+one = np.arange(N, dtype=np.float64).reshape(N // 512, 512)
+assert c.publish("field", 1, "dataset", one)["tier"] == "shm"
+
+a = c.attach("field", map=True)
+assert isinstance(a.base, np.memmap) and not a.flags.writeable and not a.flags.owndata
+assert a.shape == (N // 512, 512) and np.array_equal(a, one)
+path = a.base.filename
+lease = strata.mapping.lease_of(a)
+assert lease is not None and c.leases.live == 1
+print("ok mapped")
+
+# Retired and freed while mapped (retention 2): the lease keeps the bytes the array maps.
+c.publish("field", 2, "dataset", one * -1)
+c.publish("field", 3, "dataset", one * -1)
+states = {int(x["version"]): x["state"] for x in c.versions("field")}
+assert states[1] == "retired", states
+assert np.array_equal(a, one)
+fresh = c.attach("field", map=False)
+assert np.array_equal(fresh, -one)
+print("ok freed-keeps-mapping")
+
+# Released when the arrays go, or at once.
+b = c.attach("field")
+assert isinstance(b.base, np.memmap) and c.leases.live == 2
+del a
+gc.collect()
+deadline = time.time() + 5
+while c.leases.live != 1 and time.time() < deadline:
+    time.sleep(0.01)
+assert c.leases.live == 1
+assert c.release(b) is True and c.leases.live == 0
+assert np.array_equal(b, -one)  # still readable: the mapping holds its pages
+print("ok released")
+
+# A stream of mapped steps, one lease at a time.
+for v in (4, 5):
+    c.publish("field", v, "dataset", one + v)
+seen = []
+for v, arr in c.stream("field", start=4, steps=2):
+    assert isinstance(arr.base, np.memmap) and arr[0, 0] == v
+    assert c.leases.live == 1
+    seen.append(v)
+assert seen == [4, 5] and c.leases.live == 0
+print("ok stream")
+
+# The same data over HTTP: equal values, a writable copy.
+h = c.attach("field", version=5, map=False)
+assert h.flags.writeable and np.array_equal(h, one + 5)
+print("ok http")
+c.close()
+print(json.dumps({"path": path, "lease": lease}))
