@@ -7,7 +7,7 @@
  */
 
 import type { Hono } from "hono";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError, NotHereError, type StrataError } from "../errors.ts";
 import { MapLeases } from "../runtime/map_leases.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
@@ -102,8 +102,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
   app.delete("/v1/leases/:lease", async (c) => {
     const lease = c.req.param("lease");
     if (!(await leases.release(lease))) {
-      throw new StrataError(
-        "not_found",
+      throw new NotFoundError(
         `Unknown map lease '${lease.slice(0, 64)}': it was released or expired`,
       );
     }
@@ -112,7 +111,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
 }
 
 function notHere(why: string): StrataError {
-  return new StrataError("not_here", `Cannot map in place: ${why}; attach it over HTTP`);
+  return new NotHereError(`Cannot map in place: ${why}; attach it over HTTP`);
 }
 
 /** Query of a map: `wait` and `ttl` (ms), the rest integer region bindings. */
@@ -127,15 +126,13 @@ function mapQuery(
   for (const [k, v] of params) {
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
       );
     }
     if (k === "wait") {
       if (n < 0 || n > maxWaitMs) {
-        throw new StrataError(
-          "invalid_request",
+        throw new InvalidRequestError(
           `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
         );
       }
@@ -143,8 +140,7 @@ function mapQuery(
     } else if (k === "ttl") ttlMs = n;
     else if (bindingsAllowed) bindings[k] = n;
     else {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Unknown query parameter '${k.slice(0, 40)}': expected 'ttl'`,
       );
     }

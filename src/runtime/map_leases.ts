@@ -7,7 +7,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { BusyError, InvalidRequestError, NotFoundError } from "../errors.ts";
 
 /** What the leases need of the node's tiers (`TierSet` has it). */
 export interface MappableTiers {
@@ -135,8 +135,7 @@ export class MapLeases {
     const ttlMs = this.#checkTtl(options.ttlMs);
     await this.#sweep();
     if (this.#held.size >= this.#max) {
-      throw new StrataError(
-        "busy",
+      throw new BusyError(
         `Cannot lease a mapping of '${key}': ${this.#max} map leases are held; release some or wait`,
       );
     }
@@ -176,8 +175,7 @@ export class MapLeases {
     const ttlMs = this.#checkTtl(options.ttlMs);
     const held = this.#held.get(lease);
     if (held === undefined || held.expiresAt <= this.#now()) {
-      throw new StrataError(
-        "not_found",
+      throw new NotFoundError(
         `Unknown map lease '${
           lease.slice(0, 64)
         }': it was released or expired; map the fragment again`,
@@ -203,8 +201,7 @@ export class MapLeases {
   #checkTtl(ttlMs: number | undefined): number {
     if (ttlMs === undefined) return this.#ttl;
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > this.#maxTtl) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Invalid map lease length: expected 1 to ${this.#maxTtl} ms, found ${ttlMs}`,
       );
     }
