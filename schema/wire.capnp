@@ -84,6 +84,9 @@ struct Failure {
   id @0 :UInt32;
   code @1 :Text;
   message @2 :Text;
+  # The error's fields as a JSON object (`{}` or empty when it has none), so
+  # that the receiver rebuilds the same error class with the same data.
+  fields @3 :Text;
 }
 
 # Every message on the wire is one Frame in Cap'n Proto's stream framing.

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
-import { STATUS_OF_CODE } from "../src/api/errors.ts";
+import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
 import { KEEP, KEEP_BYTES, KEEP_DESCRIPTION, SUM, TOKEN, withApiApp } from "./api_harness.ts";
 
 /** A small, fast, seeded generator (mulberry32). */
@@ -451,7 +451,7 @@ function checkCode(error: unknown, status: number | undefined, what: string): vo
     Object.hasOwn(STATUS_OF_CODE, e.code as string),
     `${what}: unknown code '${e.code}': ${e.message}`,
   );
-  const expected = STATUS_OF_CODE[e.code as string]!;
+  const expected = STATUS_OF_CODE[e.code as HttpErrorCode];
   assert.ok(expected < 500, `${what}: code '${e.code}' (${expected}): ${e.message}`);
   if (status !== undefined) assert.equal(status, expected, `${what}: ${e.message}`);
   assert.equal(typeof e.message, "string", what);

@@ -6,7 +6,7 @@
  */
 
 import { Hono } from "hono";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import {
   type Bindings,
   compileDescription,
@@ -142,8 +142,7 @@ async function readDescription(req: Request, limit: number): Promise<Dataset> {
     return compileDescription(description);
   }
   if (type !== "application/json" && type !== MSGPACK) {
-    throw new StrataError(
-      "unsupported_media_type",
+    throw new UnsupportedMediaTypeError(
       `Unsupported content type: expected text/plain, application/json or ${MSGPACK}, found '${
         type || "none"
       }'`,
@@ -159,8 +158,7 @@ function queryBindings(params: URLSearchParams): Record<string, number> {
   for (const [k, v] of params) {
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Query parameter '${k}' must be an integer, found '${v}'`,
       );
     }

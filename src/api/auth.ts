@@ -5,7 +5,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import { StrataError } from "../errors.ts";
+import { UnauthorizedError } from "../errors.ts";
 
 /**
  * A middleware that lets reads through and requires `Authorization: Bearer
@@ -32,8 +32,7 @@ export function requireToken(token: string): MiddlewareHandler {
       const match = /^bearer[ ]+(.*)$/i.exec(c.req.header("authorization") ?? "");
       const got = new TextEncoder().encode(match?.[1] ?? "");
       if (match === null || !sameBytes(got, expected)) {
-        throw new StrataError(
-          "unauthorized",
+        throw new UnauthorizedError(
           "Missing or wrong bearer token: mutating requests need 'Authorization: Bearer <token>'",
         );
       }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidRequestError, StrataError } from "../errors.ts";
+import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "../errors.ts";
 
 /**
  * Reads a request body as text, refusing more than `limit` bytes without
@@ -88,9 +88,9 @@ async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8
 }
 
 function tooLarge(size: number, limit: number): never {
-  throw new StrataError(
-    "payload_too_large",
+  throw new PayloadTooLargeError(
     `Request body too large: limit is ${limit} bytes, received ${size} or more`,
+    { fields: { limit, received: size } },
   );
 }
 
@@ -110,21 +110,26 @@ function tooLarge(size: number, limit: number): never {
  */
 export async function readExactBody(
   req: Request,
-  options: { readonly expected: number; readonly limit: number; readonly what: string },
+  options: {
+    readonly expected: number;
+    readonly limit: number;
+    readonly what: string;
+    /** The fragment, for the error's fields (default: none named). */
+    readonly fragment?: string;
+  },
 ): Promise<Uint8Array> {
-  const { expected, limit, what } = options;
+  const { expected, limit, what, fragment = "" } = options;
   const header = req.headers.get("content-length");
   const declared = header === null ? undefined : Number(header);
   if (declared !== undefined && declared > limit) tooLarge(declared, limit);
   if (expected > limit) tooLarge(expected, limit);
-  const mismatch = (received: string) =>
-    new StrataError(
-      "size_mismatch",
-      `Cannot publish ${what}: expected ${expected} bytes, received ${received}`,
-    );
+  const mismatch = (received: number | string) =>
+    new SizeMismatchError(fragment, expected, received, {
+      message: `Cannot publish ${what}: expected ${expected} bytes, received ${received}`,
+    });
   if (declared !== undefined && declared !== expected) {
     await req.body?.cancel();
-    throw mismatch(String(declared));
+    throw mismatch(declared);
   }
   const out = new Uint8Array(expected);
   let at = 0;
@@ -136,6 +141,6 @@ export async function readExactBody(
       at += chunk.byteLength;
     }
   }
-  if (at !== expected) throw mismatch(String(at));
+  if (at !== expected) throw mismatch(at);
   return out;
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Hono } from "hono";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from "../errors.ts";
 import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readBoundedBytes, readExactBody } from "./body.ts";
 import type { Catalog } from "./catalog.ts";
@@ -95,8 +95,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     const version = versionParam(c.req.param("version"), false) as number;
     const type = mediaType(c.req.header("content-type"));
     if (type !== "application/octet-stream") {
-      throw new StrataError(
-        "unsupported_media_type",
+      throw new UnsupportedMediaTypeError(
         `Unsupported content type: a fragment payload is application/octet-stream, found '${
           type || "none"
         }'`,
@@ -113,6 +112,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
         expected,
         limit: o.maxPayloadBytes,
         what: `fragment '${fragment}'`,
+        fragment,
       });
     const { committed, record } = await runtime.publish({
       dataset,
@@ -145,7 +145,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
   app.post("/v1/batch", async (c) => {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { ops?: unknown };
     if (!Array.isArray(body?.ops)) {
-      throw new StrataError("invalid_request", 'Invalid batch: expected {"ops": [...]}');
+      throw new InvalidRequestError('Invalid batch: expected {"ops": [...]}');
     }
     return reply(c, { results: await o.catalog.batch(body.ops) });
   });
@@ -156,8 +156,7 @@ const DEFAULT_MAX_WAIT_MS = 3_600_000;
 
 function runtimeOf(o: DataRouteOptions): Runtime {
   if (o.runtime === undefined) {
-    throw new StrataError(
-      "not_found",
+    throw new NotFoundError(
       "This is a name server: publish and attach fragment payloads at a runtime (strata runtime or strata serve)",
     );
   }
@@ -171,17 +170,15 @@ function createInput(body: unknown): CreateDatasetInput {
     "an object with a 'name' and a 'description' or 'descriptionJson'",
   );
   if (typeof b.name !== "string") {
-    throw new StrataError("invalid_request", "Invalid dataset: expected an object with a 'name'");
+    throw new InvalidRequestError("Invalid dataset: expected an object with a 'name'");
   }
   if (b.description === undefined && b.descriptionJson === undefined) {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       "Invalid dataset: expected 'description' or 'descriptionJson'",
     );
   }
   if (b.description !== undefined && typeof b.description !== "string") {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       "Invalid dataset: 'description' must be text in the data language",
     );
   }
@@ -189,15 +186,14 @@ function createInput(body: unknown): CreateDatasetInput {
   checkDescriptionInput(b);
   for (const k of ["durable", "overwrite"] as const) {
     if (b[k] !== undefined && typeof b[k] !== "boolean") {
-      throw new StrataError("invalid_request", `Invalid dataset: '${k}' must be true or false`);
+      throw new InvalidRequestError(`Invalid dataset: '${k}' must be true or false`);
     }
   }
   if (
     b.sizes !== undefined &&
     (typeof b.sizes !== "object" || b.sizes === null || Array.isArray(b.sizes))
   ) {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       "Invalid dataset: 'sizes' must be an object of size variables",
     );
   }
@@ -218,8 +214,7 @@ function queryOf(
   for (const [k, v] of params) {
     if (k === "reshape") {
       if (v !== "source" && v !== "destination" && v !== "auto") {
-        throw new StrataError(
-          "invalid_request",
+        throw new InvalidRequestError(
           `Query parameter 'reshape' must be source, destination or auto, found '${
             v.slice(0, 40)
           }'`,
@@ -230,15 +225,13 @@ function queryOf(
     }
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
       );
     }
     if (k === "wait") {
       if (n < 0 || n > maxWaitMs) {
-        throw new StrataError(
-          "invalid_request",
+        throw new InvalidRequestError(
           `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
         );
       }

@@ -1,23 +1,40 @@
 /**
  * The one place where errors become HTTP responses:
- * `{ "error": { "code": ..., "message": ... } }` with the status of its code.
+ * `{ "error": { "code": ..., "message": ..., "fields": ... } }` with the
+ * status of its code (`fields` when the error carries data).
  *
  * @module
  */
 
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { StrataError } from "../errors.ts";
+import { errorBody, type ErrorCode, StrataError } from "../errors.ts";
 import { reply } from "./negotiate.ts";
 
-/** HTTP status of each error code. */
-export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
+/** The codes the HTTP API answers: all but the command line's `invalid_config`. */
+export type HttpErrorCode = Exclude<ErrorCode, "invalid_config">;
+
+/**
+ * HTTP status of each error code. `checksum_mismatch` is a 500: no client
+ * sends a checksum, so stored or transferred bytes that do not match theirs
+ * are the service's fault, never the request's (an attach turns them into a
+ * lost copy, 410 `gone`, before they could reach a caller).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { STATUS_OF_CODE } from "./errors.ts";
+ * assert.equal(STATUS_OF_CODE.gone, 410);
+ * ```
+ */
+export const STATUS_OF_CODE: Readonly<Record<HttpErrorCode, ContentfulStatusCode>> = {
   busy: 503,
   checksum_mismatch: 500,
   conflict: 409,
   function_failed: 422,
   gone: 410,
   insufficient_storage: 507,
+  internal: 500,
   invalid_description: 400,
   invalid_function: 400,
   invalid_layout: 400,
@@ -37,29 +54,43 @@ export const STATUS_OF_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
 };
 
 /**
+ * The HTTP status of an error code (500 for the command line's
+ * `invalid_config`, which the API never answers).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statusOf } from "./errors.ts";
+ * assert.equal(statusOf("not_found"), 404);
+ * ```
+ */
+export function statusOf(code: ErrorCode): ContentfulStatusCode {
+  return code === "invalid_config" ? 500 : STATUS_OF_CODE[code];
+}
+
+/**
  * Turns any thrown value into the API's error response, in msgpack when the
  * request accepts msgpack, JSON otherwise. Unknown errors are 500 `internal`
- * with their message, so a caller never gets an empty body.
+ * with their message, so a caller never gets an empty body. The receiving
+ * side rebuilds the class with `errorFromBody()` of `src/errors.ts`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { Hono } from "hono";
  * import { errorResponse } from "./errors.ts";
- * import { StrataError } from "../errors.ts";
-import { reply } from "./negotiate.ts";
+ * import { NotFoundError } from "../errors.ts";
  * const app = new Hono().get("/", () => {
- *   throw new StrataError("not_found", "Unknown dataset: 'x'");
+ *   throw new NotFoundError("Unknown dataset: 'x'", { fields: { dataset: "x" } });
  * }).onError(errorResponse);
  * const res = await app.request("/");
  * assert.equal(res.status, 404);
- * assert.deepEqual(await res.json(), { error: { code: "not_found", message: "Unknown dataset: 'x'" } });
+ * assert.deepEqual(await res.json(), {
+ *   error: { code: "not_found", message: "Unknown dataset: 'x'", fields: { dataset: "x" } },
+ * });
  * ```
  */
 export function errorResponse(err: Error, c: Context): Response {
-  if (err instanceof StrataError) {
-    const status = STATUS_OF_CODE[err.code] ?? 500;
-    return reply(c, { error: { code: err.code, message: err.message } }, status);
-  }
-  return reply(c, { error: { code: "internal", message: err.message } }, 500);
+  const status = err instanceof StrataError ? statusOf(err.code) : 500;
+  return reply(c, { error: errorBody(err) }, status);
 }

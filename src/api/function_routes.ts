@@ -6,7 +6,7 @@
  */
 
 import type { Context, Hono } from "hono";
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError, InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import type { FunctionService, InvokeRequest } from "../functions/service.ts";
 import type { PipelineService } from "../functions/pipelines.ts";
 import { MAX_SOURCE_BYTES } from "../functions/source.ts";
@@ -69,8 +69,7 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
   const functions = o.functions;
   if (functions === undefined) {
     if (o.keeper === undefined) {
-      throw new StrataError(
-        "invalid_config",
+      throw new InvalidConfigError(
         "Function routes need a function service, or the name server that keeps functions",
       );
     }
@@ -106,8 +105,7 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
   }
   const pipelines = o.pipelines;
   if (pipelines === undefined) {
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       "Function routes need the pipelines, or the name server that keeps them",
     );
   }
@@ -157,8 +155,7 @@ function mountKeeperRoutes(
     const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { version?: unknown };
     const version = body?.version;
     if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Invalid alias body: expected {"version": N} with N >= 1, found ${JSON.stringify(version)}`,
       );
     }
@@ -213,8 +210,7 @@ async function deployBody(
   if (type === "application/json" || type === "application/msgpack") {
     const body = await readControlBody(c.req.raw, maxBodyBytes) as Record<string, unknown>;
     if (typeof body?.source !== "string") {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         'Invalid deploy body: expected {"source": "...", "limits"?: {...}, "aliases"?: [...]}',
       );
     }
@@ -223,8 +219,7 @@ async function deployBody(
       !Array.isArray(aliases) || aliases.length > MAX_ALIASES ||
       aliases.some((a) => typeof a !== "string")
     ) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Invalid deploy body: 'aliases' must be a list of at most ${MAX_ALIASES} names`,
       );
     }
@@ -235,8 +230,7 @@ async function deployBody(
     };
   }
   if (!SOURCE_TYPES.includes(type)) {
-    throw new StrataError(
-      "unsupported_media_type",
+    throw new UnsupportedMediaTypeError(
       `Unsupported content type: a function is TypeScript source (application/typescript or text/plain) or JSON, found '${
         type || "none"
       }'`,
@@ -248,8 +242,7 @@ async function deployBody(
     if (v === null) continue;
     const n = Number(v);
     if (v === "" || !Number.isSafeInteger(n)) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Query parameter '${key}' must be an integer, found '${v}'`,
       );
     }
@@ -257,8 +250,7 @@ async function deployBody(
   }
   const aliases = url.searchParams.getAll("alias");
   if (aliases.length > MAX_ALIASES) {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       `Query parameter 'alias' may be given at most ${MAX_ALIASES} times, found ${aliases.length}`,
     );
   }
@@ -268,14 +260,13 @@ async function deployBody(
 
 function invokeBody(body: unknown, maxWaitMs: number): InvokeRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       'Invalid invoke body: expected {"dataset": "...", ...}',
     );
   }
   const b = body as Record<string, unknown>;
   const bad = (what: string) => {
-    throw new StrataError("invalid_request", `Invalid invoke body: ${what}`);
+    throw new InvalidRequestError(`Invalid invoke body: ${what}`);
   };
   const known = ["use", "dataset", "version", "params", "each", "args", "wait"];
   for (const k of Object.keys(b)) if (!known.includes(k)) bad(`unknown field '${k}'`);
@@ -321,8 +312,7 @@ function name(c: Context, key: string, kind: NameKind): string {
 function versionOf(text: string): number {
   const n = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
-    throw new StrataError(
-      "invalid_request",
+    throw new InvalidRequestError(
       `Invalid version '${text}': expected a positive integer`,
     );
   }

@@ -7,7 +7,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import { readBoundedBytes } from "./body.ts";
 
 /** The media type of msgpack bodies. */
@@ -28,8 +28,7 @@ export const MSGPACK = "application/msgpack";
 export async function readControlBody(req: Request, limit: number): Promise<unknown> {
   const type = mediaType(req.headers.get("content-type"));
   if (type !== "application/json" && type !== MSGPACK) {
-    throw new StrataError(
-      "unsupported_media_type",
+    throw new UnsupportedMediaTypeError(
       `Unsupported content type: expected application/json or ${MSGPACK}, found '${
         type || "none"
       }'`,
@@ -39,7 +38,7 @@ export async function readControlBody(req: Request, limit: number): Promise<unkn
   try {
     return type === MSGPACK ? decode(bytes) : JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new StrataError("invalid_request", `Invalid ${type} body: ${(e as Error).message}`);
+    throw new InvalidRequestError(`Invalid ${type} body: ${(e as Error).message}`);
   }
 }
 

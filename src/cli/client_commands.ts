@@ -5,7 +5,7 @@
  */
 
 import { connect } from "../client/mod.ts";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError } from "../errors.ts";
 import { readInput, readInputText } from "./read_input.ts";
 import { runHdf5Command } from "./hdf5_commands.ts";
 
@@ -49,7 +49,7 @@ export async function runClientCommand(
   const strata = connect(flags.url, flags.token === undefined ? {} : { token: flags.token });
   const need = (n: number, usage: string) => {
     if (args.length < n) {
-      throw new StrataError("invalid_request", `Missing arguments: strata ${usage}`);
+      throw new InvalidRequestError(`Missing arguments: strata ${usage}`);
     }
   };
   switch (command) {
@@ -159,7 +159,7 @@ export async function runClientCommand(
 function integer(text: string, what: string): number {
   const n = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new StrataError("invalid_request", `Invalid ${what} '${text}': expected an integer`);
+    throw new InvalidRequestError(`Invalid ${what} '${text}': expected an integer`);
   }
   return n;
 }

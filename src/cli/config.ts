@@ -5,7 +5,7 @@
  */
 
 import { parse, YAMLError } from "yaml";
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { checkTiers, DEFAULT_TIERS, parseTiersFile, type TierSpec } from "../tiers/tier_config.ts";
 
 /** The service's configuration. */
@@ -92,7 +92,7 @@ export function parseConfig(text: string): Config {
     raw = parse(text) ?? {};
   } catch (e) {
     if (e instanceof YAMLError) {
-      throw new StrataError("invalid_config", `Invalid configuration: ${e.message}`);
+      throw new InvalidConfigError(`Invalid configuration: ${e.message}`);
     }
     throw e;
   }
@@ -203,7 +203,7 @@ export async function loadConfig(path: string | undefined): Promise<Config> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound && path === undefined) return DEFAULT_CONFIG;
     if (e instanceof Deno.errors.NotFound) {
-      throw new StrataError("invalid_config", `No config file: ${file}`);
+      throw new InvalidConfigError(`No config file: ${file}`);
     }
     throw e;
   }
@@ -213,8 +213,7 @@ export async function loadConfig(path: string | undefined): Promise<Config> {
     text = await Deno.readTextFile(config.tiersFile);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new StrataError(
-        "invalid_config",
+      throw new InvalidConfigError(
         `No tiers file: ${config.tiersFile} (named by 'tiers' in ${file})`,
       );
     }
@@ -256,8 +255,7 @@ function section(v: unknown, path: string): Record<string, unknown> {
 function known(obj: Record<string, unknown>, path: string, keys: string[]): void {
   for (const k of Object.keys(obj)) {
     if (!keys.includes(k)) {
-      throw new StrataError(
-        "invalid_config",
+      throw new InvalidConfigError(
         `Invalid configuration: unknown key '${path ? path + "." : ""}${k}', expected one of ${
           keys.join(", ")
         }`,
@@ -274,8 +272,7 @@ function integer(v: unknown, path: string, min: number, max: number): number {
 }
 
 function fail(path: string, expected: string, found: unknown): never {
-  throw new StrataError(
-    "invalid_config",
+  throw new InvalidConfigError(
     `Invalid configuration: '${path}' must be ${expected}, found ${JSON.stringify(found)}`,
   );
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { StrataError, UnauthorizedError } from "../errors.ts";
 
 /** What `explain()` may name. */
 export interface ExplainContext {
@@ -28,7 +28,7 @@ export interface ExplainContext {
  */
 export function explain(e: unknown, context: ExplainContext): string {
   if (e instanceof StrataError) {
-    if (e.code === "unauthorized") {
+    if (e instanceof UnauthorizedError) {
       return `${e.message}: pass the server's token with --token`;
     }
     // A description error shows its line and a caret under the column.

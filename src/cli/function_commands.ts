@@ -13,7 +13,7 @@
  */
 
 import { connect } from "../client/mod.ts";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError } from "../errors.ts";
 import { readInputText } from "./read_input.ts";
 
 /** Flags of the function commands. */
@@ -67,7 +67,7 @@ export async function runFunctionCommand(
   const fns = strata.functions;
   const need = (n: number, usage: string) => {
     if (args.length < n) {
-      throw new StrataError("invalid_request", `Missing arguments: strata ${usage}`);
+      throw new InvalidRequestError(`Missing arguments: strata ${usage}`);
     }
   };
   switch (command) {
@@ -99,8 +99,7 @@ export async function runFunctionCommand(
       need(3, "alias NAME ALIAS VERSION");
       const version = Number(args[2]);
       if (!Number.isSafeInteger(version) || version < 1) {
-        throw new StrataError(
-          "invalid_request",
+        throw new InvalidRequestError(
           `Invalid VERSION '${args[2]}': expected an integer >= 1`,
         );
       }
@@ -161,14 +160,14 @@ function json(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new StrataError("invalid_request", `Invalid ${what}: ${(e as Error).message}`);
+    throw new InvalidRequestError(`Invalid ${what}: ${(e as Error).message}`);
   }
 }
 
 function waitOf(text: string): number {
   const n = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new StrataError("invalid_request", `Invalid --wait '${text}': expected milliseconds`);
+    throw new InvalidRequestError(`Invalid --wait '${text}': expected milliseconds`);
   }
   return n;
 }

@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError } from "../errors.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
@@ -180,7 +180,7 @@ function withFlags(config: Config, v: {
   const port = (flag: string, text: string) => {
     const n = Number(text);
     if (!/^[0-9]+$/.test(text) || n > 65535) {
-      throw new StrataError("invalid_request", `Invalid ${flag} '${text}': expected 0 to 65535`);
+      throw new InvalidRequestError(`Invalid ${flag} '${text}': expected 0 to 65535`);
     }
     return n;
   };
@@ -203,7 +203,7 @@ function parseBinds(binds: string[]): Record<string, number> {
     const [k, v] = b.split("=");
     const n = Number(v);
     if (k === undefined || v === undefined || v === "" || !Number.isSafeInteger(n)) {
-      throw new StrataError("invalid_request", `Invalid --bind '${b}': expected NAME=INTEGER`);
+      throw new InvalidRequestError(`Invalid --bind '${b}': expected NAME=INTEGER`);
     }
     bindings[k] = n;
   }
@@ -234,7 +234,7 @@ function layoutOf(ds: Dataset, name: string, bindings: Record<string, number>): 
 async function plan(args: string[], binds: string[]): Promise<number> {
   const [file, from, to] = args;
   if (file === undefined || from === undefined || to === undefined) {
-    throw new StrataError("invalid_request", "Missing arguments: strata plan FILE FROM TO");
+    throw new InvalidRequestError("Missing arguments: strata plan FILE FROM TO");
   }
   const bindings = parseBinds(binds);
   const ds = compileDescription(await readInputText(file));
@@ -244,7 +244,7 @@ async function plan(args: string[], binds: string[]): Promise<number> {
 
 async function check(file: string | undefined, binds: string[]): Promise<number> {
   if (file === undefined) {
-    throw new StrataError("invalid_request", "Missing FILE: strata check FILE");
+    throw new InvalidRequestError("Missing FILE: strata check FILE");
   }
   const bindings = parseBinds(binds);
   const ds = compileDescription(await readInputText(file));

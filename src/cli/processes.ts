@@ -7,7 +7,7 @@
  */
 
 import { createApp } from "../api/app.ts";
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { LeaseKeeper } from "../cluster/lease.ts";
 import { RemoteNameService } from "../cluster/name_client.ts";
 import { NodeBook } from "../cluster/node_book.ts";
@@ -74,8 +74,7 @@ export function shardIndex(config: Config): number | undefined {
   const own = `http://${config.listen.hostname}:${config.listen.port}`;
   const i = config.nameservers.findIndex((u) => u.replace(/\/+$/, "") === own);
   if (i < 0) {
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       `This name server listens on ${own}, which is not in 'nameservers' (${
         config.nameservers.join(", ")
       }): list it with the same host and port`,
@@ -241,8 +240,7 @@ async function startRuntime(config: Config, names: NameService): Promise<NodePar
   } catch (e) {
     wire.close();
     if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       `Cannot listen for the data plane on ${config.wire.hostname}:${config.wire.port}: the port is in use; start with --wire-port PORT (0: any free port) or set 'wire.port' in the config`,
     );
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError, type StrataError } from "../errors.ts";
 
 /**
  * The bytes of `file`, or a `StrataError` naming it: not found, a directory,
@@ -43,22 +43,21 @@ export async function readInputText(file: string): Promise<string> {
 function inputError(file: string, e: unknown): StrataError {
   const at = `Cannot read '${file}'`;
   if (e instanceof Deno.errors.NotFound) {
-    return new StrataError("not_found", `${at}: no such file`, { cause: e });
+    return new NotFoundError(`${at}: no such file`, { cause: e });
   }
   if (e instanceof Deno.errors.IsADirectory) {
-    return new StrataError("invalid_request", `${at}: it is a directory`, { cause: e });
+    return new InvalidRequestError(`${at}: it is a directory`, { cause: e });
   }
   if (e instanceof Deno.errors.NotCapable) {
-    return new StrataError(
-      "invalid_request",
+    return new InvalidRequestError(
       `${at}: this deno process may not read it; run strata with --allow-read=${file} (the 'deno task strata' task allows any file)`,
       { cause: e },
     );
   }
   if (e instanceof Deno.errors.PermissionDenied) {
-    return new StrataError("invalid_request", `${at}: permission denied by the system`, {
+    return new InvalidRequestError(`${at}: permission denied by the system`, {
       cause: e,
     });
   }
-  return new StrataError("invalid_request", `${at}: ${(e as Error).message}`, { cause: e });
+  return new InvalidRequestError(`${at}: ${(e as Error).message}`, { cause: e });
 }

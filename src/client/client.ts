@@ -6,8 +6,8 @@
 
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { InvalidRequestError } from "../errors.ts";
-import { ServerError } from "./errors.ts";
+import { InvalidRequestError, SizeMismatchError, WaitTimeoutError } from "../errors.ts";
+import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
 
@@ -262,7 +262,7 @@ export class Client {
       try {
         return await this.#attachOnce(dataset, fragment, { ...options, waitMs: slice });
       } catch (e) {
-        if (!(e instanceof ServerError && e.code === "timeout") || Date.now() >= deadline) throw e;
+        if (!(e instanceof WaitTimeoutError) || Date.now() >= deadline) throw e;
       }
     }
   }
@@ -278,7 +278,7 @@ export class Client {
     const version = Number(res.headers.get("strata-version"));
     const bytes = options.into === undefined
       ? new Uint8Array(await res.arrayBuffer())
-      : await readInto(res, options.into, layout.byteLength);
+      : await readInto(res, options.into, { fragment, expected: layout.byteLength });
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
   }
 
@@ -315,7 +315,11 @@ export class Client {
 const MAX_WAIT_PER_REQUEST_MS = 3_600_000;
 
 /** Reads a response body of `expected` bytes into `into`. */
-async function readInto(res: Response, into: Uint8Array, expected: number): Promise<Uint8Array> {
+async function readInto(
+  res: Response,
+  into: Uint8Array,
+  { fragment, expected }: { readonly fragment: string; readonly expected: number },
+): Promise<Uint8Array> {
   if (into.byteLength !== expected) {
     await res.body?.cancel();
     throw new InvalidRequestError(
@@ -325,33 +329,29 @@ async function readInto(res: Response, into: Uint8Array, expected: number): Prom
   let off = 0;
   for await (const chunk of res.body ?? []) {
     if (off + chunk.byteLength > into.byteLength) {
-      throw new ServerError(
+      throw fromAnswer(
         res.status,
-        "size_mismatch",
-        `The server sent more than the ${expected} bytes of the fragment's layout`,
+        new SizeMismatchError(fragment, expected, `more than ${expected}`, {
+          message: `The server sent more than the ${expected} bytes of the fragment's layout`,
+        }),
       );
     }
     into.set(chunk, off);
     off += chunk.byteLength;
   }
   if (off !== expected) {
-    throw new ServerError(
+    throw fromAnswer(
       res.status,
-      "size_mismatch",
-      `The server sent ${off} bytes: expected ${expected}`,
+      new SizeMismatchError(fragment, expected, off, {
+        message: `The server sent ${off} bytes: expected ${expected}`,
+      }),
     );
   }
   return into;
 }
 
 async function errorOf(res: Response): Promise<ServerError> {
-  const text = await res.text();
-  try {
-    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
-    return new ServerError(res.status, error.code, error.message);
-  } catch {
-    return new ServerError(res.status, "http_error", `HTTP ${res.status}: ${text.slice(0, 200)}`);
-  }
+  return errorOfAnswer(res.status, await res.text());
 }
 
 function enc(s: string): string {

@@ -5,7 +5,7 @@
  */
 
 import type { FragmentLayout } from "../transform/layout.ts";
-import { ServerError } from "./errors.ts";
+import { errorOfAnswer, type ServerError } from "./errors.ts";
 
 /** A deployed version, as the server describes it. */
 export type FunctionVersionInfo = Record<string, unknown> & {
@@ -190,13 +190,7 @@ export class FunctionsClient {
 }
 
 async function errorOf(res: Response): Promise<ServerError> {
-  const text = await res.text();
-  try {
-    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
-    return new ServerError(res.status, error.code, error.message);
-  } catch {
-    return new ServerError(res.status, "http_error", `HTTP ${res.status}: ${text.slice(0, 200)}`);
-  }
+  return errorOfAnswer(res.status, await res.text());
 }
 
 function enc(s: string): string {

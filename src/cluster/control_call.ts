@@ -1,12 +1,13 @@
 /**
  * One JSON request of the control plane between processes (runtime to name
  * server, name server to runtime): bearer token, JSON in and out, and the
- * peer's error body turned back into a `StrataError` with the peer's code.
+ * peer's error body turned back into the error class the peer threw, with
+ * its fields (`errorFromBody()`).
  *
  * @module
  */
 
-import { ConflictError, NotFoundError, StrataError, UnavailableError } from "../errors.ts";
+import { errorFromBody, UnavailableError } from "../errors.ts";
 
 /** Options of `controlCall()`. */
 export interface ControlCallOptions {
@@ -22,7 +23,7 @@ export interface ControlCallOptions {
  * Sends `body` (as JSON) to `base + path` and returns the parsed answer
  * (`undefined` for 204). A peer that cannot be reached, or that stops
  * answering before its reply is read, is `UnavailableError`; an error reply
- * is a `StrataError` with the peer's code and message.
+ * is the class of the peer's code, with its message and fields.
  *
  * @example
  * ```ts
@@ -64,17 +65,14 @@ export async function controlCall<T>(
   }
   if (res.status === 204) return undefined as T;
   if (!res.ok) {
-    let error: { code?: string; message?: string } = {};
+    let body: unknown;
     try {
-      error = (JSON.parse(text) as { error: typeof error }).error ?? {};
+      body = (JSON.parse(text) as { error?: unknown }).error;
     } catch {
       // Not one of our error bodies.
     }
-    const message = error.message ?? `${peer} answered ${res.status}: ${text.slice(0, 200)}`;
-    // The classes callers tell apart, as the peer threw them.
-    if (error.code === "not_found") throw new NotFoundError(message);
-    if (error.code === "conflict") throw new ConflictError(message);
-    throw new StrataError(error.code ?? "unavailable", message);
+    throw errorFromBody(body) ??
+      new UnavailableError(`${peer} answered ${res.status}: ${text.slice(0, 200)}`);
   }
   return JSON.parse(text) as T;
 }

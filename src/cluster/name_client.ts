@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError, NotFoundError, WaitTimeoutError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type {
   CopyRef,
@@ -73,7 +73,7 @@ export class RemoteNameService implements NameService {
   /** Creates a client; no request is sent until a method is called. */
   constructor(options: RemoteNameOptions) {
     if (options.urls.length === 0) {
-      throw new StrataError("invalid_config", "No name server: expected at least one URL");
+      throw new InvalidConfigError("No name server: expected at least one URL");
     }
     this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
     this.#node = options.node;
@@ -192,7 +192,7 @@ export class RemoteNameService implements NameService {
     return this.#sliced(
       waitMs,
       (slice) => this.#call(url, "POST", "/v1/cluster/lookup", { ...q, waitMs: slice }),
-      `waiting for version ${atLeast} of '${q.dataset}' to be committed`,
+      { dataset: q.dataset, version: atLeast },
     );
   }
 
@@ -209,16 +209,20 @@ export class RemoteNameService implements NameService {
           "GET",
           `/v1/cluster/datasets/${enc(dataset)}/wait${query({ atLeast, timeoutMs: slice })}`,
         ),
-      `waiting for version ${atLeast} of '${dataset}' to be committed`,
+      { dataset, version: atLeast },
     );
     return r.version;
   }
 
   /**
    * A wait of `ms` at the name server, asked in slices no longer than it
-   * serves; `timeout` once all of it has passed.
+   * serves; `WaitTimeoutError` for the whole wait once all of it has passed.
    */
-  async #sliced<T>(ms: number, ask: (slice: number) => Promise<T>, what: string): Promise<T> {
+  async #sliced<T>(
+    ms: number,
+    ask: (slice: number) => Promise<T>,
+    awaited: { readonly dataset: string; readonly version: number },
+  ): Promise<T> {
     const until = Date.now() + ms;
     for (;;) {
       const left = Math.max(0, until - Date.now());
@@ -226,9 +230,9 @@ export class RemoteNameService implements NameService {
       try {
         return await ask(slice);
       } catch (e) {
-        if (e instanceof StrataError && e.code === "timeout" && slice < left) continue;
-        if (e instanceof StrataError && e.code === "timeout") {
-          throw new StrataError("timeout", `Timed out after ${ms} ms ${what}`);
+        if (e instanceof WaitTimeoutError && slice < left) continue;
+        if (e instanceof WaitTimeoutError) {
+          throw new WaitTimeoutError(awaited.dataset, awaited.version, ms);
         }
         throw e;
       }
@@ -302,7 +306,7 @@ export class RemoteNameService implements NameService {
           tiers: node.tiers,
         });
       } catch (e) {
-        if (!(e instanceof StrataError && e.code === "not_found")) throw e;
+        if (!(e instanceof NotFoundError)) throw e;
         await this.#call(u, "POST", "/v1/cluster/nodes", { ...node, leaseMs });
       }
     }));

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { StrataError, WaitTimeoutError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { RemoteNameService } from "./name_client.ts";
@@ -191,7 +191,7 @@ export class ShardedCatalog {
         next = v + 1;
       } catch (e) {
         if (ctl.stopped || this.#closed) return;
-        if (e instanceof StrataError && e.code === "timeout") continue;
+        if (e instanceof WaitTimeoutError) continue;
         // Not created yet, or its name server does not answer: ask again soon.
         if (!(e instanceof StrataError)) {
           console.error(`strata: following commits of '${dataset}': ${(e as Error).message}`);

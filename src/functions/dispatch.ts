@@ -6,7 +6,7 @@
  */
 
 import { controlCall } from "../cluster/control_call.ts";
-import { StrataError, UnavailableError } from "../errors.ts";
+import { errorBody, StrataError, UnavailableError } from "../errors.ts";
 import type { RunJob, RunOutcome } from "./run_job.ts";
 
 /** A live node that can run jobs. */
@@ -85,7 +85,7 @@ export class RunDispatcher {
     } catch (e) {
       // Unreachable: the caller may send the job elsewhere. Refused: the run's outcome.
       if (e instanceof UnavailableError || !(e instanceof StrataError)) throw e;
-      return { ok: false, error: { code: e.code, message: e.message }, published: [], node };
+      return { ok: false, error: errorBody(e), published: [], node };
     }
   }
 }

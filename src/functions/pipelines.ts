@@ -10,7 +10,13 @@
  */
 
 import { compileDescription } from "../ddl/mod.ts";
-import { ConflictError, NotFoundError, StrataError, UnavailableError } from "../errors.ts";
+import {
+  ConflictError,
+  errorFromCode,
+  InvalidRequestError,
+  NotFoundError,
+  UnavailableError,
+} from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import { decidePlacement, type PlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
@@ -174,14 +180,12 @@ export class PipelineService {
     const fn = await this.#functions.resolve(spec.function, spec.use);
     const output = fn.record.declaration.output;
     if (output.kind === "value" && spec.output !== undefined) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Invalid pipeline '${name}': function '${spec.function}' returns a value, so the pipeline has no output dataset`,
       );
     }
     if (output.kind === "dataset" && spec.output === undefined) {
-      throw new StrataError(
-        "invalid_request",
+      throw new InvalidRequestError(
         `Invalid pipeline '${name}': function '${spec.function}' outputs a dataset, so the pipeline needs 'output', its name`,
       );
     }
@@ -459,7 +463,7 @@ export class PipelineService {
     const found = await this.#functions.units(fn, spec.source, version);
     const nodes = await this.#dispatch.nodes();
     if (nodes.length === 0) {
-      throw new StrataError("unavailable", "No runtime is live to run the function on");
+      throw new UnavailableError("No runtime is live to run the function on");
     }
     const decision = this.#policy({
       requested: spec.placement,
@@ -527,7 +531,10 @@ export class PipelineService {
       ...(unreachable.length === 0 ? {} : { reason: `${decision.reason}; ${unreachable[0]}` }),
     };
     for (const key of outcome.published) published.add(key);
-    if (!outcome.ok) throw new StrataError(outcome.error.code, outcome.error.message);
+    if (!outcome.ok) {
+      const { code, message, fields } = outcome.error;
+      throw errorFromCode(code, message, fields);
+    }
     if (output.kind === "value") {
       await this.#store.putResult(spec.name, version, { json: outcome.json!, lineage }, spec.keep);
       return info;
@@ -536,7 +543,7 @@ export class PipelineService {
       await this.#catalog.commitVersion(spec.output!, version);
     } catch (e) {
       // The last publish completed the version's coverage and committed it.
-      if (!(e instanceof ConflictError && e.message.endsWith("is already committed"))) throw e;
+      if (!(e instanceof ConflictError && e.fields.state === "committed")) throw e;
     }
     return info;
   }

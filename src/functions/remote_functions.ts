@@ -8,7 +8,7 @@
  */
 
 import { controlCall } from "../cluster/control_call.ts";
-import { NotFoundError, StrataError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { FunctionLookup } from "./service.ts";
 import type { FunctionRecord, VersionRecord } from "./store.ts";
 
@@ -93,7 +93,7 @@ export class RemoteFunctions implements FunctionLookup {
     if (hit !== undefined && now - hit.at < ALIAS_MS) return hit.value;
     const value = this.#call<Described>(`/v1/functions/${encodeURIComponent(name)}`).catch(
       (e) => {
-        if (e instanceof StrataError && e.code === "not_found") return undefined;
+        if (e instanceof NotFoundError) return undefined;
         this.#described.delete(name);
         throw e;
       },
@@ -106,14 +106,9 @@ export class RemoteFunctions implements FunctionLookup {
   }
 
   async #call<T>(path: string): Promise<T> {
-    try {
-      return await controlCall<T>(this.#url, "GET", path, undefined, {
-        ...(this.#token === undefined ? {} : { token: this.#token }),
-        peer: `Name server ${this.#url}`,
-      });
-    } catch (e) {
-      if (e instanceof StrataError && e.code === "not_found") throw new NotFoundError(e.message);
-      throw e;
-    }
+    return await controlCall<T>(this.#url, "GET", path, undefined, {
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+      peer: `Name server ${this.#url}`,
+    });
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InvalidRequestError } from "../errors.ts";
+import { type ErrorBody, InvalidRequestError } from "../errors.ts";
 
 /** A run of one function version on the units of one source version. */
 export interface RunJob {
@@ -58,8 +58,8 @@ export type RunOutcome =
   }
   | {
     readonly ok: false;
-    /** Why it failed: the error's code and message. */
-    readonly error: { readonly code: string; readonly message: string };
+    /** Why it failed: the error's code, message and fields (`errorBody()`). */
+    readonly error: ErrorBody;
     /** Units published before it failed. */
     readonly published: readonly string[];
     /** The node it ran on. */

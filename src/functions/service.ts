@@ -8,13 +8,17 @@
 
 import { compileDescription, type Dataset, fragmentLayout } from "../ddl/mod.ts";
 import {
+  ConflictError,
+  errorBody,
   FunctionFailedError,
+  InvalidConfigError,
   InvalidFunctionError,
   InvalidRequestError,
   LayoutError,
   LimitExceededError,
   NotFoundError,
-  StrataError,
+  NotHereError,
+  type StrataError,
 } from "../errors.ts";
 import type { AttachQuery, DatasetDescription, SourceRecord } from "../registry/records.ts";
 import type { AttachResult as RuntimeAttach, PublishRequest } from "../runtime/runtime.ts";
@@ -189,7 +193,7 @@ export class FunctionService {
   constructor(options: FunctionServiceOptions) {
     const lookup = options.store ?? options.lookup;
     if (lookup === undefined) {
-      throw new StrataError("invalid_config", "A function service needs a store or a lookup");
+      throw new InvalidConfigError("A function service needs a store or a lookup");
     }
     this.#owned = options.store;
     this.#lookup = lookup;
@@ -326,8 +330,7 @@ export class FunctionService {
   async deleteFunction(name: string): Promise<void> {
     const pipeline = this.#inUse(name);
     if (pipeline !== undefined) {
-      throw new StrataError(
-        "conflict",
+      throw new ConflictError(
         `Function '${name}' is used by pipeline '${pipeline}': delete the pipeline first`,
       );
     }
@@ -584,8 +587,7 @@ export class FunctionService {
     try {
       const fn = await this.resolve(job.function.name, job.function.version);
       if (fn.record.digest !== job.function.digest) {
-        throw new StrataError(
-          "conflict",
+        throw new ConflictError(
           `Function '${job.function.name}' version ${job.function.version} is ${fn.record.digest} here, not ${job.function.digest}`,
         );
       }
@@ -605,7 +607,7 @@ export class FunctionService {
       }
       const runtime = this.#runtime();
       if (runtime.publish === undefined) {
-        throw new StrataError("not_here", "This runtime cannot publish the outputs of runs");
+        throw new NotHereError("This runtime cannot publish the outputs of runs");
       }
       const skip = new Set(job.skip ?? []);
       let calls = 0;
@@ -627,10 +629,7 @@ export class FunctionService {
       });
       return { ok: true, calls, published, node };
     } catch (e) {
-      const error = e instanceof StrataError
-        ? { code: e.code, message: e.message }
-        : { code: "internal", message: e instanceof Error ? e.message : String(e) };
-      return { ok: false, error, published, node };
+      return { ok: false, error: errorBody(e), published, node };
     }
   }
 
@@ -904,8 +903,7 @@ export class FunctionService {
 
   #store(): FunctionStore {
     if (this.#owned === undefined) {
-      throw new StrataError(
-        "not_here",
+      throw new NotHereError(
         "This runtime runs functions but does not keep them: deploy, list and move aliases on the name server",
       );
     }
@@ -914,8 +912,7 @@ export class FunctionService {
 
   #runtime(): FunctionRuntime {
     if (this.#node === undefined) {
-      throw new StrataError(
-        "not_here",
+      throw new NotHereError(
         "This process holds no data: functions run on the runtimes (invoke one of them)",
       );
     }

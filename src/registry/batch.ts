@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidRequestError, StrataError } from "../errors.ts";
+import { type ErrorBody, errorBody, InvalidRequestError } from "../errors.ts";
 import type { AttachQuery, CreateDatasetInput, FragmentRecord } from "./records.ts";
 
 /** One checked batch operation. */
@@ -18,7 +18,7 @@ export type BatchOp =
 /** The outcome of one batch operation: its result or its error. */
 export type BatchResult =
   | { readonly ok: unknown }
-  | { readonly error: { readonly code: string; readonly message: string } };
+  | { readonly error: ErrorBody };
 
 /**
  * Checks one batch operation: `{op: "create", name, description,
@@ -117,8 +117,7 @@ export function parseBatchOp(op: unknown): BatchOp {
  * ```
  */
 export function batchError(e: unknown): BatchResult {
-  if (e instanceof StrataError) return { error: { code: e.code, message: e.message } };
-  return { error: { code: "internal", message: e instanceof Error ? e.message : String(e) } };
+  return { error: errorBody(e) };
 }
 
 function field(

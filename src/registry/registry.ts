@@ -926,7 +926,9 @@ export class Registry implements NameService {
       );
     }
     if (v.state !== "open") {
-      throw new ConflictError(`Version ${n} of '${name}' is already ${v.state}`);
+      throw new ConflictError(`Version ${n} of '${name}' is already ${v.state}`, {
+        fields: { dataset: name, version: n, state: v.state },
+      });
     }
     v.committing = true;
     let retiring: VersionEntry[] = [];

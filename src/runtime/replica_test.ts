@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import consumerNear from "../../placements/consumer_near.ts";
-import { InvalidRequestError, StrataError, UnavailableError } from "../errors.ts";
+import { InvalidRequestError, LostError, StrataError, UnavailableError } from "../errors.ts";
 import { particlesDescription } from "../../tests/_fixtures.ts";
 import type { NamedPolicy, PlacementRequest } from "../tiers/policy.ts";
 import { WireClient } from "../wire/client.ts";
@@ -98,6 +98,30 @@ Deno.test("a copy replicated on two nodes is read from the nearest, survives one
     await n.b!.runtime.publish({ ...whole, version: 2, bytes });
     assert.equal(n.a!.runtime.tiers.holds(keyOf(1)), false);
     assert.equal(n.b!.runtime.tiers.holds(keyOf(1)), false);
+  }, { policies: { a: twoCopies } });
+});
+
+Deno.test("a copy gone from its primary node while that node is up is read from the replica on another node", async () => {
+  await withCluster(["a", "b", "c"], async (registry, n) => {
+    await registry.createDataset({ name: "particles", description: PARTICLES });
+    const bytes = particles();
+    const { record } = await n.a!.runtime.publish({ ...whole, version: 1, bytes });
+    assert.deepEqual([record.node, record.replicas], ["a", [{ node: "b", tier: "memory" }]]);
+    // Node a stays up, its data plane answers, but its copy is gone.
+    await n.a!.runtime.tiers.delete(keyOf(1));
+    assert.equal(n.a!.runtime.tiers.holds(keyOf(1)), false);
+    // c asks a first: a answers that the copy is lost, and c reads b's replica.
+    assert.deepEqual((await n.c!.runtime.attach({ ...whole, version: 1 })).bytes, bytes);
+    // a itself reads b's replica too.
+    assert.deepEqual((await n.a!.runtime.attach({ ...whole, version: 1 })).bytes, bytes);
+    // With the replica gone as well, the attach fails with the lost copy, named.
+    await n.b!.runtime.tiers.delete(keyOf(1));
+    await assert.rejects(
+      n.c!.runtime.attach({ ...whole, version: 1 }),
+      (e) =>
+        e instanceof LostError && e.code === "gone" && e.dataset === "particles" &&
+        e.version === 1 && e.node === "a",
+    );
   }, { policies: { a: twoCopies } });
 });
 

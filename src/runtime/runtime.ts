@@ -10,10 +10,17 @@ import {
   ChecksumError,
   ConflictError,
   DatasetReplacedError,
+  DescriptionError,
+  errorFromBody,
   InvalidRequestError,
+  LayoutError,
   LostError,
+  MissingRegionError,
+  NotCommittedError,
   NotFoundError,
-  StrataError,
+  SizeMismatchError,
+  type StrataError,
+  UnauthorizedError,
   UnavailableError,
 } from "../errors.ts";
 import type { NodeView, PlacedFragment, ReshapeChoice, TierView } from "../tiers/policy.ts";
@@ -341,10 +348,7 @@ export class Runtime {
     );
     const layout = await this.#names.fragmentLayout(req.dataset, req.fragment, bindings);
     if (req.bytes.byteLength !== layout.byteLength) {
-      throw new StrataError(
-        "size_mismatch",
-        `Cannot publish fragment '${req.fragment}': expected ${layout.byteLength} bytes, received ${req.bytes.byteLength}`,
-      );
+      throw new SizeMismatchError(req.fragment, layout.byteLength, req.bytes.byteLength);
     }
     const key = copyKey(req.dataset, req.version, req.fragment, bindings);
     const placed = placedFragment({ ...req, bindings }, settings);
@@ -844,6 +848,7 @@ export class Runtime {
         copy.version,
         describeCopy(copy),
         `is not on node '${this.node}': it was held only in memory and is gone`,
+        { node: this.node },
       );
     }
     if (bytes.byteLength !== copy.byteLength) {
@@ -888,10 +893,9 @@ export class Runtime {
           ? await this.#readLocal(at, into)
           : await this.#readRemote(at, target, mode, sink);
       } catch (e) {
-        // A copy the peer lost (`gone` from its data plane) is tried elsewhere too.
-        const lost = e instanceof LostError || e instanceof UnavailableError ||
-          (e instanceof StrataError && e.code === "gone");
-        if (!lost) throw e;
+        // A copy lost here or at its node (a `LostError` from its data plane
+        // arrives as one), or a node that does not answer: try the next place.
+        if (!(e instanceof LostError || e instanceof UnavailableError)) throw e;
         failure ??= e;
       }
     }
@@ -902,7 +906,9 @@ export class Runtime {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const bytes = await this.#stored(key, s.checksum);
     if (bytes === undefined) {
-      throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier));
+      throw new LostError(s.dataset, s.version, describeCopy(s), this.#whyGone(s.tier), {
+        node: this.node,
+      });
     }
     const sum = await checksum(bytes);
     if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
@@ -1019,6 +1025,7 @@ export class Runtime {
       c.version,
       describeCopy(c),
       `held by node '${node}' does not match its record (${detail}): its bytes are never served`,
+      { node },
     );
   }
 
@@ -1046,6 +1053,7 @@ export class Runtime {
       s.version,
       describeCopy(s),
       `was held only in memory by node '${s.node}', whose lease lapsed`,
+      { node: s.node },
     );
   }
 
@@ -1113,7 +1121,7 @@ interface Part {
 
 /** Whether `e` says bytes did not match their checksum, here or at the peer. */
 function mismatch(e: unknown): boolean {
-  return e instanceof StrataError && e.code === "checksum_mismatch";
+  return e instanceof ChecksumError;
 }
 
 /** Whether `node` holds a copy of `s`: the primary copy or a replica. */
@@ -1142,14 +1150,11 @@ function httpReplica(token: string | undefined): SendReplica {
       },
       body: JSON.stringify(request),
     });
-    const body = await res.json().catch(() => undefined) as
-      | { error?: { code?: string; message?: string } }
-      | undefined;
+    const body = await res.json().catch(() => undefined) as { error?: unknown } | undefined;
     if (!res.ok) {
-      throw new StrataError(
-        body?.error?.code ?? "unavailable",
-        body?.error?.message ?? `node '${target.id}' answered ${res.status}`,
-      );
+      // The class the target threw, with its fields.
+      throw errorFromBody(body?.error) ??
+        new UnavailableError(`node '${target.id}' answered ${res.status}`);
     }
   };
 }
@@ -1175,14 +1180,11 @@ function firstFailure(settled: PromiseSettledResult<unknown>[], version: number)
   const lost = failures.filter((e): e is LostError => e instanceof LostError);
   if (lost.length > 1) {
     const first = lost[0]!;
-    const prefix =
-      `Version ${first.version} of '${first.dataset}' is lost: fragment '${first.fragment}' `;
-    const detail = first.message.startsWith(prefix) ? first.message.slice(prefix.length) : "";
     return new LostError(
       first.dataset,
       version,
       lost.map((e) => e.fragment).join("', '"),
-      detail,
+      first.detail,
     );
   }
   return lost[0] ?? failures[0];
@@ -1194,21 +1196,21 @@ function firstFailure(settled: PromiseSettledResult<unknown>[], version: number)
  * on its side, may have recorded the copy: its bytes must stay.
  */
 function refused(e: unknown): boolean {
-  return e instanceof StrataError && REFUSALS.has(e.code);
+  return REFUSALS.some((refusal) => e instanceof refusal);
 }
 
-/** Codes of a name server's answers that refuse a registration outright. */
-const REFUSALS: ReadonlySet<string> = new Set([
-  "conflict",
-  "not_found",
-  "size_mismatch",
-  "invalid_layout",
-  "invalid_request",
-  "invalid_description",
-  "missing_region",
-  "not_committed",
-  "unauthorized",
-]);
+/** The errors of a name server's answers that refuse a registration outright. */
+const REFUSALS: readonly (abstract new (...args: never[]) => StrataError)[] = [
+  ConflictError,
+  NotFoundError,
+  SizeMismatchError,
+  LayoutError,
+  InvalidRequestError,
+  DescriptionError,
+  MissingRegionError,
+  NotCommittedError,
+  UnauthorizedError,
+];
 
 function placedFragment(
   req: Omit<PublishRequest, "bytes"> & { readonly bytes: { readonly byteLength: number } },

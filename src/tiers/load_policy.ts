@@ -7,7 +7,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import fastestFit from "./fastest_fit.ts";
 import type { NamedPolicy, PlacementPolicy } from "./policy.ts";
 
@@ -83,8 +83,7 @@ export async function loadPolicy(
   const builtin = builtins[spec];
   if (builtin !== undefined) return { name: spec, place: builtin };
   if (!isPolicyPath(spec)) {
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       `Unknown placement policy '${spec}': expected one of ${
         Object.keys(builtins).join(", ")
       } or the path of a policy module`,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { BackingTier } from "./backing_tier.ts";
 import { FileTier } from "./file_tier.ts";
 import { MemoryTier } from "./memory_tier.ts";
@@ -45,8 +45,7 @@ export async function openTiers(specs: readonly TierSpec[], where: TierPlace): P
     const dir = tierDirectory(spec, where).replace(/\/+$/, "");
     const other = dirs.get(dir);
     if (other !== undefined) {
-      throw new StrataError(
-        "invalid_config",
+      throw new InvalidConfigError(
         `Invalid tiers: '${other}' and '${spec.name}' share the directory '${dir}', expected one directory per tier`,
       );
     }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { DirectoryTier } from "./directory_tier.ts";
 
 /** Where shm tiers live unless declared elsewhere: the kernel's tmpfs for POSIX shared memory. */
@@ -49,8 +49,7 @@ export class ShmTier extends DirectoryTier {
       await tier.load();
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable && dir.startsWith("/dev/")) {
-        throw new StrataError(
-          "invalid_config",
+        throw new InvalidConfigError(
           `Cannot open shm tier '${name}' at '${dir}': Deno grants access under /dev only with --allow-all, which Strata does not run with; declare the tier's path on another tmpfs mount`,
           { cause: e },
         );

@@ -7,7 +7,7 @@
  */
 
 import { LineCounter, parseDocument } from "yaml";
-import { StrataError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { SHM_ROOT } from "./shm_tier.ts";
 import { TIER_KINDS, type TierKind } from "./tier.ts";
 import { bandwidth, byteSize, latency } from "./_units.ts";
@@ -98,7 +98,7 @@ export function parseTiersFile(text: string, source: string): TierSpec[] {
   if (first !== undefined) {
     const at = first.linePos?.[0];
     const where = at === undefined ? "" : `${at.line}:${at.col}: `;
-    throw new StrataError("invalid_config", `${prefix}: ${where}${yamlMessage(first.message)}`);
+    throw new InvalidConfigError(`${prefix}: ${where}${yamlMessage(first.message)}`);
   }
   const root = doc.toJS() ?? {};
   const locate = (path: ConfigPath, key: boolean): string | undefined => {
@@ -116,16 +116,14 @@ export function parseTiersFile(text: string, source: string): TierSpec[] {
     return `${p.line}:${p.col}`;
   };
   if (typeof root !== "object" || root === null || Array.isArray(root)) {
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       `${prefix}: expected a mapping with a 'tiers' list, found ${JSON.stringify(root)}`,
     );
   }
   for (const k of Object.keys(root)) {
     if (k !== "tiers") {
       const where = locate([k], true);
-      throw new StrataError(
-        "invalid_config",
+      throw new InvalidConfigError(
         `${prefix}: ${where === undefined ? "" : where + ": "}unknown key '${k}', expected tiers`,
       );
     }
@@ -153,8 +151,7 @@ export function checkTiers(value: unknown, options: CheckTiersOptions): TierSpec
   const base = options.at ?? ["tiers"];
   const fail = (path: ConfigPath, expected: string, found: unknown, key = false): never => {
     const where = options.locate?.(path, key);
-    throw new StrataError(
-      "invalid_config",
+    throw new InvalidConfigError(
       `${options.prefix}: ${where === undefined ? "" : where + ": "}'${show(path)}' ${expected}${
         found === undefined ? "" : `, found ${JSON.stringify(found)}`
       }`,

@@ -8,6 +8,7 @@
 import { crc32 } from "node:zlib";
 import {
   ChecksumError,
+  errorFromCode,
   InvalidRequestError,
   StrataError,
   UnavailableError,
@@ -316,7 +317,7 @@ class Connection {
       if (hello === null) {
         throw new UnavailableError(`Node '${peer.node}' closed the connection before 'hello'`);
       }
-      if (hello.kind === "failure") throw new StrataError(hello.code, hello.message);
+      if (hello.kind === "failure") throw errorFromCode(hello.code, hello.message, hello.fields);
       if (hello.kind !== "hello") {
         throw new WireProtocolError(`Unexpected '${hello.kind}' frame: expected 'hello'`);
       }
@@ -345,7 +346,7 @@ class Connection {
       }
       if (frame.kind === "failure") {
         this.broken = frame.id !== id;
-        throw new StrataError(frame.code, frame.message);
+        throw errorFromCode(frame.code, frame.message, frame.fields);
       }
       if (frame.kind !== "header" || frame.id !== id) {
         throw new WireProtocolError(
@@ -378,7 +379,8 @@ class Connection {
     } catch (e) {
       // Not a deadline: a peer that answers nothing in time is not asked again.
       this.unanswered = this.broken && this.#reader.received === before &&
-        !(e instanceof DeadlineError) && !(e instanceof StrataError && e.code !== "unavailable");
+        !(e instanceof DeadlineError) &&
+        !(e instanceof StrataError && !(e instanceof UnavailableError));
       if (e instanceof StrataError) throw e;
       throw new UnavailableError(
         `Node '${this.#peer.node}' at ${this.#peer.hostname}:${this.#peer.port} failed mid-request: ${

@@ -13,7 +13,7 @@ import {
   scalarName,
   type ScalarType,
 } from "../transform/scalar.ts";
-import { WireProtocolError } from "../errors.ts";
+import { type ErrorFields, WireProtocolError } from "../errors.ts";
 import * as S from "./gen/wire.ts";
 
 /** Protocol version carried by `hello` frames. */
@@ -89,6 +89,8 @@ export interface FailureFrame {
   readonly code: string;
   /** Human-readable message. */
   readonly message: string;
+  /** The error's fields (`errorBody()` of src/errors.ts), when it has any. */
+  readonly fields?: ErrorFields;
 }
 
 /** Any frame. */
@@ -147,6 +149,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
       f.id = frame.id;
       f.code = frame.code;
       f.message = frame.message;
+      if (frame.fields !== undefined) f.fields = JSON.stringify(frame.fields);
       break;
     }
   }
@@ -207,7 +210,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       }
       case S.Frame.FAILURE: {
         const f = root.failure;
-        return { kind: "failure", id: f.id, code: f.code, message: f.message };
+        const fields = readFields(f.fields);
+        return fields === undefined
+          ? { kind: "failure", id: f.id, code: f.code, message: f.message }
+          : { kind: "failure", id: f.id, code: f.code, message: f.message, fields };
       }
       default:
         throw new WireProtocolError(`Unknown frame kind ${root.which()}: expected 0 to 3`);
@@ -216,6 +222,21 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     if (e instanceof WireProtocolError) throw e;
     throw new WireProtocolError(`Invalid frame: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** A failure's fields: a JSON object, or none (an empty text from a peer that sends none). */
+function readFields(text: string): ErrorFields | undefined {
+  if (text === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new WireProtocolError(`Invalid failure fields: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new WireProtocolError("Invalid failure fields: expected a JSON object");
+  }
+  return parsed as ErrorFields;
 }
 
 function num(v: bigint, what: string): number {

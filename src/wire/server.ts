@@ -5,7 +5,13 @@
  * @module
  */
 
-import { StrataError, WireProtocolError } from "../errors.ts";
+import {
+  errorBody,
+  type StrataError,
+  UnauthorizedError,
+  UnavailableError,
+  WireProtocolError,
+} from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type CopyRef, type Frame, PROTOCOL } from "./codec.ts";
 import { type ByteStream, FrameReader, writeFrame } from "./stream.ts";
@@ -242,7 +248,7 @@ export class WireServer {
   /** Answers a connection it will not serve with an `unavailable` failure, and closes it. */
   async #refuse(conn: Deno.TcpConn, message: string): Promise<void> {
     const out = new Deadlines(conn, { writeMs: 1000, what: "a refused peer" });
-    await writeFrame(out, { kind: "failure", id: 0, code: "unavailable", message })
+    await writeFrame(out, { kind: "failure", id: 0, ...errorBody(new UnavailableError(message)) })
       .catch(() => {});
     out.close();
   }
@@ -278,17 +284,15 @@ export class WireServer {
       if (hello === null) return;
       const refusal = this.#checkHello(hello);
       if (refusal !== undefined) {
-        await writeFrame(stream, { kind: "failure", id: 0, ...refusal });
+        await writeFrame(stream, { kind: "failure", id: 0, ...errorBody(refusal) });
         return;
       }
       const max = o.maxConnections ?? 256;
       if (this.#established >= max) {
-        await writeFrame(stream, {
-          kind: "failure",
-          id: 0,
-          code: "unavailable",
-          message: `Node '${o.node}' serves ${max} connections already: retry later`,
-        });
+        const busy = new UnavailableError(
+          `Node '${o.node}' serves ${max} connections already: retry later`,
+        );
+        await writeFrame(stream, { kind: "failure", id: 0, ...errorBody(busy) });
         return;
       }
       served.pending = false;
@@ -307,28 +311,25 @@ export class WireServer {
       if (this.#closed || served.closed) return;
       // A broken frame leaves the stream out of step: say why, then close.
       if (e instanceof WireProtocolError) {
-        await writeFrame(stream, { kind: "failure", id: 0, code: e.code, message: e.message })
-          .catch(() => {});
+        await writeFrame(stream, { kind: "failure", id: 0, ...errorBody(e) }).catch(() => {});
       }
     }
   }
 
-  #checkHello(frame: Frame): { code: string; message: string } | undefined {
+  #checkHello(frame: Frame): StrataError | undefined {
     if (frame.kind !== "hello") {
-      return {
-        code: "wire_protocol",
-        message: `Unexpected '${frame.kind}' frame: a connection starts with 'hello'`,
-      };
+      return new WireProtocolError(
+        `Unexpected '${frame.kind}' frame: a connection starts with 'hello'`,
+      );
     }
     if (frame.protocol !== PROTOCOL) {
-      return {
-        code: "wire_protocol",
-        message: `Unsupported protocol ${frame.protocol}: this node speaks ${PROTOCOL}`,
-      };
+      return new WireProtocolError(
+        `Unsupported protocol ${frame.protocol}: this node speaks ${PROTOCOL}`,
+      );
     }
     const token = this.#options.token;
     if (token !== undefined && frame.token !== token) {
-      return { code: "unauthorized", message: "Missing or wrong cluster token in 'hello'" };
+      return new UnauthorizedError("Missing or wrong cluster token in 'hello'");
     }
     return undefined;
   }
@@ -340,9 +341,8 @@ export class WireServer {
       checkWant(f.copy, f.want);
       out = await this.#options.source.produce(f.copy, f.want);
     } catch (e) {
-      const code = e instanceof StrataError ? e.code : "internal";
-      const message = e instanceof Error ? e.message : String(e);
-      await writeFrame(conn, { kind: "failure", id: f.id, code, message });
+      // The peer rebuilds the same error class, with the same fields.
+      await writeFrame(conn, { kind: "failure", id: f.id, ...errorBody(e) });
       return;
     }
     try {

@@ -444,7 +444,7 @@ export class Failure extends $.Struct {
     static readonly _capnp = {
         displayName: "Failure",
         id: "ca584e228c8ec2ea",
-        size: new $.ObjectSize(8, 2),
+        size: new $.ObjectSize(8, 3),
     };
     get id(): number {
         return $.utils.getUint32(0, this);
@@ -458,11 +458,22 @@ export class Failure extends $.Struct {
     set code(value: string) {
         $.utils.setText(0, value, this);
     }
+    /**
+* The error's fields as a JSON object (`{}` or empty when it has none), so
+* that the receiver rebuilds the same error class with the same data.
+*
+*/
     get message(): string {
         return $.utils.getText(1, this);
     }
     set message(value: string) {
         $.utils.setText(1, value, this);
+    }
+    get fields(): string {
+        return $.utils.getText(2, this);
+    }
+    set fields(value: string) {
+        $.utils.setText(2, value, this);
     }
     toString(): string { return "Failure_" + super.toString(); }
 }
