@@ -38,9 +38,16 @@ function layersOf(markdown: string): Layer[] {
   return layers;
 }
 
-/** The folder or root file of the table `path` belongs to. */
+/**
+ * The folder or root file of the table `path` belongs to. A root file's
+ * folder of the same name (`src/errors/` beside `src/errors.ts`) is part of it.
+ */
 function unitOf(path: string, layers: readonly Layer[]): Layer | undefined {
-  return layers.find((l) => l.unit.endsWith("/") ? path.startsWith(l.unit) : path === l.unit);
+  return layers.find((l) =>
+    l.unit.endsWith("/")
+      ? path.startsWith(l.unit)
+      : path === l.unit || path.startsWith(l.unit.replace(/\.ts$/, "/"))
+  );
 }
 
 /** Every TypeScript file under `dir`, relative to the repository root. */
@@ -141,6 +148,11 @@ Deno.test("the layer check catches an import that points up", () => {
   );
   assert.equal(
     violation({ from: "src/ddl/layout.ts", to: "src/transform/layout.ts", line: 3 }, layers),
+    undefined,
+  );
+  const rooted = layersOf("## Layers\n\n| level | folders |\n| - | - |\n| 0 | `src/errors.ts` |\n");
+  assert.equal(
+    violation({ from: "src/errors.ts", to: "src/errors/base.ts", line: 3 }, rooted),
     undefined,
   );
   assert.equal(
