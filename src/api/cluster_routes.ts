@@ -20,6 +20,7 @@ import { intField, objectBody, shown, versionParam } from "./fields.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { AttachQuery, NodeInput } from "../registry/records.ts";
 import type { CopyRef, FragmentRecord, NodeTier } from "../name_service/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
@@ -61,7 +62,16 @@ export interface ClusterRouteOptions {
  * ```
  */
 export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
-  const maxWait = o.maxWaitMs ?? 60_000;
+  const maxWaitMs = o.maxWaitMs ?? 60_000;
+  mountDatasetQueries(app, o);
+  mountCopyRoutes(app, o);
+  mountLookupRoutes(app, o, maxWaitMs);
+  mountNodeRoutes(app, o);
+  mountReleaseRoutes(app, o, maxWaitMs);
+}
+
+/** A dataset's settings, a version's sizes and a fragment's layout. */
+function mountDatasetQueries(app: Hono, o: ClusterRouteOptions): void {
   app.get("/v1/cluster/datasets/:name/settings", async (c) => {
     return reply(c, await o.registry.datasetSettings(c.req.param("name")));
   });
@@ -76,6 +86,10 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     checkLabel("fragment name", fragment);
     return reply(c, await o.registry.fragmentLayout(c.req.param("name"), fragment, bindings));
   });
+}
+
+/** Registering a copy, and the changes of its record: relocations, replicas, drops, held checks. */
+function mountCopyRoutes(app: Hono, o: ClusterRouteOptions): void {
   app.post("/v1/cluster/publish", async (c) => {
     const record = recordOf(await readControlBody(c.req.raw, o.maxBodyBytes));
     const { committed } = await o.registry.publishFragment(record);
@@ -102,29 +116,21 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const copies = body.copies.map((x) => copyRefOf(x, "held query"));
     return reply(c, { held: o.registry.heldCopies(copies) });
   });
+}
+
+/** Lookups of copies, waits for a version, and commits. */
+function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number): void {
   app.post("/v1/cluster/lookup", async (c) => {
-    const shape = "{dataset, version, fragment, bindings?, waitMs?}";
-    const q = objectBody(await readControlBody(c.req.raw, o.maxBodyBytes), "lookup", shape);
-    checkName("dataset", q.dataset);
-    let version: number | "latest" = "latest";
-    if (q.version !== "latest") {
-      checkVersion(q.version);
-      version = q.version;
-    }
-    checkLabel("fragment name", q.fragment);
-    const bindings = q.bindings ?? {};
-    checkBindings("lookup", bindings);
-    const waitMs = intField(q, "waitMs", "lookup", { min: 0, optional: true });
-    const query = { dataset: q.dataset, version, fragment: q.fragment, bindings };
+    const { query, waitMs } = lookupOf(await readControlBody(c.req.raw, o.maxBodyBytes));
     // With `waitMs`, a version not committed yet is waited for in this request.
     const found = waitMs === undefined
       ? await o.registry.attachFragments(query)
-      : await o.registry.attachFragments(query, { waitMs: Math.min(waitMs, maxWait) });
+      : await o.registry.attachFragments(query, { waitMs: Math.min(waitMs, maxWaitMs) });
     return reply(c, found);
   });
   app.get("/v1/cluster/datasets/:name/wait", async (c) => {
     const q = integers(new URL(c.req.url).searchParams);
-    const timeoutMs = Math.min(q.timeoutMs ?? maxWait, maxWait);
+    const timeoutMs = Math.min(q.timeoutMs ?? maxWaitMs, maxWaitMs);
     if (timeoutMs < 0) {
       throw new InvalidRequestError(`Query parameter 'timeoutMs' must be >= 0, found ${timeoutMs}`);
     }
@@ -137,26 +143,17 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const version = versionParam(c.req.param("version"), false) as number;
     return reply(c, await o.registry.commitVersion(c.req.param("name"), version));
   });
+}
+
+/** Node leases: registration, renewal and the live list. */
+function mountNodeRoutes(app: Hono, o: ClusterRouteOptions): void {
   app.post("/v1/cluster/nodes", async (c) => {
     const b = objectBody(
       await readControlBody(c.req.raw, o.maxBodyBytes),
       "node registration",
       "{id, url, wire?, tiers?, leaseMs?}",
     );
-    checkName("node", b.id);
-    checkLabel(`url of node '${b.id}'`, b.url, MAX_URL_LENGTH);
-    if (b.wire !== undefined) checkLabel(`wire of node '${b.id}'`, b.wire, MAX_URL_LENGTH);
-    const tiers = b.tiers ?? [];
-    if (!Array.isArray(tiers)) {
-      throw new InvalidRequestError(`Invalid node '${b.id}': expected a list of tiers`);
-    }
-    const record = await o.nodes.register({
-      id: b.id,
-      url: b.url,
-      tiers: tiers as NodeTier[],
-      ...(b.wire === undefined ? {} : { wire: b.wire }),
-    }, leaseOf(b, "node registration"));
-    return reply(c, record);
+    return reply(c, await o.nodes.register(nodeOf(b), leaseOf(b, "node registration")));
   });
   app.post("/v1/cluster/nodes/:id/renew", async (c) => {
     const b = objectBody(
@@ -171,7 +168,10 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     return reply(c, await o.nodes.renew(c.req.param("id"), leaseOf(b, "lease renewal"), tiers));
   });
   app.get("/v1/cluster/nodes", async (c) => reply(c, { nodes: await o.registry.listNodes() }));
-  // Reading never acknowledges: a GET changes nothing.
+}
+
+/** Release notices: read (a GET changes nothing) or acknowledged and long-polled. */
+function mountReleaseRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number): void {
   app.get("/v1/cluster/releases", async (c) => {
     const params = new URL(c.req.url).searchParams;
     const node = params.get("node");
@@ -185,7 +185,7 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     if (after < 0) {
       throw new InvalidRequestError(`Query parameter 'after' must be >= 0, found ${after}`);
     }
-    const waitMs = Math.max(0, Math.min(q.wait ?? 0, maxWait));
+    const waitMs = Math.max(0, Math.min(q.wait ?? 0, maxWaitMs));
     return reply(c, await o.releases.read(node, after, waitMs, c.req.raw.signal));
   });
   // Acknowledges the notices up to `after`, then answers the next ones (a long poll).
@@ -200,9 +200,43 @@ export function mountClusterRoutes(app: Hono, o: ClusterRouteOptions): void {
     const wait = intField(b, "wait", "release poll", { min: 0, optional: true }) ?? 0;
     return reply(
       c,
-      await o.releases.poll(b.node, after, Math.min(wait, maxWait), c.req.raw.signal),
+      await o.releases.poll(b.node, after, Math.min(wait, maxWaitMs), c.req.raw.signal),
     );
   });
+}
+
+/** A lookup body: `{dataset, version, fragment, bindings?, waitMs?}`, checked. */
+function lookupOf(body: unknown): { query: AttachQuery; waitMs: number | undefined } {
+  const shape = "{dataset, version, fragment, bindings?, waitMs?}";
+  const q = objectBody(body, "lookup", shape);
+  checkName("dataset", q.dataset);
+  let version: number | "latest" = "latest";
+  if (q.version !== "latest") {
+    checkVersion(q.version);
+    version = q.version;
+  }
+  checkLabel("fragment name", q.fragment);
+  const bindings = q.bindings ?? {};
+  checkBindings("lookup", bindings);
+  const waitMs = intField(q, "waitMs", "lookup", { min: 0, optional: true });
+  return { query: { dataset: q.dataset, version, fragment: q.fragment, bindings }, waitMs };
+}
+
+/** A node registration body's node, checked. */
+function nodeOf(b: Record<string, unknown>): NodeInput {
+  checkName("node", b.id);
+  checkLabel(`url of node '${b.id}'`, b.url, MAX_URL_LENGTH);
+  if (b.wire !== undefined) checkLabel(`wire of node '${b.id}'`, b.wire, MAX_URL_LENGTH);
+  const tiers = b.tiers ?? [];
+  if (!Array.isArray(tiers)) {
+    throw new InvalidRequestError(`Invalid node '${b.id}': expected a list of tiers`);
+  }
+  return {
+    id: b.id,
+    url: b.url,
+    tiers: tiers as NodeTier[],
+    ...(b.wire === undefined ? {} : { wire: b.wire }),
+  };
 }
 
 /** The longest lease a node may ask for: a day. */
