@@ -21,7 +21,7 @@ import {
   type StrataError,
 } from "../errors.ts";
 import type { AttachQuery, DatasetDescription, SourceRecord } from "../registry/records.ts";
-import type { AttachResult as RuntimeAttach, PublishRequest } from "../runtime/runtime.ts";
+import type { AttachedBytes, PublishRequest } from "../runtime/runtime.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import {
   composeInput,
@@ -76,7 +76,7 @@ export interface FunctionRuntime {
       createdAt?: number;
     },
     layout: FragmentLayout,
-  ): Promise<RuntimeAttach>;
+  ): Promise<AttachedBytes>;
   /** Publishes a fragment (the outputs of runs handed to this node). */
   publish?(req: PublishRequest): Promise<unknown>;
 }

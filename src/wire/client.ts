@@ -16,7 +16,7 @@ import {
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
-import { type CopyRef, PROTOCOL } from "./codec.ts";
+import { PROTOCOL, type WireCopy } from "./codec.ts";
 import { FrameReader, writeFrame } from "./stream.ts";
 import { DeadlineError, Deadlines } from "./deadline.ts";
 
@@ -132,7 +132,7 @@ export class WireClient {
    */
   async fetch(
     peer: Peer,
-    copy: CopyRef,
+    copy: WireCopy,
     want: FragmentLayout,
     options: FetchOptions = {},
   ): Promise<Uint8Array> {
@@ -330,7 +330,7 @@ class Connection {
 
   async request(
     id: number,
-    copy: CopyRef,
+    copy: WireCopy,
     want: FragmentLayout,
     options: FetchOptions,
   ): Promise<Uint8Array> {

@@ -19,8 +19,8 @@ import * as S from "./gen/wire.ts";
 /** Protocol version carried by `hello` frames. */
 export const PROTOCOL = 1;
 
-/** A stored fragment copy, as the name server recorded it. */
-export interface CopyRef {
+/** A stored fragment copy as a `fetch` frame names it: as the name server recorded it, with its layout and checksum. */
+export interface WireCopy {
   /** Dataset name. */
   readonly dataset: string;
   /** Version number. */
@@ -54,7 +54,7 @@ export interface FetchFrame {
   /** Request id, echoed by the answer. */
   readonly id: number;
   /** The copy to read. */
-  readonly copy: CopyRef;
+  readonly copy: WireCopy;
   /** Layout of the bytes to send back. */
   readonly want: FragmentLayout;
 }

@@ -13,7 +13,7 @@ import {
   WireProtocolError,
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { type CopyRef, type Frame, PROTOCOL } from "./codec.ts";
+import { type Frame, PROTOCOL, type WireCopy } from "./codec.ts";
 import { type ByteStream, FrameReader, writeFrame } from "./stream.ts";
 import { Deadlines } from "./deadline.ts";
 import { checkWant } from "./want.ts";
@@ -25,7 +25,7 @@ export interface FragmentSource {
    * `StrataError` (`gone`, `checksum_mismatch`, `invalid_layout`, ...) that
    * the peer receives as a `failure` frame.
    */
-  produce(copy: CopyRef, want: FragmentLayout): Promise<Produced>;
+  produce(copy: WireCopy, want: FragmentLayout): Promise<Produced>;
 }
 
 /** Bytes a `FragmentSource` produced for one fetch. */

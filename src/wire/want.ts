@@ -10,7 +10,7 @@ import { InvalidRequestError, LayoutError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { scalarSize } from "../transform/scalar.ts";
 import { validateLayout } from "../transform/validate.ts";
-import type { CopyRef } from "./codec.ts";
+import type { WireCopy } from "./codec.ts";
 
 /**
  * Throws `InvalidRequestError` (HTTP 400, `invalid_request`) when a fetch
@@ -35,7 +35,7 @@ import type { CopyRef } from "./codec.ts";
  * assert.throws(() => checkWant(copy, rows(2 ** 40)), /asks for 1099511627776 elements of 't'/);
  * ```
  */
-export function checkWant(copy: CopyRef, want: FragmentLayout): void {
+export function checkWant(copy: WireCopy, want: FragmentLayout): void {
   try {
     validateLayout(copy.layout, "the copy's layout");
     validateLayout(want, "the layout asked for");

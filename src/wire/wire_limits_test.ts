@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
 import { StrataError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { type CopyRef, encodeFrame, PROTOCOL } from "./codec.ts";
+import { encodeFrame, PROTOCOL, type WireCopy } from "./codec.ts";
 import { WireClient } from "./client.ts";
 import { WireServer, type WireServerOptions } from "./server.ts";
 import { FrameReader } from "./stream.ts";
@@ -22,7 +22,7 @@ function rows(n: number): FragmentLayout {
 }
 
 const STORED = new Uint8Array(new Float64Array([1, 2, 3, 4]).buffer);
-const COPY: CopyRef = {
+const COPY: WireCopy = {
   dataset: "d",
   version: 1,
   fragment: "dataset",

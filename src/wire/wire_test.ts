@@ -8,7 +8,7 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { type CopyRef, decodeFrame } from "./codec.ts";
+import { decodeFrame, type WireCopy } from "./codec.ts";
 import { WireClient } from "./client.ts";
 import { type FragmentSource, WireServer, type WireServerOptions } from "./server.ts";
 import { FrameReader } from "./stream.ts";
@@ -34,7 +34,7 @@ class MapSource implements FragmentSource {
   released = 0;
   /** Hands each payload out as a scratch copy that is released once written. */
   scratch = false;
-  produce(copy: CopyRef, want: FragmentLayout) {
+  produce(copy: WireCopy, want: FragmentLayout) {
     const run = async () => {
       await this.gate;
       const bytes = this.copies.get(copy.dataset);
@@ -48,7 +48,7 @@ class MapSource implements FragmentSource {
   }
 }
 
-function copyOf(dataset: string, bytes: Uint8Array): CopyRef {
+function copyOf(dataset: string, bytes: Uint8Array): WireCopy {
   return {
     dataset,
     version: 1,

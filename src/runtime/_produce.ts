@@ -1,0 +1,58 @@
+/**
+ * The data plane's side of a runtime: the bytes of a copy it holds, laid
+ * out as a peer asked.
+ *
+ * @module
+ */
+
+import { ChecksumError, LostError } from "../errors.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import { executePlan } from "../transform/execute.ts";
+import type { WireCopy } from "../wire/codec.ts";
+import type { Produced } from "../wire/server.ts";
+import { sameLayout } from "../wire/cut.ts";
+import { copyKey } from "../tiers/copy_keys.ts";
+import { checksum } from "./checksum.ts";
+import type { RuntimeCore } from "./_core.ts";
+import { corruptCopy, describeCopy } from "./_copies.ts";
+
+/**
+ * The bytes of `copy` in layout `want` (`FragmentSource` of the wire
+ * server). A copy sent as stored carries the checksum the name server
+ * recorded, which the peer verifies; a reshaped copy is verified here first.
+ */
+export async function produce(
+  core: RuntimeCore,
+  copy: WireCopy,
+  want: FragmentLayout,
+): Promise<Produced> {
+  const { node, scratch } = core;
+  const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+  const bytes = await core.staged.read(key, copy.checksum);
+  if (bytes === undefined) {
+    throw new LostError(
+      copy.dataset,
+      copy.version,
+      describeCopy(copy),
+      `is not on node '${node}': it was held only in memory and is gone`,
+      { node },
+    );
+  }
+  if (bytes.byteLength !== copy.byteLength) {
+    throw corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`);
+  }
+  if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
+  const sum = await checksum(bytes);
+  if (sum !== copy.checksum) {
+    throw corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message);
+  }
+  // A scratch buffer, back in the pool once the server has written it.
+  const out = scratch.take(want.byteLength);
+  try {
+    executePlan(core.plans.plan([copy.layout], want), [bytes], out);
+    return { bytes: out, checksum: await checksum(out), release: () => scratch.give(out) };
+  } catch (e) {
+    scratch.give(out);
+    throw e;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Publishing a copy: sized from its bytes, stored where the placement
+ * policy says, registered in the order publishes of its dataset were
+ * called, and spread to the other nodes the policy chose.
+ *
+ * @module
+ */
+
+import { SizeMismatchError } from "../errors.ts";
+import type { PlacedFragment } from "../tiers/policy.ts";
+import { copyKey, stagedKey } from "../tiers/copy_keys.ts";
+import type { DatasetSettings, FragmentRecord } from "../name_service/name_service.ts";
+import { checksum } from "./checksum.ts";
+import type { PublishedSizes } from "./published_sizes.ts";
+import { type Turn, Turns } from "./turns.ts";
+import type { RuntimeCore } from "./_core.ts";
+import { placedFragment, refused } from "./_copies.ts";
+import { type Link, placementNodes } from "./_placement_nodes.ts";
+import type { Replicas } from "./_replicas.ts";
+import type { PublishRequest } from "./requests.ts";
+
+/** What a publish answers. */
+export type Published = { committed: boolean; record: FragmentRecord };
+
+/** A copy being published, before its checksum and tier are known. */
+type Unregistered = Omit<FragmentRecord, "checksum" | "tier">;
+
+/** The publish part of a runtime. */
+export class Publisher {
+  readonly #core: RuntimeCore;
+  readonly #sizes: PublishedSizes;
+  readonly #replicas: Replicas;
+  readonly #link: Link;
+  /** Publishes in line to be registered, by dataset. */
+  readonly #turns = new Turns();
+
+  /** Creates the publish part of a runtime. */
+  constructor(
+    core: RuntimeCore,
+    options: { readonly sizes: PublishedSizes; readonly replicas: Replicas; readonly link: Link },
+  ) {
+    this.#core = core;
+    this.#sizes = options.sizes;
+    this.#replicas = options.replicas;
+    this.#link = options.link;
+  }
+
+  /**
+   * Stores a fragment copy where the placement policy says and registers it.
+   * Concurrent publishes of a dataset are registered in the order they were called.
+   */
+  async publish(req: PublishRequest): Promise<Published> {
+    // Their CRC-32s may finish in another order: the turn keeps the versions
+    // of a producer that publishes ahead committing in its order.
+    const turn = this.#turns.take(req.dataset);
+    try {
+      return await this.#publish(req, turn);
+    } finally {
+      turn.end();
+    }
+  }
+
+  async #publish(req: PublishRequest, turn: Turn): Promise<Published> {
+    const { names, tiers, node } = this.#core;
+    const settings = await names.datasetSettings(req.dataset);
+    const bindings = await this.#bindings(req, settings);
+    const layout = await names.fragmentLayout(req.dataset, req.fragment, bindings);
+    if (req.bytes.byteLength !== layout.byteLength) {
+      throw new SizeMismatchError(req.fragment, layout.byteLength, req.bytes.byteLength);
+    }
+    const key = copyKey(req.dataset, req.version, req.fragment, bindings);
+    const placed = placedFragment({ ...req, bindings }, settings);
+    // The CRC-32 runs in pieces while the copy is placed and stored, so the
+    // data plane keeps serving earlier versions meanwhile.
+    const sum = checksum(req.bytes);
+    const copy: Unregistered = {
+      dataset: req.dataset,
+      version: req.version,
+      fragment: req.fragment,
+      bindings: { ...bindings },
+      node,
+      byteLength: req.bytes.byteLength,
+    };
+    if (tiers.holds(key)) {
+      return await this.#overwrite(key, req.bytes, copy, placed, sum, turn);
+    }
+    return await this.#publishNew(key, req.bytes, copy, placed, sum, turn);
+  }
+
+  /** The copy's bindings: sizes read from the bytes are named in them (and in its key). */
+  async #bindings(
+    req: PublishRequest,
+    settings: DatasetSettings,
+  ): Promise<Readonly<Record<string, number>>> {
+    if (settings.description === undefined) return req.bindings;
+    return this.#sizes.bindingsOf(
+      settings,
+      req,
+      req.bytes,
+      await this.#core.names.versionSizes(req.dataset, req.version),
+    );
+  }
+
+  /** Publishes a copy of a key the tiers do not hold: store, register, settle, spread. */
+  async #publishNew(
+    key: string,
+    bytes: Uint8Array,
+    copy: Unregistered,
+    placed: PlacedFragment,
+    sum: Promise<number>,
+    turn: Turn,
+  ): Promise<Published> {
+    const tiers = this.#core.tiers;
+    const others = placementNodes(await this.#core.peers.nodes(), this.#core.node, this.#link);
+    const placement = tiers.place(placed, others);
+    const stored = await tiers.store(key, bytes, placed, placement);
+    const record: FragmentRecord = {
+      ...copy,
+      checksum: await sum,
+      tier: stored.primary,
+      // Without a site, each attach decides (`auto`).
+      ...(placement.reshape === "auto" ? {} : { reshape: placement.reshape }),
+    };
+    // Only our bytes (a racing publish of the same region may have stored
+    // its own since), and only when the name server surely did not record
+    // them: a record it may have written must find its bytes.
+    const { committed } = await this.#register(record, turn, async () => {
+      await tiers.deleteIf(key, stored.generation);
+    });
+    const settled = await this.#settle(record, tiers.primaryOf(key));
+    return { committed, record: await this.#replicas.spread(settled, placement) };
+  }
+
+  /**
+   * Publishes a copy of a key the tiers hold already (an overwrite, or a
+   * publish racing one of the same region). The old bytes stay under the key
+   * until the record names the new ones, which wait meanwhile under their
+   * staged key (`stagedKey`): at every moment, and after a crash at any
+   * point, the bytes the registry's record names are on a tier, and readers
+   * find them by the record's checksum (`StagedCopies.read`). Order: 1. the
+   * new bytes are stored under the staged key; 2. the copy is registered
+   * (the name server refuses it unless the dataset allows overwrite); 3. the
+   * new bytes replace the old under the key; 4. the staged copy is removed.
+   */
+  async #overwrite(
+    key: string,
+    bytes: Uint8Array,
+    copy: Unregistered,
+    placed: PlacedFragment,
+    sum: Promise<number>,
+    turn: Turn,
+  ): Promise<Published> {
+    const { tiers, staged } = this.#core;
+    const placement = tiers.place(placed);
+    const checksum = await sum;
+    const stagedAt = stagedKey(key, checksum);
+    const early = await tiers.store(stagedAt, bytes, placed, placement);
+    staged.note(stagedAt);
+    const record: FragmentRecord = { ...copy, checksum, tier: early.primary };
+    const { committed } = await this.#register(record, turn, async () => {
+      if (await tiers.deleteIf(stagedAt, early.generation)) staged.forget(stagedAt);
+    });
+    const stored = await tiers.store(key, bytes, placed, placement);
+    if (await tiers.deleteIf(stagedAt, early.generation)) staged.forget(stagedAt);
+    return { committed, record: await this.#settle(record, stored.primary) };
+  }
+
+  /**
+   * Registers a copy once the publishes of its dataset called before have
+   * asked for theirs; `undo` runs when the name server refused it.
+   */
+  async #register(
+    record: FragmentRecord,
+    turn: Turn,
+    undo: () => Promise<void>,
+  ): Promise<{ readonly committed: boolean }> {
+    try {
+      await turn.ready;
+      const registered = this.#core.names.publishFragment(record);
+      turn.end();
+      return await registered;
+    } catch (e) {
+      if (refused(e)) await undo();
+      throw e;
+    }
+  }
+
+  /** Makes the registry name `tier` for a just-registered copy when a spill moved it meanwhile. */
+  async #settle(record: FragmentRecord, tier: string | undefined): Promise<FragmentRecord> {
+    if (tier === undefined || tier === record.tier) return record;
+    await this.#core.names.relocateFragment(record, tier);
+    return { ...record, tier };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The default way a runtime asks another node for a replica: `POST
+ * /v1/replicas` on that node's HTTP API.
+ *
+ * @module
+ */
+
+import { errorFromBody, UnavailableError } from "../errors.ts";
+import type { SendReplica } from "./requests.ts";
+
+/**
+ * A `SendReplica` that posts the request to the target's HTTP API with
+ * bearer `token`; an error answer is the class the target threw, with its
+ * fields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sendReplicaOverHttp } from "./replica_client.ts";
+ * import { ConflictError } from "../errors.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   Response.json({ error: { code: "conflict", message: "Not registered any more" } }, { status: 409 }));
+ * const send = sendReplicaOverHttp(undefined);
+ * const target = { id: "b", url: `http://127.0.0.1:${server.addr.port}`, leaseUntil: 0 };
+ * const copy = { dataset: "d", version: 1, fragment: "dataset", bindings: {}, node: "a", tier: "memory", byteLength: 0, checksum: 0 };
+ * await assert.rejects(send(target, { copy, tier: "memory" }), ConflictError);
+ * await server.shutdown();
+ * ```
+ */
+export function sendReplicaOverHttp(token: string | undefined): SendReplica {
+  return async (target, request) => {
+    const res = await fetch(new URL("/v1/replicas", target.url), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify(request),
+    });
+    const body = await res.json().catch(() => undefined) as { error?: unknown } | undefined;
+    if (!res.ok) {
+      // The class the target threw, with its fields.
+      throw errorFromBody(body?.error) ??
+        new UnavailableError(`node '${target.id}' answered ${res.status}`);
+    }
+  };
+}
