@@ -1,12 +1,20 @@
 /**
  * The operations of a registry batch (the API's batch route), checked into
- * typed requests. Pure: no KV.
+ * typed requests and run in order against a registry. Pure: no KV.
  *
  * @module
  */
 
 import { type ErrorBody, errorBody, InvalidRequestError } from "../errors.ts";
-import type { AttachQuery, CreateDatasetInput, FragmentRecord } from "./records.ts";
+import type {
+  AttachQuery,
+  AttachResult,
+  CommitResult,
+  CreateDatasetInput,
+  DatasetSummary,
+  FragmentRecord,
+  PublishResult,
+} from "./records.ts";
 
 /** One checked batch operation. */
 export type BatchOp =
@@ -118,6 +126,86 @@ export function parseBatchOp(op: unknown): BatchOp {
  */
 export function batchError(e: unknown): BatchResult {
   return { error: errorBody(e) };
+}
+
+/** What a batch runs its operations on (a `Registry`). */
+export interface BatchTarget {
+  /** Runs a `create`. */
+  createDataset(input: CreateDatasetInput): Promise<DatasetSummary>;
+  /** Runs a `publish`. */
+  publishFragment(record: FragmentRecord): Promise<PublishResult>;
+  /** Runs a `commit`. */
+  commitVersion(dataset: string, version: number): Promise<CommitResult>;
+  /** Runs a `lookup`. */
+  attachFragments(query: AttachQuery): Promise<AttachResult>;
+}
+
+/**
+ * Runs many operations on `target` in order, each with its own result or
+ * error. A run of consecutive creates, or of consecutive publishes, runs
+ * concurrently, so their writes share atomic commits. A create answers the
+ * dataset's summary; a publish, `{committed}`; a commit, its
+ * `CommitResult`; a lookup, the version, byte length and sources without
+ * their layouts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BatchTarget, runBatch } from "./batch.ts";
+ * const target = {
+ *   commitVersion: (dataset: string, version: number) => Promise.resolve({ version, retired: [] }),
+ * } as unknown as BatchTarget;
+ * assert.deepEqual(await runBatch([{ op: "commit", dataset: "t", version: 1 }, { op: "drop" }], target), [
+ *   { ok: { version: 1, retired: [] } },
+ *   { error: { code: "invalid_request", message: "Unknown batch operation 'drop': expected create, publish, commit or lookup" } },
+ * ]);
+ * ```
+ */
+export async function runBatch(
+  ops: readonly unknown[],
+  target: BatchTarget,
+): Promise<BatchResult[]> {
+  const out: BatchResult[] = [];
+  for (let i = 0; i < ops.length;) {
+    let j = i + 1;
+    const kind = concurrentKind(ops[i]);
+    if (kind !== undefined) { while (j < ops.length && concurrentKind(ops[j]) === kind) j++; }
+    const settled = await Promise.allSettled(ops.slice(i, j).map((op) => runOne(op, target)));
+    for (const s of settled) {
+      out.push(s.status === "fulfilled" ? { ok: s.value } : batchError(s.reason));
+    }
+    i = j;
+  }
+  return out;
+}
+
+async function runOne(raw: unknown, target: BatchTarget): Promise<unknown> {
+  const op: BatchOp = parseBatchOp(raw);
+  switch (op.op) {
+    case "create":
+      return await target.createDataset(op.input);
+    case "publish": {
+      // The batch contract answers a publish with `committed` only.
+      const { committed } = await target.publishFragment(op.record);
+      return { committed };
+    }
+    case "commit":
+      return await target.commitVersion(op.dataset, op.version);
+    case "lookup": {
+      const r = await target.attachFragments(op.query);
+      return {
+        version: r.version,
+        byteLength: r.layout.byteLength,
+        sources: r.sources.map(({ layout: _, ...s }) => s),
+      };
+    }
+  }
+}
+
+/** Consecutive creates, or consecutive publishes, run concurrently (their writes share commits). */
+function concurrentKind(op: unknown): "create" | "publish" | undefined {
+  const kind = typeof op === "object" && op !== null ? (op as { op?: unknown }).op : undefined;
+  return kind === "create" || kind === "publish" ? kind : undefined;
 }
 
 function field(

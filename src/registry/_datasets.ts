@@ -1,0 +1,283 @@
+/**
+ * Datasets: creating, listing, describing and deleting them, and what the
+ * runtime asks of one (its settings, a version's sizes, a region's layout).
+ *
+ * @module
+ */
+
+import {
+  compileDescription,
+  type Dataset,
+  descriptionFromJson,
+  descriptionToJson,
+  printDescription,
+  publishableSizes,
+} from "../ddl/mod.ts";
+import { ConflictError, InvalidRequestError, LayoutError } from "../errors.ts";
+import type { DatasetSettings } from "../name_service/name_service.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import { chunks, deletion } from "./_deletes.ts";
+import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.ts";
+import { knownSizes, layoutOf } from "./_version_sizes.ts";
+import { KEYS } from "./keys.ts";
+import type {
+  CreateDatasetInput,
+  DatasetDescription,
+  DatasetRecord,
+  DatasetSummary,
+  FragmentRecord,
+  VersionRecord,
+} from "./records.ts";
+import {
+  checkConsumers,
+  checkDescriptionInput,
+  checkDescriptionSize,
+  checkName,
+  checkRetention,
+  checkSizes,
+  checkVersion,
+  regionOf,
+  sizeVariables,
+} from "./validate.ts";
+
+/**
+ * The datasets of a registry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryState } from "./_state.ts";
+ * import { Datasets } from "./_datasets.ts";
+ * using state = new RegistryState(await Deno.openKv(":memory:"));
+ * const datasets = new Datasets(state);
+ * await datasets.create({ name: "t", description: "dataset { var x [4]float64 }" });
+ * assert.deepEqual((await datasets.list()).map((d) => d.name), ["t"]);
+ * assert.deepEqual(await datasets.delete("t"), []);
+ * ```
+ */
+export class Datasets {
+  readonly #s: RegistryState;
+
+  /** Datasets kept in `state`. */
+  constructor(state: RegistryState) {
+    this.#s = state;
+  }
+
+  /** Registers a dataset from its description; see `Registry.createDataset`. */
+  async create(input: CreateDatasetInput): Promise<DatasetSummary> {
+    const s = this.#s;
+    s.checkOpen();
+    const name = input.name;
+    checkName("dataset", name);
+    if (s.datasets.has(name) || s.creating.has(name)) {
+      throw new ConflictError(`Dataset '${name}' exists: delete it first or choose another name`);
+    }
+    if (s.deleting.has(name)) {
+      throw new ConflictError(`Dataset '${name}' is being deleted: create it once that completes`);
+    }
+    // Size first: nothing over the limits is compiled.
+    checkDescriptionInput(input);
+    const ds = compileInput(input);
+    const entry = s.entry(this.#record(input, ds), ds);
+    s.creating.add(name);
+    try {
+      await s.writes.write([{ type: "set", key: KEYS.dataset(name), value: entry.record }]);
+      s.datasets.set(name, entry);
+    } finally {
+      s.creating.delete(name);
+    }
+    return summary(entry);
+  }
+
+  /** The record of a new dataset, its settings checked. */
+  #record(input: CreateDatasetInput, ds: Dataset): DatasetRecord {
+    const retention = input.retention ?? this.#s.defaultRetention;
+    checkRetention(retention);
+    const sizes = { ...(input.sizes ?? {}) };
+    checkSizes(ds, sizes);
+    checkPublishable(ds, sizes);
+    if (input.consumers !== undefined) checkConsumers(input.consumers);
+    const description = typeof input.description === "string"
+      ? input.description
+      : printDescription(ds.description);
+    checkDescriptionSize(description);
+    return {
+      name: input.name,
+      description,
+      retention,
+      durable: input.durable === true,
+      overwrite: input.overwrite === true,
+      sizes,
+      // Never the time of a dataset created before: a name deleted and
+      // created again within a millisecond still gets a new one.
+      createdAt: this.#s.nextCreatedAt(),
+      ...(input.consumers === undefined || input.consumers.length === 0
+        ? {}
+        : { consumers: [...new Set(input.consumers)] }),
+    };
+  }
+
+  /** Summaries of every dataset, by name. */
+  // deno-lint-ignore require-await
+  async list(): Promise<DatasetSummary[]> {
+    return [...this.#s.datasets.values()]
+      .sort((a, b) => a.record.name < b.record.name ? -1 : 1)
+      .map(summary);
+  }
+
+  /** One dataset: settings, description (text and JSON), fragments and versions. */
+  // deno-lint-ignore require-await
+  async describe(name: string): Promise<DatasetDescription> {
+    const d = this.#s.dataset(name);
+    // A dataset's description never changes: built once, shared, frozen.
+    d.described ??= deepFreeze({
+      descriptionJson: descriptionToJson(d.ds.description),
+      fragments: [...d.ds.fragments.values()].map((f) => ({
+        name: f.decl.name,
+        params: [...f.decl.params],
+        readOnly: f.decl.readOnly,
+      })),
+    });
+    return {
+      ...summary(d),
+      description: d.record.description,
+      descriptionJson: d.described.descriptionJson,
+      sizes: d.record.sizes,
+      sizesPerVersion: [...d.perVersion],
+      consumers: d.record.consumers ?? [],
+      fragments: d.described.fragments,
+      byteLength: d.whole?.byteLength ?? null,
+      versions: versionList(d),
+    };
+  }
+
+  /** Deletes a dataset and every record of it; returns the copies whose bytes must be freed. */
+  async delete(name: string): Promise<FragmentRecord[]> {
+    const s = this.#s;
+    s.checkOpen();
+    const d = s.dataset(name);
+    d.deleted = true;
+    s.datasets.delete(name);
+    s.deleting.add(name);
+    try {
+      for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
+      await d.commitChain;
+      try {
+        await s.writes.write([{
+          type: "set",
+          key: KEYS.dataset(name),
+          value: { ...d.record, deleting: true },
+        }]);
+      } catch (e) {
+        d.deleted = false;
+        s.datasets.set(name, d);
+        throw e;
+      }
+      const copies = await this.purge(name);
+      s.release(copies);
+      return copies;
+    } finally {
+      s.deleting.delete(name);
+    }
+  }
+
+  /** Removes every record of a dataset marked as deleting; returns its copies. */
+  async purge(name: string): Promise<FragmentRecord[]> {
+    const s = this.#s;
+    const freed: FragmentRecord[] = [];
+    const keys: Deno.KvKey[] = [];
+    for await (const e of s.kv.list<FragmentRecord>({ prefix: KEYS.fragments(name) })) {
+      keys.push(e.key);
+      freed.push(e.value);
+    }
+    for await (const e of s.kv.list({ prefix: KEYS.versions(name) })) keys.push(e.key);
+    for (const chunk of chunks(keys)) await s.writes.write(chunk.map(deletion));
+    // The dataset's record goes last: until then a restart sees the mark.
+    await s.writes.write([deletion(KEYS.latest(name)), deletion(KEYS.dataset(name))]);
+    return freed;
+  }
+
+  /** Versions of a dataset, oldest first. */
+  // deno-lint-ignore require-await
+  async versions(name: string): Promise<VersionRecord[]> {
+    return versionList(this.#s.dataset(name));
+  }
+
+  /** Settings the runtime acts on. */
+  // deno-lint-ignore require-await
+  async settings(name: string): Promise<DatasetSettings> {
+    const d = this.#s.dataset(name);
+    return {
+      name,
+      durable: d.record.durable,
+      consumers: d.record.consumers ?? [],
+      ...(d.perVersion.size === 0
+        ? {}
+        : { description: d.record.description, sizes: d.record.sizes }),
+    };
+  }
+
+  /** The sizes version `version` is laid out with. */
+  // deno-lint-ignore require-await
+  async versionSizes(dataset: string, version: number): Promise<Record<string, number>> {
+    const d = this.#s.dataset(dataset);
+    checkVersion(version);
+    return knownSizes(d, d.versions.get(version));
+  }
+
+  /** Layout of a fragment region (`dataset` for the whole dataset). */
+  // deno-lint-ignore require-await
+  async fragmentLayout(
+    dataset: string,
+    fragment: string,
+    bindings: Readonly<Record<string, number>>,
+  ): Promise<FragmentLayout> {
+    const d = this.#s.dataset(dataset);
+    return layoutOf(d, undefined, fragment, regionOf(bindings, d.sizeVars, d.record.sizes));
+  }
+}
+
+function compileInput(input: CreateDatasetInput): Dataset {
+  if (typeof input.description === "string") return compileDescription(input.description);
+  const json = input.description ?? input.descriptionJson;
+  if (json === undefined) {
+    throw new InvalidRequestError(
+      `Invalid dataset '${input.name}': expected a description, as text or in its JSON form`,
+    );
+  }
+  return descriptionFromJson(json);
+}
+
+/** Refuses a size variable neither given nor published by any layout before what it sizes. */
+function checkPublishable(ds: Dataset, sizes: Readonly<Record<string, number>>): void {
+  const publishable = publishableSizes(ds);
+  for (const k of sizeVariables(ds)) {
+    if (sizes[k] !== undefined || publishable.has(k)) continue;
+    throw new LayoutError(
+      `Size variable '${k}' is not given in sizes, and no layout a producer publishes stores it before the arrays it sizes: give it when creating the dataset, or store it first`,
+    );
+  }
+}
+
+function summary(d: DatasetEntry): DatasetSummary {
+  return {
+    name: d.record.name,
+    retention: d.record.retention,
+    durable: d.record.durable,
+    overwrite: d.record.overwrite,
+    latest: d.latest === 0 ? null : d.latest,
+    createdAt: d.record.createdAt,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function versionList(d: DatasetEntry): VersionRecord[] {
+  return [...d.versions.values()].sort((a, b) => a.version - b.version).map(versionRecord);
+}

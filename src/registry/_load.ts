@@ -1,0 +1,88 @@
+/**
+ * Loading a registry's state from its KV store: datasets, versions, copies
+ * and latest pointers, then the deletions a crash interrupted.
+ *
+ * @module
+ */
+
+import { newVersion, regionId, type RegistryState } from "./_state.ts";
+import { layoutOf, regionIn } from "./_version_sizes.ts";
+import { KEYS } from "./keys.ts";
+import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
+
+/**
+ * Loads every record from KV into `state`; `purge` finishes each deletion
+ * a crash interrupted.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryState } from "./_state.ts";
+ * import { loadState } from "./_load.ts";
+ * using state = new RegistryState(await Deno.openKv(":memory:"));
+ * await state.kv.set(["datasets", "t"], {
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * await state.kv.set(["latest", "t"], 3);
+ * await loadState(state, () => Promise.resolve());
+ * assert.equal(state.dataset("t").latest, 3);
+ * ```
+ */
+export async function loadState(
+  state: RegistryState,
+  purge: (name: string) => Promise<unknown>,
+): Promise<void> {
+  const unfinished = await loadDatasets(state);
+  await loadVersions(state);
+  await loadCopies(state);
+  for await (const e of state.kv.list<number>({ prefix: KEYS.latests() })) {
+    const d = state.datasets.get(e.key[1] as string);
+    if (d !== undefined) d.latest = e.value;
+  }
+  for (const name of unfinished) await purge(name);
+}
+
+/** Loads the datasets; returns the names whose deletion was under way. */
+async function loadDatasets(state: RegistryState): Promise<string[]> {
+  const unfinished: string[] = [];
+  for await (const e of state.kv.list<DatasetRecord>({ prefix: KEYS.datasets() })) {
+    if (e.value.deleting === true) unfinished.push(e.value.name);
+    else state.datasets.set(e.value.name, state.entry(e.value));
+  }
+  return unfinished;
+}
+
+async function loadVersions(state: RegistryState): Promise<void> {
+  for await (const e of state.kv.list<VersionRecord>({ prefix: KEYS.versions() })) {
+    const d = state.datasets.get(e.key[1] as string);
+    if (d === undefined) continue;
+    const v = newVersion(d, e.value.version);
+    v.state = e.value.state;
+    v.stored = true;
+    if (e.value.committedAt !== undefined) v.committedAt = e.value.committedAt;
+    if (e.value.sizes !== undefined) {
+      v.storedSizes = e.value.sizes;
+      v.sizes = { ...e.value.sizes };
+    }
+  }
+}
+
+async function loadCopies(state: RegistryState): Promise<void> {
+  for await (const e of state.kv.list<FragmentRecord>({ prefix: KEYS.fragments() })) {
+    const d = state.datasets.get(e.value.dataset);
+    if (d === undefined) continue;
+    // A copy whose version record was not written (its first write failed) opens it.
+    const v = d.versions.get(e.value.version) ?? newVersion(d, e.value.version);
+    const region = regionIn(d, v, e.value.bindings);
+    Object.assign(v.sizes, region.sizes);
+    const layout = layoutOf(d, v, e.value.fragment, region);
+    v.held.set(regionId(e.value.fragment, region.params), {
+      record: e.value,
+      layout,
+      kvKey: e.key,
+      durable: true,
+    });
+    v.bytes += e.value.byteLength;
+  }
+}

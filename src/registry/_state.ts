@@ -1,0 +1,382 @@
+/**
+ * The registry's state in memory, shared by its parts: each dataset with its
+ * versions and their copies, the KV store and group committer it writes
+ * through, the version waiters, and the release and commit listeners.
+ *
+ * @module
+ */
+
+import { compileDescription, type Dataset, datasetLayout } from "../ddl/mod.ts";
+import { ClosedError, NotFoundError } from "../errors.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+import type { Coverage } from "./coverage.ts";
+import { type GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
+import { regionText } from "./keys.ts";
+import type {
+  DatasetDescription,
+  DatasetRecord,
+  FragmentRecord,
+  VersionRecord,
+  VersionState,
+} from "./records.ts";
+import type { RegionIndex } from "./region_index.ts";
+import { sizeVariables } from "./validate.ts";
+import { VersionWaiters } from "./waiters.ts";
+
+/** A registered copy of a fragment region, as the registry holds it. */
+export interface Held {
+  /** Replaced when the copy moves to another tier of its node. */
+  record: FragmentRecord;
+  /** The region's layout. */
+  readonly layout: FragmentLayout;
+  /** Where its record is in KV. */
+  readonly kvKey: Deno.KvKey;
+  /** Whether its write has committed: only durable copies count and are found. */
+  durable: boolean;
+}
+
+/** A version of a dataset, as the registry holds it. */
+export interface VersionEntry {
+  /** Version number. */
+  readonly version: number;
+  /** State. */
+  state: VersionState;
+  /** Set while a commit of it runs: publishes into it are refused. */
+  committing: boolean;
+  /** Set while a commit of a newer version retires it: publishes are refused. */
+  retiring: boolean;
+  /** When it was committed, ms since the epoch. */
+  committedAt?: number;
+  /** Whether its record is in KV. */
+  stored: boolean;
+  /** Bytes of the copies held. */
+  bytes: number;
+  /** What the durable copies do not cover yet (undefined: not computed). */
+  coverage: Coverage | undefined;
+  /** Copies by region (`fragment/params`). */
+  readonly held: Map<string, Held>;
+  /** Durable copies by region, built at the first attach of a committed version. */
+  index: RegionIndex<Held> | undefined;
+  /** Publish writes in flight. */
+  readonly inflight: Set<Promise<unknown>>;
+  /**
+   * Sizes of the size variables not given at creation, as its copies give
+   * them (registrations still being written too): the first copy to give
+   * one fixes it for the version.
+   */
+  sizes: Record<string, number>;
+  /** The sizes its record in KV holds. */
+  storedSizes: Readonly<Record<string, number>>;
+  /** Its whole-dataset layout, once every size is known (see `wholeOf`). */
+  whole: FragmentLayout | undefined;
+}
+
+/** A dataset, as the registry holds it. */
+export interface DatasetEntry {
+  /** Its record in KV. */
+  readonly record: DatasetRecord;
+  /** Its compiled description. */
+  readonly ds: Dataset;
+  /** The whole-dataset layout; undefined when sizes are read per version. */
+  readonly whole: FragmentLayout | undefined;
+  /** Its size variables. */
+  readonly sizeVars: ReadonlySet<string>;
+  /** Size variables not given at creation: each version reads them from its published bytes. */
+  readonly perVersion: ReadonlySet<string>;
+  /** Its versions by number. */
+  readonly versions: Map<number, VersionEntry>;
+  /** The latest committed version (0: none). */
+  latest: number;
+  /** Serialises the commits of this dataset. */
+  commitChain: Promise<unknown>;
+  /** Commits of this dataset queued or running on `commitChain`. */
+  commits: number;
+  /** Publish writes in flight, over all versions. */
+  writing: number;
+  /** Set once it is deleted: commits queued behind the deletion fail. */
+  deleted: boolean;
+  /** The parts of `describeDataset()` that never change, built at its first call. */
+  described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
+}
+
+/** Options of the registry's state. */
+export interface StateOptions {
+  /** Committed versions a dataset keeps when it does not say. Default 2. */
+  readonly defaultRetention?: number;
+  /** Node lease when a registration does not say, in ms. Default 10 000. */
+  readonly defaultLeaseMs?: number;
+  /** Limits of the group committer (and `group: false` to turn batching off). */
+  readonly groupCommit?: GroupCommitOptions;
+}
+
+/**
+ * The state one registry's parts share. It is the only writer of its KV
+ * store: conflicts between concurrent calls are decided here, in memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryState } from "./_state.ts";
+ * using state = new RegistryState(await Deno.openKv(":memory:"));
+ * const d = state.entry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * state.datasets.set("t", d);
+ * assert.equal(state.dataset("t").whole?.byteLength, 32);
+ * assert.ok(state.nextCreatedAt() > 1);
+ * ```
+ */
+export class RegistryState implements Disposable {
+  /** The KV store. */
+  readonly kv: Deno.Kv;
+  /** Every write goes through it, and is answered once durable. */
+  readonly writes: GroupCommitter;
+  /** Consumers waiting for a version. */
+  readonly waiters: VersionWaiters;
+  /** Datasets by name. */
+  readonly datasets = new Map<string, DatasetEntry>();
+  /** Names whose creation is being written. */
+  readonly creating = new Set<string>();
+  /** Names whose deletion is under way. */
+  readonly deleting = new Set<string>();
+  /** Committed versions a dataset keeps when it does not say. */
+  readonly defaultRetention: number;
+  /** Node lease when a registration does not say, in ms. */
+  readonly defaultLeaseMs: number;
+  readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
+  readonly #commitListeners = new Set<(dataset: string, version: number) => void>();
+  /** The latest creation time given or loaded: each dataset gets a later one. */
+  #lastCreatedAt = 0;
+  #closed = false;
+
+  /** Creates the state over an open KV store. */
+  constructor(kv: Deno.Kv, options: StateOptions = {}) {
+    this.kv = kv;
+    this.writes = new GroupCommitter(kv, options.groupCommit);
+    // A dataset this registry does not hold was committed by another
+    // process: trust the watched pointer. One it holds is answered once its
+    // in-memory state shows the commit, so an attach right after agrees.
+    this.waiters = new VersionWaiters(kv, (name, atLeast, latest) => {
+      const d = this.datasets.get(name);
+      return d === undefined ? latest : firstCommitted(d, atLeast);
+    });
+    this.defaultRetention = options.defaultRetention ?? 2;
+    this.defaultLeaseMs = options.defaultLeaseMs ?? 10_000;
+  }
+
+  /** Whether it is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Throws `ClosedError` once closed. */
+  checkOpen(): void {
+    if (this.#closed) throw new ClosedError("registry");
+  }
+
+  /** The dataset named `name`, or `NotFoundError`. */
+  dataset(name: string): DatasetEntry {
+    const d = this.datasets.get(name);
+    if (d === undefined) throw new NotFoundError(`Unknown dataset '${name}'`);
+    return d;
+  }
+
+  /** Adds a listener of copies whose bytes must be freed; returns its removal. */
+  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void {
+    this.#releaseListeners.add(listener);
+    return () => this.#releaseListeners.delete(listener);
+  }
+
+  /** Tells the release listeners that `copies` must be freed. */
+  release(copies: readonly FragmentRecord[]): void {
+    if (copies.length === 0) return;
+    for (const listener of this.#releaseListeners) {
+      try {
+        listener(copies);
+      } catch {
+        // A listener's failure must not undo a commit that stands.
+      }
+    }
+  }
+
+  /** Adds a listener of commits that stand; returns its removal. */
+  onCommit(listener: (dataset: string, version: number) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
+  /** Tells the commit listeners that version `version` of `dataset` committed. */
+  committed(dataset: string, version: number): void {
+    for (const listener of this.#commitListeners) {
+      try {
+        listener(dataset, version);
+      } catch {
+        // A listener's failure must not undo a commit that stands.
+      }
+    }
+  }
+
+  /** A creation time later than any dataset's this registry has held since it opened. */
+  nextCreatedAt(): number {
+    this.#lastCreatedAt = Math.max(Date.now(), this.#lastCreatedAt + 1);
+    return this.#lastCreatedAt;
+  }
+
+  /** The entry of a dataset record (compiled again unless given), noting its creation time. */
+  entry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
+    this.#lastCreatedAt = Math.max(this.#lastCreatedAt, record.createdAt);
+    return datasetEntry(record, compiled);
+  }
+
+  /**
+   * Closes now: waiters and writes still queued fail with `ClosedError`,
+   * then the KV store closes. Closing again is harmless.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.waiters.close();
+    this.writes.close();
+    this.kv.close();
+  }
+
+  /** Closes. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * The entry of a dataset record with no versions yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "p", description: "dataset { var sz int64\n var a [sz]float32 }", retention: 2,
+ *   durable: false, overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * assert.deepEqual([...d.perVersion], ["sz"]);
+ * assert.equal(d.whole, undefined);
+ * ```
+ */
+export function datasetEntry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
+  const ds = compiled ?? compileDescription(record.description);
+  const sizeVars = sizeVariables(ds);
+  const perVersion = new Set([...sizeVars].filter((k) => record.sizes[k] === undefined));
+  return {
+    record,
+    ds,
+    whole: perVersion.size === 0 ? datasetLayout(ds, record.sizes) : undefined,
+    sizeVars,
+    perVersion,
+    versions: new Map(),
+    latest: 0,
+    commitChain: Promise.resolve(),
+    commits: 0,
+    writing: 0,
+    deleted: false,
+  };
+}
+
+/**
+ * Adds an open version `n`, with no copies, to `d`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, newVersion } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * assert.equal(newVersion(d, 3).state, "open");
+ * assert.deepEqual([...d.versions.keys()], [3]);
+ * ```
+ */
+export function newVersion(d: DatasetEntry, n: number): VersionEntry {
+  const v: VersionEntry = {
+    version: n,
+    state: "open",
+    committing: false,
+    retiring: false,
+    stored: false,
+    coverage: undefined,
+    index: undefined,
+    bytes: 0,
+    held: new Map(),
+    inflight: new Set(),
+    sizes: {},
+    storedSizes: {},
+    whole: undefined,
+  };
+  d.versions.set(n, v);
+  return v;
+}
+
+/**
+ * A version's record, as stored in KV and listed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, newVersion, versionRecord } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * assert.deepEqual(versionRecord(newVersion(d, 1)), { version: 1, state: "open", fragments: 0, bytes: 0 });
+ * ```
+ */
+export function versionRecord(v: VersionEntry): VersionRecord {
+  return {
+    version: v.version,
+    state: v.state,
+    fragments: v.held.size,
+    bytes: v.bytes,
+    ...(v.committedAt === undefined ? {} : { committedAt: v.committedAt }),
+    ...(Object.keys(v.sizes).length === 0 ? {} : { sizes: { ...v.sizes } }),
+  };
+}
+
+/**
+ * The first committed version of `d` at or above `atLeast`, or 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, firstCommitted, newVersion } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * newVersion(d, 2).state = "committed";
+ * assert.equal(firstCommitted(d, 1), 2);
+ * assert.equal(firstCommitted(d, 3), 0);
+ * ```
+ */
+export function firstCommitted(d: DatasetEntry, atLeast: number): number {
+  let best = 0;
+  for (const v of d.versions.values()) {
+    if (v.state === "committed" && v.version >= atLeast && (best === 0 || v.version < best)) {
+      best = v.version;
+    }
+  }
+  return best;
+}
+
+/**
+ * The key of a region among a version's copies: `fragment/params`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { regionId } from "./_state.ts";
+ * assert.equal(regionId("dataset", {}), "dataset/");
+ * ```
+ */
+export function regionId(fragment: string, params: Readonly<Record<string, number>>): string {
+  return `${fragment}/${regionText(params)}`;
+}
