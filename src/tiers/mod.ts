@@ -17,6 +17,7 @@ export * from "./load_policy.ts";
 export * from "./open_tier.ts";
 export * from "./policy.ts";
 export * from "./tier_set.ts";
+export * from "./usage.ts";
 export * from "./report.ts";
 export * from "./memory_and_file.ts";
 export * from "./copy_keys.ts";

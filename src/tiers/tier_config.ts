@@ -9,7 +9,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import { InvalidConfigError } from "../errors.ts";
 import { SHM_ROOT } from "./shm_tier.ts";
-import { TIER_KINDS, type TierKind } from "./tier.ts";
+import { type Tier, TIER_KINDS, type TierKind } from "./tier.ts";
 import { bandwidth, byteSize, latency } from "./_units.ts";
 
 /** One declared tier. */
@@ -33,6 +33,14 @@ export interface TierSpec {
    * a tmpfs).
    */
   readonly path?: string;
+}
+
+/** A tier with its declaration. */
+export interface DeclaredTier {
+  /** The store. */
+  readonly tier: Tier;
+  /** What config says about it (speed, persistence). */
+  readonly spec: TierSpec;
 }
 
 /** Speed and persistence a kind gets when its declaration does not say. */

@@ -6,30 +6,16 @@
  * @module
  */
 
-import { NodeFullError, TierFullError } from "../errors.ts";
-import { checkDecision } from "./check_decision.ts";
-import { defaultPolicy } from "./load_policy.ts";
+import { Decisions, type Placement, type PolicyStatus } from "./_decide.ts";
+import { type Holding, Holdings } from "./_holdings.ts";
+import { KeyChains, Mutex } from "./_locks.ts";
+import { NoRoom, Spilling } from "./_spilling.ts";
 import { openTiers, type TierPlace } from "./open_tier.ts";
-import { planSpill, type SpillCopy, type SpillMove } from "./spill.ts";
-import type {
-  CopyPlacement,
-  NamedPolicy,
-  NodeView,
-  PlacedFragment,
-  PlacementRequest,
-  ReshapeChoice,
-  TierView,
-} from "./policy.ts";
-import type { Tier, TierInfo } from "./tier.ts";
-import type { TierSpec } from "./tier_config.ts";
+import type { NamedPolicy, NodeView, PlacedFragment, ReshapeChoice, TierView } from "./policy.ts";
+import type { DeclaredTier, TierSpec } from "./tier_config.ts";
+import { type TierUsage, tierUsage, tierViews } from "./usage.ts";
 
-/** A tier with its declaration. */
-export interface DeclaredTier {
-  /** The store. */
-  readonly tier: Tier;
-  /** What config says about it (speed, persistence). */
-  readonly spec: TierSpec;
-}
+export type { DeclaredTier, Placement, PolicyStatus, TierUsage };
 
 /** Options of a tier set. */
 export interface TierSetOptions {
@@ -43,24 +29,6 @@ export interface TierSetOptions {
   readonly log?: (message: string) => void;
 }
 
-/** Where a copy goes. */
-export interface Placement {
-  /**
-   * Tiers of this node that get a copy. When the policy placed every copy
-   * on other nodes, the tiers the default policy picks here to hold the
-   * bytes until those copies are registered (`staged`).
-   */
-  readonly tiers: readonly string[];
-  /** Copies the policy placed on other nodes. */
-  readonly remote?: readonly CopyPlacement[];
-  /** Whether this node's copy only stands in until the remote copies hold the bytes. */
-  readonly staged?: boolean;
-  /** Where reshapes of the fragment run. */
-  readonly reshape: ReshapeChoice;
-  /** The policy that decided. */
-  readonly policy: string;
-}
-
 /** Where a copy went. */
 export interface Stored extends Placement {
   /** The tier the registry should name: the most durable one holding the copy. */
@@ -68,57 +36,6 @@ export interface Stored extends Placement {
   /** Which write of the key this was (for `deleteIf()`). */
   readonly generation: number;
 }
-
-/** One tier's figures for `GET /v1/nodes`. */
-export interface TierUsage extends TierInfo {
-  /** Bytes free. */
-  readonly free: number;
-  /** Declared bandwidth, bytes per second. */
-  readonly bandwidth: number;
-  /** Declared latency, seconds. */
-  readonly latency: number;
-}
-
-/** How the placement policy is doing. */
-export interface PolicyStatus {
-  /** The configured policy. */
-  readonly name: string;
-  /** Placements in which it failed and the default policy placed the copy instead. */
-  readonly fallbacks: number;
-  /** Its last failure, when it failed. */
-  readonly lastProblem?: string;
-}
-
-interface Holding {
-  readonly key: string;
-  /** Tiers holding a copy. */
-  readonly tiers: Set<string>;
-  byteLength: number;
-  /** Logical time of the last write or read: the spill rule demotes the smallest first. */
-  lastUse: number;
-  durable: boolean;
-  reshape: ReshapeChoice;
-  /** The tier last announced as primary (what the registry names). */
-  recorded: string;
-  /** Writes, flushes and map leases of this key under way: the spill rule leaves it alone. */
-  busy: number;
-  /** A demotion of this key under way: a delete waits for it. */
-  moving: Promise<void> | undefined;
-  /** Which write of the key stored the bytes held. */
-  generation: number;
-}
-
-/** The spill rule could not make room on a tier. */
-class NoRoom extends Error {
-  constructor(readonly tier: string) {
-    super(`No room on tier '${tier}'`);
-  }
-}
-
-/** Attempts at a put that other writers keep beating to the freed bytes. */
-const PUT_ATTEMPTS = 4;
-/** Distinct policy problems logged in full; later ones are only counted. */
-const REPORTED_PROBLEMS = 64;
 
 /**
  * The tiers of one node, with the index of the copies they hold.
@@ -153,51 +70,50 @@ export class TierSet {
   /** This node's name. */
   readonly node: string;
   readonly #tiers: readonly DeclaredTier[];
-  readonly #byName: Map<string, DeclaredTier & { readonly rank: number }>;
-  readonly #copies = new Map<string, Holding>();
-  readonly #policy: NamedPolicy;
-  readonly #default: NamedPolicy;
-  readonly #log: (message: string) => void;
-  readonly #reported = new Set<string>();
-  readonly #moveListeners = new Set<(key: string, tier: string) => unknown>();
-  /** Per tier, bytes of its copies that another tier also holds (droppable without a move). */
-  readonly #shared = new Map<string, number>();
-  /** Per tier, its copies least recently used (or arrived) first: the spill rule's candidates. */
-  readonly #lru = new Map<string, Map<string, Holding>>();
-  #clock = 0;
-  #sequence = 0;
+  readonly #holdings: Holdings;
+  readonly #decisions: Decisions;
+  readonly #spilling: Spilling;
+  readonly #keyChains = new KeyChains();
   #generation = 0;
-  #fallbacks = 0;
-  #lastProblem: string | undefined;
-  #lock: Promise<unknown> = Promise.resolve();
-  /** Per key, the tail of its stores, flushes and deletes, which run one at a time. */
-  readonly #keyChains = new Map<string, Promise<unknown>>();
 
   /** Creates a tier set over open tiers, indexing the copies they already hold. */
   constructor(options: TierSetOptions) {
     this.node = options.node;
     this.#tiers = options.tiers;
-    this.#byName = new Map(options.tiers.map((t, rank) => [t.spec.name, { ...t, rank }]));
-    this.#default = defaultPolicy();
-    // Config naming the default policy gets the default itself: its failures are 507s, not fallbacks.
-    this.#policy = options.policy === undefined || options.policy.place === this.#default.place
-      ? this.#default
-      : options.policy;
-    this.#log = options.log ?? console.warn;
-    for (const { spec } of options.tiers) this.#lru.set(spec.name, new Map());
-    for (const { tier, spec } of options.tiers) {
+    this.#holdings = new Holdings(options.tiers);
+    const log = options.log ?? console.warn;
+    this.#decisions = new Decisions({
+      node: options.node,
+      policy: options.policy,
+      log,
+      views: (excluded) => this.views(excluded),
+      usage: () => this.usage(),
+    });
+    this.#spilling = new Spilling({
+      tiers: options.tiers,
+      holdings: this.#holdings,
+      lock: new Mutex(),
+      log,
+    });
+    this.#indexHeld();
+  }
+
+  /** Indexes the copies the tiers already hold. */
+  #indexHeld(): void {
+    for (const { tier, spec } of this.#tiers) {
       if (tier.name !== spec.name) {
         throw new TypeError(`Tier '${tier.name}' is declared as '${spec.name}'`);
       }
       for (const { key, byteLength } of tier.list()) {
-        const h = this.#copies.get(key) ?? this.#holding(key, byteLength, spec.persistent);
-        this.#attach(h, spec.name);
+        const h = this.#holdings.get(key) ??
+          this.#holdings.create(key, byteLength, spec.persistent);
+        this.#holdings.attach(h, spec.name);
         // A copy found on a persistent tier after a restart is treated as durable: it
         // then only spills to persistent tiers.
         h.durable ||= spec.persistent;
       }
     }
-    for (const h of this.#copies.values()) h.recorded = this.#primary(h.tiers);
+    for (const [, h] of this.#holdings.entries()) h.recorded = this.#holdings.primary(h.tiers);
   }
 
   /**
@@ -214,11 +130,7 @@ export class TierSet {
 
   /** The configured policy and how often the default had to stand in for it. */
   get policy(): PolicyStatus {
-    return {
-      name: this.#policy.name,
-      fallbacks: this.#fallbacks,
-      ...(this.#lastProblem === undefined ? {} : { lastProblem: this.#lastProblem }),
-    };
+    return this.#decisions.status;
   }
 
   /** The declarations of the tiers, fastest first. */
@@ -231,8 +143,7 @@ export class TierSet {
    * it); returns the unsubscribe function. The runtime tells the registry.
    */
   onMove(listener: (key: string, tier: string) => unknown): () => void {
-    this.#moveListeners.add(listener);
-    return () => this.#moveListeners.delete(listener);
+    return this.#spilling.onMove(listener);
   }
 
   /**
@@ -241,7 +152,7 @@ export class TierSet {
    * when the default finds no room either.
    */
   place(fragment: PlacedFragment, others: readonly NodeView[] = []): Placement {
-    return this.#decide(fragment, this.#policy, undefined, others);
+    return this.#decisions.decide(fragment, this.#decisions.configured, undefined, others);
   }
 
   /**
@@ -257,7 +168,7 @@ export class TierSet {
     fragment: PlacedFragment,
     placement?: Placement,
   ): Promise<Stored> {
-    return this.#withKey(key, () => this.#store(key, bytes, fragment, placement));
+    return this.#keyChains.run(key, () => this.#store(key, bytes, fragment, placement));
   }
 
   async #store(
@@ -266,6 +177,7 @@ export class TierSet {
     fragment: PlacedFragment,
     placement: Placement | undefined,
   ): Promise<Stored> {
+    const decisions = this.#decisions;
     let chosen = placement ?? this.place(fragment);
     const excluded = new Set<string>();
     for (let attempt = 0;; attempt++) {
@@ -274,22 +186,22 @@ export class TierSet {
         break;
       } catch (e) {
         if (!(e instanceof NoRoom)) throw e;
-        if (chosen.policy !== this.#default.name) {
-          this.#report(
+        if (chosen.policy !== decisions.default.name) {
+          decisions.report(
             chosen.policy,
             `chose tier '${e.tier}', which could not make room even by spilling`,
             fragment,
           );
         } else if (excluded.has(e.tier) || attempt > this.#tiers.length) {
-          throw this.#full(fragment);
+          throw decisions.full(fragment);
         }
         // The room estimate was too hopeful for this tier: place again without its spill room.
         excluded.add(e.tier);
-        chosen = this.#decide(fragment, this.#default, excluded);
+        chosen = decisions.decide(fragment, decisions.default, excluded);
       }
     }
-    const h = this.#copies.get(key)!;
-    h.recorded = this.#primary(h.tiers);
+    const h = this.#holdings.get(key)!;
+    h.recorded = this.#holdings.primary(h.tiers);
     return { ...chosen, primary: h.recorded, generation: h.generation };
   }
 
@@ -297,44 +209,44 @@ export class TierSet {
   async get(key: string): Promise<{ bytes: Uint8Array; tier: string } | undefined> {
     const found = await this.#read(key);
     if (found !== undefined) {
-      const h = this.#copies.get(key);
-      if (h !== undefined) this.#touch(h);
+      const h = this.#holdings.get(key);
+      if (h !== undefined) this.#holdings.touch(h);
     }
     return found;
   }
 
   /** Whether some tier holds `key`. */
   holds(key: string): boolean {
-    return this.#copies.has(key);
+    return this.#holdings.get(key) !== undefined;
   }
 
   /** The tiers holding `key`, fastest first. */
   tiersOf(key: string): string[] {
-    const h = this.#copies.get(key);
+    const h = this.#holdings.get(key);
     if (h === undefined) return [];
     return this.#tiers.map((t) => t.spec.name).filter((n) => h.tiers.has(n));
   }
 
   /** The tier the registry should name for `key`, or undefined when no tier holds it. */
   primaryOf(key: string): string | undefined {
-    const h = this.#copies.get(key);
-    return h === undefined ? undefined : this.#primary(h.tiers);
+    const h = this.#holdings.get(key);
+    return h === undefined ? undefined : this.#holdings.primary(h.tiers);
   }
 
   /** Where the policy said reshapes of `key` run (`source` for copies found after a restart). */
   reshapeOf(key: string): ReshapeChoice | undefined {
-    return this.#copies.get(key)?.reshape;
+    return this.#holdings.get(key)?.reshape;
   }
 
   /** Whether the tier named `name` exists and keeps copies across restarts. */
   isPersistent(name: string): boolean | undefined {
-    return this.#byName.get(name)?.spec.persistent;
+    return this.#holdings.byName.get(name)?.spec.persistent;
   }
 
   /** Keys held that start with `prefix`. */
   keys(prefix = ""): string[] {
     const out: string[] = [];
-    for (const [key, h] of this.#copies) {
+    for (const [key, h] of this.#holdings.entries()) {
       // A key whose first write is still under way is not held yet.
       if (h.tiers.size > 0 && key.startsWith(prefix)) out.push(key);
     }
@@ -348,7 +260,7 @@ export class TierSet {
    */
   foundAtOpen(): string[] {
     const out: string[] = [];
-    for (const [key, h] of this.#copies) {
+    for (const [key, h] of this.#holdings.entries()) {
       if (h.generation === 0 && h.busy === 0 && h.tiers.size > 0) out.push(key);
     }
     return out;
@@ -356,7 +268,7 @@ export class TierSet {
 
   /** Removes every copy of `key` from every tier (its version was retired or never registered). */
   delete(key: string): Promise<void> {
-    return this.#withKey(key, () => this.#delete(key));
+    return this.#keyChains.run(key, () => this.#delete(key));
   }
 
   /**
@@ -365,8 +277,8 @@ export class TierSet {
    * not remove a racing publish's bytes); returns whether it did.
    */
   deleteIf(key: string, generation: number): Promise<boolean> {
-    return this.#withKey(key, async () => {
-      if (this.#copies.get(key)?.generation !== generation) return false;
+    return this.#keyChains.run(key, async () => {
+      if (this.#holdings.get(key)?.generation !== generation) return false;
       await this.#delete(key);
       return true;
     });
@@ -379,7 +291,7 @@ export class TierSet {
    * are for.
    */
   shmFileOf(key: string): { readonly tier: string; readonly path: string } | undefined {
-    const h = this.#copies.get(key);
+    const h = this.#holdings.get(key);
     if (h === undefined) return undefined;
     for (const { tier, spec } of this.#tiers) {
       if (spec.kind !== "shm" || !h.tiers.has(spec.name)) continue;
@@ -396,7 +308,7 @@ export class TierSet {
    * a link of their own (`MapLeases`).
    */
   pin(key: string): (() => void) | undefined {
-    const h = this.#copies.get(key);
+    const h = this.#holdings.get(key);
     if (h === undefined) return undefined;
     h.busy++;
     let held = true;
@@ -408,7 +320,7 @@ export class TierSet {
 
   /** Size of the copy under `key`, when held. */
   sizeOf(key: string): number | undefined {
-    return this.#copies.get(key)?.byteLength;
+    return this.#holdings.get(key)?.byteLength;
   }
 
   /**
@@ -416,7 +328,7 @@ export class TierSet {
    * durable (a backing tier, then another persistent one, then the fastest).
    */
   primaryAmong(tiers: readonly string[]): string {
-    return this.#primary(tiers);
+    return this.#holdings.primary(tiers);
   }
 
   /**
@@ -425,12 +337,12 @@ export class TierSet {
    * `NodeFullError` when the tier cannot make room.
    */
   copyTo(key: string, name: string, fragment: PlacedFragment): Promise<boolean> {
-    return this.#withKey(key, () => this.#copyTo(key, name, fragment));
+    return this.#keyChains.run(key, () => this.#copyTo(key, name, fragment));
   }
 
   async #copyTo(key: string, name: string, fragment: PlacedFragment): Promise<boolean> {
-    const h = this.#copies.get(key);
-    const target = this.#byName.get(name);
+    const h = this.#holdings.get(key);
+    const target = this.#holdings.byName.get(name);
     if (h === undefined || target === undefined) return false;
     if (h.tiers.has(name)) return false;
     h.busy++;
@@ -438,17 +350,17 @@ export class TierSet {
       const found = await this.#read(key);
       if (found === undefined) return false;
       try {
-        await this.#putWithRoom(name, key, found.bytes);
+        await this.#spilling.putWithRoom(name, key, found.bytes);
       } catch (e) {
-        if (e instanceof NoRoom) throw this.#full(fragment, [name]);
+        if (e instanceof NoRoom) throw this.#decisions.full(fragment, [name]);
         throw e;
       }
-      if (this.#copies.get(key) !== h) {
+      if (this.#holdings.get(key) !== h) {
         await target.tier.delete(key);
         return false;
       }
-      this.#attach(h, name);
-      await this.#announce(key, h);
+      this.#holdings.attach(h, name);
+      await this.#spilling.announce(key, h);
       return true;
     } finally {
       h.busy--;
@@ -457,139 +369,38 @@ export class TierSet {
 
   /** Capacity, usage, copy count and speed of each tier, fastest first. */
   usage(): TierUsage[] {
-    return this.#tiers.map(({ tier, spec }) => {
-      const info = tier.info();
-      return {
-        ...info,
-        free: Math.max(0, info.capacity - info.used),
-        bandwidth: spec.bandwidth,
-        latency: spec.latency,
-      };
-    });
+    return tierUsage(this.#tiers);
   }
 
   /** What the policy sees of this node's tiers (`excluded` ones get no room from spilling). */
   views(excluded?: ReadonlySet<string>): TierView[] {
-    const usage = this.usage();
-    const views: TierView[] = [];
-    let below = 0;
-    // Room: free bytes, plus copies another tier also holds (dropped without a
-    // move), plus what demoting the rest into the room of the tiers below
-    // could free. An estimate: copies move whole, durable ones only to
-    // persistent tiers; `excluded` tiers failed to make room for this copy.
-    for (let i = usage.length - 1; i >= 0; i--) {
-      const u = usage[i]!;
-      const shared = Math.min(u.used, this.#shared.get(u.name) ?? 0);
-      const room = excluded?.has(u.name)
-        ? u.free
-        : u.free + shared + Math.min(u.used - shared, below);
-      views[i] = {
-        name: u.name,
-        kind: u.kind,
-        capacity: u.capacity,
-        used: u.used,
-        free: u.free,
-        room,
-        bandwidth: u.bandwidth,
-        latency: u.latency,
-        persistent: u.persistent,
-      };
-      below = room;
-    }
-    return views;
+    return tierViews(this.usage(), (name) => this.#holdings.sharedOn(name), excluded);
   }
 
-  #decide(
-    fragment: PlacedFragment,
-    policy: NamedPolicy,
-    excluded?: ReadonlySet<string>,
-    others: readonly NodeView[] = [],
-  ): Placement {
-    const request: PlacementRequest = {
-      fragment,
-      node: this.node,
-      nodes: [{
-        name: this.node,
-        link: { bandwidth: Infinity, latency: 0 },
-        tiers: this.views(excluded),
-      }, ...others.filter((n) => n.name !== this.node)],
-      sequence: this.#sequence++,
-    };
-    let problem: string;
-    try {
-      const checked = checkDecision(policy.place(request), request);
-      if (checked.ok) {
-        const { copies, reshape } = checked.decision;
-        const here = copies.filter((c) => c.node === this.node).map((c) => c.tier);
-        const remote = copies.filter((c) => c.node !== this.node);
-        if (remote.length === 0) return { tiers: here, reshape, policy: policy.name };
-        if (here.length > 0) return { tiers: here, remote, reshape, policy: policy.name };
-        // Every copy goes elsewhere: the bytes stay here, where the default
-        // policy puts them, until a remote copy holds them.
-        const stage = this.#decide(fragment, this.#default, excluded);
-        return { tiers: stage.tiers, remote, staged: true, reshape, policy: policy.name };
-      }
-      problem = checked.problem;
-    } catch (e) {
-      problem = `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-    }
-    if (policy === this.#default) throw this.#full(fragment);
-    this.#report(policy.name, problem, fragment);
-    return this.#decide(fragment, this.#default, excluded);
-  }
-
-  #report(policy: string, problem: string, fragment: PlacedFragment): void {
-    this.#fallbacks++;
-    const message = `Placement policy '${policy}' ${problem} for ${
-      describe(fragment)
-    }; placed by ${this.#default.name} instead`;
-    this.#lastProblem = message;
-    // The same fault repeats on every publish: log each distinct one once, count them all.
-    const kind = `${policy}\0${problem}`;
-    if (this.#reported.has(kind) || this.#reported.size >= REPORTED_PROBLEMS) return;
-    this.#reported.add(kind);
-    this.#log(message);
-  }
-
-  /** The 507 for a copy no tier (or none of `only`) can take, with each tier's usage. */
-  #full(fragment: PlacedFragment, only?: readonly string[]): NodeFullError {
-    const usage = this.usage().filter((u) => only === undefined || only.includes(u.name));
-    const notes = usage.map((u) => ({ name: u.name, capacity: u.capacity, used: u.used }));
-    const noPersistent = fragment.durable &&
-      !usage.some((u) => u.persistent && u.capacity >= fragment.byteLength);
-    return new NodeFullError(this.node, {
-      what: describe(fragment),
-      byteLength: fragment.byteLength,
-      tiers: notes,
-      detail: noPersistent
-        ? "a durable fragment needs a persistent tier that can hold it"
-        : undefined,
-    });
-  }
-
+  /** Writes a copy to each tier of `placement`; copies of the key on other tiers go. */
   async #write(
     key: string,
     bytes: Uint8Array,
     fragment: PlacedFragment,
     placement: Placement,
   ): Promise<void> {
-    const before = this.#copies.get(key);
-    const h = before ?? this.#holding(key, bytes.byteLength, fragment.durable);
+    const holdings = this.#holdings;
+    const h = holdings.get(key) ?? holdings.create(key, bytes.byteLength, fragment.durable);
     h.busy++;
     const written: string[] = [];
     try {
       for (const name of placement.tiers) {
-        await this.#putWithRoom(name, key, bytes);
+        await this.#spilling.putWithRoom(name, key, bytes);
         written.push(name);
-        if (this.#copies.get(key) === undefined) this.#copies.set(key, h);
-        this.#attach(h, name);
+        if (holdings.get(key) === undefined) holdings.set(key, h);
+        holdings.attach(h, name);
       }
     } catch (e) {
       for (const name of written) {
-        await this.#byName.get(name)!.tier.delete(key);
-        this.#detach(h, name);
+        await holdings.byName.get(name)!.tier.delete(key);
+        holdings.detach(h, name);
       }
-      if (h.tiers.size === 0 && this.#copies.get(key) === h) this.#copies.delete(key);
+      if (h.tiers.size === 0 && holdings.get(key) === h) holdings.delete(key);
       throw e;
     } finally {
       h.busy--;
@@ -597,143 +408,19 @@ export class TierSet {
     h.durable = fragment.durable;
     h.reshape = placement.reshape;
     h.generation = ++this.#generation;
-    this.#touch(h);
+    holdings.touch(h);
     // Tiers still holding an earlier publish of this key hold stale bytes.
     for (const name of [...h.tiers]) {
       if (placement.tiers.includes(name)) continue;
-      this.#detach(h, name);
-      await this.#byName.get(name)!.tier.delete(key);
-    }
-  }
-
-  /** Puts a copy on tier `name`, spilling there first when it has no room; `NoRoom` when it cannot. */
-  async #putWithRoom(name: string, key: string, bytes: Uint8Array): Promise<void> {
-    const { tier, spec } = this.#byName.get(name)!;
-    const size = bytes.byteLength;
-    if (spec.capacity < size) throw new NoRoom(name);
-    for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
-      if (spec.capacity - tier.info().used >= size) {
-        try {
-          return await tier.put(key, bytes);
-        } catch (e) {
-          if (!(e instanceof TierFullError)) throw e;
-        }
-      }
-      const done = await this.#exclusive(async () => {
-        if (spec.capacity - tier.info().used < size) {
-          const moves = planSpill({
-            tiers: this.#tiers.map(({ tier, spec }) => ({
-              name: spec.name,
-              capacity: spec.capacity,
-              used: tier.info().used,
-              persistent: spec.persistent,
-            })),
-            copies: (tier) => this.#spillCandidates(tier),
-            tier: name,
-            bytes: size,
-            keep: new Set([key]),
-          });
-          if (moves === undefined) throw new NoRoom(name);
-          await this.#demote(moves);
-        }
-        try {
-          await tier.put(key, bytes);
-          return true;
-        } catch (e) {
-          // Another writer took the room between the demotions and this put: try again.
-          if (e instanceof TierFullError) return false;
-          throw e;
-        }
-      });
-      if (done) return;
-    }
-    throw new NoRoom(name);
-  }
-
-  /**
-   * Carries out spill moves in order. This is where the spill invariant is
-   * kept: a demoted copy is written to its new tier, and the index lists
-   * it there, before it is deleted from the old one; a copy is dropped only
-   * while another tier still holds it.
-   */
-  async #demote(moves: readonly SpillMove[]): Promise<void> {
-    const announced: Promise<void>[] = [];
-    try {
-      for (const m of moves) {
-        const h = this.#copies.get(m.key);
-        if (h === undefined || !h.tiers.has(m.from) || h.busy > 0) continue;
-        const from = this.#byName.get(m.from)!.tier;
-        if (m.to === null) {
-          if (h.tiers.size < 2) continue;
-          this.#detach(h, m.from);
-          await from.delete(m.key);
-          continue;
-        }
-        const to = this.#byName.get(m.to)!.tier;
-        let done!: () => void;
-        h.moving = new Promise<void>((resolve) => done = resolve);
-        try {
-          const bytes = await from.get(m.key);
-          if (bytes === undefined) continue;
-          try {
-            await to.put(m.key, bytes);
-          } catch (e) {
-            // A writer outside the lock took the room this plan counted on: stop, the
-            // caller plans again from what the tiers hold now.
-            if (e instanceof TierFullError) return;
-            throw e;
-          }
-          this.#attach(h, m.to);
-          announced.push(this.#announce(m.key, h));
-          this.#detach(h, m.from);
-          await from.delete(m.key);
-        } finally {
-          h.moving = undefined;
-          done();
-        }
-      }
-    } finally {
-      await Promise.all(announced);
-    }
-  }
-
-  /** Tells the listeners when a copy's primary tier changed. */
-  async #announce(key: string, h: Holding): Promise<void> {
-    const primary = this.#primary(h.tiers);
-    if (primary === h.recorded) return;
-    h.recorded = primary;
-    for (const listener of this.#moveListeners) {
-      try {
-        await listener(key, primary);
-      } catch (e) {
-        this.#log(
-          `Cannot record that '${key}' moved to tier '${primary}': ${
-            e instanceof Error ? e.message : String(e)
-          }`,
-        );
-      }
-    }
-  }
-
-  /** The copies on `tier` the spill rule may move, least recently used first. */
-  *#spillCandidates(tier: string): Generator<SpillCopy> {
-    for (const h of this.#lru.get(tier)?.values() ?? []) {
-      if (h.busy > 0) continue;
-      yield {
-        key: h.key,
-        tier,
-        byteLength: h.byteLength,
-        lastUse: h.lastUse,
-        durable: h.durable,
-        alsoOn: h.tiers.size === 1 ? [] : [...h.tiers].filter((t) => t !== tier),
-      };
+      holdings.detach(h, name);
+      await holdings.byName.get(name)!.tier.delete(key);
     }
   }
 
   async #read(key: string): Promise<{ bytes: Uint8Array; tier: string } | undefined> {
     // A demotion may delete a copy between the index lookup and the read: look again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const h = this.#copies.get(key);
+      const h = this.#holdings.get(key);
       if (h === undefined) return undefined;
       for (const { tier, spec } of this.#tiers) {
         if (!h.tiers.has(spec.name)) continue;
@@ -744,99 +431,14 @@ export class TierSet {
     return undefined;
   }
 
-  /** The most durable of `tiers`: backing, then other persistent tiers, then the fastest. */
-  #primary(tiers: Iterable<string>): string {
-    let best: { name: string; score: number } | undefined;
-    for (const name of tiers) {
-      const t = this.#byName.get(name);
-      if (t === undefined) continue;
-      const score = (t.spec.kind === "backing" ? 2000 : t.spec.persistent ? 1000 : 0) - t.rank;
-      if (best === undefined || score > best.score) best = { name, score };
-    }
-    return best?.name ?? "";
-  }
-
-  /**
-   * Marks a copy used now: it moves to the most recent end of each of its
-   * tiers' LRU lists. A demoted copy joins its new tier at that end too,
-   * so each tier demotes in the order copies were last used or arrived.
-   */
-  #touch(h: Holding): void {
-    h.lastUse = ++this.#clock;
-    for (const name of h.tiers) {
-      const list = this.#lru.get(name)!;
-      list.delete(h.key);
-      list.set(h.key, h);
-    }
-  }
-
-  /** Lists tier `name` as holding `h`'s key, keeping the shared-bytes counts. */
-  #attach(h: Holding, name: string): void {
-    if (h.tiers.has(name)) return;
-    if (h.tiers.size === 1) { for (const other of h.tiers) this.#bump(other, h.byteLength); }
-    if (h.tiers.size >= 1) this.#bump(name, h.byteLength);
-    h.tiers.add(name);
-    this.#lru.get(name)!.set(h.key, h);
-  }
-
-  /** Unlists tier `name` for `h`'s key, keeping the shared-bytes counts. */
-  #detach(h: Holding, name: string): void {
-    if (!h.tiers.delete(name)) return;
-    this.#lru.get(name)!.delete(h.key);
-    if (h.tiers.size >= 1) this.#bump(name, -h.byteLength);
-    if (h.tiers.size === 1) { for (const other of h.tiers) this.#bump(other, -h.byteLength); }
-  }
-
-  #bump(name: string, bytes: number): void {
-    this.#shared.set(name, (this.#shared.get(name) ?? 0) + bytes);
-  }
-
-  #holding(key: string, byteLength: number, durable: boolean): Holding {
-    const h: Holding = {
-      key,
-      tiers: new Set(),
-      byteLength,
-      lastUse: 0,
-      durable,
-      reshape: "source",
-      recorded: "",
-      busy: 0,
-      moving: undefined,
-      generation: 0,
-    };
-    this.#copies.set(key, h);
-    return h;
-  }
-
   async #delete(key: string): Promise<void> {
-    const h = this.#copies.get(key);
+    const h: Holding | undefined = this.#holdings.get(key);
     if (h !== undefined) {
       while (h.moving !== undefined) await h.moving;
-      for (const name of [...h.tiers]) this.#detach(h, name);
-      if (this.#copies.get(key) === h) this.#copies.delete(key);
+      for (const name of [...h.tiers]) this.#holdings.detach(h, name);
+      if (this.#holdings.get(key) === h) this.#holdings.delete(key);
     }
     // Every tier, not only those indexed: nothing of the key may stay behind.
     for (const { tier } of this.#tiers) await tier.delete(key);
   }
-
-  async #withKey<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.#keyChains.get(key) ?? Promise.resolve()).then(fn);
-    const tail = run.catch(() => {});
-    this.#keyChains.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#keyChains.get(key) === tail) this.#keyChains.delete(key);
-    }
-  }
-
-  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn);
-    this.#lock = run.catch(() => {});
-    return await run;
-  }
-}
-
-function describe(f: PlacedFragment): string {
-  return `fragment '${f.fragment}' of version ${f.version} of '${f.dataset}'`;
 }
