@@ -924,6 +924,7 @@ Deno.test("batch() gives each operation its own result or error", async () => {
       error: {
         code: "size_mismatch",
         message: "Cannot publish fragment 'rows': expected 128 bytes, received 1",
+        fields: { fragment: "rows", expected: 128, received: 1 },
       },
     });
     assert.deepEqual(results[3], { ok: { version: 1, retired: [] } });
