@@ -18,7 +18,7 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
-import { decidePlacement, type PlacementPolicy } from "./placement.ts";
+import { decidePlacement, type RunPlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
 import { sizesFor } from "./declaration.ts";
 import { RunDispatcher } from "./dispatch.ts";
@@ -78,7 +78,7 @@ export interface PipelineServiceOptions {
   /** Bearer token of the other runtimes (for the default dispatcher). */
   readonly token?: string;
   /** The placement policy (default `decidePlacement`). */
-  readonly placement?: PlacementPolicy;
+  readonly placement?: RunPlacementPolicy;
 }
 
 /** A pipeline with its recent runs. */
@@ -120,7 +120,7 @@ export class PipelineService {
   readonly #functions: FunctionService;
   readonly #catalog: PipelineCatalog;
   readonly #dispatch: RunDispatcher;
-  readonly #policy: PlacementPolicy;
+  readonly #policy: RunPlacementPolicy;
   readonly #live = new Map<string, Live>();
   readonly #sleeps = new Set<() => void>();
   #unsubscribe: () => void = () => {};

@@ -9,8 +9,8 @@
 
 import type { PlacementMode } from "./pipeline_spec.ts";
 
-/** What a placement policy decides from. */
-export interface PlacementInput {
+/** What a run placement policy decides from (not the tiers' `PlacementRequest`). */
+export interface RunPlacementInput {
   /** What the pipeline asked for. */
   readonly requested: PlacementMode;
   /** Nodes holding the source version's fragments (the producers). */
@@ -23,8 +23,8 @@ export interface PlacementInput {
   readonly version: number;
 }
 
-/** A decision. */
-export interface PlacementDecision {
+/** Where a pipeline run goes: in situ or in transit, and on which node. */
+export interface RunPlacement {
   /** In situ or in transit. */
   readonly decided: "in-situ" | "in-transit";
   /** The node chosen. */
@@ -33,8 +33,20 @@ export interface PlacementDecision {
   readonly reason: string;
 }
 
-/** A placement policy. */
-export type PlacementPolicy = (input: PlacementInput) => PlacementDecision;
+/**
+ * Decides where a pipeline run goes (the tiers' `PlacementPolicy` decides
+ * where a copy's bytes go).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decidePlacement, type RunPlacementPolicy } from "./placement.ts";
+ * const policy: RunPlacementPolicy = decidePlacement;
+ * const d = policy({ requested: "in-situ", producers: ["a"], nodes: ["a", "b"], inputBytes: 0, version: 1 });
+ * assert.equal(d.node, "a");
+ * ```
+ */
+export type RunPlacementPolicy = (input: RunPlacementInput) => RunPlacement;
 
 /** Inputs at least this large go in transit under `auto` when another node is live. */
 export const IN_TRANSIT_BYTES = 1024 * 1024;
@@ -57,10 +69,10 @@ export const IN_TRANSIT_BYTES = 1024 * 1024;
  * assert.equal(decidePlacement({ ...two, requested: "in-situ" }).node, "n1");
  * ```
  */
-export function decidePlacement(input: PlacementInput): PlacementDecision {
+export function decidePlacement(input: RunPlacementInput): RunPlacement {
   const producer = input.producers[0] ?? input.nodes[0] ?? "local";
   const others = input.nodes.filter((n) => !input.producers.includes(n));
-  const transit = (why: string): PlacementDecision => {
+  const transit = (why: string): RunPlacement => {
     if (others.length === 0) {
       return {
         decided: "in-transit",
