@@ -7,7 +7,7 @@
  */
 
 import type { Context } from "hono";
-import { UnavailableError } from "../errors.ts";
+import { httpRequest } from "../http/call.ts";
 import { readBoundedBytes } from "./body.ts";
 
 /** Headers that travel with a forwarded request. */
@@ -53,16 +53,14 @@ export async function forward(
     payload = await readBoundedBytes(c.req.raw, maxBodyBytes);
   }
   const target = `${base.replace(/\/+$/, "")}${url.pathname}${url.search}`;
-  let res: Response;
-  try {
-    res = await fetch(target, {
-      method: c.req.method,
-      headers,
-      body: payload as BodyInit | null,
-    });
-  } catch (e) {
-    throw new UnavailableError(`${base} does not answer: ${(e as Error).message}`, { cause: e });
-  }
+  // The answer passes back as it is, error bodies included: only a peer
+  // that does not answer becomes an error here.
+  const res = await httpRequest(target, {
+    method: c.req.method,
+    headers,
+    rawBody: payload as BodyInit | null,
+    peer: base,
+  });
   const out = new Headers(res.headers);
   for (const h of HOP_HEADERS) out.delete(h);
   return new Response(res.body, { status: res.status, headers: out });

@@ -7,6 +7,7 @@
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { InvalidRequestError, SizeMismatchError, WaitTimeoutError } from "../errors.ts";
+import { type HttpCallOptions, httpJson, httpRequest } from "../http/call.ts";
 import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
@@ -272,7 +273,7 @@ export class Client {
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const v = options.version ?? "latest";
     const path = `/datasets/${enc(dataset)}/versions/${v}/fragments/${enc(fragment)}${query(q)}`;
-    const res = await fetch(this.#base + path, { headers: this.#headers() });
+    const res = await httpRequest(this.#base + path, this.#options());
     if (!res.ok) throw await errorOf(res);
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
@@ -288,26 +289,20 @@ export class Client {
       .results;
   }
 
-  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers = this.#headers();
-    let payload: BodyInit | undefined;
-    if (body instanceof Uint8Array) {
-      headers["content-type"] = "application/octet-stream";
-      payload = body as Uint8Array<ArrayBuffer>;
-    } else if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      payload = JSON.stringify(body);
-    }
-    const res = await fetch(this.#base + path, { method, headers, body: payload ?? null });
-    if (!res.ok) throw await errorOf(res);
-    if (res.status === 204) return undefined as T;
-    return await res.json() as T;
+  #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return httpJson<T>(
+      this.#base + path,
+      { ...this.#options(), method, ...(body === undefined ? {} : { body }) },
+      errorOfAnswer,
+    );
   }
 
-  #headers(): Record<string, string> {
-    const h: Record<string, string> = { accept: "application/json" };
-    if (this.#token !== undefined) h.authorization = `Bearer ${this.#token}`;
-    return h;
+  /** The options of every call: JSON answers, and the token when there is one. */
+  #options(): HttpCallOptions {
+    return {
+      accept: "application/json",
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    };
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { errorFromBody, InternalError, StrataError, UnavailableError } from "../errors.ts";
+import { errorBodyOf } from "../http/call.ts";
 
 /**
  * An error answer from a Strata server. Every error the client rebuilds
@@ -73,14 +74,8 @@ function answered<E extends StrataError>(e: E, status: number): E & { readonly s
  * ```
  */
 export function errorOfAnswer(status: number, text: string): ServerError {
-  let body: unknown;
-  try {
-    body = (JSON.parse(text) as { error?: unknown }).error;
-  } catch {
-    // Not one of our error bodies.
-  }
   const message = `HTTP ${status}: ${text.slice(0, 200)}`;
-  const e = errorFromBody(body) ??
+  const e = errorFromBody(errorBodyOf(text)) ??
     (status === 502 || status === 503 || status === 504
       ? new UnavailableError(message)
       : new InternalError(message));

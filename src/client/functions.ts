@@ -5,6 +5,7 @@
  */
 
 import type { FragmentLayout } from "../transform/layout.ts";
+import { type HttpCallOptions, httpJson, httpRequest } from "../http/call.ts";
 import { errorOfAnswer, type ServerError } from "./errors.ts";
 
 /** A deployed version, as the server describes it. */
@@ -119,10 +120,10 @@ export class FunctionsClient {
 
   /** Runs a function on a region (or every fragment) of a dataset version. */
   async invoke(name: string, dataset: string, options: InvokeOptions = {}): Promise<Invoked> {
-    const res = await fetch(`${this.#base}/functions/${enc(name)}/invoke`, {
+    const res = await httpRequest(`${this.#base}/functions/${enc(name)}/invoke`, {
+      ...this.#options(),
       method: "POST",
-      headers: { ...this.#headers(), "content-type": "application/json" },
-      body: JSON.stringify({ dataset, ...options }),
+      body: { dataset, ...options },
     });
     if (!res.ok) throw await errorOf(res);
     if ((res.headers.get("content-type") ?? "").startsWith("application/octet-stream")) {
@@ -169,23 +170,20 @@ export class FunctionsClient {
     return await this.#json("GET", `/datasets/${enc(dataset)}/versions/${version}/lineage`);
   }
 
-  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers = this.#headers();
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(this.#base + path, {
-      method,
-      headers,
-      body: body === undefined ? null : JSON.stringify(body),
-    });
-    if (!res.ok) throw await errorOf(res);
-    if (res.status === 204) return undefined as T;
-    return await res.json() as T;
+  #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return httpJson<T>(
+      this.#base + path,
+      { ...this.#options(), method, ...(body === undefined ? {} : { body }) },
+      errorOfAnswer,
+    );
   }
 
-  #headers(): Record<string, string> {
-    const h: Record<string, string> = { accept: "application/json" };
-    if (this.#token !== undefined) h.authorization = `Bearer ${this.#token}`;
-    return h;
+  /** The options of every call: JSON answers, and the token when there is one. */
+  #options(): HttpCallOptions {
+    return {
+      accept: "application/json",
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    };
   }
 }
 

@@ -2,12 +2,14 @@
  * One JSON request of the control plane between processes (runtime to name
  * server, name server to runtime): bearer token, JSON in and out, and the
  * peer's error body turned back into the error class the peer threw, with
- * its fields (`errorFromBody()`).
+ * its fields (`errorFromBody()`). It is `httpJson()` of `src/http/` with the
+ * control plane's error reading.
  *
  * @module
  */
 
 import { errorFromBody, UnavailableError } from "../errors.ts";
+import { errorBodyOf, httpJson } from "../http/call.ts";
 
 /** Options of `controlCall()`. */
 export interface ControlCallOptions {
@@ -47,32 +49,18 @@ export async function controlCall<T>(
   options: ControlCallOptions = {},
 ): Promise<T> {
   const peer = options.peer ?? base;
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(base + path, {
+  return await httpJson<T>(
+    base + path,
+    {
       method,
-      headers,
-      body: body === undefined ? null : JSON.stringify(body),
+      accept: "application/json",
+      peer,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(body === undefined ? {} : { body }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    text = await res.text();
-  } catch (e) {
-    throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`, { cause: e });
-  }
-  if (res.status === 204) return undefined as T;
-  if (!res.ok) {
-    let body: unknown;
-    try {
-      body = (JSON.parse(text) as { error?: unknown }).error;
-    } catch {
-      // Not one of our error bodies.
-    }
-    throw errorFromBody(body) ??
-      new UnavailableError(`${peer} answered ${res.status}: ${text.slice(0, 200)}`);
-  }
-  return JSON.parse(text) as T;
+    },
+    (status, text) =>
+      errorFromBody(errorBodyOf(text)) ??
+        new UnavailableError(`${peer} answered ${status}: ${text.slice(0, 200)}`),
+  );
 }

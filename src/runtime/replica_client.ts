@@ -6,6 +6,7 @@
  */
 
 import { errorFromBody, UnavailableError } from "../errors.ts";
+import { errorBodyOf, httpRequest } from "../http/call.ts";
 import type { SendReplica } from "./requests.ts";
 
 /**
@@ -29,18 +30,15 @@ import type { SendReplica } from "./requests.ts";
  */
 export function sendReplicaOverHttp(token: string | undefined): SendReplica {
   return async (target, request) => {
-    const res = await fetch(new URL("/v1/replicas", target.url), {
+    const res = await httpRequest(new URL("/v1/replicas", target.url), {
       method: "POST",
-      headers: {
-        "content-type": "application/json",
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      },
-      body: JSON.stringify(request),
+      body: request,
+      ...(token === undefined ? {} : { token }),
     });
-    const body = await res.json().catch(() => undefined) as { error?: unknown } | undefined;
+    const text = await res.text().catch(() => "");
     if (!res.ok) {
       // The class the target threw, with its fields.
-      throw errorFromBody(body?.error) ??
+      throw errorFromBody(errorBodyOf(text)) ??
         new UnavailableError(`node '${target.id}' answered ${res.status}`);
     }
   };

@@ -1,0 +1,146 @@
+/**
+ * One HTTP call between Strata processes, and from the client: the request
+ * built the same way everywhere (bearer token, `accept`, a JSON or bytes
+ * body with its content type), a peer that does not answer turned into
+ * `UnavailableError` naming it, and an error answer's body read back into
+ * the class the peer threw (`errorFromBody()`).
+ *
+ * @module
+ */
+
+import { UnavailableError } from "../errors.ts";
+
+/** Options of `httpRequest()` and `httpJson()`. */
+export interface HttpCallOptions {
+  /** The method (default `GET`). */
+  readonly method?: string;
+  /** Bearer token of the peer. */
+  readonly token?: string;
+  /** The `accept` header, when one is sent. */
+  readonly accept?: string;
+  /**
+   * The body: bytes go as `application/octet-stream`, anything else as
+   * JSON. Without one, nothing is sent.
+   */
+  readonly body?: unknown;
+  /** A body sent as it is, with only the headers in `headers` (a forwarded request's). */
+  readonly rawBody?: BodyInit | null;
+  /** Headers sent besides those the other options make. */
+  readonly headers?: HeadersInit;
+  /** Aborts the request. */
+  readonly signal?: AbortSignal;
+  /**
+   * How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. When
+   * given, a peer that cannot be reached, or that stops answering before its
+   * reply is read, is `UnavailableError` ("<peer> does not answer: ...");
+   * without it, the failure of `fetch()` itself is thrown.
+   */
+  readonly peer?: string;
+}
+
+/**
+ * Sends one request and answers the response, whatever its status.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { httpRequest } from "./call.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) =>
+ *   Response.json({ auth: req.headers.get("authorization"), type: req.headers.get("content-type"), body: await req.json() }));
+ * const res = await httpRequest(`http://127.0.0.1:${server.addr.port}/x`, {
+ *   method: "POST", token: "t", body: { n: 1 },
+ * });
+ * assert.deepEqual(await res.json(), { auth: "Bearer t", type: "application/json", body: { n: 1 } });
+ * await server.shutdown();
+ * ```
+ */
+export async function httpRequest(
+  url: string | URL,
+  options: HttpCallOptions = {},
+): Promise<Response> {
+  return await answered(options.peer, () => fetch(url, requestInit(options)));
+}
+
+/**
+ * Sends one request and answers its JSON (`undefined` for 204). An error
+ * answer is `failure(status, text)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { httpJson } from "./call.ts";
+ * import { UnavailableError } from "../errors.ts";
+ * const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = (probe.addr as Deno.NetAddr).port;
+ * probe.close();
+ * await assert.rejects(
+ *   httpJson(`http://127.0.0.1:${port}/v1/nodes`, { peer: "Node a" }, () => new Error("unused")),
+ *   UnavailableError,
+ * );
+ * ```
+ */
+export async function httpJson<T>(
+  url: string | URL,
+  options: HttpCallOptions,
+  failure: (status: number, text: string) => Error,
+): Promise<T> {
+  const { res, text } = await answered(options.peer, async () => {
+    const res = await fetch(url, requestInit(options));
+    return { res, text: await res.text() };
+  });
+  if (!res.ok) throw failure(res.status, text);
+  if (res.status === 204) return undefined as T;
+  return JSON.parse(text) as T;
+}
+
+/**
+ * The `error` of a Strata error body (`{"error": {code, message, fields}}`),
+ * for `errorFromBody()`; undefined when `text` is not one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorBodyOf } from "./call.ts";
+ * assert.deepEqual(errorBodyOf('{"error":{"code":"gone","message":"Gone"}}'), { code: "gone", message: "Gone" });
+ * assert.equal(errorBodyOf("<html>Bad gateway</html>"), undefined);
+ * ```
+ */
+export function errorBodyOf(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { error?: unknown } | null)?.error;
+  } catch {
+    // Not one of our error bodies.
+    return undefined;
+  }
+}
+
+/** The `fetch()` init of a call. */
+function requestInit(options: HttpCallOptions): RequestInit {
+  const headers = new Headers(options.headers);
+  if (options.accept !== undefined) headers.set("accept", options.accept);
+  if (options.token !== undefined) headers.set("authorization", `Bearer ${options.token}`);
+  let body: BodyInit | null = options.rawBody ?? null;
+  if (options.body instanceof Uint8Array) {
+    headers.set("content-type", "application/octet-stream");
+    body = options.body as Uint8Array<ArrayBuffer>;
+  } else if (options.body !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(options.body);
+  }
+  return {
+    method: options.method ?? "GET",
+    headers,
+    body,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+}
+
+/** Runs `call`; a failure is `UnavailableError` naming `peer` when one is given. */
+async function answered<T>(peer: string | undefined, call: () => Promise<T>): Promise<T> {
+  if (peer === undefined) return await call();
+  try {
+    return await call();
+  } catch (e) {
+    throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * HTTP calls between Strata processes and from the client: one way to build
+ * a request, name a peer that does not answer, and read an error answer.
+ *
+ * @module
+ */
+
+export * from "./call.ts";
