@@ -61,6 +61,17 @@ export class LeaseKeeper {
     this.#timer = undefined;
   }
 
+  /** Stops renewing, as every long-lived object closes: `close()` and `await using`. */
+  close(): Promise<void> {
+    this.stop();
+    return Promise.resolve();
+  }
+
+  /** Stops renewing (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #tick(): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;

@@ -390,8 +390,14 @@ export class RemoteNameService implements NameService {
   }
 
   /** Stops following release notices. */
-  close(): void {
+  close(): Promise<void> {
     this.#stop.abort();
+    return Promise.resolve();
+  }
+
+  /** Closes the client (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** A recent answer for `key`, or `load()`'s (failures are not kept). */

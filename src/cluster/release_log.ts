@@ -331,14 +331,20 @@ export class ReleaseLog {
 
   /**
    * Ends every wait now (the name server is stopping); later polls do not
-   * wait. Writes under way go on: `drain()` waits for them.
+   * wait. Resolves once the writes under way are done (as `drain()`).
    */
-  close(): void {
+  close(): Promise<void> {
     this.#closed = true;
     for (const log of this.#nodes.values()) {
       for (const wake of log.waiters) wake();
       log.waiters.clear();
     }
+    return this.drain();
+  }
+
+  /** Closes the log (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**

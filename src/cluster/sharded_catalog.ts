@@ -111,12 +111,18 @@ export class ShardedCatalog {
   }
 
   /** Stops following; the remote client is the caller's to close. */
-  close(): void {
+  close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
     for (const f of this.#followers.values()) f.stop();
     this.#followers.clear();
     this.#listeners.clear();
+    return Promise.resolve();
+  }
+
+  /** Stops following (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   describeDataset(name: string): Promise<DatasetDescription> {

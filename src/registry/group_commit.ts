@@ -168,14 +168,22 @@ export class GroupCommitter {
 
   /**
    * Stops accepting writes. Writes queued but not yet in an atomic fail with
-   * `ClosedError` (they are not applied); the atomic in flight finishes.
+   * `ClosedError` (they are not applied); the atomic in flight finishes,
+   * and the promise resolves once it has.
    */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const err = new ClosedError("registry");
-    for (const p of this.#queue.clear()) p.reject(err);
-    for (const r of this.#room.clear()) r.reject(err);
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const err = new ClosedError("registry");
+      for (const p of this.#queue.clear()) p.reject(err);
+      for (const r of this.#room.clear()) r.reject(err);
+    }
+    return this.drain();
+  }
+
+  /** Closes the committer (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #drain(): Promise<void> {

@@ -156,13 +156,20 @@ export class VersionWaiters {
   }
 
   /** Rejects every waiter with `ClosedError` and cancels the watches. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const err = new ClosedError("registry", "nothing to wait for");
-    for (const w of [...this.#watches.values()]) {
-      for (const waiter of [...w.waiters]) waiter.reject(err);
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const err = new ClosedError("registry", "nothing to wait for");
+      for (const w of [...this.#watches.values()]) {
+        for (const waiter of [...w.waiters]) waiter.reject(err);
+      }
     }
+    return Promise.resolve();
+  }
+
+  /** Closes the waiters (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #watch(dataset: string): Watch {

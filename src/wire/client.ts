@@ -179,19 +179,29 @@ export class WireClient {
     return out;
   }
 
-  /** Closes every connection; requests waiting fail with `UnavailableError`. */
-  close(): void {
+  /**
+   * Closes every idle connection; requests waiting fail with
+   * `UnavailableError`. Done when it returns; the promise is for
+   * `await using` and callers that close everything alike.
+   */
+  close(): Promise<void> {
     this.#closed = true;
     for (const pool of this.#pools.values()) {
       for (const c of pool.idle) c.close();
       pool.idle.length = 0;
       for (const w of pool.waiters.splice(0)) w.resolve(undefined);
     }
+    return Promise.resolve();
   }
 
   /** Closes the client. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Closes the client (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #acquire(peer: Peer): Promise<Connection> {
