@@ -1,0 +1,78 @@
+/**
+ * The routes of the kit's services: `GET /v1/services` lists them,
+ * `GET /v1/services/<name>` describes one, and
+ * `POST /v1/services/<name>/<operation>` calls an operation with a JSON or
+ * msgpack body, answered the same way the request accepts.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { NotFoundError } from "../errors.ts";
+import type { ServiceHost } from "../services/host.ts";
+import { readControlBody, reply } from "./negotiate.ts";
+
+/** Options of the service routes. */
+export interface ServiceRouteOptions {
+  /** The open services. */
+  readonly host: ServiceHost;
+}
+
+/**
+ * Mounts the service routes on `app`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hono } from "hono";
+ * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+ * import { defineService, ServiceHost } from "../services/mod.ts";
+ * import { mountServiceRoutes } from "./service_routes.ts";
+ * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
+ * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
+ * const kv = await Deno.openKv(":memory:");
+ * const echo = defineService({ name: "echo", options: [], open: (ctx) => Promise.resolve({
+ *   name: ctx.name, operations: { echo: (x) => Promise.resolve(x) }, info: () => ({}), close: () => Promise.resolve(),
+ * }) });
+ * const config = { echo: { enabled: true, targets: 1, virtualNodes: 4, durable: false, maxBodyBytes: 1024, options: {} } };
+ * const host = await ServiceHost.open({ kv, tiers, config, definitions: [echo] });
+ * const app = new Hono();
+ * mountServiceRoutes(app, { host });
+ * const res = await app.request("/v1/services/echo/echo", {
+ *   method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}',
+ * });
+ * assert.deepEqual(await res.json(), { a: 1 });
+ * await host.close();
+ * kv.close();
+ * ```
+ */
+export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): void {
+  const { host } = options;
+  const find = (name: string) => {
+    const s = host.services.get(name);
+    if (s === undefined) {
+      throw new NotFoundError(`Unknown service '${name}'`, { fields: { service: name } });
+    }
+    return s;
+  };
+  app.get("/v1/services", (c) => reply(c, { services: [...host.services.keys()] }));
+  app.get("/v1/services/:name", (c) => {
+    const { service } = find(c.req.param("name"));
+    return reply(c, {
+      name: service.name,
+      operations: Object.keys(service.operations),
+      ...service.info() as object,
+    });
+  });
+  app.post("/v1/services/:name/:operation", async (c) => {
+    const { service, maxBodyBytes } = find(c.req.param("name"));
+    const name = c.req.param("operation");
+    const op = Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+    if (op === undefined) {
+      throw new NotFoundError(`Service '${service.name}' has no operation '${name}'`, {
+        fields: { service: service.name, operation: name },
+      });
+    }
+    return reply(c, await op(await readControlBody(c.req.raw, maxBodyBytes)) ?? null);
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * A service's blobs: byte strings of any size kept in the node's tiers
+ * (placed by the placement policy, spilled down the tiers when one is full,
+ * flushed to the backing tier), each checksummed.
+ *
+ * A blob's tier key (`svc~<service>~<id>`) is not a fragment copy key, so
+ * the runtime's reconcile and move notices pass it by: blobs are named by
+ * their service's KV records alone.
+ *
+ * @module
+ */
+
+import { ChecksumError, LostError, NotFoundError } from "../errors.ts";
+import { checksum } from "../runtime/checksum.ts";
+import type { PlacedFragment } from "../tiers/policy.ts";
+import type { TierSet } from "../tiers/tier_set.ts";
+
+/** What a service keeps to find a blob again. */
+export interface BlobRef {
+  /** Its identity within the service. */
+  readonly id: string;
+  /** Its size in bytes. */
+  readonly size: number;
+  /** CRC-32 of its bytes. */
+  readonly crc: number;
+}
+
+/** A byte range of a blob. */
+export interface ByteRange {
+  /** First byte. */
+  readonly offset: number;
+  /** Bytes wanted (default: to the end). */
+  readonly length?: number;
+}
+
+/** Options of a blob store. */
+export interface BlobStoreOptions {
+  /** Whether a copy must be on a persistent tier before `put` returns (default true). */
+  readonly durable?: boolean;
+}
+
+/**
+ * The blobs of one service over a node's tier set.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+ * import { BlobStore } from "./blobs.ts";
+ * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
+ * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
+ * const blobs = new BlobStore("notes", tiers, { durable: false });
+ * const ref = await blobs.put(new Uint8Array([1, 2, 3, 4]));
+ * assert.deepEqual(await blobs.get(ref, { offset: 1, length: 2 }), new Uint8Array([2, 3]));
+ * await blobs.delete(ref);
+ * ```
+ */
+export class BlobStore {
+  /** The service the blobs belong to. */
+  readonly service: string;
+  readonly #tiers: TierSet;
+  readonly #durable: boolean;
+
+  /** Creates the store of `service`'s blobs. */
+  constructor(service: string, tiers: TierSet, options: BlobStoreOptions = {}) {
+    this.service = service;
+    this.#tiers = tiers;
+    this.#durable = options.durable ?? true;
+  }
+
+  /**
+   * Stores `bytes` (which must not change until this resolves) where the
+   * placement policy says; resolves once every chosen tier holds them, a
+   * persistent one among them for a durable store.
+   */
+  async put(bytes: Uint8Array): Promise<BlobRef> {
+    const id = crypto.randomUUID();
+    const crc = await checksum(bytes);
+    await this.#tiers.store(this.#key(id), bytes, this.#placed(id, bytes.byteLength));
+    return { id, size: bytes.byteLength, crc };
+  }
+
+  /**
+   * The bytes of `ref` (a range of them with `range`), checked against its
+   * size and CRC-32. `LostError` when no tier holds it, `ChecksumError` when
+   * the bytes do not match, `NotFoundError` for a range past its end.
+   */
+  async get(ref: BlobRef, range?: ByteRange): Promise<Uint8Array> {
+    const key = this.#key(ref.id);
+    const found = await this.#tiers.get(key);
+    if (found === undefined) {
+      throw new LostError(`~${this.service}`, 0, ref.id, "is held by no tier");
+    }
+    const crc = await checksum(found.bytes);
+    if (found.bytes.byteLength !== ref.size || crc !== ref.crc) {
+      throw new ChecksumError(key, ref.crc, crc);
+    }
+    if (range === undefined) return found.bytes;
+    const end = range.length === undefined ? ref.size : range.offset + range.length;
+    if (range.offset < 0 || end > ref.size || end < range.offset) {
+      throw new NotFoundError(
+        `Blob range ${range.offset}..${end} is outside its ${ref.size} bytes`,
+        { fields: { blob: ref.id, offset: range.offset, end, size: ref.size } },
+      );
+    }
+    return found.bytes.subarray(range.offset, end);
+  }
+
+  /** Removes the blob from every tier. */
+  delete(ref: BlobRef): Promise<void> {
+    return this.#tiers.delete(this.#key(ref.id));
+  }
+
+  /**
+   * Copies the blob to tier `tier` as well (a flush to the backing tier);
+   * false when that tier held it already.
+   */
+  flush(ref: BlobRef, tier: string): Promise<boolean> {
+    return this.#tiers.copyTo(this.#key(ref.id), tier, this.#placed(ref.id, ref.size));
+  }
+
+  /** The tiers holding the blob, fastest first. */
+  tiersOf(ref: BlobRef): string[] {
+    return this.#tiers.tiersOf(this.#key(ref.id));
+  }
+
+  #key(id: string): string {
+    return `svc~${this.service}~${id}`;
+  }
+
+  #placed(id: string, byteLength: number): PlacedFragment {
+    return {
+      dataset: `~${this.service}`,
+      version: 0,
+      fragment: id,
+      bindings: {},
+      byteLength,
+      durable: this.#durable,
+      consumers: [],
+    };
+  }
+}

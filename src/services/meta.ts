@@ -1,0 +1,305 @@
+/**
+ * A service's metadata: its keys under its own prefix (`["svc", name]`) of
+ * the registry's Deno KV. Values are bytes; a value past
+ * `KV_LIMITS.inlineValueBytes` goes to a blob, written before the KV record
+ * that names it. Batches are cut into commits within KV's limits.
+ *
+ * @module
+ */
+
+import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import type { BlobRef, BlobStore } from "./blobs.ts";
+import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
+
+/** One write of a batch. */
+export type MetaOp =
+  /** Sets `key` to `value`, replacing what it held. */
+  | { readonly type: "set"; readonly key: Deno.KvKey; readonly value: Uint8Array }
+  /**
+   * Sets `key` to a value of at most `KV_LIMITS.inlineValueBytes`, without
+   * reading what it held: for keys that never hold blobs (markers, indexes).
+   */
+  | { readonly type: "put"; readonly key: Deno.KvKey; readonly value: Uint8Array }
+  /** Sets `key` to `value` only if it holds nothing. */
+  | { readonly type: "setIfAbsent"; readonly key: Deno.KvKey; readonly value: Uint8Array }
+  /** Removes `key`. */
+  | { readonly type: "delete"; readonly key: Deno.KvKey };
+
+/** One entry of a scan. */
+export interface MetaEntry {
+  /** The key, without the service's prefix. */
+  readonly key: Deno.KvKey;
+  /** The value's bytes. */
+  readonly value: Uint8Array;
+}
+
+/** A scan: keys under `prefix`, from `start` (inclusive) to `end` (exclusive). */
+export interface MetaScan {
+  /** Keys start with these parts. */
+  readonly prefix: Deno.KvKey;
+  /** First key (inclusive), under the prefix. */
+  readonly start?: Deno.KvKey;
+  /** Key to stop before, under the prefix. */
+  readonly end?: Deno.KvKey;
+  /** Most entries (default 1000). */
+  readonly limit?: number;
+  /** Newest-first order. */
+  readonly reverse?: boolean;
+}
+
+/** A value as KV holds it: the bytes, or the blob holding them. */
+type Stored = Uint8Array | { readonly blob: BlobRef };
+
+/**
+ * The keys of one service.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+ * import { BlobStore } from "./blobs.ts";
+ * import { ServiceMeta } from "./meta.ts";
+ * const spec = { name: "mem", kind: "memory", capacity: 1 << 24, ...KIND_DEFAULTS.memory } as const;
+ * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 24), spec }] });
+ * const kv = await Deno.openKv(":memory:");
+ * const meta = new ServiceMeta(kv, "notes", new BlobStore("notes", tiers, { durable: false }));
+ * const applied = await meta.write([
+ *   { type: "set", key: ["n", "b"], value: new Uint8Array([2]) },
+ *   { type: "setIfAbsent", key: ["n", "a"], value: new Uint8Array(100_000) },
+ * ]);
+ * assert.deepEqual(applied, [true, true]);
+ * assert.equal((await meta.get(["n", "a"]))?.length, 100_000); // kept in a blob
+ * const keys = [];
+ * for await (const e of meta.list({ prefix: ["n"] })) keys.push(e.key[1]);
+ * assert.deepEqual(keys, ["a", "b"]);
+ * kv.close();
+ * ```
+ */
+export class ServiceMeta {
+  /** The service's name. */
+  readonly service: string;
+  /** Its blobs, where large values go. */
+  readonly blobs: BlobStore;
+  readonly #kv: Deno.Kv;
+  readonly #prefix: Deno.KvKey;
+
+  /** Opens the keys of `service` in `kv`. */
+  constructor(kv: Deno.Kv, service: string, blobs: BlobStore) {
+    this.service = service;
+    this.blobs = blobs;
+    this.#kv = kv;
+    this.#prefix = ["svc", service];
+  }
+
+  /** The value of `key`, or undefined. */
+  async get(key: Deno.KvKey): Promise<Uint8Array | undefined> {
+    const e = await this.#kv.get<Stored>(this.#full(key));
+    return e.value === null ? undefined : await this.#bytes(e.value);
+  }
+
+  /** The values of `keys`, in order (undefined where absent). */
+  async getMany(keys: readonly Deno.KvKey[]): Promise<(Uint8Array | undefined)[]> {
+    const out: (Uint8Array | undefined)[] = [];
+    // Deno KV reads at most 10 keys per getMany.
+    for (let at = 0; at < keys.length; at += 10) {
+      const got = await this.#kv.getMany<Stored[]>(
+        keys.slice(at, at + 10).map((k) => this.#full(k)),
+      );
+      for (const e of got) out.push(e.value === null ? undefined : await this.#bytes(e.value));
+    }
+    return out;
+  }
+
+  /** Whether each of `keys` holds a value, without reading blobs. */
+  async has(keys: readonly Deno.KvKey[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let at = 0; at < keys.length; at += 10) {
+      const got = await this.#kv.getMany(keys.slice(at, at + 10).map((k) => this.#full(k)));
+      for (const e of got) out.push(e.versionstamp !== null);
+    }
+    return out;
+  }
+
+  /**
+   * Applies `ops` in order, in as few commits as KV's limits allow; a
+   * commit is atomic, a batch cut into several is not. Returns, per op,
+   * whether it applied (a `setIfAbsent` on a key holding a value does not).
+   * Values past the inline size are written to blobs first.
+   */
+  async write(ops: readonly MetaOp[]): Promise<boolean[]> {
+    const prepared = await Promise.all(ops.map((op) => this.#prepare(op)));
+    const applied: boolean[] = [];
+    for (const chunk of chunks(prepared)) applied.push(...await this.#commitChunk(chunk));
+    return applied;
+  }
+
+  /**
+   * Applies `ops` in one atomic commit: all or none. False when a
+   * `setIfAbsent` found its key set; `PayloadTooLargeError` when the ops do
+   * not fit one commit.
+   */
+  async atomic(ops: readonly MetaOp[]): Promise<boolean> {
+    const prepared = await Promise.all(ops.map((op) => this.#prepare(op)));
+    const parts = chunks(prepared);
+    if (parts.length > 1) {
+      await this.#dropBlobs(prepared);
+      throw new PayloadTooLargeError(
+        `Batch of ${ops.length} writes does not fit one commit: at most ${KV_LIMITS.maxMutations} writes, ${KV_LIMITS.maxChecks} put-if-absent and ${KV_LIMITS.maxCommitBytes} bytes`,
+        { fields: { writes: ops.length, limit: KV_LIMITS.maxMutations } },
+      );
+    }
+    const replaced = await this.#replacedBlobs(prepared);
+    const ok = await this.#commit(prepared);
+    if (!ok) await this.#dropBlobs(prepared);
+    else await this.#deleteBlobs(replaced);
+    return ok;
+  }
+
+  /** The entries of a scan, in key order (bytes compare bytewise, numbers numerically). */
+  async *list(scan: MetaScan): AsyncIterableIterator<MetaEntry> {
+    for await (const e of this.#entries(scan)) {
+      yield { key: e.key.slice(this.#prefix.length), value: await this.#bytes(e.value) };
+    }
+  }
+
+  /** The keys of a scan, in key order, without reading values held in blobs. */
+  async *keys(scan: MetaScan): AsyncIterableIterator<Deno.KvKey> {
+    for await (const e of this.#entries(scan)) yield e.key.slice(this.#prefix.length);
+  }
+
+  #entries(scan: MetaScan): Deno.KvListIterator<Stored> {
+    const prefix = this.#full(scan.prefix);
+    const selector: Deno.KvListSelector = scan.start === undefined && scan.end === undefined
+      ? { prefix }
+      : scan.start === undefined
+      ? { prefix, end: this.#full(scan.end!) }
+      : scan.end === undefined
+      ? { prefix, start: this.#full(scan.start) }
+      : { start: this.#full(scan.start), end: this.#full(scan.end) };
+    return this.#kv.list<Stored>(selector, {
+      limit: scan.limit ?? 1000,
+      reverse: scan.reverse ?? false,
+      batchSize: Math.min(scan.limit ?? 500, 500),
+    });
+  }
+
+  #full(key: Deno.KvKey): Deno.KvKey {
+    const full = [...this.#prefix, ...key];
+    const size = keyBytes(full);
+    if (size > KV_LIMITS.maxKeyBytes) {
+      throw new InvalidRequestError(
+        `Key of service '${this.service}' too long: ${size} bytes, at most ${KV_LIMITS.maxKeyBytes}`,
+        { fields: { service: this.service, keyBytes: size, limit: KV_LIMITS.maxKeyBytes } },
+      );
+    }
+    return full;
+  }
+
+  async #bytes(v: Stored): Promise<Uint8Array> {
+    return v instanceof Uint8Array ? v : await this.blobs.get(v.blob);
+  }
+
+  async #prepare(op: MetaOp): Promise<Prepared> {
+    const key = this.#full(op.key);
+    if (op.type === "delete") return { op: "delete", key, stored: null, size: keyBytes(key) };
+    if (op.type === "put" && op.value.byteLength > KV_LIMITS.inlineValueBytes) {
+      throw new PayloadTooLargeError(
+        `Value of a put too large: ${op.value.byteLength} bytes, at most ${KV_LIMITS.inlineValueBytes}`,
+        { fields: { bytes: op.value.byteLength, limit: KV_LIMITS.inlineValueBytes } },
+      );
+    }
+    if (op.value.byteLength <= KV_LIMITS.inlineValueBytes) {
+      return { op: op.type, key, stored: op.value, size: keyBytes(key) + op.value.byteLength };
+    }
+    // The blob is durable before the record naming it is committed.
+    const blob = await this.blobs.put(op.value);
+    return { op: op.type, key, stored: { blob }, size: keyBytes(key) + 200 };
+  }
+
+  async #commitChunk(chunk: readonly Prepared[]): Promise<boolean[]> {
+    const replaced = await this.#replacedBlobs(chunk);
+    if (await this.#commit(chunk)) {
+      await this.#deleteBlobs(replaced);
+      return chunk.map(() => true);
+    }
+    // A put-if-absent found its key set: apply the chunk op by op.
+    const out: boolean[] = [];
+    for (const p of chunk) {
+      const ok = await this.#commit([p]);
+      if (!ok) await this.#dropBlobs([p]);
+      out.push(ok);
+    }
+    await this.#deleteBlobs(replaced);
+    return out;
+  }
+
+  async #commit(chunk: readonly Prepared[]): Promise<boolean> {
+    const tx = this.#kv.atomic();
+    for (const p of chunk) {
+      if (p.op === "delete") tx.delete(p.key);
+      else {
+        if (p.op === "setIfAbsent") tx.check({ key: p.key, versionstamp: null });
+        tx.set(p.key, p.stored);
+      }
+    }
+    return (await tx.commit()).ok;
+  }
+
+  /** Blobs that `set` and `delete` ops of `chunk` replace (freed after the commit). */
+  async #replacedBlobs(chunk: readonly Prepared[]): Promise<BlobRef[]> {
+    const keys = chunk.filter((p) => p.op === "set" || p.op === "delete").map((p) => p.key);
+    const out: BlobRef[] = [];
+    for (let at = 0; at < keys.length; at += 10) {
+      for (const e of await this.#kv.getMany<Stored[]>(keys.slice(at, at + 10))) {
+        if (e.value !== null && !(e.value instanceof Uint8Array)) out.push(e.value.blob);
+      }
+    }
+    return out;
+  }
+
+  /** Frees the blobs written for ops that did not apply. */
+  async #dropBlobs(ops: readonly Prepared[]): Promise<void> {
+    const refs: BlobRef[] = [];
+    for (const p of ops) {
+      if (p.stored !== null && !(p.stored instanceof Uint8Array)) refs.push(p.stored.blob);
+    }
+    await this.#deleteBlobs(refs);
+  }
+
+  async #deleteBlobs(refs: readonly BlobRef[]): Promise<void> {
+    for (const r of refs) await this.blobs.delete(r);
+  }
+}
+
+interface Prepared {
+  readonly op: MetaOp["type"];
+  readonly key: Deno.KvKey;
+  readonly stored: Stored | null;
+  readonly size: number;
+}
+
+/** Cuts `ops` into commits within KV's mutation, check and size limits. */
+function chunks(ops: readonly Prepared[]): Prepared[][] {
+  const out: Prepared[][] = [];
+  let cur: Prepared[] = [];
+  let checks = 0;
+  let bytes = 0;
+  for (const p of ops) {
+    const check = p.op === "setIfAbsent" ? 1 : 0;
+    if (
+      cur.length > 0 &&
+      (cur.length + 1 > KV_LIMITS.maxMutations || checks + check > KV_LIMITS.maxChecks ||
+        bytes + p.size > KV_LIMITS.maxCommitBytes)
+    ) {
+      out.push(cur);
+      cur = [];
+      checks = 0;
+      bytes = 0;
+    }
+    cur.push(p);
+    checks += check;
+    bytes += p.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}

@@ -1,0 +1,24 @@
+/**
+ * The service kit: namespaced metadata in the registry's KV, checksummed
+ * blobs in the node's tiers, targets with virtual nodes, and the contract a
+ * service implements to be served under `/v1/services/<name>/`. See
+ * docs/services.md.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TargetRing } from "./mod.ts";
+ * assert.equal(new TargetRing(3).numTargets, 3);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./blobs.ts";
+export * from "./config.ts";
+export * from "./hash.ts";
+export * from "./host.ts";
+export * from "./kv_limits.ts";
+export * from "./meta.ts";
+export * from "./service.ts";
+export * from "./targets.ts";
