@@ -40,7 +40,9 @@ export async function spawnStrata(
   const config = `${dataDir}/strata.yaml`;
   await Deno.writeTextFile(
     config,
-    `listen:\n  hostname: 127.0.0.1\n  port: ${port}\ndataDir: ${dataDir}\n${options.extra ?? ""}`,
+    `listen:\n  hostname: 127.0.0.1\n  port: ${port}\ndataDir: ${dataDir}\n${options.extra ?? ""}` +
+      // One line per request would bury the test output: warnings and errors only.
+      (/^log:/m.test(options.extra ?? "") ? "" : "log:\n  level: warn\n"),
   );
   const child = new Deno.Command("deno", {
     args: [

@@ -30,6 +30,7 @@ import { mountReplicaRoutes } from "./replica_routes.ts";
 import { mountMapRoutes } from "./map_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 import { mountHdf5Routes } from "./hdf5_routes.ts";
+import { metricSourcesOf, mountObserveRoutes, observeRequests } from "./observe_routes.ts";
 
 /** Options of the API app. */
 export interface AppOptions {
@@ -74,6 +75,7 @@ export const VERSION = "0.1.0";
  */
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
+  app.use(observeRequests());
   app.use(limitInFlight(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
   if (options.token !== undefined) app.use("/v1/*", requireToken(options.token));
   app.get("/v1/health", (c) => c.json({ status: "ok", version: VERSION }));
@@ -122,6 +124,15 @@ export function createApp(options: AppOptions): Hono {
   if (options.functions !== undefined) {
     mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
+  mountObserveRoutes(app, {
+    sources: metricSourcesOf({
+      runtime: options.data?.runtime,
+      functions: options.functions?.functions,
+      nodes: options.cluster?.nodes,
+      datasets: options.cluster?.registry,
+    }),
+    ...(options.token === undefined ? {} : { token: options.token }),
+  });
   app.notFound((c) =>
     reply(
       c,

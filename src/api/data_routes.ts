@@ -138,6 +138,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     });
     return c.body(result.bytes as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "application/octet-stream",
+      "content-length": String(result.bytes.byteLength),
       "strata-version": String(result.version),
       "strata-layout": JSON.stringify(result.layout),
     });

@@ -7,6 +7,7 @@
 import { parse, YAMLError } from "yaml";
 import { InvalidConfigError } from "../errors.ts";
 import { checkTiers, DEFAULT_TIERS, parseTiersFile, type TierSpec } from "../tiers/tier_config.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../observe/mod.ts";
 
 /** The service's configuration. */
 export interface Config {
@@ -47,6 +48,8 @@ export interface Config {
     /** An idle process is killed after this long, in ms. */
     readonly idleMs: number;
   };
+  /** The log on standard error: lines below `level` are dropped; `format` text or json (lines). */
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
 }
 
 const GiB = 1024 ** 3;
@@ -67,6 +70,7 @@ export const DEFAULT_CONFIG: Config = {
   leaseMs: 10_000,
   reshape: "auto",
   functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000 },
+  log: { level: "info", format: "text" },
 };
 
 /**
@@ -111,7 +115,16 @@ export function parseConfig(text: string): Config {
     "reshape",
     "kv",
     "functions",
+    "log",
   ]);
+  const logSection = section(root.log ?? {}, "log");
+  known(logSection, "log", ["level", "format"]);
+  const level = logSection.level ?? DEFAULT_CONFIG.log.level;
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    fail("log.level", `one of ${LOG_LEVELS.join(", ")}`, level);
+  }
+  const format = logSection.format ?? DEFAULT_CONFIG.log.format;
+  if (format !== "text" && format !== "json") fail("log.format", "text or json", format);
   const functions = section(root.functions ?? {}, "functions");
   known(functions, "functions", ["processesPerVersion", "maxProcesses", "spares", "idleMs"]);
   const wire = section(root.wire ?? {}, "wire");
@@ -179,6 +192,7 @@ export function parseConfig(text: string): Config {
       spares: integer(functions.spares ?? d.functions.spares, "functions.spares", 0, 64),
       idleMs: integer(functions.idleMs ?? d.functions.idleMs, "functions.idleMs", 100, 86_400_000),
     },
+    log: { level: level as LogLevel, format },
   };
 }
 

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { compileDescription, type Dataset, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
 import { compilePlan, formatPlan, type FragmentLayout } from "../transform/mod.ts";
 import { InvalidRequestError } from "../errors.ts";
+import { log, LOG_LEVELS } from "../observe/mod.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { formatLayout } from "./format_layout.ts";
 import { runClientCommand } from "./client_commands.ts";
@@ -42,6 +43,8 @@ const OPTIONS = {
   port: { type: "string" },
   "wire-port": { type: "string" },
   "data-dir": { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
   tier: { type: "string" },
   name: { type: "string" },
   alias: { type: "string", multiple: true },
@@ -104,11 +107,11 @@ export async function main(args: string[]): Promise<number> {
   try {
     switch (command) {
       case "serve":
-        return await serveAll(withFlags(await loadConfig(values.config), values));
+        return await serveAll(await serverConfig(values));
       case "nameserver":
-        return await serveNameserver(withFlags(await loadConfig(values.config), values));
+        return await serveNameserver(await serverConfig(values));
       case "runtime":
-        return await serveRuntime(withFlags(await loadConfig(values.config), values));
+        return await serveRuntime(await serverConfig(values));
       case "check":
         return await check(rest[0], values.bind ?? []);
       case "plan":
@@ -169,6 +172,15 @@ function envUrl(): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
+/** A long-running command's config, flags applied; its log is configured from it. */
+async function serverConfig(
+  values: Parameters<typeof withFlags>[1] & { config?: string | undefined },
+): Promise<Config> {
+  const config = withFlags(await loadConfig(values.config), values);
+  log.configure(config.log);
+  return config;
+}
+
 /** The config with the process flags applied over it. */
 function withFlags(config: Config, v: {
   nameserver?: string[] | undefined;
@@ -176,6 +188,8 @@ function withFlags(config: Config, v: {
   port?: string | undefined;
   "wire-port"?: string | undefined;
   "data-dir"?: string | undefined;
+  "log-level"?: string | undefined;
+  "log-format"?: string | undefined;
 }): Config {
   const port = (flag: string, text: string) => {
     const n = Number(text);
@@ -194,6 +208,27 @@ function withFlags(config: Config, v: {
     ...(v["wire-port"] === undefined
       ? {}
       : { wire: { ...config.wire, port: port("--wire-port", v["wire-port"]) } }),
+    log: logFlags(config.log, v["log-level"], v["log-format"]),
+  };
+}
+
+/** The log settings with `--log-level` and `--log-format` over them. */
+function logFlags(
+  current: Config["log"],
+  level: string | undefined,
+  format: string | undefined,
+): Config["log"] {
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new InvalidRequestError(
+      `Invalid --log-level '${level}': expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  if (format !== undefined && format !== "text" && format !== "json") {
+    throw new InvalidRequestError(`Invalid --log-format '${format}': expected text or json`);
+  }
+  return {
+    level: (level ?? current.level) as Config["log"]["level"],
+    format: (format ?? current.format) as Config["log"]["format"],
   };
 }
 

@@ -18,7 +18,7 @@ export interface CommandSpec {
   readonly client?: boolean;
 }
 
-const SERVER_OPTIONS = ["config", "port", "data-dir"];
+const SERVER_OPTIONS = ["config", "port", "data-dir", "log-level", "log-format"];
 
 /**
  * Every command, in the order `strata --help` lists them.
@@ -33,7 +33,8 @@ const SERVER_OPTIONS = ["config", "port", "data-dir"];
  */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   serve: {
-    usage: "serve [--config FILE] [--port PORT] [--data-dir DIR]",
+    usage:
+      "serve [--config FILE] [--port PORT] [--data-dir DIR] [--log-level LEVEL] [--log-format text|json]",
     about: "start the service: name server and one runtime (default config/strata.yaml, port 7070)",
     options: SERVER_OPTIONS,
   },

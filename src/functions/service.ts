@@ -169,6 +169,19 @@ export class FunctionService {
     });
   }
 
+  /**
+   * The sandbox pool's processes (with a function loaded, spare) and the
+   * calls waiting for one: what `/metrics` shows.
+   *
+   * @example
+   * ```ts ignore
+   * const { workers, spares, waiting } = functions.poolStats;
+   * ```
+   */
+  get poolStats(): { workers: number; spares: number; waiting: number } {
+    return this.#pool.stats;
+  }
+
   /** Starts the spare sandbox processes ahead of the first call. */
   warm(): void {
     this.#pool.warm();
