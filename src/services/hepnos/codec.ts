@@ -1,0 +1,337 @@
+/**
+ * HEPnOS's keys, byte for byte: a 40-byte item descriptor (the dataset's
+ * 16-byte UUID, then run, subrun and event numbers as big-endian u64, an
+ * absent level written as all ones), so bytewise order is numeric order;
+ * product keys (descriptor, label, `#`, type name); dataset keys (level
+ * byte, parent path, `/`, name). Pure: no I/O.
+ *
+ * @module
+ */
+
+import { InvalidRequestError } from "../../errors.ts";
+import { hash32 } from "../hash.ts";
+
+/** Bytes of a dataset UUID. */
+export const UUID_BYTES = 16;
+/** Bytes of an item descriptor. */
+export const DESCRIPTOR_BYTES = 40;
+/** The number that marks an absent level (HEPnOS's `Invalid*Number`): 2^64 - 1. */
+export const INVALID = 0xffff_ffff_ffff_ffffn;
+/** Most levels of nested datasets. */
+export const MAX_DATASET_DEPTH = 255;
+/** Longest label or type name, in bytes. */
+export const MAX_NAME_BYTES = 512;
+
+/** The parts of an item descriptor. */
+export interface Item {
+  /** The dataset's UUID. */
+  readonly uuid: Uint8Array;
+  /** Run number (`INVALID` for the dataset itself). */
+  readonly run: bigint;
+  /** SubRun number (`INVALID` for a run or dataset). */
+  readonly subrun: bigint;
+  /** Event number (`INVALID` above events). */
+  readonly event: bigint;
+}
+
+/** The level an item descriptor names. */
+export type ItemKind = "dataset" | "run" | "subrun" | "event";
+
+const utf8 = new TextEncoder();
+
+/**
+ * The 40-byte descriptor of an item.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeItem, encodeItem, INVALID } from "./codec.ts";
+ * const uuid = new Uint8Array(16).fill(7);
+ * const key = encodeItem({ uuid, run: 1n, subrun: 2n, event: INVALID });
+ * assert.equal(key.length, 40);
+ * assert.deepEqual([...key.subarray(16, 24)], [0, 0, 0, 0, 0, 0, 0, 1]);
+ * assert.equal(decodeItem(key).subrun, 2n);
+ * ```
+ */
+export function encodeItem(item: Item): Uint8Array {
+  if (item.uuid.length !== UUID_BYTES) {
+    throw new InvalidRequestError(
+      `Invalid dataset UUID: expected 16 bytes, found ${item.uuid.length}`,
+    );
+  }
+  const out = new Uint8Array(DESCRIPTOR_BYTES);
+  out.set(item.uuid, 0);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(16, checkU64(item.run, "run"));
+  view.setBigUint64(24, checkU64(item.subrun, "subrun"));
+  view.setBigUint64(32, checkU64(item.event, "event"));
+  return out;
+}
+
+/**
+ * The parts of a 40-byte descriptor; `InvalidRequestError` for another size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeItem, encodeItem } from "./codec.ts";
+ * const item = { uuid: new Uint8Array(16), run: 5n, subrun: 6n, event: 7n };
+ * assert.deepEqual(decodeItem(encodeItem(item)), item);
+ * ```
+ */
+export function decodeItem(bytes: Uint8Array): Item {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== DESCRIPTOR_BYTES) {
+    throw new InvalidRequestError(
+      `Invalid item descriptor: expected ${DESCRIPTOR_BYTES} bytes, found ${
+        bytes instanceof Uint8Array ? bytes.length : typeof bytes
+      }`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    uuid: bytes.slice(0, UUID_BYTES),
+    run: view.getBigUint64(16),
+    subrun: view.getBigUint64(24),
+    event: view.getBigUint64(32),
+  };
+}
+
+/**
+ * The level a descriptor names; `InvalidRequestError` for a number after an
+ * absent level (an event without a subrun).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INVALID, kindOf } from "./codec.ts";
+ * const uuid = new Uint8Array(16);
+ * assert.equal(kindOf({ uuid, run: 3n, subrun: INVALID, event: INVALID }), "run");
+ * assert.equal(kindOf({ uuid, run: 3n, subrun: 1n, event: 0n }), "event");
+ * ```
+ */
+export function kindOf(item: Item): ItemKind {
+  if (item.run === INVALID) {
+    if (item.subrun !== INVALID || item.event !== INVALID) throw malformed(item);
+    return "dataset";
+  }
+  if (item.subrun === INVALID) {
+    if (item.event !== INVALID) throw malformed(item);
+    return "run";
+  }
+  return item.event === INVALID ? "subrun" : "event";
+}
+
+/**
+ * The descriptor of an item's parent (a dataset's own descriptor for a run).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INVALID, parentOf } from "./codec.ts";
+ * const p = parentOf({ uuid: new Uint8Array(16), run: 3n, subrun: 1n, event: 9n });
+ * assert.equal(p.event, INVALID);
+ * assert.equal(p.subrun, 1n);
+ * ```
+ */
+export function parentOf(item: Item): Item {
+  if (item.event !== INVALID) return { ...item, event: INVALID };
+  if (item.subrun !== INVALID) return { ...item, subrun: INVALID };
+  return { ...item, run: INVALID };
+}
+
+/**
+ * A product's key: descriptor, label, `#`, type name. Labels refuse `#`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { productKey } from "./codec.ts";
+ * const key = productKey(new Uint8Array(40), "hits", "float64[]");
+ * assert.equal(new TextDecoder().decode(key.subarray(40)), "hits#float64[]");
+ * ```
+ */
+export function productKey(descriptor: Uint8Array, label: string, type: string): Uint8Array {
+  const l = checkName(label, "label");
+  if (label.includes("#")) {
+    throw new InvalidRequestError(`Invalid product label '${label}': '#' is not allowed`, {
+      fields: { label },
+    });
+  }
+  const t = checkName(type, "type name");
+  const out = new Uint8Array(descriptor.length + l.length + 1 + t.length);
+  out.set(descriptor, 0);
+  out.set(l, descriptor.length);
+  out[descriptor.length + l.length] = 0x23;
+  out.set(t, descriptor.length + l.length + 1);
+  return out;
+}
+
+/**
+ * The label and type name of a product key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { productKey, splitProductKey } from "./codec.ts";
+ * assert.deepEqual(splitProductKey(productKey(new Uint8Array(40), "a", "b#c")), { label: "a", type: "b#c" });
+ * ```
+ */
+export function splitProductKey(key: Uint8Array): { label: string; type: string } {
+  const rest = new TextDecoder().decode(key.subarray(DESCRIPTOR_BYTES));
+  const at = rest.indexOf("#");
+  return { label: rest.slice(0, at), type: rest.slice(at + 1) };
+}
+
+/**
+ * Checks a dataset name: not empty, no `/` or `%`, at most 255 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkDatasetName } from "./codec.ts";
+ * checkDatasetName("nova");
+ * assert.throws(() => checkDatasetName("a/b"), /not allowed/);
+ * assert.throws(() => checkDatasetName("50%"), /not allowed/);
+ * ```
+ */
+export function checkDatasetName(name: unknown): string {
+  if (typeof name !== "string" || name === "" || utf8.encode(name).length > 255) {
+    throw new InvalidRequestError(
+      `Invalid dataset name ${JSON.stringify(name)}: expected 1 to 255 bytes`,
+      { fields: { name: typeof name === "string" ? name : null } },
+    );
+  }
+  if (name.includes("/") || name.includes("%")) {
+    throw new InvalidRequestError(`Invalid dataset name '${name}': '/' and '%' are not allowed`, {
+      fields: { name },
+    });
+  }
+  return name;
+}
+
+/**
+ * Splits a dataset path (`a/b/c`, leading `/` optional; empty for the root)
+ * into checked names; `InvalidRequestError` past 255 levels.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitPath } from "./codec.ts";
+ * assert.deepEqual(splitPath("/a/b"), ["a", "b"]);
+ * assert.deepEqual(splitPath(""), []);
+ * ```
+ */
+export function splitPath(path: unknown): string[] {
+  if (typeof path !== "string") {
+    throw new InvalidRequestError(`Invalid dataset path: expected a string, found ${typeof path}`);
+  }
+  const trimmed = path.replace(/^\/+/, "").replace(/\/+$/, "");
+  if (trimmed === "") return [];
+  const names = trimmed.split("/").map(checkDatasetName);
+  if (names.length > MAX_DATASET_DEPTH) {
+    throw new InvalidRequestError(
+      `Dataset path too deep: ${names.length} levels, at most ${MAX_DATASET_DEPTH}`,
+      { fields: { levels: names.length, limit: MAX_DATASET_DEPTH } },
+    );
+  }
+  return names;
+}
+
+/**
+ * The key of a dataset: its level (1 for a child of the root), then
+ * `parent/name`. A parent's children share the prefix, in name order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetKey } from "./codec.ts";
+ * const k = datasetKey(["a"], "b");
+ * assert.equal(k[0], 2);
+ * assert.equal(new TextDecoder().decode(k.subarray(1)), "a/b");
+ * ```
+ */
+export function datasetKey(parent: readonly string[], name: string): Uint8Array {
+  return new Uint8Array([parent.length + 1, ...utf8.encode(`${parent.join("/")}/${name}`)]);
+}
+
+/**
+ * The prefix of the keys of a dataset's children.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { childPrefix, datasetKey } from "./codec.ts";
+ * const p = childPrefix(["a"]);
+ * assert.deepEqual(datasetKey(["a"], "b").subarray(0, p.length), p);
+ * ```
+ */
+export function childPrefix(parent: readonly string[]): Uint8Array {
+  return new Uint8Array([parent.length + 1, ...utf8.encode(`${parent.join("/")}/`)]);
+}
+
+/**
+ * A dataset's UUID, derived from its path alone, so that racing creates of
+ * one dataset agree.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetUuid } from "./codec.ts";
+ * assert.deepEqual(datasetUuid(["a", "b"]), datasetUuid(["a", "b"]));
+ * assert.notDeepEqual(datasetUuid(["a", "b"]), datasetUuid(["a", "c"]));
+ * ```
+ */
+export function datasetUuid(path: readonly string[]): Uint8Array {
+  const bytes = utf8.encode(`${path.length}:${path.join("/")}`);
+  const out = new Uint8Array(UUID_BYTES);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < 4; i++) view.setUint32(i * 4, hash32(bytes, 0x51ed27 * (i + 1)));
+  return out;
+}
+
+/**
+ * A u64 from a bigint, a safe integer or a decimal string;
+ * `InvalidRequestError` otherwise. `INVALID` itself is accepted (it marks
+ * an absent level).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkU64 } from "./codec.ts";
+ * assert.equal(checkU64("18446744073709551614", "run"), 18446744073709551614n);
+ * assert.throws(() => checkU64(-1, "run"), /Invalid run/);
+ * ```
+ */
+export function checkU64(v: unknown, what: string): bigint {
+  let n: bigint | undefined;
+  if (typeof v === "bigint") n = v;
+  else if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === "string" && /^[0-9]{1,20}$/.test(v)) n = BigInt(v);
+  if (n === undefined || n < 0n || n > INVALID) {
+    throw new InvalidRequestError(
+      `Invalid ${what} number ${JSON.stringify(String(v))}: expected an integer from 0 to 2^64-2`,
+      { fields: { [what]: String(v) } },
+    );
+  }
+  return n;
+}
+
+function checkName(name: unknown, what: string): Uint8Array {
+  if (typeof name !== "string" || name === "") {
+    throw new InvalidRequestError(`Invalid product ${what}: expected a non-empty string`);
+  }
+  const b = utf8.encode(name);
+  if (b.length > MAX_NAME_BYTES) {
+    throw new InvalidRequestError(
+      `Invalid product ${what}: ${b.length} bytes, at most ${MAX_NAME_BYTES}`,
+      { fields: { bytes: b.length, limit: MAX_NAME_BYTES } },
+    );
+  }
+  return b;
+}
+
+function malformed(item: Item): InvalidRequestError {
+  return new InvalidRequestError(
+    `Invalid item descriptor: run ${item.run}, subrun ${item.subrun}, event ${item.event} skips a level`,
+  );
+}

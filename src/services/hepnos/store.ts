@@ -1,0 +1,402 @@
+/**
+ * HEPnOS's event store over the kit: datasets, runs, subruns and events as
+ * keys of the service's targets, products as values (large ones in blobs).
+ *
+ * KV layout, under the service's prefix: `["ds", target, datasetKey]` →
+ * UUID; `["uuid", uuid]` → path; `["run" | "sub" | "ev", target,
+ * descriptor]` → empty; `["prod", target, productKey]` → the value.
+ *
+ * @module
+ */
+
+import { InvalidRequestError, NotFoundError } from "../../errors.ts";
+import type { MetaOp, ServiceMeta } from "../meta.ts";
+import type { TargetRing } from "../targets.ts";
+import {
+  childPrefix,
+  datasetKey,
+  datasetUuid,
+  decodeItem,
+  encodeItem,
+  INVALID,
+  type Item,
+  type ItemKind,
+  kindOf,
+  parentOf,
+  productKey,
+  splitPath,
+  splitProductKey,
+  UUID_BYTES,
+} from "./codec.ts";
+import { datasetTarget, itemTarget, productTarget } from "./placement.ts";
+
+/** How a store of a product already stored is treated. */
+export type OverwritePolicy = "overwrite" | "keep";
+
+/** A dataset found or created. */
+export interface DataSetRecord {
+  /** Its full path, `a/b/c`. */
+  readonly path: string;
+  /** Its UUID. */
+  readonly uuid: Uint8Array;
+}
+
+/** One product to store. */
+export interface ProductWrite {
+  /** The item's descriptor. */
+  readonly item: Uint8Array;
+  /** Label. */
+  readonly label: string;
+  /** Type name. */
+  readonly type: string;
+  /** The value's bytes. */
+  readonly value: Uint8Array;
+}
+
+/** One product to load (a byte range of it with `offset`). */
+export interface ProductRead {
+  /** The item's descriptor. */
+  readonly item: Uint8Array;
+  /** Label. */
+  readonly label: string;
+  /** Type name. */
+  readonly type: string;
+  /** First byte wanted. */
+  readonly offset?: number;
+  /** Bytes wanted from `offset`. */
+  readonly length?: number;
+}
+
+/** Where a listing starts. */
+export interface ListFrom {
+  /** First number (or name) considered. */
+  readonly from?: bigint | string;
+  /** Skip `from` itself (upper_bound). */
+  readonly exclusive?: boolean;
+  /** Most entries (1 to 10000). */
+  readonly limit: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const NS: Record<Exclude<ItemKind, "dataset">, string> = { run: "run", subrun: "sub", event: "ev" };
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/**
+ * The store.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../../tiers/mod.ts";
+ * import { BlobStore, ServiceMeta, TargetRing } from "../mod.ts";
+ * import { encodeItem, INVALID } from "./codec.ts";
+ * import { HepnosStore } from "./store.ts";
+ * const spec = { name: "mem", kind: "memory", capacity: 1 << 24, ...KIND_DEFAULTS.memory } as const;
+ * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 24), spec }] });
+ * const kv = await Deno.openKv(":memory:");
+ * const store = new HepnosStore(new ServiceMeta(kv, "hepnos", new BlobStore("hepnos", tiers, { durable: false })), new TargetRing(4), "keep");
+ * const ds = await store.createDataSet("", "nova");
+ * const run = encodeItem({ uuid: ds.uuid, run: 1n, subrun: INVALID, event: INVALID });
+ * await store.create([run]);
+ * assert.deepEqual(await store.store([{ item: run, label: "l", type: "t", value: new Uint8Array([1]) }]), [true]);
+ * assert.deepEqual(await store.store([{ item: run, label: "l", type: "t", value: new Uint8Array([2]) }]), [false]);
+ * assert.deepEqual(await store.load([{ item: run, label: "l", type: "t" }]), [new Uint8Array([1])]);
+ * kv.close();
+ * ```
+ */
+export class HepnosStore {
+  readonly #meta: ServiceMeta;
+  readonly #ring: TargetRing;
+  /** What a second store of a product does: replace it, or keep the first (answered false). */
+  readonly overwrite: OverwritePolicy;
+
+  /** Creates the store over a service's metadata and targets. */
+  constructor(meta: ServiceMeta, ring: TargetRing, overwrite: OverwritePolicy) {
+    this.#meta = meta;
+    this.#ring = ring;
+    this.overwrite = overwrite;
+  }
+
+  /** How many targets items and products hash to. */
+  get numTargets(): number {
+    return this.#ring.numTargets;
+  }
+
+  /**
+   * Creates dataset `name` under `parentPath` (the root is `""`), or finds
+   * it: creates are idempotent. `NotFoundError` when the parent is missing.
+   */
+  async createDataSet(parentPath: string, name: string): Promise<DataSetRecord> {
+    const parent = splitPath(parentPath);
+    const path = [...parent, ...splitPath(name)];
+    if (path.length !== parent.length + 1) {
+      throw new InvalidRequestError(`Invalid dataset name '${name}': '/' is not allowed`);
+    }
+    if (parent.length > 0) await this.dataSet(parent.join("/"));
+    const uuid = datasetUuid(path);
+    const t = datasetTarget(parent, this.#ring);
+    await this.#meta.write([
+      { type: "put", key: ["uuid", uuid], value: utf8.encode(path.join("/")) },
+      { type: "put", key: ["ds", t, datasetKey(parent, path.at(-1)!)], value: uuid },
+    ]);
+    return { path: path.join("/"), uuid };
+  }
+
+  /** The dataset at `path`; `NotFoundError` when missing. */
+  async dataSet(path: string): Promise<DataSetRecord> {
+    const names = splitPath(path);
+    if (names.length === 0) return { path: "", uuid: datasetUuid([]) };
+    const parent = names.slice(0, -1);
+    const t = datasetTarget(parent, this.#ring);
+    const uuid = await this.#meta.get(["ds", t, datasetKey(parent, names.at(-1)!)]);
+    if (uuid === undefined) {
+      throw new NotFoundError(`No dataset '${names.join("/")}'`, {
+        fields: { dataset: names.join("/") },
+      });
+    }
+    return { path: names.join("/"), uuid };
+  }
+
+  /** The path of the dataset with UUID `uuid`; `NotFoundError` when none has it. */
+  async pathOf(uuid: Uint8Array): Promise<string> {
+    if (!(uuid instanceof Uint8Array) || uuid.length !== UUID_BYTES) {
+      throw new InvalidRequestError("Invalid dataset UUID: expected 16 bytes");
+    }
+    if (uuid.every((b, i) => b === datasetUuid([])[i])) return "";
+    const path = await this.#meta.get(["uuid", uuid]);
+    if (path === undefined) throw new NotFoundError("No dataset with this UUID");
+    return text.decode(path);
+  }
+
+  /** The child datasets of `parentPath` in name order, from a name on. */
+  async dataSets(parentPath: string, from: ListFrom): Promise<DataSetRecord[]> {
+    const parent = splitPath(parentPath);
+    const prefix = childPrefix(parent);
+    const t = datasetTarget(parent, this.#ring);
+    const start = typeof from.from === "string"
+      ? concat(prefix, utf8.encode(from.from), from.exclusive ? new Uint8Array([0]) : EMPTY)
+      : undefined;
+    const out: DataSetRecord[] = [];
+    const scan = start === undefined
+      ? { prefix: ["ds", t], start: ["ds", t, prefix], end: ["ds", t, after(prefix)] }
+      : { prefix: ["ds", t], start: ["ds", t, start], end: ["ds", t, after(prefix)] };
+    for await (const e of this.#meta.list({ ...scan, limit: from.limit })) {
+      const key = e.key[2] as Uint8Array;
+      out.push({ path: text.decode(key.subarray(1)).replace(/^\//, ""), uuid: e.value });
+    }
+    return out;
+  }
+
+  /**
+   * Creates runs, subruns and events (idempotent), checking their parents
+   * exist; `NotFoundError` naming the first missing one.
+   */
+  async create(items: readonly Uint8Array[]): Promise<number> {
+    const decoded = items.map(decodeItem);
+    // Parents created by this same request count as existing (a write batch sends them together).
+    const created = new Set(items.map((i) => i.join(",")));
+    await this.#checkExist(
+      decoded.map(parentOf).filter((p) =>
+        kindOf(p) === "dataset" || !created.has(encodeItem(p).join(","))
+      ),
+    );
+    const ops: MetaOp[] = decoded.map((item, i) => {
+      const kind = kindOf(item);
+      if (kind === "dataset") {
+        throw new InvalidRequestError("Invalid item: a dataset is created by name");
+      }
+      return {
+        type: "put",
+        key: [NS[kind], itemTarget(item, this.#ring), items[i]!],
+        value: EMPTY,
+      };
+    });
+    await this.#meta.write(ops);
+    return ops.length;
+  }
+
+  /** Whether each item exists. */
+  async exists(items: readonly Uint8Array[]): Promise<boolean[]> {
+    const decoded = items.map(decodeItem);
+    const out: boolean[] = new Array(decoded.length).fill(false);
+    const keys: Deno.KvKey[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < decoded.length; i++) {
+      const item = decoded[i]!;
+      const kind = kindOf(item);
+      if (kind === "dataset") {
+        keys.push(["uuid", item.uuid]);
+        if (item.uuid.every((b, j) => b === datasetUuid([])[j])) {
+          out[i] = true;
+          continue;
+        }
+      } else keys.push([NS[kind], itemTarget(item, this.#ring), items[i]!]);
+      at.push(i);
+    }
+    const found = await this.#meta.has(keys);
+    found.forEach((f, j) => out[at[j]!] = f);
+    return out;
+  }
+
+  /**
+   * The children of `parent` (a dataset's runs, a run's subruns, a
+   * subrun's events) in numeric order, from a number on.
+   */
+  async children(parent: Uint8Array, from: ListFrom): Promise<Item[]> {
+    const p = decodeItem(parent);
+    const kind = kindOf(p);
+    if (kind === "event") throw new InvalidRequestError("Invalid parent: events have no children");
+    const child = (n: bigint): Item =>
+      kind === "dataset"
+        ? { uuid: p.uuid, run: n, subrun: INVALID, event: INVALID }
+        : kind === "run"
+        ? { ...p, subrun: n, event: INVALID }
+        : { ...p, event: n };
+    const first = typeof from.from === "bigint" ? from.from + (from.exclusive ? 1n : 0n) : 0n;
+    if (first >= INVALID) return [];
+    const probe = child(0n);
+    const ns = NS[kindOf(probe) as Exclude<ItemKind, "dataset">];
+    const t = itemTarget(probe, this.#ring);
+    const out: Item[] = [];
+    for await (
+      const key of this.#meta.keys({
+        prefix: [ns, t],
+        start: [ns, t, encodeItem(child(first))],
+        end: [ns, t, encodeItem(child(INVALID))],
+        limit: from.limit,
+      })
+    ) out.push(decodeItem(key[2] as Uint8Array));
+    return out;
+  }
+
+  /**
+   * The events of dataset `uuid` held by `target`, in (run, subrun, event)
+   * order, after the descriptor `after` when given.
+   */
+  async events(
+    uuid: Uint8Array,
+    target: number,
+    options: { readonly after?: Uint8Array; readonly limit: number },
+  ): Promise<Uint8Array[]> {
+    if (!Number.isInteger(target) || target < 0 || target >= this.#ring.numTargets) {
+      throw new InvalidRequestError(
+        `Invalid target ${target}: expected 0 to ${this.#ring.numTargets - 1}`,
+        { fields: { target, numTargets: this.#ring.numTargets } },
+      );
+    }
+    const low = encodeItem({ uuid, run: 0n, subrun: 0n, event: 0n });
+    const high = encodeItem({ uuid, run: INVALID, subrun: INVALID, event: INVALID });
+    const start = options.after === undefined ? low : concat(options.after, new Uint8Array([0]));
+    const out: Uint8Array[] = [];
+    for await (
+      const key of this.#meta.keys({
+        prefix: ["ev", target],
+        start: ["ev", target, start],
+        end: ["ev", target, high],
+        limit: options.limit,
+      })
+    ) out.push(key[2] as Uint8Array);
+    return out;
+  }
+
+  /**
+   * Stores products; per product, whether it was stored (false: it was
+   * stored before and the policy keeps the first value). `NotFoundError`
+   * when an item does not exist.
+   */
+  async store(products: readonly ProductWrite[]): Promise<boolean[]> {
+    await this.#checkExist(uniqueItems(products.map((p) => p.item)).map(decodeItem));
+    return await this.#meta.write(products.map((p) => ({
+      type: this.overwrite === "overwrite" ? "set" : "setIfAbsent",
+      key: ["prod", productTarget(p.item, this.#ring), productKey(p.item, p.label, p.type)],
+      value: p.value,
+    })));
+  }
+
+  /** Loads products (undefined where none is stored), or byte ranges of them. */
+  async load(products: readonly ProductRead[]): Promise<(Uint8Array | undefined)[]> {
+    const values = await this.#meta.getMany(products.map((p) => {
+      decodeItem(p.item);
+      return ["prod", productTarget(p.item, this.#ring), productKey(p.item, p.label, p.type)];
+    }));
+    return values.map((v, i) => {
+      const p = products[i]!;
+      if (v === undefined || (p.offset === undefined && p.length === undefined)) return v;
+      const start = p.offset ?? 0;
+      const end = p.length === undefined ? v.length : start + p.length;
+      if (start < 0 || end > v.length || end < start) {
+        throw new InvalidRequestError(
+          `Invalid range ${start}..${end} of product '${p.label}': it holds ${v.length} bytes`,
+          { fields: { label: p.label, offset: start, end, size: v.length } },
+        );
+      }
+      return v.subarray(start, end);
+    });
+  }
+
+  /** The products of an item (those of one label when given): labels and type names. */
+  async products(item: Uint8Array, label?: string): Promise<{ label: string; type: string }[]> {
+    decodeItem(item);
+    const t = productTarget(item, this.#ring);
+    const prefix = label === undefined ? item : productKey(item, label, "x").subarray(0, -1);
+    const out: { label: string; type: string }[] = [];
+    for await (
+      const key of this.#meta.keys({
+        prefix: ["prod", t],
+        start: ["prod", t, prefix],
+        end: ["prod", t, after(prefix)],
+        limit: 10_000,
+      })
+    ) out.push(splitProductKey(key[2] as Uint8Array));
+    return out;
+  }
+
+  async #checkExist(items: readonly Item[]): Promise<void> {
+    const unique = uniqueItems(items.map(encodeItem));
+    const found = await this.exists(unique);
+    const missing = found.indexOf(false);
+    if (missing >= 0) {
+      const m = decodeItem(unique[missing]!);
+      const kind = kindOf(m);
+      throw new NotFoundError(`No ${kind} ${describe(m)}`, {
+        fields: { kind, run: String(m.run), subrun: String(m.subrun), event: String(m.event) },
+      });
+    }
+  }
+}
+
+function describe(item: Item): string {
+  const parts = [`run ${item.run}`];
+  if (item.subrun !== INVALID) parts.push(`subrun ${item.subrun}`);
+  if (item.event !== INVALID) parts.push(`event ${item.event}`);
+  return item.run === INVALID ? "dataset" : parts.join(", ");
+}
+
+function uniqueItems(items: readonly Uint8Array[]): Uint8Array[] {
+  const seen = new Map<string, Uint8Array>();
+  for (const i of items) seen.set(i.join(","), i);
+  return [...seen.values()];
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The first byte string after every string starting with `prefix`. */
+function after(prefix: Uint8Array): Uint8Array {
+  const out = prefix.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return concat(prefix, new Uint8Array([0xff]));
+}
