@@ -36,6 +36,10 @@ export async function loadState(
   const unfinished = await loadDatasets(state);
   await loadVersions(state);
   await loadCopies(state);
+  // Retired versions without copies left are only listed: commits skip them.
+  for (const d of state.datasets.values()) {
+    for (const v of d.live) if (v.state === "retired" && v.held.size === 0) d.live.delete(v);
+  }
   for await (const e of state.kv.list<number>({ prefix: KEYS.latests() })) {
     const d = state.datasets.get(e.key[1] as string);
     if (d !== undefined) d.latest = e.value;
@@ -60,6 +64,7 @@ async function loadVersions(state: RegistryState): Promise<void> {
     const v = newVersion(d, e.value.version);
     v.state = e.value.state;
     v.stored = true;
+    v.stamp = e.versionstamp;
     if (e.value.committedAt !== undefined) v.committedAt = e.value.committedAt;
     if (e.value.sizes !== undefined) {
       v.storedSizes = e.value.sizes;

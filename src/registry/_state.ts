@@ -13,6 +13,7 @@ import type { Coverage } from "./coverage.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
 import { regionText } from "./keys.ts";
 import type {
+  CommitResult,
   DatasetDescription,
   DatasetRecord,
   FragmentRecord,
@@ -49,6 +50,11 @@ export interface VersionEntry {
   committedAt?: number;
   /** Whether its record is in KV. */
   stored: boolean;
+  /**
+   * The versionstamp of its record as this registry last wrote or loaded
+   * it (null: none written): its commit is checked against it, no read.
+   */
+  stamp: string | null;
   /** Bytes of the copies held. */
   bytes: number;
   /** What the durable copies do not cover yet (undefined: not computed). */
@@ -85,18 +91,39 @@ export interface DatasetEntry {
   readonly perVersion: ReadonlySet<string>;
   /** Its versions by number. */
   readonly versions: Map<number, VersionEntry>;
+  /**
+   * The versions a commit still looks at: not retired, or retired with
+   * copies whose records are still to remove. Commits scan these, never
+   * every version the dataset ever had.
+   */
+  readonly live: Set<VersionEntry>;
   /** The latest committed version (0: none). */
   latest: number;
-  /** Serialises the commits of this dataset. */
+  /** Settles once the commits queued for this dataset have run. */
   commitChain: Promise<unknown>;
-  /** Commits of this dataset queued or running on `commitChain`. */
+  /** Commits of this dataset queued or running. */
   commits: number;
+  /** Commits waiting for the next batch, in call order. */
+  readonly commitQueue: QueuedCommit[];
+
   /** Publish writes in flight, over all versions. */
   writing: number;
   /** Set once it is deleted: commits queued behind the deletion fail. */
   deleted: boolean;
   /** The parts of `describeDataset()` that never change, built at its first call. */
   described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
+}
+
+/** A commit waiting for its batch. */
+export interface QueuedCommit {
+  /** The version to commit. */
+  readonly version: number;
+  /** A copy being published whose record goes in the commit's atomic. */
+  readonly joining: Held | undefined;
+  /** Settles the caller. */
+  readonly resolve: (r: CommitResult) => void;
+  /** Fails the caller. */
+  readonly reject: (e: unknown) => void;
 }
 
 /** Options of the registry's state. */
@@ -273,9 +300,11 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     sizeVars,
     perVersion,
     versions: new Map(),
+    live: new Set(),
     latest: 0,
     commitChain: Promise.resolve(),
     commits: 0,
+    commitQueue: [],
     writing: 0,
     deleted: false,
   };
@@ -303,6 +332,7 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     committing: false,
     retiring: false,
     stored: false,
+    stamp: null,
     coverage: undefined,
     index: undefined,
     bytes: 0,
@@ -313,7 +343,31 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     whole: undefined,
   };
   d.versions.set(n, v);
+  d.live.add(v);
   return v;
+}
+
+/**
+ * Removes version `n` from `d` (a version whose first publish failed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, dropVersion, newVersion } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * newVersion(d, 3);
+ * dropVersion(d, 3);
+ * assert.equal(d.versions.size + d.live.size, 0);
+ * ```
+ */
+export function dropVersion(d: DatasetEntry, n: number): void {
+  const v = d.versions.get(n);
+  if (v === undefined) return;
+  d.versions.delete(n);
+  d.live.delete(v);
 }
 
 /**
@@ -359,7 +413,7 @@ export function versionRecord(v: VersionEntry): VersionRecord {
  */
 export function firstCommitted(d: DatasetEntry, atLeast: number): number {
   let best = 0;
-  for (const v of d.versions.values()) {
+  for (const v of d.live) {
     if (v.state === "committed" && v.version >= atLeast && (best === 0 || v.version < best)) {
       best = v.version;
     }

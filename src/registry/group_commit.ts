@@ -36,6 +36,8 @@ export interface Check {
 export interface WriteResult {
   /** Whether the write committed. */
   readonly ok: boolean;
+  /** The versionstamp of the atomic that committed it: every key it set now has it. */
+  readonly versionstamp?: string;
 }
 
 /** Limits of one atomic operation and of the queue. */
@@ -116,6 +118,21 @@ export class GroupCommitter {
     this.#group = options.group ?? true;
   }
 
+  /** Most mutations, checks, estimated bytes and key bytes one write may hold. */
+  get limits(): {
+    readonly mutations: number;
+    readonly checks: number;
+    readonly bytes: number;
+    readonly keyBytes: number;
+  } {
+    return {
+      mutations: this.#maxMutations,
+      checks: this.#maxChecks,
+      bytes: this.#maxBytes,
+      keyBytes: this.#maxKeyBytes,
+    };
+  }
+
   /** Writes waiting to be committed. */
   get queued(): number {
     return this.#queue.length;
@@ -131,13 +148,7 @@ export class GroupCommitter {
     if (mutations.length === 0 && checks.length === 0) return { ok: true };
     const ids = mutations.map((m) => keyId(m.key));
     const checkIds = checks.map((c) => keyId(c.key));
-    let bytes = 0;
-    let keyBytes = 0;
-    for (const m of mutations) {
-      const k = keyBytesOf(m.key);
-      keyBytes += k;
-      bytes += k + (m.type === "set" ? valueBytesOf(m.value) : 0);
-    }
+    let { bytes, keyBytes } = mutationBytes(mutations);
     for (const c of checks) keyBytes += keyBytesOf(c.key);
     if (
       mutations.length > this.#maxMutations || checks.length > this.#maxChecks ||
@@ -232,13 +243,13 @@ export class GroupCommitter {
   /** Commits a group; when the shared atomic fails, retries its writes in order. */
   async #commitInOrder(group: readonly Pending[]): Promise<void> {
     try {
-      const ok = await this.#atomic(group);
-      if (ok || group.length === 1) {
-        if (ok) {
+      const r = await this.#atomic(group);
+      if (r.ok || group.length === 1) {
+        if (r.ok) {
           this.commits++;
           this.writes += group.length;
         }
-        for (const p of group) p.resolve({ ok });
+        for (const p of group) p.resolve(r);
         return;
       }
     } catch (e) {
@@ -265,16 +276,16 @@ export class GroupCommitter {
   async #commitRun(run: readonly Pending[]): Promise<void> {
     if (run.length === 1) return await this.#commitInOrder(run);
     try {
-      await this.#atomic(run);
+      const r = await this.#atomic(run);
       this.commits++;
       this.writes += run.length;
-      for (const p of run) p.resolve({ ok: true });
+      for (const p of run) p.resolve(r);
     } catch {
       for (const p of run) await this.#commitInOrder([p]);
     }
   }
 
-  async #atomic(group: readonly Pending[]): Promise<boolean> {
+  async #atomic(group: readonly Pending[]): Promise<WriteResult> {
     const op = this.#kv.atomic();
     for (const p of group) for (const c of p.checks) op.check(c);
     // A key set twice in one atomic keeps its last value: send only that.
@@ -291,7 +302,8 @@ export class GroupCommitter {
       else if (m.expireIn === undefined) op.set(m.key, m.value);
       else op.set(m.key, m.value, { expireIn: m.expireIn });
     }
-    return (await op.commit()).ok;
+    const r = await op.commit();
+    return r.ok ? { ok: true, versionstamp: r.versionstamp } : { ok: false };
   }
 }
 
@@ -318,6 +330,30 @@ export function keyBytesOf(key: Deno.KvKey): number {
     else n += 16;
   }
   return n;
+}
+
+/**
+ * Estimated size of mutations as one atomic counts it: `bytes` of keys and
+ * values, of which `keyBytes` of keys.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mutationBytes } from "./group_commit.ts";
+ * const { bytes, keyBytes } = mutationBytes([{ type: "delete", key: ["k", 1] }]);
+ * assert.equal(keyBytes, 3 + 9);
+ * assert.equal(bytes, keyBytes);
+ * ```
+ */
+export function mutationBytes(mutations: readonly Mutation[]): { bytes: number; keyBytes: number } {
+  let bytes = 0;
+  let keyBytes = 0;
+  for (const m of mutations) {
+    const k = keyBytesOf(m.key);
+    keyBytes += k;
+    bytes += k + (m.type === "set" ? valueBytesOf(m.value) : 0);
+  }
+  return { bytes, keyBytes };
 }
 
 /** Estimated serialised size of a value: its JSON (doubled when not ASCII) and its byte arrays. */

@@ -70,7 +70,13 @@ export interface RegistryOptions {
 export async function openRegistry(options: RegistryOptions): Promise<Registry> {
   if (options.defaultRetention !== undefined) checkRetention(options.defaultRetention);
   const kv = await Deno.openKv(options.path);
-  const reg = new Registry(kv, options);
+  // A local KV file takes 100 checks per atomic, KV Connect 10: each
+  // version of a batch of commits checks its record.
+  const local = !/^https?:\/\//.test(options.path);
+  const reg = new Registry(kv, {
+    ...options,
+    groupCommit: { ...(local ? { maxChecks: 100 } : {}), ...options.groupCommit },
+  });
   try {
     await reg.load();
   } catch (e) {

@@ -1,0 +1,151 @@
+/**
+ * Versions committed per second into one dataset, in process (no HTTP), on
+ * a KV file on disk under ./tmp: producers publish whole versions (each
+ * publish completes and commits its version) with 1 to 256 publishes in
+ * flight, and versions of 4 ranks' blocks; next to the raw Deno KV rate of
+ * single-mutation commits on the same disk in the same run, the ceiling of
+ * one KV commit per version in sequence. Every answer is durable (its
+ * atomic committed before the publisher was answered).
+ *
+ * Run: `deno run --allow-read=. --allow-write=./tmp,./bench/results bench/commit_bench.ts [seconds]`
+ *
+ * @module
+ */
+
+import { openRegistry } from "../src/registry/mod.ts";
+import { writeResults } from "./_results.ts";
+
+const SECONDS = Number(Deno.args[0] ?? 2);
+const IN_FLIGHT = [1, 16, 64, 256];
+const DESCRIPTION =
+  "dataset steps { var x [4, 4]float64 }\nfragment rank(r) { var x = x[r:r + 1, :] }";
+
+interface Point {
+  readonly shape: string;
+  readonly inFlight: number;
+  readonly versionsPerSecond: number;
+  readonly versionsPerAtomic: number;
+  readonly kvCommitsPerSecond: number;
+  /** The latest committed version at the end: every version published committed. */
+  readonly latest: number;
+}
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "commit_bench_" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Single-mutation KV commits per second, one at a time. */
+async function kvCommits(): Promise<number> {
+  return await withDir(async (dir) => {
+    const kv = await Deno.openKv(`${dir}/raw.kv`);
+    try {
+      let n = 0;
+      const start = performance.now();
+      while (performance.now() - start < SECONDS * 1000) await kv.set(["k", n++], n);
+      return n / ((performance.now() - start) / 1000);
+    } finally {
+      kv.close();
+    }
+  });
+}
+
+/**
+ * `inFlight` producers take the next version number and publish it, whole
+ * (`ranks` 1) or as 4 rank blocks published together; versions/s.
+ */
+async function commitRate(inFlight: number, ranks: 1 | 4, kv: number): Promise<Point> {
+  return await withDir(async (dir) => {
+    const reg = await openRegistry({ path: `${dir}/registry.kv` });
+    try {
+      await reg.createDataset({ name: "steps", description: DESCRIPTION });
+      let next = 1;
+      let done = 0;
+      const before = reg.stats.commits;
+      const start = performance.now();
+      const deadline = start + SECONDS * 1000;
+      const publish = (version: number, r: number | undefined) =>
+        reg.publishFragment({
+          dataset: "steps",
+          version,
+          fragment: r === undefined ? "dataset" : "rank",
+          bindings: r === undefined ? {} : { r },
+          node: "n1",
+          tier: "memory",
+          byteLength: r === undefined ? 128 : 32,
+          checksum: 0,
+        });
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        while (performance.now() < deadline) {
+          const version = next++;
+          const results = ranks === 1
+            ? [await publish(version, undefined)]
+            : await Promise.all([0, 1, 2, 3].map((r) => publish(version, r)));
+          if (!results.some((x) => x.committed)) {
+            throw new Error(`Version ${version} did not commit`);
+          }
+          done++;
+        }
+      }));
+      const seconds = (performance.now() - start) / 1000;
+      const atomics = reg.stats.commits - before;
+      return {
+        shape: ranks === 1 ? "whole version per publish" : "4 rank blocks per version",
+        inFlight,
+        versionsPerSecond: done / seconds,
+        versionsPerAtomic: done / atomics,
+        kvCommitsPerSecond: kv,
+        latest: (await reg.attachFragments({
+          dataset: "steps",
+          version: "latest",
+          fragment: "dataset",
+          bindings: {},
+        })).version,
+      };
+    } finally {
+      await reg.drain();
+      reg.close();
+    }
+  });
+}
+
+const kv = await kvCommits();
+const points: Point[] = [];
+for (const ranks of [1, 4] as const) {
+  for (const n of IN_FLIGHT) {
+    const p = await commitRate(n, ranks, kv);
+    points.push(p);
+    console.error(
+      `${p.shape}, ${n} in flight: ${p.versionsPerSecond.toFixed(0)} versions/s, ${
+        p.versionsPerAtomic.toFixed(1)
+      } per atomic`,
+    );
+  }
+}
+
+await writeResults("commits", points, (machineLine) => {
+  const rows = points.map((p) =>
+    `| ${p.shape} | ${p.inFlight} | ${Math.round(p.versionsPerSecond)} | ${
+      p.versionsPerAtomic.toFixed(1)
+    } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x |`
+  );
+  return [
+    "# Versions committed per second, one dataset",
+    "",
+    machineLine,
+    "",
+    `In process (no HTTP), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
+      Math.round(kv)
+    } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
+    "",
+    "| publishes | versions in flight | versions/s | versions per atomic | vs raw KV commits/s |",
+    "| --------- | -----------------: | ---------: | ------------------: | ------------------: |",
+    ...rows,
+    "",
+  ].join("\n");
+});
