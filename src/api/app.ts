@@ -30,6 +30,7 @@ import { mountReplicaRoutes } from "./replica_routes.ts";
 import { mountMapRoutes } from "./map_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 import { mountHdf5Routes } from "./hdf5_routes.ts";
+import { mountServiceRoutes, type ServiceRouteOptions } from "./service_routes.ts";
 import { metricSourcesOf, mountObserveRoutes, observeRequests } from "./observe_routes.ts";
 
 /** Options of the API app. */
@@ -48,6 +49,8 @@ export interface AppOptions {
   readonly nodes?: () => Promise<readonly { readonly id: string }[]>;
   /** The function, pipeline and lineage routes' services; without them those routes are absent. */
   readonly functions?: Omit<FunctionRouteOptions, "maxBodyBytes">;
+  /** The kit's services (`/v1/services/...`); without them those routes are absent. */
+  readonly services?: ServiceRouteOptions;
 }
 
 /** Requests one process handles at once unless configured (`maxInFlight`). */
@@ -124,6 +127,7 @@ export function createApp(options: AppOptions): Hono {
   if (options.functions !== undefined) {
     mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
+  if (options.services !== undefined) mountServiceRoutes(app, options.services);
   mountObserveRoutes(app, {
     sources: metricSourcesOf({
       runtime: options.data?.runtime,

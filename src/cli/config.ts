@@ -7,6 +7,7 @@
 import { parse, YAMLError } from "yaml";
 import { InvalidConfigError } from "../errors.ts";
 import { checkTiers, DEFAULT_TIERS, parseTiersFile, type TierSpec } from "../tiers/tier_config.ts";
+import { parseServicesConfig, type ServicesConfig } from "../services/config.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../observe/mod.ts";
 
 /** The service's configuration. */
@@ -50,6 +51,8 @@ export interface Config {
   };
   /** The log on standard error: lines below `level` are dropped; `format` text or json (lines). */
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  /** The kit's services `strata serve` runs, by name (docs/services.md). */
+  readonly services: ServicesConfig;
 }
 
 const GiB = 1024 ** 3;
@@ -71,6 +74,7 @@ export const DEFAULT_CONFIG: Config = {
   reshape: "auto",
   functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000 },
   log: { level: "info", format: "text" },
+  services: {},
 };
 
 /**
@@ -115,6 +119,7 @@ export function parseConfig(text: string): Config {
     "reshape",
     "kv",
     "functions",
+    "services",
     "log",
   ]);
   const logSection = section(root.log ?? {}, "log");
@@ -193,6 +198,7 @@ export function parseConfig(text: string): Config {
       idleMs: integer(functions.idleMs ?? d.functions.idleMs, "functions.idleMs", 100, 86_400_000),
     },
     log: { level: level as LogLevel, format },
+    services: parseServicesConfig(root.services),
   };
 }
 

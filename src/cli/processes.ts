@@ -23,6 +23,7 @@ import { WireClient } from "../wire/client.ts";
 import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
 import { openFunctions, openRunner, poolOptionsOf } from "./serve_functions.ts";
+import { openServices } from "../services/builtin.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -37,9 +38,11 @@ export async function serveAll(config: Config): Promise<number> {
     pool: poolOptionsOf(config),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
+  const services = await openServices(registry.kv, node.runtime.tiers, config.services);
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
+    services: { host: services },
     data: {
       runtime: node.runtime,
       catalog: registry,
@@ -58,6 +61,7 @@ export async function serveAll(config: Config): Promise<number> {
     await reconcile(config, node);
     return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
   }, async () => {
+    await services.close();
     await functions.close();
     await node.close();
     await releases.drain();

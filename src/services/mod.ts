@@ -22,3 +22,4 @@ export * from "./kv_limits.ts";
 export * from "./meta.ts";
 export * from "./service.ts";
 export * from "./targets.ts";
+export * from "./builtin.ts";

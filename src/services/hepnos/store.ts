@@ -22,6 +22,7 @@ import {
   type Item,
   type ItemKind,
   kindOf,
+  MAX_DATASET_DEPTH,
   parentOf,
   productKey,
   splitPath,
@@ -132,6 +133,12 @@ export class HepnosStore {
     const path = [...parent, ...splitPath(name)];
     if (path.length !== parent.length + 1) {
       throw new InvalidRequestError(`Invalid dataset name '${name}': '/' is not allowed`);
+    }
+    if (path.length > MAX_DATASET_DEPTH) {
+      throw new InvalidRequestError(
+        `Dataset path too deep: ${path.length} levels, at most ${MAX_DATASET_DEPTH}`,
+        { fields: { levels: path.length, limit: MAX_DATASET_DEPTH } },
+      );
     }
     if (parent.length > 0) await this.dataSet(parent.join("/"));
     const uuid = datasetUuid(path);

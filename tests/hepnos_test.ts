@@ -1,0 +1,305 @@
+/**
+ * HEPnOS on a real `strata serve`: the behaviours of HEPnOS's own tests
+ * (DataSetTest, RunSetTest, EventSetTest, LoadStoreTest, WriteBatchTest,
+ * ParallelMPITest) through the TypeScript client.
+ */
+import assert from "node:assert/strict";
+import { InvalidRequestError, NotFoundError } from "../src/errors.ts";
+import {
+  AsyncEngine,
+  DataSet,
+  DataStore,
+  ParallelEventProcessor,
+  Prefetcher,
+  WriteBatch,
+} from "../src/services/hepnos/mod.ts";
+import { startServer } from "./_server.ts";
+
+const SERVICES = (overwrite: boolean) =>
+  `services:\n  hepnos: { targets: 4, durable: false, options: { overwrite: ${overwrite} } }\n`;
+
+async function names(it: AsyncIterable<{ name: string }>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const d of it) out.push(d.name);
+  return out;
+}
+
+async function numbers(it: AsyncIterable<{ number: bigint }>): Promise<bigint[]> {
+  const out: bigint[] = [];
+  for await (const d of it) out.push(d.number);
+  return out;
+}
+
+Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS's tests expect", async (t) => {
+  const server = await startServer({ extra: SERVICES(false) });
+  try {
+    const store = await DataStore.connect(server.url);
+    assert.equal(store.numTargets, 4);
+    const root = store.root();
+
+    await t.step("DataSet: nested creates, names refused, paths, order, bounds", async () => {
+      const mds = await root.createDataSet("matthieu");
+      for (const n of ["shane", "phil", "rob"]) await root.createDataSet(n);
+      await assert.rejects(mds.createDataSet("ds0/AAA"), InvalidRequestError);
+      await assert.rejects(mds.createDataSet("ds0%RRS"), InvalidRequestError);
+      const ds1 = await mds.createDataSet("ds1");
+      assert.equal(ds1.name, "ds1");
+      assert.equal(ds1.path, "matthieu/ds1");
+      assert.deepEqual((await root.dataSet("matthieu/ds1")).uuid, ds1.uuid);
+      const ds11 = await ds1.createDataSet("ds11");
+      assert.deepEqual((await mds.dataSet("ds1/ds11")).uuid, ds11.uuid);
+      for (const n of ["ds3", "ds2", "dsB", "dsD"]) await mds.createDataSet(n);
+      assert.deepEqual((await mds.createDataSet("ds2")).path, "matthieu/ds2"); // idempotent
+      await assert.rejects(mds.dataSet("ds6"), NotFoundError);
+      assert.equal(await mds.find("ds6"), undefined);
+      assert.equal((await mds.find("ds2"))?.name, "ds2");
+      assert.deepEqual(await names(mds.dataSets()), ["ds1", "ds2", "ds3", "dsB", "dsD"]);
+      assert.deepEqual(await names(root.dataSets()), ["matthieu", "phil", "rob", "shane"]);
+      assert.equal((await mds.lowerBound("dsB"))?.name, "dsB");
+      assert.equal((await mds.lowerBound("dsC"))?.name, "dsD");
+      assert.equal((await mds.lowerBound("dsA"))?.name, "dsB");
+      assert.equal(await mds.lowerBound("dsE"), undefined);
+      assert.equal((await mds.upperBound("dsB"))?.name, "dsD");
+      assert.equal((await mds.upperBound("dsC"))?.name, "dsD");
+      assert.equal((await mds.upperBound("dsA"))?.name, "dsB");
+      assert.equal(await mds.upperBound("dsD"), undefined);
+      assert.equal((await DataSet.fromUuid(store, ds11.uuid)).path, "matthieu/ds1/ds11");
+      await assert.rejects(mds.run(45n), NotFoundError);
+      assert.equal((await mds.createRun(45n)).number, 45n);
+    });
+
+    await t.step("Levels: 255 nested datasets, and no more", async () => {
+      let ds = await root.createDataSet("deep");
+      for (let i = 1; i < 255; i++) ds = await ds.createDataSet("d");
+      assert.equal(ds.path.split("/").length, 255);
+      await assert.rejects(ds.createDataSet("d"), InvalidRequestError);
+    });
+
+    await t.step("RunSet: numeric order, find, lower_bound and upper_bound", async () => {
+      const ds = await root.createDataSet("runs");
+      for (const n of [3n, 1n, 5n, 7n, 2n ** 40n, 2n ** 64n - 2n]) await ds.createRun(n);
+      await ds.createRun(5n); // idempotent
+      assert.deepEqual(await numbers(ds.runs()), [1n, 3n, 5n, 7n, 2n ** 40n, 2n ** 64n - 2n]);
+      assert.equal((await ds.findRun(5n))?.number, 5n);
+      assert.equal(await ds.findRun(4n), undefined);
+      assert.equal((await ds.runLowerBound(4n))?.number, 5n);
+      assert.equal((await ds.runLowerBound(5n))?.number, 5n);
+      assert.equal((await ds.runUpperBound(5n))?.number, 7n);
+      assert.equal(await ds.runUpperBound(2n ** 64n - 2n), undefined);
+      const run = await ds.run(3n);
+      for (const n of [10n, 2n, 30n]) await run.createSubRun(n);
+      assert.deepEqual(await numbers(run.subRuns()), [2n, 10n, 30n]);
+      assert.equal((await run.subRunUpperBound(10n))?.number, 30n);
+      const sub = await run.subRun(10n);
+      for (const n of [9n, 1n, 4n]) await sub.createEvent(n);
+      assert.deepEqual(await numbers(sub.events()), [1n, 4n, 9n]);
+      assert.equal((await sub.eventLowerBound(5n))?.number, 9n);
+      await assert.rejects(sub.event(5n), NotFoundError);
+    });
+
+    await t.step(
+      "EventSet: per target, subruns never split, union is the global order",
+      async () => {
+        const ds = await root.createDataSet("events");
+        for (let r = 0n; r < 3n; r++) {
+          const run = await ds.createRun(r);
+          for (let s = 0n; s < 4n; s++) {
+            const sub = await run.createSubRun(s);
+            await using batch = new WriteBatch(store);
+            for (let e = 0n; e < 5n; e++) await sub.createEvent(e, { batch });
+          }
+        }
+        const all: string[] = [];
+        const owner = new Map<string, number>();
+        for (let target = 0; target < store.numTargets; target++) {
+          const seen: bigint[][] = [];
+          for await (const e of ds.events(target)) {
+            seen.push([e.run, e.subrun, e.number]);
+            all.push(`${e.run}.${e.subrun}.${e.number}`);
+            const sub = `${e.run}.${e.subrun}`;
+            assert.equal(owner.get(sub) ?? target, target, `subrun ${sub} split over targets`);
+            owner.set(sub, target);
+          }
+          const sorted = [...seen].sort((a, b) =>
+            a[0]! !== b[0]!
+              ? (a[0]! < b[0]! ? -1 : 1)
+              : a[1]! !== b[1]!
+              ? (a[1]! < b[1]! ? -1 : 1)
+              : (a[2]! < b[2]! ? -1 : 1)
+          );
+          assert.deepEqual(seen, sorted);
+        }
+        const global: string[] = [];
+        for await (const e of ds.events()) global.push(`${e.run}.${e.subrun}.${e.number}`);
+        assert.deepEqual(global, all);
+        assert.equal(new Set(global).size, 60);
+      },
+    );
+
+    await t.step(
+      "LoadStore: values and array ranges at every level; keep-first policy",
+      async () => {
+        const ds = await root.createDataSet("products");
+        const run = await ds.createRun(1n);
+        const sub = await run.createSubRun(2n);
+        const ev = await sub.createEvent(3n);
+        for (const item of [ds, run, sub, ev]) {
+          assert.equal(await item.storeJson("p", "Particle", { x: 1, kind: "mu" }), true);
+          assert.deepEqual(await item.loadJson("p", "Particle"), { x: 1, kind: "mu" });
+          assert.equal(await item.load("p", "Other"), undefined);
+          assert.equal(await item.load("q", "Particle"), undefined);
+        }
+        const v = Float64Array.from({ length: 10 }, (_, i) => i * 1.5);
+        assert.equal(await ev.storeArray("v", v, { start: 2, end: 6 }), true);
+        assert.deepEqual(await ev.loadArray("v", Float64Array), v.subarray(2, 6));
+        assert.deepEqual(
+          await ev.load("v", "Float64Array", { offset: 8, length: 8 }),
+          new Uint8Array(v.buffer, 24, 8),
+        );
+        // The documented rule: a second store is answered false and the first value stays.
+        assert.equal(await ev.storeJson("p", "Particle", { x: 2 }), false);
+        assert.deepEqual(await ev.loadJson("p", "Particle"), { x: 1, kind: "mu" });
+        // Large products live in blobs; the bytes come back exactly.
+        const big = new Uint8Array(1 << 20).map((_, i) => i * 31);
+        assert.equal(await ev.store("big", "bytes", big), true);
+        assert.deepEqual(await ev.load("big", "bytes"), big);
+        assert.deepEqual(
+          await ev.load("big", "bytes", { offset: 1000, length: 10 }),
+          big.subarray(1000, 1010),
+        );
+        assert.deepEqual(
+          (await ev.products()).map((p) => `${p.label}#${p.type}`).sort(),
+          ["big#bytes", "p#Particle", "v#Float64Array"],
+        );
+        await assert.rejects(ev.store("a#b", "t", new Uint8Array(1)), InvalidRequestError);
+        const ghost =
+          new (ev.constructor as typeof import("../src/services/hepnos/items.ts").Event)(
+            store,
+            { ...ev.item, event: 99n },
+          );
+        await assert.rejects(ghost.store("x", "t", new Uint8Array(1)), NotFoundError);
+      },
+    );
+
+    await t.step(
+      "WriteBatch and AsyncEngine: creates and stores land; prefetcher reads ahead",
+      async () => {
+        const ds = await root.createDataSet("batched");
+        const run = await ds.createRun(0n);
+        const batch = new WriteBatch(store, { maxBatchSize: 16 });
+        for (let s = 0n; s < 3n; s++) {
+          const sub = await run.createSubRun(s, { batch });
+          for (let e = 0n; e < 20n; e++) {
+            const ev = await sub.createEvent(e, { batch });
+            await ev.storeJson("n", "u64", Number(e), { batch });
+          }
+        }
+        await batch.close();
+        await assert.rejects(run.createSubRun(9n, { batch }), InvalidRequestError);
+        const sub1 = await run.subRun(1n);
+        assert.deepEqual((await numbers(sub1.events())).length, 20);
+        const engine = new AsyncEngine({ maxInFlight: 4 });
+        const sub9 = await run.createSubRun(9n);
+        for (let e = 0n; e < 10n; e++) await sub9.createEvent(e, { async: engine });
+        await engine.wait({ timeoutMs: 10_000 });
+        const ghost = await sub9.createEvent(100n, { async: engine });
+        await engine.wait({ timeoutMs: 10_000 });
+        assert.equal(engine.errors.length, 0);
+        await ghost.storeJson("n", "u64", 100, { async: engine });
+        await engine.wait({ timeoutMs: 10_000 });
+        assert.deepEqual((await numbers(sub9.events())).length, 11);
+        const prefetcher = new Prefetcher(store, { cacheSize: 8, batchSize: 8 });
+        prefetcher.fetchProduct("n", "u64");
+        let sum = 0;
+        for await (const ev of prefetcher.walk(sub1.events())) {
+          sum += (await ev.loadJson<number>("n", "u64", { prefetcher }))!;
+        }
+        assert.equal(sum, (19 * 20) / 2);
+        assert.equal(prefetcher.held, 0);
+      },
+    );
+
+    await t.step(
+      "ParallelEventProcessor: every event once for 1, T-1, T and 2T+1 ranks",
+      async () => {
+        const ds = await root.createDataSet("pep");
+        const batch = new WriteBatch(store);
+        const run = await ds.createRun(1n, { batch });
+        let total = 0;
+        for (let s = 0n; s < 10n; s++) {
+          const sub = await run.createSubRun(s, { batch });
+          for (let e = 0n; e < 13n; e++) {
+            const ev = await sub.createEvent(e, { batch });
+            await ev.storeJson("id", "u64", `${s}.${e}`, { batch });
+            total++;
+          }
+        }
+        await batch.close();
+        const T = store.numTargets;
+        for (const ranks of [1, T - 1, T, 2 * T + 1]) {
+          const seen: string[] = [];
+          const counts = await Promise.all([...Array(ranks).keys()].map(async (rank) => {
+            const pep = new ParallelEventProcessor(store, {
+              job: `pep-${ranks}`,
+              rank,
+              ranks,
+              inputBatchSize: 4,
+              outputBatchSize: 3,
+            });
+            pep.preload("id", "u64");
+            return (await pep.process(ds, (event, products) => {
+              const id = JSON.parse(new TextDecoder().decode(products.get("id#u64")!));
+              assert.equal(id, `${event.subrun}.${event.number}`);
+              seen.push(id);
+            })).processed;
+          }));
+          assert.equal(seen.length, total, `${ranks} ranks`);
+          assert.equal(new Set(seen).size, total, `${ranks} ranks processed an event twice`);
+          assert.equal(counts.reduce((a, b) => a + b, 0), total);
+        }
+      },
+    );
+
+    await t.step("Bad input is a specific 4xx", async () => {
+      const post = (op: string, body: string) =>
+        fetch(`${server.url}/v1/services/hepnos/${op}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+      let res = await post("create", '{"items": "x"}');
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error.code, "invalid_request");
+      res = await post("nope", "{}");
+      assert.equal(res.status, 404);
+      await res.body?.cancel();
+      res = await post("dataset", '{"path": "no/such"}');
+      assert.equal(res.status, 404);
+      await res.body?.cancel();
+      res = await fetch(`${server.url}/v1/services/hepnos/info`, { method: "POST", body: "x" });
+      assert.equal(res.status, 415);
+      await res.body?.cancel();
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("HEPnOS with overwrite: the last store wins (Yokan's default)", async () => {
+  const server = await startServer({ extra: SERVICES(true) });
+  try {
+    const store = await DataStore.connect(server.url);
+    assert.equal(store.overwrite, true);
+    const ds = await store.root().createDataSet("o");
+    const ev = await (await (await ds.createRun(1n)).createSubRun(1n)).createEvent(1n);
+    assert.equal(await ev.storeJson("p", "T", 1), true);
+    assert.equal(await ev.storeJson("p", "T", 2), true);
+    assert.equal(await ev.loadJson("p", "T"), 2);
+    const big = new Uint8Array(200_000).fill(7);
+    assert.equal(await ev.store("b", "bytes", big), true);
+    assert.equal(await ev.store("b", "bytes", big.fill(9)), true);
+    assert.deepEqual(await ev.load("b", "bytes"), big);
+  } finally {
+    await server.stop();
+  }
+});
