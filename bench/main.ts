@@ -14,6 +14,7 @@ import { transferBench } from "./transfer_bench.ts";
 import { streamingBench } from "./streaming_bench.ts";
 import { restartBench } from "./restart_bench.ts";
 import { vpicBench } from "./vpic_bench.ts";
+import { servicesBench } from "./services_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   tiers: tiersBench,
   functions: functionsBench,
   vpic: vpicBench,
+  services: servicesBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.

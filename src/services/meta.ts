@@ -209,7 +209,7 @@ export class ServiceMeta {
       );
     }
     if (op.value.byteLength <= KV_LIMITS.inlineValueBytes) {
-      return { op: op.type, key, stored: op.value, size: keyBytes(key) + op.value.byteLength };
+      return { op: op.type, key, stored: op.value, size: keyBytes(key) + op.value.byteLength + 64 };
     }
     // The blob is durable before the record naming it is committed.
     const blob = await this.blobs.put(op.value);
@@ -278,6 +278,12 @@ interface Prepared {
   readonly size: number;
 }
 
+/**
+ * Bytes a commit is cut at: KV counts its own encoding of keys and values,
+ * a little more than the sizes added here, so a tenth is kept spare.
+ */
+const COMMIT_BUDGET = Math.floor(KV_LIMITS.maxCommitBytes * 0.9);
+
 /** Cuts `ops` into commits within KV's mutation, check and size limits. */
 function chunks(ops: readonly Prepared[]): Prepared[][] {
   const out: Prepared[][] = [];
@@ -289,7 +295,7 @@ function chunks(ops: readonly Prepared[]): Prepared[][] {
     if (
       cur.length > 0 &&
       (cur.length + 1 > KV_LIMITS.maxMutations || checks + check > KV_LIMITS.maxChecks ||
-        bytes + p.size > KV_LIMITS.maxCommitBytes)
+        bytes + p.size > COMMIT_BUDGET)
     ) {
       out.push(cur);
       cur = [];

@@ -57,3 +57,14 @@ Deno.test("ServiceMeta keeps large values in blobs and frees replaced ones", asy
   );
   kv.close();
 });
+
+Deno.test("ServiceMeta.write() fits 128 values of 10 kB, as a write batch sends them, in KV's size limit", async () => {
+  const { kv, meta } = await open();
+  const ops = Array.from({ length: 128 }, (_, i) => ({
+    type: "set" as const,
+    key: ["p", new Uint8Array(40).fill(i), "label#type"],
+    value: new Uint8Array(10_000),
+  }));
+  assert.equal((await meta.write(ops)).filter(Boolean).length, 128);
+  kv.close();
+});

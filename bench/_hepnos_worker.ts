@@ -1,0 +1,127 @@
+/**
+ * One client process of the services benchmark: creates events and stores
+ * and loads products through HEPnOS on Strata or through files per subrun,
+ * singly or batched, and prints its counts and times as JSON.
+ *
+ * `deno run ... bench/_hepnos_worker.ts <json args>`
+ *
+ * @module
+ */
+
+import { DataStore, type SubRun, WriteBatch } from "../src/services/hepnos/mod.ts";
+
+/** What one worker is asked. */
+export interface WorkerArgs {
+  /** `strata` or `files`. */
+  readonly system: "strata" | "files";
+  /** `single` (one request per operation) or `batched`. */
+  readonly mode: "single" | "batched";
+  /** Server URL (strata) or directory (files). */
+  readonly where: string;
+  /** This client's index. */
+  readonly client: number;
+  /** Events to create (and products to store and load). */
+  readonly events: number;
+  /** Bytes per product. */
+  readonly bytes: number;
+}
+
+/** What a worker measured: seconds spent in each phase. */
+export interface WorkerTimes {
+  /** Creating events. */
+  readonly createS: number;
+  /** Storing one product per event. */
+  readonly storeS: number;
+  /** Loading them back. */
+  readonly loadS: number;
+}
+
+const PER_SUBRUN = 100;
+const BATCH = 128;
+
+async function strata(a: WorkerArgs): Promise<WorkerTimes> {
+  const store = await DataStore.connect(a.where);
+  const ds = await store.root().createDataSet(
+    `bench-${a.mode}-${a.bytes}-${a.client}-${crypto.randomUUID()}`,
+  );
+  const run = await ds.createRun(0n);
+  const value = new Uint8Array(a.bytes).fill(a.client);
+  const subruns: SubRun[] = [];
+  for (let s = 0; s * PER_SUBRUN < a.events; s++) subruns.push(await run.createSubRun(BigInt(s)));
+  const ids = [...Array(a.events).keys()];
+  const sub = (i: number) => subruns[Math.floor(i / PER_SUBRUN)]!;
+  let t = performance.now();
+  const events = [];
+  if (a.mode === "single") {
+    for (const i of ids) events.push(await sub(i).createEvent(BigInt(i)));
+  } else {
+    const batch = new WriteBatch(store, { maxBatchSize: BATCH });
+    for (const i of ids) events.push(await sub(i).createEvent(BigInt(i), { batch }));
+    await batch.close();
+  }
+  const createS = (performance.now() - t) / 1000;
+  t = performance.now();
+  if (a.mode === "single") {
+    for (const e of events) await e.store("p", "bytes", value);
+  } else {
+    const batch = new WriteBatch(store, {
+      maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
+    });
+    for (const e of events) await e.store("p", "bytes", value, { batch });
+    await batch.close();
+  }
+  const storeS = (performance.now() - t) / 1000;
+  t = performance.now();
+  if (a.mode === "single") {
+    for (const e of events) check(await e.load("p", "bytes"), a.bytes);
+  } else {
+    const per = Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes)));
+    for (let at = 0; at < events.length; at += per) {
+      const r = await store.call<{ values: Uint8Array[] }>("load", {
+        products: events.slice(at, at + per).map((e) => ({
+          item: e.descriptor,
+          label: "p",
+          type: "bytes",
+        })),
+      });
+      for (const v of r.values) check(v, a.bytes);
+    }
+  }
+  return { createS, storeS, loadS: (performance.now() - t) / 1000 };
+}
+
+async function files(a: WorkerArgs): Promise<WorkerTimes> {
+  const root = `${a.where}/c${a.client}`;
+  const value = new Uint8Array(a.bytes).fill(a.client);
+  const ids = [...Array(a.events).keys()];
+  const dir = (i: number) => `${root}/run0/sub${Math.floor(i / PER_SUBRUN)}`;
+  for (let s = 0; s * PER_SUBRUN < a.events; s++) {
+    await Deno.mkdir(dir(s * PER_SUBRUN), { recursive: true });
+  }
+  const phase = async (op: (i: number) => Promise<unknown>) => {
+    const t = performance.now();
+    if (a.mode === "single") { for (const i of ids) await op(i); }
+    else {
+      for (let at = 0; at < ids.length; at += BATCH) {
+        await Promise.all(ids.slice(at, at + BATCH).map(op));
+      }
+    }
+    return (performance.now() - t) / 1000;
+  };
+  const createS = await phase((i) => Deno.writeFile(`${dir(i)}/e${i}`, new Uint8Array(0)));
+  const storeS = await phase((i) => Deno.writeFile(`${dir(i)}/e${i}.p.bytes`, value));
+  const loadS = await phase(async (i) =>
+    check(await Deno.readFile(`${dir(i)}/e${i}.p.bytes`), a.bytes)
+  );
+  return { createS, storeS, loadS };
+}
+
+function check(v: Uint8Array | undefined | null, bytes: number): void {
+  if (v?.length !== bytes) throw new Error(`Loaded ${v?.length} bytes, expected ${bytes}`);
+}
+
+if (import.meta.main) {
+  const args = JSON.parse(Deno.args[0]!) as WorkerArgs;
+  const times = args.system === "strata" ? await strata(args) : await files(args);
+  console.log(JSON.stringify(times));
+}
