@@ -24,6 +24,7 @@ import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
 import { openFunctions, openRunner, poolOptionsOf } from "./serve_functions.ts";
 import { openServices } from "../services/builtin.ts";
+import { log } from "../observe/mod.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -269,18 +270,19 @@ async function reconcile(config: Config, node: NodeParts): Promise<void> {
   try {
     const freed = await node.runtime.reconcile();
     if (freed.length > 0) {
-      console.error(
-        `strata: Node '${config.node}' freed ${freed.length} copies no name server counts as its own: ${
-          freed.slice(0, 5).join(", ")
-        }${freed.length > 5 ? ", ..." : ""}`,
-      );
+      log.warn("copies freed", {
+        node: config.node,
+        count: freed.length,
+        message: `copies no name server counts as its own: ${freed.slice(0, 5).join(", ")}${
+          freed.length > 5 ? ", ..." : ""
+        }`,
+      });
     }
   } catch (e) {
-    console.error(
-      `strata: Node '${config.node}' could not check its copies with the name servers: ${
-        (e as Error).message
-      }`,
-    );
+    log.warn("reconcile failed", {
+      node: config.node,
+      error: `could not check its copies with the name servers: ${(e as Error).message}`,
+    });
   }
 }
 
@@ -309,8 +311,7 @@ function keepLease(
     leaseMs: config.leaseMs,
     register: () => calls.register(info()),
     renew: () => calls.renew(info()),
-    onError: (e) =>
-      console.error(`strata: Lease of node '${config.node}': ${(e as Error).message}`),
+    onError: (e) => log.warn("lease", { node: config.node, error: (e as Error).message }),
   });
   node.lease = lease;
   return lease;

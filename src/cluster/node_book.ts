@@ -7,6 +7,7 @@
 
 import type { Registry } from "../registry/registry.ts";
 import type { NodeInput, NodeRecord, NodeTier } from "../registry/records.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** A node as `GET /v1/nodes` shows it. */
 export interface NodeView {
@@ -43,6 +44,8 @@ export interface NodeView {
 export class NodeBook {
   readonly #registry: Registry;
   readonly #seen = new Map<string, NodeRecord>();
+  /** The nodes seen down, so each lapse is logged and counted once. */
+  readonly #down = new Set<string>();
 
   /** Creates a book over a registry. */
   constructor(registry: Registry) {
@@ -66,11 +69,27 @@ export class NodeBook {
     return r;
   }
 
-  /** Live nodes, then the nodes seen whose lease lapsed, by id. */
+  /**
+   * Live nodes, then the nodes seen whose lease lapsed, by id. A lapse
+   * found here is logged (`lease lapsed`) and counted once.
+   */
   async list(): Promise<NodeView[]> {
     const live = await this.#registry.listNodes();
     const up = new Set(live.map((n) => n.id));
-    for (const n of live) this.#seen.set(n.id, n);
+    for (const n of live) {
+      this.#seen.set(n.id, n);
+      this.#down.delete(n.id);
+    }
+    for (const n of this.#seen.values()) {
+      if (up.has(n.id) || this.#down.has(n.id)) continue;
+      this.#down.add(n.id);
+      metrics.leaseLapses.inc();
+      log.warn("lease lapsed", {
+        node: n.id,
+        url: n.url,
+        leaseUntil: new Date(n.leaseUntil).toISOString(),
+      });
+    }
     const out: NodeView[] = [];
     for (const n of [...this.#seen.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       out.push({

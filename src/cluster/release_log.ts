@@ -10,6 +10,7 @@
 import { BusyError } from "../errors.ts";
 import { keyBytesOf } from "../registry/group_commit.ts";
 import type { FragmentRecord } from "../name_service/name_service.ts";
+import { log } from "../observe/mod.ts";
 
 /** What `poll()` answers. */
 export interface ReleaseBatch {
@@ -127,7 +128,7 @@ export class ReleaseLog {
   #closed = false;
   // The durable log's state; #kv stays undefined in memory.
   #kv: Deno.Kv | undefined;
-  #onError: (e: Error) => void = (e) => console.error(`strata: ${e.message}`);
+  #onError: (e: Error) => void = (e) => log.warn("release notices", { error: e.message });
   /** Mutations not yet written, in the order made; a later one for the same key replaces it. */
   readonly #unwritten = new Map<string, Unwritten>();
   /** Highest sequence number stored along with every one before it. */

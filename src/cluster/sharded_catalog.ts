@@ -13,6 +13,7 @@ import type { CreateDatasetInput, DatasetDescription } from "../registry/records
 import type { Registry } from "../registry/registry.ts";
 import type { RemoteNameService } from "./name_client.ts";
 import { shardOf } from "./shard.ts";
+import { log } from "../observe/mod.ts";
 
 /** Options of a sharded catalog. */
 export interface ShardedCatalogOptions {
@@ -200,7 +201,7 @@ export class ShardedCatalog {
         if (e instanceof WaitTimeoutError) continue;
         // Not created yet, or its name server does not answer: ask again soon.
         if (!(e instanceof StrataError)) {
-          console.error(`strata: following commits of '${dataset}': ${(e as Error).message}`);
+          log.warn("following commits failed", { dataset, error: (e as Error).message });
         }
         await pause();
       }

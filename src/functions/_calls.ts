@@ -14,6 +14,7 @@ import {
 import { ARRAY_OF_TYPE, type FieldEntry } from "./fields.ts";
 import type { CallInput, SandboxReply } from "./sandbox.ts";
 import type { VersionRecord } from "./store.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** The error a failed request becomes: a limit by name, or the function's failure. */
 export function callError(
@@ -22,6 +23,7 @@ export function callError(
 ): StrataError {
   switch (reply.t) {
     case "timeout":
+      killed(record, "time");
       return new LimitExceededError(
         record.name,
         record.version,
@@ -36,6 +38,7 @@ export function callError(
       );
     case "error":
       if (reply.error.limit !== undefined) {
+        killed(record, reply.error.limit);
         return new LimitExceededError(
           record.name,
           record.version,
@@ -49,6 +52,12 @@ export function callError(
         `${reply.error.name}: ${reply.error.message}`,
       );
   }
+}
+
+/** Counts and logs a sandbox process killed for passing `limit`. */
+function killed(record: Pick<VersionRecord, "name" | "version">, limit: string): void {
+  metrics.functionKills.inc({ limit });
+  log.warn("function process killed", { function: record.name, version: record.version, limit });
 }
 
 /** Packs many calls' arrays into one buffer, each field aligned to 8 bytes. */

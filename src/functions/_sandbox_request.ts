@@ -6,20 +6,23 @@
  * @module
  */
 
-import { FunctionFailedError, LimitExceededError } from "../errors.ts";
+import { FunctionFailedError, LimitExceededError, StrataError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { fieldTable, packOutput } from "./fields.ts";
 import { callError } from "./_calls.ts";
 import { type Lease, type Loadable, LoadFailed, type SandboxPool } from "./pool.ts";
 import type { SandboxReply, SandboxRequest } from "./sandbox.ts";
 import type { VersionRecord } from "./store.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** A sandbox's answer to a request that succeeded. */
 export type Done = Extract<SandboxReply, { t: "done" }>;
 
 /**
  * Sends `message` to a sandbox of `module` from `pool` (`calls` calls'
- * worth of time) and answers its result; the call's error otherwise.
+ * worth of time) and answers its result; the call's error otherwise. Each
+ * request is one sample of `strata_function_call_duration_seconds`, by
+ * outcome (`ok`, or the failure's code or limit).
  */
 export async function requestSandbox(
   pool: SandboxPool,
@@ -28,6 +31,30 @@ export async function requestSandbox(
   message: SandboxRequest,
   transfer: Transferable[],
   calls = 1,
+): Promise<Done> {
+  const start = performance.now();
+  let outcome = "ok";
+  try {
+    return await requestOnce(pool, record, module, message, transfer, calls);
+  } catch (e) {
+    outcome = e instanceof LimitExceededError
+      ? `limit_${e.limit}`
+      : e instanceof StrataError
+      ? e.code
+      : "error";
+    throw e;
+  } finally {
+    metrics.functionCalls.observe({ outcome }, (performance.now() - start) / 1000);
+  }
+}
+
+async function requestOnce(
+  pool: SandboxPool,
+  record: Pick<VersionRecord, "name" | "version" | "limits">,
+  module: Loadable,
+  message: SandboxRequest,
+  transfer: Transferable[],
+  calls: number,
 ): Promise<Done> {
   let lease: Lease;
   try {

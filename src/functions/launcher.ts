@@ -38,7 +38,7 @@ export const RLIMIT_BASE_BYTES = 640 * 2 ** 20;
 
 /** What the service says when sandboxes get V8's heap limit only. */
 export const HEAP_ONLY_WARNING =
-  "strata: WARNING: function sandboxes get V8's heap limit only: memory outside the heap is not " +
+  "function sandboxes get V8's heap limit only: memory outside the heap is not " +
   "limited by the OS. Allow the service to run sh (--allow-run=deno,sh, as deno.json's tasks do) " +
   "to limit each sandbox process with a memory cgroup or RLIMIT_DATA";
 

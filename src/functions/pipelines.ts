@@ -31,6 +31,7 @@ import type {
   PlacementRecord,
   RunRecord,
 } from "./store.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** What pipelines need from the registry. */
 export interface PipelineCatalog {
@@ -370,6 +371,12 @@ export class PipelineService {
       p.queue.push(version);
       while (p.queue.length > p.record.queue) {
         const dropped = p.queue.shift()!;
+        metrics.pipelineRuns.inc({ state: "skipped" });
+        log.warn("pipeline run skipped", {
+          pipeline: p.record.name,
+          version: dropped,
+          queue: p.record.queue,
+        });
         this.#store.putRun({
           pipeline: p.record.name,
           version: dropped,
@@ -415,6 +422,7 @@ export class PipelineService {
       attempts++;
       try {
         last = await this.#attempt(spec, version, published, (info) => last = info);
+        metrics.pipelineRuns.inc({ state: "succeeded" });
         await this.#store.putRun({
           pipeline: spec.name,
           version,
@@ -428,6 +436,14 @@ export class PipelineService {
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
         if (attempts > spec.retries || this.#closed) {
+          metrics.pipelineRuns.inc({ state: "failed" });
+          log.error("pipeline run failed", {
+            pipeline: spec.name,
+            source: spec.source,
+            version,
+            attempts,
+            error,
+          });
           await this.#store.putRun({
             pipeline: spec.name,
             version,

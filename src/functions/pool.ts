@@ -14,6 +14,7 @@ import type { ModuleExports } from "./declaration.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { HEAP_ONLY_WARNING, Launcher, type LauncherOptions } from "./launcher.ts";
 import { heapMbOf, Sandbox, type SandboxReply } from "./sandbox.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** Options of a pool. */
 export interface PoolOptions {
@@ -186,7 +187,7 @@ export class SandboxPool {
       // start says only why.
       this.#warned = true;
       this.#launcher.isolation().then((i) => {
-        if (i.mode === "heap-only") console.warn(HEAP_ONLY_WARNING);
+        if (i.mode === "heap-only") log.warn("function isolation", { message: HEAP_ONLY_WARNING });
       }, () => {});
     }
     if (this.#refillTimer !== undefined) this.#refillSoon();
@@ -428,11 +429,14 @@ export class SandboxPool {
           e.idle.splice(e.idle.indexOf(sb), 1);
           e.total--;
           sb.terminate();
-          console.warn(
-            `strata: killed a sandbox process of function module ${key.slice(0, 16)}: it used ${
+          metrics.functionKills.inc({ limit: "idle_cpu" });
+          log.warn("function process killed", {
+            module: key.slice(0, 16),
+            limit: "idle_cpu",
+            message: `it used ${
               (now - before) * 10
             } ms of CPU in ${this.#idleCpuCheckMs} ms after its call returned`,
-          );
+          });
           if (e.total === 0 && e.waiters.length === 0) {
             this.#unschedule(e);
             this.#entries.delete(key);

@@ -132,11 +132,10 @@ export const metrics = {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers,
   }),
-  /** Deno KV atomic commits and their latency, by what was committed. */
+  /** The registry's Deno KV atomic commits and their latency. */
   kvCommit: new Histogram({
     name: "strata_kv_commit_duration_seconds",
-    help: "Deno KV atomic commits of the registry and their latency in seconds, by kind",
-    labelNames: ["kind"] as const,
+    help: "Deno KV atomic commits of the registry (group commits) and their latency in seconds",
     buckets: SECONDS,
     registers,
   }),

@@ -21,6 +21,7 @@ import { KEYS } from "./keys.ts";
 import type { CommitResult, VersionState } from "./records.ts";
 import { planRetention } from "./retention.ts";
 import { checkVersion } from "./validate.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** What a commit changes besides the version itself. */
 interface Retirement {
@@ -170,6 +171,7 @@ export class Commits {
         const retired = p.change.retirement.freed.map((h) => h.record);
         this.#s.release(retired);
         this.#s.committed(d.record.name, p.v.version);
+        metrics.versionsCommitted.inc({ dataset: d.record.name });
         p.q.resolve({ version: p.v.version, retired });
       }
     } finally {

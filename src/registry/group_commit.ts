@@ -13,6 +13,7 @@
 
 import { ClosedError } from "../errors.ts";
 import { Fifo } from "./_fifo.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** One KV mutation. */
 export type Mutation =
@@ -302,7 +303,10 @@ export class GroupCommitter {
       else if (m.expireIn === undefined) op.set(m.key, m.value);
       else op.set(m.key, m.value, { expireIn: m.expireIn });
     }
+    const start = performance.now();
     const r = await op.commit();
+    metrics.kvCommit.observe((performance.now() - start) / 1000);
+    metrics.groupCommitBatch.observe(group.length);
     return r.ok ? { ok: true, versionstamp: r.versionstamp } : { ok: false };
   }
 }

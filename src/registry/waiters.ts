@@ -8,6 +8,7 @@
 
 import { BusyError, ClosedError, InvalidRequestError, WaitTimeoutError } from "../errors.ts";
 import { KEYS } from "./keys.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** Options of a wait. */
 export interface WaitOptions {
@@ -132,6 +133,7 @@ export class VersionWaiters {
       const finish = (settle: () => void) => {
         if (!watch.waiters.delete(waiter)) return;
         this.#count--;
+        metrics.waits.dec();
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         if (watch.waiters.size === 0) this.#stop(dataset, watch);
@@ -145,6 +147,7 @@ export class VersionWaiters {
       const watch = this.#watch(dataset);
       watch.waiters.add(waiter);
       this.#count++;
+      metrics.waits.inc();
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         timer = setTimeout(
           () => finish(() => reject(new WaitTimeoutError(dataset, atLeast, timeoutMs))),

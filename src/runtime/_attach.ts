@@ -21,9 +21,10 @@ import type { CopyPlace, NameService, SourceRecord } from "../name_service/name_
 import { checksum } from "./checksum.ts";
 import { ChunkedRun } from "./plan_chunks.ts";
 import type { RuntimeCore } from "./_core.ts";
-import { corruptCopy, describeCopy, firstFailure, holdsHere, whyGone } from "./_copies.ts";
+import { corruptCopy, describeCopy, firstFailure, holdsHere, lost, whyGone } from "./_copies.ts";
 import type { Part, RemoteReader, Sink } from "./_read_remote.ts";
 import type { AttachedBytes, AttachRequest, ReshapeMode } from "./requests.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** Attaches fragment regions and layouts for one runtime. */
 export class AttachReader {
@@ -133,6 +134,7 @@ export class AttachReader {
     const plan = this.#core.plans.plan(parts.map((p) => p.layout), layout);
     const out = into ?? new Uint8Array(layout.byteLength);
     executePlan(plan, parts.map((p) => p.bytes), out);
+    metrics.reshapedBytes.inc(out.byteLength);
     return out;
   }
 
@@ -175,19 +177,15 @@ export class AttachReader {
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
     const bytes = await staged.read(key, s.checksum);
     if (bytes === undefined) {
-      throw new LostError(
-        s.dataset,
-        s.version,
-        describeCopy(s),
-        whyGone(s.tier, tiers.specs, node),
-        {
+      throw lost(
+        new LostError(s.dataset, s.version, describeCopy(s), whyGone(s.tier, tiers.specs, node), {
           node,
-        },
+        }),
       );
     }
     const sum = await checksum(bytes);
     if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
-      throw corruptCopy(s, node, new ChecksumError(key, s.checksum, sum).message);
+      throw lost(corruptCopy(s, node, new ChecksumError(key, s.checksum, sum).message));
     }
     if (into !== undefined && into.buffer === bytes.buffer) {
       throw new InvalidRequestError(

@@ -28,6 +28,7 @@ import type {
   FragmentRecord,
   SourceRecord,
 } from "../name_service/name_service.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** `rows (r0=0,r1=4)`: a fragment copy named for messages. */
 export function describeCopy(
@@ -77,6 +78,17 @@ export function corruptCopy(
     `held by node '${node}' does not match its record (${detail}): its bytes are never served`,
     { node },
   );
+}
+
+/**
+ * Counts and logs a copy found missing or corrupt on this node (metric
+ * `strata_copies_lost_total`, a `copy lost` warning); returns the error to
+ * throw.
+ */
+export function lost(e: LostError): LostError {
+  metrics.copiesLost.inc();
+  log.warn("copy lost", { node: e.node, error: e.message });
+  return e;
 }
 
 /**

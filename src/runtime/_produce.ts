@@ -14,7 +14,8 @@ import { sameLayout } from "../wire/cut.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { checksum } from "./checksum.ts";
 import type { RuntimeCore } from "./_core.ts";
-import { corruptCopy, describeCopy } from "./_copies.ts";
+import { corruptCopy, describeCopy, lost } from "./_copies.ts";
+import { metrics } from "../observe/mod.ts";
 
 /**
  * The bytes of `copy` in layout `want` (`FragmentSource` of the wire
@@ -30,26 +31,29 @@ export async function produce(
   const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
   const bytes = await core.staged.read(key, copy.checksum);
   if (bytes === undefined) {
-    throw new LostError(
-      copy.dataset,
-      copy.version,
-      describeCopy(copy),
-      `is not on node '${node}': it was held only in memory and is gone`,
-      { node },
+    throw lost(
+      new LostError(
+        copy.dataset,
+        copy.version,
+        describeCopy(copy),
+        `is not on node '${node}': it was held only in memory and is gone`,
+        { node },
+      ),
     );
   }
   if (bytes.byteLength !== copy.byteLength) {
-    throw corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`);
+    throw lost(corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`));
   }
   if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
   const sum = await checksum(bytes);
   if (sum !== copy.checksum) {
-    throw corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message);
+    throw lost(corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message));
   }
   // A scratch buffer, back in the pool once the server has written it.
   const out = scratch.take(want.byteLength);
   try {
     executePlan(core.plans.plan([copy.layout], want), [bytes], out);
+    metrics.reshapedBytes.inc(out.byteLength);
     return { bytes: out, checksum: await checksum(out), release: () => scratch.give(out) };
   } catch (e) {
     scratch.give(out);

@@ -15,6 +15,7 @@ import type { RuntimeCore } from "./_core.ts";
 import { describeCopy, placedFragment, refused } from "./_copies.ts";
 import type { RemoteReader } from "./_read_remote.ts";
 import type { ReplicaRequest, SendReplica } from "./requests.ts";
+import { log } from "../observe/mod.ts";
 
 /** The replicas of one runtime: those it asks for and those it keeps. */
 export class Replicas {
@@ -60,13 +61,15 @@ export class Replicas {
       if (r.status === "fulfilled") placed.push({ node: r.value.node, tier: r.value.tier });
       else {
         const c = remote[i]!;
-        console.warn(
-          `strata: Copy of ${
-            describeCopy(record)
-          } of version ${record.version} of '${record.dataset}' on tier '${c.tier}' of node '${c.node}' failed (${
-            (r.reason as Error)?.message ?? r.reason
-          }); the copy on node '${this.#core.node}' stays`,
-        );
+        log.warn("replica failed", {
+          dataset: record.dataset,
+          version: record.version,
+          copy: describeCopy(record),
+          node: c.node,
+          tier: c.tier,
+          error: String((r.reason as Error)?.message ?? r.reason),
+          stays: this.#core.node,
+        });
       }
     });
     return placed;

@@ -11,6 +11,7 @@
 import { executePlan } from "../transform/execute.ts";
 import type { CopyOp, Plan } from "../transform/op.ts";
 import { scalarSize } from "../transform/scalar.ts";
+import { metrics } from "../observe/mod.ts";
 
 /** A piece of a plan, and how many source bytes must be there before it runs. */
 export interface PlanChunk {
@@ -143,5 +144,6 @@ export class ChunkedRun {
   /** Runs every piece not run yet. */
   finish(): void {
     this.advance(Infinity);
+    metrics.reshapedBytes.inc(this.#target.byteLength);
   }
 }

@@ -26,6 +26,7 @@ import { PlanCache } from "./plan_cache.ts";
 import { PublishedSizes } from "./published_sizes.ts";
 import { StagedCopies } from "./staged_copies.ts";
 import type { RuntimeCore } from "./_core.ts";
+import { AnswerCache, type SharedAnswer } from "./answer_cache.ts";
 import { AttachReader } from "./_attach.ts";
 import { flushVersion } from "./_flush.ts";
 import { produce } from "./_produce.ts";
@@ -42,6 +43,7 @@ import type {
   RuntimeOptions,
 } from "./requests.ts";
 
+export type { SharedAnswer } from "./answer_cache.ts";
 export type {
   AttachedBytes,
   AttachRequest,
@@ -52,6 +54,7 @@ export type {
   RuntimeOptions,
   SendReplica,
 } from "./requests.ts";
+import { metrics } from "../observe/mod.ts";
 
 /**
  * A runtime on one node.
@@ -76,6 +79,8 @@ export class Runtime {
   readonly #listening: (() => unknown)[] = [];
   /** Sizes read from published bytes (datasets whose sizes differ per version). */
   readonly #sizes = new PublishedSizes();
+  /** Small answers of committed versions, served again without a read (`attachShared`). */
+  readonly #answers = new AnswerCache();
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -190,8 +195,10 @@ export class Runtime {
    * `NodeFullError` (507) when no tier can make room for it. Concurrent
    * publishes of a dataset are registered in the order they were called.
    */
-  publish(req: PublishRequest): Promise<{ committed: boolean; record: FragmentRecord }> {
-    return this.#publisher.publish(req);
+  async publish(req: PublishRequest): Promise<{ committed: boolean; record: FragmentRecord }> {
+    const published = await this.#publisher.publish(req);
+    metrics.publishedBytes.inc(req.bytes.byteLength);
+    return published;
   }
 
   /**
@@ -250,6 +257,7 @@ export class Runtime {
   /** Frees the bytes of copies this node holds (retired or deleted versions), on every tier. */
   async free(records: readonly FragmentRecord[]): Promise<void> {
     for (const r of records) {
+      this.#answers.drop(r.dataset, r.version);
       if (r.node !== this.node && !r.replicas?.some((p) => p.node === this.node)) continue;
       await this.#core.staged.deleteWith(copyKey(r.dataset, r.version, r.fragment, r.bindings));
     }
@@ -269,7 +277,34 @@ export class Runtime {
   /** Attaches a fragment region of a committed version, in the fragment's layout. */
   async attach(req: AttachRequest): Promise<AttachedBytes> {
     const found = await this.#reader.lookup(req, req.fragment, req.bindings);
-    return await this.#reader.gather(found.version, found.sources, found.layout, req);
+    const attached = await this.#reader.gather(found.version, found.sources, found.layout, req);
+    metrics.attachedBytes.inc(attached.bytes.byteLength);
+    return attached;
+  }
+
+  /**
+   * Attaches a fragment region of a committed version, answering with bytes
+   * that callers share and never write to (an HTTP response body). The
+   * version is looked up as by `attach`; a small answer of a version it has
+   * answered before comes from memory, with no tier read, checksum or
+   * reshape (bench/wrk_bench.ts measures it against `/v1/health`).
+   */
+  async attachShared(req: Omit<AttachRequest, "into">): Promise<SharedAnswer> {
+    const found = await this.#reader.lookup(req, req.fragment, req.bindings);
+    const key = found.createdAt === undefined || !this.#answers.keeps(found.layout.byteLength)
+      ? undefined
+      : { ...req, createdAt: found.createdAt, version: found.version };
+    const kept = key === undefined ? undefined : this.#answers.get(key);
+    if (kept !== undefined) return kept;
+    const { bytes } = await this.#reader.gather(found.version, found.sources, found.layout, req);
+    const answer = {
+      version: found.version,
+      layout: found.layout,
+      bytes: bytes as Uint8Array<ArrayBuffer>,
+      layoutJson: JSON.stringify(found.layout),
+    };
+    if (key !== undefined) this.#answers.put(key, answer);
+    return answer;
   }
 
   /**
@@ -284,7 +319,9 @@ export class Runtime {
   ): Promise<AttachedBytes> {
     const found = await this.#reader.lookup(req, "dataset", {});
     const sources = found.sources.filter((s) => overlaps(s.layout, layout));
-    return await this.#reader.gather(found.version, sources, layout, req);
+    const attached = await this.#reader.gather(found.version, sources, layout, req);
+    metrics.attachedBytes.inc(attached.bytes.byteLength);
+    return attached;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Holding, Holdings } from "./_holdings.ts";
 import type { Mutex } from "./_locks.ts";
 import { planSpill, type SpillCopy, type SpillMove } from "./spill.ts";
 import type { DeclaredTier } from "./tier_config.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /**
  * The spill rule could not make room on a tier.
@@ -184,6 +185,9 @@ export class Spilling {
       announced.push(this.announce(m.key, h));
       this.#o.holdings.detach(h, m.from);
       await from.delete(m.key);
+      metrics.spills.inc({ from: m.from, to: m.to! });
+      metrics.spilledBytes.inc(bytes.byteLength);
+      log.info("copy spilled", { copy: m.key, from: m.from, to: m.to!, bytes: bytes.byteLength });
       return true;
     } finally {
       h.moving = undefined;

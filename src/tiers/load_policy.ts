@@ -10,6 +10,7 @@
 import { InvalidConfigError } from "../errors.ts";
 import fastestFit from "./fastest_fit.ts";
 import type { NamedPolicy, PlacementPolicy } from "./policy.ts";
+import { log as logger } from "../observe/mod.ts";
 
 /**
  * The policy used when config names none, and when a configured policy fails.
@@ -89,7 +90,8 @@ export async function loadPolicy(
       } or the path of a policy module`,
     );
   }
-  const log = options.log ?? console.warn;
+  const log = options.log ??
+    ((message: string) => logger.warn("placement policy", { message }));
   const reject = (reason: string): NamedPolicy => {
     log(`Cannot load placement policy '${spec}': ${reason}; using ${DEFAULT_POLICY}`);
     return defaultPolicy();

@@ -14,6 +14,7 @@ import { openTiers, type TierPlace } from "./open_tier.ts";
 import type { NamedPolicy, NodeView, PlacedFragment, ReshapeChoice, TierView } from "./policy.ts";
 import type { DeclaredTier, TierSpec } from "./tier_config.ts";
 import { type TierUsage, tierUsage, tierViews } from "./usage.ts";
+import { log as logger } from "../observe/mod.ts";
 
 export type { DeclaredTier, Placement, PolicyStatus, TierUsage };
 
@@ -25,7 +26,7 @@ export interface TierSetOptions {
   readonly tiers: readonly DeclaredTier[];
   /** The placement policy (default fastest-fit). */
   readonly policy?: NamedPolicy;
-  /** Where problems with the policy are reported (default `console.warn`). */
+  /** Where problems with the policy are reported (default: a warning in the process's log). */
   readonly log?: (message: string) => void;
 }
 
@@ -81,7 +82,7 @@ export class TierSet {
     this.node = options.node;
     this.#tiers = options.tiers;
     this.#holdings = new Holdings(options.tiers);
-    const log = options.log ?? console.warn;
+    const log = options.log ?? ((message: string) => logger.warn("tier set", { message }));
     this.#decisions = new Decisions({
       node: options.node,
       policy: options.policy,

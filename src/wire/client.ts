@@ -19,6 +19,7 @@ import { copyKey } from "../tiers/copy_keys.ts";
 import { PROTOCOL, type WireCopy } from "./codec.ts";
 import { FrameReader, writeFrame } from "./stream.ts";
 import { DeadlineError, Deadlines } from "./deadline.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** Where a peer runtime's data plane listens. */
 export interface Peer {
@@ -284,6 +285,7 @@ class Connection {
   broken = false;
   /** Whether the last request failed before any byte of its answer arrived. */
   unanswered = false;
+  #closed = false;
 
   private constructor(conn: Deadlines, peer: Peer, answerMs: number) {
     this.#conn = conn;
@@ -302,6 +304,12 @@ class Connection {
         (late) => late.close(),
       );
     } catch (e) {
+      metrics.wireRefused.inc({ side: "client" });
+      log.warn("connection refused", {
+        node: peer.node,
+        peer: `${peer.hostname}:${peer.port}`,
+        error: (e as Error).message,
+      });
       throw new UnavailableError(
         `Node '${peer.node}' does not answer at ${peer.hostname}:${peer.port}: ${
           (e as Error).message
@@ -310,6 +318,8 @@ class Connection {
       );
     }
     conn.setNoDelay(true);
+    metrics.wireConnections.inc({ side: "client" });
+    metrics.wireOpen.inc({ side: "client" });
     const stream = new Deadlines(conn, {
       writeMs: options.writeTimeoutMs ?? 30_000,
       what: `node '${peer.node}' at ${peer.hostname}:${peer.port}`,
@@ -383,8 +393,11 @@ class Connection {
       this.broken = false;
       if (sum !== frame.checksum) {
         const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
+        metrics.checksumFailures.inc();
+        log.warn("checksum mismatch", { copy: key, node: this.#peer.node });
         throw new ChecksumError(`${key} from node '${this.#peer.node}'`, frame.checksum, sum);
       }
+      metrics.wireBytes.inc({ direction: "received" }, out.byteLength);
       return out;
     } catch (e) {
       // Not a deadline: a peer that answers nothing in time is not asked again.
@@ -402,6 +415,8 @@ class Connection {
   }
 
   close(): void {
+    if (!this.#closed) metrics.wireOpen.dec({ side: "client" });
+    this.#closed = true;
     this.#conn.close();
   }
 }

@@ -17,6 +17,7 @@ import { type Frame, PROTOCOL, type WireCopy } from "./codec.ts";
 import { type ByteStream, FrameReader, writeFrame } from "./stream.ts";
 import { Deadlines } from "./deadline.ts";
 import { checkWant } from "./want.ts";
+import { log, metrics } from "../observe/mod.ts";
 
 /** What the server reads copies from (the node runtime). */
 export interface FragmentSource {
@@ -187,8 +188,11 @@ export class WireServer {
         });
         const served: Served = { conn, stream, address, pending: true, closed: false };
         this.#conns.set(conn, served);
+        metrics.wireConnections.inc({ side: "server" });
+        metrics.wireOpen.inc({ side: "server" });
         this.#track(
           this.#serve(served).finally(() => {
+            metrics.wireOpen.dec({ side: "server" });
             this.#conns.delete(conn);
             if (!served.pending) this.#established--;
             this.#drop(served);
@@ -247,6 +251,7 @@ export class WireServer {
 
   /** Answers a connection it will not serve with an `unavailable` failure, and closes it. */
   async #refuse(conn: Deno.TcpConn, message: string): Promise<void> {
+    refused(conn.remoteAddr.hostname, message);
     const out = new Deadlines(conn, { writeMs: 1000, what: "a refused peer" });
     await writeFrame(out, { kind: "failure", id: 0, ...errorBody(new UnavailableError(message)) })
       .catch(() => {});
@@ -284,6 +289,7 @@ export class WireServer {
       if (hello === null) return;
       const refusal = this.#checkHello(hello);
       if (refusal !== undefined) {
+        refused(served.address, refusal.message);
         await writeFrame(stream, { kind: "failure", id: 0, ...errorBody(refusal) });
         return;
       }
@@ -292,6 +298,7 @@ export class WireServer {
         const busy = new UnavailableError(
           `Node '${o.node}' serves ${max} connections already: retry later`,
         );
+        refused(served.address, busy.message);
         await writeFrame(stream, { kind: "failure", id: 0, ...errorBody(busy) });
         return;
       }
@@ -357,8 +364,15 @@ export class WireServer {
         byteLength: out.bytes.byteLength,
         checksum: out.checksum,
       }, out.bytes);
+      metrics.wireBytes.inc({ direction: "sent" }, out.bytes.byteLength);
     } finally {
       out.release?.();
     }
   }
+}
+
+/** Counts and logs a data-plane connection this server refused. */
+function refused(peer: string, error: string): void {
+  metrics.wireRefused.inc({ side: "server" });
+  log.warn("connection refused", { peer, error });
 }

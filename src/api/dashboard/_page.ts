@@ -189,8 +189,8 @@ export const PAGE_JS = String.raw`"use strict";
         (n.tiers || []).forEach(function (t) {
           var pct = t.capacity > 0 ? Math.min(100, 100 * t.used / t.capacity) : 0;
           html += "<tr><td>" + esc(t.name) + '</td><td style="width:70%"><div class="bar"><div style="width:' +
-            pct.toFixed(2) + '%"></div><span>' + esc(size(t.used) + " of " + size(t.capacity) + ", " + t.count +
-              " copies") + "</span></div></td></tr>";
+            pct.toFixed(2) + '%"></div><span>' + esc(size(t.used) + " of " + size(t.capacity) +
+              (t.count === undefined ? "" : ", " + t.count + " copies")) + "</span></div></td></tr>";
         });
         html += "</table></div>";
       });
