@@ -8,6 +8,7 @@ import { connect } from "../client/mod.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { readInput, readInputText } from "./read_input.ts";
 import { runHdf5Command } from "./hdf5_commands.ts";
+import { progress, PROGRESS_MIN_BYTES, sayWaiting } from "./progress.ts";
 
 /** Options shared by the client commands. */
 export interface ClientFlags {
@@ -102,9 +103,12 @@ export async function runClientCommand(
       need(4, "publish DATASET VERSION FRAGMENT FILE [--bind NAME=VALUE]");
       const [dataset, version, fragment, file] = args as [string, string, string, string];
       const bytes = file === "-" ? await readAll(Deno.stdin.readable) : await readInput(file);
+      const shown = progress(`publish ${dataset} ${version} ${fragment}`, bytes.byteLength);
       const r = await strata.publish(dataset, integer(version, "VERSION"), fragment, bytes, {
         params: flags.bindings,
+        ...(bytes.byteLength >= PROGRESS_MIN_BYTES ? { onProgress: shown.update } : {}),
       });
+      shown.done();
       console.log(JSON.stringify(r));
       return 0;
     }
@@ -121,11 +125,24 @@ export async function runClientCommand(
       const version = flags.version === undefined || flags.version === "latest"
         ? "latest"
         : integer(flags.version, "--version");
+      const waitMs = flags.wait === undefined ? undefined : integer(flags.wait, "--wait");
+      if (waitMs !== undefined) {
+        sayWaiting(
+          `${version === "latest" ? "a committed version" : `version ${version}`} of '${args[0]}'`,
+          waitMs,
+        );
+      }
+      let shown: ReturnType<typeof progress> | undefined;
       const a = await strata.attach(args[0]!, args[1]!, {
         version,
         params: flags.bindings,
-        ...(flags.wait === undefined ? {} : { waitMs: integer(flags.wait, "--wait") }),
+        ...(waitMs === undefined ? {} : { waitMs }),
+        onProgress: (done, total) => {
+          shown ??= progress(`attach ${args[0]} ${args[1]}`, total);
+          shown.update(done);
+        },
       });
+      shown?.done();
       const out = Deno.stdout.writable.getWriter();
       await out.write(a.bytes);
       out.releaseLock();

@@ -53,6 +53,8 @@ export interface AttachOptions {
    * off, `into` may hold part of the bytes and must not be used.
    */
   readonly into?: Uint8Array;
+  /** Called as the payload arrives (per chunk, not per byte): bytes so far and in all. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Attached bytes and their layout. */
@@ -199,17 +201,43 @@ export class Client {
     await this.#json("DELETE", `/datasets/${enc(name)}${options.force ? "?force=true" : ""}`);
   }
 
-  /** Publishes one fragment of a version: `data` must be exactly the fragment's layout. */
+  /**
+   * Publishes one fragment of a version: `data` must be exactly the
+   * fragment's layout. With `onProgress`, the bytes are streamed in 1 MiB
+   * pieces and each piece handed to the connection is reported.
+   */
   async publish(
     dataset: string,
     version: number,
     fragment: string,
     data: ArrayBufferView,
-    options: { readonly params?: Readonly<Record<string, number>> } = {},
+    options: {
+      readonly params?: Readonly<Record<string, number>>;
+      readonly onProgress?: (done: number, total: number) => void;
+    } = {},
   ): Promise<Published> {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const path = `/datasets/${enc(dataset)}/versions/${version}/fragments/${enc(fragment)}`;
-    return await this.#json("PUT", path + query(options.params ?? {}), bytes);
+    const path = `/datasets/${enc(dataset)}/versions/${version}/fragments/${enc(fragment)}` +
+      query(options.params ?? {});
+    const onProgress = options.onProgress;
+    if (onProgress === undefined) return await this.#json("PUT", path, bytes);
+    let sent = 0;
+    const piece = 1 << 20;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= bytes.byteLength) return controller.close();
+        const chunk = bytes.subarray(sent, Math.min(sent + piece, bytes.byteLength));
+        controller.enqueue(chunk);
+        sent += chunk.byteLength;
+        onProgress(sent, bytes.byteLength);
+      },
+    });
+    return await httpJson<Published>(this.#base + path, {
+      ...this.#options(),
+      method: "PUT",
+      rawBody: body,
+      headers: { "content-type": "application/octet-stream" },
+    }, errorOfAnswer);
   }
 
   /** Commits a version explicitly; returns the versions retention retired. */
@@ -277,9 +305,14 @@ export class Client {
     if (!res.ok) throw await errorOf(res);
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
-    const bytes = options.into === undefined
+    const expected = layout.byteLength;
+    const bytes = options.into === undefined && options.onProgress === undefined
       ? new Uint8Array(await res.arrayBuffer())
-      : await readInto(res, options.into, { fragment, expected: layout.byteLength });
+      : await readInto(res, options.into ?? new Uint8Array(expected), {
+        fragment,
+        expected,
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      });
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
   }
 
@@ -313,7 +346,11 @@ const MAX_WAIT_PER_REQUEST_MS = 3_600_000;
 async function readInto(
   res: Response,
   into: Uint8Array,
-  { fragment, expected }: { readonly fragment: string; readonly expected: number },
+  { fragment, expected, onProgress }: {
+    readonly fragment: string;
+    readonly expected: number;
+    readonly onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<Uint8Array> {
   if (into.byteLength !== expected) {
     await res.body?.cancel();
@@ -333,6 +370,7 @@ async function readInto(
     }
     into.set(chunk, off);
     off += chunk.byteLength;
+    onProgress?.(off, expected);
   }
   if (off !== expected) {
     throw fromAnswer(
