@@ -8,7 +8,7 @@
  */
 
 import type { Hono } from "hono";
-import { InvalidRequestError } from "../errors.ts";
+import { errorBody, InvalidRequestError } from "../errors.ts";
 import {
   checkBindings,
   checkLabel,
@@ -21,7 +21,12 @@ import type { NodeBook } from "../cluster/node_book.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AttachQuery, NodeInput } from "../registry/records.ts";
-import type { CopyRef, FragmentRecord, NodeTier } from "../name_service/name_service.ts";
+import type {
+  CommitSubscription,
+  CopyRef,
+  FragmentRecord,
+  NodeTier,
+} from "../name_service/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
 /** What the cluster routes need. */
@@ -143,6 +148,78 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
     const version = versionParam(c.req.param("version"), false) as number;
     return reply(c, await o.registry.commitVersion(c.req.param("name"), version));
   });
+  app.get("/v1/cluster/datasets/:name/fragments/:fragment/subscribe", (c) => {
+    const { from, limit, policy, bindings } = subscribeParams(
+      new URL(c.req.url).searchParams,
+    );
+    const sub = o.registry.subscribe({
+      dataset: c.req.param("name"),
+      fragment: c.req.param("fragment"),
+      bindings,
+      ...(from === undefined ? {} : { from }),
+      ...(limit === undefined ? {} : { limit }),
+      ...(policy === undefined ? {} : { policy }),
+    });
+    return new Response(noticeStream(sub), {
+      headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
+    });
+  });
+}
+
+/** How long a subscription stream stays silent before it sends a heartbeat line. */
+const HEARTBEAT_MS = 10_000;
+
+/**
+ * A subscription as NDJSON lines: one per committed version (a lookup's
+ * answer and `dropped`), `{}` as a heartbeat when nothing was committed for
+ * a while, and a last `{"error": ...}` line when the subscription fails.
+ * It is read only as fast as the runtime reads it: a consumer that falls
+ * behind fills its bounded queue, whose policy decides (docs/nodes.md).
+ */
+function noticeStream(sub: CommitSubscription): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const notice = await sub.next(HEARTBEAT_MS);
+        controller.enqueue(encoder.encode(`${JSON.stringify(notice ?? {})}\n`));
+      } catch (e) {
+        controller.enqueue(encoder.encode(`${JSON.stringify({ error: errorBody(e) })}\n`));
+        sub.close();
+        controller.close();
+      }
+    },
+    cancel() {
+      sub.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The query of a subscription: `from`, `limit`, `policy` and integer bindings. */
+function subscribeParams(params: URLSearchParams): {
+  from?: number;
+  limit?: number;
+  policy?: string;
+  bindings: Record<string, number>;
+} {
+  const out: { from?: number; limit?: number; policy?: string; bindings: Record<string, number> } =
+    { bindings: {} };
+  for (const [k, v] of params) {
+    if (k === "policy") {
+      out.policy = v;
+      continue;
+    }
+    const n = Number(v);
+    if (v === "" || !Number.isSafeInteger(n)) {
+      throw new InvalidRequestError(
+        `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
+      );
+    }
+    if (k === "from") out.from = n;
+    else if (k === "limit") out.limit = n;
+    else out.bindings[k] = n;
+  }
+  return out;
 }
 
 /** Node leases: registration, renewal and the live list. */

@@ -8,18 +8,21 @@
 import { InvalidConfigError, NotFoundError, WaitTimeoutError } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type {
+  CommitSubscription,
   CopyRef,
   DatasetSettings,
   FragmentRecord,
   NameService,
   NodeEntry,
   SourceRecord,
+  SubscribeQuery,
 } from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { NodeView } from "./node_book.ts";
 import type { ReleaseBatch } from "./release_log.ts";
 import { controlCall } from "./control_call.ts";
 import { shardOf } from "./shard.ts";
+import { remoteSubscription } from "./remote_subscription.ts";
 
 /** Options of a `RemoteNameService`. */
 export interface RemoteNameOptions {
@@ -84,6 +87,11 @@ export class RemoteNameService implements NameService {
   /** The name server that holds `dataset`. */
   urlOf(dataset: string): string {
     return this.#urls[shardOf(dataset, this.#urls.length)]!;
+  }
+
+  /** Subscribes to a dataset's commits at its name server, over one streamed response. */
+  subscribe(query: SubscribeQuery): CommitSubscription {
+    return remoteSubscription(this.urlOf(query.dataset), this.#token, query);
   }
 
   datasetSettings(name: string): Promise<DatasetSettings> {

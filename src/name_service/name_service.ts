@@ -115,8 +115,56 @@ export type CopyRef = Pick<
   "dataset" | "version" | "fragment" | "bindings" | "node"
 >;
 
+/** What a subscriber to a fragment region of a dataset asks for. */
+export interface SubscribeQuery {
+  /** Dataset name (it need not exist yet). */
+  readonly dataset: string;
+  /** Fragment to look up in each committed version. */
+  readonly fragment: string;
+  /** Its bindings. */
+  readonly bindings: Readonly<Record<string, number>>;
+  /** First version wanted: committed versions from it on are pushed (default 1). */
+  readonly from?: number;
+  /** Most versions queued for this subscriber (1 to 1024, default 16). */
+  readonly limit?: number;
+  /** What a full queue does: `drop-oldest` (default) or `fail`. */
+  readonly policy?: string;
+}
+
+/** A committed version pushed to a subscriber: the copies of its region, as a lookup answers. */
+export interface CommitNotice {
+  /** The committed version. */
+  readonly version: number;
+  /** The subscribed region's layout. */
+  readonly layout: FragmentLayout;
+  /** The copies that hold part of it. */
+  readonly sources: readonly SourceRecord[];
+  /** When the dataset was created. */
+  readonly createdAt?: number;
+  /** Versions dropped since the previous notice (the queue overflowed, or they were retired). */
+  readonly dropped: number;
+}
+
+/** A subscription to the commits of a dataset. */
+export interface CommitSubscription {
+  /**
+   * The next committed version, waiting up to `timeoutMs`: undefined when
+   * none came in that time. Throws `BusyError` once a `fail` queue
+   * overflowed, `ClosedError` once closed.
+   */
+  next(timeoutMs: number): Promise<CommitNotice | undefined>;
+  /** Ends the subscription. */
+  close(): void;
+}
+
 /** The name server operations a runtime calls. */
 export interface NameService {
+  /**
+   * Pushes each commit of a dataset from `query.from` on, with the copies
+   * of the subscribed region, through a bounded queue (absent: the name
+   * service cannot push, and the runtime waits and looks up instead).
+   */
+  subscribe?(query: SubscribeQuery): CommitSubscription;
   /** Settings of a dataset; `NotFoundError` when unknown. */
   datasetSettings(name: string): Promise<DatasetSettings>;
   /**

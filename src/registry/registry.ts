@@ -10,7 +10,13 @@
  * @module
  */
 
-import type { CopyRef, DatasetSettings, NameService } from "../name_service/name_service.ts";
+import type {
+  CommitSubscription,
+  CopyRef,
+  DatasetSettings,
+  NameService,
+  SubscribeQuery,
+} from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { Commits } from "./_commit.ts";
 import { CopyRecords } from "./_copies.ts";
@@ -20,6 +26,7 @@ import { Lookup } from "./_lookup.ts";
 import { NodeLeases } from "./_nodes.ts";
 import { Publisher } from "./_publish.ts";
 import { RegistryState } from "./_state.ts";
+import { subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
 import type { GroupCommitOptions } from "./group_commit.ts";
 import type {
@@ -181,6 +188,32 @@ export class Registry implements NameService {
    */
   onCommit(listener: (dataset: string, version: number) => void): () => void {
     return this.#s.onCommit(listener);
+  }
+
+  /**
+   * Subscribes to the commits of a dataset from `query.from` on: each
+   * commit is queued for the subscriber (at most `query.limit`, then its
+   * policy: drop the oldest, or fail) and answered with the copies of the
+   * subscribed region when taken. The dataset need not exist yet.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * const sub = reg.subscribe({ dataset: "t", fragment: "dataset", bindings: {} });
+   * await reg.publishFragment({
+   *   dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "n", tier: "memory", byteLength: 32, checksum: 0,
+   * });
+   * const notice = await sub.next(1000);
+   * assert.equal(notice?.version, 1);
+   * assert.equal(notice?.sources.length, 1);
+   * sub.close();
+   * ```
+   */
+  subscribe(query: SubscribeQuery): CommitSubscription {
+    return subscribeCommits(this.#s, this.#lookup, query);
   }
 
   /**

@@ -18,7 +18,13 @@ import { overlaps } from "../transform/overlap.ts";
 import type { WireCopy } from "../wire/codec.ts";
 import type { Produced } from "../wire/server.ts";
 import { copyKey, parseCopyKey } from "../tiers/copy_keys.ts";
-import type { CopyRef, FragmentRecord, NameService } from "../name_service/name_service.ts";
+import type {
+  CopyRef,
+  FragmentRecord,
+  NameService,
+  SubscribeQuery,
+} from "../name_service/name_service.ts";
+import { UnavailableError } from "../errors.ts";
 import { sendReplicaOverHttp } from "./replica_client.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { PeerDirectory } from "./peers.ts";
@@ -28,6 +34,7 @@ import { StagedCopies } from "./staged_copies.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { AnswerCache, type SharedAnswer } from "./answer_cache.ts";
 import { AttachReader } from "./_attach.ts";
+import { VersionStream, type VersionStreamOptions } from "./version_stream.ts";
 import { flushVersion } from "./_flush.ts";
 import { produce } from "./_produce.ts";
 import { Publisher } from "./_publish.ts";
@@ -44,6 +51,7 @@ import type {
 } from "./requests.ts";
 
 export type { SharedAnswer } from "./answer_cache.ts";
+export type { StreamedVersion, VersionStream, VersionStreamOptions } from "./version_stream.ts";
 export type {
   AttachedBytes,
   AttachRequest,
@@ -305,6 +313,30 @@ export class Runtime {
     };
     if (key !== undefined) this.#answers.put(key, answer);
     return answer;
+  }
+
+  /**
+   * Subscribes to a fragment region of a dataset: the name server pushes
+   * each commit from `query.from` on with its copy list (through a queue of
+   * at most `query.limit` versions, then `query.policy`: drop the oldest or
+   * fail), and the stream fetches up to `ahead` versions while the
+   * application works on the one it took (bench/streaming_bench.ts).
+   * `UnavailableError` when the name service cannot push.
+   */
+  subscribe(
+    query: SubscribeQuery,
+    options: VersionStreamOptions = {},
+  ): VersionStream {
+    const names = this.#core.names;
+    if (names.subscribe === undefined) {
+      throw new UnavailableError("This runtime's name service cannot push commits");
+    }
+    return new VersionStream(
+      names.subscribe(query),
+      async (n, into) =>
+        (await this.#reader.gather(n.version, n.sources, n.layout, { into })).bytes,
+      { dataset: query.dataset, ...options },
+    );
   }
 
   /**

@@ -1,0 +1,123 @@
+/**
+ * A subscription to a dataset's commits at a name server in another
+ * process: one long-lived HTTP response of NDJSON lines, read as they come
+ * into a queue of the subscription's limit and policy; the name server
+ * holds its own queue of the same bounds for what the connection has not
+ * taken yet.
+ *
+ * @module
+ */
+
+import { ClosedError, errorFromBody, UnavailableError } from "../errors.ts";
+import { NoticeQueue } from "../registry/notice_queue.ts";
+import type {
+  CommitNotice,
+  CommitSubscription,
+  SubscribeQuery,
+} from "../name_service/name_service.ts";
+
+/**
+ * Subscribes at the name server `base` (`GET
+ * /v1/cluster/datasets/:name/fragments/:fragment/subscribe`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { remoteSubscription } from "./remote_subscription.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response('{}\n{"version":3,"layout":{"byteLength":0,"slots":[]},"sources":[],"dropped":0}\n'));
+ * const sub = remoteSubscription(`http://127.0.0.1:${server.addr.port}`, undefined, {
+ *   dataset: "t", fragment: "dataset", bindings: {},
+ * });
+ * assert.equal((await sub.next(5000))?.version, 3);
+ * sub.close();
+ * await server.shutdown();
+ * ```
+ */
+export function remoteSubscription(
+  base: string,
+  token: string | undefined,
+  query: SubscribeQuery,
+): CommitSubscription {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query.bindings)) params.set(k, String(v));
+  if (query.from !== undefined) params.set("from", String(query.from));
+  if (query.limit !== undefined) params.set("limit", String(query.limit));
+  if (query.policy !== undefined) params.set("policy", query.policy);
+  const path = `/v1/cluster/datasets/${encodeURIComponent(query.dataset)}/fragments/${
+    encodeURIComponent(query.fragment)
+  }/subscribe?${params}`;
+  const peer = `Name server ${base}`;
+  const abort = new AbortController();
+  // Read as the lines come, into a queue of the same limit and policy as
+  // the name server's: the consumer's process holds at most `limit` too.
+  const queue = new NoticeQueue<CommitNotice>(query.dataset, query);
+  (async () => {
+    const read = await openLines(base + path, token, abort.signal, peer);
+    for (let line = await read(); line !== undefined; line = await read()) {
+      const msg = JSON.parse(line) as Partial<CommitNotice> & { error?: unknown };
+      if (msg.error !== undefined) {
+        throw errorFromBody(msg.error) ?? new UnavailableError(`${peer} failed: ${line}`);
+      }
+      // Lines without a version are heartbeats.
+      if (msg.version !== undefined) queue.push(msg as CommitNotice);
+    }
+    throw new UnavailableError(`${peer} ended the subscription to '${query.dataset}'`);
+  })().catch((e) => queue.fail(abort.signal.aborted ? new ClosedError("subscription") : e));
+  return {
+    async next(timeoutMs) {
+      const taken = await queue.next(timeoutMs);
+      if (taken === undefined) return undefined;
+      return taken.dropped === 0
+        ? taken.value
+        : { ...taken.value, dropped: taken.value.dropped + taken.dropped };
+    },
+    close() {
+      abort.abort();
+      queue.close();
+    },
+  };
+}
+
+/** Opens the stream; resolves with a function reading its next line (undefined at its end). */
+async function openLines(
+  url: string,
+  token: string | undefined,
+  signal: AbortSignal,
+  peer: string,
+): Promise<() => Promise<string | undefined>> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      signal,
+      ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+    });
+  } catch (e) {
+    throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`);
+  }
+  if (!res.ok || res.body === null) {
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = (JSON.parse(text) as { error?: unknown }).error;
+    } catch {
+      body = undefined;
+    }
+    throw errorFromBody(body) ?? new UnavailableError(`${peer} answered ${res.status}: ${text}`);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return async () => {
+    for (;;) {
+      const nl = buffered.indexOf("\n");
+      if (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) return undefined;
+      buffered += value;
+    }
+  };
+}

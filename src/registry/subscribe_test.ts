@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { GRID, rows, withRegistry } from "./_testing.ts";
+
+Deno.test("Registry.subscribe() pushes the versions committed from 'from' on, in order, with their copies", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 8 });
+    await reg.publishFragment(rows(0, 8, 1));
+    await reg.publishFragment(rows(0, 8, 2));
+    const sub = reg.subscribe({
+      dataset: "grid",
+      fragment: "rows",
+      bindings: { r0: 2, r1: 4 },
+      from: 2,
+    });
+    await reg.publishFragment(rows(0, 4, 3));
+    await reg.publishFragment(rows(4, 8, 3));
+    const two = await sub.next(1000);
+    assert.equal(two?.version, 2);
+    assert.equal(two?.layout.byteLength, 64);
+    const three = await sub.next(1000);
+    assert.equal(three?.version, 3);
+    assert.deepEqual(three?.sources.map((s) => s.bindings), [{ r0: 0, r1: 4 }]);
+    assert.equal(await sub.next(5), undefined);
+    sub.close();
+  });
+});
+
+Deno.test("Registry.subscribe() counts versions retired before the consumer took them as dropped", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
+    const sub = reg.subscribe({ dataset: "grid", fragment: "rows", bindings: { r0: 0, r1: 8 } });
+    for (let v = 1; v <= 5; v++) await reg.publishFragment(rows(0, 8, v));
+    const first = await sub.next(1000);
+    assert.deepEqual([first?.version, first?.dropped], [4, 3]);
+    assert.deepEqual([(await sub.next(1000))?.version], [5]);
+    sub.close();
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * A consumer's stream of committed versions: the name server pushes each
+ * commit with its copy list, and the stream fetches the next versions
+ * while the application works on the current one.
+ *
+ * @module
+ */
+
+import { ClosedError, InvalidRequestError, LostError, WaitTimeoutError } from "../errors.ts";
+import type { CommitNotice, CommitSubscription } from "../name_service/name_service.ts";
+import type { AttachedBytes } from "./requests.ts";
+
+/** Options of a version stream. */
+export interface VersionStreamOptions {
+  /** Versions fetched ahead of the one the application holds (1 to 16, default 2). */
+  readonly ahead?: number;
+  /** The dataset, named by errors. */
+  readonly dataset?: string;
+}
+
+/** A version the stream hands over, and how many it skipped before it. */
+export interface StreamedVersion extends AttachedBytes {
+  /**
+   * Versions skipped just before this one: dropped from a full queue
+   * (policy `drop-oldest`), or retired before they were fetched.
+   */
+  readonly dropped: number;
+}
+
+/** Fetches a notice's region into `into` (exactly its size). */
+export type FetchNotice = (notice: CommitNotice, into: Uint8Array) => Promise<Uint8Array>;
+
+interface Slot {
+  readonly notice: CommitNotice;
+  readonly bytes: Uint8Array;
+  /** Versions skipped before it by the stream itself (retired before fetched). */
+  readonly skipped: number;
+}
+
+/** How long one wait for a notice lasts before it is asked again. */
+const NOTICE_WAIT_MS = 10_000;
+
+/**
+ * The versions of a subscription, fetched ahead: at most `ahead` fetches
+ * in flight or waiting to be taken, each into a buffer of the stream's
+ * own (reused once the application took its bytes), so memory stays at
+ * `ahead + 1` buffers of the region whatever the producer does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VersionStream } from "./version_stream.ts";
+ * let v = 0;
+ * const sub = {
+ *   next: () => Promise.resolve({ version: ++v, layout: { byteLength: 1, slots: [] }, sources: [], dropped: 0 }),
+ *   close() {},
+ * };
+ * const stream = new VersionStream(sub, (n, into) => { into[0] = n.version; return Promise.resolve(into); });
+ * const into = new Uint8Array(1);
+ * assert.equal((await stream.next({ into, timeoutMs: 1000 })).version, 1);
+ * assert.equal(into[0], 1);
+ * assert.equal((await stream.next({ timeoutMs: 1000 })).bytes[0], 2);
+ * stream.close();
+ * ```
+ */
+export class VersionStream {
+  readonly #sub: CommitSubscription;
+  readonly #fetch: FetchNotice;
+  readonly #ahead: number;
+  readonly #dataset: string;
+  /** The last version handed over. */
+  #last = 0;
+  readonly #slots: Promise<Slot>[] = [];
+  readonly #free: Uint8Array[] = [];
+  #notices: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /** Streams the versions `sub` pushes, fetching each with `fetch`. */
+  constructor(sub: CommitSubscription, fetch: FetchNotice, options: VersionStreamOptions = {}) {
+    const ahead = options.ahead ?? 2;
+    if (!Number.isSafeInteger(ahead) || ahead < 1 || ahead > 16) {
+      throw new InvalidRequestError(
+        `Invalid stream option 'ahead': expected an integer from 1 to 16, found ${ahead}`,
+      );
+    }
+    this.#sub = sub;
+    this.#fetch = fetch;
+    this.#ahead = ahead;
+    this.#dataset = options.dataset ?? "the dataset";
+  }
+
+  /**
+   * The next committed version, in the region's layout: copied into `into`
+   * when given (then the stream's buffer is reused), else in a buffer the
+   * caller keeps. Waits up to `timeoutMs` (`WaitTimeoutError`; the version
+   * still comes with the next call).
+   */
+  async next(options: { readonly into?: Uint8Array; readonly timeoutMs: number }): Promise<
+    StreamedVersion
+  > {
+    if (this.#closed) throw new ClosedError("stream", "its consumer closed it");
+    this.#fill();
+    const head = this.#slots[0]!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slot = await Promise.race([
+      head,
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), options.timeoutMs)),
+    ]).finally(() => clearTimeout(timer));
+    if (slot === undefined) {
+      throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
+    }
+    this.#slots.shift();
+    const { notice, bytes } = slot;
+    let out = bytes;
+    if (options.into !== undefined) {
+      if (options.into.byteLength !== bytes.byteLength) {
+        this.#free.push(bytes);
+        throw new InvalidRequestError(
+          `Cannot take version ${notice.version} into a buffer of ${options.into.byteLength} bytes: expected ${bytes.byteLength}`,
+        );
+      }
+      options.into.set(bytes);
+      this.#free.push(bytes);
+      out = options.into;
+    }
+    this.#fill();
+    this.#last = notice.version;
+    return {
+      version: notice.version,
+      layout: notice.layout,
+      bytes: out,
+      dropped: notice.dropped + slot.skipped,
+    };
+  }
+
+  /** Ends the stream and its subscription. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sub.close();
+    for (const s of this.#slots) s.catch(() => {});
+    this.#slots.length = 0;
+  }
+
+  /** Starts fetches until `ahead` are under way or waiting. */
+  #fill(): void {
+    while (!this.#closed && this.#slots.length < this.#ahead) {
+      const slot = this.#take();
+      slot.catch(() => {});
+      this.#slots.push(slot);
+    }
+  }
+
+  /** The next notice (taken in order), fetched into a free buffer. */
+  async #take(): Promise<Slot> {
+    let skipped = 0;
+    for (;;) {
+      const turn = this.#notices.then(() => this.#notice());
+      this.#notices = turn.catch(() => {});
+      const notice = await turn;
+      const size = notice.layout.byteLength;
+      let buffer = this.#free.pop();
+      if (buffer === undefined || buffer.byteLength !== size) buffer = new Uint8Array(size);
+      try {
+        return { notice, bytes: await this.#fetch(notice, buffer), skipped };
+      } catch (e) {
+        this.#free.push(buffer);
+        // Retired before it was fetched: the consumer fell behind retention.
+        if (!(e instanceof LostError)) throw e;
+        skipped += 1 + notice.dropped;
+      }
+    }
+  }
+
+  async #notice(): Promise<CommitNotice> {
+    for (;;) {
+      if (this.#closed) throw new ClosedError("stream", "its consumer closed it");
+      const notice = await this.#sub.next(NOTICE_WAIT_MS);
+      if (notice !== undefined) return notice;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { BusyError } from "../src/errors.ts";
+import { RemoteNameService } from "../src/cluster/name_client.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
+import { WireClient } from "../src/wire/client.ts";
+import { withDir } from "./_fixtures.ts";
+import { startServer } from "./_server.ts";
+
+const put = (url: string, dataset: string, version: number, value: number) =>
+  fetch(`${url}/v1/datasets/${dataset}/versions/${version}/fragments/dataset`, {
+    method: "PUT",
+    headers: { "content-type": "application/octet-stream" },
+    body: new Uint8Array(new Float64Array(4).fill(value).buffer),
+  }).then((r) => r.json());
+
+const create = (url: string, name: string) =>
+  fetch(`${url}/v1/datasets`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, description: "dataset s { var x [4]float64 }", retention: 8 }),
+  }).then((r) => r.body?.cancel());
+
+Deno.test("Runtime.subscribe() over HTTP takes each version the server commits, fetched ahead over the data plane", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  const wire = new WireClient({ node: "consumer" });
+  try {
+    await withDir(async (dir) => {
+      await create(server.url, "steps");
+      const runtime = new Runtime({
+        node: "consumer",
+        names,
+        tiers: await openMemoryAndFile({
+          node: "consumer",
+          dataDir: dir,
+          memory: 1 << 20,
+          file: 1 << 20,
+        }),
+        wire,
+      });
+      const stream = runtime.subscribe({ dataset: "steps", fragment: "dataset", bindings: {} }, {
+        ahead: 2,
+      });
+      for (let v = 1; v <= 4; v++) {
+        assert.equal((await put(server.url, "steps", v, v)).committed, true);
+      }
+      const into = new Uint8Array(32);
+      for (let v = 1; v <= 4; v++) {
+        const got = await stream.next({ into, timeoutMs: 10_000 });
+        assert.deepEqual([got.version, got.dropped], [v, 0]);
+        assert.equal(got.bytes, into);
+        assert.deepEqual([...new Float64Array(into.buffer)], [v, v, v, v]);
+      }
+      stream.close();
+    });
+  } finally {
+    wire.close();
+    names.close();
+    await server.stop();
+  }
+});
+
+Deno.test("A subscription with policy fail ends with BusyError once its consumer falls behind its limit", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  try {
+    await create(server.url, "busy");
+    const sub = names.subscribe({
+      dataset: "busy",
+      fragment: "dataset",
+      bindings: {},
+      limit: 2,
+      policy: "fail",
+    });
+    assert.equal(await sub.next(200), undefined);
+    for (let v = 1; v <= 6; v++) await put(server.url, "busy", v, v);
+    // What was pushed before the overflow still arrives, then the failure.
+    const seen: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for (;;) seen.push((await sub.next(10_000))!.version);
+      })(),
+      BusyError,
+    );
+    assert.ok(seen.length <= 3, `${seen}`);
+    sub.close();
+    const bad = await fetch(
+      `${server.url}/v1/cluster/datasets/busy/fragments/dataset/subscribe?limit=0`,
+    );
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "invalid_request");
+  } finally {
+    names.close();
+    await server.stop();
+  }
+});
