@@ -5,6 +5,8 @@
  * @module
  */
 
+import { chartSvg } from "./_chart.ts";
+
 /** The machine a run was measured on. */
 export interface Machine {
   /** When, ISO 8601. */
@@ -54,8 +56,10 @@ export async function writeResults(
 }
 
 /**
- * Writes bench/results/NAME.json (`json`, as indented JSON) and NAME.md
- * (`markdown`): the one place benchmarks write their results.
+ * Writes bench/results/NAME.json (`json`, as indented JSON), NAME.md
+ * (`markdown`) and NAME.svg, the chart of the Markdown's first table (each
+ * figure beside its limits and peers; see `_chart.ts`), when it has
+ * figures to draw: the one place benchmarks write their results.
  */
 export async function writeResultFiles(
   name: string,
@@ -65,4 +69,22 @@ export async function writeResultFiles(
   await Deno.mkdir("bench/results", { recursive: true });
   await Deno.writeTextFile(`bench/results/${name}.json`, JSON.stringify(json, null, 2) + "\n");
   await Deno.writeTextFile(`bench/results/${name}.md`, markdown);
+  await writeChart(name, markdown);
+}
+
+/**
+ * Writes bench/results/NAME.svg from the Markdown result `markdown`, when
+ * its first table has figures in a unit; returns whether it wrote one.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeChart } from "./_results.ts";
+ * await writeChart("transfer", await Deno.readTextFile("bench/results/transfer.md"));
+ * ```
+ */
+export async function writeChart(name: string, markdown: string): Promise<boolean> {
+  const svg = chartSvg(markdown, name);
+  if (svg === undefined) return false;
+  await Deno.writeTextFile(`bench/results/${name}.svg`, svg);
+  return true;
 }
