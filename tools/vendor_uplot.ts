@@ -32,13 +32,37 @@ await Deno.writeTextFile(
 ${license.trim()}
 */
 
-/** The version of uPlot below. */
+/**
+ * The version of uPlot below.
+ *
+ * @example
+ * \`\`\`ts
+ * import { UPLOT_VERSION } from "./_uplot.ts";
+ * console.log(UPLOT_VERSION);
+ * \`\`\`
+ */
 export const UPLOT_VERSION = ${JSON.stringify(version)};
 
-/** uPlot's minified script (dist/uPlot.iife.min.js): defines the global \`uPlot\`. */
+/**
+ * uPlot's minified script (dist/uPlot.iife.min.js): defines the global \`uPlot\`.
+ *
+ * @example
+ * \`\`\`ts
+ * import { UPLOT_JS } from "./_uplot.ts";
+ * console.log(UPLOT_JS.length);
+ * \`\`\`
+ */
 export const UPLOT_JS = ${JSON.stringify(js)};
 
-/** uPlot's stylesheet (dist/uPlot.min.css). */
+/**
+ * uPlot's stylesheet (dist/uPlot.min.css).
+ *
+ * @example
+ * \`\`\`ts
+ * import { UPLOT_CSS } from "./_uplot.ts";
+ * console.log(UPLOT_CSS.length);
+ * \`\`\`
+ */
 export const UPLOT_CSS = ${JSON.stringify(css)};
 `,
 );

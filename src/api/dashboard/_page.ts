@@ -2,7 +2,16 @@
 // The script reads the process's own JSON API and its /metrics; it writes
 // nothing.
 
-/** The dashboard's HTML. */
+/**
+ * The dashboard's HTML.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAGE_HTML } from "./_page.ts";
+ * assert.match(PAGE_HTML, /<script src="\/ui\/app.js">/);
+ * ```
+ */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -49,7 +58,16 @@ export const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-/** The dashboard's script. */
+/**
+ * The dashboard's script.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAGE_JS } from "./_page.ts";
+ * assert.match(PAGE_JS, /fetch\("\/metrics"\)/);
+ * ```
+ */
 export const PAGE_JS = String.raw`"use strict";
 (function () {
   var POINTS = 150;
