@@ -15,7 +15,7 @@
 import { openRegistry } from "../src/registry/mod.ts";
 import { writeResults } from "./_results.ts";
 
-const SECONDS = Number(Deno.args[0] ?? 2);
+const SECONDS = import.meta.main ? Number(Deno.args[0] ?? 2) : 2;
 const IN_FLIGHT = [1, 16, 64, 256];
 const DESCRIPTION =
   "dataset steps { var x [4, 4]float64 }\nfragment rank(r) { var x = x[r:r + 1, :] }";
@@ -114,38 +114,46 @@ async function commitRate(inFlight: number, ranks: 1 | 4, kv: number): Promise<P
   });
 }
 
-const kv = await kvCommits();
-const points: Point[] = [];
-for (const ranks of [1, 4] as const) {
-  for (const n of IN_FLIGHT) {
-    const p = await commitRate(n, ranks, kv);
-    points.push(p);
-    console.error(
-      `${p.shape}, ${n} in flight: ${p.versionsPerSecond.toFixed(0)} versions/s, ${
-        p.versionsPerAtomic.toFixed(1)
-      } per atomic`,
-    );
+/**
+ * Versions committed per second into one dataset: writes
+ * bench/results/commits.{md,json}.
+ */
+export async function commitBench(): Promise<void> {
+  const kv = await kvCommits();
+  const points: Point[] = [];
+  for (const ranks of [1, 4] as const) {
+    for (const n of IN_FLIGHT) {
+      const p = await commitRate(n, ranks, kv);
+      points.push(p);
+      console.error(
+        `${p.shape}, ${n} in flight: ${p.versionsPerSecond.toFixed(0)} versions/s, ${
+          p.versionsPerAtomic.toFixed(1)
+        } per atomic`,
+      );
+    }
   }
+
+  await writeResults("commits", points, (machineLine) => {
+    const rows = points.map((p) =>
+      `| ${p.shape} | ${p.inFlight} | ${Math.round(p.versionsPerSecond)} | ${
+        p.versionsPerAtomic.toFixed(1)
+      } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x |`
+    );
+    return [
+      "# Versions committed per second, one dataset",
+      "",
+      machineLine,
+      "",
+      `In process (no HTTP), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
+        Math.round(kv)
+      } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
+      "",
+      "| publishes | versions in flight | versions/s | versions per atomic | vs raw KV commits/s |",
+      "| --------- | -----------------: | ---------: | ------------------: | ------------------: |",
+      ...rows,
+      "",
+    ].join("\n");
+  });
 }
 
-await writeResults("commits", points, (machineLine) => {
-  const rows = points.map((p) =>
-    `| ${p.shape} | ${p.inFlight} | ${Math.round(p.versionsPerSecond)} | ${
-      p.versionsPerAtomic.toFixed(1)
-    } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x |`
-  );
-  return [
-    "# Versions committed per second, one dataset",
-    "",
-    machineLine,
-    "",
-    `In process (no HTTP), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
-      Math.round(kv)
-    } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
-    "",
-    "| publishes | versions in flight | versions/s | versions per atomic | vs raw KV commits/s |",
-    "| --------- | -----------------: | ---------: | ------------------: | ------------------: |",
-    ...rows,
-    "",
-  ].join("\n");
-});
+if (import.meta.main) await commitBench();

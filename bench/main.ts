@@ -15,6 +15,9 @@ import { streamingBench } from "./streaming_bench.ts";
 import { restartBench } from "./restart_bench.ts";
 import { vpicBench } from "./vpic_bench.ts";
 import { servicesBench } from "./services_bench.ts";
+import { pythonBench } from "./python_bench.ts";
+import { wrkBench } from "./wrk_bench.ts";
+import { commitBench } from "./commit_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -26,6 +29,9 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   functions: functionsBench,
   vpic: vpicBench,
   services: servicesBench,
+  python: pythonBench,
+  wrk: wrkBench,
+  commits: commitBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.

@@ -15,8 +15,8 @@
 import { startServer } from "../tests/_server.ts";
 import { writeResults } from "./_results.ts";
 
-const ROUNDS = Number(Deno.args[0] ?? 5);
-const SECONDS = Number(Deno.args[1] ?? 3);
+const ROUNDS = import.meta.main ? Number(Deno.args[0] ?? 5) : 5;
+const SECONDS = import.meta.main ? Number(Deno.args[1] ?? 3) : 3;
 const CONNECTIONS = 64;
 
 /** One wrk run's outcome. */
@@ -66,74 +66,84 @@ interface Round {
   readonly latest: WrkRun;
 }
 
-const server = await startServer();
-try {
-  const created = await fetch(`${server.url}/v1/datasets`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: "tiny", description: "dataset tiny { var x [16]float64 }" }),
-  });
-  if (!created.ok) throw new Error(`create: ${created.status} ${await created.text()}`);
-  const bytes = new Uint8Array(new Float64Array(16).map((_, i) => i * 0.5).buffer);
-  const published = await fetch(`${server.url}/v1/datasets/tiny/versions/1/fragments/dataset`, {
-    method: "PUT",
-    headers: { "content-type": "application/octet-stream" },
-    body: bytes,
-  });
-  if (!published.ok) throw new Error(`publish: ${published.status} ${await published.text()}`);
-  await published.body?.cancel();
-  const attachUrl = `${server.url}/v1/datasets/tiny/versions/1/fragments/dataset`;
-  const got = new Uint8Array(await (await fetch(attachUrl)).arrayBuffer());
-  if (got.length !== bytes.length || got.some((b, i) => b !== bytes[i])) {
-    throw new Error("attach answered other bytes than published");
+/**
+ * Small attaches against `/v1/health` under wrk: writes
+ * bench/results/wrk.{md,json}.
+ */
+export async function wrkBench(): Promise<void> {
+  const server = await startServer();
+  try {
+    const created = await fetch(`${server.url}/v1/datasets`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "tiny", description: "dataset tiny { var x [16]float64 }" }),
+    });
+    if (!created.ok) throw new Error(`create: ${created.status} ${await created.text()}`);
+    const bytes = new Uint8Array(new Float64Array(16).map((_, i) => i * 0.5).buffer);
+    const published = await fetch(`${server.url}/v1/datasets/tiny/versions/1/fragments/dataset`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+    if (!published.ok) throw new Error(`publish: ${published.status} ${await published.text()}`);
+    await published.body?.cancel();
+    const attachUrl = `${server.url}/v1/datasets/tiny/versions/1/fragments/dataset`;
+    const got = new Uint8Array(await (await fetch(attachUrl)).arrayBuffer());
+    if (got.length !== bytes.length || got.some((b, i) => b !== bytes[i])) {
+      throw new Error("attach answered other bytes than published");
+    }
+    const rounds: Round[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const health = await wrk(`${server.url}/v1/health`);
+      const attach = await wrk(attachUrl);
+      const latest = await wrk(`${server.url}/v1/datasets/tiny/versions/latest/fragments/dataset`);
+      rounds.push({ health, attach, latest });
+      console.error(
+        `round ${r + 1}: health ${health.rps.toFixed(0)}, attach ${attach.rps.toFixed(0)}, latest ${
+          latest.rps.toFixed(0)
+        } req/s`,
+      );
+    }
+    const bad = rounds.flatMap((x) => [x.health, x.attach, x.latest])
+      .reduce((n, w) => n + w.non2xx + w.errors, 0);
+    const summary = {
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      health: median(rounds.map((x) => x.health.rps)),
+      attach: median(rounds.map((x) => x.attach.rps)),
+      latest: median(rounds.map((x) => x.latest.rps)),
+      attachRatio: median(rounds.map((x) => x.attach.rps / x.health.rps)),
+      latestRatio: median(rounds.map((x) => x.latest.rps / x.health.rps)),
+      failedRequests: bad,
+    };
+    await writeResults("wrk", [{ summary, rounds }], (machineLine) =>
+      [
+        "# Small attaches under wrk",
+        "",
+        machineLine,
+        "",
+        `One \`strata serve\`, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s on loopback (wrk and the server share the 2 cores), ${ROUNDS} rounds of health, attach by version, attach of latest in turn; medians, the ratio taken within each round. The fragment: 128 bytes (16 float64), checked byte for byte before the runs. Failed requests (non-2xx, socket errors): ${bad}. Goal: attach >= 0.5x health.`,
+        "",
+        "| request | req/s (median) | vs /v1/health (median of rounds) |",
+        "| ------- | -------------: | -------------------------------: |",
+        `| GET /v1/health | ${Math.round(summary.health)} | 1.00x |`,
+        `| attach, version 1 | ${Math.round(summary.attach)} | ${
+          summary.attachRatio.toFixed(2)
+        }x |`,
+        `| attach, latest | ${Math.round(summary.latest)} | ${summary.latestRatio.toFixed(2)}x |`,
+        "",
+        "| round | health | attach | latest |",
+        "| ----: | -----: | -----: | -----: |",
+        ...rounds.map((x, i) =>
+          `| ${i + 1} | ${Math.round(x.health.rps)} | ${Math.round(x.attach.rps)} | ${
+            Math.round(x.latest.rps)
+          } |`
+        ),
+        "",
+      ].join("\n"));
+  } finally {
+    await server.stop();
   }
-  const rounds: Round[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const health = await wrk(`${server.url}/v1/health`);
-    const attach = await wrk(attachUrl);
-    const latest = await wrk(`${server.url}/v1/datasets/tiny/versions/latest/fragments/dataset`);
-    rounds.push({ health, attach, latest });
-    console.error(
-      `round ${r + 1}: health ${health.rps.toFixed(0)}, attach ${attach.rps.toFixed(0)}, latest ${
-        latest.rps.toFixed(0)
-      } req/s`,
-    );
-  }
-  const bad = rounds.flatMap((x) => [x.health, x.attach, x.latest])
-    .reduce((n, w) => n + w.non2xx + w.errors, 0);
-  const summary = {
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-    health: median(rounds.map((x) => x.health.rps)),
-    attach: median(rounds.map((x) => x.attach.rps)),
-    latest: median(rounds.map((x) => x.latest.rps)),
-    attachRatio: median(rounds.map((x) => x.attach.rps / x.health.rps)),
-    latestRatio: median(rounds.map((x) => x.latest.rps / x.health.rps)),
-    failedRequests: bad,
-  };
-  await writeResults("wrk", [{ summary, rounds }], (machineLine) =>
-    [
-      "# Small attaches under wrk",
-      "",
-      machineLine,
-      "",
-      `One \`strata serve\`, wrk -t2 -c${CONNECTIONS} -d${SECONDS}s on loopback (wrk and the server share the 2 cores), ${ROUNDS} rounds of health, attach by version, attach of latest in turn; medians, the ratio taken within each round. The fragment: 128 bytes (16 float64), checked byte for byte before the runs. Failed requests (non-2xx, socket errors): ${bad}. Goal: attach >= 0.5x health.`,
-      "",
-      "| request | req/s (median) | vs /v1/health (median of rounds) |",
-      "| ------- | -------------: | -------------------------------: |",
-      `| GET /v1/health | ${Math.round(summary.health)} | 1.00x |`,
-      `| attach, version 1 | ${Math.round(summary.attach)} | ${summary.attachRatio.toFixed(2)}x |`,
-      `| attach, latest | ${Math.round(summary.latest)} | ${summary.latestRatio.toFixed(2)}x |`,
-      "",
-      "| round | health | attach | latest |",
-      "| ----: | -----: | -----: | -----: |",
-      ...rounds.map((x, i) =>
-        `| ${i + 1} | ${Math.round(x.health.rps)} | ${Math.round(x.attach.rps)} | ${
-          Math.round(x.latest.rps)
-        } |`
-      ),
-      "",
-    ].join("\n"));
-} finally {
-  await server.stop();
 }
+
+if (import.meta.main) await wrkBench();
