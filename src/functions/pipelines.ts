@@ -9,7 +9,6 @@
  * @module
  */
 
-import { compileDescription } from "../ddl/mod.ts";
 import {
   ConflictError,
   errorFromCode,
@@ -20,10 +19,10 @@ import {
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import { decidePlacement, type RunPlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
-import { sizesFor } from "./declaration.ts";
 import { RunDispatcher } from "./dispatch.ts";
-import type { RunJob, RunOutcome } from "./run_job.ts";
-import type { FunctionService, Resolved } from "./service.ts";
+import type { RunOutcome } from "./run_job.ts";
+import { dispatchInOrder, ensureOutput, runJobOf } from "./_pipeline_run.ts";
+import type { FunctionService } from "./service.ts";
 import type {
   FunctionStore,
   Lineage,
@@ -198,7 +197,7 @@ export class PipelineService {
         `Cannot create pipeline '${name}': its source dataset '${spec.source}' does not exist; create it first`,
       );
     }
-    if (spec.output !== undefined) await this.#ensureOutput(spec, fn);
+    if (spec.output !== undefined) await ensureOutput(this.#catalog, spec, fn);
     const existing = this.#live.get(name);
     const record: PipelineRecord = { ...spec, createdAt: existing?.record.createdAt ?? Date.now() };
     await this.#store.putPipeline(record);
@@ -497,7 +496,7 @@ export class PipelineService {
     };
     const output = fn.record.declaration.output;
     if (output.kind === "dataset") {
-      await this.#ensureOutput(spec, fn);
+      await ensureOutput(this.#catalog, spec, fn);
       // A run caught up after a stop may have committed its output before the stop.
       const out = await this.#catalog.describeDataset(spec.output!);
       if (out.versions.some((v) => v.version === version && v.state === "committed")) {
@@ -506,92 +505,46 @@ export class PipelineService {
       }
       await this.#store.putLineage(spec.output!, version, lineage, spec.keep);
     }
-    const job: RunJob = {
-      function: info.function,
-      source: { dataset: spec.source, version },
+    const job = runJobOf(spec, fn, {
+      version,
       units: found.units.map((u) => u.params),
-      ...(spec.args === undefined ? {} : { args: spec.args }),
-      ...(output.kind === "dataset"
-        ? {
-          output: { dataset: spec.output!, fragment: output.fragment, params: output.params },
-          skip: [...published],
-        }
-        : {}),
-      // In transit to spare the producer: the reshape moves off it too.
-      ...(decision.decided === "in-transit" ? { reshape: "destination" as const } : {}),
-    };
-    // The chosen node first; when it is gone, the producers, then any other.
-    const order = [
-      decision.node,
-      ...found.producers.filter((n) => nodes.includes(n)),
-      ...nodes,
-    ].filter((n, i, all) => all.indexOf(n) === i);
-    let outcome: RunOutcome | undefined;
-    const unreachable: string[] = [];
-    for (const node of order) {
-      try {
-        outcome = await this.#dispatch.run(node, job);
-        break;
-      } catch (e) {
-        if (!(e instanceof UnavailableError)) throw e;
-        unreachable.push(e.message);
-      }
-    }
-    if (outcome === undefined) {
-      throw new UnavailableError(`No node could take the run: ${unreachable.join("; ")}`);
-    }
-    info.placement = {
+      published,
+      decision,
+      function: info.function,
+    });
+    const { outcome, placement } = await dispatchInOrder(this.#dispatch, job, {
       requested: spec.placement,
-      ...decision,
-      ranOn: outcome.node,
-      ...(unreachable.length === 0 ? {} : { reason: `${decision.reason}; ${unreachable[0]}` }),
-    };
+      decision,
+      producers: found.producers,
+      nodes,
+    });
+    info.placement = placement;
     for (const key of outcome.published) published.add(key);
+    await this.#keep(spec, version, outcome, lineage, output.kind);
+    return info;
+  }
+
+  /** Keeps what a run made: its value result, or the commit of its output version. */
+  async #keep(
+    spec: PipelineSpec,
+    version: number,
+    outcome: RunOutcome,
+    lineage: Lineage,
+    kind: "value" | "dataset",
+  ): Promise<void> {
     if (!outcome.ok) {
       const { code, message, fields } = outcome.error;
       throw errorFromCode(code, message, fields);
     }
-    if (output.kind === "value") {
+    if (kind === "value") {
       await this.#store.putResult(spec.name, version, { json: outcome.json!, lineage }, spec.keep);
-      return info;
+      return;
     }
     try {
       await this.#catalog.commitVersion(spec.output!, version);
     } catch (e) {
       // The last publish completed the version's coverage and committed it.
       if (!(e instanceof ConflictError && e.fields.state === "committed")) throw e;
-    }
-    return info;
-  }
-
-  async #ensureOutput(spec: PipelineSpec, fn: Resolved): Promise<void> {
-    const output = fn.record.declaration.output;
-    if (output.kind !== "dataset" || spec.output === undefined) return;
-    try {
-      await this.#catalog.describeDataset(spec.output);
-      return;
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
-    let sizes: Record<string, number> = {};
-    let retention: number | undefined;
-    try {
-      const source = await this.#catalog.describeDataset(spec.source);
-      sizes = sizesFor(compileDescription(output.description), source.sizes);
-      retention = source.retention;
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
-    try {
-      await this.#catalog.createDataset({
-        name: spec.output,
-        description: output.description,
-        sizes,
-        ...(retention === undefined ? {} : { retention }),
-      });
-    } catch (e) {
-      // Another run created it first.
-      if (!(e instanceof ConflictError)) throw e;
     }
   }
 
