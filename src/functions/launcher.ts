@@ -92,9 +92,15 @@ esac
 exec "$@"
 `;
 
-/** The script that tells whether a dead sandbox's cgroup killed it for memory, and removes it. */
+/**
+ * The script that tells whether a dead sandbox's cgroup killed it for
+ * memory, and removes it: the OOM kill count, and how often usage hit the
+ * limit (v1 `memory.failcnt`, v2 `max` in `memory.events`), since the kill
+ * count alone was seen at 0 for a process the kernel killed at its limit.
+ */
 const REAP = `
-for f in "$1/memory.oom_control" "$1/memory.events"; do [ -f "$f" ] && grep -E '^oom_kill ' "$f"; done
+for f in "$1/memory.oom_control" "$1/memory.events"; do [ -f "$f" ] && grep -E '^(oom_kill|max) ' "$f"; done
+[ -f "$1/memory.failcnt" ] && echo "failcnt $(cat "$1/memory.failcnt")"
 rmdir "$1" 2>/dev/null
 exit 0
 `;
@@ -211,7 +217,8 @@ export class Launcher {
 
   /**
    * After a sandbox under a cgroup died: whether its cgroup's OOM killer
-   * killed it. Removes the cgroup folder.
+   * killed it, or its usage reached the limit (the caller also checks the
+   * process died of SIGKILL). Removes the cgroup folder.
    */
   async reap(cgroup: string): Promise<boolean> {
     const out = await run(["-c", REAP, "strata-reap", cgroup]);
@@ -219,7 +226,7 @@ export class Launcher {
       this.forget(cgroup);
       return false;
     }
-    return /oom_kill [1-9]/.test(out);
+    return /^(oom_kill|max|failcnt) [1-9]/m.test(out);
   }
 
   /**
