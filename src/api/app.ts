@@ -31,6 +31,8 @@ import { mountMapRoutes } from "./map_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 import { mountHdf5Routes } from "./hdf5_routes.ts";
 import { mountServiceRoutes, type ServiceRouteOptions } from "./service_routes.ts";
+import { mountServiceKvRoutes } from "./service_kv_routes.ts";
+import type { MetaKv } from "../services/meta_kv.ts";
 import { metricSourcesOf, mountObserveRoutes, observeRequests } from "./observe_routes.ts";
 
 /** Options of the API app. */
@@ -51,6 +53,8 @@ export interface AppOptions {
   readonly functions?: Omit<FunctionRouteOptions, "maxBodyBytes">;
   /** The kit's services (`/v1/services/...`); without them those routes are absent. */
   readonly services?: ServiceRouteOptions;
+  /** A name server's service metadata for runtimes in other processes (`/v1/cluster/services/kv/*`). */
+  readonly serviceKv?: MetaKv;
 }
 
 /** Requests one process handles at once unless configured (`maxInFlight`). */
@@ -128,6 +132,9 @@ export function createApp(options: AppOptions): Hono {
     mountFunctionRoutes(app, { ...options.functions, maxBodyBytes: options.maxBodyBytes });
   }
   if (options.services !== undefined) mountServiceRoutes(app, options.services);
+  if (options.serviceKv !== undefined) {
+    mountServiceKvRoutes(app, { kv: options.serviceKv, maxBodyBytes: options.maxBodyBytes });
+  }
   mountObserveRoutes(app, {
     sources: metricSourcesOf({
       runtime: options.data?.runtime,

@@ -8,8 +8,7 @@
  */
 
 import type { Hono } from "hono";
-import { NotFoundError } from "../errors.ts";
-import type { ServiceHost } from "../services/host.ts";
+import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
@@ -34,7 +33,7 @@ export interface ServiceRouteOptions {
  * const echo = defineService({ name: "echo", options: [], open: (ctx) => Promise.resolve({
  *   name: ctx.name, operations: { echo: (x) => Promise.resolve(x) }, info: () => ({}), close: () => Promise.resolve(),
  * }) });
- * const config = { echo: { enabled: true, targets: 1, virtualNodes: 4, durable: false, maxBodyBytes: 1024, options: {} } };
+ * const config = { echo: { enabled: true, targets: 1, virtualNodes: 4, durable: false, maxBodyBytes: 1024, options: {}, runtimes: [] } };
  * const host = await ServiceHost.open({ kv, tiers, config, definitions: [echo] });
  * const app = new Hono();
  * mountServiceRoutes(app, { host });
@@ -48,13 +47,7 @@ export interface ServiceRouteOptions {
  */
 export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): void {
   const { host } = options;
-  const find = (name: string) => {
-    const s = host.services.get(name);
-    if (s === undefined) {
-      throw new NotFoundError(`Unknown service '${name}'`, { fields: { service: name } });
-    }
-    return s;
-  };
+  const find = (name: string) => host.service(name);
   app.get("/v1/services", (c) => reply(c, { services: [...host.services.keys()] }));
   app.get("/v1/services/:name", (c) => {
     const { service } = find(c.req.param("name"));
@@ -65,14 +58,10 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
     });
   });
   app.post("/v1/services/:name/:operation", async (c) => {
-    const { service, maxBodyBytes } = find(c.req.param("name"));
-    const name = c.req.param("operation");
-    const op = Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
-    if (op === undefined) {
-      throw new NotFoundError(`Service '${service.name}' has no operation '${name}'`, {
-        fields: { service: service.name, operation: name },
-      });
-    }
-    return reply(c, await op(await readControlBody(c.req.raw, maxBodyBytes)) ?? null);
+    const name = c.req.param("name");
+    const { maxBodyBytes } = find(name);
+    const input = await readControlBody(c.req.raw, maxBodyBytes);
+    const routed = c.req.header(ROUTED_HEADER) === "1";
+    return reply(c, await host.call(name, c.req.param("operation"), input, { routed }) ?? null);
   });
 }

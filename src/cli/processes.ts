@@ -24,6 +24,9 @@ import { WireServer } from "../wire/server.ts";
 import type { Config } from "./config.ts";
 import { openFunctions, openRunner, poolOptionsOf } from "./serve_functions.ts";
 import { openServices } from "../services/builtin.ts";
+import { LocalMetaKv } from "../services/meta_kv.ts";
+import { RemoteMetaKv } from "../services/remote_meta_kv.ts";
+import type { ServiceRouting } from "../services/host.ts";
 import { log } from "../observe/mod.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
@@ -39,11 +42,19 @@ export async function serveAll(config: Config): Promise<number> {
     pool: poolOptionsOf(config),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
-  const services = await openServices(registry.kv, node.runtime.tiers, config.services);
+  // Service metadata commits of this runtime and of the others share atomics.
+  const serviceKv = new LocalMetaKv(registry.kv);
+  const services = await openServices(
+    serviceKv,
+    node.runtime.tiers,
+    config.services,
+    serviceRouting(config, node.runtime, () => registry.listNodes()),
+  );
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
     services: { host: services },
+    serviceKv,
     data: {
       runtime: node.runtime,
       catalog: registry,
@@ -63,6 +74,7 @@ export async function serveAll(config: Config): Promise<number> {
     return `Strata listening on ${url} (node '${config.node}', data plane ${node.wireAddress})`;
   }, async () => {
     await services.close();
+    await serviceKv.close();
     await functions.close();
     await node.close();
     await releases.drain();
@@ -106,6 +118,8 @@ export async function serveNameserver(config: Config): Promise<number> {
   const registry = await openRegistry({ path: config.kv ?? `${config.dataDir}/registry.kv` });
   const { releases, nodes } = await nameServerParts(registry, undefined);
   const token = config.token === undefined ? {} : { token: config.token };
+  // Service metadata of the runtimes, kept by the first name server.
+  const serviceKv = self === undefined || self === 0 ? new LocalMetaKv(registry.kv) : undefined;
   const remote = self === undefined ? undefined : new RemoteNameService({
     urls: config.nameservers,
     node: `nameserver-${self}`,
@@ -137,12 +151,14 @@ export async function serveNameserver(config: Config): Promise<number> {
     },
     cluster: { registry, releases, nodes },
     functions: functions ?? { keeper: config.nameservers[0]! },
+    ...(serviceKv === undefined ? {} : { serviceKv }),
   });
   return await listen(
     config,
     app.fetch,
     (url) => Promise.resolve(`Strata name server listening on ${url}`),
     async () => {
+      await serviceKv?.close();
       await functions?.close();
       catalog?.close();
       remote?.close();
@@ -175,9 +191,20 @@ export async function serveRuntime(config: Config): Promise<number> {
     pool: poolOptionsOf(config),
     ...(config.token === undefined ? {} : { token: config.token }),
   });
+  // Service metadata lives at the first name server, blobs in this node's tiers.
+  const services = await openServices(
+    new RemoteMetaKv({
+      url: keeper,
+      ...(config.token === undefined ? {} : { token: config.token }),
+    }),
+    node.runtime.tiers,
+    config.services,
+    serviceRouting(config, node.runtime, () => names.listNodes()),
+  );
   const app = createApp({
     maxBodyBytes: config.limits.maxBodyBytes,
     ...(config.token === undefined ? {} : { token: config.token }),
+    services: { host: services },
     data: { runtime: node.runtime, catalog: names, maxPayloadBytes: config.limits.maxPayloadBytes },
     nodes: () => names.nodes(),
     functions: { functions, keeper, runs: true },
@@ -193,9 +220,23 @@ export async function serveRuntime(config: Config): Promise<number> {
       config.nameservers.join(", ")
     })`;
   }, async () => {
+    await services.close();
     await functions.close();
     await node.close();
   }, () => names.close());
+}
+
+/** How a runtime's services reach the other runtimes: their HTTP APIs and data planes. */
+function serviceRouting(
+  config: Config,
+  runtime: Runtime,
+  nodes: ServiceRouting["nodes"],
+): ServiceRouting {
+  return {
+    nodes,
+    fetchBlob: (node, blob) => runtime.fetchBlob(node, blob),
+    ...(config.token === undefined ? {} : { token: config.token }),
+  };
 }
 
 interface NodeParts {

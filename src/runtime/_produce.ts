@@ -11,7 +11,7 @@ import { executePlan } from "../transform/execute.ts";
 import type { WireCopy } from "../wire/codec.ts";
 import type { Produced } from "../wire/server.ts";
 import { sameLayout } from "../wire/cut.ts";
-import { copyKey } from "../tiers/copy_keys.ts";
+import { blobKeyOfCopy, copyKey } from "../tiers/copy_keys.ts";
 import { checksum } from "./checksum.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { corruptCopy, describeCopy, lost } from "./_copies.ts";
@@ -28,6 +28,8 @@ export async function produce(
   want: FragmentLayout,
 ): Promise<Produced> {
   const { node, scratch } = core;
+  const blob = blobKeyOfCopy(copy.dataset, copy.fragment);
+  if (blob !== undefined) return await produceBlob(core, blob, copy);
   const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
   const bytes = await core.staged.read(key, copy.checksum);
   if (bytes === undefined) {
@@ -59,4 +61,21 @@ export async function produce(
     scratch.give(out);
     throw e;
   }
+}
+
+/**
+ * A service's blob, sent as stored with the CRC-32 its service recorded
+ * (the peer verifies it as the bytes arrive).
+ */
+async function produceBlob(core: RuntimeCore, key: string, copy: WireCopy): Promise<Produced> {
+  const found = await core.tiers.get(key);
+  if (found === undefined) {
+    throw new LostError(copy.dataset, 0, copy.fragment, `is not on node '${core.node}'`, {
+      node: core.node,
+    });
+  }
+  if (found.bytes.byteLength !== copy.byteLength) {
+    throw corruptCopy(copy, core.node, `${found.bytes.byteLength} bytes, not ${copy.byteLength}`);
+  }
+  return { bytes: found.bytes, checksum: copy.checksum };
 }

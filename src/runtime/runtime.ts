@@ -16,6 +16,7 @@ import type { TierSet } from "../tiers/tier_set.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { overlaps } from "../transform/overlap.ts";
 import type { WireCopy } from "../wire/codec.ts";
+import type { WireClient } from "../wire/client.ts";
 import type { Produced } from "../wire/server.ts";
 import { copyKey, parseCopyKey } from "../tiers/copy_keys.ts";
 import type {
@@ -89,6 +90,8 @@ export class Runtime {
   readonly #sizes = new PublishedSizes();
   /** Small answers of committed versions, served again without a read (`attachShared`). */
   readonly #answers = new AnswerCache();
+  /** The data plane client, when this runtime has peers. */
+  readonly #wire: WireClient | undefined;
 
   /** Creates a runtime over its tiers and name server. */
   constructor(options: RuntimeOptions) {
@@ -109,6 +112,7 @@ export class Runtime {
       plans: new PlanCache(options.planCacheSize ?? 256),
       scratch: new BufferPool(),
     };
+    this.#wire = options.wire;
     const remote = new RemoteReader(this.#core, options.wire, options.reshape ?? "auto");
     this.#replicas = new Replicas(
       this.#core,
@@ -364,5 +368,39 @@ export class Runtime {
    */
   produce(copy: WireCopy, want: FragmentLayout): Promise<Produced> {
     return produce(this.#core, copy, want);
+  }
+
+  /**
+   * The bytes of blob `id` of `service` that node `node` keeps in its tiers,
+   * fetched over the data plane and checked against `checksum` as they
+   * arrive. `UnavailableError` naming the node when it is down or has no
+   * data plane; `LostError` (410) when it no longer holds the blob.
+   */
+  async fetchBlob(
+    node: string,
+    blob: { service: string; id: string; byteLength: number; checksum: number },
+  ): Promise<Uint8Array> {
+    const peer = await this.#core.peers.peer(node);
+    if (peer === undefined || this.#wire === undefined) {
+      throw new UnavailableError(
+        `Node '${node}' holding blob ${blob.id} of service '${blob.service}' is ${
+          peer === undefined ? "down" : "out of reach: this runtime has no data plane"
+        }`,
+        { fields: { node, service: blob.service, blob: blob.id } },
+      );
+    }
+    const layout = { byteLength: blob.byteLength, slots: [] };
+    const copy: WireCopy = {
+      dataset: `~${blob.service}`,
+      version: 0,
+      fragment: blob.id,
+      bindings: {},
+      layout,
+      byteLength: blob.byteLength,
+      checksum: blob.checksum,
+    };
+    const bytes = await this.#wire.fetch(peer, copy, layout);
+    metrics.attachedBytes.inc(bytes.byteLength);
+    return bytes;
   }
 }

@@ -12,6 +12,7 @@
 
 import { ChecksumError, LostError, NotFoundError } from "../errors.ts";
 import { checksum } from "../runtime/checksum.ts";
+import { blobKey } from "../tiers/copy_keys.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
 
@@ -23,7 +24,19 @@ export interface BlobRef {
   readonly size: number;
   /** CRC-32 of its bytes. */
   readonly crc: number;
+  /** The node whose tiers hold it (absent: this one). */
+  readonly node?: string;
 }
+
+/**
+ * Fetches a blob that another node keeps, over the data plane, checked
+ * against its CRC-32 (`Runtime.fetchBlob`); `UnavailableError` naming the
+ * node when it is down.
+ */
+export type FetchBlob = (
+  node: string,
+  blob: { service: string; id: string; byteLength: number; checksum: number },
+) => Promise<Uint8Array>;
 
 /** A byte range of a blob. */
 export interface ByteRange {
@@ -37,6 +50,8 @@ export interface ByteRange {
 export interface BlobStoreOptions {
   /** Whether a copy must be on a persistent tier before `put` returns (default true). */
   readonly durable?: boolean;
+  /** Reads blobs other nodes hold; without it, only this node's blobs are read. */
+  readonly fetch?: FetchBlob;
 }
 
 /**
@@ -60,12 +75,19 @@ export class BlobStore {
   readonly service: string;
   readonly #tiers: TierSet;
   readonly #durable: boolean;
+  readonly #fetch: FetchBlob | undefined;
 
   /** Creates the store of `service`'s blobs. */
   constructor(service: string, tiers: TierSet, options: BlobStoreOptions = {}) {
     this.service = service;
     this.#tiers = tiers;
     this.#durable = options.durable ?? true;
+    this.#fetch = options.fetch;
+  }
+
+  /** The node whose tiers this store writes to. */
+  get node(): string {
+    return this.#tiers.node;
   }
 
   /**
@@ -75,9 +97,13 @@ export class BlobStore {
    */
   async put(bytes: Uint8Array): Promise<BlobRef> {
     const id = crypto.randomUUID();
-    const crc = await checksum(bytes);
-    await this.#tiers.store(this.#key(id), bytes, this.#placed(id, bytes.byteLength));
-    return { id, size: bytes.byteLength, crc };
+    // The CRC-32 (computed in pieces, the event loop served between them)
+    // runs while the tiers store the bytes.
+    const [crc] = await Promise.all([
+      checksum(bytes),
+      this.#tiers.store(this.#key(id), bytes, this.#placed(id, bytes.byteLength)),
+    ]);
+    return { id, size: bytes.byteLength, crc, node: this.#tiers.node };
   }
 
   /**
@@ -86,6 +112,33 @@ export class BlobStore {
    * the bytes do not match, `NotFoundError` for a range past its end.
    */
   async get(ref: BlobRef, range?: ByteRange): Promise<Uint8Array> {
+    const bytes = this.#remote(ref) ? await this.#fetchRemote(ref) : await this.#getLocal(ref);
+    if (range === undefined) return bytes;
+    const end = range.length === undefined ? ref.size : range.offset + range.length;
+    if (range.offset < 0 || end > ref.size || end < range.offset) {
+      throw new NotFoundError(
+        `Blob range ${range.offset}..${end} is outside its ${ref.size} bytes`,
+        { fields: { blob: ref.id, offset: range.offset, end, size: ref.size } },
+      );
+    }
+    return bytes.subarray(range.offset, end);
+  }
+
+  /**
+   * Removes the blob from every tier of this node. A blob another node
+   * holds is left there (its bytes stay until that node's tiers drop them);
+   * services route the writes of a target to its runtime, so the blobs they
+   * replace are that runtime's own.
+   */
+  async delete(ref: BlobRef): Promise<void> {
+    if (!this.#remote(ref)) await this.#tiers.delete(this.#key(ref.id));
+  }
+
+  #remote(ref: BlobRef): boolean {
+    return ref.node !== undefined && ref.node !== this.#tiers.node;
+  }
+
+  async #getLocal(ref: BlobRef): Promise<Uint8Array> {
     const key = this.#key(ref.id);
     const found = await this.#tiers.get(key);
     if (found === undefined) {
@@ -95,20 +148,25 @@ export class BlobStore {
     if (found.bytes.byteLength !== ref.size || crc !== ref.crc) {
       throw new ChecksumError(key, ref.crc, crc);
     }
-    if (range === undefined) return found.bytes;
-    const end = range.length === undefined ? ref.size : range.offset + range.length;
-    if (range.offset < 0 || end > ref.size || end < range.offset) {
-      throw new NotFoundError(
-        `Blob range ${range.offset}..${end} is outside its ${ref.size} bytes`,
-        { fields: { blob: ref.id, offset: range.offset, end, size: ref.size } },
-      );
-    }
-    return found.bytes.subarray(range.offset, end);
+    return found.bytes;
   }
 
-  /** Removes the blob from every tier. */
-  delete(ref: BlobRef): Promise<void> {
-    return this.#tiers.delete(this.#key(ref.id));
+  #fetchRemote(ref: BlobRef): Promise<Uint8Array> {
+    if (this.#fetch === undefined) {
+      throw new LostError(
+        `~${this.service}`,
+        0,
+        ref.id,
+        `is on node '${ref.node}', which this store cannot reach`,
+      );
+    }
+    // The data plane checks the bytes against the CRC-32 as they arrive.
+    return this.#fetch(ref.node!, {
+      service: this.service,
+      id: ref.id,
+      byteLength: ref.size,
+      checksum: ref.crc,
+    });
   }
 
   /**
@@ -125,7 +183,7 @@ export class BlobStore {
   }
 
   #key(id: string): string {
-    return `svc~${this.service}~${id}`;
+    return blobKey(this.service, id);
   }
 
   #placed(id: string, byteLength: number): PlacedFragment {

@@ -8,7 +8,8 @@
 import type { TierSet } from "../tiers/tier_set.ts";
 import type { ServicesConfig } from "./config.ts";
 import { hepnos } from "./hepnos/service.ts";
-import { ServiceHost } from "./host.ts";
+import { ServiceHost, type ServiceRouting } from "./host.ts";
+import type { MetaKv } from "./meta_kv.ts";
 import { notes } from "./notes/service.ts";
 import type { ServiceDefinition } from "./service.ts";
 
@@ -25,7 +26,9 @@ import type { ServiceDefinition } from "./service.ts";
 export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, notes];
 
 /**
- * Opens the services config enables, over the registry's KV and the node's tiers.
+ * Opens the services config enables, over the service metadata (the
+ * registry's KV here, or the name server's) and the node's tiers;
+ * `routing` reaches the other runtimes.
  *
  * @example
  * ```ts
@@ -41,9 +44,16 @@ export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, notes];
  * ```
  */
 export function openServices(
-  kv: Deno.Kv,
+  kv: Deno.Kv | MetaKv,
   tiers: TierSet,
   config: ServicesConfig,
+  routing?: ServiceRouting,
 ): Promise<ServiceHost> {
-  return ServiceHost.open({ kv, tiers, config, definitions: BUILTIN_SERVICES });
+  return ServiceHost.open({
+    kv,
+    tiers,
+    config,
+    definitions: BUILTIN_SERVICES,
+    ...(routing === undefined ? {} : { routing }),
+  });
 }

@@ -22,12 +22,26 @@ export interface ServiceConfig {
   readonly maxBodyBytes: number;
   /** Its own settings, checked by the service. */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * The runtimes (node names) its targets belong to, target `i` to entry
+   * `i mod R`; the same list, in the same order, on every runtime. Empty
+   * (default): every target on the runtime serving the request.
+   */
+  readonly runtimes: readonly string[];
 }
 
 /** Services by name. */
 export type ServicesConfig = Readonly<Record<string, ServiceConfig>>;
 
-const KEYS = ["enabled", "targets", "virtualNodes", "durable", "maxBodyBytes", "options"];
+const KEYS = [
+  "enabled",
+  "targets",
+  "virtualNodes",
+  "durable",
+  "maxBodyBytes",
+  "options",
+  "runtimes",
+];
 
 /**
  * Reads the `services` section (absent: no services).
@@ -66,6 +80,7 @@ export function parseServicesConfig(raw: unknown): ServicesConfig {
       durable: bool(s.durable ?? true, `${path}.durable`),
       maxBodyBytes: int(s.maxBodyBytes ?? 64 << 20, `${path}.maxBodyBytes`, 1024, 2 ** 31),
       options: mapping(s.options ?? {}, `${path}.options`),
+      runtimes: names(s.runtimes ?? [], `${path}.runtimes`),
     };
   }
   return out;
@@ -74,6 +89,15 @@ export function parseServicesConfig(raw: unknown): ServicesConfig {
 function mapping(v: unknown, path: string): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) fail(path, "a mapping", v);
   return v as Record<string, unknown>;
+}
+
+function names(v: unknown, path: string): string[] {
+  if (
+    !Array.isArray(v) || v.length > 1024 ||
+    v.some((n) => typeof n !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(n)) ||
+    new Set(v).size !== v.length
+  ) fail(path, "a list of distinct node names", v);
+  return v as string[];
 }
 
 function bool(v: unknown, path: string): boolean {

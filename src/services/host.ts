@@ -1,28 +1,63 @@
 /**
- * The services a runtime runs: opened from config over the registry's KV
- * and the node's tiers, closed with the runtime.
+ * The services a runtime runs: opened from config over the service
+ * metadata (the registry's KV, in this process or at the name server) and
+ * the node's tiers, closed with the runtime. With several runtimes the host
+ * routes an operation's items to the runtimes holding their targets.
  *
  * @module
  */
 
-import { InvalidConfigError } from "../errors.ts";
+import { decode, encode } from "@msgpack/msgpack";
+import {
+  errorFromBody,
+  InternalError,
+  InvalidConfigError,
+  NotFoundError,
+  UnavailableError,
+} from "../errors.ts";
+import { httpRequest } from "../http/call.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
-import { BlobStore } from "./blobs.ts";
-import type { ServicesConfig } from "./config.ts";
+import { BlobStore, type FetchBlob } from "./blobs.ts";
+import type { ServiceConfig, ServicesConfig } from "./config.ts";
 import { ServiceMeta } from "./meta.ts";
-import type { Service, ServiceDefinition } from "./service.ts";
+import type { MetaKv } from "./meta_kv.ts";
+import type { Service, ServiceDefinition, TargetRoute } from "./service.ts";
 import { TargetRing } from "./targets.ts";
+
+/** A node as the name server lists it: where its HTTP API listens, and its lease. */
+export interface ServiceNode {
+  /** Node name. */
+  readonly id: string;
+  /** Its HTTP base URL. */
+  readonly url: string;
+  /** When its lease ends (ms since the epoch). */
+  readonly leaseUntil: number;
+}
+
+/** How a host reaches the other runtimes of a cluster. */
+export interface ServiceRouting {
+  /** The nodes registered with the name server (read again after a second). */
+  nodes(): Promise<readonly ServiceNode[]>;
+  /** Reads a blob another node holds over the data plane. */
+  readonly fetchBlob?: FetchBlob;
+  /** Bearer token of the other runtimes. */
+  readonly token?: string;
+  /** Deadline of a forwarded request in ms (default 60 000). */
+  readonly timeoutMs?: number;
+}
 
 /** What a service host needs. */
 export interface ServiceHostOptions {
-  /** The registry's KV. */
-  readonly kv: Deno.Kv;
+  /** Service metadata: the registry's KV in this process, or the name server's. */
+  readonly kv: Deno.Kv | MetaKv;
   /** The node's tiers. */
   readonly tiers: TierSet;
   /** The `services` section of config. */
   readonly config: ServicesConfig;
   /** The kinds of service config may enable. */
   readonly definitions: readonly ServiceDefinition[];
+  /** The other runtimes, for services whose targets several runtimes hold. */
+  readonly routing?: ServiceRouting;
 }
 
 /** An open service and the body limit of its routes. */
@@ -31,7 +66,15 @@ export interface HostedService {
   readonly service: Service;
   /** Largest request body of its routes, in bytes. */
   readonly maxBodyBytes: number;
+  /** Its targets and the runtimes holding them. */
+  readonly ring: TargetRing;
 }
+
+/** Header marking a request one runtime forwarded to another: it runs where it arrives. */
+export const ROUTED_HEADER = "x-strata-routed";
+
+/** How long a read node list is used, in ms. */
+const NODES_FRESH_MS = 1000;
 
 /**
  * The open services of one runtime.
@@ -46,11 +89,12 @@ export interface HostedService {
  * const kv = await Deno.openKv(":memory:");
  * const echo = defineService({
  *   name: "echo", options: [],
- *   open: (ctx) => Promise.resolve({ name: ctx.name, operations: {}, info: () => ({}), close: () => Promise.resolve() }),
+ *   open: (ctx) => Promise.resolve({ name: ctx.name, operations: { echo: (x) => Promise.resolve(x) }, info: () => ({}), close: () => Promise.resolve() }),
  * });
- * const config = { echo: { enabled: true, targets: 2, virtualNodes: 4, durable: false, maxBodyBytes: 1024, options: {} } };
+ * const config = { echo: { enabled: true, targets: 2, virtualNodes: 4, durable: false, maxBodyBytes: 1024, options: {}, runtimes: [] } };
  * const host = await ServiceHost.open({ kv, tiers, config, definitions: [echo] });
  * assert.deepEqual([...host.services.keys()], ["echo"]);
+ * assert.deepEqual(await host.call("echo", "echo", { a: 1 }), { a: 1 });
  * await host.close();
  * kv.close();
  * ```
@@ -58,9 +102,18 @@ export interface HostedService {
 export class ServiceHost {
   /** The open services by name. */
   readonly services: ReadonlyMap<string, HostedService>;
+  readonly #node: string;
+  readonly #routing: ServiceRouting | undefined;
+  #nodes: { at: number; list: Promise<readonly ServiceNode[]> } | undefined;
 
-  private constructor(services: ReadonlyMap<string, HostedService>) {
+  private constructor(
+    services: ReadonlyMap<string, HostedService>,
+    node: string,
+    routing: ServiceRouting | undefined,
+  ) {
     this.services = services;
+    this.#node = node;
+    this.#routing = routing;
   }
 
   /** Opens every enabled service; `InvalidConfigError` for an unknown one or option. */
@@ -85,24 +138,163 @@ export class ServiceHost {
         }
       }
       if (!c.enabled) continue;
-      const blobs = new BlobStore(name, options.tiers, { durable: c.durable });
+      const blobs = new BlobStore(name, options.tiers, {
+        durable: c.durable,
+        ...(options.routing?.fetchBlob === undefined ? {} : { fetch: options.routing.fetchBlob }),
+      });
+      const ring = new TargetRing(c.targets, {
+        virtualNodes: c.virtualNodes,
+        runtimes: runtimesOf(c, options.tiers.node),
+      });
       const service = await def.open({
         name,
         meta: new ServiceMeta(options.kv, name, blobs),
         blobs,
-        targets: new TargetRing(c.targets, {
-          virtualNodes: c.virtualNodes,
-          runtimes: [options.tiers.node],
-        }),
+        targets: ring,
         options: c.options,
       });
-      open.set(name, { service, maxBodyBytes: c.maxBodyBytes });
+      open.set(name, { service, maxBodyBytes: c.maxBodyBytes, ring });
     }
-    return new ServiceHost(open);
+    return new ServiceHost(open, options.tiers.node, options.routing);
+  }
+
+  /** The service `name`; `NotFoundError` when none runs under it. */
+  service(name: string): HostedService {
+    const s = this.services.get(name);
+    if (s === undefined) {
+      throw new NotFoundError(`Unknown service '${name}'`, { fields: { service: name } });
+    }
+    return s;
+  }
+
+  /**
+   * Calls `operation` of service `name`. An operation the service routes
+   * by target sends each runtime the items of its targets (this runtime's
+   * run here) and answers them in the input's order; `routed` (a request
+   * another runtime forwarded) runs everything here. A runtime that is down
+   * fails the request with `UnavailableError` naming it and the target.
+   */
+  async call(
+    name: string,
+    operation: string,
+    input: unknown,
+    options: { readonly routed?: boolean } = {},
+  ): Promise<unknown> {
+    const { service, ring } = this.service(name);
+    const op = Object.hasOwn(service.operations, operation)
+      ? service.operations[operation]
+      : undefined;
+    if (op === undefined) {
+      throw new NotFoundError(`Service '${service.name}' has no operation '${operation}'`, {
+        fields: { service: service.name, operation },
+      });
+    }
+    const route = service.routes?.[operation];
+    const items = (input as Record<string, unknown> | null)?.[route?.list ?? ""];
+    if (
+      route === undefined || options.routed === true || ring.runtimes.length < 2 ||
+      !Array.isArray(items)
+    ) return await op(input);
+    // Items by runtime, with their places in the input and the first target seen.
+    const groups = new Map<string, { at: number[]; target: number }>();
+    items.forEach((item, i) => {
+      const target = route.target(item);
+      const runtime = ring.runtimeOf(target);
+      const g = groups.get(runtime) ?? { at: [], target };
+      g.at.push(i);
+      groups.set(runtime, g);
+    });
+    if (groups.size === 1 && groups.has(this.#node)) return await op(input);
+    const base = input as Record<string, unknown>;
+    const answers = await Promise.all([...groups].map(async ([runtime, g]) => {
+      const part = { ...base, [route.list]: g.at.map((i) => items[i]) };
+      const answer = runtime === this.#node
+        ? await op(part)
+        : await this.#forward(runtime, g.target, name, operation, part);
+      return { g, answer: answer as Record<string, unknown> };
+    }));
+    return merge(route, items.length, answers);
   }
 
   /** Closes every service. */
   async close(): Promise<void> {
     for (const { service } of this.services.values()) await service.close();
   }
+
+  async #forward(
+    runtime: string,
+    target: number,
+    service: string,
+    operation: string,
+    body: unknown,
+  ): Promise<unknown> {
+    const routing = this.#routing;
+    const node = routing === undefined ? undefined : await this.#liveNode(routing, runtime);
+    if (routing === undefined || node === undefined) {
+      throw new UnavailableError(
+        `Runtime '${runtime}' holding target ${target} of service '${service}' is down`,
+        { fields: { node: runtime, service, target } },
+      );
+    }
+    const res = await httpRequest(`${node.url}/v1/services/${service}/${operation}`, {
+      method: "POST",
+      peer: `Runtime '${runtime}' holding target ${target} of service '${service}'`,
+      ...(routing.token === undefined ? {} : { token: routing.token }),
+      headers: {
+        "content-type": "application/msgpack",
+        accept: "application/msgpack",
+        [ROUTED_HEADER]: "1",
+      },
+      rawBody: encode(body, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>,
+      signal: AbortSignal.timeout(routing.timeoutMs ?? 60_000),
+    });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    let data: unknown = null;
+    try {
+      data = bytes.length === 0 ? null : decode(bytes);
+    } catch {
+      data = null;
+    }
+    if (!res.ok) {
+      throw errorFromBody((data as { error?: unknown } | null)?.error) ??
+        new InternalError(`Runtime '${runtime}' answered ${res.status} to ${operation}`, {
+          fields: { node: runtime, status: res.status },
+        });
+    }
+    return data;
+  }
+
+  async #liveNode(routing: ServiceRouting, id: string): Promise<ServiceNode | undefined> {
+    const now = Date.now();
+    if (this.#nodes === undefined || now - this.#nodes.at > NODES_FRESH_MS) {
+      const list = routing.nodes();
+      this.#nodes = { at: now, list };
+      // A failed read is not kept: the next call asks again.
+      list.catch(() => this.#nodes = undefined);
+    }
+    const n = (await this.#nodes.list).find((e) => e.id === id);
+    return n !== undefined && n.leaseUntil > Date.now() ? n : undefined;
+  }
+}
+
+function runtimesOf(c: ServiceConfig, self: string): readonly string[] {
+  return c.runtimes.length > 0 ? c.runtimes : [self];
+}
+
+function merge(
+  route: TargetRoute,
+  count: number,
+  parts: readonly { g: { at: number[] }; answer: Record<string, unknown> }[],
+): unknown {
+  const out = new Array<unknown>(count).fill(null);
+  for (const { g, answer } of parts) {
+    const got = answer?.[route.answer];
+    if (!Array.isArray(got) || got.length !== g.at.length) {
+      throw new InternalError(
+        `Routed answer without '${route.answer}' for each of its ${g.at.length} items`,
+      );
+    }
+    g.at.forEach((i, k) => out[i] = got[k]);
+  }
+  return { ...parts[0]!.answer, [route.answer]: out };
 }

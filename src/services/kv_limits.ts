@@ -17,6 +17,8 @@ export const KV_LIMITS = {
   maxChecks: 100,
   /** Bytes of keys and values in one atomic commit. */
   maxCommitBytes: 800 * 1024,
+  /** Bytes of keys in one atomic commit. */
+  maxCommitKeyBytes: 80 * 1024,
   /** Values larger than this are stored as blobs, with a reference in KV. */
   inlineValueBytes: 60 * 1024,
 } as const;

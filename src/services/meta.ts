@@ -8,8 +8,10 @@
  */
 
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import { type Check, type Mutation, mutationBytes } from "../registry/group_commit.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
+import { COMMIT_BUDGET, LocalMetaKv, type MetaKv } from "./meta_kv.ts";
 
 /** One write of a batch. */
 export type MetaOp =
@@ -80,21 +82,25 @@ export class ServiceMeta {
   readonly service: string;
   /** Its blobs, where large values go. */
   readonly blobs: BlobStore;
-  readonly #kv: Deno.Kv;
+  readonly #kv: MetaKv;
   readonly #prefix: Deno.KvKey;
 
-  /** Opens the keys of `service` in `kv`. */
-  constructor(kv: Deno.Kv, service: string, blobs: BlobStore) {
+  /**
+   * Opens the keys of `service` in `kv`: a Deno KV of this process (its
+   * commits then grouped by a `LocalMetaKv`), or a `MetaKv` such as the
+   * name server's over HTTP.
+   */
+  constructor(kv: Deno.Kv | MetaKv, service: string, blobs: BlobStore) {
     this.service = service;
     this.blobs = blobs;
-    this.#kv = kv;
+    this.#kv = kv instanceof Deno.Kv ? new LocalMetaKv(kv) : kv;
     this.#prefix = ["svc", service];
   }
 
   /** The value of `key`, or undefined. */
   async get(key: Deno.KvKey): Promise<Uint8Array | undefined> {
-    const e = await this.#kv.get<Stored>(this.#full(key));
-    return e.value === null ? undefined : await this.#bytes(e.value);
+    const e = (await this.#kv.getMany([this.#full(key)]))[0]!;
+    return e.value === null ? undefined : await this.#bytes(e.value as Stored);
   }
 
   /** The values of `keys`, in order (undefined where absent). */
@@ -102,10 +108,10 @@ export class ServiceMeta {
     const out: (Uint8Array | undefined)[] = [];
     // Deno KV reads at most 10 keys per getMany.
     for (let at = 0; at < keys.length; at += 10) {
-      const got = await this.#kv.getMany<Stored[]>(
-        keys.slice(at, at + 10).map((k) => this.#full(k)),
-      );
-      for (const e of got) out.push(e.value === null ? undefined : await this.#bytes(e.value));
+      const got = await this.#kv.getMany(keys.slice(at, at + 10).map((k) => this.#full(k)));
+      for (const e of got) {
+        out.push(e.value === null ? undefined : await this.#bytes(e.value as Stored));
+      }
     }
     return out;
   }
@@ -158,7 +164,7 @@ export class ServiceMeta {
   /** The entries of a scan, in key order (bytes compare bytewise, numbers numerically). */
   async *list(scan: MetaScan): AsyncIterableIterator<MetaEntry> {
     for await (const e of this.#entries(scan)) {
-      yield { key: e.key.slice(this.#prefix.length), value: await this.#bytes(e.value) };
+      yield { key: e.key.slice(this.#prefix.length), value: await this.#bytes(e.value as Stored) };
     }
   }
 
@@ -167,19 +173,13 @@ export class ServiceMeta {
     for await (const e of this.#entries(scan)) yield e.key.slice(this.#prefix.length);
   }
 
-  #entries(scan: MetaScan): Deno.KvListIterator<Stored> {
-    const prefix = this.#full(scan.prefix);
-    const selector: Deno.KvListSelector = scan.start === undefined && scan.end === undefined
-      ? { prefix }
-      : scan.start === undefined
-      ? { prefix, end: this.#full(scan.end!) }
-      : scan.end === undefined
-      ? { prefix, start: this.#full(scan.start) }
-      : { start: this.#full(scan.start), end: this.#full(scan.end) };
-    return this.#kv.list<Stored>(selector, {
+  #entries(scan: MetaScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }> {
+    return this.#kv.list({
+      prefix: this.#full(scan.prefix),
+      ...(scan.start === undefined ? {} : { start: this.#full(scan.start) }),
+      ...(scan.end === undefined ? {} : { end: this.#full(scan.end) }),
       limit: scan.limit ?? 1000,
       reverse: scan.reverse ?? false,
-      batchSize: Math.min(scan.limit ?? 500, 500),
     });
   }
 
@@ -201,7 +201,9 @@ export class ServiceMeta {
 
   async #prepare(op: MetaOp): Promise<Prepared> {
     const key = this.#full(op.key);
-    if (op.type === "delete") return { op: "delete", key, stored: null, size: keyBytes(key) };
+    if (op.type === "delete") {
+      return { op: "delete", key, stored: null, ...mutationBytes([{ type: "delete", key }]) };
+    }
     if (op.type === "put" && op.value.byteLength > KV_LIMITS.inlineValueBytes) {
       throw new PayloadTooLargeError(
         `Value of a put too large: ${op.value.byteLength} bytes, at most ${KV_LIMITS.inlineValueBytes}`,
@@ -209,11 +211,17 @@ export class ServiceMeta {
       );
     }
     if (op.value.byteLength <= KV_LIMITS.inlineValueBytes) {
-      return { op: op.type, key, stored: op.value, size: keyBytes(key) + op.value.byteLength + 64 };
+      return {
+        op: op.type,
+        key,
+        stored: op.value,
+        ...mutationBytes([{ type: "set", key, value: op.value }]),
+      };
     }
     // The blob is durable before the record naming it is committed.
     const blob = await this.blobs.put(op.value);
-    return { op: op.type, key, stored: { blob }, size: keyBytes(key) + 200 };
+    const stored = { blob };
+    return { op: op.type, key, stored, ...mutationBytes([{ type: "set", key, value: stored }]) };
   }
 
   async #commitChunk(chunk: readonly Prepared[]): Promise<boolean[]> {
@@ -233,16 +241,17 @@ export class ServiceMeta {
     return out;
   }
 
-  async #commit(chunk: readonly Prepared[]): Promise<boolean> {
-    const tx = this.#kv.atomic();
+  #commit(chunk: readonly Prepared[]): Promise<boolean> {
+    const mutations: Mutation[] = [];
+    const checks: Check[] = [];
     for (const p of chunk) {
-      if (p.op === "delete") tx.delete(p.key);
+      if (p.op === "delete") mutations.push({ type: "delete", key: p.key });
       else {
-        if (p.op === "setIfAbsent") tx.check({ key: p.key, versionstamp: null });
-        tx.set(p.key, p.stored);
+        if (p.op === "setIfAbsent") checks.push({ key: p.key, versionstamp: null });
+        mutations.push({ type: "set", key: p.key, value: p.stored });
       }
     }
-    return (await tx.commit()).ok;
+    return this.#kv.commit(mutations, checks);
   }
 
   /** Blobs that `set` and `delete` ops of `chunk` replace (freed after the commit). */
@@ -250,8 +259,9 @@ export class ServiceMeta {
     const keys = chunk.filter((p) => p.op === "set" || p.op === "delete").map((p) => p.key);
     const out: BlobRef[] = [];
     for (let at = 0; at < keys.length; at += 10) {
-      for (const e of await this.#kv.getMany<Stored[]>(keys.slice(at, at + 10))) {
-        if (e.value !== null && !(e.value instanceof Uint8Array)) out.push(e.value.blob);
+      for (const e of await this.#kv.getMany(keys.slice(at, at + 10))) {
+        const v = e.value as Stored | null;
+        if (v !== null && !(v instanceof Uint8Array)) out.push(v.blob);
       }
     }
     return out;
@@ -275,36 +285,37 @@ interface Prepared {
   readonly op: MetaOp["type"];
   readonly key: Deno.KvKey;
   readonly stored: Stored | null;
-  readonly size: number;
+  /** Estimated bytes of key and value (`mutationBytes`), of which `keyBytes` of the key. */
+  readonly bytes: number;
+  readonly keyBytes: number;
 }
 
-/**
- * Bytes a commit is cut at: KV counts its own encoding of keys and values,
- * a little more than the sizes added here, so a tenth is kept spare.
- */
-const COMMIT_BUDGET = Math.floor(KV_LIMITS.maxCommitBytes * 0.9);
-
-/** Cuts `ops` into commits within KV's mutation, check and size limits. */
+/** Cuts `ops` into commits within KV's mutation, check and size limits (`COMMIT_BUDGET`). */
 function chunks(ops: readonly Prepared[]): Prepared[][] {
   const out: Prepared[][] = [];
   let cur: Prepared[] = [];
   let checks = 0;
   let bytes = 0;
+  let keys = 0;
   for (const p of ops) {
+    // A check counts its key once more.
     const check = p.op === "setIfAbsent" ? 1 : 0;
+    const keyCost = p.keyBytes * (1 + check);
     if (
       cur.length > 0 &&
-      (cur.length + 1 > KV_LIMITS.maxMutations || checks + check > KV_LIMITS.maxChecks ||
-        bytes + p.size > COMMIT_BUDGET)
+      (cur.length + 1 > COMMIT_BUDGET.mutations || checks + check > COMMIT_BUDGET.checks ||
+        bytes + p.bytes > COMMIT_BUDGET.bytes || keys + keyCost > COMMIT_BUDGET.keyBytes)
     ) {
       out.push(cur);
       cur = [];
       checks = 0;
       bytes = 0;
+      keys = 0;
     }
     cur.push(p);
     checks += check;
-    bytes += p.size;
+    bytes += p.bytes;
+    keys += keyCost;
   }
   if (cur.length > 0) out.push(cur);
   return out;

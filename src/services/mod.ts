@@ -20,6 +20,8 @@ export * from "./hash.ts";
 export * from "./host.ts";
 export * from "./kv_limits.ts";
 export * from "./meta.ts";
+export * from "./meta_kv.ts";
+export * from "./remote_meta_kv.ts";
 export * from "./service.ts";
 export * from "./targets.ts";
 export * from "./builtin.ts";

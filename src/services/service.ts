@@ -31,12 +31,33 @@ export interface ServiceContext {
  */
 export type Operation = (input: unknown) => Promise<unknown>;
 
+/**
+ * How the kit routes an operation whose input lists items of several
+ * targets: each item goes to the runtime holding its target (with several
+ * runtimes), and the answers' lists are put back in the input's order.
+ */
+export interface TargetRoute {
+  /** The input's list field whose items are split by target. */
+  readonly list: string;
+  /** The answer's list field, one entry per item, in the items' order. */
+  readonly answer: string;
+  /** The target of one item; throws `InvalidRequestError` for a bad one. */
+  target(item: unknown): number;
+}
+
 /** An open service. */
 export interface Service {
   /** Its name. */
   readonly name: string;
   /** Its operations by name (`[a-z_]+`). */
   readonly operations: Readonly<Record<string, Operation>>;
+  /**
+   * Operations whose items go to their targets' runtimes (blob writes: the
+   * blob lands in that runtime's tiers). Others run on the runtime that
+   * received the request: metadata is shared, and blobs are read from any
+   * runtime over the data plane.
+   */
+  readonly routes?: Readonly<Record<string, TargetRoute>>;
   /** What `GET /v1/services/<name>` answers (targets, settings). */
   info(): unknown;
   /** Waits for work under way and releases what it holds. */

@@ -113,3 +113,37 @@ export function parseStagedKey(key: string): { key: string; checksum: number } |
   if (at < 0 || !/^[0-9a-f]{8}$/.test(key.slice(at + 1))) return undefined;
   return { key: key.slice(0, at), checksum: parseInt(key.slice(at + 1), 16) };
 }
+
+/**
+ * The tier key of a service's blob (`svc~<service>~<id>`): not a fragment
+ * copy key, so reconcile and move records pass it by. Over the data plane a
+ * blob is asked for as the copy of dataset `~<service>`, fragment `<id>`
+ * (`blobKeyOfCopy`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blobKey, parseCopyKey } from "./copy_keys.ts";
+ * assert.equal(blobKey("hepnos", "b1"), "svc~hepnos~b1");
+ * assert.equal(parseCopyKey(blobKey("hepnos", "b1")), undefined);
+ * ```
+ */
+export function blobKey(service: string, id: string): string {
+  return `svc~${service}~${id}`;
+}
+
+/**
+ * The tier key of the blob a data plane request names (dataset
+ * `~<service>`, fragment `<id>`), or undefined for a fragment copy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blobKeyOfCopy } from "./copy_keys.ts";
+ * assert.equal(blobKeyOfCopy("~hepnos", "b1"), "svc~hepnos~b1");
+ * assert.equal(blobKeyOfCopy("particles", "dataset"), undefined);
+ * ```
+ */
+export function blobKeyOfCopy(dataset: string, fragment: string): string | undefined {
+  return dataset.startsWith("~") ? blobKey(dataset.slice(1), fragment) : undefined;
+}

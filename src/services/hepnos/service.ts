@@ -10,6 +10,7 @@ import { InvalidConfigError } from "../../errors.ts";
 import { defineService, type ServiceDefinition } from "../service.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
+import { productTarget } from "./placement.ts";
 import { HepnosStore, type OverwritePolicy } from "./store.ts";
 import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
 
@@ -50,6 +51,14 @@ export const hepnos: ServiceDefinition = defineService({
       name: ctx.name,
       info: () => ({ numTargets: store.numTargets, overwrite: policy === "overwrite" }),
       close: () => Promise.resolve(),
+      // A product's blob lands in the tiers of its target's runtime.
+      routes: {
+        store: {
+          list: "products",
+          answer: "stored",
+          target: (p) => productTarget(bytes(record(p).item, "item"), ctx.targets),
+        },
+      },
       operations: {
         info: () =>
           Promise.resolve({ numTargets: store.numTargets, overwrite: policy === "overwrite" }),

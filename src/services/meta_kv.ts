@@ -1,0 +1,169 @@
+/**
+ * The KV store under a service's metadata: reads, ordered scans and atomic
+ * commits. `LocalMetaKv` is the registry's Deno KV in this process, with
+ * commits of concurrent requests sharing one atomic (group commit);
+ * `RemoteMetaKv` (remote_meta_kv.ts) reaches the name server's from a
+ * runtime in its own process.
+ *
+ * @module
+ */
+
+import { InvalidRequestError } from "../errors.ts";
+import { type Check, GroupCommitter, type Mutation } from "../registry/group_commit.ts";
+import { KV_LIMITS } from "./kv_limits.ts";
+
+/** One entry read: its value and versionstamp (both null when absent). */
+export interface MetaKvEntry {
+  /** The value, or null. */
+  readonly value: unknown;
+  /** The versionstamp, or null when the key holds nothing. */
+  readonly versionstamp: string | null;
+}
+
+/** A scan's selector and options, as `Deno.Kv.list` takes them. */
+export interface MetaKvScan {
+  /** Keys under this prefix. */
+  readonly prefix?: Deno.KvKey;
+  /** First key (inclusive). */
+  readonly start?: Deno.KvKey;
+  /** Key to stop before. */
+  readonly end?: Deno.KvKey;
+  /** Most entries. */
+  readonly limit: number;
+  /** Newest-first order. */
+  readonly reverse: boolean;
+}
+
+/** What the kit's metadata needs of a KV store. */
+export interface MetaKv {
+  /** The entries of `keys` (at most 10), in order. */
+  getMany(keys: readonly Deno.KvKey[]): Promise<MetaKvEntry[]>;
+  /** The entries of a scan, in key order. */
+  list(scan: MetaKvScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }>;
+  /** Applies `mutations` if every check holds, atomically; false when one did not. */
+  commit(mutations: readonly Mutation[], checks: readonly Check[]): Promise<boolean>;
+  /** Stops accepting commits; those queued fail, the one in flight finishes. */
+  close(): Promise<void>;
+}
+
+/**
+ * What one atomic may hold, as `mutationBytes` estimates it: KV counts its
+ * own encoding, so a tenth of its limits is kept spare.
+ */
+export const COMMIT_BUDGET = {
+  /** Mutations. */
+  mutations: KV_LIMITS.maxMutations,
+  /** Checks. */
+  checks: KV_LIMITS.maxChecks,
+  /** Bytes of keys and values. */
+  bytes: Math.floor(KV_LIMITS.maxCommitBytes * 0.9),
+  /** Bytes of keys. */
+  keyBytes: Math.floor(KV_LIMITS.maxCommitKeyBytes * 0.9),
+} as const;
+
+/** The top-level prefix every service key lives under. */
+export const SERVICE_KEY_ROOT = "svc";
+
+/**
+ * Refuses a key outside the services' prefix (`["svc", ...]`): a service, or
+ * a runtime asking the name server for one, never touches the registry's
+ * own keys.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkServiceKey } from "./meta_kv.ts";
+ * checkServiceKey(["svc", "notes", "a"]);
+ * assert.throws(() => checkServiceKey(["dataset", "x"]), /outside/);
+ * ```
+ */
+export function checkServiceKey(key: unknown): Deno.KvKey {
+  if (!Array.isArray(key) || key.length < 2 || key[0] !== SERVICE_KEY_ROOT) {
+    throw new InvalidRequestError(
+      `Invalid service key: outside ["${SERVICE_KEY_ROOT}", <service>, ...]`,
+      { fields: { field: "key" } },
+    );
+  }
+  for (const part of key) {
+    if (
+      !(part instanceof Uint8Array) && typeof part !== "string" && typeof part !== "number" &&
+      typeof part !== "bigint" && typeof part !== "boolean"
+    ) {
+      throw new InvalidRequestError("Invalid service key: parts are strings, numbers or bytes", {
+        fields: { field: "key" },
+      });
+    }
+  }
+  return key as Deno.KvKey;
+}
+
+/**
+ * The registry's Deno KV in this process. Commits queued while one is in
+ * flight share the next atomic (`GroupCommitter`): one durable KV commit
+ * for many requests' metadata writes. A commit with checks never shares an
+ * atomic with an earlier one writing a key it checks, so a put-if-absent
+ * keeps its meaning.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalMetaKv } from "./meta_kv.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * const meta = new LocalMetaKv(kv);
+ * assert.equal(await meta.commit([{ type: "set", key: ["svc", "n", 1], value: 1 }], []), true);
+ * assert.equal(await meta.commit([{ type: "set", key: ["svc", "n", 1], value: 2 }], [{ key: ["svc", "n", 1], versionstamp: null }]), false);
+ * assert.equal((await meta.getMany([["svc", "n", 1]]))[0]?.value, 1);
+ * await meta.close();
+ * kv.close();
+ * ```
+ */
+export class LocalMetaKv implements MetaKv {
+  readonly #kv: Deno.Kv;
+  readonly #commits: GroupCommitter;
+
+  /** Serves metadata from `kv`. */
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+    this.#commits = new GroupCommitter(kv, {
+      maxMutations: KV_LIMITS.maxMutations,
+      maxChecks: KV_LIMITS.maxChecks,
+      maxBytes: COMMIT_BUDGET.bytes,
+      maxKeyBytes: COMMIT_BUDGET.keyBytes,
+      maxQueue: 4096,
+    });
+  }
+
+  /** Atomic commits made so far, and the commits they held (group commit at work). */
+  get stats(): { readonly atomics: number; readonly commits: number } {
+    return { atomics: this.#commits.commits, commits: this.#commits.writes };
+  }
+
+  async getMany(keys: readonly Deno.KvKey[]): Promise<MetaKvEntry[]> {
+    const got = await this.#kv.getMany(keys as Deno.KvKey[]);
+    return got.map((e) => ({ value: e.value, versionstamp: e.versionstamp }));
+  }
+
+  list(scan: MetaKvScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }> {
+    const selector =
+      (scan.start === undefined && scan.end === undefined
+        ? { prefix: scan.prefix! }
+        : scan.start === undefined
+        ? { prefix: scan.prefix!, end: scan.end! }
+        : scan.end === undefined
+        ? { prefix: scan.prefix!, start: scan.start }
+        : { start: scan.start, end: scan.end }) as Deno.KvListSelector;
+    return this.#kv.list(selector, {
+      limit: scan.limit,
+      reverse: scan.reverse,
+      batchSize: Math.min(scan.limit, 500),
+    });
+  }
+
+  async commit(mutations: readonly Mutation[], checks: readonly Check[]): Promise<boolean> {
+    return (await this.#commits.write(mutations, checks)).ok;
+  }
+
+  close(): Promise<void> {
+    return this.#commits.close();
+  }
+}
