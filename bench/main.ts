@@ -18,6 +18,7 @@ import { servicesBench } from "./services_bench.ts";
 import { pythonBench } from "./python_bench.ts";
 import { wrkBench } from "./wrk_bench.ts";
 import { commitBench } from "./commit_bench.ts";
+import { registryWrkBench } from "./registry_wrk_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   python: pythonBench,
   wrk: wrkBench,
   commits: commitBench,
+  "registry-wrk": registryWrkBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.

@@ -27,18 +27,22 @@ export interface WrkRun {
   readonly non2xx: number;
   /** Socket errors (connect, read, write, timeout). */
   readonly errors: number;
+  /** wrk's report, with what a Lua script's `done` printed. */
+  readonly output: string;
 }
 
 /** Runs wrk on `url` (with a Lua `script` when given) and parses its report. */
 export async function wrk(
   url: string,
-  options: { seconds?: number; connections?: number; script?: string } = {},
+  options: { seconds?: number; connections?: number; script?: string; timeoutSeconds?: number } =
+    {},
 ): Promise<WrkRun> {
   const args = [
     "-t2",
     `-c${options.connections ?? CONNECTIONS}`,
     `-d${options.seconds ?? SECONDS}s`,
     ...(options.script === undefined ? [] : ["-s", options.script]),
+    ...(options.timeoutSeconds === undefined ? [] : ["--timeout", `${options.timeoutSeconds}s`]),
     url,
   ];
   const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
@@ -50,7 +54,7 @@ export async function wrk(
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = m === null ? 0 : m.slice(1).reduce((a, b) => a + Number(b), 0);
-  return { rps, non2xx, errors };
+  return { rps, non2xx, errors, output: text };
 }
 
 /** The median of `xs`. */
