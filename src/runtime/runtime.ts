@@ -389,7 +389,17 @@ export class Runtime {
         { fields: { node, service: blob.service, blob: blob.id } },
       );
     }
-    const layout = { byteLength: blob.byteLength, slots: [] };
+    // The blob as one array of bytes: the data plane sends it as stored.
+    const layout: FragmentLayout = {
+      byteLength: blob.byteLength,
+      slots: [{
+        name: "bytes",
+        variable: "bytes",
+        origin: [0],
+        axes: [{ dim: 0, step: 1, count: blob.byteLength }],
+        fields: [{ path: "", type: "uint8", count: 1, offset: 0, strides: [1] }],
+      }],
+    };
     const copy: WireCopy = {
       dataset: `~${blob.service}`,
       version: 0,

@@ -190,11 +190,18 @@ export class ServiceHost {
       });
     }
     const route = service.routes?.[operation];
-    const items = (input as Record<string, unknown> | null)?.[route?.list ?? ""];
-    if (
-      route === undefined || options.routed === true || ring.runtimes.length < 2 ||
-      !Array.isArray(items)
-    ) return await op(input);
+    if (route === undefined || options.routed === true || ring.runtimes.length < 2) {
+      return await op(input);
+    }
+    if (route.list === undefined) {
+      const target = route.target(input);
+      const runtime = ring.runtimeOf(target);
+      return runtime === this.#node
+        ? await op(input)
+        : await this.#forward(runtime, target, name, operation, input);
+    }
+    const items = (input as Record<string, unknown> | null)?.[route.list];
+    if (!Array.isArray(items)) return await op(input);
     // Items by runtime, with their places in the input and the first target seen.
     const groups = new Map<string, { at: number[]; target: number }>();
     items.forEach((item, i) => {
@@ -207,7 +214,7 @@ export class ServiceHost {
     if (groups.size === 1 && groups.has(this.#node)) return await op(input);
     const base = input as Record<string, unknown>;
     const answers = await Promise.all([...groups].map(async ([runtime, g]) => {
-      const part = { ...base, [route.list]: g.at.map((i) => items[i]) };
+      const part = { ...base, [route.list!]: g.at.map((i) => items[i]) };
       const answer = runtime === this.#node
         ? await op(part)
         : await this.#forward(runtime, g.target, name, operation, part);
@@ -288,7 +295,7 @@ function merge(
 ): unknown {
   const out = new Array<unknown>(count).fill(null);
   for (const { g, answer } of parts) {
-    const got = answer?.[route.answer];
+    const got = answer?.[route.answer ?? ""];
     if (!Array.isArray(got) || got.length !== g.at.length) {
       throw new InternalError(
         `Routed answer without '${route.answer}' for each of its ${g.at.length} items`,
@@ -296,5 +303,5 @@ function merge(
     }
     g.at.forEach((i, k) => out[i] = got[k]);
   }
-  return { ...parts[0]!.answer, [route.answer]: out };
+  return { ...parts[0]!.answer, [route.answer ?? ""]: out };
 }

@@ -32,16 +32,18 @@ export interface ServiceContext {
 export type Operation = (input: unknown) => Promise<unknown>;
 
 /**
- * How the kit routes an operation whose input lists items of several
- * targets: each item goes to the runtime holding its target (with several
- * runtimes), and the answers' lists are put back in the input's order.
+ * How the kit routes an operation to the runtimes holding targets (with
+ * several runtimes). With `list`, the input lists items of several targets:
+ * each item goes to the runtime holding its target, and the answers'
+ * `answer` lists are put back in the input's order. Without, the whole
+ * input goes to the runtime of `target(input)`.
  */
 export interface TargetRoute {
   /** The input's list field whose items are split by target. */
-  readonly list: string;
-  /** The answer's list field, one entry per item, in the items' order. */
-  readonly answer: string;
-  /** The target of one item; throws `InvalidRequestError` for a bad one. */
+  readonly list?: string;
+  /** The answer's list field, one entry per item, in the items' order (with `list`). */
+  readonly answer?: string;
+  /** The target of one item (of the input without `list`); `InvalidRequestError` for a bad one. */
   target(item: unknown): number;
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { InvalidConfigError } from "../../errors.ts";
+import { hash32 } from "../hash.ts";
 import { defineService, type ServiceDefinition } from "../service.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
@@ -44,6 +45,8 @@ export const hepnos: ServiceDefinition = defineService({
       source: (dataset) => (target, after, limit) =>
         store.events(dataset, target, { ...(after === undefined ? {} : { after }), limit }),
     });
+    const jobTarget = (input: unknown) =>
+      ctx.targets.targetOf(hash32(new TextEncoder().encode(str(record(input), "job"))));
     const limit = (r: Record<string, unknown>) => int(r, "limit", 1, MAX_ENTRIES, 1000);
     const from = (r: Record<string, unknown>) =>
       r.from === undefined || r.from === null ? {} : { from: checkU64(r.from, "from") };
@@ -58,6 +61,9 @@ export const hepnos: ServiceDefinition = defineService({
           answer: "stored",
           target: (p) => productTarget(bytes(record(p).item, "item"), ctx.targets),
         },
+        // A job's loaders and cursors live on one runtime: the one its name hashes to.
+        processor_start: { target: jobTarget },
+        processor_next: { target: jobTarget },
       },
       operations: {
         info: () =>
