@@ -225,6 +225,12 @@ export class ServiceMeta {
   }
 
   async #commitChunk(chunk: readonly Prepared[]): Promise<boolean[]> {
+    // Sets first go as put-if-absent: when none of their keys held a value
+    // (a first store), nothing is replaced, so no blob needs freeing and
+    // no read of the keys is needed before the commit.
+    if (chunk.some((p) => p.op === "set") && chunk.every((p) => p.op !== "delete")) {
+      if (await this.#commit(chunk, true)) return chunk.map(() => true);
+    }
     const replaced = await this.#replacedBlobs(chunk);
     if (await this.#commit(chunk)) {
       await this.#deleteBlobs(replaced);
@@ -241,13 +247,16 @@ export class ServiceMeta {
     return out;
   }
 
-  #commit(chunk: readonly Prepared[]): Promise<boolean> {
+  /** Commits `chunk`; with `setsAbsent`, only if the keys of its sets hold nothing. */
+  #commit(chunk: readonly Prepared[], setsAbsent = false): Promise<boolean> {
     const mutations: Mutation[] = [];
     const checks: Check[] = [];
     for (const p of chunk) {
       if (p.op === "delete") mutations.push({ type: "delete", key: p.key });
       else {
-        if (p.op === "setIfAbsent") checks.push({ key: p.key, versionstamp: null });
+        if (p.op === "setIfAbsent" || (setsAbsent && p.op === "set")) {
+          checks.push({ key: p.key, versionstamp: null });
+        }
         mutations.push({ type: "set", key: p.key, value: p.stored });
       }
     }
@@ -298,8 +307,8 @@ function chunks(ops: readonly Prepared[]): Prepared[][] {
   let bytes = 0;
   let keys = 0;
   for (const p of ops) {
-    // A check counts its key once more.
-    const check = p.op === "setIfAbsent" ? 1 : 0;
+    // A check counts its key once more; a set may be checked (`#commitChunk`).
+    const check = p.op === "setIfAbsent" || p.op === "set" ? 1 : 0;
     const keyCost = p.keyBytes * (1 + check);
     if (
       cur.length > 0 &&

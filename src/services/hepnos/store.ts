@@ -111,6 +111,13 @@ export class HepnosStore {
   readonly #ring: TargetRing;
   /** What a second store of a product does: replace it, or keep the first (answered false). */
   readonly overwrite: OverwritePolicy;
+  /**
+   * Items known to exist (created or found here). HEPnOS never deletes an
+   * item, so an entry never goes stale; a store of products on known items
+   * skips the read of their keys before its commit. Bounded: emptied when
+   * full.
+   */
+  readonly #known = new Set<string>();
 
   /** Creates the store over a service's metadata and targets. */
   constructor(meta: ServiceMeta, ring: TargetRing, overwrite: OverwritePolicy) {
@@ -220,6 +227,7 @@ export class HepnosStore {
       };
     });
     await this.#meta.write(ops);
+    for (const i of items) this.#remember(i);
     return ops.length;
   }
 
@@ -359,9 +367,16 @@ export class HepnosStore {
     return out;
   }
 
+  #remember(item: Uint8Array): void {
+    if (this.#known.size >= KNOWN_ITEMS) this.#known.clear();
+    this.#known.add(itemId(item));
+  }
+
   async #checkExist(items: readonly Item[]): Promise<void> {
-    const unique = uniqueItems(items.map(encodeItem));
+    const unique = uniqueItems(items.map(encodeItem)).filter((i) => !this.#known.has(itemId(i)));
+    if (unique.length === 0) return;
     const found = await this.exists(unique);
+    unique.forEach((i, k) => found[k] && this.#remember(i));
     const missing = found.indexOf(false);
     if (missing >= 0) {
       const m = decodeItem(unique[missing]!);
@@ -371,6 +386,14 @@ export class HepnosStore {
       });
     }
   }
+}
+
+/** Items remembered as existing, at most. */
+const KNOWN_ITEMS = 1 << 16;
+
+/** A descriptor as a map key (latin1: one char per byte). */
+function itemId(item: Uint8Array): string {
+  return String.fromCharCode(...item);
 }
 
 function describe(item: Item): string {
