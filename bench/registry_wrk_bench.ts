@@ -245,6 +245,23 @@ async function prepare(url: string, op: RegistryWrkOp, tag: string): Promise<voi
   }
 }
 
+/**
+ * Waits until a server has finished the requests a run left behind (wrk
+ * stops sending, not the server working): three health answers in a row
+ * within 5 ms, or 30 s.
+ */
+async function settle(health: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  let quick = 0;
+  while (quick < 3 && performance.now() < deadline) {
+    const t0 = performance.now();
+    const res = await fetch(health);
+    await res.body?.cancel();
+    quick = performance.now() - t0 < 5 ? quick + 1 : 0;
+    if (quick < 3) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs wrk with the point's script and returns operations per second and failed operations. */
 async function runPoint(
   url: string,
@@ -282,13 +299,21 @@ async function runPoint(
  */
 export async function registryWrkBench(): Promise<RegistryWrkPoint[]> {
   await Deno.mkdir("tmp", { recursive: true });
-  const server = await startServer();
-  const etcd = await startEtcd(server.dataDir);
+  const etcdDir = await Deno.makeTempDir({ dir: "tmp", prefix: "etcd-" });
+  const etcd = await startEtcd(etcdDir);
   const points: RegistryWrkPoint[] = [];
   let run = 0;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     for (const batch of BATCHES) {
       for (const clients of CLIENTS) {
+        // A fresh server per group of points: the creates of one group add
+        // hundreds of thousands of datasets, whose memory would weigh on the next.
+        if (server !== undefined) {
+          await server.stop();
+          await Deno.remove(server.dataDir, { recursive: true });
+        }
+        server = await startServer();
         const ops: RegistryWrkOp[] = ["create", "publish", "lookup", "etcd put", "etcd range"];
         const rounds = new Map(ops.map((o) => [o, [] as number[]]));
         const errors = new Map(ops.map((o) => [o, 0]));
@@ -299,6 +324,7 @@ export async function registryWrkBench(): Promise<RegistryWrkPoint[]> {
             const url = op.startsWith("etcd") ? etcd.url : server.url;
             const tag = `r${run++}`;
             const p = await runPoint(url, op, clients, batch, tag);
+            await settle(op.startsWith("etcd") ? `${url}/health` : `${url}/v1/health`);
             rounds.get(op)!.push(p.opsPerSec);
             errors.set(op, errors.get(op)! + p.errors);
           }
@@ -324,8 +350,11 @@ export async function registryWrkBench(): Promise<RegistryWrkPoint[]> {
     }
   } finally {
     await etcd.stop();
-    await server.stop();
-    await Deno.remove(server.dataDir, { recursive: true });
+    await Deno.remove(etcdDir, { recursive: true });
+    if (server !== undefined) {
+      await server.stop();
+      await Deno.remove(server.dataDir, { recursive: true });
+    }
   }
   await writeResults("registry_wrk", points, (machine) => markdown(machine, points));
   return points;
