@@ -1,134 +1,368 @@
 /**
- * The talk's checkpoint/restart figure at this machine's scale: N = 16
- * writer ranks checkpoint a 2-D field (row bands, durable: file tier) on
- * three runtime processes; then N, N/2 and N/4 reader ranks restart from it,
- * each attaching its own 2-D block from the runtime it talks to, wherever
- * the bands are. All ranks are concurrent HTTP clients. GB/s of field bytes
- * and a check of every value.
+ * The talk's checkpoint/restart figure at this machine's scale, next to
+ * files in the same run. A 2-D float64 field (512 MiB by default) is
+ * checkpointed by 16 writer ranks as row bands, then restarted by 16, 8
+ * and 4 reader ranks, each reading its own 2-D block:
  *
- * Run: `deno task bench` (or this file with the bench task's permissions).
+ * - Strata: a durable dataset on three runtime processes (memory copies
+ *   and fsync'd file copies), writers publishing and readers attaching
+ *   over HTTP into buffers they own, bands crossing the data plane;
+ * - POSIX files, file per rank, fsync'd, read with `preadv` per block row
+ *   with the page cache dropped (when root) and warm;
+ * - HDF5 (h5py) file per rank, the same way.
+ *
+ * File ranks are processes (bench/python/restart_files.py); Strata ranks
+ * are concurrent clients in this process. Repeated runs, medians. Then
+ * the SNAP-like figure: a compute loop over the field that checkpoints
+ * every k steps, its time against the same loop with no checkpoint,
+ * checkpointing through Strata and through fsync'd files.
+ *
+ * Run: `deno task bench restart`, or this file with the bench task's
+ * permissions: `[MiB] [runs]`.
  *
  * @module
  */
 
+import { median } from "./wrk_bench.ts";
 import { writeResults } from "./_results.ts";
 import { connect } from "../src/client/mod.ts";
 import { type Proc, startNameserver, startRuntime } from "../tests/_cluster.ts";
 
-/** One measured phase. */
+/** One measured phase, over the runs. */
 export interface RestartPoint {
-  /** `checkpoint` (N writers) or `restart` (M readers). */
-  readonly phase: "checkpoint" | "restart";
+  /** What was measured. */
+  readonly system: "strata" | "posix" | "hdf5";
+  /** `checkpoint` (16 writers), `restart cold` (page cache dropped) or `restart warm`. */
+  readonly phase: "checkpoint" | "restart cold" | "restart warm";
   /** Ranks. */
   readonly ranks: number;
-  /** Field bytes moved. */
+  /** Field bytes moved per run. */
   readonly bytes: number;
-  /** GB/s (1e9 bytes). */
+  /** GB/s (1e9 bytes) of each run. */
+  readonly runs: readonly number[];
+  /** Median of the runs. */
   readonly gbs: number;
-  /** Whether every value read back was the one written. */
+  /** Whether every value checked was the one written, in every run. */
   readonly verified: boolean;
 }
 
+/** The SNAP-like loop's outcome. */
+export interface SnapPoint {
+  /** How checkpoints are written (`none`: the loop alone). */
+  readonly via: "none" | "strata" | "posix";
+  /** Seconds for the whole loop. */
+  readonly seconds: number;
+  /** Time over the loop alone, as a fraction. */
+  readonly overhead: number;
+}
+
+const MIB = import.meta.main ? Number(Deno.args[0] ?? 512) : 512;
+const RUNS = import.meta.main ? Number(Deno.args[1] ?? 3) : 3;
 const N = 16;
-const ROWS = 2048;
-const COLS = 2048;
+const READERS = [16, 8, 4];
+const COLS = 8192;
+const ROWS = MIB * 2 ** 20 / 8 / COLS;
+const BAND = ROWS / N;
+const SNAP_STEPS = 12;
+const SNAP_EVERY = 4;
 const DESCRIPTION = `dataset field { var t [${ROWS}, ${COLS}]float64 }
 fragment band(r0, r1) { var t = t[r0:r1, :] }
 fragment block(r0, r1, c0, c1) { var b = t[r0:r1, c0:c1] }`;
 
-function band(r0: number, r1: number): Uint8Array {
-  const a = new Float64Array((r1 - r0) * COLS);
-  for (let r = r0; r < r1; r++) {
-    for (let c = 0; c < COLS; c++) a[(r - r0) * COLS + c] = r * 10_000 + c;
+function band(k: number): Float64Array {
+  const a = new Float64Array(BAND * COLS);
+  for (let r = 0; r < BAND; r++) {
+    const base = (k * BAND + r) * 10_000;
+    for (let c = 0; c < COLS; c++) a[r * COLS + c] = base + c;
   }
-  return new Uint8Array(a.buffer);
+  return a;
 }
 
-/** Runs the benchmark and writes bench/results/restart.{json,md}. */
-export async function restartBench(): Promise<RestartPoint[]> {
+/** Reader k's block among m: a grid of 4 block columns and m / 4 block rows. */
+function block(k: number, m: number) {
+  const h = ROWS / (m / 4);
+  const w = COLS / 4;
+  const r0 = Math.floor(k / 4) * h;
+  const c0 = (k % 4) * w;
+  return { r0, r1: r0 + h, c0, c1: c0 + w };
+}
+
+function check(bytes: Uint8Array, b: ReturnType<typeof block>): boolean {
+  const v = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+  const w = b.c1 - b.c0;
+  for (let r = b.r0; r < b.r1; r += 7) {
+    for (let c = b.c0; c < b.c1; c += 5) {
+      if (v[(r - b.r0) * w + c - b.c0] !== r * 10_000 + c) return false;
+    }
+  }
+  return true;
+}
+
+/** Drops the page cache when this process may (root); answers whether it did. */
+async function dropCaches(): Promise<boolean> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", "sync && echo 3 > /proc/sys/vm/drop_caches"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+async function python(
+  mode: "write" | "read",
+  format: "posix" | "h5",
+  dir: string,
+  ranks: number,
+): Promise<{ seconds: number; verified: boolean }> {
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [
+      "bench/python/restart_files.py",
+      mode,
+      format,
+      dir,
+      String(ROWS),
+      String(COLS),
+      String(ranks),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`restart_files.py ${mode} ${format} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/**
+ * Runs the benchmark and writes bench/results/restart.{json,md,svg}.
+ *
+ * @example
+ * ```ts ignore
+ * import { restartBench } from "./restart_bench.ts";
+ * const { points, snap } = await restartBench();
+ * console.log(points.find((p) => p.system === "strata" && p.phase === "checkpoint"), snap);
+ * ```
+ */
+export async function restartBench(): Promise<{ points: RestartPoint[]; snap: SnapPoint[] }> {
+  const bytes = ROWS * COLS * 8;
+  const gbs = (s: number) => bytes / s / 1e9;
+  const samples = new Map<string, { runs: number[]; verified: boolean }>();
+  const add = (system: string, phase: string, ranks: number, s: number, ok: boolean) => {
+    const key = `${system}|${phase}|${ranks}`;
+    const e = samples.get(key) ?? { runs: [], verified: true };
+    e.runs.push(gbs(s));
+    e.verified &&= ok;
+    samples.set(key, e);
+    console.error(`restart bench: ${system} ${phase} ${ranks} ranks ${gbs(s).toFixed(2)} GB/s`);
+  };
+  await Deno.mkdir("tmp", { recursive: true });
+  const filesDir = await Deno.makeTempDir({ dir: "tmp", prefix: "restart-files-" });
   const ns = await startNameserver();
   const procs: Proc[] = [ns];
-  const points: RestartPoint[] = [];
+  let dropped = false;
+  const snap: SnapPoint[] = [];
   try {
     const runtimes = await Promise.all(["a", "b", "c"].map((n) => startRuntime(n, [ns])));
     procs.push(...runtimes);
     const clients = runtimes.map((r) => connect(r.url));
     await clients[0]!.createDataset("field", DESCRIPTION, { durable: true });
-    const bytes = ROWS * COLS * 8;
-    const h = ROWS / N;
-    const bands = Array.from({ length: N }, (_, k) => band(k * h, (k + 1) * h));
-    let t0 = performance.now();
-    await Promise.all(
-      bands.map((b, k) =>
-        clients[k % 3]!.publish("field", 1, "band", b, { params: { r0: k * h, r1: (k + 1) * h } })
-      ),
+    const bands = Array.from({ length: N }, (_, k) => new Uint8Array(band(k).buffer));
+    const into = new Map(
+      READERS.map((m) => [m, Array.from({ length: m }, () => new Uint8Array(bytes / m))]),
     );
-    points.push({
-      phase: "checkpoint",
-      ranks: N,
-      bytes,
-      gbs: bytes / (performance.now() - t0) / 1e6,
-      verified: true,
-    });
-    for (const m of [N, N / 2, N / 4]) {
-      // M readers in a grid of blocks: 4 block columns, M / 4 block rows.
-      const gridCols = 4;
-      const gridRows = m / gridCols;
-      t0 = performance.now();
-      const got = await Promise.all(Array.from({ length: m }, (_, k) => {
-        const r0 = Math.floor(k / gridCols) * (ROWS / gridRows);
-        const c0 = (k % gridCols) * (COLS / gridCols);
-        const params = { r0, r1: r0 + ROWS / gridRows, c0, c1: c0 + COLS / gridCols };
-        // Reader k talks to another runtime than the writer of its first band.
-        return clients[(k + 1) % 3]!.attach("field", "block", { params }).then((a) => ({
-          params,
-          a,
-        }));
-      }));
-      const ms = performance.now() - t0;
-      let verified = true;
-      for (const { params, a } of got) {
-        const v = new Float64Array(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength / 8);
-        const w = params.c1 - params.c0;
-        for (let r = params.r0; r < params.r1; r += 7) {
-          for (let c = params.c0; c < params.c1; c += 5) {
-            verified &&= v[(r - params.r0) * w + c - params.c0] === r * 10_000 + c;
+    for (let run = 0; run < RUNS; run++) {
+      const version = run + 1;
+      // Strata: 16 writers publish their bands, durable, spread over the runtimes.
+      let t0 = performance.now();
+      await Promise.all(bands.map((b, k) =>
+        clients[k % 3]!.publish("field", version, "band", b, {
+          params: { r0: k * BAND, r1: (k + 1) * BAND },
+        })
+      ));
+      add("strata", "checkpoint", N, (performance.now() - t0) / 1000, true);
+      for (const cold of [true, false]) {
+        for (const m of READERS) {
+          if (cold) dropped = await dropCaches();
+          t0 = performance.now();
+          const oks = await Promise.all(Array.from({ length: m }, async (_, k) => {
+            const params = block(k, m);
+            // Reader k talks to another runtime than the writer of its first band.
+            const a = await clients[(k + 1) % 3]!.attach("field", "block", {
+              version,
+              params,
+              into: into.get(m)![k]!,
+            });
+            return check(a.bytes, params);
+          }));
+          add(
+            "strata",
+            `restart ${cold ? "cold" : "warm"}`,
+            m,
+            (performance.now() - t0) / 1000,
+            oks.every(Boolean),
+          );
+        }
+      }
+      // The same blocks as file-per-rank POSIX files and HDF5 files, rank processes.
+      for (const format of ["posix", "h5"] as const) {
+        const system = format === "h5" ? "hdf5" : "posix";
+        const w = await python("write", format, filesDir, N);
+        add(system, "checkpoint", N, w.seconds, w.verified);
+        for (const cold of [true, false]) {
+          for (const m of READERS) {
+            if (cold) dropped = await dropCaches();
+            const r = await python("read", format, filesDir, m);
+            add(system, `restart ${cold ? "cold" : "warm"}`, m, r.seconds, r.verified);
           }
         }
       }
-      points.push({ phase: "restart", ranks: m, bytes, gbs: bytes / ms / 1e6, verified });
     }
+    snap.push(...await snapLoop(clients, filesDir, bands));
   } finally {
     for (const p of procs.reverse()) await p.stop();
+    await Deno.remove(filesDir, { recursive: true });
   }
-  for (const p of points) {
-    console.error(`restart bench: ${p.phase} ${p.ranks} ranks ${p.gbs.toFixed(2)} GB/s`);
-  }
-  await write(points);
-  return points;
+  const points: RestartPoint[] = [...samples].map(([key, e]) => {
+    const [system, phase, ranks] = key.split("|") as [
+      RestartPoint["system"],
+      RestartPoint["phase"],
+      string,
+    ];
+    return {
+      system,
+      phase,
+      ranks: Number(ranks),
+      bytes,
+      runs: e.runs,
+      gbs: median(e.runs),
+      verified: e.verified,
+    };
+  });
+  await write(points, snap, dropped);
+  return { points, snap };
 }
 
-async function write(points: RestartPoint[]): Promise<void> {
-  const rows = points.map((p) =>
-    `| ${p.phase} | ${p.ranks} | ${(p.bytes / 2 ** 20).toFixed(0)} MiB | ${p.gbs.toFixed(2)} | ${
+/**
+ * A SNAP-like loop: every step updates the whole field in place (a
+ * memory-bound sweep); every `SNAP_EVERY` steps the 16 bands are
+ * checkpointed, and the next step waits for the checkpoint to be durable.
+ */
+async function snapLoop(
+  clients: ReturnType<typeof connect>[],
+  dir: string,
+  bands: Uint8Array[],
+): Promise<SnapPoint[]> {
+  await clients[0]!.createDataset("snap", DESCRIPTION, { durable: true });
+  const fields = bands.map((b) => new Float64Array(b.buffer));
+  const step = () => {
+    for (const f of fields) for (let i = 0; i < f.length; i++) f[i] = f[i]! * 0.999 + 1;
+  };
+  const checkpoint = {
+    none: (_: number) => Promise.resolve(),
+    strata: async (n: number) => {
+      await Promise.all(
+        bands.map((b, k) =>
+          clients[k % 3]!.publish("snap", n, "band", b, {
+            params: { r0: k * BAND, r1: (k + 1) * BAND },
+          })
+        ),
+      );
+    },
+    posix: async (_: number) => {
+      await Promise.all(bands.map(async (b, k) => {
+        using f = await Deno.open(`${dir}/snap-${k}.bin`, {
+          write: true,
+          create: true,
+          truncate: true,
+        });
+        for (let done = 0; done < b.byteLength;) done += await f.write(b.subarray(done));
+        await f.syncData();
+      }));
+    },
+  };
+  const out: SnapPoint[] = [];
+  let base = 0;
+  for (const via of ["none", "strata", "posix", "none"] as const) {
+    let version = 0;
+    const t0 = performance.now();
+    for (let s = 1; s <= SNAP_STEPS; s++) {
+      step();
+      if (s % SNAP_EVERY === 0) await checkpoint[via](++version);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (via === "none") base = base === 0 ? seconds : Math.min(base, seconds);
+    out.push({ via, seconds, overhead: 0 });
+    console.error(`restart bench: SNAP-like loop, checkpoints via ${via}: ${seconds.toFixed(2)} s`);
+  }
+  // The loop alone ran first and last: its faster run is the base.
+  return out.slice(0, 3).map((p) => ({
+    ...p,
+    seconds: p.via === "none" ? base : p.seconds,
+    overhead: p.via === "none" ? 0 : p.seconds / base - 1,
+  }));
+}
+
+async function write(points: RestartPoint[], snap: SnapPoint[], dropped: boolean): Promise<void> {
+  const at = (system: string, phase: string, ranks: number) =>
+    points.find((p) => p.system === system && p.phase === phase && p.ranks === ranks);
+  const cell = (p: RestartPoint | undefined) => p === undefined ? "-" : p.gbs.toFixed(2);
+  const ratio = (a: RestartPoint | undefined, b: RestartPoint | undefined) =>
+    a === undefined || b === undefined ? "-" : `${(a.gbs / b.gbs).toFixed(2)}x`;
+  const phases: [RestartPoint["phase"], number][] = [
+    ["checkpoint", N],
+    ...READERS.map((m) => ["restart cold", m] as [RestartPoint["phase"], number]),
+    ...READERS.map((m) => ["restart warm", m] as [RestartPoint["phase"], number]),
+  ];
+  const rows = phases.map(([phase, m]) => {
+    const s = at("strata", phase, m);
+    const p = at("posix", phase, m);
+    const h = at("hdf5", phase, m);
+    return `| ${phase} | ${m} | ${cell(s)} | ${cell(p)} | ${cell(h)} | ${ratio(s, p)} | ${
+      ratio(s, h)
+    } |`;
+  });
+  const runs = points.map((p) =>
+    `| ${p.system} | ${p.phase} | ${p.ranks} | ${p.runs.map((x) => x.toFixed(2)).join(", ")} | ${
       p.verified ? "yes" : "NO"
     } |`
   );
-  await writeResults("restart", points, (machine) =>
+  const allVerified = points.every((p) => p.verified);
+  await writeResults("restart", [{ points, snap }], (machine) =>
     `# Checkpoint/restart benchmark
 
 ${machine}
-One name server and three runtime processes. ${N} writer ranks (concurrent HTTP clients) checkpoint
-a ${ROWS} x ${COLS} float64 field as row bands into a durable dataset (file tier), spread over the
-three runtimes; then ${N}, ${N / 2} and ${N / 4} reader ranks attach 2-D blocks, each from a runtime
-that holds only some of its bands (the rest cross the data plane). Every 35th value is checked.
+A ${ROWS} x ${COLS} float64 field (${MIB} MiB): ${N} writer ranks checkpoint it as row bands, then
+${READERS.join(", ")} reader ranks restart from 2-D blocks (4 block columns). ${RUNS} runs, medians,
+GB/s of field bytes (1e9). Strata: one name server and three runtime processes, a durable dataset
+(memory copies and fsync'd file copies), ranks are concurrent HTTP clients of this process, readers
+attach into buffers they own from another runtime than the writer of their first band. POSIX and
+HDF5 (h5py): one file per writer rank, fsync'd; ranks are processes (bench/python/restart_files.py).
+"cold": the page cache ${
+      dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
+    } before each read; Strata's
+copies are in its runtimes' memory whatever the page cache holds. Every 35th value of every block
+checked: ${
+      allVerified ? "all verified" : "SOME NOT VERIFIED"
+    }. All processes share the machine's cores.
 
-| phase | ranks | field | GB/s | values verified |
-| --- | ---: | ---: | ---: | :---: |
+| phase | ranks | Strata GB/s | POSIX GB/s | HDF5 GB/s | Strata / POSIX | Strata / HDF5 |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join("\n")}
+
+SNAP-like loop: ${SNAP_STEPS} steps over the whole field (a memory-bound update in place), a
+checkpoint of the ${N} bands every ${SNAP_EVERY} steps, the next step after it is durable.
+
+| checkpoints via | seconds | overhead vs no checkpoint |
+| --- | ---: | ---: |
+${
+      snap.map((s) => `| ${s.via} | ${s.seconds.toFixed(2)} | ${(s.overhead * 100).toFixed(0)}% |`)
+        .join("\n")
+    }
+
+Runs:
+
+| system | phase | ranks | GB/s per run | verified |
+| --- | --- | ---: | --- | :---: |
+${runs.join("\n")}
 `);
 }
 
-if (import.meta.main) {
-  for (const p of await restartBench()) console.log(JSON.stringify(p));
-}
+if (import.meta.main) await restartBench();
