@@ -4,9 +4,13 @@
  * checkpointed by 16 writer ranks as row bands, then restarted by 16, 8
  * and 4 reader ranks, each reading its own 2-D block:
  *
- * - Strata: a durable dataset on three runtime processes (memory copies
- *   and fsync'd file copies), writers publishing and readers attaching
- *   over HTTP into buffers they own, bands crossing the data plane;
+ * - Strata: a durable dataset on three runtime processes (copies in an
+ *   shm tier, files on a tmpfs, and fsync'd file copies), writers
+ *   publishing and readers attaching over HTTP into buffers they own,
+ *   bands crossing the data plane; then mapped readers on the runtimes'
+ *   node (processes with the Python client, bench/python/restart_map.py)
+ *   mapping the band copies in the shm tiers and reading their blocks in
+ *   place, the zero-copy path;
  * - POSIX files, file per rank, fsync'd, read with `preadv` per block row
  *   with the page cache dropped (when root) and warm;
  * - HDF5 (h5py) file per rank, the same way.
@@ -32,8 +36,11 @@ import { type Proc, startNameserver, startRuntime } from "../tests/_cluster.ts";
 export interface RestartPoint {
   /** What was measured. */
   readonly system: "strata" | "posix" | "hdf5";
-  /** `checkpoint` (16 writers), `restart cold` (page cache dropped) or `restart warm`. */
-  readonly phase: "checkpoint" | "restart cold" | "restart warm";
+  /**
+   * `checkpoint` (16 writers), `restart cold` (page cache dropped), `restart warm`,
+   * or `restart mapped` (Strata readers mapping the shm tiers' copies in place).
+   */
+  readonly phase: "checkpoint" | "restart cold" | "restart warm" | "restart mapped";
   /** Ranks. */
   readonly ranks: number;
   /** Field bytes moved per run. */
@@ -108,6 +115,54 @@ async function dropCaches(): Promise<boolean> {
   return out.success;
 }
 
+/**
+ * A tmpfs the runtimes' shm tiers live on. Deno opens nothing under /dev/shm
+ * without `--allow-all`, so the benchmark wants one mounted for it (as root:
+ * `mkdir -p /mnt/strata-shm && mount -t tmpfs -o size=8g tmpfs /mnt/strata-shm`).
+ */
+const SHM_MOUNT = "/mnt/strata-shm";
+
+/** The runtimes' tiers: an shm tier on the tmpfs (mappable by readers of the node), fsync'd files. */
+const tiers = (shm: string) =>
+  `tiers:
+  - name: shm
+    kind: shm
+    capacity: 8GiB
+    path: ${shm}
+  - name: file
+    kind: file
+    capacity: 64GiB
+`;
+
+async function sh(script: string): Promise<void> {
+  const out = await new Deno.Command("sh", { args: ["-c", script] }).output();
+  if (!out.success) throw new Error(`sh -c '${script}' failed`);
+}
+
+/** Mapped readers on the runtimes' node: processes with the Python client. */
+async function mapped(
+  urls: readonly string[],
+  version: number,
+  ranks: number,
+): Promise<{ seconds: number; verified: boolean }> {
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [
+      "bench/python/restart_map.py",
+      urls.join(","),
+      "field",
+      String(version),
+      String(ROWS),
+      String(COLS),
+      String(ranks),
+    ],
+    env: { PYTHONPATH: `${Deno.cwd()}/clients/python`, PYTHONNOUSERSITE: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("restart_map.py failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
 async function python(
   mode: "write" | "read",
   format: "posix" | "h5",
@@ -155,12 +210,22 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
   };
   await Deno.mkdir("tmp", { recursive: true });
   const filesDir = await Deno.makeTempDir({ dir: "tmp", prefix: "restart-files-" });
+  const shm = `${SHM_MOUNT}/restart-bench-${Deno.pid}`;
   const ns = await startNameserver();
   const procs: Proc[] = [ns];
   let dropped = false;
   const snap: SnapPoint[] = [];
   try {
-    const runtimes = await Promise.all(["a", "b", "c"].map((n) => startRuntime(n, [ns])));
+    await sh(`mountpoint -q ${SHM_MOUNT} && mkdir -p ${shm}/a ${shm}/b ${shm}/c`).catch((e) => {
+      throw new Error(`Mount a tmpfs at ${SHM_MOUNT} first: the shm tiers live there`, {
+        cause: e,
+      });
+    });
+    const runtimes = await Promise.all(
+      ["a", "b", "c"].map((n) =>
+        startRuntime(n, [ns], { config: tiers(`${shm}/${n}`), paths: [`${shm}/${n}`] })
+      ),
+    );
     procs.push(...runtimes);
     const clients = runtimes.map((r) => connect(r.url));
     await clients[0]!.createDataset("field", DESCRIPTION, { durable: true });
@@ -201,6 +266,10 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
           );
         }
       }
+      for (const m of READERS) {
+        const r = await mapped(runtimes.map((p) => p.url), version, m);
+        add("strata", "restart mapped", m, r.seconds, r.verified);
+      }
       // The same blocks as file-per-rank POSIX files and HDF5 files, rank processes.
       for (const format of ["posix", "h5"] as const) {
         const system = format === "h5" ? "hdf5" : "posix";
@@ -219,6 +288,7 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await Deno.remove(filesDir, { recursive: true });
+    await sh(`rm -rf ${shm}`);
   }
   const points: RestartPoint[] = [...samples].map(([key, e]) => {
     const [system, phase, ranks] = key.split("|") as [
@@ -310,14 +380,17 @@ async function write(points: RestartPoint[], snap: SnapPoint[], dropped: boolean
     ["checkpoint", N],
     ...READERS.map((m) => ["restart cold", m] as [RestartPoint["phase"], number]),
     ...READERS.map((m) => ["restart warm", m] as [RestartPoint["phase"], number]),
+    ...READERS.map((m) => ["restart mapped", m] as [RestartPoint["phase"], number]),
   ];
   const rows = phases.map(([phase, m]) => {
     const s = at("strata", phase, m);
-    const p = at("posix", phase, m);
-    const h = at("hdf5", phase, m);
-    return `| ${phase} | ${m} | ${cell(s)} | ${cell(p)} | ${cell(h)} | ${ratio(s, p)} | ${
-      ratio(s, h)
-    } |`;
+    // Mapped readers stand next to files read from the page cache.
+    const peer = phase === "restart mapped" ? "restart warm" : phase;
+    const p = at("posix", peer, m);
+    const h = at("hdf5", peer, m);
+    return `| ${phase === "restart mapped" ? "restart mapped (files: warm)" : phase} | ${m} | ${
+      cell(s)
+    } | ${cell(p)} | ${cell(h)} | ${ratio(s, p)} | ${ratio(s, h)} |`;
   });
   const runs = points.map((p) =>
     `| ${p.system} | ${p.phase} | ${p.ranks} | ${p.runs.map((x) => x.toFixed(2)).join(", ")} | ${
@@ -332,8 +405,12 @@ ${machine}
 A ${ROWS} x ${COLS} float64 field (${MIB} MiB): ${N} writer ranks checkpoint it as row bands, then
 ${READERS.join(", ")} reader ranks restart from 2-D blocks (4 block columns). ${RUNS} runs, medians,
 GB/s of field bytes (1e9). Strata: one name server and three runtime processes, a durable dataset
-(memory copies and fsync'd file copies), ranks are concurrent HTTP clients of this process, readers
-attach into buffers they own from another runtime than the writer of their first band. POSIX and
+(copies in an shm tier, files on a tmpfs, and fsync'd file copies), ranks are concurrent HTTP
+clients of this process, readers attach into buffers they own from another runtime than the writer
+of their first band. "restart mapped": reader ranks are processes on the runtimes' node with the
+Python client (bench/python/restart_map.py): each maps the band copies its block spans from the shm
+tiers (a map request and lease per band, \`numpy.memmap\` read-only) and reads every value of its
+block in place (a sum, no copy), next to files read from the page cache. POSIX and
 HDF5 (h5py): one file per writer rank, fsync'd; ranks are processes (bench/python/restart_files.py).
 "cold": the page cache ${
       dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"

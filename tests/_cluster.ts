@@ -28,11 +28,12 @@ export function freePort(): number {
 /**
  * Starts `strata COMMAND` with the matching task's permissions on a loopback
  * port (free unless given), its config and data under `dataDir` (a new
- * directory under tmp/ unless given), and waits until it listens.
+ * directory under tmp/ unless given), and waits until it listens. `paths`:
+ * more directories it may read and write (an shm tier's tmpfs directory).
  */
 export async function spawnStrata(
   command: string[],
-  options: { dataDir?: string; port?: number; extra?: string } = {},
+  options: { dataDir?: string; port?: number; extra?: string; paths?: readonly string[] } = {},
 ): Promise<Proc> {
   const port = options.port ?? freePort();
   await Deno.mkdir("tmp", { recursive: true });
@@ -48,8 +49,8 @@ export async function spawnStrata(
     args: [
       "run",
       "--allow-net=127.0.0.1",
-      `--allow-read=config,${dataDir}`,
-      `--allow-write=${dataDir}`,
+      `--allow-read=${["config", dataDir, ...options.paths ?? []].join(",")}`,
+      `--allow-write=${[dataDir, ...options.paths ?? []].join(",")}`,
       "--allow-env=LOG_TOKENS,LOG_STREAM",
       // Functions run in sandbox processes (`sh` applies their memory limit,
       // then runs `deno`); a name server also type-checks them with `deno check`.
@@ -107,7 +108,13 @@ export function startNameserver(
 export function startRuntime(
   node: string,
   nameservers: readonly Proc[],
-  options: { dataDir?: string; port?: number; leaseMs?: number; config?: string } = {},
+  options: {
+    dataDir?: string;
+    port?: number;
+    leaseMs?: number;
+    config?: string;
+    paths?: readonly string[];
+  } = {},
 ): Promise<Proc> {
   const extra = `node: ${node}\nnameservers: [${nameservers.map((n) => n.url).join(", ")}]\n` +
     (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`) +

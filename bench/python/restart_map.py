@@ -1,0 +1,74 @@
+"""Mapped readers of the checkpoint/restart benchmark: one rank per process, on the runtimes' node.
+
+argv: URLS DATASET VERSION ROWS COLS RANKS
+  URLS     the runtimes, comma separated; band k was published through runtime k % len(URLS)
+  RANKS    readers in a grid of 4 block columns; each maps the band copies its 2-D block spans
+           (``POST .../map`` to the runtime holding the band, ``numpy.memmap`` of the shm
+           tier's file, read-only), reads every value of its block in place (a sum over the
+           mapped rows: no copy) and checks every 35th value.
+
+Every process connects before a barrier; the time runs from the barrier to the last rank's
+answer, map requests and leases included. Prints one JSON line: {seconds, verified}."""
+
+import json
+import multiprocessing as mp
+import sys
+import time
+
+import numpy as np
+
+import strata
+
+urls, dataset, version = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
+rows, cols, ranks = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+WRITERS = 16
+band_rows = rows // WRITERS
+
+
+def read(k, start, out):
+    grid_rows = ranks // 4
+    h, w = rows // grid_rows, cols // 4
+    r0, c0 = (k // 4) * h, (k % 4) * w
+    first, last = r0 // band_rows, (r0 + h - 1) // band_rows
+    clients = [strata.Client(u, map=True) for u in urls]
+    for c in clients:
+        c.health()
+    want_total = float(np.add.outer(np.arange(r0, r0 + h, dtype=np.float64) * 10_000,
+                                    np.arange(c0, c0 + w, dtype=np.float64)).sum())
+    start.wait()
+    ok = True
+    total = 0.0
+    for b in range(first, last + 1):
+        band = clients[b % len(urls)].attach(
+            dataset, "band", version=version,
+            params={"r0": b * band_rows, "r1": (b + 1) * band_rows},
+        )
+        a, z = max(r0, b * band_rows), min(r0 + h, (b + 1) * band_rows)
+        part = band[a - b * band_rows : z - b * band_rows, c0 : c0 + w]
+        total += float(np.add.reduce(part, axis=None))
+        sample = part[(7 - (a - r0) % 7) % 7 :: 7, ::5]
+        first_row = a + (7 - (a - r0) % 7) % 7
+        want = np.add.outer(np.arange(first_row, z, 7, dtype=np.float64) * 10_000,
+                            np.arange(c0, c0 + w, 5))
+        ok = ok and bool(np.array_equal(sample, want))
+        del band, part, sample
+    ok = ok and abs(total - want_total) <= 1e-9 * abs(want_total)
+    for c in clients:
+        c.close()
+    out.put(ok)
+
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    start = ctx.Barrier(ranks + 1)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=read, args=(k, start, out)) for k in range(ranks)]
+    for p in procs:
+        p.start()
+    start.wait()
+    t0 = time.perf_counter()
+    verified = all(out.get() for _ in range(ranks))
+    seconds = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    print(json.dumps({"seconds": seconds, "verified": verified}))
