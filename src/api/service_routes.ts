@@ -2,14 +2,20 @@
  * The routes of the kit's services: `GET /v1/services` lists them,
  * `GET /v1/services/<name>` describes one, and
  * `POST /v1/services/<name>/<operation>` calls an operation with a JSON or
- * msgpack body, answered the same way the request accepts.
+ * msgpack body, answered the same way the request accepts; an
+ * `application/octet-stream` body reaches the operation as a `RawBody`, and
+ * a `RawReply` answer leaves as `application/octet-stream`, its pieces
+ * streamed as they are.
  *
  * @module
  */
 
 import type { Hono } from "hono";
 import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
-import { readControlBody, reply } from "./negotiate.ts";
+import { OCTET_STREAM } from "../services/frames.ts";
+import { RawBody, RawReply } from "../services/service.ts";
+import { readBoundedBytes } from "./body.ts";
+import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
 export interface ServiceRouteOptions {
@@ -49,19 +55,48 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
   const { host } = options;
   const find = (name: string) => host.service(name);
   app.get("/v1/services", (c) => reply(c, { services: [...host.services.keys()] }));
-  app.get("/v1/services/:name", (c) => {
+  app.get("/v1/services/:name", async (c) => {
     const { service } = find(c.req.param("name"));
     return reply(c, {
       name: service.name,
       operations: Object.keys(service.operations),
       ...service.info() as object,
+      placement: await host.placement(service.name),
     });
   });
   app.post("/v1/services/:name/:operation", async (c) => {
     const name = c.req.param("name");
     const { maxBodyBytes } = find(name);
-    const input = await readControlBody(c.req.raw, maxBodyBytes);
+    const input = mediaType(c.req.header("content-type")) === OCTET_STREAM
+      ? new RawBody(await readBoundedBytes(c.req.raw, maxBodyBytes))
+      : await readControlBody(c.req.raw, maxBodyBytes);
     const routed = c.req.header(ROUTED_HEADER) === "1";
-    return reply(c, await host.call(name, c.req.param("operation"), input, { routed }) ?? null);
+    const answer = await host.call(name, c.req.param("operation"), input, { routed });
+    if (answer instanceof RawReply) return rawResponse(answer);
+    return reply(c, answer ?? null);
   });
+}
+
+/**
+ * An octet-stream answer: one piece as the body itself, several streamed
+ * one after the other without joining them (a blob's bytes are sent from
+ * the tier's buffer; bench/services_bench.ts guards this path).
+ */
+function rawResponse(answer: RawReply): Response {
+  if (answer.pieces.length === 1) {
+    return new Response(answer.pieces[0], {
+      headers: { "content-type": OCTET_STREAM, "content-length": String(answer.byteLength) },
+    });
+  }
+  const headers = { "content-type": OCTET_STREAM };
+  const pieces = answer.pieces;
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const p = pieces[at++];
+      if (p === undefined) controller.close();
+      else controller.enqueue(p);
+    },
+  });
+  return new Response(body, { headers });
 }

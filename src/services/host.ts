@@ -21,7 +21,14 @@ import { BlobStore, type FetchBlob } from "./blobs.ts";
 import type { ServiceConfig, ServicesConfig } from "./config.ts";
 import { ServiceMeta } from "./meta.ts";
 import type { MetaKv } from "./meta_kv.ts";
-import type { Service, ServiceDefinition, TargetRoute } from "./service.ts";
+import { OCTET_STREAM } from "./frames.ts";
+import {
+  RawBody,
+  RawReply,
+  type Service,
+  type ServiceDefinition,
+  type TargetRoute,
+} from "./service.ts";
 import { TargetRing } from "./targets.ts";
 
 /** A node as the name server lists it: where its HTTP API listens, and its lease. */
@@ -68,6 +75,16 @@ export interface HostedService {
   readonly maxBodyBytes: number;
   /** Its targets and the runtimes holding them. */
   readonly ring: TargetRing;
+}
+
+/** Where a service's targets are: what a client needs to send work straight to a target's runtime. */
+export interface ServicePlacement {
+  /** How many targets. */
+  readonly numTargets: number;
+  /** Points each target owns on the ring. */
+  readonly virtualNodes: number;
+  /** The runtimes in ring order (target `i` on `runtimes[i mod R]`), with their URLs (null: unknown or down, send to any runtime). */
+  readonly runtimes: readonly { readonly name: string; readonly url: string | null }[];
 }
 
 /** Header marking a request one runtime forwarded to another: it runs where it arrives. */
@@ -223,6 +240,28 @@ export class ServiceHost {
     return merge(route, items.length, answers);
   }
 
+  /**
+   * Where service `name`'s targets are, the runtimes' URLs read from the
+   * name server (null for each when this runtime runs alone: clients use
+   * the URL they reached it by).
+   */
+  async placement(name: string): Promise<ServicePlacement> {
+    const { ring } = this.service(name);
+    const routing = this.#routing;
+    const urls = new Map<string, string>();
+    if (routing !== undefined && ring.runtimes.length > 1) {
+      for (const r of ring.runtimes) {
+        const n = await this.#liveNode(routing, r).catch(() => undefined);
+        if (n !== undefined) urls.set(r, n.url);
+      }
+    }
+    return {
+      numTargets: ring.numTargets,
+      virtualNodes: ring.virtualNodes,
+      runtimes: ring.runtimes.map((r) => ({ name: r, url: urls.get(r) ?? null })),
+    };
+  }
+
   /** Closes every service. */
   async close(): Promise<void> {
     for (const { service } of this.services.values()) await service.close();
@@ -248,14 +287,17 @@ export class ServiceHost {
       peer: `Runtime '${runtime}' holding target ${target} of service '${service}'`,
       ...(routing.token === undefined ? {} : { token: routing.token }),
       headers: {
-        "content-type": "application/msgpack",
-        accept: "application/msgpack",
+        "content-type": body instanceof RawBody ? OCTET_STREAM : "application/msgpack",
+        accept: `application/msgpack, ${OCTET_STREAM}`,
         [ROUTED_HEADER]: "1",
       },
-      rawBody: encode(body, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>,
+      rawBody: body instanceof RawBody
+        ? body.bytes as Uint8Array<ArrayBuffer>
+        : encode(body, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>,
       signal: AbortSignal.timeout(routing.timeoutMs ?? 60_000),
     });
     const bytes = new Uint8Array(await res.arrayBuffer());
+    if (res.ok && res.headers.get("content-type") === OCTET_STREAM) return new RawReply([bytes]);
     let data: unknown = null;
     try {
       data = bytes.length === 0 ? null : decode(bytes);

@@ -16,6 +16,7 @@
 
 export * from "./blobs.ts";
 export * from "./config.ts";
+export * from "./frames.ts";
 export * from "./hash.ts";
 export * from "./host.ts";
 export * from "./kv_limits.ts";

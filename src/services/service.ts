@@ -32,6 +32,51 @@ export interface ServiceContext {
 export type Operation = (input: unknown) => Promise<unknown>;
 
 /**
+ * The input of an operation called with an `application/octet-stream`
+ * body (a product's bytes, a framed batch): the body as it arrived.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RawBody } from "./service.ts";
+ * assert.equal(new RawBody(new Uint8Array(3)).bytes.length, 3);
+ * ```
+ */
+export class RawBody {
+  /** The body's bytes. */
+  readonly bytes: Uint8Array;
+  /** Wraps a body. */
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * An answer sent as `application/octet-stream`: its pieces one after the
+ * other, not joined (a blob's bytes as the tier holds them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RawReply } from "./service.ts";
+ * const r = new RawReply([new Uint8Array(2), new Uint8Array(3)]);
+ * assert.equal(r.byteLength, 5);
+ * ```
+ */
+export class RawReply {
+  /** The pieces in order. */
+  readonly pieces: readonly Uint8Array<ArrayBuffer>[];
+  /** Wraps the pieces of an answer. */
+  constructor(pieces: readonly Uint8Array<ArrayBuffer>[]) {
+    this.pieces = pieces;
+  }
+  /** The answer's length in bytes. */
+  get byteLength(): number {
+    return this.pieces.reduce((n, p) => n + p.byteLength, 0);
+  }
+}
+
+/**
  * How the kit routes an operation to the runtimes holding targets (with
  * several runtimes). With `list`, the input lists items of several targets:
  * each item goes to the runtime holding its target, and the answers'

@@ -39,6 +39,8 @@ export class TargetRing {
   readonly numTargets: number;
   /** The runtimes targets belong to. */
   readonly runtimes: readonly string[];
+  /** Points each target owns on the ring. */
+  readonly virtualNodes: number;
   readonly #points: Uint32Array;
   readonly #owners: Uint16Array;
 
@@ -53,6 +55,7 @@ export class TargetRing {
     }
     this.numTargets = numTargets;
     this.runtimes = options.runtimes ?? ["local"];
+    this.virtualNodes = vnodes;
     const points: { at: number; owner: number }[] = [];
     for (let t = 0; t < numTargets; t++) {
       for (let v = 0; v < vnodes; v++) points.push({ at: mix32(t * 0x9e3779b1 + v + 1), owner: t });

@@ -134,7 +134,7 @@ export class WriteBatch {
     if (q === undefined || q.length === 0) return;
     this.#products.delete(target);
     await this.#sendCreates();
-    await this.#store.call("store", { products: q });
+    await this.#store.storeProducts(q);
   }
 }
 

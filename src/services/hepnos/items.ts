@@ -88,8 +88,7 @@ export abstract class ItemHandle {
       await options.async.submit(() => this.store(label, type, value));
       return true;
     }
-    const r = await this.datastore.call<{ stored: boolean[] }>("store", { products: [product] });
-    return r.stored[0]!;
+    return (await this.datastore.storeProducts([product]))[0]!;
   }
 
   /**
@@ -128,16 +127,14 @@ export abstract class ItemHandle {
       const hit = options.prefetcher.take(this.descriptor, label, type);
       if (hit !== undefined) return hit ?? undefined;
     }
-    const r = await this.datastore.call<{ values: (Uint8Array | null)[] }>("load", {
-      products: [{
-        item: this.descriptor,
-        label,
-        type,
-        ...(options.offset === undefined ? {} : { offset: options.offset }),
-        ...(options.length === undefined ? {} : { length: options.length }),
-      }],
-    });
-    return r.values[0] ?? undefined;
+    const [value] = await this.datastore.loadProducts([{
+      item: this.descriptor,
+      label,
+      type,
+      ...(options.offset === undefined ? {} : { offset: options.offset }),
+      ...(options.length === undefined ? {} : { length: options.length }),
+    }]);
+    return value;
   }
 
   /** A product stored with `storeArray`, as a typed array of `type`. */

@@ -77,11 +77,11 @@ export class Prefetcher {
     const products = items.flatMap((i) =>
       this.#wanted.map((w) => ({ item: i.descriptor, label: w.label, type: w.type }))
     );
-    const r = await this.#store.call<{ values: (Uint8Array | null)[] }>("load", { products });
+    const values = await this.#store.loadProducts(products);
     const room = Math.max(this.#cacheSize, items.length) * this.#wanted.length;
-    r.values.forEach((v, i) => {
+    values.forEach((v, i) => {
       const p = products[i]!;
-      this.#cache.set(keyOf(p.item, p.label, p.type), v);
+      this.#cache.set(keyOf(p.item, p.label, p.type), v ?? null);
     });
     // Oldest entries go first when the cache is over its size.
     for (const k of this.#cache.keys()) {

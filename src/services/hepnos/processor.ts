@@ -93,11 +93,11 @@ export class ParallelEventProcessor {
     const products = events.flatMap((e) =>
       this.#preload.map((p) => ({ item: e.descriptor, label: p.label, type: p.type }))
     );
-    const r = await this.#store.call<{ values: (Uint8Array | null)[] }>("load", { products });
+    const values = await this.#store.loadProducts(products);
     return events.map((_, i) =>
       new Map(this.#preload.map((p, j) => [
         `${p.label}#${p.type}`,
-        r.values[i * this.#preload.length + j] ?? undefined,
+        values[i * this.#preload.length + j],
       ]))
     );
   }

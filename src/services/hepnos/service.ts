@@ -6,17 +6,21 @@
  * @module
  */
 
-import { InvalidConfigError } from "../../errors.ts";
+import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
+import { frame, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
-import { defineService, type ServiceDefinition } from "../service.ts";
+import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
 import { productTarget } from "./placement.ts";
-import { HepnosStore, type OverwritePolicy } from "./store.ts";
+import { HepnosStore, type OverwritePolicy, type ProductRead, type ProductWrite } from "./store.ts";
 import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
 
 /**
- * The HEPnOS service. Option `overwrite` (default false): whether a second
+ * The HEPnOS service. Products travel as msgpack (`store`, `load`) or as
+ * raw bytes (`store_bytes`: a framed batch in, `load_bytes`: a framed
+ * answer out; see docs/services.md). Option `overwrite` (default false): whether a second
  * store of a product replaces it (Yokan's default) or is refused with a
  * false answer (HEPnOS's documented rule).
  *
@@ -61,6 +65,8 @@ export const hepnos: ServiceDefinition = defineService({
           answer: "stored",
           target: (p) => productTarget(bytes(record(p).item, "item"), ctx.targets),
         },
+        // A framed store goes whole to one runtime: the client sends each runtime its own.
+        store_bytes: { target: (input) => framedTarget(input, ctx.targets) },
         // A job's loaders and cursors live on one runtime: the one its name hashes to.
         processor_start: { target: jobTarget },
         processor_next: { target: jobTarget },
@@ -131,23 +137,15 @@ export const hepnos: ServiceDefinition = defineService({
           });
           return { stored: await store.store(products) };
         },
+        store_bytes: async (input) => {
+          return { stored: await store.store(framedProducts(input)) };
+        },
+        load_bytes: async (input) => {
+          const values = await store.load(productReads(input));
+          return new RawReply(frame({}, values));
+        },
         load: async (input) => {
-          const products = list(record(input), "products").map((p) => {
-            const q = record(p);
-            const range = q.offset === undefined && q.length === undefined ? {} : {
-              offset: int(q, "offset", 0, Number.MAX_SAFE_INTEGER, 0),
-              ...(q.length === undefined
-                ? {}
-                : { length: int(q, "length", 0, Number.MAX_SAFE_INTEGER) }),
-            };
-            return {
-              item: bytes(q.item, "item"),
-              label: str(q, "label"),
-              type: str(q, "type"),
-              ...range,
-            };
-          });
-          return { values: (await store.load(products)).map((v) => v ?? null) };
+          return { values: (await store.load(productReads(input))).map((v) => v ?? null) };
         },
         products: async (input) => {
           const r = record(input);
@@ -180,3 +178,62 @@ export const hepnos: ServiceDefinition = defineService({
     });
   },
 });
+
+/** The products to load of a `load` or `load_bytes` input (byte ranges with `offset`, `length`). */
+function productReads(input: unknown): ProductRead[] {
+  return list(record(input), "products").map((p) => {
+    const q = record(p);
+    const range = q.offset === undefined && q.length === undefined ? {} : {
+      offset: int(q, "offset", 0, Number.MAX_SAFE_INTEGER, 0),
+      ...(q.length === undefined ? {} : { length: int(q, "length", 0, Number.MAX_SAFE_INTEGER) }),
+    };
+    return { item: bytes(q.item, "item"), label: str(q, "label"), type: str(q, "type"), ...range };
+  });
+}
+
+/**
+ * The products of a `store_bytes` body: a framed batch whose header lists
+ * `products` (item, label, type), one part each, the values as views of
+ * the body.
+ */
+function framedProducts(input: unknown): ProductWrite[] {
+  if (!(input instanceof RawBody)) {
+    throw new InvalidRequestError(
+      "Invalid store_bytes request: expected an application/octet-stream framed body",
+    );
+  }
+  const { header, parts } = unframe(input.bytes);
+  const products = list(header, "products");
+  if (products.length !== parts.length) {
+    throw new InvalidRequestError(
+      `Invalid store_bytes body: ${products.length} products, ${parts.length} parts`,
+      { fields: { products: products.length, parts: parts.length } },
+    );
+  }
+  return products.map((p, i) => {
+    const q = record(p);
+    const value = parts[i];
+    if (value === null || value === undefined) {
+      throw new InvalidRequestError(`Invalid store_bytes body: product ${i} has no bytes`);
+    }
+    return { item: bytes(q.item, "item"), label: str(q, "label"), type: str(q, "type"), value };
+  });
+}
+
+/** The target a framed store goes to; its products must all belong to one runtime. */
+function framedTarget(input: unknown, ring: TargetRing): number {
+  const products = framedProducts(input);
+  const targets = products.map((p) => productTarget(p.item, ring));
+  const first = targets[0] ?? 0;
+  const runtime = ring.runtimeOf(first);
+  const other = targets.find((t) => ring.runtimeOf(t) !== runtime);
+  if (other !== undefined) {
+    throw new InvalidRequestError(
+      `Invalid store_bytes batch: targets ${first} and ${other} belong to runtimes '${runtime}' and '${
+        ring.runtimeOf(other)
+      }'; send each runtime its own batch`,
+      { fields: { target: first, other } },
+    );
+  }
+  return first;
+}

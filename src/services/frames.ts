@@ -1,0 +1,124 @@
+/**
+ * Framed batches of byte strings, the body of a service's bytes operations
+ * (`application/octet-stream`): a 4-byte big-endian header length, a
+ * msgpack header whose `sizes` lists each part's length (null: no part),
+ * then the parts back to back. Parts travel as raw bytes, never inside
+ * msgpack: the reader takes them as views of the body, the writer sends
+ * them as they are (bench/services_bench.ts guards this path).
+ *
+ * @module
+ */
+
+import { decode, encode } from "@msgpack/msgpack";
+import { InvalidRequestError } from "../errors.ts";
+
+/** The media type of framed bodies. */
+export const OCTET_STREAM = "application/octet-stream";
+
+/** A framed body read back: its header and its parts (views of the body). */
+export interface Frames {
+  /** The header's fields (`sizes` among them). */
+  readonly header: Readonly<Record<string, unknown>>;
+  /** The parts in order, null where the header's size was null. */
+  readonly parts: readonly (Uint8Array | null)[];
+}
+
+/**
+ * The pieces of a framed body: the header (with `sizes` set from `parts`)
+ * and the parts themselves, not copied; send them one after the other.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { frame, joinFrames, unframe } from "./frames.ts";
+ * const body = joinFrames(frame({ op: "x" }, [new Uint8Array([1, 2]), null]));
+ * const back = unframe(body);
+ * assert.equal(back.header.op, "x");
+ * assert.deepEqual(back.parts, [new Uint8Array([1, 2]), null]);
+ * ```
+ */
+export function frame(
+  header: Readonly<Record<string, unknown>>,
+  parts: readonly (Uint8Array | null | undefined)[],
+): Uint8Array<ArrayBuffer>[] {
+  const sizes = parts.map((p) => p?.byteLength ?? null);
+  const head = encode({ ...header, sizes }, { ignoreUndefined: true, useBigInt64: true });
+  const first = new Uint8Array(4 + head.byteLength);
+  new DataView(first.buffer).setUint32(0, head.byteLength);
+  first.set(head, 4);
+  const out: Uint8Array<ArrayBuffer>[] = [first];
+  for (const p of parts) if (p != null && p.byteLength > 0) out.push(p as Uint8Array<ArrayBuffer>);
+  return out;
+}
+
+/**
+ * The pieces of `frame` in one buffer (a request body).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinFrames } from "./frames.ts";
+ * assert.deepEqual(joinFrames([new Uint8Array([1]), new Uint8Array([2])]), new Uint8Array([1, 2]));
+ * ```
+ */
+export function joinFrames(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  if (pieces.length === 1) return pieces[0] as Uint8Array<ArrayBuffer>;
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads a framed body; `InvalidRequestError` (400) when its header is not
+ * msgpack, lacks `sizes`, or its sizes do not add up to the bytes after it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unframe } from "./frames.ts";
+ * assert.throws(() => unframe(new Uint8Array([0, 0])), /Invalid framed body/);
+ * ```
+ */
+export function unframe(body: Uint8Array): Frames {
+  if (body.byteLength < 4) throw bad(`${body.byteLength} bytes, expected at least 4`);
+  const length = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);
+  if (4 + length > body.byteLength) {
+    throw bad(`header of ${length} bytes, only ${body.byteLength - 4} follow`);
+  }
+  let header: unknown;
+  try {
+    header = decode(body.subarray(4, 4 + length), { useBigInt64: true });
+  } catch (e) {
+    throw bad(`header is not msgpack: ${(e as Error).message}`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw bad("header is not a map");
+  }
+  const sizes = (header as Record<string, unknown>).sizes;
+  if (!Array.isArray(sizes)) throw bad("header has no 'sizes' list");
+  const parts: (Uint8Array | null)[] = [];
+  let at = 4 + length;
+  for (const s of sizes) {
+    if (s === null) {
+      parts.push(null);
+      continue;
+    }
+    if (!Number.isSafeInteger(s) || s < 0 || at + s > body.byteLength) {
+      throw bad(`part size ${s} at byte ${at} runs past the body's ${body.byteLength} bytes`);
+    }
+    parts.push(body.subarray(at, at + s));
+    at += s;
+  }
+  if (at !== body.byteLength) {
+    throw bad(`${body.byteLength - at} bytes after the last part`);
+  }
+  return { header: header as Record<string, unknown>, parts };
+}
+
+function bad(detail: string): InvalidRequestError {
+  return new InvalidRequestError(`Invalid framed body: ${detail}`);
+}
