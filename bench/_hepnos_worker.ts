@@ -77,14 +77,14 @@ async function strata(a: WorkerArgs): Promise<WorkerTimes> {
   } else {
     const per = Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes)));
     for (let at = 0; at < events.length; at += per) {
-      const r = await store.call<{ values: Uint8Array[] }>("load", {
-        products: events.slice(at, at + per).map((e) => ({
+      const values = await store.loadProducts(
+        events.slice(at, at + per).map((e) => ({
           item: e.descriptor,
           label: "p",
           type: "bytes",
         })),
-      });
-      for (const v of r.values) check(v, a.bytes);
+      );
+      for (const v of values) check(v, a.bytes);
     }
   }
   return { createS, storeS, loadS: (performance.now() - t) / 1000 };

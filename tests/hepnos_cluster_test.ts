@@ -85,6 +85,34 @@ Deno.test("HEPnOS on a name server and three runtimes: every flow from any runti
       },
     );
 
+    await t.step("the client knows each target's runtime and its URL", () => {
+      for (const store of [a!, b!, c!]) {
+        assert.deepEqual(store.ring.runtimes, RUNTIMES);
+      }
+    });
+
+    await t.step(
+      "any runtime answers a load of any product, large ones over the data plane",
+      async () => {
+        for (const store of [a!, b!, c!]) {
+          const run = await (await store.root().dataSet("spread")).run(1n);
+          for (const s of [0n, 5n, 11n]) {
+            const sub = await run.subRun(s);
+            for await (const ev of sub.events()) {
+              const seed = Number(s) * 10 + Number(ev.number);
+              const products = [
+                { item: ev.descriptor, label: "small", type: "bytes" },
+                { item: ev.descriptor, label: "large", type: "bytes" },
+              ];
+              // `load` runs on the runtime it reaches, not the one holding the target.
+              const r = await store.call<{ values: Uint8Array[] }>("load", { products });
+              assert.deepEqual(r.values, [value(seed, small), value(seed, large)]);
+            }
+          }
+        }
+      },
+    );
+
     await t.step("every runtime loads every product, large ones over the data plane", async () => {
       for (const store of [a!, b!, c!]) {
         const run = await (await store.root().dataSet("spread")).run(1n);

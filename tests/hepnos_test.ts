@@ -13,6 +13,8 @@ import {
   Prefetcher,
   WriteBatch,
 } from "../src/services/hepnos/mod.ts";
+import { frame, joinFrames } from "../src/services/frames.ts";
+import { encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
 import { startServer } from "./_server.ts";
 
 const SERVICES = (overwrite: boolean) =>
@@ -279,7 +281,87 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
       res = await fetch(`${server.url}/v1/services/hepnos/info`, { method: "POST", body: "x" });
       assert.equal(res.status, 415);
       await res.body?.cancel();
+      const raw = (op: string, body: Uint8Array<ArrayBuffer>) =>
+        fetch(`${server.url}/v1/services/hepnos/${op}`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream" },
+          body,
+        });
+      res = await post("store_bytes", '{"products": []}');
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).error.message, /expected an application\/octet-stream/);
+      for (
+        const [body, why] of [
+          [new Uint8Array([0, 0]), /at least 4/],
+          [new Uint8Array([0, 0, 0, 9, 1]), /header of 9 bytes/],
+          [joinFrames(frame({ products: [] }, [new Uint8Array(3)])), /0 products, 1 parts/],
+        ] as const
+      ) {
+        res = await raw("store_bytes", body);
+        assert.equal(res.status, 400);
+        const e = (await res.json()).error;
+        assert.equal(e.code, "invalid_request");
+        assert.match(e.message, why);
+      }
+      const sizes = frame({}, [new Uint8Array(3)]);
+      res = await raw("store_bytes", joinFrames([sizes[0]!, new Uint8Array(2)]));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).error.message, /runs past the body/);
+      const ghost = encodeItem({
+        uuid: new Uint8Array(16).fill(7),
+        run: 1n,
+        subrun: INVALID,
+        event: INVALID,
+      });
+      res = await raw(
+        "store_bytes",
+        joinFrames(
+          frame({ products: [{ item: ghost, label: "l", type: "t" }] }, [new Uint8Array(1)]),
+        ),
+      );
+      assert.equal(res.status, 404);
+      await res.body?.cancel();
     });
+
+    await t.step(
+      "Raw product bytes: batches, ranges, absent products, blobs read twice",
+      async () => {
+        const run = await (await root.createDataSet("raw")).createRun(3n);
+        const sub = await run.createSubRun(0n);
+        const evs = await Promise.all([0n, 1n, 2n].map((n) => sub.createEvent(n)));
+        const big = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+        const small = new Uint8Array([1, 2, 3]);
+        assert.deepEqual(
+          await store.storeProducts([
+            { item: evs[0]!.descriptor, label: "big", type: "bytes", value: big },
+            { item: evs[1]!.descriptor, label: "small", type: "bytes", value: small },
+            { item: evs[2]!.descriptor, label: "empty", type: "bytes", value: new Uint8Array(0) },
+          ]),
+          [true, true, true],
+        );
+        for (let round = 0; round < 2; round++) {
+          const got = await store.loadProducts([
+            { item: evs[0]!.descriptor, label: "big", type: "bytes" },
+            { item: evs[1]!.descriptor, label: "absent", type: "bytes" },
+            { item: evs[1]!.descriptor, label: "small", type: "bytes" },
+            { item: evs[2]!.descriptor, label: "empty", type: "bytes" },
+            { item: evs[0]!.descriptor, label: "big", type: "bytes", offset: 299_990, length: 10 },
+          ]);
+          assert.deepEqual(got, [big, undefined, small, new Uint8Array(0), big.subarray(299_990)]);
+        }
+        assert.deepEqual(await evs[0]!.load("big", "bytes"), big);
+        await assert.rejects(
+          store.loadProducts([{
+            item: evs[1]!.descriptor,
+            label: "small",
+            type: "bytes",
+            offset: 2,
+            length: 5,
+          }]),
+          InvalidRequestError,
+        );
+      },
+    );
   } finally {
     await server.stop();
   }
