@@ -415,7 +415,7 @@ HDF5 (h5py): one file per writer rank, fsync'd; ranks are processes (bench/pytho
 "cold": the page cache ${
       dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
     } before each read; Strata's
-copies are in its runtimes' memory whatever the page cache holds. Every 35th value of every block
+copies are in shm tiers (tmpfs, which dropping the page cache does not evict). Every 35th value of every block
 checked: ${
       allVerified ? "all verified" : "SOME NOT VERIFIED"
     }. All processes share the machine's cores.
