@@ -96,6 +96,10 @@ export class BlobStore {
    * persistent one among them for a durable store.
    */
   async put(bytes: Uint8Array): Promise<BlobRef> {
+    // A view of a larger buffer (a product in a batched request's body)
+    // would keep the whole buffer alive in a memory tier that counts only
+    // the view's bytes: store a copy of its own instead.
+    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
     const id = crypto.randomUUID();
     // The CRC-32 (computed in pieces, the event loop served between them)
     // runs while the tiers store the bytes.
