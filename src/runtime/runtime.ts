@@ -25,7 +25,7 @@ import type {
   NameService,
   SubscribeQuery,
 } from "../name_service/name_service.ts";
-import { UnavailableError } from "../errors.ts";
+import { LostError, NotFoundError, UnavailableError } from "../errors.ts";
 import { sendReplicaOverHttp } from "./replica_client.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { PeerDirectory } from "./peers.ts";
@@ -337,8 +337,34 @@ export class Runtime {
     }
     return new VersionStream(
       names.subscribe(query),
-      async (n, into) =>
-        (await this.#reader.gather(n.version, n.sources, n.layout, { into })).bytes,
+      async (n, into) => {
+        try {
+          return (await this.#reader.gather(n.version, n.sources, n.layout, { into })).bytes;
+        } catch (e) {
+          if (!(e instanceof LostError)) throw e;
+        }
+        // The copies the push named may have moved since the commit (a
+        // spill, an overwrite, a replica): ask where the version is now,
+        // and call it lost only when it is no longer there.
+        let found;
+        try {
+          found = await this.#reader.lookup(
+            { dataset: query.dataset, version: n.version },
+            query.fragment,
+            query.bindings,
+          );
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e;
+          throw new LostError(
+            query.dataset,
+            n.version,
+            query.fragment,
+            "was retired before the stream fetched it",
+          );
+        }
+        return (await this.#reader.gather(found.version, found.sources, n.layout, { into }))
+          .bytes;
+      },
       { dataset: query.dataset, ...options },
     );
   }

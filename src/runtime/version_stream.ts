@@ -30,11 +30,13 @@ export interface StreamedVersion extends AttachedBytes {
 /** Fetches a notice's region into `into` (exactly its size). */
 export type FetchNotice = (notice: CommitNotice, into: Uint8Array) => Promise<Uint8Array>;
 
+/**
+ * A fetched version, or one lost before it could be fetched (`bytes`
+ * undefined): kept in its place so versions come out in order.
+ */
 interface Slot {
   readonly notice: CommitNotice;
-  readonly bytes: Uint8Array;
-  /** Versions skipped before it by the stream itself (retired before fetched). */
-  readonly skipped: number;
+  readonly bytes: Uint8Array | undefined;
 }
 
 /** How long one wait for a notice lasts before it is asked again. */
@@ -99,18 +101,27 @@ export class VersionStream {
     StreamedVersion
   > {
     if (this.#closed) throw new ClosedError("stream", "its consumer closed it");
-    this.#fill();
-    const head = this.#slots[0]!;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const slot = await Promise.race([
-      head,
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), options.timeoutMs)),
-    ]).finally(() => clearTimeout(timer));
-    if (slot === undefined) {
-      throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
+    let skipped = 0;
+    let slot: Slot | undefined;
+    for (;;) {
+      this.#fill();
+      const head = this.#slots[0]!;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      slot = await Promise.race([
+        head,
+        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), options.timeoutMs)),
+      ]).finally(() => clearTimeout(timer));
+      if (slot === undefined) {
+        throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
+      }
+      this.#slots.shift();
+      if (slot.bytes !== undefined) break;
+      // Retired before it was fetched: the consumer fell behind retention.
+      skipped += 1 + slot.notice.dropped;
+      this.#last = slot.notice.version;
     }
-    this.#slots.shift();
-    const { notice, bytes } = slot;
+    const { notice } = slot;
+    const bytes = slot.bytes!;
     let out = bytes;
     if (options.into !== undefined) {
       if (options.into.byteLength !== bytes.byteLength) {
@@ -129,7 +140,7 @@ export class VersionStream {
       version: notice.version,
       layout: notice.layout,
       bytes: out,
-      dropped: notice.dropped + slot.skipped,
+      dropped: notice.dropped + skipped,
     };
   }
 
@@ -151,24 +162,23 @@ export class VersionStream {
     }
   }
 
-  /** The next notice (taken in order), fetched into a free buffer. */
+  /**
+   * The next notice (taken in order), fetched into a free buffer; a version
+   * lost before it was fetched keeps its place, without bytes.
+   */
   async #take(): Promise<Slot> {
-    let skipped = 0;
-    for (;;) {
-      const turn = this.#notices.then(() => this.#notice());
-      this.#notices = turn.catch(() => {});
-      const notice = await turn;
-      const size = notice.layout.byteLength;
-      let buffer = this.#free.pop();
-      if (buffer === undefined || buffer.byteLength !== size) buffer = new Uint8Array(size);
-      try {
-        return { notice, bytes: await this.#fetch(notice, buffer), skipped };
-      } catch (e) {
-        this.#free.push(buffer);
-        // Retired before it was fetched: the consumer fell behind retention.
-        if (!(e instanceof LostError)) throw e;
-        skipped += 1 + notice.dropped;
-      }
+    const turn = this.#notices.then(() => this.#notice());
+    this.#notices = turn.catch(() => {});
+    const notice = await turn;
+    const size = notice.layout.byteLength;
+    let buffer = this.#free.pop();
+    if (buffer === undefined || buffer.byteLength !== size) buffer = new Uint8Array(size);
+    try {
+      return { notice, bytes: await this.#fetch(notice, buffer) };
+    } catch (e) {
+      this.#free.push(buffer);
+      if (!(e instanceof LostError)) throw e;
+      return { notice, bytes: undefined };
     }
   }
 
