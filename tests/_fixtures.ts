@@ -70,3 +70,9 @@ export function particlesDescription(
     ...options.fragments ?? [],
   ].join("\n");
 }
+
+/**
+ * A seeded generator of floats in [0, 1) (mulberry32), so a failing
+ * randomised test replays the same inputs: the one the transform tests use.
+ */
+export { mulberry32 } from "../src/transform/_testing.ts";

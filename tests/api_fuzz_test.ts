@@ -5,22 +5,11 @@
  * the status of its code, and the seeded dataset and function come out
  * unchanged.
  */
+import { mulberry32 } from "./_fixtures.ts";
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
 import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
 import { KEEP, KEEP_BYTES, KEEP_DESCRIPTION, SUM, TOKEN, withApiApp } from "./api_harness.ts";
-
-/** A small, fast, seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 20260917;
 const ROUNDS = 10_000;
@@ -259,7 +248,7 @@ const QUERY_KEYS = [
 ];
 
 Deno.test("no malformed request on any route answers 5xx or a code of its own", async () => {
-  const next = random(SEED);
+  const next = mulberry32(SEED);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   const started = performance.now();
   await withApiApp(async ({ request }) => {

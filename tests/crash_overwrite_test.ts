@@ -9,6 +9,7 @@
  * the last one acknowledged, and never an error other than a part no
  * acknowledged publish covered.
  */
+import { mulberry32 } from "./_fixtures.ts";
 import assert from "node:assert/strict";
 import { connect } from "../src/client/mod.ts";
 import { ServerError } from "../src/client/errors.ts";
@@ -31,18 +32,6 @@ const TIERS = `tiers:
   - { name: backing, kind: backing, capacity: 1GiB, path: backing }
 `;
 
-/** A small deterministic generator (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The bytes of publish `k` of part `p` of version `v`. */
 function content(v: number, p: number, k: number): Uint8Array {
   const a = new Float64Array(PART);
@@ -61,7 +50,7 @@ interface Sent {
 const params = (p: number) => ({ lo: p * PART, hi: (p + 1) * PART });
 
 Deno.test("crash: every committed version attaches byte for byte after kill -9 during publish, overwrite, flush, spill and commit", async () => {
-  const rand = random(20261124);
+  const rand = mulberry32(20261124);
   await Deno.mkdir("tmp", { recursive: true });
   const dataDir = await Deno.makeTempDir({ dir: "tmp" });
   const sent = new Map<string, Sent>();

@@ -11,7 +11,7 @@ import { readBoundedBytes, readExactBody } from "./body.ts";
 import type { Catalog } from "./catalog.ts";
 import type { CreateDatasetInput } from "../registry/records.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
-import { objectBody, versionParam } from "./fields.ts";
+import { integerQuery, objectBody, versionParam } from "./fields.ts";
 import { checkBindings, checkDescriptionInput, checkLabel } from "../registry/validate.ts";
 
 /** What the data routes need. */
@@ -232,20 +232,9 @@ function queryOf(
       reshape = v;
       continue;
     }
-    const n = Number(v);
-    if (v === "" || !Number.isSafeInteger(n)) {
-      throw new InvalidRequestError(
-        `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
-      );
-    }
-    if (k === "wait") {
-      if (n < 0 || n > maxWaitMs) {
-        throw new InvalidRequestError(
-          `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
-        );
-      }
-      waitMs = n;
-    } else bindings[k] = n;
+    const n = integerQuery(k, v, maxWaitMs);
+    if (k === "wait") waitMs = n;
+    else bindings[k] = n;
   }
   checkBindings("query", bindings);
   return {

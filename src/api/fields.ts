@@ -136,3 +136,32 @@ export function versionParam(text: string, latestAllowed: boolean): number | "la
   }
   return n;
 }
+
+/**
+ * A query parameter's integer value; `wait` also checked to be from 0 to
+ * `maxWaitMs`. `InvalidRequestError` naming the parameter otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { integerQuery } from "./fields.ts";
+ * assert.equal(integerQuery("lo", "4", 1000), 4);
+ * assert.throws(() => integerQuery("wait", "5000", 1000), {
+ *   message: "Query parameter 'wait' must be from 0 to 1000 ms, found 5000",
+ * });
+ * ```
+ */
+export function integerQuery(key: string, value: string, maxWaitMs: number): number {
+  const n = Number(value);
+  if (value === "" || !Number.isSafeInteger(n)) {
+    throw new InvalidRequestError(
+      `Query parameter '${key.slice(0, 40)}' must be an integer, found '${value.slice(0, 40)}'`,
+    );
+  }
+  if (key === "wait" && (n < 0 || n > maxWaitMs)) {
+    throw new InvalidRequestError(
+      `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
+    );
+  }
+  return n;
+}

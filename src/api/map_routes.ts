@@ -13,7 +13,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { sameLayout } from "../wire/cut.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
-import { versionParam } from "./fields.ts";
+import { integerQuery, versionParam } from "./fields.ts";
 import { reply } from "./negotiate.ts";
 
 /** What the map routes need. */
@@ -124,20 +124,9 @@ function mapQuery(
   let waitMs: number | undefined;
   let ttlMs: number | undefined;
   for (const [k, v] of params) {
-    const n = Number(v);
-    if (v === "" || !Number.isSafeInteger(n)) {
-      throw new InvalidRequestError(
-        `Query parameter '${k.slice(0, 40)}' must be an integer, found '${v.slice(0, 40)}'`,
-      );
-    }
-    if (k === "wait") {
-      if (n < 0 || n > maxWaitMs) {
-        throw new InvalidRequestError(
-          `Query parameter 'wait' must be from 0 to ${maxWaitMs} ms, found ${n}`,
-        );
-      }
-      waitMs = n;
-    } else if (k === "ttl") ttlMs = n;
+    const n = integerQuery(k, v, maxWaitMs);
+    if (k === "wait") waitMs = n;
+    else if (k === "ttl") ttlMs = n;
     else if (bindingsAllowed) bindings[k] = n;
     else {
       throw new InvalidRequestError(

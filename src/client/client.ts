@@ -7,9 +7,10 @@
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { InvalidRequestError, SizeMismatchError, WaitTimeoutError } from "../errors.ts";
-import { type HttpCallOptions, httpJson, httpRequest } from "../http/call.ts";
+import { httpJson, httpRequest } from "../http/call.ts";
 import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
+import { ApiCalls } from "./_api.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
 
 /** Options of `connect()`. */
@@ -155,8 +156,7 @@ export function connect(url: string, options: ConnectOptions = {}): Client {
 
 /** A client of one server. */
 export class Client {
-  readonly #base: string;
-  readonly #token: string | undefined;
+  readonly #api: ApiCalls;
   readonly #waitSlice: number;
 
   /** Functions, pipelines and lineage of the same server. */
@@ -164,8 +164,7 @@ export class Client {
 
   /** Creates a client; prefer `connect()`. */
   constructor(url: string, options: ConnectOptions = {}) {
-    this.#base = url.replace(/\/+$/, "") + "/v1";
-    this.#token = options.token;
+    this.#api = new ApiCalls(url, options.token);
     this.#waitSlice = options.waitPerRequestMs ?? MAX_WAIT_PER_REQUEST_MS;
     this.functions = new FunctionsClient(url, options.token);
   }
@@ -179,17 +178,18 @@ export class Client {
     const body = typeof description === "string"
       ? { name, description, ...options }
       : { name, descriptionJson: description, ...options };
-    return await this.#json("POST", "/datasets", body);
+    return await this.#api.json("POST", "/datasets", body);
   }
 
   /** Names and summaries of every dataset. */
   async listDatasets(): Promise<Record<string, unknown>[]> {
-    return (await this.#json<{ datasets: Record<string, unknown>[] }>("GET", "/datasets")).datasets;
+    return (await this.#api.json<{ datasets: Record<string, unknown>[] }>("GET", "/datasets"))
+      .datasets;
   }
 
   /** A dataset's description, fragments, retention and versions. */
   async describeDataset(name: string): Promise<Record<string, unknown>> {
-    return await this.#json("GET", `/datasets/${enc(name)}`);
+    return await this.#api.json("GET", `/datasets/${enc(name)}`);
   }
 
   /**
@@ -198,7 +198,7 @@ export class Client {
    * the pipeline's runs of it.
    */
   async deleteDataset(name: string, options: { readonly force?: boolean } = {}): Promise<void> {
-    await this.#json("DELETE", `/datasets/${enc(name)}${options.force ? "?force=true" : ""}`);
+    await this.#api.json("DELETE", `/datasets/${enc(name)}${options.force ? "?force=true" : ""}`);
   }
 
   /**
@@ -220,7 +220,7 @@ export class Client {
     const path = `/datasets/${enc(dataset)}/versions/${version}/fragments/${enc(fragment)}` +
       query(options.params ?? {});
     const onProgress = options.onProgress;
-    if (onProgress === undefined) return await this.#json("PUT", path, bytes);
+    if (onProgress === undefined) return await this.#api.json("PUT", path, bytes);
     let sent = 0;
     const piece = 1 << 20;
     const body = new ReadableStream<Uint8Array>({
@@ -232,8 +232,8 @@ export class Client {
         onProgress(sent, bytes.byteLength);
       },
     });
-    return await httpJson<Published>(this.#base + path, {
-      ...this.#options(),
+    return await httpJson<Published>(this.#api.base + path, {
+      ...this.#api.options(),
       method: "PUT",
       rawBody: body,
       headers: { "content-type": "application/octet-stream" },
@@ -242,7 +242,7 @@ export class Client {
 
   /** Commits a version explicitly; returns the versions retention retired. */
   async commit(dataset: string, version: number): Promise<{ version: number; retired: number[] }> {
-    return await this.#json("POST", `/datasets/${enc(dataset)}/versions/${version}/commit`, {});
+    return await this.#api.json("POST", `/datasets/${enc(dataset)}/versions/${version}/commit`, {});
   }
 
   /**
@@ -255,7 +255,7 @@ export class Client {
     options: { readonly tier?: string } = {},
   ): Promise<Flushed> {
     const q = options.tier === undefined ? {} : { tier: options.tier };
-    return await this.#json(
+    return await this.#api.json(
       "POST",
       `/datasets/${enc(dataset)}/versions/${version}/flush${query(q)}`,
     );
@@ -263,12 +263,12 @@ export class Client {
 
   /** Nodes with their tiers' capacity, usage and fragment counts. */
   async nodes(): Promise<NodeStatus[]> {
-    return (await this.#json<{ nodes: NodeStatus[] }>("GET", "/nodes")).nodes;
+    return (await this.#api.json<{ nodes: NodeStatus[] }>("GET", "/nodes")).nodes;
   }
 
   /** Versions of a dataset with their states. */
   async versions(dataset: string): Promise<Record<string, unknown>[]> {
-    const r = await this.#json<{ versions: Record<string, unknown>[] }>(
+    const r = await this.#api.json<{ versions: Record<string, unknown>[] }>(
       "GET",
       `/datasets/${enc(dataset)}/versions`,
     );
@@ -301,7 +301,7 @@ export class Client {
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const v = options.version ?? "latest";
     const path = `/datasets/${enc(dataset)}/versions/${v}/fragments/${enc(fragment)}${query(q)}`;
-    const res = await httpRequest(this.#base + path, this.#options());
+    const res = await httpRequest(this.#api.base + path, this.#api.options());
     if (!res.ok) throw await errorOf(res);
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
@@ -318,24 +318,8 @@ export class Client {
 
   /** Runs many registry operations in one request; each gets its own result or error. */
   async batch(ops: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
-    return (await this.#json<{ results: Record<string, unknown>[] }>("POST", "/batch", { ops }))
+    return (await this.#api.json<{ results: Record<string, unknown>[] }>("POST", "/batch", { ops }))
       .results;
-  }
-
-  #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return httpJson<T>(
-      this.#base + path,
-      { ...this.#options(), method, ...(body === undefined ? {} : { body }) },
-      errorOfAnswer,
-    );
-  }
-
-  /** The options of every call: JSON answers, and the token when there is one. */
-  #options(): HttpCallOptions {
-    return {
-      accept: "application/json",
-      ...(this.#token === undefined ? {} : { token: this.#token }),
-    };
   }
 }
 

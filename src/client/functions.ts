@@ -5,8 +5,9 @@
  */
 
 import type { FragmentLayout } from "../transform/layout.ts";
-import { type HttpCallOptions, httpJson, httpRequest } from "../http/call.ts";
+import { httpRequest } from "../http/call.ts";
 import { errorOfAnswer, type ServerError } from "./errors.ts";
+import { ApiCalls } from "./_api.ts";
 
 /** A deployed version, as the server describes it. */
 export type FunctionVersionInfo = Record<string, unknown> & {
@@ -61,13 +62,11 @@ export interface InvokeOptions {
  * ```
  */
 export class FunctionsClient {
-  readonly #base: string;
-  readonly #token: string | undefined;
+  readonly #api: ApiCalls;
 
   /** Creates the client of `url` (the server, without `/v1`). */
   constructor(url: string, token?: string) {
-    this.#base = url.replace(/\/+$/, "") + "/v1";
-    this.#token = token;
+    this.#api = new ApiCalls(url, token);
   }
 
   /** Deploys a new version from TypeScript source; the server type-checks and dry-runs it. */
@@ -79,49 +78,49 @@ export class FunctionsClient {
       readonly aliases?: readonly string[];
     } = {},
   ): Promise<FunctionVersionInfo & { created: boolean }> {
-    return await this.#json("PUT", `/functions/${enc(name)}`, { source, ...options });
+    return await this.#api.json("PUT", `/functions/${enc(name)}`, { source, ...options });
   }
 
   /** Every function with its newest version and aliases. */
   async list(): Promise<Record<string, unknown>[]> {
-    return (await this.#json<{ functions: Record<string, unknown>[] }>("GET", "/functions"))
+    return (await this.#api.json<{ functions: Record<string, unknown>[] }>("GET", "/functions"))
       .functions;
   }
 
   /** A function's versions and aliases. */
   async describe(name: string): Promise<Record<string, unknown>> {
-    return await this.#json("GET", `/functions/${enc(name)}`);
+    return await this.#api.json("GET", `/functions/${enc(name)}`);
   }
 
   /** One version, with its source. */
   async version(name: string, version: number): Promise<FunctionVersionInfo & { source: string }> {
-    return await this.#json("GET", `/functions/${enc(name)}/versions/${version}`);
+    return await this.#api.json("GET", `/functions/${enc(name)}/versions/${version}`);
   }
 
   /** Points an alias at a version (rollback: point it back). */
   async setAlias(name: string, alias: string, version: number): Promise<void> {
-    await this.#json("PUT", `/functions/${enc(name)}/aliases/${enc(alias)}`, { version });
+    await this.#api.json("PUT", `/functions/${enc(name)}/aliases/${enc(alias)}`, { version });
   }
 
   /** Removes an alias. */
   async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.#json("DELETE", `/functions/${enc(name)}/aliases/${enc(alias)}`);
+    await this.#api.json("DELETE", `/functions/${enc(name)}/aliases/${enc(alias)}`);
   }
 
   /** Deletes a version no alias points at. */
   async deleteVersion(name: string, version: number): Promise<void> {
-    await this.#json("DELETE", `/functions/${enc(name)}/versions/${version}`);
+    await this.#api.json("DELETE", `/functions/${enc(name)}/versions/${version}`);
   }
 
   /** Deletes a function. */
   async delete(name: string): Promise<void> {
-    await this.#json("DELETE", `/functions/${enc(name)}`);
+    await this.#api.json("DELETE", `/functions/${enc(name)}`);
   }
 
   /** Runs a function on a region (or every fragment) of a dataset version. */
   async invoke(name: string, dataset: string, options: InvokeOptions = {}): Promise<Invoked> {
-    const res = await httpRequest(`${this.#base}/functions/${enc(name)}/invoke`, {
-      ...this.#options(),
+    const res = await httpRequest(`${this.#api.base}/functions/${enc(name)}/invoke`, {
+      ...this.#api.options(),
       method: "POST",
       body: { dataset, ...options },
     });
@@ -136,25 +135,25 @@ export class FunctionsClient {
 
   /** Creates or replaces a pipeline. */
   async putPipeline(name: string, spec: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return await this.#json("PUT", `/pipelines/${enc(name)}`, spec);
+    return await this.#api.json("PUT", `/pipelines/${enc(name)}`, spec);
   }
 
   /** A pipeline with its queue and newest runs. */
   async pipeline(
     name: string,
   ): Promise<Record<string, unknown> & { runs: Record<string, unknown>[] }> {
-    return await this.#json("GET", `/pipelines/${enc(name)}`);
+    return await this.#api.json("GET", `/pipelines/${enc(name)}`);
   }
 
   /** Every pipeline. */
   async listPipelines(): Promise<Record<string, unknown>[]> {
-    return (await this.#json<{ pipelines: Record<string, unknown>[] }>("GET", "/pipelines"))
+    return (await this.#api.json<{ pipelines: Record<string, unknown>[] }>("GET", "/pipelines"))
       .pipelines;
   }
 
   /** Deletes a pipeline. */
   async deletePipeline(name: string): Promise<void> {
-    await this.#json("DELETE", `/pipelines/${enc(name)}`);
+    await this.#api.json("DELETE", `/pipelines/${enc(name)}`);
   }
 
   /** A pipeline's merged value for a version, with lineage. */
@@ -162,28 +161,12 @@ export class FunctionsClient {
     name: string,
     version: number | "latest" = "latest",
   ): Promise<{ version: number; value: unknown; lineage: Record<string, unknown> }> {
-    return await this.#json("GET", `/pipelines/${enc(name)}/results/${version}`);
+    return await this.#api.json("GET", `/pipelines/${enc(name)}/results/${version}`);
   }
 
   /** Where a derived dataset's version came from. */
   async lineage(dataset: string, version: number): Promise<Record<string, unknown>> {
-    return await this.#json("GET", `/datasets/${enc(dataset)}/versions/${version}/lineage`);
-  }
-
-  #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return httpJson<T>(
-      this.#base + path,
-      { ...this.#options(), method, ...(body === undefined ? {} : { body }) },
-      errorOfAnswer,
-    );
-  }
-
-  /** The options of every call: JSON answers, and the token when there is one. */
-  #options(): HttpCallOptions {
-    return {
-      accept: "application/json",
-      ...(this.#token === undefined ? {} : { token: this.#token }),
-    };
+    return await this.#api.json("GET", `/datasets/${enc(dataset)}/versions/${version}/lineage`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { mulberry32 } from "../../tests/_fixtures.ts";
 import assert from "node:assert/strict";
 import { StrataError } from "../errors.ts";
 import {
@@ -74,20 +75,8 @@ const PIECES = [
   "(((((",
 ];
 
-/** mulberry32: a small seeded generator so every run tries the same inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test("compileDescription() throws only its own errors on mutated input", () => {
-  const rand = rng(20261123);
+  const rand = mulberry32(20261123);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   let accepted = 0;
   for (let n = 0; n < 3000; n++) {
@@ -122,7 +111,7 @@ Deno.test("compileDescription() throws only its own errors on mutated input", ()
 class Generator {
   readonly #rand: () => number;
   constructor(seed: number) {
-    this.#rand = rng(seed);
+    this.#rand = mulberry32(seed);
   }
 
   int(n: number): number {

@@ -17,6 +17,20 @@ import type { TypeChecker } from "./typecheck.ts";
 import { dryRun } from "./_dry_run.ts";
 import type { FunctionLookup, Resolved } from "./service.ts";
 
+/** A function as `describe` answers it: its versions (without sources) and aliases. */
+export interface FunctionDescription {
+  /** Function name. */
+  name: string;
+  /** Its newest version. */
+  latest: number;
+  /** When it was first deployed (ms since the epoch). */
+  createdAt: number;
+  /** Aliases and the versions they name. */
+  aliases: Record<string, number>;
+  /** Every version, without its source. */
+  versions: VersionRecord[];
+}
+
 /** The deployments a function service keeps or reads. */
 export class Deployments {
   readonly #owned: FunctionStore | undefined;
@@ -116,13 +130,7 @@ export class Deployments {
   }
 
   /** A function: its versions (without sources) and aliases. */
-  async describe(name: string): Promise<{
-    name: string;
-    latest: number;
-    createdAt: number;
-    aliases: Record<string, number>;
-    versions: VersionRecord[];
-  }> {
+  async describe(name: string): Promise<FunctionDescription> {
     const f = await this.#store().getFunction(name);
     if (f === undefined) throw new NotFoundError(`Unknown function '${name}'`);
     return {

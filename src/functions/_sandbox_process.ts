@@ -11,7 +11,7 @@
  * @module
  */
 
-import { encodeHead, packArrays } from "./frames.ts";
+import { encodeHead, packArrays, TYPED_ARRAYS } from "./frames.ts";
 import { FrameReader } from "./_frame_reader.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -41,22 +41,8 @@ const stdout = Deno.stdout;
 const { stringify, parse } = JSON;
 const isView = ArrayBuffer.isView;
 // Typed array constructors by numeric type name, from the load request's
-// table (fields.ts' ARRAY_OF_TYPE), taken before any function runs.
-const CONSTRUCTORS: Record<string, Any> = {};
-for (
-  const C of [
-    Int8Array,
-    Uint8Array,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ]
-) CONSTRUCTORS[C.name] = C;
+// table (fields.ts' ARRAY_OF_TYPE) and frames.ts' constructors, taken
+// before any function runs.
 const TYPED: Record<string, Any> = {};
 
 let outputLimit = Number.POSITIVE_INFINITY;
@@ -202,7 +188,7 @@ async function handle(m: Any, payload: Uint8Array): Promise<void> {
       case "load": {
         outputLimit = m.limits.outputBytes;
         for (const [type, name] of Object.entries(m.types as Record<string, string>)) {
-          TYPED[type] = CONSTRUCTORS[name];
+          TYPED[type] = TYPED_ARRAYS[name];
         }
         mod = await import("data:application/typescript," + encodeURIComponent(m.source));
         const plain = (v: unknown) => {

@@ -71,8 +71,21 @@ export interface ArrayEntry {
   readonly length: number;
 }
 
-/** Typed array constructors by name: the only kinds a payload entry may name. */
-const TYPED: Readonly<Record<string, { new (b: ArrayBuffer, o: number, n: number): unknown }>> = {
+/**
+ * Typed array constructors by name: the only kinds a payload entry may
+ * name. A sandbox process takes its constructors from here too, before any
+ * function runs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TYPED_ARRAYS } from "./frames.ts";
+ * assert.equal(TYPED_ARRAYS.Float32Array, Float32Array);
+ * ```
+ */
+export const TYPED_ARRAYS: Readonly<
+  Record<string, { new (b: ArrayBuffer, o: number, n: number): unknown }>
+> = {
   Int8Array,
   Uint8Array,
   Uint8ClampedArray,
@@ -128,7 +141,7 @@ export function unpackArrays(
   if (!Array.isArray(entries)) throw new TypeError("Expected a list of output arrays");
   const out: Record<string, unknown> = {};
   for (const e of entries) {
-    const Ctor = Object.hasOwn(TYPED, e?.type) ? TYPED[e.type] : undefined;
+    const Ctor = Object.hasOwn(TYPED_ARRAYS, e?.type) ? TYPED_ARRAYS[e.type] : undefined;
     if (Ctor === undefined || typeof e.name !== "string") {
       throw new TypeError(`Output array '${String(e?.name)}' names no typed array kind`);
     }

@@ -17,7 +17,8 @@ import { SandboxPool } from "./pool.ts";
 import type { RunJob, RunOutcome } from "./run_job.ts";
 import type { FunctionStore, VersionRecord } from "./store.ts";
 import type { TypeChecker } from "./typecheck.ts";
-import { Deployments } from "./_deployments.ts";
+import { Deployments, type FunctionDescription } from "./_deployments.ts";
+export type { FunctionDescription } from "./_deployments.ts";
 import { CallRunner, type Unit, type UnitRequest } from "./_call_runner.ts";
 
 /** What the service needs from the registry. */
@@ -215,13 +216,7 @@ export class FunctionService {
   }
 
   /** A function: its versions (without sources) and aliases. */
-  describe(name: string): Promise<{
-    name: string;
-    latest: number;
-    createdAt: number;
-    aliases: Record<string, number>;
-    versions: VersionRecord[];
-  }> {
+  describe(name: string): Promise<FunctionDescription> {
     return this.#deployments.describe(name);
   }
 
