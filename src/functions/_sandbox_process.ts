@@ -11,7 +11,7 @@
  * @module
  */
 
-import { encodeHead, packArrays, TYPED_ARRAYS } from "./frames.ts";
+import { encodeHead, layoutArrays, packArrays, TYPED_ARRAYS } from "./frames.ts";
 import { FrameReader } from "./_frame_reader.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -97,6 +97,29 @@ async function reply(header: Record<string, unknown>, payload?: Uint8Array): Pro
   }
   await writeAll(head);
   await writeAll(payload);
+}
+
+const PADDING = new Uint8Array(8);
+
+/**
+ * Replies with typed arrays as the payload: small ones packed into one
+ * write, large ones written as they are, each followed by its padding, so
+ * an output fragment is not copied once more on its way out.
+ */
+async function replyArrays(
+  header: Record<string, unknown>,
+  out: Record<string, ArrayBufferView>,
+): Promise<void> {
+  const { entries, bytes } = layoutArrays(out);
+  if (bytes <= ONE_WRITE_BYTES) {
+    return await reply({ ...header, arrays: entries }, packArrays(out).payload);
+  }
+  await writeAll(encodeHead({ ...header, arrays: entries }, bytes));
+  for (const a of Object.values(out)) {
+    await writeAll(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const pad = ((a.byteLength + 7) & ~7) - a.byteLength;
+    if (pad > 0) await writeAll(PADDING.subarray(0, pad));
+  }
 }
 
 function errorOf(e: Any): ErrorInfo {
@@ -211,8 +234,7 @@ async function handle(m: Any, payload: Uint8Array): Promise<void> {
       case "run": {
         const result = await runOne(payload.buffer as ArrayBuffer, m.call);
         if (m.output === "arrays") {
-          const packed = packArrays(arrays(result));
-          await reply({ id, t: "done", arrays: packed.entries, logs }, packed.payload);
+          await replyArrays({ id, t: "done", logs }, arrays(result));
         } else {
           await reply({ id, t: "done", json: json(result), logs });
         }

@@ -100,6 +100,33 @@ export const TYPED_ARRAYS: Readonly<
 };
 
 /**
+ * Where typed arrays go in one payload, each aligned to 8 bytes: their
+ * entries and the payload's length, so a writer can send the arrays as they
+ * are, each followed by its padding, without packing them first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutArrays } from "./frames.ts";
+ * const { entries, bytes } = layoutArrays({ a: new Float32Array(3), b: new Uint8Array(1) });
+ * assert.deepEqual(entries.map((e) => e.offset), [0, 16]);
+ * assert.equal(bytes, 24);
+ * ```
+ */
+export function layoutArrays(
+  arrays: Readonly<Record<string, ArrayBufferView>>,
+): { entries: ArrayEntry[]; bytes: number } {
+  const entries: ArrayEntry[] = [];
+  let bytes = 0;
+  for (const [name, a] of Object.entries(arrays)) {
+    const size = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+    entries.push({ name, type: a.constructor.name, offset: bytes, length: a.byteLength / size });
+    bytes += (a.byteLength + 7) & ~7;
+  }
+  return { entries, bytes };
+}
+
+/**
  * Lays typed arrays out in one payload, each aligned to 8 bytes.
  *
  * @example
@@ -115,14 +142,8 @@ export const TYPED_ARRAYS: Readonly<
 export function packArrays(
   arrays: Readonly<Record<string, ArrayBufferView>>,
 ): { entries: ArrayEntry[]; payload: Uint8Array } {
-  const entries: ArrayEntry[] = [];
-  let total = 0;
-  for (const [name, a] of Object.entries(arrays)) {
-    const size = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-    entries.push({ name, type: a.constructor.name, offset: total, length: a.byteLength / size });
-    total += (a.byteLength + 7) & ~7;
-  }
-  const payload = new Uint8Array(total);
+  const { entries, bytes } = layoutArrays(arrays);
+  const payload = new Uint8Array(bytes);
   let i = 0;
   for (const a of Object.values(arrays)) {
     payload.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), entries[i++]!.offset);

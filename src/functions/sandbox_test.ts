@@ -172,3 +172,36 @@ Deno.test("Sandbox captures console output as the call's log, bounded", async ()
     }
   });
 });
+
+Deno.test("Sandbox returns large output arrays as they are, each with its padding", async () => {
+  await withRelay(async (relay) => {
+    const sb = Sandbox.spawn(relay, LIMITS.memoryBytes);
+    const source = `export const input = ""; export const output = "value";
+export function run() {
+  return { a: new Uint8Array(3).fill(7), b: Float32Array.from({ length: 100_000 }, (_, i) => i) };
+}`;
+    try {
+      const loaded = await sb.request({ t: "load", source, limits: LIMITS }, [], 5000);
+      assert.equal(loaded.t, "loaded");
+      const buffer = new ArrayBuffer(0);
+      const r = await sb.request(
+        {
+          t: "run",
+          buffer,
+          call: { fields: [], base: 0, ctx: {} },
+          output: "arrays",
+        },
+        [buffer],
+        5000,
+      );
+      assert.equal(r.t, "done", JSON.stringify(r).slice(0, 200));
+      const arrays = (r as { arrays: Record<string, ArrayLike<number>> }).arrays;
+      assert.deepEqual(Array.from(arrays.a!), [7, 7, 7]);
+      assert.equal(arrays.b!.length, 100_000);
+      assert.equal(arrays.b![99_999], 99_999);
+      assert.equal(arrays.b![12_345], 12_345);
+    } finally {
+      await sb.terminate();
+    }
+  });
+});
