@@ -91,7 +91,7 @@ const HEADER_SLACK_BYTES = 1024 * 1024;
 /** Requests up to this size are written in one piece. */
 const ONE_WRITE_BYTES = 64 * 1024;
 /** How much of a process's standard error is kept to explain its death. */
-const STDERR_TAIL_BYTES = 4096;
+const STDERR_HEAD_BYTES = 4096;
 
 type Outgoing = {
   header: Record<string, unknown>;
@@ -159,7 +159,6 @@ export class Sandbox {
   #dead = false;
   /** Why the service killed the process, when it did. */
   #killedFor: string | undefined;
-  #stderr = "";
   #stderrHead = "";
 
   private constructor(launcher: Launcher, memoryBytes: number) {
@@ -473,10 +472,9 @@ export class Sandbox {
       for await (const chunk of stream) {
         const text = decoder.decode(chunk, { stream: true });
         // The first lines name a fatal error; a native stack trace follows.
-        if (this.#stderrHead.length < STDERR_TAIL_BYTES) {
-          this.#stderrHead = (this.#stderrHead + text).slice(0, STDERR_TAIL_BYTES);
+        if (this.#stderrHead.length < STDERR_HEAD_BYTES) {
+          this.#stderrHead = (this.#stderrHead + text).slice(0, STDERR_HEAD_BYTES);
         }
-        this.#stderr = (this.#stderr + text).slice(-STDERR_TAIL_BYTES);
       }
     } catch {
       // The process is gone.
