@@ -19,6 +19,7 @@
  */
 
 import { writeResults } from "./_results.ts";
+import { fieldDescription, spawnProducer } from "./_stream_producer.ts";
 import { spawnStrata, startNameserver, startRuntime } from "../tests/_cluster.ts";
 import { PYTHON, pythonEnv } from "../tests/_python.ts";
 
@@ -119,31 +120,12 @@ async function streamPart(): Promise<StreamPoint[]> {
         body: JSON.stringify({
           name: dataset,
           retention: 4,
-          description: `dataset field {
-  type P struct { x, y, z, energy float64 }
-  var p [${n}]P
-}
-fragment soa columnar { var p { x, y, z, energy } = p }`,
+          description: fieldDescription(n),
         }),
       });
       if (!created.ok) throw new Error(await created.text());
       await created.body?.cancel();
-      const producer = new Deno.Command("deno", {
-        args: [
-          "run",
-          "--allow-net=127.0.0.1",
-          "--allow-read=tmp",
-          "--allow-write=tmp",
-          "bench/_producer.ts",
-          ns.url,
-          dataset,
-          String(n),
-          String(steps),
-        ],
-        stdin: "piped",
-        stdout: "null",
-        stderr: "inherit",
-      }).spawn();
+      const producer = spawnProducer(ns.url, dataset, n, steps);
       const reader = new Deno.Command(PYTHON, {
         args: [
           "bench/python/stream_consumer.py",

@@ -13,6 +13,7 @@
  */
 
 import { writeResults } from "./_results.ts";
+import { fieldDescription, spawnProducer } from "./_stream_producer.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
@@ -54,13 +55,6 @@ const PLAN: [number, number][] = (
 const WARMUP = 2;
 const MODES: readonly StreamingMode[] = ["wait", "subscribe"];
 
-const description = (n: number) =>
-  `dataset field {
-  type P struct { x, y, z, energy float64 }
-  var p [${n}]P
-}
-fragment soa columnar { var p { x, y, z, energy } = p }`;
-
 /** Runs the benchmark and writes bench/results/streaming.{json,md}. */
 export async function streamingBench(): Promise<StreamingPoint[]> {
   const ns = await startNameserver();
@@ -87,27 +81,16 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
         const bytes = mib * MiB;
         const n = bytes / 32;
         const dataset = `field${mib}${mode}`;
-        await names.createDataset({ name: dataset, description: description(n), retention: 4 });
+        await names.createDataset({
+          name: dataset,
+          description: fieldDescription(n),
+          retention: 4,
+        });
         // Subscribed before the producer starts: every commit is pushed.
         const stream = mode === "subscribe"
           ? runtime.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16 }, { ahead: 2 })
           : undefined;
-        const producer = new Deno.Command("deno", {
-          args: [
-            "run",
-            "--allow-net=127.0.0.1",
-            "--allow-read=tmp",
-            "--allow-write=tmp",
-            "bench/_producer.ts",
-            ns.url,
-            dataset,
-            String(n),
-            String(steps),
-          ],
-          stdin: "piped",
-          stdout: "null",
-          stderr: "inherit",
-        }).spawn();
+        const producer = spawnProducer(ns.url, dataset, n, steps);
         const acks = producer.stdin.getWriter();
         let verified = true;
         let t0 = 0;
