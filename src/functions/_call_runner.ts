@@ -113,20 +113,18 @@ export class CallRunner {
       version = found.version;
       units = found.units;
     } else units = [{ params: req.params ?? {} }];
-    const results = await mapLimit(
-      units,
-      units.length === 1 ? 1 : 2,
-      (u) =>
-        this.runUnit(fn, {
-          dataset: req.dataset,
-          version,
-          params: u.params,
-          args: req.args,
-          ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
-        }),
-    );
+    const run = (u: Unit) =>
+      this.runUnit(fn, {
+        dataset: req.dataset,
+        version,
+        params: u.params,
+        args: req.args,
+        ...(req.waitMs === undefined ? {} : { waitMs: req.waitMs }),
+      });
+    // One region, the common call: no fan-out to set up.
+    if (units.length === 1) return await run(units[0]!);
+    const results = await mapLimit(units, 2, run);
     const logs = results.flatMap((r) => r.logs);
-    if (results.length === 1) return { ...results[0]!, calls: 1 };
     const json = await this.reduce(fn, results.map((r) => r.json!));
     return {
       function: functionOf(fn),

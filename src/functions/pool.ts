@@ -139,6 +139,8 @@ export class SandboxPool {
   /** Modules whose calls wait for room under `maxProcesses`. */
   readonly #starved: string[] = [];
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When a call last took a process: the quiet the refill waits for starts there. */
+  #lastAcquire = 0;
   #closed = false;
   #warned = false;
   readonly #idleCpuCheckMs: number;
@@ -190,7 +192,8 @@ export class SandboxPool {
         if (i.mode === "heap-only") log.warn("function isolation", { message: HEAP_ONLY_WARNING });
       }, () => {});
     }
-    if (this.#refillTimer !== undefined) this.#refillSoon();
+    // A pending refill waits for quiet: note the call, the timer looks when it fires.
+    if (this.#refillTimer !== undefined) this.#lastAcquire = performance.now();
     const e = this.#entry(module.key);
     const idle = e.idle.pop();
     if (idle !== undefined) {
@@ -499,10 +502,19 @@ export class SandboxPool {
    */
   #refillSoon(): void {
     if (this.#closed || this.#spares.length >= this.#spareCount) return;
-    clearTimeout(this.#refillTimer);
-    this.#refillTimer = setTimeout(() => {
+    this.#lastAcquire = performance.now();
+    if (this.#refillTimer !== undefined) return;
+    // One timer, not one per call: when it fires before the pool has been
+    // quiet long enough, it waits for the rest of the quiet.
+    const fire = () => {
+      const quietFor = performance.now() - this.#lastAcquire;
+      if (quietFor < REFILL_QUIET_MS) {
+        this.#refillTimer = setTimeout(fire, REFILL_QUIET_MS - quietFor);
+        return;
+      }
       this.#refillTimer = undefined;
       this.#refill();
-    }, REFILL_QUIET_MS);
+    };
+    this.#refillTimer = setTimeout(fire, REFILL_QUIET_MS);
   }
 }
