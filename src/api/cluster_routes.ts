@@ -18,6 +18,7 @@ import {
 } from "../registry/validate.ts";
 import { intField, objectBody, shown, versionParam } from "./fields.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
+import { PublishOrder, type PublishTicket } from "../cluster/publish_order.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AttachQuery, NodeInput } from "../registry/records.ts";
@@ -95,9 +96,19 @@ function mountDatasetQueries(app: Hono, o: ClusterRouteOptions): void {
 
 /** Registering a copy, and the changes of its record: relocations, replicas, drops, held checks. */
 function mountCopyRoutes(app: Hono, o: ClusterRouteOptions): void {
+  // Publishes a runtime made in order, registered in that order (publish_order.ts).
+  const order = new PublishOrder();
   app.post("/v1/cluster/publish", async (c) => {
-    const record = recordOf(await readControlBody(c.req.raw, o.maxBodyBytes));
-    const { committed } = await o.registry.publishFragment(record);
+    const ticket = ticketOf(new URL(c.req.url).searchParams);
+    let published: Promise<{ committed: boolean }>;
+    try {
+      const record = recordOf(await readControlBody(c.req.raw, o.maxBodyBytes));
+      if (ticket !== undefined) await order.turn(ticket);
+      published = o.registry.publishFragment(record);
+    } finally {
+      if (ticket !== undefined) order.handed(ticket);
+    }
+    const { committed } = await published;
     return reply(c, { committed });
   });
   app.post("/v1/cluster/relocate", async (c) => {
@@ -193,6 +204,37 @@ function noticeStream(sub: CommitSubscription): ReadableStream<Uint8Array> {
       sub.close();
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * A publish's place in its runtime's order, from `session`, `seq` and
+ * `after` in the query; undefined without `session`.
+ */
+function ticketOf(params: URLSearchParams): PublishTicket | undefined {
+  const session = params.get("session");
+  if (session === null) return undefined;
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(session)) {
+    throw new InvalidRequestError(
+      `Invalid publish session ${shown(session)}: expected 1 to 64 letters, digits or dashes`,
+    );
+  }
+  const number = (name: string): number | undefined => {
+    const text = params.get(name);
+    if (text === null) return undefined;
+    const n = Number(text);
+    if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(n)) {
+      throw new InvalidRequestError(
+        `Invalid publish '${name}' ${shown(text)}: expected a non-negative integer`,
+      );
+    }
+    return n;
+  };
+  const seq = number("seq");
+  if (seq === undefined) {
+    throw new InvalidRequestError("A publish with a session needs its 'seq' number");
+  }
+  const after = number("after");
+  return after === undefined ? { session, seq } : { session, seq, after };
 }
 
 /** The query of a subscription: `from`, `limit`, `policy` and integer bindings. */

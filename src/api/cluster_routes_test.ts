@@ -2,16 +2,18 @@ import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import { NodeBook } from "../cluster/node_book.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
-import { openRegistry } from "../registry/registry.ts";
+import { openRegistry, type Registry } from "../registry/registry.ts";
 
-async function withApp(fn: (app: ReturnType<typeof createApp>) => Promise<void>) {
+async function withApp(
+  fn: (app: ReturnType<typeof createApp>, registry: Registry) => Promise<void>,
+) {
   await using registry = await openRegistry({ path: ":memory:" });
   const app = createApp({
     maxBodyBytes: 1 << 20,
     data: { catalog: registry, maxPayloadBytes: 1 << 20 },
     cluster: { registry, releases: new ReleaseLog(), nodes: new NodeBook(registry) },
   });
-  await fn(app);
+  await fn(app, registry);
 }
 
 const json = (body: unknown) => ({
@@ -146,5 +148,56 @@ Deno.test("a lookup with waitMs answers once the version commits, and 408 when n
       (await bad.json()).error.message,
       `Invalid lookup: 'waitMs' must be an integer >= 0, found "soon"`,
     );
+  });
+});
+
+Deno.test("publishes of a runtime register in its order, whatever order they arrive in", async () => {
+  await withApp(async (app, registry) => {
+    await (await app.request(
+      "/v1/datasets",
+      json({ name: "d", description: "dataset { var x [2]float64 }" }),
+    )).body?.cancel();
+    const committed: number[] = [];
+    registry.onCommit((_d, v) => committed.push(v));
+    const copy = (version: number) =>
+      json({
+        dataset: "d",
+        version,
+        fragment: "dataset",
+        bindings: {},
+        node: "a",
+        tier: "memory",
+        byteLength: 16,
+        checksum: 0,
+      });
+    // Versions 2 and 3 arrive first, each naming the one it follows.
+    const third = app.request("/v1/cluster/publish?session=s-1&seq=3&after=2", copy(3));
+    const second = app.request("/v1/cluster/publish?session=s-1&seq=2&after=1", copy(2));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(committed, []);
+    const first = await app.request("/v1/cluster/publish?session=s-1&seq=1", copy(1));
+    assert.deepEqual(await first.json(), { committed: true });
+    assert.deepEqual(await (await second).json(), { committed: true });
+    assert.deepEqual(await (await third).json(), { committed: true });
+    assert.deepEqual(committed, [1, 2, 3]);
+    // A first publish of another session, or one without a ticket, waits for nothing.
+    assert.equal(
+      (await app.request("/v1/cluster/publish?session=s-2&seq=1", copy(4))).status,
+      200,
+    );
+    assert.equal((await app.request("/v1/cluster/publish", copy(5))).status, 200);
+    assert.deepEqual(committed, [1, 2, 3, 4, 5]);
+    for (
+      const [query, message] of [
+        ["session=a%20b&seq=1", /^Invalid publish session "a b"/],
+        ["session=s&seq=x", /^Invalid publish 'seq' "x"/],
+        ["session=s", /needs its 'seq' number/],
+        ["session=s&seq=2&after=-1", /^Invalid publish 'after' "-1"/],
+      ] as const
+    ) {
+      const bad = await app.request(`/v1/cluster/publish?${query}`, copy(6));
+      assert.equal(bad.status, 400, query);
+      assert.match((await bad.json()).error.message, message);
+    }
   });
 });

@@ -12,3 +12,4 @@ export * from "./name_client.ts";
 export * from "./node_book.ts";
 export * from "./release_log.ts";
 export * from "./shard.ts";
+export * from "./publish_order.ts";

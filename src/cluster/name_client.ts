@@ -72,6 +72,11 @@ export class RemoteNameService implements NameService {
   readonly #stop = new AbortController();
   #following: Promise<void>[] = [];
   readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>();
+  /** This client's id in publish tickets, and its last publish's number. */
+  readonly #session = crypto.randomUUID();
+  #publishSeq = 0;
+  /** Per dataset, the number of its last publish not answered yet. */
+  readonly #unanswered = new Map<string, number>();
 
   /** Creates a client; no request is sent until a method is called. */
   constructor(options: RemoteNameOptions) {
@@ -172,8 +177,29 @@ export class RemoteNameService implements NameService {
     return r.dropped;
   }
 
-  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
-    return this.#call(this.urlOf(record.dataset), "POST", "/v1/cluster/publish", record);
+  /**
+   * Registers a copy. Publishes of one dataset are registered in the order
+   * of these calls although each travels on its own connection: each names
+   * the dataset's previous publish still unanswered, which the name server
+   * registers first (publish_order.ts).
+   */
+  async publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
+    const seq = ++this.#publishSeq;
+    const after = this.#unanswered.get(record.dataset);
+    this.#unanswered.set(record.dataset, seq);
+    const ticket = `session=${this.#session}&seq=${seq}${
+      after === undefined ? "" : `&after=${after}`
+    }`;
+    try {
+      return await this.#call(
+        this.urlOf(record.dataset),
+        "POST",
+        `/v1/cluster/publish?${ticket}`,
+        record,
+      );
+    } finally {
+      if (this.#unanswered.get(record.dataset) === seq) this.#unanswered.delete(record.dataset);
+    }
   }
 
   /**

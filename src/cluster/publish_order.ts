@@ -1,0 +1,121 @@
+/**
+ * Publishes of one dataset from one runtime registered in the order the
+ * runtime made them. A runtime that publishes ahead sends several publish
+ * requests at once, each on its own connection; they may reach the name
+ * server in another order, and a later version would then commit before an
+ * earlier one, and subscribers would see them out of order. Each request
+ * names the runtime's session, its own sequence number and the one it must
+ * follow (the dataset's previous publish still unanswered at the runtime);
+ * the name server holds it until that one has been handed to the registry,
+ * for at most `maxWaitMs` (a request that never arrives, having failed on
+ * the way, does not hold the next one longer).
+ *
+ * @module
+ */
+
+/** Where a publish stands in its runtime's order. */
+export interface PublishTicket {
+  /** The runtime's session: its name client's random id. */
+  readonly session: string;
+  /** The publish's own number, unique in the session. */
+  readonly seq: number;
+  /** The number of the publish of the same dataset it follows, if one is unanswered. */
+  readonly after?: number;
+}
+
+/** Options of `PublishOrder`. */
+export interface PublishOrderOptions {
+  /** Longest hold of a publish for the one it follows, in ms (default 2000). */
+  readonly maxWaitMs?: number;
+  /** Publishes remembered as handed over (default 16 384): older ones are forgotten first. */
+  readonly remember?: number;
+  /** Publishes held at once (default 4096): past that, a publish goes without waiting. */
+  readonly maxHeld?: number;
+}
+
+/**
+ * The name server's side of publish ordering.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PublishOrder } from "./publish_order.ts";
+ * const order = new PublishOrder();
+ * const seen: number[] = [];
+ * const second = order.turn({ session: "s", seq: 2, after: 1 }).then(() => seen.push(2));
+ * await order.turn({ session: "s", seq: 1 });
+ * seen.push(1);
+ * order.handed({ session: "s", seq: 1 });
+ * await second;
+ * assert.deepEqual(seen, [1, 2]);
+ * ```
+ */
+export class PublishOrder {
+  readonly #maxWaitMs: number;
+  readonly #remember: number;
+  readonly #maxHeld: number;
+  /** Publishes handed to the registry, oldest first. */
+  readonly #handed = new Set<string>();
+  /** Held publishes, by the key of the one each follows. */
+  readonly #held = new Map<string, (() => void)[]>();
+  #heldCount = 0;
+
+  /** An order with no publish seen yet. */
+  constructor(options: PublishOrderOptions = {}) {
+    this.#maxWaitMs = options.maxWaitMs ?? 2000;
+    this.#remember = options.remember ?? 16_384;
+    this.#maxHeld = options.maxHeld ?? 4096;
+  }
+
+  /** Publishes held now. */
+  get held(): number {
+    return this.#heldCount;
+  }
+
+  /**
+   * Resolves once the publish `ticket.after` names has been handed over,
+   * at once when it names none or it was, and after `maxWaitMs` at most.
+   */
+  turn(ticket: PublishTicket): Promise<void> {
+    if (ticket.after === undefined) return Promise.resolve();
+    const key = keyOf(ticket.session, ticket.after);
+    if (this.#handed.has(key) || this.#heldCount >= this.#maxHeld) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+      const wake = () => {
+        clearTimeout(timer);
+        this.#heldCount--;
+        resolve();
+      };
+      const list = this.#held.get(key);
+      if (list === undefined) this.#held.set(key, [wake]);
+      else list.push(wake);
+      this.#heldCount++;
+      timer = setTimeout(() => {
+        const now = this.#held.get(key);
+        const i = now?.indexOf(wake) ?? -1;
+        if (i < 0) return;
+        now!.splice(i, 1);
+        if (now!.length === 0) this.#held.delete(key);
+        wake();
+      }, this.#maxWaitMs);
+    });
+  }
+
+  /** Records that a publish was handed to the registry (or failed): the ones following it go. */
+  handed(ticket: Pick<PublishTicket, "session" | "seq">): void {
+    const key = keyOf(ticket.session, ticket.seq);
+    this.#handed.add(key);
+    if (this.#handed.size > this.#remember) {
+      this.#handed.delete(this.#handed.values().next().value!);
+    }
+    const waiting = this.#held.get(key);
+    if (waiting === undefined) return;
+    this.#held.delete(key);
+    for (const wake of waiting) wake();
+  }
+}
+
+function keyOf(session: string, seq: number): string {
+  return `${session}:${seq}`;
+}
