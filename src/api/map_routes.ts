@@ -1,13 +1,23 @@
 /**
- * Routes of same-node zero-copy attach: a process on the runtime's node maps
- * the file of a copy held in an shm tier, under a lease the runtime keeps
- * (`POST .../map`, `POST /v1/leases/:lease/renew`, `DELETE /v1/leases/:lease`).
+ * Routes of the same node's shared memory: a process on the runtime's node
+ * maps the file of a copy held in an shm tier, under a lease the runtime
+ * keeps (`POST .../map`, `POST /v1/leases/:lease/renew`, `DELETE
+ * /v1/leases/:lease`), and publishes by writing its bytes into a file of
+ * the shm tier instead of a request body (`POST .../stage`, `POST
+ * /v1/stages/:stage`, `DELETE /v1/stages/:stage`).
  *
  * @module
  */
 
 import type { Hono } from "hono";
-import { InvalidRequestError, NotFoundError, NotHereError, type StrataError } from "../errors.ts";
+import {
+  BusyError,
+  InvalidRequestError,
+  NotFoundError,
+  NotHereError,
+  SizeMismatchError,
+  type StrataError,
+} from "../errors.ts";
 import { MapLeases } from "../runtime/map_leases.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
@@ -24,12 +34,22 @@ export interface MapRouteOptions {
   readonly leases?: MapLeases;
   /** Longest `wait` a map may ask for, in ms (default an hour). */
   readonly maxWaitMs?: number;
+  /** How long a staged file waits for its publish, in ms (default 60 000); then it is removed. */
+  readonly stageTtlMs?: number;
+  /** Staged files at once; one more is 503 `busy` (default 256). */
+  readonly maxStages?: number;
 }
 
 /**
- * Mounts the map and lease routes on `app`. A map answers the file holding
- * the fragment's bytes exactly in its layout, or 421 `not_here` when this
- * node holds no such copy in an shm tier (the client attaches over HTTP).
+ * Mounts the map, lease and stage routes on `app`. A map answers the file
+ * holding the fragment's bytes exactly in its layout, or 421 `not_here` when
+ * this node holds no such copy in an shm tier (the client attaches over
+ * HTTP). A stage answers a new file on an shm tier for the caller to write
+ * the fragment's bytes into; `POST /v1/stages/:stage` then publishes them
+ * as a `PUT` of the same bytes would (read once from the file, checksummed,
+ * stored and registered), and removes the file. A stage with no room on an
+ * shm tier, or of a fragment whose size is read from its bytes, is 421
+ * `not_here` (the client sends the bytes in the body).
  *
  * @example
  * ```ts
@@ -95,6 +115,64 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
       ...grant,
     }, 201);
   });
+  const stages = new Stages(o.stageTtlMs ?? 60_000, o.maxStages ?? 256);
+  app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/stage", async (c) => {
+    const dataset = c.req.param("name");
+    const fragment = c.req.param("fragment");
+    checkLabel("fragment name", fragment);
+    const version = versionParam(c.req.param("version"), false) as number;
+    const { bindings, waitMs, ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait);
+    if (waitMs !== undefined || ttlMs !== undefined) {
+      throw new InvalidRequestError(
+        `Unknown query parameter '${
+          waitMs === undefined ? "ttl" : "wait"
+        }': a stage takes region bindings only`,
+      );
+    }
+    const byteLength = await o.runtime.expectedBytes(dataset, fragment, bindings, version);
+    const what = `fragment '${fragment}' of version ${version} of '${dataset}'`;
+    if (byteLength === undefined) {
+      throw notStaged(`the size of ${what} is read from its bytes`);
+    }
+    const stage = stages.open(o.runtime, byteLength, what);
+    // Created empty: the caller opens it for writing, as the runtime's user.
+    await Deno.writeFile(stage.path, new Uint8Array(0));
+    stages.keep(stage, { dataset, version, fragment, bindings });
+    return reply(c, {
+      stage: stage.id,
+      path: stage.path,
+      byteLength,
+      tier: stage.tier,
+      expiresAt: stage.expiresAt,
+    }, 201);
+  });
+  app.post("/v1/stages/:stage", async (c) => {
+    const stage = stages.take(c.req.param("stage"));
+    try {
+      const { dataset, version, fragment, bindings } = stage.publish;
+      const size = (await Deno.stat(stage.path)).size;
+      if (size !== stage.byteLength) {
+        throw new SizeMismatchError(fragment, stage.byteLength, size, {
+          message:
+            `Cannot publish staged fragment '${fragment}': expected ${stage.byteLength} bytes, the file holds ${size}`,
+        });
+      }
+      const { committed, record } = await o.runtime.publishFile({
+        dataset,
+        version,
+        fragment,
+        bindings,
+        file: { path: stage.path, byteLength: stage.byteLength, tier: stage.tier },
+      });
+      return reply(c, { committed, ...record }, 201);
+    } finally {
+      await stages.remove(stage);
+    }
+  });
+  app.delete("/v1/stages/:stage", async (c) => {
+    await stages.remove(stages.take(c.req.param("stage")));
+    return c.body(null, 204);
+  });
   app.post("/v1/leases/:lease/renew", (c) => {
     const { ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait, false);
     return reply(c, leases.renew(c.req.param("lease"), ttlMs === undefined ? {} : { ttlMs }));
@@ -108,6 +186,85 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     }
     return c.body(null, 204);
   });
+}
+
+/** A staged file: where it is, what it publishes, until when it waits. */
+interface Stage {
+  readonly id: string;
+  readonly path: string;
+  readonly tier: string;
+  readonly byteLength: number;
+  readonly expiresAt: number;
+  readonly publish: {
+    readonly dataset: string;
+    readonly version: number;
+    readonly fragment: string;
+    readonly bindings: Readonly<Record<string, number>>;
+  };
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** A stage whose file is being created. */
+type Opened = Omit<Stage, "publish" | "timer">;
+
+/** The staged files of one runtime, each removed when published, abandoned or expired. */
+class Stages {
+  readonly #held = new Map<string, Stage>();
+  readonly #ttlMs: number;
+  readonly #max: number;
+
+  constructor(ttlMs: number, max: number) {
+    this.#ttlMs = ttlMs;
+    this.#max = max;
+  }
+
+  /** A new stage's file on an shm tier of `runtime` with room for `byteLength` bytes. */
+  open(runtime: Runtime, byteLength: number, what: string): Opened {
+    if (this.#held.size >= this.#max) {
+      throw new BusyError(
+        `Cannot stage ${what}: ${this.#max} staged files wait for their publish; publish or abandon some`,
+      );
+    }
+    const id = crypto.randomUUID();
+    const file = runtime.tiers.shmStagingPathOf(id, byteLength);
+    if (file === undefined) {
+      throw notStaged(
+        `node '${runtime.node}' has no shm tier with room for the ${byteLength} bytes of ${what}`,
+      );
+    }
+    return { id, ...file, byteLength, expiresAt: Date.now() + this.#ttlMs };
+  }
+
+  /** Holds an opened stage, whose file now exists, until it is taken or expires. */
+  keep(opened: Opened, publish: Stage["publish"]): void {
+    const timer = setTimeout(() => {
+      if (this.#held.get(opened.id)?.timer === timer) void this.remove(this.take(opened.id));
+    }, Math.max(0, opened.expiresAt - Date.now()));
+    Deno.unrefTimer(timer);
+    this.#held.set(opened.id, { ...opened, publish, timer });
+  }
+
+  /** Takes a stage out (one publish each); `not_found` when it is unknown, published or expired. */
+  take(id: string): Stage {
+    const stage = this.#held.get(id);
+    if (stage === undefined) {
+      throw new NotFoundError(
+        `Unknown stage '${id.slice(0, 64)}': it was published, abandoned or expired; stage again`,
+      );
+    }
+    this.#held.delete(id);
+    clearTimeout(stage.timer);
+    return stage;
+  }
+
+  /** Removes a taken stage's file. */
+  async remove(stage: Opened): Promise<void> {
+    await Deno.remove(stage.path).catch(() => {});
+  }
+}
+
+function notStaged(why: string): StrataError {
+  return new NotHereError(`Cannot stage in shared memory: ${why}; send the bytes in the body`);
 }
 
 function notHere(why: string): StrataError {

@@ -6,7 +6,12 @@
 
 import type { Description } from "../ddl/ast.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { InvalidRequestError, SizeMismatchError, WaitTimeoutError } from "../errors.ts";
+import {
+  InvalidRequestError,
+  NotHereError,
+  SizeMismatchError,
+  WaitTimeoutError,
+} from "../errors.ts";
 import { httpJson, httpRequest } from "../http/call.ts";
 import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
@@ -37,6 +42,21 @@ export interface CreateDatasetOptions {
   readonly sizes?: Readonly<Record<string, number>>;
   /** Nodes where consumers will attach it (the consumer-near placement policy places copies there). */
   readonly consumers?: readonly string[];
+}
+
+/** Options of `publish()`. */
+export interface PublishOptions {
+  /** Fragment parameters. */
+  readonly params?: Readonly<Record<string, number>>;
+  /** Called as the body is sent (per 1 MiB piece): bytes so far and in all. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * How the bytes reach the runtime: `body` (default) in the request body;
+   * `shm` through a file the runtime stages on its shm tier, which this
+   * process writes (same node only; in the body when the runtime cannot
+   * stage them).
+   */
+  readonly via?: "body" | "shm";
 }
 
 /** Which version to attach. */
@@ -204,21 +224,27 @@ export class Client {
   /**
    * Publishes one fragment of a version: `data` must be exactly the
    * fragment's layout. With `onProgress`, the bytes are streamed in 1 MiB
-   * pieces and each piece handed to the connection is reported.
+   * pieces and each piece handed to the connection is reported. With `via:
+   * "shm"` (a client on the runtime's node, allowed to write its shm tier's
+   * directory), the bytes are written into a file the runtime stages on its
+   * shm tier and published from there, not sent in the request body; a
+   * runtime that cannot stage them (no shm tier with room, a size read
+   * from the bytes) gets them in the body.
    */
   async publish(
     dataset: string,
     version: number,
     fragment: string,
     data: ArrayBufferView,
-    options: {
-      readonly params?: Readonly<Record<string, number>>;
-      readonly onProgress?: (done: number, total: number) => void;
-    } = {},
+    options: PublishOptions = {},
   ): Promise<Published> {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const path = `/datasets/${enc(dataset)}/versions/${version}/fragments/${enc(fragment)}` +
       query(options.params ?? {});
+    if (options.via === "shm") {
+      const staged = await this.#publishStaged(path, fragment, bytes);
+      if (staged !== undefined) return staged;
+    }
     const onProgress = options.onProgress;
     if (onProgress === undefined) return await this.#api.json("PUT", path, bytes);
     let sent = 0;
@@ -238,6 +264,38 @@ export class Client {
       rawBody: body,
       headers: { "content-type": "application/octet-stream" },
     }, errorOfAnswer);
+  }
+
+  /**
+   * Writes `bytes` into a file the runtime stages on its shm tier, then has
+   * the runtime publish it; undefined when the runtime answers `not_here`.
+   */
+  async #publishStaged(
+    path: string,
+    fragment: string,
+    bytes: Uint8Array,
+  ): Promise<Published | undefined> {
+    let stage: { stage: string; path: string; byteLength: number };
+    try {
+      stage = await this.#api.json("POST", `${path.replace(/(\?|$)/, "/stage$1")}`);
+    } catch (e) {
+      if (e instanceof NotHereError) return undefined;
+      throw e;
+    }
+    try {
+      if (stage.byteLength !== bytes.byteLength) {
+        throw new SizeMismatchError(fragment, stage.byteLength, bytes.byteLength, {
+          message:
+            `Cannot publish fragment '${fragment}': expected ${stage.byteLength} bytes, received ${bytes.byteLength}`,
+        });
+      }
+      using file = await Deno.open(stage.path, { write: true });
+      for (let at = 0; at < bytes.byteLength;) at += await file.write(bytes.subarray(at));
+    } catch (e) {
+      await this.#api.json("DELETE", `/stages/${enc(stage.stage)}`).catch(() => {});
+      throw e;
+    }
+    return await this.#api.json("POST", `/stages/${enc(stage.stage)}`);
   }
 
   /** Commits a version explicitly; returns the versions retention retired. */

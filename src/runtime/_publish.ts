@@ -6,8 +6,11 @@
  * @module
  */
 
+import { crc32 } from "node:zlib";
 import { SizeMismatchError } from "../errors.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
+import type { StagedFile } from "../tiers/tier.ts";
+import type { Placement, Stored } from "../tiers/tier_set.ts";
 import { copyKey, stagedKey } from "../tiers/copy_keys.ts";
 import type { DatasetSettings, FragmentRecord } from "../name_service/name_service.ts";
 import { checksum } from "./checksum.ts";
@@ -21,6 +24,9 @@ import type { PublishRequest } from "./requests.ts";
 
 /** What a publish answers. */
 export type Published = { committed: boolean; record: FragmentRecord };
+
+/** A publish whose bytes a file of the node holds (`Runtime.publishFile`). */
+export type FilePublishRequest = Omit<PublishRequest, "bytes"> & { readonly file: StagedFile };
 
 /** A copy being published, before its checksum and tier are known. */
 type Unregistered = Omit<FragmentRecord, "checksum" | "tier">;
@@ -60,6 +66,62 @@ export class Publisher {
     }
   }
 
+  /**
+   * Publishes the copy a file of the node holds, as `publish` publishes
+   * bytes, without reading it into memory: its CRC-32 is read from the
+   * file in pieces, the tiers copy or move the file (`TierSet.storeFile`).
+   * A fragment sized from its bytes, or an overwrite, reads the file and
+   * publishes its bytes. A file left at its path is the caller's to remove.
+   */
+  async publishFile(req: FilePublishRequest): Promise<Published> {
+    const turn = this.#turns.take(req.dataset);
+    try {
+      return await this.#publishFile(req, turn);
+    } finally {
+      turn.end();
+    }
+  }
+
+  async #publishFile(req: FilePublishRequest, turn: Turn): Promise<Published> {
+    const { names, tiers, node } = this.#core;
+    const settings = await names.datasetSettings(req.dataset);
+    const readsSizes = settings.description !== undefined &&
+      this.#sizes.layoutBindings(settings, { fragment: req.fragment, bindings: {} }, {}) ===
+        undefined;
+    const key = copyKey(req.dataset, req.version, req.fragment, req.bindings);
+    if (readsSizes || tiers.holds(key)) {
+      return await this.#publish({ ...req, bytes: await readStaged(req.file, req.fragment) }, turn);
+    }
+    const layout = await names.fragmentLayout(req.dataset, req.fragment, req.bindings);
+    if (req.file.byteLength !== layout.byteLength) {
+      throw new SizeMismatchError(req.fragment, layout.byteLength, req.file.byteLength);
+    }
+    const placed = placedFragment({ ...req, bytes: req.file }, settings);
+    // Opened before the tiers may move it: the CRC-32 reads the file the tiers store.
+    const file = await Deno.open(req.file.path);
+    const sum = checksumFile(file, req.file.byteLength, req.fragment).finally(() => file.close());
+    const copy: Unregistered = {
+      dataset: req.dataset,
+      version: req.version,
+      fragment: req.fragment,
+      bindings: { ...req.bindings },
+      node,
+      byteLength: req.file.byteLength,
+    };
+    try {
+      return await this.#publishNew(
+        key,
+        (placement) => tiers.storeFile(key, req.file, placed, placement),
+        copy,
+        placed,
+        sum,
+        turn,
+      );
+    } finally {
+      await sum.catch(() => {});
+    }
+  }
+
   async #publish(req: PublishRequest, turn: Turn): Promise<Published> {
     const { names, tiers, node } = this.#core;
     const settings = await names.datasetSettings(req.dataset);
@@ -84,7 +146,15 @@ export class Publisher {
     if (tiers.holds(key)) {
       return await this.#overwrite(key, req.bytes, copy, placed, sum, turn);
     }
-    return await this.#publishNew(key, req.bytes, copy, placed, sum, turn);
+    const bytes = req.bytes;
+    return await this.#publishNew(
+      key,
+      (placement) => tiers.store(key, bytes, placed, placement),
+      copy,
+      placed,
+      sum,
+      turn,
+    );
   }
 
   /** The copy's bindings: sizes read from the bytes are named in them (and in its key). */
@@ -104,7 +174,7 @@ export class Publisher {
   /** Publishes a copy of a key the tiers do not hold: store, register, settle, spread. */
   async #publishNew(
     key: string,
-    bytes: Uint8Array,
+    store: (placement: Placement) => Promise<Stored>,
     copy: Unregistered,
     placed: PlacedFragment,
     sum: Promise<number>,
@@ -113,7 +183,7 @@ export class Publisher {
     const tiers = this.#core.tiers;
     const others = placementNodes(await this.#core.peers.nodes(), this.#core.node, this.#link);
     const placement = tiers.place(placed, others);
-    const stored = await tiers.store(key, bytes, placed, placement);
+    const stored = await store(placement);
     const record: FragmentRecord = {
       ...copy,
       checksum: await sum,
@@ -191,4 +261,46 @@ export class Publisher {
     await this.#core.names.relocateFragment(record, tier);
     return { ...record, tier };
   }
+}
+
+/** Bytes of a staged file read per piece of its CRC-32. */
+const FILE_PIECE_BYTES = 4 << 20;
+
+/**
+ * The CRC-32 of the first `byteLength` bytes of an open file, read in
+ * pieces into one buffer (no buffer of the file's size, whose fresh pages
+ * cost more than the read); a file of another size is a `SizeMismatchError`.
+ */
+async function checksumFile(
+  file: Deno.FsFile,
+  byteLength: number,
+  fragment: string,
+): Promise<number> {
+  const piece = new Uint8Array(Math.min(FILE_PIECE_BYTES, Math.max(1, byteLength)));
+  let sum = 0;
+  let at = 0;
+  for (;;) {
+    const n = await file.read(piece);
+    if (n === null) break;
+    at += n;
+    if (at > byteLength) break;
+    sum = crc32(piece.subarray(0, n), sum);
+  }
+  if (at !== byteLength) {
+    throw new SizeMismatchError(
+      fragment,
+      byteLength,
+      at > byteLength ? `more than ${byteLength}` : at,
+    );
+  }
+  return sum;
+}
+
+/** A staged file's bytes, checked against its size. */
+async function readStaged(file: StagedFile, fragment: string): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(file.path);
+  if (bytes.byteLength !== file.byteLength) {
+    throw new SizeMismatchError(fragment, file.byteLength, bytes.byteLength);
+  }
+  return bytes;
 }

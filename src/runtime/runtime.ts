@@ -38,7 +38,7 @@ import { AttachReader } from "./_attach.ts";
 import { VersionStream, type VersionStreamOptions } from "./version_stream.ts";
 import { flushVersion } from "./_flush.ts";
 import { produce } from "./_produce.ts";
-import { Publisher } from "./_publish.ts";
+import { type FilePublishRequest, Publisher } from "./_publish.ts";
 import { RemoteReader } from "./_read_remote.ts";
 import { reconcile } from "./_reconcile.ts";
 import { Replicas } from "./_replicas.ts";
@@ -210,6 +210,21 @@ export class Runtime {
   async publish(req: PublishRequest): Promise<{ committed: boolean; record: FragmentRecord }> {
     const published = await this.#publisher.publish(req);
     metrics.publishedBytes.inc(req.bytes.byteLength);
+    return published;
+  }
+
+  /**
+   * Publishes the copy a file of this node holds (a publish staged in an
+   * shm tier, `POST /v1/stages/:stage`), as `publish` publishes bytes: the
+   * tiers copy the file, or take it by renaming it into the shm tier whose
+   * directory holds it, without reading it into memory. A file left at its
+   * path is the caller's to remove; it must not change meanwhile.
+   */
+  async publishFile(
+    req: FilePublishRequest,
+  ): Promise<{ committed: boolean; record: FragmentRecord }> {
+    const published = await this.#publisher.publishFile(req);
+    metrics.publishedBytes.inc(req.file.byteLength);
     return published;
   }
 

@@ -6,11 +6,12 @@
  * @module
  */
 
-import { TierFullError } from "../errors.ts";
+import { SizeMismatchError, TierFullError } from "../errors.ts";
 import type { Holding, Holdings } from "./_holdings.ts";
 import type { Mutex } from "./_locks.ts";
 import { planSpill, type SpillCopy, type SpillMove } from "./spill.ts";
 import type { DeclaredTier } from "./tier_config.ts";
+import type { StagedFile, Tier } from "./tier.ts";
 import { log, metrics } from "../observe/mod.ts";
 
 /**
@@ -40,6 +41,41 @@ export interface SpillingOptions {
   readonly lock: Mutex;
   /** Where a move that could not be recorded is reported. */
   readonly log: (message: string) => void;
+}
+
+/** What a put stores: bytes, or a file moved (renamed) or copied into the tier. */
+export type PutSource = Uint8Array | { readonly file: StagedFile; readonly move: boolean };
+
+/**
+ * Bytes a put stores.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sizeOfSource } from "./_spilling.ts";
+ * assert.equal(sizeOfSource(new Uint8Array(3)), 3);
+ * assert.equal(sizeOfSource({ file: { path: "/x", byteLength: 8 }, move: false }), 8);
+ * ```
+ */
+export function sizeOfSource(source: PutSource): number {
+  return source instanceof Uint8Array ? source.byteLength : source.file.byteLength;
+}
+
+/**
+ * Puts `source` on `tier`; a tier that cannot store a file is given its
+ * bytes, checked against the size the file should have.
+ */
+async function putSource(tier: Tier, key: string, source: PutSource): Promise<void> {
+  if (source instanceof Uint8Array) return await tier.put(key, source);
+  if (tier.putFile !== undefined) return await tier.putFile(key, source.file, source);
+  const bytes = await Deno.readFile(source.file.path);
+  if (bytes.byteLength !== source.file.byteLength) {
+    throw new SizeMismatchError(key, source.file.byteLength, bytes.byteLength, {
+      message:
+        `Cannot store '${key}' from '${source.file.path}': expected ${source.file.byteLength} bytes, the file holds ${bytes.byteLength}`,
+    });
+  }
+  await tier.put(key, bytes);
 }
 
 /** Attempts at a put that other writers keep beating to the freed bytes. */
@@ -90,14 +126,14 @@ export class Spilling {
   }
 
   /** Puts a copy on tier `name`, spilling there first when it has no room; `NoRoom` when it cannot. */
-  async putWithRoom(name: string, key: string, bytes: Uint8Array): Promise<void> {
+  async putWithRoom(name: string, key: string, bytes: PutSource): Promise<void> {
     const { tier, spec } = this.#o.holdings.byName.get(name)!;
-    const size = bytes.byteLength;
+    const size = sizeOfSource(bytes);
     if (spec.capacity < size) throw new NoRoom(name);
     for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
       if (spec.capacity - tier.info().used >= size) {
         try {
-          return await tier.put(key, bytes);
+          return await putSource(tier, key, bytes);
         } catch (e) {
           if (!(e instanceof TierFullError)) throw e;
         }
@@ -111,9 +147,9 @@ export class Spilling {
    * Under the lock: demotes copies until tier `name` has room, then puts
    * the copy; false when another writer took the room first.
    */
-  async #spillAndPut(name: string, key: string, bytes: Uint8Array): Promise<boolean> {
+  async #spillAndPut(name: string, key: string, bytes: PutSource): Promise<boolean> {
     const { tier, spec } = this.#o.holdings.byName.get(name)!;
-    const size = bytes.byteLength;
+    const size = sizeOfSource(bytes);
     if (spec.capacity - tier.info().used < size) {
       const moves = planSpill({
         tiers: this.#o.tiers.map(({ tier, spec }) => ({
@@ -131,7 +167,7 @@ export class Spilling {
       await this.#demote(moves);
     }
     try {
-      await tier.put(key, bytes);
+      await putSource(tier, key, bytes);
       return true;
     } catch (e) {
       // Another writer took the room between the demotions and this put: try again.

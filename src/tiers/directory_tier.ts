@@ -6,8 +6,8 @@
  * @module
  */
 
-import { TierFullError } from "../errors.ts";
-import type { Tier, TierEntry, TierInfo, TierKind } from "./tier.ts";
+import { SizeMismatchError, TierFullError } from "../errors.ts";
+import type { StagedFile, Tier, TierEntry, TierInfo, TierKind } from "./tier.ts";
 
 /** How a directory tier stores its copies. */
 export interface DirectoryTierOptions {
@@ -92,27 +92,72 @@ export class DirectoryTier implements Tier {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    const old = this.#sizes.get(key) ?? 0;
-    if (this.#used - old + bytes.byteLength > this.#options.capacity) {
-      throw new TierFullError(this.name, {
-        capacity: this.#options.capacity,
-        used: this.#used,
-        requested: bytes.byteLength,
-      });
-    }
-    // Reserve before the await so concurrent puts cannot overshoot the capacity.
-    this.#used += bytes.byteLength - old;
-    this.#sizes.set(key, bytes.byteLength);
-    const path = this.#path(key);
-    const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-    try {
+    await this.#written(key, bytes.byteLength, async (tmp) => {
       using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
       let at = 0;
       while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
       if (this.#options.sync) await file.syncData();
+    });
+  }
+
+  /**
+   * Stores the copy a file holds: renamed into place with `move` (on the
+   * same file system; else copied), else copied by the kernel (no byte
+   * passes through this process) and flushed like a `put`. A file not of
+   * `file.byteLength` bytes is a `SizeMismatchError`, and nothing is kept.
+   */
+  async putFile(key: string, file: StagedFile, options: { readonly move: boolean }): Promise<void> {
+    await this.#written(key, file.byteLength, async (tmp) => {
+      if (options.move) {
+        try {
+          await Deno.rename(file.path, tmp);
+        } catch (e) {
+          // Another file system (EXDEV): copied instead, the file left where it is.
+          if (e instanceof Deno.errors.NotFound) throw e;
+          await Deno.copyFile(file.path, tmp);
+        }
+      } else await Deno.copyFile(file.path, tmp);
+      const size = (await Deno.stat(tmp)).size;
+      if (size !== file.byteLength) {
+        throw new SizeMismatchError(key, file.byteLength, size, {
+          message:
+            `Cannot store '${key}' from '${file.path}': expected ${file.byteLength} bytes, the file holds ${size}`,
+        });
+      }
+      if (this.#options.sync) {
+        using f = await Deno.open(tmp, { write: true });
+        await f.syncData();
+      }
+    });
+  }
+
+  /**
+   * Reserves `byteLength` bytes for `key`, has `write` fill a temporary
+   * file, and renames it over the key's file; on failure nothing is kept.
+   */
+  async #written(
+    key: string,
+    byteLength: number,
+    write: (tmp: string) => Promise<void>,
+  ): Promise<void> {
+    const old = this.#sizes.get(key) ?? 0;
+    if (this.#used - old + byteLength > this.#options.capacity) {
+      throw new TierFullError(this.name, {
+        capacity: this.#options.capacity,
+        used: this.#used,
+        requested: byteLength,
+      });
+    }
+    // Reserve before the await so concurrent puts cannot overshoot the capacity.
+    this.#used += byteLength - old;
+    this.#sizes.set(key, byteLength);
+    const path = this.#path(key);
+    const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+    try {
+      await write(tmp);
       await Deno.rename(tmp, path);
     } catch (e) {
-      this.#used -= bytes.byteLength - old;
+      this.#used -= byteLength - old;
       if (old === 0) this.#sizes.delete(key);
       else this.#sizes.set(key, old);
       await Deno.remove(tmp).catch(() => {});
@@ -163,6 +208,18 @@ export class DirectoryTier implements Tier {
   /** The file holding a key's copy, for tools that read it in place. */
   pathOf(key: string): string {
     return this.#path(key);
+  }
+
+  /**
+   * A file of this tier's directory that is never a copy: a writer of the
+   * node fills it before a publish reads it (`POST .../stage`). Its name
+   * ends in `.tmp`, so opening the tier removes what a stopped runtime left.
+   */
+  stagingPathOf(id: string): string {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
+      throw new RangeError(`Invalid staging id '${id.slice(0, 64)}': expected [A-Za-z0-9-]`);
+    }
+    return `${this.#options.dir}/${id}.stage.tmp`;
   }
 
   #path(key: string): string {

@@ -35,6 +35,20 @@ export interface TierEntry {
 }
 
 /**
+ * A file of the node holding a copy's bytes (a publish staged in an shm
+ * tier), stored without reading it into the process: copied by the kernel,
+ * or moved (renamed) into the tier whose directory holds it.
+ */
+export interface StagedFile {
+  /** Its path. */
+  readonly path: string;
+  /** The copy's size; a file of another size is refused. */
+  readonly byteLength: number;
+  /** The tier whose directory holds the file, which may take it by renaming it. */
+  readonly tier?: string;
+}
+
+/**
  * A store of byte copies under string keys. Implementations enforce their
  * capacity (a `TierFullError`, never a silent drop), reserve the bytes of a
  * `put` before its first await (so two concurrent puts cannot both take the
@@ -45,6 +59,12 @@ export interface Tier {
   readonly name: string;
   /** Stores a copy; replaces an existing copy under the same key. */
   put(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Stores the copy a file holds, as `put` stores bytes (optional: a tier
+   * without it is given the file's bytes). With `move`, the file is renamed
+   * into place and is gone from `file.path`.
+   */
+  putFile?(key: string, file: StagedFile, options: { readonly move: boolean }): Promise<void>;
   /** The copy under `key`, or undefined when the tier does not hold it. */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Removes a copy; returns whether it was held. */

@@ -7,6 +7,7 @@ import {
   MemoryTier,
   type NamedPolicy,
   type PlacedFragment,
+  ShmTier,
   type Tier,
   type TierEntry,
   type TierInfo,
@@ -339,5 +340,59 @@ Deno.test("TierSet.open() refuses two tiers over one directory", async () => {
         e.message ===
           `Invalid tiers: 'file' and 'scratch' share the directory '${dataDir}/file', expected one directory per tier`,
     );
+  });
+});
+
+Deno.test("TierSet.storeFile() copies a staged file to the other tiers, then its shm tier takes it", async () => {
+  await withDir(async (dir) => {
+    const memory = new MemoryTier("memory", 100);
+    const shm = await ShmTier.open("shm", `${dir}/shm`, 100);
+    const file = await FileTier.open("file", `${dir}/file`, 100);
+    const tiers = new TierSet({
+      node: "n1",
+      tiers: [
+        { tier: memory, spec: spec("memory", "memory", 100) },
+        { tier: shm, spec: spec("shm", "shm", 100) },
+        { tier: file, spec: spec("file", "file", 100) },
+      ],
+    });
+    const staged = tiers.shmStagingPathOf("s1", 8)!;
+    assert.deepEqual(staged, { tier: "shm", path: shm.stagingPathOf("s1") });
+    assert.equal(tiers.shmStagingPathOf("s2", 101), undefined);
+    const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    await Deno.writeFile(staged.path, bytes);
+    const placement = {
+      policy: "test",
+      tiers: ["memory", "shm", "file"],
+      reshape: "auto" as const,
+    };
+    const stored = await tiers.storeFile(
+      "d/1/dataset/",
+      { ...staged, byteLength: 8 },
+      fragment(1, 8, true),
+      placement,
+    );
+    assert.equal(stored.primary, "file");
+    assert.deepEqual(tiers.tiersOf("d/1/dataset/"), ["memory", "shm", "file"]);
+    for (const t of [memory, shm, file]) assert.deepEqual(await t.get("d/1/dataset/"), bytes);
+    assert.equal(await Deno.stat(staged.path).catch((e) => e.constructor), Deno.errors.NotFound);
+    // Not placed on its shm tier: copied, and left for the caller to remove.
+    await Deno.writeFile(staged.path, bytes);
+    await tiers.storeFile(
+      "d/2/dataset/",
+      { ...staged, byteLength: 8 },
+      fragment(2, 8, true),
+      { ...placement, tiers: ["file"] },
+    );
+    assert.deepEqual(tiers.tiersOf("d/2/dataset/"), ["file"]);
+    assert.deepEqual(await Deno.readFile(staged.path), bytes);
+    // A file of another size: nothing is held, on any tier.
+    await assert.rejects(
+      () =>
+        tiers.storeFile("d/3/dataset/", { ...staged, byteLength: 9 }, fragment(3, 9), placement),
+      (e) => e instanceof StrataError && e.code === "size_mismatch",
+    );
+    assert.equal(tiers.holds("d/3/dataset/"), false);
+    assert.deepEqual(await Deno.readFile(staged.path), bytes);
   });
 });

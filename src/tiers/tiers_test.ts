@@ -93,3 +93,39 @@ Deno.test("FileTier.put() keeps concurrent writers within capacity", async () =>
     assert.equal(t.info().used, 80);
   });
 });
+
+Deno.test("FileTier.putFile() copies a file, ShmTier.putFile() with move takes it, both sized", async () => {
+  await withDir(async (dir) => {
+    const file = await FileTier.open("file", `${dir}/file`, 100);
+    const shm = await ShmTier.open("shm", `${dir}/shm`, 100);
+    const staged = shm.stagingPathOf("s1");
+    assert.equal(staged, `${dir}/shm/s1.stage.tmp`);
+    await Deno.writeFile(staged, new Uint8Array([1, 2, 3, 4]));
+    await file.putFile("d/1/f/", { path: staged, byteLength: 4 }, { move: false });
+    assert.deepEqual(await file.get("d/1/f/"), new Uint8Array([1, 2, 3, 4]));
+    await shm.putFile("d/1/f/", { path: staged, byteLength: 4 }, { move: true });
+    assert.deepEqual(await shm.get("d/1/f/"), new Uint8Array([1, 2, 3, 4]));
+    assert.equal((await Deno.stat(staged).catch((e) => e)) instanceof Deno.errors.NotFound, true);
+    assert.equal(shm.info().used, 4);
+    // A file of another size is refused, and nothing is kept or counted.
+    await Deno.writeFile(staged, new Uint8Array(5));
+    await assert.rejects(
+      () => file.putFile("d/2/f/", { path: staged, byteLength: 4 }, { move: false }),
+      (e) => e instanceof StrataError && e.code === "size_mismatch",
+    );
+    assert.equal(await file.has("d/2/f/"), false);
+    assert.equal(file.info().used, 4);
+    await assert.rejects(
+      () => file.putFile("d/3/f/", { path: staged, byteLength: 200 }, { move: false }),
+      TierFullError,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/file`)].map((e) => e.name).length, 1);
+  });
+});
+
+Deno.test("ShmTier.stagingPathOf() refuses ids that are not plain names", async () => {
+  await withDir(async (dir) => {
+    const shm = await ShmTier.open("shm", dir, 100);
+    assert.throws(() => shm.stagingPathOf("../x"), RangeError);
+  });
+});
