@@ -166,6 +166,27 @@ export class ServiceMeta {
     return ok;
   }
 
+  /**
+   * Calls `listener` with the keys (without the service's prefix) that each
+   * commit of another writer to this service's keys set or deleted: another
+   * runtime's, through the name server's routes, or another `ServiceMeta`'s.
+   * Undefined when the KV cannot report every commit (the name server's,
+   * reached over HTTP); otherwise the function that stops the listener.
+   */
+  watchWrites(listener: (keys: readonly Deno.KvKey[]) => void): (() => void) | undefined {
+    const prefix = this.#prefix;
+    return this.#kv.watch?.((mutations, origin) => {
+      if (origin === this) return;
+      const keys: Deno.KvKey[] = [];
+      for (const m of mutations) {
+        if (m.key.length >= prefix.length && prefix.every((p, i) => m.key[i] === p)) {
+          keys.push(m.key.slice(prefix.length));
+        }
+      }
+      if (keys.length > 0) listener(keys);
+    });
+  }
+
   /** The entries of a scan, in key order (bytes compare bytewise, numbers numerically). */
   async *list(scan: MetaScan): AsyncIterableIterator<MetaEntry> {
     for await (const e of this.#entries(scan)) {
@@ -265,7 +286,7 @@ export class ServiceMeta {
         mutations.push({ type: "set", key: p.key, value: p.stored });
       }
     }
-    return this.#kv.commit(mutations, checks);
+    return this.#kv.commit(mutations, checks, this);
   }
 
   /** Blobs that `set` and `delete` ops of `chunk` replace (freed after the commit). */

@@ -34,14 +34,34 @@ export interface MetaKvScan {
   readonly reverse: boolean;
 }
 
+/**
+ * Called with the mutations of each commit that applied, and the `origin`
+ * its caller passed (undefined for the commits of other runtimes).
+ */
+export type CommitListener = (mutations: readonly Mutation[], origin: unknown) => void;
+
 /** What the kit's metadata needs of a KV store. */
 export interface MetaKv {
   /** The entries of `keys` (at most 10), in order. */
   getMany(keys: readonly Deno.KvKey[]): Promise<MetaKvEntry[]>;
   /** The entries of a scan, in key order. */
   list(scan: MetaKvScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }>;
-  /** Applies `mutations` if every check holds, atomically; false when one did not. */
-  commit(mutations: readonly Mutation[], checks: readonly Check[]): Promise<boolean>;
+  /**
+   * Applies `mutations` if every check holds, atomically; false when one
+   * did not. `origin` names the writer to `watch` listeners.
+   */
+  commit(
+    mutations: readonly Mutation[],
+    checks: readonly Check[],
+    origin?: unknown,
+  ): Promise<boolean>;
+  /**
+   * Calls `listener` for every commit that applies, before the commit
+   * answers; returns the function that stops it. Only a KV every commit
+   * passes through (one in this process) has it: a cache of its values can
+   * follow the writes of every runtime.
+   */
+  watch?(listener: CommitListener): () => void;
   /** Stops accepting commits; those queued fail, the one in flight finishes. */
   close(): Promise<void>;
 }
@@ -102,7 +122,9 @@ export function checkServiceKey(key: unknown): Deno.KvKey {
  * flight share the next atomic (`GroupCommitter`): one durable KV commit
  * for many requests' metadata writes. A commit with checks never shares an
  * atomic with an earlier one writing a key it checks, so a put-if-absent
- * keeps its meaning.
+ * keeps its meaning. Every commit to the KV passes through it (the name
+ * server's routes commit the other runtimes' writes here), so `watch`
+ * reports them all.
  *
  * @example
  * ```ts
@@ -110,7 +132,10 @@ export function checkServiceKey(key: unknown): Deno.KvKey {
  * import { LocalMetaKv } from "./meta_kv.ts";
  * const kv = await Deno.openKv(":memory:");
  * const meta = new LocalMetaKv(kv);
- * assert.equal(await meta.commit([{ type: "set", key: ["svc", "n", 1], value: 1 }], []), true);
+ * const seen: unknown[] = [];
+ * meta.watch((mutations, origin) => seen.push([mutations.length, origin]));
+ * assert.equal(await meta.commit([{ type: "set", key: ["svc", "n", 1], value: 1 }], [], "me"), true);
+ * assert.deepEqual(seen, [[1, "me"]]);
  * assert.equal(await meta.commit([{ type: "set", key: ["svc", "n", 1], value: 2 }], [{ key: ["svc", "n", 1], versionstamp: null }]), false);
  * assert.equal((await meta.getMany([["svc", "n", 1]]))[0]?.value, 1);
  * await meta.close();
@@ -120,6 +145,7 @@ export function checkServiceKey(key: unknown): Deno.KvKey {
 export class LocalMetaKv implements MetaKv {
   readonly #kv: Deno.Kv;
   readonly #commits: GroupCommitter;
+  readonly #listeners = new Set<CommitListener>();
 
   /** Serves metadata from `kv`. */
   constructor(kv: Deno.Kv) {
@@ -159,8 +185,27 @@ export class LocalMetaKv implements MetaKv {
     });
   }
 
-  async commit(mutations: readonly Mutation[], checks: readonly Check[]): Promise<boolean> {
-    return (await this.#commits.write(mutations, checks)).ok;
+  async commit(
+    mutations: readonly Mutation[],
+    checks: readonly Check[],
+    origin?: unknown,
+  ): Promise<boolean> {
+    const { ok } = await this.#commits.write(mutations, checks);
+    if (!ok) return ok;
+    for (const l of this.#listeners) {
+      try {
+        l(mutations, origin);
+      } catch (e) {
+        // The commit applied: a listener's fault must not answer it as failed.
+        console.error(`strata: a service KV listener failed: ${(e as Error)?.message ?? e}`);
+      }
+    }
+    return ok;
+  }
+
+  watch(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   close(): Promise<void> {

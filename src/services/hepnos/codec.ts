@@ -151,6 +151,24 @@ export function parentOf(item: Item): Item {
  * ```
  */
 export function productKey(descriptor: Uint8Array, label: string, type: string): Uint8Array {
+  // A label has no '#', so `label#type` names one pair: the encoded suffix
+  // of a pair seen before is reused (a batched load of 128 products
+  // encoded the same two names 128 times; bench/services_bench.ts).
+  const seen = typeof label === "string" && typeof type === "string" && !label.includes("#")
+    ? suffixes.get(`${label}#${type}`)
+    : undefined;
+  const suffix = seen ?? productSuffix(label, type);
+  const out = new Uint8Array(descriptor.length + suffix.length);
+  out.set(descriptor, 0);
+  out.set(suffix, descriptor.length);
+  return out;
+}
+
+/** Encoded `label#type` suffixes of product keys, by `label#type`; emptied when full. */
+const suffixes = new Map<string, Uint8Array>();
+const MAX_SUFFIXES = 1024;
+
+function productSuffix(label: string, type: string): Uint8Array {
   const l = checkName(label, "label");
   if (label.includes("#")) {
     throw new InvalidRequestError(`Invalid product label '${label}': '#' is not allowed`, {
@@ -158,11 +176,12 @@ export function productKey(descriptor: Uint8Array, label: string, type: string):
     });
   }
   const t = checkName(type, "type name");
-  const out = new Uint8Array(descriptor.length + l.length + 1 + t.length);
-  out.set(descriptor, 0);
-  out.set(l, descriptor.length);
-  out[descriptor.length + l.length] = 0x23;
-  out.set(t, descriptor.length + l.length + 1);
+  const out = new Uint8Array(l.length + 1 + t.length);
+  out.set(l, 0);
+  out[l.length] = 0x23;
+  out.set(t, l.length + 1);
+  if (suffixes.size >= MAX_SUFFIXES) suffixes.clear();
+  suffixes.set(`${label}#${type}`, out);
   return out;
 }
 

@@ -14,7 +14,13 @@ import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
 import { productTarget } from "./placement.ts";
-import { HepnosStore, type OverwritePolicy, type ProductRead, type ProductWrite } from "./store.ts";
+import {
+  DEFAULT_CACHE_BYTES,
+  HepnosStore,
+  type OverwritePolicy,
+  type ProductRead,
+  type ProductWrite,
+} from "./store.ts";
 import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
 
 /**
@@ -22,19 +28,20 @@ import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
  * raw bytes (`store_bytes`: a framed batch in, `load_bytes`: a framed
  * answer out; see docs/services.md). Option `overwrite` (default false): whether a second
  * store of a product replaces it (Yokan's default) or is refused with a
- * false answer (HEPnOS's documented rule).
+ * false answer (HEPnOS's documented rule). Option `cacheBytes` (default
+ * 64 MiB, 0: none): bytes of small products kept in memory for loads.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { hepnos } from "./service.ts";
  * assert.equal(hepnos.name, "hepnos");
- * assert.deepEqual(hepnos.options, ["overwrite"]);
+ * assert.deepEqual(hepnos.options, ["overwrite", "cacheBytes"]);
  * ```
  */
 export const hepnos: ServiceDefinition = defineService({
   name: "hepnos",
-  options: ["overwrite"],
+  options: ["overwrite", "cacheBytes"],
   open: (ctx) => {
     const o = ctx.options.overwrite ?? false;
     if (typeof o !== "boolean") {
@@ -42,8 +49,19 @@ export const hepnos: ServiceDefinition = defineService({
         `Invalid configuration: 'services.${ctx.name}.options.overwrite' must be true or false`,
       );
     }
+    const cacheBytes = ctx.options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (!Number.isSafeInteger(cacheBytes) || (cacheBytes as number) < 0) {
+      throw new InvalidConfigError(
+        `Invalid configuration: 'services.${ctx.name}.options.cacheBytes' must be a byte count of 0 or more, found ${
+          JSON.stringify(cacheBytes)
+        }`,
+      );
+    }
     const policy: OverwritePolicy = o ? "overwrite" : "keep";
-    const store = new HepnosStore(ctx.meta, ctx.targets, policy);
+    const store = new HepnosStore(ctx.meta, ctx.targets, policy, {
+      node: ctx.blobs.node,
+      cacheBytes: cacheBytes as number,
+    });
     const jobs = new ProcessorJobs({
       targets: ctx.targets.numTargets,
       source: (dataset) => (target, after, limit) =>
