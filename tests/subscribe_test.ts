@@ -95,3 +95,56 @@ Deno.test("A subscription with policy fail ends with BusyError once its consumer
     await server.stop();
   }
 });
+
+Deno.test("Runtimes in one consumer group over HTTP take every version exactly once between them", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  const wire = new WireClient({ node: "consumer" });
+  try {
+    await withDir(async (dir) => {
+      await create(server.url, "work");
+      const runtime = new Runtime({
+        node: "consumer",
+        names,
+        tiers: await openMemoryAndFile({
+          node: "consumer",
+          dataDir: dir,
+          memory: 1 << 20,
+          file: 1 << 20,
+        }),
+        wire,
+      });
+      const query = { dataset: "work", fragment: "dataset", bindings: {}, group: "ranks" };
+      // Two ranks of a round-robin group, each fetching one version ahead.
+      const ranks = [0, 1].map(() =>
+        runtime.subscribe({ ...query, assign: "round-robin" }, { ahead: 1 })
+      );
+      // Wait until both subscriptions are open at the name server.
+      await new Promise((r) => setTimeout(r, 200));
+      const steps = 8;
+      for (let v = 1; v <= steps; v++) {
+        assert.equal((await put(server.url, "work", v, v)).committed, true);
+      }
+      const taken: number[][] = [[], []];
+      for (let i = 0; i < steps / 2; i++) {
+        for (const r of [0, 1]) {
+          const got = await ranks[r]!.next({ timeoutMs: 10_000 });
+          assert.deepEqual([...new Float64Array(got.bytes.buffer)], Array(4).fill(got.version));
+          taken[r]!.push(got.version);
+        }
+      }
+      assert.deepEqual(taken[0], [1, 3, 5, 7]);
+      assert.deepEqual(taken[1], [2, 4, 6, 8]);
+      for (const r of ranks) r.close();
+      const mixed = await fetch(
+        `${server.url}/v1/cluster/datasets/work/fragments/dataset/subscribe?assign=round-robin`,
+      );
+      assert.equal(mixed.status, 400);
+      assert.match((await mixed.json()).error.message, /needs a 'group'/);
+    });
+  } finally {
+    wire.close();
+    names.close();
+    await server.stop();
+  }
+});

@@ -160,7 +160,7 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
     return reply(c, await o.registry.commitVersion(c.req.param("name"), version));
   });
   app.get("/v1/cluster/datasets/:name/fragments/:fragment/subscribe", (c) => {
-    const { from, limit, policy, bindings } = subscribeParams(
+    const { from, limit, policy, group, assign, bindings } = subscribeParams(
       new URL(c.req.url).searchParams,
     );
     const sub = o.registry.subscribe({
@@ -170,6 +170,8 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
       ...(from === undefined ? {} : { from }),
       ...(limit === undefined ? {} : { limit }),
       ...(policy === undefined ? {} : { policy }),
+      ...(group === undefined ? {} : { group }),
+      ...(assign === undefined ? {} : { assign }),
     });
     return new Response(noticeStream(sub), {
       headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
@@ -237,18 +239,15 @@ function ticketOf(params: URLSearchParams): PublishTicket | undefined {
   return after === undefined ? { session, seq } : { session, seq, after };
 }
 
-/** The query of a subscription: `from`, `limit`, `policy` and integer bindings. */
-function subscribeParams(params: URLSearchParams): {
-  from?: number;
-  limit?: number;
-  policy?: string;
-  bindings: Record<string, number>;
-} {
-  const out: { from?: number; limit?: number; policy?: string; bindings: Record<string, number> } =
-    { bindings: {} };
+/**
+ * The query of a subscription: `from`, `limit`, `policy`, `group`,
+ * `assign` and integer bindings.
+ */
+function subscribeParams(params: URLSearchParams): SubscribeParams {
+  const out: SubscribeParams = { bindings: {} };
   for (const [k, v] of params) {
-    if (k === "policy") {
-      out.policy = v;
+    if (k === "policy" || k === "group" || k === "assign") {
+      out[k] = v;
       continue;
     }
     const n = Number(v);
@@ -262,6 +261,16 @@ function subscribeParams(params: URLSearchParams): {
     else out.bindings[k] = n;
   }
   return out;
+}
+
+/** A subscription's query, as its parameters give it. */
+interface SubscribeParams {
+  from?: number;
+  limit?: number;
+  policy?: string;
+  group?: string;
+  assign?: string;
+  bindings: Record<string, number>;
 }
 
 /** Node leases: registration, renewal and the live list. */

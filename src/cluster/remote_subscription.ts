@@ -44,6 +44,8 @@ export function remoteSubscription(
   if (query.from !== undefined) params.set("from", String(query.from));
   if (query.limit !== undefined) params.set("limit", String(query.limit));
   if (query.policy !== undefined) params.set("policy", query.policy);
+  if (query.group !== undefined) params.set("group", query.group);
+  if (query.assign !== undefined) params.set("assign", query.assign);
   const path = `/v1/cluster/datasets/${encodeURIComponent(query.dataset)}/fragments/${
     encodeURIComponent(query.fragment)
   }/subscribe?${params}`;

@@ -129,6 +129,14 @@ export interface SubscribeQuery {
   readonly limit?: number;
   /** What a full queue does: `drop-oldest` (default) or `fail`. */
   readonly policy?: string;
+  /**
+   * A consumer group: subscribers of the dataset with the same group share
+   * its versions, each version handed to one of them (`from` counts for the
+   * group's first member only).
+   */
+  readonly group?: string;
+  /** How the group picks a member: `first-free` (default) or `round-robin`; only with `group`. */
+  readonly assign?: string;
 }
 
 /** A committed version pushed to a subscriber: the copies of its region, as a lookup answers. */

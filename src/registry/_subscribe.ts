@@ -5,11 +5,12 @@
  * @module
  */
 
-import { LostError } from "../errors.ts";
+import { InvalidRequestError, LostError } from "../errors.ts";
 import type { CommitSubscription, SubscribeQuery } from "../name_service/name_service.ts";
 import type { Lookup } from "./_lookup.ts";
 import { firstCommitted, type RegistryState } from "./_state.ts";
 import { NoticeQueue } from "./notice_queue.ts";
+import { type AssignPolicy, assignPolicy, SubscriberGroup } from "./subscriber_group.ts";
 import { checkBindings, checkLabel, checkName, checkVersion } from "./validate.ts";
 
 /**
@@ -39,16 +40,15 @@ export function subscribeCommits(
   checkBindings(`subscription to fragment '${query.fragment}'`, query.bindings);
   const from = query.from ?? 1;
   checkVersion(from);
-  const queue = new NoticeQueue(query.dataset, query);
-  const d = state.datasets.get(query.dataset);
-  // Versions committed already, oldest first, then each new commit.
-  for (let v = d === undefined ? 0 : firstCommitted(d, from); v > 0;) {
-    queue.push(v);
-    v = firstCommitted(d!, v + 1);
+  if (query.group !== undefined) checkLabel("group name", query.group);
+  else if (query.assign !== undefined) {
+    throw new InvalidRequestError("A subscription's 'assign' needs a 'group' to assign within");
   }
-  const off = state.onCommit((dataset, version) => {
-    if (dataset === query.dataset && version >= from) queue.push(version);
-  });
+  assignPolicy(query.assign);
+  const queue = new NoticeQueue(query.dataset, query);
+  const leave = query.group === undefined
+    ? follow(state, query.dataset, from, (v) => queue.push(v))
+    : joinGroup(state, queue, query, from);
   return {
     async next(timeoutMs) {
       for (;;) {
@@ -66,8 +66,76 @@ export function subscribeCommits(
       }
     },
     close() {
-      off();
+      leave();
       queue.close();
     },
+  };
+}
+
+/**
+ * Feeds `take` the versions of `dataset` committed from `from` on: those
+ * committed already (oldest first), then each new commit. Returns what
+ * stops it.
+ */
+function follow(
+  state: RegistryState,
+  dataset: string,
+  from: number,
+  take: (version: number) => void,
+): () => void {
+  const d = state.datasets.get(dataset);
+  for (let v = d === undefined ? 0 : firstCommitted(d, from); v > 0;) {
+    take(v);
+    v = firstCommitted(d!, v + 1);
+  }
+  return state.onCommit((name, version) => {
+    if (name === dataset && version >= from) take(version);
+  });
+}
+
+/** The groups of each registry, by dataset and group name. */
+const GROUPS = new WeakMap<
+  RegistryState,
+  Map<string, { group: SubscriberGroup; stop: () => void }>
+>();
+
+/**
+ * Adds `queue` to its group, making the group (which follows the dataset
+ * from `from`) when it is the first member. Returns how the member leaves.
+ */
+function joinGroup(
+  state: RegistryState,
+  queue: NoticeQueue,
+  query: SubscribeQuery,
+  from: number,
+): () => void {
+  let groups = GROUPS.get(state);
+  if (groups === undefined) GROUPS.set(state, groups = new Map());
+  const key = `${query.dataset}\0${query.group}`;
+  let entry = groups.get(key);
+  const policy: AssignPolicy = assignPolicy(query.assign);
+  if (entry === undefined) {
+    const group = new SubscriberGroup(policy);
+    group.join(queue);
+    entry = { group, stop: follow(state, query.dataset, from, (v) => group.assign(v)) };
+    groups.set(key, entry);
+  } else {
+    if (entry.group.policy !== policy) {
+      throw new InvalidRequestError(
+        `Group '${query.group}' of '${query.dataset}' assigns by ${entry.group.policy}, not ${policy}`,
+      );
+    }
+    entry.group.join(queue);
+  }
+  const joined = entry;
+  let left = false;
+  return () => {
+    if (left) return;
+    left = true;
+    joined.group.leave(queue);
+    if (joined.group.size === 0 && groups!.get(key) === joined) {
+      joined.stop();
+      groups!.delete(key);
+    }
   };
 }

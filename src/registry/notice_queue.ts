@@ -97,7 +97,20 @@ export class NoticeQueue<T = number> {
         this.#versions.push(version);
       }
     } else this.#versions.push(version);
-    this.#wake?.();
+    // Woken once: until it runs, the waiting consumer is no longer free.
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Whether a `next()` waits for a notice now: its consumer is free. */
+  get waiting(): boolean {
+    return this.#wake !== undefined;
+  }
+
+  /** Takes every queued notice out, oldest first (a consumer leaving a group hands them on). */
+  drain(): T[] {
+    return this.#versions.splice(0);
   }
 
   /** Counts a version dropped after it was queued (retired before it was taken). */
