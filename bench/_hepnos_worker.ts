@@ -3,6 +3,13 @@
  * and loads products through HEPnOS on Strata or through files per subrun,
  * singly or batched, and prints its counts and times as JSON.
  *
+ * Strata answers a create or a store once it is durable (its KV commit
+ * fsync'd, a blob's bytes fsync'd to the file tier before the record naming
+ * them). `files-sync` holds the files to the same rule: each file written
+ * is fsync'd before its operation counts as done (a batch's files are
+ * written and fsync'd concurrently). `files` leaves them in the page cache,
+ * as a program that never syncs would.
+ *
  * `deno run ... bench/_hepnos_worker.ts <json args>`
  *
  * @module
@@ -12,8 +19,8 @@ import { DataStore, type SubRun, WriteBatch } from "../src/services/hepnos/mod.t
 
 /** What one worker is asked. */
 export interface WorkerArgs {
-  /** `strata` or `files`. */
-  readonly system: "strata" | "files";
+  /** `strata`, `files-sync` (each file fsync'd) or `files` (page cache only). */
+  readonly system: "strata" | "files" | "files-sync";
   /** `single` (one request per operation) or `batched`. */
   readonly mode: "single" | "batched";
   /** Server URL (strata) or directory (files). */
@@ -108,12 +115,20 @@ async function files(a: WorkerArgs): Promise<WorkerTimes> {
     }
     return (performance.now() - t) / 1000;
   };
-  const createS = await phase((i) => Deno.writeFile(`${dir(i)}/e${i}`, new Uint8Array(0)));
-  const storeS = await phase((i) => Deno.writeFile(`${dir(i)}/e${i}.p.bytes`, value));
+  const write = a.system === "files" ? Deno.writeFile : writeSynced;
+  const createS = await phase((i) => write(`${dir(i)}/e${i}`, new Uint8Array(0)));
+  const storeS = await phase((i) => write(`${dir(i)}/e${i}.p.bytes`, value));
   const loadS = await phase(async (i) =>
     check(await Deno.readFile(`${dir(i)}/e${i}.p.bytes`), a.bytes)
   );
   return { createS, storeS, loadS };
+}
+
+/** Writes `bytes` to `path` and fsyncs the file (data and inode) before resolving. */
+async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  for (let at = 0; at < bytes.byteLength;) at += await file.write(bytes.subarray(at));
+  await file.sync();
 }
 
 function check(v: Uint8Array | undefined | null, bytes: number): void {
