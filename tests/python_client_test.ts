@@ -103,6 +103,7 @@ Deno.test("Python client maps an shm copy read-only in place and the lease keeps
       "ok released",
       "ok stream",
       "ok http",
+      "ok parts",
     ]);
     const { path, lease } = lastJson(ran.stdout) as { path: string; lease: string };
     assert.equal(path, `${await Deno.realPath(shm)}/.leases/${lease}.bin`);

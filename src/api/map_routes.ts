@@ -18,7 +18,7 @@ import {
   SizeMismatchError,
   type StrataError,
 } from "../errors.ts";
-import { MapLeases } from "../runtime/map_leases.ts";
+import { type MapGrant, MapLeases } from "../runtime/map_leases.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { sameLayout } from "../wire/cut.ts";
@@ -44,7 +44,11 @@ export interface MapRouteOptions {
  * Mounts the map, lease and stage routes on `app`. A map answers the file
  * holding the fragment's bytes exactly in its layout, or 421 `not_here` when
  * this node holds no such copy in an shm tier (the client attaches over
- * HTTP). A stage answers a new file on an shm tier for the caller to write
+ * HTTP). A map of parts (`POST .../parts`) answers, in one request, a lease
+ * and a file for each copy the fragment region is gathered from that this
+ * node holds in an shm tier, each in its stored layout (the caller reads
+ * the region from them in place), and lists the other copies with their
+ * nodes. A stage answers a new file on an shm tier for the caller to write
  * the fragment's bytes into; `POST /v1/stages/:stage` then publishes them
  * as a `PUT` of the same bytes would (read once from the file, checksummed,
  * stored and registered), and removes the file. A stage with no room on an
@@ -113,6 +117,52 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
       bindings,
       layout: found.layout,
       ...grant,
+    }, 201);
+  });
+  app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/parts", async (c) => {
+    const runtime = o.runtime;
+    const dataset = c.req.param("name");
+    const fragment = c.req.param("fragment");
+    checkLabel("fragment name", fragment);
+    const { bindings, waitMs, ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait);
+    const found = await runtime.locate({
+      dataset,
+      version: versionParam(c.req.param("version"), true),
+      fragment,
+      bindings,
+      ...(waitMs === undefined ? {} : { waitMs }),
+    });
+    const node = runtime.node;
+    const granted = await Promise.allSettled(found.sources.map(async (s) => {
+      const here = s.node === node || (s.replicas ?? []).some((p) => p.node === node);
+      const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
+      // A copy being overwritten is not mapped: its bytes are about to change.
+      if (!here || runtime.tiers.keys(`${key}#`).length > 0) return undefined;
+      return await leases.grant(key, s.byteLength, ttlMs === undefined ? {} : { ttlMs });
+    }));
+    const failed = granted.find((g) => g.status === "rejected");
+    if (failed !== undefined) {
+      for (const g of granted) {
+        if (g.status === "fulfilled" && g.value !== undefined) await leases.release(g.value.lease);
+      }
+      throw failed.reason;
+    }
+    const parts = [];
+    const unmapped = [];
+    for (const [i, s] of found.sources.entries()) {
+      const grant = (granted[i] as PromiseFulfilledResult<MapGrant | undefined>).value;
+      const copy = { fragment: s.fragment, bindings: s.bindings, layout: s.layout };
+      if (grant === undefined) unmapped.push({ ...copy, node: s.node });
+      else parts.push({ ...copy, ...grant });
+    }
+    return reply(c, {
+      dataset,
+      version: found.version,
+      fragment,
+      bindings,
+      layout: found.layout,
+      parts,
+      unmapped,
     }, 201);
   });
   const stages = new Stages(o.stageTtlMs ?? 60_000, o.maxStages ?? 256);

@@ -193,3 +193,46 @@ Deno.test("Client.publish() via shm writes the staged file; an overwrite and a r
     assert.deepEqual(got.bytes, new Uint8Array([...band(0), ...band(2)]));
   }, { shm: false });
 });
+
+Deno.test("POST .../parts leases every shm copy a region is gathered from, and lists the rest", async () => {
+  await withRuntime(async ({ request, url }) => {
+    await createField(request);
+    const strata = connect(url);
+    for (const r0 of [0, 2]) {
+      await strata.publish("field", 1, "band", band(r0), { params: { r0, r1: r0 + 2 } });
+    }
+    const res = await request(
+      "/v1/datasets/field/versions/1/fragments/dataset/parts?ttl=5000",
+      { method: "POST" },
+    );
+    assert.equal(res.status, 201);
+    const got = await res.json();
+    assert.equal(got.version, 1);
+    assert.equal(got.layout.byteLength, 128);
+    assert.deepEqual(got.unmapped, []);
+    assert.deepEqual(
+      got.parts.map((p: { bindings: unknown; ttlMs: number }) => [p.bindings, p.ttlMs]),
+      [[{ r0: 0, r1: 2 }, 5000], [{ r0: 2, r1: 4 }, 5000]],
+    );
+    for (const p of got.parts) {
+      assert.deepEqual(await Deno.readFile(p.path), band(p.bindings.r0));
+      assert.equal(p.layout.byteLength, 64);
+      const released = await request(`/v1/leases/${p.lease}`, { method: "DELETE" });
+      assert.equal(released.status, 204);
+    }
+  });
+  await withRuntime(async ({ request, url }) => {
+    await createField(request);
+    const strata = connect(url);
+    for (const r0 of [0, 2]) {
+      await strata.publish("field", 1, "band", band(r0), { params: { r0, r1: r0 + 2 } });
+    }
+    const res = await request("/v1/datasets/field/versions/1/fragments/band/parts?r0=1&r1=3", {
+      method: "POST",
+    });
+    assert.equal(res.status, 201);
+    const got = await res.json();
+    assert.deepEqual(got.parts, []);
+    assert.deepEqual(got.unmapped.map((u: { node: string }) => u.node), ["n1", "n1"]);
+  }, { shm: false });
+});

@@ -64,5 +64,23 @@ print("ok stream")
 h = c.attach("field", version=5, map=False)
 assert h.flags.writeable and np.array_equal(h, one + 5)
 print("ok http")
+# Parts: the copies a region is gathered from, each mapped in place, in one request.
+c.create_dataset("bands", "dataset bands { var t [8, 512]float64 }\n"
+                 "fragment band(r0, r1) { var t = t[r0:r1, :] }\n"
+                 "fragment block(r0, r1, c0, c1) { var b = t[r0:r1, c0:c1] }")
+grid = np.arange(8 * 512, dtype=np.float64).reshape(8, 512)
+for r0 in (0, 4):
+    c.publish("bands", 1, "band", grid[r0:r0 + 4], params={"r0": r0, "r1": r0 + 4})
+got = c.map_parts("bands", "block", version=1, params={"r0": 2, "r1": 6, "c0": 0, "c1": 100})
+assert got.version == 1 and got.unmapped == [] and len(got.parts) == 2
+assert c.leases.live == 2
+for part in got.parts:
+    r0 = part.bindings["r0"]
+    assert not part.data.flags.writeable and np.array_equal(part.data, grid[r0:r0 + 4])
+assert got.layout["byteLength"] == 4 * 100 * 8
+for part in got.parts:
+    c.release(part.data)
+assert c.leases.live == 0
+print("ok parts")
 c.close()
 print(json.dumps({"path": path, "lease": lease}))

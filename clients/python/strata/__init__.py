@@ -6,11 +6,11 @@
 ...     print(version, xyz["x"].mean())
 """
 
-from .client import Client, Stream, connect
+from .client import Client, MappedPart, MappedParts, Stream, connect
 from .errors import *  # noqa: F401,F403
 from .errors import ERRORS, StrataError
 from .layout import buffer_of, empty, scalar_dtype, view
 
-__all__ = ["Client", "Stream", "connect", "ERRORS", "StrataError", "buffer_of", "empty",
+__all__ = ["Client", "MappedPart", "MappedParts", "Stream", "connect", "ERRORS", "StrataError", "buffer_of", "empty",
            "scalar_dtype", "view"] + [cls.__name__ for cls in ERRORS.values()]
 __version__ = "0.1.0"

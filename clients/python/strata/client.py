@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -22,6 +22,27 @@ UNMAPPABLE_FOR_S = 5.0
 
 Version = Union[int, str]
 Params = Optional[Dict[str, int]]
+
+
+class MappedPart(NamedTuple):
+    """A copy mapped in place by ``map_parts``: its fragment, bindings, stored layout, and
+    read-only arrays over it (as ``view`` answers for its layout)."""
+
+    fragment: str
+    bindings: Dict[str, int]
+    layout: Dict[str, Any]
+    data: Viewed
+
+
+class MappedParts(NamedTuple):
+    """What ``map_parts`` answers: the committed version, the region's layout, the copies
+    mapped here, and the copies it is gathered from that were not (each with its ``node``,
+    ``fragment``, ``bindings`` and ``layout``), to map at their node or attach over HTTP."""
+
+    version: int
+    layout: Dict[str, Any]
+    parts: List[MappedPart]
+    unmapped: List[Dict[str, Any]]
 
 
 def connect(url: Optional[str] = None, *, token: Optional[str] = None,
@@ -238,6 +259,36 @@ class Client:
         finally:
             self.leases.release(grant["lease"])
         return int(grant["version"]), view(layout, out)
+
+    def map_parts(self, dataset: str, fragment: str = "dataset", *, version: Version = "latest",
+                  params: Params = None, wait: Optional[float] = None) -> MappedParts:
+        """Maps, in one request, every copy a fragment region is gathered from that the
+        server's node holds in an shm tier: each read-only in its stored layout, copying
+        nothing, under a lease of its own (ended when its arrays are collected, or with
+        ``release``). The caller reads the region from the parts in place; ``unmapped``
+        lists the copies held elsewhere. ``NotHereError`` when a granted file cannot be
+        mapped from this process (another machine)."""
+        q: Dict[str, Any] = dict(params or {})
+        q["wait"] = None if wait is None else max(0, int(wait * 1000))
+        answer = self.http.json(
+            "POST",
+            f"/datasets/{enc(dataset)}/versions/{version}/fragments/{enc(fragment)}/parts{query(q)}",
+        )
+        grants = answer["parts"]
+        parts: List[MappedPart] = []
+        for i, grant in enumerate(grants):
+            try:
+                mm = self.leases.map(grant)
+            except OSError as e:
+                for rest in grants[i + 1:]:
+                    self.leases.release(rest["lease"])
+                for part in parts:
+                    self.release(part.data)
+                raise _Unmapped(f"Cannot map '{grant.get('path')}': {e}", code="not_here",
+                                status=0) from e
+            parts.append(MappedPart(grant["fragment"], dict(grant["bindings"]), grant["layout"],
+                                    view(grant["layout"], mm)))
+        return MappedParts(int(answer["version"]), answer["layout"], parts, answer["unmapped"])
 
     def release(self, arrays: Any) -> bool:
         """Ends the map lease under attached arrays now (they stay readable until collected;
