@@ -148,3 +148,48 @@ Deno.test("Runtimes in one consumer group over HTTP take every version exactly o
     await server.stop();
   }
 });
+
+Deno.test("A subscriber with policy block over HTTP holds the producer's commits until its consumer takes versions", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  try {
+    await create(server.url, "held");
+    const sub = names.subscribe({
+      dataset: "held",
+      fragment: "dataset",
+      bindings: {},
+      limit: 2,
+      policy: "block",
+      blockMs: 60_000,
+    });
+    assert.equal(await sub.next(200), undefined);
+    // Two versions queued at each end, then the commits wait.
+    for (let v = 1; v <= 4; v++) {
+      assert.equal((await put(server.url, "held", v, v)).committed, true);
+    }
+    let fifth = false;
+    const publishing = put(server.url, "held", 5, 5).then((r) => (fifth = r.committed));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(fifth, false, "version 5 waits for the consumer");
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const n = await sub.next(10_000);
+      assert.equal(n?.dropped, 0);
+      seen.push(n!.version);
+    }
+    await publishing;
+    assert.equal(fifth, true);
+    assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+    sub.close();
+    const unknown = await fetch(`${server.url}/v1/cluster/subscriptions/nope/taken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ count: 1 }),
+    });
+    assert.equal(unknown.status, 404);
+    await unknown.body?.cancel();
+  } finally {
+    names.close();
+    await server.stop();
+  }
+});

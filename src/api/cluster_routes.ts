@@ -19,6 +19,7 @@ import {
 import { intField, objectBody, shown, versionParam } from "./fields.ts";
 import type { NodeBook } from "../cluster/node_book.ts";
 import { PublishOrder, type PublishTicket } from "../cluster/publish_order.ts";
+import { type StreamCredit, StreamCredits } from "../cluster/stream_credits.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AttachQuery, NodeInput } from "../registry/records.ts";
@@ -159,8 +160,19 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
     const version = versionParam(c.req.param("version"), false) as number;
     return reply(c, await o.registry.commitVersion(c.req.param("name"), version));
   });
+  // Streams with policy block write only as far as their runtime took (stream_credits.ts).
+  const credits = new StreamCredits();
+  app.post("/v1/cluster/subscriptions/:id/taken", async (c) => {
+    const b = objectBody(
+      await readControlBody(c.req.raw, o.maxBodyBytes),
+      "taken report",
+      "{count}",
+    );
+    credits.took(c.req.param("id"), intField(b, "count", "taken report", { min: 1 })!);
+    return reply(c, { ok: true });
+  });
   app.get("/v1/cluster/datasets/:name/fragments/:fragment/subscribe", (c) => {
-    const { from, limit, policy, group, assign, bindings } = subscribeParams(
+    const { from, limit, policy, group, assign, blockMs, id, bindings } = subscribeParams(
       new URL(c.req.url).searchParams,
     );
     const sub = o.registry.subscribe({
@@ -172,8 +184,20 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
       ...(policy === undefined ? {} : { policy }),
       ...(group === undefined ? {} : { group }),
       ...(assign === undefined ? {} : { assign }),
+      ...(blockMs === undefined ? {} : { blockMs }),
     });
-    return new Response(noticeStream(sub), {
+    let stream: ReadableStream<Uint8Array>;
+    if (policy === "block" && id !== undefined) {
+      let credit;
+      try {
+        credit = credits.open(id, limit ?? 16);
+      } catch (e) {
+        sub.close();
+        throw e;
+      }
+      stream = noticeStream(sub, credit, () => credits.close(id));
+    } else stream = noticeStream(sub);
+    return new Response(stream, {
       headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
     });
   });
@@ -189,21 +213,32 @@ const HEARTBEAT_MS = 10_000;
  * It is read only as fast as the runtime reads it: a consumer that falls
  * behind fills its bounded queue, whose policy decides (docs/nodes.md).
  */
-function noticeStream(sub: CommitSubscription): ReadableStream<Uint8Array> {
+function noticeStream(
+  sub: CommitSubscription,
+  credit?: StreamCredit,
+  ended: () => void = () => {},
+): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
+  const stop = new AbortController();
   return new ReadableStream({
     async pull(controller) {
       try {
+        // A block stream writes only what its runtime has room for.
+        await credit?.ready(stop.signal);
         const notice = await sub.next(HEARTBEAT_MS);
+        if (notice !== undefined) credit?.sent();
         controller.enqueue(encoder.encode(`${JSON.stringify(notice ?? {})}\n`));
       } catch (e) {
         controller.enqueue(encoder.encode(`${JSON.stringify({ error: errorBody(e) })}\n`));
         sub.close();
+        ended();
         controller.close();
       }
     },
     cancel() {
+      stop.abort();
       sub.close();
+      ended();
     },
   }, { highWaterMark: 0 });
 }
@@ -246,7 +281,12 @@ function ticketOf(params: URLSearchParams): PublishTicket | undefined {
 function subscribeParams(params: URLSearchParams): SubscribeParams {
   const out: SubscribeParams = { bindings: {} };
   for (const [k, v] of params) {
-    if (k === "policy" || k === "group" || k === "assign") {
+    if (k === "policy" || k === "group" || k === "assign" || k === "id") {
+      if (k === "id" && !/^[A-Za-z0-9-]{1,64}$/.test(v)) {
+        throw new InvalidRequestError(
+          `Invalid subscription stream id ${shown(v)}: expected 1 to 64 letters, digits or dashes`,
+        );
+      }
       out[k] = v;
       continue;
     }
@@ -258,6 +298,7 @@ function subscribeParams(params: URLSearchParams): SubscribeParams {
     }
     if (k === "from") out.from = n;
     else if (k === "limit") out.limit = n;
+    else if (k === "blockMs") out.blockMs = n;
     else out.bindings[k] = n;
   }
   return out;
@@ -270,6 +311,9 @@ interface SubscribeParams {
   policy?: string;
   group?: string;
   assign?: string;
+  blockMs?: number;
+  /** A `block` stream's id, which its runtime's taken reports name. */
+  id?: string;
   bindings: Record<string, number>;
 }
 

@@ -10,6 +10,7 @@
 
 import { ClosedError, errorFromBody, UnavailableError } from "../errors.ts";
 import { NoticeQueue } from "../registry/notice_queue.ts";
+import { controlCall } from "./control_call.ts";
 import type {
   CommitNotice,
   CommitSubscription,
@@ -46,6 +47,22 @@ export function remoteSubscription(
   if (query.policy !== undefined) params.set("policy", query.policy);
   if (query.group !== undefined) params.set("group", query.group);
   if (query.assign !== undefined) params.set("assign", query.assign);
+  if (query.blockMs !== undefined) params.set("blockMs", String(query.blockMs));
+  // A block stream reports what its consumer took: the name server writes no further ahead.
+  const id = query.policy === "block" ? crypto.randomUUID() : undefined;
+  if (id !== undefined) params.set("id", id);
+  const reportEvery = Math.max(1, Math.floor((query.limit ?? 16) / 2));
+  let untold = 0;
+  const report = () => {
+    const count = untold;
+    untold = 0;
+    controlCall(base, "POST", `/v1/cluster/subscriptions/${id}/taken`, { count }, {
+      ...(token === undefined ? {} : { token }),
+      peer,
+    }).catch(() => {
+      // The stream ended meanwhile: its own read says why.
+    });
+  };
   const path = `/v1/cluster/datasets/${encodeURIComponent(query.dataset)}/fragments/${
     encodeURIComponent(query.fragment)
   }/subscribe?${params}`;
@@ -70,6 +87,7 @@ export function remoteSubscription(
     async next(timeoutMs) {
       const taken = await queue.next(timeoutMs);
       if (taken === undefined) return undefined;
+      if (id !== undefined && ++untold >= reportEvery) report();
       return taken.dropped === 0
         ? taken.value
         : { ...taken.value, dropped: taken.value.dropped + taken.dropped };

@@ -127,8 +127,14 @@ export interface SubscribeQuery {
   readonly from?: number;
   /** Most versions queued for this subscriber (1 to 1024, default 16). */
   readonly limit?: number;
-  /** What a full queue does: `drop-oldest` (default) or `fail`. */
+  /**
+   * What a full queue does: `drop-oldest` (default), `fail`, or `block`
+   * (the dataset's commits wait for room, at most `blockMs` each time,
+   * after which the subscription fails and the commits go on).
+   */
   readonly policy?: string;
+  /** With policy `block`: the longest hold of the commits, in ms (1 to 3 600 000, default 30 000). */
+  readonly blockMs?: number;
   /**
    * A consumer group: subscribers of the dataset with the same group share
    * its versions, each version handed to one of them (`from` counts for the

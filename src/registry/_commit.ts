@@ -96,7 +96,9 @@ export class Commits {
   /** Writes the queued commits in batches until none is left. */
   async #drain(d: DatasetEntry): Promise<void> {
     while (d.commitQueue.length > 0) {
-      const batch = d.commitQueue.splice(0, MAX_BATCH);
+      // Subscribers with policy `block` hold the commits while their queues are full.
+      const room = this.#s.holding(d.record.name) ? await this.#s.room(d.record.name) : Infinity;
+      const batch = d.commitQueue.splice(0, Math.min(MAX_BATCH, room));
       try {
         await this.#commitBatch(d, batch);
       } catch (e) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { NoticeQueue } from "./notice_queue.ts";
 import { compileDescription, type Dataset, datasetLayout } from "../ddl/mod.ts";
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
@@ -173,6 +174,8 @@ export class RegistryState implements Disposable {
   readonly defaultLeaseMs: number;
   readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
   readonly #commitListeners = new Set<(dataset: string, version: number) => void>();
+  /** Per dataset, the queues of `block` subscribers and their deadlines. */
+  readonly #holds = new Map<string, Map<NoticeQueue, number>>();
   /** The latest creation time given or loaded: each dataset gets a later one. */
   #lastCreatedAt = 0;
   #closed = false;
@@ -225,6 +228,39 @@ export class RegistryState implements Disposable {
         // A listener's failure must not undo a commit that stands.
       }
     }
+  }
+
+  /**
+   * Holds the commits of `dataset` while `queue` (a subscriber's, policy
+   * `block`) is full, for at most `timeoutMs` each time; returns its removal.
+   */
+  holdCommits(dataset: string, queue: NoticeQueue, timeoutMs: number): () => void {
+    let held = this.#holds.get(dataset);
+    if (held === undefined) this.#holds.set(dataset, held = new Map());
+    held.set(queue, timeoutMs);
+    return () => {
+      held!.delete(queue);
+      if (held!.size === 0 && this.#holds.get(dataset) === held) this.#holds.delete(dataset);
+    };
+  }
+
+  /** Whether `block` subscribers hold the commits of `dataset`. */
+  holding(dataset: string): boolean {
+    return this.#holds.has(dataset);
+  }
+
+  /**
+   * How many commits of `dataset` may go now: waits until every queue
+   * holding them has room (or failed at its deadline), then answers the
+   * least room among them; `Infinity` when no queue holds them.
+   */
+  async room(dataset: string): Promise<number> {
+    const held = this.#holds.get(dataset);
+    if (held === undefined) return Infinity;
+    await Promise.all([...held].map(([q, ms]) => q.room(ms)));
+    let least = Infinity;
+    for (const q of held.keys()) if (q.free > 0) least = Math.min(least, q.free);
+    return least;
   }
 
   /** Adds a listener of commits that stand; returns its removal. */

@@ -45,10 +45,28 @@ export function subscribeCommits(
     throw new InvalidRequestError("A subscription's 'assign' needs a 'group' to assign within");
   }
   assignPolicy(query.assign);
+  const blockMs = query.blockMs ?? DEFAULT_BLOCK_MS;
+  if (!Number.isSafeInteger(blockMs) || blockMs < 1 || blockMs > MAX_BLOCK_MS) {
+    throw new InvalidRequestError(
+      `Invalid subscription blockMs: expected an integer from 1 to ${MAX_BLOCK_MS}, found ${blockMs}`,
+    );
+  }
   const queue = new NoticeQueue(query.dataset, query);
-  const leave = query.group === undefined
+  if (queue.policy === "block" && query.group !== undefined) {
+    throw new InvalidRequestError(
+      "Policy block is not available in a consumer group: its members take versions as they are free",
+    );
+  }
+  const unhold = queue.policy === "block"
+    ? state.holdCommits(query.dataset, queue, blockMs)
+    : () => {};
+  const unfollow = query.group === undefined
     ? follow(state, query.dataset, from, (v) => queue.push(v))
     : joinGroup(state, queue, query, from);
+  const leave = () => {
+    unhold();
+    unfollow();
+  };
   return {
     async next(timeoutMs) {
       for (;;) {
@@ -71,6 +89,12 @@ export function subscribeCommits(
     },
   };
 }
+
+/** How long a `block` subscriber holds its dataset's commits by default, in ms. */
+export const DEFAULT_BLOCK_MS = 30_000;
+
+/** The longest hold a `block` subscriber may ask for, in ms. */
+export const MAX_BLOCK_MS = 3_600_000;
 
 /**
  * Feeds `take` the versions of `dataset` committed from `from` on: those

@@ -11,12 +11,13 @@ import { BusyError, ClosedError, InvalidRequestError } from "../errors.ts";
 /**
  * What a full queue does with one more commit: `drop-oldest` forgets the
  * oldest queued version (the consumer learns how many it missed),
- * `fail` ends the subscription with `BusyError`.
+ * `fail` ends the subscription with `BusyError`, `block` holds the
+ * dataset's commits until the queue has room (see `room()`).
  */
-export type OverflowPolicy = "drop-oldest" | "fail";
+export type OverflowPolicy = "drop-oldest" | "fail" | "block";
 
 /** The overflow policies, for validation. */
-export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ["drop-oldest", "fail"];
+export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ["drop-oldest", "fail", "block"];
 
 /** Most notices a subscriber may ask to queue. */
 export const MAX_QUEUE_LIMIT = 1024;
@@ -51,6 +52,8 @@ export class NoticeQueue<T = number> {
   #dropped = 0;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
+  /** Waiters for room in the queue (`room()`). */
+  #roomWaiters: (() => void)[] = [];
 
   /** An empty queue for subscribers of `dataset`; `InvalidRequestError` for a bad limit or policy. */
   constructor(
@@ -66,9 +69,9 @@ export class NoticeQueue<T = number> {
     const policy = options.policy ?? "drop-oldest";
     if (!(OVERFLOW_POLICIES as readonly string[]).includes(policy)) {
       throw new InvalidRequestError(
-        `Invalid subscription policy: expected ${OVERFLOW_POLICIES.join(" or ")}, found '${
-          policy.slice(0, 40)
-        }'`,
+        `Invalid subscription policy: expected ${OVERFLOW_POLICIES.slice(0, -1).join(", ")} or ${
+          OVERFLOW_POLICIES.at(-1)
+        }, found '${policy.slice(0, 40)}'`,
       );
     }
     this.#dataset = dataset;
@@ -81,16 +84,49 @@ export class NoticeQueue<T = number> {
     return this.#versions.length;
   }
 
+  /** The overflow policy. */
+  get policy(): OverflowPolicy {
+    return this.#policy;
+  }
+
+  /** Versions that fit before the queue is full (0 once it failed or closed: nothing more goes in). */
+  get free(): number {
+    return this.#failure === undefined ? this.#limit - this.#versions.length : 0;
+  }
+
+  /**
+   * Resolves once the queue has room for one more version, or has failed
+   * or closed. With `timeoutMs`, a queue still full after it is failed with
+   * `BusyError` (its consumer stopped taking versions), then this resolves.
+   */
+  async room(timeoutMs?: number): Promise<void> {
+    if (this.#failure !== undefined || this.#versions.length < this.#limit) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const roomed = await new Promise<boolean>((resolve) => {
+      this.#roomWaiters.push(() => resolve(true));
+      if (timeoutMs !== undefined) timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    clearTimeout(timer);
+    if (roomed || this.#versions.length < this.#limit) return;
+    this.fail(
+      new BusyError(
+        `Subscriber of '${this.#dataset}' held its dataset's commits for ${timeoutMs} ms with ${this.#limit} versions untaken (policy block): the subscription ends and the commits go on`,
+        { fields: { dataset: this.#dataset, limit: this.#limit } },
+      ),
+    );
+  }
+
   /** Queues a notice of a committed version, applying the policy when the queue is full. */
   push(version: T): void {
     if (this.#failure !== undefined) return;
     if (this.#versions.length >= this.#limit) {
-      if (this.#policy === "fail") {
+      if (this.#policy !== "drop-oldest") {
         this.#versions.length = 0;
         this.#failure = new BusyError(
-          `Subscriber of '${this.#dataset}' fell ${this.#limit} versions behind (policy fail): a commit did not fit in its queue`,
+          `Subscriber of '${this.#dataset}' fell ${this.#limit} versions behind (policy ${this.#policy}): a commit did not fit in its queue`,
           { fields: { dataset: this.#dataset, limit: this.#limit } },
         );
+        this.#roomed();
       } else {
         this.#versions.shift();
         this.#dropped++;
@@ -137,6 +173,7 @@ export class NoticeQueue<T = number> {
       return undefined;
     }
     const value = this.#versions.shift()!;
+    this.#roomed();
     const dropped = this.#dropped;
     this.#dropped = 0;
     return { value, dropped };
@@ -146,6 +183,14 @@ export class NoticeQueue<T = number> {
   fail(error: Error): void {
     this.#failure ??= error;
     this.#wake?.();
+    this.#roomed();
+  }
+
+  #roomed(): void {
+    const waiters = this.#roomWaiters;
+    if (waiters.length === 0) return;
+    this.#roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Ends the queue: a waiting `next()` and later ones throw `ClosedError`. */
@@ -153,5 +198,6 @@ export class NoticeQueue<T = number> {
     this.#versions.length = 0;
     this.#failure ??= new ClosedError("subscription", "its consumer closed it");
     this.#wake?.();
+    this.#roomed();
   }
 }

@@ -37,8 +37,8 @@ Deno.test("NoticeQueue.next() waits for a push, answers undefined at its deadlin
 Deno.test("NoticeQueue refuses a limit out of 1..1024 and an unknown policy", () => {
   assert.throws(() => new NoticeQueue("f", { limit: 0 }), InvalidRequestError);
   assert.throws(() => new NoticeQueue("f", { limit: 1025 }), InvalidRequestError);
-  assert.throws(() => new NoticeQueue("f", { policy: "block" }), {
+  assert.throws(() => new NoticeQueue("f", { policy: "wait" }), {
     name: "InvalidRequestError",
-    message: "Invalid subscription policy: expected drop-oldest or fail, found 'block'",
+    message: "Invalid subscription policy: expected drop-oldest, fail or block, found 'wait'",
   });
 });

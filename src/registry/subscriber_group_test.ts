@@ -96,3 +96,64 @@ Deno.test("members of a group take every committed version exactly once, a leavi
   assert.equal((await again.next(1000))?.version, 30);
   again.close();
 });
+
+Deno.test("a block subscriber holds its dataset's commits while its queue is full, up to blockMs", async () => {
+  await using reg = await openRegistry({ path: ":memory:" });
+  await reg.createDataset({
+    name: "t",
+    description: "dataset { var x [4]float64 }",
+    retention: 64,
+  });
+  const publish = (version: number) =>
+    reg.publishFragment({
+      dataset: "t",
+      version,
+      fragment: "dataset",
+      bindings: {},
+      node: "n",
+      tier: "memory",
+      byteLength: 32,
+      checksum: 0,
+    });
+  const sub = reg.subscribe({
+    dataset: "t",
+    fragment: "dataset",
+    bindings: {},
+    limit: 2,
+    policy: "block",
+    blockMs: 300,
+  });
+  assert.deepEqual(await publish(1), { committed: true });
+  assert.deepEqual(await publish(2), { committed: true });
+  let third = false;
+  const publishing = publish(3).then((r) => (third = r.committed));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(third, false, "the third commit waits for room");
+  assert.equal((await sub.next(1000))?.version, 1);
+  await publishing;
+  assert.equal(third, true);
+  // Nobody takes: past blockMs the subscription fails and the commits go on.
+  const t = performance.now();
+  assert.deepEqual(await publish(4), { committed: true });
+  assert.ok(performance.now() - t >= 250);
+  assert.equal((await sub.next(1000))?.version, 2);
+  assert.equal((await sub.next(1000))?.version, 3);
+  await assert.rejects(sub.next(1000), /held its dataset's commits for 300 ms/);
+  sub.close();
+  assert.deepEqual(await publish(5), { committed: true });
+  assert.throws(
+    () =>
+      reg.subscribe({
+        dataset: "t",
+        fragment: "dataset",
+        bindings: {},
+        policy: "block",
+        group: "g",
+      }),
+    /not available in a consumer group/,
+  );
+  assert.throws(
+    () => reg.subscribe({ dataset: "t", fragment: "dataset", bindings: {}, blockMs: 0 }),
+    /Invalid subscription blockMs/,
+  );
+});
