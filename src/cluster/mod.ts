@@ -13,3 +13,4 @@ export * from "./node_book.ts";
 export * from "./release_log.ts";
 export * from "./shard.ts";
 export * from "./publish_order.ts";
+export * from "./stream_credits.ts";
