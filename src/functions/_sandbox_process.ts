@@ -300,3 +300,6 @@ for (;;) {
   if (frame === null) break;
   await handle(parse(frame.header), frame.payload);
 }
+// The service closed our standard input, or died: nobody will ask again.
+// The timer that keeps a waiting call alive would keep the process too.
+Deno.exit(0);

@@ -205,3 +205,25 @@ export function run() {
     }
   });
 });
+
+Deno.test("A sandbox process exits by itself once the service closes its standard input", async () => {
+  await withRelay(async (launcher) => {
+    const launched = await launcher.launch(64, LIMITS.memoryBytes);
+    const { child } = launched;
+    // Up once it says so on stdout; then the service goes away.
+    const reader = child.stdout.getReader();
+    assert.ok((await reader.read()).value!.byteLength > 0);
+    await child.stdin.close();
+    let timer: number | undefined;
+    const status = await Promise.race([
+      child.status,
+      new Promise<undefined>((r) => timer = setTimeout(r, 10_000)),
+    ]);
+    clearTimeout(timer);
+    if (status === undefined) child.kill("SIGKILL");
+    assert.equal(status?.code, 0, "the process outlived its service's pipe");
+    reader.releaseLock();
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+  });
+});
