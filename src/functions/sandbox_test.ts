@@ -214,10 +214,10 @@ Deno.test("A sandbox process exits by itself once the service closes its standar
     const reader = child.stdout.getReader();
     assert.ok((await reader.read()).value!.byteLength > 0);
     await child.stdin.close();
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const status = await Promise.race([
       child.status,
-      new Promise<undefined>((r) => timer = setTimeout(r, 10_000)),
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 10_000)),
     ]);
     clearTimeout(timer);
     if (status === undefined) child.kill("SIGKILL");
