@@ -44,11 +44,11 @@ export interface MapRouteOptions {
  * Mounts the map, lease and stage routes on `app`. A map answers the file
  * holding the fragment's bytes exactly in its layout, or 421 `not_here` when
  * this node holds no such copy in an shm tier (the client attaches over
- * HTTP). A map of parts (`POST .../parts`) answers, in one request, a lease
- * and a file for each copy the fragment region is gathered from that this
- * node holds in an shm tier, each in its stored layout (the caller reads
- * the region from them in place), and lists the other copies with their
- * nodes. A stage answers a new file on an shm tier for the caller to write
+ * HTTP). A map of parts (`POST .../parts`) answers, in one request, a file
+ * for each copy the fragment region is gathered from that this node holds
+ * in an shm tier, each in its stored layout (the caller reads the region
+ * from them in place), under one lease for them all, and lists the other
+ * copies with their nodes. A stage answers a new file on an shm tier for the caller to write
  * the fragment's bytes into; `POST /v1/stages/:stage` then publishes them
  * as a `PUT` of the same bytes would (read once from the file, checksummed,
  * stored and registered), and removes the file. A stage with no room on an
@@ -119,6 +119,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
       ...grant,
     }, 201);
   });
+  const groups = new LeaseGroups(leases);
   app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/parts", async (c) => {
     const runtime = o.runtime;
     const dataset = c.req.param("name");
@@ -149,11 +150,17 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     }
     const parts = [];
     const unmapped = [];
+    const members: MapGrant[] = [];
     for (const [i, s] of found.sources.entries()) {
       const grant = (granted[i] as PromiseFulfilledResult<MapGrant | undefined>).value;
       const copy = { fragment: s.fragment, bindings: s.bindings, layout: s.layout };
-      if (grant === undefined) unmapped.push({ ...copy, node: s.node });
-      else parts.push({ ...copy, ...grant });
+      if (grant === undefined) {
+        unmapped.push({ ...copy, node: s.node });
+        continue;
+      }
+      members.push(grant);
+      const { path, offset, byteLength, tier } = grant;
+      parts.push({ ...copy, path, offset, byteLength, tier });
     }
     return reply(c, {
       dataset,
@@ -161,6 +168,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
       fragment,
       bindings,
       layout: found.layout,
+      ...(members.length === 0 ? {} : groups.open(members)),
       parts,
       unmapped,
     }, 201);
@@ -223,19 +231,86 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     await stages.remove(stages.take(c.req.param("stage")));
     return c.body(null, 204);
   });
-  app.post("/v1/leases/:lease/renew", (c) => {
+  app.post("/v1/leases/:lease/renew", async (c) => {
     const { ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait, false);
-    return reply(c, leases.renew(c.req.param("lease"), ttlMs === undefined ? {} : { ttlMs }));
+    const lease = c.req.param("lease");
+    const options = ttlMs === undefined ? {} : { ttlMs };
+    return reply(
+      c,
+      groups.has(lease) ? await groups.renew(lease, options) : leases.renew(lease, options),
+    );
   });
   app.delete("/v1/leases/:lease", async (c) => {
     const lease = c.req.param("lease");
-    if (!(await leases.release(lease))) {
+    const released = groups.has(lease) ? await groups.release(lease) : await leases.release(lease);
+    if (!released) {
       throw new NotFoundError(
         `Unknown map lease '${lease.slice(0, 64)}': it was released or expired`,
       );
     }
     return c.body(null, 204);
   });
+}
+
+/**
+ * Leases that stand for several (a map of parts): one id the caller renews
+ * and releases, each member granted, renewed and released with it.
+ */
+class LeaseGroups {
+  readonly #leases: MapLeases;
+  readonly #groups = new Map<string, { members: string[]; expiresAt: number }>();
+
+  constructor(leases: MapLeases) {
+    this.#leases = leases;
+  }
+
+  /** A lease standing for `members` (granted with one length). */
+  open(members: readonly MapGrant[]): { lease: string; expiresAt: number; ttlMs: number } {
+    this.#sweep();
+    const lease = crypto.randomUUID();
+    const expiresAt = Math.min(...members.map((m) => m.expiresAt));
+    this.#groups.set(lease, { members: members.map((m) => m.lease), expiresAt });
+    return { lease, expiresAt, ttlMs: members[0]!.ttlMs };
+  }
+
+  /** Whether `lease` is a live group's. */
+  has(lease: string): boolean {
+    this.#sweep();
+    return this.#groups.has(lease);
+  }
+
+  /** Renews every member; a member gone (expired) ends the group: `not_found`. */
+  async renew(
+    lease: string,
+    options: { readonly ttlMs?: number },
+  ): Promise<{ lease: string; expiresAt: number; ttlMs: number }> {
+    const group = this.#groups.get(lease)!;
+    let renewed: { expiresAt: number; ttlMs: number } | undefined;
+    try {
+      for (const m of group.members) renewed = this.#leases.renew(m, options);
+    } catch (e) {
+      await this.release(lease);
+      throw e;
+    }
+    group.expiresAt = renewed!.expiresAt;
+    return { lease, expiresAt: renewed!.expiresAt, ttlMs: renewed!.ttlMs };
+  }
+
+  /** Releases every member; answers whether one was still held. */
+  async release(lease: string): Promise<boolean> {
+    const group = this.#groups.get(lease);
+    if (group === undefined) return false;
+    this.#groups.delete(lease);
+    let held = false;
+    for (const m of group.members) held = (await this.#leases.release(m)) || held;
+    return held;
+  }
+
+  /** Forgets groups whose members expired (the leases sweep those). */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [lease, g] of this.#groups) if (g.expiresAt <= now) this.#groups.delete(lease);
+  }
 }
 
 /** A staged file: where it is, what it publishes, until when it waits. */

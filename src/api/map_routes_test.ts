@@ -210,16 +210,26 @@ Deno.test("POST .../parts leases every shm copy a region is gathered from, and l
     assert.equal(got.version, 1);
     assert.equal(got.layout.byteLength, 128);
     assert.deepEqual(got.unmapped, []);
-    assert.deepEqual(
-      got.parts.map((p: { bindings: unknown; ttlMs: number }) => [p.bindings, p.ttlMs]),
-      [[{ r0: 0, r1: 2 }, 5000], [{ r0: 2, r1: 4 }, 5000]],
-    );
+    assert.deepEqual(got.parts.map((p: { bindings: unknown }) => p.bindings), [
+      { r0: 0, r1: 2 },
+      { r0: 2, r1: 4 },
+    ]);
+    assert.equal(got.ttlMs, 5000);
     for (const p of got.parts) {
       assert.deepEqual(await Deno.readFile(p.path), band(p.bindings.r0));
       assert.equal(p.layout.byteLength, 64);
-      const released = await request(`/v1/leases/${p.lease}`, { method: "DELETE" });
-      assert.equal(released.status, 204);
     }
+    // One lease for all parts: renewed and released at once.
+    const renewed = await request(`/v1/leases/${got.lease}/renew?ttl=9000`, { method: "POST" });
+    assert.equal(renewed.status, 200);
+    assert.equal((await renewed.json()).ttlMs, 9000);
+    const released = await request(`/v1/leases/${got.lease}`, { method: "DELETE" });
+    assert.equal(released.status, 204);
+    for (const p of got.parts) {
+      assert.equal(await Deno.stat(p.path).catch((e) => e.constructor), Deno.errors.NotFound);
+    }
+    const again = await request(`/v1/leases/${got.lease}`, { method: "DELETE" });
+    assert.equal(again.status, 404);
   });
   await withRuntime(async ({ request, url }) => {
     await createField(request);
@@ -233,6 +243,7 @@ Deno.test("POST .../parts leases every shm copy a region is gathered from, and l
     assert.equal(res.status, 201);
     const got = await res.json();
     assert.deepEqual(got.parts, []);
+    assert.equal(got.lease, undefined);
     assert.deepEqual(got.unmapped.map((u: { node: string }) => u.node), ["n1", "n1"]);
   }, { shm: false });
 });

@@ -264,8 +264,9 @@ class Client:
                   params: Params = None, wait: Optional[float] = None) -> MappedParts:
         """Maps, in one request, every copy a fragment region is gathered from that the
         server's node holds in an shm tier: each read-only in its stored layout, copying
-        nothing, under a lease of its own (ended when its arrays are collected, or with
-        ``release``). The caller reads the region from the parts in place; ``unmapped``
+        nothing, all under one lease (ended when the arrays of every part are collected, or
+        with ``release`` of any of them). The caller reads the region from the parts in
+        place; ``unmapped``
         lists the copies held elsewhere. ``NotHereError`` when a granted file cannot be
         mapped from this process (another machine)."""
         q: Dict[str, Any] = dict(params or {})
@@ -274,20 +275,16 @@ class Client:
             "POST",
             f"/datasets/{enc(dataset)}/versions/{version}/fragments/{enc(fragment)}/parts{query(q)}",
         )
-        grants = answer["parts"]
-        parts: List[MappedPart] = []
-        for i, grant in enumerate(grants):
+        files = answer["parts"]
+        maps: List[Any] = []
+        if files:
             try:
-                mm = self.leases.map(grant)
+                maps = self.leases.map_all(answer["lease"], answer["ttlMs"], files)
             except OSError as e:
-                for rest in grants[i + 1:]:
-                    self.leases.release(rest["lease"])
-                for part in parts:
-                    self.release(part.data)
-                raise _Unmapped(f"Cannot map '{grant.get('path')}': {e}", code="not_here",
+                raise _Unmapped(f"Cannot map the parts of '{fragment}': {e}", code="not_here",
                                 status=0) from e
-            parts.append(MappedPart(grant["fragment"], dict(grant["bindings"]), grant["layout"],
-                                    view(grant["layout"], mm)))
+        parts = [MappedPart(f["fragment"], dict(f["bindings"]), f["layout"], view(f["layout"], mm))
+                 for f, mm in zip(files, maps)]
         return MappedParts(int(answer["version"]), answer["layout"], parts, answer["unmapped"])
 
     def release(self, arrays: Any) -> bool:

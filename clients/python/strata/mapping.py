@@ -53,6 +53,27 @@ class Leases:
         self._start()
         return mm
 
+    def map_all(self, lease: str, ttl_ms: float, files: List[Dict[str, Any]]) -> List[np.memmap]:
+        """Maps the files one lease keeps (a map of parts) read-only; the lease ends when the
+        last mapping is collected. Nothing stays mapped or leased when one file fails."""
+        maps: List[np.memmap] = []
+        try:
+            for f in files:
+                maps.append(np.memmap(f["path"], dtype=np.uint8, mode="r", offset=int(f["offset"]),
+                                      shape=(int(f["byteLength"]),)))
+        except OSError:
+            del maps
+            self.release(lease)
+            raise
+        with self._lock:
+            self._live[lease] = {"ttl": float(ttl_ms) / 1000, "renewed": time.monotonic(),
+                                 "refs": len(maps)}
+        for mm in maps:
+            mm._strata_lease = lease  # type: ignore[attr-defined]
+            weakref.finalize(mm, self._collected, lease)
+        self._start()
+        return maps
+
     def release(self, lease: str) -> bool:
         """Ends a lease now; returns whether it was live."""
         with self._lock:
@@ -86,8 +107,12 @@ class Leases:
     def _collected(self, lease: str) -> None:
         # Runs in the garbage collector: no request here, the thread sends it.
         with self._lock:
-            if self._live.pop(lease, None) is not None:
-                self._ended.append(lease)
+            live = self._live.get(lease)
+            if live is not None:
+                live["refs"] = live.get("refs", 1) - 1
+                if live["refs"] <= 0:
+                    del self._live[lease]
+                    self._ended.append(lease)
         self._wake.set()
 
     def _start(self) -> None:
