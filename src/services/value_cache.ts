@@ -20,7 +20,10 @@ const ENTRY_BYTES = 64;
 
 /** Options of a value cache. */
 export interface ValueCacheOptions {
-  /** Bytes held at most (values, keys, 64 per entry); the least recently used go first. */
+  /**
+   * Bytes held at most (values, keys, 64 per entry); the least recently
+   * used go first, half of them at a time. An entry past half of it is not kept.
+   */
   readonly maxBytes: number;
   /** Largest value kept, in bytes (default: `maxBytes`). */
   readonly maxValueBytes?: number;
@@ -46,10 +49,20 @@ export interface ValueCacheOptions {
 export class ValueCache {
   readonly #maxBytes: number;
   readonly #maxValueBytes: number;
-  readonly #entries = new Map<string, Uint8Array>();
+  /**
+   * Two generations, each of at most half the bytes: values set or used
+   * since the last turn (`#young`), and those of the turn before (`#old`),
+   * dropped whole at the next turn. Least recently used out first, in
+   * halves: an LRU list in one `Map` (delete and set again on each use,
+   * evict from the front) walked over the holes its deletes leave at the
+   * front on every eviction, which slowed stores once the cache was full.
+   */
+  #young = new Map<string, Uint8Array>();
+  #old = new Map<string, Uint8Array>();
+  #youngBytes = 0;
+  #oldBytes = 0;
   /** Writes in flight per key, and whether two of them overlapped. */
   readonly #writing = new Map<string, { count: number; overlapped: boolean }>();
-  #bytes = 0;
   #epoch = 0;
 
   /** An empty cache of at most `maxBytes` bytes of values. */
@@ -64,12 +77,12 @@ export class ValueCache {
 
   /** Bytes held: values, keys, and 64 per entry. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#youngBytes + this.#oldBytes;
   }
 
   /** Values held. */
   get size(): number {
-    return this.#entries.size;
+    return this.#young.size + this.#old.size;
   }
 
   /** Changes whenever a write begins or ends: take it before a read that may `fill`. */
@@ -79,13 +92,15 @@ export class ValueCache {
 
   /** The value of `key` (shared: callers must not change it), or undefined when not held. */
   get(key: string): Uint8Array | undefined {
-    const v = this.#entries.get(key);
-    if (v !== undefined) {
-      // Most recently used last: eviction takes the map's first entries.
-      this.#entries.delete(key);
-      this.#entries.set(key, v);
+    const young = this.#young.get(key);
+    if (young !== undefined) return young;
+    const old = this.#old.get(key);
+    if (old !== undefined) {
+      this.#old.delete(key);
+      this.#oldBytes -= cost(key, old);
+      this.#add(key, old);
     }
-    return v;
+    return old;
   }
 
   /**
@@ -146,23 +161,35 @@ export class ValueCache {
 
   #set(key: string, value: Uint8Array): void {
     this.#drop(key);
-    if (value.byteLength > this.#maxValueBytes) return;
+    if (value.byteLength > this.#maxValueBytes || cost(key, value) > this.#maxBytes / 2) return;
     // A view of a larger buffer (a request body) would keep all of it alive.
-    const own = value.byteLength === value.buffer.byteLength ? value : value.slice();
-    this.#entries.set(key, own);
-    this.#bytes += cost(key, own);
-    for (const [k, v] of this.#entries) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#entries.delete(k);
-      this.#bytes -= cost(k, v);
+    this.#add(key, value.byteLength === value.buffer.byteLength ? value : value.slice());
+  }
+
+  /** Adds an entry no generation holds to the young one, turning first when it has no room. */
+  #add(key: string, value: Uint8Array): void {
+    const c = cost(key, value);
+    if (this.#youngBytes + c > this.#maxBytes / 2) {
+      this.#old = this.#young;
+      this.#oldBytes = this.#youngBytes;
+      this.#young = new Map();
+      this.#youngBytes = 0;
     }
+    this.#young.set(key, value);
+    this.#youngBytes += c;
   }
 
   #drop(key: string): void {
-    const old = this.#entries.get(key);
-    if (old === undefined) return;
-    this.#entries.delete(key);
-    this.#bytes -= cost(key, old);
+    const young = this.#young.get(key);
+    if (young !== undefined) {
+      this.#young.delete(key);
+      this.#youngBytes -= cost(key, young);
+    }
+    const old = this.#old.get(key);
+    if (old !== undefined) {
+      this.#old.delete(key);
+      this.#oldBytes -= cost(key, old);
+    }
   }
 }
 

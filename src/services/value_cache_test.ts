@@ -59,21 +59,24 @@ Deno.test("ValueCache.write() that throws leaves its keys dropped", async () => 
   assert.equal(cache.bytes, 0);
 });
 
-Deno.test("ValueCache keeps at most maxBytes, least recently used out first, no value past maxValueBytes", async () => {
-  // Each entry costs its key (1), its value (100) and 64.
-  const cache = new ValueCache({ maxBytes: 3 * 165, maxValueBytes: 100 });
-  await cache.write(
-    ["a", "b", "c"],
-    () => Promise.resolve([1, 2, 3].map(() => new Uint8Array(100))),
-  );
-  cache.get("a");
-  await cache.write(["d"], () => Promise.resolve([new Uint8Array(100)]));
+Deno.test("ValueCache keeps at most maxBytes, those used since the last turn kept, no value past maxValueBytes", async () => {
+  // Each entry costs its key (1), its value (100) and 64: a generation holds two.
+  const cache = new ValueCache({ maxBytes: 4 * 165, maxValueBytes: 100 });
+  const one = () => Promise.resolve([new Uint8Array(100)]);
+  await cache.write(["a"], one);
+  await cache.write(["b"], one);
+  await cache.write(["c"], one); // turns: a and b are the old generation
+  assert.ok(cache.get("a")); // used: back in the young one
+  await cache.write(["d"], one); // turns again: b, unused, goes
   assert.equal(cache.get("b"), undefined);
   assert.ok(cache.get("a") && cache.get("c") && cache.get("d"));
-  assert.equal(cache.bytes, 3 * 165);
+  assert.ok(cache.bytes <= 4 * 165);
   await cache.write(["e"], () => Promise.resolve([new Uint8Array(101)]));
   assert.equal(cache.get("e"), undefined);
   assert.equal(new ValueCache({ maxBytes: 0 }).size, 0);
+  // Thousands of writes later the cache still holds at most its bytes.
+  for (let i = 0; i < 5000; i++) await cache.write([`k${i}`], one);
+  assert.ok(cache.bytes <= 4 * 165 && cache.size <= 4);
 });
 
 Deno.test("ValueCache keeps a copy of a view into a larger buffer", async () => {

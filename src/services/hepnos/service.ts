@@ -29,7 +29,7 @@ import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
  * answer out; see docs/services.md). Option `overwrite` (default false): whether a second
  * store of a product replaces it (Yokan's default) or is refused with a
  * false answer (HEPnOS's documented rule). Option `cacheBytes` (default
- * 64 MiB, 0: none): bytes of small products kept in memory for loads.
+ * 256 MiB, 0: none): bytes of small products kept in memory for loads.
  *
  * @example
  * ```ts

@@ -76,13 +76,13 @@ export interface HepnosStoreOptions {
   readonly node?: string;
   /**
    * Bytes of small products (up to `KV_LIMITS.inlineValueBytes` each) kept
-   * in memory for loads (default 64 MiB; 0: none).
+   * in memory for loads (default 256 MiB; 0: none).
    */
   readonly cacheBytes?: number;
 }
 
 /** Bytes of products a store keeps in memory by default. */
-export const DEFAULT_CACHE_BYTES = 64 << 20;
+export const DEFAULT_CACHE_BYTES = 256 << 20;
 
 /** Where a listing starts. */
 export interface ListFrom {
