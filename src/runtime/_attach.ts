@@ -97,6 +97,51 @@ export class AttachReader {
     }
   }
 
+  /**
+   * Fetches the parts of `layout` now and assembles them later: remote
+   * parts arrive in scratch buffers as they are, and `finish(into)` runs
+   * the plan straight into the caller's buffer when it takes the version,
+   * one copy fewer than assembling into a buffer of our own and copying
+   * that (bench/streaming_bench.ts). `release()` gives the parts back
+   * unused. Either is called once.
+   */
+  async gatherLater(
+    version: number,
+    sources: readonly SourceRecord[],
+    layout: FragmentLayout,
+    req: Pick<AttachRequest, "reshape">,
+  ): Promise<Gathered> {
+    const mode = req.reshape ?? "auto";
+    const sink = this.#sinks(layout, false, undefined);
+    const settled = await Promise.allSettled(
+      sources.map((s) => this.#readAny(s, layout, mode, sink, undefined)),
+    );
+    const parts = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    let given = false;
+    const release = () => {
+      if (given) return;
+      given = true;
+      for (const p of parts) if (p.pooled) this.#core.scratch.give(p.bytes);
+    };
+    if (parts.length < settled.length) {
+      release();
+      throw firstFailure(settled, version);
+    }
+    return {
+      version,
+      layout,
+      finish: (into) => {
+        checkInto(into, version, sources, layout);
+        try {
+          return this.#assemble(parts, layout, false, into);
+        } finally {
+          release();
+        }
+      },
+      release,
+    };
+  }
+
   /** Where each remote part of an attach into `layout` is received. */
   #sinks(
     layout: FragmentLayout,
@@ -194,6 +239,16 @@ export class AttachReader {
     }
     return { layout: s.layout, bytes, pooled: false };
   }
+}
+
+/** The parts of a version fetched ahead, assembled when the consumer takes it. */
+export interface Gathered {
+  readonly version: number;
+  readonly layout: FragmentLayout;
+  /** Assembles the version into `into` (exactly its size), or a new buffer, and gives the parts back. */
+  finish(into?: Uint8Array): Uint8Array;
+  /** Gives the parts back unused. */
+  release(): void;
 }
 
 /** Refuses an `into` buffer that is not exactly the byte length of `layout`. */

@@ -352,9 +352,9 @@ export class Runtime {
     }
     return new VersionStream(
       names.subscribe(query),
-      async (n, into) => {
+      async (n) => {
         try {
-          return (await this.#reader.gather(n.version, n.sources, n.layout, { into })).bytes;
+          return await this.#reader.gatherLater(n.version, n.sources, n.layout, {});
         } catch (e) {
           if (!(e instanceof LostError)) throw e;
         }
@@ -377,8 +377,7 @@ export class Runtime {
             "was retired before the stream fetched it",
           );
         }
-        return (await this.#reader.gather(found.version, found.sources, n.layout, { into }))
-          .bytes;
+        return await this.#reader.gatherLater(found.version, found.sources, n.layout, {});
       },
       { dataset: query.dataset, ...options },
     );

@@ -27,16 +27,24 @@ export interface StreamedVersion extends AttachedBytes {
   readonly dropped: number;
 }
 
-/** Fetches a notice's region into `into` (exactly its size). */
-export type FetchNotice = (notice: CommitNotice, into: Uint8Array) => Promise<Uint8Array>;
+/** A version fetched ahead, assembled when the application takes it. */
+export interface FetchedVersion {
+  /** Its bytes in `into` (exactly the region's size) or a new buffer; called once. */
+  finish(into?: Uint8Array): Uint8Array;
+  /** Gives what the fetch holds back unused; called once. */
+  release(): void;
+}
+
+/** Fetches a notice's region, to be assembled when taken. */
+export type FetchNotice = (notice: CommitNotice) => Promise<FetchedVersion>;
 
 /**
- * A fetched version, or one lost before it could be fetched (`bytes`
+ * A fetched version, or one lost before it could be fetched (`fetched`
  * undefined): kept in its place so versions come out in order.
  */
 interface Slot {
   readonly notice: CommitNotice;
-  readonly bytes: Uint8Array | undefined;
+  readonly fetched: FetchedVersion | undefined;
 }
 
 /** How long one wait for a notice lasts before it is asked again. */
@@ -44,9 +52,10 @@ const NOTICE_WAIT_MS = 10_000;
 
 /**
  * The versions of a subscription, fetched ahead: at most `ahead` fetches
- * in flight or waiting to be taken, each into a buffer of the stream's
- * own (reused once the application took its bytes), so memory stays at
- * `ahead + 1` buffers of the region whatever the producer does.
+ * in flight or waiting to be taken, each holding its parts (scratch
+ * buffers of the runtime) until the application takes it, when they are
+ * assembled straight into the application's buffer; memory stays at
+ * `ahead` versions' parts whatever the producer does.
  *
  * @example
  * ```ts
@@ -57,7 +66,11 @@ const NOTICE_WAIT_MS = 10_000;
  *   next: () => Promise.resolve({ version: ++v, layout: { byteLength: 1, slots: [] }, sources: [], dropped: 0 }),
  *   close() {},
  * };
- * const stream = new VersionStream(sub, (n, into) => { into[0] = n.version; return Promise.resolve(into); });
+ * const stream = new VersionStream(sub, (n) =>
+ *   Promise.resolve({
+ *     finish: (into = new Uint8Array(1)) => into.fill(n.version),
+ *     release() {},
+ *   }));
  * const into = new Uint8Array(1);
  * assert.equal((await stream.next({ into, timeoutMs: 1000 })).version, 1);
  * assert.equal(into[0], 1);
@@ -73,7 +86,6 @@ export class VersionStream {
   /** The last version handed over. */
   #last = 0;
   readonly #slots: Promise<Slot>[] = [];
-  readonly #free: Uint8Array[] = [];
   #notices: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -115,31 +127,27 @@ export class VersionStream {
         throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
       }
       this.#slots.shift();
-      if (slot.bytes !== undefined) break;
+      if (slot.fetched !== undefined) break;
       // Retired before it was fetched: the consumer fell behind retention.
       skipped += 1 + slot.notice.dropped;
       this.#last = slot.notice.version;
     }
     const { notice } = slot;
-    const bytes = slot.bytes!;
-    let out = bytes;
-    if (options.into !== undefined) {
-      if (options.into.byteLength !== bytes.byteLength) {
-        this.#free.push(bytes);
-        throw new InvalidRequestError(
-          `Cannot take version ${notice.version} into a buffer of ${options.into.byteLength} bytes: expected ${bytes.byteLength}`,
-        );
-      }
-      options.into.set(bytes);
-      this.#free.push(bytes);
-      out = options.into;
+    const fetched = slot.fetched!;
+    const into = options.into;
+    if (into !== undefined && into.byteLength !== notice.layout.byteLength) {
+      fetched.release();
+      throw new InvalidRequestError(
+        `Cannot take version ${notice.version} into a buffer of ${into.byteLength} bytes: expected ${notice.layout.byteLength}`,
+      );
     }
+    const bytes = fetched.finish(into);
     this.#fill();
     this.#last = notice.version;
     return {
       version: notice.version,
       layout: notice.layout,
-      bytes: out,
+      bytes,
       dropped: notice.dropped + skipped,
     };
   }
@@ -149,7 +157,7 @@ export class VersionStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#sub.close();
-    for (const s of this.#slots) s.catch(() => {});
+    for (const s of this.#slots) s.then((slot) => slot.fetched?.release(), () => {});
     this.#slots.length = 0;
   }
 
@@ -163,22 +171,18 @@ export class VersionStream {
   }
 
   /**
-   * The next notice (taken in order), fetched into a free buffer; a version
-   * lost before it was fetched keeps its place, without bytes.
+   * The next notice (taken in order), fetched; a version lost before it
+   * was fetched keeps its place, without parts.
    */
   async #take(): Promise<Slot> {
     const turn = this.#notices.then(() => this.#notice());
     this.#notices = turn.catch(() => {});
     const notice = await turn;
-    const size = notice.layout.byteLength;
-    let buffer = this.#free.pop();
-    if (buffer === undefined || buffer.byteLength !== size) buffer = new Uint8Array(size);
     try {
-      return { notice, bytes: await this.#fetch(notice, buffer) };
+      return { notice, fetched: await this.#fetch(notice) };
     } catch (e) {
-      this.#free.push(buffer);
       if (!(e instanceof LostError)) throw e;
-      return { notice, bytes: undefined };
+      return { notice, fetched: undefined };
     }
   }
 

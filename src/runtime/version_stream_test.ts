@@ -17,13 +17,12 @@ Deno.test("VersionStream hands versions over in order when one is lost while lat
   // Version 2 is gone by the time it is fetched, and fails after version 3
   // was already fetched: version 3 must still come after version 1, with
   // version 2 counted as dropped, and version 4 after it.
-  const stream = new VersionStream(sub, async (n, into) => {
+  const stream = new VersionStream(sub, async (n) => {
     if (n.version === 2) {
       await new Promise((r) => setTimeout(r, 20));
       throw new LostError("d", 2, "f", "was retired before the stream fetched it");
     }
-    into[0] = n.version;
-    return into;
+    return { finish: (into = new Uint8Array(1)) => into.fill(n.version), release() {} };
   }, { ahead: 3 });
   try {
     const seen: [number, number, number][] = [];
@@ -35,4 +34,42 @@ Deno.test("VersionStream hands versions over in order when one is lost while lat
   } finally {
     stream.close();
   }
+});
+
+Deno.test("VersionStream assembles a version into the caller's buffer, and releases what it never handed over", async () => {
+  let v = 0;
+  const sub = {
+    next: () =>
+      Promise.resolve({
+        version: ++v,
+        layout: { byteLength: 4, slots: [] },
+        sources: [],
+        dropped: 0,
+      }),
+    close() {},
+  };
+  const released: number[] = [];
+  const finished: number[] = [];
+  const stream = new VersionStream(sub, (n) =>
+    Promise.resolve({
+      finish(into = new Uint8Array(4)) {
+        finished.push(n.version);
+        return into.fill(n.version);
+      },
+      release: () => released.push(n.version),
+    }), { ahead: 2 });
+  const into = new Uint8Array(4);
+  const got = await stream.next({ into, timeoutMs: 5000 });
+  assert.equal(got.bytes, into);
+  assert.deepEqual([...into], [1, 1, 1, 1]);
+  // A buffer of the wrong size: refused, and the version's parts go back.
+  await assert.rejects(stream.next({ into: new Uint8Array(3), timeoutMs: 5000 }), {
+    name: "InvalidRequestError",
+  });
+  assert.deepEqual(released, [2]);
+  await new Promise((r) => setTimeout(r, 10));
+  stream.close();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(finished, [1]);
+  assert.deepEqual(released.sort(), [2, 3]);
 });
