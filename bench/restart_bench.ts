@@ -5,18 +5,23 @@
  * and 4 reader ranks, each reading its own 2-D block:
  *
  * - Strata: a durable dataset on three runtime processes (copies in an
- *   shm tier, files on a tmpfs, and fsync'd file copies), writers
- *   publishing and readers attaching over HTTP into buffers they own,
- *   bands crossing the data plane; then mapped readers on the runtimes'
- *   node (processes with the Python client, bench/python/restart_map.py)
- *   mapping the band copies in the shm tiers and reading their blocks in
- *   place, the zero-copy path;
+ *   shm tier, files on a tmpfs, and fsync'd file copies). Writers on the
+ *   runtimes' node publish through the shm tier (`publish(..., { via:
+ *   "shm" })`: each writes its band into a file the runtime stages there,
+ *   which the shm tier takes by renaming it and the file tier copies in
+ *   the kernel and flushes). Readers on the runtimes' node (processes with
+ *   the Python client, bench/python/restart_map.py) map the band copies in
+ *   the shm tiers, one request per runtime (`map_parts`), and read their
+ *   blocks in place, the zero-copy path, with the page cache dropped and
+ *   warm; readers anywhere attach over HTTP into buffers they own, bands
+ *   crossing the data plane;
  * - POSIX files, file per rank, fsync'd, read with `preadv` per block row
  *   with the page cache dropped (when root) and warm;
  * - HDF5 (h5py) file per rank, the same way.
  *
- * File ranks are processes (bench/python/restart_files.py); Strata ranks
- * are concurrent clients in this process. Repeated runs, medians. Then
+ * File ranks are processes (bench/python/restart_files.py); Strata writer
+ * and HTTP reader ranks are concurrent clients in this process. Repeated
+ * runs, medians. Then
  * the SNAP-like figure: a compute loop over the field that checkpoints
  * every k steps, its time against the same loop with no checkpoint,
  * checkpointing through Strata and through fsync'd files.
@@ -38,9 +43,15 @@ export interface RestartPoint {
   readonly system: "strata" | "posix" | "hdf5";
   /**
    * `checkpoint` (16 writers), `restart cold` (page cache dropped), `restart warm`,
-   * or `restart mapped` (Strata readers mapping the shm tiers' copies in place).
+   * or, for Strata, `restart HTTP cold` / `restart HTTP warm` (attached over HTTP).
+   * Strata's cold and warm restarts map the shm tiers' copies in place.
    */
-  readonly phase: "checkpoint" | "restart cold" | "restart warm" | "restart mapped";
+  readonly phase:
+    | "checkpoint"
+    | "restart cold"
+    | "restart warm"
+    | "restart HTTP cold"
+    | "restart HTTP warm";
   /** Ranks. */
   readonly ranks: number;
   /** Field bytes moved per run. */
@@ -85,6 +96,13 @@ function band(k: number): Float64Array {
   return a;
 }
 
+/**
+ * The runtime band k is published through: contiguous groups of bands (0-5,
+ * 6-10, 11-15), so a reader's block spans the bands of one or two runtimes
+ * and maps them with one request to each.
+ */
+const writer = (k: number) => Math.floor(k * 3 / N);
+
 /** Reader k's block among m: a grid of 4 block columns and m / 4 block rows. */
 function block(k: number, m: number) {
   const h = ROWS / (m / 4);
@@ -117,8 +135,11 @@ async function dropCaches(): Promise<boolean> {
 
 /**
  * A tmpfs the runtimes' shm tiers live on. Deno opens nothing under /dev/shm
- * without `--allow-all`, so the benchmark wants one mounted for it (as root:
- * `mkdir -p /mnt/strata-shm && mount -t tmpfs -o size=8g tmpfs /mnt/strata-shm`).
+ * without `--allow-all`, so the benchmark wants one mounted for it, with
+ * huge pages for files that fill them, so that mapped readers fault and miss
+ * the TLB once per 2 MiB rather than per 4 KiB (as root: `mkdir -p
+ * /mnt/strata-shm && mount -t tmpfs -o size=8g,huge=within_size tmpfs
+ * /mnt/strata-shm`; docs/tiers.md).
  */
 const SHM_MOUNT = "/mnt/strata-shm";
 
@@ -133,6 +154,15 @@ const tiers = (shm: string) =>
     kind: file
     capacity: 64GiB
 `;
+
+/** The mount options of `mount`, from /proc/mounts. */
+async function mountOptions(mount: string): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `grep ' ${mount} ' /proc/mounts | cut -d' ' -f4`],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
 
 async function sh(script: string): Promise<void> {
   const out = await new Deno.Command("sh", { args: ["-c", script] }).output();
@@ -154,6 +184,7 @@ async function mapped(
       String(ROWS),
       String(COLS),
       String(ranks),
+      Array.from({ length: N }, (_, k) => writer(k)).join(","),
     ],
     env: { PYTHONPATH: `${Deno.cwd()}/clients/python`, PYTHONNOUSERSITE: "1" },
     stdout: "piped",
@@ -235,14 +266,24 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
     );
     for (let run = 0; run < RUNS; run++) {
       const version = run + 1;
-      // Strata: 16 writers publish their bands, durable, spread over the runtimes.
+      // Strata: 16 writers publish their bands through the shm tiers, durable.
       let t0 = performance.now();
-      await Promise.all(bands.map((b, k) =>
-        clients[k % 3]!.publish("field", version, "band", b, {
-          params: { r0: k * BAND, r1: (k + 1) * BAND },
-        })
-      ));
+      await Promise.all(
+        bands.map((b, k) =>
+          clients[writer(k)]!.publish("field", version, "band", b, {
+            params: { r0: k * BAND, r1: (k + 1) * BAND },
+            via: "shm",
+          })
+        ),
+      );
       add("strata", "checkpoint", N, (performance.now() - t0) / 1000, true);
+      for (const cold of [true, false]) {
+        for (const m of READERS) {
+          if (cold) dropped = await dropCaches();
+          const r = await mapped(runtimes.map((p) => p.url), version, m);
+          add("strata", `restart ${cold ? "cold" : "warm"}`, m, r.seconds, r.verified);
+        }
+      }
       for (const cold of [true, false]) {
         for (const m of READERS) {
           if (cold) dropped = await dropCaches();
@@ -250,25 +291,21 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
           const oks = await Promise.all(Array.from({ length: m }, async (_, k) => {
             const params = block(k, m);
             // Reader k talks to another runtime than the writer of its first band.
-            const a = await clients[(k + 1) % 3]!.attach("field", "block", {
-              version,
-              params,
-              into: into.get(m)![k]!,
-            });
+            const a = await clients[(writer(params.r0 / BAND) + 1) % 3]!.attach(
+              "field",
+              "block",
+              { version, params, into: into.get(m)![k]! },
+            );
             return check(a.bytes, params);
           }));
           add(
             "strata",
-            `restart ${cold ? "cold" : "warm"}`,
+            `restart HTTP ${cold ? "cold" : "warm"}`,
             m,
             (performance.now() - t0) / 1000,
             oks.every(Boolean),
           );
         }
-      }
-      for (const m of READERS) {
-        const r = await mapped(runtimes.map((p) => p.url), version, m);
-        add("strata", "restart mapped", m, r.seconds, r.verified);
       }
       // The same blocks as file-per-rank POSIX files and HDF5 files, rank processes.
       for (const format of ["posix", "h5"] as const) {
@@ -306,7 +343,7 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
       verified: e.verified,
     };
   });
-  await write(points, snap, dropped);
+  await write(points, snap, dropped, await mountOptions(SHM_MOUNT));
   return { points, snap };
 }
 
@@ -330,8 +367,9 @@ async function snapLoop(
     strata: async (n: number) => {
       await Promise.all(
         bands.map((b, k) =>
-          clients[k % 3]!.publish("snap", n, "band", b, {
+          clients[writer(k)]!.publish("snap", n, "band", b, {
             params: { r0: k * BAND, r1: (k + 1) * BAND },
+            via: "shm",
           })
         ),
       );
@@ -370,7 +408,19 @@ async function snapLoop(
   }));
 }
 
-async function write(points: RestartPoint[], snap: SnapPoint[], dropped: boolean): Promise<void> {
+/** The goal of a phase, as a ratio to POSIX files of the same phase; undefined when it has none. */
+function goalOf(phase: RestartPoint["phase"]): number | undefined {
+  if (phase === "checkpoint" || phase === "restart warm") return 1;
+  if (phase === "restart cold") return 1.5;
+  return undefined;
+}
+
+async function write(
+  points: RestartPoint[],
+  snap: SnapPoint[],
+  dropped: boolean,
+  shmOptions: string,
+): Promise<void> {
   const at = (system: string, phase: string, ranks: number) =>
     points.find((p) => p.system === system && p.phase === phase && p.ranks === ranks);
   const cell = (p: RestartPoint | undefined) => p === undefined ? "-" : p.gbs.toFixed(2);
@@ -378,19 +428,22 @@ async function write(points: RestartPoint[], snap: SnapPoint[], dropped: boolean
     a === undefined || b === undefined ? "-" : `${(a.gbs / b.gbs).toFixed(2)}x`;
   const phases: [RestartPoint["phase"], number][] = [
     ["checkpoint", N],
-    ...READERS.map((m) => ["restart cold", m] as [RestartPoint["phase"], number]),
-    ...READERS.map((m) => ["restart warm", m] as [RestartPoint["phase"], number]),
-    ...READERS.map((m) => ["restart mapped", m] as [RestartPoint["phase"], number]),
+    ...(["restart cold", "restart warm", "restart HTTP cold", "restart HTTP warm"] as const)
+      .flatMap((phase) => READERS.map((m) => [phase, m] as [RestartPoint["phase"], number])),
   ];
   const rows = phases.map(([phase, m]) => {
     const s = at("strata", phase, m);
-    // Mapped readers stand next to files read from the page cache.
-    const peer = phase === "restart mapped" ? "restart warm" : phase;
+    // Readers over HTTP stand next to files read the same way (cold or warm).
+    const peer = phase.replace("HTTP ", "");
     const p = at("posix", peer, m);
     const h = at("hdf5", peer, m);
-    return `| ${phase === "restart mapped" ? "restart mapped (files: warm)" : phase} | ${m} | ${
-      cell(s)
-    } | ${cell(p)} | ${cell(h)} | ${ratio(s, p)} | ${ratio(s, h)} |`;
+    const goal = goalOf(phase);
+    const verdict = goal === undefined || s === undefined || p === undefined
+      ? "-"
+      : `>= ${goal}x: ${s.gbs >= goal * p.gbs ? "met" : "short"}`;
+    return `| ${phase} | ${m} | ${cell(s)} | ${cell(p)} | ${cell(h)} | ${ratio(s, p)} | ${
+      ratio(s, h)
+    } | ${verdict} |`;
   });
   const runs = points.map((p) =>
     `| ${p.system} | ${p.phase} | ${p.ranks} | ${p.runs.map((x) => x.toFixed(2)).join(", ")} | ${
@@ -398,34 +451,63 @@ async function write(points: RestartPoint[], snap: SnapPoint[], dropped: boolean
     } |`
   );
   const allVerified = points.every((p) => p.verified);
+  const strataSnap = snap.find((s) => s.via === "strata");
+  const posixSnap = snap.find((s) => s.via === "posix");
   await writeResults("restart", [{ points, snap }], (machine) =>
     `# Checkpoint/restart benchmark
 
 ${machine}
 A ${ROWS} x ${COLS} float64 field (${MIB} MiB): ${N} writer ranks checkpoint it as row bands, then
 ${READERS.join(", ")} reader ranks restart from 2-D blocks (4 block columns). ${RUNS} runs, medians,
-GB/s of field bytes (1e9). Strata: one name server and three runtime processes, a durable dataset
-(copies in an shm tier, files on a tmpfs, and fsync'd file copies), ranks are concurrent HTTP
-clients of this process, readers attach into buffers they own from another runtime than the writer
-of their first band. "restart mapped": reader ranks are processes on the runtimes' node with the
-Python client (bench/python/restart_map.py): each maps the band copies its block spans from the shm
-tiers (a map request and lease per band, \`numpy.memmap\` read-only) and reads every value of its
-block in place (a sum, no copy), next to files read from the page cache. POSIX and
-HDF5 (h5py): one file per writer rank, fsync'd; ranks are processes (bench/python/restart_files.py).
-"cold": the page cache ${
-      dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
-    } before each read; Strata's
-copies are in shm tiers (tmpfs, which dropping the page cache does not evict). Every 35th value of every block
-checked: ${
-      allVerified ? "all verified" : "SOME NOT VERIFIED"
-    }. All processes share the machine's cores.
+GB/s of field bytes (1e9). All processes share the machine's cores.
 
-| phase | ranks | Strata GB/s | POSIX GB/s | HDF5 GB/s | Strata / POSIX | Strata / HDF5 |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+What each side does:
+
+- Strata: one name server and three runtime processes; a durable dataset whose runtimes' tiers are
+  an shm tier (files on a tmpfs at ${SHM_MOUNT}, mounted \`${shmOptions}\`${
+      /huge=(always|within_size)/.test(shmOptions) ? ": 2 MiB pages" : ""
+    }) and a file tier (files on the disk, fsync'd).
+  Bands ${
+      [0, 1, 2].map((r) => {
+        const ks = Array.from({ length: N }, (_, k) => k).filter((k) => writer(k) === r);
+        return `${ks[0]}-${ks.at(-1)}`;
+      }).join(", ")
+    } are published through runtimes a, b, c.
+  - checkpoint: the writer ranks are concurrent clients in this process, on the runtimes' node;
+    each asks its runtime to stage its band (\`POST .../stage\`), writes the band into the file the
+    runtime names in its shm tier, and asks for the publish (\`POST /v1/stages/:id\`): the runtime
+    reads the file once for its CRC-32, the file tier copies it in the kernel (\`copy_file_range\`)
+    and fsyncs the copy, the shm tier takes the file itself (a rename), then the copy is
+    registered; the publish answers once both copies are written and the record names them.
+  - restart cold / warm: reader ranks are processes on the runtimes' node with the Python client
+    (bench/python/restart_map.py). Each asks every runtime holding bands of its block for their
+    parts (\`POST .../parts\`: one request per runtime, a lease per band), maps the band files of the
+    shm tiers read-only (\`numpy.memmap\`), reads every value of its block in place (a sum, no copy),
+    checks every 35th value, and releases its leases. "cold": the page cache ${
+      dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
+    } before the readers start; the shm copies are on a tmpfs, which dropping the page cache does
+    not evict (the fsync'd file copies are what survives a reboot).
+  - restart HTTP cold / warm: reader ranks are concurrent clients in this process that attach their
+    block over HTTP into buffers they own, from another runtime than the writer of their first band
+    (bands crossing the data plane): the path of readers on any node, with no goal here.
+- POSIX files and HDF5 (h5py): one file per writer rank, written and fsync'd; reader ranks read
+  their block with \`preadv\` per block row (POSIX) or \`read_direct\` (HDF5) into their own buffer
+  and check every 35th value; ranks are processes (bench/python/restart_files.py). "cold": the page
+  cache dropped before each read; "warm": read from the page cache.
+
+Every 35th value of every block checked: ${allVerified ? "all verified" : "SOME NOT VERIFIED"}.
+Goals, against POSIX files in the same run: checkpoint at least as fast; restart cold at least 1.5x
+files read from the disk; restart warm (the zero-copy readers) at least as fast as files read from
+the page cache.
+
+| phase | ranks | Strata GB/s | POSIX GB/s | HDF5 GB/s | Strata / POSIX | Strata / HDF5 | goal |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
 
 SNAP-like loop: ${SNAP_STEPS} steps over the whole field (a memory-bound update in place), a
-checkpoint of the ${N} bands every ${SNAP_EVERY} steps, the next step after it is durable.
+checkpoint of the ${N} bands every ${SNAP_EVERY} steps, the next step after it is durable. Strata:
+the bands published through the shm tiers as above; POSIX: each band written to its own file and
+fsync'd, concurrently, from this process.
 
 | checkpoints via | seconds | overhead vs no checkpoint |
 | --- | ---: | ---: |
@@ -433,7 +515,13 @@ ${
       snap.map((s) => `| ${s.via} | ${s.seconds.toFixed(2)} | ${(s.overhead * 100).toFixed(0)}% |`)
         .join("\n")
     }
-
+${
+      strataSnap === undefined || posixSnap === undefined
+        ? ""
+        : `\nStrata's checkpoints add ${
+          (strataSnap.overhead * 100).toFixed(0)
+        }% to the loop, files ${(posixSnap.overhead * 100).toFixed(0)}%.\n`
+    }
 Runs:
 
 | system | phase | ranks | GB/s per run | verified |

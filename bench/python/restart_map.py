@@ -1,14 +1,17 @@
 """Mapped readers of the checkpoint/restart benchmark: one rank per process, on the runtimes' node.
 
-argv: URLS DATASET VERSION ROWS COLS RANKS
-  URLS     the runtimes, comma separated; band k was published through runtime k % len(URLS)
-  RANKS    readers in a grid of 4 block columns; each maps the band copies its 2-D block spans
-           (``POST .../map`` to the runtime holding the band, ``numpy.memmap`` of the shm
-           tier's file, read-only), reads every value of its block in place (a sum over the
-           mapped rows: no copy) and checks every 35th value.
+argv: URLS DATASET VERSION ROWS COLS RANKS WRITERS
+  URLS     the runtimes, comma separated
+  WRITERS  for each row band, the index in URLS of the runtime it was published through
+           (comma separated)
+  RANKS    readers in a grid of 4 block columns; each asks every runtime holding bands its
+           2-D block spans for the parts of its block (``POST .../parts``: one request per
+           runtime, one lease, an shm tier file per band), maps them read-only
+           (``numpy.memmap``), reads every value of its block in place (a sum over the mapped
+           rows: no copy), checks every 35th value, then releases its leases.
 
 Every process connects before a barrier; the time runs from the barrier to the last rank's
-answer, map requests and leases included. Prints one JSON line: {seconds, verified}."""
+answer, map requests and lease releases included. Prints one JSON line: {seconds, verified}."""
 
 import json
 import multiprocessing as mp
@@ -21,8 +24,8 @@ import strata
 
 urls, dataset, version = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
 rows, cols, ranks = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-WRITERS = 16
-band_rows = rows // WRITERS
+writers = [int(w) for w in sys.argv[7].split(",")]
+band_rows = rows // len(writers)
 
 
 def read(k, start, out):
@@ -30,30 +33,35 @@ def read(k, start, out):
     h, w = rows // grid_rows, cols // 4
     r0, c0 = (k // 4) * h, (k % 4) * w
     first, last = r0 // band_rows, (r0 + h - 1) // band_rows
-    clients = [strata.Client(u, map=True) for u in urls]
-    for c in clients:
+    holders = sorted({writers[b] for b in range(first, last + 1)})
+    clients = {i: strata.Client(urls[i], map=True) for i in holders}
+    for c in clients.values():
         c.health()
     want_total = float(np.add.outer(np.arange(r0, r0 + h, dtype=np.float64) * 10_000,
                                     np.arange(c0, c0 + w, dtype=np.float64)).sum())
+    block = {"r0": r0, "r1": r0 + h, "c0": c0, "c1": c0 + w}
     start.wait()
     ok = True
     total = 0.0
-    for b in range(first, last + 1):
-        band = clients[b % len(urls)].attach(
-            dataset, "band", version=version,
-            params={"r0": b * band_rows, "r1": (b + 1) * band_rows},
-        )
-        a, z = max(r0, b * band_rows), min(r0 + h, (b + 1) * band_rows)
-        part = band[a - b * band_rows : z - b * band_rows, c0 : c0 + w]
-        total += float(np.add.reduce(part, axis=None))
-        sample = part[(7 - (a - r0) % 7) % 7 :: 7, ::5]
-        first_row = a + (7 - (a - r0) % 7) % 7
-        want = np.add.outer(np.arange(first_row, z, 7, dtype=np.float64) * 10_000,
-                            np.arange(c0, c0 + w, 5))
-        ok = ok and bool(np.array_equal(sample, want))
-        del band, part, sample
+    seen = set()
+    for i, c in clients.items():
+        got = c.map_parts(dataset, "block", version=version, params=block)
+        for part in got.parts:
+            b = part.bindings["r0"] // band_rows
+            seen.add(b)
+            a, z = max(r0, b * band_rows), min(r0 + h, (b + 1) * band_rows)
+            rect = part.data[a - b * band_rows : z - b * band_rows, c0 : c0 + w]
+            total += float(np.add.reduce(rect, axis=None))
+            sample = rect[(7 - (a - r0) % 7) % 7 :: 7, ::5]
+            first_row = a + (7 - (a - r0) % 7) % 7
+            want = np.add.outer(np.arange(first_row, z, 7, dtype=np.float64) * 10_000,
+                                np.arange(c0, c0 + w, 5))
+            ok = ok and bool(np.array_equal(sample, want))
+            del rect, sample
+        del got
+    ok = ok and seen == set(range(first, last + 1))
     ok = ok and abs(total - want_total) <= 1e-9 * abs(want_total)
-    for c in clients:
+    for c in clients.values():
         c.close()
     out.put(ok)
 
