@@ -385,3 +385,34 @@ Deno.test("HEPnOS with overwrite: the last store wins (Yokan's default)", async 
     await server.stop();
   }
 });
+
+Deno.test("HEPnOS load_bytes answers products of mixed sizes, absent ones and empty ones exactly", async () => {
+  const server = await startServer({ extra: SERVICES(false) });
+  try {
+    const store = await DataStore.connect(server.url);
+    const sub = await (await (await store.root().createDataSet("mix")).createRun(1n))
+      .createSubRun(0n);
+    // Small ones joined in the answer, 10 kB ones joined up to 64 KiB, blobs sent as they are.
+    const sizes = [100, 0, 70_000, ...Array(12).fill(10_000), 3, 200_000, 100];
+    const events: Awaited<ReturnType<typeof sub.createEvent>>[] = [];
+    for (let e = 0; e < sizes.length + 1; e++) events.push(await sub.createEvent(BigInt(e)));
+    const values = sizes.map((n, i) => new Uint8Array(n).map((_, j) => (i * 31 + j) & 0xff));
+    assert.ok(
+      (await store.storeProducts(
+        values.map((value, i) => ({
+          item: events[i]!.descriptor,
+          label: "p",
+          type: "bytes",
+          value,
+        })),
+      )).every(Boolean),
+    );
+    const reads = events.map((e) => ({ item: e.descriptor, label: "p", type: "bytes" }));
+    // Twice: from KV and blobs, then from the cache.
+    for (let round = 0; round < 2; round++) {
+      assert.deepEqual(await store.loadProducts(reads), [...values, undefined]);
+    }
+  } finally {
+    await server.stop();
+  }
+});
