@@ -259,7 +259,8 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
     );
     procs.push(...runtimes);
     const clients = runtimes.map((r) => connect(r.url));
-    await clients[0]!.createDataset("field", DESCRIPTION, { durable: true });
+    // The latest checkpoint is kept, as the files keep theirs (each run overwrites them).
+    await clients[0]!.createDataset("field", DESCRIPTION, { durable: true, retention: 1 });
     const bands = Array.from({ length: N }, (_, k) => new Uint8Array(band(k).buffer));
     const into = new Map(
       READERS.map((m) => [m, Array.from({ length: m }, () => new Uint8Array(bytes / m))]),
@@ -357,7 +358,7 @@ async function snapLoop(
   dir: string,
   bands: Uint8Array[],
 ): Promise<SnapPoint[]> {
-  await clients[0]!.createDataset("snap", DESCRIPTION, { durable: true });
+  await clients[0]!.createDataset("snap", DESCRIPTION, { durable: true, retention: 1 });
   const fields = bands.map((b) => new Float64Array(b.buffer));
   const step = () => {
     for (const f of fields) for (let i = 0; i < f.length; i++) f[i] = f[i]! * 0.999 + 1;
@@ -467,6 +468,7 @@ What each side does:
   an shm tier (files on a tmpfs at ${SHM_MOUNT}, mounted \`${shmOptions}\`${
       /huge=(always|within_size)/.test(shmOptions) ? ": 2 MiB pages" : ""
     }) and a file tier (files on the disk, fsync'd).
+  The dataset keeps its latest committed version (retention 1), as each run overwrites the files.
   Bands ${
       [0, 1, 2].map((r) => {
         const ks = Array.from({ length: N }, (_, k) => k).filter((k) => writer(k) === r);
@@ -481,7 +483,7 @@ What each side does:
     registered; the publish answers once both copies are written and the record names them.
   - restart cold / warm: reader ranks are processes on the runtimes' node with the Python client
     (bench/python/restart_map.py). Each asks every runtime holding bands of its block for their
-    parts (\`POST .../parts\`: one request per runtime, a lease per band), maps the band files of the
+    parts (\`POST .../parts\`: one request and one lease per runtime), maps the band files of the
     shm tiers read-only (\`numpy.memmap\`), reads every value of its block in place (a sum, no copy),
     checks every 35th value, and releases its leases. "cold": the page cache ${
       dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
