@@ -387,25 +387,30 @@ async function snapLoop(
       }));
     },
   };
-  const out: SnapPoint[] = [];
-  let base = 0;
-  for (const via of ["none", "strata", "posix", "none"] as const) {
-    let version = 0;
-    const t0 = performance.now();
-    for (let s = 1; s <= SNAP_STEPS; s++) {
-      step();
-      if (s % SNAP_EVERY === 0) await checkpoint[via](++version);
+  // Each loop runs twice and its faster run counts: the first run of each also
+  // pays for memory this machine hands out for the first time (the VM backs
+  // guest pages on first touch), the second reuses what the first freed.
+  const best = new Map<SnapPoint["via"], number>();
+  let version = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    for (const via of ["none", "strata", "posix"] as const) {
+      const t0 = performance.now();
+      for (let s = 1; s <= SNAP_STEPS; s++) {
+        step();
+        if (s % SNAP_EVERY === 0) await checkpoint[via](++version);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      best.set(via, Math.min(best.get(via) ?? Infinity, seconds));
+      console.error(
+        `restart bench: SNAP-like loop, checkpoints via ${via}: ${seconds.toFixed(2)} s`,
+      );
     }
-    const seconds = (performance.now() - t0) / 1000;
-    if (via === "none") base = base === 0 ? seconds : Math.min(base, seconds);
-    out.push({ via, seconds, overhead: 0 });
-    console.error(`restart bench: SNAP-like loop, checkpoints via ${via}: ${seconds.toFixed(2)} s`);
   }
-  // The loop alone ran first and last: its faster run is the base.
-  return out.slice(0, 3).map((p) => ({
-    ...p,
-    seconds: p.via === "none" ? base : p.seconds,
-    overhead: p.via === "none" ? 0 : p.seconds / base - 1,
+  const base = best.get("none")!;
+  return (["none", "strata", "posix"] as const).map((via) => ({
+    via,
+    seconds: best.get(via)!,
+    overhead: best.get(via)! / base - 1,
   }));
 }
 
@@ -508,8 +513,10 @@ ${rows.join("\n")}
 
 SNAP-like loop: ${SNAP_STEPS} steps over the whole field (a memory-bound update in place), a
 checkpoint of the ${N} bands every ${SNAP_EVERY} steps, the next step after it is durable. Strata:
-the bands published through the shm tiers as above; POSIX: each band written to its own file and
-fsync'd, concurrently, from this process.
+the bands published through the shm tiers as above, into a dataset that keeps its latest version;
+POSIX: each band written over its own file and fsync'd, concurrently, from this process. Each loop
+runs twice (none, Strata, POSIX, then again) and its faster run counts: a first run also pays for
+memory the VM hands out for the first time.
 
 | checkpoints via | seconds | overhead vs no checkpoint |
 | --- | ---: | ---: |
