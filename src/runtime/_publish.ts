@@ -184,9 +184,17 @@ export class Publisher {
     const others = placementNodes(await this.#core.peers.nodes(), this.#core.node, this.#link);
     const placement = tiers.place(placed, others);
     const stored = await store(placement);
+    let checksum: number;
+    try {
+      checksum = await sum;
+    } catch (e) {
+      // A staged file that changed while it was read: nothing of it stays.
+      await tiers.deleteIf(key, stored.generation);
+      throw e;
+    }
     const record: FragmentRecord = {
       ...copy,
-      checksum: await sum,
+      checksum,
       tier: stored.primary,
       // Without a site, each attach decides (`auto`).
       ...(placement.reshape === "auto" ? {} : { reshape: placement.reshape }),
