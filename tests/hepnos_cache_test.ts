@@ -115,6 +115,8 @@ Deno.test("HepnosStore's cache drops a product another writer stores through the
   assert.deepEqual(await a.load([read(e0!)]), [new Uint8Array([1])]);
   await b.store([product(e0!, [2])]);
   assert.deepEqual(await a.load([read(e0!)]), [new Uint8Array([2])]);
+  a.close();
+  b.close();
   await shared.close();
   kv.close();
 });

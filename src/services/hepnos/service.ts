@@ -75,7 +75,10 @@ export const hepnos: ServiceDefinition = defineService({
     return Promise.resolve({
       name: ctx.name,
       info: () => ({ numTargets: store.numTargets, overwrite: policy === "overwrite" }),
-      close: () => Promise.resolve(),
+      close: () => {
+        store.close();
+        return Promise.resolve();
+      },
       // A product's blob lands in the tiers of its target's runtime.
       routes: {
         store: {

@@ -142,6 +142,7 @@ export class HepnosStore {
    */
   readonly #cache: ValueCache;
   readonly #cached: (target: number) => boolean;
+  readonly #unwatch: (() => void) | undefined;
 
   /** Creates the store over a service's metadata and targets. */
   constructor(
@@ -159,7 +160,8 @@ export class HepnosStore {
       maxValueBytes: KV_LIMITS.inlineValueBytes,
     });
     const node = options.node ?? (ring.runtimes.length === 1 ? ring.runtimes[0] : undefined);
-    const watched = cacheBytes > 0 && meta.watchWrites((keys) => this.#forget(keys)) !== undefined;
+    this.#unwatch = cacheBytes > 0 ? meta.watchWrites((keys) => this.#forget(keys)) : undefined;
+    const watched = this.#unwatch !== undefined;
     this.#cached = cacheBytes === 0
       ? () => false
       : watched
@@ -167,6 +169,11 @@ export class HepnosStore {
       : ring.runtimes.length > 1
       ? (t) => ring.runtimeOf(t) === node
       : () => false;
+  }
+
+  /** Stops following other writers' commits (the service closes). */
+  close(): void {
+    this.#unwatch?.();
   }
 
   /** How many targets items and products hash to. */
