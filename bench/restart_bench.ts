@@ -467,9 +467,10 @@ GB/s of field bytes (1e9). All processes share the machine's cores.
 What each side does:
 
 - Strata: one name server and three runtime processes; a durable dataset whose runtimes' tiers are
-  an shm tier (files on a tmpfs at ${SHM_MOUNT}, mounted \`${shmOptions}\`${
-      /huge=(always|within_size)/.test(shmOptions) ? ": 2 MiB pages" : ""
+  an shm tier (files on a tmpfs at ${SHM_MOUNT}${
+      /huge=(always|within_size)/.test(shmOptions) ? ", 2 MiB pages" : ""
     }) and a file tier (files on the disk, fsync'd).
+  The tmpfs is mounted \`${shmOptions}\`.
   The dataset keeps its latest committed version (retention 1), as each run overwrites the files.
   Bands ${
       [0, 1, 2].map((r) => {
@@ -487,10 +488,11 @@ What each side does:
     (bench/python/restart_map.py). Each asks every runtime holding bands of its block for their
     parts (\`POST .../parts\`: one request and one lease per runtime), maps the band files of the
     shm tiers read-only (\`numpy.memmap\`), reads every value of its block in place (a sum, no copy),
-    checks every 35th value, and releases its leases. "cold": the page cache ${
+    checks every 35th value, and releases its leases.
+    "cold": the page cache ${
       dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
-    } before the readers start; the shm copies are on a tmpfs, which dropping the page cache does
-    not evict (the fsync'd file copies are what survives a reboot).
+    } before the readers start; the shm copies are on a tmpfs, which dropping
+    the page cache does not evict (the fsync'd file copies are what survives a reboot).
   - restart HTTP cold / warm: reader ranks are concurrent clients in this process that attach their
     block over HTTP into buffers they own, from another runtime than the writer of their first band
     (bands crossing the data plane): the path of readers on any node, with no goal here.
