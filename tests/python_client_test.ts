@@ -104,6 +104,7 @@ Deno.test("Python client maps an shm copy read-only in place and the lease keeps
       "ok stream",
       "ok http",
       "ok parts",
+      "ok staged",
     ]);
     const { path, lease } = lastJson(ran.stdout) as { path: string; lease: string };
     assert.equal(path, `${await Deno.realPath(shm)}/.leases/${lease}.bin`);

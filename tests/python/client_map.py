@@ -90,5 +90,18 @@ while c.leases.live != 0 and time.time() < deadline:
     time.sleep(0.01)
 assert c.leases.live == 0
 print("ok parts")
+
+# Publish through the shm tier: the bytes go into a staged file, not the request body.
+c.create_dataset("staged", "dataset staged { var t [4, 512]float64 }")
+values = np.arange(4 * 512, dtype=np.float64).reshape(4, 512) * 3
+record = c.publish("staged", 1, "dataset", values, via="shm")
+assert record["committed"] and record["byteLength"] == values.nbytes
+assert np.array_equal(c.attach("staged", version=1, map=False), values)
+try:
+    c.publish("staged", 2, "dataset", values[:2], via="shm")
+    raise AssertionError("a short publish was accepted")
+except ValueError:
+    pass
+print("ok staged")
 c.close()
 print(json.dumps({"path": path, "lease": lease}))

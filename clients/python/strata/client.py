@@ -148,13 +148,50 @@ class Client:
     # -- publish and commit --------------------------------------------------------------------
 
     def publish(self, dataset: str, version: int, fragment: str, data: Any, *,
-                params: Params = None) -> Dict[str, Any]:
+                params: Params = None, via: str = "body") -> Dict[str, Any]:
         """Publishes one fragment region of a version: ``data`` is a numpy array, bytes, any
         buffer, or the views ``empty()`` made, exactly the fragment's bytes in its layout.
-        Returns the copy's record with ``committed`` (this publish completed the version)."""
+        Returns the copy's record with ``committed`` (this publish completed the version).
+
+        ``via``: ``"body"`` (default) sends the bytes in the request body; ``"shm"`` (a
+        process on the runtime's node) writes them into a file the runtime stages on its shm
+        tier and has the runtime publish that file (``POST .../stage``, then
+        ``POST /v1/stages/:stage``), falling back to the body when the runtime cannot stage
+        them (``not_here``)."""
+        if via not in ("body", "shm"):
+            raise ValueError(f"via must be 'body' or 'shm', found {via!r}")
         body = buffer_of(data)
         path = f"/datasets/{enc(dataset)}/versions/{int(version)}/fragments/{enc(fragment)}"
+        if via == "shm":
+            try:
+                stage = self.http.json("POST", f"{path}/stage{query(params)}")
+            except NotHereError:
+                stage = None
+            if stage is not None:
+                return self._publish_staged(stage, fragment, body)
         return self.http.raw("PUT", path + query(params), body, "application/octet-stream")
+
+    def _publish_staged(self, stage: Dict[str, Any], fragment: str,
+                        body: memoryview) -> Dict[str, Any]:
+        """Writes ``body`` into a staged file, then asks for its publish (abandoned on failure)."""
+        try:
+            if int(stage["byteLength"]) != body.nbytes:
+                raise ValueError(f"Cannot publish fragment '{fragment}': expected "
+                                 f"{stage['byteLength']} bytes, received {body.nbytes}")
+            fd = os.open(stage["path"], os.O_WRONLY)
+            try:
+                done = 0
+                while done < body.nbytes:
+                    done += os.pwrite(fd, body[done:], done)
+            finally:
+                os.close(fd)
+        except BaseException:
+            try:
+                self.http.json("DELETE", f"/stages/{enc(stage['stage'])}")
+            except (StrataError, OSError):
+                pass
+            raise
+        return self.http.json("POST", f"/stages/{enc(stage['stage'])}")
 
     def commit(self, dataset: str, version: int) -> Dict[str, Any]:
         """Commits a version explicitly; returns ``{version, retired}``."""
