@@ -34,6 +34,9 @@ export interface ServicesPoint {
 
 const SIZES = [100, 10_000, 1 << 20];
 const CLIENTS = [1, 4, 16];
+const SYSTEMS = ["strata", "files-sync", "files"] as const;
+/** Runs of each system per point, taking turns; each phase's fastest is kept. */
+const REPEATS = 2;
 
 function eventsFor(bytes: number, clients: number, mode: string): number {
   const budget = bytes >= 1 << 20 ? 64 : mode === "single" ? 2000 : 8000;
@@ -76,12 +79,30 @@ export async function servicesBench(): Promise<ServicesPoint[]> {
       for (const mode of ["single", "batched"] as const) {
         for (const clients of CLIENTS) {
           const events = eventsFor(bytes, clients, mode);
-          for (const system of ["strata", "files-sync", "files"] as const) {
-            const where = system === "strata"
-              ? server.url
-              : await Deno.makeTempDir({ dir: "tmp", prefix: "files_baseline_" });
-            const t = await runClients({ system, mode, where, events, bytes }, clients);
-            const n = events * clients;
+          const n = events * clients;
+          const best = new Map<string, WorkerTimes>();
+          // The systems take turns, REPEATS times: other work on the machine
+          // only slows a run down, so each phase's fastest run is kept.
+          for (let r = 0; r < REPEATS; r++) {
+            for (const system of SYSTEMS) {
+              const where = system === "strata"
+                ? server.url
+                : await Deno.makeTempDir({ dir: "tmp", prefix: "files_baseline_" });
+              const t = await runClients({ system, mode, where, events, bytes }, clients);
+              if (system !== "strata") await Deno.remove(where, { recursive: true });
+              const b = best.get(system);
+              best.set(
+                system,
+                b === undefined ? t : {
+                  createS: Math.min(b.createS, t.createS),
+                  storeS: Math.min(b.storeS, t.storeS),
+                  loadS: Math.min(b.loadS, t.loadS),
+                },
+              );
+            }
+          }
+          for (const system of SYSTEMS) {
+            const t = best.get(system)!;
             const p = {
               system,
               mode,
@@ -93,7 +114,6 @@ export async function servicesBench(): Promise<ServicesPoint[]> {
             };
             points.push(p);
             console.log(JSON.stringify(p));
-            if (system !== "strata") await Deno.remove(where, { recursive: true });
           }
         }
       }
@@ -133,38 +153,44 @@ ${rows.join("\n")}`;
 ${machine}
 
 Operations per second, all client processes together: Strata / files (ratio, goal ${GOAL}x: met or
-short). One \`strata serve\` with 8 targets, durable (a create or a store is answered once its KV
-commit is fsync'd; a product past 60 KiB is a blob whose bytes are written to the memory tier and
-fsync'd to the file tier before the record naming it commits). Small products are answered from the
-service's memory cache once stored.
+short). Each figure is the fastest of ${REPEATS} runs, the three systems taking turns. One
+\`strata serve\` with 8 targets, durable: a create or a store is answered once its KV commit is
+fsync'd; a product past 60 KiB is a blob whose bytes are written to the memory tier and fsync'd to
+the file tier before the record naming it commits. Small products are answered from the service's
+memory cache (256 MiB) once stored.
 
 ## Against files fsync'd like Strata's writes
 
-Each event is an empty file, each product a file, each fsync'd before the operation counts (a
-batch's files written and fsync'd concurrently); loads read the files back. The same durability on
-both sides.
+Each event an empty file, each product a file, each fsync'd before its operation counts (a batch's
+files written and fsync'd concurrently); loads read the files back. The same durability on both
+sides.
 
 ${table("files-sync")}
 
 ## Against files left in the page cache
 
-The same files, written without a sync: a process crash keeps them, a power loss may not.
+The same files, never synced: a process crash keeps them, a power loss may not.
 
 ${table("files")}
 
 ## What limits the figures short of the goal
 
-- Single operations: one HTTP request per create, store or load (about 0.2 ms for a bare request on
-  loopback, 0.4 to 1 ms through the service) against one system call; a page-cache read takes tens
-  of microseconds, so single loads stay far below 10x, and single creates and stores are bounded by
-  the request and one KV commit each.
-- Products stored: every product is a row of the registry's Deno KV (SQLite), a few tens of
-  microseconds each in one writer, with at most 100 put-if-absent checks per commit; 1 MiB
-  products travel the HTTP body (about 1 ms per MiB on loopback, read into one buffer), are written
-  to the file tier and fsync'd, then their record commits: the same bytes to disk as the files, plus
-  the transfer.
-- Products loaded in batches: one request and one framed answer per 128 products (8 per request for
-  1 MiB), the answer built from memory, against 128 concurrent page-cache reads.
+Costs measured alone on this machine (loopback, the registry's KV file on the same disk):
+
+- Single operations: one HTTP request each, about 0.2 ms bare on loopback and 0.3 to 1 ms through
+  the service, against one system call. A create or a store also waits for its KV commit's fsync
+  (about 0.3 ms); a load answered from memory still pays the request, against a page-cache read of
+  tens of microseconds.
+- Products stored: each product is a row of the registry's Deno KV (SQLite, one writer), and a
+  commit holds at most 100 put-if-absent checks (a store checks that it replaces nothing, so it need
+  not read what it replaces): 128 products of 100 B take two commits, about 55,000 products/s at
+  best from KV alone, 80,000 without the checks. 10 kB products fill commits of at most 720 KiB,
+  written to SQLite's log and fsync'd.
+- 1 MiB products: the body crosses HTTP (1 to 2 ms per MiB on loopback), then the blob is written
+  and fsync'd to the file tier (about 1.8 ms) before its record commits, against a file written
+  (and fsync'd) in 0.6 to 1.8 ms.
+- Batched loads: one request and one framed answer per 128 products (8 of 1 MiB), built from memory,
+  against 128 concurrent page-cache reads.
 - Two cores shared by the server, up to 16 client processes, the file baselines and other work:
   figures move by up to 2x between runs.
 `;
