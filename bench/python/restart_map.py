@@ -5,8 +5,8 @@ argv: URLS DATASET VERSION ROWS COLS RANKS WRITERS
   WRITERS  for each row band, the index in URLS of the runtime it was published through
            (comma separated)
   RANKS    readers in a grid of 4 block columns; each asks every runtime holding bands its
-           2-D block spans for the parts of its block (``POST .../parts``: one request per
-           runtime, one lease, an shm tier file per band), maps them read-only
+           2-D block spans, at once, for the parts of its block (``POST .../parts``: one request
+           per runtime, one lease, an shm tier file per band), maps them read-only
            (``numpy.memmap``), reads every value of its block in place (a sum over the mapped
            rows: no copy), checks every 35th value, then releases its leases.
 
@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -35,8 +36,9 @@ def read(k, start, out):
     first, last = r0 // band_rows, (r0 + h - 1) // band_rows
     holders = sorted({writers[b] for b in range(first, last + 1)})
     clients = {i: strata.Client(urls[i], map=True) for i in holders}
-    for c in clients.values():
-        c.health()
+    pool = ThreadPoolExecutor(max_workers=len(clients))
+    # Each client's connection is its thread's: connect from the threads that will ask.
+    list(pool.map(lambda c: c.health(), clients.values()))
     want_total = float(np.add.outer(np.arange(r0, r0 + h, dtype=np.float64) * 10_000,
                                     np.arange(c0, c0 + w, dtype=np.float64)).sum())
     block = {"r0": r0, "r1": r0 + h, "c0": c0, "c1": c0 + w}
@@ -44,8 +46,10 @@ def read(k, start, out):
     ok = True
     total = 0.0
     seen = set()
-    for i, c in clients.items():
-        got = c.map_parts(dataset, "block", version=version, params=block)
+    # The runtimes are asked at once: each answer is a round trip to its name server.
+    answers = list(pool.map(lambda c: c.map_parts(dataset, "block", version=version,
+                                                  params=block), clients.values()))
+    for got in answers:
         for part in got.parts:
             b = part.bindings["r0"] // band_rows
             seen.add(b)
@@ -59,10 +63,11 @@ def read(k, start, out):
             ok = ok and bool(np.array_equal(sample, want))
             del rect, sample
         del got
+    del answers
     ok = ok and seen == set(range(first, last + 1))
     ok = ok and abs(total - want_total) <= 1e-9 * abs(want_total)
-    for c in clients.values():
-        c.close()
+    list(pool.map(lambda c: c.close(), clients.values()))
+    pool.shutdown()
     out.put(ok)
 
 
