@@ -301,9 +301,9 @@ class LeaseGroups {
     const group = this.#groups.get(lease);
     if (group === undefined) return false;
     this.#groups.delete(lease);
-    let held = false;
-    for (const m of group.members) held = (await this.#leases.release(m)) || held;
-    return held;
+    // At once: each member's link is unlinked on the file system's threads.
+    const held = await Promise.all(group.members.map((m) => this.#leases.release(m)));
+    return held.some(Boolean);
   }
 
   /** Forgets groups whose members expired (the leases sweep those). */
