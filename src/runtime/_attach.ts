@@ -85,6 +85,15 @@ export class AttachReader {
     // transfer or change the buffer they get and the tier's copy must stay intact.
     const direct = sources.length === 1 && !holdsHere(sources[0]!, this.#core.node);
     const sink = this.#sinks(layout, direct, into);
+    if (sources.length === 1) {
+      // One copy, the common attach: its failure is the attach's as it is.
+      const part = await this.#readAny(sources[0]!, layout, mode, sink, into);
+      try {
+        return { version, layout, bytes: this.#assemble([part], layout, direct, into) };
+      } finally {
+        if (part.pooled) this.#core.scratch.give(part.bytes);
+      }
+    }
     const settled = await Promise.allSettled(
       sources.map((s) => this.#readAny(s, layout, mode, sink, into)),
     );

@@ -65,6 +65,8 @@ export class Holdings {
   /** Per tier, its copies least recently used (or arrived) first: the spill rule's candidates. */
   readonly #lru = new Map<string, Map<string, Holding>>();
   #clock = 0;
+  /** The copy touched last, while no list changed since: touching it again moves nothing. */
+  #last: Holding | undefined;
 
   /** An empty index over `tiers`, fastest first. */
   constructor(tiers: readonly DeclaredTier[]) {
@@ -117,6 +119,9 @@ export class Holdings {
    */
   touch(h: Holding): void {
     h.lastUse = ++this.#clock;
+    // Used again with nothing listed since: it is at the recent end already.
+    if (this.#last === h) return;
+    this.#last = h;
     for (const name of h.tiers) {
       const list = this.#lru.get(name)!;
       list.delete(h.key);
@@ -131,12 +136,14 @@ export class Holdings {
     if (h.tiers.size >= 1) this.#bump(name, h.byteLength);
     h.tiers.add(name);
     this.#lru.get(name)!.set(h.key, h);
+    this.#last = undefined;
   }
 
   /** Unlists tier `name` for `h`'s key, keeping the shared-bytes counts. */
   detach(h: Holding, name: string): void {
     if (!h.tiers.delete(name)) return;
     this.#lru.get(name)!.delete(h.key);
+    this.#last = undefined;
     if (h.tiers.size >= 1) this.#bump(name, -h.byteLength);
     if (h.tiers.size === 1) { for (const other of h.tiers) this.#bump(other, -h.byteLength); }
   }
