@@ -1,11 +1,11 @@
 /**
  * The producer of the streaming benchmark: a simulation with the runtime
  * embedded (node `producer`), publishing an array of structs every step.
- * It stays at most two versions ahead of the consumer, which writes the
- * last version it consumed on this process's stdin, one per line.
+ * It stays at most AHEAD (default 2) versions ahead of the consumer, which
+ * writes the last version it consumed on this process's stdin, one per line.
  *
  * Run by bench/streaming_bench.ts: `deno run --allow-net=127.0.0.1
- * --allow-read=tmp --allow-write=tmp bench/_producer.ts NAMESERVER DATASET PARTICLES STEPS`
+ * --allow-read=tmp --allow-write=tmp bench/_producer.ts NAMESERVER DATASET PARTICLES STEPS [AHEAD]`
  *
  * @module
  */
@@ -16,10 +16,11 @@ import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { WireServer } from "../src/wire/server.ts";
 
-const [url, dataset, count, stepsText] = Deno.args;
+const [url, dataset, count, stepsText, aheadText] = Deno.args;
 const node = `producer-${dataset}`;
 const n = Number(count);
 const steps = Number(stepsText);
+const ahead = Number(aheadText ?? 2);
 const names = new RemoteNameService({ urls: [url!], node });
 const dir = await Deno.makeTempDir({ dir: "tmp" });
 const runtime = new Runtime({
@@ -67,12 +68,12 @@ const acks = (async () => {
   }
 })();
 
-// Like a simulation that computes its next step while the last one is
-// published: up to two publishes in flight, never more than two versions
-// ahead of the consumer.
+// Like a simulation that computes its next step while the last ones are
+// published: up to `ahead` publishes in flight, never more than `ahead`
+// versions ahead of the consumer.
 const inflight = new Set<Promise<unknown>>();
 for (let v = 1; v <= steps; v++) {
-  while (consumed < v - 2 || inflight.size >= 2) await changed();
+  while (consumed < v - ahead || inflight.size >= ahead) await changed();
   const p = runtime.publish({
     dataset: dataset!,
     version: v,

@@ -15,14 +15,15 @@ fragment soa columnar { var p { x, y, z, energy } = p }`;
 
 /**
  * Starts the producer process: it publishes `steps` versions of `n`
- * particles into `dataset` at the name server `url`, as far ahead as the
- * acknowledgements written to its standard input allow.
+ * particles into `dataset` at the name server `url`, at most `ahead`
+ * versions ahead of the acknowledgements written to its standard input.
  */
 export function spawnProducer(
   url: string,
   dataset: string,
   n: number,
   steps: number,
+  ahead = 2,
 ): Deno.ChildProcess {
   return new Deno.Command("deno", {
     args: [
@@ -35,6 +36,7 @@ export function spawnProducer(
       dataset,
       String(n),
       String(steps),
+      String(ahead),
     ],
     stdin: "piped",
     stdout: "null",

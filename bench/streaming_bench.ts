@@ -53,6 +53,10 @@ const PLAN: [number, number][] = (
     : undefined) ?? "1:120,16:40,64:30"
 ).split(",").map((p) => p.split(":").map(Number) as [number, number]);
 const WARMUP = 2;
+// Versions in flight: the producer runs at most AHEAD versions ahead of the
+// consumer, whose stream fetches as many ahead; the dataset keeps two more.
+// (ADIOS2 SST's writer queue is unbounded by default.)
+const AHEAD = 4;
 const MODES: readonly StreamingMode[] = ["wait", "subscribe"];
 
 /** Runs the benchmark and writes bench/results/streaming.{json,md}. */
@@ -84,13 +88,15 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
         await names.createDataset({
           name: dataset,
           description: fieldDescription(n),
-          retention: 4,
+          retention: AHEAD + 2,
         });
         // Subscribed before the producer starts: every commit is pushed.
         const stream = mode === "subscribe"
-          ? runtime.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16 }, { ahead: 2 })
+          ? runtime.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16 }, {
+            ahead: AHEAD,
+          })
           : undefined;
-        const producer = spawnProducer(ns.url, dataset, n, steps);
+        const producer = spawnProducer(ns.url, dataset, n, steps, AHEAD);
         const acks = producer.stdin.getWriter();
         let verified = true;
         let t0 = 0;
@@ -170,11 +176,12 @@ async function write(points: StreamingPoint[]): Promise<void> {
 
 ${machine}
 A producer process (runtime embedded) publishes particles {x, y, z, energy float64} as an array of
-structs every step, at most two versions ahead; the consumer (runtime embedded, another process)
+structs every step, at most ${AHEAD} versions ahead of the consumer's acknowledgements (the dataset
+keeps ${AHEAD + 2}); the consumer (runtime embedded, another process)
 takes each version as struct of arrays (fragment \`soa columnar\`) into one buffer it reuses every
 step. Mode \`wait\`: an attach that waits for each version (one lookup at the name server per step).
 Mode \`subscribe\`: the name server pushes each commit with its copy list, and the consumer's
-runtime fetches up to 2 versions ahead while the application works on the one it took. GB/s of
+runtime fetches up to ${AHEAD} versions ahead while the application works on the one it took. GB/s of
 field bytes per second at steady state (after ${WARMUP} warm-up steps): transfer over the data plane,
 CRC-32, AoS -> SoA transform included. Raw TCP: two processes, same sizes, into one reused buffer
 as well, same run.
