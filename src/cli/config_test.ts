@@ -73,6 +73,10 @@ Deno.test("parseConfig() names the key of a bad value", () => {
       "limits:\n  maxBodyBytes: 0\n",
       "Invalid configuration: 'limits.maxBodyBytes' must be an integer from 1 to 9007199254740991, found 0",
     ],
+    [
+      "services:\n  hepnos: { blobSweepMs: 10 }\n",
+      "Invalid configuration: 'services.hepnos.blobSweepMs' must be an integer from 1000 to 86400000, found 10",
+    ],
   ];
   for (const [text, message] of cases) {
     assert.throws(

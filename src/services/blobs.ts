@@ -204,6 +204,17 @@ export class BlobStore {
     return this.#tiers.copyTo(this.#key(ref.id), tier, this.#placed(ref.id, ref.size));
   }
 
+  /** The ids of the service's blobs this node's tiers hold now. */
+  heldIds(): string[] {
+    const prefix = this.#key("");
+    return this.#tiers.keys(prefix).map((k) => k.slice(prefix.length));
+  }
+
+  /** Removes blob `id` from every tier of this node (a blob no record names). */
+  deleteId(id: string): Promise<void> {
+    return this.#tiers.delete(this.#key(id));
+  }
+
   /** The tiers holding the blob, fastest first. */
   tiersOf(ref: BlobRef): string[] {
     return this.#tiers.tiersOf(this.#key(ref.id));

@@ -28,6 +28,12 @@ export interface ServiceConfig {
    * (default): every target on the runtime serving the request.
    */
   readonly runtimes: readonly string[];
+  /**
+   * How often this runtime sweeps the service's blobs that no key names
+   * (`ServiceMeta.sweepBlobs`), in ms: 0 never; at least 1000 (default
+   * 600 000, ten minutes).
+   */
+  readonly blobSweepMs?: number;
 }
 
 /** Services by name. */
@@ -41,6 +47,7 @@ const KEYS = [
   "maxBodyBytes",
   "options",
   "runtimes",
+  "blobSweepMs",
 ];
 
 /**
@@ -81,6 +88,7 @@ export function parseServicesConfig(raw: unknown): ServicesConfig {
       maxBodyBytes: int(s.maxBodyBytes ?? 64 << 20, `${path}.maxBodyBytes`, 1024, 2 ** 31),
       options: mapping(s.options ?? {}, `${path}.options`),
       runtimes: names(s.runtimes ?? [], `${path}.runtimes`),
+      blobSweepMs: sweepMs(s.blobSweepMs ?? 600_000, `${path}.blobSweepMs`),
     };
   }
   return out;
@@ -103,6 +111,11 @@ function names(v: unknown, path: string): string[] {
 function bool(v: unknown, path: string): boolean {
   if (typeof v !== "boolean") fail(path, "true or false", v);
   return v;
+}
+
+function sweepMs(v: unknown, path: string): number {
+  if (v === 0) return 0;
+  return int(v, path, 1000, 86_400_000);
 }
 
 function int(v: unknown, path: string, lo: number, hi: number): number {

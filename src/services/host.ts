@@ -22,6 +22,7 @@ import type { ServiceConfig, ServicesConfig } from "./config.ts";
 import { ServiceMeta } from "./meta.ts";
 import type { MetaKv } from "./meta_kv.ts";
 import { OCTET_STREAM } from "./frames.ts";
+import { log } from "../observe/mod.ts";
 import {
   RawBody,
   RawReply,
@@ -122,6 +123,8 @@ export class ServiceHost {
   readonly #node: string;
   readonly #routing: ServiceRouting | undefined;
   #nodes: { at: number; list: Promise<readonly ServiceNode[]> } | undefined;
+  /** Stops the periodic blob sweeps. */
+  #sweeps: (() => void)[] = [];
 
   private constructor(
     services: ReadonlyMap<string, HostedService>,
@@ -136,6 +139,7 @@ export class ServiceHost {
   /** Opens every enabled service; `InvalidConfigError` for an unknown one or option. */
   static async open(options: ServiceHostOptions): Promise<ServiceHost> {
     const open = new Map<string, HostedService>();
+    const sweeps: (() => void)[] = [];
     for (const [name, c] of Object.entries(options.config)) {
       const def = options.definitions.find((d) => d.name === name);
       if (def === undefined) {
@@ -163,16 +167,20 @@ export class ServiceHost {
         virtualNodes: c.virtualNodes,
         runtimes: runtimesOf(c, options.tiers.node),
       });
+      const meta = new ServiceMeta(options.kv, name, blobs);
       const service = await def.open({
         name,
-        meta: new ServiceMeta(options.kv, name, blobs),
+        meta,
         blobs,
         targets: ring,
         options: c.options,
       });
       open.set(name, { service, maxBodyBytes: c.maxBodyBytes, ring });
+      if ((c.blobSweepMs ?? 0) > 0) sweeps.push(sweepEvery(meta, c.blobSweepMs!));
     }
-    return new ServiceHost(open, options.tiers.node, options.routing);
+    const host = new ServiceHost(open, options.tiers.node, options.routing);
+    host.#sweeps = sweeps;
+    return host;
   }
 
   /** The service `name`; `NotFoundError` when none runs under it. */
@@ -264,6 +272,7 @@ export class ServiceHost {
 
   /** Closes every service. */
   async close(): Promise<void> {
+    for (const stop of this.#sweeps) stop();
     for (const { service } of this.services.values()) await service.close();
   }
 
@@ -346,4 +355,27 @@ function merge(
     g.at.forEach((i, k) => out[i] = got[k]);
   }
   return { ...parts[0]!.answer, [route.answer ?? ""]: out };
+}
+
+/**
+ * Sweeps `meta`'s unnamed blobs every `ms` (one sweep at a time; a timer
+ * that does not keep the process alive); returns what stops it.
+ */
+function sweepEvery(meta: ServiceMeta, ms: number): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    meta.sweepBlobs().then((r) => {
+      if (r.freed > 0) log.info("blobs swept", { service: meta.service, ...r });
+    }, (e) => {
+      log.warn("blob sweep failed", {
+        service: meta.service,
+        error: (e as Error).message,
+        message: "the next sweep tries again",
+      });
+    }).finally(() => running = false);
+  }, ms);
+  Deno.unrefTimer(timer);
+  return () => clearInterval(timer);
 }

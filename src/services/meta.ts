@@ -84,6 +84,8 @@ export class ServiceMeta {
   readonly blobs: BlobStore;
   readonly #kv: MetaKv;
   readonly #prefix: Deno.KvKey;
+  /** Blobs the last sweep found held and unnamed. */
+  #unnamedBefore = new Set<string>();
 
   /**
    * Opens the keys of `service` in `kv`: a Deno KV of this process (its
@@ -185,6 +187,36 @@ export class ServiceMeta {
       }
       if (keys.length > 0) listener(keys);
     });
+  }
+
+  /**
+   * Frees the blobs of this service that this node holds and no key names:
+   * left by a crash between a blob's write and the commit of the record
+   * naming it, or between a commit and the freeing of the blob it replaced.
+   * A blob is freed only when two sweeps in a row found it unnamed, so a
+   * write under way during one sweep (its blob stored, its record not yet
+   * committed) is named by the next: call it no more often than a write
+   * may take. Reads every key of the service (its values, not its blobs).
+   */
+  async sweepBlobs(): Promise<{ held: number; unnamed: number; freed: number }> {
+    const held = this.blobs.heldIds();
+    const named = new Set<string>();
+    const all = { prefix: this.#prefix, limit: Number.MAX_SAFE_INTEGER, reverse: false };
+    for await (const e of this.#kv.list(all)) {
+      const v = e.value as Stored | null;
+      if (v !== null && !(v instanceof Uint8Array) && typeof v === "object" && "blob" in v) {
+        named.add(v.blob.id);
+      }
+    }
+    const unnamed = held.filter((id) => !named.has(id));
+    let freed = 0;
+    for (const id of unnamed) {
+      if (!this.#unnamedBefore.has(id)) continue;
+      await this.blobs.deleteId(id);
+      freed++;
+    }
+    this.#unnamedBefore = new Set(unnamed);
+    return { held: held.length, unnamed: unnamed.length, freed };
   }
 
   /** The entries of a scan, in key order (bytes compare bytewise, numbers numerically). */

@@ -68,3 +68,23 @@ Deno.test("ServiceMeta.write() fits 128 values of 10 kB, as a write batch sends 
   assert.equal((await meta.write(ops)).filter(Boolean).length, 128);
   kv.close();
 });
+
+Deno.test("ServiceMeta.sweepBlobs() frees a blob no key names once two sweeps found it so", async () => {
+  const { kv, meta } = await open();
+  const big = new Uint8Array(KV_LIMITS.inlineValueBytes + 1).fill(7);
+  await meta.write([{ type: "set", key: ["kept"], value: big }]);
+  // A crash between a blob's write and its record's commit leaves this.
+  const orphan = await meta.blobs.put(new Uint8Array(100_000));
+  assert.deepEqual(await meta.sweepBlobs(), { held: 2, unnamed: 1, freed: 0 });
+  assert.deepEqual(await meta.sweepBlobs(), { held: 2, unnamed: 1, freed: 1 });
+  assert.equal(meta.blobs.heldIds().includes(orphan.id), false);
+  // A write under way during a sweep: its blob is stored, its record not
+  // yet committed. The next sweep finds it named and keeps it.
+  const late = await meta.blobs.put(big);
+  assert.deepEqual(await meta.sweepBlobs(), { held: 2, unnamed: 1, freed: 0 });
+  await kv.set(["svc", "s", "late"], { blob: late });
+  assert.deepEqual(await meta.sweepBlobs(), { held: 2, unnamed: 0, freed: 0 });
+  assert.deepEqual(await meta.get(["kept"]), big);
+  assert.deepEqual(await meta.get(["late"]), big);
+  kv.close();
+});
