@@ -6,7 +6,6 @@
  */
 
 import {
-  compileDescription,
   type Dataset,
   descriptionFromJson,
   descriptionToJson,
@@ -19,6 +18,7 @@ import type { FragmentLayout } from "../transform/layout.ts";
 import { chunks, deletion } from "./_deletes.ts";
 import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.ts";
 import { knownSizes, layoutOf } from "./_version_sizes.ts";
+import { compileShared } from "./_compiled.ts";
 import { KEYS } from "./keys.ts";
 import type {
   CreateDatasetInput,
@@ -238,7 +238,7 @@ export class Datasets {
 }
 
 function compileInput(input: CreateDatasetInput): Dataset {
-  if (typeof input.description === "string") return compileDescription(input.description);
+  if (typeof input.description === "string") return compileShared(input.description);
   const json = input.description ?? input.descriptionJson;
   if (json === undefined) {
     throw new InvalidRequestError(

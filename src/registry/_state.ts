@@ -7,7 +7,8 @@
  */
 
 import type { NoticeQueue } from "./notice_queue.ts";
-import { compileDescription, type Dataset, datasetLayout } from "../ddl/mod.ts";
+import { type Dataset, datasetLayout } from "../ddl/mod.ts";
+import { compileShared, sharedWhole } from "./_compiled.ts";
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Coverage } from "./coverage.ts";
@@ -326,13 +327,15 @@ export class RegistryState implements Disposable {
  * ```
  */
 export function datasetEntry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
-  const ds = compiled ?? compileDescription(record.description);
+  const ds = compiled ?? compileShared(record.description);
   const sizeVars = sizeVariables(ds);
   const perVersion = new Set([...sizeVars].filter((k) => record.sizes[k] === undefined));
   return {
     record,
     ds,
-    whole: perVersion.size === 0 ? datasetLayout(ds, record.sizes) : undefined,
+    whole: perVersion.size === 0
+      ? Object.keys(record.sizes).length === 0 ? sharedWhole(ds) : datasetLayout(ds, record.sizes)
+      : undefined,
     sizeVars,
     perVersion,
     versions: new Map(),

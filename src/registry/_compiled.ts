@@ -1,0 +1,70 @@
+/**
+ * Compiled descriptions shared by the datasets that have the same text.
+ *
+ * Why: many datasets of one run are created from one description; compiling
+ * it for each took a fifth of a create's time, and each copy of the compiled
+ * form and its whole layout weighed on the garbage collector for as long as
+ * the dataset lived (bench/registry_wrk_bench.ts, creates 100 per request).
+ * A compiled `Dataset` and a `FragmentLayout` are read-only, so datasets may
+ * share them.
+ *
+ * @module
+ */
+
+import { compileDescription, type Dataset, datasetLayout } from "../ddl/mod.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
+
+/** Most description texts kept; the least recently used goes first. */
+const MAX_KEPT = 256;
+
+const compiled = new Map<string, Dataset>();
+const wholes = new WeakMap<Dataset, FragmentLayout>();
+
+/**
+ * The compiled form of `source`, shared with every other caller that
+ * compiled the same text; throws as `compileDescription` does (errors are
+ * not kept).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileShared } from "./_compiled.ts";
+ * const a = compileShared("dataset { var x [4]float64 }");
+ * assert.equal(compileShared("dataset { var x [4]float64 }"), a);
+ * assert.equal(a.variables.has("x"), true);
+ * ```
+ */
+export function compileShared(source: string): Dataset {
+  let ds = compiled.get(source);
+  if (ds !== undefined) {
+    // Most recently used last.
+    compiled.delete(source);
+  } else {
+    ds = compileDescription(source);
+    if (compiled.size >= MAX_KEPT) compiled.delete(compiled.keys().next().value!);
+  }
+  compiled.set(source, ds);
+  return ds;
+}
+
+/**
+ * The whole layout of `ds` with no size given at creation, shared by the
+ * datasets of one compiled description; throws as `datasetLayout` does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileShared, sharedWhole } from "./_compiled.ts";
+ * const ds = compileShared("dataset { var x [4]float64 }");
+ * assert.equal(sharedWhole(ds).byteLength, 32);
+ * assert.equal(sharedWhole(ds), sharedWhole(ds));
+ * ```
+ */
+export function sharedWhole(ds: Dataset): FragmentLayout {
+  let whole = wholes.get(ds);
+  if (whole === undefined) {
+    whole = datasetLayout(ds, {});
+    wholes.set(ds, whole);
+  }
+  return whole;
+}
