@@ -8,6 +8,7 @@ import type { Hono } from "hono";
 import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from "../errors.ts";
 import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readBoundedBytes, readExactBody } from "./body.ts";
+import { BatchGate } from "./batch_gate.ts";
 import type { Catalog } from "./catalog.ts";
 import type { CreateDatasetInput } from "../registry/records.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
@@ -27,6 +28,11 @@ export interface DataRouteOptions {
   readonly maxBodyBytes: number;
   /** Largest fragment payload. */
   readonly maxPayloadBytes: number;
+  /**
+   * Most operations of `/v1/batch` requests run at once (default 8192);
+   * further requests wait their turn (`BatchGate`).
+   */
+  readonly maxBatchOpsInFlight?: number;
   /** Longest `wait` an attach may ask for, in ms (default 3 600 000: an hour); 400 above. */
   readonly maxWaitMs?: number;
   /**
@@ -151,14 +157,23 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
       },
     });
   });
+  const gate = new BatchGate(o.maxBatchOpsInFlight ?? DEFAULT_MAX_BATCH_OPS);
   app.post("/v1/batch", async (c) => {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes) as { ops?: unknown };
     if (!Array.isArray(body?.ops)) {
       throw new InvalidRequestError('Invalid batch: expected {"ops": [...]}');
     }
-    return reply(c, { results: await o.catalog.batch(body.ops) });
+    const leave = await gate.enter(body.ops.length);
+    try {
+      return reply(c, { results: await o.catalog.batch(body.ops) });
+    } finally {
+      leave();
+    }
   });
 }
+
+/** Batch operations running at once, unless configured (bench/registry_wrk_bench.ts). */
+const DEFAULT_MAX_BATCH_OPS = 8192;
 
 /** The longest attach wait, unless configured: an hour. */
 const DEFAULT_MAX_WAIT_MS = 3_600_000;
