@@ -117,12 +117,19 @@ export function wholeOf(d: DatasetEntry, v: VersionEntry): FragmentLayout | unde
  */
 export function restoreSizes(d: DatasetEntry, v: VersionEntry): void {
   const sizes: Record<string, number> = { ...v.storedSizes };
-  for (const h of v.held.values()) {
-    for (const k of d.perVersion) {
-      const n = h.record.bindings[k];
-      if (n !== undefined) sizes[k] = n;
+  // Without sizes per version no copy gives one: a failure in a version of
+  // a million copies does not look at each of them.
+  if (d.perVersion.size > 0) {
+    for (const h of v.held.values()) {
+      for (const k of d.perVersion) {
+        const n = h.record.bindings[k];
+        if (n !== undefined) sizes[k] = n;
+      }
     }
   }
+  // The same sizes keep the whole layout, and the coverage of the durable
+  // copies (a copy whose registration failed was never in it).
+  if (sameSizes(sizes, v.sizes)) return;
   v.sizes = sizes;
   v.whole = undefined;
   v.coverage = undefined;
@@ -162,4 +169,10 @@ export function layoutOf(
   const kept = d.whole ??
     (v !== undefined && Object.keys(region.sizes).length === 0 ? wholeOf(d, v) : undefined);
   return kept ?? datasetLayout(d.ds, region.layoutBindings);
+}
+
+function sameSizes(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>) {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => a[k] === b[k]);
 }

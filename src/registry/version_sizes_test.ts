@@ -3,6 +3,9 @@ import { ConflictError, LayoutError, SizeMismatchError } from "../errors.ts";
 import { rejectsWith, withRegistry } from "./_testing.ts";
 import type { FragmentRecord } from "./records.ts";
 import { openRegistry } from "./registry.ts";
+import { datasetEntry, newVersion } from "./_state.ts";
+import { restoreSizes, wholeOf } from "./_version_sizes.ts";
+import { Coverage } from "./coverage.ts";
 
 /** DRepl's variable-sized array: its size is published with it, per version. */
 const DREPL = `dataset p {
@@ -160,4 +163,43 @@ Deno.test("openRegistry() finds each version's sizes again after a close", async
     });
     assert.equal(layout.byteLength, whole(3));
   });
+});
+
+Deno.test("restoreSizes() keeps the whole layout and coverage when no size changes", () => {
+  const d = datasetEntry({
+    name: "t",
+    description: "dataset { var x [4]float64 }",
+    retention: 2,
+    durable: false,
+    overwrite: false,
+    sizes: {},
+    createdAt: 1,
+  });
+  const v = newVersion(d, 1);
+  const coverage = new Coverage(wholeOf(d, v)!);
+  v.coverage = coverage;
+  restoreSizes(d, v);
+  assert.equal(v.coverage, coverage);
+  assert.deepEqual(v.sizes, {});
+});
+
+Deno.test("restoreSizes() drops a size only a failed copy gave, with the whole layout", () => {
+  const d = datasetEntry({
+    name: "p",
+    description: DREPL,
+    retention: 2,
+    durable: false,
+    overwrite: false,
+    sizes: {},
+    createdAt: 1,
+  });
+  const v = newVersion(d, 1);
+  v.storedSizes = { sz: 2 };
+  v.sizes = { sz: 2 };
+  restoreSizes(d, v);
+  assert.deepEqual(v.sizes, { sz: 2 });
+  v.sizes = { sz: 5 };
+  restoreSizes(d, v);
+  assert.deepEqual(v.sizes, { sz: 2 });
+  assert.equal(v.whole, undefined);
 });
