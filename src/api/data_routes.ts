@@ -29,7 +29,7 @@ export interface DataRouteOptions {
   /** Largest fragment payload. */
   readonly maxPayloadBytes: number;
   /**
-   * Most operations of `/v1/batch` requests run at once (default 8192);
+   * Most operations of `/v1/batch` requests run at once (default 2048);
    * further requests wait their turn (`BatchGate`).
    */
   readonly maxBatchOpsInFlight?: number;
@@ -173,7 +173,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
 }
 
 /** Batch operations running at once, unless configured (bench/registry_wrk_bench.ts). */
-const DEFAULT_MAX_BATCH_OPS = 8192;
+const DEFAULT_MAX_BATCH_OPS = 2048;
 
 /** The longest attach wait, unless configured: an hour. */
 const DEFAULT_MAX_WAIT_MS = 3_600_000;
