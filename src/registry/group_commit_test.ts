@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClosedError } from "../errors.ts";
-import { GroupCommitter, keyBytesOf, type Mutation } from "./group_commit.ts";
+import { GroupCommitter, keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
 
 const set = (key: Deno.KvKey, value: unknown): Mutation => ({ type: "set", key, value });
 
@@ -137,4 +137,50 @@ Deno.test("GroupCommitter.drain() resolves once every queued write is committed"
     assert.equal(gc.writes, 2);
     await writes;
   });
+});
+
+/** The estimate as first written: every value through a JSON replacer. */
+function referenceBytes(mutations: readonly Mutation[]): number {
+  let bytes = 0;
+  for (const m of mutations) {
+    bytes += keyBytesOf(m.key);
+    if (m.type !== "set") continue;
+    let binary = 0;
+    const json = JSON.stringify(m.value, (_k, v) => {
+      if (typeof v === "bigint") return String(v);
+      if (ArrayBuffer.isView(v)) {
+        binary += v.byteLength;
+        return 0;
+      }
+      return v;
+    }) ?? "";
+    // deno-lint-ignore no-control-regex
+    bytes += 16 + binary + (/^[\x00-\x7f]*$/.test(json) ? json.length : json.length * 2);
+  }
+  return bytes;
+}
+
+Deno.test("mutationBytes() matches the replacer estimate for records, byte arrays, big integers and text", () => {
+  const values: unknown[] = [
+    { dataset: "p", version: 1, fragment: "cell", bindings: { r: 7 }, node: "n1", checksum: 0 },
+    { name: "é", sizes: {}, list: [1, "two", null, true, undefined] },
+    { bytes: new Uint8Array(300), nested: [{ big: 12n }] },
+    { at: new Date(0), deep: { a: { b: { c: [1.5, -2, 1e300] } } } },
+    "plain text",
+    42,
+    null,
+    undefined,
+    [new Float64Array(4), 1n, "x"],
+  ];
+  let seed = 1;
+  const rand = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  for (let i = 0; i < 200; i++) {
+    const o: Record<string, unknown> = {};
+    for (let k = 0; k < rand(6); k++) o[`k${k}`] = values[rand(values.length)];
+    values.push(o);
+  }
+  for (const value of values) {
+    const m: Mutation[] = [{ type: "set", key: ["k", 1], value }];
+    assert.equal(mutationBytes(m).bytes, referenceBytes(m));
+  }
 });
