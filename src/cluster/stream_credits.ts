@@ -26,10 +26,14 @@ export class StreamCredit {
   /** Resolves once one more version may be written (`signal`: stop waiting). */
   async ready(signal?: AbortSignal): Promise<void> {
     while (this.#sent - this.#taken >= this.limit && signal?.aborted !== true) {
+      let onAbort = () => {};
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        signal?.addEventListener("abort", () => resolve(), { once: true });
+        onAbort = () => resolve();
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
+      // Each wait's listener goes with it: a long stream waits many times.
+      signal?.removeEventListener("abort", onAbort);
       this.#wake = undefined;
     }
   }
