@@ -16,7 +16,11 @@ export interface ServiceContext {
   readonly name: string;
   /** Its keys in the registry's KV. */
   readonly meta: ServiceMeta;
-  /** Its blobs in the node's tiers. */
+  /**
+   * Its blobs in the node's tiers. A blob put here directly must be named
+   * by a value `{ blob: ref }` written through `meta`, or the runtime's
+   * sweep of unnamed blobs frees it (`blobSweepMs`, docs/services.md).
+   */
   readonly blobs: BlobStore;
   /** The targets its keys hash to. */
   readonly targets: TargetRing;
