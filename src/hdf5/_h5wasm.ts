@@ -7,17 +7,31 @@
  * @module
  */
 
-import h5wasm from "h5wasm";
 import type { File as H5File } from "h5wasm";
 
+/** The h5wasm library. */
+type H5Wasm = typeof import("h5wasm").default;
+
 /** The loaded wasm module (HDF5's C API as exported by h5wasm, and its MEMFS). */
-export type H5Module = Awaited<typeof h5wasm.ready>;
+export type H5Module = Awaited<H5Wasm["ready"]>;
 
 let counter = 0;
+let loaded: Promise<{ lib: H5Wasm; module: H5Module }> | undefined;
+
+/**
+ * Loads the library and its wasm module at the first HDF5 request, not when
+ * a process starts: a process that never reads or writes HDF5 does not
+ * compile the wasm (a name server started 0.23 s, of which the wasm took a
+ * part, and its CPU profiles showed it). Later calls share it.
+ */
+function load(): Promise<{ lib: H5Wasm; module: H5Module }> {
+  loaded ??= import("h5wasm").then(async ({ default: lib }) => ({ lib, module: await lib.ready }));
+  return loaded;
+}
 
 /** Loads the wasm module once; later calls share it. */
 export async function h5module(): Promise<H5Module> {
-  return await h5wasm.ready;
+  return (await load()).module;
 }
 
 /**
@@ -27,10 +41,10 @@ export async function h5module(): Promise<H5Module> {
 export async function writeHdf5(
   write: (file: H5File, module: H5Module) => void,
 ): Promise<Uint8Array> {
-  const module = await h5module();
+  const { lib, module } = await load();
   const path = `/strata-out-${++counter}.h5`;
   // Everything below is synchronous: no other call runs inside the wasm heap meanwhile.
-  const file = new h5wasm.File(path, "w");
+  const file = new lib.File(path, "w");
   try {
     write(file, module);
   } finally {
@@ -48,11 +62,11 @@ export async function readHdf5<T>(
   bytes: Uint8Array,
   read: (file: H5File, module: H5Module) => T,
 ): Promise<T> {
-  const module = await h5module();
+  const { lib, module } = await load();
   const path = `/strata-in-${++counter}.h5`;
   module.FS.writeFile(path, bytes);
   try {
-    const file = new h5wasm.File(path, "r");
+    const file = new lib.File(path, "r");
     try {
       return read(file, module);
     } finally {
