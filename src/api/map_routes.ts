@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import {
   BusyError,
   InvalidRequestError,
@@ -74,17 +74,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
   const maxWait = o.maxWaitMs ?? 3_600_000;
   app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/map", async (c) => {
     const runtime = o.runtime;
-    const dataset = c.req.param("name");
-    const fragment = c.req.param("fragment");
-    checkLabel("fragment name", fragment);
-    const { bindings, waitMs, ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait);
-    const found = await runtime.locate({
-      dataset,
-      version: versionParam(c.req.param("version"), true),
-      fragment,
-      bindings,
-      ...(waitMs === undefined ? {} : { waitMs }),
-    });
+    const { dataset, fragment, bindings, ttlMs, found } = await locateRegion(c, runtime, maxWait);
     const what = `fragment '${fragment}' of version ${found.version} of '${dataset}'`;
     const [source, ...more] = found.sources;
     if (source === undefined || more.length > 0) {
@@ -122,17 +112,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
   const groups = new LeaseGroups(leases);
   app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/parts", async (c) => {
     const runtime = o.runtime;
-    const dataset = c.req.param("name");
-    const fragment = c.req.param("fragment");
-    checkLabel("fragment name", fragment);
-    const { bindings, waitMs, ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait);
-    const found = await runtime.locate({
-      dataset,
-      version: versionParam(c.req.param("version"), true),
-      fragment,
-      bindings,
-      ...(waitMs === undefined ? {} : { waitMs }),
-    });
+    const { dataset, fragment, bindings, ttlMs, found } = await locateRegion(c, runtime, maxWait);
     const node = runtime.node;
     const granted = await Promise.allSettled(found.sources.map(async (s) => {
       const here = s.node === node || (s.replicas ?? []).some((p) => p.node === node);
@@ -422,4 +402,20 @@ function mapQuery(
     ...(waitMs === undefined ? {} : { waitMs }),
     ...(ttlMs === undefined ? {} : { ttlMs }),
   };
+}
+
+/** The region a map or parts request names, its lease time, and where its copies are. */
+async function locateRegion(c: Context, runtime: Runtime, maxWait: number) {
+  const dataset = c.req.param("name")!;
+  const fragment = c.req.param("fragment")!;
+  checkLabel("fragment name", fragment);
+  const { bindings, waitMs, ttlMs } = mapQuery(new URL(c.req.url).searchParams, maxWait);
+  const found = await runtime.locate({
+    dataset,
+    version: versionParam(c.req.param("version")!, true),
+    fragment,
+    bindings,
+    ...(waitMs === undefined ? {} : { waitMs }),
+  });
+  return { dataset, fragment, bindings, ttlMs, found };
 }
