@@ -21,6 +21,20 @@ const create = (url: string, name: string) =>
     body: JSON.stringify({ name, description: "dataset s { var x [4]float64 }", retention: 8 }),
   }).then((r) => r.body?.cancel());
 
+/** The consumer's runtime: node `consumer`, 1 MiB of memory and of file tier under `dir`. */
+const consumer = async (names: RemoteNameService, wire: WireClient, dir: string) =>
+  new Runtime({
+    node: "consumer",
+    names,
+    tiers: await openMemoryAndFile({
+      node: "consumer",
+      dataDir: dir,
+      memory: 1 << 20,
+      file: 1 << 20,
+    }),
+    wire,
+  });
+
 Deno.test("Runtime.subscribe() over HTTP takes each version the server commits, fetched ahead over the data plane", async () => {
   const server = await startServer();
   const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
@@ -28,17 +42,7 @@ Deno.test("Runtime.subscribe() over HTTP takes each version the server commits, 
   try {
     await withDir(async (dir) => {
       await create(server.url, "steps");
-      const runtime = new Runtime({
-        node: "consumer",
-        names,
-        tiers: await openMemoryAndFile({
-          node: "consumer",
-          dataDir: dir,
-          memory: 1 << 20,
-          file: 1 << 20,
-        }),
-        wire,
-      });
+      const runtime = await consumer(names, wire, dir);
       const stream = runtime.subscribe({ dataset: "steps", fragment: "dataset", bindings: {} }, {
         ahead: 2,
       });
@@ -103,17 +107,7 @@ Deno.test("Runtimes in one consumer group over HTTP take every version exactly o
   try {
     await withDir(async (dir) => {
       await create(server.url, "work");
-      const runtime = new Runtime({
-        node: "consumer",
-        names,
-        tiers: await openMemoryAndFile({
-          node: "consumer",
-          dataDir: dir,
-          memory: 1 << 20,
-          file: 1 << 20,
-        }),
-        wire,
-      });
+      const runtime = await consumer(names, wire, dir);
       const query = { dataset: "work", fragment: "dataset", bindings: {}, group: "ranks" };
       // Two ranks of a round-robin group, each fetching one version ahead.
       const ranks = [0, 1].map(() =>

@@ -22,6 +22,19 @@ const json = (body: unknown) => ({
   body: JSON.stringify(body),
 });
 
+/** A publish request of node `a`'s copy of the whole of version `version` of `d` (2 float64). */
+const copyOfD = (version: number) =>
+  json({
+    dataset: "d",
+    version,
+    fragment: "dataset",
+    bindings: {},
+    node: "a",
+    tier: "memory",
+    byteLength: 16,
+    checksum: 0,
+  });
+
 Deno.test("cluster routes answer bad queries with 400 naming the parameter", async () => {
   await withApp(async (app) => {
     const noNode = await app.request("/v1/cluster/releases?after=0");
@@ -78,19 +91,7 @@ Deno.test("a name server refuses fragment payloads and still commits versions", 
     });
     assert.equal(put.status, 404);
     assert.match((await put.json()).error.message, /^This is a name server/);
-    const published = await app.request(
-      "/v1/cluster/publish",
-      json({
-        dataset: "d",
-        version: 1,
-        fragment: "dataset",
-        bindings: {},
-        node: "a",
-        tier: "memory",
-        byteLength: 16,
-        checksum: 0,
-      }),
-    );
+    const published = await app.request("/v1/cluster/publish", copyOfD(1));
     assert.deepEqual(await published.json(), { committed: true });
     const lookup = await app.request(
       "/v1/cluster/lookup",
@@ -159,17 +160,7 @@ Deno.test("publishes of a runtime register in its order, whatever order they arr
     )).body?.cancel();
     const committed: number[] = [];
     registry.onCommit((_d, v) => committed.push(v));
-    const copy = (version: number) =>
-      json({
-        dataset: "d",
-        version,
-        fragment: "dataset",
-        bindings: {},
-        node: "a",
-        tier: "memory",
-        byteLength: 16,
-        checksum: 0,
-      });
+    const copy = copyOfD;
     // Versions 2 and 3 arrive first, each naming the one it follows.
     const third = app.request("/v1/cluster/publish?session=s-1&seq=3&after=2", copy(3));
     const second = app.request("/v1/cluster/publish?session=s-1&seq=2&after=1", copy(2));

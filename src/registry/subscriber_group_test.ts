@@ -3,6 +3,29 @@ import { openRegistry } from "./registry.ts";
 import { NoticeQueue } from "./notice_queue.ts";
 import { assignPolicy, SubscriberGroup } from "./subscriber_group.ts";
 import { InvalidRequestError } from "../errors.ts";
+import type { Registry } from "./registry.ts";
+
+/** Creates dataset `t` (4 float64, retention 64) in `reg`; answers a publish of a whole version of it. */
+async function datasetT(
+  reg: Registry,
+): Promise<(version: number) => ReturnType<Registry["publishFragment"]>> {
+  await reg.createDataset({
+    name: "t",
+    description: "dataset { var x [4]float64 }",
+    retention: 64,
+  });
+  return (version) =>
+    reg.publishFragment({
+      dataset: "t",
+      version,
+      fragment: "dataset",
+      bindings: {},
+      node: "n",
+      tier: "memory",
+      byteLength: 32,
+      checksum: 0,
+    });
+}
 
 Deno.test("first-free hands a version to a member waiting for one, else to the least loaded", async () => {
   const group = new SubscriberGroup("first-free");
@@ -48,22 +71,7 @@ Deno.test("a group's policy is named, and assign without a group is refused", as
 
 Deno.test("members of a group take every committed version exactly once, a leaving one's too", async () => {
   await using reg = await openRegistry({ path: ":memory:" });
-  await reg.createDataset({
-    name: "t",
-    description: "dataset { var x [4]float64 }",
-    retention: 64,
-  });
-  const publish = (version: number) =>
-    reg.publishFragment({
-      dataset: "t",
-      version,
-      fragment: "dataset",
-      bindings: {},
-      node: "n",
-      tier: "memory",
-      byteLength: 32,
-      checksum: 0,
-    });
+  const publish = await datasetT(reg);
   await publish(1);
   const query = { dataset: "t", fragment: "dataset", bindings: {}, group: "g", limit: 64 };
   // The first member makes the group, which takes version 1 committed before.
@@ -99,22 +107,7 @@ Deno.test("members of a group take every committed version exactly once, a leavi
 
 Deno.test("a block subscriber holds its dataset's commits while its queue is full, up to blockMs", async () => {
   await using reg = await openRegistry({ path: ":memory:" });
-  await reg.createDataset({
-    name: "t",
-    description: "dataset { var x [4]float64 }",
-    retention: 64,
-  });
-  const publish = (version: number) =>
-    reg.publishFragment({
-      dataset: "t",
-      version,
-      fragment: "dataset",
-      bindings: {},
-      node: "n",
-      tier: "memory",
-      byteLength: 32,
-      checksum: 0,
-    });
+  const publish = await datasetT(reg);
   const sub = reg.subscribe({
     dataset: "t",
     fragment: "dataset",
