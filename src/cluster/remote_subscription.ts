@@ -53,15 +53,35 @@ export function remoteSubscription(
   if (id !== undefined) params.set("id", id);
   const reportEvery = Math.max(1, Math.floor((query.limit ?? 16) / 2));
   let untold = 0;
-  const report = () => {
+  // A report lost would stall the stream for good (the name server waits
+  // for credit, the consumer for versions): a failed one is sent again,
+  // and after three failures the subscription fails saying why.
+  const report = async () => {
     const count = untold;
     untold = 0;
-    controlCall(base, "POST", `/v1/cluster/subscriptions/${id}/taken`, { count }, {
-      ...(token === undefined ? {} : { token }),
-      peer,
-    }).catch(() => {
-      // The stream ended meanwhile: its own read says why.
-    });
+    for (let attempt = 1;; attempt++) {
+      try {
+        await controlCall(base, "POST", `/v1/cluster/subscriptions/${id}/taken`, { count }, {
+          ...(token === undefined ? {} : { token }),
+          signal: abort.signal,
+          peer,
+        });
+        return;
+      } catch (e) {
+        if (abort.signal.aborted) return;
+        if (attempt === 3) {
+          queue.fail(
+            new UnavailableError(
+              `${peer} did not take this subscription's report of ${count} versions taken (${
+                (e as Error).message
+              }): subscribe again from the next version`,
+            ),
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
   };
   const path = `/v1/cluster/datasets/${encodeURIComponent(query.dataset)}/fragments/${
     encodeURIComponent(query.fragment)
@@ -87,7 +107,7 @@ export function remoteSubscription(
     async next(timeoutMs) {
       const taken = await queue.next(timeoutMs);
       if (taken === undefined) return undefined;
-      if (id !== undefined && ++untold >= reportEvery) report();
+      if (id !== undefined && ++untold >= reportEvery) void report();
       return taken.dropped === 0
         ? taken.value
         : { ...taken.value, dropped: taken.value.dropped + taken.dropped };
