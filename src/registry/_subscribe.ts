@@ -44,7 +44,7 @@ export function subscribeCommits(
   else if (query.assign !== undefined) {
     throw new InvalidRequestError("A subscription's 'assign' needs a 'group' to assign within");
   }
-  assignPolicy(query.assign);
+  const assign = assignPolicy(query.assign);
   const blockMs = query.blockMs ?? DEFAULT_BLOCK_MS;
   if (!Number.isSafeInteger(blockMs) || blockMs < 1 || blockMs > MAX_BLOCK_MS) {
     throw new InvalidRequestError(
@@ -62,7 +62,7 @@ export function subscribeCommits(
     : () => {};
   const unfollow = query.group === undefined
     ? follow(state, query.dataset, from, (v) => queue.push(v))
-    : joinGroup(state, queue, query, from);
+    : joinGroup(state, queue, query, from, assign);
   const leave = () => {
     unhold();
     unfollow();
@@ -132,12 +132,12 @@ function joinGroup(
   queue: NoticeQueue,
   query: SubscribeQuery,
   from: number,
+  policy: AssignPolicy,
 ): () => void {
   let groups = GROUPS.get(state);
   if (groups === undefined) GROUPS.set(state, groups = new Map());
   const key = `${query.dataset}\0${query.group}`;
   let entry = groups.get(key);
-  const policy: AssignPolicy = assignPolicy(query.assign);
   if (entry === undefined) {
     const group = new SubscriberGroup(policy);
     group.join(queue);
