@@ -10,13 +10,11 @@ argv: MODE FORMAT DIR ROWS COLS RANKS
 Every process prepares (builds its band, opens its files) before a barrier; the time runs
 from the barrier to the last rank's answer. Prints one JSON line: {seconds, verified}."""
 
-import json
-import multiprocessing as mp
 import os
 import sys
-import time
 
 import numpy as np
+from _ranks import run_ranks
 
 mode, fmt, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 rows, cols, ranks = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -88,17 +86,4 @@ def read(k, start, out):
 
 
 if __name__ == "__main__":
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(ranks + 1)
-    out = ctx.Queue()
-    target = write if mode == "write" else read
-    procs = [ctx.Process(target=target, args=(k, start, out)) for k in range(ranks)]
-    for p in procs:
-        p.start()
-    start.wait()
-    t0 = time.perf_counter()
-    verified = all(out.get() for _ in range(ranks))
-    seconds = time.perf_counter() - t0
-    for p in procs:
-        p.join()
-    print(json.dumps({"seconds": seconds, "verified": verified}))
+    run_ranks(write if mode == "write" else read, ranks)

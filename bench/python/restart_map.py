@@ -13,15 +13,13 @@ argv: URLS DATASET VERSION ROWS COLS RANKS WRITERS
 Every process connects before a barrier; the time runs from the barrier to the last rank's
 answer, map requests and lease releases included. Prints one JSON line: {seconds, verified}."""
 
-import json
-import multiprocessing as mp
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import strata
+from _ranks import run_ranks
 
 urls, dataset, version = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
 rows, cols, ranks = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -72,16 +70,4 @@ def read(k, start, out):
 
 
 if __name__ == "__main__":
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(ranks + 1)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=read, args=(k, start, out)) for k in range(ranks)]
-    for p in procs:
-        p.start()
-    start.wait()
-    t0 = time.perf_counter()
-    verified = all(out.get() for _ in range(ranks))
-    seconds = time.perf_counter() - t0
-    for p in procs:
-        p.join()
-    print(json.dumps({"seconds": seconds, "verified": verified}))
+    run_ranks(read, ranks)
