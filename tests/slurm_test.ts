@@ -183,6 +183,8 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
       const url = (await Deno.readTextFile(`${dir}/run/runtime.localhost.url`)).trim();
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.match(out, /Strata name server listening on http:\/\/127\.0\.0\.1:/);
+      // One runtime per node, whatever task count the job was given.
+      assert.equal(out.match(/Strata runtime 'localhost' listening/g)?.length, 1, out);
     } finally {
       for (const d of daemons.reverse()) await d.stop();
       await Deno.remove(dir, { recursive: true });
