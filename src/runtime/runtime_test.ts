@@ -332,6 +332,50 @@ Deno.test("Runtime.publish() spills older versions down the tiers with no loss, 
   });
 });
 
+Deno.test("Runtime.publish() spills between two memory tiers and the registry names the slower one", async () => {
+  const registry = await openRegistry({ path: ":memory:" });
+  const hbm = new MemoryTier("hbm", 32);
+  const dram = new MemoryTier("dram", 1024);
+  const tiers = new TierSet({
+    node: "n1",
+    tiers: [
+      { tier: hbm, spec: spec("hbm", "memory", 32) },
+      { tier: dram, spec: spec("dram", "memory", 1024) },
+    ],
+  });
+  const runtime = new Runtime({ node: "n1", names: registry, tiers });
+  try {
+    await registry.createDataset({ name: "small", description: SMALL, retention: 10 });
+    for (let v = 1; v <= 4; v++) {
+      const { record } = await runtime.publish({
+        dataset: "small",
+        version: v,
+        fragment: "dataset",
+        bindings: {},
+        bytes: vector(v),
+      });
+      assert.equal(record.tier, "hbm");
+    }
+    // hbm holds two 16-byte versions: 1 and 2 went down to dram, and the registry says so.
+    assert.deepEqual(hbm.list().map((e) => e.key).sort(), ["small/3/dataset/", "small/4/dataset/"]);
+    assert.deepEqual(await sourcesOf(registry, 1), ["dram"]);
+    assert.deepEqual(await sourcesOf(registry, 2), ["dram"]);
+    assert.deepEqual(await sourcesOf(registry, 4), ["hbm"]);
+    for (let v = 1; v <= 4; v++) {
+      const got = await runtime.attach({
+        dataset: "small",
+        version: v,
+        fragment: "dataset",
+        bindings: {},
+      });
+      assert.deepEqual(got.bytes, vector(v), `version ${v}`);
+    }
+  } finally {
+    await runtime.close();
+    registry.close();
+  }
+});
+
 Deno.test("Runtime.publish() throws NodeFullError when no tier can make room, and registers nothing", async () => {
   await withDir(async (dir) => {
     const a = await startTiered(dir);

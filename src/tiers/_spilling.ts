@@ -218,8 +218,10 @@ export class Spilling {
         throw e;
       }
       this.#o.holdings.attach(h, m.to!);
-      announced.push(this.announce(m.key, h));
+      // Announced once the old tier is off the copy's list: with both listed,
+      // the faster of two memory tiers would still rank as its primary.
       this.#o.holdings.detach(h, m.from);
+      announced.push(this.announce(m.key, h));
       await from.delete(m.key);
       metrics.spills.inc({ from: m.from, to: m.to! });
       metrics.spilledBytes.inc(bytes.byteLength);
