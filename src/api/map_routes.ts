@@ -174,7 +174,12 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     }
     const stage = stages.open(o.runtime, byteLength, what);
     // Created empty: the caller opens it for writing, as the runtime's user.
-    await Deno.writeFile(stage.path, new Uint8Array(0));
+    try {
+      await Deno.writeFile(stage.path, new Uint8Array(0));
+    } catch (e) {
+      stage.release();
+      throw e;
+    }
     stages.keep(stage, { dataset, version, fragment, bindings });
     return reply(c, {
       stage: stage.id,
@@ -195,6 +200,8 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
             `Cannot publish staged fragment '${fragment}': expected ${stage.byteLength} bytes, the file holds ${size}`,
         });
       }
+      // The publish stores the file as a copy, which takes its room anew.
+      stage.release();
       const { committed, record } = await o.runtime.publishFile({
         dataset,
         version,
@@ -300,6 +307,8 @@ interface Stage {
   readonly tier: string;
   readonly byteLength: number;
   readonly expiresAt: number;
+  /** Gives back the shm tier's bytes the stage holds (again: nothing). */
+  readonly release: () => void;
   readonly publish: {
     readonly dataset: string;
     readonly version: number;
@@ -331,10 +340,12 @@ class Stages {
       );
     }
     const id = crypto.randomUUID();
-    const file = runtime.tiers.shmStagingPathOf(id, byteLength);
+    // The bytes count against the tier until the publish takes the file or
+    // the stage ends: staged files cannot together overfill it.
+    const file = runtime.tiers.reserveShmStaging(id, byteLength);
     if (file === undefined) {
       throw notStaged(
-        `node '${runtime.node}' has no shm tier with room for the ${byteLength} bytes of ${what}`,
+        `node '${runtime.node}' has no shm tier with room for the ${byteLength} bytes of ${what} (staged files waiting for their publish count)`,
       );
     }
     return { id, ...file, byteLength, expiresAt: Date.now() + this.#ttlMs };
@@ -362,8 +373,9 @@ class Stages {
     return stage;
   }
 
-  /** Removes a taken stage's file. */
+  /** Removes a taken stage's file and gives its room back. */
   async remove(stage: Opened): Promise<void> {
+    stage.release();
     await Deno.remove(stage.path).catch(() => {});
   }
 }

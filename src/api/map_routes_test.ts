@@ -113,6 +113,40 @@ Deno.test("POST .../stage then POST /v1/stages/:stage publishes the file: the sh
   });
 });
 
+Deno.test("POST .../stage counts staged files against the shm tier: one past its room is refused until one ends", async () => {
+  await withRuntime(async ({ request, shm }) => {
+    await createField(request);
+    // The shm tier holds 1024 bytes: sixteen stages of 64 fill it.
+    const stages = [];
+    for (let i = 0; i < 16; i++) {
+      const res = await request(STAGE, { method: "POST" });
+      assert.equal(res.status, 201);
+      stages.push(await res.json());
+    }
+    assert.equal(shm!.info().used, 1024);
+    const full = await request(STAGE, { method: "POST" });
+    assert.equal(full.status, 421);
+    const body = await full.json();
+    assert.equal(body.error.code, "not_here");
+    assert.match(body.error.message, /no shm tier with room for the 64 bytes/);
+    // An abandoned stage gives its room back; a published one hands it to its copy.
+    const abandoned = await request(`/v1/stages/${stages[0].stage}`, { method: "DELETE" });
+    assert.equal(abandoned.status, 204);
+    assert.equal(shm!.info().used, 960);
+    await Deno.writeFile(stages[1].path, band(0));
+    const published = await request(`/v1/stages/${stages[1].stage}`, { method: "POST" });
+    assert.equal(published.status, 201);
+    assert.equal(shm!.info().used, 960);
+    const again = await request(STAGE, { method: "POST" });
+    assert.equal(again.status, 201);
+    assert.equal(shm!.info().used, 1024);
+    for (const s of [...stages.slice(2), await again.json()]) {
+      assert.equal((await request(`/v1/stages/${s.stage}`, { method: "DELETE" })).status, 204);
+    }
+    assert.equal(shm!.info().used, 64);
+  });
+});
+
 Deno.test("POST /v1/stages/:stage refuses a file of another size (400 size_mismatch) and stores nothing", async () => {
   await withRuntime(async ({ request, runtime }) => {
     await createField(request);

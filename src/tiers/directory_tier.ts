@@ -53,6 +53,8 @@ export class DirectoryTier implements Tier {
   readonly name: string;
   readonly #options: DirectoryTierOptions;
   readonly #sizes = new Map<string, number>();
+  /** Bytes reserved for staged files, by staging id (`reserveStaging`). */
+  readonly #staged = new Map<string, number>();
   #used = 0;
 
   /** Creates the tier without touching the directory; `open()` also indexes it. */
@@ -220,6 +222,50 @@ export class DirectoryTier implements Tier {
       throw new RangeError(`Invalid staging id '${id.slice(0, 64)}': expected [A-Za-z0-9-]`);
     }
     return `${this.#options.dir}/${id}.stage.tmp`;
+  }
+
+  /**
+   * Reserves `byteLength` bytes of this tier's capacity for a staged file
+   * (`stagingPathOf(id)`) and returns its path: a writer outside the
+   * process fills it, and until `releaseStaging(id)` it counts as used, so
+   * staged files cannot together fill the tier past its capacity (a
+   * `TierFullError` when it has no room left).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ShmTier } from "./shm_tier.ts";
+   * await Deno.mkdir("tmp", { recursive: true });
+   * const dir = await Deno.makeTempDir({ dir: "tmp" });
+   * const shm = await ShmTier.open("shm", dir, 100);
+   * assert.equal(shm.reserveStaging("s1", 60), shm.stagingPathOf("s1"));
+   * assert.throws(() => shm.reserveStaging("s2", 60));
+   * shm.releaseStaging("s1");
+   * assert.equal(shm.info().used, 0);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  reserveStaging(id: string, byteLength: number): string {
+    const path = this.stagingPathOf(id);
+    if (this.#staged.has(id)) throw new RangeError(`Staging id '${id}' is already reserved`);
+    if (this.#used + byteLength > this.#options.capacity) {
+      throw new TierFullError(this.name, {
+        capacity: this.#options.capacity,
+        used: this.#used,
+        requested: byteLength,
+      });
+    }
+    this.#used += byteLength;
+    this.#staged.set(id, byteLength);
+    return path;
+  }
+
+  /** Gives back the bytes `reserveStaging(id)` took; nothing when it holds none. */
+  releaseStaging(id: string): void {
+    const bytes = this.#staged.get(id);
+    if (bytes === undefined) return;
+    this.#staged.delete(id);
+    this.#used -= bytes;
   }
 
   #path(key: string): string {

@@ -13,6 +13,8 @@ import { NoRoom, type PutSource, sizeOfSource, Spilling } from "./_spilling.ts";
 import { openTiers, type TierPlace } from "./open_tier.ts";
 import type { NamedPolicy, NodeView, PlacedFragment, ReshapeChoice, TierView } from "./policy.ts";
 import type { DeclaredTier, TierSpec } from "./tier_config.ts";
+import type { DirectoryTier } from "./directory_tier.ts";
+import { TierFullError } from "../errors.ts";
 import type { StagedFile } from "./tier.ts";
 import { type TierUsage, tierUsage, tierViews } from "./usage.ts";
 import { log as logger } from "../observe/mod.ts";
@@ -323,19 +325,25 @@ export class TierSet {
   /**
    * Where a process of this node may write `byteLength` bytes for a publish
    * to read (`POST .../stage`): a file named by `id` on the first shm tier
-   * with that much room, or undefined when none has it. The file is not a
-   * copy and counts against no capacity; the room is only looked at.
+   * with that much room, whose bytes count against that tier's capacity
+   * until `release()` (the file is not a copy: the spill rule cannot move
+   * it); undefined when no shm tier has the room.
    */
-  shmStagingPathOf(
+  reserveShmStaging(
     id: string,
     byteLength: number,
-  ): { readonly tier: string; readonly path: string } | undefined {
+  ): { readonly tier: string; readonly path: string; release(): void } | undefined {
     for (const { tier, spec } of this.#tiers) {
-      if (spec.kind !== "shm" || spec.capacity - tier.info().used < byteLength) continue;
-      const stagingPathOf = (tier as { stagingPathOf?: (id: string) => string }).stagingPathOf;
-      if (stagingPathOf !== undefined) {
-        return { tier: spec.name, path: stagingPathOf.call(tier, id) };
+      const staging = tier as Partial<Pick<DirectoryTier, "reserveStaging" | "releaseStaging">>;
+      if (spec.kind !== "shm" || staging.reserveStaging === undefined) continue;
+      let path: string;
+      try {
+        path = staging.reserveStaging(id, byteLength);
+      } catch (e) {
+        if (e instanceof TierFullError) continue;
+        throw e;
       }
+      return { tier: spec.name, path, release: () => staging.releaseStaging?.(id) };
     }
     return undefined;
   }

@@ -356,9 +356,17 @@ Deno.test("TierSet.storeFile() copies a staged file to the other tiers, then its
         { tier: file, spec: spec("file", "file", 100) },
       ],
     });
-    const staged = tiers.shmStagingPathOf("s1", 8)!;
-    assert.deepEqual(staged, { tier: "shm", path: shm.stagingPathOf("s1") });
-    assert.equal(tiers.shmStagingPathOf("s2", 101), undefined);
+    const staged = tiers.reserveShmStaging("s1", 8)!;
+    assert.deepEqual([staged.tier, staged.path], ["shm", shm.stagingPathOf("s1")]);
+    assert.equal(tiers.reserveShmStaging("s2", 101), undefined);
+    // Staged bytes count against the tier: two stages cannot overfill it.
+    assert.equal(shm.info().used, 8);
+    assert.equal(tiers.reserveShmStaging("s3", 93), undefined);
+    const s4 = tiers.reserveShmStaging("s4", 92)!;
+    s4.release();
+    s4.release();
+    assert.equal(shm.info().used, 8);
+    staged.release();
     const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
     await Deno.writeFile(staged.path, bytes);
     const placement = {
