@@ -11,6 +11,7 @@
 import { InvalidRequestError } from "../errors.ts";
 import { type Check, GroupCommitter, type Mutation } from "../registry/group_commit.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
+import { scanSelector } from "./kv_order.ts";
 
 /** One entry read: its value and versionstamp (both null when absent). */
 export interface MetaKvEntry {
@@ -170,14 +171,10 @@ export class LocalMetaKv implements MetaKv {
   }
 
   list(scan: MetaKvScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }> {
-    const selector =
-      (scan.start === undefined && scan.end === undefined
-        ? { prefix: scan.prefix! }
-        : scan.start === undefined
-        ? { prefix: scan.prefix!, end: scan.end! }
-        : scan.end === undefined
-        ? { prefix: scan.prefix!, start: scan.start }
-        : { start: scan.start, end: scan.end }) as Deno.KvListSelector;
+    // A range that holds nothing (a cursor past the last key, say) lists
+    // nothing; Deno KV would throw on it.
+    const selector = scanSelector(scan.prefix, scan.start, scan.end);
+    if (selector === undefined) return (async function* () {})();
     return this.#kv.list(selector, {
       limit: scan.limit,
       reverse: scan.reverse,

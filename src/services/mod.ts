@@ -20,6 +20,7 @@ export * from "./frames.ts";
 export * from "./hash.ts";
 export * from "./host.ts";
 export * from "./kv_limits.ts";
+export * from "./kv_order.ts";
 export * from "./meta.ts";
 export * from "./meta_kv.ts";
 export * from "./remote_meta_kv.ts";

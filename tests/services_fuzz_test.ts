@@ -1,0 +1,180 @@
+/**
+ * Malformed operations of a hosted service on a real `strata serve` (fixed
+ * seeds): each HEPnOS operation's valid msgpack body mutated field by field
+ * (bytes cut and flipped, numbers out of range, wrong types, extra keys),
+ * and framed stores with broken frames. No request may answer 5xx, every
+ * error is one of the project's own codes with the status of its code, and
+ * the seeded product comes out unchanged.
+ */
+import assert from "node:assert/strict";
+import { decode, encode } from "@msgpack/msgpack";
+import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
+import { frame, joinFrames } from "../src/services/frames.ts";
+import { encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
+import { mulberry32 } from "./_fixtures.ts";
+import { startServer } from "./_server.ts";
+
+const SEEDS = [11, 2, 3];
+const ROUNDS = 2500;
+const MSGPACK = { useBigInt64: true };
+
+Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep stored data", async () => {
+  const server = await startServer({
+    extra: "services:\n  hepnos: { targets: 4, durable: false }\n",
+  });
+  const call = async (op: string, body: unknown, type = "application/msgpack") => {
+    const res = await fetch(`${server.url}/v1/services/hepnos/${op}`, {
+      method: "POST",
+      headers: { "content-type": type, accept: "application/msgpack" },
+      body: (type === "application/msgpack" ? encode(body, MSGPACK) : body) as BodyInit,
+    });
+    return {
+      status: res.status,
+      type: res.headers.get("content-type") ?? "",
+      bytes: new Uint8Array(await res.arrayBuffer()),
+    };
+  };
+  try {
+    const created = await call("create_dataset", { parent: "", name: "fz" });
+    const { uuid } = decode(created.bytes, MSGPACK) as { uuid: Uint8Array };
+    const item = (run: number, sub?: number, ev?: number) =>
+      encodeItem({
+        uuid,
+        run: BigInt(run),
+        subrun: sub === undefined ? INVALID : BigInt(sub),
+        event: ev === undefined ? INVALID : BigInt(ev),
+      });
+    const ev = item(1, 2, 3);
+    const kept = new Uint8Array([1, 2, 3]);
+    assert.equal((await call("create", { items: [item(1), item(1, 2), ev] })).status, 200);
+    const put = { item: ev, label: "kept", type: "t", value: kept };
+    assert.equal((await call("store", { products: [put] })).status, 200);
+
+    for (const seed of SEEDS) {
+      const rnd = mulberry32(seed);
+      const n = () => Math.floor(rnd() * 5);
+      const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+      // Valid bodies of every operation, to mutate.
+      const valid: [string, () => unknown][] = [
+        ["create_dataset", () => ({ parent: "fz", name: `d${n()}` })],
+        ["dataset", () => ({ path: "fz" })],
+        ["dataset_path", () => ({ uuid })],
+        ["datasets", () => ({ parent: "", from: "a", exclusive: true, limit: 10 })],
+        ["create", () => ({ items: [item(2), item(2, 1), item(2, 1, n())] })],
+        ["exists", () => ({ items: [ev, item(9)] })],
+        ["children", () => ({ parent: item(1), from: 0, exclusive: false, limit: 5 })],
+        ["events", () => ({ dataset: uuid, target: 1, after: ev, limit: 10 })],
+        [
+          "store",
+          () => ({
+            products: [{ item: ev, label: `l${n()}`, type: "t", value: new Uint8Array(8) }],
+          }),
+        ],
+        [
+          "load",
+          () => ({ products: [{ item: ev, label: "kept", type: "t", offset: 1, length: 1 }] }),
+        ],
+        ["load_bytes", () => ({ products: [{ item: ev, label: "kept", type: "t" }] })],
+        ["products", () => ({ item: ev, label: "kept" })],
+        [
+          "processor_start",
+          () => ({ job: `j${n()}`, dataset: uuid, ranks: 2, inputBatchSize: 4 }),
+        ],
+        ["processor_next", () => ({ job: "j0", rank: 0, n: 4 })],
+      ];
+      const values: unknown[] = [
+        null,
+        true,
+        0,
+        -1,
+        1.5,
+        2 ** 53,
+        1e308,
+        NaN,
+        "",
+        "x",
+        "a/b",
+        "%",
+        "n".repeat(600),
+        [],
+        [ev],
+        {},
+        new Uint8Array(0),
+        new Uint8Array(16),
+        new Uint8Array(40),
+        new Uint8Array(41).fill(255),
+        ev.slice(0, 39),
+        2n ** 64n - 1n,
+        -1n,
+        { item: ev },
+        Array(3000).fill(1),
+      ];
+      const mutate = (v: unknown, depth = 0): unknown => {
+        if (rnd() < 0.25 || depth > 3) return pick(values);
+        if (v instanceof Uint8Array) {
+          const c = v.slice();
+          if (c.length > 0) c[Math.floor(rnd() * c.length)] = Math.floor(rnd() * 256);
+          return rnd() < 0.5 ? c : c.slice(0, Math.floor(rnd() * c.length));
+        }
+        if (Array.isArray(v)) {
+          const c = v.slice();
+          if (c.length > 0 && rnd() < 0.7) {
+            const i = Math.floor(rnd() * c.length);
+            c[i] = mutate(c[i], depth + 1);
+          } else c.push(pick(values));
+          return c;
+        }
+        if (v !== null && typeof v === "object") {
+          const c: Record<string, unknown> = { ...v };
+          const keys = Object.keys(c);
+          if (keys.length > 0 && rnd() < 0.8) {
+            const k = pick(keys);
+            if (rnd() < 0.2) delete c[k];
+            else c[k] = mutate(c[k], depth + 1);
+          } else c[pick(["extra", "limit", "from", "offset", "length"])] = pick(values);
+          return c;
+        }
+        return pick(values);
+      };
+      for (let i = 0; i < ROUNDS; i++) {
+        const [op, body] = pick(valid);
+        let res;
+        let what: string;
+        if (rnd() < 0.07) {
+          const framed = joinFrames(
+            frame({ products: [{ item: ev, label: "l", type: "t" }] }, [new Uint8Array(4)]),
+          );
+          if (rnd() < 0.7) framed[Math.floor(rnd() * framed.length)] = Math.floor(rnd() * 256);
+          const sent = rnd() < 0.3 ? framed.slice(0, Math.floor(rnd() * framed.length)) : framed;
+          const target = rnd() < 0.5 ? "store_bytes" : op;
+          what = `seed ${seed} round ${i}: ${target} with a framed body`;
+          res = await call(target, sent, "application/octet-stream");
+        } else {
+          const sent = rnd() < 0.1 ? body() : mutate(body());
+          what = `seed ${seed} round ${i}: ${op}`;
+          res = await call(op, sent);
+        }
+        assert.ok(
+          res.status < 500,
+          `${what}: ${res.status} ${new TextDecoder().decode(res.bytes)}`,
+        );
+        if (res.status >= 400) {
+          assert.equal(res.type, "application/msgpack", what);
+          const e = (decode(res.bytes) as { error: { code: string; message: unknown } }).error;
+          assert.ok(Object.hasOwn(STATUS_OF_CODE, e.code), `${what}: unknown code '${e.code}'`);
+          assert.equal(
+            res.status,
+            STATUS_OF_CODE[e.code as HttpErrorCode],
+            `${what}: ${e.message}`,
+          );
+          assert.equal(typeof e.message, "string", what);
+        }
+      }
+    }
+    // The fuzzed stores never used the seeded label: its value is as stored.
+    const loaded = await call("load", { products: [{ item: ev, label: "kept", type: "t" }] });
+    assert.deepEqual((decode(loaded.bytes) as { values: Uint8Array[] }).values, [kept]);
+  } finally {
+    await server.stop();
+  }
+});
