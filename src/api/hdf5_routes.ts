@@ -67,8 +67,10 @@ export function mountHdf5Routes(app: Hono, o: DataRouteOptions): void {
         `Unsupported content type: an HDF5 file is ${HDF5_MEDIA_TYPE}, found '${type || "none"}'`,
       );
     }
+    // The datasets' bytes, decoded, within the same limit as the file's.
     const imported = await fromHdf5(await readBoundedBytes(c.req.raw, o.maxPayloadBytes), {
       name,
+      maxBytes: o.maxPayloadBytes,
     });
     const retention = c.req.query("retention");
     const created = await o.catalog.createDataset({

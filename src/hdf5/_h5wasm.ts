@@ -65,6 +65,8 @@ export async function readHdf5<T>(
   const { lib, module } = await load();
   const path = `/strata-in-${++counter}.h5`;
   module.FS.writeFile(path, bytes);
+  // HDF5 reports a malformed file's errors by throwing them, not on stderr.
+  module.activate_throwing_error_handler();
   try {
     const file = new lib.File(path, "r");
     try {
@@ -73,6 +75,7 @@ export async function readHdf5<T>(
       file.close();
     }
   } finally {
+    module.deactivate_throwing_error_handler();
     module.FS.unlink(path);
   }
 }

@@ -95,17 +95,29 @@ export function writeDataset(
   }
 }
 
-/** The type, shape and bytes (in the file's type, row-major) of dataset `path`. */
+/**
+ * The type, shape and bytes (in the file's type, row-major) of dataset
+ * `path`; `PayloadTooLargeError` when they take more than `maxBytes`, told
+ * from the dataset's metadata before a byte is read (a compressed dataset
+ * can decode to far more than the file holds).
+ */
 export function readDataset(
   module: H5Module,
   file: H5File,
   path: string,
+  maxBytes = Infinity,
 ): { meta: TypeMeta; shape: number[]; bytes: Uint8Array } {
   const meta = module.get_dataset_metadata(file.file_id, path) as unknown as TypeMeta & {
     readonly total_size: number;
   };
   const shape = [...(meta.shape ?? [])].map(Number);
   const n = meta.size * Number(meta.total_size);
+  if (n > maxBytes) {
+    throw new PayloadTooLargeError(
+      `HDF5 dataset '${path}' takes ${n} bytes, over the ${maxBytes} bytes left of the import's limit`,
+      { fields: { dataset: path, bytes: n, limit: maxBytes } },
+    );
+  }
   const ptr = allocate(module, Math.max(n, 1));
   try {
     if (n > 0) module.get_dataset_data(file.file_id, path, null, null, null, BigInt(ptr));

@@ -29,7 +29,10 @@ export interface Imported {
  * Integers, floats, fixed-size strings, h5py's booleans, compounds (nested)
  * and arrays of numbers inside compounds are read; anything else (variable
  * length strings, references, big-endian data, empty datasets) is refused
- * with a `StrataError` (`invalid_request`) naming the HDF5 dataset.
+ * with a `StrataError` (`invalid_request`) naming the HDF5 dataset. The
+ * datasets' bytes together may take at most `maxBytes` (default: no bound
+ * but the library's heap), checked before each is read:
+ * `PayloadTooLargeError` past it.
  *
  * @example
  * ```ts
@@ -49,7 +52,7 @@ export interface Imported {
  */
 export async function fromHdf5(
   file: Uint8Array,
-  options: { readonly name: string },
+  options: { readonly name: string; readonly maxBytes?: number },
 ): Promise<Imported> {
   if (!hasSignature(file)) {
     throw new InvalidRequestError(
@@ -65,16 +68,16 @@ export async function fromHdf5(
       bytes: Uint8Array;
     }[] = [];
     const names = new Set<string>();
+    let left = options.maxBytes ?? Infinity;
     for (const path of datasetPaths(f)) {
-      const d = readDataset(module, f, path);
+      const d = readDataset(module, f, path, left);
+      left -= d.bytes.byteLength;
       out.push({ ...d, path, name: unique(identifier(path.slice(1).replaceAll("/", "_")), names) });
     }
     return out;
   })).catch((e: unknown) => {
     if (e instanceof StrataError) throw e;
-    throw new InvalidRequestError(`Cannot read the HDF5 file: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new InvalidRequestError(`Cannot read the HDF5 file: ${hdf5Reason(e)}`, { cause: e });
   });
   if (read.length === 0) {
     throw new InvalidRequestError("Cannot import the HDF5 file: it holds no dataset");
@@ -255,4 +258,30 @@ function refused(path: string, what: string): StrataError {
   return new InvalidRequestError(
     `Cannot import HDF5 dataset '${path}': ${what} are not supported`,
   );
+}
+
+/**
+ * What an HDF5 library error says, in one line: its error stack's first
+ * and last descriptions (`#000: <source> line N in H5Fopen(): unable to
+ * open file`), without the library's source paths; other errors' messages
+ * as they are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hdf5Reason } from "./import.ts";
+ * const stack = "HDF5-DIAG: Error detected in HDF5 (2.0.0):\n" +
+ *   "  #000: /src/H5L.c line 1607 in H5Literate2(): synchronous link iteration failed\n" +
+ *   "    major: Links\n" +
+ *   "  #001: /src/H5Gint.c line 811 in H5G_iterate(): error iterating over links\n";
+ * assert.equal(hdf5Reason(new Error(stack)), "synchronous link iteration failed (error iterating over links)");
+ * ```
+ */
+export function hdf5Reason(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const reasons = [...text.matchAll(/#\d+: .* in \w+\(\): (.+)/g)].map((m) => m[1]!.trim());
+  if (reasons.length === 0) return text.split("\n", 1)[0]!.slice(0, 300);
+  const first = reasons[0]!;
+  const last = reasons[reasons.length - 1]!;
+  return last === first ? first : `${first} (${last})`;
 }
