@@ -16,7 +16,14 @@ type H5Wasm = typeof import("h5wasm").default;
 export type H5Module = Awaited<H5Wasm["ready"]>;
 
 let counter = 0;
-let loaded: Promise<{ lib: H5Wasm; module: H5Module }> | undefined;
+let loaded: Promise<Loaded> | undefined;
+
+/** The library, its module, and what the library printed on standard error since last asked. */
+interface Loaded {
+  readonly lib: H5Wasm;
+  readonly module: H5Module;
+  readonly errors: () => string;
+}
 
 /**
  * Loads the library and its wasm module at the first HDF5 request, not when
@@ -24,9 +31,46 @@ let loaded: Promise<{ lib: H5Wasm; module: H5Module }> | undefined;
  * compile the wasm (a name server started 0.23 s, of which the wasm took a
  * part, and its CPU profiles showed it). Later calls share it.
  */
-function load(): Promise<{ lib: H5Wasm; module: H5Module }> {
-  loaded ??= import("h5wasm").then(async ({ default: lib }) => ({ lib, module: await lib.ready }));
+function load(): Promise<Loaded> {
+  loaded ??= import("h5wasm").then(async ({ default: lib }) => {
+    const module = await lib.ready;
+    return { lib, module, errors: captureStderr(module) };
+  });
   return loaded;
+}
+
+/** The parts of Emscripten's file system that redirecting standard error needs. */
+interface StreamFs {
+  open(path: string, flags: string): { position: number };
+  streams: unknown[];
+  readFile(path: string, options: { encoding: "utf8" }): string;
+  truncate(path: string, length: number): void;
+}
+
+/**
+ * Points the library's standard error (file descriptor 2 of its C runtime)
+ * at a file of its in-memory file system, and returns a function that
+ * answers what was written there since it was last called. The library
+ * prints each error's stack on standard error, a score of lines for one
+ * damaged file, and throws only "error - name not defined!": the stack is
+ * taken back to say what went wrong, and nothing reaches the service's
+ * own standard error. (h5wasm's throwing error handler says the same, but
+ * it skips the library's cleanup: each damaged file leaked about 100 KB of
+ * the wasm heap.)
+ */
+function captureStderr(module: H5Module): () => string {
+  const fs = module.FS as unknown as StreamFs;
+  const path = "/strata-hdf5-stderr";
+  const stream = fs.open(path, "w+");
+  fs.streams[2] = stream;
+  return () => {
+    const text = fs.readFile(path, { encoding: "utf8" });
+    if (text.length > 0) {
+      fs.truncate(path, 0);
+      stream.position = 0;
+    }
+    return text;
+  };
 }
 
 /** Loads the wasm module once; later calls share it. */
@@ -41,7 +85,8 @@ export async function h5module(): Promise<H5Module> {
 export async function writeHdf5(
   write: (file: H5File, module: H5Module) => void,
 ): Promise<Uint8Array> {
-  const { lib, module } = await load();
+  const { lib, module, errors } = await load();
+  errors();
   const path = `/strata-out-${++counter}.h5`;
   // Everything below is synchronous: no other call runs inside the wasm heap meanwhile.
   const file = new lib.File(path, "w");
@@ -62,11 +107,10 @@ export async function readHdf5<T>(
   bytes: Uint8Array,
   read: (file: H5File, module: H5Module) => T,
 ): Promise<T> {
-  const { lib, module } = await load();
+  const { lib, module, errors } = await load();
+  errors();
   const path = `/strata-in-${++counter}.h5`;
   module.FS.writeFile(path, bytes);
-  // HDF5 reports a malformed file's errors by throwing them, not on stderr.
-  module.activate_throwing_error_handler();
   try {
     const file = new lib.File(path, "r");
     try {
@@ -74,8 +118,11 @@ export async function readHdf5<T>(
     } finally {
       file.close();
     }
+  } catch (e) {
+    // The library's own account of the fault, when it printed one.
+    const printed = errors();
+    throw printed.includes("HDF5-DIAG") ? new Error(printed, { cause: e }) : e;
   } finally {
-    module.deactivate_throwing_error_handler();
     module.FS.unlink(path);
   }
 }

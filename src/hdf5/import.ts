@@ -261,8 +261,8 @@ function refused(path: string, what: string): StrataError {
 }
 
 /**
- * What an HDF5 library error says, in one line: its error stack's first
- * and last descriptions (`#000: <source> line N in H5Fopen(): unable to
+ * What an HDF5 library error says, in one line: its first error stack's
+ * first and last descriptions (`#000: <source> line N in H5Fopen(): unable to
  * open file`), without the library's source paths; other errors' messages
  * as they are.
  *
@@ -279,7 +279,9 @@ function refused(path: string, what: string): StrataError {
  */
 export function hdf5Reason(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const reasons = [...text.matchAll(/#\d+: .* in \w+\(\): (.+)/g)].map((m) => m[1]!.trim());
+  // The first stack is the fault; later ones are the cleanup failing after it.
+  const stack = text.split("HDF5-DIAG").find((part) => /#\d+: /.test(part)) ?? text;
+  const reasons = [...stack.matchAll(/#\d+: .* in \w+\(\): (.+)/g)].map((m) => m[1]!.trim());
   if (reasons.length === 0) return text.split("\n", 1)[0]!.slice(0, 300);
   const first = reasons[0]!;
   const last = reasons[reasons.length - 1]!;

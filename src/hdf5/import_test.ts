@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { compileDescription, datasetLayout } from "../ddl/mod.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { fromHdf5 } from "./import.ts";
+import { h5module } from "./_h5wasm.ts";
 import { FLATTEN_PY, flattenLayout, h5pyMissing, python } from "./_testing.ts";
 
 const missing = await h5pyMissing();
@@ -135,6 +136,14 @@ with h5py.File(sys.argv[1], "w") as f:
         assert.ok(!e.message.includes("\n") && !e.message.includes("HDF5-DIAG"), e.message);
         return true;
       });
+      await assert.rejects(
+        fromHdf5(cut, { name: "cut" }),
+        (e: Error) => /\(truncated file: eof = 800, .*\)$/.test(e.message),
+      );
+      // Refusals leave nothing behind in the library's heap.
+      const heap = (await h5module()).HEAPU8.length;
+      for (let i = 0; i < 300; i++) await fromHdf5(cut, { name: "cut" }).catch(() => {});
+      assert.equal((await h5module()).HEAPU8.length, heap);
       const back = await fromHdf5(file, { name: "again" });
       assert.deepEqual([...new Float64Array(back.bytes.buffer)], [1, 2, 3]);
     } finally {
