@@ -169,6 +169,9 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * ```
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
+  checkSegments(bytes);
+  // Every list entry of a real frame takes at least a word of it.
+  const budget: Budget = { words: bytes.byteLength / 8 };
   try {
     const root = new Message(bytes, false).getRoot(S.Frame);
     switch (root.which()) {
@@ -186,12 +189,12 @@ export function decodeFrame(bytes: Uint8Array): Frame {
             dataset: c.dataset,
             version: num(c.version, "version"),
             fragment: c.fragment,
-            bindings: readBindings(c.region),
-            layout: readLayout(c.layout),
+            bindings: readBindings(c.region, budget),
+            layout: readLayout(c.layout, budget),
             byteLength: num(c.byteLength, "byteLength"),
             checksum: c.checksum,
           },
-          want: readLayout(f.want),
+          want: readLayout(f.want, budget),
         };
       }
       case S.Frame.HEADER: {
@@ -202,8 +205,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
           dataset: h.dataset,
           version: num(h.version, "version"),
           fragment: h.fragment,
-          bindings: readBindings(h.region),
-          layout: readLayout(h.layout),
+          bindings: readBindings(h.region, budget),
+          layout: readLayout(h.layout, budget),
           byteLength: num(h.byteLength, "byteLength"),
           checksum: h.checksum,
         };
@@ -221,6 +224,40 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   } catch (e) {
     if (e instanceof WireProtocolError) throw e;
     throw new WireProtocolError(`Invalid frame: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Most segments in a frame: this codec's frames have one. */
+const MAX_SEGMENTS = 64;
+
+/**
+ * Checks a message's segment table against its bytes before Cap'n Proto
+ * reads it: the reader trusts the count (a frame of 8 bytes claiming a
+ * billion segments took minutes and gigabytes), so a count past
+ * MAX_SEGMENTS, or segments longer than the bytes, is a `WireProtocolError`.
+ */
+function checkSegments(bytes: Uint8Array): void {
+  if (bytes.byteLength < 8) {
+    throw new WireProtocolError(
+      `Invalid frame: ${bytes.byteLength} bytes, a Cap'n Proto message takes at least 8`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(0, true) + 1;
+  const table = Math.ceil((count + 1) / 2) * 8;
+  if (count > MAX_SEGMENTS || table > bytes.byteLength) {
+    throw new WireProtocolError(
+      `Invalid frame: its segment table names ${count} segments, at most ${MAX_SEGMENTS} in ${bytes.byteLength} bytes`,
+    );
+  }
+  let words = 0;
+  for (let i = 0; i < count; i++) words += view.getUint32(4 + 4 * i, true);
+  if (table + words * 8 > bytes.byteLength) {
+    throw new WireProtocolError(
+      `Invalid frame: its segments take ${words * 8} bytes, ${
+        bytes.byteLength - table
+      } follow its segment table`,
+    );
   }
 }
 
@@ -255,9 +292,35 @@ function writeBindings(list: List<S.Binding>, b: Readonly<Record<string, number>
   }
 }
 
-function readBindings(list: Iterable<S.Binding>): Record<string, number> {
+/** List entries a frame may still hold: what its words leave. */
+interface Budget {
+  words: number;
+}
+
+/**
+ * A list of a frame, once its length is taken from the frame's budget: a
+ * list of zero-size structs takes no bytes whatever its length, so a frame
+ * of a few hundred bytes could claim millions of entries (one hung the
+ * reader for minutes); no real frame lists more entries than it has words.
+ */
+function counted<T>(list: Iterable<T> & { readonly length: number }, budget: Budget, what: string) {
+  if (list.length > budget.words) {
+    throw new WireProtocolError(
+      `Invalid frame: it lists ${list.length} ${what}, more than its bytes can hold`,
+    );
+  }
+  budget.words -= list.length;
+  return list;
+}
+
+function readBindings(
+  list: Iterable<S.Binding> & { readonly length: number },
+  budget: Budget,
+): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const e of list) out[e.name] = num(e.value, `binding '${e.name}'`);
+  for (const e of counted(list, budget, "bindings")) {
+    out[e.name] = num(e.value, `binding '${e.name}'`);
+  }
   return out;
 }
 
@@ -297,17 +360,17 @@ function scalarOf(name: string): ScalarType {
   throw new WireProtocolError(`Unknown scalar type '${name}': expected a number type or stringN`);
 }
 
-function readLayout(l: S.Layout): FragmentLayout {
+function readLayout(l: S.Layout, budget: Budget): FragmentLayout {
   const slots = [];
-  for (const s of l.slots) {
+  for (const s of counted(l.slots, budget, "slots")) {
     const axes = [];
-    for (const a of s.axes) {
+    for (const a of counted(s.axes, budget, "axes")) {
       axes.push({ dim: a.dim, step: num(a.step, "step"), count: num(a.count, "count") });
     }
     const fields = [];
-    for (const f of s.fields) {
+    for (const f of counted(s.fields, budget, "fields")) {
       const strides: number[] = [];
-      for (const st of f.strides) strides.push(num(st, "stride"));
+      for (const st of counted(f.strides, budget, "strides")) strides.push(num(st, "stride"));
       fields.push({
         path: f.path,
         type: scalarOf(f.type),
@@ -317,7 +380,7 @@ function readLayout(l: S.Layout): FragmentLayout {
       });
     }
     const origin: number[] = [];
-    for (const o of s.origin) origin.push(num(o, "origin"));
+    for (const o of counted(s.origin, budget, "origin values")) origin.push(num(o, "origin"));
     slots.push({ name: s.name, variable: s.variable, origin, axes, fields });
   }
   return { byteLength: num(l.byteLength, "byteLength"), slots };
