@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fragmentLayout } from "../ddl/mod.ts";
 import { InvalidRequestError, LostError } from "../errors.ts";
 import type { CommitSubscription, SubscribeQuery } from "../name_service/name_service.ts";
 import type { Lookup } from "./_lookup.ts";
@@ -50,6 +51,11 @@ export function subscribeCommits(
     throw new InvalidRequestError(
       `Invalid subscription blockMs: expected an integer from 1 to ${MAX_BLOCK_MS}, found ${blockMs}`,
     );
+  }
+  // A fragment its dataset does not declare is refused now, not at the first commit.
+  const d = state.datasets.get(query.dataset);
+  if (d !== undefined && query.fragment !== "dataset" && !d.ds.fragments.has(query.fragment)) {
+    fragmentLayout(d.ds, query.fragment);
   }
   const queue = new NoticeQueue(query.dataset, query);
   if (queue.policy === "block" && query.group !== undefined) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LayoutError } from "../errors.ts";
 import { GRID, rows, withRegistry } from "./_testing.ts";
 
 Deno.test("Registry.subscribe() pushes the versions committed from 'from' on, in order, with their copies", async () => {
@@ -34,5 +35,20 @@ Deno.test("Registry.subscribe() counts versions retired before the consumer took
     assert.deepEqual([first?.version, first?.dropped], [4, 3]);
     assert.deepEqual([(await sub.next(1000))?.version], [5]);
     sub.close();
+  });
+});
+
+Deno.test("Registry.subscribe() refuses a fragment its dataset does not declare at once, not at a commit", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    assert.throws(
+      () => reg.subscribe({ dataset: "grid", fragment: "rowz", bindings: {} }),
+      (e) =>
+        e instanceof LayoutError &&
+        e.message === "Unknown fragment 'rowz': the dataset declares 'rows', 'even', 'low', 'view'",
+    );
+    // The whole dataset, and a dataset not created yet, are subscribed to.
+    reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} }).close();
+    reg.subscribe({ dataset: "later", fragment: "rowz", bindings: {} }).close();
   });
 });
