@@ -10,8 +10,10 @@
 
 import type { Hono } from "hono";
 import { decode, encode } from "@msgpack/msgpack";
+import { serialize } from "node:v8";
 import { InvalidRequestError } from "../errors.ts";
 import { checkServiceKey, type MetaKv } from "../services/meta_kv.ts";
+import { KV_LIMITS } from "../services/kv_limits.ts";
 import { readBoundedBytes } from "./body.ts";
 
 /** Options of the service KV routes. */
@@ -123,12 +125,21 @@ export function mountServiceKvRoutes(app: Hono, o: ServiceKvRouteOptions): void 
       if (m.type !== "set" || m.value === undefined) {
         throw new InvalidRequestError("Invalid mutation: expected a set with a value, or a delete");
       }
+      const size = valueBytes(m.value);
+      if (size > KV_LIMITS.maxValueBytes) {
+        throw new InvalidRequestError(
+          `Invalid mutation: its value takes ${size} bytes, at most ${KV_LIMITS.maxValueBytes} (put larger values in a blob)`,
+          { fields: { valueBytes: size, limit: KV_LIMITS.maxValueBytes } },
+        );
+      }
       return { type: "set" as const, key, value: m.value };
     });
     const checks = r.checks.map((k: { key?: unknown; versionstamp?: unknown }) => {
       const v = k?.versionstamp;
-      if (v !== null && typeof v !== "string") {
-        throw new InvalidRequestError("Invalid check: expected a versionstamp or null");
+      if (v !== null && (typeof v !== "string" || !/^[0-9a-f]{20}$/.test(v))) {
+        throw new InvalidRequestError(
+          "Invalid check: expected a versionstamp (20 hexadecimal digits) or null",
+        );
       }
       return { key: checkServiceKey(k.key), versionstamp: v };
     });
@@ -139,4 +150,9 @@ export function mountServiceKvRoutes(app: Hono, o: ServiceKvRouteOptions): void 
       throw e;
     }
   });
+}
+
+/** A value's size as Deno KV stores it: bytes as they are, anything else serialised by V8. */
+function valueBytes(value: unknown): number {
+  return value instanceof Uint8Array ? value.byteLength : serialize(value).byteLength;
 }

@@ -10,7 +10,7 @@
 
 import { InvalidRequestError } from "../errors.ts";
 import { type Check, GroupCommitter, type Mutation } from "../registry/group_commit.ts";
-import { KV_LIMITS } from "./kv_limits.ts";
+import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { scanSelector } from "./kv_order.ts";
 
 /** One entry read: its value and versionstamp (both null when absent). */
@@ -88,7 +88,8 @@ export const SERVICE_KEY_ROOT = "svc";
 /**
  * Refuses a key outside the services' prefix (`["svc", ...]`): a service, or
  * a runtime asking the name server for one, never touches the registry's
- * own keys.
+ * own keys. A key longer than KV takes (`KV_LIMITS.maxKeyBytes`) is refused
+ * too, before KV sees it.
  *
  * @example
  * ```ts
@@ -114,6 +115,19 @@ export function checkServiceKey(key: unknown): Deno.KvKey {
         fields: { field: "key" },
       });
     }
+    // KV holds a bigint part's magnitude in at most 255 bytes.
+    if (typeof part === "bigint" && (part < 0n ? -part : part).toString(16).length > 510) {
+      throw new InvalidRequestError("Invalid service key: a bigint part takes more than 255 bytes", {
+        fields: { field: "key" },
+      });
+    }
+  }
+  const size = keyBytes(key as Deno.KvKey);
+  if (size > KV_LIMITS.maxKeyBytes) {
+    throw new InvalidRequestError(
+      `Invalid service key: ${size} bytes, at most ${KV_LIMITS.maxKeyBytes}`,
+      { fields: { field: "key", keyBytes: size, limit: KV_LIMITS.maxKeyBytes } },
+    );
   }
   return key as Deno.KvKey;
 }
