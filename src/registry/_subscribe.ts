@@ -6,7 +6,7 @@
  */
 
 import { fragmentLayout } from "../ddl/mod.ts";
-import { InvalidRequestError, LostError } from "../errors.ts";
+import { BusyError, InvalidRequestError, LostError } from "../errors.ts";
 import type { CommitSubscription, SubscribeQuery } from "../name_service/name_service.ts";
 import type { Lookup } from "./_lookup.ts";
 import { firstCommitted, type RegistryState } from "./_state.ts";
@@ -57,6 +57,13 @@ export function subscribeCommits(
   if (d !== undefined && query.fragment !== "dataset" && !d.ds.fragments.has(query.fragment)) {
     fragmentLayout(d.ds, query.fragment);
   }
+  const open = OPEN.get(state) ?? 0;
+  if (open >= MAX_SUBSCRIPTIONS) {
+    throw new BusyError(
+      `Too many subscriptions (${MAX_SUBSCRIPTIONS}) at this registry: close some, or subscribe at another name server`,
+      { fields: { limit: MAX_SUBSCRIPTIONS } },
+    );
+  }
   const queue = new NoticeQueue(query.dataset, query);
   if (queue.policy === "block" && query.group !== undefined) {
     throw new InvalidRequestError(
@@ -69,7 +76,12 @@ export function subscribeCommits(
   const unfollow = query.group === undefined
     ? follow(state, query.dataset, from, (v) => queue.push(v))
     : joinGroup(state, queue, query, from, assign);
+  OPEN.set(state, open + 1);
+  let left = false;
   const leave = () => {
+    if (left) return;
+    left = true;
+    OPEN.set(state, (OPEN.get(state) ?? 1) - 1);
     unhold();
     unfollow();
   };
@@ -95,6 +107,16 @@ export function subscribeCommits(
     },
   };
 }
+
+/**
+ * Most subscriptions open at once in one registry: each holds a queue and
+ * hears every commit, so a client opening them without end would take the
+ * name server's memory and CPU. Past it, a subscribe is `BusyError` (503).
+ */
+export const MAX_SUBSCRIPTIONS = 4096;
+
+/** Subscriptions open, per registry. */
+const OPEN = new WeakMap<RegistryState, number>();
 
 /** How long a `block` subscriber holds its dataset's commits by default, in ms. */
 export const DEFAULT_BLOCK_MS = 30_000;

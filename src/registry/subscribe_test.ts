@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LayoutError } from "../errors.ts";
+import { BusyError, LayoutError } from "../errors.ts";
+import { MAX_SUBSCRIPTIONS } from "./_subscribe.ts";
 import { GRID, rows, withRegistry } from "./_testing.ts";
 
 Deno.test("Registry.subscribe() pushes the versions committed from 'from' on, in order, with their copies", async () => {
@@ -50,5 +51,27 @@ Deno.test("Registry.subscribe() refuses a fragment its dataset does not declare 
     // The whole dataset, and a dataset not created yet, are subscribed to.
     reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} }).close();
     reg.subscribe({ dataset: "later", fragment: "rowz", bindings: {} }).close();
+  });
+});
+
+Deno.test("Registry.subscribe() refuses a subscription past MAX_SUBSCRIPTIONS with BusyError until one closes", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const subs = Array.from(
+      { length: MAX_SUBSCRIPTIONS },
+      () => reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} }),
+    );
+    assert.throws(
+      () => reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} }),
+      (e) => e instanceof BusyError && e.message.startsWith("Too many subscriptions (4096)"),
+    );
+    subs[0]!.close();
+    subs[0]!.close(); // closing twice frees one place only
+    const again = reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} });
+    assert.throws(
+      () => reg.subscribe({ dataset: "grid", fragment: "dataset", bindings: {} }),
+      BusyError,
+    );
+    for (const s of [...subs, again]) s.close();
   });
 });
