@@ -76,3 +76,6 @@ export function particlesDescription(
  * randomised test replays the same inputs: the one the transform tests use.
  */
 export { mulberry32 } from "../src/transform/_testing.ts";
+
+/** Values a fuzzed field is replaced with, of every JSON and msgpack kind: each fuzz adds its own. */
+export const ODD_VALUES: readonly unknown[] = [null, true, 0, -1, 1.5, 2 ** 53, 1e308, "", "x"];

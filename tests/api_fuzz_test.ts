@@ -5,7 +5,7 @@
  * the status of its code, and the seeded dataset and function come out
  * unchanged.
  */
-import { mulberry32 } from "./_fixtures.ts";
+import { mulberry32, ODD_VALUES } from "./_fixtures.ts";
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
 import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
@@ -41,15 +41,7 @@ const FRAGMENTS = ["dataset", "half", "nope", LONG, "%00"];
 
 /** Values a field is replaced with. */
 const VALUES: unknown[] = [
-  null,
-  true,
-  0,
-  -1,
-  1.5,
-  2 ** 53,
-  1e308,
-  "",
-  "x",
+  ...ODD_VALUES,
   "latest",
   LONG,
   HUGE,

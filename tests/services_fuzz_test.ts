@@ -11,7 +11,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
 import { frame, joinFrames } from "../src/services/frames.ts";
 import { encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
-import { mulberry32 } from "./_fixtures.ts";
+import { mulberry32, ODD_VALUES } from "./_fixtures.ts";
 import { startServer } from "./_server.ts";
 
 const SEEDS = [11, 2, 3];
@@ -83,16 +83,8 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
         ["processor_next", () => ({ job: "j0", rank: 0, n: 4 })],
       ];
       const values: unknown[] = [
-        null,
-        true,
-        0,
-        -1,
-        1.5,
-        2 ** 53,
-        1e308,
+        ...ODD_VALUES,
         NaN,
-        "",
-        "x",
         "a/b",
         "%",
         "n".repeat(600),

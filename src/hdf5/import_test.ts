@@ -84,70 +84,61 @@ Deno.test("fromHdf5() refuses a file that is not HDF5, naming it", async () => {
 Deno.test({
   name: "fromHdf5() refuses datasets that decode past maxBytes before reading them",
   ignore: missing !== undefined,
-  fn: async () => {
-    await Deno.mkdir("tmp", { recursive: true });
-    const path = await Deno.makeTempFile({ dir: "tmp", suffix: ".h5" });
-    try {
-      // 8 MiB of zeros, gzip-compressed: a file of a few kilobytes.
-      await python(
-        `import h5py, sys
-with h5py.File(sys.argv[1], "w") as f:
-    f.create_dataset("small", data=[1.0, 2.0])
+  fn: () =>
+    // 8 MiB of zeros, gzip-compressed: a file of a few kilobytes.
+    withH5pyFile(
+      `    f.create_dataset("small", data=[1.0, 2.0])
     f.create_dataset("z", shape=(1 << 20,), dtype="<f8", chunks=(1 << 16,), compression="gzip")
     f["z"][:] = 0`,
-        [path],
-      );
-      const file = await Deno.readFile(path);
-      assert.ok(file.byteLength < 1 << 16, `${file.byteLength} bytes`);
-      await assert.rejects(
-        fromHdf5(file, { name: "bomb", maxBytes: 1 << 20 }),
-        (e) =>
-          e instanceof PayloadTooLargeError &&
-          e.message ===
-            "HDF5 dataset '/z' takes 8388608 bytes, over the 1048560 bytes left of the import's limit",
-      );
-      const whole = await fromHdf5(file, { name: "bomb", maxBytes: 9 << 20 });
-      assert.equal(whole.bytes.byteLength, 16 + (8 << 20));
-    } finally {
-      await Deno.remove(path);
-    }
-  },
+      async (file) => {
+        assert.ok(file.byteLength < 1 << 16, `${file.byteLength} bytes`);
+        await assert.rejects(
+          fromHdf5(file, { name: "bomb", maxBytes: 1 << 20 }),
+          (e) =>
+            e instanceof PayloadTooLargeError &&
+            e.message ===
+              "HDF5 dataset '/z' takes 8388608 bytes, over the 1048560 bytes left of the import's limit",
+        );
+        const whole = await fromHdf5(file, { name: "bomb", maxBytes: 9 << 20 });
+        assert.equal(whole.bytes.byteLength, 16 + (8 << 20));
+      },
+    ),
 });
 
 Deno.test({
   name: "fromHdf5() names a damaged file's fault in one line, and reads the next file as before",
   ignore: missing !== undefined,
-  fn: async () => {
-    await Deno.mkdir("tmp", { recursive: true });
-    const path = await Deno.makeTempFile({ dir: "tmp", suffix: ".h5" });
-    try {
-      await python(
-        `import h5py, sys
-with h5py.File(sys.argv[1], "w") as f:
-    f["x"] = [1.0, 2.0, 3.0]`,
-        [path],
-      );
-      const file = await Deno.readFile(path);
+  fn: () =>
+    withH5pyFile(`    f["x"] = [1.0, 2.0, 3.0]`, async (file) => {
       // Cut inside the file's metadata: the library finds addresses past its end.
       const cut = file.slice(0, 800);
       await assert.rejects(fromHdf5(cut, { name: "cut" }), (e) => {
         assert.ok(e instanceof InvalidRequestError, String(e));
         assert.match(e.message, /^Cannot read the HDF5 file: \S/);
         assert.ok(!e.message.includes("\n") && !e.message.includes("HDF5-DIAG"), e.message);
+        assert.match(e.message, /\(truncated file: eof = 800, .*\)$/);
         return true;
       });
-      await assert.rejects(
-        fromHdf5(cut, { name: "cut" }),
-        (e: Error) => /\(truncated file: eof = 800, .*\)$/.test(e.message),
-      );
       // Refusals leave nothing behind in the library's heap.
       const heap = (await h5module()).HEAPU8.length;
       for (let i = 0; i < 300; i++) await fromHdf5(cut, { name: "cut" }).catch(() => {});
       assert.equal((await h5module()).HEAPU8.length, heap);
       const back = await fromHdf5(file, { name: "again" });
       assert.deepEqual([...new Float64Array(back.bytes.buffer)], [1, 2, 3]);
-    } finally {
-      await Deno.remove(path);
-    }
-  },
+    }),
 });
+
+/** Runs `fn` on a file h5py wrote with `program` (the file's path is `sys.argv[1]`), then removes it. */
+async function withH5pyFile(
+  program: string,
+  fn: (file: Uint8Array) => Promise<void>,
+): Promise<void> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const path = await Deno.makeTempFile({ dir: "tmp", suffix: ".h5" });
+  try {
+    await python(`import h5py, sys\nwith h5py.File(sys.argv[1], "w") as f:\n${program}`, [path]);
+    await fn(await Deno.readFile(path));
+  } finally {
+    await Deno.remove(path);
+  }
+}

@@ -19,6 +19,18 @@ const LAYOUT: FragmentLayout = {
   }],
 };
 
+const HEADER: Frame = {
+  kind: "header",
+  id: 7,
+  dataset: "d",
+  version: 3,
+  fragment: "dataset",
+  bindings: {},
+  layout: LAYOUT,
+  byteLength: 96,
+  checksum: 1,
+};
+
 Deno.test("encodeFrame() and decodeFrame() round-trip every frame kind", () => {
   const frames: Frame[] = [
     { kind: "hello", protocol: PROTOCOL, node: "node-a", token: "secret" },
@@ -36,17 +48,7 @@ Deno.test("encodeFrame() and decodeFrame() round-trip every frame kind", () => {
       },
       want: { byteLength: 0, slots: [] },
     },
-    {
-      kind: "header",
-      id: 7,
-      dataset: "d",
-      version: 3,
-      fragment: "dataset",
-      bindings: {},
-      layout: LAYOUT,
-      byteLength: 96,
-      checksum: 1,
-    },
+    HEADER,
     { kind: "failure", id: 0, code: "gone", message: "Version 3 of 'd' is lost" },
   ];
   for (const f of frames) assert.deepEqual(decodeFrame(encodeFrame(f)), f);
@@ -127,17 +129,7 @@ Deno.test("decodeFrame() answers mutated frames with a frame or WireProtocolErro
   const encoded = [
     encodeFrame({ kind: "hello", protocol: PROTOCOL, node: "node-a", token: "secret" }),
     encodeFrame(FETCH),
-    encodeFrame({
-      kind: "header",
-      id: 7,
-      dataset: "d",
-      version: 3,
-      fragment: "dataset",
-      bindings: {},
-      layout: LAYOUT,
-      byteLength: 96,
-      checksum: 1,
-    }),
+    encodeFrame(HEADER),
     encodeFrame({ kind: "failure", id: 0, code: "gone", message: "lost", fields: { a: 1 } }),
   ];
   const rnd = mulberry32(3);
