@@ -97,9 +97,12 @@ export const DEFAULT_CONFIG: Config = {
 export function parseConfig(text: string): Config {
   let raw: unknown;
   try {
-    raw = parse(text) ?? {};
+    // Warnings (an ambiguous alias, say) are not printed: what matters is refused below.
+    raw = parse(text, { logLevel: "error" }) ?? {};
   } catch (e) {
-    if (e instanceof YAMLError) {
+    // YAMLError for the syntax; ReferenceError or RangeError for an alias the
+    // library cannot resolve or expands too often: all are the text's fault.
+    if (e instanceof YAMLError || e instanceof ReferenceError || e instanceof RangeError) {
       throw new InvalidConfigError(`Invalid configuration: ${e.message}`);
     }
     throw e;

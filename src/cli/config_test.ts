@@ -101,3 +101,21 @@ Deno.test("parseConfig() reads the function sandbox bounds and refuses values ou
   assert.throws(() => parseConfig("functions:\n  maxProcesses: 0\n"), /functions\.maxProcesses/);
   assert.throws(() => parseConfig("functions:\n  workers: 2\n"), /workers/);
 });
+
+Deno.test("parseConfig() refuses an alias it cannot resolve as invalid_config, printing nothing", () => {
+  for (
+    const [text, message] of [
+      [
+        "listen:\n  port: *a\n",
+        "Invalid configuration: Unresolved alias (the anchor must be set before the alias): a",
+      ],
+      ["node: &n a\nlisten: {por<<: *n: 7070}\n", undefined],
+    ] as const
+  ) {
+    assert.throws(() => parseConfig(text), (e) => {
+      assert.ok(e instanceof StrataError && e.code === "invalid_config", String(e));
+      if (message !== undefined) assert.equal(e.message, message);
+      return true;
+    });
+  }
+});

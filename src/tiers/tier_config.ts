@@ -101,14 +101,21 @@ export interface CheckTiersOptions {
 export function parseTiersFile(text: string, source: string): TierSpec[] {
   const prefix = `Invalid tiers in ${source}`;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
+  const doc = parseDocument(text, { lineCounter: lines, logLevel: "error" });
   const [first] = doc.errors;
   if (first !== undefined) {
     const at = first.linePos?.[0];
     const where = at === undefined ? "" : `${at.line}:${at.col}: `;
     throw new InvalidConfigError(`${prefix}: ${where}${yamlMessage(first.message)}`);
   }
-  const root = doc.toJS() ?? {};
+  let root: unknown;
+  try {
+    root = doc.toJS() ?? {};
+  } catch (e) {
+    // An alias the library cannot resolve (ReferenceError) or expands too often (RangeError).
+    if (!(e instanceof ReferenceError || e instanceof RangeError)) throw e;
+    throw new InvalidConfigError(`${prefix}: ${yamlMessage(e.message)}`);
+  }
   const locate = (path: ConfigPath, key: boolean): string | undefined => {
     let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
     if (key && path.length > 0) {
@@ -117,8 +124,11 @@ export function parseTiersFile(text: string, source: string): TierSpec[] {
       };
       node = parent?.items?.find((p) => p.key?.value === path.at(-1))?.key ?? node;
     }
-    // A key whose value is empty (`tiers:`) has no node of its own: point at the key.
-    if (node?.range === undefined && path.length > 0) return locate(path, true);
+    // A key whose value is empty (`tiers:`) has no node of its own: point at
+    // the key; one whose key has none either (an alias), at its parent.
+    if (node?.range === undefined && path.length > 0) {
+      return key ? locate(path.slice(0, -1), false) : locate(path, true);
+    }
     if (node?.range === undefined) return undefined;
     const p = lines.linePos(node.range[0]);
     return `${p.line}:${p.col}`;

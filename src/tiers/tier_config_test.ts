@@ -104,3 +104,23 @@ Deno.test("parseTiersFile() names the line, column and key of every bad declarat
     "Invalid tiers in config/tiers.yaml: 2:1: Flow sequence in block collection must be sufficiently indented and end with a ]",
   );
 });
+
+Deno.test("parseTiersFile() names an empty key and an unresolved alias without overflowing its stack", () => {
+  for (
+    const [text, message] of [
+      [
+        "tiers:\n  - {name: extra, : file, capacity: 1GiB}\n",
+        "Invalid tiers in t.yaml: 2:5: 'tiers[0].' is not a tier key: expected one of name, kind, capacity, bandwidth, latency, persistent, path",
+      ],
+      [
+        "tiers:\n  - {name: *a, kind: file, capacity: 1GiB}\n",
+        "Invalid tiers in t.yaml: Unresolved alias (the anchor must be set before the alias): a",
+      ],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseTiersFile(text, "t.yaml"),
+      (e) => e instanceof StrataError && e.code === "invalid_config" && e.message === message,
+    );
+  }
+});
