@@ -194,6 +194,18 @@ export function run(input: { x: Float64Array }) { return { y: input.x }; }`;
         "Cannot deploy function 'nosample': declaration failed: the input fragment 'part' takes parameters lo, hi: export 'sample' with a value for each, for the dry run",
       );
     });
+    await t.step("a sample past half the memory limit, refused before it is made", async () => {
+      const source =
+        `export const input = "dataset { var n int64; var x [n]float64 }\\nfragment all { var x = x }";
+export const output = "value";
+export const sample = { n: ${2 ** 40} };
+export function run(input: { x: Float64Array }): number { return input.x.length; }`;
+      await refuse(
+        "huge",
+        source,
+        "Cannot deploy function 'huge': dry-run failed: the sample input takes 8796093022208 bytes, over half the memory limit (134217728): export a smaller 'sample', or raise limits.memoryBytes",
+      );
+    });
     await t.step("a module that throws while loading", async () => {
       await refuse(
         "loadfail",

@@ -28,6 +28,16 @@ export async function dryRun(
   const decl = await declarationOf(pool, name, module);
   const record = { name, version: 0, limits: module.limits };
   const layout = sampleLayout(decl);
+  // The sample is made in the service's process before the sandbox sees it,
+  // and must fit in the sandbox with room for the function's own work.
+  const most = Math.floor(module.limits.memoryBytes / 2);
+  if (layout.byteLength > most) {
+    throw new InvalidFunctionError(
+      name,
+      "dry-run",
+      `the sample input takes ${layout.byteLength} bytes, over half the memory limit (${most}): export a smaller 'sample', or raise limits.memoryBytes`,
+    );
+  }
   const fields = fieldTable(layout);
   const runs: string[] = [];
   for (const seed of decl.merge ? [1, 2] : [1]) {
