@@ -332,6 +332,40 @@ Deno.test("Runtime.publish() spills older versions down the tiers with no loss, 
   });
 });
 
+Deno.test("Runtime.attach() of copies on a file tier answers buffers of its own, whatever callers do with them", async () => {
+  await withDir(async (dir) => {
+    const a = await startTiered(dir);
+    try {
+      await a.registry.createDataset({ name: "small", description: SMALL, retention: 10 });
+      for (let v = 1; v <= 6; v++) {
+        await a.runtime.publish({
+          dataset: "small",
+          version: v,
+          fragment: "dataset",
+          bindings: {},
+          bytes: vector(v),
+        });
+      }
+      assert.deepEqual(await sourcesOf(a.registry, 1), ["file"]);
+      // Read into scratch buffers and copied out: a caller scribbling over
+      // one answer changes no later one.
+      const req = { dataset: "small", fragment: "dataset", bindings: {} };
+      for (let round = 0; round < 3; round++) {
+        for (const v of [1, 2, 3, 4]) {
+          const got = await a.runtime.attach({ ...req, version: v });
+          assert.deepEqual(got.bytes, vector(v), `round ${round}, version ${v}`);
+          got.bytes.fill(0xee);
+        }
+      }
+      const into = new Uint8Array(16);
+      await a.runtime.attach({ ...req, version: 2, into });
+      assert.deepEqual(into, vector(2));
+    } finally {
+      a.registry.close();
+    }
+  });
+});
+
 Deno.test("Runtime.publish() spills between two memory tiers and the registry names the slower one", async () => {
   const registry = await openRegistry({ path: ":memory:" });
   const hbm = new MemoryTier("hbm", 32);
