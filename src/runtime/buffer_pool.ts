@@ -12,6 +12,14 @@
 export interface BufferPoolOptions {
   /** Bytes of idle buffers kept for reuse; past that the least recently returned go (default 256 MiB). */
   readonly maxBytes?: number;
+  /**
+   * How long a buffer stays idle before the pool lets it go, in ms (default
+   * 2000): a burst of reads reuses its buffers, and the memory goes back to
+   * the system once the burst is over (a tmpfs or another process can then
+   * have it; on this VM, memory touched for the first time costs a page
+   * fault several times a copy).
+   */
+  readonly idleMs?: number;
 }
 
 /**
@@ -44,6 +52,10 @@ export class BufferPool {
   #idleBytes = 0;
   /** Idle buffers in the order they were returned, to drop the oldest first. */
   #order: Uint8Array[] = [];
+  /** When each idle buffer was returned (performance.now()). */
+  readonly #since = new WeakMap<Uint8Array, number>();
+  readonly #idleMs: number;
+  #trimmer: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates an empty pool. */
   constructor(options: BufferPoolOptions = {}) {
@@ -51,7 +63,12 @@ export class BufferPool {
     if (!Number.isSafeInteger(max) || max < 0) {
       throw new RangeError(`Invalid pool size ${max}: expected a non-negative integer`);
     }
+    const idleMs = options.idleMs ?? 2000;
+    if (!Number.isSafeInteger(idleMs) || idleMs < 1) {
+      throw new RangeError(`Invalid idle time ${idleMs}: expected an integer number of ms >= 1`);
+    }
     this.#maxBytes = max;
+    this.#idleMs = idleMs;
   }
 
   /** Bytes held by idle buffers. */
@@ -95,13 +112,36 @@ export class BufferPool {
     list.push(buf);
     this.#idle.set(buf.byteLength, list);
     this.#order.push(buf);
+    this.#since.set(buf, performance.now());
     this.#idleBytes += buf.byteLength;
-    while (this.#idleBytes > this.#maxBytes) {
-      const old = this.#order.shift()!;
-      const same = this.#idle.get(old.byteLength)!;
-      same.splice(same.indexOf(old), 1);
-      if (same.length === 0) this.#idle.delete(old.byteLength);
-      this.#idleBytes -= old.byteLength;
-    }
+    while (this.#idleBytes > this.#maxBytes) this.#drop();
+    this.#arm();
+  }
+
+  /** Lets the least recently returned idle buffer go. */
+  #drop(): void {
+    const old = this.#order.shift()!;
+    const same = this.#idle.get(old.byteLength)!;
+    same.splice(same.indexOf(old), 1);
+    if (same.length === 0) this.#idle.delete(old.byteLength);
+    this.#idleBytes -= old.byteLength;
+  }
+
+  /** Makes sure a timer lets idle buffers go once they have been idle `idleMs`. */
+  #arm(): void {
+    if (this.#trimmer !== undefined || this.#order.length === 0) return;
+    const oldest = this.#since.get(this.#order[0]!) ?? performance.now();
+    const wait = Math.max(1, Math.ceil(oldest + this.#idleMs - performance.now()));
+    const timer = setTimeout(() => {
+      this.#trimmer = undefined;
+      const now = performance.now();
+      while (
+        this.#order.length > 0 && now - (this.#since.get(this.#order[0]!) ?? 0) >= this.#idleMs
+      ) this.#drop();
+      this.#arm();
+    }, wait);
+    // An idle pool never keeps a process alive.
+    Deno.unrefTimer(timer);
+    this.#trimmer = timer;
   }
 }

@@ -63,3 +63,20 @@ Deno.test("BufferPool does not keep a buffer larger than maxBytes", () => {
   assert.notEqual(pool.take(200), big);
   assert.throws(() => new BufferPool({ maxBytes: -1 }), RangeError);
 });
+
+Deno.test("BufferPool lets buffers idle past idleMs go, and keeps those still in use", async () => {
+  const pool = new BufferPool({ maxBytes: 1 << 20, idleMs: 30 });
+  const a = pool.take(1024);
+  const b = pool.take(2048);
+  pool.give(a);
+  assert.equal(pool.idleBytes, 1024);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(pool.idleBytes, 0);
+  assert.notEqual(pool.take(1024), a); // gone: a fresh buffer
+  pool.give(b);
+  assert.equal(pool.take(2048), b); // taken again in time: the same one
+  pool.give(b);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(pool.idleBytes, 0);
+  assert.throws(() => new BufferPool({ idleMs: 0 }), RangeError);
+});
