@@ -53,8 +53,6 @@ export interface TierResult {
   readonly putVsMemcpy: number;
   /** get / memcpy. */
   readonly getVsMemcpy: number;
-  /** Best read into a reused buffer (`getInto`, file tiers; what attaches and the data plane use), GB/s. */
-  readonly getIntoGBs?: number;
   /** Whether put and get copy the bytes (the memory tier keeps references). */
   readonly copies: boolean;
   /** Whether every get returned the bytes put. */
@@ -118,14 +116,6 @@ async function measureTier(name: string, tier: Tier, bytes: number): Promise<Tie
     verified &&= got !== undefined && got.byteLength === bytes &&
       got[bytes - 4096] === src[bytes - 4096];
   });
-  let getIntoMs: number | undefined;
-  if (tier.getInto !== undefined) {
-    const into = new Uint8Array(bytes);
-    getIntoMs = await best(async () => {
-      const read = await tier.getInto!(`k${n}`, into);
-      verified &&= read === bytes && into[bytes - 4096] === src[bytes - 4096];
-    });
-  }
   await tier.delete(`k${n}`);
   const memcpyGBs = gbs(bytes, memcpyMs);
   return {
@@ -138,7 +128,6 @@ async function measureTier(name: string, tier: Tier, bytes: number): Promise<Tie
     memcpyGBs,
     putVsMemcpy: gbs(bytes, putMs) / memcpyGBs,
     getVsMemcpy: gbs(bytes, getMs) / memcpyGBs,
-    ...(getIntoMs === undefined ? {} : { getIntoGBs: gbs(bytes, getIntoMs) }),
     copies: !(tier instanceof MemoryTier),
     verified,
   };
@@ -307,22 +296,18 @@ export function formatTiers(r: TiersBenchResult): string {
     "per second, 1 GB = 1e9 bytes; memcpy is `Uint8Array.prototype.set` of the same bytes in the",
     "same run. file and backing puts are flushed to the device (`fdatasync`) before they count;",
     "shm puts are not. The memory tier keeps the buffer it is handed: its put and get copy nothing,",
-    "so only their time per operation means anything. `get` answers a fresh buffer, whose page",
-    "faults the read pays; `into` reads into a buffer used before, as attaches and the data plane",
-    "do with their scratch buffers.",
+    "so only their time per operation means anything.",
     "",
-    "| tier | copy | put µs | get µs | put GB/s | get GB/s | into GB/s | memcpy GB/s | put / memcpy | get / memcpy | into / memcpy | bytes back |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| tier | copy | put µs | get µs | put GB/s | get GB/s | memcpy GB/s | put / memcpy | get / memcpy | bytes back |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...r.tiers.map((t) => {
       const ratio = (x: number) => t.copies ? `${x.toFixed(2)}x` : "-";
       const rate = (x: number) => t.copies ? x.toFixed(2) : "-";
       return `| ${t.tier}${t.copies ? "" : " (keeps the buffer)"} | ${mib(t.bytes)} | ${
         t.putUs.toFixed(1)
       } | ${t.getUs.toFixed(1)} | ${rate(t.putGBs)} | ${rate(t.getGBs)} | ${
-        t.getIntoGBs === undefined ? "-" : t.getIntoGBs.toFixed(2)
-      } | ${t.memcpyGBs.toFixed(2)} | ${ratio(t.putVsMemcpy)} | ${ratio(t.getVsMemcpy)} | ${
-        t.getIntoGBs === undefined ? "-" : `${(t.getIntoGBs / t.memcpyGBs).toFixed(2)}x`
-      } | ${t.verified ? "yes" : "NO"} |`;
+        t.memcpyGBs.toFixed(2)
+      } | ${ratio(t.putVsMemcpy)} | ${ratio(t.getVsMemcpy)} | ${t.verified ? "yes" : "NO"} |`;
     }),
     "",
     "Placement decisions and spill plans per second (pure logic, one core):",

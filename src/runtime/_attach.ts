@@ -227,34 +227,26 @@ export class AttachReader {
 
   /** Reads a copy this node holds, checking its size and checksum. */
   async #readLocal(s: SourceRecord, into: Uint8Array | undefined): Promise<Part> {
-    const { node, staged, tiers, scratch } = this.#core;
+    const { node, staged, tiers } = this.#core;
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
-    // A copy on a file tier is read into a scratch buffer, given back once
-    // the plan has run (a local part always goes through the plan).
-    const found = await staged.readPooled(key, s.checksum, scratch);
-    if (found === undefined) {
+    const bytes = await staged.read(key, s.checksum);
+    if (bytes === undefined) {
       throw lost(
         new LostError(s.dataset, s.version, describeCopy(s), whyGone(s.tier, tiers.specs, node), {
           node,
         }),
       );
     }
-    const { bytes, pooled } = found;
-    try {
-      const sum = await checksum(bytes);
-      if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
-        throw lost(corruptCopy(s, node, new ChecksumError(key, s.checksum, sum).message));
-      }
-      if (into !== undefined && into.buffer === bytes.buffer) {
-        throw new InvalidRequestError(
-          `Cannot attach into a buffer that shares memory with copy '${key}' on node '${node}'`,
-        );
-      }
-    } catch (e) {
-      if (pooled) scratch.give(bytes);
-      throw e;
+    const sum = await checksum(bytes);
+    if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
+      throw lost(corruptCopy(s, node, new ChecksumError(key, s.checksum, sum).message));
     }
-    return { layout: s.layout, bytes, pooled };
+    if (into !== undefined && into.buffer === bytes.buffer) {
+      throw new InvalidRequestError(
+        `Cannot attach into a buffer that shares memory with copy '${key}' on node '${node}'`,
+      );
+    }
+    return { layout: s.layout, bytes, pooled: false };
   }
 }
 

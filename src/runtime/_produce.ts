@@ -31,10 +31,8 @@ export async function produce(
   const blob = blobKeyOfCopy(copy.dataset, copy.fragment);
   if (blob !== undefined) return await produceBlob(core, blob, copy);
   const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
-  // A copy on a file tier comes in a scratch buffer: back in the pool once
-  // written, or once reshaped into another.
-  const found = await core.staged.readPooled(key, copy.checksum, scratch);
-  if (found === undefined) {
+  const bytes = await core.staged.read(key, copy.checksum);
+  if (bytes === undefined) {
     throw lost(
       new LostError(
         copy.dataset,
@@ -45,36 +43,23 @@ export async function produce(
       ),
     );
   }
-  const { bytes, pooled } = found;
-  const done = () => {
-    if (pooled) scratch.give(bytes);
-  };
   if (bytes.byteLength !== copy.byteLength) {
-    done();
     throw lost(corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`));
   }
-  if (sameLayout(want, copy.layout)) {
-    return pooled
-      ? { bytes, checksum: copy.checksum, release: done }
-      : { bytes, checksum: copy.checksum };
+  if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
+  const sum = await checksum(bytes);
+  if (sum !== copy.checksum) {
+    throw lost(corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message));
   }
   // A scratch buffer, back in the pool once the server has written it.
-  let out: Uint8Array | undefined;
+  const out = scratch.take(want.byteLength);
   try {
-    const sum = await checksum(bytes);
-    if (sum !== copy.checksum) {
-      throw lost(corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message));
-    }
-    out = scratch.take(want.byteLength);
     executePlan(core.plans.plan([copy.layout], want), [bytes], out);
     metrics.reshapedBytes.inc(out.byteLength);
-    const sent = out;
-    return { bytes: sent, checksum: await checksum(sent), release: () => scratch.give(sent) };
+    return { bytes: out, checksum: await checksum(out), release: () => scratch.give(out) };
   } catch (e) {
-    if (out !== undefined) scratch.give(out);
+    scratch.give(out);
     throw e;
-  } finally {
-    done();
   }
 }
 

@@ -11,7 +11,7 @@ import type { TierSet } from "../tiers/tier_set.ts";
 import { parseStagedKey, stagedKey } from "../tiers/copy_keys.ts";
 
 /** What staged copies need of a node's tiers. */
-export type StagedTiers = Pick<TierSet, "get" | "getPooled" | "delete">;
+export type StagedTiers = Pick<TierSet, "get" | "delete">;
 
 /**
  * The staged copies a node's tiers hold, by the copy key they stand beside.
@@ -94,22 +94,5 @@ export class StagedCopies {
       if (found !== undefined) return found.bytes;
     }
     return (await this.#tiers.get(key))?.bytes;
-  }
-
-  /**
-   * As `read`, a copy on a file tier read into a buffer of `pool`
-   * (`pooled`: the caller gives it back once done with it).
-   */
-  async readPooled(
-    key: string,
-    checksum: number,
-    pool: { take(size: number): Uint8Array; give(buf: Uint8Array): void },
-  ): Promise<{ bytes: Uint8Array; pooled: boolean } | undefined> {
-    const staged = stagedKey(key, checksum);
-    if (this.#staged.get(key)?.has(staged)) {
-      const found = await this.#tiers.getPooled(staged, pool);
-      if (found !== undefined) return found;
-    }
-    return await this.#tiers.getPooled(key, pool);
   }
 }

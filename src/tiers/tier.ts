@@ -67,13 +67,6 @@ export interface Tier {
   putFile?(key: string, file: StagedFile, options: { readonly move: boolean }): Promise<void>;
   /** The copy under `key`, or undefined when the tier does not hold it. */
   get(key: string): Promise<Uint8Array | undefined>;
-  /**
-   * Reads the copy under `key` into `into` (optional: a tier whose `get`
-   * makes a fresh buffer each time, which a reused one spares): the bytes
-   * the copy holds, at most `into.byteLength` of them, or more than that
-   * when the copy is longer; undefined when the tier does not hold it.
-   */
-  getInto?(key: string, into: Uint8Array): Promise<number | undefined>;
   /** Removes a copy; returns whether it was held. */
   delete(key: string): Promise<boolean>;
   /** Whether the tier holds `key`. */

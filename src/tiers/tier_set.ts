@@ -236,49 +236,6 @@ export class TierSet {
     return found;
   }
 
-  /**
-   * Like `get`, but a copy on a tier that reads into a given buffer (files:
-   * shm, file, backing) is read into one from `pool`, and `pooled` says so:
-   * the caller gives it back once done with it. A copy whose file is not
-   * its recorded size comes back in a buffer of the size read (not pooled),
-   * for the caller's size check to refuse.
-   */
-  async getPooled(
-    key: string,
-    pool: { take(size: number): Uint8Array; give(buf: Uint8Array): void },
-  ): Promise<{ bytes: Uint8Array; tier: string; pooled: boolean } | undefined> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const h = this.#holdings.get(key);
-      if (h === undefined) return undefined;
-      for (const { tier, spec } of this.#tiers) {
-        if (!h.tiers.has(spec.name)) continue;
-        if (tier.getInto === undefined) {
-          const bytes = await tier.get(key);
-          if (bytes === undefined) continue;
-          this.#holdings.touch(h);
-          return { bytes, tier: spec.name, pooled: false };
-        }
-        const buf = pool.take(h.byteLength);
-        let n: number | undefined;
-        try {
-          n = await tier.getInto(key, buf);
-        } catch (e) {
-          pool.give(buf);
-          throw e;
-        }
-        if (n === undefined) {
-          pool.give(buf);
-          continue;
-        }
-        this.#holdings.touch(h);
-        if (n === buf.byteLength) return { bytes: buf, tier: spec.name, pooled: true };
-        pool.give(buf);
-        return { bytes: new Uint8Array(n), tier: spec.name, pooled: false };
-      }
-    }
-    return undefined;
-  }
-
   /** Whether some tier holds `key`. */
   holds(key: string): boolean {
     return this.#holdings.get(key) !== undefined;

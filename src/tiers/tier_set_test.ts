@@ -80,38 +80,6 @@ Deno.test("TierSet.get() keeps recently read copies in the fast tier", async () 
   });
 });
 
-Deno.test("TierSet.getPooled() reads a file tier's copy into the pool's buffer, a memory copy as held", async () => {
-  await withDir(async (dir) => {
-    const tiers = await twoTiers(dir);
-    await tiers.store("a", bytesOf(50, 1), fragment(1, 50));
-    await tiers.store("b", bytesOf(50, 2), fragment(2, 50));
-    await tiers.store("c", bytesOf(50, 3), fragment(3, 50));
-    assert.deepEqual(tiers.tiersOf("a"), ["file"]);
-    // A pool that counts what is out, as the runtime's scratch pool does.
-    const out = new Set<Uint8Array>();
-    const pool = {
-      take: (n: number) => {
-        const b = new Uint8Array(n);
-        out.add(b);
-        return b;
-      },
-      give: (b: Uint8Array) => assert.ok(out.delete(b), "given back twice or never taken"),
-      get outstanding() {
-        return out.size;
-      },
-    };
-    const onFile = await tiers.getPooled("a", pool);
-    assert.deepEqual([onFile?.tier, onFile?.pooled, pool.outstanding], ["file", true, 1]);
-    assert.deepEqual(onFile!.bytes, bytesOf(50, 1));
-    pool.give(onFile!.bytes);
-    const inMemory = await tiers.getPooled("c", pool);
-    assert.deepEqual([inMemory?.tier, inMemory?.pooled, pool.outstanding], ["memory", false, 0]);
-    assert.deepEqual(inMemory!.bytes, bytesOf(50, 3));
-    assert.equal(await tiers.getPooled("none", pool), undefined);
-    assert.equal(pool.outstanding, 0);
-  });
-});
-
 Deno.test("TierSet.store() throws NodeFullError naming every tier when nothing can make room", async () => {
   await withDir(async (dir) => {
     const tiers = await twoTiers(dir);

@@ -129,20 +129,3 @@ Deno.test("ShmTier.stagingPathOf() refuses ids that are not plain names", async 
     assert.throws(() => shm.stagingPathOf("../x"), RangeError);
   });
 });
-
-Deno.test("FileTier.getInto() reads a copy into a given buffer and tells a file of another size", async () => {
-  await withDir(async (dir) => {
-    const tier = await FileTier.open("file", `${dir}/file`, 1 << 20);
-    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
-    await tier.put("k", bytes);
-    const into = new Uint8Array(100);
-    assert.equal(await tier.getInto("k", into), 100);
-    assert.deepEqual(into, bytes);
-    assert.equal(await tier.getInto("missing", into), undefined);
-    // The file changed behind the tier's back: shorter, then longer than the buffer.
-    await Deno.writeFile(tier.pathOf("k"), bytes.subarray(0, 60));
-    assert.equal(await tier.getInto("k", new Uint8Array(100)), 60);
-    await Deno.writeFile(tier.pathOf("k"), new Uint8Array(150));
-    assert.equal(await tier.getInto("k", new Uint8Array(100)), 101);
-  });
-});
