@@ -117,9 +117,12 @@ export function checkServiceKey(key: unknown): Deno.KvKey {
     }
     // KV holds a bigint part's magnitude in at most 255 bytes.
     if (typeof part === "bigint" && (part < 0n ? -part : part).toString(16).length > 510) {
-      throw new InvalidRequestError("Invalid service key: a bigint part takes more than 255 bytes", {
-        fields: { field: "key" },
-      });
+      throw new InvalidRequestError(
+        "Invalid service key: a bigint part takes more than 255 bytes",
+        {
+          fields: { field: "key" },
+        },
+      );
     }
   }
   const size = keyBytes(key as Deno.KvKey);
