@@ -15,10 +15,8 @@
 import { writeResults } from "./_results.ts";
 import { fieldDescription, spawnProducer } from "./_stream_producer.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
-import { Runtime } from "../src/runtime/runtime.ts";
-import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
-import { startNameserver } from "../tests/_cluster.ts";
+import { embeddedRuntime, startNameserver } from "../tests/_cluster.ts";
 import { rawTcp } from "./transfer_bench.ts";
 
 /** How the consumer learns of each version. */
@@ -66,17 +64,7 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
   const dir = await Deno.makeTempDir({ dir: "tmp" });
   const names = new RemoteNameService({ urls: [ns.url], node: "consumer" });
   const wire = new WireClient({ node: "consumer" });
-  const runtime = new Runtime({
-    node: "consumer",
-    names,
-    tiers: await openMemoryAndFile({
-      node: "consumer",
-      dataDir: dir,
-      memory: 1 << 20,
-      file: 1 << 20,
-    }),
-    wire,
-  });
+  const runtime = await embeddedRuntime("consumer", names, wire, dir);
   const tcp = await rawTcp(64 * MiB);
   const points: StreamingPoint[] = [];
   try {

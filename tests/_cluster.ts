@@ -3,6 +3,11 @@
  * tests: loopback ports, data under tmp/, the start task's permissions.
  */
 
+import type { RemoteNameService } from "../src/cluster/name_client.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
+import type { WireClient } from "../src/wire/client.ts";
+
 /** A running process of the cluster. */
 export interface Proc {
   /** Its HTTP base URL. */
@@ -120,4 +125,23 @@ export function startRuntime(
     (options.leaseMs === undefined ? "" : `leaseMs: ${options.leaseMs}\n`) +
     (options.config ?? "");
   return spawnStrata(["runtime"], { ...options, extra });
+}
+
+/**
+ * A runtime embedded in this process, as a member of a cluster: node
+ * `node`, 1 MiB of memory and of file tier under `dir`, reading other
+ * runtimes' copies over `wire`.
+ */
+export async function embeddedRuntime(
+  node: string,
+  names: RemoteNameService,
+  wire: WireClient,
+  dir: string,
+): Promise<Runtime> {
+  return new Runtime({
+    node,
+    names,
+    tiers: await openMemoryAndFile({ node, dataDir: dir, memory: 1 << 20, file: 1 << 20 }),
+    wire,
+  });
 }

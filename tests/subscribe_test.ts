@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { BusyError } from "../src/errors.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
-import { Runtime } from "../src/runtime/runtime.ts";
-import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { WireClient } from "../src/wire/client.ts";
+import { embeddedRuntime } from "./_cluster.ts";
 import { withDir } from "./_fixtures.ts";
 import { startServer } from "./_server.ts";
 
@@ -22,18 +21,8 @@ const create = (url: string, name: string) =>
   }).then((r) => r.body?.cancel());
 
 /** The consumer's runtime: node `consumer`, 1 MiB of memory and of file tier under `dir`. */
-const consumer = async (names: RemoteNameService, wire: WireClient, dir: string) =>
-  new Runtime({
-    node: "consumer",
-    names,
-    tiers: await openMemoryAndFile({
-      node: "consumer",
-      dataDir: dir,
-      memory: 1 << 20,
-      file: 1 << 20,
-    }),
-    wire,
-  });
+const consumer = (names: RemoteNameService, wire: WireClient, dir: string) =>
+  embeddedRuntime("consumer", names, wire, dir);
 
 Deno.test("Runtime.subscribe() over HTTP takes each version the server commits, fetched ahead over the data plane", async () => {
   const server = await startServer();
