@@ -165,16 +165,21 @@ Deno.test("openRegistry() finds each version's sizes again after a close", async
   });
 });
 
-Deno.test("restoreSizes() keeps the whole layout and coverage when no size changes", () => {
-  const d = datasetEntry({
-    name: "t",
-    description: "dataset { var x [4]float64 }",
+/** A dataset's in-memory entry, as the registry makes it at create. */
+function entry(name: string, description: string) {
+  return datasetEntry({
+    name,
+    description,
     retention: 2,
     durable: false,
     overwrite: false,
     sizes: {},
     createdAt: 1,
   });
+}
+
+Deno.test("restoreSizes() keeps the whole layout and coverage when no size changes", () => {
+  const d = entry("t", "dataset { var x [4]float64 }");
   const v = newVersion(d, 1);
   const coverage = new Coverage(wholeOf(d, v)!);
   v.coverage = coverage;
@@ -184,15 +189,7 @@ Deno.test("restoreSizes() keeps the whole layout and coverage when no size chang
 });
 
 Deno.test("restoreSizes() drops a size only a failed copy gave, with the whole layout", () => {
-  const d = datasetEntry({
-    name: "p",
-    description: DREPL,
-    retention: 2,
-    durable: false,
-    overwrite: false,
-    sizes: {},
-    createdAt: 1,
-  });
+  const d = entry("p", DREPL);
   const v = newVersion(d, 1);
   v.storedSizes = { sz: 2 };
   v.sizes = { sz: 2 };
