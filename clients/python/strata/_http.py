@@ -79,12 +79,7 @@ class Http:
                 if attempt > 0:
                     raise
         if res.status >= 400:
-            raw = res.read()
-            try:
-                parsed: Any = json.loads(raw)
-            except ValueError:
-                parsed = raw.decode("utf-8", "replace")
-            raise error_of(res.status, parsed)
+            raise error_of(res.status, _error_body(res))
         return res
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
@@ -105,6 +100,21 @@ class Http:
         res = self.send(method, path, body, {"content-type": content_type})
         raw = res.read()
         return json.loads(raw) if raw else None
+
+
+def _error_body(res: http.client.HTTPResponse) -> Any:
+    """An error answer's body: JSON, or msgpack where the request asked for it (a service)."""
+    raw = res.read()
+    if (res.getheader("content-type") or "").startswith("application/msgpack"):
+        try:
+            import msgpack  # only the services' clients ask for msgpack, and they import it
+            return msgpack.unpackb(raw, raw=False)
+        except Exception:
+            return raw.decode("utf-8", "replace")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
 
 
 def read_into(res: http.client.HTTPResponse, buf: memoryview) -> None:

@@ -1,0 +1,551 @@
+"""HEPnOS from Python: datasets, runs, subruns, events and their products, as the
+TypeScript client and HEPnOS's own API offer them, over the service's
+``POST /v1/services/hepnos/<operation>`` routes with msgpack bodies.
+
+Products written here and by the TypeScript client are the same bytes under the
+same (label, type) keys: an array stored with ``store_array`` has the type name the
+TypeScript client's ``storeArray`` gives it (``Float64Array`` for float64, ...), so
+either side loads what the other stored.
+
+Needs ``msgpack`` (Debian: ``apt-get install python3-msgpack``).
+
+>>> from strata import hepnos
+>>> store = hepnos.DataStore.connect("http://127.0.0.1:7070")  # doctest: +SKIP
+>>> run = store.root.create_dataset("nova").create_run(1)        # doctest: +SKIP
+>>> event = run.create_subrun(0).create_event(42)                # doctest: +SKIP
+>>> event.store_array("hits", numpy.arange(4.0))                 # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import msgpack
+
+from ._http import Http
+from .errors import NotFoundError
+
+#: The number that marks an absent level (HEPnOS's ``Invalid*Number``).
+INVALID = (1 << 64) - 1
+#: Items and datasets asked for per request while iterating.
+PAGE = 1000
+_MSGPACK = "application/msgpack"
+
+# numpy dtypes and the TypeScript typed arrays of the same elements: the type
+# names of array products, so both clients read each other's arrays.
+_ARRAY_TYPES = {
+    "int8": "Int8Array", "uint8": "Uint8Array", "int16": "Int16Array", "uint16": "Uint16Array",
+    "int32": "Int32Array", "uint32": "Uint32Array", "float32": "Float32Array",
+    "float64": "Float64Array", "int64": "BigInt64Array", "uint64": "BigUint64Array",
+}
+
+
+def array_type(dtype: Any) -> str:
+    """The product type name of arrays of ``dtype`` (``Float64Array`` for float64, ...)."""
+    import numpy as np
+    dt = np.dtype(dtype)
+    name = _ARRAY_TYPES.get(dt.name)
+    if name is None or dt.byteorder == ">":
+        raise ValueError(f"No product type for arrays of {dt}: expected one of {sorted(_ARRAY_TYPES)}, "
+                         "little-endian")
+    return name
+
+
+def _u64(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n >= INVALID:
+        raise ValueError(f"Invalid {what} number {n!r}: expected an integer from 0 to 2^64-2")
+    return n
+
+
+def _descriptor(uuid: bytes, run: int, subrun: int, event: int) -> bytes:
+    return bytes(uuid) + struct.pack(">QQQ", run, subrun, event)
+
+
+def _parts(descriptor: bytes) -> Tuple[bytes, int, int, int]:
+    if len(descriptor) != 40:
+        raise ValueError(f"Invalid item descriptor: expected 40 bytes, found {len(descriptor)}")
+    run, subrun, event = struct.unpack(">QQQ", descriptor[16:])
+    return bytes(descriptor[:16]), run, subrun, event
+
+
+class DataStore:
+    """A connection to a HEPnOS service (``service``: its name in the server's config)."""
+
+    def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
+                 service: str = "hepnos"):
+        self.url = url
+        self.http = Http(url, token=token, timeout=timeout)
+        self.service = service
+        info = self.http.json("GET", f"/services/{service}")
+        #: How many targets items and products hash to.
+        self.num_targets: int = int(info["placement"]["numTargets"])
+        #: Whether a second store of a product replaces the first (else it answers False).
+        self.overwrite: bool = bool(info["overwrite"])
+
+    @classmethod
+    def connect(cls, url: str, **options: Any) -> "DataStore":
+        """Connects and reads the service's targets and overwrite policy."""
+        return cls(url, **options)
+
+    def close(self) -> None:
+        """Closes this thread's connection."""
+        self.http.close()
+
+    def __enter__(self) -> "DataStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def root(self) -> "DataSet":
+        """The root dataset (path ``""``)."""
+        r = self.call("dataset", {"path": ""})
+        return DataSet(self, r["path"], r["uuid"])
+
+    def call(self, operation: str, body: Dict[str, Any]) -> Any:
+        """Calls an operation with a msgpack body; the server's errors raise their classes."""
+        payload = msgpack.packb(body, use_bin_type=True)
+        res = self.http.send("POST", f"/services/{self.service}/{operation}", payload,
+                             {"content-type": _MSGPACK, "accept": _MSGPACK})
+        raw = res.read()
+        return msgpack.unpackb(raw, raw=False) if raw else None
+
+    def store_products(self, products: List[Tuple[bytes, str, str, Any]]) -> List[bool]:
+        """Stores (descriptor, label, type, bytes) products in one request; per product,
+        whether it was stored (False: one was there and the service keeps the first)."""
+        if not products:
+            return []
+        body = {"products": [{"item": bytes(d), "label": label, "type": type_, "value": bytes(value)}
+                             for d, label, type_, value in products]}
+        return [bool(s) for s in self.call("store", body)["stored"]]
+
+    def load_products(self, products: List[Dict[str, Any]]) -> List[Optional[bytes]]:
+        """Loads products ({item, label, type[, offset, length]}) in one request; None where
+        none is stored."""
+        if not products:
+            return []
+        values = self.call("load", {"products": products})["values"]
+        return [None if v is None else bytes(v) for v in values]
+
+
+class Item:
+    """What every item has: a 40-byte descriptor, products stored and loaded by (label, type)."""
+
+    def __init__(self, datastore: DataStore, uuid: bytes, run: int = INVALID, subrun: int = INVALID,
+                 event: int = INVALID):
+        self.datastore = datastore
+        self.descriptor = _descriptor(uuid, run, subrun, event)
+        self._uuid, self._run, self._subrun, self._event = bytes(uuid), run, subrun, event
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Item) and other.descriptor == self.descriptor
+
+    def __hash__(self) -> int:
+        return hash(self.descriptor)
+
+    def store(self, label: str, type_: str, value: Any, *, batch: Optional["WriteBatch"] = None) -> bool:
+        """Stores ``value`` (bytes-like) as product (label, type); True when stored, False when
+        one was stored before and the service keeps the first. In a batch: True once queued."""
+        if batch is not None:
+            batch.store(self.descriptor, label, type_, value)
+            return True
+        return self.datastore.store_products([(self.descriptor, label, type_, value)])[0]
+
+    def store_array(self, label: str, array: Any, start: int = 0, end: Optional[int] = None, *,
+                    batch: Optional["WriteBatch"] = None) -> bool:
+        """Stores elements ``start`` to ``end`` of a 1-D numpy array (HEPnOS's ``store(label,
+        vector, start, end)``), typed by its dtype (``array_type``)."""
+        import numpy as np
+        a = np.ascontiguousarray(np.asarray(array).reshape(-1)[start:end])
+        return self.store(label, array_type(a.dtype), a.tobytes(), batch=batch)
+
+    def store_json(self, label: str, type_: str, value: Any, *,
+                   batch: Optional["WriteBatch"] = None) -> bool:
+        """Stores a JSON value as product (label, type)."""
+        return self.store(label, type_, json.dumps(value).encode(), batch=batch)
+
+    def load(self, label: str, type_: str, *, offset: Optional[int] = None,
+             length: Optional[int] = None) -> Optional[bytes]:
+        """The bytes of product (label, type), or of ``length`` bytes from ``offset``; None when
+        none is stored."""
+        want: Dict[str, Any] = {"item": self.descriptor, "label": label, "type": type_}
+        if offset is not None:
+            want["offset"] = offset
+        if length is not None:
+            want["length"] = length
+        return self.datastore.load_products([want])[0]
+
+    def load_array(self, label: str, dtype: Any) -> Any:
+        """A product stored as an array of ``dtype`` (here or by ``storeArray``), or None."""
+        import numpy as np
+        raw = self.load(label, array_type(dtype))
+        return None if raw is None else np.frombuffer(raw, dtype=np.dtype(dtype)).copy()
+
+    def load_json(self, label: str, type_: str) -> Any:
+        """A product stored with ``store_json`` (or ``storeJson``), or None."""
+        raw = self.load(label, type_)
+        return None if raw is None else json.loads(raw)
+
+    def products(self, label: Optional[str] = None) -> List[Tuple[str, str]]:
+        """The (label, type) of the products stored (of ``label`` only, when given)."""
+        body: Dict[str, Any] = {"item": self.descriptor}
+        if label is not None:
+            body["label"] = label
+        return [(p["label"], p["type"]) for p in self.datastore.call("products", body)["products"]]
+
+    # Children (runs, subruns, events), numbered, in numeric order.
+
+    def _create_child(self, child: "Item", batch: Optional["WriteBatch"]) -> None:
+        if batch is not None:
+            batch.create(child.descriptor)
+        else:
+            self.datastore.call("create", {"items": [child.descriptor]})
+
+    def _children(self, start: Optional[int], exclusive: bool, limit: int) -> List[bytes]:
+        body: Dict[str, Any] = {"parent": self.descriptor, "exclusive": exclusive, "limit": limit}
+        if start is not None:
+            body["from"] = str(start)
+        return [bytes(d) for d in self.datastore.call("children", body)["items"]]
+
+    def _all_children(self) -> Iterator[bytes]:
+        start: Optional[int] = None
+        while True:
+            page = self._children(start, start is not None, PAGE)
+            yield from page
+            if len(page) < PAGE:
+                return
+            start = _number(page[-1])
+
+    def _find_child(self, n: int) -> Optional[bytes]:
+        page = self._children(n, False, 1)
+        return page[0] if page and _number(page[0]) == n else None
+
+    def _bound_child(self, n: int, exclusive: bool) -> Optional[bytes]:
+        page = self._children(n, exclusive, 1)
+        return page[0] if page else None
+
+
+def _number(descriptor: bytes) -> int:
+    _, run, subrun, event = _parts(descriptor)
+    return event if event != INVALID else subrun if subrun != INVALID else run
+
+
+def _missing(what: str, n: int) -> NotFoundError:
+    return NotFoundError(f"No {what} {n}", code="not_found", status=404, fields={what: str(n)})
+
+
+class DataSet(Item):
+    """A dataset: nested datasets (by name, alphabetical) and runs (by number)."""
+
+    def __init__(self, datastore: DataStore, path: str, uuid: bytes):
+        super().__init__(datastore, uuid)
+        #: Its path, ``a/b/c`` (``""`` for the root).
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"DataSet({self.path!r})"
+
+    @property
+    def name(self) -> str:
+        """Its last name (``""`` for the root)."""
+        return self.path.split("/")[-1]
+
+    @property
+    def uuid(self) -> bytes:
+        """Its 16-byte UUID."""
+        return self._uuid
+
+    @classmethod
+    def from_uuid(cls, datastore: DataStore, uuid: bytes) -> "DataSet":
+        """The dataset with UUID ``uuid``; ``NotFoundError`` when none has it."""
+        return cls(datastore, datastore.call("dataset_path", {"uuid": bytes(uuid)})["path"], uuid)
+
+    def create_dataset(self, name: str) -> "DataSet":
+        """Creates child dataset ``name`` (refusing ``/`` and ``%``), or returns the existing one."""
+        r = self.datastore.call("create_dataset", {"parent": self.path, "name": name})
+        return DataSet(self.datastore, r["path"], r["uuid"])
+
+    def dataset(self, path: str) -> "DataSet":
+        """The dataset at ``path`` below this one; ``NotFoundError`` when missing."""
+        full = path if self.path == "" else f"{self.path}/{path}"
+        r = self.datastore.call("dataset", {"path": full})
+        return DataSet(self.datastore, r["path"], r["uuid"])
+
+    __getitem__ = dataset
+
+    def _datasets(self, start: Optional[str], exclusive: bool, limit: int) -> List["DataSet"]:
+        body: Dict[str, Any] = {"parent": self.path, "exclusive": exclusive, "limit": limit}
+        if start is not None:
+            body["from"] = start
+        return [DataSet(self.datastore, d["path"], d["uuid"])
+                for d in self.datastore.call("datasets", body)["datasets"]]
+
+    def find(self, name: str) -> Optional["DataSet"]:
+        """Child dataset ``name``, or None."""
+        page = self._datasets(name, False, 1)
+        return page[0] if page and page[0].name == name else None
+
+    def lower_bound(self, name: str) -> Optional["DataSet"]:
+        """The first child dataset whose name is at least ``name``, or None."""
+        page = self._datasets(name, False, 1)
+        return page[0] if page else None
+
+    def upper_bound(self, name: str) -> Optional["DataSet"]:
+        """The first child dataset whose name is above ``name``, or None."""
+        page = self._datasets(name, True, 1)
+        return page[0] if page else None
+
+    def datasets(self) -> Iterator["DataSet"]:
+        """The child datasets in name order."""
+        start: Optional[str] = None
+        while True:
+            page = self._datasets(start, start is not None, PAGE)
+            yield from page
+            if len(page) < PAGE:
+                return
+            start = page[-1].name
+
+    def create_run(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "Run":
+        """Creates run ``n`` (idempotent)."""
+        run = Run(self.datastore, self.uuid, _u64(n, "run"))
+        self._create_child(run, batch)
+        return run
+
+    def run(self, n: int) -> "Run":
+        """Run ``n``; ``NotFoundError`` when missing."""
+        found = self.find_run(n)
+        if found is None:
+            raise _missing("run", n)
+        return found
+
+    def find_run(self, n: int) -> Optional["Run"]:
+        """Run ``n``, or None."""
+        d = self._find_child(_u64(n, "run"))
+        return None if d is None else Run(self.datastore, *_parts(d)[:2])
+
+    def run_lower_bound(self, n: int) -> Optional["Run"]:
+        """The first run numbered at least ``n``, or None."""
+        d = self._bound_child(_u64(n, "run"), False)
+        return None if d is None else Run(self.datastore, *_parts(d)[:2])
+
+    def run_upper_bound(self, n: int) -> Optional["Run"]:
+        """The first run numbered above ``n``, or None."""
+        d = self._bound_child(_u64(n, "run"), True)
+        return None if d is None else Run(self.datastore, *_parts(d)[:2])
+
+    def runs(self) -> Iterator["Run"]:
+        """The runs in numeric order."""
+        for d in self._all_children():
+            yield Run(self.datastore, *_parts(d)[:2])
+
+    def events(self, target: Optional[int] = None) -> Iterator["Event"]:
+        """The events of this dataset (not of nested ones): those of ``target`` in (run,
+        subrun, event) order or, without one, every target's in turn, targets ascending.
+        A subrun's events are never split between targets."""
+        targets = range(self.datastore.num_targets) if target is None else [target]
+        for t in targets:
+            after: Optional[bytes] = None
+            while True:
+                body: Dict[str, Any] = {"dataset": self.uuid, "target": t, "limit": PAGE}
+                if after is not None:
+                    body["after"] = after
+                items = [bytes(d) for d in self.datastore.call("events", body)["items"]]
+                for d in items:
+                    yield Event(self.datastore, *_parts(d))
+                if len(items) < PAGE:
+                    break
+                after = items[-1]
+
+
+class Run(Item):
+    """A run: subruns by number."""
+
+    def __init__(self, datastore: DataStore, uuid: bytes, run: int):
+        super().__init__(datastore, uuid, run)
+
+    def __repr__(self) -> str:
+        return f"Run({self._run})"
+
+    @property
+    def number(self) -> int:
+        """Its number."""
+        return self._run
+
+    def create_subrun(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "SubRun":
+        """Creates subrun ``n`` (idempotent)."""
+        sub = SubRun(self.datastore, self._uuid, self._run, _u64(n, "subrun"))
+        self._create_child(sub, batch)
+        return sub
+
+    def subrun(self, n: int) -> "SubRun":
+        """SubRun ``n``; ``NotFoundError`` when missing."""
+        found = self.find_subrun(n)
+        if found is None:
+            raise _missing("subrun", n)
+        return found
+
+    def find_subrun(self, n: int) -> Optional["SubRun"]:
+        """SubRun ``n``, or None."""
+        d = self._find_child(_u64(n, "subrun"))
+        return None if d is None else SubRun(self.datastore, *_parts(d)[:3])
+
+    def subrun_lower_bound(self, n: int) -> Optional["SubRun"]:
+        """The first subrun numbered at least ``n``, or None."""
+        d = self._bound_child(_u64(n, "subrun"), False)
+        return None if d is None else SubRun(self.datastore, *_parts(d)[:3])
+
+    def subrun_upper_bound(self, n: int) -> Optional["SubRun"]:
+        """The first subrun numbered above ``n``, or None."""
+        d = self._bound_child(_u64(n, "subrun"), True)
+        return None if d is None else SubRun(self.datastore, *_parts(d)[:3])
+
+    def subruns(self) -> Iterator["SubRun"]:
+        """The subruns in numeric order."""
+        for d in self._all_children():
+            yield SubRun(self.datastore, *_parts(d)[:3])
+
+
+class SubRun(Item):
+    """A subrun: events by number."""
+
+    def __init__(self, datastore: DataStore, uuid: bytes, run: int, subrun: int):
+        super().__init__(datastore, uuid, run, subrun)
+
+    def __repr__(self) -> str:
+        return f"SubRun({self._run}, {self._subrun})"
+
+    @property
+    def number(self) -> int:
+        """Its number."""
+        return self._subrun
+
+    @property
+    def run(self) -> int:
+        """Its run's number."""
+        return self._run
+
+    def create_event(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "Event":
+        """Creates event ``n`` (idempotent)."""
+        ev = Event(self.datastore, self._uuid, self._run, self._subrun, _u64(n, "event"))
+        self._create_child(ev, batch)
+        return ev
+
+    def event(self, n: int) -> "Event":
+        """Event ``n``; ``NotFoundError`` when missing."""
+        found = self.find_event(n)
+        if found is None:
+            raise _missing("event", n)
+        return found
+
+    def find_event(self, n: int) -> Optional["Event"]:
+        """Event ``n``, or None."""
+        d = self._find_child(_u64(n, "event"))
+        return None if d is None else Event(self.datastore, *_parts(d))
+
+    def event_lower_bound(self, n: int) -> Optional["Event"]:
+        """The first event numbered at least ``n``, or None."""
+        d = self._bound_child(_u64(n, "event"), False)
+        return None if d is None else Event(self.datastore, *_parts(d))
+
+    def event_upper_bound(self, n: int) -> Optional["Event"]:
+        """The first event numbered above ``n``, or None."""
+        d = self._bound_child(_u64(n, "event"), True)
+        return None if d is None else Event(self.datastore, *_parts(d))
+
+    def events(self) -> Iterator["Event"]:
+        """The events in numeric order."""
+        for d in self._all_children():
+            yield Event(self.datastore, *_parts(d))
+
+
+class Event(Item):
+    """An event: products only."""
+
+    def __init__(self, datastore: DataStore, uuid: bytes, run: int, subrun: int, event: int):
+        super().__init__(datastore, uuid, run, subrun, event)
+
+    def __repr__(self) -> str:
+        return f"Event({self._run}, {self._subrun}, {self._event})"
+
+    @property
+    def number(self) -> int:
+        """Its number."""
+        return self._event
+
+    @property
+    def subrun(self) -> int:
+        """Its subrun's number."""
+        return self._subrun
+
+    @property
+    def run(self) -> int:
+        """Its run's number."""
+        return self._run
+
+
+class WriteBatch:
+    """Creates and stores queued and sent together (HEPnOS's ``WriteBatch``): creates at
+    ``max_batch_size`` items, products at ``max_batch_size`` per request, on ``flush()`` and
+    when the ``with`` block ends. Creates go before the products queued with them; a
+    product already stored (and kept) is not an error, as in HEPnOS."""
+
+    def __init__(self, datastore: DataStore, max_batch_size: int = 128):
+        if not isinstance(max_batch_size, int) or not 1 <= max_batch_size <= 10_000:
+            raise ValueError(f"max_batch_size must be an integer from 1 to 10000, found {max_batch_size!r}")
+        self.datastore = datastore
+        self.max_batch_size = max_batch_size
+        self._creates: List[bytes] = []
+        self._products: List[Tuple[bytes, str, str, bytes]] = []
+        self._closed = False
+
+    def __enter__(self) -> "WriteBatch":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        # On an exception the queued writes are still sent, as HEPnOS's destructor does.
+        self.close()
+
+    def create(self, descriptor: bytes) -> None:
+        """Queues the creation of an item."""
+        self._check_open()
+        self._creates.append(bytes(descriptor))
+        if len(self._creates) >= self.max_batch_size:
+            self._send_creates()
+
+    def store(self, descriptor: bytes, label: str, type_: str, value: Any) -> None:
+        """Queues a product (its bytes copied now)."""
+        self._check_open()
+        self._products.append((bytes(descriptor), label, type_, bytes(value)))
+        if len(self._products) >= self.max_batch_size:
+            self._send_creates()
+            self._send_products()
+
+    def flush(self) -> None:
+        """Sends everything queued."""
+        self._send_creates()
+        self._send_products()
+
+    def close(self) -> None:
+        """Sends everything queued; further writes raise."""
+        if not self._closed:
+            self.flush()
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("This WriteBatch is closed")
+
+    def _send_creates(self) -> None:
+        while self._creates:
+            part, self._creates = self._creates[:self.max_batch_size], self._creates[self.max_batch_size:]
+            self.datastore.call("create", {"items": part})
+
+    def _send_products(self) -> None:
+        while self._products:
+            part = self._products[:self.max_batch_size]
+            self._products = self._products[self.max_batch_size:]
+            self.datastore.store_products(part)
