@@ -74,3 +74,36 @@ Deno.test("MPI: 4 writer ranks checkpoint a 2-D field, 4, 2 and 1 reader ranks r
     await server.stop();
   }
 });
+
+Deno.test("MPI: HEPnOS's parallel event processor on 1, T-1, T and 2T+1 ranks processes each event exactly once", async () => {
+  if (
+    !(await pythonHas(["numpy", "mpi4py", "msgpack"], "the MPI HEPnOS test")) ||
+    !(await hasMpirun())
+  ) return;
+  const targets = 4;
+  const server = await startServer({
+    extra: `services:\n  hepnos: { targets: ${targets}, durable: false }\n`,
+  });
+  try {
+    for (const ranks of [1, targets - 1, targets, 2 * targets + 1]) {
+      const got = await mpirun(ranks, "hepnos_process.py", [
+        server.url,
+        `pep${ranks}`,
+        "2",
+        "4",
+        "25",
+      ]);
+      assert.equal(got.ranks, ranks);
+      assert.equal(got.events, 200);
+      assert.deepEqual(
+        [got.duplicates, got.missing, got.unexpected, got.wrongProducts],
+        [0, 0, 0, 0],
+        JSON.stringify(got),
+      );
+      assert.equal((got.processed as number[]).reduce((a, b) => a + b, 0), 200);
+      assert.equal((got.processed as number[]).length, ranks);
+    }
+  } finally {
+    await server.stop();
+  }
+});

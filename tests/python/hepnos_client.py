@@ -135,6 +135,14 @@ with hepnos.WriteBatch(store, max_batch_size=64) as batch:
 assert [e.number for e in wb_ds.run(5).subrun(1).events()] == list(range(300))
 assert wb_ds.run(5).subrun(1).event(299).load("n", "bytes") == (299).to_bytes(4, "little")
 raises(RuntimeError, batch.create, b"\0" * 40)
+prefetcher = hepnos.Prefetcher(store, batch_size=32)
+prefetcher.fetch_product("n", "bytes")
+walked = []
+for ev in prefetcher.walk(wb_ds.run(5).subrun(1).events()):
+    assert prefetcher.held >= 1  # this event's product came with its batch
+    walked.append(int.from_bytes(ev.load("n", "bytes", prefetcher=prefetcher), "little"))
+    assert prefetcher.take(ev.descriptor, "n", "bytes") == (False, None)  # taken once
+assert walked == list(range(300)) and prefetcher.held == 0
 raises(ValueError, hepnos.WriteBatch, store, 0)
 print("ok write-batch")
 

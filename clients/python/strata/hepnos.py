@@ -169,9 +169,13 @@ class Item:
         return self.store(label, type_, json.dumps(value).encode(), batch=batch)
 
     def load(self, label: str, type_: str, *, offset: Optional[int] = None,
-             length: Optional[int] = None) -> Optional[bytes]:
+             length: Optional[int] = None, prefetcher: Optional["Prefetcher"] = None) -> Optional[bytes]:
         """The bytes of product (label, type), or of ``length`` bytes from ``offset``; None when
-        none is stored."""
+        none is stored. With a prefetcher, a whole product it holds comes from it."""
+        if prefetcher is not None and offset is None and length is None:
+            hit, value = prefetcher.take(self.descriptor, label, type_)
+            if hit:
+                return value
         want: Dict[str, Any] = {"item": self.descriptor, "label": label, "type": type_}
         if offset is not None:
             want["offset"] = offset
@@ -179,10 +183,10 @@ class Item:
             want["length"] = length
         return self.datastore.load_products([want])[0]
 
-    def load_array(self, label: str, dtype: Any) -> Any:
+    def load_array(self, label: str, dtype: Any, *, prefetcher: Optional["Prefetcher"] = None) -> Any:
         """A product stored as an array of ``dtype`` (here or by ``storeArray``), or None."""
         import numpy as np
-        raw = self.load(label, array_type(dtype))
+        raw = self.load(label, array_type(dtype), prefetcher=prefetcher)
         return None if raw is None else np.frombuffer(raw, dtype=np.dtype(dtype)).copy()
 
     def load_json(self, label: str, type_: str) -> Any:
@@ -549,3 +553,109 @@ class WriteBatch:
             part = self._products[:self.max_batch_size]
             self._products = self._products[self.max_batch_size:]
             self.datastore.store_products(part)
+
+
+class Prefetcher:
+    """Loads the products of items in batches (HEPnOS's ``Prefetcher``): ``walk`` yields the
+    items of an iterable, the products named by ``fetch_product`` of each ``batch_size``
+    items loaded in one request before the first of them is yielded;
+    ``item.load(..., prefetcher=p)`` takes them from it. A product not taken is dropped
+    once its item has been yielded, so at most one batch of products is held."""
+
+    def __init__(self, datastore: DataStore, batch_size: int = 16):
+        if not isinstance(batch_size, int) or not 1 <= batch_size <= 10_000:
+            raise ValueError(f"batch_size must be an integer from 1 to 10000, found {batch_size!r}")
+        self.datastore = datastore
+        self.batch_size = batch_size
+        self._wanted: List[Tuple[str, str]] = []
+        self._held: Dict[Tuple[bytes, str, str], Optional[bytes]] = {}
+
+    def fetch_product(self, label: str, type_: str) -> None:
+        """Prefetches product (label, type) of every item walked."""
+        self._wanted.append((label, type_))
+
+    @property
+    def held(self) -> int:
+        """Products held, not yet taken."""
+        return len(self._held)
+
+    def walk(self, items: Any) -> Iterator[Any]:
+        """Yields ``items`` in order, their products loaded a batch at a time."""
+        batch: List[Item] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                yield from self._yield(batch)
+                batch = []
+        yield from self._yield(batch)
+
+    def _yield(self, batch: List[Item]) -> Iterator[Item]:
+        self.prefetch(batch)
+        for item in batch:
+            yield item
+            for label, type_ in self._wanted:
+                self._held.pop((item.descriptor, label, type_), None)
+
+    def prefetch(self, items: List[Item]) -> None:
+        """Loads the wanted products of ``items`` in one request."""
+        want = [(i.descriptor, label, type_) for i in items for label, type_ in self._wanted]
+        if not want:
+            return
+        values = self.datastore.load_products(
+            [{"item": d, "label": label, "type": type_} for d, label, type_ in want])
+        for key, value in zip(want, values):
+            self._held[key] = value
+
+    def take(self, descriptor: bytes, label: str, type_: str) -> Tuple[bool, Optional[bytes]]:
+        """(True, bytes or None) when the product was prefetched, else (False, None)."""
+        key = (bytes(descriptor), label, type_)
+        if key not in self._held:
+            return False, None
+        return True, self._held.pop(key)
+
+
+class ParallelEventProcessor:
+    """One rank of a parallel event processor (HEPnOS's ``ParallelEventProcessor``): every
+    rank of ``ranks`` starts job ``job`` on a dataset, then pulls batches of its events
+    from the job's loaders on the server, its own loader first, then the others' (work
+    stealing), until all are exhausted; each event goes to exactly one rank. With MPI:
+    ``rank = comm.Get_rank()``, ``ranks = comm.Get_size()``."""
+
+    def __init__(self, datastore: DataStore, job: str, rank: int, ranks: int, *,
+                 input_batch_size: int = 16, output_batch_size: int = 16):
+        if not isinstance(ranks, int) or not 1 <= ranks <= 65536:
+            raise ValueError(f"ranks must be an integer from 1 to 65536, found {ranks!r}")
+        if not isinstance(rank, int) or not 0 <= rank < ranks:
+            raise ValueError(f"Invalid rank {rank!r}: expected 0 to {ranks - 1}")
+        self.datastore = datastore
+        self.job, self.rank, self.ranks = job, rank, ranks
+        self.input_batch_size, self.output_batch_size = input_batch_size, output_batch_size
+        self._preload: List[Tuple[str, str]] = []
+
+    def preload(self, label: str, type_: str) -> None:
+        """Loads product (label, type) of every event before the function sees it."""
+        self._preload.append((label, type_))
+
+    def process(self, dataset: DataSet, fn: Any) -> int:
+        """Calls ``fn(event, products)`` on this rank's share of the events of ``dataset``
+        (``products``: the preloaded ones by (label, type), None where not stored);
+        answers how many events it processed."""
+        self.datastore.call("processor_start", {
+            "job": self.job, "dataset": dataset.uuid, "ranks": self.ranks,
+            "inputBatchSize": self.input_batch_size,
+        })
+        processed = 0
+        while True:
+            got = self.datastore.call("processor_next", {
+                "job": self.job, "rank": self.rank, "n": self.output_batch_size,
+            })["items"]
+            if not got:
+                return processed
+            events = [Event(self.datastore, *_parts(bytes(d))) for d in got]
+            want = [{"item": e.descriptor, "label": label, "type": type_}
+                    for e in events for label, type_ in self._preload]
+            values = self.datastore.load_products(want)
+            k = len(self._preload)
+            for i, event in enumerate(events):
+                fn(event, {p: values[i * k + j] for j, p in enumerate(self._preload)})
+                processed += 1
