@@ -8,22 +8,14 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
-import { errorFromBody, InternalError, UnavailableError } from "../../errors.ts";
+import { encode } from "@msgpack/msgpack";
+import { InternalError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
-import { TargetRing } from "../targets.ts";
+import { MSGPACK, ServiceClient } from "../service_client.ts";
+import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
 import type { ProductRead, ProductWrite } from "./store.ts";
-
-/** Where the service's targets are, as `GET /v1/services/<name>` answers. */
-interface Placement {
-  readonly numTargets: number;
-  readonly virtualNodes: number;
-  readonly runtimes: readonly { readonly name: string; readonly url: string | null }[];
-}
-
-const MSGPACK = "application/msgpack";
 
 /** Options of a connection. */
 export interface ConnectOptions {
@@ -54,33 +46,14 @@ export class DataStore {
   readonly overwrite: boolean;
   /** The targets, for grouping batched writes as the server places them. */
   readonly ring: TargetRing;
-  readonly #service: string;
-  readonly #base: string;
-  readonly #token: string | undefined;
-  readonly #timeoutMs: number;
-  /** Each runtime's service base URL, in ring order (the connected one where unknown). */
-  readonly #bases: readonly string[];
+  readonly #client: ServiceClient;
 
-  private constructor(
-    url: string,
-    info: { overwrite: boolean; placement: Placement },
-    o: ConnectOptions,
-  ) {
-    this.url = url.replace(/\/+$/, "");
-    const p = info.placement;
-    this.numTargets = p.numTargets;
-    this.overwrite = info.overwrite;
-    this.ring = new TargetRing(p.numTargets, {
-      virtualNodes: p.virtualNodes,
-      runtimes: p.runtimes.map((r) => r.name),
-    });
-    this.#service = o.service ?? "hepnos";
-    this.#base = `${this.url}/v1/services/${this.#service}`;
-    this.#bases = p.runtimes.map((r) =>
-      r.url === null ? this.#base : `${r.url.replace(/\/+$/, "")}/v1/services/${this.#service}`
-    );
-    this.#token = o.token;
-    this.#timeoutMs = o.timeoutMs ?? 60_000;
+  private constructor(client: ServiceClient) {
+    this.#client = client;
+    this.url = client.url;
+    this.ring = client.ring;
+    this.numTargets = client.ring.numTargets;
+    this.overwrite = client.info.overwrite === true;
   }
 
   /**
@@ -88,11 +61,8 @@ export class DataStore {
    * are (their count, the ring's virtual nodes, each runtime's URL).
    */
   static async connect(url: string, options: ConnectOptions = {}): Promise<DataStore> {
-    const one = { numTargets: 1, virtualNodes: 4, runtimes: [{ name: "local", url: null }] };
-    const probe = new DataStore(url, { overwrite: false, placement: one }, options);
-    const res = await probe.#send(probe.#base, { method: "GET", accept: MSGPACK });
-    const info = await probe.#answer<{ overwrite: boolean; placement: Placement }>(res);
-    return new DataStore(url, info, options);
+    const { service, ...o } = options;
+    return new DataStore(await ServiceClient.connect(url, service ?? "hepnos", o));
   }
 
   /** The root dataset (path `""`). */
@@ -101,14 +71,8 @@ export class DataStore {
   }
 
   /** Calls an operation with a msgpack body; the server's errors arrive as their classes. */
-  async call<T>(operation: string, body: unknown): Promise<T> {
-    const res = await this.#send(`${this.#base}/${operation}`, {
-      method: "POST",
-      type: MSGPACK,
-      accept: MSGPACK,
-      body: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<ArrayBuffer>,
-    });
-    return await this.#answer<T>(res);
+  call<T>(operation: string, body: unknown): Promise<T> {
+    return this.#client.call<T>(operation, body);
   }
 
   /**
@@ -123,12 +87,12 @@ export class DataStore {
         { products: at.map((i) => ({ ...products[i]!, value: undefined })) },
         at.map((i) => products[i]!.value),
       ));
-      const res = await this.#sendTo(r, "store_bytes", {
+      const res = await this.#client.sendTo(r, "store_bytes", {
         type: OCTET_STREAM,
         accept: MSGPACK,
         body,
       });
-      const { stored } = await this.#answer<{ stored: boolean[] }>(res);
+      const { stored } = await this.#client.answer<{ stored: boolean[] }>(res);
       at.forEach((i, k) => out[i] = stored[k] ?? false);
     }));
     return out;
@@ -145,13 +109,13 @@ export class DataStore {
       const body = encode({ products: at.map((i) => products[i]!) }, {
         ignoreUndefined: true,
       }) as Uint8Array<ArrayBuffer>;
-      const res = await this.#sendTo(r, "load_bytes", {
+      const res = await this.#client.sendTo(r, "load_bytes", {
         type: MSGPACK,
         // Errors come back as msgpack.
         accept: `${OCTET_STREAM}, ${MSGPACK}`,
         body,
       });
-      if (!res.ok) await this.#answer(res);
+      if (!res.ok) await this.#client.answer(res);
       const { parts } = unframe(new Uint8Array(await res.arrayBuffer()));
       if (parts.length !== at.length) {
         throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
@@ -172,64 +136,5 @@ export class DataStore {
       else g.push(i);
     });
     return groups;
-  }
-
-  /**
-   * Sends to the runtime at `runtime` in ring order; when it does not
-   * answer, to the runtime this store connected to, which forwards the
-   * work or names the runtime that is down.
-   */
-  async #sendTo(
-    runtime: number,
-    operation: string,
-    init: { type: string; accept: string; body: Uint8Array<ArrayBuffer> },
-  ): Promise<Response> {
-    const base = this.#bases[runtime] ?? this.#base;
-    if (base === this.#base) {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
-    }
-    try {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
-    } catch (e) {
-      // Only a connection refused is retried: the request never arrived.
-      // A timeout may have stored, and is not sent twice.
-      if (!(e instanceof UnavailableError) || !(e.cause instanceof TypeError)) throw e;
-      return await this.#send(`${this.#base}/${operation}`, { method: "POST", ...init });
-    }
-  }
-
-  async #send(
-    url: string,
-    init: { method: string; type?: string; accept: string; body?: Uint8Array<ArrayBuffer> },
-  ): Promise<Response> {
-    try {
-      return await fetch(url, {
-        method: init.method,
-        headers: {
-          ...(init.type === undefined ? {} : { "content-type": init.type }),
-          accept: init.accept,
-          ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
-        },
-        ...(init.body === undefined ? {} : { body: init.body }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-    } catch (e) {
-      throw new UnavailableError(
-        `HEPnOS service at ${new URL(url).origin} does not answer: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-  }
-
-  async #answer<T>(res: Response): Promise<T> {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const data = bytes.length === 0 ? null : decode(bytes);
-    if (!res.ok) {
-      throw errorFromBody((data as { error?: unknown } | null)?.error) ??
-        new InternalError(`HEPnOS service answered ${res.status}`, {
-          fields: { status: res.status },
-        });
-    }
-    return data as T;
   }
 }

@@ -21,7 +21,7 @@ import {
   type ProductRead,
   type ProductWrite,
 } from "./store.ts";
-import { bytes, int, list, MAX_ENTRIES, record, str } from "./_input.ts";
+import { bytes, int, list, MAX_ENTRIES, record, str } from "../input.ts";
 
 /**
  * The HEPnOS service. Products travel as msgpack (`store`, `load`) or as

@@ -1,0 +1,173 @@
+/**
+ * The HTTP side of a service's client: the placement read at connect (how
+ * many targets, which runtime holds each), operations called with msgpack
+ * bodies, and raw bodies sent to the runtime of a target straight, with the
+ * server's errors raised as their classes.
+ *
+ * @module
+ */
+
+import { decode, encode } from "@msgpack/msgpack";
+import { errorFromBody, InternalError, UnavailableError } from "../errors.ts";
+import { TargetRing } from "./targets.ts";
+
+/** Where a service's targets are, as `GET /v1/services/<name>` answers. */
+interface Placement {
+  readonly numTargets: number;
+  readonly virtualNodes: number;
+  readonly runtimes: readonly { readonly name: string; readonly url: string | null }[];
+}
+
+/** The content type of msgpack bodies. */
+export const MSGPACK = "application/msgpack";
+
+/** Options of a service client. */
+export interface ServiceClientOptions {
+  /** Bearer token, when the server wants one. */
+  readonly token?: string;
+  /** Deadline of each request in ms (default 60000). */
+  readonly timeoutMs?: number;
+}
+
+/** A request's body and the types it is sent and answered in. */
+export interface ServiceRequest {
+  /** Content type of `body`. */
+  readonly type: string;
+  /** What the answer may be (errors come back as msgpack when it names msgpack). */
+  readonly accept: string;
+  /** The body. */
+  readonly body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * A connection to one service of a Strata server.
+ *
+ * @example
+ * ```ts ignore
+ * const c = await ServiceClient.connect("http://127.0.0.1:7070", "notes");
+ * await c.call("put", { name: "a", text: "hello" });
+ * ```
+ */
+export class ServiceClient {
+  /** The server's base URL. */
+  readonly url: string;
+  /** The service's name. */
+  readonly service: string;
+  /** The targets and the runtimes holding them. */
+  readonly ring: TargetRing;
+  /** What `GET /v1/services/<name>` answered (the service's own settings, and `placement`). */
+  readonly info: Readonly<Record<string, unknown>>;
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  /** Each runtime's service base URL, in ring order (the connected one where unknown). */
+  readonly #bases: readonly string[];
+
+  private constructor(
+    url: string,
+    service: string,
+    info: Record<string, unknown>,
+    o: ServiceClientOptions,
+  ) {
+    this.url = url.replace(/\/+$/, "");
+    this.service = service;
+    this.info = info;
+    const p = (info.placement as Placement | undefined) ??
+      { numTargets: 1, virtualNodes: 4, runtimes: [{ name: "local", url: null }] };
+    this.ring = new TargetRing(p.numTargets, {
+      virtualNodes: p.virtualNodes,
+      runtimes: p.runtimes.map((r) => r.name),
+    });
+    this.#base = `${this.url}/v1/services/${service}`;
+    this.#bases = p.runtimes.map((r) =>
+      r.url === null ? this.#base : `${r.url.replace(/\/+$/, "")}/v1/services/${service}`
+    );
+    this.#token = o.token;
+    this.#timeoutMs = o.timeoutMs ?? 60_000;
+  }
+
+  /** Connects, reading the service's settings and where its targets are. */
+  static async connect(
+    url: string,
+    service: string,
+    options: ServiceClientOptions = {},
+  ): Promise<ServiceClient> {
+    const probe = new ServiceClient(url, service, {}, options);
+    const res = await probe.#send(probe.#base, { method: "GET", accept: MSGPACK });
+    return new ServiceClient(url, service, await probe.answer(res), options);
+  }
+
+  /** Calls an operation with a msgpack body; the server's errors arrive as their classes. */
+  async call<T>(operation: string, body: unknown): Promise<T> {
+    const res = await this.#send(`${this.#base}/${operation}`, {
+      method: "POST",
+      type: MSGPACK,
+      accept: MSGPACK,
+      body: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<ArrayBuffer>,
+    });
+    return await this.answer<T>(res);
+  }
+
+  /** The index, in ring order, of the runtime holding `target`. */
+  runtimeOf(target: number): number {
+    return this.ring.runtimes.indexOf(this.ring.runtimeOf(target));
+  }
+
+  /**
+   * Sends a request to the runtime at `runtime` in ring order; when it does
+   * not answer, to the server this client connected to, which forwards the
+   * work or names the runtime that is down.
+   */
+  async sendTo(runtime: number, operation: string, init: ServiceRequest): Promise<Response> {
+    const base = this.#bases[runtime] ?? this.#base;
+    if (base === this.#base) {
+      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+    }
+    try {
+      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+    } catch (e) {
+      // Only a connection refused is retried: the request never arrived.
+      // A timeout may have stored, and is not sent twice.
+      if (!(e instanceof UnavailableError) || !(e.cause instanceof TypeError)) throw e;
+      return await this.#send(`${this.#base}/${operation}`, { method: "POST", ...init });
+    }
+  }
+
+  /** A msgpack answer's value; an error answer raised as its class. */
+  async answer<T>(res: Response): Promise<T> {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const data = bytes.length === 0 ? null : decode(bytes);
+    if (!res.ok) {
+      throw errorFromBody((data as { error?: unknown } | null)?.error) ??
+        new InternalError(`Service '${this.service}' answered ${res.status}`, {
+          fields: { status: res.status },
+        });
+    }
+    return data as T;
+  }
+
+  async #send(
+    url: string,
+    init: { method: string; type?: string; accept: string; body?: Uint8Array<ArrayBuffer> },
+  ): Promise<Response> {
+    try {
+      return await fetch(url, {
+        method: init.method,
+        headers: {
+          ...(init.type === undefined ? {} : { "content-type": init.type }),
+          accept: init.accept,
+          ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
+        },
+        ...(init.body === undefined ? {} : { body: init.body }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (e) {
+      throw new UnavailableError(
+        `Service '${this.service}' at ${new URL(url).origin} does not answer: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
+  }
+}
