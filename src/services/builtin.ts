@@ -1,12 +1,13 @@
 /**
- * The services `strata serve` can run, by name: `hepnos` and the example
- * `notes`.
+ * The services `strata serve` can run, by name: `hepnos`, `flamestore` and
+ * the example `notes`.
  *
  * @module
  */
 
 import type { TierSet } from "../tiers/tier_set.ts";
 import type { ServicesConfig } from "./config.ts";
+import { flamestore } from "./flamestore/service.ts";
 import { hepnos } from "./hepnos/service.ts";
 import { ServiceHost, type ServiceRouting } from "./host.ts";
 import type { MetaKv } from "./meta_kv.ts";
@@ -20,10 +21,10 @@ import type { ServiceDefinition } from "./service.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { BUILTIN_SERVICES } from "./builtin.ts";
- * assert.deepEqual(BUILTIN_SERVICES.map((s) => s.name), ["hepnos", "notes"]);
+ * assert.deepEqual(BUILTIN_SERVICES.map((s) => s.name), ["hepnos", "flamestore", "notes"]);
  * ```
  */
-export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, notes];
+export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, flamestore, notes];
 
 /**
  * Opens the services config enables, over the service metadata (the

@@ -108,6 +108,11 @@ export class ServiceClient {
     return await this.answer<T>(res);
   }
 
+  /** Sends a request to the server this client connected to. */
+  post(operation: string, init: ServiceRequest): Promise<Response> {
+    return this.#send(`${this.#base}/${operation}`, { method: "POST", ...init });
+  }
+
   /** The index, in ring order, of the runtime holding `target`. */
   runtimeOf(target: number): number {
     return this.ring.runtimes.indexOf(this.ring.runtimeOf(target));

@@ -1,0 +1,329 @@
+/**
+ * FlameStore as a service of the kit: a store of deep-learning models, each
+ * registered once with its architecture and the shape of its weights, then
+ * its weights saved (checked against that shape) and loaded whole, served as
+ * `POST /v1/services/flamestore/<operation>`. See docs/services.md.
+ *
+ * @module
+ */
+
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../errors.ts";
+import { frame, unframe } from "../frames.ts";
+import { hash32 } from "../hash.ts";
+import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
+import type { ServiceMeta } from "../meta.ts";
+import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import type { TargetRing } from "../targets.ts";
+import {
+  checkModelName,
+  checkWeightSpecs,
+  type ModelRecord,
+  signatureOf,
+  weightBytes,
+} from "./model.ts";
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/** What `save` and `save_bytes` take: the model, the bytes, and the weights' shape they follow. */
+interface Save {
+  readonly name: string;
+  readonly data: Uint8Array;
+  /** The signature the caller expects, or the specs it computes one from. */
+  readonly signature?: string;
+}
+
+/**
+ * The models of one service: records and weights in the service's keys,
+ * each model on the target its name hashes to; the writes of one model run
+ * one after another in this process (each model's writes are routed to its
+ * target's runtime).
+ */
+class ModelStore {
+  readonly #meta: ServiceMeta;
+  readonly #ring: TargetRing;
+  /** The chain of writes of each model being written. */
+  readonly #writing = new Map<string, Promise<unknown>>();
+
+  constructor(meta: ServiceMeta, ring: TargetRing) {
+    this.#meta = meta;
+    this.#ring = ring;
+  }
+
+  targetOf(name: string): number {
+    return this.#ring.targetOf(hash32(utf8.encode(name)));
+  }
+
+  #recordKey(name: string): Deno.KvKey {
+    return ["model", this.targetOf(name), name];
+  }
+
+  #weightsKey(name: string): Deno.KvKey {
+    return ["weights", this.targetOf(name), name];
+  }
+
+  /** Runs `fn` after the writes of `name` queued before it. */
+  #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#writing.get(name) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#writing.set(name, tail);
+    void tail.then(() => {
+      if (this.#writing.get(name) === tail) this.#writing.delete(name);
+    });
+    return run;
+  }
+
+  async record(name: string): Promise<ModelRecord> {
+    const raw = await this.#meta.get(this.#recordKey(checkModelName(name)));
+    if (raw === undefined) {
+      throw new NotFoundError(`No model '${name}': register it first`, { fields: { model: name } });
+    }
+    return JSON.parse(text.decode(raw)) as ModelRecord;
+  }
+
+  register(input: Record<string, unknown>): Promise<ModelRecord> {
+    const name = checkModelName(input.name);
+    const weightSpecs = checkWeightSpecs(input.weightSpecs);
+    if (input.topology === undefined) {
+      throw new InvalidRequestError("Invalid field 'topology': expected the model's architecture", {
+        fields: { field: "topology" },
+      });
+    }
+    const made: ModelRecord = {
+      name,
+      topology: input.topology,
+      trainingConfig: input.trainingConfig ?? null,
+      weightSpecs,
+      signature: signatureOf(weightSpecs),
+      byteLength: weightBytes(weightSpecs),
+      createdAt: Date.now(),
+      saves: 0,
+      savedAt: 0,
+    };
+    return this.#serial(name, async () => {
+      const [ok] = await this.#meta.write([{
+        type: "setIfAbsent",
+        key: this.#recordKey(name),
+        value: utf8.encode(JSON.stringify(made)),
+      }]);
+      if (!ok) {
+        throw new ConflictError(`Model '${name}' exists: duplicate it or choose another name`, {
+          fields: { model: name },
+        });
+      }
+      return made;
+    });
+  }
+
+  save(s: Save): Promise<ModelRecord> {
+    const name = checkModelName(s.name);
+    return this.#serial(name, async () => {
+      const r = await this.record(name);
+      if (s.signature !== undefined && s.signature !== r.signature) {
+        throw new ConflictError(
+          `Weights of signature ${s.signature} do not fit model '${name}' (signature ${r.signature}): its tensors' dtypes or shapes differ`,
+          { fields: { model: name, expected: r.signature, found: s.signature } },
+        );
+      }
+      if (s.data.byteLength !== r.byteLength) {
+        throw new InvalidRequestError(
+          `Weights of model '${name}' take ${r.byteLength} bytes, received ${s.data.byteLength}`,
+          { fields: { model: name, expected: r.byteLength, received: s.data.byteLength } },
+        );
+      }
+      const next: ModelRecord = { ...r, saves: r.saves + 1, savedAt: Date.now() };
+      // The weights (a blob when large, written before the commit) and the
+      // record that counts the save commit together.
+      await this.#meta.atomic([
+        { type: "set", key: this.#weightsKey(name), value: s.data },
+        { type: "set", key: this.#recordKey(name), value: utf8.encode(JSON.stringify(next)) },
+      ]);
+      return next;
+    });
+  }
+
+  async load(name: string): Promise<{ record: ModelRecord; data: Uint8Array }> {
+    const [raw, data] = await this.#meta.getMany([
+      this.#recordKey(checkModelName(name)),
+      this.#weightsKey(name),
+    ]);
+    if (raw === undefined) {
+      throw new NotFoundError(`No model '${name}': register it first`, { fields: { model: name } });
+    }
+    const record = JSON.parse(text.decode(raw)) as ModelRecord;
+    if (data === undefined) {
+      throw new NotFoundError(`Model '${name}' has no weights saved yet`, {
+        fields: { model: name },
+      });
+    }
+    return { record, data };
+  }
+
+  duplicate(source: string, name: string): Promise<ModelRecord> {
+    checkModelName(source);
+    checkModelName(name);
+    return this.#serial(name, async () => {
+      const [raw, data] = await this.#meta.getMany([
+        this.#recordKey(source),
+        this.#weightsKey(source),
+      ]);
+      if (raw === undefined) {
+        throw new NotFoundError(`No model '${source}' to duplicate`, {
+          fields: { model: source },
+        });
+      }
+      const r = JSON.parse(text.decode(raw)) as ModelRecord;
+      const copy: ModelRecord = { ...r, name, createdAt: Date.now() };
+      const ok = await this.#meta.atomic([
+        {
+          type: "setIfAbsent",
+          key: this.#recordKey(name),
+          value: utf8.encode(JSON.stringify(copy)),
+        },
+        ...(data === undefined
+          ? [{ type: "delete" as const, key: this.#weightsKey(name) }]
+          : [{ type: "set" as const, key: this.#weightsKey(name), value: data }]),
+      ]);
+      if (!ok) {
+        throw new ConflictError(`Model '${name}' exists: choose another name for the duplicate`, {
+          fields: { model: name },
+        });
+      }
+      return copy;
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    checkModelName(name);
+    return this.#serial(name, async () => {
+      const [found] = await this.#meta.has([this.#recordKey(name)]);
+      if (!found) return false;
+      await this.#meta.atomic([
+        { type: "delete", key: this.#recordKey(name) },
+        { type: "delete", key: this.#weightsKey(name) },
+      ]);
+      return true;
+    });
+  }
+
+  /** Model names after `after`, in name order, at most `limit`. */
+  async list(after: string | undefined, limit: number): Promise<string[]> {
+    const names: string[] = [];
+    for (let t = 0; t < this.#ring.numTargets; t++) {
+      const prefix = ["model", t];
+      const scan = after === undefined ? { prefix } : { prefix, start: [...prefix, after] };
+      for await (const k of this.#meta.keys({ ...scan, limit: limit + 1 })) {
+        const n = k[2] as string;
+        if (n !== after) names.push(n);
+      }
+    }
+    return names.sort().slice(0, limit);
+  }
+}
+
+/** The model a `save_bytes` body names, and its bytes. */
+function framedSave(input: unknown): Save {
+  if (!(input instanceof RawBody)) {
+    throw new InvalidRequestError(
+      "Invalid save_bytes request: expected an application/octet-stream framed body",
+    );
+  }
+  const { header, parts } = unframe(input.bytes);
+  const data = parts[0];
+  if (parts.length !== 1 || data === null || data === undefined) {
+    throw new InvalidRequestError(
+      `Invalid save_bytes body: expected one part (the weights), found ${parts.length}`,
+    );
+  }
+  return saveOf(header, data);
+}
+
+function saveOf(r: Record<string, unknown>, data: Uint8Array): Save {
+  const name = checkModelName(r.name);
+  let signature = r.signature === undefined ? undefined : str(r, "signature");
+  if (r.weightSpecs !== undefined) {
+    const fromSpecs = signatureOf(checkWeightSpecs(r.weightSpecs));
+    if (signature !== undefined && signature !== fromSpecs) {
+      throw new InvalidRequestError(
+        `Invalid save of '${name}': signature ${signature} is not its weight specs' (${fromSpecs})`,
+      );
+    }
+    signature = fromSpecs;
+  }
+  return { name, data, ...(signature === undefined ? {} : { signature }) };
+}
+
+/**
+ * The FlameStore service. Operations: `register {name, topology,
+ * trainingConfig?, weightSpecs}` (create-only: 409 when the name exists),
+ * `reload {name}` (the record, no weights), `save {name, data,
+ * weightSpecs? | signature?}` and `save_bytes` (a framed body: header
+ * `{name, weightSpecs? | signature?}`, one part), `load {name}` and
+ * `load_bytes {name}` (a framed answer: header `{signature, saves}`, one
+ * part), `duplicate {source, name}`, `delete {name}`, `list {after?,
+ * limit?}`. A save whose signature differs from the model's is a 409, one
+ * of another byte length a 400.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flamestore } from "./service.ts";
+ * assert.equal(flamestore.name, "flamestore");
+ * ```
+ */
+export const flamestore: ServiceDefinition = defineService({
+  name: "flamestore",
+  options: [],
+  open: (ctx) => {
+    const models = new ModelStore(ctx.meta, ctx.targets);
+    const byName = (input: unknown) => models.targetOf(checkModelName(record(input).name));
+    return Promise.resolve({
+      name: ctx.name,
+      info: () => ({ numTargets: ctx.targets.numTargets }),
+      close: () => Promise.resolve(),
+      // Every write of a model runs on its target's runtime (its weights'
+      // blob lands in that runtime's tiers), one after another.
+      routes: {
+        register: { target: byName },
+        save: { target: byName },
+        save_bytes: { target: (input) => models.targetOf(framedSave(input).name) },
+        duplicate: { target: byName },
+        delete: { target: byName },
+      },
+      operations: {
+        register: async (input) => await models.register(record(input)),
+        reload: async (input) => await models.record(str(record(input), "name")),
+        save: async (input) => {
+          const r = record(input);
+          const saved = await models.save(saveOf(r, bytes(r.data, "data")));
+          return { saves: saved.saves, signature: saved.signature };
+        },
+        save_bytes: async (input) => {
+          const saved = await models.save(framedSave(input));
+          return { saves: saved.saves, signature: saved.signature };
+        },
+        load: async (input) => {
+          const { record: r, data } = await models.load(str(record(input), "name"));
+          return { data, signature: r.signature, saves: r.saves, weightSpecs: r.weightSpecs };
+        },
+        load_bytes: async (input) => {
+          const { record: r, data } = await models.load(str(record(input), "name"));
+          return new RawReply(
+            frame({ signature: r.signature, saves: r.saves }, [data]) as Uint8Array<ArrayBuffer>[],
+          );
+        },
+        duplicate: async (input) => {
+          const r = record(input);
+          return await models.duplicate(str(r, "source"), str(r, "name"));
+        },
+        delete: async (input) => ({ deleted: await models.delete(str(record(input), "name")) }),
+        list: async (input) => {
+          const r = record(input ?? {});
+          const after = r.after === undefined || r.after === null ? undefined : str(r, "after");
+          return { models: await models.list(after, int(r, "limit", 1, MAX_ENTRIES, 1000)) };
+        },
+      },
+    });
+  },
+});
