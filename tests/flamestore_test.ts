@@ -11,6 +11,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../src/errors.ts";
 import { FlameStore } from "../src/services/flamestore/mod.ts";
 import { startServer } from "./_server.ts";
+import { pythonHas, runPython } from "./_python.ts";
 
 await tf.setBackend("cpu");
 
@@ -133,6 +134,45 @@ Deno.test("FlameStore on strata serve: TensorFlow.js models saved, reloaded, dup
       await assert.rejects(store.reload("big"), NotFoundError);
       assert.deepEqual(await store.list(), ["empty", "lenet", "lenet-copy"]);
     });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("Python FlameStore client: numpy weights registered, saved, loaded, refused, shared with TypeScript", async () => {
+  if (!(await pythonHas(["numpy", "msgpack"], "the Python FlameStore client test"))) return;
+  const server = await startServer({ extra: "services:\n  flamestore: { targets: 2 }\n" });
+  try {
+    const store = await FlameStore.connect(server.url);
+    const weightSpecs = [
+      { name: "k", shape: [3, 2], dtype: "float32" as const },
+      { name: "b", shape: [2], dtype: "float32" as const },
+    ];
+    await store.register("from-ts", { topology: { layers: 1 }, weightSpecs });
+    const values = new Float32Array(8).map((_, i) => i);
+    await store.save("from-ts", new Uint8Array(values.buffer), { weightSpecs });
+
+    const ran = await runPython("flamestore_client.py", [server.url]);
+    assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
+    assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+      "ok register",
+      "ok save-load",
+      "ok refusals",
+      "ok duplicate",
+      "ok interop",
+    ]);
+    // What Python saved loads here, in its specs' shapes.
+    const r = await store.reload("mlp");
+    assert.deepEqual(r.weightSpecs.map((s) => [s.shape, s.dtype]), [
+      [[8, 16], "float32"],
+      [[16], "float32"],
+      [[16, 3], "float32"],
+      [[3], "int32"],
+    ]);
+    const w = await store.load("mlp");
+    assert.equal(w.saves, 2);
+    const bias = new Float32Array(w.data.slice(8 * 16 * 4, (8 * 16 + 16) * 4).buffer);
+    assert.deepEqual([...bias], new Array(16).fill(1));
   } finally {
     await server.stop();
   }

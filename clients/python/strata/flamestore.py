@@ -1,0 +1,122 @@
+"""FlameStore from Python: register a model, save and load its weights as numpy arrays,
+reload its architecture, duplicate it, over the service's
+``POST /v1/services/flamestore/<operation>`` routes with msgpack bodies.
+
+Weights are a list of numpy arrays (a Keras model's ``get_weights()``), described by
+TensorFlow.js's weight specs (name, shape, dtype), so a model saved here loads in the
+TypeScript client and in TensorFlow.js, and one saved there loads here. Needs ``msgpack``
+(Debian: ``apt-get install python3-msgpack``).
+
+>>> from strata import flamestore
+>>> store = flamestore.Client("http://127.0.0.1:7070")             # doctest: +SKIP
+>>> store.register_model("mlp", topology, weights)                    # doctest: +SKIP
+>>> store.save_weights("mlp", weights)                                # doctest: +SKIP
+>>> store.load_weights("mlp")[0].shape                                # doctest: +SKIP
+(8, 16)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import msgpack
+import numpy as np
+
+from ._http import Http
+
+_MSGPACK = "application/msgpack"
+# TensorFlow.js's dtypes and numpy's (little-endian).
+_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype("bool"),
+           "complex64": np.dtype("<c8")}
+
+
+def weight_specs(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    """TensorFlow.js weight specs of ``arrays`` (float32, int32, bool or complex64), named
+    ``names`` or ``weight_0``, ``weight_1``, ..."""
+    specs = []
+    for i, a in enumerate(arrays):
+        a = np.asarray(a)
+        dtype = next((k for k, v in _DTYPES.items() if v == a.dtype.newbyteorder("<")), None)
+        if dtype is None:
+            raise ValueError(f"Weight {i} has dtype {a.dtype}: expected float32, int32, bool or complex64")
+        specs.append({"name": names[i] if names else f"weight_{i}", "shape": list(a.shape), "dtype": dtype})
+    return specs
+
+
+class Client:
+    """A connection to a FlameStore service (``service``: its name in the server's config)."""
+
+    def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
+                 service: str = "flamestore"):
+        self.url = url
+        self.http = Http(url, token=token, timeout=timeout)
+        self.service = service
+
+    def close(self) -> None:
+        """Closes this thread's connection."""
+        self.http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def call(self, operation: str, body: Dict[str, Any]) -> Any:
+        """Calls an operation with a msgpack body; the server's errors raise their classes."""
+        res = self.http.send("POST", f"/services/{self.service}/{operation}",
+                             msgpack.packb(body, use_bin_type=True),
+                             {"content-type": _MSGPACK, "accept": _MSGPACK})
+        raw = res.read()
+        return msgpack.unpackb(raw, raw=False) if raw else None
+
+    def register_model(self, name: str, topology: Any, weights: Sequence[Any], *,
+                       training_config: Any = None, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """Registers model ``name``: its architecture (any JSON value; Keras's ``to_json()``
+        parsed), training setup, and the shape of its weights, read from ``weights`` (arrays,
+        or TensorFlow.js weight specs). ``ConflictError`` when the name is taken."""
+        specs = list(weights) if weights and isinstance(weights[0], dict) else weight_specs(weights, names)
+        return self.call("register", {"name": name, "topology": topology,
+                                      "trainingConfig": training_config, "weightSpecs": specs})
+
+    def reload_model(self, name: str) -> Dict[str, Any]:
+        """The model's record: topology, trainingConfig, weightSpecs, signature, saves."""
+        return self.call("reload", {"name": name})
+
+    def save_weights(self, name: str, weights: Sequence[Any]) -> int:
+        """Saves the arrays as the model's weights, replacing the last save (checked against
+        its registered shapes and dtypes: ``ConflictError`` when they differ). Answers how
+        many saves the model has had."""
+        specs = weight_specs(weights)
+        data = b"".join(np.ascontiguousarray(np.asarray(a), dtype=_DTYPES[s["dtype"]]).tobytes()
+                        for a, s in zip(weights, specs))
+        return int(self.call("save", {"name": name, "data": data, "weightSpecs": specs})["saves"])
+
+    def load_weights(self, name: str) -> List[np.ndarray]:
+        """The arrays saved last, shaped and typed as the model's weight specs say."""
+        got = self.call("load", {"name": name})
+        data = memoryview(got["data"])
+        out, at = [], 0
+        for s in got["weightSpecs"]:
+            if "quantization" in s:
+                raise ValueError(f"Weight '{s['name']}' is quantized: load it through TensorFlow.js")
+            dtype = _DTYPES[s["dtype"]]
+            count = int(np.prod(s["shape"], dtype=np.int64))
+            out.append(np.frombuffer(data[at:at + count * dtype.itemsize], dtype=dtype).reshape(s["shape"]).copy())
+            at += count * dtype.itemsize
+        return out
+
+    def duplicate_model(self, source: str, name: str) -> Dict[str, Any]:
+        """Registers ``name`` as a copy of ``source``, weights included."""
+        return self.call("duplicate", {"source": source, "name": name})
+
+    def delete_model(self, name: str) -> bool:
+        """Deletes the model and its weights; False when there was none."""
+        return bool(self.call("delete", {"name": name})["deleted"])
+
+    def models(self, after: Optional[str] = None, limit: int = 1000) -> List[str]:
+        """Model names in name order."""
+        body: Dict[str, Any] = {"limit": limit}
+        if after is not None:
+            body["after"] = after
+        return list(self.call("list", body)["models"])
