@@ -1,10 +1,10 @@
 /**
  * Malformed operations of a hosted service on a real `strata serve` (fixed
- * seeds): each HEPnOS operation's valid msgpack body mutated field by field
- * (bytes cut and flipped, numbers out of range, wrong types, extra keys),
- * and framed stores with broken frames. No request may answer 5xx, every
- * error is one of the project's own codes with the status of its code, and
- * the seeded product comes out unchanged.
+ * seeds): each HEPnOS and FlameStore operation's valid msgpack body mutated
+ * field by field (bytes cut and flipped, numbers out of range, wrong types,
+ * extra keys), and framed stores and saves with broken frames. No request
+ * may answer 5xx, every error is one of the project's own codes with the
+ * status of its code, and the seeded product and model come out unchanged.
  */
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
@@ -18,12 +18,10 @@ const SEEDS = [11, 2, 3];
 const ROUNDS = 2500;
 const MSGPACK = { useBigInt64: true };
 
-Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep stored data", async () => {
-  const server = await startServer({
-    extra: "services:\n  hepnos: { targets: 4, durable: false }\n",
-  });
-  const call = async (op: string, body: unknown, type = "application/msgpack") => {
-    const res = await fetch(`${server.url}/v1/services/hepnos/${op}`, {
+/** Calls `POST /v1/services/<service>/<op>` with a msgpack (or raw) body; status, type, bytes. */
+function caller(url: string, service: string) {
+  return async (op: string, body: unknown, type = "application/msgpack") => {
+    const res = await fetch(`${url}/v1/services/${service}/${op}`, {
       method: "POST",
       headers: { "content-type": type, accept: "application/msgpack" },
       body: (type === "application/msgpack" ? encode(body, MSGPACK) : body) as BodyInit,
@@ -34,6 +32,58 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
       bytes: new Uint8Array(await res.arrayBuffer()),
     };
   };
+}
+
+/** A mutation of a valid body: bytes cut or flipped, fields replaced by `values`, dropped or added. */
+function mutator(rnd: () => number, values: readonly unknown[]) {
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+  const mutate = (v: unknown, depth = 0): unknown => {
+    if (rnd() < 0.25 || depth > 3) return pick(values);
+    if (v instanceof Uint8Array) {
+      const c = v.slice();
+      if (c.length > 0) c[Math.floor(rnd() * c.length)] = Math.floor(rnd() * 256);
+      return rnd() < 0.5 ? c : c.slice(0, Math.floor(rnd() * c.length));
+    }
+    if (Array.isArray(v)) {
+      const c = v.slice();
+      if (c.length > 0 && rnd() < 0.7) {
+        const i = Math.floor(rnd() * c.length);
+        c[i] = mutate(c[i], depth + 1);
+      } else c.push(pick(values));
+      return c;
+    }
+    if (v !== null && typeof v === "object") {
+      const c: Record<string, unknown> = { ...v };
+      const keys = Object.keys(c);
+      if (keys.length > 0 && rnd() < 0.8) {
+        const k = pick(keys);
+        if (rnd() < 0.2) delete c[k];
+        else c[k] = mutate(c[k], depth + 1);
+      } else c[pick(["extra", "limit", "from", "offset", "length"])] = pick(values);
+      return c;
+    }
+    return pick(values);
+  };
+  return mutate;
+}
+
+/** No 5xx; an error is msgpack, one of the project's codes, with its code's status. */
+function checkAnswer(res: { status: number; type: string; bytes: Uint8Array }, what: string) {
+  assert.ok(res.status < 500, `${what}: ${res.status} ${new TextDecoder().decode(res.bytes)}`);
+  if (res.status >= 400) {
+    assert.equal(res.type, "application/msgpack", what);
+    const e = (decode(res.bytes) as { error: { code: string; message: unknown } }).error;
+    assert.ok(Object.hasOwn(STATUS_OF_CODE, e.code), `${what}: unknown code '${e.code}'`);
+    assert.equal(res.status, STATUS_OF_CODE[e.code as HttpErrorCode], `${what}: ${e.message}`);
+    assert.equal(typeof e.message, "string", what);
+  }
+}
+
+Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep stored data", async () => {
+  const server = await startServer({
+    extra: "services:\n  hepnos: { targets: 4, durable: false }\n",
+  });
+  const call = caller(server.url, "hepnos");
   try {
     const created = await call("create_dataset", { parent: "", name: "fz" });
     const { uuid } = decode(created.bytes, MSGPACK) as { uuid: Uint8Array };
@@ -101,33 +151,7 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
         { item: ev },
         Array(3000).fill(1),
       ];
-      const mutate = (v: unknown, depth = 0): unknown => {
-        if (rnd() < 0.25 || depth > 3) return pick(values);
-        if (v instanceof Uint8Array) {
-          const c = v.slice();
-          if (c.length > 0) c[Math.floor(rnd() * c.length)] = Math.floor(rnd() * 256);
-          return rnd() < 0.5 ? c : c.slice(0, Math.floor(rnd() * c.length));
-        }
-        if (Array.isArray(v)) {
-          const c = v.slice();
-          if (c.length > 0 && rnd() < 0.7) {
-            const i = Math.floor(rnd() * c.length);
-            c[i] = mutate(c[i], depth + 1);
-          } else c.push(pick(values));
-          return c;
-        }
-        if (v !== null && typeof v === "object") {
-          const c: Record<string, unknown> = { ...v };
-          const keys = Object.keys(c);
-          if (keys.length > 0 && rnd() < 0.8) {
-            const k = pick(keys);
-            if (rnd() < 0.2) delete c[k];
-            else c[k] = mutate(c[k], depth + 1);
-          } else c[pick(["extra", "limit", "from", "offset", "length"])] = pick(values);
-          return c;
-        }
-        return pick(values);
-      };
+      const mutate = mutator(rnd, values);
       for (let i = 0; i < ROUNDS; i++) {
         const [op, body] = pick(valid);
         let res;
@@ -146,26 +170,90 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
           what = `seed ${seed} round ${i}: ${op}`;
           res = await call(op, sent);
         }
-        assert.ok(
-          res.status < 500,
-          `${what}: ${res.status} ${new TextDecoder().decode(res.bytes)}`,
-        );
-        if (res.status >= 400) {
-          assert.equal(res.type, "application/msgpack", what);
-          const e = (decode(res.bytes) as { error: { code: string; message: unknown } }).error;
-          assert.ok(Object.hasOwn(STATUS_OF_CODE, e.code), `${what}: unknown code '${e.code}'`);
-          assert.equal(
-            res.status,
-            STATUS_OF_CODE[e.code as HttpErrorCode],
-            `${what}: ${e.message}`,
-          );
-          assert.equal(typeof e.message, "string", what);
-        }
+        checkAnswer(res, what);
       }
     }
     // The fuzzed stores never used the seeded label: its value is as stored.
     const loaded = await call("load", { products: [{ item: ev, label: "kept", type: "t" }] });
     assert.deepEqual((decode(loaded.bytes) as { values: Uint8Array[] }).values, [kept]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and keep saved weights", async () => {
+  const server = await startServer({
+    extra: "services:\n  flamestore: { targets: 4, durable: false }\n",
+  });
+  const call = caller(server.url, "flamestore");
+  try {
+    const weightSpecs = [
+      { name: "k", shape: [2, 3], dtype: "float32" },
+      { name: "b", shape: [3], dtype: "int32", group: "model" },
+    ];
+    const kept = new Uint8Array(36).map((_, i) => i);
+    const model = { topology: { layers: [1, 2] }, trainingConfig: null, weightSpecs };
+    assert.equal((await call("register", { name: "kept", ...model })).status, 200);
+    assert.equal((await call("save", { name: "kept", data: kept, weightSpecs })).status, 200);
+    const values: unknown[] = [
+      ...ODD_VALUES,
+      NaN,
+      "a/b",
+      "\u0000",
+      "n".repeat(600),
+      [],
+      {},
+      new Uint8Array(0),
+      new Uint8Array(36),
+      [{ name: "x", shape: [2 ** 40, 2 ** 40], dtype: "float32" }],
+      [{ name: "x", shape: [-1], dtype: "float32" }],
+      [{ name: "x", shape: [1], dtype: "string" }],
+      [{ name: "x", shape: [1], dtype: "float32", quantization: { dtype: "int4" } }],
+      Array(3000).fill({ name: "x", shape: [1], dtype: "bool" }),
+    ];
+    for (const seed of SEEDS) {
+      const rnd = mulberry32(seed);
+      const n = () => Math.floor(rnd() * 5);
+      const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+      const valid: [string, () => unknown][] = [
+        ["register", () => ({ name: `m${n()}`, ...model })],
+        ["reload", () => ({ name: "kept" })],
+        ["save", () => ({ name: `m${n()}`, data: new Uint8Array(36), weightSpecs })],
+        ["save", () => ({ name: "kept", data: new Uint8Array(36), signature: "0".repeat(16) })],
+        ["save", () => ({ name: "kept", data: new Uint8Array(35), weightSpecs })],
+        ["load", () => ({ name: "kept" })],
+        ["load_bytes", () => ({ name: `m${n()}` })],
+        ["duplicate", () => ({ source: "kept", name: `m${n()}` })],
+        ["delete", () => ({ name: `m${n()}` })],
+        ["list", () => ({ after: "m", limit: 3 })],
+      ];
+      const mutate = mutator(rnd, values);
+      for (let i = 0; i < ROUNDS / 2; i++) {
+        const [op, body] = pick(valid);
+        let res;
+        let what: string;
+        if (rnd() < 0.07) {
+          const framed = joinFrames(
+            frame({ name: `m${n()}`, signature: "x" }, [new Uint8Array(36)]),
+          );
+          if (rnd() < 0.7) framed[Math.floor(rnd() * framed.length)] = Math.floor(rnd() * 256);
+          const sent = rnd() < 0.3 ? framed.slice(0, Math.floor(rnd() * framed.length)) : framed;
+          const target = rnd() < 0.5 ? "save_bytes" : op;
+          what = `seed ${seed} round ${i}: ${target} with a framed body`;
+          res = await call(target, sent, "application/octet-stream");
+        } else {
+          const sent = rnd() < 0.1 ? body() : mutate(body());
+          what = `seed ${seed} round ${i}: ${op}`;
+          res = await call(op, sent);
+        }
+        checkAnswer(res, what);
+      }
+    }
+    // A save names its weights' signature (or specs): no mutation of a body
+    // with a wrong one, or of 35 bytes, replaced the kept weights.
+    const loaded = await call("load", { name: "kept" });
+    assert.equal(loaded.status, 200);
+    assert.deepEqual((decode(loaded.bytes) as { data: Uint8Array }).data, kept);
   } finally {
     await server.stop();
   }

@@ -125,17 +125,15 @@ export class FlameStore {
   }
 
   /**
-   * Saves the weights of `name`, replacing the last save; with
-   * `weightSpecs` (or `signature`), `ConflictError` when they do not fit
-   * the model's registered shape.
+   * Saves the weights of `name`, replacing the last save; `ConflictError`
+   * when their specs (or signature) do not fit the model's registered shape.
    */
   async save(
     name: string,
     data: Uint8Array,
-    check: { readonly weightSpecs?: readonly WeightSpec[]; readonly signature?: string } = {},
+    check: { readonly weightSpecs: readonly WeightSpec[] } | { readonly signature: string },
   ): Promise<Saved> {
-    const signature = check.signature ??
-      (check.weightSpecs === undefined ? undefined : signatureOf(check.weightSpecs));
+    const signature = "signature" in check ? check.signature : signatureOf(check.weightSpecs);
     const body = joinFrames(frame({ name, signature }, [data]));
     const target = this.#client.ring.targetOf(hash32(new TextEncoder().encode(name)));
     const res = await this.#client.sendTo(this.#client.runtimeOf(target), "save_bytes", {

@@ -29,8 +29,8 @@ const text = new TextDecoder();
 interface Save {
   readonly name: string;
   readonly data: Uint8Array;
-  /** The signature the caller expects, or the specs it computes one from. */
-  readonly signature?: string;
+  /** The signature of the weights' dtypes and shapes, which the model's must match. */
+  readonly signature: string;
 }
 
 /**
@@ -120,7 +120,7 @@ class ModelStore {
     const name = checkModelName(s.name);
     return this.#serial(name, async () => {
       const r = await this.record(name);
-      if (s.signature !== undefined && s.signature !== r.signature) {
+      if (s.signature !== r.signature) {
         throw new ConflictError(
           `Weights of signature ${s.signature} do not fit model '${name}' (signature ${r.signature}): its tensors' dtypes or shapes differ`,
           { fields: { model: name, expected: r.signature, found: s.signature } },
@@ -251,15 +251,21 @@ function saveOf(r: Record<string, unknown>, data: Uint8Array): Save {
     }
     signature = fromSpecs;
   }
-  return { name, data, ...(signature === undefined ? {} : { signature }) };
+  if (signature === undefined) {
+    throw new InvalidRequestError(
+      `Invalid save of '${name}': name the weights' 'signature' or their 'weightSpecs', which the model's must match`,
+      { fields: { field: "signature" } },
+    );
+  }
+  return { name, data, signature };
 }
 
 /**
  * The FlameStore service. Operations: `register {name, topology,
  * trainingConfig?, weightSpecs}` (create-only: 409 when the name exists),
  * `reload {name}` (the record, no weights), `save {name, data,
- * weightSpecs? | signature?}` and `save_bytes` (a framed body: header
- * `{name, weightSpecs? | signature?}`, one part), `load {name}` and
+ * weightSpecs | signature}` and `save_bytes` (a framed body: header
+ * `{name, weightSpecs | signature}`, one part), `load {name}` and
  * `load_bytes {name}` (a framed answer: header `{signature, saves}`, one
  * part), `duplicate {source, name}`, `delete {name}`, `list {after?,
  * limit?}`. A save whose signature differs from the model's is a 409, one
