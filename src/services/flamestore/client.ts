@@ -15,6 +15,7 @@ import { hash32 } from "../hash.ts";
 import { InternalError, NotFoundError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
+import type { TargetRing } from "../targets.ts";
 import { type ModelRecord, type ModelSpec, signatureOf, type WeightSpec } from "./model.ts";
 
 /** Options of a connection. */
@@ -111,6 +112,16 @@ export class FlameStore {
     return this.#client.url;
   }
 
+  /** The service's targets and the runtimes holding them. */
+  get ring(): TargetRing {
+    return this.#client.ring;
+  }
+
+  /** The target model `name` hashes to: its writes run on that target's runtime. */
+  targetOf(name: string): number {
+    return this.#client.ring.targetOf(hash32(new TextEncoder().encode(name)));
+  }
+
   /**
    * Registers model `name` with its architecture and the shape of its
    * weights; `ConflictError` when the name is taken. Answers its record.
@@ -135,12 +146,15 @@ export class FlameStore {
   ): Promise<Saved> {
     const signature = "signature" in check ? check.signature : signatureOf(check.weightSpecs);
     const body = joinFrames(frame({ name, signature }, [data]));
-    const target = this.#client.ring.targetOf(hash32(new TextEncoder().encode(name)));
-    const res = await this.#client.sendTo(this.#client.runtimeOf(target), "save_bytes", {
-      type: OCTET_STREAM,
-      accept: MSGPACK,
-      body,
-    });
+    const res = await this.#client.sendTo(
+      this.#client.runtimeOf(this.targetOf(name)),
+      "save_bytes",
+      {
+        type: OCTET_STREAM,
+        accept: MSGPACK,
+        body,
+      },
+    );
     return await this.#client.answer<Saved>(res);
   }
 
