@@ -15,6 +15,7 @@ import { streamingBench } from "./streaming_bench.ts";
 import { restartBench } from "./restart_bench.ts";
 import { vpicBench } from "./vpic_bench.ts";
 import { servicesBench } from "./services_bench.ts";
+import { flamestoreBench } from "./flamestore_bench.ts";
 import { pythonBench } from "./python_bench.ts";
 import { wrkBench } from "./wrk_bench.ts";
 import { commitBench } from "./commit_bench.ts";
@@ -30,6 +31,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   functions: functionsBench,
   vpic: vpicBench,
   services: servicesBench,
+  flamestore: flamestoreBench,
   python: pythonBench,
   wrk: wrkBench,
   commits: commitBench,

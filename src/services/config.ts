@@ -6,6 +6,7 @@
  */
 
 import { InvalidConfigError } from "../errors.ts";
+import { byteSize } from "../tiers/_units.ts";
 import { MAX_TARGETS } from "./targets.ts";
 
 /** One service's configuration. */
@@ -61,6 +62,9 @@ const KEYS = [
  * assert.equal(s.hepnos?.targets, 8);
  * assert.equal(s.hepnos?.enabled, true);
  * assert.throws(() => parseServicesConfig({ hepnos: { target: 8 } }), /unknown key 'services.hepnos.target'/);
+ * // Body limits in bytes or with a unit.
+ * assert.equal(parseServicesConfig({ flamestore: { maxBodyBytes: "256MiB" } }).flamestore?.maxBodyBytes, 256 << 20);
+ * assert.throws(() => parseServicesConfig({ flamestore: { maxBodyBytes: "3GiB" } }), /from 1024 bytes to 2GiB/);
  * ```
  */
 export function parseServicesConfig(raw: unknown): ServicesConfig {
@@ -85,7 +89,7 @@ export function parseServicesConfig(raw: unknown): ServicesConfig {
       targets: int(s.targets ?? 4, `${path}.targets`, 1, MAX_TARGETS),
       virtualNodes: int(s.virtualNodes ?? 4, `${path}.virtualNodes`, 1, 256),
       durable: bool(s.durable ?? true, `${path}.durable`),
-      maxBodyBytes: int(s.maxBodyBytes ?? 64 << 20, `${path}.maxBodyBytes`, 1024, 2 ** 31),
+      maxBodyBytes: bodyBytes(s.maxBodyBytes ?? 64 << 20, `${path}.maxBodyBytes`),
       options: mapping(s.options ?? {}, `${path}.options`),
       runtimes: names(s.runtimes ?? [], `${path}.runtimes`),
       blobSweepMs: sweepMs(s.blobSweepMs ?? 600_000, `${path}.blobSweepMs`),
@@ -111,6 +115,15 @@ function names(v: unknown, path: string): string[] {
 function bool(v: unknown, path: string): boolean {
   if (typeof v !== "boolean") fail(path, "true or false", v);
   return v;
+}
+
+/** A body limit: bytes, or a size with a unit (`64MiB`, `1GiB`), from 1 KiB to 2 GiB. */
+function bodyBytes(v: unknown, path: string): number {
+  const n = byteSize(v);
+  if (n === undefined || n < 1024 || n > 2 ** 31) {
+    fail(path, "a size from 1024 bytes to 2GiB (bytes, or with a unit: 64MiB)", v);
+  }
+  return n;
 }
 
 function sweepMs(v: unknown, path: string): number {

@@ -1,0 +1,132 @@
+/**
+ * FlameStore's checkpoint path: a model's weights saved and loaded whole
+ * through `strata serve` (durable: the weights on the file tier, fsync'd,
+ * before the commit that names them), against the same bytes saved as a
+ * file the way a training job checkpoints safely (written to a temporary
+ * file, fdatasync'd, renamed over the last one) and read back, in the same
+ * run, the two taking turns.
+ *
+ * @module
+ */
+
+import { FlameStore } from "../src/services/flamestore/mod.ts";
+import { spawnStrata } from "../tests/_cluster.ts";
+import { writeResults } from "./_results.ts";
+
+/** Weights per model: 1, 16 and 64 MiB of float32. */
+const SIZES = [1 << 20, 16 << 20, 64 << 20];
+const REPEATS = 7;
+
+/** One measured point. */
+export interface FlameStorePoint {
+  /** Bytes of weights. */
+  readonly bytes: number;
+  /** Strata's save and load, GB/s (medians). */
+  readonly strataSave: number;
+  readonly strataLoad: number;
+  /** The files' save (temp file, fdatasync, rename) and load, GB/s (medians). */
+  readonly filesSave: number;
+  readonly filesLoad: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+/** Saves `data` as `path` safely: a temporary file, fdatasync'd, renamed over the last one. */
+async function saveFile(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    for (let at = 0; at < data.byteLength;) at += await f.write(data.subarray(at));
+    await f.syncData();
+  } finally {
+    f.close();
+  }
+  await Deno.rename(tmp, path);
+}
+
+/** Runs the benchmark and writes its results. */
+export async function flamestoreBench(): Promise<FlameStorePoint[]> {
+  const server = await spawnStrata(["serve"], {
+    extra: "services:\n  flamestore: { targets: 4, maxBodyBytes: 256MiB }\n",
+  });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "flamestore_files_" });
+  const points: FlameStorePoint[] = [];
+  try {
+    const store = await FlameStore.connect(server.url);
+    for (const bytes of SIZES) {
+      const name = `model-${bytes}`;
+      const weightSpecs = [{ name: "w", shape: [bytes / 4], dtype: "float32" as const }];
+      const data = new Uint8Array(new Float32Array(bytes / 4).map((_, i) => i).buffer);
+      await store.register(name, { topology: { bytes }, weightSpecs });
+      const path = `${dir}/${name}.bin`;
+      // Warm-ups the figures leave out (first allocations, first file).
+      await store.save(name, data, { weightSpecs });
+      await saveFile(path, data);
+      const t = {
+        strataSave: [] as number[],
+        strataLoad: [] as number[],
+        filesSave: [] as number[],
+        filesLoad: [] as number[],
+      };
+      for (let r = 0; r < REPEATS; r++) {
+        t.strataSave.push(await timed(() => store.save(name, data, { weightSpecs })));
+        t.filesSave.push(await timed(() => saveFile(path, data)));
+        let loaded: Uint8Array | undefined;
+        t.strataLoad.push(await timed(async () => loaded = (await store.load(name)).data));
+        if (loaded?.byteLength !== bytes || loaded[bytes - 1] !== data[bytes - 1]) {
+          throw new Error(
+            `FlameStore loaded ${loaded?.byteLength} bytes of ${name}, not its weights`,
+          );
+        }
+        t.filesLoad.push(await timed(() => Deno.readFile(path)));
+      }
+      const gbs = (s: number[]) => Number((bytes / median(s) / 1e9).toFixed(3));
+      const p = {
+        bytes,
+        strataSave: gbs(t.strataSave),
+        strataLoad: gbs(t.strataLoad),
+        filesSave: gbs(t.filesSave),
+        filesLoad: gbs(t.filesLoad),
+      };
+      points.push(p);
+      console.log(JSON.stringify(p));
+    }
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  await writeResults("flamestore", points, (m) => markdown(points, m));
+  return points;
+}
+
+function markdown(points: readonly FlameStorePoint[], machineLine: string): string {
+  const mib = (b: number) => `${b / (1 << 20)} MiB`;
+  const rows = points.map((p) =>
+    `| ${mib(p.bytes)} | ${p.strataSave} | ${p.filesSave} | ${
+      (p.strataSave / p.filesSave).toFixed(2)
+    }x | ${p.strataLoad} | ${p.filesLoad} | ${(p.strataLoad / p.filesLoad).toFixed(2)}x |`
+  );
+  return `# FlameStore benchmark
+
+${machineLine}
+One \`strata serve\` with the FlameStore service (4 targets, durable: a save's weights are written
+to the file tier and fsync'd before the KV commit that names them, and answered after it) and a
+client in the benchmark's process (TypeScript client: weights sent and answered as raw framed
+bodies over loopback HTTP). Files: the same bytes saved as a training job checkpoints safely (a
+temporary file written, fdatasync'd, renamed over the last one) and read back from the page cache,
+on the same disk. The two take turns, ${REPEATS} times per size; medians, GB/s; every load checked.
+
+| weights | Strata save GB/s | files save GB/s | save vs files | Strata load GB/s | files load GB/s | load vs files |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.join("\n")}
+`;
+}
