@@ -127,6 +127,57 @@ export function startRuntime(
   return spawnStrata(["runtime"], { ...options, extra });
 }
 
+/** A name server and its runtimes, each its own process. */
+export interface Cluster {
+  /** The name server. */
+  readonly ns: Proc;
+  /** The runtimes, in the order of their node names. */
+  readonly runtimes: readonly Proc[];
+  /** Kills runtime `i` with SIGKILL (a crash); `stop()` then leaves it alone. */
+  kill(i: number): Promise<void>;
+  /** Stops every runtime still running, then the name server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a name server and one runtime per node name, each with `config`
+ * (more lines of its YAML config) and a lease of `leaseMs`.
+ */
+export async function startCluster(
+  nodes: readonly string[],
+  options: { config?: string; leaseMs?: number } = {},
+): Promise<Cluster> {
+  const ns = await startNameserver();
+  const runtimes: Proc[] = [];
+  const killed = new Set<number>();
+  const stop = async () => {
+    for (const [i, p] of runtimes.entries()) if (!killed.has(i)) await p.stop();
+    await ns.stop();
+  };
+  try {
+    for (const node of nodes) {
+      runtimes.push(
+        await startRuntime(node, [ns], {
+          ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+          ...(options.config === undefined ? {} : { config: options.config }),
+        }),
+      );
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    ns,
+    runtimes,
+    kill: async (i) => {
+      killed.add(i);
+      await runtimes[i]!.kill();
+    },
+    stop,
+  };
+}
+
 /**
  * A runtime embedded in this process, as a member of a cluster: node
  * `node`, 1 MiB of memory and of file tier under `dir`, reading other

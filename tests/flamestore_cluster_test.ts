@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { UnavailableError } from "../src/errors.ts";
 import { FlameStore } from "../src/services/flamestore/mod.ts";
-import { type Proc, startNameserver, startRuntime } from "./_cluster.ts";
+import { startCluster } from "./_cluster.ts";
 
 const RUNTIMES = ["a", "b", "c"];
 const SERVICES = "services:\n  flamestore: { targets: 6, durable: false, runtimes: [a, b, c] }\n";
@@ -19,14 +19,9 @@ function weights(seed: number): Uint8Array {
 }
 
 Deno.test("FlameStore on a name server and three runtimes: saves on their target's runtime, loads anywhere", async (t) => {
-  const ns = await startNameserver();
-  const procs: Proc[] = [];
-  let killed = false;
+  const cluster = await startCluster(RUNTIMES, { leaseMs: 3000, config: SERVICES });
   try {
-    for (const node of RUNTIMES) {
-      procs.push(await startRuntime(node, [ns], { leaseMs: 3000, config: SERVICES }));
-    }
-    const [a, b, c] = await Promise.all(procs.map((p) => FlameStore.connect(p.url)));
+    const [a, b, c] = await Promise.all(cluster.runtimes.map((p) => FlameStore.connect(p.url)));
     const names = [...Array(12).keys()].map((i) => `model-${i}`);
     const runtimeOf = (name: string) => RUNTIMES[a!.targetOf(name) % 3]!;
 
@@ -58,8 +53,7 @@ Deno.test("FlameStore on a name server and three runtimes: saves on their target
     await t.step(
       "a runtime down: saves of its models are 503 naming it, others go on",
       async () => {
-        killed = true;
-      await procs[2]!.kill();
+        await cluster.kill(2);
         await new Promise((r) => setTimeout(r, 3500)); // its lease lapses
         const onC = names.find((n) => runtimeOf(n) === "c")!;
         const onA = names.find((n) => runtimeOf(n) === "a")!;
@@ -73,10 +67,6 @@ Deno.test("FlameStore on a name server and three runtimes: saves on their target
       },
     );
   } finally {
-    for (const [i, p] of procs.entries()) {
-      if (i === 2 && killed) continue;
-      await p.stop();
-    }
-    await ns.stop();
+    await cluster.stop();
   }
 });

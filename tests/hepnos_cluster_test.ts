@@ -13,7 +13,7 @@ import {
   WriteBatch,
 } from "../src/services/hepnos/mod.ts";
 import { productTarget } from "../src/services/hepnos/placement.ts";
-import { type Proc, startNameserver, startRuntime } from "./_cluster.ts";
+import { startCluster } from "./_cluster.ts";
 
 const RUNTIMES = ["a", "b", "c"];
 const SERVICES = "services:\n  hepnos: { targets: 6, durable: false, runtimes: [a, b, c] }\n";
@@ -32,14 +32,9 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 Deno.test("HEPnOS on a name server and three runtimes: every flow from any runtime", async (t) => {
-  const ns = await startNameserver();
-  const procs: Proc[] = [];
-  let killed = false;
+  const cluster = await startCluster(RUNTIMES, { leaseMs: 3000, config: SERVICES });
   try {
-    for (const node of RUNTIMES) {
-      procs.push(await startRuntime(node, [ns], { leaseMs: 3000, config: SERVICES }));
-    }
-    const [a, b, c] = await Promise.all(procs.map((p) => DataStore.connect(p.url)));
+    const [a, b, c] = await Promise.all(cluster.runtimes.map((p) => DataStore.connect(p.url)));
     assert.equal(a!.numTargets, 6);
 
     await t.step(
@@ -178,8 +173,7 @@ Deno.test("HEPnOS on a name server and three runtimes: every flow from any runti
     await t.step(
       "a runtime down: its targets' stores and its blobs are 503 naming it",
       async () => {
-        killed = true;
-        await procs[2]!.kill();
+        await cluster.kill(2);
         await new Promise((r) => setTimeout(r, 3500)); // its lease lapses
         const run = await (await a!.root().dataSet("spread")).run(1n);
         let onC: { ev: Awaited<ReturnType<typeof run.subRun>>; s: bigint } | undefined;
@@ -211,10 +205,6 @@ Deno.test("HEPnOS on a name server and three runtimes: every flow from any runti
       },
     );
   } finally {
-    for (const [i, p] of procs.entries()) {
-      if (i === 2 && killed) continue;
-      await p.stop();
-    }
-    await ns.stop();
+    await cluster.stop();
   }
 });

@@ -79,6 +79,45 @@ function checkAnswer(res: { status: number; type: string; bytes: Uint8Array }, w
   }
 }
 
+/**
+ * `rounds` requests: a valid body of a random operation, mutated (or sent
+ * as it is one time in ten), or now and then a framed body with a byte
+ * flipped or cut short, to the framed operation or another; each answer
+ * checked.
+ */
+async function fuzzRounds(
+  call: ReturnType<typeof caller>,
+  o: {
+    rnd: () => number;
+    rounds: number;
+    seed: number;
+    valid: readonly [string, () => unknown][];
+    mutate: (v: unknown) => unknown;
+    framed: () => Uint8Array;
+    framedOp: string;
+  },
+): Promise<void> {
+  const { rnd } = o;
+  for (let i = 0; i < o.rounds; i++) {
+    const [op, body] = o.valid[Math.floor(rnd() * o.valid.length)]!;
+    let res;
+    let what: string;
+    if (rnd() < 0.07) {
+      const framed = o.framed();
+      if (rnd() < 0.7) framed[Math.floor(rnd() * framed.length)] = Math.floor(rnd() * 256);
+      const sent = rnd() < 0.3 ? framed.slice(0, Math.floor(rnd() * framed.length)) : framed;
+      const target = rnd() < 0.5 ? o.framedOp : op;
+      what = `seed ${o.seed} round ${i}: ${target} with a framed body`;
+      res = await call(target, sent, "application/octet-stream");
+    } else {
+      const sent = rnd() < 0.1 ? body() : o.mutate(body());
+      what = `seed ${o.seed} round ${i}: ${op}`;
+      res = await call(op, sent);
+    }
+    checkAnswer(res, what);
+  }
+}
+
 Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep stored data", async () => {
   const server = await startServer({
     extra: "services:\n  hepnos: { targets: 4, durable: false }\n",
@@ -103,7 +142,6 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
     for (const seed of SEEDS) {
       const rnd = mulberry32(seed);
       const n = () => Math.floor(rnd() * 5);
-      const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
       // Valid bodies of every operation, to mutate.
       const valid: [string, () => unknown][] = [
         ["create_dataset", () => ({ parent: "fz", name: `d${n()}` })],
@@ -152,26 +190,18 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
         Array(3000).fill(1),
       ];
       const mutate = mutator(rnd, values);
-      for (let i = 0; i < ROUNDS; i++) {
-        const [op, body] = pick(valid);
-        let res;
-        let what: string;
-        if (rnd() < 0.07) {
-          const framed = joinFrames(
+      await fuzzRounds(call, {
+        rnd,
+        rounds: ROUNDS,
+        seed,
+        valid,
+        mutate,
+        framed: () =>
+          joinFrames(
             frame({ products: [{ item: ev, label: "l", type: "t" }] }, [new Uint8Array(4)]),
-          );
-          if (rnd() < 0.7) framed[Math.floor(rnd() * framed.length)] = Math.floor(rnd() * 256);
-          const sent = rnd() < 0.3 ? framed.slice(0, Math.floor(rnd() * framed.length)) : framed;
-          const target = rnd() < 0.5 ? "store_bytes" : op;
-          what = `seed ${seed} round ${i}: ${target} with a framed body`;
-          res = await call(target, sent, "application/octet-stream");
-        } else {
-          const sent = rnd() < 0.1 ? body() : mutate(body());
-          what = `seed ${seed} round ${i}: ${op}`;
-          res = await call(op, sent);
-        }
-        checkAnswer(res, what);
-      }
+          ),
+        framedOp: "store_bytes",
+      });
     }
     // The fuzzed stores never used the seeded label: its value is as stored.
     const loaded = await call("load", { products: [{ item: ev, label: "kept", type: "t" }] });
@@ -214,7 +244,6 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
     for (const seed of SEEDS) {
       const rnd = mulberry32(seed);
       const n = () => Math.floor(rnd() * 5);
-      const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
       const valid: [string, () => unknown][] = [
         ["register", () => ({ name: `m${n()}`, ...model })],
         ["reload", () => ({ name: "kept" })],
@@ -228,26 +257,15 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
         ["list", () => ({ after: "m", limit: 3 })],
       ];
       const mutate = mutator(rnd, values);
-      for (let i = 0; i < ROUNDS / 2; i++) {
-        const [op, body] = pick(valid);
-        let res;
-        let what: string;
-        if (rnd() < 0.07) {
-          const framed = joinFrames(
-            frame({ name: `m${n()}`, signature: "x" }, [new Uint8Array(36)]),
-          );
-          if (rnd() < 0.7) framed[Math.floor(rnd() * framed.length)] = Math.floor(rnd() * 256);
-          const sent = rnd() < 0.3 ? framed.slice(0, Math.floor(rnd() * framed.length)) : framed;
-          const target = rnd() < 0.5 ? "save_bytes" : op;
-          what = `seed ${seed} round ${i}: ${target} with a framed body`;
-          res = await call(target, sent, "application/octet-stream");
-        } else {
-          const sent = rnd() < 0.1 ? body() : mutate(body());
-          what = `seed ${seed} round ${i}: ${op}`;
-          res = await call(op, sent);
-        }
-        checkAnswer(res, what);
-      }
+      await fuzzRounds(call, {
+        rnd,
+        rounds: ROUNDS / 2,
+        seed,
+        valid,
+        mutate,
+        framed: () => joinFrames(frame({ name: `m${n()}`, signature: "x" }, [new Uint8Array(36)])),
+        framedOp: "save_bytes",
+      });
     }
     // A save names its weights' signature (or specs): no mutation of a body
     // with a wrong one, or of 35 bytes, replaced the kept weights.

@@ -7,15 +7,8 @@ import sys
 import numpy as np
 
 import strata
+from _checks import raises
 from strata import flamestore
-
-
-def raises(cls, fn, *args):
-    try:
-        fn(*args)
-    except cls as e:
-        return e
-    raise AssertionError(f"expected {cls.__name__} from {fn.__name__}{args}")
 
 
 store = flamestore.Client(sys.argv[1])

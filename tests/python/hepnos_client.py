@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 import strata
+from _checks import raises
 from strata import hepnos
 
 url, overwrite = sys.argv[1], sys.argv[2] == "overwrite"
@@ -17,14 +18,6 @@ assert store.num_targets == 4, store.num_targets
 assert store.overwrite is overwrite
 root = store.root
 assert root.path == "" and len(root.uuid) == 16
-
-
-def raises(cls, fn, *args):
-    try:
-        fn(*args)
-    except cls as e:
-        return e
-    raise AssertionError(f"expected {cls.__name__} from {fn.__name__}{args}")
 
 
 # DataSetTest: nested creates, refused names, paths, idempotence, order, bounds.

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-import msgpack
 import numpy as np
 
-from ._http import Http
+from ._service import ServiceClient
 
-_MSGPACK = "application/msgpack"
 # TensorFlow.js's dtypes and numpy's (little-endian).
 _DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype("bool"),
            "complex64": np.dtype("<c8")}
@@ -43,32 +41,12 @@ def weight_specs(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -
     return specs
 
 
-class Client:
+class Client(ServiceClient):
     """A connection to a FlameStore service (``service``: its name in the server's config)."""
 
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
                  service: str = "flamestore"):
-        self.url = url
-        self.http = Http(url, token=token, timeout=timeout)
-        self.service = service
-
-    def close(self) -> None:
-        """Closes this thread's connection."""
-        self.http.close()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def call(self, operation: str, body: Dict[str, Any]) -> Any:
-        """Calls an operation with a msgpack body; the server's errors raise their classes."""
-        res = self.http.send("POST", f"/services/{self.service}/{operation}",
-                             msgpack.packb(body, use_bin_type=True),
-                             {"content-type": _MSGPACK, "accept": _MSGPACK})
-        raw = res.read()
-        return msgpack.unpackb(raw, raw=False) if raw else None
+        super().__init__(url, service, token=token, timeout=timeout)
 
     def register_model(self, name: str, topology: Any, weights: Sequence[Any], *,
                        training_config: Any = None, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:

@@ -23,16 +23,13 @@ import json
 import struct
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-import msgpack
-
-from ._http import Http
+from ._service import ServiceClient
 from .errors import NotFoundError
 
 #: The number that marks an absent level (HEPnOS's ``Invalid*Number``).
 INVALID = (1 << 64) - 1
 #: Items and datasets asked for per request while iterating.
 PAGE = 1000
-_MSGPACK = "application/msgpack"
 
 # numpy dtypes and the TypeScript typed arrays of the same elements: the type
 # names of array products, so both clients read each other's arrays.
@@ -71,15 +68,13 @@ def _parts(descriptor: bytes) -> Tuple[bytes, int, int, int]:
     return bytes(descriptor[:16]), run, subrun, event
 
 
-class DataStore:
+class DataStore(ServiceClient):
     """A connection to a HEPnOS service (``service``: its name in the server's config)."""
 
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
                  service: str = "hepnos"):
-        self.url = url
-        self.http = Http(url, token=token, timeout=timeout)
-        self.service = service
-        info = self.http.json("GET", f"/services/{service}")
+        super().__init__(url, service, token=token, timeout=timeout)
+        info = self.info()
         #: How many targets items and products hash to.
         self.num_targets: int = int(info["placement"]["numTargets"])
         #: Whether a second store of a product replaces the first (else it answers False).
@@ -90,29 +85,11 @@ class DataStore:
         """Connects and reads the service's targets and overwrite policy."""
         return cls(url, **options)
 
-    def close(self) -> None:
-        """Closes this thread's connection."""
-        self.http.close()
-
-    def __enter__(self) -> "DataStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     @property
     def root(self) -> "DataSet":
         """The root dataset (path ``""``)."""
         r = self.call("dataset", {"path": ""})
         return DataSet(self, r["path"], r["uuid"])
-
-    def call(self, operation: str, body: Dict[str, Any]) -> Any:
-        """Calls an operation with a msgpack body; the server's errors raise their classes."""
-        payload = msgpack.packb(body, use_bin_type=True)
-        res = self.http.send("POST", f"/services/{self.service}/{operation}", payload,
-                             {"content-type": _MSGPACK, "accept": _MSGPACK})
-        raw = res.read()
-        return msgpack.unpackb(raw, raw=False) if raw else None
 
     def store_products(self, products: List[Tuple[bytes, str, str, Any]]) -> List[bool]:
         """Stores (descriptor, label, type, bytes) products in one request; per product,
