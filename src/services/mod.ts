@@ -19,6 +19,7 @@ export * from "./config.ts";
 export * from "./frames.ts";
 export * from "./hash.ts";
 export * from "./input.ts";
+export * from "./keyed_queue.ts";
 export * from "./host.ts";
 export * from "./kv_limits.ts";
 export * from "./kv_order.ts";

@@ -10,6 +10,7 @@
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { frame, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
+import { KeyedQueue } from "../keyed_queue.ts";
 import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
 import type { ServiceMeta } from "../meta.ts";
 import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
@@ -42,8 +43,8 @@ interface Save {
 class ModelStore {
   readonly #meta: ServiceMeta;
   readonly #ring: TargetRing;
-  /** The chain of writes of each model being written. */
-  readonly #writing = new Map<string, Promise<unknown>>();
+  /** The writes of each model, one after another. */
+  readonly #writing = new KeyedQueue();
 
   constructor(meta: ServiceMeta, ring: TargetRing) {
     this.#meta = meta;
@@ -64,14 +65,7 @@ class ModelStore {
 
   /** Runs `fn` after the writes of `name` queued before it. */
   #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#writing.get(name) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const tail = run.catch(() => {});
-    this.#writing.set(name, tail);
-    void tail.then(() => {
-      if (this.#writing.get(name) === tail) this.#writing.delete(name);
-    });
-    return run;
+    return this.#writing.run(name, fn);
   }
 
   async record(name: string): Promise<ModelRecord> {
