@@ -1,10 +1,11 @@
 /**
  * Malformed operations of a hosted service on a real `strata serve` (fixed
- * seeds): each HEPnOS and FlameStore operation's valid msgpack body mutated
+ * seeds): each HEPnOS, FlameStore and Mobject operation's valid msgpack body mutated
  * field by field (bytes cut and flipped, numbers out of range, wrong types,
  * extra keys), and framed stores and saves with broken frames. No request
  * may answer 5xx, every error is one of the project's own codes with the
- * status of its code, and the seeded product and model come out unchanged.
+ * status of its code, and the seeded product, model and object come out
+ * unchanged.
  */
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
@@ -272,6 +273,106 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
     const loaded = await call("load", { name: "kept" });
     assert.equal(loaded.status, 200);
     assert.deepEqual((decode(loaded.bytes) as { data: Uint8Array }).data, kept);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("Mobject operations refuse mutated bodies with 4xx, never 5xx, and keep a stored object", async () => {
+  const server = await startServer({
+    extra: "services:\n  mobject: { targets: 4, durable: false, options: { chunkBytes: 64 } }\n",
+  });
+  const call = caller(server.url, "mobject");
+  try {
+    const kept = new Uint8Array(200).map((_, i) => i);
+    const keep = { pool: "p", object: "kept", ops: [{ op: "write_full", data: kept }] };
+    assert.equal((await call("write_op", keep)).status, 200);
+    const values: unknown[] = [
+      ...ODD_VALUES,
+      NaN,
+      "n".repeat(900),
+      [],
+      {},
+      new Uint8Array(0),
+      2 ** 41,
+      [{ op: "writesame", data: new Uint8Array(3), length: 4, offset: 0 }],
+      [{ op: "truncate", size: 2 ** 40 }],
+      [{ op: "omap_set", keys: ["k".repeat(600)], values: [new Uint8Array(1)] }],
+      Array(3000).fill({ op: "stat" }),
+    ];
+    for (const seed of SEEDS) {
+      const rnd = mulberry32(seed);
+      const n = () => Math.floor(rnd() * 5);
+      const target = () => ({ pool: "p", object: `o${n()}` });
+      const valid: [string, () => unknown][] = [
+        [
+          "write_op",
+          () => ({
+            ...target(),
+            ops: [{ op: "write", data: new Uint8Array(70), offset: n() * 50 }],
+          }),
+        ],
+        [
+          "write_op",
+          () => ({
+            ...target(),
+            ops: [{ op: "create", exclusive: true }, { op: "truncate", size: n() * 30 }],
+          }),
+        ],
+        [
+          "write_op",
+          () => ({ ...target(), ops: [{ op: "zero", offset: 10, length: 100 }, { op: "remove" }] }),
+        ],
+        [
+          "write_op",
+          () => ({
+            ...target(),
+            ops: [{
+              op: "omap_set",
+              keys: ["a", "b"],
+              values: [new Uint8Array(1), new Uint8Array(2)],
+            }],
+          }),
+        ],
+        [
+          "read_op",
+          () => ({
+            pool: "p",
+            object: "kept",
+            ops: [{ op: "stat" }, { op: "read", offset: 5, length: 100 }],
+          }),
+        ],
+        [
+          "read_op",
+          () => ({
+            ...target(),
+            ops: [{ op: "omap_get_vals", startAfter: "a", prefix: "", max: 5 }],
+          }),
+        ],
+        ["read_op", () => ({ ...target(), ops: [{ op: "omap_get_vals_by_keys", keys: ["a"] }] })],
+        ["list", () => ({ pool: "p", after: "o1", limit: 3 })],
+      ];
+      await fuzzRounds(call, {
+        rnd,
+        rounds: ROUNDS / 2,
+        seed,
+        valid,
+        mutate: mutator(rnd, values),
+        framed: () => joinFrames(frame({ pool: "p", object: "o1" }, [new Uint8Array(4)])),
+        framedOp: "write_op",
+      });
+    }
+    // No write named `kept` (only reads did): it is as stored.
+    const read = await call("read_op", {
+      pool: "p",
+      object: "kept",
+      ops: [{ op: "read", offset: 0, length: 1000 }],
+    });
+    assert.equal(read.status, 200);
+    assert.deepEqual(
+      (decode(read.bytes) as { results: { data: Uint8Array }[] }).results[0]!.data,
+      kept,
+    );
   } finally {
     await server.stop();
   }

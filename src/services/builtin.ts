@@ -1,6 +1,6 @@
 /**
- * The services `strata serve` can run, by name: `hepnos`, `flamestore` and
- * the example `notes`.
+ * The services `strata serve` can run, by name: `hepnos`, `flamestore`,
+ * `mobject` and the example `notes`.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { TierSet } from "../tiers/tier_set.ts";
 import type { ServicesConfig } from "./config.ts";
 import { flamestore } from "./flamestore/service.ts";
 import { hepnos } from "./hepnos/service.ts";
+import { mobject } from "./mobject/service.ts";
 import { ServiceHost, type ServiceRouting } from "./host.ts";
 import type { MetaKv } from "./meta_kv.ts";
 import { notes } from "./notes/service.ts";
@@ -21,10 +22,10 @@ import type { ServiceDefinition } from "./service.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { BUILTIN_SERVICES } from "./builtin.ts";
- * assert.deepEqual(BUILTIN_SERVICES.map((s) => s.name), ["hepnos", "flamestore", "notes"]);
+ * assert.deepEqual(BUILTIN_SERVICES.map((s) => s.name), ["hepnos", "flamestore", "mobject", "notes"]);
  * ```
  */
-export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, flamestore, notes];
+export const BUILTIN_SERVICES: readonly ServiceDefinition[] = [hepnos, flamestore, mobject, notes];
 
 /**
  * Opens the services config enables, over the service metadata (the
