@@ -16,6 +16,7 @@ import { restartBench } from "./restart_bench.ts";
 import { vpicBench } from "./vpic_bench.ts";
 import { servicesBench } from "./services_bench.ts";
 import { flamestoreBench } from "./flamestore_bench.ts";
+import { mobjectBench } from "./mobject_bench.ts";
 import { pythonBench } from "./python_bench.ts";
 import { wrkBench } from "./wrk_bench.ts";
 import { commitBench } from "./commit_bench.ts";
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   vpic: vpicBench,
   services: servicesBench,
   flamestore: flamestoreBench,
+  mobject: mobjectBench,
   python: pythonBench,
   wrk: wrkBench,
   commits: commitBench,
