@@ -11,7 +11,6 @@
 
 import type { Context, Hono } from "hono";
 import {
-  BusyError,
   InvalidRequestError,
   NotFoundError,
   NotHereError,
@@ -25,6 +24,7 @@ import { sameLayout } from "../wire/cut.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
 import { integerQuery, versionParam } from "./fields.ts";
 import { reply } from "./negotiate.ts";
+import { notStaged, Stages } from "./stages.ts";
 
 /** What the map routes need. */
 export interface MapRouteOptions {
@@ -153,7 +153,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
       unmapped,
     }, 201);
   });
-  const stages = new Stages(o.stageTtlMs ?? 60_000, o.maxStages ?? 256);
+  const stages = new Stages<Publish>(o.stageTtlMs ?? 60_000, o.maxStages ?? 256);
   app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/stage", async (c) => {
     const dataset = c.req.param("name");
     const fragment = c.req.param("fragment");
@@ -172,7 +172,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     if (byteLength === undefined) {
       throw notStaged(`the size of ${what} is read from its bytes`);
     }
-    const stage = stages.open(o.runtime, byteLength, what);
+    const stage = stages.open(o.runtime.tiers, byteLength, what);
     // Created empty: the caller opens it for writing, as the runtime's user.
     try {
       await Deno.writeFile(stage.path, new Uint8Array(0));
@@ -192,7 +192,7 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
   app.post("/v1/stages/:stage", async (c) => {
     const stage = stages.take(c.req.param("stage"));
     try {
-      const { dataset, version, fragment, bindings } = stage.publish;
+      const { dataset, version, fragment, bindings } = stage.payload;
       const size = (await Deno.stat(stage.path)).size;
       if (size !== stage.byteLength) {
         throw new SizeMismatchError(fragment, stage.byteLength, size, {
@@ -300,88 +300,12 @@ class LeaseGroups {
   }
 }
 
-/** A staged file: where it is, what it publishes, until when it waits. */
-interface Stage {
-  readonly id: string;
-  readonly path: string;
-  readonly tier: string;
-  readonly byteLength: number;
-  readonly expiresAt: number;
-  /** Gives back the shm tier's bytes the stage holds (again: nothing). */
-  readonly release: () => void;
-  readonly publish: {
-    readonly dataset: string;
-    readonly version: number;
-    readonly fragment: string;
-    readonly bindings: Readonly<Record<string, number>>;
-  };
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
-/** A stage whose file is being created. */
-type Opened = Omit<Stage, "publish" | "timer">;
-
-/** The staged files of one runtime, each removed when published, abandoned or expired. */
-class Stages {
-  readonly #held = new Map<string, Stage>();
-  readonly #ttlMs: number;
-  readonly #max: number;
-
-  constructor(ttlMs: number, max: number) {
-    this.#ttlMs = ttlMs;
-    this.#max = max;
-  }
-
-  /** A new stage's file on an shm tier of `runtime` with room for `byteLength` bytes. */
-  open(runtime: Runtime, byteLength: number, what: string): Opened {
-    if (this.#held.size >= this.#max) {
-      throw new BusyError(
-        `Cannot stage ${what}: ${this.#max} staged files wait for their publish; publish or abandon some`,
-      );
-    }
-    const id = crypto.randomUUID();
-    // The bytes count against the tier until the publish takes the file or
-    // the stage ends: staged files cannot together overfill it.
-    const file = runtime.tiers.reserveShmStaging(id, byteLength);
-    if (file === undefined) {
-      throw notStaged(
-        `node '${runtime.node}' has no shm tier with room for the ${byteLength} bytes of ${what} (staged files waiting for their publish count)`,
-      );
-    }
-    return { id, ...file, byteLength, expiresAt: Date.now() + this.#ttlMs };
-  }
-
-  /** Holds an opened stage, whose file now exists, until it is taken or expires. */
-  keep(opened: Opened, publish: Stage["publish"]): void {
-    const timer = setTimeout(() => {
-      if (this.#held.get(opened.id)?.timer === timer) void this.remove(this.take(opened.id));
-    }, Math.max(0, opened.expiresAt - Date.now()));
-    Deno.unrefTimer(timer);
-    this.#held.set(opened.id, { ...opened, publish, timer });
-  }
-
-  /** Takes a stage out (one publish each); `not_found` when it is unknown, published or expired. */
-  take(id: string): Stage {
-    const stage = this.#held.get(id);
-    if (stage === undefined) {
-      throw new NotFoundError(
-        `Unknown stage '${id.slice(0, 64)}': it was published, abandoned or expired; stage again`,
-      );
-    }
-    this.#held.delete(id);
-    clearTimeout(stage.timer);
-    return stage;
-  }
-
-  /** Removes a taken stage's file and gives its room back. */
-  async remove(stage: Opened): Promise<void> {
-    stage.release();
-    await Deno.remove(stage.path).catch(() => {});
-  }
-}
-
-function notStaged(why: string): StrataError {
-  return new NotHereError(`Cannot stage in shared memory: ${why}; send the bytes in the body`);
+/** What a staged fragment publishes. */
+interface Publish {
+  readonly dataset: string;
+  readonly version: number;
+  readonly fragment: string;
+  readonly bindings: Readonly<Record<string, number>>;
 }
 
 function notHere(why: string): StrataError {
