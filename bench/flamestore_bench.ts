@@ -21,9 +21,11 @@ const REPEATS = 7;
 export interface FlameStorePoint {
   /** Bytes of weights. */
   readonly bytes: number;
-  /** Strata's save and load, GB/s (medians). */
+  /** Strata's save and load, the weights in the request's body, GB/s (medians). */
   readonly strataSave: number;
   readonly strataLoad: number;
+  /** Strata's save, the weights staged in the runtime's shm tier (the client on its node), GB/s (median). */
+  readonly stagedSave: number;
   /** The files' save (temp file, fdatasync, rename) and load, GB/s (medians). */
   readonly filesSave: number;
   readonly filesLoad: number;
@@ -53,32 +55,54 @@ async function saveFile(path: string, data: Uint8Array): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
+/** A tmpfs for the staged server's shm tier (tests/restart_bench.ts's), else a directory of tmp. */
+async function shmDir(): Promise<string> {
+  const mount = "/mnt/strata-shm";
+  try {
+    const dir = `${mount}/flamestore-${crypto.randomUUID()}`;
+    await Deno.mkdir(dir);
+    return dir;
+  } catch {
+    return `${Deno.cwd()}/${await Deno.makeTempDir({ dir: "tmp", prefix: "flamestore_shm_" })}`;
+  }
+}
+
 /** Runs the benchmark and writes its results. */
 export async function flamestoreBench(): Promise<FlameStorePoint[]> {
-  const server = await spawnStrata(["serve"], {
-    extra: "services:\n  flamestore: { targets: 4, maxBodyBytes: 256MiB }\n",
+  const services = "services:\n  flamestore: { targets: 4, maxBodyBytes: 256MiB }\n";
+  const server = await spawnStrata(["serve"], { extra: services });
+  const shm = await shmDir();
+  const stagedServer = await spawnStrata(["serve"], {
+    extra: `tiers:\n  - { name: shm, kind: shm, capacity: 4GiB, path: ${shm} }\n` +
+      `  - { name: file, kind: file, capacity: 16GiB }\n${services}`,
+    paths: [shm],
   });
   const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "flamestore_files_" });
   const points: FlameStorePoint[] = [];
   try {
     const store = await FlameStore.connect(server.url);
+    const staged = await FlameStore.connect(stagedServer.url);
     for (const bytes of SIZES) {
       const name = `model-${bytes}`;
       const weightSpecs = [{ name: "w", shape: [bytes / 4], dtype: "float32" as const }];
       const data = new Uint8Array(new Float32Array(bytes / 4).map((_, i) => i).buffer);
       await store.register(name, { topology: { bytes }, weightSpecs });
+      await staged.register(name, { topology: { bytes }, weightSpecs });
       const path = `${dir}/${name}.bin`;
       // Warm-ups the figures leave out (first allocations, first file).
       await store.save(name, data, { weightSpecs });
+      await staged.save(name, data, { weightSpecs });
       await saveFile(path, data);
       const t = {
         strataSave: [] as number[],
         strataLoad: [] as number[],
+        stagedSave: [] as number[],
         filesSave: [] as number[],
         filesLoad: [] as number[],
       };
       for (let r = 0; r < REPEATS; r++) {
         t.strataSave.push(await timed(() => store.save(name, data, { weightSpecs })));
+        t.stagedSave.push(await timed(() => staged.save(name, data, { weightSpecs })));
         t.filesSave.push(await timed(() => saveFile(path, data)));
         let loaded: Uint8Array | undefined;
         t.strataLoad.push(await timed(async () => loaded = (await store.load(name)).data));
@@ -94,6 +118,7 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
         bytes,
         strataSave: gbs(t.strataSave),
         strataLoad: gbs(t.strataLoad),
+        stagedSave: gbs(t.stagedSave),
         filesSave: gbs(t.filesSave),
         filesLoad: gbs(t.filesLoad),
       };
@@ -102,31 +127,39 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
     }
   } finally {
     await server.stop();
+    await stagedServer.stop();
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(shm, { recursive: true }).catch(() => {});
   }
-  await writeResults("flamestore", points, (m) => markdown(points, m));
+  await writeResults("flamestore", points, (m) => markdown(points, m, shm));
   return points;
 }
 
-function markdown(points: readonly FlameStorePoint[], machineLine: string): string {
+function markdown(points: readonly FlameStorePoint[], machineLine: string, shm: string): string {
   const mib = (b: number) => `${b / (1 << 20)} MiB`;
+  const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
   const rows = points.map((p) =>
-    `| ${mib(p.bytes)} | ${p.strataSave} | ${p.filesSave} | ${
-      (p.strataSave / p.filesSave).toFixed(2)
-    }x | ${p.strataLoad} | ${p.filesLoad} | ${(p.strataLoad / p.filesLoad).toFixed(2)}x |`
+    `| ${mib(p.bytes)} | ${p.strataSave} | ${p.stagedSave} | ${p.filesSave} | ${
+      x(p.stagedSave, p.filesSave)
+    } | ${p.strataLoad} | ${p.filesLoad} | ${x(p.strataLoad, p.filesLoad)} |`
   );
   return `# FlameStore benchmark
 
 ${machineLine}
-One \`strata serve\` with the FlameStore service (4 targets, durable: a save's weights are written
-to the file tier and fsync'd before the KV commit that names them, and answered after it) and a
-client in the benchmark's process (TypeScript client: weights sent and answered as raw framed
-bodies over loopback HTTP). Files: the same bytes saved as a training job checkpoints safely (a
-temporary file written, fdatasync'd, renamed over the last one) and read back from the page cache,
-on the same disk. The two take turns, ${REPEATS} times per size; medians, GB/s; every load checked.
+\`strata serve\` with the FlameStore service (4 targets, durable: a save's weights are written to
+the file tier and fsync'd before the KV commit that names them, and answered after it) and a
+client in the benchmark's process (TypeScript client, loopback HTTP). Strata save: the weights in
+the request's body (a framed \`save_bytes\`). Strata staged save: a second server with an shm
+tier (${
+    shm.startsWith("/mnt/") ? "a tmpfs" : "a directory on the disk"
+  }); the client, on its node, writes the weights into a stage's
+file there and names the stage in the request (\`POST /v1/services/flamestore/stages\`). Files:
+the same bytes saved as a training job checkpoints safely (a temporary file written, fdatasync'd,
+renamed over the last one) and read back from the page cache, on the same disk. They take turns,
+${REPEATS} times per size; medians, GB/s; every load checked.
 
-| weights | Strata save GB/s | files save GB/s | save vs files | Strata load GB/s | files load GB/s | load vs files |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| weights | Strata save GB/s | Strata staged save GB/s | files save GB/s | staged save vs files | Strata load GB/s | files load GB/s | load vs files |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join("\n")}
 `;
 }

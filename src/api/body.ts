@@ -100,7 +100,17 @@ async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8
   }
 }
 
-function tooLarge(size: number, limit: number): never {
+/**
+ * The 413 of a body past its limit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tooLarge } from "./body.ts";
+ * assert.throws(() => tooLarge(10, 4), /limit is 4 bytes, received 10/);
+ * ```
+ */
+export function tooLarge(size: number, limit: number): never {
   throw new PayloadTooLargeError(
     `Request body too large: limit is ${limit} bytes, received ${size} or more`,
     { fields: { limit, received: size } },

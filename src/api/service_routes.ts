@@ -14,13 +14,65 @@ import type { Hono } from "hono";
 import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
 import { OCTET_STREAM } from "../services/frames.ts";
 import { RawBody, RawReply } from "../services/service.ts";
-import { readBoundedBytes } from "./body.ts";
+import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import { readBoundedBytes, tooLarge } from "./body.ts";
+import { Stages } from "./stages.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
 export interface ServiceRouteOptions {
   /** The open services. */
   readonly host: ServiceHost;
+  /** How long a staged body waits for its request (ms, default 60000). */
+  readonly stageTtlMs?: number;
+  /** Most staged bodies waiting at once (default 256). */
+  readonly maxStages?: number;
+}
+
+/** The header naming the stage whose file holds a request's raw body. */
+export const STAGE_HEADER = "strata-stage";
+
+/**
+ * The bytes of a staged body, read from its file, which is then removed:
+ * the stage must belong to `service`, its file must hold the bytes it was
+ * opened for, and the request itself must carry no body.
+ */
+async function takeStaged(
+  stages: Stages<string>,
+  id: string,
+  service: string,
+  req: Request,
+): Promise<Uint8Array> {
+  const carried = await readBoundedBytes(req, 0).then(
+    (b) => b.byteLength > 0,
+    (e) => {
+      if (e instanceof PayloadTooLargeError) return true;
+      throw e;
+    },
+  );
+  if (carried) {
+    throw new InvalidRequestError(
+      `A request naming stage '${id.slice(0, 64)}' carries its body in the stage: send it empty`,
+    );
+  }
+  const stage = stages.take(id);
+  try {
+    if (stage.payload !== service) {
+      throw new InvalidRequestError(
+        `Stage '${stage.id}' holds a body of service '${stage.payload}', not '${service}'`,
+      );
+    }
+    const bytes = await Deno.readFile(stage.path);
+    if (bytes.byteLength !== stage.byteLength) {
+      throw new InvalidRequestError(
+        `Stage '${stage.id}' was opened for ${stage.byteLength} bytes, its file holds ${bytes.byteLength}`,
+        { fields: { expected: stage.byteLength, received: bytes.byteLength } },
+      );
+    }
+    return bytes;
+  } finally {
+    await stages.remove(stage);
+  }
 }
 
 /**
@@ -64,10 +116,51 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
       placement: await host.placement(service.name),
     });
   });
+  // A raw body may come through a file on this node's shm tier instead of
+  // the request: stage it, write it, then name the stage in the request.
+  const stages = new Stages<string>(options.stageTtlMs ?? 60_000, options.maxStages ?? 256);
+  app.post("/v1/services/:name/stages", async (c) => {
+    const name = c.req.param("name");
+    const { maxBodyBytes } = find(name);
+    const body = await readControlBody(c.req.raw, 1024);
+    const byteLength = (body as { byteLength?: unknown } | null)?.byteLength;
+    if (!Number.isSafeInteger(byteLength) || (byteLength as number) < 0) {
+      throw new InvalidRequestError(
+        "Invalid stage request: expected {byteLength}, the bytes of the body to stage",
+      );
+    }
+    if ((byteLength as number) > maxBodyBytes) tooLarge(byteLength as number, maxBodyBytes);
+    const what = `a body of service '${name}'`;
+    const stage = stages.open(host.tiers, byteLength as number, what);
+    // Created holding the stage's id: a client that reads it back from the
+    // path knows it is on this node (another node may have the same path),
+    // then writes the body over it, as the runtime's user.
+    try {
+      await Deno.writeFile(stage.path, new TextEncoder().encode(stage.id));
+    } catch (e) {
+      stage.release();
+      throw e;
+    }
+    stages.keep(stage, name);
+    return reply(c, {
+      stage: stage.id,
+      path: stage.path,
+      byteLength,
+      tier: stage.tier,
+      expiresAt: stage.expiresAt,
+    }, 201);
+  });
+  app.delete("/v1/services/:name/stages/:stage", async (c) => {
+    await stages.remove(stages.take(c.req.param("stage")));
+    return c.body(null, 204);
+  });
   app.post("/v1/services/:name/:operation", async (c) => {
     const name = c.req.param("name");
     const { maxBodyBytes } = find(name);
-    const input = mediaType(c.req.header("content-type")) === OCTET_STREAM
+    const staged = c.req.header(STAGE_HEADER);
+    const input = staged !== undefined
+      ? new RawBody(await takeStaged(stages, staged, name, c.req.raw))
+      : mediaType(c.req.header("content-type")) === OCTET_STREAM
       ? new RawBody(await readBoundedBytes(c.req.raw, maxBodyBytes))
       : await readControlBody(c.req.raw, maxBodyBytes);
     const routed = c.req.header(ROUTED_HEADER) === "1";

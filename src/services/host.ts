@@ -120,6 +120,8 @@ const NODES_FRESH_MS = 1000;
 export class ServiceHost {
   /** The open services by name. */
   readonly services: ReadonlyMap<string, HostedService>;
+  /** The node's tiers (staged request bodies go to its shm tier). */
+  readonly tiers: TierSet;
   readonly #node: string;
   readonly #routing: ServiceRouting | undefined;
   #nodes: { at: number; list: Promise<readonly ServiceNode[]> } | undefined;
@@ -128,11 +130,12 @@ export class ServiceHost {
 
   private constructor(
     services: ReadonlyMap<string, HostedService>,
-    node: string,
+    tiers: TierSet,
     routing: ServiceRouting | undefined,
   ) {
     this.services = services;
-    this.#node = node;
+    this.tiers = tiers;
+    this.#node = tiers.node;
     this.#routing = routing;
   }
 
@@ -178,7 +181,7 @@ export class ServiceHost {
       open.set(name, { service, maxBodyBytes: c.maxBodyBytes, ring });
       if ((c.blobSweepMs ?? 0) > 0) sweeps.push(sweepEvery(meta, c.blobSweepMs!));
     }
-    const host = new ServiceHost(open, options.tiers.node, options.routing);
+    const host = new ServiceHost(open, options.tiers, options.routing);
     host.#sweeps = sweeps;
     return host;
   }

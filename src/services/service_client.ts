@@ -9,6 +9,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { errorFromBody, InternalError, UnavailableError } from "../errors.ts";
+import { OCTET_STREAM } from "./frames.ts";
 import { TargetRing } from "./targets.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
@@ -27,7 +28,20 @@ export interface ServiceClientOptions {
   readonly token?: string;
   /** Deadline of each request in ms (default 60000). */
   readonly timeoutMs?: number;
+  /**
+   * Whether raw bodies of `STAGE_FROM_BYTES` or more go through a file on
+   * the shm tier of the runtime's node when this process is on that node
+   * and may write there (default true; otherwise, or when that fails, they
+   * travel in the request).
+   */
+  readonly stage?: boolean;
 }
+
+/** Raw bodies from this size on go through the runtime's shm tier when they can. */
+export const STAGE_FROM_BYTES = 1 << 20;
+
+/** The header naming the stage whose file holds a request's raw body. */
+const STAGE_HEADER = "strata-stage";
 
 /** A request's body and the types it is sent and answered in. */
 export interface ServiceRequest {
@@ -60,6 +74,9 @@ export class ServiceClient {
   readonly #base: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #stage: boolean;
+  /** Bases whose runtime this process cannot stage bodies on. */
+  readonly #noStage = new Set<string>();
   /** Each runtime's service base URL, in ring order (the connected one where unknown). */
   readonly #bases: readonly string[];
 
@@ -84,6 +101,7 @@ export class ServiceClient {
     );
     this.#token = o.token;
     this.#timeoutMs = o.timeoutMs ?? 60_000;
+    this.#stage = o.stage ?? true;
   }
 
   /** Connects, reading the service's settings and where its targets are. */
@@ -110,7 +128,78 @@ export class ServiceClient {
 
   /** Sends a request to the server this client connected to. */
   post(operation: string, init: ServiceRequest): Promise<Response> {
-    return this.#send(`${this.#base}/${operation}`, { method: "POST", ...init });
+    return this.#post(this.#base, operation, init);
+  }
+
+  /** Whether bodies sent to `base`'s runtime went through its shm tier last time it was tried. */
+  staged(runtime: number): boolean {
+    const base = this.#bases[runtime] ?? this.#base;
+    return this.#stage && !this.#noStage.has(base);
+  }
+
+  /** A POST to `base`, its raw body staged on the runtime's shm tier when it can be. */
+  async #post(base: string, operation: string, init: ServiceRequest): Promise<Response> {
+    const staged = await this.#stageBody(base, init);
+    if (staged === undefined) {
+      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+    }
+    return await this.#send(`${base}/${operation}`, {
+      method: "POST",
+      type: init.type,
+      accept: init.accept,
+      body: new Uint8Array(0),
+      headers: { [STAGE_HEADER]: staged },
+    });
+  }
+
+  /**
+   * Writes a large raw body into a stage of `base`'s runtime, when this
+   * process is on its node and may write there: the stage's id, or
+   * undefined (send the body in the request). The stage's file holds its
+   * id until written: reading it back tells this node's file from another
+   * node's at the same path.
+   */
+  async #stageBody(base: string, init: ServiceRequest): Promise<string | undefined> {
+    if (
+      !this.#stage || init.type !== OCTET_STREAM || init.body.byteLength < STAGE_FROM_BYTES ||
+      this.#noStage.has(base)
+    ) return undefined;
+    let stage: { stage: string; path: string };
+    try {
+      const res = await this.#send(`${base}/stages`, {
+        method: "POST",
+        type: MSGPACK,
+        accept: MSGPACK,
+        body: encode({ byteLength: init.body.byteLength }) as Uint8Array<ArrayBuffer>,
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        this.#noStage.add(base);
+        return undefined;
+      }
+      stage = await this.answer(res);
+    } catch {
+      this.#noStage.add(base);
+      return undefined;
+    }
+    try {
+      // Never a permission prompt: a process not allowed to read and write
+      // there sends its bodies in the request.
+      const may = (name: "read" | "write") =>
+        Deno.permissions.querySync({ name, path: stage.path }).state === "granted";
+      if (!may("read") || !may("write")) throw new Error("not allowed");
+      const mark = await Deno.readFile(stage.path);
+      if (new TextDecoder().decode(mark) !== stage.stage) throw new Error("another node's file");
+      await Deno.writeFile(stage.path, init.body);
+      return stage.stage;
+    } catch {
+      this.#noStage.add(base);
+      await this.#send(`${base}/stages/${encodeURIComponent(stage.stage)}`, {
+        method: "DELETE",
+        accept: MSGPACK,
+      }).then((r) => r.body?.cancel(), () => {});
+      return undefined;
+    }
   }
 
   /** The index, in ring order, of the runtime holding `target`. */
@@ -125,16 +214,14 @@ export class ServiceClient {
    */
   async sendTo(runtime: number, operation: string, init: ServiceRequest): Promise<Response> {
     const base = this.#bases[runtime] ?? this.#base;
-    if (base === this.#base) {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
-    }
+    if (base === this.#base) return await this.#post(base, operation, init);
     try {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+      return await this.#post(base, operation, init);
     } catch (e) {
       // Only a connection refused is retried: the request never arrived.
       // A timeout may have stored, and is not sent twice.
       if (!(e instanceof UnavailableError) || !(e.cause instanceof TypeError)) throw e;
-      return await this.#send(`${this.#base}/${operation}`, { method: "POST", ...init });
+      return await this.#post(this.#base, operation, init);
     }
   }
 
@@ -153,12 +240,19 @@ export class ServiceClient {
 
   async #send(
     url: string,
-    init: { method: string; type?: string; accept: string; body?: Uint8Array<ArrayBuffer> },
+    init: {
+      method: string;
+      type?: string;
+      accept: string;
+      body?: Uint8Array<ArrayBuffer>;
+      headers?: Record<string, string>;
+    },
   ): Promise<Response> {
     try {
       return await fetch(url, {
         method: init.method,
         headers: {
+          ...init.headers,
           ...(init.type === undefined ? {} : { "content-type": init.type }),
           accept: init.accept,
           ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),

@@ -1,0 +1,208 @@
+/**
+ * Raw bodies of service operations through the shm tier of the runtime's
+ * node: a client on the node stages large bodies instead of sending them
+ * (FlameStore saves, HEPnOS framed stores), and the stage routes refuse
+ * what does not fit: an unknown or used stage, another service's, a file
+ * of the wrong size, a body beside the stage, a node without an shm tier.
+ */
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { FlameStore } from "../src/services/flamestore/mod.ts";
+import { DataStore } from "../src/services/hepnos/mod.ts";
+import { startServer } from "./_server.ts";
+
+const SERVICES = "services:\n" +
+  "  flamestore: { targets: 2 }\n" +
+  "  hepnos: { targets: 2 }\n";
+
+async function shmServer() {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dataDir = await Deno.makeTempDir({ dir: "tmp" });
+  const shm = `${Deno.cwd()}/${dataDir}/shm`;
+  const extra = `tiers:\n  - { name: shm, kind: shm, capacity: 1GiB, path: ${shm} }\n` +
+    `  - { name: file, kind: file, capacity: 4GiB }\n` + SERVICES;
+  return await startServer({ dataDir, extra });
+}
+
+/** The URLs this process fetches while `fn` runs, with the stage header they carry. */
+async function fetched(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const real = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    const stage = new Headers(init?.headers).get("strata-stage");
+    seen.push(
+      `${init?.method ?? "GET"} ${new URL(String(input)).pathname}${stage ? " staged" : ""}`,
+    );
+    return real(input, init);
+  };
+  try {
+    await fn();
+  } finally {
+    globalThis.fetch = real;
+  }
+  return seen;
+}
+
+Deno.test("Large raw bodies of services go through the shm tier of the runtime's node", async () => {
+  const server = await shmServer();
+  try {
+    const store = await FlameStore.connect(server.url);
+    const weightSpecs = [{ name: "w", shape: [1 << 20], dtype: "float32" as const }];
+    const data = new Uint8Array(new Float32Array(1 << 20).map((_, i) => i).buffer);
+    await store.register("big", { topology: {}, weightSpecs });
+    const calls = await fetched(() => store.save("big", data, { weightSpecs }));
+    assert.deepEqual(calls, [
+      "POST /v1/services/flamestore/stages",
+      "POST /v1/services/flamestore/save_bytes staged",
+    ]);
+    assert.deepEqual((await store.load("big")).data, data);
+    // A small body is sent as it is.
+    await store.register("small", {
+      topology: {},
+      weightSpecs: [{ name: "w", shape: [4], dtype: "int32" }],
+    });
+    const small = await fetched(() =>
+      store.save("small", new Uint8Array(16), {
+        weightSpecs: [{ name: "w", shape: [4], dtype: "int32" }],
+      })
+    );
+    assert.deepEqual(small, ["POST /v1/services/flamestore/save_bytes"]);
+
+    // HEPnOS framed stores of large products take the same way.
+    const hep = await DataStore.connect(server.url);
+    const ev =
+      await (await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n))
+        .createEvent(1n);
+    const product = new Uint8Array(3 << 20).map((_, i) => i & 0xff);
+    const stores = await fetched(() => ev.store("p", "bytes", product));
+    assert.ok(stores.includes("POST /v1/services/hepnos/store_bytes staged"), stores.join(", "));
+    assert.deepEqual(await ev.load("p", "bytes"), product);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("Stage routes refuse unknown, used or foreign stages, wrong sizes, and bodies beside them", async () => {
+  const server = await shmServer();
+  const post = (path: string, body: BodyInit | null, headers: Record<string, string>) =>
+    fetch(`${server.url}${path}`, {
+      method: "POST",
+      body,
+      headers: { accept: "application/json", ...headers },
+    });
+  const stage = async (service: string, byteLength: number) => {
+    const res = await post(`/v1/services/${service}/stages`, JSON.stringify({ byteLength }), {
+      "content-type": "application/json",
+    });
+    assert.equal(res.status, 201);
+    return await res.json() as { stage: string; path: string };
+  };
+  const code = async (res: Response) => [res.status, (await res.json()).error?.code];
+  try {
+    const octet = { "content-type": "application/octet-stream" };
+    // Unknown stage.
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/save_bytes", null, {
+          ...octet,
+          "strata-stage": "nope",
+        }),
+      ),
+      [404, "not_found"],
+    );
+    // Another service's stage.
+    const h = await stage("hepnos", 10);
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/save_bytes", null, {
+          ...octet,
+          "strata-stage": h.stage,
+        }),
+      ),
+      [400, "invalid_request"],
+    );
+    // Used once only.
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/hepnos/store_bytes", null, { ...octet, "strata-stage": h.stage }),
+      ),
+      [404, "not_found"],
+    );
+    // A file of another size than staged.
+    const f = await stage("flamestore", 100);
+    await Deno.writeFile(f.path, new Uint8Array(99));
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/save_bytes", null, {
+          ...octet,
+          "strata-stage": f.stage,
+        }),
+      ),
+      [400, "invalid_request"],
+    );
+    // A body beside the stage.
+    const g = await stage("flamestore", 4);
+    await Deno.writeFile(g.path, new Uint8Array(4));
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/save_bytes", new Uint8Array(3), {
+          ...octet,
+          "strata-stage": g.stage,
+        }),
+      ),
+      [400, "invalid_request"],
+    );
+    // Past the service's body limit, and malformed.
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/stages", encode({ byteLength: 2 ** 40 }), {
+          "content-type": "application/msgpack",
+        }),
+      ),
+      [413, "payload_too_large"],
+    );
+    assert.deepEqual(
+      await code(
+        await post("/v1/services/flamestore/stages", "{}", { "content-type": "application/json" }),
+      ),
+      [400, "invalid_request"],
+    );
+    // Abandoned: its file is gone.
+    const a = await stage("flamestore", 8);
+    const del = await fetch(`${server.url}/v1/services/flamestore/stages/${a.stage}`, {
+      method: "DELETE",
+    });
+    assert.equal(del.status, 204);
+    await assert.rejects(Deno.stat(a.path), Deno.errors.NotFound);
+  } finally {
+    await server.stop();
+  }
+  // A node without an shm tier answers 421, and clients send their bodies instead.
+  const plain = await startServer({ extra: SERVICES });
+  try {
+    const res = await fetch(`${plain.url}/v1/services/flamestore/stages`, {
+      method: "POST",
+      body: JSON.stringify({ byteLength: 10 }),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(res.status, 421);
+    await res.body?.cancel();
+    const store = await FlameStore.connect(plain.url);
+    const weightSpecs = [{ name: "w", shape: [1 << 19], dtype: "float32" as const }];
+    await store.register("m", { topology: {}, weightSpecs });
+    const data = new Uint8Array(2 << 20).fill(3);
+    const calls = await fetched(async () => {
+      await store.save("m", data, { weightSpecs });
+      await store.save("m", data, { weightSpecs });
+    });
+    // Tried once, then straight to the body.
+    assert.deepEqual(calls, [
+      "POST /v1/services/flamestore/stages",
+      "POST /v1/services/flamestore/save_bytes",
+      "POST /v1/services/flamestore/save_bytes",
+    ]);
+    assert.deepEqual((await store.load("m")).data, data);
+  } finally {
+    await plain.stop();
+  }
+});
