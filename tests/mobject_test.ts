@@ -10,6 +10,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../src/errors
 import { ERRNO, Mobject, ReadOpList, WriteOpList } from "../src/services/mobject/mod.ts";
 import { startCluster } from "./_cluster.ts";
 import { startServer } from "./_server.ts";
+import { pythonHas, runPython } from "./_python.ts";
 
 const te = new TextEncoder();
 
@@ -110,5 +111,25 @@ Deno.test("Mobject on a name server and three runtimes: every object from any ru
     assert.deepEqual((await a!.list()).length, 12);
   } finally {
     await cluster.stop();
+  }
+});
+
+Deno.test("Python Mobject client: op lists, errnos, omap, objects shared with TypeScript", async () => {
+  if (!(await pythonHas(["msgpack"], "the Python Mobject client test"))) return;
+  const server = await startServer({ extra: "services:\n  mobject: { targets: 2 }\n" });
+  try {
+    const io = (await Mobject.connect(server.url)).ioctx("p");
+    await io.writeFull("from-ts", new Uint8Array(100).map((_, i) => i));
+    const ran = await runPython("mobject_client.py", [server.url]);
+    assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
+    assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+      "ok op-lists",
+      "ok errnos",
+      "ok bytes-omap",
+      "ok interop",
+    ]);
+    assert.deepEqual(await io.readBytes("from-py", 100), new Uint8Array(50).map((_, i) => i));
+  } finally {
+    await server.stop();
   }
 });

@@ -25,8 +25,12 @@ class StrataError(Exception):
         if status is not None:
             self.status = status
         self.fields: Dict[str, Any] = dict(fields or {"code": self.code, "message": message})
-        for key, value in self.fields.items():
-            if key not in ("code", "message", "status") and not hasattr(self, key):
+        # The error's data (`fields` of the answer: a dataset, a version, an
+        # errno) is readable as attributes too: ``e.version``, ``e.errno``.
+        nested = self.fields.get("fields")
+        extra = dict(nested) if isinstance(nested, dict) else {}
+        for key, value in [*self.fields.items(), *extra.items()]:
+            if key not in ("code", "message", "status", "fields") and not hasattr(self, key):
                 setattr(self, key, value)
 
     def __repr__(self) -> str:
