@@ -30,6 +30,13 @@ export interface ObjectRecord {
 export interface DraftSource {
   /** Chunk `index` of generation (`incarnation`, `dataGen`), or undefined (zeros). */
   chunk(incarnation: string, dataGen: number, index: number): Promise<Uint8Array | undefined>;
+  /** The chunks of that generation stored from index `from` to `to` (exclusive), by index. */
+  chunks(
+    incarnation: string,
+    dataGen: number,
+    from: number,
+    to: number,
+  ): Promise<Map<number, Uint8Array>>;
   /** Every omap key of `incarnation`. */
   omapKeys(incarnation: string): Promise<string[]>;
 }
@@ -43,12 +50,11 @@ export interface DraftResult {
   /** Omap keys of the live incarnation to set or delete (null). */
   readonly omap: ReadonlyMap<string, Uint8Array | null>;
   /**
-   * Chunk generations no record names any more, each with how many chunks
-   * it may hold, and incarnations whose omap keys no record names: to
-   * delete after the commit.
+   * Chunk generations no record names any more, and incarnations whose
+   * omap keys no record names: to delete after the commit.
    */
   readonly garbage: {
-    readonly chunks: readonly { incarnation: string; dataGen: number; count: number }[];
+    readonly chunks: readonly { incarnation: string; dataGen: number }[];
     readonly omap: readonly string[];
   };
 }
@@ -63,7 +69,11 @@ export const MAX_CHANGES = 900;
  * ```ts
  * import assert from "node:assert/strict";
  * import { ObjectDraft } from "./object_draft.ts";
- * const none = { chunk: () => Promise.resolve(undefined), omapKeys: () => Promise.resolve([]) };
+ * const none = {
+ *   chunk: () => Promise.resolve(undefined),
+ *   chunks: () => Promise.resolve(new Map()),
+ *   omapKeys: () => Promise.resolve([]),
+ * };
  * const d = new ObjectDraft(undefined, 4, none);
  * await d.apply({ op: "write", data: new Uint8Array([1, 2, 3, 4, 5, 6]), offset: 1 }, 0);
  * assert.equal(d.size, 7);
@@ -136,7 +146,7 @@ export class ObjectDraft {
         return await this.#truncate(op.size, i);
       case "zero":
         if (this.#record === undefined) throw opError("missing", i, "zero found no object");
-        return await this.#zero(op.offset, op.length);
+        return await this.#zero(op.offset, op.length, i);
       case "omap_set":
         this.#ensure();
         op.keys.forEach((k, j) => this.#omap.set(k, op.values[j]!));
@@ -161,9 +171,8 @@ export class ObjectDraft {
     const end = Math.min(this.size, offset + length);
     const out = new Uint8Array(Math.max(0, end - offset));
     const c = this.#chunkBytes;
-    for (let idx = Math.floor(offset / c); idx * c < end; idx++) {
-      const chunk = await this.#chunk(idx);
-      if (chunk === undefined) continue;
+    if (out.length === 0) return out;
+    for (const [idx, chunk] of await this.#chunksIn(Math.floor(offset / c), Math.ceil(end / c))) {
       const from = Math.max(offset, idx * c);
       const to = Math.min(end, idx * c + chunk.length);
       if (to > from) out.set(chunk.subarray(from - idx * c, to - idx * c), from - offset);
@@ -186,11 +195,7 @@ export class ObjectDraft {
       const sameData = record?.incarnation === before.incarnation &&
         record.dataGen === before.dataGen;
       if (!sameData) {
-        garbage.chunks.push({
-          incarnation: before.incarnation,
-          dataGen: before.dataGen,
-          count: Math.ceil(before.size / this.#chunkBytes),
-        });
+        garbage.chunks.push({ incarnation: before.incarnation, dataGen: before.dataGen });
       }
       if (record?.incarnation !== before.incarnation) garbage.omap.push(before.incarnation);
     }
@@ -227,6 +232,31 @@ export class ObjectDraft {
       return undefined;
     }
     return await this.#source.chunk(r.incarnation, r.dataGen, idx);
+  }
+
+  /**
+   * The live generation's chunks from index `from` to `to` (exclusive) that
+   * hold bytes, as the list left them, by index: a scan of the stored ones,
+   * never a read per index (a sparse object may span a million chunks).
+   */
+  async #chunksIn(from: number, to: number): Promise<Map<number, Uint8Array>> {
+    const r = this.#record;
+    const out = new Map<number, Uint8Array>();
+    if (r === undefined) return out;
+    to = Math.min(to, Math.ceil(r.size / this.#chunkBytes));
+    if (to <= from) return out;
+    const c = this.#committed;
+    if (c !== undefined && c.incarnation === r.incarnation && c.dataGen === r.dataGen) {
+      for (const [idx, b] of await this.#source.chunks(r.incarnation, r.dataGen, from, to)) {
+        out.set(idx, b);
+      }
+    }
+    for (const [idx, b] of this.#chunks) {
+      if (idx < from || idx >= to) continue;
+      if (b === null) out.delete(idx);
+      else out.set(idx, b);
+    }
+    return new Map([...out].sort((a, b) => a[0] - b[0]));
   }
 
   async #write(data: Uint8Array, offset: number, i: number): Promise<void> {
@@ -266,29 +296,25 @@ export class ObjectDraft {
     }
     const c = this.#chunkBytes;
     const keep = Math.ceil(size / c);
-    const had = Math.ceil(r.size / c);
+    const dropped = await this.#chunksIn(keep, Math.ceil(r.size / c));
     // The last chunk kept is cut at the new size: extending again reads zeros.
-    const last = keep > 0 && size % c !== 0 ? await this.#chunk(keep - 1) : undefined;
-    if (had - keep > MAX_CHANGES / 2) {
+    const last = keep > 0 && size % c !== 0
+      ? (await this.#chunksIn(keep - 1, keep)).get(keep - 1)
+      : undefined;
+    if (dropped.size > MAX_CHANGES / 2) {
       // Too many chunks to drop in one commit: the kept ones go to a new
       // generation and the old one is deleted after the commit.
-      if (keep > MAX_CHANGES / 2) {
+      const kept = await this.#chunksIn(0, keep);
+      if (kept.size > MAX_CHANGES / 2) {
         throw new PayloadTooLargeError(
-          `Op ${i} of the list failed: a truncate from ${r.size} to ${size} bytes keeps ${keep} chunks and drops ${
-            had - keep
-          }; truncate in steps of at most ${(MAX_CHANGES / 2) * c} bytes`,
-          { fields: { op: i, keep, drop: had - keep } },
+          `Op ${i} of the list failed: a truncate from ${r.size} to ${size} bytes keeps ${kept.size} chunks and drops ${dropped.size}; truncate in steps`,
+          { fields: { op: i, keep: kept.size, drop: dropped.size } },
         );
       }
-      const kept = new Map<number, Uint8Array | null>();
-      for (let idx = 0; idx < keep; idx++) {
-        const chunk = idx === keep - 1 && last !== undefined ? last : await this.#chunk(idx);
-        if (chunk !== undefined) kept.set(idx, chunk);
-      }
       this.#record = { ...r, size, dataGen: r.dataGen + 1 };
-      this.#chunks = kept;
+      this.#chunks = new Map(kept);
     } else {
-      for (let idx = keep; idx < had; idx++) this.#chunks.set(idx, null);
+      for (const idx of dropped.keys()) this.#chunks.set(idx, null);
       this.#record = { ...r, size };
     }
     if (last !== undefined) {
@@ -298,16 +324,15 @@ export class ObjectDraft {
     this.#bounded(i);
   }
 
-  async #zero(offset: number, length: number): Promise<void> {
+  async #zero(offset: number, length: number, i: number): Promise<void> {
     // RADOS's zero never extends an object.
     const end = Math.min(this.size, offset + length);
+    if (end <= offset) return;
     const c = this.#chunkBytes;
-    for (let idx = Math.floor(offset / c); idx * c < end; idx++) {
+    for (const [idx, old] of await this.#chunksIn(Math.floor(offset / c), Math.ceil(end / c))) {
       const start = idx * c;
       const from = Math.max(offset, start);
       const to = Math.min(end, start + c);
-      const old = await this.#chunk(idx);
-      if (old === undefined) continue;
       if (from === start && to >= start + old.length) {
         this.#chunks.set(idx, null);
         continue;
@@ -316,6 +341,7 @@ export class ObjectDraft {
       out.fill(0, from - start, Math.min(to - start, out.length));
       this.#chunks.set(idx, out);
     }
+    this.#bounded(i);
   }
 
   #bounded(i: number): void {

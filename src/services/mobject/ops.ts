@@ -25,6 +25,10 @@ export const MAX_OMAP_KEY_BYTES = 512;
 export const MAX_OMAP_VALUE_BYTES = 64 * 1024;
 /** Largest object size, in bytes: 2^40 (1 TiB). */
 export const MAX_OBJECT_BYTES = 2 ** 40;
+/** Most bytes one op writes (a `writesame`) or reads (a `read`): 64 MiB. */
+export const MAX_OP_BYTES = 64 << 20;
+/** Most bytes the reads of one read op list answer: 256 MiB. */
+export const MAX_READ_LIST_BYTES = 256 << 20;
 
 /** One write op of an op list. */
 export type WriteOp =
@@ -141,6 +145,9 @@ export function writeOps(input: unknown): WriteOp[] {
       case "writesame": {
         const data = bytes(r.data, "data");
         const length = offsetField(r, "length");
+        if (length > MAX_OP_BYTES) {
+          throw opError("invalid", i, `writesame length ${length} is past ${MAX_OP_BYTES} bytes`);
+        }
         if (data.length === 0 || length % data.length !== 0) {
           throw opError(
             "invalid",
@@ -193,14 +200,21 @@ export function writeOps(input: unknown): WriteOp[] {
  * ```
  */
 export function readOps(input: unknown): ReadOp[] {
+  let reads = 0;
   return list(record(input), "ops").map((raw, i): ReadOp => {
     const r = record(raw);
     const op = r.op;
     switch (op) {
       case "stat":
         return { op };
-      case "read":
-        return { op, offset: offsetField(r, "offset"), length: int(r, "length", 0, 1 << 30) };
+      case "read": {
+        const length = int(r, "length", 0, MAX_OP_BYTES);
+        reads += length;
+        if (reads > MAX_READ_LIST_BYTES) {
+          throw opError("invalid", i, `the list reads more than ${MAX_READ_LIST_BYTES} bytes`);
+        }
+        return { op, offset: offsetField(r, "offset"), length };
+      }
       case "omap_get_vals":
         return {
           op,

@@ -111,17 +111,10 @@ export class ObjectStore {
       // commit (a crash between leaves them unnamed by any record, and an
       // object created again under the name has another incarnation).
       for (const g of r.garbage.chunks) {
-        const prefix = chunkPrefix(base, g.incarnation, g.dataGen);
-        await this.#deleteAll(Array.from({ length: g.count }, (_, idx) => [...prefix, idx]));
+        await this.#deleteAll(chunkPrefix(base, g.incarnation, g.dataGen));
       }
       for (const incarnation of r.garbage.omap) {
-        const keys: Deno.KvKey[] = [];
-        for await (
-          const k of this.#meta.keys({ prefix: omapPrefix(base, incarnation), limit: 1e9 })
-        ) {
-          keys.push(k);
-        }
-        await this.#deleteAll(keys);
+        await this.#deleteAll(omapPrefix(base, incarnation));
       }
       return live === undefined ? null : stat(live);
     });
@@ -198,6 +191,15 @@ export class ObjectStore {
     return {
       chunk: (incarnation, dataGen, idx) =>
         this.#meta.get([...chunkPrefix(base, incarnation, dataGen), idx]),
+      chunks: async (incarnation, dataGen, from, to) => {
+        const prefix = chunkPrefix(base, incarnation, dataGen);
+        const out = new Map<number, Uint8Array>();
+        const scan = { prefix, start: [...prefix, from], end: [...prefix, to], limit: to - from };
+        for await (const e of this.#meta.list(scan)) {
+          out.set(e.key[prefix.length] as number, e.value);
+        }
+        return out;
+      },
       omapKeys: async (incarnation) => {
         const keys: string[] = [];
         const prefix = omapPrefix(base, incarnation);
@@ -235,9 +237,13 @@ export class ObjectStore {
     return { keys, values, more };
   }
 
-  async #deleteAll(keys: readonly Deno.KvKey[]): Promise<void> {
-    for (let at = 0; at < keys.length; at += 500) {
-      await this.#meta.write(keys.slice(at, at + 500).map((key) => ({ type: "delete", key })));
+  /** Deletes every key under `prefix`, 500 at a time. */
+  async #deleteAll(prefix: Deno.KvKey): Promise<void> {
+    for (;;) {
+      const keys: Deno.KvKey[] = [];
+      for await (const k of this.#meta.keys({ prefix, limit: 500 })) keys.push(k);
+      if (keys.length === 0) return;
+      await this.#meta.write(keys.map((key) => ({ type: "delete", key })));
     }
   }
 

@@ -269,3 +269,36 @@ Deno.test("ObjectStore: the RADOS behaviours of Ceph's librados tests", async ()
   assert.deepEqual(await store.list("p", undefined, 10), ["m", "w", "x"]);
   kv.close();
 });
+
+Deno.test("ObjectStore: sizes a request could abuse stay bounded (sparse terabytes, huge writesame and reads)", async () => {
+  const { kv, store } = await openStore(1 << 20);
+  const { readOps, writeOps } = await import("./ops.ts");
+  // A sparse object of 1 TiB: zeroing, reading and truncating it touch only the chunks it holds.
+  await store.operate("p", "sparse", [
+    { op: "write", data: new Uint8Array([1, 2, 3]), offset: 5 },
+    { op: "truncate", size: 2 ** 40 },
+    { op: "write", data: new Uint8Array([9]), offset: 2 ** 40 - 1 },
+  ]);
+  await store.operate("p", "sparse", [{ op: "zero", offset: 6, length: 2 ** 40 }]);
+  const [tail, head] = await store.read("p", "sparse", [
+    { op: "read", offset: 2 ** 40 - 4, length: 8 },
+    { op: "read", offset: 0, length: 10 },
+  ]);
+  assert.deepEqual([...(tail as { data: Uint8Array }).data], [0, 0, 0, 0]);
+  assert.deepEqual([...(head as { data: Uint8Array }).data], [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+  await store.operate("p", "sparse", [{ op: "truncate", size: 0 }]);
+  const [stat] = await store.read("p", "sparse", [{ op: "stat" }]);
+  assert.equal((stat as { size: number }).size, 0);
+  // Ops that would allocate without bound are refused before they run.
+  assert.throws(
+    () =>
+      writeOps({ ops: [{ op: "writesame", data: new Uint8Array(1), length: 2 ** 39, offset: 0 }] }),
+    (e: StrataError) => e.fields.errno === ERRNO.EINVAL,
+  );
+  assert.throws(() => readOps({ ops: [{ op: "read", offset: 0, length: 2 ** 30 }] }), /length/);
+  assert.throws(
+    () => readOps({ ops: Array(5).fill({ op: "read", offset: 0, length: 64 << 20 }) }),
+    /reads more than/,
+  );
+  kv.close();
+});
