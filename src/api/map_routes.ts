@@ -172,22 +172,14 @@ export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
     if (byteLength === undefined) {
       throw notStaged(`the size of ${what} is read from its bytes`);
     }
-    const stage = stages.open(o.runtime.tiers, byteLength, what);
     // Created empty: the caller opens it for writing, as the runtime's user.
-    try {
-      await Deno.writeFile(stage.path, new Uint8Array(0));
-    } catch (e) {
-      stage.release();
-      throw e;
-    }
-    stages.keep(stage, { dataset, version, fragment, bindings });
-    return reply(c, {
-      stage: stage.id,
-      path: stage.path,
-      byteLength,
-      tier: stage.tier,
-      expiresAt: stage.expiresAt,
-    }, 201);
+    const answer = await stages.create(o.runtime.tiers, byteLength, what, {
+      dataset,
+      version,
+      fragment,
+      bindings,
+    });
+    return reply(c, answer, 201);
   });
   app.post("/v1/stages/:stage", async (c) => {
     const stage = stages.take(c.req.param("stage"));

@@ -131,24 +131,17 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
     }
     if ((byteLength as number) > maxBodyBytes) tooLarge(byteLength as number, maxBodyBytes);
     const what = `a body of service '${name}'`;
-    const stage = stages.open(host.tiers, byteLength as number, what);
     // Created holding the stage's id: a client that reads it back from the
     // path knows it is on this node (another node may have the same path),
     // then writes the body over it, as the runtime's user.
-    try {
-      await Deno.writeFile(stage.path, new TextEncoder().encode(stage.id));
-    } catch (e) {
-      stage.release();
-      throw e;
-    }
-    stages.keep(stage, name);
-    return reply(c, {
-      stage: stage.id,
-      path: stage.path,
-      byteLength,
-      tier: stage.tier,
-      expiresAt: stage.expiresAt,
-    }, 201);
+    const answer = await stages.create(
+      host.tiers,
+      byteLength as number,
+      what,
+      name,
+      (id) => new TextEncoder().encode(id),
+    );
+    return reply(c, answer, 201);
   });
   app.delete("/v1/services/:name/stages/:stage", async (c) => {
     await stages.remove(stages.take(c.req.param("stage")));

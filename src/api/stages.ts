@@ -30,6 +30,20 @@ export interface Stage<T> {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/** What a stage route answers: where to write the bytes, and until when. */
+export interface StageAnswer {
+  /** The stage's id, to name in the request that uses it. */
+  readonly stage: string;
+  /** The file to write. */
+  readonly path: string;
+  /** Bytes to write. */
+  readonly byteLength: number;
+  /** The shm tier holding it. */
+  readonly tier: string;
+  /** When it expires, ms since the epoch. */
+  readonly expiresAt: number;
+}
+
 /** A stage whose file is being created. */
 export type OpenedStage = Omit<Stage<never>, "payload" | "timer">;
 
@@ -81,6 +95,30 @@ export class Stages<T> {
       );
     }
     return { id, ...file, byteLength, expiresAt: Date.now() + this.#ttlMs };
+  }
+
+  /**
+   * Opens a stage, creates its file (holding `contents`) for the caller to
+   * write as the runtime's user, and keeps it: the answer of a stage route
+   * (`stage`, `path`, `byteLength`, `tier`, `expiresAt`).
+   */
+  async create(
+    tiers: TierSet,
+    byteLength: number,
+    what: string,
+    payload: T,
+    contents: (id: string) => Uint8Array = () => new Uint8Array(0),
+  ): Promise<StageAnswer> {
+    const stage = this.open(tiers, byteLength, what);
+    try {
+      await Deno.writeFile(stage.path, contents(stage.id));
+    } catch (e) {
+      stage.release();
+      throw e;
+    }
+    this.keep(stage, payload);
+    const { id, path, tier, expiresAt } = stage;
+    return { stage: id, path, byteLength, tier, expiresAt };
   }
 
   /** Holds an opened stage, whose file now exists, until it is taken or expires. */
