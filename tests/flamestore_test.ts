@@ -126,6 +126,21 @@ Deno.test("FlameStore on strata serve: TensorFlow.js models saved, reloaded, dup
       assert.equal(router("indexeddb://lenet"), null);
     });
 
+    await t.step("the service's operations are in the runtime's metrics, by outcome", async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const count = (operation: string, code: string) =>
+        Number(
+          new RegExp(
+            `^strata_service_operation_duration_seconds_count\\{service="flamestore",operation="${operation}",code="${code}"\\} (\\d+)$`,
+            "m",
+          ).exec(text)?.[1] ?? 0,
+        );
+      assert.ok(count("register", "ok") >= 3, text.slice(0, 300));
+      assert.ok(count("register", "conflict") >= 1);
+      assert.ok(count("save_bytes", "conflict") >= 1);
+      assert.ok(count("load_bytes", "not_found") >= 1);
+    });
+
     await t.step("list and delete", async () => {
       assert.deepEqual(await store.list(), ["big", "empty", "lenet", "lenet-copy"]);
       assert.deepEqual(await store.list({ after: "empty", limit: 2 }), ["lenet", "lenet-copy"]);

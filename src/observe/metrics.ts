@@ -47,6 +47,15 @@ export const metrics = {
     buckets: SECONDS,
     registers,
   }),
+  /** Operations of hosted services run on this runtime, by outcome, with their latency. */
+  serviceOperations: new Histogram({
+    name: "strata_service_operation_duration_seconds",
+    help:
+      "Operations of hosted services (HEPnOS, FlameStore, Mobject, ...) run on this runtime, by service, operation and outcome (ok or the error code): latency in seconds",
+    labelNames: ["service", "operation", "code"] as const,
+    buckets: SECONDS,
+    registers,
+  }),
   /** Payload bytes stored by publishes on this runtime. */
   publishedBytes: new Counter({
     name: "strata_published_bytes_total",

@@ -13,6 +13,7 @@ import {
   InternalError,
   InvalidConfigError,
   NotFoundError,
+  StrataError,
   UnavailableError,
 } from "../errors.ts";
 import { httpRequest } from "../http/call.ts";
@@ -22,7 +23,7 @@ import type { ServiceConfig, ServicesConfig } from "./config.ts";
 import { ServiceMeta } from "./meta.ts";
 import type { MetaKv } from "./meta_kv.ts";
 import { OCTET_STREAM } from "./frames.ts";
-import { log } from "../observe/mod.ts";
+import { log, metrics } from "../observe/mod.ts";
 import {
   RawBody,
   RawReply,
@@ -202,6 +203,24 @@ export class ServiceHost {
    * another runtime forwarded) runs everything here. A runtime that is down
    * fails the request with `UnavailableError` naming it and the target.
    */
+  /** Runs an operation here, timing it into the service metrics by its outcome. */
+  async #run(
+    service: string,
+    operation: string,
+    op: (input: unknown) => Promise<unknown>,
+    input: unknown,
+  ): Promise<unknown> {
+    const end = metrics.serviceOperations.startTimer({ service, operation });
+    try {
+      const out = await op(input);
+      end({ code: "ok" });
+      return out;
+    } catch (e) {
+      end({ code: e instanceof StrataError ? e.code : "internal" });
+      throw e;
+    }
+  }
+
   async call(
     name: string,
     operation: string,
@@ -218,18 +237,19 @@ export class ServiceHost {
       });
     }
     const route = service.routes?.[operation];
+    const run = (part: unknown) => this.#run(service.name, operation, op, part);
     if (route === undefined || options.routed === true || ring.runtimes.length < 2) {
-      return await op(input);
+      return await run(input);
     }
     if (route.list === undefined) {
       const target = route.target(input);
       const runtime = ring.runtimeOf(target);
       return runtime === this.#node
-        ? await op(input)
+        ? await run(input)
         : await this.#forward(runtime, target, name, operation, input);
     }
     const items = (input as Record<string, unknown> | null)?.[route.list];
-    if (!Array.isArray(items)) return await op(input);
+    if (!Array.isArray(items)) return await run(input);
     // Items by runtime, with their places in the input and the first target seen.
     const groups = new Map<string, { at: number[]; target: number }>();
     items.forEach((item, i) => {
@@ -239,12 +259,12 @@ export class ServiceHost {
       g.at.push(i);
       groups.set(runtime, g);
     });
-    if (groups.size === 1 && groups.has(this.#node)) return await op(input);
+    if (groups.size === 1 && groups.has(this.#node)) return await run(input);
     const base = input as Record<string, unknown>;
     const answers = await Promise.all([...groups].map(async ([runtime, g]) => {
       const part = { ...base, [route.list!]: g.at.map((i) => items[i]) };
       const answer = runtime === this.#node
-        ? await op(part)
+        ? await run(part)
         : await this.#forward(runtime, g.target, name, operation, part);
       return { g, answer: answer as Record<string, unknown> };
     }));
