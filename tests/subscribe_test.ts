@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BusyError } from "../src/errors.ts";
+import { BusyError, WaitTimeoutError } from "../src/errors.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { embeddedRuntime } from "./_cluster.ts";
@@ -172,6 +172,40 @@ Deno.test("A subscriber with policy block over HTTP holds the producer's commits
     assert.equal(unknown.status, 404);
     await unknown.body?.cancel();
   } finally {
+    names.close();
+    await server.stop();
+  }
+});
+
+Deno.test("A subscription's wait that runs out says when its dataset does not exist, and takes it once created", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  const wire = new WireClient({ node: "consumer" });
+  try {
+    await withDir(async (dir) => {
+      const runtime = await consumer(names, wire, dir);
+      const stream = runtime.subscribe({ dataset: "later", fragment: "dataset", bindings: {} });
+      await assert.rejects(
+        stream.next({ timeoutMs: 200 }),
+        (e: Error) =>
+          e instanceof WaitTimeoutError && /no dataset 'later' exists yet/.test(e.message),
+      );
+      // Created after the subscription: it still takes the first version.
+      await create(server.url, "later");
+      assert.equal((await put(server.url, "later", 1, 5)).committed, true);
+      const got = await stream.next({ timeoutMs: 10_000 });
+      assert.equal(got.version, 1);
+      assert.deepEqual([...new Float64Array(got.bytes.slice().buffer)], [5, 5, 5, 5]);
+      // A dataset that exists: the plain timeout.
+      await assert.rejects(
+        stream.next({ timeoutMs: 100 }),
+        (e: Error) => e instanceof WaitTimeoutError && !/exists yet/.test(e.message),
+      );
+      stream.close();
+      await runtime.close();
+    });
+  } finally {
+    wire.close();
     names.close();
     await server.stop();
   }

@@ -379,7 +379,21 @@ export class Runtime {
         }
         return await this.#reader.gatherLater(found.version, found.sources, n.layout, {});
       },
-      { dataset: query.dataset, ...options },
+      {
+        dataset: query.dataset,
+        // A subscription waits for a dataset created later: a typo in its
+        // name is otherwise silent until the wait runs out.
+        whyNothing: async () => {
+          try {
+            await names.datasetSettings(query.dataset);
+            return undefined;
+          } catch (e) {
+            if (!(e instanceof NotFoundError)) return undefined;
+            return `no dataset '${query.dataset}' exists yet (a subscription waits for it to be created; is its name right?)`;
+          }
+        },
+        ...options,
+      },
     );
   }
 

@@ -16,6 +16,11 @@ export interface VersionStreamOptions {
   readonly ahead?: number;
   /** The dataset, named by errors. */
   readonly dataset?: string;
+  /**
+   * Asked when a wait times out: why no version came, when the stream's
+   * owner can tell (the dataset does not exist), added to the error.
+   */
+  readonly whyNothing?: () => Promise<string | undefined>;
 }
 
 /** A version the stream hands over, and how many it skipped before it. */
@@ -83,6 +88,7 @@ export class VersionStream {
   readonly #fetch: FetchNotice;
   readonly #ahead: number;
   readonly #dataset: string;
+  readonly #whyNothing: (() => Promise<string | undefined>) | undefined;
   /** The last version handed over. */
   #last = 0;
   readonly #slots: Promise<Slot>[] = [];
@@ -101,6 +107,7 @@ export class VersionStream {
     this.#fetch = fetch;
     this.#ahead = ahead;
     this.#dataset = options.dataset ?? "the dataset";
+    this.#whyNothing = options.whyNothing;
   }
 
   /**
@@ -124,7 +131,12 @@ export class VersionStream {
         new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), options.timeoutMs)),
       ]).finally(() => clearTimeout(timer));
       if (slot === undefined) {
-        throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
+        const e = new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
+        const why = await this.#whyNothing?.().catch(() => undefined);
+        if (why === undefined) throw e;
+        throw new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs, {
+          message: `${e.message}: ${why}`,
+        });
       }
       this.#slots.shift();
       if (slot.fetched !== undefined) break;
