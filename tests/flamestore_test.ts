@@ -102,6 +102,13 @@ Deno.test("FlameStore on strata serve: TensorFlow.js models saved, reloaded, dup
       assert.deepEqual(await predict(await tfl.loadLayersModel("strata://lenet-copy")), trained);
     });
 
+    await t.step("two first saves of one model at once: one registers it, both save", async () => {
+      const twin = classifier(6);
+      await Promise.all([twin.save("strata://twin"), twin.save("strata://twin")]);
+      assert.equal((await store.reload("twin")).saves, 2);
+      assert.equal(await store.delete("twin"), true);
+    });
+
     await t.step("weights past the KV's inline size go to a blob and come back exact", async () => {
       const big = classifier(4096); // (8 x 4096 + 4096 + 4096 x 3 + 3) float32: 656 KB
       await big.save("strata://big");

@@ -12,7 +12,7 @@
 
 import { encode } from "@msgpack/msgpack";
 import { hash32 } from "../hash.ts";
-import { InternalError, NotFoundError } from "../../errors.ts";
+import { ConflictError, InternalError, NotFoundError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
 import type { TargetRing } from "../targets.ts";
@@ -206,11 +206,17 @@ export class FlameStore {
           await this.reload(name);
         } catch (e) {
           if (!(e instanceof NotFoundError)) throw e;
-          await this.register(name, {
-            topology: a.modelTopology ?? null,
-            trainingConfig: a.trainingConfig ?? null,
-            weightSpecs,
-          });
+          try {
+            await this.register(name, {
+              topology: a.modelTopology ?? null,
+              trainingConfig: a.trainingConfig ?? null,
+              weightSpecs,
+            });
+          } catch (e) {
+            // Another save registered it meanwhile: the save below checks
+            // these weights against that registration.
+            if (!(e instanceof ConflictError)) throw e;
+          }
         }
         await this.save(name, data, { weightSpecs });
         return {
