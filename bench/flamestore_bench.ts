@@ -12,6 +12,7 @@
 import { FlameStore } from "../src/services/flamestore/mod.ts";
 import { spawnStrata } from "../tests/_cluster.ts";
 import { writeResults } from "./_results.ts";
+import { startStagedServer } from "./_staged_server.ts";
 
 /** Weights per model: 1, 16 and 64 MiB of float32. */
 const SIZES = [1 << 20, 16 << 20, 64 << 20];
@@ -55,33 +56,16 @@ async function saveFile(path: string, data: Uint8Array): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
-/** A tmpfs for the staged server's shm tier (tests/restart_bench.ts's), else a directory of tmp. */
-async function shmDir(): Promise<string> {
-  const mount = "/mnt/strata-shm";
-  try {
-    const dir = `${mount}/flamestore-${crypto.randomUUID()}`;
-    await Deno.mkdir(dir);
-    return dir;
-  } catch {
-    return `${Deno.cwd()}/${await Deno.makeTempDir({ dir: "tmp", prefix: "flamestore_shm_" })}`;
-  }
-}
-
 /** Runs the benchmark and writes its results. */
 export async function flamestoreBench(): Promise<FlameStorePoint[]> {
   const services = "services:\n  flamestore: { targets: 4, maxBodyBytes: 256MiB }\n";
   const server = await spawnStrata(["serve"], { extra: services });
-  const shm = await shmDir();
-  const stagedServer = await spawnStrata(["serve"], {
-    extra: `tiers:\n  - { name: shm, kind: shm, capacity: 4GiB, path: ${shm} }\n` +
-      `  - { name: file, kind: file, capacity: 16GiB }\n${services}`,
-    paths: [shm],
-  });
+  const stagedServer = await startStagedServer(services, "flamestore");
   const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "flamestore_files_" });
   const points: FlameStorePoint[] = [];
   try {
     const store = await FlameStore.connect(server.url);
-    const staged = await FlameStore.connect(stagedServer.url);
+    const staged = await FlameStore.connect(stagedServer.server.url, { stage: true });
     for (const bytes of SIZES) {
       const name = `model-${bytes}`;
       const weightSpecs = [{ name: "w", shape: [bytes / 4], dtype: "float32" as const }];
@@ -129,13 +113,12 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
     await server.stop();
     await stagedServer.stop();
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(shm, { recursive: true }).catch(() => {});
   }
-  await writeResults("flamestore", points, (m) => markdown(points, m, shm));
+  await writeResults("flamestore", points, (m) => markdown(points, m, stagedServer.tmpfs));
   return points;
 }
 
-function markdown(points: readonly FlameStorePoint[], machineLine: string, shm: string): string {
+function markdown(points: readonly FlameStorePoint[], machineLine: string, tmpfs: boolean): string {
   const mib = (b: number) => `${b / (1 << 20)} MiB`;
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
   const rows = points.map((p) =>
@@ -151,7 +134,7 @@ the file tier and fsync'd before the KV commit that names them, and answered aft
 client in the benchmark's process (TypeScript client, loopback HTTP). Strata save: the weights in
 the request's body (a framed \`save_bytes\`). Strata staged save: a second server with an shm
 tier (${
-    shm.startsWith("/mnt/") ? "a tmpfs" : "a directory on the disk"
+    tmpfs ? "a tmpfs" : "a directory on the disk"
   }); the client, on its node, writes the weights into a stage's
 file there and names the stage in the request (\`POST /v1/services/flamestore/stages\`). Files:
 the same bytes saved as a training job checkpoints safely (a temporary file written, fdatasync'd,

@@ -181,7 +181,7 @@ transfers of ${
 (segmented: transfer i of writer w at (i x ${WRITERS} + w) MiB), then read them all back, every
 transfer checked. Strata: one \`strata serve\` with the Mobject service (4 targets, chunks of 1 MiB,
 durable: each write op answered once its chunk is on the file tier, fsync'd, and its commit is
-durable), TypeScript client, msgpack over loopback HTTP. Files on the same disk in the same run:
+durable), TypeScript client over loopback HTTP, the bytes raw in framed bodies and answers. Files on the same disk in the same run:
 pwrite at the same offsets, fdatasync once per file at the end (IOR's \`-e\`), or after every
 transfer (as durable as Strata's writes); reads from the page cache. Best of ${REPEATS} runs, the
 systems taking turns; GB/s of the whole workload.

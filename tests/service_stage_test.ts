@@ -43,12 +43,12 @@ async function fetched(fn: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-Deno.test("Large raw bodies of services go through the shm tier of the runtime's node", async () => {
+Deno.test("Large raw bodies of services go through the shm tier of the runtime's node when the client stages", async () => {
   const server = await shmServer();
   try {
-    const store = await FlameStore.connect(server.url);
-    const weightSpecs = [{ name: "w", shape: [1 << 20], dtype: "float32" as const }];
-    const data = new Uint8Array(new Float32Array(1 << 20).map((_, i) => i).buffer);
+    const store = await FlameStore.connect(server.url, { stage: true });
+    const weightSpecs = [{ name: "w", shape: [3 << 20], dtype: "float32" as const }];
+    const data = new Uint8Array(new Float32Array(3 << 20).map((_, i) => i).buffer);
     await store.register("big", { topology: {}, weightSpecs });
     const calls = await fetched(() => store.save("big", data, { weightSpecs }));
     assert.deepEqual(calls, [
@@ -56,6 +56,11 @@ Deno.test("Large raw bodies of services go through the shm tier of the runtime's
       "POST /v1/services/flamestore/save_bytes staged",
     ]);
     assert.deepEqual((await store.load("big")).data, data);
+    // Without `stage`, a client sends its bodies.
+    const plainClient = await FlameStore.connect(server.url);
+    assert.deepEqual(await fetched(() => plainClient.save("big", data, { weightSpecs })), [
+      "POST /v1/services/flamestore/save_bytes",
+    ]);
     // A small body is sent as it is.
     await store.register("small", {
       topology: {},
@@ -69,11 +74,11 @@ Deno.test("Large raw bodies of services go through the shm tier of the runtime's
     assert.deepEqual(small, ["POST /v1/services/flamestore/save_bytes"]);
 
     // HEPnOS framed stores of large products take the same way.
-    const hep = await DataStore.connect(server.url);
+    const hep = await DataStore.connect(server.url, { stage: true });
     const ev =
       await (await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n))
         .createEvent(1n);
-    const product = new Uint8Array(3 << 20).map((_, i) => i & 0xff);
+    const product = new Uint8Array(9 << 20).map((_, i) => i & 0xff);
     const stores = await fetched(() => ev.store("p", "bytes", product));
     assert.ok(stores.includes("POST /v1/services/hepnos/store_bytes staged"), stores.join(", "));
     assert.deepEqual(await ev.load("p", "bytes"), product);
@@ -187,10 +192,10 @@ Deno.test("Stage routes refuse unknown, used or foreign stages, wrong sizes, and
     });
     assert.equal(res.status, 421);
     await res.body?.cancel();
-    const store = await FlameStore.connect(plain.url);
-    const weightSpecs = [{ name: "w", shape: [1 << 19], dtype: "float32" as const }];
+    const store = await FlameStore.connect(plain.url, { stage: true });
+    const weightSpecs = [{ name: "w", shape: [1 << 21], dtype: "float32" as const }];
     await store.register("m", { topology: {}, weightSpecs });
-    const data = new Uint8Array(2 << 20).fill(3);
+    const data = new Uint8Array(8 << 20).fill(3);
     const calls = await fetched(async () => {
       await store.save("m", data, { weightSpecs });
       await store.save("m", data, { weightSpecs });

@@ -354,6 +354,10 @@ Deno.test("Mobject operations refuse mutated bodies with 4xx, never 5xx, and kee
         ],
         ["read_op", () => ({ ...target(), ops: [{ op: "omap_get_vals_by_keys", keys: ["a"] }] })],
         ["list", () => ({ pool: "p", after: "o1", limit: 3 })],
+        [
+          "read_op_bytes",
+          () => ({ pool: "p", object: "kept", ops: [{ op: "read", offset: n(), length: 50 }] }),
+        ],
       ];
       await fuzzRounds(call, {
         rnd,
@@ -361,8 +365,13 @@ Deno.test("Mobject operations refuse mutated bodies with 4xx, never 5xx, and kee
         seed,
         valid,
         mutate: mutator(rnd, values),
-        framed: () => joinFrames(frame({ pool: "p", object: "o1" }, [new Uint8Array(4)])),
-        framedOp: "write_op",
+        framed: () =>
+          joinFrames(
+            frame({ pool: "p", object: `o${n()}`, ops: [{ op: "write", part: 0, offset: n() }] }, [
+              new Uint8Array(4),
+            ]),
+          ),
+        framedOp: "write_op_bytes",
       });
     }
     // No write named `kept` (only reads did): it is as stored.

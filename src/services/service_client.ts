@@ -31,14 +31,24 @@ export interface ServiceClientOptions {
   /**
    * Whether raw bodies of `STAGE_FROM_BYTES` or more go through a file on
    * the shm tier of the runtime's node when this process is on that node
-   * and may write there (default true; otherwise, or when that fails, they
-   * travel in the request).
+   * and may write there (otherwise, or when that fails, they travel in the
+   * request). Default false: on the machine it was measured on it gained
+   * little and not every time (see `STAGE_FROM_BYTES`).
    */
   readonly stage?: boolean;
 }
 
-/** Raw bodies from this size on go through the runtime's shm tier when they can. */
-export const STAGE_FROM_BYTES = 1 << 20;
+/**
+ * Raw bodies from this size on go through the runtime's shm tier, when a
+ * client stages. Measured on the 2-core VM (bench/flamestore_bench.ts,
+ * bench/mobject_bench.ts), staging lost below it (1 MiB Mobject writes
+ * 0.15-0.18 GB/s staged against 0.24-0.27 sent) and was mixed above it:
+ * 16 MiB FlameStore saves 0.28, 0.22 and 0.42 GB/s staged against 0.20, 0.24
+ * and 0.28 sent in three runs, 64 MiB 0.27, 0.23 and 0.32 against 0.27, 0.28
+ * and 0.29: the server's read of the staged file and the durable write cost
+ * about what the HTTP body did.
+ */
+export const STAGE_FROM_BYTES = 8 << 20;
 
 /** The header naming the stage whose file holds a request's raw body. */
 const STAGE_HEADER = "strata-stage";
@@ -101,7 +111,7 @@ export class ServiceClient {
     );
     this.#token = o.token;
     this.#timeoutMs = o.timeoutMs ?? 60_000;
-    this.#stage = o.stage ?? true;
+    this.#stage = o.stage ?? false;
   }
 
   /** Connects, reading the service's settings and where its targets are. */

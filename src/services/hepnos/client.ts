@@ -25,6 +25,8 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   /** The service's name in config (default `hepnos`). */
   readonly service?: string;
+  /** Stage large raw bodies through the runtime's shm tier (`ServiceClientOptions.stage`). */
+  readonly stage?: boolean;
 }
 
 /**

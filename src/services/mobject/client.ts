@@ -8,9 +8,14 @@
  * @module
  */
 
-import { ServiceClient, type ServiceClientOptions } from "../service_client.ts";
+import { encode } from "@msgpack/msgpack";
+import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import { hash32 } from "../hash.ts";
+import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
 import type { ReadOp, WriteOp } from "./ops.ts";
 import type { ObjectStat } from "./store.ts";
+
+const utf8 = new TextEncoder();
 
 /** Options of a connection. */
 export interface MobjectOptions extends ServiceClientOptions {
@@ -184,24 +189,58 @@ export class IoCtx {
     this.pool = pool;
   }
 
-  /** Applies a write op list, all or nothing; answers the object's stat (null once removed). */
+  /**
+   * Applies a write op list, all or nothing; answers the object's stat
+   * (null once removed). Its bytes travel raw, not inside msgpack, to the
+   * runtime of the object's target (staged through that runtime's shm tier
+   * when this process is on its node).
+   */
   async operate(object: string, list: WriteOpList): Promise<ObjectStat | null> {
-    const r = await this.#client.call<{ stat: ObjectStat | null }>("write_op", {
-      pool: this.pool,
-      object,
-      ops: list.ops,
+    const parts: Uint8Array[] = [];
+    const ops = list.ops.map((op) => {
+      if (!("data" in op)) return op;
+      parts.push(op.data);
+      const { data: _, ...rest } = op;
+      return { ...rest, part: parts.length - 1 };
     });
-    return r.stat;
+    if (parts.length === 0) {
+      const r = await this.#client.call<{ stat: ObjectStat | null }>("write_op", {
+        pool: this.pool,
+        object,
+        ops,
+      });
+      return r.stat;
+    }
+    const res = await this.#client.sendTo(this.#runtimeOf(object), "write_op_bytes", {
+      type: OCTET_STREAM,
+      accept: MSGPACK,
+      body: joinFrames(frame({ pool: this.pool, object, ops }, parts)),
+    });
+    return (await this.#client.answer<{ stat: ObjectStat | null }>(res)).stat;
   }
 
-  /** Runs a read op list; `NotFoundError` (ENOENT) when the object does not exist. */
+  /**
+   * Runs a read op list at the runtime of the object's target, the bytes
+   * read coming back raw; `NotFoundError` (ENOENT) when the object does not
+   * exist.
+   */
   async read(object: string, list: ReadOpList): Promise<ReadOpResult[]> {
-    const r = await this.#client.call<{ results: ReadOpResult[] }>("read_op", {
-      pool: this.pool,
-      object,
-      ops: list.ops,
+    const res = await this.#client.sendTo(this.#runtimeOf(object), "read_op_bytes", {
+      type: MSGPACK,
+      accept: `${OCTET_STREAM}, ${MSGPACK}`,
+      body: encode({ pool: this.pool, object, ops: list.ops }) as Uint8Array<ArrayBuffer>,
     });
-    return r.results;
+    if (!res.ok) await this.#client.answer(res);
+    const { header, parts } = unframe(new Uint8Array(await res.arrayBuffer()));
+    return (header.results as (ReadOpResult | { part: number })[]).map((r) =>
+      "part" in r ? { data: parts[r.part] ?? new Uint8Array(0) } : r
+    );
+  }
+
+  /** The index, in ring order, of the runtime holding the target of `object`. */
+  #runtimeOf(object: string): number {
+    const target = this.#client.ring.targetOf(hash32(utf8.encode(`${this.pool}/${object}`)));
+    return this.#client.runtimeOf(target);
   }
 
   /** Writes `data` at `offset`. */

@@ -189,6 +189,38 @@ export function writeOps(input: unknown): WriteOp[] {
 }
 
 /**
+ * A framed write op list (`write_op_bytes`): the header names the pool,
+ * the object and the ops, each op that writes bytes naming its `part`
+ * instead of carrying `data`; the parts are the bytes, never copied.
+ * Answers the input `writeOps` takes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { framedWriteOps, writeOps } from "./ops.ts";
+ * const input = framedWriteOps({ pool: "p", object: "o", ops: [{ op: "append", part: 0 }] }, [new Uint8Array(3)]);
+ * assert.equal((writeOps(input)[0] as { data: Uint8Array }).data.length, 3);
+ * assert.throws(() => framedWriteOps({ pool: "p", object: "o", ops: [{ op: "append", part: 1 }] }, [new Uint8Array(3)]), /no part 1/);
+ * ```
+ */
+export function framedWriteOps(
+  header: Readonly<Record<string, unknown>>,
+  parts: readonly (Uint8Array | null)[],
+): Record<string, unknown> {
+  const ops = list(header, "ops").map((raw, i) => {
+    const r = record(raw);
+    if (r.part === undefined) return r;
+    const part = typeof r.part === "number" ? parts[r.part] : undefined;
+    if (part === undefined || part === null) {
+      throw opError("invalid", i, `the body has no part ${JSON.stringify(r.part)}`);
+    }
+    const { part: _, ...rest } = r;
+    return { ...rest, data: part };
+  });
+  return { ...header, ops };
+}
+
+/**
  * The read ops of a request's `ops` list, checked.
  *
  * @example

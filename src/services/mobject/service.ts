@@ -5,16 +5,29 @@
  * @module
  */
 
-import { InvalidConfigError } from "../../errors.ts";
+import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
+import { frame, unframe } from "../frames.ts";
 import { int, MAX_ENTRIES, record, str } from "../input.ts";
-import { defineService, type ServiceDefinition } from "../service.ts";
-import { objectOf, readOps, writeOps } from "./ops.ts";
+import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import { framedWriteOps, objectOf, readOps, writeOps } from "./ops.ts";
 import { DEFAULT_CHUNK_BYTES, ObjectStore } from "./store.ts";
+
+/** The header and parts of a framed request body (`InvalidRequestError` for another body). */
+function framed(input: unknown) {
+  if (!(input instanceof RawBody)) {
+    throw new InvalidRequestError(
+      "Invalid write_op_bytes request: expected an application/octet-stream framed body",
+    );
+  }
+  return unframe(input.bytes);
+}
 
 /**
  * The Mobject service. Operations: `write_op {pool, object, ops}` (a RADOS
  * write op list, all or nothing: answers the object's `stat`, or null once
  * removed), `read_op {pool, object, ops}` (answers one result per op),
+ * their raw forms `write_op_bytes` (a framed body, ops naming a `part`
+ * for their bytes) and `read_op_bytes` (a framed answer, reads as parts),
  * `list {pool, after?, limit?}`. An op that fails names its RADOS errno
  * and index (`ENOENT` 404, `EEXIST` 409, `EINVAL` 400). Option
  * `chunkBytes` (default 1 MiB, 16 B to 16 MiB): how objects are cut.
@@ -55,16 +68,36 @@ export const mobject: ServiceDefinition = defineService({
       // one after another: each object is linearizable.
       routes: {
         write_op: { target: byObject },
+        write_op_bytes: { target: (input) => byObject(framed(input).header) },
         read_op: { target: byObject },
+        read_op_bytes: { target: byObject },
       },
       operations: {
         write_op: async (input) => {
           const { pool, object } = objectOf(input);
           return { stat: await store.operate(pool, object, writeOps(input)) };
         },
+        write_op_bytes: async (input) => {
+          const { header, parts } = framed(input);
+          const { pool, object } = objectOf(header);
+          const ops = writeOps(framedWriteOps(header, parts));
+          return { stat: await store.operate(pool, object, ops) };
+        },
         read_op: async (input) => {
           const { pool, object } = objectOf(input);
           return { results: await store.read(pool, object, readOps(input)) };
+        },
+        // The bytes read travel as the parts of a framed answer, not inside msgpack.
+        read_op_bytes: async (input) => {
+          const { pool, object } = objectOf(input);
+          const results = await store.read(pool, object, readOps(input));
+          const parts: Uint8Array[] = [];
+          const header = results.map((r) => {
+            if (!("data" in r)) return r;
+            parts.push(r.data);
+            return { part: parts.length - 1 };
+          });
+          return new RawReply(frame({ results: header }, parts) as Uint8Array<ArrayBuffer>[]);
         },
         list: async (input) => {
           const r = record(input);
