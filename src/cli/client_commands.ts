@@ -163,6 +163,25 @@ export async function runClientCommand(
       for (const n of await strata.nodes() as readonly NodeLine[]) console.log(formatNode(n));
       return 0;
     }
+    case "services": {
+      if (args[0] !== undefined) {
+        console.log(JSON.stringify(await strata.service(args[0]), null, 2));
+        return 0;
+      }
+      for (const name of await strata.services()) {
+        const s = await strata.service(name);
+        const runtimes = s.placement.runtimes.map((r) => r.name).join(", ");
+        console.log(
+          [
+            name,
+            plural(s.placement.numTargets, "target"),
+            `runtimes ${runtimes}`,
+            `operations ${s.operations.join(" ")}`,
+          ].join("\t"),
+        );
+      }
+      return 0;
+    }
     default:
       return await runHdf5Command(strata, command, args, {
         durable: flags.durable,

@@ -127,6 +127,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: [],
     client: true,
   },
+  services: {
+    usage: "services [NAME]",
+    about: "the hosted services (targets, runtimes, operations), or one in full",
+    options: [],
+    client: true,
+  },
   deploy: {
     usage: "deploy FILE [--name NAME] [--alias ALIAS ...]",
     about: "deploy a function (name: the file's)",

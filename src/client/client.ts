@@ -138,6 +138,22 @@ export interface TierStatus {
   readonly latency: number;
 }
 
+/** A hosted service, as `service()` reports it (with the service's own settings besides). */
+export interface ServiceStatus {
+  /** Its name. */
+  readonly name: string;
+  /** Its operations, `POST /v1/services/<name>/<operation>`. */
+  readonly operations: readonly string[];
+  /** Where its targets are. */
+  readonly placement: {
+    readonly numTargets: number;
+    readonly virtualNodes: number;
+    readonly runtimes: readonly { readonly name: string; readonly url: string | null }[];
+  };
+  /** Settings of its own (HEPnOS's `overwrite`, Mobject's `chunkBytes`, ...). */
+  readonly [setting: string]: unknown;
+}
+
 /** A node, as `nodes()` reports it. */
 export interface NodeStatus {
   /** Node name. */
@@ -322,6 +338,19 @@ export class Client {
   /** Nodes with their tiers' capacity, usage and fragment counts. */
   async nodes(): Promise<NodeStatus[]> {
     return (await this.#api.json<{ nodes: NodeStatus[] }>("GET", "/nodes")).nodes;
+  }
+
+  /** The names of the services the server hosts (HEPnOS, FlameStore, Mobject, ...). */
+  async services(): Promise<string[]> {
+    return (await this.#api.json<{ services: string[] }>("GET", "/services")).services;
+  }
+
+  /**
+   * One hosted service: its operations, its own settings and where its
+   * targets are (`placement`: their count, virtual nodes, each runtime).
+   */
+  service(name: string): Promise<ServiceStatus> {
+    return this.#api.json<ServiceStatus>("GET", `/services/${enc(name)}`);
   }
 
   /** Versions of a dataset with their states. */
