@@ -256,6 +256,8 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
         ["duplicate", () => ({ source: "kept", name: `m${n()}` })],
         ["delete", () => ({ name: `m${n()}` })],
         ["list", () => ({ after: "m", limit: 3 })],
+        // The kit's stage route (no shm tier here: 421, or 4xx for a bad body).
+        ["stages", () => ({ byteLength: n() * 1000 })],
       ];
       const mutate = mutator(rnd, values);
       await fuzzRounds(call, {
