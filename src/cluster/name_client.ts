@@ -68,7 +68,9 @@ export class RemoteNameService implements NameService {
   readonly #node: string;
   readonly #token: string | undefined;
   readonly #pollMs: number;
-  readonly #listeners = new Set<(copies: readonly FragmentRecord[]) => void>();
+  readonly #listeners = new Set<
+    (copies: readonly FragmentRecord[], replayed?: boolean) => void
+  >();
   readonly #stop = new AbortController();
   #following: Promise<void>[] = [];
   readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>();
@@ -346,7 +348,9 @@ export class RemoteNameService implements NameService {
     }));
   }
 
-  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void {
+  onRelease(
+    listener: (copies: readonly FragmentRecord[], replayed?: boolean) => void,
+  ): () => void {
     this.#listeners.add(listener);
     if (this.#following.length === 0) this.#following = this.#urls.map((u) => this.#follow(u));
     return () => this.#listeners.delete(listener);
@@ -461,6 +465,9 @@ export class RemoteNameService implements NameService {
     let epoch = "";
     let after = 0;
     while (!this.#stop.signal.aborted) {
+      // Notices read from the start of a log (this process's first poll, or
+      // a restarted name server's) may have been handled and not acknowledged.
+      const replayed = after === 0;
       try {
         // A POST: it acknowledges the notices up to `after` (a GET only reads).
         const batch = await this.#call<ReleaseBatch>(url, "POST", "/v1/cluster/releases", {
@@ -479,7 +486,7 @@ export class RemoteNameService implements NameService {
         if (batch.copies.length > 0) {
           for (const l of this.#listeners) {
             try {
-              l(batch.copies);
+              l(batch.copies, replayed);
             } catch {
               // One listener's failure must not stop the others.
             }

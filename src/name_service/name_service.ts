@@ -231,9 +231,14 @@ export interface NameService {
   ): Promise<number>;
   /**
    * Subscribes to copies whose bytes must be freed (versions retired by any
-   * commit, deleted datasets); returns the unsubscribe function.
+   * commit, deleted datasets); returns the unsubscribe function. `replayed`:
+   * the notices may have been handled before (read again after this
+   * process or the name server restarted, their acknowledgement lost), so a
+   * copy registered again since under the same key must be left alone.
    */
-  onRelease(listener: (copies: readonly FragmentRecord[]) => void): () => void;
+  onRelease(
+    listener: (copies: readonly FragmentRecord[], replayed?: boolean) => void,
+  ): () => void;
   /** Nodes whose lease has not lapsed (a node missing here is down). */
   listNodes(): Promise<readonly NodeEntry[]>;
   /** Which of `copies` are registered as held by their node (see `Registry.heldCopies`). */

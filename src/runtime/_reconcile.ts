@@ -9,8 +9,8 @@ import { parseCopyKey } from "../tiers/copy_keys.ts";
 import type { CopyRef } from "../name_service/name_service.ts";
 import type { RuntimeCore } from "./_core.ts";
 
-/** Copies asked about per request when a restarted runtime reconciles its tiers. */
-const RECONCILE_BATCH = 1000;
+/** Copies asked about per request when a restarted runtime reconciles its tiers, or checks replayed release notices. */
+export const RECONCILE_BATCH = 1000;
 
 /**
  * Frees the copies found on the node's tiers at start that the name

@@ -40,7 +40,7 @@ import { flushVersion } from "./_flush.ts";
 import { produce } from "./_produce.ts";
 import { type FilePublishRequest, Publisher } from "./_publish.ts";
 import { RemoteReader } from "./_read_remote.ts";
-import { reconcile } from "./_reconcile.ts";
+import { reconcile, RECONCILE_BATCH } from "./_reconcile.ts";
 import { Replicas } from "./_replicas.ts";
 import type {
   AttachedBytes,
@@ -135,8 +135,10 @@ export class Runtime {
     // However a version is retired (an explicit commit, a publish that
     // completed a newer version, a batch) or a dataset deleted, the copies
     // this node holds are freed.
-    this.#listening.push(this.#names.onRelease((copies) => {
-      this.free(copies).catch(() => {});
+    this.#listening.push(this.#names.onRelease((copies, replayed) => {
+      (replayed ? this.#stillReleased(copies) : Promise.resolve(copies))
+        .then((gone) => this.free(gone))
+        .catch(() => {});
     }));
     // A spill or a flush moved a copy: the registry names its new tier.
     this.#listening.push(this.tiers.onMove(async (key, tier) => {
@@ -145,6 +147,31 @@ export class Runtime {
         await this.#names.relocateFragment({ ...copy, node: this.node }, tier);
       }
     }));
+  }
+
+  /**
+   * The copies of replayed notices that the registry does not name on this
+   * node any more: a notice read again after a restart may name a key that
+   * a newer copy took since (a dataset deleted and created again, the same
+   * version published here), whose bytes must stay.
+   */
+  async #stillReleased(copies: readonly FragmentRecord[]): Promise<FragmentRecord[]> {
+    const mine = copies.filter((c) =>
+      c.node === this.node || c.replicas?.some((p) => p.node === this.node)
+    );
+    const refs = mine.map((c) => ({
+      dataset: c.dataset,
+      version: c.version,
+      fragment: c.fragment,
+      bindings: c.bindings,
+      node: this.node,
+    }));
+    const held: boolean[] = [];
+    for (let at = 0; at < refs.length; at += RECONCILE_BATCH) {
+      held.push(...await this.#names.heldCopies(refs.slice(at, at + RECONCILE_BATCH)));
+    }
+    const keep = new Set(mine.filter((_, i) => held[i]));
+    return copies.filter((c) => !keep.has(c));
   }
 
   /**
