@@ -43,7 +43,7 @@ async function fetched(fn: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-Deno.test("Large raw bodies of services go through the shm tier of the runtime's node when the client stages", async () => {
+Deno.test("Large bodies of services go through the shm tier of the runtime's node", async () => {
   const server = await shmServer();
   try {
     const store = await FlameStore.connect(server.url, { stage: true });
@@ -51,13 +51,24 @@ Deno.test("Large raw bodies of services go through the shm tier of the runtime's
     const data = new Uint8Array(new Float32Array(3 << 20).map((_, i) => i).buffer);
     await store.register("big", { topology: {}, weightSpecs });
     const calls = await fetched(() => store.save("big", data, { weightSpecs }));
+    // FlameStore takes the staged weights as they are: a `save` naming the
+    // stage, the file stored by the tiers (renamed into the shm tier,
+    // copied to the file tier by the kernel), never read into the runtime.
     assert.deepEqual(calls, [
       "POST /v1/services/flamestore/stages",
-      "POST /v1/services/flamestore/save_bytes staged",
+      "POST /v1/services/flamestore/save",
     ]);
     assert.deepEqual((await store.load("big")).data, data);
-    // Without `stage`, a client sends its bodies.
-    const plainClient = await FlameStore.connect(server.url);
+    assert.equal((await store.reload("big")).saves, 1);
+    // Saved again the same way: the first save's blob is freed, its files gone.
+    await store.save("big", data.slice().reverse(), { weightSpecs });
+    assert.deepEqual((await store.load("big")).data, data.slice().reverse());
+    const shmFiles = [...Deno.readDirSync(`${server.dataDir}/shm`)].map((e) => e.name);
+    // One file left on the shm tier: the last save's blob (the stage became it).
+    assert.deepEqual(shmFiles.length, 1, shmFiles.join(" "));
+    assert.match(shmFiles[0]!, /flamestore/);
+    // With `stage: false`, a client sends its bodies.
+    const plainClient = await FlameStore.connect(server.url, { stage: false });
     assert.deepEqual(await fetched(() => plainClient.save("big", data, { weightSpecs })), [
       "POST /v1/services/flamestore/save_bytes",
     ]);

@@ -24,7 +24,7 @@ import { sameLayout } from "../wire/cut.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
 import { integerQuery, versionParam } from "./fields.ts";
 import { reply } from "./negotiate.ts";
-import { notStaged, Stages } from "./stages.ts";
+import { notStaged, Stages } from "../tiers/stages.ts";
 
 /** What the map routes need. */
 export interface MapRouteOptions {

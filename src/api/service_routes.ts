@@ -16,17 +16,13 @@ import { OCTET_STREAM } from "../services/frames.ts";
 import { RawBody, RawReply } from "../services/service.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { readBoundedBytes, tooLarge } from "./body.ts";
-import { Stages } from "./stages.ts";
+import type { Stages } from "../tiers/stages.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
 export interface ServiceRouteOptions {
   /** The open services. */
   readonly host: ServiceHost;
-  /** How long a staged body waits for its request (ms, default 60000). */
-  readonly stageTtlMs?: number;
-  /** Most staged bodies waiting at once (default 256). */
-  readonly maxStages?: number;
 }
 
 /** The header naming the stage whose file holds a request's raw body. */
@@ -118,7 +114,7 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
   });
   // A raw body may come through a file on this node's shm tier instead of
   // the request: stage it, write it, then name the stage in the request.
-  const stages = new Stages<string>(options.stageTtlMs ?? 60_000, options.maxStages ?? 256);
+  const stages = host.stages;
   app.post("/v1/services/:name/stages", async (c) => {
     const name = c.req.param("name");
     const { maxBodyBytes } = find(name);

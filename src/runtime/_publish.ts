@@ -13,7 +13,7 @@ import type { StagedFile } from "../tiers/tier.ts";
 import type { Placement, Stored } from "../tiers/tier_set.ts";
 import { copyKey, stagedKey } from "../tiers/copy_keys.ts";
 import type { DatasetSettings, FragmentRecord } from "../name_service/name_service.ts";
-import { checksum } from "./checksum.ts";
+import { checksum, checksumFile } from "./checksum.ts";
 import type { PublishedSizes } from "./published_sizes.ts";
 import { type Turn, Turns } from "./turns.ts";
 import type { RuntimeCore } from "./_core.ts";
@@ -272,38 +272,6 @@ export class Publisher {
 }
 
 /** Bytes of a staged file read per piece of its CRC-32: a buffer that stays in the cache. */
-const FILE_PIECE_BYTES = 1 << 20;
-
-/**
- * The CRC-32 of the first `byteLength` bytes of an open file, read in
- * pieces into one buffer (no buffer of the file's size, whose fresh pages
- * cost more than the read); a file of another size is a `SizeMismatchError`.
- */
-async function checksumFile(
-  file: Deno.FsFile,
-  byteLength: number,
-  fragment: string,
-): Promise<number> {
-  const piece = new Uint8Array(Math.min(FILE_PIECE_BYTES, Math.max(1, byteLength)));
-  let sum = 0;
-  let at = 0;
-  for (;;) {
-    const n = await file.read(piece);
-    if (n === null) break;
-    at += n;
-    if (at > byteLength) break;
-    sum = crc32(piece.subarray(0, n), sum);
-  }
-  if (at !== byteLength) {
-    throw new SizeMismatchError(
-      fragment,
-      byteLength,
-      at > byteLength ? `more than ${byteLength}` : at,
-    );
-  }
-  return sum;
-}
-
 /** A staged file's bytes, checked against its size. */
 async function readStaged(file: StagedFile, fragment: string): Promise<Uint8Array> {
   const bytes = await Deno.readFile(file.path);

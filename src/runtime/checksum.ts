@@ -9,6 +9,7 @@
  */
 
 import { crc32 } from "node:zlib";
+import { SizeMismatchError } from "../errors.ts";
 
 /** Bytes checksummed between two turns of the event loop by default: about 0.15 ms of work. */
 export const CHECKSUM_PIECE_BYTES = 1 << 20;
@@ -29,6 +30,7 @@ export interface ChecksumOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { crc32 } from "node:zlib";
+import { SizeMismatchError } from "../errors.ts";
  * import { checksum } from "./checksum.ts";
  * const bytes = new Uint8Array(10_000).map((_, i) => i * 7);
  * assert.equal(await checksum(bytes, { pieceBytes: 4096 }), crc32(bytes));
@@ -64,4 +66,48 @@ const NOTHING = new Uint8Array(0);
  */
 async function nextTurn(): Promise<void> {
   await crypto.subtle.digest("SHA-1", NOTHING);
+}
+
+/** Bytes of a file read per piece by `checksumFile`. */
+const FILE_PIECE_BYTES = 1 << 20;
+
+/**
+ * The CRC-32 of the first `byteLength` bytes of an open file, read in
+ * pieces into one buffer (no buffer of the file's size, whose fresh pages
+ * cost more than the read); a file of another size is a
+ * `SizeMismatchError` naming `what`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { crc32 } from "node:zlib";
+ * import { checksumFile } from "./checksum.ts";
+ * await Deno.mkdir("tmp", { recursive: true });
+ * const path = await Deno.makeTempFile({ dir: "tmp" });
+ * const bytes = new Uint8Array(3000).map((_, i) => i);
+ * await Deno.writeFile(path, bytes);
+ * using f = await Deno.open(path);
+ * assert.equal(await checksumFile(f, 3000, "x"), crc32(bytes));
+ * await Deno.remove(path);
+ * ```
+ */
+export async function checksumFile(
+  file: Deno.FsFile,
+  byteLength: number,
+  what: string,
+): Promise<number> {
+  const piece = new Uint8Array(Math.min(FILE_PIECE_BYTES, Math.max(1, byteLength)));
+  let sum = 0;
+  let at = 0;
+  for (;;) {
+    const n = await file.read(piece);
+    if (n === null) break;
+    at += n;
+    if (at > byteLength) break;
+    sum = crc32(piece.subarray(0, n), sum);
+  }
+  if (at !== byteLength) {
+    throw new SizeMismatchError(what, byteLength, at > byteLength ? `more than ${byteLength}` : at);
+  }
+  return sum;
 }

@@ -11,9 +11,10 @@
  */
 
 import { ChecksumError, LostError, NotFoundError } from "../errors.ts";
-import { checksum } from "../runtime/checksum.ts";
+import { checksum, checksumFile } from "../runtime/checksum.ts";
 import { blobKey } from "../tiers/copy_keys.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
+import type { StagedFile } from "../tiers/tier.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
 
 /**
@@ -122,6 +123,24 @@ export class BlobStore {
       this.#tiers.store(this.#key(id), bytes, this.#placed(id, bytes.byteLength)),
     ]);
     return { id, size: bytes.byteLength, crc, node: this.#tiers.node };
+  }
+
+  /**
+   * Stores the bytes a file of the node holds (a staged request body), as
+   * `put` stores bytes, without reading them into this process: the tiers
+   * copy the file by the kernel or, on the file's own tier, take it by
+   * renaming it; its CRC-32 is read from the file meanwhile. A file of
+   * another size than `file.byteLength` is a `SizeMismatchError`.
+   */
+  async putFile(file: StagedFile): Promise<BlobRef> {
+    const id = crypto.randomUUID();
+    // Opened before the tiers may move it: the CRC-32 reads the file they store.
+    using f = await Deno.open(file.path);
+    const [crc] = await Promise.all([
+      checksumFile(f, file.byteLength, `blob of service '${this.service}'`),
+      this.#tiers.storeFile(this.#key(id), file, this.#placed(id, file.byteLength)),
+    ]);
+    return { id, size: file.byteLength, crc, node: this.#tiers.node };
   }
 
   /**

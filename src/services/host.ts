@@ -12,11 +12,13 @@ import {
   errorFromBody,
   InternalError,
   InvalidConfigError,
+  InvalidRequestError,
   NotFoundError,
   StrataError,
   UnavailableError,
 } from "../errors.ts";
 import { httpRequest } from "../http/call.ts";
+import { Stages } from "../tiers/stages.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
 import { BlobStore, type FetchBlob } from "./blobs.ts";
 import type { ServiceConfig, ServicesConfig } from "./config.ts";
@@ -29,6 +31,7 @@ import {
   RawReply,
   type Service,
   type ServiceDefinition,
+  type ServiceStages,
   type TargetRoute,
 } from "./service.ts";
 import { TargetRing } from "./targets.ts";
@@ -123,6 +126,8 @@ export class ServiceHost {
   readonly services: ReadonlyMap<string, HostedService>;
   /** The node's tiers (staged request bodies go to its shm tier). */
   readonly tiers: TierSet;
+  /** Request bodies staged on the node's shm tier, each for one service (its name). */
+  readonly stages: Stages<string>;
   readonly #node: string;
   readonly #routing: ServiceRouting | undefined;
   #nodes: { at: number; list: Promise<readonly ServiceNode[]> } | undefined;
@@ -133,9 +138,11 @@ export class ServiceHost {
     services: ReadonlyMap<string, HostedService>,
     tiers: TierSet,
     routing: ServiceRouting | undefined,
+    stages: Stages<string>,
   ) {
     this.services = services;
     this.tiers = tiers;
+    this.stages = stages;
     this.#node = tiers.node;
     this.#routing = routing;
   }
@@ -144,6 +151,8 @@ export class ServiceHost {
   static async open(options: ServiceHostOptions): Promise<ServiceHost> {
     const open = new Map<string, HostedService>();
     const sweeps: (() => void)[] = [];
+    // A stage waits 60 s for the request that takes it; at most 256 wait.
+    const stages = new Stages<string>(60_000, 256);
     for (const [name, c] of Object.entries(options.config)) {
       const def = options.definitions.find((d) => d.name === name);
       if (def === undefined) {
@@ -178,11 +187,12 @@ export class ServiceHost {
         blobs,
         targets: ring,
         options: c.options,
+        stages: serviceStages(stages, name),
       });
       open.set(name, { service, maxBodyBytes: c.maxBodyBytes, ring });
       if ((c.blobSweepMs ?? 0) > 0) sweeps.push(sweepEvery(meta, c.blobSweepMs!));
     }
-    const host = new ServiceHost(open, options.tiers, options.routing);
+    const host = new ServiceHost(open, options.tiers, options.routing, stages);
     host.#sweeps = sweeps;
     return host;
   }
@@ -401,4 +411,36 @@ function sweepEvery(meta: ServiceMeta, ms: number): () => void {
   }, ms);
   Deno.unrefTimer(timer);
   return () => clearInterval(timer);
+}
+
+/** The stages of service `name`, as its operations take them. */
+function serviceStages(stages: Stages<string>, name: string): ServiceStages {
+  return {
+    take: async (id) => {
+      const stage = stages.take(id);
+      if (stage.payload !== name) {
+        await stages.remove(stage);
+        throw new NotFoundError(
+          `Stage '${stage.id}' holds a body of service '${stage.payload}', not '${name}'`,
+          { fields: { stage: stage.id } },
+        );
+      }
+      const size = await Deno.stat(stage.path).then((s) => s.size, () => -1);
+      if (size !== stage.byteLength) {
+        await stages.remove(stage);
+        throw new InvalidRequestError(
+          `Stage '${stage.id}' was opened for ${stage.byteLength} bytes, its file holds ${
+            size < 0 ? "nothing" : size
+          }`,
+          { fields: { expected: stage.byteLength, received: size } },
+        );
+      }
+      return {
+        path: stage.path,
+        byteLength: stage.byteLength,
+        tier: stage.tier,
+        remove: () => stages.remove(stage),
+      };
+    },
+  };
 }

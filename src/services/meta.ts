@@ -9,6 +9,7 @@
 
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { type Check, type Mutation, mutationBytes } from "../registry/group_commit.ts";
+import type { StagedFile } from "../tiers/tier.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { COMMIT_BUDGET, LocalMetaKv, type MetaKv } from "./meta_kv.ts";
@@ -24,6 +25,12 @@ export type MetaOp =
   | { readonly type: "put"; readonly key: Deno.KvKey; readonly value: Uint8Array }
   /** Sets `key` to `value` only if it holds nothing. */
   | { readonly type: "setIfAbsent"; readonly key: Deno.KvKey; readonly value: Uint8Array }
+  /**
+   * Sets `key` to the bytes a file of the node holds (a staged request
+   * body): always a blob, stored from the file without reading it into the
+   * process (`BlobStore.putFile`); replaces what the key held, as `set`.
+   */
+  | { readonly type: "setFile"; readonly key: Deno.KvKey; readonly file: StagedFile }
   /** Removes `key`. */
   | { readonly type: "delete"; readonly key: Deno.KvKey };
 
@@ -261,6 +268,11 @@ export class ServiceMeta {
     const key = this.#full(op.key);
     if (op.type === "delete") {
       return { op: "delete", key, stored: null, ...mutationBytes([{ type: "delete", key }]) };
+    }
+    if (op.type === "setFile") {
+      // The blob is durable before the record naming it is committed.
+      const stored = { blob: await this.blobs.putFile(op.file) };
+      return { op: "set", key, stored, ...mutationBytes([{ type: "set", key, value: stored }]) };
     }
     if (op.type === "put" && op.value.byteLength > KV_LIMITS.inlineValueBytes) {
       throw new PayloadTooLargeError(

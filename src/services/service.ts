@@ -8,6 +8,7 @@
 
 import type { BlobStore } from "./blobs.ts";
 import type { ServiceMeta } from "./meta.ts";
+import type { StagedFile } from "../tiers/tier.ts";
 import type { TargetRing } from "./targets.ts";
 
 /** What the kit gives a service when it opens. */
@@ -26,6 +27,28 @@ export interface ServiceContext {
   readonly targets: TargetRing;
   /** The service's own settings from `services.<name>.options` in config/strata.yaml. */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * Bodies staged for this service on this node's shm tier
+   * (`POST /v1/services/<name>/stages`): an operation that names a stage
+   * takes its file and stores it without reading it (a `setFile` of `meta`).
+   */
+  readonly stages: ServiceStages;
+}
+
+/** A staged file an operation took: store it (`setFile`), then `remove()` what is left. */
+export interface StagedBody extends StagedFile {
+  /** Removes the file if it is still there and gives back the room it held. */
+  remove(): Promise<void>;
+}
+
+/** The stages of one service on this node. */
+export interface ServiceStages {
+  /**
+   * Takes stage `id` (once): its file, whose size must be the one it was
+   * opened for; `NotFoundError` for an unknown, used or expired stage or
+   * another service's, `InvalidRequestError` for a file of another size.
+   */
+  take(id: string): Promise<StagedBody>;
 }
 
 /**

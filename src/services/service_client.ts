@@ -29,24 +29,23 @@ export interface ServiceClientOptions {
   /** Deadline of each request in ms (default 60000). */
   readonly timeoutMs?: number;
   /**
-   * Whether raw bodies of `STAGE_FROM_BYTES` or more go through a file on
-   * the shm tier of the runtime's node when this process is on that node
-   * and may write there (otherwise, or when that fails, they travel in the
-   * request). Default false: on the machine it was measured on it gained
-   * little and not every time (see `STAGE_FROM_BYTES`).
+   * Whether bodies of `STAGE_FROM_BYTES` or more go through a file on the
+   * shm tier of the runtime's node when this process is on that node and
+   * may write there (otherwise, or when that fails, they travel in the
+   * request; a runtime where it failed once is not asked again). Default
+   * true.
    */
   readonly stage?: boolean;
 }
 
 /**
- * Raw bodies from this size on go through the runtime's shm tier, when a
- * client stages. Measured on the 2-core VM (bench/flamestore_bench.ts,
- * bench/mobject_bench.ts), staging lost below it (1 MiB Mobject writes
- * 0.15-0.18 GB/s staged against 0.24-0.27 sent) and was mixed above it:
- * 16 MiB FlameStore saves 0.28, 0.22 and 0.42 GB/s staged against 0.20, 0.24
- * and 0.28 sent in three runs, 64 MiB 0.27, 0.23 and 0.32 against 0.27, 0.28
- * and 0.29: the server's read of the staged file and the durable write cost
- * about what the HTTP body did.
+ * Bodies from this size on go through the runtime's shm tier when they can.
+ * Measured on the 2-core VM (bench/flamestore_bench.ts): FlameStore saves
+ * staged and stored from the file (never read into the runtime) ran at
+ * 0.59-0.63 GB/s against 0.26-0.30 sent, at 16 and 64 MiB; a raw body
+ * staged then read into the runtime was mixed (16 MiB: 0.22-0.42 against
+ * 0.20-0.28); below this size staging lost (1 MiB Mobject writes 0.15-0.18
+ * GB/s staged against 0.24-0.27 sent).
  */
 export const STAGE_FROM_BYTES = 8 << 20;
 
@@ -111,7 +110,7 @@ export class ServiceClient {
     );
     this.#token = o.token;
     this.#timeoutMs = o.timeoutMs ?? 60_000;
-    this.#stage = o.stage ?? false;
+    this.#stage = o.stage ?? true;
   }
 
   /** Connects, reading the service's settings and where its targets are. */
@@ -141,15 +140,20 @@ export class ServiceClient {
     return this.#post(this.#base, operation, init);
   }
 
-  /** Whether bodies sent to `base`'s runtime went through its shm tier last time it was tried. */
-  staged(runtime: number): boolean {
-    const base = this.#bases[runtime] ?? this.#base;
-    return this.#stage && !this.#noStage.has(base);
+  /**
+   * Writes `bytes` into a stage on the shm tier of the runtime at `runtime`
+   * in ring order, for an operation that takes a stage instead of a body
+   * (FlameStore's `save {stage}`): the stage's id, or undefined when this
+   * client does not stage (option `stage`), the bytes are under
+   * `STAGE_FROM_BYTES`, or it is not on that runtime's node.
+   */
+  stageOn(runtime: number, bytes: Uint8Array): Promise<string | undefined> {
+    return this.#stageBody(this.#bases[runtime] ?? this.#base, bytes);
   }
 
   /** A POST to `base`, its raw body staged on the runtime's shm tier when it can be. */
   async #post(base: string, operation: string, init: ServiceRequest): Promise<Response> {
-    const staged = await this.#stageBody(base, init);
+    const staged = init.type === OCTET_STREAM ? await this.#stageBody(base, init.body) : undefined;
     if (staged === undefined) {
       return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
     }
@@ -169,18 +173,17 @@ export class ServiceClient {
    * id until written: reading it back tells this node's file from another
    * node's at the same path.
    */
-  async #stageBody(base: string, init: ServiceRequest): Promise<string | undefined> {
-    if (
-      !this.#stage || init.type !== OCTET_STREAM || init.body.byteLength < STAGE_FROM_BYTES ||
-      this.#noStage.has(base)
-    ) return undefined;
+  async #stageBody(base: string, body: Uint8Array): Promise<string | undefined> {
+    if (!this.#stage || body.byteLength < STAGE_FROM_BYTES || this.#noStage.has(base)) {
+      return undefined;
+    }
     let stage: { stage: string; path: string };
     try {
       const res = await this.#send(`${base}/stages`, {
         method: "POST",
         type: MSGPACK,
         accept: MSGPACK,
-        body: encode({ byteLength: init.body.byteLength }) as Uint8Array<ArrayBuffer>,
+        body: encode({ byteLength: body.byteLength }) as Uint8Array<ArrayBuffer>,
       });
       if (!res.ok) {
         await res.body?.cancel();
@@ -200,7 +203,7 @@ export class ServiceClient {
       if (!may("read") || !may("write")) throw new Error("not allowed");
       const mark = await Deno.readFile(stage.path);
       if (new TextDecoder().decode(mark) !== stage.stage) throw new Error("another node's file");
-      await Deno.writeFile(stage.path, init.body);
+      await Deno.writeFile(stage.path, body);
       return stage.stage;
     } catch {
       this.#noStage.add(base);

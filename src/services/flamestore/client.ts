@@ -145,16 +145,21 @@ export class FlameStore {
     check: { readonly weightSpecs: readonly WeightSpec[] } | { readonly signature: string },
   ): Promise<Saved> {
     const signature = "signature" in check ? check.signature : signatureOf(check.weightSpecs);
-    const body = joinFrames(frame({ name, signature }, [data]));
-    const res = await this.#client.sendTo(
-      this.#client.runtimeOf(this.targetOf(name)),
-      "save_bytes",
-      {
+    const runtime = this.#client.runtimeOf(this.targetOf(name));
+    // On the node of the model's runtime, a client that stages writes the
+    // weights into its shm tier, and the runtime stores them from the file.
+    const stage = await this.#client.stageOn(runtime, data);
+    const res = stage === undefined
+      ? await this.#client.sendTo(runtime, "save_bytes", {
         type: OCTET_STREAM,
         accept: MSGPACK,
-        body,
-      },
-    );
+        body: joinFrames(frame({ name, signature }, [data])),
+      })
+      : await this.#client.sendTo(runtime, "save", {
+        type: MSGPACK,
+        accept: MSGPACK,
+        body: encode({ name, signature, stage }) as Uint8Array<ArrayBuffer>,
+      });
     return await this.#client.answer<Saved>(res);
   }
 

@@ -15,6 +15,7 @@ import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
 import type { ServiceMeta } from "../meta.ts";
 import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
+import type { StagedFile } from "../../tiers/tier.ts";
 import {
   checkModelName,
   checkWeightSpecs,
@@ -29,7 +30,8 @@ const text = new TextDecoder();
 /** What `save` and `save_bytes` take: the model, the bytes, and the weights' shape they follow. */
 interface Save {
   readonly name: string;
-  readonly data: Uint8Array;
+  /** The weights: bytes, or a staged file of the node (stored without reading it). */
+  readonly data: Uint8Array | StagedFile;
   /** The signature of the weights' dtypes and shapes, which the model's must match. */
   readonly signature: string;
 }
@@ -129,8 +131,11 @@ class ModelStore {
       const next: ModelRecord = { ...r, saves: r.saves + 1, savedAt: Date.now() };
       // The weights (a blob when large, written before the commit) and the
       // record that counts the save commit together.
+      const key = this.#weightsKey(name);
       await this.#meta.atomic([
-        { type: "set", key: this.#weightsKey(name), value: s.data },
+        s.data instanceof Uint8Array
+          ? { type: "set", key, value: s.data }
+          : { type: "setFile", key, file: s.data },
         { type: "set", key: this.#recordKey(name), value: utf8.encode(JSON.stringify(next)) },
       ]);
       return next;
@@ -233,7 +238,7 @@ function framedSave(input: unknown): Save {
   return saveOf(header, data);
 }
 
-function saveOf(r: Record<string, unknown>, data: Uint8Array): Save {
+function saveOf(r: Record<string, unknown>, data: Uint8Array | StagedFile): Save {
   const name = checkModelName(r.name);
   let signature = r.signature === undefined ? undefined : str(r, "signature");
   if (r.weightSpecs !== undefined) {
@@ -257,8 +262,9 @@ function saveOf(r: Record<string, unknown>, data: Uint8Array): Save {
 /**
  * The FlameStore service. Operations: `register {name, topology,
  * trainingConfig?, weightSpecs}` (create-only: 409 when the name exists),
- * `reload {name}` (the record, no weights), `save {name, data,
- * weightSpecs | signature}` and `save_bytes` (a framed body: header
+ * `reload {name}` (the record, no weights), `save {name, data | stage,
+ * weightSpecs | signature}` (`stage`: the weights staged on this node's
+ * shm tier, stored from the file) and `save_bytes` (a framed body: header
  * `{name, weightSpecs | signature}`, one part), `load {name}` and
  * `load_bytes {name}` (a framed answer: header `{signature, saves}`, one
  * part), `duplicate {source, name}`, `delete {name}`, `list {after?,
@@ -296,8 +302,18 @@ export const flamestore: ServiceDefinition = defineService({
         reload: async (input) => await models.record(str(record(input), "name")),
         save: async (input) => {
           const r = record(input);
-          const saved = await models.save(saveOf(r, bytes(r.data, "data")));
-          return { saves: saved.saves, signature: saved.signature };
+          if (r.stage === undefined) {
+            const saved = await models.save(saveOf(r, bytes(r.data, "data")));
+            return { saves: saved.saves, signature: saved.signature };
+          }
+          // The weights staged in this node's shm tier: stored from the file.
+          const staged = await ctx.stages.take(str(r, "stage"));
+          try {
+            const saved = await models.save(saveOf(r, staged));
+            return { saves: saved.saves, signature: saved.signature };
+          } finally {
+            await staged.remove();
+          }
         },
         save_bytes: async (input) => {
           const saved = await models.save(framedSave(input));

@@ -9,7 +9,7 @@
  */
 
 import { BusyError, NotFoundError, NotHereError, type StrataError } from "../errors.ts";
-import type { TierSet } from "../tiers/tier_set.ts";
+import type { TierSet } from "./tier_set.ts";
 
 /** A staged file: where it is, what it is for, until when it waits. */
 export interface Stage<T> {
@@ -54,7 +54,7 @@ export type OpenedStage = Omit<Stage<never>, "payload" | "timer">;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+ * import { KIND_DEFAULTS, MemoryTier, TierSet } from "./mod.ts";
  * import { Stages } from "./stages.ts";
  * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
  * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
