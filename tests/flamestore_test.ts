@@ -163,7 +163,14 @@ Deno.test("FlameStore on strata serve: TensorFlow.js models saved, reloaded, dup
 
 Deno.test("Python FlameStore client: numpy weights registered, saved, loaded, refused, shared with TypeScript", async () => {
   if (!(await pythonHas(["numpy", "msgpack"], "the Python FlameStore client test"))) return;
-  const server = await startServer({ extra: "services:\n  flamestore: { targets: 2 }\n" });
+  await Deno.mkdir("tmp", { recursive: true });
+  const dataDir = await Deno.makeTempDir({ dir: "tmp" });
+  const server = await startServer({
+    dataDir,
+    extra:
+      `tiers:\n  - { name: shm, kind: shm, capacity: 1GiB, path: ${Deno.cwd()}/${dataDir}/shm }\n` +
+      "  - { name: file, kind: file, capacity: 4GiB }\nservices:\n  flamestore: { targets: 2 }\n",
+  });
   try {
     const store = await FlameStore.connect(server.url);
     const weightSpecs = [
@@ -174,7 +181,7 @@ Deno.test("Python FlameStore client: numpy weights registered, saved, loaded, re
     const values = new Float32Array(8).map((_, i) => i);
     await store.save("from-ts", new Uint8Array(values.buffer), { weightSpecs });
 
-    const ran = await runPython("flamestore_client.py", [server.url]);
+    const ran = await runPython("flamestore_client.py", [server.url, "shm"]);
     assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
     assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
       "ok register",
@@ -182,6 +189,7 @@ Deno.test("Python FlameStore client: numpy weights registered, saved, loaded, re
       "ok refusals",
       "ok duplicate",
       "ok interop",
+      "ok staged",
     ]);
     // What Python saved loads here, in its specs' shapes.
     const r = await store.reload("mlp");

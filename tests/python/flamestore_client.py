@@ -1,6 +1,7 @@
 """The Python FlameStore client against a running server (URL in argv[1]): register, save,
-load, duplicate, the refusals, and a model the TypeScript client saved (`from-ts`, whose
-weights are float32 0, 1, 2, ... in its specs' shapes). Prints one 'ok NAME' line per check."""
+load, duplicate, the refusals, a model the TypeScript client saved (`from-ts`, whose
+weights are float32 0, 1, 2, ... in its specs' shapes), and large weights staged through the
+runtime's shm tier (argv[2] `shm`: the server has one). Prints one 'ok NAME' line per check."""
 
 import sys
 
@@ -54,3 +55,12 @@ assert np.array_equal(flat, np.arange(flat.size, dtype=np.float32)), flat[:8]
 assert [a.shape for a in ts] == [(3, 2), (2,)]
 assert store.models() == ["from-ts", "mlp"]
 print("ok interop")
+
+big = [np.arange(3 << 20, dtype=np.float32), np.ones(7, dtype=np.int32)]
+store.register_model("big", {"layers": 1}, big)
+assert store.save_weights("big", big) == 1
+# Staged on a node with an shm tier (the client keeps staging), sent otherwise.
+assert store._stage is (sys.argv[2] == "shm"), store._stage
+back = store.load_weights("big")
+assert np.array_equal(back[0], big[0]) and np.array_equal(back[1], big[1])
+print("ok staged")
