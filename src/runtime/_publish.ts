@@ -6,7 +6,6 @@
  * @module
  */
 
-import { crc32 } from "node:zlib";
 import { SizeMismatchError } from "../errors.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
 import type { StagedFile } from "../tiers/tier.ts";
