@@ -13,10 +13,9 @@
 import type { Hono } from "hono";
 import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
 import { OCTET_STREAM } from "../services/frames.ts";
-import { RawBody, RawReply } from "../services/service.ts";
+import { RawBody, RawReply, type ServiceStages } from "../services/service.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { readBoundedBytes, tooLarge } from "./body.ts";
-import type { Stages } from "../tiers/stages.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
@@ -30,15 +29,10 @@ export const STAGE_HEADER = "strata-stage";
 
 /**
  * The bytes of a staged body, read from its file, which is then removed:
- * the stage must belong to `service`, its file must hold the bytes it was
- * opened for, and the request itself must carry no body.
+ * the stage must belong to `stages`' service, its file must hold the bytes
+ * it was opened for, and the request itself must carry no body.
  */
-async function takeStaged(
-  stages: Stages<string>,
-  id: string,
-  service: string,
-  req: Request,
-): Promise<Uint8Array> {
+async function takeStaged(stages: ServiceStages, id: string, req: Request): Promise<Uint8Array> {
   const carried = await readBoundedBytes(req, 0).then(
     (b) => b.byteLength > 0,
     (e) => {
@@ -51,23 +45,11 @@ async function takeStaged(
       `A request naming stage '${id.slice(0, 64)}' carries its body in the stage: send it empty`,
     );
   }
-  const stage = stages.take(id);
+  const staged = await stages.take(id);
   try {
-    if (stage.payload !== service) {
-      throw new InvalidRequestError(
-        `Stage '${stage.id}' holds a body of service '${stage.payload}', not '${service}'`,
-      );
-    }
-    const bytes = await Deno.readFile(stage.path);
-    if (bytes.byteLength !== stage.byteLength) {
-      throw new InvalidRequestError(
-        `Stage '${stage.id}' was opened for ${stage.byteLength} bytes, its file holds ${bytes.byteLength}`,
-        { fields: { expected: stage.byteLength, received: bytes.byteLength } },
-      );
-    }
-    return bytes;
+    return await Deno.readFile(staged.path);
   } finally {
-    await stages.remove(stage);
+    await staged.remove();
   }
 }
 
@@ -148,7 +130,7 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
     const { maxBodyBytes } = find(name);
     const staged = c.req.header(STAGE_HEADER);
     const input = staged !== undefined
-      ? new RawBody(await takeStaged(stages, staged, name, c.req.raw))
+      ? new RawBody(await takeStaged(host.stagesOf(name), staged, c.req.raw))
       : mediaType(c.req.header("content-type")) === OCTET_STREAM
       ? new RawBody(await readBoundedBytes(c.req.raw, maxBodyBytes))
       : await readControlBody(c.req.raw, maxBodyBytes);

@@ -197,6 +197,11 @@ export class ServiceHost {
     return host;
   }
 
+  /** The stages of service `name` on this node, as its operations and the routes take them. */
+  stagesOf(name: string): ServiceStages {
+    return serviceStages(this.stages, name);
+  }
+
   /** The service `name`; `NotFoundError` when none runs under it. */
   service(name: string): HostedService {
     const s = this.services.get(name);
@@ -213,24 +218,6 @@ export class ServiceHost {
    * another runtime forwarded) runs everything here. A runtime that is down
    * fails the request with `UnavailableError` naming it and the target.
    */
-  /** Runs an operation here, timing it into the service metrics by its outcome. */
-  async #run(
-    service: string,
-    operation: string,
-    op: (input: unknown) => Promise<unknown>,
-    input: unknown,
-  ): Promise<unknown> {
-    const end = metrics.serviceOperations.startTimer({ service, operation });
-    try {
-      const out = await op(input);
-      end({ code: "ok" });
-      return out;
-    } catch (e) {
-      end({ code: e instanceof StrataError ? e.code : "internal" });
-      throw e;
-    }
-  }
-
   async call(
     name: string,
     operation: string,
@@ -301,6 +288,24 @@ export class ServiceHost {
       virtualNodes: ring.virtualNodes,
       runtimes: ring.runtimes.map((r) => ({ name: r, url: urls.get(r) ?? null })),
     };
+  }
+
+  /** Runs an operation here, timing it into the service metrics by its outcome. */
+  async #run(
+    service: string,
+    operation: string,
+    op: (input: unknown) => Promise<unknown>,
+    input: unknown,
+  ): Promise<unknown> {
+    const end = metrics.serviceOperations.startTimer({ service, operation });
+    try {
+      const out = await op(input);
+      end({ code: "ok" });
+      return out;
+    } catch (e) {
+      end({ code: e instanceof StrataError ? e.code : "internal" });
+      throw e;
+    }
   }
 
   /** Closes every service. */
@@ -420,7 +425,7 @@ function serviceStages(stages: Stages<string>, name: string): ServiceStages {
       const stage = stages.take(id);
       if (stage.payload !== name) {
         await stages.remove(stage);
-        throw new NotFoundError(
+        throw new InvalidRequestError(
           `Stage '${stage.id}' holds a body of service '${stage.payload}', not '${name}'`,
           { fields: { stage: stage.id } },
         );

@@ -45,8 +45,8 @@ export interface StagedBody extends StagedFile {
 export interface ServiceStages {
   /**
    * Takes stage `id` (once): its file, whose size must be the one it was
-   * opened for; `NotFoundError` for an unknown, used or expired stage or
-   * another service's, `InvalidRequestError` for a file of another size.
+   * opened for; `NotFoundError` for an unknown, used or expired stage,
+   * `InvalidRequestError` for another service's or a file of another size.
    */
   take(id: string): Promise<StagedBody>;
 }
