@@ -13,6 +13,7 @@
 import type { Hono } from "hono";
 import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
 import { OCTET_STREAM } from "../services/frames.ts";
+import { STAGE_HEADER } from "../services/service_client.ts";
 import { RawBody, RawReply, type ServiceStages } from "../services/service.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { readBoundedBytes, tooLarge } from "./body.ts";
@@ -23,9 +24,6 @@ export interface ServiceRouteOptions {
   /** The open services. */
   readonly host: ServiceHost;
 }
-
-/** The header naming the stage whose file holds a request's raw body. */
-export const STAGE_HEADER = "strata-stage";
 
 /**
  * The bytes of a staged body, read from its file, which is then removed:

@@ -50,7 +50,7 @@ export interface ServiceClientOptions {
 export const STAGE_FROM_BYTES = 8 << 20;
 
 /** The header naming the stage whose file holds a request's raw body. */
-const STAGE_HEADER = "strata-stage";
+export const STAGE_HEADER = "strata-stage";
 
 /** A request's body and the types it is sent and answered in. */
 export interface ServiceRequest {
