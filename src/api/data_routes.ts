@@ -5,6 +5,7 @@
  */
 
 import type { Hono } from "hono";
+import { octetResponse } from "./octets.ts";
 import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from "../errors.ts";
 import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readBoundedBytes, readExactBody } from "./body.ts";
@@ -149,12 +150,10 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
       ...(waitMs === undefined ? {} : { waitMs }),
       ...(reshape === undefined ? {} : { reshape }),
     });
-    return new Response(result.bytes, {
-      headers: {
-        "content-type": "application/octet-stream",
-        "strata-version": String(result.version),
-        "strata-layout": result.layoutJson,
-      },
+    // A large answer is streamed from the buffer it was built in, not copied.
+    return octetResponse([result.bytes], {
+      "strata-version": String(result.version),
+      "strata-layout": result.layoutJson,
     });
   });
   const gate = new BatchGate(o.maxBatchOpsInFlight ?? DEFAULT_MAX_BATCH_OPS);

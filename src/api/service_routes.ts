@@ -17,6 +17,7 @@ import { STAGE_HEADER } from "../services/service_client.ts";
 import { RawBody, RawReply, type ServiceStages } from "../services/service.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { readBoundedBytes, tooLarge } from "./body.ts";
+import { octetResponse } from "./octets.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 
 /** Options of the service routes. */
@@ -134,70 +135,7 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
       : await readControlBody(c.req.raw, maxBodyBytes);
     const routed = c.req.header(ROUTED_HEADER) === "1";
     const answer = await host.call(name, c.req.param("operation"), input, { routed });
-    if (answer instanceof RawReply) return rawResponse(answer);
+    if (answer instanceof RawReply) return octetResponse(answer.pieces);
     return reply(c, answer ?? null);
   });
-}
-
-/** Pieces smaller than this are copied together into buffers of at most this size; larger ones are sent as they are. */
-const JOIN_BELOW = 64 * 1024;
-
-/**
- * An octet-stream answer: its small pieces joined, its large ones (a
- * blob's bytes, sent from the tier's buffer) not copied; one buffer as the
- * body itself, with its length, several streamed one after the other. A
- * stream of 129 small pieces (a framed answer of 128 products) cost a
- * write per piece (bench/services_bench.ts guards this path).
- */
-function rawResponse(answer: RawReply): Response {
-  const pieces = coalesce(answer.pieces);
-  if (pieces.length === 1) {
-    return new Response(pieces[0], {
-      headers: { "content-type": OCTET_STREAM, "content-length": String(answer.byteLength) },
-    });
-  }
-  const headers = { "content-type": OCTET_STREAM };
-  let at = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const p = pieces[at++];
-      if (p === undefined) controller.close();
-      else controller.enqueue(p);
-    },
-  });
-  return new Response(body, { headers });
-}
-
-/** `pieces` with runs of small ones copied into buffers of at most `JOIN_BELOW` bytes. */
-function coalesce(pieces: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
-  const out: Uint8Array<ArrayBuffer>[] = [];
-  let run: Uint8Array<ArrayBuffer>[] = [];
-  const flush = () => {
-    if (run.length === 1) out.push(run[0]!);
-    else if (run.length > 1) {
-      const joined = new Uint8Array(run.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const p of run) {
-        joined.set(p, at);
-        at += p.byteLength;
-      }
-      out.push(joined);
-    }
-    run = [];
-  };
-  let runBytes = 0;
-  for (const p of pieces) {
-    if (p.byteLength >= JOIN_BELOW) {
-      flush();
-      out.push(p);
-      continue;
-    }
-    // Joined chunks stay small too: one buffer of a 1.28 MB answer was
-    // slower to send than its pieces streamed.
-    if (runBytes + p.byteLength > JOIN_BELOW) flush();
-    run.push(p);
-    runBytes = run.length === 1 ? p.byteLength : runBytes + p.byteLength;
-  }
-  flush();
-  return out.length === 0 ? [new Uint8Array(0)] : out;
 }

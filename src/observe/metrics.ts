@@ -74,6 +74,13 @@ export const metrics = {
     help: "Bytes written by copy plans (reshapes between layouts) on this runtime",
     registers,
   }),
+  /** Reads of copies held in files that read only the pieces an attach needs. */
+  piecedReads: new Counter({
+    name: "strata_copy_piece_reads_total",
+    help:
+      "Reads of copies on file-backed tiers that read and checked only the pieces an attach needed",
+    registers,
+  }),
   /** Payload bytes over the data plane, by direction. */
   wireBytes: new Counter({
     name: "strata_wire_bytes_total",

@@ -7,7 +7,6 @@
  */
 
 import {
-  ChecksumError,
   DatasetReplacedError,
   InvalidRequestError,
   LostError,
@@ -15,14 +14,14 @@ import {
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { executePlan } from "../transform/execute.ts";
-import { sameLayout } from "../wire/cut.ts";
+import { coversWhole, cutLayout, sameLayout } from "../wire/cut.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import type { CopyPlace, NameService, SourceRecord } from "../name_service/name_service.ts";
-import { checksum } from "./checksum.ts";
 import { ChunkedRun } from "./plan_chunks.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { corruptCopy, describeCopy, firstFailure, holdsHere, lost, whyGone } from "./_copies.ts";
 import type { Part, RemoteReader, Sink } from "./_read_remote.ts";
+import { readNeeded } from "./_part_reads.ts";
 import type { AttachedBytes, AttachRequest, ReshapeMode } from "./requests.ts";
 import { metrics } from "../observe/mod.ts";
 
@@ -213,7 +212,7 @@ export class AttachReader {
       const at = { ...s, node: p.node, tier: p.tier };
       try {
         return p.node === node
-          ? await this.#readLocal(at, into)
+          ? await this.#readLocal(at, target, into)
           : await this.#remote.read(at, target, mode, sink);
       } catch (e) {
         // A copy lost here or at its node (a `LostError` from its data plane
@@ -225,22 +224,34 @@ export class AttachReader {
     throw failure;
   }
 
-  /** Reads a copy this node holds, checking its size and checksum. */
-  async #readLocal(s: SourceRecord, into: Uint8Array | undefined): Promise<Part> {
-    const { node, staged, tiers } = this.#core;
+  /**
+   * Reads a copy this node holds, checking its size and checksum: only the
+   * pieces `target` needs of it when its tier reads parts of copies
+   * (`readNeeded`).
+   */
+  async #readLocal(
+    s: SourceRecord,
+    target: FragmentLayout,
+    into: Uint8Array | undefined,
+  ): Promise<Part> {
+    const { node, tiers } = this.#core;
     const key = copyKey(s.dataset, s.version, s.fragment, s.bindings);
-    const bytes = await staged.read(key, s.checksum);
-    if (bytes === undefined) {
+    // What the target needs of the copy, in the copy's types: all of it when it covers it whole.
+    const cut = cutLayout(s.layout, target, "destination");
+    const want = cut === undefined || coversWhole(cut, s.layout) ? s.layout : cut;
+    const read = await readNeeded(this.#core, key, s.checksum, s.layout, want);
+    if (read === undefined) {
       throw lost(
         new LostError(s.dataset, s.version, describeCopy(s), whyGone(s.tier, tiers.specs, node), {
           node,
         }),
       );
     }
-    const sum = await checksum(bytes);
-    if (bytes.byteLength !== s.byteLength || sum !== s.checksum) {
-      throw lost(corruptCopy(s, node, new ChecksumError(key, s.checksum, sum).message));
+    const { bytes, bad } = read;
+    if (bytes.byteLength !== s.byteLength) {
+      throw lost(corruptCopy(s, node, `${bytes.byteLength} bytes, not ${s.byteLength}`));
     }
+    if (bad !== undefined) throw lost(corruptCopy(s, node, bad));
     if (into !== undefined && into.buffer === bytes.buffer) {
       throw new InvalidRequestError(
         `Cannot attach into a buffer that shares memory with copy '${key}' on node '${node}'`,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ChecksumError, LostError } from "../errors.ts";
+import { LostError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { executePlan } from "../transform/execute.ts";
 import type { WireCopy } from "../wire/codec.ts";
@@ -15,6 +15,7 @@ import { blobKeyOfCopy, copyKey } from "../tiers/copy_keys.ts";
 import { checksum } from "./checksum.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { corruptCopy, describeCopy, lost } from "./_copies.ts";
+import { readNeeded } from "./_part_reads.ts";
 import { metrics } from "../observe/mod.ts";
 
 /**
@@ -31,9 +32,8 @@ export async function produce(
   const blob = blobKeyOfCopy(copy.dataset, copy.fragment);
   if (blob !== undefined) return await produceBlob(core, blob, copy);
   const key = copyKey(copy.dataset, copy.version, copy.fragment, copy.bindings);
-  const bytes = await core.staged.read(key, copy.checksum);
-  if (bytes === undefined) {
-    throw lost(
+  const missing = () =>
+    lost(
       new LostError(
         copy.dataset,
         copy.version,
@@ -42,15 +42,24 @@ export async function produce(
         { node },
       ),
     );
+  if (sameLayout(want, copy.layout)) {
+    // Sent as stored: the peer checks it as it arrives.
+    const bytes = await core.staged.read(key, copy.checksum);
+    if (bytes === undefined) throw missing();
+    if (bytes.byteLength !== copy.byteLength) {
+      throw lost(corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`));
+    }
+    return { bytes, checksum: copy.checksum };
   }
+  // Cut or reshaped here: checked first, reading only the pieces the cut
+  // needs when it can; fetches of the same copy meanwhile share the read.
+  const read = await readNeeded(core, key, copy.checksum, copy.layout, want);
+  if (read === undefined) throw missing();
+  const bytes = read.bytes;
   if (bytes.byteLength !== copy.byteLength) {
     throw lost(corruptCopy(copy, node, `${bytes.byteLength} bytes, not ${copy.byteLength}`));
   }
-  if (sameLayout(want, copy.layout)) return { bytes, checksum: copy.checksum };
-  const sum = await checksum(bytes);
-  if (sum !== copy.checksum) {
-    throw lost(corruptCopy(copy, node, new ChecksumError(key, copy.checksum, sum).message));
-  }
+  if (read.bad !== undefined) throw lost(corruptCopy(copy, node, read.bad));
   // A scratch buffer, back in the pool once the server has written it.
   const out = scratch.take(want.byteLength);
   try {

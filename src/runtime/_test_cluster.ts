@@ -18,6 +18,8 @@ export interface TestNode {
   readonly runtime: Runtime;
   readonly server: WireServer;
   readonly client: WireClient;
+  /** The directory of the node's file tier and data. */
+  readonly dataDir: string;
 }
 
 /** Options of a test cluster. */
@@ -29,6 +31,8 @@ export interface TestClusterOptions {
    * target runtime's `replicate()` directly), to intercept it.
    */
   readonly send?: (direct: SendReplica) => SendReplica;
+  /** Bytes of each node's memory tier (default 16 MiB); copies that do not fit go to the file tier. */
+  readonly memoryBytes?: number;
 }
 
 /**
@@ -56,7 +60,7 @@ export async function withCluster(
       const tiers = await openMemoryAndFile({
         node: name,
         dataDir: `${dir}/${name}`,
-        memory: 1 << 24,
+        memory: options.memoryBytes ?? 1 << 24,
         file: 1 << 24,
         ...(policy === undefined ? {} : { policy }),
       });
@@ -74,7 +78,7 @@ export async function withCluster(
         tiers: tiers.views(),
         wire: `127.0.0.1:${server.port}`,
       }, { leaseMs: 60_000 });
-      nodes[name] = { runtime, server, client };
+      nodes[name] = { runtime, server, client, dataDir: `${dir}/${name}` };
     }
     await fn(registry, nodes);
   } finally {

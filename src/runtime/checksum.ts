@@ -30,7 +30,6 @@ export interface ChecksumOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { crc32 } from "node:zlib";
-import { SizeMismatchError } from "../errors.ts";
  * import { checksum } from "./checksum.ts";
  * const bytes = new Uint8Array(10_000).map((_, i) => i * 7);
  * assert.equal(await checksum(bytes, { pieceBytes: 4096 }), crc32(bytes));
@@ -52,11 +51,40 @@ export async function checksum(
   return sum;
 }
 
+/**
+ * The CRC-32 of each `pieceBytes` piece of `bytes` (the last one shorter
+ * when the length is not a multiple), with a turn of the event loop after
+ * each `CHECKSUM_PIECE_BYTES` as `checksum` gives.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { crc32 } from "node:zlib";
+ * import { pieceChecksums } from "./checksum.ts";
+ * const bytes = new Uint8Array(100).map((_, i) => i);
+ * const sums = await pieceChecksums(bytes, 64);
+ * assert.deepEqual([...sums], [crc32(bytes.subarray(0, 64)), crc32(bytes.subarray(64))]);
+ * ```
+ */
+export async function pieceChecksums(bytes: Uint8Array, pieceBytes: number): Promise<Uint32Array> {
+  if (!Number.isSafeInteger(pieceBytes) || pieceBytes <= 0) {
+    throw new RangeError(`Invalid piece size ${pieceBytes}: expected a positive integer`);
+  }
+  const sums = new Uint32Array(Math.ceil(bytes.byteLength / pieceBytes));
+  const perTurn = Math.max(1, Math.floor(CHECKSUM_PIECE_BYTES / pieceBytes));
+  for (let p = 0; p < sums.length; p++) {
+    if (p > 0 && p % perTurn === 0) await nextTurn();
+    sums[p] = crc32(bytes.subarray(p * pieceBytes, (p + 1) * pieceBytes));
+  }
+  return sums;
+}
+
 /** An empty input: the cheapest digest there is. */
 const NOTHING = new Uint8Array(0);
 
 /**
- * Resolves once the event loop has polled the sockets: on this Deno a
+ * Resolves once the event loop has polled the sockets (long computations
+ * call it between pieces of work): on this Deno a
  * `setImmediate` or a message to a `MessagePort` resolves without the
  * runtime looking at its sockets (a data-plane fetch waited for the whole
  * CRC-32 of a 64 MiB publish either way), and `setTimeout(0)` sleeps to the
@@ -64,7 +92,7 @@ const NOTHING = new Uint8Array(0);
  * digest of nothing, about 40 µs) makes the event loop wait for it, and
  * that wait takes in the socket events that are ready.
  */
-async function nextTurn(): Promise<void> {
+export async function nextTurn(): Promise<void> {
   await crypto.subtle.digest("SHA-1", NOTHING);
 }
 

@@ -9,9 +9,23 @@
 
 import type { TierSet } from "../tiers/tier_set.ts";
 import { parseStagedKey, stagedKey } from "../tiers/copy_keys.ts";
+import { type CheckedBytes, SharedReads } from "./shared_reads.ts";
+import { PIECE_BYTES, PIECED_MIN_BYTES, PieceSums } from "./piece_sums.ts";
+import { pieceRuns } from "../transform/touched.ts";
+import { CHECKSUM_PIECE_BYTES, nextTurn } from "./checksum.ts";
 
-/** What staged copies need of a node's tiers. */
-export type StagedTiers = Pick<TierSet, "get" | "delete">;
+/** What staged copies need of a node's tiers (reading parts of copies is optional). */
+export type StagedTiers =
+  & Pick<TierSet, "get" | "delete">
+  & Partial<Pick<TierSet, "getRanges" | "readsRanges">>;
+
+/** Pieces of a copy read and checked (`StagedCopies.readPieces`). */
+export interface PieceRead {
+  /** A buffer of the copy's size holding the pieces read; its other bytes are zero. */
+  readonly bytes: Uint8Array;
+  /** The first piece that did not match its checksum, when one did not. */
+  readonly bad?: number;
+}
 
 /**
  * The staged copies a node's tiers hold, by the copy key they stand beside.
@@ -42,6 +56,10 @@ export class StagedCopies {
   readonly #tiers: StagedTiers;
   /** Staged keys by the copy key they stand beside. */
   readonly #staged = new Map<string, Set<string>>();
+  /** Reads under way, shared by the readers of the same copy meanwhile. */
+  readonly #reads = new SharedReads();
+  /** Checksums of the pieces of copies read whole and verified. */
+  readonly #sums = new PieceSums();
 
   /** Creates an empty index over `tiers`. */
   constructor(tiers: StagedTiers) {
@@ -85,9 +103,77 @@ export class StagedCopies {
   /**
    * The bytes of copy `key` whose record names `checksum`: the staged copy
    * of those bytes while an overwrite is under way (or a crash interrupted
-   * one), else the copy under the key.
+   * one), else the copy under the key. A read of the same copy under way
+   * is shared (bytes of a file tier are read once for all its readers):
+   * callers must not change the bytes.
    */
-  async read(key: string, checksum: number): Promise<Uint8Array | undefined> {
+  read(key: string, checksum: number): Promise<Uint8Array | undefined> {
+    return this.#reads.read(`${checksum}:${key}`, () => this.#read(key, checksum));
+  }
+
+  /**
+   * Like `read`, with the CRC-32 of the bytes read. Readers asking while a
+   * read of the same copy is under way share its bytes and its checksum:
+   * they must not change the bytes.
+   */
+  async readChecked(
+    key: string,
+    checksum: number,
+    options: { readonly pieces?: boolean } = {},
+  ): Promise<CheckedBytes | undefined> {
+    const id = `${checksum}:${key}`;
+    const read = await this.#reads.checked(id, () => this.#read(key, checksum));
+    if (
+      options.pieces && read !== undefined && read.sum === checksum &&
+      read.bytes.byteLength >= PIECED_MIN_BYTES && !this.#sums.has(id) &&
+      this.#tiers.readsRanges?.(this.#where(key, checksum)) === true
+    ) {
+      // After the answer: later reads of parts of this copy read only their pieces.
+      this.#sums.build(id, read.bytes).catch(() => {});
+    }
+    return read;
+  }
+
+  /**
+   * The pieces of copy `key` that `marks` names (one mark per `PIECE_BYTES`),
+   * read from a tier that reads parts of copies and checked against the
+   * checksums of the pieces taken when the copy was last read whole
+   * (`readChecked` with `pieces`); undefined when those are not known here
+   * or the tier reads copies whole: read it whole then.
+   */
+  async readPieces(
+    key: string,
+    checksum: number,
+    byteLength: number,
+    marks: Uint8Array,
+  ): Promise<PieceRead | undefined> {
+    const id = `${checksum}:${key}`;
+    const table = this.#sums.get(id);
+    if (table === undefined || table.length !== marks.length) return undefined;
+    if (this.#tiers.getRanges === undefined) return undefined;
+    const runs = pieceRuns(marks, PIECE_BYTES, byteLength);
+    // Untouched pages of a fresh buffer cost nothing: only the pieces read are faulted in.
+    const bytes = new Uint8Array(byteLength);
+    const where = this.#where(key, checksum);
+    // About a MiB of runs at a time, the event loop turning between them.
+    for (let i = 0, first = true; i < runs.length; first = false) {
+      let j = i;
+      for (let n = 0; j < runs.length && n < CHECKSUM_PIECE_BYTES; j++) n += runs[j]![1];
+      if (!first) await nextTurn();
+      if (!await this.#tiers.getRanges(where, runs.slice(i, j), bytes)) return undefined;
+      i = j;
+    }
+    const bad = await PieceSums.firstBad(table, bytes, runs);
+    return bad < 0 ? { bytes } : { bytes, bad };
+  }
+
+  /** The key holding the bytes of copy `key` that `checksum` names (`read`'s choice). */
+  #where(key: string, checksum: number): string {
+    const staged = stagedKey(key, checksum);
+    return this.#staged.get(key)?.has(staged) ? staged : key;
+  }
+
+  async #read(key: string, checksum: number): Promise<Uint8Array | undefined> {
     const staged = stagedKey(key, checksum);
     if (this.#staged.get(key)?.has(staged)) {
       const found = await this.#tiers.get(staged);

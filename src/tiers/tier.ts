@@ -67,6 +67,18 @@ export interface Tier {
   putFile?(key: string, file: StagedFile, options: { readonly move: boolean }): Promise<void>;
   /** The copy under `key`, or undefined when the tier does not hold it. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Reads byte runs (`[offset, length]`) of the copy under `key` into `into`
+   * at the same offsets, leaving its other bytes as they are; false when the
+   * tier does not hold it (optional: tiers that keep copies in files, where
+   * reading part of a copy costs less than reading all of it). The reads may
+   * hold the event loop: callers pass a MiB or so of runs at a time.
+   */
+  getRanges?(
+    key: string,
+    runs: readonly (readonly [number, number])[],
+    into: Uint8Array,
+  ): Promise<boolean>;
   /** Removes a copy; returns whether it was held. */
   delete(key: string): Promise<boolean>;
   /** Whether the tier holds `key`. */

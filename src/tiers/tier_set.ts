@@ -236,6 +236,41 @@ export class TierSet {
     return found;
   }
 
+  /**
+   * Reads byte runs of the copy under `key` into `into` (see
+   * `Tier.getRanges`) from the fastest tier holding it, when that tier reads
+   * parts of copies; false when it does not (a memory tier: read the copy
+   * whole) or no tier holds the key.
+   */
+  async getRanges(
+    key: string,
+    runs: readonly (readonly [number, number])[],
+    into: Uint8Array,
+  ): Promise<boolean> {
+    // A demotion may delete a copy between the index lookup and the read: look again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const h = this.#holdings.get(key);
+      if (h === undefined) return false;
+      for (const { tier, spec } of this.#tiers) {
+        if (!h.tiers.has(spec.name)) continue;
+        if (tier.getRanges === undefined) return false;
+        if (await tier.getRanges(key, runs, into)) {
+          this.#holdings.touch(h);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Whether the fastest tier holding `key` reads parts of copies (`getRanges`). */
+  readsRanges(key: string): boolean {
+    const h = this.#holdings.get(key);
+    if (h === undefined) return false;
+    const first = this.#tiers.find(({ spec }) => h.tiers.has(spec.name));
+    return first?.tier.getRanges !== undefined;
+  }
+
   /** Whether some tier holds `key`. */
   holds(key: string): boolean {
     return this.#holdings.get(key) !== undefined;

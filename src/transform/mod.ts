@@ -51,3 +51,4 @@ export * from "./fuse.ts";
 export * from "./execute.ts";
 export * from "./redistribute.ts";
 export * from "./overlap.ts";
+export * from "./touched.ts";

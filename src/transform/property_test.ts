@@ -20,6 +20,7 @@ import {
   shifted,
   storedType,
 } from "./_testing.ts";
+import { touchedPieces } from "./touched.ts";
 
 interface Case {
   sources: Fragment[];
@@ -274,4 +275,47 @@ Deno.test("executePlan() matches the reference byte for byte on random layouts",
   ) {
     assert.ok((seen.get(kind) ?? 0) >= 10, `only ${seen.get(kind) ?? 0} ${kind} tasks`);
   }
+});
+
+Deno.test("touchedPieces() marks every piece a plan reads, on random layouts", () => {
+  const r = new Random(20261205);
+  let checked = 0;
+  let skipped = 0;
+  for (let n = 0; n < 400; n++) {
+    const c = randomCase(r);
+    let plan: Plan;
+    try {
+      plan = compilePlan(c.sources.map((s) => s.layout), c.target);
+    } catch (e) {
+      if (e instanceof MissingRegionError) continue;
+      throw e;
+    }
+    const initial = r.bytes(c.target.byteLength);
+    const expected = initial.slice();
+    executePlan(plan, c.sources.map((s) => s.bytes), expected);
+    // Every byte of a piece not marked is spoiled: the plan must not read one.
+    const pieceBytes = r.pick([1, 3, 8, 16, 64]);
+    const spoiled = c.sources.map((s, i) => {
+      const marks = touchedPieces(plan, i, pieceBytes);
+      const bytes = s.bytes.slice();
+      marks.forEach((m, p) => {
+        if (m === 0) {
+          for (let b = p * pieceBytes; b < Math.min((p + 1) * pieceBytes, bytes.length); b++) {
+            bytes[b] = ~bytes[b]! & 0xff;
+          }
+          skipped++;
+        }
+      });
+      return bytes;
+    });
+    const got = initial.slice();
+    executePlan(plan, spoiled, got);
+    assert.ok(
+      got.every((b, i) => b === expected[i]),
+      `case ${n}, pieces of ${pieceBytes}: a plan read a piece not marked\n${formatPlan(plan)}`,
+    );
+    checked++;
+  }
+  assert.ok(checked > 250, `only ${checked} cases compiled`);
+  assert.ok(skipped > 1000, `only ${skipped} pieces left unmarked`);
 });
