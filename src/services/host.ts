@@ -186,6 +186,7 @@ export class ServiceHost {
         meta,
         blobs,
         targets: ring,
+        node: options.tiers.node,
         options: c.options,
         stages: serviceStages(stages, name),
       });

@@ -25,6 +25,8 @@ export interface ServiceContext {
   readonly blobs: BlobStore;
   /** The targets its keys hash to. */
   readonly targets: TargetRing;
+  /** The runtime this instance runs on: its targets are those `targets.runtimeOf` names it. */
+  readonly node: string;
   /** The service's own settings from `services.<name>.options` in config/strata.yaml. */
   readonly options: Readonly<Record<string, unknown>>;
   /**

@@ -11,6 +11,7 @@ import { int, MAX_ENTRIES, record, str } from "../input.ts";
 import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
 import { framedWriteOps, objectOf, readOps, writeOps } from "./ops.ts";
 import { DEFAULT_CHUNK_BYTES, ObjectStore } from "./store.ts";
+import { log } from "../../observe/mod.ts";
 
 /** The header and parts of a framed request body (`InvalidRequestError` for another body). */
 function framed(input: unknown) {
@@ -60,10 +61,28 @@ export const mobject: ServiceDefinition = defineService({
       const { pool, object } = objectOf(input);
       return store.targetOf(pool, object);
     };
+    // Keys a crash orphaned on this runtime's targets, swept in the background.
+    const ring = ctx.targets;
+    const mine = Array.from({ length: ring.numTargets }, (_, t) => t)
+      .filter((t) => ring.runtimeOf(t) === ctx.node || !ring.runtimes.includes(ctx.node));
+    let closing = false;
+    const sweeping = store.sweep(mine, () => closing).then(
+      (n) => {
+        if (n > 0) log.info("orphaned object keys swept", { service: ctx.name, keys: n });
+      },
+      (e) => {
+        if (!closing) {
+          log.warn("sweep of orphaned object keys failed", { service: ctx.name, error: String(e) });
+        }
+      },
+    );
     return Promise.resolve({
       name: ctx.name,
       info: () => ({ numTargets: ctx.targets.numTargets, chunkBytes }),
-      close: () => Promise.resolve(),
+      close: async () => {
+        closing = true;
+        await sweeping;
+      },
       // Every request of an object, reads too, runs on its target's runtime,
       // one after another: each object is linearizable.
       routes: {

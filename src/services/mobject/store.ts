@@ -178,6 +178,68 @@ export class ObjectStore {
     return names.sort().slice(0, limit);
   }
 
+  /**
+   * Deletes the chunks and omap keys of the objects on `targets` that no
+   * record names: what a crash between an op list's commit and the deletion
+   * of what it orphaned (a removed object, a truncate to a new generation)
+   * left behind. Each object's keys are checked and deleted in its turn, so
+   * op lists running meanwhile are safe. Stops early once `stopped()` says
+   * so. Answers the keys deleted.
+   */
+  async sweep(targets: readonly number[], stopped: () => boolean = () => false): Promise<number> {
+    let deleted = 0;
+    for (const t of targets) {
+      for (const space of ["chunk", "omap"] as const) {
+        // Keys of one object's incarnation (and data generation) come together, in key order.
+        let group: { id: string; key: Deno.KvKey; keys: Deno.KvKey[] } | undefined;
+        const settle = async () => {
+          if (group !== undefined) {
+            deleted += await this.#dropIfOrphaned(space, group.key, group.keys);
+          }
+          group = undefined;
+        };
+        for await (
+          const k of this.#meta.keys({ prefix: [space, t], limit: Number.MAX_SAFE_INTEGER })
+        ) {
+          if (stopped()) return deleted;
+          // chunk: [chunk, t, pool, object, incarnation, dataGen, idx]; omap: [omap, t, pool, object, incarnation, key].
+          const head = k.slice(0, space === "chunk" ? 6 : 5);
+          const id = JSON.stringify(head);
+          if (group?.id !== id || group.keys.length >= 500) await settle();
+          group ??= { id, key: head, keys: [] };
+          group.keys.push(k);
+        }
+        await settle();
+      }
+    }
+    return deleted;
+  }
+
+  /** Deletes `keys` (of one object's incarnation) unless the object's record names them. */
+  async #dropIfOrphaned(
+    space: "chunk" | "omap",
+    head: Deno.KvKey,
+    keys: Deno.KvKey[],
+  ): Promise<number> {
+    const [, t, pool, object, incarnation, dataGen] = head as [
+      string,
+      number,
+      string,
+      string,
+      string,
+      number?,
+    ];
+    if (typeof pool !== "string" || typeof object !== "string") return 0;
+    return await this.#serial(pool, object, async () => {
+      const r = await this.#record(["obj", t, pool, object]);
+      const named = r !== undefined && r.incarnation === incarnation &&
+        (space === "omap" || r.dataGen === dataGen);
+      if (named) return 0;
+      await this.#meta.write(keys.map((key) => ({ type: "delete", key })));
+      return keys.length;
+    });
+  }
+
   #base(pool: string, object: string): Deno.KvKey {
     return ["obj", this.targetOf(pool, object), pool, object];
   }

@@ -12,7 +12,7 @@ async function openStore(chunkBytes: number) {
   const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 26), spec }] });
   const kv = await Deno.openKv(":memory:");
   const meta = new ServiceMeta(kv, "mobject", new BlobStore("mobject", tiers, { durable: false }));
-  return { kv, store: new ObjectStore(meta, new TargetRing(3), chunkBytes) };
+  return { kv, meta, store: new ObjectStore(meta, new TargetRing(3), chunkBytes) };
 }
 
 /** The object as a byte array and a map: what every op list must leave. */
@@ -301,4 +301,42 @@ Deno.test("ObjectStore: sizes a request could abuse stay bounded (sparse terabyt
     /reads more than/,
   );
   kv.close();
+});
+
+Deno.test("ObjectStore.sweep() deletes the chunks and omap keys a crash left unnamed, and nothing else", async () => {
+  const { kv, meta, store } = await openStore(16);
+  try {
+    const data = new Uint8Array(40).map((_, i) => i);
+    await store.operate("p", "live", [
+      { op: "write_full", data },
+      { op: "omap_set", keys: ["k"], values: [new Uint8Array([1])] },
+    ]);
+    const t = store.targetOf("p", "live");
+    const record = JSON.parse(new TextDecoder().decode(await meta.get(["obj", t, "p", "live"])));
+    const one = new Uint8Array([9]);
+    // What crashes between a commit and its cleanup leave: chunks of an older data
+    // generation, chunks and omap keys of an earlier incarnation, keys of a removed object.
+    const tg = store.targetOf("p", "gone");
+    const orphans: Deno.KvKey[] = [
+      ["chunk", t, "p", "live", record.incarnation, record.dataGen + 1, 0],
+      ["chunk", t, "p", "live", "old-incarnation", 0, 0],
+      ["chunk", t, "p", "live", "old-incarnation", 0, 1],
+      ["omap", t, "p", "live", "old-incarnation", "x"],
+      ["chunk", tg, "p", "gone", "its-incarnation", 0, 0],
+      ["omap", tg, "p", "gone", "its-incarnation", "y"],
+    ];
+    await meta.write(orphans.map((key) => ({ type: "set", key, value: one })));
+    assert.equal(await store.sweep([0, 1, 2], () => true), 0, "a stopped sweep deletes nothing");
+    assert.equal(await store.sweep([0, 1, 2]), orphans.length);
+    for (const key of orphans) assert.equal(await meta.get(key), undefined, String(key));
+    const [read, omap] = await store.read("p", "live", [
+      { op: "read", offset: 0, length: 40 },
+      { op: "omap_get_vals", startAfter: "", prefix: "", max: 10 },
+    ]);
+    assert.deepEqual((read as { data: Uint8Array }).data, data);
+    assert.deepEqual((omap as { keys: string[] }).keys, ["k"]);
+    assert.equal(await store.sweep([0, 1, 2]), 0, "a second sweep finds nothing");
+  } finally {
+    kv.close();
+  }
 });
