@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Callable, Dict, Optional
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Set
 
 import msgpack
 
 from ._http import Http
+from ._ring import TargetRing, hash32
 from .errors import StrataError
 
 _MSGPACK = "application/msgpack"
@@ -18,20 +19,32 @@ STAGE_FROM_BYTES = 8 << 20
 
 
 class ServiceClient:
-    """A connection to one service of a Strata server. ``stage`` (default True): write large
-    bodies into a file on the runtime's shm tier when this process is on its node, instead of
-    sending them (a single-runtime service only; otherwise, or when it fails, they are sent)."""
+    """A connection to one service of a Strata server. Requests for a key go to the runtime
+    holding its target (the service's placement, read at the first such request), and to the
+    server this client connected to when that runtime refuses the connection. ``stage``
+    (default True): write large bodies into a file on the shm tier of the runtime that takes
+    them when this process is on its node, instead of sending them (otherwise, or when it fails,
+    they are sent)."""
 
     def __init__(self, url: str, service: str, *, token: Optional[str] = None,
                  timeout: Optional[float] = 60.0, stage: bool = True):
         self.url = url
         self.service = service
         self.http = Http(url, token=token, timeout=timeout)
+        self._token = token
+        self._timeout = timeout
         self._stage = stage
+        self._ring: Optional[TargetRing] = None
+        self._https: List[Http] = []
+        # Runtimes (by index) whose node this process cannot stage bodies on.
+        self._no_stage: Set[int] = set()
 
     def close(self) -> None:
-        """Closes this thread's connection."""
+        """Closes this thread's connections."""
         self.http.close()
+        for h in self._https:
+            if h is not self.http:
+                h.close()
 
     def __enter__(self) -> "ServiceClient":
         return self
@@ -43,27 +56,61 @@ class ServiceClient:
         """What ``GET /v1/services/<service>`` answers: the service's settings and placement."""
         return self.http.json("GET", f"/services/{self.service}")
 
-    def call(self, operation: str, body: Dict[str, Any]) -> Any:
-        """Calls an operation with a msgpack body; the server's errors raise their classes."""
-        res = self.http.send("POST", f"/services/{self.service}/{operation}",
-                             msgpack.packb(body, use_bin_type=True),
-                             {"content-type": _MSGPACK, "accept": _MSGPACK})
+    @property
+    def ring(self) -> TargetRing:
+        """The service's targets and the runtimes holding them (read once, at first use)."""
+        if self._ring is None:
+            p = self.info().get("placement") or {}
+            runtimes = p.get("runtimes") or [{"name": "local", "url": None}]
+            self._ring = TargetRing(int(p.get("numTargets", 1)), int(p.get("virtualNodes", 4)),
+                                    [r["name"] for r in runtimes])
+            self._https = [self.http if r.get("url") is None
+                           else Http(r["url"], token=self._token, timeout=self._timeout)
+                           for r in runtimes]
+        return self._ring
+
+    def runtime_of_key(self, key: bytes) -> int:
+        """The runtime (index in the ring's order) holding the target ``key`` hashes to."""
+        ring = self.ring
+        return ring.runtime_of(ring.target_of(hash32(key)))
+
+    def call(self, operation: str, body: Dict[str, Any], runtime: Optional[int] = None) -> Any:
+        """Calls an operation with a msgpack body, on the runtime at index ``runtime`` of the
+        ring when given (the server this client connected to when it refuses the connection);
+        the server's errors raise their classes."""
+        data = msgpack.packb(body, use_bin_type=True)
+        headers = {"content-type": _MSGPACK, "accept": _MSGPACK}
+        http = self._http_of(runtime)
+        try:
+            res = http.send("POST", f"/services/{self.service}/{operation}", data, headers)
+        except ConnectionRefusedError:
+            # Only a refused connection is tried again: the request never arrived.
+            if http is self.http:
+                raise
+            res = self.http.send("POST", f"/services/{self.service}/{operation}", data, headers)
         raw = res.read()
         return msgpack.unpackb(raw, raw=False) if raw else None
 
-    def stage(self, byte_length: int, write: Callable[[BinaryIO], None]) -> Optional[str]:
-        """Stages a body of ``byte_length`` bytes that ``write`` writes into an open file: the
-        stage's id for an operation that takes it, or None when this client does not stage
-        (too small, turned off, another node, no shm tier, several runtimes): send the body."""
-        if not self._stage or byte_length < STAGE_FROM_BYTES:
+    def _http_of(self, runtime: Optional[int]) -> Http:
+        if runtime is None:
+            return self.http
+        self.ring  # noqa: B018 - reads the placement once
+        return self._https[runtime] if 0 <= runtime < len(self._https) else self.http
+
+    def stage(self, byte_length: int, write: Callable[[BinaryIO], None],
+              runtime: Optional[int] = None) -> Optional[str]:
+        """Stages a body of ``byte_length`` bytes that ``write`` writes into an open file, on the
+        shm tier of the runtime at index ``runtime`` of the ring (default: the connected server):
+        the stage's id for an operation sent to that runtime, or None when this client does not
+        stage (too small, turned off, another node, no shm tier): send the body."""
+        key = -1 if runtime is None else runtime
+        if not self._stage or byte_length < STAGE_FROM_BYTES or key in self._no_stage:
             return None
+        http = self._http_of(runtime)
         try:
-            runtimes = self.info()["placement"]["runtimes"]
-            if len(runtimes) != 1:
-                raise OSError("several runtimes")
-            st = self.http.json("POST", f"/services/{self.service}/stages", {"byteLength": byte_length})
+            st = http.json("POST", f"/services/{self.service}/stages", {"byteLength": byte_length})
         except (OSError, StrataError):
-            self._stage = False
+            self._no_stage.add(key)
             return None
         try:
             # The file holds the stage's id until written: reading it back tells this node's
@@ -75,9 +122,9 @@ class ServiceClient:
                 write(f)
             return st["stage"]
         except OSError:
-            self._stage = False
+            self._no_stage.add(key)
             try:
-                self.http.send("DELETE", f"/services/{self.service}/stages/{st['stage']}").read()
+                http.send("DELETE", f"/services/{self.service}/stages/{st['stage']}").read()
             except (OSError, StrataError):
                 pass
             return None

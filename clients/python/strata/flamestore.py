@@ -74,12 +74,16 @@ class Client(ServiceClient):
             for a in arrays:
                 f.write(memoryview(a).cast("B"))
 
-        # On the runtime's node, large weights go through its shm tier: it stores the file as is.
-        stage = self.stage(size, write)
+        # Sent to the runtime of the model's target, which stores and orders its saves; on its
+        # node, large weights go through its shm tier: it stores the file as is.
+        runtime = self.runtime_of_key(name.encode())
+        stage = self.stage(size, write, runtime)
         if stage is not None:
-            return int(self.call("save", {"name": name, "stage": stage, "weightSpecs": specs})["saves"])
+            body = {"name": name, "stage": stage, "weightSpecs": specs}
+            return int(self.call("save", body, runtime)["saves"])
         data = b"".join(a.tobytes() for a in arrays)
-        return int(self.call("save", {"name": name, "data": data, "weightSpecs": specs})["saves"])
+        body = {"name": name, "data": data, "weightSpecs": specs}
+        return int(self.call("save", body, runtime)["saves"])
 
     def load_weights(self, name: str) -> List[np.ndarray]:
         """The arrays saved last, shaped and typed as the model's weight specs say."""

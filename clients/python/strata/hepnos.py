@@ -96,9 +96,22 @@ class DataStore(ServiceClient):
         whether it was stored (False: one was there and the service keeps the first)."""
         if not products:
             return []
-        body = {"products": [{"item": bytes(d), "label": label, "type": type_, "value": bytes(value)}
-                             for d, label, type_, value in products]}
-        return [bool(s) for s in self.call("store", body)["stored"]]
+        out: List[bool] = [False] * len(products)
+        for runtime, at in self._by_runtime([p[0] for p in products]).items():
+            body = {"products": [{"item": bytes(products[i][0]), "label": products[i][1],
+                                  "type": products[i][2], "value": bytes(products[i][3])} for i in at]}
+            stored = self.call("store", body, runtime)["stored"]
+            for i, s in zip(at, stored):
+                out[i] = bool(s)
+        return out
+
+    def _by_runtime(self, items: List[bytes]) -> Dict[int, List[int]]:
+        # A product's blob lands on the runtime of its target (the hash of the item's first
+        # 32 bytes: a subrun's products and its events' share one): sent there straight.
+        groups: Dict[int, List[int]] = {}
+        for i, d in enumerate(items):
+            groups.setdefault(self.runtime_of_key(bytes(d)[:32]), []).append(i)
+        return groups
 
     def load_products(self, products: List[Dict[str, Any]]) -> List[Optional[bytes]]:
         """Loads products ({item, label, type[, offset, length]}) in one request; None where

@@ -136,15 +136,21 @@ class Ioctx:
         self.client = client
         self.pool = pool
 
+    def _runtime_of(self, key: str) -> int:
+        # Each object's requests run in order on the runtime of its target: sent there straight.
+        return self.client.runtime_of_key(f"{self.pool}/{key}".encode())
+
     def operate_write_op(self, op: WriteOp, key: str) -> Optional[Dict[str, Any]]:
         """Applies a write op list to object ``key``, all or nothing; its stat after (None once
         removed)."""
-        return self.client.call("write_op", {"pool": self.pool, "object": key, "ops": op.ops})["stat"]
+        body = {"pool": self.pool, "object": key, "ops": op.ops}
+        return self.client.call("write_op", body, self._runtime_of(key))["stat"]
 
     def operate_read_op(self, op: ReadOp, key: str) -> List[Any]:
         """Runs a read op list on object ``key``: one result per op (``NotFoundError``, errno
         ENOENT, when it does not exist). Reads answer bytes, omap ops ``(entries, more)``."""
-        results = self.client.call("read_op", {"pool": self.pool, "object": key, "ops": op.ops})["results"]
+        body = {"pool": self.pool, "object": key, "ops": op.ops}
+        results = self.client.call("read_op", body, self._runtime_of(key))["results"]
         out: List[Any] = []
         for spec, r in zip(op.ops, results):
             if spec["op"] == "read":
