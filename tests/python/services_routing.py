@@ -40,6 +40,18 @@ def posts(route):
     return out
 
 
+def operations(service, operation):
+    """Summed over the runtimes, the service operations run under this name."""
+    n = 0.0
+    for u in urls:
+        text = urllib.request.urlopen(u + "/metrics").read().decode()
+        for line in text.splitlines():
+            if (line.startswith("strata_service_operation_duration_seconds_count{")
+                    and f'service="{service}"' in line and f'operation="{operation}"' in line):
+                n += float(line.rsplit(" ", 1)[1])
+    return int(n)
+
+
 def delta(before, after):
     return [b - a for a, b in zip(before, after)]
 
@@ -71,10 +83,18 @@ for k in keys:
     expected[ioctx.client.runtime_of_key(f"pool/{k}".encode())] += 1
 assert sum(1 for n in expected if n) >= 2, expected
 before = posts(OPS)
+framed = operations("mobject", "write_op_bytes"), operations("mobject", "read_op_bytes")
 for i, k in enumerate(keys):
     ioctx.write_full(k, bytes([i]) * 1000)
 assert delta(before, posts(OPS)) == expected, (delta(before, posts(OPS)), expected)
 assert all(ioctx.read(k, 1000) == bytes([i]) * 1000 for i, k in enumerate(keys))
+# The bytes travelled raw in framed bodies, both ways.
+assert operations("mobject", "write_op_bytes") - framed[0] == len(keys)
+assert operations("mobject", "read_op_bytes") - framed[1] == len(keys)
+big = bytes(range(256)) * (3 << 12)  # 3 MiB, several chunks
+ioctx.write_full("big", big)
+assert ioctx.read("big", len(big)) == big
+assert ioctx.read("big", 10, len(big) - 4) == big[-4:]
 print("ok mobject")
 
 # FlameStore: a model on the last runtime, its 9 MiB of weights staged on that runtime's node.

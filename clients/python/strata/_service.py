@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Set
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import msgpack
 
@@ -90,6 +90,24 @@ class ServiceClient:
             res = self.http.send("POST", f"/services/{self.service}/{operation}", data, headers)
         raw = res.read()
         return msgpack.unpackb(raw, raw=False) if raw else None
+
+    def call_bytes(self, operation: str, pieces: Sequence[Any], content_type: str,
+                   runtime: Optional[int] = None,
+                   accept: str = _MSGPACK) -> Tuple[str, bytes]:
+        """Sends a raw body (``pieces`` one after the other, not joined) to an operation, on the
+        runtime at index ``runtime`` when given (the connected server when it refuses the
+        connection): the answer's content type and bytes; the server's errors raise."""
+        headers = {"content-type": content_type, "accept": accept,
+                   "content-length": str(sum(memoryview(p).nbytes for p in pieces))}
+        body = list(pieces)
+        http = self._http_of(runtime)
+        try:
+            res = http.send("POST", f"/services/{self.service}/{operation}", body, headers)
+        except ConnectionRefusedError:
+            if http is self.http:
+                raise
+            res = self.http.send("POST", f"/services/{self.service}/{operation}", body, headers)
+        return res.getheader("content-type") or "", res.read()
 
     def _http_of(self, runtime: Optional[int]) -> Http:
         if runtime is None:

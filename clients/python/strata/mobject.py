@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+import msgpack
+
+from ._frames import OCTET_STREAM, frame, unframe
 from ._service import ServiceClient
 
 #: RADOS's errno values the service answers with, negated.
@@ -142,19 +145,38 @@ class Ioctx:
 
     def operate_write_op(self, op: WriteOp, key: str) -> Optional[Dict[str, Any]]:
         """Applies a write op list to object ``key``, all or nothing; its stat after (None once
-        removed)."""
-        body = {"pool": self.pool, "object": key, "ops": op.ops}
-        return self.client.call("write_op", body, self._runtime_of(key))["stat"]
+        removed). The bytes written travel raw after a msgpack header, not inside msgpack."""
+        parts: List[bytes] = []
+        ops = []
+        for o in op.ops:
+            if "data" not in o:
+                ops.append(o)
+                continue
+            parts.append(o["data"])
+            ops.append({**{k: v for k, v in o.items() if k != "data"}, "part": len(parts) - 1})
+        runtime = self._runtime_of(key)
+        if not parts:
+            body = {"pool": self.pool, "object": key, "ops": ops}
+            return self.client.call("write_op", body, runtime)["stat"]
+        pieces = frame({"pool": self.pool, "object": key, "ops": ops}, parts)
+        _, raw = self.client.call_bytes("write_op_bytes", pieces, OCTET_STREAM, runtime)
+        return msgpack.unpackb(raw, raw=False)["stat"]
 
     def operate_read_op(self, op: ReadOp, key: str) -> List[Any]:
         """Runs a read op list on object ``key``: one result per op (``NotFoundError``, errno
-        ENOENT, when it does not exist). Reads answer bytes, omap ops ``(entries, more)``."""
-        body = {"pool": self.pool, "object": key, "ops": op.ops}
-        results = self.client.call("read_op", body, self._runtime_of(key))["results"]
+        ENOENT, when it does not exist). Reads answer bytes (raw parts of a framed answer), omap
+        ops ``(entries, more)``."""
+        body = msgpack.packb({"pool": self.pool, "object": key, "ops": op.ops}, use_bin_type=True)
+        _, raw = self.client.call_bytes("read_op_bytes", [body], "application/msgpack",
+                                        self._runtime_of(key),
+                                        accept=f"{OCTET_STREAM}, application/msgpack")
+        header, parts = unframe(raw)
+        results = header["results"]
         out: List[Any] = []
         for spec, r in zip(op.ops, results):
             if spec["op"] == "read":
-                out.append(bytes(r["data"]))
+                part = parts[r["part"]] if "part" in r else None
+                out.append(b"" if part is None else bytes(part))
             elif spec["op"] == "stat":
                 out.append(r)
             elif "values" in r:
