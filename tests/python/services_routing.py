@@ -73,6 +73,7 @@ assert store.store_products(products) == [True] * len(products)
 assert delta(before, posts(OPS)) == expected, (delta(before, posts(OPS)), expected)
 back = store.load_products([{"item": d, "label": l, "type": t} for d, l, t, _ in products])
 assert back == [v for _, _, _, v in products]
+assert delta(before, posts(OPS)) == [2 * n for n in expected], "a load request per runtime"
 print("ok hepnos")
 
 # Mobject: each object's requests go to the runtime of its target.

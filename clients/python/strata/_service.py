@@ -38,6 +38,7 @@ class ServiceClient:
         self._https: List[Http] = []
         # Runtimes (by index) whose node this process cannot stage bodies on.
         self._no_stage: Set[int] = set()
+        self._runtimes_of: Dict[bytes, int] = {}
 
     def close(self) -> None:
         """Closes this thread's connections."""
@@ -72,7 +73,15 @@ class ServiceClient:
     def runtime_of_key(self, key: bytes) -> int:
         """The runtime (index in the ring's order) holding the target ``key`` hashes to."""
         ring = self.ring
-        return ring.runtime_of(ring.target_of(hash32(key)))
+        if len(ring.runtimes) == 1:
+            return 0
+        # Hashing in Python costs about 10 µs a key, and keys repeat (a subrun's products).
+        runtime = self._runtimes_of.get(key)
+        if runtime is None:
+            if len(self._runtimes_of) >= 4096:
+                self._runtimes_of.clear()
+            runtime = self._runtimes_of[key] = ring.runtime_of(ring.target_of(hash32(key)))
+        return runtime
 
     def call(self, operation: str, body: Dict[str, Any], runtime: Optional[int] = None) -> Any:
         """Calls an operation with a msgpack body, on the runtime at index ``runtime`` of the

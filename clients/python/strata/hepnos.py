@@ -92,17 +92,16 @@ class DataStore(ServiceClient):
         return DataSet(self, r["path"], r["uuid"])
 
     def store_products(self, products: List[Tuple[bytes, str, str, Any]]) -> List[bool]:
-        """Stores (descriptor, label, type, bytes) products in one request; per product,
-        whether it was stored (False: one was there and the service keeps the first)."""
-        if not products:
-            return []
+        """Stores (descriptor, label, type, bytes) products, one request per runtime holding
+        their targets; per product, whether it was stored (False: one was there and the
+        service keeps the first)."""
         out: List[bool] = [False] * len(products)
         for runtime, at in self._by_runtime([p[0] for p in products]).items():
             body = {"products": [{"item": bytes(products[i][0]), "label": products[i][1],
-                                  "type": products[i][2], "value": bytes(products[i][3])} for i in at]}
-            stored = self.call("store", body, runtime)["stored"]
-            for i, s in zip(at, stored):
-                out[i] = bool(s)
+                                  "type": products[i][2], "value": bytes(products[i][3])}
+                                 for i in at]}
+            for i, stored in zip(at, self.call("store", body, runtime)["stored"]):
+                out[i] = bool(stored)
         return out
 
     def _by_runtime(self, items: List[bytes]) -> Dict[int, List[int]]:
@@ -114,12 +113,14 @@ class DataStore(ServiceClient):
         return groups
 
     def load_products(self, products: List[Dict[str, Any]]) -> List[Optional[bytes]]:
-        """Loads products ({item, label, type[, offset, length]}) in one request; None where
-        none is stored."""
-        if not products:
-            return []
-        values = self.call("load", {"products": products})["values"]
-        return [None if v is None else bytes(v) for v in values]
+        """Loads products ({item, label, type[, offset, length]}), one request per runtime
+        holding their targets (where their blobs are); None where none is stored."""
+        out: List[Optional[bytes]] = [None] * len(products)
+        for runtime, at in self._by_runtime([p["item"] for p in products]).items():
+            values = self.call("load", {"products": [products[i] for i in at]}, runtime)["values"]
+            for i, v in zip(at, values):
+                out[i] = None if v is None else bytes(v)
+        return out
 
 
 class Item:
