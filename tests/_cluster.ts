@@ -31,10 +31,26 @@ export function freePort(): number {
 }
 
 /**
+ * The data directories under tmp/ that `spawnStrata` used, removed when this process ends:
+ * a test may start a process again on the directory of one it stopped, and
+ * the file tiers of a benchmark's runtimes hold gigabytes that must not pile
+ * up under tmp/ run after run.
+ */
+const made = new Set<string>();
+globalThis.addEventListener("unload", () => {
+  for (const dir of made) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* removed by its test already */ }
+  }
+});
+
+/**
  * Starts `strata COMMAND` with the matching task's permissions on a loopback
  * port (free unless given), its config and data under `dataDir` (a new
- * directory under tmp/ unless given), and waits until it listens. `paths`:
- * more directories it may read and write (an shm tier's tmpfs directory).
+ * directory under tmp/ unless given; one under tmp/ is removed when this process ends), and
+ * waits until it listens. `paths`: more directories it may read and write
+ * (an shm tier's tmpfs directory).
  */
 export async function spawnStrata(
   command: string[],
@@ -43,6 +59,8 @@ export async function spawnStrata(
   const port = options.port ?? freePort();
   await Deno.mkdir("tmp", { recursive: true });
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ dir: "tmp" });
+  // A directory a test made under tmp/ for it goes too.
+  if (dataDir.startsWith("tmp/")) made.add(dataDir);
   const config = `${dataDir}/strata.yaml`;
   await Deno.writeTextFile(
     config,

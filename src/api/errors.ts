@@ -8,7 +8,7 @@
 
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { errorBody, type ErrorCode, StrataError } from "../errors.ts";
+import { errorBody, type ErrorCode } from "../errors.ts";
 import { reply } from "./negotiate.ts";
 
 /** The codes the HTTP API answers: all but the command line's `invalid_config`. */
@@ -91,6 +91,6 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
  * ```
  */
 export function errorResponse(err: Error, c: Context): Response {
-  const status = err instanceof StrataError ? statusOf(err.code) : 500;
-  return reply(c, { error: errorBody(err) }, status);
+  const body = errorBody(err);
+  return reply(c, { error: body }, statusOf(body.code));
 }

@@ -47,10 +47,14 @@ export interface ErrorBody {
   readonly fields?: ErrorFields;
 }
 
+/** System error codes of a full disk: the node's storage, not a fault of the service's. */
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
 /**
  * The body an error crosses a process as: its code, message and fields
- * (`fields` left out when empty). Anything that is not a `StrataError` is
- * `internal` with its message.
+ * (`fields` left out when empty). A system error saying the disk is full is
+ * `insufficient_storage` (507); anything else that is not a `StrataError`
+ * is `internal` with its message.
  *
  * @example
  * ```ts
@@ -61,12 +65,23 @@ export interface ErrorBody {
  *   message: "Version 2 of 'grid' is not committed: attach with wait to wait for it",
  *   fields: { dataset: "grid", version: 2 },
  * });
- * assert.deepEqual(errorBody(new Error("Disk full")), { code: "internal", message: "Disk full" });
+ * assert.deepEqual(errorBody(new Error("Oops")), { code: "internal", message: "Oops" });
+ * const full = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+ * assert.equal(errorBody(full).code, "insufficient_storage");
  * ```
  */
 export function errorBody(e: unknown): ErrorBody {
   if (!(e instanceof StrataError)) {
-    return { code: "internal", message: e instanceof Error ? e.message : String(e) };
+    const message = e instanceof Error ? e.message : String(e);
+    if (DISK_FULL.has((e as { code?: unknown } | null)?.code as string)) {
+      return {
+        code: "insufficient_storage",
+        message:
+          `${message}: the disk under this node's data is full or over its quota; free space or lower the capacities of the tiers on it, then send again (nothing of this request was kept)`,
+        fields: { detail: message },
+      };
+    }
+    return { code: "internal", message };
   }
   return Object.keys(e.fields).length === 0
     ? { code: e.code, message: e.message }

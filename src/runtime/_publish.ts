@@ -13,6 +13,7 @@ import type { Placement, Stored } from "../tiers/tier_set.ts";
 import { copyKey, stagedKey } from "../tiers/copy_keys.ts";
 import type { DatasetSettings, FragmentRecord } from "../name_service/name_service.ts";
 import { checksum, checksumFile } from "./checksum.ts";
+import { PIECE_BYTES, PIECED_MIN_BYTES } from "./piece_sums.ts";
 import type { PublishedSizes } from "./published_sizes.ts";
 import { type Turn, Turns } from "./turns.ts";
 import type { RuntimeCore } from "./_core.ts";
@@ -98,7 +99,16 @@ export class Publisher {
     const placed = placedFragment({ ...req, bytes: req.file }, settings);
     // Opened before the tiers may move it: the CRC-32 reads the file the tiers store.
     const file = await Deno.open(req.file.path);
-    const sum = checksumFile(file, req.file.byteLength, req.fragment).finally(() => file.close());
+    // The same reads give the checksums of its pieces, for attaches that need part of it.
+    const pieces = req.file.byteLength >= PIECED_MIN_BYTES
+      ? new Uint32Array(Math.ceil(req.file.byteLength / PIECE_BYTES))
+      : undefined;
+    const sum = checksumFile(file, req.file.byteLength, req.fragment, {
+      ...(pieces === undefined ? {} : { pieces, pieceBytes: PIECE_BYTES }),
+    }).finally(() => file.close());
+    if (pieces !== undefined) {
+      sum.then((s) => this.#core.staged.notePieces(key, s, pieces), () => {});
+    }
     const copy: Unregistered = {
       dataset: req.dataset,
       version: req.version,

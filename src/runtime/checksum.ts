@@ -103,7 +103,9 @@ const FILE_PIECE_BYTES = 1 << 20;
  * The CRC-32 of the first `byteLength` bytes of an open file, read in
  * pieces into one buffer (no buffer of the file's size, whose fresh pages
  * cost more than the read); a file of another size is a
- * `SizeMismatchError` naming `what`.
+ * `SizeMismatchError` naming `what`. With `pieces` (one slot per
+ * `pieceBytes` of the file, a divisor of a MiB), each slot also receives
+ * the CRC-32 of its piece, from the same reads.
  *
  * @example
  * ```ts
@@ -115,7 +117,9 @@ const FILE_PIECE_BYTES = 1 << 20;
  * const bytes = new Uint8Array(3000).map((_, i) => i);
  * await Deno.writeFile(path, bytes);
  * using f = await Deno.open(path);
- * assert.equal(await checksumFile(f, 3000, "x"), crc32(bytes));
+ * const pieces = new Uint32Array(3);
+ * assert.equal(await checksumFile(f, 3000, "x", { pieces, pieceBytes: 1024 }), crc32(bytes));
+ * assert.equal(pieces[2], crc32(bytes.subarray(2048)));
  * await Deno.remove(path);
  * ```
  */
@@ -123,16 +127,36 @@ export async function checksumFile(
   file: Deno.FsFile,
   byteLength: number,
   what: string,
+  options: { readonly pieces?: Uint32Array; readonly pieceBytes?: number } = {},
 ): Promise<number> {
   const piece = new Uint8Array(Math.min(FILE_PIECE_BYTES, Math.max(1, byteLength)));
+  const { pieces } = options;
+  const pieceBytes = options.pieceBytes ?? FILE_PIECE_BYTES;
+  if (pieces !== undefined && FILE_PIECE_BYTES % pieceBytes !== 0) {
+    throw new RangeError(`Invalid piece size ${pieceBytes}: expected a divisor of a MiB`);
+  }
   let sum = 0;
   let at = 0;
   for (;;) {
-    const n = await file.read(piece);
-    if (n === null) break;
+    // A whole buffer at a time (or up to the end), so pieces start on their boundaries.
+    let n = 0;
+    while (n < piece.byteLength) {
+      const got = await file.read(piece.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    if (n === 0) break;
+    const start = at;
     at += n;
     if (at > byteLength) break;
-    sum = crc32(piece.subarray(0, n), sum);
+    const read = piece.subarray(0, n);
+    sum = crc32(read, sum);
+    if (pieces !== undefined) {
+      for (let p = 0; p < n; p += pieceBytes) {
+        pieces[(start + p) / pieceBytes] = crc32(read.subarray(p, p + pieceBytes));
+      }
+    }
+    if (n < piece.byteLength) break;
   }
   if (at !== byteLength) {
     throw new SizeMismatchError(what, byteLength, at > byteLength ? `more than ${byteLength}` : at);

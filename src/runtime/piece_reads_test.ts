@@ -132,3 +132,28 @@ Deno.test("A whole attach of a copy still checks every byte after reads of its p
     });
   }, { memoryBytes: 1024 });
 });
+
+Deno.test("A publish of a staged file keeps its piece checksums: the first partial attach reads only its pieces", async () => {
+  await withCluster(["a"], async (registry, n) => {
+    await registry.createDataset({ name: "field", description: DESCRIPTION });
+    const bytes = field();
+    const path = `${n.a!.dataDir}/staged.bin`;
+    await Deno.writeFile(path, bytes);
+    await n.a!.runtime.publishFile({
+      dataset: "field",
+      version: 1,
+      fragment: "band",
+      bindings: { r0: 0, r1: ROWS },
+      file: { path, byteLength: bytes.byteLength },
+    });
+    const before = await piecedReads();
+    const got = await n.a!.runtime.attach({
+      dataset: "field",
+      version: 1,
+      fragment: "block",
+      bindings: BLOCK,
+    });
+    assertBlock(got.bytes);
+    assert.equal(await piecedReads(), before + 1);
+  }, { memoryBytes: 1024 });
+});

@@ -80,17 +80,27 @@ export class PieceSums {
     if (this.has(id)) return;
     this.#building.add(id);
     try {
-      const table = await pieceChecksums(bytes, PIECE_BYTES);
-      if (table.byteLength > this.#limit) return;
-      this.#tables.set(id, table);
-      this.#bytes += table.byteLength;
-      for (const [old, t] of this.#tables) {
-        if (this.#bytes <= this.#limit) break;
-        this.#tables.delete(old);
-        this.#bytes -= t.byteLength;
-      }
+      this.set(id, await pieceChecksums(bytes, PIECE_BYTES));
     } finally {
       this.#building.delete(id);
+    }
+  }
+
+  /**
+   * Keeps `table` (one CRC-32 per `PIECE_BYTES`) as copy `id`'s, computed by
+   * the caller from the bytes its record's checksum was computed from (a
+   * publish reading a staged file), dropping the least recently used past
+   * the limit.
+   */
+  set(id: string, table: Uint32Array): void {
+    if (table.byteLength > this.#limit) return;
+    this.forget(id);
+    this.#tables.set(id, table);
+    this.#bytes += table.byteLength;
+    for (const [old, t] of this.#tables) {
+      if (this.#bytes <= this.#limit) break;
+      this.#tables.delete(old);
+      this.#bytes -= t.byteLength;
     }
   }
 

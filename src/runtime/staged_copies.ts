@@ -167,6 +167,15 @@ export class StagedCopies {
     return bad < 0 ? { bytes } : { bytes, bad };
   }
 
+  /**
+   * Keeps the piece checksums of copy `key` whose record names `checksum`,
+   * computed from the bytes that checksum was computed from (a publish of a
+   * staged file reads it once for both).
+   */
+  notePieces(key: string, checksum: number, table: Uint32Array): void {
+    this.#sums.set(`${checksum}:${key}`, table);
+  }
+
   /** The key holding the bytes of copy `key` that `checksum` names (`read`'s choice). */
   #where(key: string, checksum: number): string {
     const staged = stagedKey(key, checksum);
