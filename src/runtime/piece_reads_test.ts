@@ -157,3 +157,61 @@ Deno.test("A publish of a staged file keeps its piece checksums: the first parti
     assert.equal(await piecedReads(), before + 1);
   }, { memoryBytes: 1024 });
 });
+
+Deno.test("Random blocks of copies on a file tier, in the copy's type and converted, read right whether pieced or whole", async () => {
+  const description = `dataset field { var t [${ROWS}, ${COLS}]float64 }
+fragment band(r0, r1) { var t = t[r0:r1, :] }
+fragment block(r0, r1, c0, c1) { var b = t[r0:r1, c0:c1] }
+fragment block32(r0, r1, c0, c1) { var b float32 = t[r0:r1, c0:c1] }`;
+  await withCluster(["a", "b"], async (registry, n) => {
+    await registry.createDataset({ name: "field", description });
+    // Two bands, one per node: blocks span either or both.
+    const bytes = field();
+    const half = ROWS / 2;
+    for (const [node, r0] of [["a", 0], ["b", half]] as const) {
+      await n[node]!.runtime.publish({
+        dataset: "field",
+        version: 1,
+        fragment: "band",
+        bindings: { r0, r1: r0 + half },
+        bytes: bytes.slice(r0 * COLS * 8, (r0 + half) * COLS * 8),
+      });
+    }
+    let seed = 11;
+    const rand = (k: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % k;
+    const before = await piecedReads();
+    for (let i = 0; i < 40; i++) {
+      const r0 = rand(ROWS - 1);
+      const r1 = r0 + 1 + rand(Math.min(ROWS - r0, 96));
+      const wide = rand(4) === 0;
+      const c0 = rand(COLS - 1);
+      const c1 = c0 + 1 + rand(Math.min(COLS - c0, wide ? COLS : 700));
+      const converted = rand(2) === 0;
+      const reader = rand(2) === 0 ? n.a! : n.b!;
+      const got = await reader.runtime.attach({
+        dataset: "field",
+        version: 1,
+        fragment: converted ? "block32" : "block",
+        bindings: { r0, r1, c0, c1 },
+      });
+      const w = c1 - c0;
+      const v = converted
+        ? new Float32Array(got.bytes.buffer, got.bytes.byteOffset, got.bytes.byteLength / 4)
+        : new Float64Array(got.bytes.buffer, got.bytes.byteOffset, got.bytes.byteLength / 8);
+      assert.equal(v.length, (r1 - r0) * w);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) {
+          const want = converted ? Math.fround(r * 10_000 + c) : r * 10_000 + c;
+          if (v[(r - r0) * w + c - c0] !== want) {
+            assert.fail(
+              `block ${i} (${r0}:${r1}, ${c0}:${c1}) value (${r}, ${c}): ${
+                v[(r - r0) * w + c - c0]
+              }`,
+            );
+          }
+        }
+      }
+    }
+    assert.ok(await piecedReads() > before, "some blocks were read as pieces");
+  }, { memoryBytes: 1024 });
+});
