@@ -88,15 +88,7 @@ class ServiceClient:
         ring when given (the server this client connected to when it refuses the connection);
         the server's errors raise their classes."""
         data = msgpack.packb(body, use_bin_type=True)
-        headers = {"content-type": _MSGPACK, "accept": _MSGPACK}
-        http = self._http_of(runtime)
-        try:
-            res = http.send("POST", f"/services/{self.service}/{operation}", data, headers)
-        except ConnectionRefusedError:
-            # Only a refused connection is tried again: the request never arrived.
-            if http is self.http:
-                raise
-            res = self.http.send("POST", f"/services/{self.service}/{operation}", data, headers)
+        res = self._post(operation, data, {"content-type": _MSGPACK, "accept": _MSGPACK}, runtime)
         raw = res.read()
         return msgpack.unpackb(raw, raw=False) if raw else None
 
@@ -108,15 +100,20 @@ class ServiceClient:
         connection): the answer's content type and bytes; the server's errors raise."""
         headers = {"content-type": content_type, "accept": accept,
                    "content-length": str(sum(memoryview(p).nbytes for p in pieces))}
-        body = list(pieces)
+        res = self._post(operation, list(pieces), headers, runtime)
+        return res.getheader("content-type") or "", res.read()
+
+    def _post(self, operation: str, body: Any, headers: Dict[str, str],
+              runtime: Optional[int]) -> Any:
         http = self._http_of(runtime)
+        path = f"/services/{self.service}/{operation}"
         try:
-            res = http.send("POST", f"/services/{self.service}/{operation}", body, headers)
+            return http.send("POST", path, body, headers)
         except ConnectionRefusedError:
+            # Only a refused connection is tried again: the request never arrived.
             if http is self.http:
                 raise
-            res = self.http.send("POST", f"/services/{self.service}/{operation}", body, headers)
-        return res.getheader("content-type") or "", res.read()
+            return self.http.send("POST", path, body, headers)
 
     def _http_of(self, runtime: Optional[int]) -> Http:
         if runtime is None:
