@@ -91,6 +91,16 @@ const NOTHING = new Uint8Array(0);
  * next millisecond. An operation that completes on another thread (the
  * digest of nothing, about 40 µs) makes the event loop wait for it, and
  * that wait takes in the socket events that are ready.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nextTurn } from "./checksum.ts";
+ * let ran = false;
+ * setTimeout(() => ran = true, 0);
+ * while (!ran) await nextTurn(); // the timer gets its turn
+ * assert.ok(ran);
+ * ```
  */
 export async function nextTurn(): Promise<void> {
   await crypto.subtle.digest("SHA-1", NOTHING);
