@@ -10,6 +10,8 @@
  */
 
 import { crc32 } from "node:zlib";
+import type { TierSet } from "../tiers/tier_set.ts";
+import { pieceRuns } from "../transform/touched.ts";
 import { CHECKSUM_PIECE_BYTES, nextTurn, pieceChecksums } from "./checksum.ts";
 
 /** Bytes per checked piece: a 2-D block of a band of 8 KiB rows still skips most of each row. */
@@ -137,4 +139,87 @@ export class PieceSums {
     }
     return -1;
   }
+}
+
+/** Pieces of a copy read and checked (`readPieces`). */
+export interface PieceRead {
+  /** A buffer of the copy's size holding the pieces read; its other bytes are zero. */
+  readonly bytes: Uint8Array;
+  /** The first piece that did not match its checksum, when one did not. */
+  readonly bad?: number;
+}
+
+/**
+ * Reads the pieces of `key` that `marks` names (one mark per `PIECE_BYTES`)
+ * from the fastest tier of `tiers` holding it, into a fresh buffer of
+ * `byteLength` bytes (the pages it never touches cost nothing), about a MiB
+ * at a time with the event loop turning between, and checks each against
+ * `table`; undefined when that tier reads copies whole (read it whole then).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KIND_DEFAULTS, TierSet } from "../tiers/mod.ts";
+ * import { FileTier } from "../tiers/file_tier.ts";
+ * import { pieceChecksums } from "./checksum.ts";
+ * import { PIECE_BYTES, readPieces } from "./piece_sums.ts";
+ * await Deno.mkdir("tmp", { recursive: true });
+ * const dir = await Deno.makeTempDir({ dir: "tmp" });
+ * const spec = { name: "file", kind: "file", capacity: 1 << 24, ...KIND_DEFAULTS.file } as const;
+ * const tier = await FileTier.open("file", dir, 1 << 24);
+ * const tiers = new TierSet({ node: "n", tiers: [{ tier, spec }] });
+ * const bytes = new Uint8Array(4 * PIECE_BYTES).map((_, i) => i);
+ * const placed = { dataset: "d", version: 1, fragment: "f", bindings: {}, byteLength: bytes.byteLength, durable: false, consumers: [] };
+ * await tiers.store("k", bytes, placed);
+ * const read = await readPieces(tiers, "k", await pieceChecksums(bytes, PIECE_BYTES), bytes.byteLength, new Uint8Array([0, 0, 1, 0]));
+ * assert.equal(read?.bad, undefined);
+ * assert.deepEqual(read!.bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES), bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readPieces(
+  tiers: Pick<TierSet, "getRanges">,
+  key: string,
+  table: Uint32Array,
+  byteLength: number,
+  marks: Uint8Array,
+): Promise<PieceRead | undefined> {
+  if (table.length !== marks.length) return undefined;
+  const runs = pieceRuns(marks, PIECE_BYTES, byteLength);
+  const bytes = new Uint8Array(byteLength);
+  for (let i = 0, first = true; i < runs.length; first = false) {
+    let j = i;
+    for (let n = 0; j < runs.length && n < CHECKSUM_PIECE_BYTES; j++) n += runs[j]![1];
+    if (!first) await nextTurn();
+    if (!await tiers.getRanges(key, runs.slice(i, j), bytes)) return undefined;
+    i = j;
+  }
+  const bad = await PieceSums.firstBad(table, bytes, runs);
+  return bad < 0 ? { bytes } : { bytes, bad };
+}
+
+/**
+ * The marks of the pieces holding bytes `offset` to `end` (exclusive) of a
+ * copy of `byteLength` bytes, and how many they are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PIECE_BYTES, rangeMarks } from "./piece_sums.ts";
+ * const { marks, count } = rangeMarks(4 * PIECE_BYTES, PIECE_BYTES + 1, 2 * PIECE_BYTES + 1);
+ * assert.deepEqual([...marks], [0, 1, 1, 0]);
+ * assert.equal(count, 2);
+ * ```
+ */
+export function rangeMarks(
+  byteLength: number,
+  offset: number,
+  end: number,
+): { marks: Uint8Array; count: number } {
+  const marks = new Uint8Array(Math.ceil(byteLength / PIECE_BYTES));
+  if (end <= offset) return { marks, count: 0 };
+  const first = Math.floor(offset / PIECE_BYTES);
+  const last = Math.floor((end - 1) / PIECE_BYTES);
+  marks.fill(1, first, last + 1);
+  return { marks, count: last - first + 1 };
 }

@@ -10,22 +10,12 @@
 import type { TierSet } from "../tiers/tier_set.ts";
 import { parseStagedKey, stagedKey } from "../tiers/copy_keys.ts";
 import { type CheckedBytes, SharedReads } from "./shared_reads.ts";
-import { PIECE_BYTES, PIECED_MIN_BYTES, PieceSums } from "./piece_sums.ts";
-import { pieceRuns } from "../transform/touched.ts";
-import { CHECKSUM_PIECE_BYTES, nextTurn } from "./checksum.ts";
+import { PIECED_MIN_BYTES, type PieceRead, PieceSums, readPieces } from "./piece_sums.ts";
 
 /** What staged copies need of a node's tiers (reading parts of copies is optional). */
 export type StagedTiers =
   & Pick<TierSet, "get" | "delete">
   & Partial<Pick<TierSet, "getRanges" | "readsRanges">>;
-
-/** Pieces of a copy read and checked (`StagedCopies.readPieces`). */
-export interface PieceRead {
-  /** A buffer of the copy's size holding the pieces read; its other bytes are zero. */
-  readonly bytes: Uint8Array;
-  /** The first piece that did not match its checksum, when one did not. */
-  readonly bad?: number;
-}
 
 /**
  * The staged copies a node's tiers hold, by the copy key they stand beside.
@@ -147,24 +137,16 @@ export class StagedCopies {
     byteLength: number,
     marks: Uint8Array,
   ): Promise<PieceRead | undefined> {
-    const id = `${checksum}:${key}`;
-    const table = this.#sums.get(id);
-    if (table === undefined || table.length !== marks.length) return undefined;
-    if (this.#tiers.getRanges === undefined) return undefined;
-    const runs = pieceRuns(marks, PIECE_BYTES, byteLength);
-    // Untouched pages of a fresh buffer cost nothing: only the pieces read are faulted in.
-    const bytes = new Uint8Array(byteLength);
-    const where = this.#where(key, checksum);
-    // About a MiB of runs at a time, the event loop turning between them.
-    for (let i = 0, first = true; i < runs.length; first = false) {
-      let j = i;
-      for (let n = 0; j < runs.length && n < CHECKSUM_PIECE_BYTES; j++) n += runs[j]![1];
-      if (!first) await nextTurn();
-      if (!await this.#tiers.getRanges(where, runs.slice(i, j), bytes)) return undefined;
-      i = j;
-    }
-    const bad = await PieceSums.firstBad(table, bytes, runs);
-    return bad < 0 ? { bytes } : { bytes, bad };
+    const table = this.#sums.get(`${checksum}:${key}`);
+    const tiers = this.#tiers;
+    if (table === undefined || tiers.getRanges === undefined) return undefined;
+    return await readPieces(
+      { getRanges: tiers.getRanges.bind(tiers) },
+      this.#where(key, checksum),
+      table,
+      byteLength,
+      marks,
+    );
   }
 
   /**

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { ChecksumError } from "../errors.ts";
+import { PIECE_BYTES } from "../runtime/piece_sums.ts";
+import { FileTier } from "../tiers/file_tier.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
 
@@ -25,4 +28,55 @@ Deno.test("BlobStore.put() keeps a view of nearly all its buffer as it is, witho
   const got = await blobs.get(await blobs.put(value));
   assert.equal(got.buffer, body.buffer);
   assert.deepEqual(got, value);
+});
+
+Deno.test("BlobStore.get() of a range of a blob in a file reads and checks only the pieces holding it", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  try {
+    const spec = { name: "file", kind: "file", capacity: 1 << 26, ...KIND_DEFAULTS.file } as const;
+    const tier = await FileTier.open("file", dir, 1 << 26);
+    const tiers = new TierSet({ node: "n", tiers: [{ tier, spec }] });
+    const blobs = new BlobStore("hepnos", tiers, { durable: true });
+    const value = new Uint8Array(64 * PIECE_BYTES).map((_, i) => (i * 7) & 0xff);
+    const ref = await blobs.put(value);
+    const reads: number[] = [];
+    const getRanges = tiers.getRanges.bind(tiers);
+    tiers.getRanges = (key, runs, into) => {
+      for (const [, length] of runs) reads.push(length);
+      return getRanges(key, runs, into);
+    };
+    const range = { offset: 3 * PIECE_BYTES + 5, length: 2 * PIECE_BYTES };
+    assert.deepEqual(
+      await blobs.get(ref, range),
+      value.subarray(range.offset, range.offset + range.length),
+    );
+    assert.deepEqual(reads, [3 * PIECE_BYTES], "the three pieces holding the range, nothing else");
+    // A byte spoiled outside the range: the range still reads; the whole blob does not.
+    const [file] = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) =>
+      `${dir}/${e.name}`
+    );
+    const spoil = async (at: number) => {
+      using f = await Deno.open(file!, { read: true, write: true });
+      await f.seek(at, Deno.SeekMode.Start);
+      await f.write(new Uint8Array([~value[at]! & 0xff]));
+    };
+    await spoil(40 * PIECE_BYTES);
+    assert.deepEqual(
+      await blobs.get(ref, range),
+      value.subarray(range.offset, range.offset + range.length),
+    );
+    await assert.rejects(blobs.get(ref), ChecksumError);
+    // Inside the range: refused, naming the piece.
+    await spoil(4 * PIECE_BYTES + 1);
+    await assert.rejects(blobs.get(ref, range), (e: unknown) => {
+      assert.ok(e instanceof ChecksumError);
+      assert.match(e.message, new RegExp(`bytes ${4 * PIECE_BYTES}-${5 * PIECE_BYTES - 1} do not`));
+      return true;
+    });
+    // A range past half the blob is read whole (and refused whole here).
+    await assert.rejects(blobs.get(ref, { offset: 0, length: 40 * PIECE_BYTES }), ChecksumError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
