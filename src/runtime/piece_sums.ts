@@ -115,14 +115,17 @@ export class PieceSums {
   }
 
   /**
-   * The first piece of `runs` (byte runs starting on piece boundaries) whose
-   * bytes in `bytes` do not match `table`, or -1 when all match; the event
-   * loop gets a turn after each `CHECKSUM_PIECE_BYTES` checked.
+   * The first piece of `runs` (byte runs starting on piece boundaries, the
+   * last one ending at the copy's end or a piece boundary) whose bytes in
+   * `bytes` (byte `base` of the copy at index 0) do not match `table`, or -1
+   * when all match; the event loop gets a turn after each
+   * `CHECKSUM_PIECE_BYTES` checked.
    */
   static async firstBad(
     table: Uint32Array,
     bytes: Uint8Array,
     runs: readonly (readonly [number, number])[],
+    base = 0,
   ): Promise<number> {
     let done = 0;
     for (const [offset, length] of runs) {
@@ -132,8 +135,8 @@ export class PieceSums {
           await nextTurn();
         }
         const p = at / PIECE_BYTES;
-        const end = Math.min(at + PIECE_BYTES, bytes.byteLength);
-        if (crc32(bytes.subarray(at, end)) !== table[p]) return p;
+        const end = Math.min(at + PIECE_BYTES, offset + length);
+        if (crc32(bytes.subarray(at - base, end - base)) !== table[p]) return p;
         done += end - at;
       }
     }
@@ -151,10 +154,12 @@ export interface PieceRead {
 
 /**
  * Reads the pieces of `key` that `marks` names (one mark per `PIECE_BYTES`)
- * from the fastest tier of `tiers` holding it, into a fresh buffer of
- * `byteLength` bytes (the pages it never touches cost nothing), about a MiB
- * at a time with the event loop turning between, and checks each against
- * `table`; undefined when that tier reads copies whole (read it whole then).
+ * from the fastest tier of `tiers` holding it, about a MiB at a time with
+ * the event loop turning between, and checks each against `table`; undefined
+ * when that tier reads copies whole (read it whole then). The bytes land in
+ * a fresh buffer of the copy's `byteLength` (the pages never touched cost
+ * nothing) at their offsets, or, with `window` (a byte span of the copy
+ * holding every marked piece), in a buffer of that span alone.
  *
  * @example
  * ```ts
@@ -171,9 +176,13 @@ export interface PieceRead {
  * const bytes = new Uint8Array(4 * PIECE_BYTES).map((_, i) => i);
  * const placed = { dataset: "d", version: 1, fragment: "f", bindings: {}, byteLength: bytes.byteLength, durable: false, consumers: [] };
  * await tiers.store("k", bytes, placed);
- * const read = await readPieces(tiers, "k", await pieceChecksums(bytes, PIECE_BYTES), bytes.byteLength, new Uint8Array([0, 0, 1, 0]));
- * assert.equal(read?.bad, undefined);
- * assert.deepEqual(read!.bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES), bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES));
+ * const table = await pieceChecksums(bytes, PIECE_BYTES);
+ * const third = bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES);
+ * const read = await readPieces(tiers, "k", table, bytes.byteLength, new Uint8Array([0, 0, 1, 0]));
+ * assert.deepEqual(read!.bytes.subarray(2 * PIECE_BYTES, 3 * PIECE_BYTES), third);
+ * const window = { from: 2 * PIECE_BYTES, to: 3 * PIECE_BYTES };
+ * const alone = await readPieces(tiers, "k", table, bytes.byteLength, new Uint8Array([0, 0, 1, 0]), window);
+ * assert.deepEqual(alone!.bytes, third);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -183,18 +192,20 @@ export async function readPieces(
   table: Uint32Array,
   byteLength: number,
   marks: Uint8Array,
+  window?: { readonly from: number; readonly to: number },
 ): Promise<PieceRead | undefined> {
   if (table.length !== marks.length) return undefined;
   const runs = pieceRuns(marks, PIECE_BYTES, byteLength);
-  const bytes = new Uint8Array(byteLength);
+  const base = window?.from ?? 0;
+  const bytes = new Uint8Array((window?.to ?? byteLength) - base);
   for (let i = 0, first = true; i < runs.length; first = false) {
     let j = i;
     for (let n = 0; j < runs.length && n < CHECKSUM_PIECE_BYTES; j++) n += runs[j]![1];
     if (!first) await nextTurn();
-    if (!await tiers.getRanges(key, runs.slice(i, j), bytes)) return undefined;
+    if (!await tiers.getRanges(key, runs.slice(i, j), bytes, base)) return undefined;
     i = j;
   }
-  const bad = await PieceSums.firstBad(table, bytes, runs);
+  const bad = await PieceSums.firstBad(table, bytes, runs, base);
   return bad < 0 ? { bytes } : { bytes, bad };
 }
 

@@ -184,17 +184,16 @@ export class BlobStore {
     }
     if (!this.#remote(ref)) {
       const part = await this.#getPieces(ref, range.offset, end);
-      if (part !== undefined) return part.subarray(range.offset, end);
+      if (part !== undefined) return part;
     }
     const bytes = this.#remote(ref) ? await this.#fetchRemote(ref) : await this.#getLocal(ref);
     return bytes.subarray(range.offset, end);
   }
 
   /**
-   * The pieces holding bytes `offset` to `end` of a blob kept in a file,
-   * read and checked alone when they are at most half of it and their
-   * checksums are known (a buffer of the blob's size, zero elsewhere);
-   * undefined otherwise (read it whole).
+   * Bytes `offset` to `end` of a blob kept in a file, from the pieces holding
+   * them read and checked alone, when they are at most half of it and their
+   * checksums are known; undefined otherwise (read it whole).
    */
   async #getPieces(ref: BlobRef, offset: number, end: number): Promise<Uint8Array | undefined> {
     const key = this.#key(ref.id);
@@ -202,18 +201,21 @@ export class BlobStore {
     if (table === undefined || !this.#tiers.readsRanges(key)) return undefined;
     const { marks, count } = rangeMarks(ref.size, offset, end);
     if (2 * count > marks.length) return undefined;
-    const read = await readPieces(this.#tiers, key, table, ref.size, marks);
+    // Only the span of the pieces holding the range, read into a buffer of its own.
+    const from = Math.floor(offset / PIECE_BYTES) * PIECE_BYTES;
+    const to = Math.min(ref.size, Math.ceil(end / PIECE_BYTES) * PIECE_BYTES);
+    const read = await readPieces(this.#tiers, key, table, ref.size, marks, { from, to });
     if (read === undefined) return undefined;
     if (read.bad !== undefined) {
       const at = read.bad * PIECE_BYTES;
-      const found = crc32(read.bytes.subarray(at, at + PIECE_BYTES));
+      const found = crc32(read.bytes.subarray(at - from, at - from + PIECE_BYTES));
       throw new ChecksumError(key, table[read.bad]!, found, {
         message: `Checksum mismatch for '${key}': bytes ${at}-${
           at + PIECE_BYTES - 1
         } do not match the checksum of their piece`,
       });
     }
-    return read.bytes;
+    return read.bytes.subarray(offset - from, end - from);
   }
 
   /**

@@ -42,9 +42,9 @@ Deno.test("BlobStore.get() of a range of a blob in a file reads and checks only 
     const ref = await blobs.put(value);
     const reads: number[] = [];
     const getRanges = tiers.getRanges.bind(tiers);
-    tiers.getRanges = (key, runs, into) => {
+    tiers.getRanges = (key, runs, into, base) => {
       for (const [, length] of runs) reads.push(length);
-      return getRanges(key, runs, into);
+      return getRanges(key, runs, into, base);
     };
     const range = { offset: 3 * PIECE_BYTES + 5, length: 2 * PIECE_BYTES };
     assert.deepEqual(

@@ -181,6 +181,7 @@ export class DirectoryTier implements Tier {
     key: string,
     runs: readonly (readonly [number, number])[],
     into: Uint8Array,
+    base = 0,
   ): Promise<boolean> {
     if (!this.#sizes.has(key)) return false;
     let file: Deno.FsFile;
@@ -197,9 +198,17 @@ export class DirectoryTier implements Tier {
       for (const [offset, length] of runs) {
         file.seekSync(offset, Deno.SeekMode.Start);
         // A short file leaves the rest of the run as it was: its checksums say so.
-        for (let at = offset; at < offset + length;) {
-          const n = file.readSync(into.subarray(at, offset + length));
-          if (n === null) break;
+        const to = offset - base + length;
+        if (offset < base || to > into.byteLength) {
+          throw new RangeError(
+            `Bytes ${offset}-${
+              offset + length - 1
+            } of '${key}' do not fit a buffer of ${into.byteLength} bytes from byte ${base}`,
+          );
+        }
+        for (let at = offset - base; at < to;) {
+          const n = file.readSync(into.subarray(at, to));
+          if (n === null || n === 0) break;
           at += n;
         }
       }

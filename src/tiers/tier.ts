@@ -69,7 +69,8 @@ export interface Tier {
   get(key: string): Promise<Uint8Array | undefined>;
   /**
    * Reads byte runs (`[offset, length]`) of the copy under `key` into `into`
-   * at the same offsets, leaving its other bytes as they are; false when the
+   * at the same offsets less `base` (default 0: byte `offset` of the copy
+   * lands at `into[offset - base]`), leaving its other bytes as they are; false when the
    * tier does not hold it (optional: tiers that keep copies in files, where
    * reading part of a copy costs less than reading all of it). The reads may
    * hold the event loop: callers pass a MiB or so of runs at a time.
@@ -78,6 +79,7 @@ export interface Tier {
     key: string,
     runs: readonly (readonly [number, number])[],
     into: Uint8Array,
+    base?: number,
   ): Promise<boolean>;
   /** Removes a copy; returns whether it was held. */
   delete(key: string): Promise<boolean>;

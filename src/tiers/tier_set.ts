@@ -246,6 +246,7 @@ export class TierSet {
     key: string,
     runs: readonly (readonly [number, number])[],
     into: Uint8Array,
+    base = 0,
   ): Promise<boolean> {
     // A demotion may delete a copy between the index lookup and the read: look again.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -254,7 +255,7 @@ export class TierSet {
       for (const { tier, spec } of this.#tiers) {
         if (!h.tiers.has(spec.name)) continue;
         if (tier.getRanges === undefined) return false;
-        if (await tier.getRanges(key, runs, into)) {
+        if (await tier.getRanges(key, runs, into, base)) {
           this.#holdings.touch(h);
           return true;
         }

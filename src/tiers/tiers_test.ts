@@ -129,3 +129,25 @@ Deno.test("ShmTier.stagingPathOf() refuses ids that are not plain names", async 
     assert.throws(() => shm.stagingPathOf("../x"), RangeError);
   });
 });
+
+Deno.test("FileTier.getRanges() reads runs at their offsets, less a base, and refuses runs that do not fit", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  try {
+    const t = await FileTier.open("file", dir, 1 << 20);
+    const bytes = new Uint8Array(100).map((_, i) => i);
+    await t.put("k", bytes);
+    const whole = new Uint8Array(100);
+    assert.equal(await t.getRanges("k", [[10, 5], [90, 10]], whole), true);
+    assert.deepEqual([...whole.subarray(8, 16)], [0, 0, 10, 11, 12, 13, 14, 0]);
+    assert.deepEqual([...whole.subarray(90)], [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    const window = new Uint8Array(20);
+    assert.equal(await t.getRanges("k", [[40, 20]], window, 40), true);
+    assert.deepEqual(window, bytes.subarray(40, 60));
+    await assert.rejects(t.getRanges("k", [[40, 21]], window, 40), RangeError);
+    await assert.rejects(t.getRanges("k", [[30, 5]], window, 40), RangeError);
+    assert.equal(await t.getRanges("missing", [[0, 1]], window), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
