@@ -171,6 +171,34 @@ Deno.test("HEPnOS on a name server and three runtimes: every flow from any runti
     );
 
     await t.step(
+      "a processor's calls go to the runtime of its job straight, not through the one connected",
+      async () => {
+        // A job whose name hashes to runtime c, run from a client connected to a.
+        const job = [...Array(100).keys()].map((i) => `direct-${i}`)
+          .find((j) => a!.runtimeOfKey(new TextEncoder().encode(j)) === 2)!;
+        const posts = async () =>
+          await Promise.all(cluster.runtimes.map(async (p) => {
+            const text = await (await fetch(`${p.url}/metrics`)).text();
+            const line = text.split("\n").find((l) =>
+              l.startsWith("strata_http_request_duration_seconds_count{") &&
+              l.includes('route="/v1/services/:name/:operation"') && l.includes('method="POST"') &&
+              l.includes('status="200"')
+            );
+            return Number(line?.split(" ").at(-1) ?? 0);
+          }));
+        const spread = await a!.root().dataSet("spread");
+        const before = await posts();
+        const pep = new ParallelEventProcessor(a!, { job, rank: 0, ranks: 1, outputBatchSize: 16 });
+        let n = 0;
+        await pep.process(spread, () => void n++);
+        assert.equal(n, 48);
+        const after = await posts();
+        assert.deepEqual([after[0]! - before[0]!, after[1]! - before[1]!], [0, 0]);
+        assert.ok(after[2]! - before[2]! >= 4, "start and the batches, on c");
+      },
+    );
+
+    await t.step(
       "a runtime down: its targets' stores and its blobs are 503 naming it",
       async () => {
         await cluster.kill(2);

@@ -124,14 +124,21 @@ export class ServiceClient {
     return new ServiceClient(url, service, await probe.answer(res), options);
   }
 
-  /** Calls an operation with a msgpack body; the server's errors arrive as their classes. */
-  async call<T>(operation: string, body: unknown): Promise<T> {
-    const res = await this.#send(`${this.#base}/${operation}`, {
-      method: "POST",
+  /**
+   * Calls an operation with a msgpack body, on the runtime at `runtime` in
+   * ring order when given (as `sendTo` does: the connected server when that
+   * runtime refuses the connection); the server's errors arrive as their
+   * classes.
+   */
+  async call<T>(operation: string, body: unknown, runtime?: number): Promise<T> {
+    const init: ServiceRequest = {
       type: MSGPACK,
       accept: MSGPACK,
       body: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<ArrayBuffer>,
-    });
+    };
+    const res = runtime === undefined
+      ? await this.#send(`${this.#base}/${operation}`, { method: "POST", ...init })
+      : await this.sendTo(runtime, operation, init);
     return await this.answer<T>(res);
   }
 

@@ -631,15 +631,17 @@ class ParallelEventProcessor:
         """Calls ``fn(event, products)`` on this rank's share of the events of ``dataset``
         (``products``: the preloaded ones by (label, type), None where not stored);
         answers how many events it processed."""
+        # A job's loaders and cursors live on the runtime its name hashes to: asked there.
+        runtime = self.datastore.runtime_of_key(self.job.encode())
         self.datastore.call("processor_start", {
             "job": self.job, "dataset": dataset.uuid, "ranks": self.ranks,
             "inputBatchSize": self.input_batch_size,
-        })
+        }, runtime)
         processed = 0
         while True:
             got = self.datastore.call("processor_next", {
                 "job": self.job, "rank": self.rank, "n": self.output_batch_size,
-            })["items"]
+            }, runtime)["items"]
             if not got:
                 return processed
             events = [Event(self.datastore, *_parts(bytes(d))) for d in got]

@@ -11,6 +11,7 @@
 import { encode } from "@msgpack/msgpack";
 import { InternalError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
 import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
@@ -72,9 +73,17 @@ export class DataStore {
     return DataSet.root(this);
   }
 
-  /** Calls an operation with a msgpack body; the server's errors arrive as their classes. */
-  call<T>(operation: string, body: unknown): Promise<T> {
-    return this.#client.call<T>(operation, body);
+  /**
+   * Calls an operation with a msgpack body (on the runtime at `runtime` in
+   * ring order when given); the server's errors arrive as their classes.
+   */
+  call<T>(operation: string, body: unknown, runtime?: number): Promise<T> {
+    return this.#client.call<T>(operation, body, runtime);
+  }
+
+  /** The runtime (index in ring order) of the target `key` hashes to. */
+  runtimeOfKey(key: Uint8Array): number {
+    return this.#client.runtimeOf(this.ring.targetOf(hash32(key)));
   }
 
   /**

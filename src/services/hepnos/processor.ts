@@ -65,19 +65,21 @@ export class ParallelEventProcessor {
     fn: (event: Event, products: ProductCache) => unknown,
   ): Promise<{ processed: number }> {
     const o = this.#options;
+    // A job's loaders and cursors live on the runtime its name hashes to: asked there straight.
+    const runtime = this.#store.runtimeOfKey(new TextEncoder().encode(o.job));
     await this.#store.call("processor_start", {
       job: o.job,
       dataset: dataset.uuid,
       ranks: o.ranks,
       inputBatchSize: o.inputBatchSize ?? 16,
-    });
+    }, runtime);
     let processed = 0;
     for (;;) {
       const { items } = await this.#store.call<{ items: Uint8Array[] }>("processor_next", {
         job: o.job,
         rank: o.rank,
         n: o.outputBatchSize ?? 16,
-      });
+      }, runtime);
       if (items.length === 0) return { processed };
       const events = items.map((d) => new Event(this.#store, decodeItem(d)));
       const caches = await this.#load(events);
