@@ -416,3 +416,38 @@ Deno.test("HEPnOS load_bytes answers products of mixed sizes, absent ones and em
     await server.stop();
   }
 });
+
+Deno.test("HEPnOS on a runtime whose products live in files: a range of a large product reads only the pieces holding it", async () => {
+  const server = await startServer({
+    extra: "tiers:\n  - { name: file, kind: file, capacity: 1GiB }\n" +
+      "services:\n  hepnos: { targets: 2, durable: true }\n",
+  });
+  const pieced = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(/^strata_copy_piece_reads_total (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  try {
+    const store = await DataStore.connect(server.url);
+    const ev = await (await (await (await store.root().createDataSet("big")).createRun(1n))
+      .createSubRun(1n)).createEvent(1n);
+    const big = new Float64Array(1 << 19).map((_, i) => i * 0.5); // 4 MiB
+    assert.equal(await ev.storeArray("big", big), true);
+    const before = await pieced();
+    const got = await ev.load("big", "Float64Array", { offset: 8 * 300_000, length: 8 * 4 });
+    assert.deepEqual([...new Float64Array(got!.slice().buffer)], [
+      150_000,
+      150_000.5,
+      150_001,
+      150_001.5,
+    ]);
+    assert.equal(await pieced(), before + 1, "one read of the pieces holding the range");
+    await assert.rejects(
+      ev.load("big", "Float64Array", { offset: 4 << 20, length: 8 }),
+      /Invalid range 4194304\.\.4194312 of product 'big': it holds 4194304 bytes/,
+    );
+    // The whole product still reads, checked whole.
+    assert.deepEqual(await ev.loadArray("big", Float64Array), big);
+  } finally {
+    await server.stop();
+  }
+});

@@ -74,11 +74,11 @@ export const metrics = {
     help: "Bytes written by copy plans (reshapes between layouts) on this runtime",
     registers,
   }),
-  /** Reads of copies held in files that read only the pieces an attach needs. */
+  /** Reads of copies (or service blobs) held in files that read only the pieces needed. */
   piecedReads: new Counter({
     name: "strata_copy_piece_reads_total",
     help:
-      "Reads of copies on file-backed tiers that read and checked only the pieces an attach needed",
+      "Reads of copies or service blobs on file-backed tiers that read and checked only the pieces an attach or a range needed",
     registers,
   }),
   /** Payload bytes over the data plane, by direction. */

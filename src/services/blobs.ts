@@ -21,6 +21,7 @@ import {
   readPieces,
 } from "../runtime/piece_sums.ts";
 import { blobKey } from "../tiers/copy_keys.ts";
+import { metrics } from "../observe/mod.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
@@ -206,6 +207,7 @@ export class BlobStore {
     const to = Math.min(ref.size, Math.ceil(end / PIECE_BYTES) * PIECE_BYTES);
     const read = await readPieces(this.#tiers, key, table, ref.size, marks, { from, to });
     if (read === undefined) return undefined;
+    metrics.piecedReads.inc();
     if (read.bad !== undefined) {
       const at = read.bad * PIECE_BYTES;
       const found = crc32(read.bytes.subarray(at - from, at - from + PIECE_BYTES));

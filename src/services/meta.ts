@@ -112,6 +112,51 @@ export class ServiceMeta {
     return e.value === null ? undefined : await this.#bytes(e.value as Stored);
   }
 
+  /**
+   * Bytes `start` to `start + length` (default: to its end) of the value of
+   * `key`, with the value's size; undefined when absent. A value kept in a
+   * blob is read for the range alone (from a file, only the pieces holding
+   * it: `BlobStore.get`); a value held in KV itself comes whole too
+   * (`whole`). A range outside the value answers its size and no bytes, for
+   * the caller to refuse.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+   * import { BlobStore } from "./blobs.ts";
+   * import { ServiceMeta } from "./meta.ts";
+   * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
+   * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
+   * using kv = await Deno.openKv(":memory:");
+   * const meta = new ServiceMeta(kv, "notes", new BlobStore("notes", tiers, { durable: false }));
+   * await meta.write([{ type: "set", key: ["a"], value: new Uint8Array([1, 2, 3, 4]) }]);
+   * const got = await meta.getRange(["a"], 1, 2);
+   * assert.deepEqual([got?.size, got?.bytes], [4, new Uint8Array([2, 3])]);
+   * assert.equal((await meta.getRange(["a"], 3, 2))?.bytes, undefined);
+   * assert.equal(await meta.getRange(["b"], 0), undefined);
+   * ```
+   */
+  async getRange(
+    key: Deno.KvKey,
+    start: number,
+    length?: number,
+  ): Promise<{ size: number; bytes?: Uint8Array; whole?: Uint8Array } | undefined> {
+    const e = (await this.#kv.getMany([this.#full(key)]))[0]!;
+    if (e.value === null) return undefined;
+    const v = e.value as Stored;
+    const size = v instanceof Uint8Array ? v.byteLength : v.blob.size;
+    const end = length === undefined ? size : start + length;
+    if (v instanceof Uint8Array) {
+      // Held in KV itself: the whole value came with the read.
+      return start < 0 || end > size || end < start
+        ? { size, whole: v }
+        : { size, bytes: v.subarray(start, end), whole: v };
+    }
+    if (start < 0 || end > size || end < start) return { size };
+    return { size, bytes: await this.blobs.get(v.blob, { offset: start, length: end - start }) };
+  }
+
   /** The values of `keys`, in order (undefined where absent). */
   async getMany(keys: readonly Deno.KvKey[]): Promise<(Uint8Array | undefined)[]> {
     // Deno KV reads at most 10 keys per getMany; the groups of 10, and the

@@ -406,19 +406,45 @@ export class HepnosStore {
     const missed: number[] = [];
     const keys: Deno.KvKey[] = [];
     const cacheKeys: (string | undefined)[] = [];
+    // Ranges of products not in memory are read alone: from a blob in a
+    // file, only the pieces holding them (a few elements of a large array).
+    const ranged: Promise<void>[] = [];
+    // Whole products from memory whose range is cut at the end.
+    const cut = new Set<number>();
     products.forEach((p, i) => {
       decodeItem(p.item);
       const t = productTarget(p.item, this.#ring);
       const key = productKey(p.item, p.label, p.type);
       const c = this.#cached(t) ? cacheKeyOf(key) : undefined;
       const hit = c === undefined ? undefined : this.#cache.get(c);
-      if (hit !== undefined) values[i] = hit;
-      else {
+      const range = p.offset !== undefined || p.length !== undefined;
+      if (hit !== undefined) {
+        values[i] = hit;
+        if (range) cut.add(i);
+      } else if (range) {
+        const start = p.offset ?? 0;
+        ranged.push(
+          this.#meta.getRange(["prod", t, key], start, p.length).then((got) => {
+            if (got === undefined) return;
+            // A small product held in KV came whole: kept for next time, as whole loads are.
+            if (got.whole !== undefined && c !== undefined) this.#cache.fill(c, got.whole, since);
+            if (got.bytes === undefined) {
+              const end = p.length === undefined ? got.size : start + p.length;
+              throw new InvalidRequestError(
+                `Invalid range ${start}..${end} of product '${p.label}': it holds ${got.size} bytes`,
+                { fields: { label: p.label, offset: start, end, size: got.size } },
+              );
+            }
+            values[i] = got.bytes;
+          }),
+        );
+      } else {
         missed.push(i);
         keys.push(["prod", t, key]);
         cacheKeys.push(c);
       }
     });
+    await Promise.all(ranged);
     if (missed.length > 0) {
       const read = await this.#meta.getMany(keys);
       read.forEach((v, j) => {
@@ -429,7 +455,7 @@ export class HepnosStore {
     }
     return values.map((v, i) => {
       const p = products[i]!;
-      if (v === undefined || (p.offset === undefined && p.length === undefined)) return v;
+      if (v === undefined || !cut.has(i)) return v;
       const start = p.offset ?? 0;
       const end = p.length === undefined ? v.length : start + p.length;
       if (start < 0 || end > v.length || end < start) {
