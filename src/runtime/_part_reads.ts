@@ -38,7 +38,8 @@ export async function readNeeded(
 ): Promise<NeededBytes | undefined> {
   const { staged } = core;
   let pieced = false;
-  if (layout.byteLength >= PIECED_MIN_BYTES) {
+  // A copy wanted whole (the same layout object) is read whole: no plan to walk.
+  if (want !== layout && layout.byteLength >= PIECED_MIN_BYTES) {
     const marks = touchedPieces(core.plans.plan([layout], want), 0, PIECE_BYTES);
     let touched = 0;
     for (const m of marks) touched += m;

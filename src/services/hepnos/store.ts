@@ -444,15 +444,17 @@ export class HepnosStore {
         cacheKeys.push(c);
       }
     });
-    await Promise.all(ranged);
-    if (missed.length > 0) {
-      const read = await this.#meta.getMany(keys);
-      read.forEach((v, j) => {
-        values[missed[j]!] = v;
-        const c = cacheKeys[j];
-        if (v !== undefined && c !== undefined) this.#cache.fill(c, v, since);
-      });
-    }
+    // The ranges and the whole products are read at once.
+    const whole = missed.length === 0
+      ? Promise.resolve()
+      : this.#meta.getMany(keys).then((read) =>
+        read.forEach((v, j) => {
+          values[missed[j]!] = v;
+          const c = cacheKeys[j];
+          if (v !== undefined && c !== undefined) this.#cache.fill(c, v, since);
+        })
+      );
+    await Promise.all([...ranged, whole]);
     return values.map((v, i) => {
       const p = products[i]!;
       if (v === undefined || !cut.has(i)) return v;
