@@ -222,6 +222,75 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
     );
 
     await t.step(
+      "WriteBatch over an AsyncEngine: sends run in the background, errors land in the engine",
+      async () => {
+        const ds = await root.createDataSet("batched-async");
+        const engine = new AsyncEngine({ maxInFlight: 3 });
+        // What runs at once: creates one after the other, products sends side by side.
+        const traced = await DataStore.connect(server.url);
+        const running = { create: 0, store: 0 };
+        const most = { create: 0, store: 0 };
+        const trace = <T>(kind: "create" | "store", run: () => Promise<T>) => async () => {
+          most[kind] = Math.max(most[kind], ++running[kind]);
+          try {
+            return await run();
+          } finally {
+            running[kind]--;
+          }
+        };
+        const call = traced.call.bind(traced);
+        traced.call = <T>(op: string, body: unknown, runtime?: number) =>
+          op === "create"
+            ? trace("create", () => call<T>(op, body, runtime))()
+            : call<T>(op, body, runtime);
+        const storeProducts = traced.storeProducts.bind(traced);
+        traced.storeProducts = (products) => trace("store", () => storeProducts(products))();
+        // Size 1: a subrun's create and its events' travel in separate requests at once.
+        for (const size of [1, 4]) {
+          const run = await ds.createRun(BigInt(size));
+          const batch = new WriteBatch(traced, { maxBatchSize: size, async: engine });
+          // Subruns and their events in the same batch: creates keep their order across requests.
+          for (let s = 0n; s < 4n; s++) {
+            const sub = await run.createSubRun(s, { batch });
+            for (let e = 0n; e < 9n; e++) {
+              const ev = await sub.createEvent(e, { batch });
+              await ev.storeJson("n", "u64", Number(s * 100n + e), { batch });
+            }
+          }
+          await batch.close();
+          assert.equal(engine.errors.length, 0, String(engine.errors[0]));
+          for (let s = 0n; s < 4n; s++) {
+            const sub = await run.subRun(s);
+            const events = await numbers(sub.events());
+            assert.deepEqual(events, [...Array(9).keys()].map(BigInt));
+            for (const e of events) {
+              const ev = await sub.event(e);
+              assert.equal(await ev.loadJson<number>("n", "u64"), Number(s * 100n + e));
+            }
+          }
+        }
+        assert.equal(most.create, 1);
+        assert.ok(most.store > 1, `at most ${most.store} products send at once`);
+        const run = await ds.run(4n);
+        const batch = new WriteBatch(store, { maxBatchSize: 4, async: engine });
+        // A product of an event that does not exist: the send fails in the engine, not in flush.
+        const sub0 = await run.subRun(0n);
+        const ev0 = await sub0.event(0n);
+        const ghost =
+          new (ev0.constructor as typeof import("../src/services/hepnos/items.ts").Event)(
+            store,
+            { ...ev0.item, event: 999n },
+          );
+        await ghost.storeJson("n", "u64", 1, { batch });
+        await batch.close();
+        assert.equal(engine.errors.length, 1);
+        const failed = engine.errors[0];
+        assert.ok(failed instanceof NotFoundError, String(failed));
+        await assert.rejects(sub0.createEvent(50n, { batch }), InvalidRequestError);
+      },
+    );
+
+    await t.step(
       "ParallelEventProcessor: every event once for 1, T-1, T and 2T+1 ranks",
       async () => {
         const ds = await root.createDataSet("pep");

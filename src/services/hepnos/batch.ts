@@ -28,6 +28,15 @@ export interface QueuedProduct {
 export interface WriteBatchOptions {
   /** Writes a target's queue holds before it is sent (default 128, as HEPnOS). */
   readonly maxBatchSize?: number;
+  /**
+   * Sends queues in the background through this engine (HEPnOS's
+   * `WriteBatch(async_engine)`): the write that fills a queue waits only
+   * while the engine runs `maxInFlight` operations, several products sends
+   * travel at once, and their errors land in the engine's `errors` instead
+   * of throwing. Creates are still sent one request after the other, and a
+   * products send waits for the creates queued before it.
+   */
+  readonly async?: AsyncEngine;
 }
 
 const ORDER = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
@@ -37,7 +46,10 @@ const ORDER = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
  * be created in the same batch); a product already stored is not an error
  * (HEPnOS ignores KEY_EXISTS in batches); other errors throw from the call
  * that sends them (`flush()`, `close()`, or the write that filled a queue).
- * At most `maxBatchSize` writes per target are held: bounded memory.
+ * At most `maxBatchSize` writes per target are held: bounded memory. With
+ * an async engine, sends run in the background, at most the engine's
+ * `maxInFlight` at once; `flush()` and `close()` wait for them, and their
+ * errors are in the engine's `errors`.
  *
  * @example
  * ```ts ignore
@@ -51,10 +63,15 @@ const ORDER = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
 export class WriteBatch {
   readonly #store: DataStore;
   readonly #max: number;
+  readonly #engine: AsyncEngine | undefined;
   readonly #creates = new Map<number, Uint8Array[]>();
   readonly #products = new Map<number, QueuedProduct[]>();
   #pendingCreates = 0;
   #chain: Promise<unknown> = Promise.resolve();
+  /** With an engine: the last creates send (each waits for the one before). */
+  #createsSent: Promise<unknown> = Promise.resolve();
+  /** With an engine: the sends still running. */
+  readonly #sending = new Set<Promise<unknown>>();
   #closed = false;
 
   /** A batch writing to `store`. */
@@ -65,6 +82,7 @@ export class WriteBatch {
     }
     this.#store = store;
     this.#max = max;
+    this.#engine = options.async;
   }
 
   /** Queues the create of the item `descriptor`. */
@@ -89,11 +107,12 @@ export class WriteBatch {
     if (q.length >= this.#max) await this.#serial(() => this.#sendProducts(t));
   }
 
-  /** Sends every queue. */
+  /** Sends every queue (and, with an engine, waits for every send this batch started). */
   flush(): Promise<void> {
     return this.#serial(async () => {
       await this.#sendCreates();
       for (const t of [...this.#products.keys()]) await this.#sendProducts(t);
+      while (this.#sending.size > 0) await Promise.allSettled([...this.#sending]);
     });
   }
 
@@ -126,7 +145,11 @@ export class WriteBatch {
     this.#creates.clear();
     this.#pendingCreates = 0;
     all.sort((a, b) => ORDER[kindOf(decodeItem(a))] - ORDER[kindOf(decodeItem(b))]);
-    await this.#store.call("create", { items: all });
+    const send = () => this.#store.call("create", { items: all });
+    if (this.#engine === undefined) return void await send();
+    // A child's create may follow its parent's in the next request: one at a time.
+    const before = this.#createsSent.catch(() => {});
+    this.#createsSent = (await this.#background(() => before.then(send))).running;
   }
 
   async #sendProducts(target: number): Promise<void> {
@@ -134,7 +157,27 @@ export class WriteBatch {
     if (q === undefined || q.length === 0) return;
     this.#products.delete(target);
     await this.#sendCreates();
-    await this.#store.storeProducts(q);
+    if (this.#engine === undefined) return void await this.#store.storeProducts(q);
+    // After the creates queued before these products, whichever way those went.
+    const creates = this.#createsSent.catch(() => {});
+    await this.#background(() => creates.then(() => this.#store.storeProducts(q)));
+  }
+
+  /**
+   * Starts `op` in the engine once it has room; resolves, once started, to
+   * the running operation (its error stays in the engine's `errors`).
+   */
+  async #background(op: () => Promise<unknown>): Promise<{ running: Promise<unknown> }> {
+    let running: Promise<unknown> = Promise.resolve();
+    await this.#engine!.submit(() => {
+      running = op();
+      const tracked: Promise<unknown> = running.catch(() => {}).finally(() =>
+        this.#sending.delete(tracked)
+      );
+      this.#sending.add(tracked);
+      return running;
+    });
+    return { running };
   }
 }
 
