@@ -182,12 +182,18 @@ export class Publisher {
   async #commitIfComplete(a: Admitted): Promise<PublishResult> {
     const { d, v } = a;
     const full = complete(d, v, a.layout);
-    if (!full || v.state !== "open" || v.committing || v.retiring) return { committed: false };
+    if (!full || v.state !== "open" || v.committing || v.retiring || v.commitQueued) {
+      return { committed: false };
+    }
+    // The writes of a version's blocks land together: each would see it
+    // complete, and all but one commit would fail (bench/commit_bench.ts).
+    v.commitQueued = true;
     try {
       const { retired } = await this.#commits.commit(d.record.name, v.version);
       return retired.length === 0 ? { committed: true } : { committed: true, retired };
     } catch (e) {
-      // A publish completing the same version, or an explicit commit, won the race.
+      v.commitQueued = false;
+      // An explicit commit won the race.
       if (e instanceof ConflictError || e instanceof NotFoundError) return { committed: false };
       throw e;
     }

@@ -46,6 +46,11 @@ export interface VersionEntry {
   state: VersionState;
   /** Set while a commit of it runs: publishes into it are refused. */
   committing: boolean;
+  /**
+   * Set once a publish that completed it has queued its commit: the other
+   * publishes whose writes landed with it do not queue it again.
+   */
+  commitQueued: boolean;
   /** Set while a commit of a newer version retires it: publishes are refused. */
   retiring: boolean;
   /** When it was committed, ms since the epoch. */
@@ -369,6 +374,7 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     version: n,
     state: "open",
     committing: false,
+    commitQueued: false,
     retiring: false,
     stored: false,
     stamp: null,

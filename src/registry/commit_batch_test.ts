@@ -41,6 +41,35 @@ Deno.test("publishFragment() of whole versions in flight together commits them i
   });
 });
 
+Deno.test("publishFragment() of the blocks of versions in flight together: each version commits once, in order", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 3 });
+    const seen: number[] = [];
+    reg.onCommit((_dataset, version) => seen.push(version));
+    // Four row blocks per version, all in flight at once: their writes land together.
+    const answers = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => Promise.all([0, 2, 4, 6].map((r) => reg.publishFragment(rows(r, r + 2, i + 1)))),
+      ),
+    );
+    for (const [i, blocks] of answers.entries()) {
+      assert.equal(blocks.filter((b) => b.committed).length, 1, `version ${i + 1}`);
+    }
+    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i + 1));
+    // A version completed while an explicit commit of it runs commits once too.
+    const last = [0, 2, 4].map((r) => reg.publishFragment(rows(r, r + 2, 31)));
+    await Promise.all(last);
+    const both = await Promise.allSettled([
+      reg.publishFragment(rows(6, 8, 31)),
+      reg.commitVersion("grid", 31),
+    ]);
+    assert.equal(both.filter((r) => r.status === "fulfilled").length >= 1, true);
+    assert.equal((await reg.describeDataset("grid")).latest, 31);
+    assert.deepEqual(seen.slice(-2), [30, 31]);
+  });
+});
+
 Deno.test("commitVersion() calls of one batch fail one by one: a bad commit does not fail its neighbours", async () => {
   await withRegistry(async (reg) => {
     await reg.createDataset({ name: "grid", description: GRID, retention: 3 });
