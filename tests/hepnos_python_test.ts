@@ -32,6 +32,7 @@ for (const overwrite of [false, true]) {
         "ok events",
         "ok products",
         "ok write-batch",
+        "ok async-engine",
         "ok interop",
         "ok errors",
       ]);

@@ -139,6 +139,65 @@ assert walked == list(range(300)) and prefetcher.held == 0
 raises(ValueError, hepnos.WriteBatch, store, 0)
 print("ok write-batch")
 
+# WriteBatch over an AsyncEngine: requests on the engine's threads, creates one after the
+# other, products requests side by side, errors in the engine.
+import threading  # noqa: E402
+
+counts = {"create": 0, "store": 0}
+most = {"create": 0, "store": 0}
+guard = threading.Lock()
+
+
+def traced(kind, fn):
+    def run(*args):
+        with guard:
+            counts[kind] += 1
+            most[kind] = max(most[kind], counts[kind])
+        try:
+            return fn(*args)
+        finally:
+            with guard:
+                counts[kind] -= 1
+    return run
+
+
+async_store = hepnos.DataStore.connect(url)
+plain_call = async_store.call
+async_store.call = lambda op, body, runtime=None: (
+    traced("create", plain_call)(op, body, runtime) if op == "create" else plain_call(op, body, runtime))
+async_store.store_products = traced("store", async_store.store_products)
+engine = hepnos.AsyncEngine(max_in_flight=4)
+aw_ds = root.create_dataset("batched-async")
+for size in [1, 8]:
+    with hepnos.WriteBatch(async_store, max_batch_size=size, engine=engine) as batch:
+        run = aw_ds.create_run(size, batch=batch)
+        for s in range(3):
+            sub = run.create_subrun(s, batch=batch)
+            for n in range(12):
+                sub.create_event(n, batch=batch).store_json("n", "u64", 100 * s + n, batch=batch)
+    assert engine.errors == [], engine.errors
+    for s in range(3):
+        sub = aw_ds.run(size).subrun(s)
+        assert [e.number for e in sub.events()] == list(range(12))
+        assert [sub.event(n).load_json("n", "u64") for n in range(12)] == [100 * s + n for n in range(12)]
+assert most["create"] == 1, most
+assert most["store"] > 1, most
+# Stores and creates through the engine alone; a product of an event that does not exist
+# fails there, not in the caller.
+sub = aw_ds.run(8).subrun(0)
+for n in range(12, 20):
+    sub.create_event(n, engine=engine)
+engine.wait(timeout=30)
+for n in range(12, 20):
+    sub.event(n).store("x", "bytes", b"x", engine=engine)
+hepnos.Event(store, sub._uuid, sub._run, sub._subrun, 999).store("x", "bytes", b"x", engine=engine)
+engine.wait(timeout=30)
+assert len(engine.errors) == 1 and isinstance(engine.errors[0], strata.NotFoundError), engine.errors
+assert all(sub.event(n).load("x", "bytes") == b"x" for n in range(12, 20))
+engine.close()
+raises(ValueError, hepnos.AsyncEngine, 0)
+print("ok async-engine")
+
 # Products shared with the TypeScript client (it stored `ts` before and reads `py` after).
 interop = root.create_dataset("interop").create_run(1).create_subrun(1).create_event(1)
 assert np.array_equal(interop.load_array("ts", np.float64), np.array([1.5, 2.5, 3.5]))

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._service import ServiceClient
 from .errors import NotFoundError
@@ -138,26 +142,31 @@ class Item:
     def __hash__(self) -> int:
         return hash(self.descriptor)
 
-    def store(self, label: str, type_: str, value: Any, *, batch: Optional["WriteBatch"] = None) -> bool:
+    def store(self, label: str, type_: str, value: Any, *, batch: Optional["WriteBatch"] = None,
+              engine: Optional["AsyncEngine"] = None) -> bool:
         """Stores ``value`` (bytes-like) as product (label, type); True when stored, False when
-        one was stored before and the service keeps the first. In a batch: True once queued."""
+        one was stored before and the service keeps the first. In a batch: True once queued;
+        through an engine: True once started (its error lands in ``engine.errors``)."""
         if batch is not None:
             batch.store(self.descriptor, label, type_, value)
+            return True
+        if engine is not None:
+            engine.submit(self.datastore.store_products, [(self.descriptor, label, type_, bytes(value))])
             return True
         return self.datastore.store_products([(self.descriptor, label, type_, value)])[0]
 
     def store_array(self, label: str, array: Any, start: int = 0, end: Optional[int] = None, *,
-                    batch: Optional["WriteBatch"] = None) -> bool:
+                    batch: Optional["WriteBatch"] = None, engine: Optional["AsyncEngine"] = None) -> bool:
         """Stores elements ``start`` to ``end`` of a 1-D numpy array (HEPnOS's ``store(label,
         vector, start, end)``), typed by its dtype (``array_type``)."""
         import numpy as np
         a = np.ascontiguousarray(np.asarray(array).reshape(-1)[start:end])
-        return self.store(label, array_type(a.dtype), a.tobytes(), batch=batch)
+        return self.store(label, array_type(a.dtype), a.tobytes(), batch=batch, engine=engine)
 
     def store_json(self, label: str, type_: str, value: Any, *,
-                   batch: Optional["WriteBatch"] = None) -> bool:
+                   batch: Optional["WriteBatch"] = None, engine: Optional["AsyncEngine"] = None) -> bool:
         """Stores a JSON value as product (label, type)."""
-        return self.store(label, type_, json.dumps(value).encode(), batch=batch)
+        return self.store(label, type_, json.dumps(value).encode(), batch=batch, engine=engine)
 
     def load(self, label: str, type_: str, *, offset: Optional[int] = None,
              length: Optional[int] = None, prefetcher: Optional["Prefetcher"] = None) -> Optional[bytes]:
@@ -194,9 +203,12 @@ class Item:
 
     # Children (runs, subruns, events), numbered, in numeric order.
 
-    def _create_child(self, child: "Item", batch: Optional["WriteBatch"]) -> None:
+    def _create_child(self, child: "Item", batch: Optional["WriteBatch"],
+                      engine: Optional["AsyncEngine"] = None) -> None:
         if batch is not None:
             batch.create(child.descriptor)
+        elif engine is not None:
+            engine.submit(self.datastore.call, "create", {"items": [child.descriptor]})
         else:
             self.datastore.call("create", {"items": [child.descriptor]})
 
@@ -304,10 +316,11 @@ class DataSet(Item):
                 return
             start = page[-1].name
 
-    def create_run(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "Run":
+    def create_run(self, n: int, *, batch: Optional["WriteBatch"] = None,
+                   engine: Optional["AsyncEngine"] = None) -> "Run":
         """Creates run ``n`` (idempotent)."""
         run = Run(self.datastore, self.uuid, _u64(n, "run"))
-        self._create_child(run, batch)
+        self._create_child(run, batch, engine)
         return run
 
     def run(self, n: int) -> "Run":
@@ -370,10 +383,11 @@ class Run(Item):
         """Its number."""
         return self._run
 
-    def create_subrun(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "SubRun":
+    def create_subrun(self, n: int, *, batch: Optional["WriteBatch"] = None,
+                      engine: Optional["AsyncEngine"] = None) -> "SubRun":
         """Creates subrun ``n`` (idempotent)."""
         sub = SubRun(self.datastore, self._uuid, self._run, _u64(n, "subrun"))
-        self._create_child(sub, batch)
+        self._create_child(sub, batch, engine)
         return sub
 
     def subrun(self, n: int) -> "SubRun":
@@ -423,10 +437,11 @@ class SubRun(Item):
         """Its run's number."""
         return self._run
 
-    def create_event(self, n: int, *, batch: Optional["WriteBatch"] = None) -> "Event":
+    def create_event(self, n: int, *, batch: Optional["WriteBatch"] = None,
+                     engine: Optional["AsyncEngine"] = None) -> "Event":
         """Creates event ``n`` (idempotent)."""
         ev = Event(self.datastore, self._uuid, self._run, self._subrun, _u64(n, "event"))
-        self._create_child(ev, batch)
+        self._create_child(ev, batch, engine)
         return ev
 
     def event(self, n: int) -> "Event":
@@ -486,16 +501,28 @@ class WriteBatch:
     """Creates and stores queued and sent together (HEPnOS's ``WriteBatch``): creates at
     ``max_batch_size`` items, products at ``max_batch_size`` per request, on ``flush()`` and
     when the ``with`` block ends. Creates go before the products queued with them; a
-    product already stored (and kept) is not an error, as in HEPnOS."""
+    product already stored (and kept) is not an error, as in HEPnOS.
 
-    def __init__(self, datastore: DataStore, max_batch_size: int = 128):
+    With an ``engine`` (HEPnOS's ``WriteBatch(async_engine)``), full queues are sent in the
+    background on the engine's threads: the write that fills a queue waits only while the
+    engine is full, several products requests travel at once, creates still go one request
+    after the other (a subrun and its events may fill two requests) and each products request
+    after the creates queued before it; ``flush()`` waits for the batch's requests, whose
+    errors land in ``engine.errors`` instead of raising."""
+
+    def __init__(self, datastore: DataStore, max_batch_size: int = 128, *,
+                 engine: Optional["AsyncEngine"] = None):
         if not isinstance(max_batch_size, int) or not 1 <= max_batch_size <= 10_000:
             raise ValueError(f"max_batch_size must be an integer from 1 to 10000, found {max_batch_size!r}")
         self.datastore = datastore
         self.max_batch_size = max_batch_size
+        self.engine = engine
         self._creates: List[bytes] = []
         self._products: List[Tuple[bytes, str, str, bytes]] = []
         self._closed = False
+        # With an engine: the last creates request, and the requests still running.
+        self._creates_sent: Optional[Future] = None
+        self._sending: List[Future] = []
 
     def __enter__(self) -> "WriteBatch":
         return self
@@ -519,10 +546,16 @@ class WriteBatch:
             self._send_creates()
             self._send_products()
 
-    def flush(self) -> None:
-        """Sends everything queued."""
+    def flush(self, timeout: float = 600.0) -> None:
+        """Sends everything queued; with an engine, waits for the batch's requests (at most
+        ``timeout`` seconds: ``TimeoutError`` past it)."""
         self._send_creates()
         self._send_products()
+        if self._sending:
+            _, running = wait_futures(self._sending, timeout=timeout)
+            self._sending = list(running)
+            if running:
+                raise TimeoutError(f"Write batch still sends {len(running)} requests after {timeout} s")
 
     def close(self) -> None:
         """Sends everything queued; further writes raise."""
@@ -537,13 +570,119 @@ class WriteBatch:
     def _send_creates(self) -> None:
         while self._creates:
             part, self._creates = self._creates[:self.max_batch_size], self._creates[self.max_batch_size:]
-            self.datastore.call("create", {"items": part})
+            if self.engine is None:
+                self.datastore.call("create", {"items": part})
+                continue
+            before = self._creates_sent
+
+            def send(part: List[bytes] = part, before: Optional[Future] = before) -> None:
+                if before is not None:
+                    before.result()  # the engine's futures never raise: errors go to its list
+                self.datastore.call("create", {"items": part})
+
+            self._creates_sent = self._background(send)
 
     def _send_products(self) -> None:
         while self._products:
             part = self._products[:self.max_batch_size]
             self._products = self._products[self.max_batch_size:]
-            self.datastore.store_products(part)
+            if self.engine is None:
+                self.datastore.store_products(part)
+                continue
+            creates = self._creates_sent
+
+            def send(part: List[Tuple[bytes, str, str, bytes]] = part,
+                     creates: Optional[Future] = creates) -> None:
+                if creates is not None:
+                    creates.result()
+                self.datastore.store_products(part)
+
+            self._background(send)
+
+    def _background(self, op: Callable[[], None]) -> Future:
+        assert self.engine is not None
+        future = self.engine.submit(op)
+        self._sending = [f for f in self._sending if not f.done()] + [future]
+        return future
+
+
+class AsyncEngine:
+    """Runs operations on threads (HEPnOS's ``AsyncEngine``): ``submit(fn, *args)`` starts
+    ``fn`` once fewer than ``max_in_flight`` run (waiting meanwhile: bounded memory) and
+    returns its ``Future``, which never raises: an error lands in ``errors``. ``wait()`` waits
+    until none runs. Each thread talks to the server over its own connection.
+
+    >>> engine = AsyncEngine(max_in_flight=4)
+    >>> for n in range(10):
+    ...     _ = engine.submit(lambda n=n: n * n)
+    >>> _ = engine.submit(lambda: 1 / 0)
+    >>> engine.wait(timeout=10)
+    >>> [type(e).__name__ for e in engine.errors]
+    ['ZeroDivisionError']
+    >>> engine.close()
+    """
+
+    def __init__(self, max_in_flight: int = 16):
+        if not isinstance(max_in_flight, int) or not 1 <= max_in_flight <= 256:
+            raise ValueError(f"max_in_flight must be an integer from 1 to 256, found {max_in_flight!r}")
+        self.max_in_flight = max_in_flight
+        #: Errors of the operations that failed, in the order they failed.
+        self.errors: List[BaseException] = []
+        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="hepnos-async")
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._running = 0
+
+    def __enter__(self) -> "AsyncEngine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Starts ``fn(*args)`` on a thread once one of the ``max_in_flight`` is free."""
+        self._slots.acquire()
+        with self._lock:
+            self._running += 1
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as e:  # collected, as HEPnOS's errors()
+                with self._lock:
+                    self.errors.append(e)
+            finally:
+                with self._lock:
+                    self._running -= 1
+                    if self._running == 0:
+                        self._idle.notify_all()
+                self._slots.release()
+
+        try:
+            return self._pool.submit(run)
+        except BaseException:
+            with self._lock:
+                self._running -= 1
+            self._slots.release()
+            raise
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Waits until no operation runs; ``TimeoutError`` past ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._running > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"Async engine still runs {self._running} operations after {timeout} s")
+                self._idle.wait(left)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Waits for the operations (at most ``timeout`` seconds) and stops the threads."""
+        try:
+            self.wait(timeout)
+        finally:
+            self._pool.shutdown(wait=False)
 
 
 class Prefetcher:
