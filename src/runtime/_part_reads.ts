@@ -9,7 +9,7 @@
 import { ChecksumError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { touchedPieces } from "../transform/touched.ts";
-import { PIECE_BYTES, PIECED_MIN_BYTES } from "./piece_sums.ts";
+import { badPiece, PIECE_BYTES, PIECED_MIN_BYTES } from "./piece_sums.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { metrics } from "../observe/mod.ts";
 
@@ -49,11 +49,7 @@ export async function readNeeded(
       if (part !== undefined) {
         metrics.piecedReads.inc();
         if (part.bad === undefined) return { bytes: part.bytes };
-        const at = part.bad * PIECE_BYTES;
-        return {
-          bytes: part.bytes,
-          bad: `bytes ${at}-${at + PIECE_BYTES - 1} do not match their checksum`,
-        };
+        return { bytes: part.bytes, bad: badPiece(part.bad) };
       }
     }
   }

@@ -280,7 +280,6 @@ export class Publisher {
   }
 }
 
-/** Bytes of a staged file read per piece of its CRC-32: a buffer that stays in the cache. */
 /** A staged file's bytes, checked against its size. */
 async function readStaged(file: StagedFile, fragment: string): Promise<Uint8Array> {
   const bytes = await Deno.readFile(file.path);

@@ -20,6 +20,22 @@ export const PIECE_BYTES = 16 * 1024;
 /** Copies smaller than this are read whole: a table would save little. */
 export const PIECED_MIN_BYTES = 1 << 20;
 
+/**
+ * What is wrong with piece `index` that did not match its checksum, for
+ * the error that reports it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { badPiece } from "./piece_sums.ts";
+ * assert.equal(badPiece(1), "bytes 16384-32767 do not match the checksum of their piece");
+ * ```
+ */
+export function badPiece(index: number): string {
+  const at = index * PIECE_BYTES;
+  return `bytes ${at}-${at + PIECE_BYTES - 1} do not match the checksum of their piece`;
+}
+
 /** Table bytes kept by default: 16 MiB of tables covers 64 GiB of copies. */
 const DEFAULT_LIMIT = 16 << 20;
 

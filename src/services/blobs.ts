@@ -14,6 +14,7 @@ import { crc32 } from "node:zlib";
 import { ChecksumError, LostError, NotFoundError } from "../errors.ts";
 import { checksum, checksumFile, pieceChecksums } from "../runtime/checksum.ts";
 import {
+  badPiece,
   PIECE_BYTES,
   PIECED_MIN_BYTES,
   PieceSums,
@@ -212,9 +213,7 @@ export class BlobStore {
       const at = read.bad * PIECE_BYTES;
       const found = crc32(read.bytes.subarray(at - from, at - from + PIECE_BYTES));
       throw new ChecksumError(key, table[read.bad]!, found, {
-        message: `Checksum mismatch for '${key}': bytes ${at}-${
-          at + PIECE_BYTES - 1
-        } do not match the checksum of their piece`,
+        message: `Checksum mismatch for '${key}': ${badPiece(read.bad)}`,
       });
     }
     return read.bytes.subarray(offset - from, end - from);
