@@ -15,7 +15,7 @@
  * @module
  */
 
-import { DataStore, type SubRun, WriteBatch } from "../src/services/hepnos/mod.ts";
+import { AsyncEngine, DataStore, type SubRun, WriteBatch } from "../src/services/hepnos/mod.ts";
 
 /** What one worker is asked. */
 export interface WorkerArgs {
@@ -45,6 +45,8 @@ export interface WorkerTimes {
 
 const PER_SUBRUN = 100;
 const BATCH = 128;
+/** Requests a write batch keeps in flight (its async engine's bound). */
+const IN_FLIGHT = 4;
 
 async function strata(a: WorkerArgs): Promise<WorkerTimes> {
   const store = await DataStore.connect(a.where);
@@ -57,11 +59,14 @@ async function strata(a: WorkerArgs): Promise<WorkerTimes> {
   for (let s = 0; s * PER_SUBRUN < a.events; s++) subruns.push(await run.createSubRun(BigInt(s)));
   const ids = [...Array(a.events).keys()];
   const sub = (i: number) => subruns[Math.floor(i / PER_SUBRUN)]!;
+  // Batched stores send in the background, as HEPnOS's WriteBatch over an AsyncEngine.
+  const engine = new AsyncEngine({ maxInFlight: IN_FLIGHT });
   let t = performance.now();
   const events = [];
   if (a.mode === "single") {
     for (const i of ids) events.push(await sub(i).createEvent(BigInt(i)));
   } else {
+    // Creates go one request after the other with or without an engine: none here.
     const batch = new WriteBatch(store, { maxBatchSize: BATCH });
     for (const i of ids) events.push(await sub(i).createEvent(BigInt(i), { batch }));
     await batch.close();
@@ -73,9 +78,11 @@ async function strata(a: WorkerArgs): Promise<WorkerTimes> {
   } else {
     const batch = new WriteBatch(store, {
       maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
+      async: engine,
     });
     for (const e of events) await e.store("p", "bytes", value, { batch });
     await batch.close();
+    failed(engine);
   }
   const storeS = (performance.now() - t) / 1000;
   t = performance.now();
@@ -129,6 +136,11 @@ async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
   using file = await Deno.open(path, { write: true, create: true, truncate: true });
   for (let at = 0; at < bytes.byteLength;) at += await file.write(bytes.subarray(at));
   await file.sync();
+}
+
+/** Throws the first error a batch's background requests left in `engine`. */
+function failed(engine: AsyncEngine): void {
+  if (engine.errors.length > 0) throw engine.errors[0];
 }
 
 function check(v: Uint8Array | undefined | null, bytes: number): void {

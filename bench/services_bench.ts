@@ -163,7 +163,9 @@ short). Each figure is the fastest of ${REPEATS} runs, the three systems taking 
 \`strata serve\` with 8 targets, durable: a create or a store is answered once its KV commit is
 fsync'd; a product past 60 KiB is a blob whose bytes are written to the memory tier and fsync'd to
 the file tier before the record naming it commits. Small products are answered from the service's
-memory cache (256 MiB) once stored.
+memory cache (256 MiB) once stored. Batched stores go through a write batch over an async engine
+(HEPnOS's \`WriteBatch(async_engine)\`) that keeps up to 4 requests in flight per client; batched
+creates go one request after the other, as a batch sends them with or without an engine.
 
 ## Against files fsync'd like Strata's writes
 
