@@ -136,7 +136,7 @@ function wholeLayout(ds: Dataset, bindings: Bindings, count: number): FragmentLa
     slots.push(placed.slot);
     cursor = placed.end;
   }
-  return { byteLength: cursor, slots };
+  return { byteLength: cursor, slots: slots.slice() };
 }
 
 /**
@@ -202,7 +202,7 @@ function viewLayout(ds: Dataset, name: string, bindings: Bindings, count: number
     slots.push(placed.slot);
     cursor = placed.end;
   }
-  return { byteLength: cursor, slots };
+  return { byteLength: cursor, slots: slots.slice() };
 }
 
 function isSizeVar(ds: Dataset, name: string): boolean {
@@ -273,7 +273,12 @@ function regionOf(
     }
     named[names.indexOf(axis)] = { dim, step, count: Math.floor((extent - 1 - c) / step) + 1 };
   });
-  return { origin, axes: [...named.filter((a): a is Axis => a !== undefined), ...sliced] };
+  // Exact-sized arrays: a layout may be kept for each of millions of copies,
+  // and an array grown by push (or spread) holds room for 17 elements.
+  return {
+    origin: origin.slice(),
+    axes: named.filter((a): a is Axis => a !== undefined).concat(sliced),
+  };
 }
 
 function value(e: Expr, lookup: (n: string) => number | undefined): number {
@@ -350,7 +355,7 @@ function place(
   if (!Number.isSafeInteger(at)) {
     throw new LayoutError(`Layout of '${name}' is too large: its size exceeds 2^53 bytes`);
   }
-  return { slot: { name, variable, origin, axes, fields }, end: at };
+  return { slot: { name, variable, origin, axes, fields: fields.slice() }, end: at };
 }
 
 function alignUp(n: number, a: number): number {

@@ -8,7 +8,7 @@
 
 import type { NoticeQueue } from "./notice_queue.ts";
 import { type Dataset, datasetLayout } from "../ddl/mod.ts";
-import { compileShared, sharedWhole } from "./_compiled.ts";
+import { compileShared, sharedSizeVariables, sharedWhole } from "./_compiled.ts";
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Coverage } from "./coverage.ts";
@@ -23,7 +23,6 @@ import type {
   VersionState,
 } from "./records.ts";
 import type { RegionIndex } from "./region_index.ts";
-import { sizeVariables } from "./validate.ts";
 import { VersionWaiters } from "./waiters.ts";
 
 /** A registered copy of a fragment region, as the registry holds it. */
@@ -316,6 +315,11 @@ export class RegistryState implements Disposable {
   }
 }
 
+/** The empty set of names datasets share. */
+const NO_NAMES: ReadonlySet<string> = new Set();
+/** The settled promise datasets start their commit chain with. */
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 /**
  * The entry of a dataset record with no versions yet.
  *
@@ -333,8 +337,10 @@ export class RegistryState implements Disposable {
  */
 export function datasetEntry(record: DatasetRecord, compiled?: Dataset): DatasetEntry {
   const ds = compiled ?? compileShared(record.description);
-  const sizeVars = sizeVariables(ds);
-  const perVersion = new Set([...sizeVars].filter((k) => record.sizes[k] === undefined));
+  // Shared where they can be: a million datasets each with its own empty sets weigh on the collector.
+  const sizeVars = sharedSizeVariables(ds);
+  const unknown = [...sizeVars].filter((k) => record.sizes[k] === undefined);
+  const perVersion = unknown.length === 0 ? NO_NAMES : new Set(unknown);
   return {
     record,
     ds,
@@ -346,7 +352,7 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     versions: new Map(),
     live: new Set(),
     latest: 0,
-    commitChain: Promise.resolve(),
+    commitChain: SETTLED,
     commits: 0,
     commitQueue: [],
     writing: 0,
