@@ -21,6 +21,7 @@ import { pythonBench } from "./python_bench.ts";
 import { wrkBench } from "./wrk_bench.ts";
 import { commitBench } from "./commit_bench.ts";
 import { registryWrkBench } from "./registry_wrk_bench.ts";
+import { registryMemoryBench } from "./registry_memory_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -38,6 +39,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   wrk: wrkBench,
   commits: commitBench,
   "registry-wrk": registryWrkBench,
+  "registry-memory": registryMemoryBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.
