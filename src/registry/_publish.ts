@@ -5,6 +5,7 @@
  * @module
  */
 
+import { layoutParts } from "./_layout_parts.ts";
 import {
   ConflictError,
   InvalidRequestError,
@@ -238,7 +239,8 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   }
   const mine: Held = {
     record: { ...withoutReplicas(record), bindings: { ...record.bindings } },
-    layout,
+    // The whole dataset's layout is one object for its versions already.
+    layout: record.fragment === "dataset" ? layout : layoutParts.share(layout),
     kvKey: KEYS.fragment(name, n, record.fragment, regionText(region.params)),
     durable: false,
   };
