@@ -10,6 +10,8 @@
  * @module
  */
 
+import { cellCopy } from "./_cells.ts";
+
 const [url, op, clientsText, secondsText, batchText, tag] = Deno.args as [
   string,
   "create" | "publish" | "attach" | "etcd",
@@ -42,17 +44,7 @@ async function call(path: string, body: unknown): Promise<unknown> {
 }
 
 function publishOp(r: number) {
-  return {
-    op: "publish",
-    dataset: `cells-${tag}`,
-    version: 1,
-    fragment: "cell",
-    bindings: { r },
-    node: "n1",
-    tier: "memory",
-    byteLength: 1,
-    checksum: 0,
-  };
+  return { op: "publish", ...cellCopy(`cells-${tag}`, r) };
 }
 
 function attachOp(r: number) {

@@ -18,10 +18,9 @@
 import { Session } from "node:inspector";
 import { openRegistry } from "../src/registry/mod.ts";
 import { writeResults } from "./_results.ts";
+import { cellCopy, CELLS_DESCRIPTION } from "./_cells.ts";
 
 const COUNT = import.meta.main ? Number(Deno.args[0] ?? 20_000) : 20_000;
-const DESCRIPTION =
-  "dataset cells { var t [1073741824]int8 }\nfragment cell(r) { var t = t[r:r + 1] }";
 
 /** One measured kind of record. */
 export interface RegistryMemoryPoint {
@@ -64,18 +63,9 @@ export async function registryMemoryBench(): Promise<RegistryMemoryPoint[]> {
   const points: RegistryMemoryPoint[] = [];
   try {
     await using reg = await openRegistry({ path: `${dir}/registry.kv` });
-    await reg.createDataset({ name: "warm", description: DESCRIPTION });
-    await reg.publishFragment({
-      dataset: "warm",
-      version: 1,
-      fragment: "cell",
-      bindings: { r: 0 },
-      node: "n1",
-      tier: "memory",
-      byteLength: 1,
-      checksum: 0,
-    });
-    await reg.createDataset({ name: "p", description: DESCRIPTION });
+    await reg.createDataset({ name: "warm", description: CELLS_DESCRIPTION });
+    await reg.publishFragment(cellCopy("warm", 0));
+    await reg.createDataset({ name: "p", description: CELLS_DESCRIPTION });
     const measure = async (record: "dataset" | "copy", add: (i: number) => Promise<unknown>) => {
       await reg.drain();
       const before = await heapBytes();
@@ -90,19 +80,9 @@ export async function registryMemoryBench(): Promise<RegistryMemoryPoint[]> {
     };
     await measure(
       "dataset",
-      (i) => reg.createDataset({ name: `c-${i}`, description: DESCRIPTION }),
+      (i) => reg.createDataset({ name: `c-${i}`, description: CELLS_DESCRIPTION }),
     );
-    await measure("copy", (i) =>
-      reg.publishFragment({
-        dataset: "p",
-        version: 1,
-        fragment: "cell",
-        bindings: { r: i },
-        node: "n1",
-        tier: "memory",
-        byteLength: 1,
-        checksum: 0,
-      }));
+    await measure("copy", (i) => reg.publishFragment(cellCopy("p", i)));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

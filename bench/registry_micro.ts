@@ -11,6 +11,7 @@
  * @module
  */
 
+import { cellCopy } from "./_cells.ts";
 import { openRegistry, type Registry } from "../src/registry/mod.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 1.5);
@@ -68,17 +69,7 @@ async function publishRate(
     try {
       await reg.createDataset({ name: "cells", description: CELLS });
       const before = reg.stats;
-      const ops = await rate(callers, (r) =>
-        reg.publishFragment({
-          dataset: "cells",
-          version: 1,
-          fragment: "cell",
-          bindings: { r },
-          node: "n1",
-          tier: "memory",
-          byteLength: 1,
-          checksum: 0,
-        }));
+      const ops = await rate(callers, (r) => reg.publishFragment(cellCopy("cells", r)));
       const after = reg.stats;
       return { ops, perCommit: (after.writes - before.writes) / (after.commits - before.commits) };
     } finally {
@@ -102,18 +93,7 @@ async function burst(count: number, random: boolean): Promise<{ ops: number; com
       }
       const before = reg.stats.commits;
       const start = performance.now();
-      await Promise.all(cells.map((r) =>
-        reg.publishFragment({
-          dataset: "cells",
-          version: 1,
-          fragment: "cell",
-          bindings: { r },
-          node: "n1",
-          tier: "memory",
-          byteLength: 1,
-          checksum: 0,
-        })
-      ));
+      await Promise.all(cells.map((r) => reg.publishFragment(cellCopy("cells", r))));
       return {
         ops: count / ((performance.now() - start) / 1000),
         commits: reg.stats.commits - before,
