@@ -38,6 +38,11 @@ const MAX_SHAPES = 4096;
  * assert.equal(b.slots[0]!.fields, a.slots[0]!.fields);
  * assert.equal(b.slots[0]!.axes, a.slots[0]!.axes);
  * assert.deepEqual(b, at(2));
+ * // Bounded: past `max` shapes, the least recently used is forgotten.
+ * const one = new LayoutParts(1);
+ * one.share(at(1));
+ * one.share({ ...at(1), slots: [{ ...at(1).slots[0], axes: [{ dim: 0, step: 2, count: 1 }] }] });
+ * assert.equal(one.size, 1);
  * ```
  */
 export class LayoutParts {
@@ -96,4 +101,21 @@ export class LayoutParts {
 }
 
 /** The parts the registry's copies share. */
-export const layoutParts = new LayoutParts();
+const shared = new LayoutParts();
+
+/**
+ * The layout the registry keeps for a copy of `fragment`: its parts shared
+ * with the other copies', except the whole dataset's layout, which is one
+ * object for all its versions already.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keptLayout } from "./_layout_parts.ts";
+ * const whole = { byteLength: 0, slots: [] };
+ * assert.equal(keptLayout("dataset", whole), whole);
+ * ```
+ */
+export function keptLayout(fragment: string, layout: FragmentLayout): FragmentLayout {
+  return fragment === "dataset" ? layout : shared.share(layout);
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { layoutParts } from "./_layout_parts.ts";
+import { keptLayout } from "./_layout_parts.ts";
 import { newVersion, regionId, type RegistryState } from "./_state.ts";
 import { layoutOf, regionIn } from "./_version_sizes.ts";
 import { KEYS } from "./keys.ts";
@@ -85,7 +85,7 @@ async function loadCopies(state: RegistryState): Promise<void> {
     const layout = layoutOf(d, v, e.value.fragment, region);
     v.held.set(regionId(e.value.fragment, region.params), {
       record: e.value,
-      layout: e.value.fragment === "dataset" ? layout : layoutParts.share(layout),
+      layout: keptLayout(e.value.fragment, layout),
       kvKey: e.key,
       durable: true,
     });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { layoutParts } from "./_layout_parts.ts";
+import { keptLayout } from "./_layout_parts.ts";
 import {
   ConflictError,
   InvalidRequestError,
@@ -239,8 +239,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   }
   const mine: Held = {
     record: { ...withoutReplicas(record), bindings: { ...record.bindings } },
-    // The whole dataset's layout is one object for its versions already.
-    layout: record.fragment === "dataset" ? layout : layoutParts.share(layout),
+    layout: keptLayout(record.fragment, layout),
     kvKey: KEYS.fragment(name, n, record.fragment, regionText(region.params)),
     durable: false,
   };
