@@ -9,6 +9,7 @@
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { chunks, deletion } from "./_deletes.ts";
 import {
+  copyKey,
   type DatasetEntry,
   type Held,
   type QueuedCommit,
@@ -243,7 +244,7 @@ export class Commits {
     const mutations = planned.flatMap((p) => p.mutations);
     // Records of retired copies go in the same atomic while they fit, the
     // rest in atomics of their own after it.
-    const keys = planned.flatMap((p) => p.change.retirement.freed.map((h) => h.kvKey));
+    const keys = planned.flatMap((p) => p.change.retirement.freed.map(copyKey));
     let fit = 0;
     for (let bytes = 0; fit < keys.length && fit < budget.mutations; fit++) {
       bytes += keyBytesOf(keys[fit]!);
@@ -346,7 +347,7 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Mut
   const mutations: Mutation[] = [
     ...(c.joining === undefined
       ? []
-      : [{ type: "set" as const, key: c.joining.kvKey, value: c.joining.record }]),
+      : [{ type: "set" as const, key: copyKey(c.joining), value: c.joining.record }]),
     {
       type: "set",
       key: KEYS.version(name, v.version),

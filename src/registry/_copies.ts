@@ -8,7 +8,7 @@
 
 import { InvalidRequestError } from "../errors.ts";
 import type { CopyRef } from "../name_service/name_service.ts";
-import { type Held, regionId, type RegistryState, type VersionEntry } from "./_state.ts";
+import { copyKey, type Held, regionId, type RegistryState, type VersionEntry } from "./_state.ts";
 import type { FragmentRecord } from "./records.ts";
 import { checkName, regionOf } from "./validate.ts";
 
@@ -123,13 +123,14 @@ export class CopyRecords {
     h: Held,
     change: (r: FragmentRecord) => FragmentRecord | undefined,
   ): Promise<boolean> {
-    const current = await this.#s.kv.get<FragmentRecord>(h.kvKey);
+    const key = copyKey(h);
+    const current = await this.#s.kv.get<FragmentRecord>(key);
     if (current.value === null) return false;
     const record = change(current.value);
     if (record === undefined) return false;
     const result = await this.#s.writes.write(
-      [{ type: "set", key: h.kvKey, value: record }],
-      [{ key: h.kvKey, versionstamp: current.versionstamp }],
+      [{ type: "set", key, value: record }],
+      [{ key, versionstamp: current.versionstamp }],
     );
     if (!result.ok) return false;
     if (v.held.get(id) === h) h.record = record;

@@ -83,10 +83,12 @@ async function loadCopies(state: RegistryState): Promise<void> {
     const region = regionIn(d, v, e.value.bindings);
     Object.assign(v.sizes, region.sizes);
     const layout = layoutOf(d, v, e.value.fragment, region);
-    v.held.set(regionId(e.value.fragment, region.params), {
+    // The region's text in `id` is the last part of the key (`copyKey`).
+    const id = regionId(e.value.fragment, region.params);
+    v.held.set(id, {
       record: e.value,
       layout: keptLayout(e.value.fragment, layout),
-      kvKey: e.key,
+      id,
       durable: true,
     });
     v.bytes += e.value.byteLength;

@@ -16,6 +16,7 @@ import {
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Commits } from "./_commit.ts";
 import {
+  copyKey,
   type DatasetEntry,
   dropVersion,
   type Held,
@@ -127,7 +128,7 @@ export class Publisher {
    */
   async #register(a: Admitted): Promise<void> {
     const { d, v, id, before, mine } = a;
-    const mutations: Mutation[] = [{ type: "set", key: mine.kvKey, value: mine.record }];
+    const mutations: Mutation[] = [{ type: "set", key: copyKey(mine), value: mine.record }];
     // The version's record is written with its first copy; its counts are
     // derived from the copies when the registry loads.
     const first = !v.stored;
@@ -238,9 +239,9 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
     v.whole = undefined;
   }
   const mine: Held = {
-    record: { ...withoutReplicas(record), bindings: { ...record.bindings } },
+    record: storedRecord(record),
     layout: keptLayout(record.fragment, layout),
-    kvKey: KEYS.fragment(name, n, record.fragment, regionText(region.params)),
+    id,
     durable: false,
   };
   return { d, v, region, layout, id, before, mine };
@@ -283,6 +284,25 @@ function checkCopy(r: FragmentRecord): void {
   if (r.replicas !== undefined && (!Array.isArray(r.replicas) || r.replicas.length > 0)) {
     bad("no replicas: a replica is added by the node that holds it, once the copy is registered");
   }
+}
+
+/**
+ * The record a publish registers, built field by field: a spread of the
+ * request's record took a second backing store per copy (bench/registry_memory_bench.ts).
+ * Replicas are added later, by the nodes that hold them.
+ */
+function storedRecord(r: FragmentRecord): FragmentRecord {
+  const stored = {
+    dataset: r.dataset,
+    version: r.version,
+    fragment: r.fragment,
+    bindings: { ...r.bindings },
+    node: r.node,
+    tier: r.tier,
+    byteLength: r.byteLength,
+    checksum: r.checksum,
+  };
+  return r.reshape === undefined ? stored : { ...stored, reshape: r.reshape };
 }
 
 /** A published record as stored: replicas are added later, by the nodes that hold them. */
