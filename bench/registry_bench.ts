@@ -13,6 +13,7 @@
 
 import { writeResultFiles } from "./_results.ts";
 import { startServer } from "../tests/_server.ts";
+import { startEtcd } from "./_etcd.ts";
 
 /** One measured point. */
 export interface RegistryPoint {
@@ -85,56 +86,6 @@ async function hasEtcd(): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A free loopback port (listen on 0, read the port, close). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
-
-/**
- * Starts a single-member etcd on loopback with its data under `dir` (fsync
- * on, its defaults), and resolves once its gateway answers.
- */
-async function startEtcd(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const client = `http://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--name=bench",
-      `--data-dir=${dir}/etcd`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=bench=${peer}`,
-      "--log-level=error",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-  };
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await fetch(`${client}/v3/kv/range`, {
-        method: "POST",
-        body: JSON.stringify({ key: btoa("ready") }),
-      });
-      await res.body?.cancel();
-      if (res.ok) return { url: client, stop };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error("etcd did not start within 10 s");
 }
 
 /** Measures two client processes against `url` and returns the total rate and errors. */

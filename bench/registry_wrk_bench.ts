@@ -16,7 +16,7 @@
  */
 
 import { startServer } from "../tests/_server.ts";
-import { freePort } from "../tests/_cluster.ts";
+import { startEtcd } from "./_etcd.ts";
 import { writeResults } from "./_results.ts";
 import { median, wrk } from "./wrk_bench.ts";
 
@@ -169,45 +169,6 @@ end
       }\n`;
     }
   }
-}
-
-/** Starts a single-member etcd on loopback with its data under `dir` (fsync on, its defaults). */
-async function startEtcd(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const client = `http://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--name=bench",
-      `--data-dir=${dir}/etcd`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=bench=${peer}`,
-      "--log-level=error",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-  };
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await fetch(`${client}/v3/kv/put`, {
-        method: "POST",
-        body: JSON.stringify({ key: btoa("/ready"), value: btoa('{"ready":true}') }),
-      });
-      await res.body?.cancel();
-      if (res.ok) return { url: client, stop };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error("etcd did not start within 10 s");
 }
 
 async function post(url: string, body: unknown): Promise<unknown> {
