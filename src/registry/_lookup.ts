@@ -15,7 +15,8 @@ import {
   type VersionEntry,
 } from "./_state.ts";
 import { knownSizes, layoutOf, regionIn } from "./_version_sizes.ts";
-import type { AttachQuery, AttachResult, AttachWait } from "./records.ts";
+import type { AttachQuery, AttachResult, AttachWait, LookupRecords } from "./records.ts";
+import type { FragmentLayout } from "../transform/layout.ts";
 import { RegionIndex } from "./region_index.ts";
 import { checkName, checkVersion, regionOf } from "./validate.ts";
 import type { WaitOptions } from "./waiters.ts";
@@ -64,25 +65,45 @@ export class Lookup {
 
   /** Finds the copies of a region of a committed version, without waiting. */
   find(query: AttachQuery): AttachResult {
-    const d = this.#s.dataset(query.dataset);
-    // With sizes fixed at creation, a bad region is refused whatever the version.
-    const fixed = d.perVersion.size === 0
-      ? layoutOf(d, undefined, query.fragment, regionOf(query.bindings, d.sizeVars, d.record.sizes))
-      : undefined;
-    const v = committedVersion(d, query);
-    const index = indexOf(v);
-    const layout = fixed ?? layoutOf(d, v, query.fragment, regionIn(d, v, query.bindings));
-    const sources = [];
-    for (const h of index.query(layout)) {
-      if (overlaps(h.layout, layout)) sources.push({ ...h.record, layout: h.layout });
-    }
+    const { d, v, layout, held } = this.#found(query);
     return {
       version: v.version,
       layout,
-      sources,
+      sources: held.map((h) => ({ ...h.record, layout: h.layout })),
       createdAt: d.record.createdAt,
       sizes: knownSizes(d, v),
     };
+  }
+
+  /**
+   * The records of the copies `find` finds, without their layouts (what a
+   * batch's lookup answers): the records the registry holds, not copies of
+   * them, so they are not to be changed.
+   */
+  records(query: AttachQuery): LookupRecords {
+    const { v, layout, held } = this.#found(query);
+    return {
+      version: v.version,
+      byteLength: layout.byteLength,
+      sources: held.map((h) => h.record),
+    };
+  }
+
+  #found(query: AttachQuery): {
+    d: DatasetEntry;
+    v: VersionEntry;
+    layout: FragmentLayout;
+    held: Held[];
+  } {
+    const d = this.#s.dataset(query.dataset);
+    // With sizes fixed at creation, a bad region is refused whatever the version.
+    const fixed = d.perVersion.size === 0 ? fixedLayout(d, query) : undefined;
+    const v = committedVersion(d, query);
+    const index = indexOf(v);
+    const layout = fixed ?? layoutOf(d, v, query.fragment, regionIn(d, v, query.bindings));
+    const held: Held[] = [];
+    for (const h of index.query(layout)) if (overlaps(h.layout, layout)) held.push(h);
+    return { d, v, layout, held };
   }
 
   /** The first committed version >= `atLeast`; see `Registry.waitForVersion`. */
@@ -99,6 +120,46 @@ export class Lookup {
     if (now > 0) return now;
     return this.#s.waiters.wait(dataset, atLeast, options);
   }
+}
+
+/** Most region layouts a dataset keeps for its lookups (`DatasetEntry.queryLayouts`). */
+export const QUERY_LAYOUTS = 256;
+
+/**
+ * The layout of the region a query asks for in a dataset whose sizes are
+ * fixed at creation: the same for every version, so kept once found (a
+ * region is laid out anew, and its bindings checked, only the first time).
+ */
+function fixedLayout(d: DatasetEntry, query: AttachQuery): FragmentLayout {
+  const key = queryKey(query);
+  const kept = key === undefined ? undefined : d.queryLayouts?.get(key);
+  if (kept !== undefined) return kept;
+  const layout = layoutOf(
+    d,
+    undefined,
+    query.fragment,
+    regionOf(query.bindings, d.sizeVars, d.record.sizes),
+  );
+  if (key === undefined) return layout;
+  d.queryLayouts ??= new Map();
+  if (d.queryLayouts.size >= QUERY_LAYOUTS) d.queryLayouts.clear();
+  d.queryLayouts.set(key, layout);
+  return layout;
+}
+
+/**
+ * A text naming a query's fragment and bindings, names length-prefixed so
+ * that no two queries share one; undefined when a binding is not a number
+ * (such a query is checked, and refused, every time).
+ */
+function queryKey(query: AttachQuery): string | undefined {
+  let key = `${query.fragment.length}:${query.fragment}`;
+  for (const name of Object.keys(query.bindings).sort()) {
+    const value = query.bindings[name];
+    if (typeof value !== "number") return undefined;
+    key += `;${name.length}:${name}=${value}`;
+  }
+  return key;
 }
 
 /** The version a query names, which must be committed. */

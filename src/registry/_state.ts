@@ -126,6 +126,12 @@ export interface DatasetEntry {
   deleted: boolean;
   /** The parts of `describeDataset()` that never change, built at its first call. */
   described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
+  /**
+   * Layouts of the regions lookups asked for, by `fragment/bindings`, while
+   * its sizes are fixed at creation (every version lays a region out the
+   * same way); made at the first lookup, at most `QUERY_LAYOUTS` kept.
+   */
+  queryLayouts?: Map<string, FragmentLayout>;
 }
 
 /** A commit waiting for its batch. */

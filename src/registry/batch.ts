@@ -8,11 +8,11 @@
 import { type ErrorBody, errorBody, InvalidRequestError } from "../errors.ts";
 import type {
   AttachQuery,
-  AttachResult,
   CommitResult,
   CreateDatasetInput,
   DatasetSummary,
   FragmentRecord,
+  LookupRecords,
   PublishResult,
 } from "./records.ts";
 
@@ -136,8 +136,8 @@ export interface BatchTarget {
   publishFragment(record: FragmentRecord): Promise<PublishResult>;
   /** Runs a `commit`. */
   commitVersion(dataset: string, version: number): Promise<CommitResult>;
-  /** Runs a `lookup`. */
-  attachFragments(query: AttachQuery): Promise<AttachResult>;
+  /** Runs a `lookup`: the copies of a committed version, found in memory (no waiting). */
+  lookupRecords(query: AttachQuery): LookupRecords;
 }
 
 /**
@@ -167,6 +167,17 @@ export async function runBatch(
 ): Promise<BatchResult[]> {
   const out: BatchResult[] = [];
   for (let i = 0; i < ops.length;) {
+    if (isLookup(ops[i])) {
+      // Lookups read memory only: answered in place, no promise each.
+      try {
+        const op = parseBatchOp(ops[i]) as Extract<BatchOp, { op: "lookup" }>;
+        out.push({ ok: target.lookupRecords(op.query) });
+      } catch (e) {
+        out.push(batchError(e));
+      }
+      i++;
+      continue;
+    }
     let j = i + 1;
     const kind = concurrentKind(ops[i]);
     if (kind !== undefined) { while (j < ops.length && concurrentKind(ops[j]) === kind) j++; }
@@ -191,15 +202,13 @@ async function runOne(raw: unknown, target: BatchTarget): Promise<unknown> {
     }
     case "commit":
       return await target.commitVersion(op.dataset, op.version);
-    case "lookup": {
-      const r = await target.attachFragments(op.query);
-      return {
-        version: r.version,
-        byteLength: r.layout.byteLength,
-        sources: r.sources.map(({ layout: _, ...s }) => s),
-      };
-    }
+    case "lookup":
+      return target.lookupRecords(op.query);
   }
+}
+
+function isLookup(op: unknown): boolean {
+  return typeof op === "object" && op !== null && (op as { op?: unknown }).op === "lookup";
 }
 
 /** Consecutive creates, or consecutive publishes, run concurrently (their writes share commits). */

@@ -180,6 +180,20 @@ export interface AttachResult {
   readonly createdAt?: number;
 }
 
+/**
+ * What a batch's `lookup` answers: the version found, the byte length of
+ * the region asked for, and the records of the copies holding part of it
+ * (without their layouts).
+ */
+export interface LookupRecords {
+  /** The version found. */
+  readonly version: number;
+  /** Bytes of the region in the layout asked for. */
+  readonly byteLength: number;
+  /** Published copies holding part of the region. */
+  readonly sources: readonly FragmentRecord[];
+}
+
 /** What `publishFragment()` returns. */
 export interface PublishResult {
   /** Whether this publish completed the dataset and so committed the version. */

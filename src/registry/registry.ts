@@ -38,6 +38,7 @@ import type {
   DatasetDescription,
   DatasetSummary,
   FragmentRecord,
+  LookupRecords,
   NodeInput,
   NodeRecord,
   NodeTier,
@@ -513,6 +514,32 @@ export class Registry implements NameService {
    */
   batch(ops: readonly unknown[]): Promise<BatchResult[]> {
     return runBatch(ops, this);
+  }
+
+  /**
+   * A batch's `lookup`: the version, the region's byte length and the
+   * records of the copies of a committed version that hold part of it, as
+   * `attachFragments` finds them without waiting (the records the registry
+   * holds: not to be changed).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { openRegistry } from "./registry.ts";
+   * await using reg = await openRegistry({ path: ":memory:" });
+   * await reg.createDataset({ name: "t", description: "dataset { var x [4]float64 }" });
+   * await reg.publishFragment({
+   *   dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "n", tier: "memory",
+   *   byteLength: 32, checksum: 7,
+   * });
+   * const found = reg.lookupRecords({ dataset: "t", version: "latest", fragment: "dataset", bindings: {} });
+   * assert.equal(found.byteLength, 32);
+   * assert.deepEqual(found.sources.map((s) => s.checksum), [7]);
+   * ```
+   */
+  lookupRecords(query: AttachQuery): LookupRecords {
+    this.#s.checkOpen();
+    return this.#lookup.records(query);
   }
 
   /** Resolves once every operation under way has finished and its writes are durable. */
