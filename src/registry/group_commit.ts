@@ -103,6 +103,8 @@ export class GroupCommitter {
   readonly #room = new Fifo<{ resolve: () => void; reject: (e: unknown) => void }>();
   #running: Promise<void> | undefined;
   #closed = false;
+  /** Queued writes with checks: while none is, a group needs no key sets. */
+  #checked = 0;
   /** Atomic operations committed so far. */
   commits = 0;
   /** Writes committed so far. */
@@ -167,6 +169,7 @@ export class GroupCommitter {
     const done = new Promise<WriteResult>((resolve, reject) => {
       this.#queue.push({ mutations, checks, ids, checkIds, bytes, keyBytes, resolve, reject });
     });
+    if (checks.length > 0) this.#checked++;
     // The first writer of a burst starts the drain after this turn of the
     // event loop, so every writer of the same turn joins the first atomic.
     this.#running ??= Promise.resolve().then(() => this.#drain());
@@ -188,6 +191,7 @@ export class GroupCommitter {
       this.#closed = true;
       const err = new ClosedError("registry");
       for (const p of this.#queue.clear()) p.reject(err);
+      this.#checked = 0;
       for (const r of this.#room.clear()) r.reject(err);
     }
     return this.drain();
@@ -212,10 +216,14 @@ export class GroupCommitter {
     }
   }
 
-  /** Takes the longest prefix of the queue that fits in one atomic. */
+  /**
+   * Takes the longest prefix of the queue that fits in one atomic. While no
+   * queued write has checks, keys set twice count twice (a smaller group,
+   * never a larger one), and no set of keys is built.
+   */
   #take(): Pending[] {
     const group: Pending[] = [];
-    const mutated = new Set<string>();
+    const mutated = this.#checked > 0 ? new Set<string>() : undefined;
     let mutations = 0;
     let checks = 0;
     let bytes = 0;
@@ -223,19 +231,20 @@ export class GroupCommitter {
     for (let next = this.#queue.peek(); next !== undefined; next = this.#queue.peek()) {
       if (group.length > 0) {
         if (!this.#group) break;
-        if (next.checkIds.some((id) => mutated.has(id))) break;
-        let fresh = 0;
-        for (const id of next.ids) if (!mutated.has(id)) fresh++;
+        if (mutated !== undefined && next.checkIds.some((id) => mutated.has(id))) break;
+        let fresh = next.ids.length;
+        if (mutated !== undefined) { for (const id of next.ids) if (mutated.has(id)) fresh--; }
         if (
           mutations + fresh > this.#maxMutations || checks + next.checks.length > this.#maxChecks ||
           bytes + next.bytes > this.#maxBytes || keyBytes + next.keyBytes > this.#maxKeyBytes
         ) break;
         mutations += fresh;
       } else mutations += next.ids.length;
-      for (const id of next.ids) mutated.add(id);
+      if (mutated !== undefined) { for (const id of next.ids) mutated.add(id); }
       checks += next.checks.length;
       bytes += next.bytes;
       keyBytes += next.keyBytes;
+      if (next.checks.length > 0) this.#checked--;
       group.push(this.#queue.shift()!);
     }
     return group;
@@ -288,17 +297,19 @@ export class GroupCommitter {
 
   async #atomic(group: readonly Pending[]): Promise<WriteResult> {
     const op = this.#kv.atomic();
-    for (const p of group) for (const c of p.checks) op.check(c);
-    // A key set twice in one atomic keeps its last value: send only that.
-    const last = new Map<string, Mutation>();
+    let checked = false;
     for (const p of group) {
-      p.mutations.forEach((m, i) => {
-        const id = p.ids[i]!;
-        last.delete(id);
-        last.set(id, m);
-      });
+      for (const c of p.checks) {
+        op.check(c);
+        checked = true;
+      }
     }
-    for (const m of last.values()) {
+    // KV applies an atomic's mutations in order, so a key written twice keeps
+    // its last write (group_commit_test.ts checks it). A group taken while
+    // writes with checks were queued counted each key once (`#take`): it
+    // sends each key's last mutation only.
+    const send = checked ? lastOfEach(group) : group.flatMap((p) => p.mutations);
+    for (const m of send) {
       if (m.type === "delete") op.delete(m.key);
       else if (m.expireIn === undefined) op.set(m.key, m.value);
       else op.set(m.key, m.value, { expireIn: m.expireIn });
@@ -309,6 +320,19 @@ export class GroupCommitter {
     metrics.groupCommitBatch.observe(group.length);
     return r.ok ? { ok: true, versionstamp: r.versionstamp } : { ok: false };
   }
+}
+
+/** The last mutation of each key the writes of `group` mutate, in the order of those. */
+function lastOfEach(group: readonly Pending[]): Mutation[] {
+  const last = new Map<string, Mutation>();
+  for (const p of group) {
+    p.mutations.forEach((m, i) => {
+      const id = p.ids[i]!;
+      last.delete(id);
+      last.set(id, m);
+    });
+  }
+  return [...last.values()];
 }
 
 /**

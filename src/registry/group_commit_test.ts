@@ -59,6 +59,40 @@ Deno.test("GroupCommitter.write() keeps a key's last value when two writes of on
   });
 });
 
+Deno.test("GroupCommitter.write() keeps a key's last value with a checked write in the atomic too", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const [first, , checked] = await Promise.all([
+      gc.write([set(["a"], 1), set(["b"], 1)]),
+      gc.write([set(["a"], 2), { type: "delete", key: ["b"] }]),
+      gc.write([set(["c"], 3)], [{ key: ["c"], versionstamp: null }]),
+    ]);
+    assert.ok(first.ok && checked.ok);
+    assert.equal(gc.commits, 1);
+    assert.equal((await kv.get(["a"])).value, 2);
+    assert.equal((await kv.get(["b"])).value, null);
+    assert.equal((await kv.get(["c"])).value, 3);
+  });
+});
+
+Deno.test("Deno KV applies an atomic's mutations in order: a key written twice keeps the last", async () => {
+  // GroupCommitter sends a group's mutations as they are, relying on this.
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  const kv = await Deno.openKv(`${dir}/kv.db`);
+  try {
+    const op = kv.atomic().set(["k"], 1).set(["k"], 2).set(["d"], 1).delete(["d"]);
+    op.delete(["e"]).set(["e"], 5);
+    assert.equal((await op.commit()).ok, true);
+    assert.equal((await kv.get(["k"])).value, 2);
+    assert.equal((await kv.get(["d"])).versionstamp, null);
+    assert.equal((await kv.get(["e"])).value, 5);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("GroupCommitter.write() lets exactly one of two check-and-sets of a key succeed", async () => {
   await withKv(async (kv) => {
     const gc = new GroupCommitter(kv);

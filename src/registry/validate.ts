@@ -137,10 +137,14 @@ export function checkConsumers(v: unknown): asserts v is readonly string[] {
  * import assert from "node:assert/strict";
  * import { checkDescriptionSize } from "./validate.ts";
  * checkDescriptionSize("dataset { var x float64 }");
+ * checkDescriptionSize("é".repeat(16000)); // 32,000 bytes
  * assert.throws(() => checkDescriptionSize("x".repeat(40000)), { code: "invalid_request" });
+ * assert.throws(() => checkDescriptionSize("é".repeat(17000)), { code: "invalid_request" });
  * ```
  */
 export function checkDescriptionSize(text: string): void {
+  // A UTF-16 unit takes at most 3 UTF-8 bytes: short text is within the limit uncounted.
+  if (text.length * 3 <= MAX_DESCRIPTION_BYTES) return;
   const bytes = new TextEncoder().encode(text).byteLength;
   if (bytes > MAX_DESCRIPTION_BYTES) {
     throw new InvalidRequestError(
