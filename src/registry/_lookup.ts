@@ -153,6 +153,7 @@ function fixedLayout(d: DatasetEntry, query: AttachQuery): FragmentLayout {
  * (such a query is checked, and refused, every time).
  */
 function queryKey(query: AttachQuery): string | undefined {
+  if (typeof query.bindings !== "object" || query.bindings === null) return undefined;
   let key = `${query.fragment.length}:${query.fragment}`;
   for (const name of Object.keys(query.bindings).sort()) {
     const value = query.bindings[name];
