@@ -14,11 +14,12 @@ import {
   type RegistryState,
   type VersionEntry,
 } from "./_state.ts";
+import { fixedRegion } from "./_fixed_regions.ts";
 import { knownSizes, layoutOf, regionIn } from "./_version_sizes.ts";
 import type { AttachQuery, AttachResult, AttachWait, LookupRecords } from "./records.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { RegionIndex } from "./region_index.ts";
-import { checkName, checkVersion, regionOf } from "./validate.ts";
+import { checkName, checkVersion } from "./validate.ts";
 import type { WaitOptions } from "./waiters.ts";
 
 /**
@@ -97,7 +98,9 @@ export class Lookup {
   } {
     const d = this.#s.dataset(query.dataset);
     // With sizes fixed at creation, a bad region is refused whatever the version.
-    const fixed = d.perVersion.size === 0 ? fixedLayout(d, query) : undefined;
+    const fixed = d.perVersion.size === 0
+      ? fixedRegion(d, query.fragment, query.bindings).layout
+      : undefined;
     const v = committedVersion(d, query);
     const index = indexOf(v);
     const layout = fixed ?? layoutOf(d, v, query.fragment, regionIn(d, v, query.bindings));
@@ -120,47 +123,6 @@ export class Lookup {
     if (now > 0) return now;
     return this.#s.waiters.wait(dataset, atLeast, options);
   }
-}
-
-/** Most region layouts a dataset keeps for its lookups (`DatasetEntry.queryLayouts`). */
-export const QUERY_LAYOUTS = 256;
-
-/**
- * The layout of the region a query asks for in a dataset whose sizes are
- * fixed at creation: the same for every version, so kept once found (a
- * region is laid out anew, and its bindings checked, only the first time).
- */
-function fixedLayout(d: DatasetEntry, query: AttachQuery): FragmentLayout {
-  const key = queryKey(query);
-  const kept = key === undefined ? undefined : d.queryLayouts?.get(key);
-  if (kept !== undefined) return kept;
-  const layout = layoutOf(
-    d,
-    undefined,
-    query.fragment,
-    regionOf(query.bindings, d.sizeVars, d.record.sizes),
-  );
-  if (key === undefined) return layout;
-  d.queryLayouts ??= new Map();
-  if (d.queryLayouts.size >= QUERY_LAYOUTS) d.queryLayouts.clear();
-  d.queryLayouts.set(key, layout);
-  return layout;
-}
-
-/**
- * A text naming a query's fragment and bindings, names length-prefixed so
- * that no two queries share one; undefined when a binding is not a number
- * (such a query is checked, and refused, every time).
- */
-function queryKey(query: AttachQuery): string | undefined {
-  if (typeof query.bindings !== "object" || query.bindings === null) return undefined;
-  let key = `${query.fragment.length}:${query.fragment}`;
-  for (const name of Object.keys(query.bindings).sort()) {
-    const value = query.bindings[name];
-    if (typeof value !== "number") return undefined;
-    key += `;${name.length}:${name}=${value}`;
-  }
-  return key;
 }
 
 /** The version a query names, which must be committed. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fixedRegion } from "./_fixed_regions.ts";
 import { keptLayout } from "./_layout_parts.ts";
 import {
   ConflictError,
@@ -211,9 +212,13 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   const n = record.version;
   const found = d.versions.get(n);
   // A size this version holds already may only be repeated: the first
-  // copy to give one fixes it for the version.
-  const region = regionIn(d, found, record.bindings);
-  const layout = layoutOf(d, found, record.fragment, region);
+  // copy to give one fixes it for the version. With every size fixed at
+  // creation, a region is laid out once for all versions.
+  const fixed = d.perVersion.size === 0
+    ? fixedRegion(d, record.fragment, record.bindings)
+    : undefined;
+  const region = fixed?.region ?? regionIn(d, found, record.bindings);
+  const layout = fixed?.layout ?? layoutOf(d, found, record.fragment, region);
   if (d.ds.fragments.get(record.fragment)?.decl.readOnly === true) {
     throw new LayoutError(
       `Cannot publish fragment '${record.fragment}': it is read-only, consumers attach it and producers publish through another fragment`,
@@ -223,7 +228,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
     throw new SizeMismatchError(record.fragment, layout.byteLength, record.byteLength);
   }
   checkOpenVersion(d, n, found);
-  const id = regionId(record.fragment, region.params);
+  const id = fixed?.id ?? regionId(record.fragment, region.params);
   const before = found?.held.get(id);
   if (before !== undefined && !d.record.overwrite) {
     throw new ConflictError(
@@ -240,7 +245,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   }
   const mine: Held = {
     record: storedRecord(record),
-    layout: keptLayout(record.fragment, layout),
+    layout: fixed?.layout ?? keptLayout(record.fragment, layout),
     id,
     durable: false,
   };

@@ -12,6 +12,7 @@ import { compileShared, sharedSizeVariables, sharedWhole } from "./_compiled.ts"
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Coverage } from "./coverage.ts";
+import type { FixedRegion } from "./_fixed_regions.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
 import { KEYS, regionText } from "./keys.ts";
 import type {
@@ -127,11 +128,12 @@ export interface DatasetEntry {
   /** The parts of `describeDataset()` that never change, built at its first call. */
   described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
   /**
-   * Layouts of the regions lookups asked for, by `fragment/bindings`, while
-   * its sizes are fixed at creation (every version lays a region out the
-   * same way); made at the first lookup, at most `QUERY_LAYOUTS` kept.
+   * The regions lookups and publishes named, by fragment and bindings,
+   * while its sizes are fixed at creation (every version lays a region out
+   * the same way); made at the first, at most `FIXED_REGIONS` kept
+   * (`_fixed_regions.ts`).
    */
-  queryLayouts?: Map<string, FragmentLayout>;
+  fixedRegions?: Map<string, FixedRegion>;
 }
 
 /** A commit waiting for its batch. */

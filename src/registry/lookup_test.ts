@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { QUERY_LAYOUTS } from "./_lookup.ts";
+import { FIXED_REGIONS } from "./_fixed_regions.ts";
 import { openRegistry } from "./registry.ts";
 
 const DESCRIPTION =
@@ -55,13 +55,13 @@ Deno.test("lookups of a region asked for before answer as the first did, and bad
   });
 });
 
-Deno.test("a dataset keeps at most QUERY_LAYOUTS region layouts, and answers past them alike", async () => {
+Deno.test("a dataset keeps at most FIXED_REGIONS region layouts, and answers past them alike", async () => {
   await using reg = await openRegistry({ path: ":memory:" });
-  const cells = QUERY_LAYOUTS * 2;
+  const cells = FIXED_REGIONS * 2;
   await reg.createDataset({
     name: "c",
     description: `dataset { var x [${cells}]float64 }
-fragment half(h) { var x = x[h * ${QUERY_LAYOUTS}:(h + 1) * ${QUERY_LAYOUTS}] }
+fragment half(h) { var x = x[h * ${FIXED_REGIONS}:(h + 1) * ${FIXED_REGIONS}] }
 fragment cell(r) { var x = x[r:r + 1] }`,
   });
   for (const h of [0, 1]) {
@@ -72,7 +72,7 @@ fragment cell(r) { var x = x[r:r + 1] }`,
       bindings: { h },
       node: `n${h}`,
       tier: "memory",
-      byteLength: QUERY_LAYOUTS * 8,
+      byteLength: FIXED_REGIONS * 8,
       checksum: h,
     });
   }
@@ -85,7 +85,7 @@ fragment cell(r) { var x = x[r:r + 1] }`,
         fragment: "cell",
         bindings: { r },
       });
-      assert.deepEqual(found.sources.map((s) => s.node), [r < QUERY_LAYOUTS ? "n0" : "n1"]);
+      assert.deepEqual(found.sources.map((s) => s.node), [r < FIXED_REGIONS ? "n0" : "n1"]);
       assert.equal(found.byteLength, 8);
     }
   }
