@@ -306,9 +306,14 @@ export class GroupCommitter {
     }
     // KV applies an atomic's mutations in order, so a key written twice keeps
     // its last write (group_commit_test.ts checks it). A group taken while
-    // writes with checks were queued counted each key once (`#take`): it
-    // sends each key's last mutation only.
-    const send = checked ? lastOfEach(group) : group.flatMap((p) => p.mutations);
+    // writes with checks were queued counted each key once (`#take`): with
+    // checks, or more mutations than an atomic takes, it sends each key's
+    // last mutation only.
+    let total = 0;
+    for (const p of group) total += p.mutations.length;
+    const send = checked || total > this.#maxMutations
+      ? lastOfEach(group)
+      : group.flatMap((p) => p.mutations);
     for (const m of send) {
       if (m.type === "delete") op.delete(m.key);
       else if (m.expireIn === undefined) op.set(m.key, m.value);

@@ -75,6 +75,22 @@ Deno.test("GroupCommitter.write() keeps a key's last value with a checked write 
   });
 });
 
+Deno.test("GroupCommitter.write() fits a group of repeated keys taken while a checked write waits", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    // 1500 mutations of 1000 keys fit one atomic (KV takes 1000) once each
+    // key is sent once; the checked write queued behind them makes the group
+    // count keys, not writes. Sent as they are, KV would refuse the atomic
+    // and each write would commit on its own.
+    const writes = Array.from({ length: 1500 }, (_, i) => gc.write([set(["k", i % 1000], i)]));
+    const checked = gc.write([set(["c"], 1)], [{ key: ["c"], versionstamp: null }]);
+    const results = await Promise.all([...writes, checked]);
+    assert.ok(results.every((r) => r.ok));
+    assert.equal((await kv.get(["k", 3])).value, 1003);
+    assert.equal(gc.commits, 2);
+  });
+});
+
 Deno.test("Deno KV applies an atomic's mutations in order: a key written twice keeps the last", async () => {
   // GroupCommitter sends a group's mutations as they are, relying on this.
   await Deno.mkdir("tmp", { recursive: true });
