@@ -1,20 +1,21 @@
 /**
- * Regions of datasets whose sizes are all fixed at creation: such a dataset
- * lays a fragment region out the same way in every version, so the region,
- * its layout and its key among a version's copies are worked out once and
- * kept, for lookups and publishes of the same region in later versions.
+ * The regions copies and lookups name: the region, its layout and its key
+ * among a version's copies. A dataset whose sizes are all fixed at creation
+ * lays a region out the same way in every version, so its regions are
+ * worked out once and kept, for lookups and publishes of the same region in
+ * later versions, and copies loaded at start.
  *
  * @module
  */
 
 import { keptLayout } from "./_layout_parts.ts";
-import { type DatasetEntry, regionId } from "./_state.ts";
-import { layoutOf } from "./_version_sizes.ts";
+import { type DatasetEntry, regionId, type VersionEntry } from "./_state.ts";
+import { layoutOf, regionIn } from "./_version_sizes.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { type Region, regionOf } from "./validate.ts";
 
-/** A region of a dataset with fixed sizes, as every version lays it out. */
-export interface FixedRegion {
+/** A region a copy or a lookup names, laid out. */
+export interface CopyRegion {
   /** Its parameters and the bindings its layout takes. */
   readonly region: Region;
   /** Its layout (read-only, shared: `keptLayout`). */
@@ -52,12 +53,12 @@ export function fixedRegion(
   d: DatasetEntry,
   fragment: string,
   bindings: Readonly<Record<string, number>>,
-): FixedRegion {
+): CopyRegion {
   const key = regionKey(fragment, bindings);
   const kept = key === undefined ? undefined : d.fixedRegions?.get(key);
   if (kept !== undefined) return kept;
   const region = regionOf(bindings, d.sizeVars, d.record.sizes);
-  const found: FixedRegion = {
+  const found: CopyRegion = {
     region,
     layout: keptLayout(fragment, layoutOf(d, undefined, fragment, region)),
     id: regionId(fragment, region.params),
@@ -67,6 +68,40 @@ export function fixedRegion(
   if (d.fixedRegions.size >= FIXED_REGIONS) d.fixedRegions.clear();
   d.fixedRegions.set(key, found);
   return found;
+}
+
+/**
+ * The region a copy's bindings name in version `v` of `d` (undefined: not
+ * open yet), laid out: kept for every version when the dataset's sizes are
+ * fixed at creation (`fixedRegion`), against the version's sizes otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry } from "./_state.ts";
+ * import { copyRegion } from "./_fixed_regions.ts";
+ * const d = datasetEntry({
+ *   name: "p", description: "dataset { var n int64\n var x [n]float64 }\nfragment head { var x = x[0:1] }",
+ *   retention: 2, durable: false, overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * const { id, layout } = copyRegion(d, undefined, "head", { n: 4 });
+ * assert.equal(id, "head/");
+ * assert.equal(layout.byteLength, 8);
+ * ```
+ */
+export function copyRegion(
+  d: DatasetEntry,
+  v: VersionEntry | undefined,
+  fragment: string,
+  bindings: Readonly<Record<string, number>>,
+): CopyRegion {
+  if (d.perVersion.size === 0) return fixedRegion(d, fragment, bindings);
+  const region = regionIn(d, v, bindings);
+  return {
+    region,
+    layout: keptLayout(fragment, layoutOf(d, v, fragment, region)),
+    id: regionId(fragment, region.params),
+  };
 }
 
 /**

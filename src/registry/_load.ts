@@ -5,9 +5,8 @@
  * @module
  */
 
-import { keptLayout } from "./_layout_parts.ts";
-import { newVersion, regionId, type RegistryState } from "./_state.ts";
-import { layoutOf, regionIn } from "./_version_sizes.ts";
+import { copyRegion } from "./_fixed_regions.ts";
+import { newVersion, type RegistryState } from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
 
@@ -80,17 +79,10 @@ async function loadCopies(state: RegistryState): Promise<void> {
     if (d === undefined) continue;
     // A copy whose version record was not written (its first write failed) opens it.
     const v = d.versions.get(e.value.version) ?? newVersion(d, e.value.version);
-    const region = regionIn(d, v, e.value.bindings);
+    const { region, layout, id } = copyRegion(d, v, e.value.fragment, e.value.bindings);
     Object.assign(v.sizes, region.sizes);
-    const layout = layoutOf(d, v, e.value.fragment, region);
     // The region's text in `id` is the last part of the key (`copyKey`).
-    const id = regionId(e.value.fragment, region.params);
-    v.held.set(id, {
-      record: e.value,
-      layout: keptLayout(e.value.fragment, layout),
-      id,
-      durable: true,
-    });
+    v.held.set(id, { record: e.value, layout, id, durable: true });
     v.bytes += e.value.byteLength;
   }
 }

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { fixedRegion } from "./_fixed_regions.ts";
-import { keptLayout } from "./_layout_parts.ts";
+import { copyRegion } from "./_fixed_regions.ts";
 import {
   ConflictError,
   InvalidRequestError,
@@ -22,12 +21,11 @@ import {
   dropVersion,
   type Held,
   newVersion,
-  regionId,
   type RegistryState,
   type VersionEntry,
   versionRecord,
 } from "./_state.ts";
-import { layoutOf, regionIn, restoreSizes, wholeOf } from "./_version_sizes.ts";
+import { restoreSizes, wholeOf } from "./_version_sizes.ts";
 import { Coverage } from "./coverage.ts";
 import type { Mutation } from "./group_commit.ts";
 import { KEYS, regionText } from "./keys.ts";
@@ -212,13 +210,8 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   const n = record.version;
   const found = d.versions.get(n);
   // A size this version holds already may only be repeated: the first
-  // copy to give one fixes it for the version. With every size fixed at
-  // creation, a region is laid out once for all versions.
-  const fixed = d.perVersion.size === 0
-    ? fixedRegion(d, record.fragment, record.bindings)
-    : undefined;
-  const region = fixed?.region ?? regionIn(d, found, record.bindings);
-  const layout = fixed?.layout ?? layoutOf(d, found, record.fragment, region);
+  // copy to give one fixes it for the version.
+  const { region, layout, id } = copyRegion(d, found, record.fragment, record.bindings);
   if (d.ds.fragments.get(record.fragment)?.decl.readOnly === true) {
     throw new LayoutError(
       `Cannot publish fragment '${record.fragment}': it is read-only, consumers attach it and producers publish through another fragment`,
@@ -228,7 +221,6 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
     throw new SizeMismatchError(record.fragment, layout.byteLength, record.byteLength);
   }
   checkOpenVersion(d, n, found);
-  const id = fixed?.id ?? regionId(record.fragment, region.params);
   const before = found?.held.get(id);
   if (before !== undefined && !d.record.overwrite) {
     throw new ConflictError(
@@ -245,7 +237,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   }
   const mine: Held = {
     record: storedRecord(record),
-    layout: fixed?.layout ?? keptLayout(record.fragment, layout),
+    layout,
     id,
     durable: false,
   };

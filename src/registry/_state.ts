@@ -12,7 +12,7 @@ import { compileShared, sharedSizeVariables, sharedWhole } from "./_compiled.ts"
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { Coverage } from "./coverage.ts";
-import type { FixedRegion } from "./_fixed_regions.ts";
+import type { CopyRegion } from "./_fixed_regions.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
 import { KEYS, regionText } from "./keys.ts";
 import type {
@@ -133,7 +133,7 @@ export interface DatasetEntry {
    * the same way); made at the first, at most `FIXED_REGIONS` kept
    * (`_fixed_regions.ts`).
    */
-  fixedRegions?: Map<string, FixedRegion>;
+  fixedRegions?: Map<string, CopyRegion>;
 }
 
 /** A commit waiting for its batch. */

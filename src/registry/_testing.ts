@@ -34,6 +34,30 @@ export async function withRegistry(
   }
 }
 
+/**
+ * The record of a copy of cell `r` (a fragment `cell(r)`) of version 1 of
+ * `dataset`, on node n1's memory tier.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cellCopy } from "./_testing.ts";
+ * assert.deepEqual(cellCopy("c", 7).bindings, { r: 7 });
+ * ```
+ */
+export function cellCopy(dataset: string, r: number): FragmentRecord {
+  return {
+    dataset,
+    version: 1,
+    fragment: "cell",
+    bindings: { r },
+    node: "n1",
+    tier: "memory",
+    byteLength: 1,
+    checksum: 0,
+  };
+}
+
 /** The record of a publish of rows [r0, r1) of `grid`. */
 export function rows(r0: number, r1: number, version = 1): FragmentRecord {
   return {

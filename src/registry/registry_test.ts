@@ -12,7 +12,7 @@ import {
   SizeMismatchError,
   WaitTimeoutError,
 } from "../errors.ts";
-import { GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
+import { cellCopy, GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
 import { KEYS } from "./keys.ts";
 import type { FragmentRecord } from "./records.ts";
 import { openRegistry } from "./registry.ts";
@@ -162,16 +162,7 @@ Deno.test("deleteDataset() removes every key of a dataset, in batches, and retur
     });
     await reg.createDataset({ name: "grid", description: GRID });
     await reg.publishFragment(rows(0, 8));
-    const cell = (r: number): FragmentRecord => ({
-      dataset: "cells",
-      version: 1,
-      fragment: "cell",
-      bindings: { r },
-      node: "n1",
-      tier: "memory",
-      byteLength: 1,
-      checksum: 0,
-    });
+    const cell = (r: number) => cellCopy("cells", r);
     await Promise.all(Array.from({ length: 700 }, (_, r) => reg.publishFragment(cell(r))));
     const freed = await reg.deleteDataset("cells");
     assert.equal(freed.length, 700);
