@@ -22,6 +22,8 @@ import { KEYS } from "./keys.ts";
 import type { CommitResult, VersionState } from "./records.ts";
 import { planRetention } from "./retention.ts";
 import { checkVersion } from "./validate.ts";
+import { Coverage } from "./coverage.ts";
+import { wholeOf } from "./_version_sizes.ts";
 import { metrics } from "../observe/mod.ts";
 
 /** What a commit changes besides the version itself. */
@@ -52,6 +54,8 @@ interface Retirement {
  */
 export class Commits {
   readonly #s: RegistryState;
+  /** The batch of each dataset being planned or written, settled either way. */
+  readonly #batches = new WeakMap<DatasetEntry, Promise<void>>();
 
   /** Commits of the versions in `state`. */
   constructor(state: RegistryState) {
@@ -72,19 +76,27 @@ export class Commits {
 
   /**
    * Queues a commit of version `n` behind the dataset's other commits.
-   * `joining` is a copy being published that is not registered yet: its
-   * record goes in the commit's atomic operation, and it is registered
-   * exactly when the commit stands.
+   * `joining` are copies being published that are not registered yet:
+   * their records go in the commit's atomic operation, and they are
+   * registered exactly when the commit stands. `ifComplete`: the publish
+   * of one of them closed the version, counting copies still being
+   * written; if one of those is taken back (its write failed) before the
+   * commit is planned, the commit fails with `IncompleteCommit`.
    *
    * Commits queued while a batch is being written go together in the next
    * one: planned in call order, each as if the ones before it had
    * committed, written in one KV atomic, and answered once it committed
    * (bench/registry_micro.ts measures versions committed per second).
    */
-  chain(d: DatasetEntry, n: number, joining?: Held): Promise<CommitResult> {
+  chain(
+    d: DatasetEntry,
+    n: number,
+    joining: readonly Held[] = [],
+    ifComplete = false,
+  ): Promise<CommitResult> {
     d.commits++;
     const done = new Promise<CommitResult>((resolve, reject) => {
-      d.commitQueue.push({ version: n, joining, resolve, reject });
+      d.commitQueue.push({ version: n, joining, ifComplete, resolve, reject });
     });
     if (d.commitQueue.length === 1 && d.commits === 1) {
       // The first commit of a burst starts the batches after this turn of
@@ -94,14 +106,25 @@ export class Commits {
     return done;
   }
 
+  /**
+   * Settles once the batch of `d`'s commits under way (if any) has
+   * committed or failed: the versions it retires are retired by then, or
+   * open again.
+   */
+  settled(d: DatasetEntry): Promise<void> {
+    return this.#batches.get(d) ?? Promise.resolve();
+  }
+
   /** Writes the queued commits in batches until none is left. */
   async #drain(d: DatasetEntry): Promise<void> {
     while (d.commitQueue.length > 0) {
       // Subscribers with policy `block` hold the commits while their queues are full.
       const room = this.#s.holding(d.record.name) ? await this.#s.room(d.record.name) : Infinity;
       const batch = d.commitQueue.splice(0, Math.min(MAX_BATCH, room));
+      const run = this.#commitBatch(d, batch);
+      this.#batches.set(d, run.then(() => {}, () => {}));
       try {
-        await this.#commitBatch(d, batch);
+        await run;
       } catch (e) {
         for (const q of batch) q.reject(e);
       } finally {
@@ -126,7 +149,11 @@ export class Commits {
         try {
           v = openVersion(d, q.version, view);
           v.committing = true;
+          const waited = v.inflight.size > 0;
           const retire = await this.#checkReady(d, v, view);
+          if (q.ifComplete && waited && !covered(d, v, q.joining)) {
+            throw new IncompleteCommit(d.record.name, v.version);
+          }
           retiring = retire.filter((r) => r.state === "open" && view.get(r.version) === undefined);
           for (const r of retiring) r.retiring = true;
           for (const r of retiring) await Promise.allSettled([...r.inflight]);
@@ -241,10 +268,26 @@ export class Commits {
     budget: { mutations: number; bytes: number; keyBytes: number },
   ): Promise<Deno.KvKey[][]> {
     const name = d.record.name;
-    const mutations = planned.flatMap((p) => p.mutations);
+    // Copies a commit of the batch registers and a later one retires: never
+    // written, nothing to remove (a stream of versions with more in flight
+    // than the dataset keeps).
+    const gone = new Set<Held>();
+    for (const p of planned) for (const h of p.change.retirement.freed) if (!h.durable) gone.add(h);
+    // Each commit's mutations start with its joining copies' records and
+    // end with `latest`: only the batch's last commit's is written.
+    const mutations: Mutation[] = [];
+    planned.forEach((p, i) => {
+      const n = i === planned.length - 1 ? p.mutations.length : p.mutations.length - 1;
+      const joining = p.change.joining;
+      for (let k = 0; k < n; k++) {
+        if (k >= joining.length || !gone.has(joining[k]!)) mutations.push(p.mutations[k]!);
+      }
+    });
     // Records of retired copies go in the same atomic while they fit, the
     // rest in atomics of their own after it.
-    const keys = planned.flatMap((p) => p.change.retirement.freed.map(copyKey));
+    const keys = planned.flatMap((p) =>
+      p.change.retirement.freed.filter((h) => h.durable).map(copyKey)
+    );
     let fit = 0;
     for (let bytes = 0; fit < keys.length && fit < budget.mutations; fit++) {
       bytes += keyBytesOf(keys[fit]!);
@@ -282,6 +325,39 @@ export class Commits {
   }
 }
 
+/**
+ * A commit a publish asked for when it closed its version counting copies
+ * still being registered, one of which failed meanwhile: the version is
+ * not complete, nothing was written. The publisher registers its copy on
+ * its own instead (`_publish.ts`); callers never see it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IncompleteCommit } from "./_commit.ts";
+ * assert.match(new IncompleteCommit("t", 3).message, /not complete/);
+ * ```
+ */
+export class IncompleteCommit extends ConflictError {
+  /** Creates the error for version `version` of `dataset`. */
+  constructor(dataset: string, version: number) {
+    super(
+      `Version ${version} of '${dataset}' is not complete: a copy's registration failed while its commit waited, publish the missing region again`,
+      { fields: { dataset, version } },
+    );
+  }
+}
+
+/** Whether the durable copies of `v` and `joining` cover the whole dataset. */
+function covered(d: DatasetEntry, v: VersionEntry, joining: readonly Held[]): boolean {
+  const whole = wholeOf(d, v);
+  if (whole === undefined) return false;
+  const coverage = new Coverage(whole);
+  for (const h of v.held.values()) if (h.durable) coverage.add(h.layout);
+  for (const h of joining) coverage.add(h.layout);
+  return coverage.complete;
+}
+
 /** Most commits of one dataset in one atomic. */
 const MAX_BATCH = 256;
 
@@ -296,7 +372,7 @@ interface Planned {
 
 /** What one commit writes and then holds. */
 interface CommitChange {
-  readonly joining: Held | undefined;
+  readonly joining: readonly Held[];
   readonly retirement: Retirement;
   readonly committedAt: number;
   readonly latest: number;
@@ -341,19 +417,19 @@ function retirementOf(
   return { retire, leftover, freed };
 }
 
-/** The records a commit sets: the joining copy, the version, `latest`, the retired versions. */
+/**
+ * The records a commit sets: the joining copies, the version, the retired
+ * versions, and last `latest` (a batch writes only its last commit's).
+ */
 function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Mutation[] {
   const name = d.record.name;
   const mutations: Mutation[] = [
-    ...(c.joining === undefined
-      ? []
-      : [{ type: "set" as const, key: copyKey(c.joining), value: c.joining.record }]),
+    ...c.joining.map((h) => ({ type: "set" as const, key: copyKey(h), value: h.record })),
     {
       type: "set",
       key: KEYS.version(name, v.version),
       value: { ...versionRecord(v), state: "committed", committedAt: c.committedAt },
     },
-    { type: "set", key: KEYS.latest(name), value: c.latest },
   ];
   for (const r of c.retirement.retire) {
     mutations.push({
@@ -362,20 +438,19 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Mut
       value: { ...versionRecord(r), state: "retired", fragments: 0, bytes: 0 },
     });
   }
+  mutations.push({ type: "set", key: KEYS.latest(name), value: c.latest });
   return mutations;
 }
 
 /** Holds in memory what a commit that stands wrote. */
 function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
-  if (c.joining !== undefined) {
-    c.joining.durable = true;
-    v.stored = true;
-  }
+  for (const h of c.joining) h.durable = true;
   v.state = "committed";
   v.stored = true;
   v.stamp = c.stamp ?? null;
   v.committedAt = c.committedAt;
   v.coverage = undefined;
+  v.admitted = undefined;
   v.storedSizes = { ...v.sizes };
   d.latest = c.latest;
   for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
@@ -385,6 +460,7 @@ function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
     r.held.clear();
     r.bytes = 0;
     r.coverage = undefined;
+    r.admitted = undefined;
     d.live.delete(r);
   }
 }

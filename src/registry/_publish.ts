@@ -14,10 +14,11 @@ import {
   SizeMismatchError,
 } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import type { Commits } from "./_commit.ts";
+import { type Commits, IncompleteCommit } from "./_commit.ts";
 import {
   copyKey,
   type DatasetEntry,
+  type DeferredCopy,
   dropVersion,
   type Held,
   newVersion,
@@ -83,41 +84,158 @@ export class Publisher {
     checkVersion(record.version);
     checkCopy(record);
     const a = admit(d, record);
-    // A publish that completes its version registers the copy in the atomic
-    // of the version's commit: no KV commit of its own, and the commits of
-    // versions published concurrently share atomics (bench/registry_micro.ts,
-    // bench/streaming_bench.ts). Not while another publish of the dataset is
-    // being written: it may complete an earlier version, and versions commit
-    // in the order their last publishes arrived.
-    const completes = a.before === undefined && d.writing === 0 &&
-      coverageOf(d, a.v)?.completedBy(a.layout) === true;
-    a.v.held.set(a.id, a.mine);
-    a.v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
-    if (completes) return await this.#registerInCommit(a);
-    await this.#register(a);
+    const { v } = a;
+    // Whether this copy closes the version: with the copies published
+    // before it, durable or still being registered, it covers the dataset.
+    const closes = a.before === undefined &&
+      (v.held.size === 0 ? coverageOf(d, v) : admittedOf(d, v))?.completedBy(a.layout) === true;
+    v.held.set(a.id, a.mine);
+    v.admitted?.add(a.layout);
+    v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
+    if (a.before === undefined) {
+      // The publish that closes a version queues its commit at once, so
+      // versions commit in the order their last publishes arrived; the
+      // commit's atomic registers its copy and the version's copies still
+      // held for the next group (no KV commit of their own: rank blocks
+      // cost one atomic per version, bench/commit_bench.ts). Not while an
+      // overwrite is being written: it may close an earlier version.
+      if (closes && d.writing === 0) return await this.#registerInCommit(a, this.#claim(d, v));
+      // Any other copy waits for the group committer's next group, in case
+      // the commit of its version comes first and carries it.
+      if (!closes) return await this.#deferred(a);
+    } else {
+      // An overwrite goes after the version's held copies (one may be the copy it replaces).
+      this.#flush(d, v);
+    }
+    d.writing++;
+    try {
+      await this.#register(a);
+    } finally {
+      d.writing--;
+    }
     if (a.before !== undefined) this.#releaseReplaced(a.before, record.node);
     return await this.#commitIfComplete(a);
   }
 
-  /** Registers the copy in the atomic of the commit of the version it completes. */
-  async #registerInCommit(a: Admitted): Promise<PublishResult> {
+  /**
+   * Registers the copy, and `joined` (copies of its version held for the
+   * next group), in the atomic of the commit of the version it closes.
+   */
+  async #registerInCommit(a: Admitted, joined: readonly DeferredCopy[]): Promise<PublishResult> {
     const { d, v, id, mine } = a;
     // Other publishes into the version are refused from now on, as during any commit.
     v.committing = true;
+    const commit = this.#commits.chain(d, v.version, [...joined.map((j) => j.held), mine], true);
+    for (const j of joined) j.join(commit);
     try {
-      const { retired } = await this.#commits.chain(d, v.version, mine);
+      const { retired } = await commit;
       return retired.length === 0 ? { committed: true } : { committed: true, retired };
     } catch (e) {
       // Nothing was written: the copy is not registered, the version stays open.
       v.committing = false;
+      // A copy this one counted on failed: this one is registered on its own.
+      if (e instanceof IncompleteCommit && v.held.get(id) === mine) return await this.#alone(a);
       if (!mine.durable && v.held.get(id) === mine) {
         v.held.delete(id);
+        v.admitted = undefined;
         v.bytes -= mine.record.byteLength;
         restoreSizes(d, v);
         if (v.held.size === 0 && !v.stored && v.inflight.size === 0) dropVersion(d, v.version);
       }
       throw e;
     }
+  }
+
+  /**
+   * Holds the copy's registration until the group committer takes its next
+   * group (a KV atomic in flight would have delayed it as long): a publish
+   * that closes the version by then puts its record in the commit's atomic;
+   * otherwise it is written on its own, in that group.
+   */
+  async #deferred(a: Admitted): Promise<PublishResult> {
+    const { d, v } = a;
+    const turn = Promise.withResolvers<{ own: Promise<void> } | { commit: Promise<unknown> }>();
+    // Commits and deletions of the version wait for it, as for a write in flight.
+    const settled = Promise.withResolvers<void>();
+    v.inflight.add(settled.promise);
+    const copy: DeferredCopy = {
+      held: a.mine,
+      // Called from the group committer's hook: the write joins the group it takes.
+      write: () => turn.resolve({ own: this.#register(a) }),
+      join: (commit) => {
+        // The commit waits for the version's writes: not for this one, which it carries.
+        v.inflight.delete(settled.promise);
+        settled.resolve();
+        turn.resolve({ commit });
+      },
+    };
+    if (d.deferred === undefined) {
+      d.deferred = new Map();
+      this.#s.writes.beforeTake(() => this.#flush(d));
+    }
+    const list = d.deferred.get(v);
+    if (list === undefined) d.deferred.set(v, [copy]);
+    else list.push(copy);
+    try {
+      const t = await turn.promise;
+      if ("own" in t) await t.own;
+      else {
+        try {
+          await t.commit;
+          return { committed: false };
+        } catch {
+          // The commit wrote nothing: the copy is registered on its own.
+          return await this.#alone(a);
+        }
+      }
+    } finally {
+      v.inflight.delete(settled.promise);
+      settled.resolve();
+    }
+    return await this.#commitIfComplete(a);
+  }
+
+  /**
+   * Registers a copy on its own once the commit that was to carry it
+   * failed. When a newer version's commit refused it by retiring the
+   * version, that commit is waited for: if it stands, the copy is freed as
+   * that commit's and nothing is written (a record written after it would
+   * outlive its version).
+   */
+  async #alone(a: Admitted): Promise<PublishResult> {
+    const { d, v } = a;
+    while (v.retiring) await this.#commits.settled(d);
+    if (d.deleted) throw new NotFoundError(`Unknown dataset '${d.record.name}'`);
+    if (v.state !== "open") return { committed: false };
+    await this.#register(a);
+    return await this.#commitIfComplete(a);
+  }
+
+  /**
+   * The copies of `v` held for the next group, taken for its commit; past
+   * `MAX_JOINING` they are written on their own now (the commit waits for them).
+   */
+  #claim(d: DatasetEntry, v: VersionEntry): readonly DeferredCopy[] {
+    const list = d.deferred?.get(v);
+    if (list === undefined) return [];
+    d.deferred!.delete(v);
+    if (list.length <= MAX_JOINING) return list;
+    for (const c of list) c.write();
+    return [];
+  }
+
+  /** Writes the held copies, of `v` or of every version of `d`, each on its own. */
+  #flush(d: DatasetEntry, v?: VersionEntry): void {
+    const held = d.deferred;
+    if (held === undefined) return;
+    if (v !== undefined) {
+      const list = held.get(v);
+      held.delete(v);
+      for (const c of list ?? []) c.write();
+      return;
+    }
+    d.deferred = undefined;
+    for (const list of held.values()) for (const c of list) c.write();
   }
 
   /**
@@ -146,7 +264,6 @@ export class Publisher {
     }
     const write = this.#s.writes.write(mutations);
     v.inflight.add(write);
-    d.writing++;
     try {
       const { versionstamp } = await write;
       if ((first || ahead) && versionstamp !== undefined) v.stamp = versionstamp;
@@ -154,6 +271,7 @@ export class Publisher {
       if (v.held.get(id) === mine) {
         if (before === undefined) v.held.delete(id);
         else v.held.set(id, before);
+        v.admitted = undefined;
         v.bytes -= mine.record.byteLength - (before?.record.byteLength ?? 0);
       }
       if (first) v.stored = false;
@@ -162,7 +280,6 @@ export class Publisher {
       throw e;
     } finally {
       v.inflight.delete(write);
-      d.writing--;
     }
     mine.durable = true;
     if (ahead) v.storedSizes = { ...v.storedSizes, ...sizes };
@@ -306,6 +423,24 @@ function storedRecord(r: FragmentRecord): FragmentRecord {
 function withoutReplicas(r: FragmentRecord): FragmentRecord {
   const { replicas: _, ...base } = r;
   return base;
+}
+
+/** Most held copies a commit carries in its atomic. */
+const MAX_JOINING = 64;
+
+/**
+ * What all copies of `v` cover, durable or being registered (computed
+ * once, then kept up to date, made again when a copy is taken back);
+ * undefined while its sizes are not all known.
+ */
+function admittedOf(d: DatasetEntry, v: VersionEntry): Coverage | undefined {
+  if (v.admitted === undefined) {
+    const whole = wholeOf(d, v);
+    if (whole === undefined) return undefined;
+    v.admitted = new Coverage(whole);
+    for (const h of v.held.values()) v.admitted.add(h.layout);
+  }
+  return v.admitted;
 }
 
 /**

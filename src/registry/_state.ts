@@ -70,6 +70,12 @@ export interface VersionEntry {
   bytes: number;
   /** What the durable copies do not cover yet (undefined: not computed). */
   coverage: Coverage | undefined;
+  /**
+   * What all its copies, durable or being registered, do not cover yet
+   * (undefined: not computed, or a copy was taken back since): a publish it
+   * finds complete closes the version.
+   */
+  admitted: Coverage | undefined;
   /** Copies by region (`fragment/params`). */
   readonly held: Map<string, Held>;
   /** Durable copies by region, built at the first attach of a committed version. */
@@ -134,14 +140,38 @@ export interface DatasetEntry {
    * (`_fixed_regions.ts`).
    */
   fixedRegions?: Map<string, CopyRegion>;
+  /**
+   * Copies whose registration waits for the group committer's next group,
+   * by version, in publish order (`_publish.ts`).
+   */
+  deferred?: Map<VersionEntry, DeferredCopy[]> | undefined;
+}
+
+/**
+ * A published copy whose registration waits for the group committer's
+ * next group, in case the commit of its version, closed by a later publish
+ * before then, carries it in its own atomic (`_publish.ts`).
+ */
+export interface DeferredCopy {
+  /** The copy, not durable yet. */
+  readonly held: Held;
+  /** Writes its registration now, on its own: the next group is being taken. */
+  readonly write: () => void;
+  /** Hands it to the commit of its version, whose atomic writes its record. */
+  readonly join: (commit: Promise<unknown>) => void;
 }
 
 /** A commit waiting for its batch. */
 export interface QueuedCommit {
   /** The version to commit. */
   readonly version: number;
-  /** A copy being published whose record goes in the commit's atomic. */
-  readonly joining: Held | undefined;
+  /** Copies being published whose records go in the commit's atomic. */
+  readonly joining: readonly Held[];
+  /**
+   * Set by the publish that closed the version: the commit fails with
+   * `IncompleteCommit` if a copy it waited for was taken back.
+   */
+  readonly ifComplete: boolean;
   /** Settles the caller. */
   readonly resolve: (r: CommitResult) => void;
   /** Fails the caller. */
@@ -424,6 +454,7 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     stored: false,
     stamp: null,
     coverage: undefined,
+    admitted: undefined,
     index: undefined,
     bytes: 0,
     held: new Map(),

@@ -133,6 +133,7 @@ export function restoreSizes(d: DatasetEntry, v: VersionEntry): void {
   v.sizes = sizes;
   v.whole = undefined;
   v.coverage = undefined;
+  v.admitted = undefined;
 }
 
 /**

@@ -234,3 +234,45 @@ Deno.test("mutationBytes() matches the replacer estimate for records, byte array
     assert.equal(mutationBytes(m).bytes, referenceBytes(m));
   }
 });
+
+Deno.test("GroupCommitter.beforeTake() calls its hook before the next group: the hook's write joins that group", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const calls: string[] = [];
+    const first = gc.write([set(["a"], 1)]);
+    // The first atomic is taken after this turn; the hook runs before it, then again before the second.
+    gc.beforeTake(() => calls.push("hook 1"));
+    await Promise.resolve();
+    let held: Promise<unknown> | undefined;
+    gc.beforeTake(() => {
+      calls.push("hook 2");
+      held = gc.write([set(["held"], 2)]);
+    });
+    const later = gc.write([set(["b"], 3)]);
+    await Promise.all([first, later]);
+    await held;
+    assert.deepEqual(calls, ["hook 1", "hook 2"]);
+    assert.equal(gc.commits, 2);
+    assert.equal((await kv.get(["held"])).value, 2);
+  });
+});
+
+Deno.test("GroupCommitter.close() calls the hooks still waiting: their writes fail with ClosedError", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const inFlight = gc.write([set(["a"], 1)]);
+    await Promise.resolve();
+    let held: Promise<unknown> | undefined;
+    gc.beforeTake(() => {
+      held = gc.write([set(["held"], 2)]);
+      held.catch(() => {}); // asserted below
+    });
+    await gc.close();
+    await inFlight;
+    await assert.rejects(held!, ClosedError);
+    let after: Promise<unknown> | undefined;
+    gc.beforeTake(() => after = gc.write([set(["after"], 3)]));
+    await assert.rejects(after!, ClosedError);
+    assert.equal((await kv.get(["held"])).value, null);
+  });
+});

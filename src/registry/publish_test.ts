@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { ConflictError } from "../errors.ts";
+import { Commits } from "./_commit.ts";
+import { Datasets } from "./_datasets.ts";
+import { Publisher } from "./_publish.ts";
+import { RegistryState } from "./_state.ts";
+import { GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
+import { KEYS } from "./keys.ts";
+import { openRegistry } from "./registry.ts";
+
+/**
+ * A KV store whose next atomic commit, once `failNext` is called, waits
+ * until the returned release is called and then fails as a disk would.
+ */
+function faultyKv(
+  kv: Deno.Kv,
+): { kv: Deno.Kv; failNext: () => { entered: Promise<void>; release: () => void } } {
+  let armed: { entered: PromiseWithResolvers<void>; gate: PromiseWithResolvers<void> } | undefined;
+  const wrapped = new Proxy(kv, {
+    get(target, key) {
+      if (key !== "atomic") {
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const op = target.atomic();
+        const fault = armed;
+        armed = undefined;
+        if (fault === undefined) return op;
+        return new Proxy(op, {
+          get(o, k) {
+            if (k === "commit") {
+              return async () => {
+                fault.entered.resolve();
+                await fault.gate.promise;
+                throw new Error("disk failed");
+              };
+            }
+            const value = Reflect.get(o, k, o);
+            return typeof value === "function" ? value.bind(o) : value;
+          },
+        });
+      };
+    },
+  });
+  return {
+    kv: wrapped,
+    failNext: () => {
+      const fault = { entered: Promise.withResolvers<void>(), gate: Promise.withResolvers<void>() };
+      armed = fault;
+      return { entered: fault.entered.promise, release: () => fault.gate.resolve() };
+    },
+  };
+}
+
+Deno.test("publishFragment() of four rank blocks together registers them and commits the version in one atomic", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 4 });
+    const before = reg.stats.commits;
+    const results = await Promise.all(
+      [0, 2, 4, 6].map((r) => reg.publishFragment(rows(r, r + 2, 1))),
+    );
+    assert.deepEqual(results.map((r) => r.committed), [false, false, false, true]);
+    assert.equal(reg.stats.commits - before, 1);
+    reg.close();
+    await using again = await openRegistry({ path });
+    assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
+      [1, "committed"],
+    ]);
+    const found = await again.attachFragments({
+      dataset: "grid",
+      version: 1,
+      fragment: "rows",
+      bindings: { r0: 0, r1: 8 },
+    });
+    assert.deepEqual(found.sources.map((s) => s.bindings.r0).sort(), [0, 2, 4, 6]);
+  });
+});
+
+Deno.test("publishFragment() of a block that does not close its version answers once its own record is durable", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    const before = reg.stats.commits;
+    assert.deepEqual(await reg.publishFragment(rows(0, 4, 1)), { committed: false });
+    assert.equal(reg.stats.commits - before, 1);
+    assert.equal((await keysIn(path, ["fragments", "grid", 1])).length, 1);
+    assert.deepEqual(await reg.publishFragment(rows(4, 8, 1)), { committed: true });
+    assert.equal(reg.stats.commits - before, 2);
+    assert.equal((await keysIn(path, ["fragments", "grid", 1])).length, 2);
+  });
+});
+
+Deno.test("publishFragment() of a block held for the next group is written on its own when the commit that carried it fails", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    // Another process wrote the version's record: the commit's check fails.
+    await reg.kv.set(KEYS.version("grid", 1), { version: 1, state: "open" });
+    const [held, closing] = await Promise.allSettled([
+      reg.publishFragment(rows(0, 4, 1)),
+      reg.publishFragment(rows(4, 8, 1)),
+    ]);
+    assert.deepEqual(held, { status: "fulfilled", value: { committed: false } });
+    assert.equal(closing.status, "rejected");
+    await rejectsWith(
+      Promise.reject((closing as PromiseRejectedResult).reason),
+      ConflictError,
+      "conflict",
+      "Version 1 of 'grid' changed while committing: another process writes this registry's store",
+    );
+    // The held block is registered; the closing one is not, and the version stays open.
+    assert.deepEqual(
+      (await keysIn(path, ["fragments", "grid", 1])).map((k) => k.at(-1)),
+      ["r0=0,r1=4"],
+    );
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => v.state), ["open"]);
+    assert.equal((await reg.publishFragment(rows(4, 8, 1))).committed, true);
+  });
+});
+
+Deno.test("publishFragment() that closes a version whose other block then fails to register answers uncommitted, its own copy registered", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "publish_" });
+  const { kv, failNext } = faultyKv(await Deno.openKv(`${dir}/registry.kv`));
+  try {
+    using state = new RegistryState(kv);
+    await new Datasets(state).create({ name: "grid", description: GRID, retention: 2 });
+    const publisher = new Publisher(state, new Commits(state));
+    // The first block's atomic is in flight (and will fail) when the second block closes the version.
+    const fault = failNext();
+    const first = publisher.publish(rows(0, 4, 1));
+    await fault.entered;
+    const closing = publisher.publish(rows(4, 8, 1));
+    fault.release();
+    await assert.rejects(first, /disk failed/);
+    assert.deepEqual(await closing, { committed: false });
+    // The version is open with the second block registered; publishing the first again commits it.
+    const keys = [];
+    for await (const e of kv.list({ prefix: ["fragments", "grid", 1] })) keys.push(e.key.at(-1));
+    assert.deepEqual(keys, ["r0=4,r1=8"]);
+    assert.deepEqual(await publisher.publish(rows(0, 4, 1)), { committed: true });
+  } finally {
+    // The registry's state closed the store.
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("publishFragment() of versions committed and retired in one atomic leaves no records of their copies", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
+    const retired = new Set<number>();
+    const answers = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) => Promise.all([0, 4].map((r) => reg.publishFragment(rows(r, r + 4, i + 1)))),
+      ),
+    );
+    for (const blocks of answers) {
+      for (const b of blocks) for (const c of b.retired ?? []) retired.add(c.version);
+    }
+    // Every retired version's copies are handed back to be freed, though never written.
+    assert.deepEqual(
+      [...retired].sort((a, b) => a - b),
+      Array.from({ length: 18 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      (await keysIn(path, ["fragments", "grid"])).map((k) => `${String(k[2])}:${String(k.at(-1))}`),
+      ["19:r0=0,r1=4", "19:r0=4,r1=8", "20:r0=0,r1=4", "20:r0=4,r1=8"],
+    );
+    reg.close();
+    await using again = await openRegistry({ path });
+    const described = await again.describeDataset("grid");
+    assert.equal(described.latest, 20);
+    const states = (await again.listVersions("grid")).map((v) => v.state);
+    assert.deepEqual(states, [...Array(18).fill("retired"), "committed", "committed"]);
+  });
+});
+
+Deno.test("publishFragment() of a block whose version a newer commit retired before its own leaves no record of it", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    // Version 2 closes before version 1 does: its commit, first in the batch, retires version 1.
+    const [held, newer, closing] = await Promise.allSettled([
+      reg.publishFragment(rows(0, 4, 1)),
+      reg.publishFragment(rows(0, 8, 2)),
+      reg.publishFragment(rows(4, 8, 1)),
+    ]);
+    assert.deepEqual(held, { status: "fulfilled", value: { committed: false } });
+    assert.equal(newer.status, "fulfilled");
+    assert.deepEqual(
+      (newer as PromiseFulfilledResult<{ retired?: { version: number }[] }>).value.retired?.map((
+        r,
+      ) => r.version),
+      [1, 1],
+    );
+    await rejectsWith(
+      Promise.reject((closing as PromiseRejectedResult).reason),
+      ConflictError,
+      "conflict",
+      "Version 1 of 'grid' is already retired",
+    );
+    assert.deepEqual(await keysIn(path, ["fragments", "grid", 1]), []);
+    assert.deepEqual((await reg.listVersions("grid")).map((v) => [v.version, v.state]), [
+      [1, "retired"],
+      [2, "committed"],
+    ]);
+  });
+});
+
+Deno.test("publishFragment() of a block whose version a newer commit was retiring registers it when that commit fails", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "publish_" });
+  const { kv, failNext } = faultyKv(await Deno.openKv(`${dir}/registry.kv`));
+  try {
+    using state = new RegistryState(kv);
+    await new Datasets(state).create({ name: "grid", description: GRID, retention: 1 });
+    const publisher = new Publisher(state, new Commits(state));
+    // Version 2's commit, which would retire version 1, fails on the disk.
+    failNext().release();
+    const [held, newer, closing] = await Promise.allSettled([
+      publisher.publish(rows(0, 4, 1)),
+      publisher.publish(rows(0, 8, 2)),
+      publisher.publish(rows(4, 8, 1)),
+    ]);
+    assert.deepEqual(held, { status: "fulfilled", value: { committed: false } });
+    assert.match(String((newer as PromiseRejectedResult).reason), /disk failed/);
+    assert.equal(closing.status, "rejected");
+    // Version 1 is open again with the held block registered: publishing the other block commits it.
+    const keys = [];
+    for await (const e of kv.list({ prefix: ["fragments", "grid"] })) keys.push(e.key.slice(2));
+    assert.deepEqual(keys, [[1, "rows", "r0=0,r1=4"]]);
+    assert.deepEqual(await publisher.publish(rows(4, 8, 1)), { committed: true });
+  } finally {
+    // The registry's state closed the store.
+    await Deno.remove(dir, { recursive: true });
+  }
+});
