@@ -20,7 +20,7 @@ import {
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
 import { KEYS } from "./keys.ts";
 import type { CommitResult, VersionState } from "./records.ts";
-import { planRetention } from "./retention.ts";
+import { insertVersion, planRetention } from "./retention.ts";
 import { checkVersion } from "./validate.ts";
 import { Coverage } from "./coverage.ts";
 import { wholeOf } from "./_version_sizes.ts";
@@ -141,6 +141,8 @@ export class Commits {
     const budget = { ...this.#s.writes.limits };
     let latest = d.latest;
     let leftoverTaken = false;
+    // The committed versions as the commits planned so far leave them.
+    let committed = d.committed;
     try {
       for (let i = 0; i < batch.length; i++) {
         const q = batch[i]!;
@@ -150,7 +152,7 @@ export class Commits {
           v = openVersion(d, q.version, view);
           v.committing = true;
           const waited = v.inflight.size > 0;
-          const retire = await this.#checkReady(d, v, view);
+          const { retire, dropped } = await this.#checkReady(d, v, view, committed);
           if (q.ifComplete && waited && !covered(d, v, q.joining)) {
             throw new IncompleteCommit(d.record.name, v.version);
           }
@@ -183,6 +185,9 @@ export class Commits {
           budget.checks--;
           leftoverTaken ||= retirement.leftover.length > 0;
           latest = change.latest;
+          if (committed === d.committed) committed = [...committed];
+          (committed as number[]).splice(0, dropped);
+          insertVersion(committed as number[], v.version);
           view.set(v.version, "committed");
           for (const r of retire) view.set(r.version, "retired");
           planned.push({ q, v, retiring, change, mutations });
@@ -195,6 +200,7 @@ export class Commits {
       if (planned.length === 0) return;
       const rest = await this.#write(d, planned, budget);
       for (const p of planned) applyCommit(d, p.v, p.change);
+      d.committed = committed;
       this.#s.waiters.notify(d.record.name);
       await this.#removeRest(rest);
       for (const p of planned) {
@@ -221,7 +227,8 @@ export class Commits {
     d: DatasetEntry,
     v: VersionEntry,
     view: ReadonlyMap<number, VersionState>,
-  ): Promise<VersionEntry[]> {
+    committed: readonly number[],
+  ): Promise<{ retire: VersionEntry[]; dropped: number }> {
     const name = d.record.name;
     const n = v.version;
     while (v.inflight.size > 0) await Promise.allSettled([...v.inflight]);
@@ -241,11 +248,15 @@ export class Commits {
         } first`,
       );
     }
-    const states = [...d.live].map((r) => ({
-      version: r.version,
-      state: view.get(r.version) ?? r.state,
-    }));
-    const plan = planRetention(states, n, d.record.retention);
+    const plan = planRetention(committed, n, d.record.retention, (oldest) => {
+      // Open versions below the window: few, and found without allocating per version kept.
+      const out: number[] = [];
+      for (const r of d.live) {
+        if (r.state !== "open" || r.version >= oldest) continue;
+        if ((view.get(r.version) ?? "open") === "open") out.push(r.version);
+      }
+      return out;
+    });
     if (!plan.ok) {
       throw new ConflictError(
         `Cannot commit version ${n} of '${name}': it is older than the ${d.record.retention} committed versions kept (${
@@ -253,7 +264,7 @@ export class Commits {
         })`,
       );
     }
-    return plan.retire.map((r) => d.versions.get(r)!);
+    return { retire: plan.retire.map((r) => d.versions.get(r)!), dropped: plan.dropped };
   }
 
   /**
@@ -271,16 +282,26 @@ export class Commits {
     // Copies a commit of the batch registers and a later one retires: never
     // written, nothing to remove (a stream of versions with more in flight
     // than the dataset keeps).
+    // Likewise a version it commits and a later one retires: only its
+    // retired record is written.
     const gone = new Set<Held>();
-    for (const p of planned) for (const h of p.change.retirement.freed) if (!h.durable) gone.add(h);
-    // Each commit's mutations start with its joining copies' records and
-    // end with `latest`: only the batch's last commit's is written.
+    const retired = new Set<VersionEntry>();
+    for (const p of planned) {
+      for (const h of p.change.retirement.freed) if (!h.durable) gone.add(h);
+      for (const r of p.change.retirement.retire) retired.add(r);
+    }
+    // Each commit's mutations are its joining copies' records, its version's
+    // record, the retired versions' records, and last `latest`: only the
+    // batch's last commit's is written. No key is so written twice.
     const mutations: Mutation[] = [];
     planned.forEach((p, i) => {
       const n = i === planned.length - 1 ? p.mutations.length : p.mutations.length - 1;
       const joining = p.change.joining;
       for (let k = 0; k < n; k++) {
-        if (k >= joining.length || !gone.has(joining[k]!)) mutations.push(p.mutations[k]!);
+        if (k < joining.length ? gone.has(joining[k]!) : k === joining.length && retired.has(p.v)) {
+          continue;
+        }
+        mutations.push(p.mutations[k]!);
       }
     });
     // Records of retired copies go in the same atomic while they fit, the
@@ -410,7 +431,7 @@ function retirementOf(
 ): Retirement {
   // Copies of versions retired before a crash, whose records were not yet
   // removed: the first commit of a batch takes them.
-  const leftover = leftoverTaken
+  const leftover = leftoverTaken || d.leftovers === 0
     ? []
     : [...d.live].filter((r) => r.state === "retired" && r.held.size > 0);
   const freed = [...retire, ...leftover].flatMap((r) => [...r.held.values()]);
@@ -453,6 +474,7 @@ function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
   v.admitted = undefined;
   v.storedSizes = { ...v.sizes };
   d.latest = c.latest;
+  d.leftovers -= c.retirement.leftover.length;
   for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
     r.state = "retired";
     r.stamp = c.stamp ?? null;

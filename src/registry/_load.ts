@@ -6,7 +6,7 @@
  */
 
 import { copyRegion } from "./_fixed_regions.ts";
-import { newVersion, type RegistryState } from "./_state.ts";
+import { type DatasetEntry, newVersion, type RegistryState } from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
 
@@ -37,8 +37,14 @@ export async function loadState(
   await loadVersions(state);
   await loadCopies(state);
   // Retired versions without copies left are only listed: commits skip them.
+  // Those with copies left (a crash came before their records were removed)
+  // are counted: the next commit removes them.
   for (const d of state.datasets.values()) {
-    for (const v of d.live) if (v.state === "retired" && v.held.size === 0) d.live.delete(v);
+    for (const v of d.live) {
+      if (v.state !== "retired") continue;
+      if (v.held.size === 0) d.live.delete(v);
+      else d.leftovers++;
+    }
   }
   for await (const e of state.kv.list<number>({ prefix: KEYS.latests() })) {
     const d = state.datasets.get(e.key[1] as string);
@@ -58,11 +64,17 @@ async function loadDatasets(state: RegistryState): Promise<string[]> {
 }
 
 async function loadVersions(state: RegistryState): Promise<void> {
+  const committed = new Map<DatasetEntry, number[]>();
   for await (const e of state.kv.list<VersionRecord>({ prefix: KEYS.versions() })) {
     const d = state.datasets.get(e.key[1] as string);
     if (d === undefined) continue;
     const v = newVersion(d, e.value.version);
     v.state = e.value.state;
+    if (v.state === "committed") {
+      const list = committed.get(d);
+      if (list === undefined) committed.set(d, [v.version]);
+      else list.push(v.version);
+    }
     v.stored = true;
     v.stamp = e.versionstamp;
     if (e.value.committedAt !== undefined) v.committedAt = e.value.committedAt;
@@ -71,6 +83,7 @@ async function loadVersions(state: RegistryState): Promise<void> {
       v.sizes = { ...e.value.sizes };
     }
   }
+  for (const [d, list] of committed) d.committed = list.sort((a, b) => a - b);
 }
 
 async function loadCopies(state: RegistryState): Promise<void> {

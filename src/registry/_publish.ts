@@ -365,7 +365,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
 function checkOpenVersion(d: DatasetEntry, n: number, v: VersionEntry | undefined): void {
   const name = d.record.name;
   if (v === undefined) {
-    const floor = oldestOpenable(committedVersions(d), d.record.retention);
+    const floor = oldestOpenable(d.committed, d.record.retention);
     if (n < floor) {
       throw new ConflictError(
         `Cannot publish into version ${n} of '${name}': it is older than the ${d.record.retention} committed versions kept, publish into version ${floor} or later`,
@@ -462,12 +462,6 @@ function complete(d: DatasetEntry, v: VersionEntry, added: FragmentLayout): bool
   if (v.coverage === undefined) return coverageOf(d, v)?.complete ?? false;
   v.coverage.add(added);
   return v.coverage.complete;
-}
-
-function committedVersions(d: DatasetEntry): number[] {
-  const out: number[] = [];
-  for (const v of d.live) if (v.state === "committed") out.push(v.version);
-  return out;
 }
 
 function describeRegion(params: Readonly<Record<string, number>>): string {

@@ -120,6 +120,17 @@ export interface DatasetEntry {
   live: Set<VersionEntry>;
   /** The latest committed version (0: none). */
   latest: number;
+  /**
+   * Its committed versions (not retired), ascending: retention plans from
+   * them without looking at every version kept. Shared and empty until the
+   * first commit, replaced (never changed in place) by each batch of commits.
+   */
+  committed: readonly number[];
+  /**
+   * Retired versions whose copies' records a crash left behind (found at
+   * load): the next commit removes them. While 0, commits look for none.
+   */
+  leftovers: number;
   /** Settles once the commits queued for this dataset have run. */
   commitChain: Promise<unknown>;
   /** Commits of this dataset queued or running. */
@@ -381,6 +392,7 @@ class EmptySet<T> extends Set<T> {
 // a million empty maps and sets (about 340 bytes each pair).
 const NO_VERSIONS: Map<number, VersionEntry> = new EmptyMap();
 const NO_LIVE: Set<VersionEntry> = new EmptySet();
+const NO_COMMITTED: readonly number[] = Object.freeze([]);
 
 /** The settled promise datasets start their commit chain with. */
 const SETTLED: Promise<unknown> = Promise.resolve();
@@ -417,6 +429,8 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     versions: NO_VERSIONS,
     live: NO_LIVE,
     latest: 0,
+    committed: NO_COMMITTED,
+    leftovers: 0,
     commitChain: SETTLED,
     commits: 0,
     commitQueue: [],

@@ -736,6 +736,30 @@ Deno.test("publishFragment() and commitVersion() refuse versions older than the 
   });
 });
 
+Deno.test("commits out of order keep the newest versions, and a restart keeps the same window", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
+    for (const n of [5, 3, 4]) await reg.publishFragment(rows(0, 2, n));
+    await reg.commitVersion("grid", 5);
+    await reg.commitVersion("grid", 3);
+    // Version 4 pushes 3 out: the window is 4 and 5.
+    assert.deepEqual((await reg.commitVersion("grid", 4)).retired.map((r) => r.version), [3]);
+    const refused =
+      "Cannot publish into version 2 of 'grid': it is older than the 2 committed versions kept, publish into version 5 or later";
+    await rejectsWith(reg.publishFragment(rows(0, 2, 2)), ConflictError, "conflict", refused);
+    reg.close();
+    await using again = await openRegistry({ path });
+    await rejectsWith(again.publishFragment(rows(0, 2, 2)), ConflictError, "conflict", refused);
+    await again.publishFragment(rows(0, 8, 6));
+    assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
+      [3, "retired"],
+      [4, "retired"],
+      [5, "committed"],
+      [6, "committed"],
+    ]);
+  });
+});
+
 // Durability
 
 Deno.test("openRegistry() finds datasets, versions and copies again after a close", async () => {

@@ -1,5 +1,6 @@
 /**
- * Which versions a commit retires. Pure: version states in, decision out.
+ * Which versions a commit retires. Pure: the committed versions in order
+ * in, decision out.
  *
  * A dataset keeps its newest `keep` committed versions. Committing a version
  * retires the committed versions that fall out of that window, and, once the
@@ -9,8 +10,6 @@
  * @module
  */
 
-import type { VersionState } from "./records.ts";
-
 /** What committing a version does to the others. */
 export type RetentionPlan =
   | {
@@ -18,6 +17,8 @@ export type RetentionPlan =
     readonly ok: true;
     /** Versions to retire in the same atomic operation, oldest first. */
     readonly retire: readonly number[];
+    /** How many of them are the oldest committed versions (the rest are open). */
+    readonly dropped: number;
   }
   | {
     /** The version is older than every version kept: committing it is refused. */
@@ -27,58 +28,83 @@ export type RetentionPlan =
   };
 
 /**
- * Plans the retirements of committing version `committing`.
+ * Plans the retirements of committing version `committing`, given the
+ * committed versions in ascending order (`committing` not among them) and
+ * the open versions older than a version (`openBelow`, asked only once the
+ * window is full). It costs no more than the versions it retires plus a
+ * binary search, however many versions the dataset keeps.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { planRetention } from "./retention.ts";
- * const versions = [
- *   { version: 1, state: "committed" as const },
- *   { version: 2, state: "committed" as const },
- *   { version: 3, state: "open" as const },
- * ];
- * assert.deepEqual(planRetention(versions, 3, 2), { ok: true, retire: [1] });
- * assert.deepEqual(planRetention(versions, 3, 3), { ok: true, retire: [] });
+ * assert.deepEqual(planRetention([1, 2], 3, 2), { ok: true, retire: [1], dropped: 1 });
+ * assert.deepEqual(planRetention([1, 2], 3, 3), { ok: true, retire: [], dropped: 0 });
+ * assert.deepEqual(planRetention([2, 3], 1, 2), { ok: false, kept: [3, 2] });
  * ```
  */
 export function planRetention(
-  versions: Iterable<{ readonly version: number; readonly state: VersionState }>,
+  committed: readonly number[],
   committing: number,
   keep: number,
+  openBelow: (version: number) => readonly number[] = () => [],
 ): RetentionPlan {
-  const committed: number[] = [committing];
-  const open: number[] = [];
-  for (const v of versions) {
-    if (v.version === committing) continue;
-    if (v.state === "committed") committed.push(v.version);
-    else if (v.state === "open") open.push(v.version);
+  // Committed versions older than `committing`.
+  let lo = 0;
+  for (let hi = committed.length; lo < hi;) {
+    const mid = (lo + hi) >>> 1;
+    if (committed[mid]! < committing) lo = mid + 1;
+    else hi = mid;
   }
-  committed.sort((a, b) => b - a);
-  const kept = committed.slice(0, keep);
-  if (!kept.includes(committing)) return { ok: false, kept };
-  const retire = committed.slice(keep);
-  if (kept.length === keep) {
-    const oldest = kept[kept.length - 1]!;
-    for (const n of open) if (n < oldest) retire.push(n);
+  const below = lo;
+  if (committed.length - below >= keep) {
+    return { ok: false, kept: committed.slice(committed.length - keep).reverse() };
   }
-  return { ok: true, retire: retire.sort((a, b) => a - b) };
+  // All retired committed versions are older than `committing`, which is kept.
+  const dropped = Math.max(0, committed.length + 1 - keep);
+  const retire = committed.slice(0, dropped);
+  if (committed.length + 1 >= keep) {
+    const oldest = dropped < below ? committed[dropped]! : committing;
+    for (const n of openBelow(oldest)) if (n !== committing) retire.push(n);
+    retire.sort((a, b) => a - b);
+  }
+  return { ok: true, retire, dropped };
 }
 
 /**
- * The oldest version a publish may still open: versions below it are out of
- * the retention window (0 when the window is not full).
+ * The oldest version a publish may still open, given the committed
+ * versions in ascending order: versions below it are out of the retention
+ * window (0 when the window is not full).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { oldestOpenable } from "./retention.ts";
- * assert.equal(oldestOpenable([4, 7, 5], 2), 6);
+ * assert.equal(oldestOpenable([4, 5, 7], 2), 6);
  * assert.equal(oldestOpenable([4], 2), 0);
  * ```
  */
 export function oldestOpenable(committed: readonly number[], keep: number): number {
-  if (committed.length < keep) return 0;
-  const sorted = [...committed].sort((a, b) => b - a);
-  return sorted[keep - 1]! + 1;
+  return committed.length < keep ? 0 : committed[committed.length - keep]! + 1;
+}
+
+/**
+ * Inserts version `n` into ascending `committed` in place (at the end when
+ * it is the newest, as commits mostly are).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { insertVersion } from "./retention.ts";
+ * const committed = [1, 4];
+ * insertVersion(committed, 5);
+ * insertVersion(committed, 2);
+ * assert.deepEqual(committed, [1, 2, 4, 5]);
+ * ```
+ */
+export function insertVersion(committed: number[], n: number): void {
+  let i = committed.length;
+  committed.push(n);
+  for (; i > 0 && committed[i - 1]! > n; i--) committed[i] = committed[i - 1]!;
+  committed[i] = n;
 }
