@@ -100,18 +100,24 @@ export class Publisher {
       // cost one atomic per version, bench/commit_bench.ts). Not while an
       // overwrite is being written: it may close an earlier version.
       if (closes && d.writing === 0) return await this.#registerInCommit(a, this.#claim(d, v));
-      // Any other copy waits for the group committer's next group, in case
-      // the commit of its version comes first and carries it.
-      if (!closes) return await this.#deferred(a);
+      // Any other copy of a version of few copies waits for the group
+      // committer's next group, in case the commit of its version comes
+      // first and carries it (a commit carries at most MAX_JOINING: holding
+      // the copies of a version of thousands costs more than it saves).
+      if (!closes && v.held.size <= MAX_JOINING) return await this.#deferred(a);
     } else {
       // An overwrite goes after the version's held copies (one may be the copy it replaces).
       this.#flush(d, v);
     }
-    d.writing++;
+    // Writes that may close their version once durable hold the closing
+    // publishes of other versions back; a copy that does not close its
+    // version cannot (the publish that does closes it).
+    const counted = closes || a.before !== undefined;
+    if (counted) d.writing++;
     try {
       await this.#register(a);
     } finally {
-      d.writing--;
+      if (counted) d.writing--;
     }
     if (a.before !== undefined) this.#releaseReplaced(a.before, record.node);
     return await this.#commitIfComplete(a);

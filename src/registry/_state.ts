@@ -138,7 +138,12 @@ export interface DatasetEntry {
   /** Commits waiting for the next batch, in call order. */
   readonly commitQueue: QueuedCommit[];
 
-  /** Publish writes in flight, over all versions. */
+  /**
+   * Publish writes in flight, over all versions, that may close their
+   * version once durable (overwrites, and closing publishes that could not
+   * queue their commit at once): while any is, closing publishes of other
+   * versions do not queue theirs ahead of it.
+   */
   writing: number;
   /** Set once it is deleted: commits queued behind the deletion fail. */
   deleted: boolean;

@@ -234,3 +234,31 @@ Deno.test("publishFragment() of a block whose version a newer commit was retirin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("publishFragment() of a version of 100 cells together commits it once, every cell registered", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({
+      name: "c",
+      description: "dataset c { var t [100]int8 }\nfragment cell(r) { var t = t[r:r + 1] }",
+    });
+    const cell = (r: number) => ({
+      dataset: "c",
+      version: 1,
+      fragment: "cell",
+      bindings: { r },
+      node: "n1",
+      tier: "memory",
+      byteLength: 1,
+      checksum: 0,
+    });
+    // More held copies than a commit carries: the commit waits for them, written on their own.
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, r) => reg.publishFragment(cell(r))),
+    );
+    assert.deepEqual(results.map((r, i) => r.committed ? i : -1).filter((i) => i >= 0), [99]);
+    reg.close();
+    await using again = await openRegistry({ path });
+    assert.equal((await again.describeDataset("c")).latest, 1);
+    assert.equal((await keysIn(path, ["fragments", "c", 1])).length, 100);
+  });
+});
