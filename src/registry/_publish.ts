@@ -218,16 +218,14 @@ export class Publisher {
   }
 
   /**
-   * The copies of `v` held for the next group, taken for its commit; past
-   * `MAX_JOINING` they are written on their own now (the commit waits for them).
+   * The copies of `v` held for the next group, taken for its commit: at
+   * most `MAX_JOINING`, as only versions holding no more copies hold any.
    */
   #claim(d: DatasetEntry, v: VersionEntry): readonly DeferredCopy[] {
     const list = d.deferred?.get(v);
     if (list === undefined) return [];
     d.deferred!.delete(v);
-    if (list.length <= MAX_JOINING) return list;
-    for (const c of list) c.write();
-    return [];
+    return list;
   }
 
   /** Writes the held copies, of `v` or of every version of `d`, each on its own. */

@@ -251,7 +251,7 @@ Deno.test("publishFragment() of a version of 100 cells together commits it once,
       byteLength: 1,
       checksum: 0,
     });
-    // More held copies than a commit carries: the commit waits for them, written on their own.
+    // Past 64 copies, copies are written on their own at once: the commit waits for them.
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, r) => reg.publishFragment(cell(r))),
     );
