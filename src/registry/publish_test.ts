@@ -4,7 +4,7 @@ import { Commits } from "./_commit.ts";
 import { Datasets } from "./_datasets.ts";
 import { Publisher } from "./_publish.ts";
 import { RegistryState } from "./_state.ts";
-import { GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
+import { cellCopy, GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
 import { KEYS } from "./keys.ts";
 import { openRegistry } from "./registry.ts";
 
@@ -51,6 +51,32 @@ function faultyKv(
       return { entered: fault.entered.promise, release: () => fault.gate.resolve() };
     },
   };
+}
+
+/**
+ * Runs `fn` with a publisher of a registry whose KV file (under ./tmp,
+ * removed afterwards) fails the atomic `failNext` arms; dataset `grid`
+ * keeps `retention` versions.
+ */
+async function withFaultyPublisher(
+  retention: number,
+  fn: (
+    publisher: Publisher,
+    kv: Deno.Kv,
+    failNext: () => { entered: Promise<void>; release: () => void },
+  ) => Promise<void>,
+): Promise<void> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "publish_" });
+  const { kv, failNext } = faultyKv(await Deno.openKv(`${dir}/registry.kv`));
+  try {
+    using state = new RegistryState(kv);
+    await new Datasets(state).create({ name: "grid", description: GRID, retention });
+    await fn(new Publisher(state, new Commits(state)), kv, failNext);
+  } finally {
+    // The registry's state closed the store.
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 Deno.test("publishFragment() of four rank blocks together registers them and commits the version in one atomic", async () => {
@@ -118,13 +144,7 @@ Deno.test("publishFragment() of a block held for the next group is written on it
 });
 
 Deno.test("publishFragment() that closes a version whose other block then fails to register answers uncommitted, its own copy registered", async () => {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "publish_" });
-  const { kv, failNext } = faultyKv(await Deno.openKv(`${dir}/registry.kv`));
-  try {
-    using state = new RegistryState(kv);
-    await new Datasets(state).create({ name: "grid", description: GRID, retention: 2 });
-    const publisher = new Publisher(state, new Commits(state));
+  await withFaultyPublisher(2, async (publisher, kv, failNext) => {
     // The first block's atomic is in flight (and will fail) when the second block closes the version.
     const fault = failNext();
     const first = publisher.publish(rows(0, 4, 1));
@@ -138,10 +158,7 @@ Deno.test("publishFragment() that closes a version whose other block then fails 
     for await (const e of kv.list({ prefix: ["fragments", "grid", 1] })) keys.push(e.key.at(-1));
     assert.deepEqual(keys, ["r0=4,r1=8"]);
     assert.deepEqual(await publisher.publish(rows(0, 4, 1)), { committed: true });
-  } finally {
-    // The registry's state closed the store.
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("publishFragment() of versions committed and retired in one atomic leaves no records of their copies", async () => {
@@ -207,13 +224,7 @@ Deno.test("publishFragment() of a block whose version a newer commit retired bef
 });
 
 Deno.test("publishFragment() of a block whose version a newer commit was retiring registers it when that commit fails", async () => {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "publish_" });
-  const { kv, failNext } = faultyKv(await Deno.openKv(`${dir}/registry.kv`));
-  try {
-    using state = new RegistryState(kv);
-    await new Datasets(state).create({ name: "grid", description: GRID, retention: 1 });
-    const publisher = new Publisher(state, new Commits(state));
+  await withFaultyPublisher(1, async (publisher, kv, failNext) => {
     // Version 2's commit, which would retire version 1, fails on the disk.
     failNext().release();
     const [held, newer, closing] = await Promise.allSettled([
@@ -229,10 +240,7 @@ Deno.test("publishFragment() of a block whose version a newer commit was retirin
     for await (const e of kv.list({ prefix: ["fragments", "grid"] })) keys.push(e.key.slice(2));
     assert.deepEqual(keys, [[1, "rows", "r0=0,r1=4"]]);
     assert.deepEqual(await publisher.publish(rows(4, 8, 1)), { committed: true });
-  } finally {
-    // The registry's state closed the store.
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("publishFragment() of a version of 100 cells together commits it once, every cell registered", async () => {
@@ -241,19 +249,9 @@ Deno.test("publishFragment() of a version of 100 cells together commits it once,
       name: "c",
       description: "dataset c { var t [100]int8 }\nfragment cell(r) { var t = t[r:r + 1] }",
     });
-    const cell = (r: number) => ({
-      dataset: "c",
-      version: 1,
-      fragment: "cell",
-      bindings: { r },
-      node: "n1",
-      tier: "memory",
-      byteLength: 1,
-      checksum: 0,
-    });
     // Past 64 copies, copies are written on their own at once: the commit waits for them.
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, r) => reg.publishFragment(cell(r))),
+      Array.from({ length: 100 }, (_, r) => reg.publishFragment(cellCopy("c", r))),
     );
     assert.deepEqual(results.map((r, i) => r.committed ? i : -1).filter((i) => i >= 0), [99]);
     reg.close();
