@@ -7,6 +7,7 @@
  */
 
 import { SizeMismatchError, TierFullError } from "../errors.ts";
+import { DirectorySync } from "./dir_sync.ts";
 import type { StagedFile, Tier, TierEntry, TierInfo, TierKind } from "./tier.ts";
 
 /** How a directory tier stores its copies. */
@@ -25,7 +26,10 @@ export interface DirectoryTierOptions {
    * neither may the bytes linger unaccounted.
    */
   readonly persistent: boolean;
-  /** Whether each write is flushed to the device before it counts (not for tmpfs). */
+  /**
+   * Whether each write is flushed to the device before it counts, the
+   * directory entry its rename made too (not for tmpfs).
+   */
   readonly sync: boolean;
 }
 
@@ -55,12 +59,15 @@ export class DirectoryTier implements Tier {
   readonly #sizes = new Map<string, number>();
   /** Bytes reserved for staged files, by staging id (`reserveStaging`). */
   readonly #staged = new Map<string, number>();
+  /** Flushes the directory after renames, when writes are flushed (`sync`). */
+  readonly #dirSync: DirectorySync | undefined;
   #used = 0;
 
   /** Creates the tier without touching the directory; `open()` also indexes it. */
   protected constructor(options: DirectoryTierOptions) {
     this.name = options.name;
     this.#options = options;
+    this.#dirSync = options.sync ? new DirectorySync(options.dir) : undefined;
   }
 
   /** Opens (creating if needed) a directory tier and indexes, or clears, what it holds. */
@@ -165,6 +172,24 @@ export class DirectoryTier implements Tier {
       await Deno.remove(tmp).catch(() => {});
       throw e;
     }
+    // The new name is durable once the directory is (one flush for the
+    // renames of concurrent writes): only then may a record name the copy.
+    try {
+      await this.#dirSync?.flush();
+    } catch (e) {
+      // Not durable: a new copy is taken back; a replaced one keeps the new bytes.
+      if (old === 0) {
+        this.#used -= byteLength;
+        this.#sizes.delete(key);
+        await Deno.remove(path).catch(() => {});
+      }
+      throw e;
+    }
+  }
+
+  /** Directory flushes made so far for renames (0 unless `sync`). */
+  get directoryFlushes(): number {
+    return this.#dirSync?.flushes ?? 0;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -94,6 +94,24 @@ Deno.test("FileTier.put() keeps concurrent writers within capacity", async () =>
   });
 });
 
+Deno.test("FileTier.put() flushes the directory after its renames, one flush for concurrent writes; ShmTier never", async () => {
+  await withDir(async (dir) => {
+    const t = await FileTier.open("file", `${dir}/file`, 1 << 20);
+    await t.put("a", new Uint8Array(8));
+    assert.equal(t.directoryFlushes, 1);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => t.put(`k${i}`, new Uint8Array(8))));
+    const flushes = t.directoryFlushes - 1;
+    assert.ok(flushes >= 1 && flushes < 8, `${flushes} flushes for 8 concurrent puts`);
+    const file = `${dir}/staged`;
+    await Deno.writeFile(file, new Uint8Array(4));
+    await t.putFile("f", { path: file, byteLength: 4 }, { move: false });
+    assert.equal(t.directoryFlushes, flushes + 2);
+    const shm = await ShmTier.open("shm", `${dir}/shm`, 1 << 20);
+    await shm.put("a", new Uint8Array(8));
+    assert.equal(shm.directoryFlushes, 0);
+  });
+});
+
 Deno.test("FileTier.putFile() copies a file, ShmTier.putFile() with move takes it, both sized", async () => {
   await withDir(async (dir) => {
     const file = await FileTier.open("file", `${dir}/file`, 100);
