@@ -350,11 +350,9 @@ export class GroupCommitter {
     }
     // KV applies an atomic's mutations in order, so a key written twice keeps
     // its last write (group_commit_test.ts checks it). A group with more
-    // mutations than an atomic takes (`#take` counts a key once once it
-    // keeps a set), or with checks, sends each key's last mutation only:
-    // commits of a dataset write records that later commits of the same
-    // group retire, and one mutation each costs less than two (4-rank
-    // versions in bench/commit_bench.ts: twice the rate).
+    // mutations than an atomic takes (`#take` counts repeated keys once from
+    // the point it keeps a set of them), or with checks, sends each key's
+    // last mutation only.
     let total = 0;
     for (const p of group) total += p.mutations.length;
     const send = checked || total > this.#maxMutations
