@@ -20,7 +20,7 @@ import {
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
 import { KEYS } from "./keys.ts";
 import type { CommitResult, VersionState } from "./records.ts";
-import { insertVersion, planRetention } from "./retention.ts";
+import { insertVersion, planRetention, removeVersion } from "./retention.ts";
 import { checkVersion } from "./validate.ts";
 import { Coverage } from "./coverage.ts";
 import { wholeOf } from "./_version_sizes.ts";
@@ -249,11 +249,12 @@ export class Commits {
       );
     }
     const plan = planRetention(committed, n, d.record.retention, (oldest) => {
-      // Open versions below the window: few, and found without allocating per version kept.
+      // Open versions below the window, from the front of the ordered open
+      // ones: past those this batch commits, usually none.
       const out: number[] = [];
-      for (const r of d.live) {
-        if (r.state !== "open" || r.version >= oldest) continue;
-        if ((view.get(r.version) ?? "open") === "open") out.push(r.version);
+      for (const o of d.opens) {
+        if (o >= oldest) break;
+        if (o !== n && view.get(o) === undefined) out.push(o);
       }
       return out;
     });
@@ -466,6 +467,7 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Mut
 /** Holds in memory what a commit that stands wrote. */
 function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
   for (const h of c.joining) h.durable = true;
+  removeVersion(d.opens, v.version);
   v.state = "committed";
   v.stored = true;
   v.stamp = c.stamp ?? null;
@@ -476,6 +478,7 @@ function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
   d.latest = c.latest;
   d.leftovers -= c.retirement.leftover.length;
   for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
+    if (r.state === "open") removeVersion(d.opens, r.version);
     r.state = "retired";
     r.stamp = c.stamp ?? null;
     r.index = undefined;

@@ -8,6 +8,7 @@
 import { copyRegion } from "./_fixed_regions.ts";
 import { type DatasetEntry, newVersion, type RegistryState } from "./_state.ts";
 import { KEYS } from "./keys.ts";
+import { removeVersion } from "./retention.ts";
 import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
 
 /**
@@ -70,6 +71,7 @@ async function loadVersions(state: RegistryState): Promise<void> {
     if (d === undefined) continue;
     const v = newVersion(d, e.value.version);
     v.state = e.value.state;
+    if (v.state !== "open") removeVersion(d.opens, v.version);
     if (v.state === "committed") {
       const list = committed.get(d);
       if (list === undefined) committed.set(d, [v.version]);

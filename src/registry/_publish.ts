@@ -166,8 +166,13 @@ export class Publisher {
     v.inflight.add(settled.promise);
     const copy: DeferredCopy = {
       held: a.mine,
-      // Called from the group committer's hook: the write joins the group it takes.
-      write: () => turn.resolve({ own: this.#register(a) }),
+      // Called from the group committer's hook: the write joins the group it
+      // takes, and stands for it among the version's writes in flight.
+      write: () => {
+        v.inflight.delete(settled.promise);
+        settled.resolve();
+        turn.resolve({ own: this.#register(a) });
+      },
       join: (commit) => {
         // The commit waits for the version's writes: not for this one, which it carries.
         v.inflight.delete(settled.promise);

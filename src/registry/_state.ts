@@ -25,6 +25,7 @@ import type {
 } from "./records.ts";
 import type { RegionIndex } from "./region_index.ts";
 import { VersionWaiters } from "./waiters.ts";
+import { insertVersion, removeVersion } from "./retention.ts";
 
 /** A registered copy of a fragment region, as the registry holds it. */
 export interface Held {
@@ -131,6 +132,12 @@ export interface DatasetEntry {
    * load): the next commit removes them. While 0, commits look for none.
    */
   leftovers: number;
+  /**
+   * Its open versions, ascending (shared and empty until its first
+   * version): a commit finds the open versions below its retention window
+   * from the front, without looking at every version.
+   */
+  opens: number[];
   /** Settles once the commits queued for this dataset have run. */
   commitChain: Promise<unknown>;
   /** Commits of this dataset queued or running. */
@@ -398,6 +405,7 @@ class EmptySet<T> extends Set<T> {
 const NO_VERSIONS: Map<number, VersionEntry> = new EmptyMap();
 const NO_LIVE: Set<VersionEntry> = new EmptySet();
 const NO_COMMITTED: readonly number[] = Object.freeze([]);
+const NO_OPENS: number[] = Object.freeze([]) as unknown as number[];
 
 /** The settled promise datasets start their commit chain with. */
 const SETTLED: Promise<unknown> = Promise.resolve();
@@ -436,6 +444,7 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     latest: 0,
     committed: NO_COMMITTED,
     leftovers: 0,
+    opens: NO_OPENS,
     commitChain: SETTLED,
     commits: 0,
     commitQueue: [],
@@ -482,6 +491,8 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     storedSizes: {},
     whole: undefined,
   };
+  if (d.opens === NO_OPENS) d.opens = [];
+  insertVersion(d.opens, n);
   if (d.versions === NO_VERSIONS) d.versions = new Map();
   if (d.live === NO_LIVE) d.live = new Set();
   d.versions.set(n, v);
@@ -510,6 +521,7 @@ export function dropVersion(d: DatasetEntry, n: number): void {
   if (v === undefined) return;
   d.versions.delete(n);
   d.live.delete(v);
+  if (v.state === "open") removeVersion(d.opens, n);
 }
 
 /**

@@ -64,6 +64,7 @@ async function withFaultyPublisher(
     publisher: Publisher,
     kv: Deno.Kv,
     failNext: () => { entered: Promise<void>; release: () => void },
+    state: RegistryState,
   ) => Promise<void>,
 ): Promise<void> {
   await Deno.mkdir("tmp", { recursive: true });
@@ -72,7 +73,7 @@ async function withFaultyPublisher(
   try {
     using state = new RegistryState(kv);
     await new Datasets(state).create({ name: "grid", description: GRID, retention });
-    await fn(new Publisher(state, new Commits(state)), kv, failNext);
+    await fn(new Publisher(state, new Commits(state)), kv, failNext, state);
   } finally {
     // The registry's state closed the store.
     await Deno.remove(dir, { recursive: true });
@@ -258,5 +259,32 @@ Deno.test("publishFragment() of a version of 100 cells together commits it once,
     await using again = await openRegistry({ path });
     assert.equal((await again.describeDataset("c")).latest, 1);
     assert.equal((await keysIn(path, ["fragments", "c", 1])).length, 100);
+  });
+});
+
+Deno.test("a dataset's ordered open versions stay those open, through commits, retirements and failed writes", async () => {
+  await withFaultyPublisher(2, async (publisher, _kv, failNext, state) => {
+    const d = () => state.dataset("grid");
+    const opens = () =>
+      [...d().versions.values()].filter((v) => v.state === "open").map((v) => v.version).sort((
+        a,
+        b,
+      ) => a - b);
+    // Blocks of versions 9, 3, 5, 1 (out of order), then whole versions that close and retire.
+    for (const n of [9, 3, 5, 1]) await publisher.publish(rows(0, 4, n));
+    assert.deepEqual(d().opens, [1, 3, 5, 9]);
+    await publisher.publish(rows(4, 8, 3));
+    assert.deepEqual(d().opens, [1, 5, 9]);
+    // A whole version 10 fills the window (3, 10): open versions below 3 retire.
+    await publisher.publish(rows(0, 8, 10));
+    assert.deepEqual(d().opens, opens());
+    assert.deepEqual(d().opens, [5, 9]);
+    // A write that fails takes its new version back.
+    failNext().release();
+    await assert.rejects(publisher.publish(rows(0, 4, 11)), /disk failed/);
+    assert.equal(d().versions.has(11), false);
+    assert.deepEqual(d().opens, opens());
+    await Promise.all([publisher.publish(rows(4, 8, 9)), publisher.publish(rows(0, 8, 12))]);
+    assert.deepEqual(d().opens, opens());
   });
 });

@@ -108,3 +108,26 @@ export function insertVersion(committed: number[], n: number): void {
   for (; i > 0 && committed[i - 1]! > n; i--) committed[i] = committed[i - 1]!;
   committed[i] = n;
 }
+
+/**
+ * Removes version `n` from ascending `versions` in place, if there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { removeVersion } from "./retention.ts";
+ * const open = [2, 3, 7];
+ * removeVersion(open, 3);
+ * removeVersion(open, 5);
+ * assert.deepEqual(open, [2, 7]);
+ * ```
+ */
+export function removeVersion(versions: number[], n: number): void {
+  let lo = 0;
+  for (let hi = versions.length; lo < hi;) {
+    const mid = (lo + hi) >>> 1;
+    if (versions[mid]! < n) lo = mid + 1;
+    else hi = mid;
+  }
+  if (versions[lo] === n) versions.splice(lo, 1);
+}
