@@ -31,6 +31,29 @@ export function freePort(): number {
 }
 
 /**
+ * The first of `count` consecutive ports free on 127.0.0.1 now, below the
+ * kernel's ephemeral range (32768 and up on Linux), where the client ends
+ * of the suite's many connections do not take them meanwhile.
+ */
+export function freePortRange(count: number): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const probes: Deno.Listener[] = [];
+    try {
+      for (let p = first; p < first + count; p++) {
+        probes.push(Deno.listen({ hostname: "127.0.0.1", port: p }));
+      }
+      return first;
+    } catch {
+      // One is taken: another range.
+    } finally {
+      for (const probe of probes) probe.close();
+    }
+  }
+  throw new Error(`No ${count} consecutive free ports found between 20000 and 32000`);
+}
+
+/**
  * The data directories under tmp/ that `spawnStrata` used, removed when this process ends:
  * a test may start a process again on the directory of one it stopped, and
  * the file tiers of a benchmark's runtimes hold gigabytes that must not pile

@@ -8,7 +8,7 @@
  * daemons cannot start (they need root).
  */
 import assert from "node:assert/strict";
-import { freePort } from "./_cluster.ts";
+import { freePort, freePortRange } from "./_cluster.ts";
 
 const decoder = new TextDecoder();
 
@@ -80,7 +80,9 @@ Deno.test({
     const dir = await Deno.realPath(await Deno.makeTempDir({ dir: "tmp", prefix: "slurm_" }));
     const host = (await run("sh", ["-c", "hostname -s"])).out.trim();
     const cpus = Number((await run("sh", ["-c", "nproc"])).out.trim()) || 1;
-    const [ctld, slurmd, srunLo] = [freePort(), freePort(), freePort()];
+    const [ctld, slurmd] = [freePort(), freePort()];
+    // srun listens on ports of this range: none of them may be taken.
+    const srunLo = freePortRange(21);
     const conf = `${dir}/slurm.conf`;
     await Deno.mkdir(`${dir}/state`);
     await Deno.mkdir(`${dir}/spool`);
