@@ -5,14 +5,18 @@
  * flight, and versions of 4 ranks' blocks; next to the raw Deno KV rate of
  * single-mutation commits on the same disk in the same run, the ceiling of
  * one KV commit per version in sequence. Every answer is durable (its
- * atomic committed before the publisher was answered).
+ * atomic committed before the publisher was answered). Then the 4 ranks as
+ * 4 processes publishing over HTTP to one name server (`strata nameserver`).
  *
- * Run: `deno run --allow-read=. --allow-write=./tmp,./bench/results bench/commit_bench.ts [seconds]`
+ * Run: `deno task bench commits`, or `deno run --allow-read=. --allow-write=./tmp,./bench/results
+ * --allow-net=127.0.0.1 --allow-run=deno --allow-env=LOG_TOKENS,LOG_STREAM bench/commit_bench.ts [seconds]`
  *
  * @module
  */
 
+import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { openRegistry } from "../src/registry/mod.ts";
+import { startNameserver } from "../tests/_cluster.ts";
 import { writeResults } from "./_results.ts";
 
 const SECONDS = import.meta.main ? Number(Deno.args[0] ?? 2) : 2;
@@ -26,7 +30,8 @@ interface Point {
   readonly retention: number;
   readonly inFlight: number;
   readonly versionsPerSecond: number;
-  readonly versionsPerAtomic: number;
+  /** Undefined over HTTP (the name server's atomics are not counted from here). */
+  readonly versionsPerAtomic?: number;
   readonly kvCommitsPerSecond: number;
   /** The latest committed version at the end: every version published committed. */
   readonly latest: number;
@@ -123,6 +128,64 @@ async function commitRate(
   });
 }
 
+/** Versions each rank process publishes over HTTP. */
+const HTTP_VERSIONS = 20_000;
+
+/**
+ * The same 4 rank blocks per version from 4 processes, each publishing its
+ * rank's block of every version over HTTP to one name server (as the
+ * runtime of each rank registers its copies), `inFlight` at a time each;
+ * the clock starts once every process is loaded.
+ */
+async function httpRate(inFlight: number, kv: number): Promise<Point> {
+  const ns = await startNameserver();
+  const names = new RemoteNameService({ urls: [ns.url], node: "bench" });
+  try {
+    await names.createDataset({ name: "steps", description: DESCRIPTION, retention: 2 });
+    const ranks = [0, 1, 2, 3].map((r) =>
+      new Deno.Command("deno", {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "bench/_rank_publisher.ts",
+          ns.url,
+          "steps",
+          String(r),
+          String(HTTP_VERSIONS),
+          String(inFlight),
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn()
+    );
+    for (const p of ranks) {
+      const line = await p.stdout.pipeThrough(new TextDecoderStream()).getReader().read();
+      if (!line.value?.startsWith("ready")) throw new Error("A rank process did not start");
+    }
+    const start = performance.now();
+    for (const p of ranks) {
+      const go = p.stdin.getWriter();
+      await go.write(new TextEncoder().encode("go\n"));
+      await go.close();
+    }
+    const statuses = await Promise.all(ranks.map((p) => p.status));
+    const seconds = (performance.now() - start) / 1000;
+    if (!statuses.every((s) => s.success)) throw new Error("A rank process failed");
+    return {
+      shape: "4 rank processes over HTTP",
+      retention: 2,
+      inFlight,
+      versionsPerSecond: HTTP_VERSIONS / seconds,
+      kvCommitsPerSecond: kv,
+      latest: (await names.describeDataset("steps")).latest ?? 0,
+    };
+  } finally {
+    names.close();
+    await ns.stop();
+  }
+}
+
 /**
  * Versions committed per second into one dataset: writes
  * bench/results/commits.{md,json}.
@@ -141,15 +204,20 @@ export async function commitBench(): Promise<void> {
       console.error(
         `${p.shape}, ${retention} kept, ${n} in flight: ${
           p.versionsPerSecond.toFixed(0)
-        } versions/s, ${p.versionsPerAtomic.toFixed(1)} per atomic`,
+        } versions/s, ${p.versionsPerAtomic?.toFixed(1)} per atomic`,
       );
     }
+  }
+  for (const n of [16, 64]) {
+    const p = await httpRate(n, kv);
+    points.push(p);
+    console.error(`${p.shape}, ${n} in flight each: ${p.versionsPerSecond.toFixed(0)} versions/s`);
   }
 
   await writeResults("commits", points, (machineLine) => {
     const rows = points.map((p) =>
       `| ${p.shape} | ${p.retention} | ${p.inFlight} | ${Math.round(p.versionsPerSecond)} | ${
-        p.versionsPerAtomic.toFixed(1)
+        p.versionsPerAtomic?.toFixed(1) ?? "-"
       } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x |`
     );
     return [
