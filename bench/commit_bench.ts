@@ -225,7 +225,7 @@ export async function commitBench(): Promise<void> {
       "",
       machineLine,
       "",
-      `In process (no HTTP), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
+      `In process (no HTTP; the last rows: 4 rank processes publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
         Math.round(kv)
       } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
       "",
