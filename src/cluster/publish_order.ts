@@ -13,6 +13,8 @@
  * @module
  */
 
+import { Fifo } from "../registry/_fifo.ts";
+
 /** Where a publish stands in its runtime's order. */
 export interface PublishTicket {
   /** The runtime's session: its name client's random id. */
@@ -65,7 +67,11 @@ export class PublishOrder {
   readonly #ring: (string | undefined)[];
   #at = 0;
   /** Held publishes, by the key of the one each follows. */
-  readonly #held = new Map<string, (() => void)[]>();
+  readonly #held = new Map<string, Hold[]>();
+  /** Held publishes in the order of their deadlines (released ones are skipped). */
+  readonly #deadlines = new Fifo<Hold>();
+  /** The one timer, set for the earliest deadline while any publish is held. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #heldCount = 0;
 
   /** An order with no publish seen yet. */
@@ -90,25 +96,47 @@ export class PublishOrder {
     const key = keyOf(ticket.session, ticket.after);
     if (this.#handed.has(key) || this.#heldCount >= this.#maxHeld) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined = undefined;
-      const wake = () => {
-        clearTimeout(timer);
-        this.#heldCount--;
-        resolve();
+      const hold: Hold = {
+        key,
+        deadline: performance.now() + this.#maxWaitMs,
+        resolve,
+        done: false,
       };
       const list = this.#held.get(key);
-      if (list === undefined) this.#held.set(key, [wake]);
-      else list.push(wake);
+      if (list === undefined) this.#held.set(key, [hold]);
+      else list.push(hold);
       this.#heldCount++;
-      timer = setTimeout(() => {
-        const now = this.#held.get(key);
-        const i = now?.indexOf(wake) ?? -1;
-        if (i < 0) return;
-        now!.splice(i, 1);
-        if (now!.length === 0) this.#held.delete(key);
-        wake();
-      }, this.#maxWaitMs);
+      // Every hold waits as long: deadlines come in the order holds do.
+      this.#deadlines.push(hold);
+      this.#timer ??= setTimeout(() => this.#expire(), this.#maxWaitMs);
     });
+  }
+
+  /** Lets go of the holds past their deadline; one timer for them all, set for the next. */
+  #expire(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (let h = this.#deadlines.peek(); h !== undefined; h = this.#deadlines.peek()) {
+      if (h.done) {
+        this.#deadlines.shift();
+        continue;
+      }
+      if (h.deadline > now) {
+        this.#timer = setTimeout(() => this.#expire(), h.deadline - now);
+        return;
+      }
+      this.#deadlines.shift();
+      const list = this.#held.get(h.key)!;
+      list.splice(list.indexOf(h), 1);
+      if (list.length === 0) this.#held.delete(h.key);
+      this.#release(h);
+    }
+  }
+
+  #release(h: Hold): void {
+    h.done = true;
+    this.#heldCount--;
+    h.resolve();
   }
 
   /** Records that a publish was handed to the registry (or failed): the ones following it go. */
@@ -124,8 +152,25 @@ export class PublishOrder {
     const waiting = this.#held.get(key);
     if (waiting === undefined) return;
     this.#held.delete(key);
-    for (const wake of waiting) wake();
+    for (const h of waiting) this.#release(h);
+    // Their deadlines are dropped as the timer meets them, or now when none is held.
+    if (this.#heldCount === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#deadlines.clear();
+    }
   }
+}
+
+/** A publish held for the one it follows. */
+interface Hold {
+  /** The key of the publish it follows. */
+  readonly key: string;
+  /** When it goes anyway (`performance.now()` time). */
+  readonly deadline: number;
+  readonly resolve: () => void;
+  /** Set once it went. */
+  done: boolean;
 }
 
 function keyOf(session: string, seq: number): string {

@@ -59,3 +59,23 @@ Deno.test("past maxHeld publishes go without waiting, and remembered ones are bo
   await late;
   await order.turn({ session: "r", seq: 6, after: 4 });
 });
+
+Deno.test("many held publishes share one timer: each goes when handed or at its own deadline", async () => {
+  const order = new PublishOrder({ maxWaitMs: 30 });
+  const went: number[] = [];
+  const early = Array.from(
+    { length: 50 },
+    (_, i) => order.turn({ session: "s", seq: 100 + i, after: i }).then(() => went.push(i)),
+  );
+  await new Promise((r) => setTimeout(r, 10));
+  const late = order.turn({ session: "t", seq: 2, after: 1 }).then(() => went.push(-1));
+  // Half are handed their predecessor at once; the rest wait out their deadline.
+  for (let i = 0; i < 25; i++) order.handed({ session: "s", seq: i });
+  await Promise.all(early.slice(0, 25));
+  assert.equal(order.held, 26);
+  await Promise.all(early);
+  assert.equal(order.held, 1);
+  assert.ok(!went.includes(-1), "a later hold keeps its own deadline");
+  await late;
+  assert.equal(order.held, 0);
+});
