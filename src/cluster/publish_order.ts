@@ -87,6 +87,11 @@ export class PublishOrder {
     return this.#heldCount;
   }
 
+  /** Entries of the deadline queue, released ones not yet dropped included (for tests). */
+  get queuedDeadlines(): number {
+    return this.#deadlines.length;
+  }
+
   /**
    * Resolves once the publish `ticket.after` names has been handed over,
    * at once when it names none or it was, and after `maxWaitMs` at most.
@@ -108,6 +113,10 @@ export class PublishOrder {
       this.#heldCount++;
       // Every hold waits as long: deadlines come in the order holds do.
       this.#deadlines.push(hold);
+      // Released holds wait in the queue for the timer: at most as many as live ones allowed.
+      if (this.#deadlines.length > 2 * this.#maxHeld) {
+        for (const h of this.#deadlines.clear()) if (!h.done) this.#deadlines.push(h);
+      }
       this.#timer ??= setTimeout(() => this.#expire(), this.#maxWaitMs);
     });
   }

@@ -79,3 +79,18 @@ Deno.test("many held publishes share one timer: each goes when handed or at its 
   await late;
   assert.equal(order.held, 0);
 });
+
+Deno.test("held publishes let go keep no room in the deadline queue past twice maxHeld", async () => {
+  const order = new PublishOrder({ maxHeld: 4, maxWaitMs: 60_000 });
+  const stuck = order.turn({ session: "s", seq: 1_000_000, after: 999_999 });
+  for (let i = 0; i < 100; i++) {
+    const p = order.turn({ session: "s", seq: 2 * i + 1, after: 2 * i });
+    order.handed({ session: "s", seq: 2 * i });
+    await p;
+  }
+  assert.equal(order.held, 1);
+  assert.ok(order.queuedDeadlines <= 8, `${order.queuedDeadlines} deadlines queued`);
+  order.handed({ session: "s", seq: 999_999 });
+  await stuck;
+  assert.equal(order.queuedDeadlines, 0);
+});
