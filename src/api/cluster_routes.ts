@@ -112,6 +112,46 @@ function mountCopyRoutes(app: Hono, o: ClusterRouteOptions): void {
     const { committed } = await published;
     return reply(c, { committed });
   });
+  // A runtime's publishes made while its earlier ones were under way, in
+  // one request: registered in the order of the list, each answered on its
+  // own (a bad record is refused alone).
+  app.post("/v1/cluster/publishes", async (c) => {
+    const ticket = ticketOf(new URL(c.req.url).searchParams);
+    const published: Promise<{ committed: boolean }>[] = [];
+    try {
+      const shape = "{records: [publish, ...]}";
+      const body = objectBody(
+        await readControlBody(c.req.raw, o.maxBodyBytes),
+        "publish batch",
+        shape,
+      );
+      const records = body.records;
+      if (!Array.isArray(records) || records.length === 0 || records.length > MAX_PUBLISHES) {
+        throw new InvalidRequestError(
+          `Invalid publish batch: expected ${shape} with 1 to ${MAX_PUBLISHES} records`,
+        );
+      }
+      const checked = records.map((r) => {
+        try {
+          return recordOf(r);
+        } catch (e) {
+          return e as Error;
+        }
+      });
+      if (ticket !== undefined) await order.turn(ticket);
+      for (const r of checked) {
+        published.push(r instanceof Error ? Promise.reject(r) : o.registry.publishFragment(r));
+      }
+    } finally {
+      if (ticket !== undefined) order.handed(ticket);
+    }
+    const settled = await Promise.allSettled(published);
+    return reply(c, {
+      results: settled.map((r) =>
+        r.status === "fulfilled" ? { committed: r.value.committed } : { error: errorBody(r.reason) }
+      ),
+    });
+  });
   app.post("/v1/cluster/relocate", async (c) => {
     const body = await copyBody(c.req.raw, o.maxBodyBytes, "relocation", true);
     return reply(c, { relocated: await o.registry.relocateFragment(body.copy, body.tier!) });
@@ -202,6 +242,9 @@ function mountLookupRoutes(app: Hono, o: ClusterRouteOptions, maxWaitMs: number)
     });
   });
 }
+
+/** Most records of one `/v1/cluster/publishes` request. */
+const MAX_PUBLISHES = 1024;
 
 /** How long a subscription stream stays silent before it sends a heartbeat line. */
 const HEARTBEAT_MS = 10_000;

@@ -192,3 +192,49 @@ Deno.test("publishes of a runtime register in its order, whatever order they arr
     }
   });
 });
+
+Deno.test("a batch of a runtime's publishes registers in its order, each answered on its own", async () => {
+  await withApp(async (app, registry) => {
+    await (await app.request(
+      "/v1/datasets",
+      json({ name: "d", description: "dataset { var x [2]float64 }" }),
+    )).body?.cancel();
+    const committed: number[] = [];
+    registry.onCommit((_d, v) => committed.push(v));
+    const record = (version: number, byteLength = 16) => ({
+      dataset: "d",
+      version,
+      fragment: "dataset",
+      bindings: {},
+      node: "a",
+      tier: "memory",
+      byteLength,
+      checksum: 0,
+    });
+    // The second request arrives first, naming the first.
+    const second = app.request(
+      "/v1/cluster/publishes?session=s-1&seq=2&after=1",
+      json({ records: [record(3), record(4)] }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(committed, []);
+    const first = await app.request(
+      "/v1/cluster/publishes?session=s-1&seq=1",
+      json({ records: [record(1), record(2, 8), { dataset: "d" }, record(1)] }),
+    );
+    const { results } = await first.json();
+    assert.deepEqual(results[0], { committed: true });
+    assert.equal(results[1].error.code, "size_mismatch");
+    assert.equal(results[2].error.code, "invalid_request");
+    assert.equal(results[3].error.code, "conflict");
+    assert.deepEqual((await (await second).json()).results, [{ committed: true }, {
+      committed: true,
+    }]);
+    assert.deepEqual(committed, [1, 3, 4]);
+    for (const body of [{}, { records: [] }, { records: Array(1025).fill(record(9)) }]) {
+      const bad = await app.request("/v1/cluster/publishes", json(body));
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error.message, /^Invalid publish batch/);
+    }
+  });
+});

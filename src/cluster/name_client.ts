@@ -5,7 +5,13 @@
  * @module
  */
 
-import { InvalidConfigError, NotFoundError, WaitTimeoutError } from "../errors.ts";
+import {
+  errorFromBody,
+  InvalidConfigError,
+  NotFoundError,
+  UnavailableError,
+  WaitTimeoutError,
+} from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import type {
   CommitSubscription,
@@ -74,11 +80,11 @@ export class RemoteNameService implements NameService {
   readonly #stop = new AbortController();
   #following: Promise<void>[] = [];
   readonly #cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  /** This client's id in publish tickets, and its last publish's number. */
+  /** This client's id in publish tickets, and its last publish request's number. */
   readonly #session = crypto.randomUUID();
   #publishSeq = 0;
-  /** Per dataset, the number of its last publish not answered yet. */
-  readonly #unanswered = new Map<string, number>();
+  /** Per name server, the publishes waiting for a request and the requests under way. */
+  readonly #publishing = new Map<string, PublishQueue>();
 
   /** Creates a client; no request is sent until a method is called. */
   constructor(options: RemoteNameOptions) {
@@ -180,27 +186,72 @@ export class RemoteNameService implements NameService {
   }
 
   /**
-   * Registers a copy. Publishes of one dataset are registered in the order
-   * of these calls although each travels on its own connection: each names
-   * the dataset's previous publish still unanswered, which the name server
-   * registers first (publish_order.ts).
+   * Registers a copy. Publishes sent to one name server are registered in
+   * the order of these calls although requests travel on connections of
+   * their own: each request names the previous one still unanswered, which
+   * the name server registers first (publish_order.ts). At most
+   * `PUBLISH_REQUESTS` requests are under way per name server; publishes
+   * made meanwhile wait and go together in the next one
+   * (`/v1/cluster/publishes`), each answered on its own.
    */
-  async publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
-    const seq = ++this.#publishSeq;
-    const after = this.#unanswered.get(record.dataset);
-    this.#unanswered.set(record.dataset, seq);
-    const ticket = `session=${this.#session}&seq=${seq}${
-      after === undefined ? "" : `&after=${after}`
-    }`;
-    try {
-      return await this.#call(
-        this.urlOf(record.dataset),
-        "POST",
-        `/v1/cluster/publish?${ticket}`,
-        record,
-      );
-    } finally {
-      if (this.#unanswered.get(record.dataset) === seq) this.#unanswered.delete(record.dataset);
+  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
+    const url = this.urlOf(record.dataset);
+    let q = this.#publishing.get(url);
+    if (q === undefined) {
+      q = { inFlight: 0, waiting: [], unanswered: undefined };
+      this.#publishing.set(url, q);
+    }
+    const queue = q;
+    const done = new Promise<{ readonly committed: boolean }>((resolve, reject) => {
+      queue.waiting.push({ record, resolve, reject });
+    });
+    this.#sendPublishes(url, queue);
+    return done;
+  }
+
+  /** Sends the waiting publishes of `q` while fewer than `PUBLISH_REQUESTS` requests are under way. */
+  #sendPublishes(url: string, q: PublishQueue): void {
+    while (q.inFlight < PUBLISH_REQUESTS && q.waiting.length > 0) {
+      const items = q.waiting.splice(0, PUBLISH_BATCH);
+      const seq = ++this.#publishSeq;
+      const after = q.unanswered;
+      q.unanswered = seq;
+      const ticket = `session=${this.#session}&seq=${seq}${
+        after === undefined ? "" : `&after=${after}`
+      }`;
+      q.inFlight++;
+      const sent = items.length === 1
+        ? this.#call<{ committed: boolean }>(
+          url,
+          "POST",
+          `/v1/cluster/publish?${ticket}`,
+          items[0]!.record,
+        )
+          .then((r) => items[0]!.resolve(r))
+        : this.#call<{ results: ({ committed: boolean } | { error: unknown })[] }>(
+          url,
+          "POST",
+          `/v1/cluster/publishes?${ticket}`,
+          { records: items.map((i) => i.record) },
+        ).then(({ results }) => {
+          items.forEach((item, k) => {
+            const r = results[k];
+            if (r !== undefined && "committed" in r) item.resolve({ committed: r.committed });
+            else {
+              item.reject(
+                errorFromBody(r?.error) ??
+                  new UnavailableError(`Name server ${url} answered no result for a publish`),
+              );
+            }
+          });
+        });
+      sent.catch((e) => {
+        for (const item of items) item.reject(e);
+      }).finally(() => {
+        if (q.unanswered === seq) q.unanswered = undefined;
+        q.inFlight--;
+        this.#sendPublishes(url, q);
+      });
     }
   }
 
@@ -507,6 +558,26 @@ export class RemoteNameService implements NameService {
       peer: `Name server ${base}`,
     });
   }
+}
+
+/** Publish requests under way at once per name server; publishes made meanwhile wait and go together. */
+const PUBLISH_REQUESTS = 4;
+
+/** Most publishes in one request. */
+const PUBLISH_BATCH = 256;
+
+/** The publishes of one name server. */
+interface PublishQueue {
+  /** Requests under way. */
+  inFlight: number;
+  /** Publishes waiting for a request, in call order. */
+  readonly waiting: {
+    readonly record: FragmentRecord;
+    readonly resolve: (r: { readonly committed: boolean }) => void;
+    readonly reject: (e: unknown) => void;
+  }[];
+  /** The number of the last request not answered yet. */
+  unanswered: number | undefined;
 }
 
 function enc(s: string): string {

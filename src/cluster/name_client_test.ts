@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { ConflictError } from "../errors.ts";
+import { RemoteNameService } from "./name_client.ts";
+
+Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile together, in order, each answered on its own", async () => {
+  const requests: { path: string; versions: number[] }[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const body = await req.json();
+    const records = url.pathname.endsWith("/publishes") ? body.records : [body];
+    requests.push({
+      path: url.pathname,
+      versions: records.map((r: { version: number }) => r.version),
+    });
+    // The first four requests wait, so that the publishes made meanwhile queue.
+    if (requests.length <= 4) await gate;
+    const answer = (r: { version: number }) =>
+      r.version === 13
+        ? { error: { code: "conflict", message: "Version 13 of 'd' is already committed" } }
+        : { committed: r.version % 2 === 0 };
+    if (!url.pathname.endsWith("/publishes")) {
+      const a = answer(body);
+      return Response.json(a, { status: "error" in a ? 409 : 200 });
+    }
+    return Response.json({ results: records.map(answer) });
+  });
+  const names = new RemoteNameService({
+    urls: [`http://127.0.0.1:${server.addr.port}`],
+    node: "a",
+  });
+  try {
+    const publish = (version: number) =>
+      names.publishFragment({
+        dataset: "d",
+        version,
+        fragment: "dataset",
+        bindings: {},
+        node: "a",
+        tier: "memory",
+        byteLength: 8,
+        checksum: 0,
+      });
+    const answers = Array.from({ length: 20 }, (_, i) => publish(i + 1));
+    answers.forEach((a) => a.catch(() => {}));
+    await new Promise((r) => setTimeout(r, 50));
+    // Four requests under way, one publish each; the other 16 wait.
+    assert.deepEqual(requests.map((r) => r.versions), [[1], [2], [3], [4]]);
+    release();
+    const settled = await Promise.allSettled(answers);
+    assert.deepEqual(requests.slice(4).map((r) => r.path), ["/v1/cluster/publishes"]);
+    assert.deepEqual(requests[4]!.versions, Array.from({ length: 16 }, (_, i) => i + 5));
+    settled.forEach((s, i) => {
+      const version = i + 1;
+      if (version === 13) {
+        assert.equal(s.status, "rejected");
+        assert.ok((s as PromiseRejectedResult).reason instanceof ConflictError);
+      } else {
+        assert.deepEqual(s, { status: "fulfilled", value: { committed: version % 2 === 0 } });
+      }
+    });
+  } finally {
+    names.close();
+    await server.shutdown();
+  }
+});
