@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { NodeBook } from "../cluster/node_book.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
 import { openRegistry, type Registry } from "../registry/registry.ts";
+import { wholeCopy } from "../registry/_testing.ts";
 
 async function withApp(
   fn: (app: ReturnType<typeof createApp>, registry: Registry) => Promise<void>,
@@ -23,17 +24,18 @@ const json = (body: unknown) => ({
 });
 
 /** A publish request of node `a`'s copy of the whole of version `version` of `d` (2 float64). */
-const copyOfD = (version: number) =>
-  json({
-    dataset: "d",
-    version,
-    fragment: "dataset",
-    bindings: {},
-    node: "a",
-    tier: "memory",
-    byteLength: 16,
-    checksum: 0,
-  });
+const copyOfD = (version: number) => json(wholeCopy("d", version, 16));
+
+/** Creates dataset `d` (2 float64); returns the versions committed from now on, in order. */
+async function datasetD(app: ReturnType<typeof createApp>, registry: Registry): Promise<number[]> {
+  await (await app.request(
+    "/v1/datasets",
+    json({ name: "d", description: "dataset { var x [2]float64 }" }),
+  )).body?.cancel();
+  const committed: number[] = [];
+  registry.onCommit((_d, v) => committed.push(v));
+  return committed;
+}
 
 Deno.test("cluster routes answer bad queries with 400 naming the parameter", async () => {
   await withApp(async (app) => {
@@ -154,12 +156,7 @@ Deno.test("a lookup with waitMs answers once the version commits, and 408 when n
 
 Deno.test("publishes of a runtime register in its order, whatever order they arrive in", async () => {
   await withApp(async (app, registry) => {
-    await (await app.request(
-      "/v1/datasets",
-      json({ name: "d", description: "dataset { var x [2]float64 }" }),
-    )).body?.cancel();
-    const committed: number[] = [];
-    registry.onCommit((_d, v) => committed.push(v));
+    const committed = await datasetD(app, registry);
     const copy = copyOfD;
     // Versions 2 and 3 arrive first, each naming the one it follows.
     const third = app.request("/v1/cluster/publish?session=s-1&seq=3&after=2", copy(3));
@@ -195,22 +192,8 @@ Deno.test("publishes of a runtime register in its order, whatever order they arr
 
 Deno.test("a batch of a runtime's publishes registers in its order, each answered on its own", async () => {
   await withApp(async (app, registry) => {
-    await (await app.request(
-      "/v1/datasets",
-      json({ name: "d", description: "dataset { var x [2]float64 }" }),
-    )).body?.cancel();
-    const committed: number[] = [];
-    registry.onCommit((_d, v) => committed.push(v));
-    const record = (version: number, byteLength = 16) => ({
-      dataset: "d",
-      version,
-      fragment: "dataset",
-      bindings: {},
-      node: "a",
-      tier: "memory",
-      byteLength,
-      checksum: 0,
-    });
+    const committed = await datasetD(app, registry);
+    const record = (version: number, byteLength = 16) => wholeCopy("d", version, byteLength);
     // The second request arrives first, naming the first.
     const second = app.request(
       "/v1/cluster/publishes?session=s-1&seq=2&after=1",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConflictError } from "../errors.ts";
+import { wholeCopy } from "../registry/_testing.ts";
 import { RemoteNameService } from "./name_client.ts";
 
 Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile together, in order, each answered on its own", async () => {
@@ -31,17 +32,7 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
     node: "a",
   });
   try {
-    const publish = (version: number) =>
-      names.publishFragment({
-        dataset: "d",
-        version,
-        fragment: "dataset",
-        bindings: {},
-        node: "a",
-        tier: "memory",
-        byteLength: 8,
-        checksum: 0,
-      });
+    const publish = (version: number) => names.publishFragment(wholeCopy("d", version, 8));
     const answers = Array.from({ length: 20 }, (_, i) => publish(i + 1));
     answers.forEach((a) => a.catch(() => {}));
     await new Promise((r) => setTimeout(r, 50));

@@ -58,6 +58,30 @@ export function cellCopy(dataset: string, r: number): FragmentRecord {
   };
 }
 
+/**
+ * The record of node `a`'s copy of the whole of version `version` of
+ * `dataset`, `byteLength` bytes, on its memory tier.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wholeCopy } from "./_testing.ts";
+ * assert.equal(wholeCopy("d", 3, 16).fragment, "dataset");
+ * ```
+ */
+export function wholeCopy(dataset: string, version: number, byteLength: number): FragmentRecord {
+  return {
+    dataset,
+    version,
+    fragment: "dataset",
+    bindings: {},
+    node: "a",
+    tier: "memory",
+    byteLength,
+    checksum: 0,
+  };
+}
+
 /** The record of a publish of rows [r0, r1) of `grid`. */
 export function rows(r0: number, r1: number, version = 1): FragmentRecord {
   return {
