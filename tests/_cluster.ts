@@ -79,7 +79,9 @@ export async function spawnStrata(
   command: string[],
   options: { dataDir?: string; port?: number; extra?: string; paths?: readonly string[] } = {},
 ): Promise<Proc> {
-  const port = options.port ?? freePort();
+  // Port 0 unless given: the OS picks one as it listens, and its line says which
+  // (a port probed free beforehand could be taken before the server binds it).
+  const asked = options.port ?? 0;
   await Deno.mkdir("tmp", { recursive: true });
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ dir: "tmp" });
   // A directory a test made under tmp/ for it goes too.
@@ -87,7 +89,7 @@ export async function spawnStrata(
   const config = `${dataDir}/strata.yaml`;
   await Deno.writeTextFile(
     config,
-    `listen:\n  hostname: 127.0.0.1\n  port: ${port}\ndataDir: ${dataDir}\n${options.extra ?? ""}` +
+    `listen:\n  hostname: 127.0.0.1\n  port: ${asked}\ndataDir: ${dataDir}\n${options.extra ?? ""}` +
       // One line per request would bury the test output: warnings and errors only.
       (/^log:/m.test(options.extra ?? "") ? "" : "log:\n  level: warn\n"),
   );
@@ -111,10 +113,13 @@ export async function spawnStrata(
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("listening")) {
+  let port: number | undefined;
+  while (port === undefined) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${command[0]} exited before listening: ${seen}`);
     seen += value;
+    const bound = /listening on http:\/\/127\.0\.0\.1:(\d+)\D/.exec(seen);
+    if (bound !== null) port = Number(bound[1]);
   }
   const drained = (async () => {
     while (!(await reader.read()).done) { /* discard */ }
