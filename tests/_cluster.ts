@@ -89,7 +89,9 @@ export async function spawnStrata(
   const config = `${dataDir}/strata.yaml`;
   await Deno.writeTextFile(
     config,
-    `listen:\n  hostname: 127.0.0.1\n  port: ${asked}\ndataDir: ${dataDir}\n${options.extra ?? ""}` +
+    `listen:\n  hostname: 127.0.0.1\n  port: ${asked}\ndataDir: ${dataDir}\n${
+      options.extra ?? ""
+    }` +
       // One line per request would bury the test output: warnings and errors only.
       (/^log:/m.test(options.extra ?? "") ? "" : "log:\n  level: warn\n"),
   );
