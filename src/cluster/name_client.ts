@@ -83,7 +83,10 @@ export class RemoteNameService implements NameService {
   /** This client's id in publish tickets, and its last publish request's number. */
   readonly #session = crypto.randomUUID();
   #publishSeq = 0;
-  /** Per name server, the publishes waiting for a request and the requests under way. */
+  /**
+   * Per dataset with publishes under way, those waiting for a request and
+   * the requests under way (a dataset's queue goes once it is idle).
+   */
   readonly #publishing = new Map<string, PublishQueue>();
 
   /** Creates a client; no request is sent until a method is called. */
@@ -186,20 +189,22 @@ export class RemoteNameService implements NameService {
   }
 
   /**
-   * Registers a copy. Publishes sent to one name server are registered in
-   * the order of these calls although requests travel on connections of
-   * their own: each request names the previous one still unanswered, which
+   * Registers a copy. Publishes of one dataset are registered in the order
+   * of these calls although requests travel on connections of their own:
+   * each request names the dataset's previous one still unanswered, which
    * the name server registers first (publish_order.ts). At most
-   * `PUBLISH_REQUESTS` requests are under way per name server; publishes
+   * `PUBLISH_REQUESTS` requests of a dataset are under way; its publishes
    * made meanwhile wait and go together in the next one
-   * (`/v1/cluster/publishes`), each answered on its own.
+   * (`/v1/cluster/publishes`), each answered on its own. Datasets do not
+   * wait for each other (a commit held by a subscriber holds its own
+   * dataset's publishes only).
    */
   publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
     const url = this.urlOf(record.dataset);
-    let q = this.#publishing.get(url);
+    let q = this.#publishing.get(record.dataset);
     if (q === undefined) {
-      q = { inFlight: 0, waiting: [], unanswered: undefined };
-      this.#publishing.set(url, q);
+      q = { dataset: record.dataset, inFlight: 0, waiting: [], unanswered: undefined };
+      this.#publishing.set(record.dataset, q);
     }
     const queue = q;
     const done = new Promise<{ readonly committed: boolean }>((resolve, reject) => {
@@ -251,6 +256,7 @@ export class RemoteNameService implements NameService {
         if (q.unanswered === seq) q.unanswered = undefined;
         q.inFlight--;
         this.#sendPublishes(url, q);
+        if (q.inFlight === 0 && q.waiting.length === 0) this.#publishing.delete(q.dataset);
       });
     }
   }
@@ -560,14 +566,16 @@ export class RemoteNameService implements NameService {
   }
 }
 
-/** Publish requests under way at once per name server; publishes made meanwhile wait and go together. */
+/** Publish requests of one dataset under way at once; its publishes made meanwhile wait and go together. */
 const PUBLISH_REQUESTS = 4;
 
 /** Most publishes in one request. */
 const PUBLISH_BATCH = 256;
 
-/** The publishes of one name server. */
+/** The publishes of one dataset. */
 interface PublishQueue {
+  /** The dataset. */
+  readonly dataset: string;
   /** Requests under way. */
   inFlight: number;
   /** Publishes waiting for a request, in call order. */

@@ -56,3 +56,37 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
     await server.shutdown();
   }
 });
+
+Deno.test("RemoteNameService.publishFragment() of one dataset never waits for another dataset's publishes", async () => {
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.json();
+    const records = new URL(req.url).pathname.endsWith("/publishes") ? body.records : [body];
+    // Dataset a's commits are held (as a subscriber with policy block holds them).
+    if (records[0].dataset === "a") await gate;
+    return new URL(req.url).pathname.endsWith("/publishes")
+      ? Response.json({ results: records.map(() => ({ committed: true })) })
+      : Response.json({ committed: true });
+  });
+  const names = new RemoteNameService({
+    urls: [`http://127.0.0.1:${server.addr.port}`],
+    node: "n",
+  });
+  try {
+    const held = Array.from(
+      { length: 6 },
+      (_, i) => names.publishFragment(wholeCopy("a", i + 1, 8)),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise((r) => timer = setTimeout(() => r("still waiting after 5 s"), 5000));
+    const b = await Promise.race([names.publishFragment(wholeCopy("b", 1, 8)), late]);
+    clearTimeout(timer);
+    release();
+    assert.deepEqual(b, { committed: true });
+    assert.equal((await Promise.all(held)).length, 6);
+  } finally {
+    names.close();
+    await server.shutdown();
+  }
+});
