@@ -87,8 +87,7 @@ export class Publisher {
     const { v } = a;
     // Whether this copy closes the version: with the copies published
     // before it, durable or still being registered, it covers the dataset.
-    const closes = a.before === undefined &&
-      (v.held.size === 0 ? coverageOf(d, v) : admittedOf(d, v))?.completedBy(a.layout) === true;
+    const closes = a.before === undefined && admittedOf(d, v)?.completedBy(a.layout) === true;
     v.held.set(a.id, a.mine);
     v.admitted?.add(a.layout);
     v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
@@ -161,22 +160,23 @@ export class Publisher {
   async #deferred(a: Admitted): Promise<PublishResult> {
     const { d, v } = a;
     const turn = Promise.withResolvers<{ own: Promise<void> } | { commit: Promise<unknown> }>();
-    // Commits and deletions of the version wait for it, as for a write in flight.
-    const settled = Promise.withResolvers<void>();
-    v.inflight.add(settled.promise);
+    // Commits and deletions of the version wait for it, as for a write in
+    // flight, until its own write stands for it or a commit carries it.
+    const held = Promise.withResolvers<void>();
+    v.inflight.add(held.promise);
+    const stopHolding = () => {
+      v.inflight.delete(held.promise);
+      held.resolve();
+    };
     const copy: DeferredCopy = {
       held: a.mine,
-      // Called from the group committer's hook: the write joins the group it
-      // takes, and stands for it among the version's writes in flight.
+      // Called from the group committer's hook: the write joins the group it takes.
       write: () => {
-        v.inflight.delete(settled.promise);
-        settled.resolve();
+        stopHolding();
         turn.resolve({ own: this.#register(a) });
       },
       join: (commit) => {
-        // The commit waits for the version's writes: not for this one, which it carries.
-        v.inflight.delete(settled.promise);
-        settled.resolve();
+        stopHolding();
         turn.resolve({ commit });
       },
     };
@@ -200,8 +200,7 @@ export class Publisher {
         }
       }
     } finally {
-      v.inflight.delete(settled.promise);
-      settled.resolve();
+      stopHolding();
     }
     return await this.#commitIfComplete(a);
   }
