@@ -1,6 +1,7 @@
 /**
- * A whole API app in one process for the `api_` tests: registry, runtime,
- * name server routes and functions, behind a bearer token, with one seeded
+ * A whole API app in one process for the `api_` tests: registry, runtime
+ * (memory, shm and file tiers), name server routes, service metadata and
+ * functions, behind a bearer token, with one seeded
  * dataset and one deployed function that the tests check stay intact.
  */
 import type { Hono } from "hono";
@@ -12,7 +13,9 @@ import { PipelineService } from "../src/functions/pipelines.ts";
 import { FunctionStore } from "../src/functions/store.ts";
 import { openRegistry, type Registry } from "../src/registry/registry.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
+import { LocalMetaKv } from "../src/services/meta_kv.ts";
+import { KIND_DEFAULTS } from "../src/tiers/tier_config.ts";
+import { TierSet } from "../src/tiers/tier_set.ts";
 
 /** The token the harness app requires on mutating requests. */
 export const TOKEN = "s3cret";
@@ -54,6 +57,15 @@ export interface ApiHarnessOptions {
   readonly maxWaitMs?: number;
 }
 
+/** The harness runtime's tiers: memory first, an shm tier (a directory of the test's own) and a file tier. */
+function openTiers(dir: string): Promise<TierSet> {
+  return TierSet.open([
+    { name: "memory", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory },
+    { name: "shm", kind: "shm", capacity: 1 << 20, path: `${dir}/shm`, ...KIND_DEFAULTS.shm },
+    { name: "file", kind: "file", capacity: 1 << 20, ...KIND_DEFAULTS.file },
+  ], { node: "n1", dataDir: dir });
+}
+
 /** Runs `fn` with a whole app, then closes everything. */
 export async function withApiApp(
   fn: (h: ApiHarness) => Promise<void>,
@@ -65,7 +77,7 @@ export async function withApiApp(
   const runtime = new Runtime({
     node: "n1",
     names: registry,
-    tiers: await openMemoryAndFile({ node: "n1", dataDir: dir, memory: 1 << 20, file: 1 << 20 }),
+    tiers: await openTiers(await Deno.realPath(dir)),
   });
   const releases = new ReleaseLog({ maxPerNode: 1000 });
   registry.onRelease((copies) => releases.push(copies, "n1"));
@@ -73,6 +85,7 @@ export async function withApiApp(
   // The service makes its own sandbox pool, and closes it with itself.
   const functions = new FunctionService({ store, catalog: registry, runtime });
   const pipelines = await PipelineService.open({ store, functions, catalog: registry, runtime });
+  const serviceKv = new LocalMetaKv(registry.kv);
   const app = createApp({
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     token: TOKEN,
@@ -89,6 +102,7 @@ export async function withApiApp(
       maxWaitMs: options.maxWaitMs ?? 50,
     },
     functions: { functions, pipelines, runs: true, maxWaitMs: options.maxWaitMs ?? 50 },
+    serviceKv,
   });
   try {
     await registry.createDataset({ name: KEEP, description: KEEP_DESCRIPTION });
@@ -108,6 +122,7 @@ export async function withApiApp(
     });
   } finally {
     releases.close();
+    await serviceKv.close();
     await pipelines.close();
     await functions.close();
     registry.close();
