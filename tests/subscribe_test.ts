@@ -4,21 +4,28 @@ import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { embeddedRuntime } from "./_cluster.ts";
 import { withDir } from "./_fixtures.ts";
+import { INLINE_MAX_BYTES } from "../src/name_service/name_service.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import { startServer } from "./_server.ts";
 
-const put = (url: string, dataset: string, version: number, value: number) =>
+const put = (url: string, dataset: string, version: number, value: number, n = 4) =>
   fetch(`${url}/v1/datasets/${dataset}/versions/${version}/fragments/dataset`, {
     method: "PUT",
     headers: { "content-type": "application/octet-stream" },
-    body: new Uint8Array(new Float64Array(4).fill(value).buffer),
+    body: new Uint8Array(new Float64Array(n).fill(value).buffer),
   }).then((r) => r.json());
 
-const create = (url: string, name: string) =>
+/** Creates dataset `name` of `n` float64 (32 bytes by default: its copies go inline with notices). */
+const create = (url: string, name: string, n = 4) =>
   fetch(`${url}/v1/datasets`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, description: "dataset s { var x [4]float64 }", retention: 8 }),
+    body: JSON.stringify({ name, description: `dataset s { var x [${n}]float64 }`, retention: 8 }),
   }).then((r) => r.body?.cancel());
+
+/** Float64 values of a copy past INLINE_MAX_BYTES: fetched over the data plane, never inline. */
+const LARGE = INLINE_MAX_BYTES / 8 + 8;
 
 /** The consumer's runtime: node `consumer`, 1 MiB of memory and of file tier under `dir`. */
 const consumer = (names: RemoteNameService, wire: WireClient, dir: string) =>
@@ -30,25 +37,65 @@ Deno.test("Runtime.subscribe() over HTTP takes each version the server commits, 
   const wire = new WireClient({ node: "consumer" });
   try {
     await withDir(async (dir) => {
-      await create(server.url, "steps");
+      await create(server.url, "steps", LARGE);
       const runtime = await consumer(names, wire, dir);
       const stream = runtime.subscribe({ dataset: "steps", fragment: "dataset", bindings: {} }, {
         ahead: 2,
       });
       for (let v = 1; v <= 4; v++) {
-        assert.equal((await put(server.url, "steps", v, v)).committed, true);
+        assert.equal((await put(server.url, "steps", v, v, LARGE)).committed, true);
       }
-      const into = new Uint8Array(32);
+      const into = new Uint8Array(LARGE * 8);
       for (let v = 1; v <= 4; v++) {
         const got = await stream.next({ into, timeoutMs: 10_000 });
         assert.deepEqual([got.version, got.dropped], [v, 0]);
         assert.equal(got.bytes, into);
-        assert.deepEqual([...new Float64Array(into.buffer)], [v, v, v, v]);
+        assert.ok(new Float64Array(into.buffer).every((x) => x === v));
       }
       stream.close();
     });
   } finally {
     wire.close();
+    names.close();
+    await server.stop();
+  }
+});
+
+Deno.test("Runtime.subscribe() over HTTP takes small versions from their notices: a consumer with no data plane gets them", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  try {
+    await withDir(async (dir) => {
+      await create(server.url, "small");
+      await create(server.url, "large", LARGE);
+      // No data plane: any version it takes came with its notice.
+      const runtime = new Runtime({
+        node: "consumer",
+        names,
+        tiers: await openMemoryAndFile({
+          node: "consumer",
+          dataDir: dir,
+          memory: 1 << 20,
+          file: 0,
+        }),
+      });
+      const small = runtime.subscribe({ dataset: "small", fragment: "dataset", bindings: {} });
+      const large = runtime.subscribe({ dataset: "large", fragment: "dataset", bindings: {} });
+      for (let v = 1; v <= 3; v++) {
+        assert.equal((await put(server.url, "small", v, v * 1.5)).committed, true);
+      }
+      assert.equal((await put(server.url, "large", 1, 1, LARGE)).committed, true);
+      for (let v = 1; v <= 3; v++) {
+        const got = await small.next({ timeoutMs: 10_000 });
+        assert.equal(got.version, v);
+        assert.deepEqual([...new Float64Array(got.bytes.buffer)], [1, 2, 3, 4].map(() => v * 1.5));
+      }
+      // A version past INLINE_MAX_BYTES is fetched from its node, which this runtime cannot reach.
+      await assert.rejects(large.next({ timeoutMs: 10_000 }), /no data plane to fetch it/);
+      small.close();
+      large.close();
+    });
+  } finally {
     names.close();
     await server.stop();
   }

@@ -23,11 +23,13 @@ import { type StreamCredit, StreamCredits } from "../cluster/stream_credits.ts";
 import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AttachQuery, NodeInput } from "../registry/records.ts";
-import type {
-  CommitSubscription,
-  CopyRef,
-  FragmentRecord,
-  NodeTier,
+import {
+  type CommitSubscription,
+  type CopyRef,
+  type FragmentRecord,
+  INLINE_MAX_BYTES,
+  type NodeTier,
+  type PublishOptions,
 } from "../name_service/name_service.ts";
 import { readControlBody, reply } from "./negotiate.ts";
 
@@ -103,9 +105,9 @@ function mountCopyRoutes(app: Hono, o: ClusterRouteOptions): void {
     const ticket = ticketOf(new URL(c.req.url).searchParams);
     let published: Promise<{ committed: boolean }>;
     try {
-      const record = recordOf(await readControlBody(c.req.raw, o.maxBodyBytes));
+      const { record, options } = publishOf(await readControlBody(c.req.raw, o.maxBodyBytes));
       if (ticket !== undefined) await order.turn(ticket);
-      published = o.registry.publishFragment(record);
+      published = o.registry.publishFragment(record, options);
     } finally {
       if (ticket !== undefined) order.handed(ticket);
     }
@@ -133,14 +135,16 @@ function mountCopyRoutes(app: Hono, o: ClusterRouteOptions): void {
       }
       const checked = records.map((r) => {
         try {
-          return recordOf(r);
+          return publishOf(r);
         } catch (e) {
           return e as Error;
         }
       });
       if (ticket !== undefined) await order.turn(ticket);
       for (const r of checked) {
-        published.push(r instanceof Error ? Promise.reject(r) : o.registry.publishFragment(r));
+        published.push(
+          r instanceof Error ? Promise.reject(r) : o.registry.publishFragment(r.record, r.options),
+        );
       }
     } finally {
       if (ticket !== undefined) order.handed(ticket);
@@ -270,7 +274,7 @@ function noticeStream(
         await credit?.ready(stop.signal);
         const notice = await sub.next(HEARTBEAT_MS);
         if (notice !== undefined) credit?.sent();
-        controller.enqueue(encoder.encode(`${JSON.stringify(notice ?? {})}\n`));
+        controller.enqueue(encoder.encode(`${JSON.stringify(notice ?? {}, inlineText)}\n`));
       } catch (e) {
         controller.enqueue(encoder.encode(`${JSON.stringify({ error: errorBody(e) })}\n`));
         sub.close();
@@ -284,6 +288,11 @@ function noticeStream(
       ended();
     },
   }, { highWaterMark: 0 });
+}
+
+/** The JSON of a notice's inline bytes: base64 text. */
+function inlineText(key: string, value: unknown): unknown {
+  return key === "inline" && value instanceof Uint8Array ? value.toBase64() : value;
 }
 
 /**
@@ -495,6 +504,33 @@ function recordOf(body: unknown): FragmentRecord {
     );
   }
   return { ...o, ...ref } as unknown as FragmentRecord;
+}
+
+/**
+ * A publish body: the copy's record, and the bytes of a small copy as
+ * base64 text in `inline` (at most `INLINE_MAX_BYTES`, exactly the
+ * record's `byteLength`), or `InvalidRequestError`.
+ */
+function publishOf(body: unknown): { record: FragmentRecord; options: PublishOptions } {
+  const { inline, ...rest } = recordOf(body) as FragmentRecord & { inline?: unknown };
+  const record = rest as FragmentRecord;
+  if (inline === undefined) return { record, options: {} };
+  const fail = (why: string) =>
+    new InvalidRequestError(
+      `Invalid publish: 'inline' must be the copy's ${record.byteLength} bytes (at most ${INLINE_MAX_BYTES}) as base64, ${why}`,
+    );
+  if (typeof inline !== "string") throw fail(`found ${shown(inline)}`);
+  if (inline.length > Math.ceil(INLINE_MAX_BYTES / 3) * 4) {
+    throw fail(`found ${inline.length} characters`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.fromBase64(inline);
+  } catch (e) {
+    throw fail(`found text that is not base64 (${(e as Error).message})`);
+  }
+  if (bytes.byteLength !== record.byteLength) throw fail(`found ${bytes.byteLength} bytes`);
+  return { record, options: { inline: bytes } };
 }
 
 /** A control body naming a copy (`{copy, tier?}`), or `InvalidRequestError`. */

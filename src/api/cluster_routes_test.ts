@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { crc32 } from "node:zlib";
 import { createApp } from "./app.ts";
 import { NodeBook } from "../cluster/node_book.ts";
 import { ReleaseLog } from "../cluster/release_log.ts";
@@ -219,5 +220,52 @@ Deno.test("a batch of a runtime's publishes registers in its order, each answere
       assert.equal(bad.status, 400);
       assert.match((await bad.json()).error.message, /^Invalid publish batch/);
     }
+  });
+});
+
+Deno.test("a publish carries a small copy's bytes as base64 'inline', and the subscribers' notices carry them on", async () => {
+  await withApp(async (app, registry) => {
+    await datasetD(app, registry);
+    const bytes = new Uint8Array(16).map((_, i) => i * 3);
+    const record = { ...wholeCopy("d", 1, 16), checksum: crc32(bytes) };
+    const stream = await app.request("/v1/cluster/datasets/d/fragments/dataset/subscribe");
+    const lines = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const bad: [unknown, string][] = [
+      [7, "found 7"],
+      ["AAEC", "found 3 bytes"],
+      ["!!!!", "found text that is not base64"],
+      ["A".repeat(30_000), "found 30000 characters"],
+    ];
+    for (const [inline, why] of bad) {
+      const res = await app.request("/v1/cluster/publish", json({ ...record, inline }));
+      assert.equal(res.status, 400);
+      const { message } = (await res.json()).error;
+      assert.ok(
+        message.startsWith(
+          "Invalid publish: 'inline' must be the copy's 16 bytes (at most 16384) as base64, ",
+        ) && message.includes(why),
+        message,
+      );
+    }
+    // Refused publishes registered nothing; a good one commits version 1.
+    const ok = await app.request(
+      "/v1/cluster/publish",
+      json({ ...record, inline: bytes.toBase64() }),
+    );
+    assert.deepEqual(await ok.json(), { committed: true });
+    let text = "";
+    while (!text.includes("\n")) text += (await lines.read()).value;
+    const notice = JSON.parse(text.slice(0, text.indexOf("\n")));
+    assert.equal(notice.version, 1);
+    assert.deepEqual(Uint8Array.fromBase64(notice.sources[0].inline), bytes);
+    // The record kept names no 'inline' field.
+    const found = await registry.attachFragments({
+      dataset: "d",
+      version: 1,
+      fragment: "dataset",
+      bindings: {},
+    });
+    assert.equal("inline" in found.sources[0]!, false);
+    await lines.cancel();
   });
 });

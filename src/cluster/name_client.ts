@@ -13,15 +13,17 @@ import {
   WaitTimeoutError,
 } from "../errors.ts";
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
-import type {
-  CommitSubscription,
-  CopyRef,
-  DatasetSettings,
-  FragmentRecord,
-  NameService,
-  NodeEntry,
-  SourceRecord,
-  SubscribeQuery,
+import {
+  type CommitSubscription,
+  type CopyRef,
+  type DatasetSettings,
+  type FragmentRecord,
+  INLINE_MAX_BYTES,
+  type NameService,
+  type NodeEntry,
+  type PublishOptions,
+  type SourceRecord,
+  type SubscribeQuery,
 } from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import type { NodeView } from "./node_book.ts";
@@ -199,8 +201,16 @@ export class RemoteNameService implements NameService {
    * wait for each other (a commit held by a subscriber holds its own
    * dataset's publishes only).
    */
-  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }> {
+  publishFragment(
+    record: FragmentRecord,
+    options: PublishOptions = {},
+  ): Promise<{ readonly committed: boolean }> {
     const url = this.urlOf(record.dataset);
+    // A small copy's bytes go along as base64 text, encoded now: the
+    // request may leave after this call returns.
+    const inline = options.inline === undefined || options.inline.byteLength > INLINE_MAX_BYTES
+      ? undefined
+      : options.inline.toBase64();
     let q = this.#publishing.get(record.dataset);
     if (q === undefined) {
       q = { dataset: record.dataset, inFlight: 0, waiting: [], unanswered: undefined };
@@ -208,7 +218,12 @@ export class RemoteNameService implements NameService {
     }
     const queue = q;
     const done = new Promise<{ readonly committed: boolean }>((resolve, reject) => {
-      queue.waiting.push({ record, resolve, reject });
+      queue.waiting.push({
+        body: inline === undefined ? record : { ...record, inline },
+        inlineChars: inline?.length ?? 0,
+        resolve,
+        reject,
+      });
     });
     this.#sendPublishes(url, queue);
     return done;
@@ -217,7 +232,13 @@ export class RemoteNameService implements NameService {
   /** Sends the waiting publishes of `q` while fewer than `PUBLISH_REQUESTS` requests are under way. */
   #sendPublishes(url: string, q: PublishQueue): void {
     while (q.inFlight < PUBLISH_REQUESTS && q.waiting.length > 0) {
-      const items = q.waiting.splice(0, PUBLISH_BATCH);
+      // At most PUBLISH_BATCH records and PUBLISH_INLINE_CHARS of inline bytes' text.
+      let n = 0;
+      for (let chars = 0; n < q.waiting.length && n < PUBLISH_BATCH; n++) {
+        chars += q.waiting[n]!.inlineChars;
+        if (n > 0 && chars > PUBLISH_INLINE_CHARS) break;
+      }
+      const items = q.waiting.splice(0, n);
       const seq = ++this.#publishSeq;
       const after = q.unanswered;
       q.unanswered = seq;
@@ -230,14 +251,14 @@ export class RemoteNameService implements NameService {
           url,
           "POST",
           `/v1/cluster/publish?${ticket}`,
-          items[0]!.record,
+          items[0]!.body,
         )
           .then((r) => items[0]!.resolve(r))
         : this.#call<{ results: ({ committed: boolean } | { error: unknown })[] }>(
           url,
           "POST",
           `/v1/cluster/publishes?${ticket}`,
-          { records: items.map((i) => i.record) },
+          { records: items.map((i) => i.body) },
         ).then(({ results }) => {
           items.forEach((item, k) => {
             const r = results[k];
@@ -572,6 +593,12 @@ const PUBLISH_REQUESTS = 4;
 /** Most publishes in one request. */
 const PUBLISH_BATCH = 256;
 
+/**
+ * Most base64 text of inline bytes in one request (a publish of more goes
+ * alone): well within the name server's default body limit of 1 MiB.
+ */
+const PUBLISH_INLINE_CHARS = 256 * 1024;
+
 /** The publishes of one dataset. */
 interface PublishQueue {
   /** The dataset. */
@@ -580,7 +607,10 @@ interface PublishQueue {
   inFlight: number;
   /** Publishes waiting for a request, in call order. */
   readonly waiting: {
-    readonly record: FragmentRecord;
+    /** The record, with its copy's bytes as base64 `inline` text when it carries them. */
+    readonly body: FragmentRecord | (FragmentRecord & { readonly inline: string });
+    /** The length of that text (0 without). */
+    readonly inlineChars: number;
     readonly resolve: (r: { readonly committed: boolean }) => void;
     readonly reject: (e: unknown) => void;
   }[];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConflictError } from "../errors.ts";
+import { INLINE_MAX_BYTES } from "../name_service/name_service.ts";
 import { wholeCopy } from "../registry/_testing.ts";
 import { RemoteNameService } from "./name_client.ts";
 
@@ -85,6 +86,51 @@ Deno.test("RemoteNameService.publishFragment() of one dataset never waits for an
     release();
     assert.deepEqual(b, { committed: true });
     assert.equal((await Promise.all(held)).length, 6);
+  } finally {
+    names.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("RemoteNameService.publishFragment() sends a small copy's bytes along, batches within a bound of their text", async () => {
+  const requests: { inline: string[] }[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const body = await req.json();
+    const records = url.pathname.endsWith("/publishes") ? body.records : [body];
+    requests.push({ inline: records.map((r: { inline: string }) => r.inline) });
+    if (requests.length <= 4) await gate;
+    if (!url.pathname.endsWith("/publishes")) return Response.json({ committed: false });
+    return Response.json({ results: records.map(() => ({ committed: false })) });
+  });
+  const names = new RemoteNameService({
+    urls: [`http://127.0.0.1:${server.addr.port}`],
+    node: "a",
+  });
+  try {
+    const size = INLINE_MAX_BYTES;
+    const bytes = (v: number) => new Uint8Array(size).fill(v);
+    const answers = Array.from(
+      { length: 40 },
+      (_, i) => names.publishFragment(wholeCopy("d", i + 1, size), { inline: bytes(i + 1) }),
+    );
+    // The caller's buffer may change once the call returns: its text was taken already.
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await Promise.all(answers);
+    // Each copy's bytes went once (requests may arrive in any order).
+    const sent = requests.flatMap((r) => r.inline).map((t) => Uint8Array.fromBase64(t));
+    const versions = sent.map((b) => b[0]!).sort((a, b) => a - b);
+    assert.deepEqual(versions, answers.map((_, i) => i + 1));
+    assert.ok(sent.every((b) => b.length === size && b.every((x) => x === b[0])));
+    // 16 KiB as base64 is 21,848 characters: at most 11 of them fit 256 KiB of text a request.
+    assert.ok(requests.length > 7, `${requests.length} requests`);
+    for (const r of requests) assert.ok(r.inline.length <= 11, `${r.inline.length} records`);
+    // A copy past INLINE_MAX_BYTES goes without.
+    await names.publishFragment(wholeCopy("d", 99, size + 1), { inline: new Uint8Array(size + 1) });
+    assert.deepEqual(requests.at(-1)!.inline, [undefined]);
   } finally {
     names.close();
     await server.shutdown();

@@ -14,6 +14,7 @@ import { controlCall } from "./control_call.ts";
 import type {
   CommitNotice,
   CommitSubscription,
+  SourceRecord,
   SubscribeQuery,
 } from "../name_service/name_service.ts";
 
@@ -99,7 +100,7 @@ export function remoteSubscription(
         throw errorFromBody(msg.error) ?? new UnavailableError(`${peer} failed: ${line}`);
       }
       // Lines without a version are heartbeats.
-      if (msg.version !== undefined) queue.push(msg as CommitNotice);
+      if (msg.version !== undefined) queue.push(inlineBytes(msg as CommitNotice));
     }
     throw new UnavailableError(`${peer} ended the subscription to '${query.dataset}'`);
   })().catch((e) => queue.fail(abort.signal.aborted ? new ClosedError("subscription") : e));
@@ -120,6 +121,26 @@ export function remoteSubscription(
 }
 
 /** Opens the stream; resolves with a function reading its next line (undefined at its end). */
+/**
+ * A notice as read from its line, its sources' `inline` base64 text made
+ * bytes again; text that does not decode is dropped (the copy is fetched).
+ */
+function inlineBytes(notice: CommitNotice): CommitNotice {
+  const sources = notice.sources as readonly (SourceRecord & { inline?: unknown })[];
+  if (!sources.some((s) => s.inline !== undefined)) return notice;
+  return {
+    ...notice,
+    sources: sources.map(({ inline, ...s }) => {
+      if (typeof inline !== "string") return s;
+      try {
+        return { ...s, inline: Uint8Array.fromBase64(inline) };
+      } catch {
+        return s;
+      }
+    }),
+  };
+}
+
 async function openLines(
   url: string,
   token: string | undefined,

@@ -49,6 +49,32 @@ export interface FragmentRecord {
 export interface SourceRecord extends FragmentRecord {
   /** Layout of the published bytes. */
   readonly layout: FragmentLayout;
+  /**
+   * The copy's bytes, when a commit notice carries them (small copies
+   * whose publish carried them; a reader checks them against `checksum`
+   * and fetches the copy when they do not match). Lookups never carry them.
+   */
+  readonly inline?: Uint8Array;
+}
+
+/**
+ * Largest copy whose bytes a publish carries to the name server and a
+ * commit notice carries to subscribers (`PublishOptions.inline`). Past it,
+ * the base64 text of the bytes costs the name server more than the
+ * consumer's fetch saves.
+ */
+export const INLINE_MAX_BYTES = 16 * 1024;
+
+/** Options of `NameService.publishFragment`. */
+export interface PublishOptions {
+  /**
+   * The copy's bytes, for a copy of at most `INLINE_MAX_BYTES`: the name
+   * server (src/registry/inline_copies.ts) keeps them while the
+   * dataset has subscribers and sends them with the commit notice, so
+   * consumers need not fetch the copy. Never stored durably, and the
+   * record still names the node's copy.
+   */
+  readonly inline?: Uint8Array;
 }
 
 /** Dataset settings a runtime acts on. */
@@ -197,7 +223,10 @@ export interface NameService {
     bindings: Readonly<Record<string, number>>,
   ): Promise<FragmentLayout>;
   /** Registers a published copy; tells whether the version committed as a result. */
-  publishFragment(record: FragmentRecord): Promise<{ readonly committed: boolean }>;
+  publishFragment(
+    record: FragmentRecord,
+    options?: PublishOptions,
+  ): Promise<{ readonly committed: boolean }>;
   /**
    * Finds the copies that hold a fragment region of a committed version.
    * With `waitMs`, a version not committed yet is waited for that long, and

@@ -74,6 +74,13 @@ export const metrics = {
     help: "Bytes written by copy plans (reshapes between layouts) on this runtime",
     registers,
   }),
+  /** Copies a subscription took from the bytes its commit notice carried, instead of fetching them. */
+  inlineCopies: new Counter({
+    name: "strata_inline_copies_total",
+    help:
+      "Small copies a subscription took from the bytes their commit notice carried, not fetched from their node",
+    registers,
+  }),
   /** Reads of copies (or service blobs) held in files that read only the pieces needed. */
   piecedReads: new Counter({
     name: "strata_copy_piece_reads_total",

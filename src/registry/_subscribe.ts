@@ -7,7 +7,13 @@
 
 import { fragmentLayout } from "../ddl/mod.ts";
 import { BusyError, InvalidRequestError, LostError } from "../errors.ts";
-import type { CommitSubscription, SubscribeQuery } from "../name_service/name_service.ts";
+import type {
+  CommitSubscription,
+  FragmentRecord,
+  SourceRecord,
+  SubscribeQuery,
+} from "../name_service/name_service.ts";
+import { InlineCopies } from "./inline_copies.ts";
 import type { Lookup } from "./_lookup.ts";
 import { firstCommitted, type RegistryState } from "./_state.ts";
 import { NoticeQueue } from "./notice_queue.ts";
@@ -77,11 +83,17 @@ export function subscribeCommits(
     ? follow(state, query.dataset, from, (v) => queue.push(v))
     : joinGroup(state, queue, query, from, assign);
   OPEN.set(state, open + 1);
+  const inline = inlineOf(state);
+  inline.subscribers.set(query.dataset, (inline.subscribers.get(query.dataset) ?? 0) + 1);
   let left = false;
   const leave = () => {
     if (left) return;
     left = true;
     OPEN.set(state, (OPEN.get(state) ?? 1) - 1);
+    const n = inline.subscribers.get(query.dataset) ?? 1;
+    if (n > 1) inline.subscribers.set(query.dataset, n - 1);
+    else inline.subscribers.delete(query.dataset);
+    if (inline.subscribers.size === 0) inline.copies.clear();
     unhold();
     unfollow();
   };
@@ -92,7 +104,8 @@ export function subscribeCommits(
         if (taken === undefined) return undefined;
         try {
           const found = lookup.find({ ...query, version: taken.value });
-          return { ...found, dropped: taken.dropped };
+          const sources = withInline(inline.copies, found.sources);
+          return { ...found, sources, dropped: taken.dropped };
         } catch (e) {
           // Retired before the consumer took it: counted with the next one.
           if (!(e instanceof LostError)) throw e;
@@ -117,6 +130,65 @@ export const MAX_SUBSCRIPTIONS = 4096;
 
 /** Subscriptions open, per registry. */
 const OPEN = new WeakMap<RegistryState, number>();
+
+/** The small copies' bytes a registry keeps for its notices, and its subscribers per dataset. */
+interface Inline {
+  readonly copies: InlineCopies;
+  readonly subscribers: Map<string, number>;
+}
+
+/** Inline bytes and subscribers, per registry. */
+const INLINE = new WeakMap<RegistryState, Inline>();
+
+function inlineOf(state: RegistryState): Inline {
+  let inline = INLINE.get(state);
+  if (inline === undefined) {
+    INLINE.set(state, inline = { copies: new InlineCopies(), subscribers: new Map() });
+  }
+  return inline;
+}
+
+/**
+ * Keeps the bytes a publish carried for `record`'s copy, for the commit
+ * notices of its dataset: only while the dataset has subscribers (no one
+ * else reads them), within the bounds of `InlineCopies`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RegistryState } from "./_state.ts";
+ * import { Lookup } from "./_lookup.ts";
+ * import { keepInline, subscribeCommits } from "./_subscribe.ts";
+ * using state = new RegistryState(await Deno.openKv(":memory:"));
+ * const record = {
+ *   dataset: "t", version: 1, fragment: "dataset", bindings: {},
+ *   node: "n1", tier: "memory", byteLength: 1, checksum: 0,
+ * };
+ * assert.equal(keepInline(state, record, new Uint8Array(1)), false); // no subscriber
+ * const sub = subscribeCommits(state, new Lookup(state), { dataset: "t", fragment: "dataset", bindings: {} });
+ * assert.equal(keepInline(state, record, new Uint8Array(1)), true);
+ * sub.close();
+ * ```
+ */
+export function keepInline(
+  state: RegistryState,
+  record: FragmentRecord,
+  bytes: Uint8Array,
+): boolean {
+  const inline = INLINE.get(state);
+  if (inline === undefined || !inline.subscribers.has(record.dataset)) return false;
+  inline.copies.keep(record, bytes);
+  return true;
+}
+
+/** `sources`, each with the bytes kept for its copy when there are some. */
+function withInline(copies: InlineCopies, sources: SourceRecord[]): SourceRecord[] {
+  if (copies.size === 0) return sources;
+  return sources.map((s) => {
+    const bytes = copies.get(s);
+    return bytes === undefined ? s : { ...s, inline: bytes };
+  });
+}
 
 /** How long a `block` subscriber holds its dataset's commits by default, in ms. */
 export const DEFAULT_BLOCK_MS = 30_000;

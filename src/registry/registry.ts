@@ -15,6 +15,7 @@ import type {
   CopyRef,
   DatasetSettings,
   NameService,
+  PublishOptions,
   SubscribeQuery,
 } from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
@@ -26,7 +27,7 @@ import { Lookup } from "./_lookup.ts";
 import { NodeLeases } from "./_nodes.ts";
 import { Publisher } from "./_publish.ts";
 import { RegistryState } from "./_state.ts";
-import { subscribeCommits } from "./_subscribe.ts";
+import { keepInline, subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
 import type { GroupCommitOptions } from "./group_commit.ts";
 import type {
@@ -331,9 +332,12 @@ export class Registry implements NameService {
    * published regions cover the whole dataset; `committed` tells whether this
    * publish committed it, and `retired` (present when that commit retired
    * versions) lists the copies whose bytes must be freed. Nothing is
-   * registered when it throws.
+   * registered when it throws. `options.inline` (a small copy's bytes) is
+   * kept for the commit notices of the dataset's subscribers.
    */
-  publishFragment(record: FragmentRecord): Promise<PublishResult> {
+  publishFragment(record: FragmentRecord, options: PublishOptions = {}): Promise<PublishResult> {
+    // Kept before the commit it may cause: its notice is built from the cache.
+    if (options.inline !== undefined) keepInline(this.#s, record, options.inline);
     return this.#publisher.publish(record);
   }
 

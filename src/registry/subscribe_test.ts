@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { BusyError, LayoutError } from "../errors.ts";
 import { MAX_SUBSCRIPTIONS } from "./_subscribe.ts";
-import { GRID, rows, withRegistry } from "./_testing.ts";
+import { crc32 } from "node:zlib";
+import { GRID, rows, wholeCopy, withRegistry } from "./_testing.ts";
 
 Deno.test("Registry.subscribe() pushes the versions committed from 'from' on, in order, with their copies", async () => {
   await withRegistry(async (reg) => {
@@ -73,5 +74,38 @@ Deno.test("Registry.subscribe() refuses a subscription past MAX_SUBSCRIPTIONS wi
       BusyError,
     );
     for (const s of [...subs, again]) s.close();
+  });
+});
+
+Deno.test("Registry.subscribe() notices carry the bytes a small copy's publish carried, while the dataset has subscribers", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({
+      name: "s",
+      description: "dataset s { var x [4]float64 }",
+      retention: 8,
+    });
+    const bytes = (v: number) => new Uint8Array(32).fill(v);
+    const copy = (v: number) => ({ ...wholeCopy("s", v, 32), checksum: crc32(bytes(v)) });
+    // No subscriber yet: nothing is kept.
+    await reg.publishFragment(copy(1), { inline: bytes(1) });
+    const sub = reg.subscribe({ dataset: "s", fragment: "dataset", bindings: {} });
+    await reg.publishFragment(copy(2), { inline: bytes(2) });
+    await reg.publishFragment(copy(3));
+    const notices = [await sub.next(1000), await sub.next(1000), await sub.next(1000)];
+    assert.deepEqual(notices.map((n) => n?.version), [1, 2, 3]);
+    assert.deepEqual(notices.map((n) => n?.sources[0]?.inline), [undefined, bytes(2), undefined]);
+    // Lookups never carry them.
+    const found = await reg.attachFragments({
+      dataset: "s",
+      version: 2,
+      fragment: "dataset",
+      bindings: {},
+    });
+    assert.equal(found.sources[0]!.inline, undefined);
+    sub.close();
+    // The last subscriber gone, nothing is kept: a new subscription's notice of version 2 has none.
+    const again = reg.subscribe({ dataset: "s", fragment: "dataset", bindings: {}, from: 2 });
+    assert.equal((await again.next(1000))?.sources[0]?.inline, undefined);
+    again.close();
   });
 });

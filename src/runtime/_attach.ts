@@ -12,6 +12,7 @@ import {
   LostError,
   UnavailableError,
 } from "../errors.ts";
+import { crc32 } from "node:zlib";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { executePlan } from "../transform/execute.ts";
 import { coversWhole, cutLayout, sameLayout } from "../wire/cut.ts";
@@ -121,8 +122,10 @@ export class AttachReader {
   ): Promise<Gathered> {
     const mode = req.reshape ?? "auto";
     const sink = this.#sinks(layout, false, undefined);
+    // A small copy whose bytes came with its notice is not fetched; the
+    // plan copies them out, so the notice's bytes are never handed over.
     const settled = await Promise.allSettled(
-      sources.map((s) => this.#readAny(s, layout, mode, sink, undefined)),
+      sources.map((s) => inlinePart(s) ?? this.#readAny(s, layout, mode, sink, undefined)),
     );
     const parts = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
     let given = false;
@@ -259,6 +262,20 @@ export class AttachReader {
     }
     return { layout: s.layout, bytes, pooled: false };
   }
+}
+
+/**
+ * The part a source's inline bytes give (they came with a commit notice),
+ * when they are the copy's: its size, and its checksum. Otherwise undefined,
+ * and the copy is read as any other.
+ */
+function inlinePart(s: SourceRecord): Promise<Part> | undefined {
+  const bytes = s.inline;
+  if (bytes === undefined || bytes.byteLength !== s.byteLength || crc32(bytes) !== s.checksum) {
+    return undefined;
+  }
+  metrics.inlineCopies.inc();
+  return Promise.resolve({ layout: s.layout, bytes, pooled: false });
 }
 
 /** The parts of a version fetched ahead, assembled when the consumer takes it. */

@@ -11,7 +11,11 @@ import type { PlacedFragment } from "../tiers/policy.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { Placement, Stored } from "../tiers/tier_set.ts";
 import { copyKey, stagedKey } from "../tiers/copy_keys.ts";
-import type { DatasetSettings, FragmentRecord } from "../name_service/name_service.ts";
+import {
+  type DatasetSettings,
+  type FragmentRecord,
+  INLINE_MAX_BYTES,
+} from "../name_service/name_service.ts";
 import { checksum, checksumFile } from "./checksum.ts";
 import { PIECE_BYTES, PIECED_MIN_BYTES } from "./piece_sums.ts";
 import type { PublishedSizes } from "./published_sizes.ts";
@@ -152,8 +156,11 @@ export class Publisher {
       node,
       byteLength: req.bytes.byteLength,
     };
+    // A small copy's bytes go to the name server with its record, for the
+    // commit notices of the dataset's subscribers (inline_copies.ts).
+    const inline = req.bytes.byteLength <= INLINE_MAX_BYTES ? req.bytes : undefined;
     if (tiers.holds(key)) {
-      return await this.#overwrite(key, req.bytes, copy, placed, sum, turn);
+      return await this.#overwrite(key, req.bytes, copy, placed, sum, turn, inline);
     }
     const bytes = req.bytes;
     return await this.#publishNew(
@@ -163,6 +170,7 @@ export class Publisher {
       placed,
       sum,
       turn,
+      inline,
     );
   }
 
@@ -188,6 +196,7 @@ export class Publisher {
     placed: PlacedFragment,
     sum: Promise<number>,
     turn: Turn,
+    inline?: Uint8Array,
   ): Promise<Published> {
     const tiers = this.#core.tiers;
     const others = placementNodes(await this.#core.peers.nodes(), this.#core.node, this.#link);
@@ -213,7 +222,7 @@ export class Publisher {
     // them: a record it may have written must find its bytes.
     const { committed } = await this.#register(record, turn, async () => {
       await tiers.deleteIf(key, stored.generation);
-    });
+    }, inline);
     const settled = await this.#settle(record, tiers.primaryOf(key));
     return { committed, record: await this.#replicas.spread(settled, placement) };
   }
@@ -236,6 +245,7 @@ export class Publisher {
     placed: PlacedFragment,
     sum: Promise<number>,
     turn: Turn,
+    inline?: Uint8Array,
   ): Promise<Published> {
     const { tiers, staged } = this.#core;
     const placement = tiers.place(placed);
@@ -246,7 +256,7 @@ export class Publisher {
     const record: FragmentRecord = { ...copy, checksum, tier: early.primary };
     const { committed } = await this.#register(record, turn, async () => {
       if (await tiers.deleteIf(stagedAt, early.generation)) staged.forget(stagedAt);
-    });
+    }, inline);
     const stored = await tiers.store(key, bytes, placed, placement);
     if (await tiers.deleteIf(stagedAt, early.generation)) staged.forget(stagedAt);
     return { committed, record: await this.#settle(record, stored.primary) };
@@ -254,16 +264,21 @@ export class Publisher {
 
   /**
    * Registers a copy once the publishes of its dataset called before have
-   * asked for theirs; `undo` runs when the name server refused it.
+   * asked for theirs; `undo` runs when the name server refused it. `inline`:
+   * the bytes of a small copy, sent along.
    */
   async #register(
     record: FragmentRecord,
     turn: Turn,
     undo: () => Promise<void>,
+    inline?: Uint8Array,
   ): Promise<{ readonly committed: boolean }> {
     try {
       await turn.ready;
-      const registered = this.#core.names.publishFragment(record);
+      const registered = this.#core.names.publishFragment(
+        record,
+        inline === undefined ? undefined : { inline },
+      );
       turn.end();
       return await registered;
     } catch (e) {
