@@ -188,7 +188,7 @@ ${rows.join("\n")}
 ADIOS2 SST on this machine (sockets data plane, a Python reader reshaping with numpy), measured
 earlier, not in this run: 1.29-1.57 GB/s at 1 MiB, 1.41 at 16 MiB, 1.06-1.10 at 64 MiB; the goal is
 1.5x its best figure at each size. 4 KiB steps (no SST figure) are small copies: their bytes come
-with each commit notice (subscribe); `wait` looks each version up and fetches it over the data plane.
+with each commit notice (subscribe); \`wait\` looks each version up and fetches it over the data plane.
 `);
 }
 
