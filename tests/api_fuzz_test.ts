@@ -65,6 +65,8 @@ function nest(depth: number): unknown {
 
 const COPY = { dataset: "fz", version: 1, fragment: "dataset", bindings: {}, node: "n2" };
 const RECORD = { ...COPY, tier: "memory", byteLength: 32, checksum: 0 };
+/** A runtime's publish of RECORD, its bytes along as base64 (a small copy's). */
+const PUBLISH = { ...RECORD, inline: new Uint8Array(32).toBase64() };
 
 /** A route: method, path template and a valid body to mutate. */
 interface Route {
@@ -146,11 +148,11 @@ const ROUTES: readonly Route[] = [
   { method: "GET", path: "/v1/nodes" },
   { method: "GET", path: "/v1/cluster/datasets/{ds}/settings" },
   { method: "GET", path: "/v1/cluster/datasets/{ds}/fragments/{frag}/layout", query: ["lo"] },
-  { method: "POST", path: "/v1/cluster/publish", body: () => RECORD },
+  { method: "POST", path: "/v1/cluster/publish", body: () => PUBLISH },
   {
     method: "POST",
     path: "/v1/cluster/publishes",
-    body: () => ({ records: [RECORD, { ...RECORD, version: 2 }] }),
+    body: () => ({ records: [PUBLISH, { ...RECORD, version: 2 }] }),
     query: ["session", "seq", "after"],
   },
   { method: "GET", path: "/v1/cluster/datasets/{ds}/versions/{v}/sizes" },
