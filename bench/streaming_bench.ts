@@ -30,6 +30,8 @@ export interface StreamingPoint {
    * the consumer's runtime fetches the next versions ahead.
    */
   readonly mode: StreamingMode;
+  /** Versions in flight: the producer's lead over the consumer, and the stream's fetches ahead. */
+  readonly ahead: number;
   /** Field bytes per step. */
   readonly bytes: number;
   /** Steps measured (after warm-up). */
@@ -45,13 +47,13 @@ export interface StreamingPoint {
 }
 
 const MiB = 1 << 20;
-// Step sizes (KiB) and steps measured; STREAMING_PLAN=1024:120,16384:40 overrides them where the
+// Step sizes (KiB) and steps measured; STREAMING_PLAN=1024:400,16384:80 overrides them where the
 // environment may be read (it is not under `deno task bench`). 4 KiB steps: small copies, whose
 // bytes come with their commit notices.
 const PLAN: [number, number][] = (
   (Deno.permissions.querySync({ name: "env", variable: "STREAMING_PLAN" }).state === "granted"
     ? Deno.env.get("STREAMING_PLAN")
-    : undefined) ?? "4:3000,1024:120,16384:40,65536:30"
+    : undefined) ?? "4:3000,1024:400,16384:80,65536:30"
 ).split(",").map((p) => p.split(":").map(Number) as [number, number]);
 
 /** A step size as the tables show it. */
@@ -61,7 +63,20 @@ const WARMUP = 2;
 // consumer, whose stream fetches as many ahead; the dataset keeps two more.
 // (ADIOS2 SST's writer queue is unbounded by default.)
 const AHEAD = 4;
-const MODES: readonly StreamingMode[] = ["wait", "subscribe"];
+// Subscribing also runs with up to DEEP_BYTES of steps in flight (at most 16 versions: the
+// stream's bound) where that is more than AHEAD versions: small steps are a chain of fixed costs
+// that deeper queues overlap.
+const DEEP_BYTES = 16 * MiB;
+
+/** The runs of one step size: each mode with AHEAD versions in flight, and a deeper subscribe. */
+function runsOf(bytes: number): { mode: StreamingMode; ahead: number }[] {
+  const deep = Math.min(16, Math.max(AHEAD, Math.floor(DEEP_BYTES / bytes)));
+  const runs = [{ mode: "wait" as const, ahead: AHEAD }, {
+    mode: "subscribe" as const,
+    ahead: AHEAD,
+  }];
+  return deep > AHEAD ? [...runs, { mode: "subscribe", ahead: deep }] : runs;
+}
 
 /** Runs the benchmark and writes bench/results/streaming.{json,md}. */
 export async function streamingBench(): Promise<StreamingPoint[]> {
@@ -75,22 +90,22 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
   const points: StreamingPoint[] = [];
   try {
     for (const [kib, steps] of PLAN) {
-      for (const mode of MODES) {
+      for (const { mode, ahead } of runsOf(kib * 1024)) {
         const bytes = kib * 1024;
         const n = bytes / 32;
-        const dataset = `field${kib}${mode}`;
+        const dataset = `field${kib}${mode}${ahead}`;
         await names.createDataset({
           name: dataset,
           description: fieldDescription(n),
-          retention: AHEAD + 2,
+          retention: ahead + 2,
         });
         // Subscribed before the producer starts: every commit is pushed.
         const stream = mode === "subscribe"
           ? runtime.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16 }, {
-            ahead: AHEAD,
+            ahead,
           })
           : undefined;
-        const producer = spawnProducer(ns.url, dataset, n, steps, AHEAD);
+        const producer = spawnProducer(ns.url, dataset, n, steps, ahead);
         const acks = producer.stdin.getWriter();
         let verified = true;
         let t0 = 0;
@@ -127,6 +142,7 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
         for (let r = 0; r < 3; r++) raw = Math.min(raw, await tcp.measure(bytes, into));
         const point = {
           mode,
+          ahead,
           bytes,
           steps: steps - WARMUP,
           gbs: (bytes * (steps - WARMUP)) / seconds / 1e9,
@@ -135,7 +151,7 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
           verified,
         };
         console.error(
-          `streaming ${sizeText(bytes)} (${mode}): ${point.gbs.toFixed(2)} GB/s, ${
+          `streaming ${sizeText(bytes)} (${mode}, ${ahead} ahead): ${point.gbs.toFixed(2)} GB/s, ${
             point.versionsPerS.toFixed(0)
           } versions/s, raw TCP ${point.tcpGBs.toFixed(2)}`,
         );
@@ -160,7 +176,7 @@ async function write(points: StreamingPoint[]): Promise<void> {
   const rows = points.map((p) => {
     const sst = SST_GBS[p.bytes / MiB];
     const goal = sst === undefined ? undefined : 1.5 * sst;
-    return `| ${sizeText(p.bytes)} | ${p.mode} | ${p.steps} | ${p.gbs.toFixed(2)} | ${
+    return `| ${sizeText(p.bytes)} | ${p.mode} | ${p.ahead} | ${p.steps} | ${p.gbs.toFixed(2)} | ${
       Math.round(p.versionsPerS)
     } | ${p.tcpGBs.toFixed(2)} | ${(p.gbs / p.tcpGBs).toFixed(2)}x | ${goal?.toFixed(2) ?? "-"} | ${
       goal === undefined ? "-" : p.gbs >= goal ? "met" : "short"
@@ -171,18 +187,21 @@ async function write(points: StreamingPoint[]): Promise<void> {
 
 ${machine}
 A producer process (runtime embedded) publishes particles {x, y, z, energy float64} as an array of
-structs every step, at most ${AHEAD} versions ahead of the consumer's acknowledgements (the dataset
-keeps ${AHEAD + 2}); the consumer (runtime embedded, another process)
+structs every step, at most \`ahead\` versions ahead of the consumer's acknowledgements (the
+dataset keeps \`ahead\` + 2); the consumer (runtime embedded, another process)
 takes each version as struct of arrays (fragment \`soa columnar\`) into one buffer it reuses every
 step. Mode \`wait\`: an attach that waits for each version (one lookup at the name server per step).
 Mode \`subscribe\`: the name server pushes each commit with its copy list, and the consumer's
-runtime fetches up to ${AHEAD} versions ahead while the application works on the one it took. GB/s of
+runtime fetches up to \`ahead\` versions ahead while the application works on the one it took.
+\`ahead\` is ${AHEAD}, and subscribing runs again with up to ${
+      DEEP_BYTES / MiB
+    } MiB of steps in flight (at most 16 versions) where that is more. GB/s of
 field bytes per second at steady state (after ${WARMUP} warm-up steps): transfer over the data plane,
 CRC-32, AoS -> SoA transform included. Raw TCP: two processes, same sizes, into one reused buffer
 as well, same run.
 
-| field per step | mode | steps | GB/s | versions/s | raw TCP GB/s | vs raw TCP | goal GB/s (1.5x SST) | goal | values verified |
-| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: |
+| field per step | mode | ahead | steps | GB/s | versions/s | raw TCP GB/s | vs raw TCP | goal GB/s (1.5x SST) | goal | values verified |
+| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: |
 ${rows.join("\n")}
 
 ADIOS2 SST on this machine (sockets data plane, a Python reader reshaping with numpy), measured
