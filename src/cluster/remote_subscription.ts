@@ -120,14 +120,13 @@ export function remoteSubscription(
   };
 }
 
-/** Opens the stream; resolves with a function reading its next line (undefined at its end). */
 /**
  * A notice as read from its line, its sources' `inline` base64 text made
  * bytes again; text that does not decode is dropped (the copy is fetched).
  */
 function inlineBytes(notice: CommitNotice): CommitNotice {
-  const sources = notice.sources as readonly (SourceRecord & { inline?: unknown })[];
-  if (!sources.some((s) => s.inline !== undefined)) return notice;
+  const sources = notice.sources as readonly (SourceRecord & { inline?: unknown })[] | undefined;
+  if (sources === undefined || !sources.some((s) => s.inline !== undefined)) return notice;
   return {
     ...notice,
     sources: sources.map(({ inline, ...s }) => {
@@ -141,6 +140,7 @@ function inlineBytes(notice: CommitNotice): CommitNotice {
   };
 }
 
+/** Opens the stream; resolves with a function reading its next line (undefined at its end). */
 async function openLines(
   url: string,
   token: string | undefined,
