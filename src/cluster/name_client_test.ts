@@ -4,24 +4,32 @@ import { INLINE_MAX_BYTES } from "../name_service/name_service.ts";
 import { wholeCopy } from "../registry/_testing.ts";
 import { RemoteNameService } from "./name_client.ts";
 
-Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile together, in order, each answered on its own", async () => {
-  const requests: { path: string; versions: number[] }[] = [];
+/** A publish record as the fake name server reads it. */
+type Sent = { version: number; inline?: string };
+
+/**
+ * A fake name server that keeps the records of every publish request and
+ * holds the first four requests until `release()`, so that the publishes
+ * made meanwhile queue; `answer` says how each record is answered. Runs
+ * `fn` with a name client of node `a` pointed at it.
+ */
+async function withGatedServer(
+  answer: (r: Sent) => { committed: boolean } | { error: { code: string; message: string } },
+  fn: (
+    names: RemoteNameService,
+    requests: { path: string; records: Sent[] }[],
+    release: () => void,
+  ) => Promise<void>,
+): Promise<void> {
+  const requests: { path: string; records: Sent[] }[] = [];
   let release = () => {};
   const gate = new Promise<void>((r) => release = r);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
     const body = await req.json();
-    const records = url.pathname.endsWith("/publishes") ? body.records : [body];
-    requests.push({
-      path: url.pathname,
-      versions: records.map((r: { version: number }) => r.version),
-    });
-    // The first four requests wait, so that the publishes made meanwhile queue.
+    const records: Sent[] = url.pathname.endsWith("/publishes") ? body.records : [body];
+    requests.push({ path: url.pathname, records });
     if (requests.length <= 4) await gate;
-    const answer = (r: { version: number }) =>
-      r.version === 13
-        ? { error: { code: "conflict", message: "Version 13 of 'd' is already committed" } }
-        : { committed: r.version % 2 === 0 };
     if (!url.pathname.endsWith("/publishes")) {
       const a = answer(body);
       return Response.json(a, { status: "error" in a ? 409 : 200 });
@@ -33,16 +41,32 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
     node: "a",
   });
   try {
+    await fn(names, requests, release);
+  } finally {
+    release();
+    names.close();
+    await server.shutdown();
+  }
+}
+
+Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile together, in order, each answered on its own", async () => {
+  const answer = (r: Sent) =>
+    r.version === 13
+      ? { error: { code: "conflict", message: "Version 13 of 'd' is already committed" } }
+      : { committed: r.version % 2 === 0 };
+  await withGatedServer(answer, async (names, sent, release) => {
+    const requests = () =>
+      sent.map((r) => ({ path: r.path, versions: r.records.map((x) => x.version) }));
     const publish = (version: number) => names.publishFragment(wholeCopy("d", version, 8));
     const answers = Array.from({ length: 20 }, (_, i) => publish(i + 1));
     answers.forEach((a) => a.catch(() => {}));
     await new Promise((r) => setTimeout(r, 50));
     // Four requests under way, one publish each; the other 16 wait.
-    assert.deepEqual(requests.map((r) => r.versions), [[1], [2], [3], [4]]);
+    assert.deepEqual(requests().map((r) => r.versions), [[1], [2], [3], [4]]);
     release();
     const settled = await Promise.allSettled(answers);
-    assert.deepEqual(requests.slice(4).map((r) => r.path), ["/v1/cluster/publishes"]);
-    assert.deepEqual(requests[4]!.versions, Array.from({ length: 16 }, (_, i) => i + 5));
+    assert.deepEqual(requests().slice(4).map((r) => r.path), ["/v1/cluster/publishes"]);
+    assert.deepEqual(requests()[4]!.versions, Array.from({ length: 16 }, (_, i) => i + 5));
     settled.forEach((s, i) => {
       const version = i + 1;
       if (version === 13) {
@@ -52,10 +76,7 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
         assert.deepEqual(s, { status: "fulfilled", value: { committed: version % 2 === 0 } });
       }
     });
-  } finally {
-    names.close();
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("RemoteNameService.publishFragment() of one dataset never waits for another dataset's publishes", async () => {
@@ -93,46 +114,28 @@ Deno.test("RemoteNameService.publishFragment() of one dataset never waits for an
 });
 
 Deno.test("RemoteNameService.publishFragment() sends a small copy's bytes along, batches within a bound of their text", async () => {
-  const requests: { inline: string[] }[] = [];
-  let release = () => {};
-  const gate = new Promise<void>((r) => release = r);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const url = new URL(req.url);
-    const body = await req.json();
-    const records = url.pathname.endsWith("/publishes") ? body.records : [body];
-    requests.push({ inline: records.map((r: { inline: string }) => r.inline) });
-    if (requests.length <= 4) await gate;
-    if (!url.pathname.endsWith("/publishes")) return Response.json({ committed: false });
-    return Response.json({ results: records.map(() => ({ committed: false })) });
-  });
-  const names = new RemoteNameService({
-    urls: [`http://127.0.0.1:${server.addr.port}`],
-    node: "a",
-  });
-  try {
+  await withGatedServer(() => ({ committed: false }), async (names, requests, release) => {
     const size = INLINE_MAX_BYTES;
-    const bytes = (v: number) => new Uint8Array(size).fill(v);
-    const answers = Array.from(
-      { length: 40 },
-      (_, i) => names.publishFragment(wholeCopy("d", i + 1, size), { inline: bytes(i + 1) }),
+    const buffers = Array.from({ length: 40 }, (_, i) => new Uint8Array(size).fill(i + 1));
+    const answers = buffers.map((b, i) =>
+      names.publishFragment(wholeCopy("d", i + 1, size), { inline: b })
     );
-    // The caller's buffer may change once the call returns: its text was taken already.
+    // The caller's buffers change once the calls returned: their text was taken already.
+    for (const b of buffers) b.fill(0);
     await new Promise((r) => setTimeout(r, 50));
     release();
     await Promise.all(answers);
     // Each copy's bytes went once (requests may arrive in any order).
-    const sent = requests.flatMap((r) => r.inline).map((t) => Uint8Array.fromBase64(t));
+    const inline = requests.map((r) => r.records.map((x) => x.inline!));
+    const sent = inline.flat().map((t) => Uint8Array.fromBase64(t));
     const versions = sent.map((b) => b[0]!).sort((a, b) => a - b);
-    assert.deepEqual(versions, answers.map((_, i) => i + 1));
+    assert.deepEqual(versions, buffers.map((_, i) => i + 1));
     assert.ok(sent.every((b) => b.length === size && b.every((x) => x === b[0])));
     // 16 KiB as base64 is 21,848 characters: at most 11 of them fit 256 KiB of text a request.
     assert.ok(requests.length > 7, `${requests.length} requests`);
-    for (const r of requests) assert.ok(r.inline.length <= 11, `${r.inline.length} records`);
+    for (const r of inline) assert.ok(r.length <= 11, `${r.length} records`);
     // A copy past INLINE_MAX_BYTES goes without.
     await names.publishFragment(wholeCopy("d", 99, size + 1), { inline: new Uint8Array(size + 1) });
-    assert.deepEqual(requests.at(-1)!.inline, [undefined]);
-  } finally {
-    names.close();
-    await server.shutdown();
-  }
+    assert.deepEqual(requests.at(-1)!.records.map((r) => r.inline), [undefined]);
+  });
 });
