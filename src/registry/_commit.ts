@@ -167,10 +167,11 @@ export class Commits {
             latest: Math.max(latest, q.version),
           };
           const mutations = commitMutations(d, v, change);
-          const size = mutationBytes(mutations);
+          const all = mutations.all;
+          const size = mutationBytes(all);
           const checkBytes = keyBytesOf(KEYS.version(d.record.name, v.version));
           if (
-            planned.length > 0 && (mutations.length > budget.mutations || budget.checks < 1 ||
+            planned.length > 0 && (all.length > budget.mutations || budget.checks < 1 ||
               size.bytes > budget.bytes || size.keyBytes + checkBytes > budget.keyBytes)
           ) {
             // Past what one atomic holds: this one starts the next batch.
@@ -179,7 +180,7 @@ export class Commits {
             d.commitQueue.unshift(...batch.splice(i));
             break;
           }
-          budget.mutations -= mutations.length;
+          budget.mutations -= all.length;
           budget.bytes -= size.bytes;
           budget.keyBytes -= size.keyBytes + checkBytes;
           budget.checks--;
@@ -291,20 +292,14 @@ export class Commits {
       for (const h of p.change.retirement.freed) if (!h.durable) gone.add(h);
       for (const r of p.change.retirement.retire) retired.add(r);
     }
-    // Each commit's mutations are its joining copies' records, its version's
-    // record, the retired versions' records, and last `latest`: only the
-    // batch's last commit's is written. No key is so written twice.
+    // Only the batch's last `latest` is written: no key is written twice.
     const mutations: Mutation[] = [];
-    planned.forEach((p, i) => {
-      const n = i === planned.length - 1 ? p.mutations.length : p.mutations.length - 1;
-      const joining = p.change.joining;
-      for (let k = 0; k < n; k++) {
-        if (k < joining.length ? gone.has(joining[k]!) : k === joining.length && retired.has(p.v)) {
-          continue;
-        }
-        mutations.push(p.mutations[k]!);
-      }
-    });
+    for (const { v, mutations: m } of planned) {
+      for (const j of m.joining) if (!gone.has(j.held)) mutations.push(j.mutation);
+      if (!retired.has(v)) mutations.push(m.version);
+      mutations.push(...m.retired);
+    }
+    mutations.push(planned[planned.length - 1]!.mutations.latest);
     // Records of retired copies go in the same atomic while they fit, the
     // rest in atomics of their own after it.
     const keys = planned.flatMap((p) =>
@@ -389,7 +384,21 @@ interface Planned {
   readonly v: VersionEntry;
   readonly retiring: readonly VersionEntry[];
   readonly change: CommitChange;
-  readonly mutations: readonly Mutation[];
+  readonly mutations: CommitMutations;
+}
+
+/** The records one commit sets, by what they are. */
+interface CommitMutations {
+  /** The records of the copies registered with the commit. */
+  readonly joining: readonly { readonly held: Held; readonly mutation: Mutation }[];
+  /** The version's record, committed. */
+  readonly version: Mutation;
+  /** The records of the versions it retires. */
+  readonly retired: readonly Mutation[];
+  /** The dataset's latest version (a batch writes only its last commit's). */
+  readonly latest: Mutation;
+  /** All of them, in that order: what the commit alone would write. */
+  readonly all: readonly Mutation[];
 }
 
 /** What one commit writes and then holds. */
@@ -441,27 +450,27 @@ function retirementOf(
 
 /**
  * The records a commit sets: the joining copies, the version, the retired
- * versions, and last `latest` (a batch writes only its last commit's).
+ * versions, and `latest` (a batch writes only its last commit's).
  */
-function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Mutation[] {
+function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): CommitMutations {
   const name = d.record.name;
-  const mutations: Mutation[] = [
-    ...c.joining.map((h) => ({ type: "set" as const, key: copyKey(h), value: h.record })),
-    {
-      type: "set",
-      key: KEYS.version(name, v.version),
-      value: { ...versionRecord(v), state: "committed", committedAt: c.committedAt },
-    },
-  ];
-  for (const r of c.retirement.retire) {
-    mutations.push({
-      type: "set",
-      key: KEYS.version(name, r.version),
-      value: { ...versionRecord(r), state: "retired", fragments: 0, bytes: 0 },
-    });
-  }
-  mutations.push({ type: "set", key: KEYS.latest(name), value: c.latest });
-  return mutations;
+  const joining = c.joining.map((held) => ({
+    held,
+    mutation: { type: "set" as const, key: copyKey(held), value: held.record },
+  }));
+  const version: Mutation = {
+    type: "set",
+    key: KEYS.version(name, v.version),
+    value: { ...versionRecord(v), state: "committed", committedAt: c.committedAt },
+  };
+  const retired: Mutation[] = c.retirement.retire.map((r) => ({
+    type: "set",
+    key: KEYS.version(name, r.version),
+    value: { ...versionRecord(r), state: "retired", fragments: 0, bytes: 0 },
+  }));
+  const latest: Mutation = { type: "set", key: KEYS.latest(name), value: c.latest };
+  const all = [...joining.map((j) => j.mutation), version, ...retired, latest];
+  return { joining, version, retired, latest, all };
 }
 
 /** Holds in memory what a commit that stands wrote. */
