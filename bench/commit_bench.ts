@@ -5,8 +5,9 @@
  * flight, and versions of 4 ranks' blocks; next to the raw Deno KV rate of
  * single-mutation commits on the same disk in the same run, the ceiling of
  * one KV commit per version in sequence. Every answer is durable (its
- * atomic committed before the publisher was answered). Then the 4 ranks as
- * 4 processes publishing over HTTP to one name server (`strata nameserver`).
+ * atomic committed before the publisher was answered). Then over HTTP to one
+ * name server (`strata nameserver`): whole versions from one producer
+ * process, and the 4 ranks as 4 processes.
  *
  * Run: `deno task bench commits`, or `deno run --allow-read=. --allow-write=./tmp,./bench/results
  * --allow-net=127.0.0.1 --allow-run=deno --allow-env=LOG_TOKENS,LOG_STREAM bench/commit_bench.ts [seconds]`
@@ -129,20 +130,21 @@ async function commitRate(
 }
 
 /** Versions each rank process publishes over HTTP. */
-const HTTP_VERSIONS = 20_000;
+const HTTP_VERSIONS = 40_000;
 
 /**
- * The same 4 rank blocks per version from 4 processes, each publishing its
- * rank's block of every version over HTTP to one name server (as the
- * runtime of each rank registers its copies), `inFlight` at a time each;
+ * Versions published over HTTP to one name server: whole by one producer
+ * process (`processes` 1), or as the same 4 rank blocks per version from 4
+ * processes, each publishing its rank's block of every version (as the
+ * runtime of each rank registers its copies); `inFlight` at a time each;
  * the clock starts once every process is loaded.
  */
-async function httpRate(inFlight: number, kv: number): Promise<Point> {
+async function httpRate(processes: 1 | 4, inFlight: number, kv: number): Promise<Point> {
   const ns = await startNameserver();
   const names = new RemoteNameService({ urls: [ns.url], node: "bench" });
   try {
     await names.createDataset({ name: "steps", description: DESCRIPTION, retention: 2 });
-    const ranks = [0, 1, 2, 3].map((r) =>
+    const ranks = (processes === 1 ? ["whole"] : ["0", "1", "2", "3"]).map((r) =>
       new Deno.Command("deno", {
         args: [
           "run",
@@ -150,7 +152,7 @@ async function httpRate(inFlight: number, kv: number): Promise<Point> {
           "bench/_rank_publisher.ts",
           ns.url,
           "steps",
-          String(r),
+          r,
           String(HTTP_VERSIONS),
           String(inFlight),
         ],
@@ -173,7 +175,9 @@ async function httpRate(inFlight: number, kv: number): Promise<Point> {
     const seconds = (performance.now() - start) / 1000;
     if (!statuses.every((s) => s.success)) throw new Error("A rank process failed");
     return {
-      shape: "4 rank processes over HTTP",
+      shape: processes === 1
+        ? "1 producer process over HTTP, whole versions"
+        : "4 rank processes over HTTP",
       retention: 2,
       inFlight,
       versionsPerSecond: HTTP_VERSIONS / seconds,
@@ -208,8 +212,8 @@ export async function commitBench(): Promise<void> {
       );
     }
   }
-  for (const n of [16, 64]) {
-    const p = await httpRate(n, kv);
+  for (const [processes, n] of [[1, 64], [1, 256], [4, 16], [4, 64]] as const) {
+    const p = await httpRate(processes, n, kv);
     points.push(p);
     console.error(`${p.shape}, ${n} in flight each: ${p.versionsPerSecond.toFixed(0)} versions/s`);
   }
@@ -225,7 +229,7 @@ export async function commitBench(): Promise<void> {
       "",
       machineLine,
       "",
-      `In process (no HTTP; the last rows: 4 rank processes publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
+      `In process (no HTTP; the last rows: one producer process, or 4 rank processes, publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
         Math.round(kv)
       } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
       "",
