@@ -14,6 +14,8 @@ import {
   type Held,
   type QueuedCommit,
   type RegistryState,
+  rememberRetired,
+  retiredBelow,
   type VersionEntry,
   versionRecord,
 } from "./_state.ts";
@@ -284,8 +286,9 @@ export class Commits {
     // Copies a commit of the batch registers and a later one retires: never
     // written, nothing to remove (a stream of versions with more in flight
     // than the dataset keeps).
-    // Likewise a version it commits and a later one retires: only its
-    // retired record is written.
+    // Likewise a version it commits and a later one retires: its committed
+    // record is never written (the retirement deletes the open record it
+    // had, if any).
     const gone = new Set<Held>();
     const retired = new Set<VersionEntry>();
     for (const p of planned) {
@@ -393,7 +396,7 @@ interface CommitMutations {
   readonly joining: readonly { readonly held: Held; readonly mutation: Mutation }[];
   /** The version's record, committed. */
   readonly version: Mutation;
-  /** The records of the versions it retires. */
+  /** The deletes of the records of the versions it retires. */
   readonly retired: readonly Mutation[];
   /** The dataset's latest version (a batch writes only its last commit's). */
   readonly latest: Mutation;
@@ -420,6 +423,11 @@ function openVersion(
   const name = d.record.name;
   if (d.deleted) throw new NotFoundError(`Unknown dataset '${name}'`);
   const v = d.versions.get(n);
+  if (v === undefined && n < retiredBelow(d)) {
+    throw new ConflictError(`Version ${n} of '${name}' is already retired`, {
+      fields: { dataset: name, version: n, state: "retired" },
+    });
+  }
   if (v === undefined) {
     throw new NotFoundError(
       `Version ${n} of '${name}' does not exist: nothing was published into it`,
@@ -449,8 +457,9 @@ function retirementOf(
 }
 
 /**
- * The records a commit sets: the joining copies, the version, the retired
- * versions, and `latest` (a batch writes only its last commit's).
+ * The records a commit writes: the joining copies, the version, the deletes
+ * of the retired versions' records, and `latest` (a batch writes only its
+ * last commit's).
  */
 function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): CommitMutations {
   const name = d.record.name;
@@ -463,11 +472,13 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
     key: KEYS.version(name, v.version),
     value: { ...versionRecord(v), state: "committed", committedAt: c.committedAt },
   };
-  const retired: Mutation[] = c.retirement.retire.map((r) => ({
-    type: "set",
-    key: KEYS.version(name, r.version),
-    value: { ...versionRecord(r), state: "retired", fragments: 0, bytes: 0 },
-  }));
+  // A retired version leaves no record: versions below the oldest kept are
+  // retired (`retiredBelow`), so the dataset's records stay within its
+  // retention however many versions it had.
+  const retired: Mutation[] = [];
+  for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
+    if (r.stored) retired.push({ type: "delete", key: KEYS.version(name, r.version) });
+  }
   const latest: Mutation = { type: "set", key: KEYS.latest(name), value: c.latest };
   const all = [...joining.map((j) => j.mutation), version, ...retired, latest];
   return { joining, version, retired, latest, all };
@@ -489,12 +500,14 @@ function applyCommit(d: DatasetEntry, v: VersionEntry, c: CommitChange): void {
   for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
     if (r.state === "open") removeVersion(d.opens, r.version);
     r.state = "retired";
-    r.stamp = c.stamp ?? null;
+    r.stored = false;
+    r.stamp = null;
     r.index = undefined;
     r.held.clear();
     r.bytes = 0;
     r.coverage = undefined;
     r.admitted = undefined;
     d.live.delete(r);
+    rememberRetired(d, r);
   }
 }

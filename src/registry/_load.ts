@@ -6,7 +6,13 @@
  */
 
 import { copyRegion } from "./_fixed_regions.ts";
-import { type DatasetEntry, newVersion, type RegistryState } from "./_state.ts";
+import {
+  type DatasetEntry,
+  newVersion,
+  type RegistryState,
+  retiredBelow,
+  type VersionEntry,
+} from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import { removeVersion } from "./retention.ts";
 import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
@@ -35,7 +41,7 @@ export async function loadState(
   purge: (name: string) => Promise<unknown>,
 ): Promise<void> {
   const unfinished = await loadDatasets(state);
-  await loadVersions(state);
+  const stale = await loadVersions(state);
   await loadCopies(state);
   // Retired versions without copies left are only listed: commits skip them.
   // Those with copies left (a crash came before their records were removed)
@@ -52,7 +58,16 @@ export async function loadState(
     if (d !== undefined) d.latest = e.value;
   }
   for (const name of unfinished) await purge(name);
+  // Records of retired versions, as stores written before retirement deleted them kept them.
+  for (let i = 0; i < stale.length; i += STALE_PER_ATOMIC) {
+    await state.writes.write(
+      stale.slice(i, i + STALE_PER_ATOMIC).map((key) => ({ type: "delete" as const, key })),
+    );
+  }
 }
+
+/** Stale records deleted per atomic at load. */
+const STALE_PER_ATOMIC = 500;
 
 /** Loads the datasets; returns the names whose deletion was under way. */
 async function loadDatasets(state: RegistryState): Promise<string[]> {
@@ -64,7 +79,12 @@ async function loadDatasets(state: RegistryState): Promise<string[]> {
   return unfinished;
 }
 
-async function loadVersions(state: RegistryState): Promise<void> {
+/**
+ * Loads the version records; returns the keys of records of versions
+ * retired below the oldest version kept, which are dropped (`retiredBelow`
+ * answers for them).
+ */
+async function loadVersions(state: RegistryState): Promise<Deno.KvKey[]> {
   const committed = new Map<DatasetEntry, number[]>();
   for await (const e of state.kv.list<VersionRecord>({ prefix: KEYS.versions() })) {
     const d = state.datasets.get(e.key[1] as string);
@@ -86,18 +106,41 @@ async function loadVersions(state: RegistryState): Promise<void> {
     }
   }
   for (const [d, list] of committed) d.committed = list.sort((a, b) => a - b);
+  const stale: Deno.KvKey[] = [];
+  for (const d of state.datasets.values()) {
+    const below = retiredBelow(d);
+    if (below === 0) continue;
+    for (const v of d.versions.values()) {
+      if (v.state !== "retired" || v.version >= below) continue;
+      d.versions.delete(v.version);
+      d.live.delete(v);
+      stale.push(KEYS.version(d.record.name, v.version));
+    }
+  }
+  return stale;
 }
 
 async function loadCopies(state: RegistryState): Promise<void> {
   for await (const e of state.kv.list<FragmentRecord>({ prefix: KEYS.fragments() })) {
     const d = state.datasets.get(e.value.dataset);
     if (d === undefined) continue;
-    // A copy whose version record was not written (its first write failed) opens it.
-    const v = d.versions.get(e.value.version) ?? newVersion(d, e.value.version);
+    // A copy whose version record was not written (its first write failed)
+    // opens it; below the oldest version kept, it is a retired version's
+    // copy whose record a crash left (the next commit removes it).
+    const n = e.value.version;
+    const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
     const { region, layout, id } = copyRegion(d, v, e.value.fragment, e.value.bindings);
     Object.assign(v.sizes, region.sizes);
     // The region's text in `id` is the last part of the key (`copyKey`).
     v.held.set(id, { record: e.value, layout, id, durable: true });
     v.bytes += e.value.byteLength;
   }
+}
+
+/** A retired version `n` of `d`, known only by copies of it left to remove. */
+function retiredVersion(d: DatasetEntry, n: number): VersionEntry {
+  const v = newVersion(d, n);
+  v.state = "retired";
+  removeVersion(d.opens, n);
+  return v;
 }

@@ -12,6 +12,7 @@ import {
   firstCommitted,
   type Held,
   type RegistryState,
+  retiredBelow,
   type VersionEntry,
 } from "./_state.ts";
 import { fixedRegion } from "./_fixed_regions.ts";
@@ -137,6 +138,15 @@ function committedVersion(d: DatasetEntry, query: AttachQuery): VersionEntry {
     n = query.version;
   }
   const v = d.versions.get(n);
+  // Versions below the oldest kept were retired (the oldest ones forgotten since).
+  if (v === undefined && n < retiredBelow(d)) {
+    throw new LostError(
+      name,
+      n,
+      query.fragment,
+      `was retired: '${name}' keeps its last ${d.record.retention} versions`,
+    );
+  }
   if (v === undefined) throw new NotFoundError(`Version ${n} of '${name}' does not exist`);
   if (v.state === "open") throw new NotCommittedError(name, n);
   if (v.state === "retired") {

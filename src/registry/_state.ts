@@ -168,6 +168,61 @@ export interface DatasetEntry {
    * by version, in publish order (`_publish.ts`).
    */
   deferred?: Map<VersionEntry, DeferredCopy[]> | undefined;
+  /**
+   * The versions it retired last, oldest first, at most `RETIRED_KEPT`:
+   * still listed and named as retired. Older ones are forgotten (their
+   * records were deleted when they retired): every version below the
+   * oldest kept is retired or never was (`retiredBelow`).
+   */
+  retiredKept?: number[];
+}
+
+/**
+ * Retired versions a dataset keeps listing, at most. A stream of versions
+ * keeps the name server's memory and KV at its retention plus these, where
+ * each version it ever had used to stay (about 700 bytes of memory and a
+ * KV row each, forever).
+ */
+export const RETIRED_KEPT = 64;
+
+/**
+ * The oldest version `d` keeps (its oldest committed version once its
+ * retention window is full; 0 before): every version below it was retired,
+ * dropped, or never published, and can never be published again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, retiredBelow } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * d.committed = [7];
+ * assert.equal(retiredBelow(d), 0);
+ * d.committed = [7, 9];
+ * assert.equal(retiredBelow(d), 7);
+ * ```
+ */
+export function retiredBelow(d: DatasetEntry): number {
+  const keep = d.record.retention;
+  return d.committed.length < keep ? 0 : d.committed[d.committed.length - keep]!;
+}
+
+/**
+ * Notes that `v` retired (its record deleted with the commit that retired
+ * it): it stays listed while among the last `RETIRED_KEPT`, and the oldest
+ * one past them is forgotten unless a crash left copies of it to remove.
+ */
+export function rememberRetired(d: DatasetEntry, v: VersionEntry): void {
+  const kept = d.retiredKept ??= [];
+  kept.push(v.version);
+  while (kept.length > RETIRED_KEPT) {
+    const old = d.versions.get(kept.shift()!);
+    if (old !== undefined && old.state === "retired" && old.held.size === 0) {
+      d.versions.delete(old.version);
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, LostError } from "../errors.ts";
 import { Commits } from "./_commit.ts";
 import { Datasets } from "./_datasets.ts";
 import { Publisher } from "./_publish.ts";
@@ -188,8 +188,21 @@ Deno.test("publishFragment() of versions committed and retired in one atomic lea
     await using again = await openRegistry({ path });
     const described = await again.describeDataset("grid");
     assert.equal(described.latest, 20);
+    // Retired versions leave no record: the store keeps what the dataset keeps.
     const states = (await again.listVersions("grid")).map((v) => v.state);
-    assert.deepEqual(states, [...Array(18).fill("retired"), "committed", "committed"]);
+    assert.deepEqual(states, ["committed", "committed"]);
+    assert.deepEqual((await keysIn(path, ["versions", "grid"])).map((k) => k[2]), [19, 20]);
+    await rejectsWith(
+      again.attachFragments({
+        dataset: "grid",
+        version: 5,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 8 },
+      }),
+      LostError,
+      "gone",
+      "Version 5 of 'grid' is lost: fragment 'rows' was retired: 'grid' keeps its last 2 versions",
+    );
   });
 });
 

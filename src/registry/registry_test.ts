@@ -15,7 +15,8 @@ import {
 import { cellCopy, GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
 import { KEYS } from "./keys.ts";
 import type { FragmentRecord } from "./records.ts";
-import { openRegistry } from "./registry.ts";
+import { openRegistry, type Registry } from "./registry.ts";
+import { RETIRED_KEPT } from "./_state.ts";
 
 // Datasets
 
@@ -215,7 +216,12 @@ Deno.test("registry operations throw NotFoundError naming an unknown dataset", a
     await unknown(reg.publishFragment({ ...rows(0, 8), dataset: "nope" }));
     await unknown(reg.commitVersion("nope", 1));
     await unknown(
-      reg.attachFragments({ dataset: "nope", version: 1, fragment: "rows", bindings: {} }),
+      reg.attachFragments({
+        dataset: "nope",
+        version: 1,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 8 },
+      }),
     );
   });
 });
@@ -363,11 +369,16 @@ Deno.test("publishFragment() that completes its version registers the copy and c
     reg.close();
     // Durable as a publish and a commit made one after the other would be.
     await using again = await openRegistry({ path });
+    // Retired versions leave no record; they are still answered as retired.
     assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
-      [1, "retired"],
-      [2, "retired"],
       [3, "committed"],
     ]);
+    await rejectsWith(
+      again.commitVersion("grid", 2),
+      ConflictError,
+      "conflict",
+      "Version 2 of 'grid' is already retired",
+    );
     const found = await again.attachFragments({
       dataset: "grid",
       version: 3,
@@ -751,8 +762,8 @@ Deno.test("commits out of order keep the newest versions, and a restart keeps th
     await using again = await openRegistry({ path });
     await rejectsWith(again.publishFragment(rows(0, 2, 2)), ConflictError, "conflict", refused);
     await again.publishFragment(rows(0, 8, 6));
+    // Version 3 retired before the restart and left no record; 4 retired since.
     assert.deepEqual((await again.listVersions("grid")).map((v) => [v.version, v.state]), [
-      [3, "retired"],
       [4, "retired"],
       [5, "committed"],
       [6, "committed"],
@@ -1161,5 +1172,85 @@ Deno.test("createDataset() records consumer nodes for placement and checks them"
       "Invalid node name '9x': expected a letter then up to 127 letters, digits, '_', '.' or '-'",
     );
     await assert.rejects(reg.describeDataset("bad"), NotFoundError);
+  });
+});
+
+Deno.test("a stream of versions keeps the registry within its retention and the last RETIRED_KEPT retired versions", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2 });
+    for (let n = 1; n <= 300; n++) await reg.publishFragment(rows(0, 8, n));
+    const listed = await reg.listVersions("grid");
+    assert.equal(listed.length, 2 + RETIRED_KEPT);
+    assert.deepEqual(listed.slice(-3).map((v) => [v.version, v.state]), [
+      [298, "retired"],
+      [299, "committed"],
+      [300, "committed"],
+    ]);
+    // The store holds the versions kept, nothing of those retired.
+    assert.deepEqual((await keysIn(path, ["versions", "grid"])).map((k) => k[2]), [299, 300]);
+    const answers = async (r: Registry) => {
+      await rejectsWith(
+        r.attachFragments({
+          dataset: "grid",
+          version: 1,
+          fragment: "rows",
+          bindings: { r0: 0, r1: 8 },
+        }),
+        LostError,
+        "gone",
+        "Version 1 of 'grid' is lost: fragment 'rows' was retired: 'grid' keeps its last 2 versions",
+      );
+      await rejectsWith(
+        r.commitVersion("grid", 7),
+        ConflictError,
+        "conflict",
+        "Version 7 of 'grid' is already retired",
+      );
+      await rejectsWith(
+        r.publishFragment(rows(0, 8, 9)),
+        ConflictError,
+        "conflict",
+        "Cannot publish into version 9 of 'grid': it is older than the 2 committed versions kept, publish into version 300 or later",
+      );
+    };
+    await answers(reg);
+    reg.close();
+    await using again = await openRegistry({ path });
+    await answers(again);
+    assert.deepEqual((await again.listVersions("grid")).map((v) => v.version), [299, 300]);
+  });
+});
+
+Deno.test("openRegistry() deletes the records stores used to keep of retired versions, and still answers them as retired", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 1 });
+    for (let n = 1; n <= 3; n++) await reg.publishFragment(rows(0, 8, n));
+    reg.close();
+    // As stores written before retirement deleted records kept them.
+    const raw = await Deno.openKv(path);
+    for (const n of [1, 2]) {
+      await raw.set(KEYS.version("grid", n), {
+        version: n,
+        state: "retired",
+        fragments: 0,
+        bytes: 0,
+        committedAt: 1,
+      });
+    }
+    raw.close();
+    await using again = await openRegistry({ path });
+    assert.deepEqual((await keysIn(path, ["versions", "grid"])).map((k) => k[2]), [3]);
+    await rejectsWith(
+      again.attachFragments({
+        dataset: "grid",
+        version: 2,
+        fragment: "rows",
+        bindings: { r0: 0, r1: 8 },
+      }),
+      LostError,
+      "gone",
+      "Version 2 of 'grid' is lost: fragment 'rows' was retired: 'grid' keeps its last 1 versions",
+    );
+    assert.deepEqual((await again.listVersions("grid")).map((v) => v.version), [3]);
   });
 });
