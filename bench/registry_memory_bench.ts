@@ -20,12 +20,19 @@ import { openRegistry } from "../src/registry/mod.ts";
 import { writeResults } from "./_results.ts";
 import { cellCopy, CELLS_DESCRIPTION } from "./_cells.ts";
 
+/** The streamed dataset: 4 float64 a version. */
+const STREAM = "dataset s { var x [4]float64 }";
+
 const COUNT = import.meta.main ? Number(Deno.args[0] ?? 20_000) : 20_000;
 
 /** One measured kind of record. */
 export interface RegistryMemoryPoint {
-  /** `dataset` or `copy`. */
-  readonly record: "dataset" | "copy";
+  /**
+   * `dataset`, `copy`, or `streamed version`: a whole version published
+   * into a dataset that keeps 2 (what the registry holds per version a
+   * stream ever had).
+   */
+  readonly record: "dataset" | "copy" | "streamed version";
   /** Records added. */
   readonly count: number;
   /** Heap bytes per record (heap after minus heap before, over the count). */
@@ -66,7 +73,11 @@ export async function registryMemoryBench(): Promise<RegistryMemoryPoint[]> {
     await reg.createDataset({ name: "warm", description: CELLS_DESCRIPTION });
     await reg.publishFragment(cellCopy("warm", 0));
     await reg.createDataset({ name: "p", description: CELLS_DESCRIPTION });
-    const measure = async (record: "dataset" | "copy", add: (i: number) => Promise<unknown>) => {
+    await reg.createDataset({ name: "s", description: STREAM, retention: 2 });
+    const measure = async (
+      record: RegistryMemoryPoint["record"],
+      add: (i: number) => Promise<unknown>,
+    ) => {
       await reg.drain();
       const before = await heapBytes();
       for (let i = 0; i < COUNT; i += 100) {
@@ -83,6 +94,18 @@ export async function registryMemoryBench(): Promise<RegistryMemoryPoint[]> {
       (i) => reg.createDataset({ name: `c-${i}`, description: CELLS_DESCRIPTION }),
     );
     await measure("copy", (i) => reg.publishFragment(cellCopy("p", i)));
+    let version = 0;
+    await measure("streamed version", () =>
+      reg.publishFragment({
+        dataset: "s",
+        version: ++version,
+        fragment: "dataset",
+        bindings: {},
+        node: "n1",
+        tier: "memory",
+        byteLength: 32,
+        checksum: 0,
+      }));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -93,7 +116,9 @@ ${machine}
 
 The JavaScript heap one record holds in the registry, in process, from V8 heap snapshots before and
 after ${COUNT} records: datasets created from one description (\`var t [1073741824]int8\`, a
-fragment \`cell(r)\`), and copies of \`cell(r)\` published into one open version.
+fragment \`cell(r)\`), copies of \`cell(r)\` published into one open version, and whole versions
+published one after the other into a dataset that keeps 2 (each commits its version and retires
+the oldest: what a stream leaves behind per version).
 
 | record | records | heap bytes per record |
 | --- | ---: | ---: |
