@@ -143,7 +143,12 @@ const INLINE = new WeakMap<RegistryState, Inline>();
 function inlineOf(state: RegistryState): Inline {
   let inline = INLINE.get(state);
   if (inline === undefined) {
-    INLINE.set(state, inline = { copies: new InlineCopies(), subscribers: new Map() });
+    const copies = new InlineCopies();
+    INLINE.set(state, inline = { copies, subscribers: new Map() });
+    // A retired version is never pushed again: its copies' bytes go with it.
+    state.onRelease((retired) => {
+      for (const r of retired) copies.forget(r);
+    });
   }
   return inline;
 }
@@ -179,6 +184,12 @@ export function keepInline(
   if (inline === undefined || !inline.subscribers.has(record.dataset)) return false;
   inline.copies.keep(record, bytes);
   return true;
+}
+
+/** How many small copies' bytes the registry keeps for its notices, and how many bytes. */
+export function inlineKept(state: RegistryState): { copies: number; bytes: number } {
+  const copies = INLINE.get(state)?.copies;
+  return { copies: copies?.size ?? 0, bytes: copies?.bytes ?? 0 };
 }
 
 /** `sources`, each with the bytes kept for its copy when there are some. */

@@ -100,6 +100,11 @@ export class InlineCopies {
     return kept.bytes;
   }
 
+  /** Lets the bytes kept for `record`'s copy go (its version retired). */
+  forget(record: FragmentRecord): void {
+    if (record.byteLength <= INLINE_MAX_BYTES) this.#drop(keyOf(record));
+  }
+
   /** Lets every kept copy go. */
   clear(): void {
     this.#kept.clear();

@@ -45,3 +45,12 @@ Deno.test("InlineCopies ignores bytes that are not the record's size or past INL
   cache.keep(wholeCopy("d", 2, big), bytes(big, 2));
   assert.deepEqual([cache.size, cache.bytes], [0, 0]);
 });
+
+Deno.test("InlineCopies.forget() lets a retired copy's bytes go", () => {
+  const cache = new InlineCopies();
+  cache.keep(wholeCopy("d", 1, 4), bytes(4, 1));
+  cache.keep(wholeCopy("d", 2, 4), bytes(4, 2));
+  cache.forget(wholeCopy("d", 1, 4));
+  assert.deepEqual([cache.size, cache.bytes], [1, 4]);
+  assert.equal(cache.get(wholeCopy("d", 1, 4)), undefined);
+});

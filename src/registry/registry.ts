@@ -27,7 +27,7 @@ import { Lookup } from "./_lookup.ts";
 import { NodeLeases } from "./_nodes.ts";
 import { Publisher } from "./_publish.ts";
 import { RegistryState } from "./_state.ts";
-import { keepInline, subscribeCommits } from "./_subscribe.ts";
+import { inlineKept, keepInline, subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
 import type { GroupCommitOptions } from "./group_commit.ts";
 import type {
@@ -227,10 +227,26 @@ export class Registry implements NameService {
     return this.#s.kv;
   }
 
-  /** Atomic commits and writes so far (group-commit efficiency), and writes queued. */
-  get stats(): { commits: number; writes: number; queued: number } {
+  /**
+   * Atomic commits and writes so far (group-commit efficiency), writes
+   * queued, and the small copies' bytes kept for commit notices.
+   */
+  get stats(): {
+    commits: number;
+    writes: number;
+    queued: number;
+    inlineCopies: number;
+    inlineBytes: number;
+  } {
     const writes = this.#s.writes;
-    return { commits: writes.commits, writes: writes.writes, queued: writes.queued };
+    const inline = inlineKept(this.#s);
+    return {
+      commits: writes.commits,
+      writes: writes.writes,
+      queued: writes.queued,
+      inlineCopies: inline.copies,
+      inlineBytes: inline.bytes,
+    };
   }
 
   /** Loads every record from KV, and finishes deletions a crash interrupted (once). */

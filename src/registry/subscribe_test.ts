@@ -102,6 +102,10 @@ Deno.test("Registry.subscribe() notices carry the bytes a small copy's publish c
       bindings: {},
     });
     assert.equal(found.sources[0]!.inline, undefined);
+    // Versions that retire let their bytes go (retention 8: versions 4 to 11 push out 1 to 3).
+    for (let v = 4; v <= 11; v++) await reg.publishFragment(copy(v), { inline: bytes(v) });
+    for (let v = 4; v <= 11; v++) assert.equal((await sub.next(1000))?.version, v);
+    assert.deepEqual([reg.stats.inlineCopies, reg.stats.inlineBytes], [8, 8 * 32]);
     sub.close();
     // The last subscriber gone, nothing is kept: a new subscription's notice of version 2 has none.
     const again = reg.subscribe({ dataset: "s", fragment: "dataset", bindings: {}, from: 2 });
