@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { StrataError } from "../errors.ts";
+import { LostError, type StrataError } from "../errors.ts";
 import type { FragmentRecord } from "./records.ts";
 import { openRegistry, type Registry, type RegistryOptions } from "./registry.ts";
 
@@ -110,6 +110,25 @@ export async function rejectsWith(
     assert.equal(e.message, message);
     return true;
   });
+}
+
+/**
+ * Asserts that attaching `version` of dataset `grid` (a region of `fragment`,
+ * whole rows by default) answers that it was retired, the dataset keeping `keep`.
+ */
+export async function assertRetired(
+  reg: Registry,
+  version: number,
+  keep: number,
+  fragment = "rows",
+  bindings: Record<string, number> = { r0: 0, r1: 8 },
+): Promise<void> {
+  await rejectsWith(
+    reg.attachFragments({ dataset: "grid", version, fragment, bindings }),
+    LostError,
+    "gone",
+    `Version ${version} of 'grid' is lost: fragment '${fragment}' was retired: 'grid' keeps its last ${keep} versions`,
+  );
 }
 
 /** Every key under `prefix` in the KV file at `path` (opened on its own). */

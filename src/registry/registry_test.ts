@@ -6,13 +6,20 @@ import {
   DescriptionError,
   InvalidRequestError,
   LayoutError,
-  LostError,
   NotCommittedError,
   NotFoundError,
   SizeMismatchError,
   WaitTimeoutError,
 } from "../errors.ts";
-import { cellCopy, GRID, keysIn, rejectsWith, rows, withRegistry } from "./_testing.ts";
+import {
+  assertRetired,
+  cellCopy,
+  GRID,
+  keysIn,
+  rejectsWith,
+  rows,
+  withRegistry,
+} from "./_testing.ts";
 import { KEYS } from "./keys.ts";
 import type { FragmentRecord } from "./records.ts";
 import { openRegistry, type Registry } from "./registry.ts";
@@ -690,12 +697,7 @@ Deno.test("commitVersion() retires versions past retention and returns their cop
       [[1, "retired", 0], [2, "committed", 1], [3, "committed", 1]],
     );
     assert.deepEqual(await keysIn(path, ["fragments", "grid", 1]), []);
-    await rejectsWith(
-      reg.attachFragments({ dataset: "grid", version: 1, fragment: "even", bindings: {} }),
-      LostError,
-      "gone",
-      "Version 1 of 'grid' is lost: fragment 'even' was retired: 'grid' keeps its last 2 versions",
-    );
+    await assertRetired(reg, 1, 2, "even", {});
     await rejectsWith(
       reg.publishFragment(rows(0, 2, 1)),
       ConflictError,
@@ -1189,17 +1191,7 @@ Deno.test("a stream of versions keeps the registry within its retention and the 
     // The store holds the versions kept, nothing of those retired.
     assert.deepEqual((await keysIn(path, ["versions", "grid"])).map((k) => k[2]), [299, 300]);
     const answers = async (r: Registry) => {
-      await rejectsWith(
-        r.attachFragments({
-          dataset: "grid",
-          version: 1,
-          fragment: "rows",
-          bindings: { r0: 0, r1: 8 },
-        }),
-        LostError,
-        "gone",
-        "Version 1 of 'grid' is lost: fragment 'rows' was retired: 'grid' keeps its last 2 versions",
-      );
+      await assertRetired(r, 1, 2);
       await rejectsWith(
         r.commitVersion("grid", 7),
         ConflictError,
@@ -1240,17 +1232,7 @@ Deno.test("openRegistry() deletes the records stores used to keep of retired ver
     raw.close();
     await using again = await openRegistry({ path });
     assert.deepEqual((await keysIn(path, ["versions", "grid"])).map((k) => k[2]), [3]);
-    await rejectsWith(
-      again.attachFragments({
-        dataset: "grid",
-        version: 2,
-        fragment: "rows",
-        bindings: { r0: 0, r1: 8 },
-      }),
-      LostError,
-      "gone",
-      "Version 2 of 'grid' is lost: fragment 'rows' was retired: 'grid' keeps its last 1 versions",
-    );
+    await assertRetired(again, 2, 1);
     assert.deepEqual((await again.listVersions("grid")).map((v) => v.version), [3]);
   });
 });
