@@ -87,6 +87,9 @@ Deno.test("observability: metrics pass promtool, Prometheus scrapes a cluster, t
       assert.match(names, /^strata_node_leases\{state="up"\} 2$/m);
       assert.match(names, /^strata_versions_committed_total\{dataset="grid"\} 1$/m);
       assert.match(names, /^strata_dataset_latest_version\{dataset="grid"\} 1$/m);
+      // No subscriber: no small copy's bytes kept for notices.
+      assert.match(names, /^strata_inline_copies 0$/m);
+      assert.match(names, /^strata_inline_bytes 0$/m);
     });
 
     await t.step("promtool check metrics passes on every process's output", async (t) => {

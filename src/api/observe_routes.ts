@@ -138,9 +138,10 @@ export interface ObservedParts {
   readonly functions?: { readonly poolStats: PoolGauge } | undefined;
   /** A name server's node leases. */
   readonly nodes?: { list(): Promise<readonly { readonly state: "up" | "down" }[]> } | undefined;
-  /** A name server's datasets. */
+  /** A name server's datasets, and the small copies' bytes it keeps for commit notices. */
   readonly datasets?: {
     listDatasets(): Promise<readonly { readonly name: string; readonly latest: number | null }[]>;
+    readonly stats?: { readonly inlineCopies: number; readonly inlineBytes: number };
   } | undefined;
 }
 
@@ -174,6 +175,9 @@ export function metricSourcesOf(parts: ObservedParts): MetricSources {
     ...(datasets === undefined ? {} : {
       datasets: async () =>
         (await datasets.listDatasets()).map((d) => ({ name: d.name, latest: d.latest ?? 0 })),
+    }),
+    ...(datasets?.stats === undefined ? {} : {
+      inline: () => ({ copies: datasets.stats!.inlineCopies, bytes: datasets.stats!.inlineBytes }),
     }),
   };
 }

@@ -42,6 +42,8 @@ export interface MetricSources {
   readonly nodes?: () => Promise<readonly { readonly state: "up" | "down" }[]>;
   /** Each dataset's newest committed version (0: none yet). */
   readonly datasets?: () => Promise<readonly { readonly name: string; readonly latest: number }[]>;
+  /** The small copies' bytes a name server keeps for its commit notices. */
+  readonly inline?: () => { readonly copies: number; readonly bytes: number };
 }
 
 /** The content type of the Prometheus text format. */
@@ -57,8 +59,10 @@ export const METRICS_CONTENT_TYPE: string = processMetrics.contentType;
  * import { renderMetrics } from "./exposition.ts";
  * const text = await renderMetrics({
  *   tiers: () => [{ node: "a", tier: "memory", capacity: 1024, used: 256, copies: 2 }],
+ *   inline: () => ({ copies: 2, bytes: 8192 }),
  * });
  * assert.match(text, /^strata_tier_used_bytes\{node="a",tier="memory"\} 256$/m);
+ * assert.match(text, /^strata_inline_bytes 8192$/m);
  * assert.match(text, /^# TYPE strata_http_request_duration_seconds histogram$/m);
  * ```
  */
@@ -129,6 +133,19 @@ export async function renderMetrics(sources: MetricSources): Promise<string> {
       registers,
     });
     for (const d of datasets) latest.set({ dataset: d.name }, d.latest);
+  }
+  const inline = sources.inline?.();
+  if (inline !== undefined) {
+    new Gauge({
+      name: "strata_inline_copies",
+      help: "Small copies whose bytes this name server keeps for its subscribers' commit notices",
+      registers,
+    }).set(inline.copies);
+    new Gauge({
+      name: "strata_inline_bytes",
+      help: "Bytes of the small copies this name server keeps for its subscribers' commit notices",
+      registers,
+    }).set(inline.bytes);
   }
   return await Registry.merge([processMetrics, scrape]).metrics();
 }
