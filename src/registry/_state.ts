@@ -183,7 +183,7 @@ export interface DatasetEntry {
  * each version it ever had used to stay (about 700 bytes of memory and a
  * KV row each, forever).
  */
-export const RETIRED_KEPT = 64;
+export const RETIRED_KEPT = 16;
 
 /**
  * The oldest version `d` keeps (its oldest committed version once its
