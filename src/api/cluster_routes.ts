@@ -24,6 +24,7 @@ import type { ReleaseLog } from "../cluster/release_log.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AttachQuery, NodeInput } from "../registry/records.ts";
 import {
+  type CommitNotice,
   type CommitSubscription,
   type CopyRef,
   type FragmentRecord,
@@ -274,7 +275,7 @@ function noticeStream(
         await credit?.ready(stop.signal);
         const notice = await sub.next(HEARTBEAT_MS);
         if (notice !== undefined) credit?.sent();
-        controller.enqueue(encoder.encode(`${JSON.stringify(notice ?? {}, inlineText)}\n`));
+        controller.enqueue(encoder.encode(`${JSON.stringify(noticeJson(notice))}\n`));
       } catch (e) {
         controller.enqueue(encoder.encode(`${JSON.stringify({ error: errorBody(e) })}\n`));
         sub.close();
@@ -290,9 +291,19 @@ function noticeStream(
   }, { highWaterMark: 0 });
 }
 
-/** The JSON of a notice's inline bytes: base64 text. */
-function inlineText(key: string, value: unknown): unknown {
-  return key === "inline" && value instanceof Uint8Array ? value.toBase64() : value;
+/**
+ * A notice as its NDJSON line holds it: the inline bytes of its sources as
+ * base64 text (`{}` for a heartbeat). Only a notice carrying some is copied.
+ */
+function noticeJson(notice: CommitNotice | undefined): unknown {
+  if (notice === undefined) return {};
+  if (!notice.sources.some((s) => s.inline !== undefined)) return notice;
+  return {
+    ...notice,
+    sources: notice.sources.map((s) =>
+      s.inline === undefined ? s : { ...s, inline: s.inline.toBase64() }
+    ),
+  };
 }
 
 /**
@@ -512,9 +523,10 @@ function recordOf(body: unknown): FragmentRecord {
  * record's `byteLength`), or `InvalidRequestError`.
  */
 function publishOf(body: unknown): { record: FragmentRecord; options: PublishOptions } {
-  const { inline, ...rest } = recordOf(body) as FragmentRecord & { inline?: unknown };
+  const checked = recordOf(body) as FragmentRecord & { inline?: unknown };
+  if (checked.inline === undefined) return { record: checked, options: {} };
+  const { inline, ...rest } = checked;
   const record = rest as FragmentRecord;
-  if (inline === undefined) return { record, options: {} };
   const fail = (why: string) =>
     new InvalidRequestError(
       `Invalid publish: 'inline' must be the copy's ${record.byteLength} bytes (at most ${INLINE_MAX_BYTES}) as base64, ${why}`,

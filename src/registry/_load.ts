@@ -43,9 +43,10 @@ export async function loadState(
   const unfinished = await loadDatasets(state);
   const stale = await loadVersions(state);
   await loadCopies(state);
-  // Retired versions without copies left are only listed: commits skip them.
-  // Those with copies left (a crash came before their records were removed)
-  // are counted: the next commit removes them.
+  // Retired versions with copies left (a crash came before their records
+  // were removed) are counted: the next commit removes them. Without
+  // copies (a retired record at or above the oldest version kept, which
+  // retention never leaves) commits skip them.
   for (const d of state.datasets.values()) {
     for (const v of d.live) {
       if (v.state !== "retired") continue;
