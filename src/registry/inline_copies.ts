@@ -75,14 +75,16 @@ export class InlineCopies {
 
   /**
    * Keeps `bytes` as the bytes of `record`'s copy (replacing what was kept
-   * for it); ignored when they do not have the record's size or are larger
-   * than `INLINE_MAX_BYTES`.
+   * for it; a view of a larger buffer is copied first); ignored when they do
+   * not have the record's size or are larger than `INLINE_MAX_BYTES`.
    */
   keep(record: FragmentRecord, bytes: Uint8Array): void {
     if (bytes.byteLength !== record.byteLength || bytes.byteLength > INLINE_MAX_BYTES) return;
     const key = keyOf(record);
     this.#drop(key);
-    this.#kept.set(key, { node: record.node, checksum: record.checksum, bytes });
+    // A view of a larger buffer (a request body) would keep all of it alive, uncounted.
+    const own = bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    this.#kept.set(key, { node: record.node, checksum: record.checksum, bytes: own });
     this.#bytes += bytes.byteLength;
     while (this.#bytes > this.#maxBytes || this.#kept.size > this.#maxCopies) {
       this.#drop(this.#kept.keys().next().value!);

@@ -54,3 +54,16 @@ Deno.test("InlineCopies.forget() lets a retired copy's bytes go", () => {
   assert.deepEqual([cache.size, cache.bytes], [1, 4]);
   assert.equal(cache.get(wholeCopy("d", 1, 4)), undefined);
 });
+
+Deno.test("InlineCopies copies a view of a larger buffer, so that it keeps only what it counts", () => {
+  const cache = new InlineCopies();
+  const body = new Uint8Array(1 << 20).fill(9);
+  cache.keep(wholeCopy("d", 1, 4), body.subarray(8, 12));
+  const kept = cache.get(wholeCopy("d", 1, 4))!;
+  assert.deepEqual(kept, bytes(4, 9));
+  assert.equal(kept.buffer.byteLength, 4);
+  // A buffer of its own is kept as it is.
+  const own = bytes(4, 3);
+  cache.keep(wholeCopy("d", 2, 4), own);
+  assert.equal(cache.get(wholeCopy("d", 2, 4)), own);
+});
