@@ -236,6 +236,12 @@ const ROUTES: readonly Route[] = [
   { method: "GET", path: "/v1/pipelines/{ds}/results/{v}" },
   { method: "GET", path: "/v1/datasets/{ds}/versions/{v}/lineage" },
   {
+    method: "GET",
+    path: "/v1/datasets/{ds}/fragments/{frag}/steps",
+    query: ["from", "limit", "policy", "blockMs", "group", "assign", "ahead", "wait", "lo"],
+    stream: true,
+  },
+  {
     method: "POST",
     path: "/v1/datasets/{ds}/versions/{v}/fragments/{frag}/map",
     query: ["lo", "wait", "ttl"],
@@ -391,7 +397,12 @@ Deno.test("no malformed request on any route answers 5xx or a code of its own", 
       try {
         if (route.stream === true && res.status < 400) {
           // A subscription answers its stream at once and keeps it open.
-          assert.equal(res.headers.get("content-type"), "application/x-ndjson", what);
+          assert.ok(
+            ["application/x-ndjson", "application/x-strata-steps"].includes(
+              res.headers.get("content-type") ?? "",
+            ),
+            what,
+          );
           await res.body?.cancel();
         } else {
           const answer = await checkAnswer(res, what, accept);

@@ -28,6 +28,7 @@ import { limitInFlight } from "./in_flight.ts";
 import { type ClusterRouteOptions, mountClusterRoutes } from "./cluster_routes.ts";
 import { mountReplicaRoutes } from "./replica_routes.ts";
 import { mountMapRoutes } from "./map_routes.ts";
+import { mountStepRoutes } from "./step_routes.ts";
 import { type FunctionRouteOptions, mountFunctionRoutes } from "./function_routes.ts";
 import { mountHdf5Routes } from "./hdf5_routes.ts";
 import { mountServiceRoutes, type ServiceRouteOptions } from "./service_routes.ts";
@@ -44,6 +45,8 @@ export interface AppOptions {
   /** Most requests handled at once, waits included; one more is 503 `busy` (default 4096). */
   readonly maxInFlight?: number;
   /** The dataset and payload routes' services; without them only describe and health are served. */
+  /** Most step streams open at once on the runtime (default 64); 503 `busy` past it. */
+  readonly maxStepStreams?: number;
   readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
   /** Name server routes for runtimes in other processes (`/v1/cluster/...`, `GET /v1/nodes`). */
   readonly cluster?: Omit<ClusterRouteOptions, "maxBodyBytes">;
@@ -110,6 +113,11 @@ export function createApp(options: AppOptions): Hono {
   if (options.data !== undefined) {
     mountDataRoutes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
     mountHdf5Routes(app, { ...options.data, maxBodyBytes: options.maxBodyBytes });
+    mountStepRoutes(app, {
+      ...(options.data.runtime === undefined ? {} : { runtime: options.data.runtime }),
+      ...(options.data.maxWaitMs === undefined ? {} : { maxWaitMs: options.data.maxWaitMs }),
+      ...(options.maxStepStreams === undefined ? {} : { maxStreams: options.maxStepStreams }),
+    });
     if (options.data.runtime !== undefined) {
       mountReplicaRoutes(app, {
         runtime: options.data.runtime,

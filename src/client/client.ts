@@ -17,6 +17,7 @@ import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
 import { ApiCalls } from "./_api.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
+import { readSteps, type Step } from "./steps.ts";
 
 /** Options of `connect()`. */
 export interface ConnectOptions {
@@ -76,6 +77,28 @@ export interface AttachOptions {
   readonly into?: Uint8Array;
   /** Called as the payload arrives (per chunk, not per byte): bytes so far and in all. */
   readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Options of `steps()`: the subscription, what is fetched ahead, how long each step is awaited. */
+export interface StepsOptions {
+  /** Fragment parameters. */
+  readonly params?: Readonly<Record<string, number>>;
+  /** First version wanted (default 1). */
+  readonly from?: number;
+  /** Most versions queued for this reader at the name server (1 to 1024, default 16). */
+  readonly limit?: number;
+  /** A full queue: `drop-oldest` (default), `fail`, or `block` (the producer's commits wait). */
+  readonly policy?: "drop-oldest" | "fail" | "block";
+  /** With `block`: the longest hold of the commits, in ms. */
+  readonly blockMs?: number;
+  /** A consumer group: readers of one group share the versions, each to one of them. */
+  readonly group?: string;
+  /** How the group picks a reader: `first-free` (default) or `round-robin`. */
+  readonly assign?: "first-free" | "round-robin";
+  /** Versions the runtime fetches ahead of the one read (1 to 16, default 2). */
+  readonly ahead?: number;
+  /** Longest wait for each next version, in ms (default 60 000); the steps end when it runs out. */
+  readonly waitMs?: number;
 }
 
 /** Attached bytes and their layout. */
@@ -401,6 +424,47 @@ export class Client {
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
+  }
+
+  /**
+   * The committed versions of a fragment region as they come, over one
+   * streamed response: the runtime subscribes to the dataset's commits and
+   * fetches `ahead` versions while this reader works on one. Ends when no
+   * version comes within `waitMs`; throws what else ends it. Each step's
+   * bytes are the caller's own.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const step of strata.steps("particles", "soa", { from: 1, ahead: 4 })) {
+   *   console.log(step.version, step.bytes.byteLength);
+   * }
+   * ```
+   */
+  async *steps(
+    dataset: string,
+    fragment: string,
+    options: StepsOptions = {},
+  ): AsyncGenerator<Step, void, undefined> {
+    const q: Record<string, number | string> = { ...(options.params ?? {}) };
+    for (
+      const k of [
+        "from",
+        "limit",
+        "policy",
+        "blockMs",
+        "group",
+        "assign",
+        "ahead",
+      ] as const
+    ) {
+      const v = options[k];
+      if (v !== undefined) q[k] = v;
+    }
+    if (options.waitMs !== undefined) q.wait = options.waitMs;
+    const path = `/datasets/${enc(dataset)}/fragments/${enc(fragment)}/steps${query(q)}`;
+    const res = await httpRequest(this.#api.base + path, this.#api.options());
+    if (!res.ok) throw await errorOf(res);
+    yield* readSteps(res.body!);
   }
 
   /** Runs many registry operations in one request; each gets its own result or error. */

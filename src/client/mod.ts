@@ -8,3 +8,4 @@ export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./functions.ts";
 export * from "./typed.ts";
+export * from "./steps.ts";

@@ -1,0 +1,176 @@
+/**
+ * A dataset's versions as one streamed response: the runtime subscribes to
+ * the fragment's commits, fetches the next versions while the client reads
+ * the current one, and writes each as a frame. A client outside the
+ * runtime's process (the Python client) so streams steps with no request
+ * per step.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { BusyError, errorBody, InvalidRequestError, NotFoundError } from "../errors.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { StreamedVersion, VersionStream } from "../runtime/version_stream.ts";
+import { checkBindings, checkLabel } from "../registry/validate.ts";
+import { integerQuery } from "./fields.ts";
+
+/** What the step routes need. */
+export interface StepRouteOptions {
+  /** The node runtime; a name server has none and answers 404. */
+  readonly runtime?: Runtime;
+  /** Longest `wait` a stream may ask for, in ms (default 3 600 000: an hour); 400 above. */
+  readonly maxWaitMs?: number;
+  /** Most step streams open at once (default 64); 503 `busy` past it. */
+  readonly maxStreams?: number;
+}
+
+/** The media type of a step stream. */
+export const STEPS_TYPE = "application/x-strata-steps";
+
+/** Longest wait for a next version, unless the query gives `wait`: a minute. */
+const DEFAULT_WAIT_MS = 60_000;
+
+/**
+ * Mounts `GET /v1/datasets/:name/fragments/:fragment/steps`. The query
+ * takes the fragment's integer bindings and `from` (first version, default
+ * 1), `limit` and `policy` (the subscription's queue at the name server:
+ * 1 to 1024 versions, `drop-oldest`, `fail` or `block` with `blockMs`: the
+ * producer's commits wait for this reader), `group` and `assign` (a
+ * consumer group), `ahead` (versions fetched ahead, 1 to 16, default 2)
+ * and `wait` (longest wait for each next version, ms, default 60 000). A
+ * bad query is a 4xx status; otherwise the answer starts at once (a
+ * subscription waits for a dataset created later), then one frame per
+ * version: a 4-byte big-endian header length, a JSON header
+ * `{version, dropped, layout, bytes}`, and `bytes` raw bytes in the
+ * layout. The stream ends with a frame `{error}` (no bytes): `timeout`
+ * when no version came within `wait`, or what broke it. It is written
+ * only as fast as the client reads; the name server's queue policy decides
+ * what a slow client misses (docs/nodes.md#subscriptions).
+ *
+ * @example
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { mountStepRoutes } from "./step_routes.ts";
+ * mountStepRoutes(new Hono(), { runtime });
+ * ```
+ */
+export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
+  const maxWait = o.maxWaitMs ?? 3_600_000;
+  const maxStreams = o.maxStreams ?? 64;
+  let open = 0;
+  app.get("/v1/datasets/:name/fragments/:fragment/steps", (c) => {
+    if (o.runtime === undefined) {
+      throw new NotFoundError(
+        "This is a name server: stream steps from a runtime (strata runtime or strata serve)",
+      );
+    }
+    const dataset = c.req.param("name");
+    const fragment = c.req.param("fragment");
+    checkLabel("fragment name", fragment);
+    const q = stepQuery(new URL(c.req.url).searchParams, maxWait);
+    if (open >= maxStreams) {
+      throw new BusyError(
+        `Too many step streams (${maxStreams}) at this runtime: close some, or stream from another runtime`,
+        { fields: { limit: maxStreams } },
+      );
+    }
+    open++;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      open--;
+      stream?.close();
+    };
+    let stream: VersionStream | undefined;
+    try {
+      stream = o.runtime.subscribe(
+        { dataset, fragment, ...q.subscription },
+        { ahead: q.ahead },
+      );
+    } catch (e) {
+      close();
+      throw e;
+    }
+    const steps = stream;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const step = await steps.next({ timeoutMs: q.waitMs });
+          controller.enqueue(stepHeader(step));
+          if (step.bytes.byteLength > 0) controller.enqueue(step.bytes);
+        } catch (e) {
+          controller.enqueue(frameHeader({ error: errorBody(e) }));
+          controller.close();
+          close();
+        }
+      },
+      cancel: close,
+    }, { highWaterMark: 0 });
+    return new Response(body, {
+      headers: { "content-type": STEPS_TYPE, "cache-control": "no-store" },
+    });
+  });
+}
+
+/** A step stream's query, checked. */
+interface StepQuery {
+  readonly subscription: {
+    bindings: Record<string, number>;
+    from?: number;
+    limit?: number;
+    policy?: string;
+    blockMs?: number;
+    group?: string;
+    assign?: string;
+  };
+  readonly ahead: number;
+  readonly waitMs: number;
+}
+
+function stepQuery(params: URLSearchParams, maxWaitMs: number): StepQuery {
+  const subscription: StepQuery["subscription"] = { bindings: {} };
+  let ahead = 2;
+  let waitMs = Math.min(DEFAULT_WAIT_MS, maxWaitMs);
+  for (const [k, v] of params) {
+    if (k === "policy" || k === "group" || k === "assign") {
+      subscription[k] = v;
+      continue;
+    }
+    const n = integerQuery(k, v, maxWaitMs);
+    if (k === "wait") waitMs = n;
+    else if (k === "from") subscription.from = n;
+    else if (k === "limit") subscription.limit = n;
+    else if (k === "blockMs") subscription.blockMs = n;
+    else if (k === "ahead") ahead = n;
+    else subscription.bindings[k] = n;
+  }
+  if (ahead < 1 || ahead > 16) {
+    throw new InvalidRequestError(
+      `Query parameter 'ahead' must be from 1 to 16 versions, found ${ahead}`,
+    );
+  }
+  checkBindings("query", subscription.bindings);
+  return { subscription, ahead, waitMs };
+}
+
+const encoder = new TextEncoder();
+
+/** A frame's length prefix and JSON header, in one buffer. */
+function frameHeader(header: unknown): Uint8Array<ArrayBuffer> {
+  const json = encoder.encode(JSON.stringify(header));
+  const out = new Uint8Array(4 + json.byteLength);
+  new DataView(out.buffer).setUint32(0, json.byteLength);
+  out.set(json, 4);
+  return out;
+}
+
+function stepHeader(step: StreamedVersion): Uint8Array<ArrayBuffer> {
+  return frameHeader({
+    version: step.version,
+    dropped: step.dropped,
+    layout: step.layout,
+    bytes: step.bytes.byteLength,
+  });
+}

@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { connect, type Step } from "../client/mod.ts";
+import { openRegistry } from "../registry/registry.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+import { createApp } from "./app.ts";
+
+// Particles as an array of structs; the stream reads them as columns.
+const PARTICLES = `dataset p {
+  type P struct { x, y float64 }
+  var q [4]P
+}
+fragment cols columnar { var q { x, y } = q }
+fragment first(i) { var q = q[i:i + 1] }`;
+
+/** A runtime over an in-memory registry, its app served on loopback. */
+async function withServed(
+  fn: (url: string) => Promise<void>,
+  options: { readonly maxStreams?: number; readonly runtime?: boolean } = {},
+): Promise<void> {
+  const registry = await openRegistry({ path: ":memory:" });
+  const tiers = new TierSet({
+    node: "n1",
+    tiers: [{
+      tier: new MemoryTier("memory", 1 << 20),
+      spec: { name: "memory", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory },
+    }],
+  });
+  const runtime = new Runtime({ node: "n1", names: registry, tiers });
+  const app = createApp({
+    maxBodyBytes: 4096,
+    data: {
+      ...(options.runtime === false ? {} : { runtime }),
+      catalog: registry,
+      maxPayloadBytes: 1 << 20,
+    },
+    ...(options.maxStreams === undefined ? {} : { maxStepStreams: options.maxStreams }),
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+    await runtime.close?.();
+    registry.close();
+  }
+}
+
+/** Version `v`'s particles: x = 10 v + i, y = -x. */
+function particles(v: number): Float64Array {
+  const out = new Float64Array(8);
+  for (let i = 0; i < 4; i++) {
+    out[2 * i] = 10 * v + i;
+    out[2 * i + 1] = -(10 * v + i);
+  }
+  return out;
+}
+
+function columns(step: Step): number[] {
+  return [...new Float64Array(step.bytes.buffer, step.bytes.byteOffset, 8)];
+}
+
+Deno.test("a step stream hands over every committed version in order, reshaped, then ends at its wait", async () => {
+  await withServed(async (url) => {
+    const strata = connect(url);
+    await strata.createDataset("p", PARTICLES, { retention: 8 });
+    await strata.publish("p", 1, "dataset", particles(1));
+    await strata.publish("p", 2, "dataset", particles(2));
+    const got: number[][] = [];
+    const versions: number[] = [];
+    for await (
+      const step of strata.steps("p", "cols", { from: 1, ahead: 2, waitMs: 300 })
+    ) {
+      versions.push(step.version);
+      got.push(columns(step));
+      assert.equal(step.dropped, 0);
+      assert.equal(step.layout.byteLength, 64);
+      // Versions committed while the stream is open are pushed to it.
+      if (step.version === 2) await strata.publish("p", 3, "dataset", particles(3));
+    }
+    assert.deepEqual(versions, [1, 2, 3]);
+    assert.deepEqual(got[2], [30, 31, 32, 33, -30, -31, -32, -33]);
+  });
+});
+
+Deno.test("a step stream starts at 'from', takes bindings, and a reader that breaks off closes it", async () => {
+  await withServed(async (url) => {
+    const strata = connect(url);
+    await strata.createDataset("p", PARTICLES, { retention: 8 });
+    for (let v = 1; v <= 4; v++) await strata.publish("p", v, "dataset", particles(v));
+    for await (const step of strata.steps("p", "first", { params: { i: 2 }, from: 3 })) {
+      assert.equal(step.version, 3);
+      assert.deepEqual([...new Float64Array(step.bytes.slice().buffer)], [32, -32]);
+      break;
+    }
+    // The stream's slot is free again: a runtime allowing one stream opens another.
+  }, {});
+  await withServed(async (url) => {
+    const strata = connect(url);
+    await strata.createDataset("p", PARTICLES);
+    await strata.publish("p", 1, "dataset", particles(1));
+    for (let k = 0; k < 3; k++) {
+      for await (const step of strata.steps("p", "cols", { waitMs: 1000 })) {
+        assert.equal(step.version, 1);
+        break;
+      }
+    }
+  }, { maxStreams: 1 });
+});
+
+Deno.test("a step stream refuses a bad query with 400, and past its limit with 503 busy", async () => {
+  await withServed(async (url) => {
+    const strata = connect(url);
+    await strata.createDataset("p", PARTICLES);
+    for (
+      const [q, why] of [
+        ["ahead=0", /'ahead' must be from 1 to 16/],
+        ["ahead=17", /'ahead' must be from 1 to 16/],
+        ["limit=x", /'limit' must be an integer/],
+        ["wait=-1", /'wait' must be from 0/],
+        ["i=1.5", /'i' must be an integer/],
+      ] as const
+    ) {
+      const res = await fetch(`${url}/v1/datasets/p/fragments/cols/steps?${q}`);
+      assert.equal(res.status, 400, q);
+      assert.match((await res.json()).error.message, why);
+    }
+    const bad = await fetch(`${url}/v1/datasets/p/fragments/no%20such/steps`);
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+    // A fragment the dataset does not declare, or a limit the queue refuses: the last frame.
+    await assert.rejects(async () => {
+      for await (const _ of strata.steps("p", "nope", { waitMs: 200 })) { /* none */ }
+    }, /Unknown fragment 'nope': the dataset declares 'cols', 'first'/);
+    await assert.rejects(async () => {
+      for await (const _ of strata.steps("p", "cols", { limit: 5000, waitMs: 200 })) { /* none */ }
+    }, /subscription limit/);
+    const open = await fetch(`${url}/v1/datasets/p/fragments/cols/steps?wait=5000`);
+    assert.equal(open.status, 200);
+    assert.equal(open.headers.get("content-type"), "application/x-strata-steps");
+    const busy = await fetch(`${url}/v1/datasets/p/fragments/cols/steps`);
+    assert.equal(busy.status, 503);
+    assert.equal((await busy.json()).error.code, "busy");
+    await open.body?.cancel();
+  }, { maxStreams: 1 });
+});
+
+Deno.test("a name server has no step streams: 404 naming the runtimes", async () => {
+  await withServed(async (url) => {
+    const res = await fetch(`${url}/v1/datasets/p/fragments/cols/steps`);
+    assert.equal(res.status, 404);
+    assert.match((await res.json()).error.message, /stream steps from a runtime/);
+  }, { runtime: false });
+});
