@@ -154,6 +154,46 @@ fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
   }
 });
 
+Deno.test("Python client streams pushed steps with the runtime fetching ahead, values verified", async () => {
+  if (!(await pythonHas(["numpy"], "the Python pushed-steps test"))) return;
+  const server = await startServer();
+  const strata = connect(server.url);
+  const n = 4096;
+  try {
+    await strata.createDataset(
+      "particles",
+      `dataset particles { var p [${n}]struct { x, y, z float64 } }
+fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
+      { retention: 32 },
+    );
+    const consumer = new Deno.Command(PYTHON, {
+      args: ["tests/python/client_steps.py", server.url, "particles", "12"],
+      env: pythonEnv(),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = consumer.output();
+    // The producer does not wait for the consumer: the stream's subscription queues them.
+    for (let v = 1; v <= 12; v++) {
+      const p = new Float64Array(n * 3);
+      for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
+      await strata.publish("particles", v, "dataset", p);
+    }
+    const ran = await out;
+    const text = new TextDecoder().decode(ran.stdout);
+    assert.equal(ran.code, 0, text + new TextDecoder().decode(ran.stderr));
+    assert.deepEqual(text.split("\n").filter((l) => l.startsWith("ok ")), [
+      "ok pushed",
+      "ok latest",
+      "ok unknown fragment",
+      "ok refused",
+    ]);
+    assert.deepEqual(lastJson(text), { versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("Python client deploys a function, moves an alias, invokes it on each fragment and keeps a pipeline", async () => {
   if (!(await pythonHas(["numpy"], "the Python functions test"))) return;
   const server = await startServer();

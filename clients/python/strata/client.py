@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import time
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
 from ._http import Http, enc, headers_of, query, read_into
-from .errors import NotHereError, StrataError, TimeoutError
+from .errors import NotHereError, StrataError, TimeoutError, error_of
 from .layout import Viewed, buffer_of, empty, view
 from .mapping import Leases, lease_of
 
@@ -348,14 +349,25 @@ class Client:
     def stream(self, dataset: str, fragment: str = "dataset", *, params: Params = None,
                start: Optional[int] = None, timeout: Optional[float] = 60.0,
                steps: Optional[int] = None, into: Any = None,
-               map: Optional[Union[str, bool]] = None) -> "Stream":
+               map: Optional[Union[str, bool]] = None, ahead: Optional[int] = None,
+               limit: Optional[int] = None, policy: Optional[str] = None,
+               group: Optional[str] = None, assign: Optional[str] = None) -> "Stream":
         """The versions of a dataset as steps, as ADIOS2's Python Stream reads steps:
         ``for version, arrays in client.stream("particles", "xyz"): ...``. Each step waits
         for the next committed version (``start``: the first, default the latest);
         the stream ends after ``steps`` steps, or when no version comes within
-        ``timeout`` seconds (None: waits forever)."""
+        ``timeout`` seconds (None: waits forever).
+
+        With ``ahead`` (1 to 16), the runtime subscribes to the dataset's commits and
+        fetches ``ahead`` versions while this process works on one, all over one
+        streamed response (``GET .../steps``): no request per step. ``limit``,
+        ``policy`` (``drop-oldest``, ``fail`` or ``block``), ``group`` and ``assign``
+        shape the subscription's queue at the name server (docs/nodes.md). Such a
+        stream copies each step into ``into`` (or a new buffer); it never maps."""
         return Stream(self, dataset, fragment, params=params, start=start, timeout=timeout,
-                      steps=steps, into=into, map=map)
+                      steps=steps, into=into, map=map, ahead=ahead,
+                      subscription={"limit": limit, "policy": policy, "group": group,
+                                    "assign": assign})
 
     # -- functions and pipelines ---------------------------------------------------------------
 
@@ -454,7 +466,10 @@ class Stream:
 
     def __init__(self, client: Client, dataset: str, fragment: str, *, params: Params,
                  start: Optional[int], timeout: Optional[float], steps: Optional[int], into: Any,
-                 map: Optional[Union[str, bool]]):
+                 map: Optional[Union[str, bool]], ahead: Optional[int] = None,
+                 subscription: Optional[Dict[str, Any]] = None):
+        if ahead is not None and (not isinstance(ahead, int) or not 1 <= ahead <= 16):
+            raise ValueError(f"ahead must be an integer from 1 to 16, found {ahead!r}")
         self.client = client
         self.dataset = dataset
         self.fragment = fragment
@@ -464,8 +479,12 @@ class Stream:
         self.remaining = steps
         self.into = into
         self.map = map
+        self.ahead = ahead
+        self.subscription = {k: v for k, v in (subscription or {}).items() if v is not None}
         self.version: Optional[int] = None
         self._current: Any = None
+        self._steps: Any = None
+        self._steps_http: Optional[Http] = None
 
     def __iter__(self) -> Iterator[Tuple[int, Viewed]]:
         return self
@@ -473,15 +492,19 @@ class Stream:
     def __next__(self) -> Tuple[int, Viewed]:
         self._end_step()
         if self.remaining is not None and self.remaining <= 0:
+            self.close()
             raise StopIteration
-        # No limit: ask again and again, an hour per request.
-        wait = self.timeout if self.timeout is not None else 10 * 365 * 86400.0
-        try:
-            v, arrays = self.client.attach(self.dataset, self.fragment, version=self.next,
-                                           params=self.params, wait=wait, into=self.into,
-                                           map=self.map, with_version=True)
-        except TimeoutError:
-            raise StopIteration from None
+        if self.ahead is not None:
+            v, arrays = self._next_pushed()
+        else:
+            # No limit: ask again and again, an hour per request.
+            wait = self.timeout if self.timeout is not None else 10 * 365 * 86400.0
+            try:
+                v, arrays = self.client.attach(self.dataset, self.fragment, version=self.next,
+                                               params=self.params, wait=wait, into=self.into,
+                                               map=self.map, with_version=True)
+            except TimeoutError:
+                raise StopIteration from None
         self.version = v
         self.next = v + 1
         if self.remaining is not None:
@@ -489,19 +512,91 @@ class Stream:
         self._current = arrays
         return v, arrays
 
+    def _next_pushed(self) -> Tuple[int, Viewed]:
+        """The next frame of the runtime's step stream, opened on the first call."""
+        if self._steps is None:
+            self._open_steps()
+        res = self._steps
+        try:
+            (n,) = struct.unpack(">I", _read_exact(res, 4))
+            if n > 1 << 20:
+                raise StrataError(f"The step stream sent a frame header of {n} bytes",
+                                  code="unavailable", status=0)
+            header = json.loads(_read_exact(res, n))
+            if "error" in header:
+                self.close()
+                e = error_of(200, {"error": header["error"]})
+                if e.code == "timeout":
+                    raise StopIteration
+                raise e
+            layout = header["layout"]
+            size = int(header.get("bytes", 0))
+            if size != int(layout["byteLength"]):
+                raise StrataError(f"The step stream sent {size} bytes for a layout of "
+                                  f"{layout['byteLength']}", code="unavailable", status=0)
+            buf = np.empty(size, np.uint8) if self.into is None else buffer_of(self.into, size)
+            read_into_exact(res, memoryview(buf).cast("B") if isinstance(buf, np.ndarray) else buf)
+        except (StopIteration, StrataError):
+            raise
+        except BaseException:
+            self.close()
+            raise
+        return int(header["version"]), view(layout, buf)
+
+    def _open_steps(self) -> None:
+        start = self.next
+        if start == "latest":
+            latest = self.client.describe_dataset(self.dataset).get("latest")
+            start = int(latest) if isinstance(latest, int) and latest > 0 else 1
+        q: Dict[str, Any] = dict(self.params or {})
+        q.update(self.subscription)
+        q["from"] = start
+        q["ahead"] = self.ahead
+        # The server's longest wait is an hour; no timeout asks for that much.
+        wait_s = self.timeout if self.timeout is not None else 3600.0
+        q["wait"] = int(wait_s * 1000)
+        base = self.client.http
+        # A connection of its own, held for the stream's life; its socket outwaits a step.
+        self._steps_http = Http(self.client.url, token=base.token, timeout=wait_s + 30)
+        path = f"/datasets/{enc(self.dataset)}/fragments/{enc(self.fragment)}/steps{query(q)}"
+        self._steps = self._steps_http.send("GET", path)
+
     def _end_step(self) -> None:
         # The step's arrays stay readable (the mapping holds the pages); the runtime may
         # now spill or free its copy.
         if self._current is not None:
-            self.client.release(self._current)
+            if self.ahead is None:
+                self.client.release(self._current)
             self._current = None
 
     def close(self) -> None:
-        """Ends the current step's lease."""
+        """Ends the current step's lease, and the runtime's step stream."""
         self._end_step()
+        if self._steps_http is not None:
+            self._steps_http.close()
+            self._steps_http = None
+            self._steps = None
 
     def __enter__(self) -> "Stream":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _read_exact(res: Any, n: int) -> bytes:
+    """Exactly ``n`` bytes of a streamed answer; the stream breaking off is ``unavailable``."""
+    buf = bytearray(n)
+    read_into_exact(res, memoryview(buf))
+    return bytes(buf)
+
+
+def read_into_exact(res: Any, buf: memoryview) -> None:
+    """Fills ``buf`` from a streamed answer."""
+    at = 0
+    while at < buf.nbytes:
+        got = res.readinto(buf[at:])
+        if not got:
+            raise StrataError(f"The step stream broke off after {at} of {buf.nbytes} bytes",
+                              code="unavailable", status=0)
+        at += got
