@@ -73,7 +73,7 @@ export class AttachReader {
     version: number,
     sources: readonly SourceRecord[],
     layout: FragmentLayout,
-    req: Pick<AttachRequest, "reshape" | "into">,
+    req: Pick<AttachRequest, "reshape" | "into"> & { readonly shared?: boolean },
   ): Promise<AttachedBytes> {
     const into = req.into;
     checkInto(into, version, sources, layout);
@@ -81,9 +81,13 @@ export class AttachReader {
     const mode = req.reshape ?? "auto";
     // A single remote source that arrives in the target layout (a whole copy,
     // or a reshape done at the source) needs no plan: it is received straight
-    // into the result. A local copy is always copied out, since callers may
-    // transfer or change the buffer they get and the tier's copy must stay intact.
-    const direct = sources.length === 1 && !holdsHere(sources[0]!, this.#core.node);
+    // into the result. A local copy is copied out, since callers may transfer
+    // or change the buffer they get and the tier's copy must stay intact;
+    // unless they only read it (`shared`: an HTTP answer), when a whole copy
+    // in the target layout is answered as the tier holds it (tiers never
+    // write into a buffer they keep: an overwrite stores a new one).
+    const direct = sources.length === 1 &&
+      (req.shared === true && into === undefined || !holdsHere(sources[0]!, this.#core.node));
     const sink = this.#sinks(layout, direct, into);
     if (sources.length === 1) {
       // One copy, the common attach: its failure is the attach's as it is.

@@ -68,3 +68,33 @@ Deno.test("Runtime.attachShared() never serves a retired version or a dataset de
     assert.deepEqual(values((await shared(runtime, 3)).bytes), [30, 30, 30, 30]);
   });
 });
+
+Deno.test("Runtime.attachShared() answers a whole local copy without copying it; an attach's copy is the caller's", async () => {
+  await withRuntime(async (runtime, registry) => {
+    const n = 1 << 17; // 1 MiB: past what the answer cache keeps
+    await registry.createDataset({
+      name: "big",
+      description: `dataset big { var t [${n}]float64 }`,
+    });
+    // The runtime keeps the buffer a publish hands it.
+    await runtime.publish({
+      dataset: "big",
+      version: 1,
+      fragment: "dataset",
+      bindings: {},
+      bytes: new Uint8Array(new Float64Array(n).fill(5).buffer),
+    });
+    const req = { dataset: "big", version: 1, fragment: "dataset", bindings: {} } as const;
+    const a = await runtime.attachShared(req);
+    const b = await runtime.attachShared(req);
+    // Both answers are the tier's own bytes, not copies of them.
+    assert.equal(a.bytes.buffer, b.bytes.buffer);
+    assert.deepEqual(new Set(new Float64Array(a.bytes.slice().buffer)), new Set([5]));
+    // An attach for the caller to keep is a copy: changing it changes nothing stored.
+    const own = await runtime.attach(req);
+    assert.notEqual(own.bytes.buffer, a.bytes.buffer);
+    own.bytes.fill(0);
+    const again = await runtime.attachShared(req);
+    assert.deepEqual(new Set(new Float64Array(again.bytes.slice().buffer)), new Set([5]));
+  });
+});

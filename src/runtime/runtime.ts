@@ -350,7 +350,10 @@ export class Runtime {
       : { ...req, createdAt: found.createdAt, version: found.version };
     const kept = key === undefined ? undefined : this.#answers.get(key);
     if (kept !== undefined) return kept;
-    const { bytes } = await this.#reader.gather(found.version, found.sources, found.layout, req);
+    const { bytes } = await this.#reader.gather(found.version, found.sources, found.layout, {
+      ...req,
+      shared: true,
+    });
     const answer = {
       version: found.version,
       layout: found.layout,
