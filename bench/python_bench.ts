@@ -59,6 +59,13 @@ export interface StreamPoint {
   readonly bytes: number;
   /** Steps measured (after warm-up). */
   readonly steps: number;
+  /**
+   * Versions in flight: the producer stays this many ahead of the consumer;
+   * 0 asks for each step with a request of its own (the producer 2 ahead),
+   * more streams pushed steps (`stream(..., ahead=)`) with the runtime
+   * fetching this many ahead.
+   */
+  readonly ahead: number;
   /** GB/s (1e9 bytes) of field bytes delivered as struct of arrays. */
   readonly gbs: number;
   /** Whether every step's columns held the published values. */
@@ -66,7 +73,12 @@ export interface StreamPoint {
 }
 
 const ATTACH_SIZES = [1, 4, 16, 64, 256];
-const STREAM_PLAN: [number, number][] = [[1, 120], [16, 40], [64, 30]];
+/** Field MiB per step, steps, and the ways to stream (`StreamPoint.ahead`). */
+const STREAM_PLAN: [number, number, number[]][] = [
+  [1, 400, [0, 4, 16]],
+  [16, 60, [0, 4]],
+  [64, 30, [0, 4]],
+];
 const WARMUP = 2;
 
 /**
@@ -110,66 +122,86 @@ async function streamPart(): Promise<StreamPoint[]> {
   const consumer = await startRuntime("consumer", [ns]);
   const points: StreamPoint[] = [];
   try {
-    for (const [mib, steps] of STREAM_PLAN) {
-      const bytes = mib * MiB;
-      const n = bytes / 32;
-      const dataset = `field${mib}`;
-      const created = await fetch(`${ns.url}/v1/datasets`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          name: dataset,
-          retention: 4,
-          description: fieldDescription(n),
-        }),
-      });
-      if (!created.ok) throw new Error(await created.text());
-      await created.body?.cancel();
-      const producer = spawnProducer(ns.url, dataset, n, steps);
-      const reader = new Deno.Command(PYTHON, {
-        args: [
-          "bench/python/stream_consumer.py",
-          consumer.url,
-          dataset,
-          String(steps),
-          String(WARMUP),
-        ],
-        env: pythonEnv(),
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      // Each version the Python consumer prints is acknowledged to the producer.
-      const acks = producer.stdin.getWriter();
-      let last = "";
-      let text = "";
-      for await (const chunk of reader.stdout.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        const lines = text.split("\n");
-        text = lines.pop()!;
-        for (const line of lines) {
-          if (line.startsWith("{")) last = line;
-          else await acks.write(new TextEncoder().encode(`${line}\n`));
-        }
+    for (const [mib, steps, modes] of STREAM_PLAN) {
+      for (const ahead of modes) {
+        points.push(await streamOnce(ns.url, consumer.url, mib, steps, ahead));
       }
-      if (text.startsWith("{")) last = text;
-      await acks.close();
-      await producer.status;
-      if (!(await reader.status).success) throw new Error("The Python consumer failed");
-      const got = JSON.parse(last) as { seconds: number; steps: number; verified: boolean };
-      const point = {
-        bytes,
-        steps: got.steps,
-        gbs: bytes * got.steps / got.seconds / 1e9,
-        verified: got.verified,
-      };
-      console.error(`python streaming ${mib} MiB: ${point.gbs.toFixed(2)} GB/s`);
-      points.push(point);
     }
   } finally {
     await consumer.stop();
     await ns.stop();
   }
   return points;
+}
+
+/** One streaming run of `steps` steps of `mib` MiB into a Python consumer. */
+async function streamOnce(
+  nsUrl: string,
+  consumerUrl: string,
+  mib: number,
+  steps: number,
+  ahead: number,
+): Promise<StreamPoint> {
+  const bytes = mib * MiB;
+  const n = bytes / 32;
+  const dataset = `field${mib}a${ahead}`;
+  const window = ahead === 0 ? 2 : ahead;
+  const created = await fetch(`${nsUrl}/v1/datasets`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      name: dataset,
+      retention: window + 2,
+      description: fieldDescription(n),
+    }),
+  });
+  if (!created.ok) throw new Error(await created.text());
+  await created.body?.cancel();
+  const producer = spawnProducer(nsUrl, dataset, n, steps, window);
+  const reader = new Deno.Command(PYTHON, {
+    args: [
+      "bench/python/stream_consumer.py",
+      consumerUrl,
+      dataset,
+      String(steps),
+      String(WARMUP),
+      String(ahead),
+    ],
+    env: pythonEnv(),
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  // Each version the Python consumer prints is acknowledged to the producer.
+  const acks = producer.stdin.getWriter();
+  let last = "";
+  let text = "";
+  for await (const chunk of reader.stdout.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    const lines = text.split("\n");
+    text = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith("{")) last = line;
+      else await acks.write(new TextEncoder().encode(`${line}\n`));
+    }
+  }
+  if (text.startsWith("{")) last = text;
+  await acks.close();
+  await producer.status;
+  if (!(await reader.status).success) throw new Error("The Python consumer failed");
+  const got = JSON.parse(last) as { seconds: number; steps: number; verified: boolean };
+  const point = {
+    bytes,
+    steps: got.steps,
+    ahead,
+    gbs: bytes * got.steps / got.seconds / 1e9,
+    verified: got.verified,
+  };
+  console.error(
+    `python streaming ${mib} MiB, ${ahead === 0 ? "a request per step" : `${ahead} ahead`}: ${
+      point.gbs.toFixed(2)
+    } GB/s`,
+  );
+  return point;
 }
 
 async function python(args: string[]): Promise<string> {
@@ -197,7 +229,9 @@ async function write(attach: AttachPoint[], stream: StreamPoint[]): Promise<void
     } |`
   );
   const s = stream.map((p) =>
-    `| ${p.bytes / MiB} MiB | ${p.steps} | ${p.gbs.toFixed(2)} | ${p.verified ? "yes" : "NO"} |`
+    `| ${p.bytes / MiB} MiB | ${
+      p.ahead === 0 ? "a request per step, 2" : `pushed, ${p.ahead}`
+    } | ${p.steps} | ${p.gbs.toFixed(2)} | ${p.verified ? "yes" : "NO"} |`
   );
   await writeResults("python", [...attach, ...stream], (machine) =>
     `# Python client benchmark
@@ -221,13 +255,15 @@ ${a.join("\n")}
 
 The streaming benchmark's work (bench/streaming_bench.ts) with the consumer in Python: a producer
 process (runtime embedded) publishes particles {x, y, z, energy float64} as an array of structs every
-step, at most two versions ahead; a \`strata runtime\` on the consumer's node fetches each version
-over the data plane and reshapes it (AoS -> SoA, fragment \`soa columnar\`); the Python process
-streams the steps (\`client.stream(...)\`) over HTTP from that runtime into one reused buffer. GB/s
-of field bytes at steady state (after ${WARMUP} warm-up steps).
+step, at most "in flight" versions ahead of the consumer; a \`strata runtime\` on the consumer's
+node fetches each version over the data plane and reshapes it (AoS -> SoA, fragment
+\`soa columnar\`); the Python process streams the steps from that runtime into one reused buffer,
+either asking for each step with a request (\`client.stream(...)\`) or reading the steps the runtime
+pushes over one response while it fetches the next ones (\`client.stream(..., ahead=N)\`, \`GET
+.../steps\`). GB/s of field bytes at steady state (after ${WARMUP} warm-up steps).
 
-| field per step | steps | GB/s | values verified |
-| ---: | ---: | ---: | :---: |
+| field per step | how, versions in flight | steps | GB/s | values verified |
+| ---: | :--- | ---: | ---: | :---: |
 ${s.join("\n")}
 
 For comparison (measured earlier on this machine, not in this run): ADIOS2 SST's Python reader
