@@ -184,6 +184,7 @@ fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
     assert.equal(ran.code, 0, text + new TextDecoder().decode(ran.stderr));
     assert.deepEqual(text.split("\n").filter((l) => l.startsWith("ok ")), [
       "ok pushed",
+      "ok break",
       "ok latest",
       "ok unknown fragment",
       "ok refused",

@@ -24,6 +24,13 @@ for version, xyz in stream:
     seen.append(version)
 print("ok pushed", flush=True)
 
+# Leaving a stream with break drops its connection; many in a row do not pile up at the runtime.
+for _ in range(80):
+    for v, _ in c.stream(dataset, "xyz", start=1, timeout=5, ahead=2):
+        assert v == 1
+        break
+print("ok break", flush=True)
+
 # From the latest committed version: it comes first, then nothing within the wait.
 latest = [v for v, _ in c.stream(dataset, "xyz", timeout=0.5, ahead=2)]
 assert latest == [steps], latest

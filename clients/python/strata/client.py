@@ -577,6 +577,14 @@ class Stream:
             self._steps_http = None
             self._steps = None
 
+    def __del__(self) -> None:
+        # A loop left with `break` drops the stream: its connection goes with it.
+        try:
+            if self._steps_http is not None:
+                self._steps_http.close()
+        except Exception:
+            pass
+
     def __enter__(self) -> "Stream":
         return self
 
