@@ -54,8 +54,29 @@ Deno.test("strata create, publish, versions, attach and ls against a real server
       11,
       15,
     ]);
+    const pub2 = await runDeno([...STRATA, "publish", "grid", "2", "dataset", payload, ...url]);
+    assert.equal(pub2.code, 0, pub2.stderr);
+    const watch = await runDeno([
+      ...STRATA,
+      "watch",
+      "grid",
+      "tr",
+      "--from",
+      "1",
+      "--ahead",
+      "2",
+      "--wait",
+      "300",
+      ...url,
+    ]);
+    assert.equal(watch.code, 0, watch.stderr);
+    assert.equal(watch.stdout, "1\t32 bytes\tdropped 0\n2\t32 bytes\tdropped 0\n");
+    assert.match(watch.stderr, /^no version of 'grid' within 300 ms: 2 versions, 64 bytes in /);
+    // Without --from it starts at the latest committed version.
+    const latest = await runDeno([...STRATA, "watch", "grid", "tr", "--wait", "200", ...url]);
+    assert.equal(latest.stdout, "2\t32 bytes\tdropped 0\n");
     const ls = await runDeno([...STRATA, "ls", ...url]);
-    assert.equal(ls.stdout, "grid\tlatest 1\tdurable\tkeeps 2 versions\n");
+    assert.equal(ls.stdout, "grid\tlatest 2\tdurable\tkeeps 2 versions\n");
     const missing = await runDeno([...STRATA, "attach", "nope", "tr", ...url]);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, "strata: Unknown dataset 'nope'\n");

@@ -22,6 +22,10 @@ export interface ClientFlags {
   readonly version?: string | undefined;
   /** `--wait` in milliseconds. */
   readonly wait?: string | undefined;
+  /** `--from` (watch: the first version). */
+  readonly from?: string | undefined;
+  /** `--ahead` (watch: versions the runtime fetches ahead). */
+  readonly ahead?: string | undefined;
   /** `--durable`. */
   readonly durable?: boolean | undefined;
   /** `--retention`. */
@@ -147,6 +151,41 @@ export async function runClientCommand(
       await out.write(a.bytes);
       out.releaseLock();
       console.error(`attached version ${a.version}: ${a.bytes.byteLength} bytes`);
+      return 0;
+    }
+    case "watch": {
+      need(2, "watch DATASET FRAGMENT [--from N] [--ahead K] [--wait MS] [--bind NAME=VALUE]");
+      const [dataset, fragment] = args as [string, string];
+      const waitMs = flags.wait === undefined ? 60_000 : integer(flags.wait, "--wait");
+      // From the latest committed version unless told: what a watch of a running stream wants.
+      const latest = (await strata.describeDataset(dataset)).latest;
+      const from = flags.from === undefined
+        ? typeof latest === "number" && latest > 0 ? latest : 1
+        : integer(flags.from, "--from");
+      const ahead = flags.ahead === undefined ? undefined : integer(flags.ahead, "--ahead");
+      const started = performance.now();
+      let count = 0;
+      let bytes = 0;
+      for await (
+        const step of strata.steps(dataset, fragment, {
+          params: flags.bindings,
+          waitMs,
+          from,
+          ...(ahead === undefined ? {} : { ahead }),
+        })
+      ) {
+        count++;
+        bytes += step.bytes.byteLength;
+        console.log(
+          `${step.version}\t${plural(step.bytes.byteLength, "byte")}\tdropped ${step.dropped}`,
+        );
+      }
+      const seconds = (performance.now() - started) / 1000;
+      console.error(
+        `no version of '${dataset}' within ${waitMs} ms: ${plural(count, "version")}, ${
+          plural(bytes, "byte")
+        } in ${seconds.toFixed(1)} s`,
+      );
       return 0;
     }
     case "flush": {

@@ -103,6 +103,13 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: ["version", "wait", "bind"],
     client: true,
   },
+  watch: {
+    usage: "watch DATASET FRAGMENT [--from N] [--ahead K] [--wait MS] [--bind NAME=VALUE ...]",
+    about:
+      "print each committed version as the runtime pushes it (version, bytes, dropped) from --from (default the latest), until none comes within --wait (default 60000)",
+    options: ["from", "ahead", "wait", "bind"],
+    client: true,
+  },
   flush: {
     usage: "flush DATASET VERSION [--tier TIER]",
     about: "write a version to the backing tier (or TIER), so it survives restarts",
