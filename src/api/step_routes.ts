@@ -23,6 +23,11 @@ export interface StepRouteOptions {
   readonly maxWaitMs?: number;
   /** Most step streams open at once (default 64); 503 `busy` past it. */
   readonly maxStreams?: number;
+  /**
+   * Most bytes one stream fetches ahead of its reader (default 256 MiB): it
+   * then holds at most this plus one version, whatever `ahead` asks.
+   */
+  readonly maxBytesAhead?: number;
 }
 
 /** The media type of a step stream. */
@@ -37,7 +42,8 @@ const DEFAULT_WAIT_MS = 60_000;
  * 1), `limit` and `policy` (the subscription's queue at the name server:
  * 1 to 1024 versions, `drop-oldest`, `fail` or `block` with `blockMs`: the
  * producer's commits wait for this reader), `group` and `assign` (a
- * consumer group), `ahead` (versions fetched ahead, 1 to 16, default 2)
+ * consumer group), `ahead` (versions fetched ahead, 1 to 16, default 2,
+ * and at most `maxBytesAhead` of them)
  * and `wait` (longest wait for each next version, ms, default 60 000). A
  * bad query is a 4xx status; otherwise the answer starts at once (a
  * subscription waits for a dataset created later), then one frame per
@@ -58,6 +64,7 @@ const DEFAULT_WAIT_MS = 60_000;
 export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
   const maxWait = o.maxWaitMs ?? 3_600_000;
   const maxStreams = o.maxStreams ?? 64;
+  const aheadBytes = o.maxBytesAhead ?? 256 * 1024 * 1024;
   let open = 0;
   app.get("/v1/datasets/:name/fragments/:fragment/steps", (c) => {
     if (o.runtime === undefined) {
@@ -87,7 +94,7 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
     try {
       stream = o.runtime.subscribe(
         { dataset, fragment, ...q.subscription },
-        { ahead: q.ahead },
+        { ahead: q.ahead, aheadBytes },
       );
     } catch (e) {
       close();

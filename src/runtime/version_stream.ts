@@ -14,6 +14,13 @@ import type { AttachedBytes } from "./requests.ts";
 export interface VersionStreamOptions {
   /** Versions fetched ahead of the one the application holds (1 to 16, default 2). */
   readonly ahead?: number;
+  /**
+   * Most bytes of versions fetched ahead (default: no bound but `ahead`):
+   * past it the stream waits for the application before it fetches more,
+   * so it holds at most this plus one version. At least one version is
+   * always fetched, whatever its size.
+   */
+  readonly aheadBytes?: number;
   /** The dataset, named by errors. */
   readonly dataset?: string;
   /**
@@ -87,6 +94,11 @@ export class VersionStream {
   readonly #sub: CommitSubscription;
   readonly #fetch: FetchNotice;
   readonly #ahead: number;
+  readonly #aheadBytes: number;
+  /** Bytes of the versions whose notices came and that the application has not taken. */
+  #bytesAhead = 0;
+  /** Slots whose notice has not come yet. */
+  #awaiting = 0;
   readonly #dataset: string;
   readonly #whyNothing: (() => Promise<string | undefined>) | undefined;
   /** The last version handed over. */
@@ -106,6 +118,13 @@ export class VersionStream {
     this.#sub = sub;
     this.#fetch = fetch;
     this.#ahead = ahead;
+    const aheadBytes = options.aheadBytes ?? Infinity;
+    if (!(aheadBytes >= 1)) {
+      throw new InvalidRequestError(
+        `Invalid stream option 'aheadBytes': expected at least 1 byte, found ${aheadBytes}`,
+      );
+    }
+    this.#aheadBytes = aheadBytes;
     this.#dataset = options.dataset ?? "the dataset";
     this.#whyNothing = options.whyNothing;
   }
@@ -139,6 +158,7 @@ export class VersionStream {
         });
       }
       this.#slots.shift();
+      this.#bytesAhead -= slot.notice.layout.byteLength;
       if (slot.fetched !== undefined) break;
       // Retired before it was fetched: the consumer fell behind retention.
       skipped += 1 + slot.notice.dropped;
@@ -173,9 +193,18 @@ export class VersionStream {
     this.#slots.length = 0;
   }
 
-  /** Starts fetches until `ahead` are under way or waiting. */
+  /**
+   * Starts fetches until `ahead` are under way or waiting, or the bytes of
+   * those whose notices came reach `aheadBytes`: past the first slot, a
+   * new one waits until every notice before it has come, so at most one
+   * version's size is unknown.
+   */
   #fill(): void {
-    while (!this.#closed && this.#slots.length < this.#ahead) {
+    while (
+      !this.#closed && this.#slots.length < this.#ahead &&
+      (this.#slots.length === 0 || this.#aheadBytes === Infinity ||
+        this.#awaiting === 0 && this.#bytesAhead < this.#aheadBytes)
+    ) {
       const slot = this.#take();
       slot.catch(() => {});
       this.#slots.push(slot);
@@ -187,9 +216,18 @@ export class VersionStream {
    * was fetched keeps its place, without parts.
    */
   async #take(): Promise<Slot> {
+    this.#awaiting++;
     const turn = this.#notices.then(() => this.#notice());
     this.#notices = turn.catch(() => {});
-    const notice = await turn;
+    let notice: CommitNotice;
+    try {
+      notice = await turn;
+    } finally {
+      this.#awaiting--;
+    }
+    this.#bytesAhead += notice.layout.byteLength;
+    // Its size is known now: room, perhaps, for the next fetch.
+    this.#fill();
     try {
       return { notice, fetched: await this.#fetch(notice) };
     } catch (e) {

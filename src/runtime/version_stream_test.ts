@@ -73,3 +73,48 @@ Deno.test("VersionStream assembles a version into the caller's buffer, and relea
   assert.deepEqual(finished, [1]);
   assert.deepEqual(released.sort(), [2, 3]);
 });
+
+Deno.test("VersionStream fetches ahead only as many bytes as aheadBytes allows, and always one version", async () => {
+  let v = 0;
+  const sub = {
+    next: () =>
+      Promise.resolve({
+        version: ++v,
+        layout: { byteLength: 100, slots: [] },
+        sources: [],
+        dropped: 0,
+      }),
+    close() {},
+  };
+  const fetched: number[] = [];
+  const open = (aheadBytes: number) =>
+    new VersionStream(sub, (n) => {
+      fetched.push(n.version);
+      return Promise.resolve({ finish: (into = new Uint8Array(100)) => into, release() {} });
+    }, { ahead: 8, aheadBytes });
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  // 250 bytes: three versions of 100 (the third one crosses the bound), not eight.
+  const stream = open(250);
+  try {
+    await stream.next({ timeoutMs: 1000 });
+    await settle();
+    assert.deepEqual(fetched, [1, 2, 3, 4]);
+    await stream.next({ timeoutMs: 1000 });
+    await settle();
+    assert.deepEqual(fetched, [1, 2, 3, 4, 5]);
+  } finally {
+    stream.close();
+  }
+  // A bound below one version still fetches one at a time.
+  fetched.length = 0;
+  v = 0;
+  const small = open(1);
+  try {
+    await small.next({ timeoutMs: 1000 });
+    await settle();
+    assert.deepEqual(fetched, [1, 2]);
+  } finally {
+    small.close();
+  }
+  assert.throws(() => open(0), /Invalid stream option 'aheadBytes'/);
+});
