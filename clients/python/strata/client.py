@@ -535,10 +535,11 @@ class Stream:
                 raise StrataError(f"The step stream sent {size} bytes for a layout of "
                                   f"{layout['byteLength']}", code="unavailable", status=0)
             buf = np.empty(size, np.uint8) if self.into is None else buffer_of(self.into, size)
-            read_into_exact(res, memoryview(buf).cast("B") if isinstance(buf, np.ndarray) else buf)
-        except (StopIteration, StrataError):
+            _read_into_exact(res, memoryview(buf).cast("B") if isinstance(buf, np.ndarray) else buf)
+        except StopIteration:
             raise
         except BaseException:
+            # Whatever broke off mid-frame, the stream cannot go on: its connection goes.
             self.close()
             raise
         return int(header["version"]), view(layout, buf)
@@ -595,11 +596,11 @@ class Stream:
 def _read_exact(res: Any, n: int) -> bytes:
     """Exactly ``n`` bytes of a streamed answer; the stream breaking off is ``unavailable``."""
     buf = bytearray(n)
-    read_into_exact(res, memoryview(buf))
+    _read_into_exact(res, memoryview(buf))
     return bytes(buf)
 
 
-def read_into_exact(res: Any, buf: memoryview) -> None:
+def _read_into_exact(res: Any, buf: memoryview) -> None:
     """Fills ``buf`` from a streamed answer."""
     at = 0
     while at < buf.nbytes:
