@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "./_server.ts";
 import { lastJson, PYTHON, pythonEnv, pythonHas, runPython } from "./_python.ts";
-import { connect } from "../src/client/mod.ts";
+import { type Client, connect } from "../src/client/mod.ts";
 import { STATUS_OF_CODE } from "../src/api/errors.ts";
 
 /** YAML of a server whose copies go to an shm tier in its data directory (on the test's disk). */
@@ -118,8 +118,17 @@ Deno.test("Python client maps an shm copy read-only in place and the lease keeps
   }
 });
 
-Deno.test("Python client streams every step a TypeScript producer publishes, values verified", async () => {
-  if (!(await pythonHas(["numpy"], "the Python stream test"))) return;
+/**
+ * A server with dataset `particles` of 4096 particles (fragment `xyz`: float32 columns)
+ * keeping `retention` versions, and a Python consumer `script` (server URL, dataset,
+ * `steps` in argv) started before `produce` publishes; the consumer's stdout.
+ */
+async function streamToPython(
+  script: string,
+  steps: number,
+  retention: number,
+  produce: (publish: (v: number) => Promise<unknown>, strata: Client) => Promise<void>,
+): Promise<string> {
   const server = await startServer();
   const strata = connect(server.url);
   const n = 4096;
@@ -128,71 +137,61 @@ Deno.test("Python client streams every step a TypeScript producer publishes, val
       "particles",
       `dataset particles { var p [${n}]struct { x, y, z float64 } }
 fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
-      { retention: 2 },
+      { retention },
     );
     const consumer = new Deno.Command(PYTHON, {
-      args: ["tests/python/client_stream.py", server.url, "particles", "5"],
+      args: [script, server.url, "particles", String(steps)],
       env: pythonEnv(),
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     const out = consumer.output();
-    for (let v = 1; v <= 5; v++) {
+    await produce((v) => {
       const p = new Float64Array(n * 3);
       for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
-      await strata.publish("particles", v, "dataset", p);
-      // A step at a time, as a simulation produces them: the consumer keeps up.
-      await strata.attach("particles", "xyz", { version: v });
-      await new Promise((r) => setTimeout(r, 150));
-    }
+      return strata.publish("particles", v, "dataset", p);
+    }, strata);
     const ran = await out;
     const text = new TextDecoder().decode(ran.stdout);
     assert.equal(ran.code, 0, text + new TextDecoder().decode(ran.stderr));
-    assert.deepEqual(lastJson(text), { versions: [1, 2, 3, 4, 5] });
+    return text;
   } finally {
     await server.stop();
   }
+}
+
+Deno.test("Python client streams every step a TypeScript producer publishes, values verified", async () => {
+  if (!(await pythonHas(["numpy"], "the Python stream test"))) return;
+  const text = await streamToPython(
+    "tests/python/client_stream.py",
+    5,
+    2,
+    async (publish, strata) => {
+      for (let v = 1; v <= 5; v++) {
+        await publish(v);
+        // A step at a time, as a simulation produces them: the consumer keeps up.
+        await strata.attach("particles", "xyz", { version: v });
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    },
+  );
+  assert.deepEqual(lastJson(text), { versions: [1, 2, 3, 4, 5] });
 });
 
 Deno.test("Python client streams pushed steps with the runtime fetching ahead, values verified", async () => {
   if (!(await pythonHas(["numpy"], "the Python pushed-steps test"))) return;
-  const server = await startServer();
-  const strata = connect(server.url);
-  const n = 4096;
-  try {
-    await strata.createDataset(
-      "particles",
-      `dataset particles { var p [${n}]struct { x, y, z float64 } }
-fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
-      { retention: 32 },
-    );
-    const consumer = new Deno.Command(PYTHON, {
-      args: ["tests/python/client_steps.py", server.url, "particles", "12"],
-      env: pythonEnv(),
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const out = consumer.output();
+  const text = await streamToPython("tests/python/client_steps.py", 12, 32, async (publish) => {
     // The producer does not wait for the consumer: the stream's subscription queues them.
-    for (let v = 1; v <= 12; v++) {
-      const p = new Float64Array(n * 3);
-      for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
-      await strata.publish("particles", v, "dataset", p);
-    }
-    const ran = await out;
-    const text = new TextDecoder().decode(ran.stdout);
-    assert.equal(ran.code, 0, text + new TextDecoder().decode(ran.stderr));
-    assert.deepEqual(text.split("\n").filter((l) => l.startsWith("ok ")), [
-      "ok pushed",
-      "ok break",
-      "ok latest",
-      "ok unknown fragment",
-      "ok refused",
-    ]);
-    assert.deepEqual(lastJson(text), { versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
-  } finally {
-    await server.stop();
-  }
+    for (let v = 1; v <= 12; v++) await publish(v);
+  });
+  assert.deepEqual(text.split("\n").filter((l) => l.startsWith("ok ")), [
+    "ok pushed",
+    "ok break",
+    "ok latest",
+    "ok unknown fragment",
+    "ok refused",
+  ]);
+  assert.deepEqual(lastJson(text), { versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
 });
 
 Deno.test("Python client deploys a function, moves an alias, invokes it on each fragment and keeps a pipeline", async () => {

@@ -124,16 +124,22 @@ def read_into(res: http.client.HTTPResponse, buf: memoryview) -> None:
         res.read()
         raise StrataError(f"Expected a body of {buf.nbytes} bytes, the server sent {length}",
                           code="invalid_request", status=0)
+    fill(res, buf, "The body")
+    if res.read(1):
+        raise StrataError(f"The body is longer than {buf.nbytes} bytes", code="invalid_request",
+                          status=0)
+
+
+def fill(res: http.client.HTTPResponse, buf: memoryview, what: str) -> None:
+    """Reads exactly ``buf.nbytes`` bytes of ``res`` into ``buf``; ``what`` broke off
+    (``unavailable``) when the answer ends first."""
     at = 0
     while at < buf.nbytes:
         n = res.readinto(buf[at:])
         if not n:
-            raise StrataError(f"The body broke off after {at} of {buf.nbytes} bytes",
+            raise StrataError(f"{what} broke off after {at} of {buf.nbytes} bytes",
                               code="unavailable", status=0)
         at += n
-    if res.read(1):
-        raise StrataError(f"The body is longer than {buf.nbytes} bytes", code="invalid_request",
-                          status=0)
 
 
 def headers_of(res: http.client.HTTPResponse) -> Tuple[int, Dict[str, Any]]:

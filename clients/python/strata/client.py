@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from ._http import Http, enc, headers_of, query, read_into
+from ._http import Http, enc, fill, headers_of, query, read_into
 from .errors import NotHereError, StrataError, TimeoutError, error_of
 from .layout import Viewed, buffer_of, empty, view
 from .mapping import Leases, lease_of
@@ -535,7 +535,8 @@ class Stream:
                 raise StrataError(f"The step stream sent {size} bytes for a layout of "
                                   f"{layout['byteLength']}", code="unavailable", status=0)
             buf = np.empty(size, np.uint8) if self.into is None else buffer_of(self.into, size)
-            _read_into_exact(res, memoryview(buf).cast("B") if isinstance(buf, np.ndarray) else buf)
+            fill(res, memoryview(buf).cast("B") if isinstance(buf, np.ndarray) else buf,
+                 "The step stream")
         except StopIteration:
             raise
         except BaseException:
@@ -594,18 +595,7 @@ class Stream:
 
 
 def _read_exact(res: Any, n: int) -> bytes:
-    """Exactly ``n`` bytes of a streamed answer; the stream breaking off is ``unavailable``."""
+    """Exactly ``n`` bytes of a step stream; the stream breaking off is ``unavailable``."""
     buf = bytearray(n)
-    _read_into_exact(res, memoryview(buf))
+    fill(res, memoryview(buf), "The step stream")
     return bytes(buf)
-
-
-def _read_into_exact(res: Any, buf: memoryview) -> None:
-    """Fills ``buf`` from a streamed answer."""
-    at = 0
-    while at < buf.nbytes:
-        got = res.readinto(buf[at:])
-        if not got:
-            raise StrataError(f"The step stream broke off after {at} of {buf.nbytes} bytes",
-                              code="unavailable", status=0)
-        at += got
