@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startServer } from "./_server.ts";
 import { PYTHON, pythonEnv, pythonHas } from "./_python.ts";
+import { connect } from "../src/client/mod.ts";
 
 /** Whether `mpirun` runs; a WARNING line when not. */
 async function hasMpirun(): Promise<boolean> {
@@ -18,9 +19,9 @@ async function hasMpirun(): Promise<boolean> {
   return false;
 }
 
-/** Runs `examples/mpi/<script>` on `ranks` ranks on this machine; its rank 0's JSON line. */
-async function mpirun(ranks: number, script: string, args: readonly string[]) {
-  const out = await new Deno.Command("mpirun", {
+/** `examples/mpi/<script>` on `ranks` ranks on this machine, its output piped. */
+function mpiCommand(ranks: number, script: string, args: readonly string[]): Deno.Command {
+  return new Deno.Command("mpirun", {
     args: [
       "--oversubscribe",
       "--allow-run-as-root",
@@ -40,7 +41,12 @@ async function mpirun(ranks: number, script: string, args: readonly string[]) {
     env: pythonEnv(),
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** Runs `examples/mpi/<script>` on `ranks` ranks on this machine; its rank 0's JSON line. */
+async function mpirun(ranks: number, script: string, args: readonly string[]) {
+  const out = await mpiCommand(ranks, script, args).output();
   const stdout = new TextDecoder().decode(out.stdout);
   assert.equal(
     out.code,
@@ -103,6 +109,55 @@ Deno.test("MPI: HEPnOS's parallel event processor on 1, T-1, T and 2T+1 ranks pr
       assert.equal((got.processed as number[]).reduce((a, b) => a + b, 0), 200);
       assert.equal((got.processed as number[]).length, ranks);
     }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("MPI: analysis ranks share a stream's versions as one consumer group, each version to exactly one rank", async () => {
+  if (!(await pythonHas(["numpy", "mpi4py"], "the MPI analysis test")) || !(await hasMpirun())) {
+    return;
+  }
+  const server = await startServer();
+  const strata = connect(server.url);
+  const n = 1024;
+  const steps = 12;
+  try {
+    await strata.createDataset(
+      "particles",
+      `dataset particles { var p [${n}]struct { x, y, z float64 } }
+fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
+      { retention: steps },
+    );
+    const child = mpiCommand(3, "analysis.py", [server.url, "particles", "xyz", "2"]).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("ready\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    for (let v = 1; v <= steps; v++) {
+      const p = new Float64Array(n * 3);
+      for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
+      await strata.publish("particles", v, "dataset", p);
+    }
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 0, `${text}\n${stderr}`);
+    const got = JSON.parse(text.trim().split("\n").findLast((l) => l.startsWith("{"))!);
+    assert.equal(got.ranks, 3);
+    assert.deepEqual(got.versions, Array.from({ length: steps }, (_, i) => i + 1));
+    assert.equal(got.duplicates, 0);
+    assert.equal((got.perRank as number[]).reduce((a, b) => a + b, 0), steps);
+    // Every rank had joined before the first version: round-robin gives each its share.
+    assert.ok((got.perRank as number[]).every((k) => k > 0), JSON.stringify(got.perRank));
+    for (let v = 1; v <= steps; v++) assert.equal(got.means[String(v)], v * 1000 + (n - 1) / 2);
   } finally {
     await server.stop();
   }

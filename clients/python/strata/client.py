@@ -512,6 +512,14 @@ class Stream:
         self._current = arrays
         return v, arrays
 
+    def open(self) -> "Stream":
+        """Opens a pushed stream (``ahead``) now rather than at the first step: the runtime
+        subscribes, and a consumer group counts this member from then on. Does nothing for a
+        stream of a request per step."""
+        if self.ahead is not None and self._steps is None:
+            self._open_steps()
+        return self
+
     def _next_pushed(self) -> Tuple[int, Viewed]:
         """The next frame of the runtime's step stream, opened on the first call."""
         if self._steps is None:
