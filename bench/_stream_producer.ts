@@ -17,6 +17,9 @@ fragment soa columnar { var p { x, y, z, energy } = p }`;
  * Starts the producer process: it publishes `steps` versions of `n`
  * particles into `dataset` at the name server `url`, at most `ahead`
  * versions ahead of the acknowledgements written to its standard input.
+ * With `url` `host`, the producer holds the registry itself, creates
+ * `dataset`, and writes the URL of its name server API as its first line
+ * (`hostedUrl`).
  */
 export function spawnProducer(
   url: string,
@@ -39,7 +42,23 @@ export function spawnProducer(
       String(ahead),
     ],
     stdin: "piped",
-    stdout: "null",
+    stdout: url === "host" ? "piped" : "null",
     stderr: "inherit",
   }).spawn();
+}
+
+/** The name server URL a producer holding the registry (`spawnProducer("host", ...)`) writes first. */
+export async function hostedUrl(producer: Deno.ChildProcess): Promise<string> {
+  const lines = producer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`The producer ended before it served its registry: ${text}`);
+    text += value;
+  }
+  // The rest of its output is not needed.
+  void (async () => {
+    while (!(await lines.read()).done) { /* drained */ }
+  })();
+  return text.slice(0, text.indexOf("\n")).trim();
 }

@@ -13,7 +13,7 @@
  */
 
 import { writeResults } from "./_results.ts";
-import { fieldDescription, spawnProducer } from "./_stream_producer.ts";
+import { fieldDescription, hostedUrl, spawnProducer } from "./_stream_producer.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { embeddedRuntime, startNameserver } from "../tests/_cluster.ts";
@@ -32,6 +32,13 @@ export interface StreamingPoint {
   readonly mode: StreamingMode;
   /** Versions in flight: the producer's lead over the consumer, and the stream's fetches ahead. */
   readonly ahead: number;
+  /**
+   * Where the registry runs: `nameserver`, a process of its own (a `strata
+   * nameserver`); `producer`, in the producer's process (as `strata serve`
+   * holds name server and runtime together, and as ADIOS2 SST's writer
+   * serves its own metadata), the consumer's runtime subscribing to it.
+   */
+  readonly registry: "nameserver" | "producer";
   /** Field bytes per step. */
   readonly bytes: number;
   /** Steps measured (after warm-up). */
@@ -68,14 +75,34 @@ const AHEAD = 4;
 // that deeper queues overlap.
 const DEEP_BYTES = 16 * MiB;
 
-/** The runs of one step size: each mode with AHEAD versions in flight, and a deeper subscribe. */
-function runsOf(bytes: number): { mode: StreamingMode; ahead: number }[] {
+/** One run of a step size. */
+interface Run {
+  readonly mode: StreamingMode;
+  readonly ahead: number;
+  readonly registry: "nameserver" | "producer";
+}
+
+/**
+ * The runs of one step size: each mode with AHEAD versions in flight and a
+ * deeper subscribe, then subscribing with the registry in the producer's
+ * process at both depths.
+ */
+function runsOf(bytes: number): Run[] {
   const deep = Math.min(16, Math.max(AHEAD, Math.floor(DEEP_BYTES / bytes)));
-  const runs = [{ mode: "wait" as const, ahead: AHEAD }, {
-    mode: "subscribe" as const,
-    ahead: AHEAD,
-  }];
-  return deep > AHEAD ? [...runs, { mode: "subscribe", ahead: deep }] : runs;
+  const depths = deep > AHEAD ? [AHEAD, deep] : [AHEAD];
+  return [
+    { mode: "wait", ahead: AHEAD, registry: "nameserver" },
+    ...depths.map((ahead) => ({
+      mode: "subscribe" as const,
+      ahead,
+      registry: "nameserver" as const,
+    })),
+    ...depths.map((ahead) => ({
+      mode: "subscribe" as const,
+      ahead,
+      registry: "producer" as const,
+    })),
+  ];
 }
 
 /** Runs the benchmark and writes bench/results/streaming.{json,md}. */
@@ -90,22 +117,38 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
   const points: StreamingPoint[] = [];
   try {
     for (const [kib, steps] of PLAN) {
-      for (const { mode, ahead } of runsOf(kib * 1024)) {
+      for (const { mode, ahead, registry } of runsOf(kib * 1024)) {
         const bytes = kib * 1024;
         const n = bytes / 32;
-        const dataset = `field${kib}${mode}${ahead}`;
-        await names.createDataset({
-          name: dataset,
-          description: fieldDescription(n),
-          retention: ahead + 2,
-        });
-        // Subscribed before the producer starts: every commit is pushed.
+        const dataset = `field${kib}${mode}${ahead}${registry}`;
+        let producer: Deno.ChildProcess;
+        let reader = runtime;
+        let hosted: { names: RemoteNameService; dir: string } | undefined;
+        if (registry === "producer") {
+          // The producer creates the dataset in its registry; the consumer's runtime
+          // subscribes there (from version 1: nothing is missed).
+          producer = spawnProducer("host", dataset, n, steps, ahead);
+          const names = new RemoteNameService({
+            urls: [await hostedUrl(producer)],
+            node: "consumer",
+          });
+          const dir = await Deno.makeTempDir({ dir: "tmp" });
+          hosted = { names, dir };
+          reader = await embeddedRuntime("consumer", names, wire, dir);
+        } else {
+          await names.createDataset({
+            name: dataset,
+            description: fieldDescription(n),
+            retention: ahead + 2,
+          });
+          producer = spawnProducer(ns.url, dataset, n, steps, ahead);
+        }
+        // Subscribed before the first version is acknowledged: every commit is pushed.
         const stream = mode === "subscribe"
-          ? runtime.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16 }, {
+          ? reader.subscribe({ dataset, fragment: "soa", bindings: {}, limit: 16, from: 1 }, {
             ahead,
           })
           : undefined;
-        const producer = spawnProducer(ns.url, dataset, n, steps, ahead);
         const acks = producer.stdin.getWriter();
         let verified = true;
         let t0 = 0;
@@ -118,7 +161,7 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
           const k = (v * 7919) % n;
           for (let c = 0; c < 4; c++) cols[c * n + k] = NaN;
           const got = stream === undefined
-            ? await runtime.attach({
+            ? await reader.attach({
               dataset,
               version: v,
               fragment: "soa",
@@ -137,12 +180,18 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
         stream?.close();
         await acks.close();
         await producer.status;
+        if (hosted !== undefined) {
+          hosted.names.close();
+          await reader.close();
+          await Deno.remove(hosted.dir, { recursive: true });
+        }
         // Into one reused buffer too, as the consumer receives.
         let raw = Infinity;
         for (let r = 0; r < 3; r++) raw = Math.min(raw, await tcp.measure(bytes, into));
         const point = {
           mode,
           ahead,
+          registry,
           bytes,
           steps: steps - WARMUP,
           gbs: (bytes * (steps - WARMUP)) / seconds / 1e9,
@@ -151,9 +200,9 @@ export async function streamingBench(): Promise<StreamingPoint[]> {
           verified,
         };
         console.error(
-          `streaming ${sizeText(bytes)} (${mode}, ${ahead} ahead): ${point.gbs.toFixed(2)} GB/s, ${
-            point.versionsPerS.toFixed(0)
-          } versions/s, raw TCP ${point.tcpGBs.toFixed(2)}`,
+          `streaming ${sizeText(bytes)} (${mode}, ${ahead} ahead, registry in the ${registry}): ${
+            point.gbs.toFixed(2)
+          } GB/s, ${point.versionsPerS.toFixed(0)} versions/s, raw TCP ${point.tcpGBs.toFixed(2)}`,
         );
         points.push(point);
       }
@@ -176,9 +225,11 @@ async function write(points: StreamingPoint[]): Promise<void> {
   const rows = points.map((p) => {
     const sst = SST_GBS[p.bytes / MiB];
     const goal = sst === undefined ? undefined : 1.5 * sst;
-    return `| ${sizeText(p.bytes)} | ${p.mode} | ${p.ahead} | ${p.steps} | ${p.gbs.toFixed(2)} | ${
-      Math.round(p.versionsPerS)
-    } | ${p.tcpGBs.toFixed(2)} | ${(p.gbs / p.tcpGBs).toFixed(2)}x | ${goal?.toFixed(2) ?? "-"} | ${
+    return `| ${sizeText(p.bytes)} | ${p.mode} | ${p.registry} | ${p.ahead} | ${p.steps} | ${
+      p.gbs.toFixed(2)
+    } | ${Math.round(p.versionsPerS)} | ${p.tcpGBs.toFixed(2)} | ${
+      (p.gbs / p.tcpGBs).toFixed(2)
+    }x | ${goal?.toFixed(2) ?? "-"} | ${
       goal === undefined ? "-" : p.gbs >= goal ? "met" : "short"
     } | ${p.verified ? "yes" : "NO"} |`;
   });
@@ -195,13 +246,16 @@ Mode \`subscribe\`: the name server pushes each commit with its copy list, and t
 runtime fetches up to \`ahead\` versions ahead while the application works on the one it took.
 \`ahead\` is ${AHEAD}, and subscribing runs again with up to ${
       DEEP_BYTES / MiB
-    } MiB of steps in flight (at most 16 versions) where that is more. GB/s of
+    } MiB of steps in flight (at most 16 versions) where that is more. The registry runs in a
+\`strata nameserver\` process of its own, then (subscribing) in the producer's process, as
+\`strata serve\` holds name server and runtime together and as ADIOS2 SST's writer serves its own
+metadata: the consumer's runtime subscribes to the producer's process. GB/s of
 field bytes per second at steady state (after ${WARMUP} warm-up steps): transfer over the data plane,
 CRC-32, AoS -> SoA transform included. Raw TCP: two processes, same sizes, into one reused buffer
 as well, same run.
 
-| field per step | mode | ahead | steps | GB/s | versions/s | raw TCP GB/s | vs raw TCP | goal GB/s (1.5x SST) | goal | values verified |
-| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: |
+| field per step | mode | registry in | ahead | steps | GB/s | versions/s | raw TCP GB/s | vs raw TCP | goal GB/s (1.5x SST) | goal | values verified |
+| ---: | :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: |
 ${rows.join("\n")}
 
 ADIOS2 SST on this machine (sockets data plane, a Python reader reshaping with numpy), measured
