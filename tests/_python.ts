@@ -75,3 +75,19 @@ export function lastJson(out: string): Record<string, unknown> {
   const lines = out.trim().split("\n");
   return JSON.parse(lines[lines.length - 1] ?? "null");
 }
+
+/**
+ * The dataset the Python stream tests read: `n` particles {x, y, z float64}
+ * as an array of structs, fragment `xyz` as float32 columns.
+ */
+export function particlesDescription(n: number): string {
+  return `dataset particles { var p [${n}]struct { x, y, z float64 } }
+fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`;
+}
+
+/** Version `v` of those particles: particle i has x = v * 1000 + i. */
+export function particlesStep(n: number, v: number): Float64Array {
+  const p = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
+  return p;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startServer } from "./_server.ts";
-import { PYTHON, pythonEnv, pythonHas } from "./_python.ts";
+import { particlesDescription, particlesStep, PYTHON, pythonEnv, pythonHas } from "./_python.ts";
 import { connect } from "../src/client/mod.ts";
 
 /** Whether `mpirun` runs; a WARNING line when not. */
@@ -125,8 +125,7 @@ Deno.test("MPI: analysis ranks share a stream's versions as one consumer group, 
   try {
     await strata.createDataset(
       "particles",
-      `dataset particles { var p [${n}]struct { x, y, z float64 } }
-fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
+      particlesDescription(n),
       { retention: steps },
     );
     const child = mpiCommand(3, "analysis.py", [server.url, "particles", "xyz", "2"]).spawn();
@@ -138,9 +137,7 @@ fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
       text += value;
     }
     for (let v = 1; v <= steps; v++) {
-      const p = new Float64Array(n * 3);
-      for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
-      await strata.publish("particles", v, "dataset", p);
+      await strata.publish("particles", v, "dataset", particlesStep(n, v));
     }
     for (;;) {
       const { value, done } = await lines.read();

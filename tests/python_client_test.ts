@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { startServer } from "./_server.ts";
-import { lastJson, PYTHON, pythonEnv, pythonHas, runPython } from "./_python.ts";
+import {
+  lastJson,
+  particlesDescription,
+  particlesStep,
+  PYTHON,
+  pythonEnv,
+  pythonHas,
+  runPython,
+} from "./_python.ts";
 import { type Client, connect } from "../src/client/mod.ts";
 import { STATUS_OF_CODE } from "../src/api/errors.ts";
 
@@ -135,8 +143,7 @@ async function streamToPython(
   try {
     await strata.createDataset(
       "particles",
-      `dataset particles { var p [${n}]struct { x, y, z float64 } }
-fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
+      particlesDescription(n),
       { retention },
     );
     const consumer = new Deno.Command(PYTHON, {
@@ -146,11 +153,7 @@ fragment xyz columnar { var p { x float32, y float32, z float32 } = p }`,
       stderr: "piped",
     }).spawn();
     const out = consumer.output();
-    await produce((v) => {
-      const p = new Float64Array(n * 3);
-      for (let i = 0; i < n; i++) p[i * 3] = v * 1000 + i;
-      return strata.publish("particles", v, "dataset", p);
-    }, strata);
+    await produce((v) => strata.publish("particles", v, "dataset", particlesStep(n, v)), strata);
     const ran = await out;
     const text = new TextDecoder().decode(ran.stdout);
     assert.equal(ran.code, 0, text + new TextDecoder().decode(ran.stderr));
