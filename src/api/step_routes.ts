@@ -83,6 +83,7 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       );
     }
     open++;
+    let stream: VersionStream | undefined;
     let closed = false;
     const close = () => {
       if (closed) return;
@@ -90,7 +91,6 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       open--;
       stream?.close();
     };
-    let stream: VersionStream | undefined;
     try {
       stream = o.runtime.subscribe(
         { dataset, fragment, ...q.subscription },

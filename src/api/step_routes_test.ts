@@ -93,8 +93,8 @@ Deno.test("a step stream starts at 'from', takes bindings, and a reader that bre
       assert.deepEqual([...new Float64Array(step.bytes.slice().buffer)], [32, -32]);
       break;
     }
-    // The stream's slot is free again: a runtime allowing one stream opens another.
-  }, {});
+  });
+  // A stream left with break frees its slot: a runtime allowing one stream opens three in turn.
   await withServed(async (url) => {
     const strata = connect(url);
     await strata.createDataset("p", PARTICLES);

@@ -57,9 +57,12 @@ export async function* readSteps(
 ): AsyncGenerator<Step, void, undefined> {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
-  /** Exactly `n` bytes from the body, into `into` when given; undefined at its end. */
-  const take = async (n: number, into?: Uint8Array): Promise<Uint8Array | undefined> => {
-    const out = into ?? new Uint8Array(n);
+  /**
+   * Exactly `n` bytes from the body, in a buffer of their own (aligned, so
+   * typed arrays over a step's bytes work); undefined at its end.
+   */
+  const take = async (n: number): Promise<Uint8Array | undefined> => {
+    const out = new Uint8Array(n);
     let at = 0;
     while (at < n) {
       if (chunks.length === 0) {
