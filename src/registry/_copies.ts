@@ -10,6 +10,7 @@ import { InvalidRequestError } from "../errors.ts";
 import type { CopyRef } from "../name_service/name_service.ts";
 import { copyKey, type Held, regionId, type RegistryState, type VersionEntry } from "./_state.ts";
 import type { FragmentRecord } from "./records.ts";
+import { KEYS } from "./keys.ts";
 import { checkName, regionOf } from "./validate.ts";
 
 /**
@@ -115,7 +116,9 @@ export class CopyRecords {
   /**
    * Rewrites a copy's record with `change` (undefined: no change possible),
    * checked against the record in KV so that a retirement or a republish
-   * racing it is never undone.
+   * racing it is never undone. A copy its version's record carries gets a
+   * key of its own, checked against the version's record (a retirement
+   * deletes it); from then on that key holds it.
    */
   async #rewrite(
     v: VersionEntry,
@@ -124,6 +127,22 @@ export class CopyRecords {
     change: (r: FragmentRecord) => FragmentRecord | undefined,
   ): Promise<boolean> {
     const key = copyKey(h);
+    if (h.carried === true) {
+      const record = change(h.record);
+      if (record === undefined) return false;
+      const version = KEYS.version(h.record.dataset, h.record.version);
+      const result = await this.#s.writes.write(
+        [{ type: "set", key, value: record }],
+        // No key of its own yet: a rewrite racing this one fails, as on a key.
+        [{ key: version, versionstamp: v.stamp }, { key, versionstamp: null }],
+      );
+      if (!result.ok) return false;
+      if (v.held.get(id) === h) {
+        h.record = record;
+        h.carried = false;
+      }
+      return true;
+    }
     const current = await this.#s.kv.get<FragmentRecord>(key);
     if (current.value === null) return false;
     const record = change(current.value);

@@ -20,12 +20,14 @@ import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.t
 import { knownSizes, layoutOf } from "./_version_sizes.ts";
 import { compileShared } from "./_compiled.ts";
 import { KEYS } from "./keys.ts";
+import { copyKey } from "../tiers/copy_keys.ts";
 import type {
   CreateDatasetInput,
   DatasetDescription,
   DatasetRecord,
   DatasetSummary,
   FragmentRecord,
+  StoredVersionRecord,
   VersionRecord,
 } from "./records.ts";
 import {
@@ -184,17 +186,21 @@ export class Datasets {
   /** Removes every record of a dataset marked as deleting; returns its copies. */
   async purge(name: string): Promise<FragmentRecord[]> {
     const s = this.#s;
-    const freed: FragmentRecord[] = [];
+    // Copies by region: a copy's own key wins over its version's record carrying it.
+    const freed = new Map<string, FragmentRecord>();
     const keys: Deno.KvKey[] = [];
+    for await (const e of s.kv.list<StoredVersionRecord>({ prefix: KEYS.versions(name) })) {
+      keys.push(e.key);
+      for (const r of e.value.copies ?? []) freed.set(copyOf(r), r);
+    }
     for await (const e of s.kv.list<FragmentRecord>({ prefix: KEYS.fragments(name) })) {
       keys.push(e.key);
-      freed.push(e.value);
+      freed.set(copyOf(e.value), e.value);
     }
-    for await (const e of s.kv.list({ prefix: KEYS.versions(name) })) keys.push(e.key);
     for (const chunk of chunks(keys)) await s.writes.write(chunk.map(deletion));
     // The dataset's record goes last: until then a restart sees the mark.
     await s.writes.write([deletion(KEYS.latest(name)), deletion(KEYS.dataset(name))]);
-    return freed;
+    return [...freed.values()];
   }
 
   /** Versions of a dataset, oldest first. */
@@ -280,4 +286,9 @@ function deepFreeze<T>(value: T): T {
 
 function versionList(d: DatasetEntry): VersionRecord[] {
   return [...d.versions.values()].sort((a, b) => a.version - b.version).map(versionRecord);
+}
+
+/** The copy a record names, as text. */
+function copyOf(r: FragmentRecord): string {
+  return copyKey(r.dataset, r.version, r.fragment, r.bindings);
 }

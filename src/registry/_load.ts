@@ -1,6 +1,8 @@
 /**
- * Loading a registry's state from its KV store: datasets, versions, copies
- * and latest pointers, then the deletions a crash interrupted.
+ * Loading a registry's state from its KV store: datasets, versions (with
+ * the copies their records carry), copies under keys of their own (which
+ * win over a carried record of the same region) and latest pointers, then
+ * the deletions a crash interrupted.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import {
 } from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import { removeVersion } from "./retention.ts";
-import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
+import type { DatasetRecord, FragmentRecord, StoredVersionRecord } from "./records.ts";
 
 /**
  * Loads every record from KV into `state`; `purge` finishes each deletion
@@ -41,8 +43,10 @@ export async function loadState(
   purge: (name: string) => Promise<unknown>,
 ): Promise<void> {
   const unfinished = await loadDatasets(state);
-  const stale = await loadVersions(state);
+  const { stale, carrying } = await loadVersions(state);
   await loadCopies(state);
+  // In key order, as copies under keys of their own load: listings and messages name them so.
+  for (const v of carrying) inKeyOrder(v);
   // Retired versions with copies left (a crash came before their records
   // were removed) are counted: the next commit removes them. Without
   // copies (a retired record at or above the oldest version kept, which
@@ -81,13 +85,17 @@ async function loadDatasets(state: RegistryState): Promise<string[]> {
 }
 
 /**
- * Loads the version records; returns the keys of records of versions
- * retired below the oldest version kept, which are dropped (`retiredBelow`
- * answers for them).
+ * Loads the version records and the copies they carry; returns the keys of
+ * records of versions retired below the oldest version kept, which are
+ * dropped (`retiredBelow` answers for them), and the versions whose
+ * records carried copies.
  */
-async function loadVersions(state: RegistryState): Promise<Deno.KvKey[]> {
+async function loadVersions(
+  state: RegistryState,
+): Promise<{ stale: Deno.KvKey[]; carrying: VersionEntry[] }> {
   const committed = new Map<DatasetEntry, number[]>();
-  for await (const e of state.kv.list<VersionRecord>({ prefix: KEYS.versions() })) {
+  const carried: [DatasetEntry, VersionEntry, readonly FragmentRecord[]][] = [];
+  for await (const e of state.kv.list<StoredVersionRecord>({ prefix: KEYS.versions() })) {
     const d = state.datasets.get(e.key[1] as string);
     if (d === undefined) continue;
     const v = newVersion(d, e.value.version);
@@ -105,6 +113,7 @@ async function loadVersions(state: RegistryState): Promise<Deno.KvKey[]> {
       v.storedSizes = e.value.sizes;
       v.sizes = { ...e.value.sizes };
     }
+    if (e.value.copies !== undefined) carried.push([d, v, e.value.copies]);
   }
   for (const [d, list] of committed) d.committed = list.sort((a, b) => a - b);
   const stale: Deno.KvKey[] = [];
@@ -118,7 +127,13 @@ async function loadVersions(state: RegistryState): Promise<Deno.KvKey[]> {
       stale.push(KEYS.version(d.record.name, v.version));
     }
   }
-  return stale;
+  const carrying: VersionEntry[] = [];
+  for (const [d, v, copies] of carried) {
+    if (d.versions.get(v.version) !== v) continue;
+    for (const record of copies) hold(d, v, record, true);
+    carrying.push(v);
+  }
+  return { stale, carrying };
 }
 
 async function loadCopies(state: RegistryState): Promise<void> {
@@ -130,12 +145,35 @@ async function loadCopies(state: RegistryState): Promise<void> {
     // copy whose record a crash left (the next commit removes it).
     const n = e.value.version;
     const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
-    const { region, layout, id } = copyRegion(d, v, e.value.fragment, e.value.bindings);
-    Object.assign(v.sizes, region.sizes);
-    // The region's text in `id` is the last part of the key (`copyKey`).
-    v.held.set(id, { record: e.value, layout, id, durable: true });
-    v.bytes += e.value.byteLength;
+    hold(d, v, e.value, false);
   }
+}
+
+/** Reorders `v`'s copies as their keys would list: by fragment, then region text. */
+function inKeyOrder(v: VersionEntry): void {
+  const sorted = [...v.held.values()].sort((a, b) =>
+    compare(a.record.fragment, b.record.fragment) || compare(a.id, b.id)
+  );
+  v.held.clear();
+  for (const h of sorted) v.held.set(h.id, h);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Holds a loaded copy's record in `v`, in place of one its version's
+ * record carried for the same region (a key of its own is the newer).
+ */
+function hold(d: DatasetEntry, v: VersionEntry, record: FragmentRecord, carried: boolean): void {
+  const { region, layout, id } = copyRegion(d, v, record.fragment, record.bindings);
+  Object.assign(v.sizes, region.sizes);
+  const before = v.held.get(id);
+  if (before !== undefined) v.bytes -= before.record.byteLength;
+  // The region's text in `id` is the last part of the key (`copyKey`).
+  v.held.set(id, { record, layout, id, durable: true, ...(carried ? { carried } : {}) });
+  v.bytes += record.byteLength;
 }
 
 /** A retired version `n` of `d`, known only by copies of it left to remove. */

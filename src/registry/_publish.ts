@@ -23,8 +23,8 @@ import {
   type Held,
   newVersion,
   type RegistryState,
+  storedVersionRecord,
   type VersionEntry,
-  versionRecord,
 } from "./_state.ts";
 import { restoreSizes, wholeOf } from "./_version_sizes.ts";
 import { Coverage } from "./coverage.ts";
@@ -267,7 +267,7 @@ export class Publisher {
       mutations.push({
         type: "set",
         key: KEYS.version(d.record.name, v.version),
-        value: versionRecord(v),
+        value: storedVersionRecord(v),
       });
     }
     const write = this.#s.writes.write(mutations);

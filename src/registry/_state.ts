@@ -20,6 +20,7 @@ import type {
   DatasetDescription,
   DatasetRecord,
   FragmentRecord,
+  StoredVersionRecord,
   VersionRecord,
   VersionState,
 } from "./records.ts";
@@ -41,6 +42,11 @@ export interface Held {
   readonly id: string;
   /** Whether its write has committed: only durable copies count and are found. */
   durable: boolean;
+  /**
+   * Whether its record is carried in its version's record (registered by
+   * the commit, `StoredVersionRecord.copies`) rather than under its own key.
+   */
+  carried?: boolean;
 }
 
 /** A version of a dataset, as the registry holds it. */
@@ -602,6 +608,37 @@ export function versionRecord(v: VersionEntry): VersionRecord {
     ...(v.committedAt === undefined ? {} : { committedAt: v.committedAt }),
     ...(Object.keys(v.sizes).length === 0 ? {} : { sizes: { ...v.sizes } }),
   };
+}
+
+/**
+ * A version's record as written to KV: `versionRecord`, with the records
+ * of the copies its record carries (`Held.carried`) and of `carry`, copies
+ * its commit registers into it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, newVersion, storedVersionRecord } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * const record = {
+ *   dataset: "t", version: 1, fragment: "dataset", bindings: {}, node: "n", tier: "memory",
+ *   byteLength: 32, checksum: 0,
+ * };
+ * const v = newVersion(d, 1);
+ * assert.deepEqual(storedVersionRecord(v).copies, undefined);
+ * assert.deepEqual(storedVersionRecord(v, [record]).copies, [record]);
+ * ```
+ */
+export function storedVersionRecord(
+  v: VersionEntry,
+  carry: readonly FragmentRecord[] = [],
+): StoredVersionRecord {
+  const copies = [...carry];
+  for (const h of v.held.values()) if (h.carried === true) copies.push(h.record);
+  return { ...versionRecord(v), ...(copies.length === 0 ? {} : { copies }) };
 }
 
 /**

@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { LostError, type StrataError } from "../errors.ts";
-import type { FragmentRecord } from "./records.ts";
+import type { FragmentRecord, StoredVersionRecord } from "./records.ts";
+import { regionText } from "./keys.ts";
 import { openRegistry, type Registry, type RegistryOptions } from "./registry.ts";
 
 /** A 2-D grid: row blocks, even rows (strided), rows as float32, a read-only view. */
@@ -138,6 +139,40 @@ export async function keysIn(path: string, prefix: Deno.KvKey): Promise<Deno.KvK
     const out: Deno.KvKey[] = [];
     for await (const e of kv.list({ prefix })) out.push(e.key);
     return out;
+  } finally {
+    kv.close();
+  }
+}
+
+/**
+ * The keys of every copy record of `dataset` (of `version` when given) in
+ * the KV file at `path`, in key order: copies under keys of their own, and
+ * those their version's record carries, as keys of their own would name
+ * them (`["fragments", dataset, version, fragment, region]`).
+ */
+export async function copiesIn(
+  path: string,
+  dataset: string,
+  version?: number,
+): Promise<Deno.KvKey[]> {
+  const kv = await Deno.openKv(path);
+  try {
+    const out = new Map<string, Deno.KvKey>();
+    const at = version === undefined ? [dataset] : [dataset, version];
+    // A list by prefix leaves out the prefix's own key.
+    const records = version === undefined
+      ? (await Array.fromAsync(kv.list<StoredVersionRecord>({ prefix: ["versions", dataset] })))
+      : [await kv.get<StoredVersionRecord>(["versions", dataset, version])];
+    for (const e of records) {
+      for (const r of e.value?.copies ?? []) {
+        const key = ["fragments", r.dataset, r.version, r.fragment, regionText(r.bindings)];
+        out.set(JSON.stringify(key), key);
+      }
+    }
+    for await (const e of kv.list({ prefix: ["fragments", ...at] })) {
+      out.set(JSON.stringify(e.key), e.key);
+    }
+    return [...out.keys()].sort().map((k) => out.get(k)!);
   } finally {
     kv.close();
   }

@@ -7,6 +7,7 @@ import { RegistryState } from "./_state.ts";
 import {
   assertRetired,
   cellCopy,
+  copiesIn,
   GRID,
   keysIn,
   rejectsWith,
@@ -118,10 +119,10 @@ Deno.test("publishFragment() of a block that does not close its version answers 
     const before = reg.stats.commits;
     assert.deepEqual(await reg.publishFragment(rows(0, 4, 1)), { committed: false });
     assert.equal(reg.stats.commits - before, 1);
-    assert.equal((await keysIn(path, ["fragments", "grid", 1])).length, 1);
+    assert.equal((await copiesIn(path, "grid", 1)).length, 1);
     assert.deepEqual(await reg.publishFragment(rows(4, 8, 1)), { committed: true });
     assert.equal(reg.stats.commits - before, 2);
-    assert.equal((await keysIn(path, ["fragments", "grid", 1])).length, 2);
+    assert.equal((await copiesIn(path, "grid", 1)).length, 2);
   });
 });
 
@@ -144,7 +145,7 @@ Deno.test("publishFragment() of a block held for the next group is written on it
     );
     // The held block is registered; the closing one is not, and the version stays open.
     assert.deepEqual(
-      (await keysIn(path, ["fragments", "grid", 1])).map((k) => k.at(-1)),
+      (await copiesIn(path, "grid", 1)).map((k) => k.at(-1)),
       ["r0=0,r1=4"],
     );
     assert.deepEqual((await reg.listVersions("grid")).map((v) => v.state), ["open"]);
@@ -189,7 +190,7 @@ Deno.test("publishFragment() of versions committed and retired in one atomic lea
       Array.from({ length: 18 }, (_, i) => i + 1),
     );
     assert.deepEqual(
-      (await keysIn(path, ["fragments", "grid"])).map((k) => `${String(k[2])}:${String(k.at(-1))}`),
+      (await copiesIn(path, "grid")).map((k) => `${String(k[2])}:${String(k.at(-1))}`),
       ["19:r0=0,r1=4", "19:r0=4,r1=8", "20:r0=0,r1=4", "20:r0=4,r1=8"],
     );
     reg.close();
@@ -227,7 +228,7 @@ Deno.test("publishFragment() of a block whose version a newer commit retired bef
       "conflict",
       "Version 1 of 'grid' is already retired",
     );
-    assert.deepEqual(await keysIn(path, ["fragments", "grid", 1]), []);
+    assert.deepEqual(await copiesIn(path, "grid", 1), []);
     assert.deepEqual((await reg.listVersions("grid")).map((v) => [v.version, v.state]), [
       [1, "retired"],
       [2, "committed"],
@@ -269,7 +270,7 @@ Deno.test("publishFragment() of a version of 100 cells together commits it once,
     reg.close();
     await using again = await openRegistry({ path });
     assert.equal((await again.describeDataset("c")).latest, 1);
-    assert.equal((await keysIn(path, ["fragments", "c", 1])).length, 100);
+    assert.equal((await copiesIn(path, "c", 1)).length, 100);
   });
 });
 

@@ -53,6 +53,17 @@ export interface VersionRecord {
   readonly sizes?: Readonly<Record<string, number>>;
 }
 
+/**
+ * A version's record as stored in KV: the listed record, and the records of
+ * the copies registered by its commit (`copies`), which then have no key of
+ * their own. A copy's own key, when it has one, wins over the same region
+ * here (a copy changed after its commit is written under its key).
+ */
+export interface StoredVersionRecord extends VersionRecord {
+  /** Copies registered with the commit, carried in this record. */
+  readonly copies?: readonly FragmentRecord[];
+}
+
 /** A registered node, stored under `["nodes", id]` with its lease as `expireIn`. */
 export interface NodeRecord {
   /** Node name. */
