@@ -170,7 +170,7 @@ export class Commits {
           };
           const mutations = commitMutations(d, v, change);
           const all = mutations.all;
-          const size = mutationBytes(all);
+          const size = mutations.size;
           const checkBytes = keyBytesOf(KEYS.version(d.record.name, v.version));
           if (
             planned.length > 0 && (all.length > budget.mutations || budget.checks < 1 ||
@@ -296,11 +296,15 @@ export class Commits {
       for (const r of p.change.retirement.retire) retired.add(r);
     }
     // Only the batch's last `latest` is written: no key is written twice.
+    // The size planned for each commit bounds what of it is written.
     const mutations: Mutation[] = [];
+    const size = { bytes: 0, keyBytes: 0 };
     for (const { v, mutations: m } of planned) {
       for (const j of m.joining) if (!gone.has(j.held)) mutations.push(j.mutation);
       if (!retired.has(v)) mutations.push(m.version);
       mutations.push(...m.retired);
+      size.bytes += m.size.bytes;
+      size.keyBytes += m.size.keyBytes;
     }
     mutations.push(planned[planned.length - 1]!.mutations.latest);
     // Records of retired copies go in the same atomic while they fit, the
@@ -314,12 +318,16 @@ export class Commits {
       bytes += keyBytesOf(keys[fit]!);
       if (bytes > budget.keyBytes || bytes > budget.bytes) break;
     }
-    mutations.push(...keys.slice(0, fit).map(deletion));
+    const deletes = keys.slice(0, fit).map(deletion);
+    mutations.push(...deletes);
+    const deleted = mutationBytes(deletes);
+    size.bytes += deleted.bytes;
+    size.keyBytes += deleted.keyBytes;
     const checks = planned.map((p) => ({
       key: KEYS.version(name, p.v.version),
       versionstamp: p.v.stamp,
     }));
-    const result = await this.#s.writes.write(mutations, checks);
+    const result = await this.#s.writes.write(mutations, checks, size);
     if (!result.ok) {
       const versions = planned.map((p) => p.v.version);
       throw new ConflictError(
@@ -412,6 +420,8 @@ interface CommitMutations {
   readonly latest: Mutation;
   /** All of them, in that order: what the commit alone would write. */
   readonly all: readonly Mutation[];
+  /** Their estimated bytes, at least what `mutationBytes(all)` answers. */
+  readonly size: { readonly bytes: number; readonly keyBytes: number };
 }
 
 /** What one commit writes and then holds. */
@@ -478,22 +488,37 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
   const name = d.record.name;
   const joining: { held: Held; mutation: Mutation }[] = [];
   const carried: Held[] = [];
+  // Each copy's record is sized once: as a row of its own, which is more
+  // than it adds to the version's record (its key and the row's overhead).
+  const size = { bytes: 0, keyBytes: 0 };
   let room = CARRIED_BYTES;
   for (const held of c.joining) {
     const mutation: Mutation = { type: "set", key: copyKey(held), value: held.record };
-    const bytes = mutationBytes([mutation]).bytes;
+    const { bytes, keyBytes } = mutationBytes([mutation]);
     if (bytes <= room) {
       room -= bytes;
       carried.push(held);
-    } else joining.push({ held, mutation });
+      size.bytes += bytes;
+    } else {
+      joining.push({ held, mutation });
+      size.bytes += bytes;
+      size.keyBytes += keyBytes;
+    }
   }
+  const record = { ...storedVersionRecord(v), state: "committed" as const };
+  const base = mutationBytes([{
+    type: "set",
+    key: KEYS.version(name, v.version),
+    value: { ...record, committedAt: c.committedAt },
+  }]);
+  const copies = [...(record.copies ?? []), ...carried.map((h) => h.record)];
   const version: Mutation = {
     type: "set",
     key: KEYS.version(name, v.version),
     value: {
-      ...storedVersionRecord(v, carried.map((h) => h.record)),
-      state: "committed",
+      ...record,
       committedAt: c.committedAt,
+      ...(copies.length === 0 ? {} : { copies }),
     },
   };
   // A retired version leaves no record: versions below the oldest kept are
@@ -505,7 +530,10 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
   }
   const latest: Mutation = { type: "set", key: KEYS.latest(name), value: c.latest };
   const all = [...joining.map((j) => j.mutation), version, ...retired, latest];
-  return { joining, carried, version, retired, latest, all };
+  const rest = mutationBytes([...retired, latest]);
+  size.bytes += base.bytes + rest.bytes;
+  size.keyBytes += base.keyBytes + rest.keyBytes;
+  return { joining, carried, version, retired, latest, all, size };
 }
 
 /** Holds in memory what a commit that stands wrote (`carried`: copies its version's record holds). */

@@ -145,13 +145,19 @@ export class GroupCommitter {
    * Writes `mutations` atomically, if every check holds; resolves once they
    * are committed (durable), or with `ok` false when a check failed. Throws a
    * `RangeError` for a write larger than one atomic may be, and `ClosedError`
-   * once the committer is closed.
+   * once the committer is closed. `size`: the caller's estimate of the
+   * mutations' bytes, at least what `mutationBytes` answers for them, when it
+   * has one (the estimate serialises every value it is not given).
    */
-  async write(mutations: readonly Mutation[], checks: readonly Check[] = []): Promise<WriteResult> {
+  async write(
+    mutations: readonly Mutation[],
+    checks: readonly Check[] = [],
+    size?: { readonly bytes: number; readonly keyBytes: number },
+  ): Promise<WriteResult> {
     if (mutations.length === 0 && checks.length === 0) return { ok: true };
     const ids = mutations.map((m) => keyId(m.key));
     const checkIds = checks.map((c) => keyId(c.key));
-    let { bytes, keyBytes } = mutationBytes(mutations);
+    let { bytes, keyBytes } = size ?? mutationBytes(mutations);
     for (const c of checks) keyBytes += keyBytesOf(c.key);
     if (
       mutations.length > this.#maxMutations || checks.length > this.#maxChecks ||

@@ -147,6 +147,17 @@ Deno.test("GroupCommitter.write() throws RangeError for a write larger than one 
   });
 });
 
+Deno.test("GroupCommitter.write() groups and bounds writes by the size their writers give", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv, { maxBytes: 1000 });
+    // Tiny writes said to weigh 400 bytes each: two fit in an atomic, not three.
+    const size = { bytes: 400, keyBytes: 10 };
+    await Promise.all(Array.from({ length: 6 }, (_, i) => gc.write([set(["k", i], i)], [], size)));
+    assert.equal(gc.commits, 3);
+    await assert.rejects(gc.write([set(["k"], 1)], [], { bytes: 1001, keyBytes: 3 }), RangeError);
+  });
+});
+
 Deno.test("GroupCommitter.write() makes writers wait when the queue is full", async () => {
   await withKv(async (kv) => {
     const gc = new GroupCommitter(kv, { maxQueue: 4 });
