@@ -87,9 +87,10 @@ export class Publisher {
     const { v } = a;
     // Whether this copy closes the version: with the copies published
     // before it, durable or still being registered, it covers the dataset.
-    const closes = a.before === undefined && admittedOf(d, v)?.completedBy(a.layout) === true;
+    const admitted = a.before === undefined ? admittedOf(d, v) : v.admitted;
+    admitted?.add(a.layout);
+    const closes = a.before === undefined && admitted?.complete === true;
     v.held.set(a.id, a.mine);
-    v.admitted?.add(a.layout);
     v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
     if (a.before === undefined) {
       // The publish that closes a version queues its commit at once, so

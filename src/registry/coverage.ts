@@ -73,39 +73,6 @@ export class Coverage {
     return this.#entries.every((e) => e.set.size === 0);
   }
 
-  /**
-   * Whether `layout` holds everything still missing: what `add(layout)`
-   * would leave complete. Nothing changes.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { compileDescription, datasetLayout, fragmentLayout } from "../ddl/mod.ts";
-   * import { Coverage } from "./coverage.ts";
-   * const ds = compileDescription("dataset { var t [8]float64 }\nfragment half(lo) { var t = t[lo:lo + 4] }");
-   * const coverage = new Coverage(datasetLayout(ds));
-   * coverage.add(fragmentLayout(ds, "half", { lo: 0 }));
-   * assert.equal(coverage.completedBy(fragmentLayout(ds, "half", { lo: 0 })), false);
-   * assert.equal(coverage.completedBy(fragmentLayout(ds, "half", { lo: 4 })), true);
-   * assert.equal(coverage.complete, false);
-   * ```
-   */
-  completedBy(layout: FragmentLayout): boolean {
-    for (const e of this.#entries) {
-      if (e.set.size === 0) continue;
-      const boxes = layout.slots
-        .filter((s) => s.variable === e.gap.variable && holdsField(s, e.gap))
-        .map(slotBox);
-      // Too few indices to cover what is missing: no need to look closer.
-      if (boxes.reduce((n, b) => n + boxSize(b), 0) < e.set.indices) return false;
-      const rest = new BoxSet();
-      for (const b of e.set.boxes()) rest.add(b);
-      for (const b of boxes) rest.subtract(b);
-      if (rest.size > 0) return false;
-    }
-    return true;
-  }
-
   /** Marks what a published layout holds as covered. */
   add(layout: FragmentLayout): void {
     for (const e of this.#entries) {

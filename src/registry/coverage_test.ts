@@ -138,30 +138,3 @@ function boxCells(box: readonly { start: number; step: number; count: number }[]
   }
   return out;
 }
-
-Deno.test("Coverage.completedBy() agrees with add() then complete, and changes nothing", () => {
-  const even = fragmentLayout(GRID, "every", { a: 0, st: 2 });
-  const cases: [FragmentLayout[], FragmentLayout][] = [
-    [[], whole],
-    [[], rows(0, 8)],
-    [[], rows(0, 7)],
-    [[rows(0, 4)], rows(4, 8)],
-    [[rows(0, 4)], rows(3, 8)],
-    [[rows(0, 4)], rows(5, 8)],
-    [[rows(0, 2), rows(4, 6)], rows(2, 8)],
-    [[even], rows(0, 8)],
-    [[even], fragmentLayout(GRID, "every", { a: 1, st: 2 })],
-    [[rows(0, 4)], fragmentLayout(GRID, "low", { r0: 4, r1: 8 })],
-    [[rows(0, 8)], rows(0, 1)],
-  ];
-  for (const [held, next] of cases) {
-    const coverage = new Coverage(whole);
-    for (const l of held) coverage.add(l);
-    const before = coverage.gaps();
-    const answer = coverage.completedBy(next);
-    assert.deepEqual(coverage.gaps(), before);
-    const reference = new Coverage(whole);
-    for (const l of [...held, next]) reference.add(l);
-    assert.equal(answer, reference.complete);
-  }
-});
