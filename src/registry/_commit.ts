@@ -308,11 +308,16 @@ export class Commits {
     }
     mutations.push(planned[planned.length - 1]!.mutations.latest);
     // Records of retired copies go in the same atomic while they fit, the
-    // rest in atomics of their own after it. Copies carried in their
-    // version's record go with it.
-    const keys = planned.flatMap((p) =>
-      p.change.retirement.freed.filter((h) => h.durable && h.carried !== true).map(copyKey)
-    );
+    // rest in atomics of their own after it: their own keys, and their
+    // versions' packs. Copies carried in their version's record go with it.
+    const keys = planned.flatMap((p) => {
+      const { freed, retire, leftover } = p.change.retirement;
+      const own = freed.filter((h) => h.durable && h.carried !== true && h.pack === undefined);
+      const packs = [...retire, ...leftover].flatMap((r) =>
+        (r.packs ?? []).map((id) => KEYS.pack(name, r.version, id))
+      );
+      return [...own.map(copyKey), ...packs];
+    });
     let fit = 0;
     for (let bytes = 0; fit < keys.length && fit < budget.mutations; fit++) {
       bytes += keyBytesOf(keys[fit]!);
@@ -562,6 +567,7 @@ function applyCommit(
     r.stamp = null;
     r.index = undefined;
     r.held.clear();
+    r.packs = undefined;
     r.bytes = 0;
     r.coverage = undefined;
     r.admitted = undefined;

@@ -116,9 +116,9 @@ export class CopyRecords {
   /**
    * Rewrites a copy's record with `change` (undefined: no change possible),
    * checked against the record in KV so that a retirement or a republish
-   * racing it is never undone. A copy its version's record carries gets a
-   * key of its own, checked against the version's record (a retirement
-   * deletes it); from then on that key holds it.
+   * racing it is never undone. A copy its version's record carries, or a
+   * pack holds, gets a key of its own, checked against the version's record
+   * (a retirement deletes it); from then on that key holds it.
    */
   async #rewrite(
     v: VersionEntry,
@@ -127,7 +127,7 @@ export class CopyRecords {
     change: (r: FragmentRecord) => FragmentRecord | undefined,
   ): Promise<boolean> {
     const key = copyKey(h);
-    if (h.carried === true) {
+    if (h.carried === true || h.pack !== undefined) {
       const record = change(h.record);
       if (record === undefined) return false;
       const version = KEYS.version(h.record.dataset, h.record.version);
@@ -139,7 +139,8 @@ export class CopyRecords {
       if (!result.ok) return false;
       if (v.held.get(id) === h) {
         h.record = record;
-        h.carried = false;
+        delete h.carried;
+        delete h.pack;
       }
       return true;
     }

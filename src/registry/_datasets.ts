@@ -27,6 +27,7 @@ import type {
   DatasetRecord,
   DatasetSummary,
   FragmentRecord,
+  StoredPack,
   StoredVersionRecord,
   VersionRecord,
 } from "./records.ts";
@@ -186,12 +187,17 @@ export class Datasets {
   /** Removes every record of a dataset marked as deleting; returns its copies. */
   async purge(name: string): Promise<FragmentRecord[]> {
     const s = this.#s;
-    // Copies by region: a copy's own key wins over its version's record carrying it.
+    // Copies by region: a copy's own key wins over its version's record
+    // or a pack holding it.
     const freed = new Map<string, FragmentRecord>();
     const keys: Deno.KvKey[] = [];
     for await (const e of s.kv.list<StoredVersionRecord>({ prefix: KEYS.versions(name) })) {
       keys.push(e.key);
       for (const r of e.value.copies ?? []) freed.set(copyOf(r), r);
+    }
+    for await (const e of s.kv.list<StoredPack>({ prefix: KEYS.packs(name) })) {
+      keys.push(e.key);
+      for (const r of e.value.copies) freed.set(copyOf(r), r);
     }
     for await (const e of s.kv.list<FragmentRecord>({ prefix: KEYS.fragments(name) })) {
       keys.push(e.key);

@@ -1,8 +1,8 @@
 /**
  * Loading a registry's state from its KV store: datasets, versions (with
- * the copies their records carry), copies under keys of their own (which
- * win over a carried record of the same region) and latest pointers, then
- * the deletions a crash interrupted.
+ * the copies their records carry), packs of copies, copies under keys of
+ * their own (which win over a carried or packed record of the same region)
+ * and latest pointers, then the deletions a crash interrupted.
  *
  * @module
  */
@@ -10,6 +10,7 @@
 import { copyRegion } from "./_fixed_regions.ts";
 import {
   type DatasetEntry,
+  type Held,
   newVersion,
   type RegistryState,
   retiredBelow,
@@ -17,7 +18,7 @@ import {
 } from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import { removeVersion } from "./retention.ts";
-import type { DatasetRecord, FragmentRecord, StoredVersionRecord } from "./records.ts";
+import type { DatasetRecord, FragmentRecord, StoredPack, StoredVersionRecord } from "./records.ts";
 
 /**
  * Loads every record from KV into `state`; `purge` finishes each deletion
@@ -44,9 +45,10 @@ export async function loadState(
 ): Promise<void> {
   const unfinished = await loadDatasets(state);
   const { stale, carrying } = await loadVersions(state);
+  const packed = await loadPacks(state);
   await loadCopies(state);
   // In key order, as copies under keys of their own load: listings and messages name them so.
-  for (const v of carrying) inKeyOrder(v);
+  for (const v of new Set([...carrying, ...packed])) inKeyOrder(v);
   // Retired versions with copies left (a crash came before their records
   // were removed) are counted: the next commit removes them. Without
   // copies (a retired record at or above the oldest version kept, which
@@ -130,7 +132,7 @@ async function loadVersions(
   const carrying: VersionEntry[] = [];
   for (const [d, v, copies] of carried) {
     if (d.versions.get(v.version) !== v) continue;
-    for (const record of copies) hold(d, v, record, true);
+    for (const record of copies) hold(d, v, record, { carried: true });
     carrying.push(v);
   }
   return { stale, carrying };
@@ -145,8 +147,24 @@ async function loadCopies(state: RegistryState): Promise<void> {
     // copy whose record a crash left (the next commit removes it).
     const n = e.value.version;
     const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
-    hold(d, v, e.value, false);
+    hold(d, v, e.value, {});
   }
+}
+
+/** Loads the packs; returns the versions whose copies they hold. */
+async function loadPacks(state: RegistryState): Promise<VersionEntry[]> {
+  const packed = new Set<VersionEntry>();
+  for await (const e of state.kv.list<StoredPack>({ prefix: KEYS.packs() })) {
+    const [, name, n, id] = e.key as [string, string, number, number];
+    state.lastPack = Math.max(state.lastPack, id);
+    const d = state.datasets.get(name);
+    if (d === undefined) continue;
+    const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
+    (v.packs ??= []).push(id);
+    for (const record of e.value.copies) hold(d, v, record, { pack: id });
+    packed.add(v);
+  }
+  return [...packed];
 }
 
 /** Reorders `v`'s copies as their keys would list: by fragment, then region text. */
@@ -166,13 +184,18 @@ function compare(a: string, b: string): number {
  * Holds a loaded copy's record in `v`, in place of one its version's
  * record carried for the same region (a key of its own is the newer).
  */
-function hold(d: DatasetEntry, v: VersionEntry, record: FragmentRecord, carried: boolean): void {
+function hold(
+  d: DatasetEntry,
+  v: VersionEntry,
+  record: FragmentRecord,
+  where: Pick<Held, "carried" | "pack">,
+): void {
   const { region, layout, id } = copyRegion(d, v, record.fragment, record.bindings);
   Object.assign(v.sizes, region.sizes);
   const before = v.held.get(id);
   if (before !== undefined) v.bytes -= before.record.byteLength;
   // The region's text in `id` is the last part of the key (`copyKey`).
-  v.held.set(id, { record, layout, id, durable: true, ...(carried ? { carried } : {}) });
+  v.held.set(id, { record, layout, id, durable: true, ...where });
   v.bytes += record.byteLength;
 }
 

@@ -47,6 +47,8 @@ export interface Held {
    * the commit, `StoredVersionRecord.copies`) rather than under its own key.
    */
   carried?: boolean;
+  /** The pack its record is stored in (`StoredPack`), rather than under its own key. */
+  pack?: number;
 }
 
 /** A version of a dataset, as the registry holds it. */
@@ -85,6 +87,8 @@ export interface VersionEntry {
   admitted: Coverage | undefined;
   /** Copies by region (`fragment/params`). */
   readonly held: Map<string, Held>;
+  /** The packs holding records of its copies (`StoredPack`); undefined when none. */
+  packs: number[] | undefined;
   /** Durable copies by region, built at the first attach of a committed version. */
   index: RegionIndex<Held> | undefined;
   /** Publish writes in flight. */
@@ -239,8 +243,11 @@ export function rememberRetired(d: DatasetEntry, v: VersionEntry): void {
 export interface DeferredCopy {
   /** The copy, not durable yet. */
   readonly held: Held;
-  /** Writes its registration now, on its own: the next group is being taken. */
-  readonly write: () => void;
+  /**
+   * Writes its registration now: the next group is being taken. `shared`:
+   * the write of a pack that holds its record (`StoredPack`), else its own.
+   */
+  readonly write: (shared?: Promise<void>) => void;
   /** Hands it to the commit of its version, whose atomic writes its record. */
   readonly join: (commit: Promise<unknown>) => void;
 }
@@ -313,6 +320,8 @@ export class RegistryState implements Disposable {
   readonly #holds = new Map<string, Map<NoticeQueue, number>>();
   /** The latest creation time given or loaded: each dataset gets a later one. */
   #lastCreatedAt = 0;
+  /** The highest pack id used or loaded: each pack gets a higher one. */
+  lastPack = 0;
   #closed = false;
 
   /** Creates the state over an open KV store. */
@@ -547,6 +556,7 @@ export function newVersion(d: DatasetEntry, n: number): VersionEntry {
     index: undefined,
     bytes: 0,
     held: new Map(),
+    packs: undefined,
     inflight: new Set(),
     sizes: {},
     storedSizes: {},

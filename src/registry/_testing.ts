@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { LostError, type StrataError } from "../errors.ts";
-import type { FragmentRecord, StoredVersionRecord } from "./records.ts";
+import type { FragmentRecord, StoredPack, StoredVersionRecord } from "./records.ts";
 import { regionText } from "./keys.ts";
 import { openRegistry, type Registry, type RegistryOptions } from "./registry.ts";
 
@@ -147,8 +147,8 @@ export async function keysIn(path: string, prefix: Deno.KvKey): Promise<Deno.KvK
 /**
  * The keys of every copy record of `dataset` (of `version` when given) in
  * the KV file at `path`, in key order: copies under keys of their own, and
- * those their version's record carries, as keys of their own would name
- * them (`["fragments", dataset, version, fragment, region]`).
+ * those their version's record carries or a pack holds, as keys of their
+ * own would name them (`["fragments", dataset, version, fragment, region]`).
  */
 export async function copiesIn(
   path: string,
@@ -165,6 +165,13 @@ export async function copiesIn(
       : [await kv.get<StoredVersionRecord>(["versions", dataset, version])];
     for (const e of records) {
       for (const r of e.value?.copies ?? []) {
+        const key = ["fragments", r.dataset, r.version, r.fragment, regionText(r.bindings)];
+        out.set(JSON.stringify(key), key);
+      }
+    }
+    for await (const e of kv.list<StoredPack>({ prefix: ["packs", dataset] })) {
+      if (version !== undefined && e.key[2] !== version) continue;
+      for (const r of e.value.copies) {
         const key = ["fragments", r.dataset, r.version, r.fragment, regionText(r.bindings)];
         out.set(JSON.stringify(key), key);
       }

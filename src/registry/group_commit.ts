@@ -136,6 +136,11 @@ export class GroupCommitter {
     };
   }
 
+  /** Whether writes are batched (`GroupCommitOptions.group`). */
+  get grouping(): boolean {
+    return this.#group;
+  }
+
   /** Writes waiting to be committed. */
   get queued(): number {
     return this.#queue.length;

@@ -49,6 +49,10 @@ export const KEYS = {
       name,
       v,
     ],
+  /** A pack: the records of copies of one version registered together. */
+  pack: (name: string, v: number, id: number): RegistryKey => ["packs", name, v, id],
+  /** Prefix of the packs of a dataset (or of all with no name). */
+  packs: (name?: string): RegistryKey => name === undefined ? ["packs"] : ["packs", name],
   /** A node's record (it expires with the node's lease). */
   node: (id: string): RegistryKey => ["nodes", id],
   /** Prefix of every node record. */

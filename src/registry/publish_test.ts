@@ -300,3 +300,19 @@ Deno.test("a dataset's ordered open versions stay those open, through commits, r
     assert.deepEqual(d().opens, opens());
   });
 });
+
+Deno.test("publishFragment() of copies written together in a pack that fails to write takes each of them back", async () => {
+  await withFaultyPublisher(2, async (publisher, kv, failNext) => {
+    const fault = failNext();
+    // Three blocks that do not close version 1, held for the next group: one pack, one atomic.
+    const held = [0, 2, 4].map((r) => publisher.publish(rows(r, r + 2, 1)));
+    await fault.entered;
+    fault.release();
+    for (const p of held) await assert.rejects(p, /disk failed/);
+    assert.deepEqual(await Array.fromAsync(kv.list({ prefix: ["packs"] })), []);
+    assert.deepEqual(await Array.fromAsync(kv.list({ prefix: ["versions"] })), []);
+    // Published again, the four blocks commit the version.
+    const again = await Promise.all([0, 2, 4, 6].map((r) => publisher.publish(rows(r, r + 2, 1))));
+    assert.deepEqual(again.map((r) => r.committed), [false, false, false, true]);
+  });
+});

@@ -64,6 +64,17 @@ export interface StoredVersionRecord extends VersionRecord {
   readonly copies?: readonly FragmentRecord[];
 }
 
+/**
+ * Records of copies of one version registered in one write, stored under
+ * `["packs", name, version, id]` in place of a key per copy. A copy's own
+ * key, when it has one, wins over the same region here (a copy changed
+ * after its registration is written under its key).
+ */
+export interface StoredPack {
+  /** The copies' records. */
+  readonly copies: readonly FragmentRecord[];
+}
+
 /** A registered node, stored under `["nodes", id]` with its lease as `expireIn`. */
 export interface NodeRecord {
   /** Node name. */
