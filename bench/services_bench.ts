@@ -165,7 +165,9 @@ fsync'd; a product past 60 KiB is a blob whose bytes are written to the memory t
 the file tier before the record naming it commits. Small products are answered from the service's
 memory cache (256 MiB) once stored. Batched stores go through a write batch over an async engine
 (HEPnOS's \`WriteBatch(async_engine)\`) that keeps up to 4 requests in flight per client; batched
-creates go one request after the other, as a batch sends them with or without an engine.
+loads keep 4 requests of up to 128 products in flight too (the file baseline reads a batch's 128
+files at once); batched creates go one request after the other, as a batch sends them with or
+without an engine.
 
 ## Against files fsync'd like Strata's writes
 
