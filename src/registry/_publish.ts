@@ -289,14 +289,59 @@ export class Publisher {
     const copies = pack.map((p) => p.copy.held);
     const id = ++this.#s.lastPack;
     const key = KEYS.pack(d.record.name, v.version, id);
-    const mutations: Mutation[] = [{
-      type: "set",
-      key,
-      value: { copies: copies.map((h) => h.record) } satisfies StoredPack,
-    }];
+    const value: StoredPack = { copies: copies.map((h) => h.record) };
     // Each record was sized once, generously: the committer need not size them again.
     const size = { bytes: keyBytesOf(key) + 64, keyBytes: keyBytesOf(key) };
     for (const p of pack) size.bytes += p.bytes;
+    await this.#writeWithVersion(d, v, [{ type: "set", key, value }], size, () => {
+      for (const h of copies) {
+        if (v.held.get(h.id) !== h) continue;
+        v.held.delete(h.id);
+        v.bytes -= h.record.byteLength;
+      }
+      v.admitted = undefined;
+    });
+    for (const h of copies) {
+      h.durable = true;
+      h.pack = id;
+    }
+    (v.packs ??= []).push(id);
+  }
+
+  /**
+   * Writes the copy's record (and the version's, with its first copy or
+   * sizes it gives) through the group committer; on failure, undoes what
+   * the publish changed in memory.
+   */
+  async #register(a: Admitted): Promise<void> {
+    const { d, v, id, before, mine } = a;
+    const mutation: Mutation = { type: "set", key: copyKey(mine), value: mine.record };
+    await this.#writeWithVersion(d, v, [mutation], undefined, () => {
+      if (v.held.get(id) !== mine) return;
+      if (before === undefined) v.held.delete(id);
+      else v.held.set(id, before);
+      v.admitted = undefined;
+      v.bytes -= mine.record.byteLength - (before?.record.byteLength ?? 0);
+    });
+    mine.durable = true;
+  }
+
+  /**
+   * Writes `mutations`, the records of copies admitted into `v`, with the
+   * version's record when it has none in KV yet (its counts are derived
+   * from the copies when the registry loads) or when they give sizes its
+   * record lacks: a registered copy's layout never rests on sizes that are
+   * not durable. `size` estimates `mutations` (see `GroupCommitter.write`).
+   * On failure, `undo` takes the copies back, and the version's own state
+   * is restored (dropped when nothing is left of it).
+   */
+  async #writeWithVersion(
+    d: DatasetEntry,
+    v: VersionEntry,
+    mutations: Mutation[],
+    size: { bytes: number; keyBytes: number } | undefined,
+    undo: () => void,
+  ): Promise<void> {
     const first = !v.stored;
     const sizes = { ...v.sizes };
     const ahead = Object.keys(sizes).some((k) => v.storedSizes[k] === undefined);
@@ -308,9 +353,11 @@ export class Publisher {
         value: storedVersionRecord(v),
       };
       mutations.push(record);
-      const more = mutationBytes([record]);
-      size.bytes += more.bytes;
-      size.keyBytes += more.keyBytes;
+      if (size !== undefined) {
+        const more = mutationBytes([record]);
+        size.bytes += more.bytes;
+        size.keyBytes += more.keyBytes;
+      }
     }
     const write = this.#s.writes.write(mutations, [], size);
     v.inflight.add(write);
@@ -318,12 +365,7 @@ export class Publisher {
       const { versionstamp } = await write;
       if ((first || ahead) && versionstamp !== undefined) v.stamp = versionstamp;
     } catch (e) {
-      for (const h of copies) {
-        if (v.held.get(h.id) !== h) continue;
-        v.held.delete(h.id);
-        v.bytes -= h.record.byteLength;
-      }
-      v.admitted = undefined;
+      undo();
       if (first) v.stored = false;
       restoreSizes(d, v);
       if (v.held.size === 0 && !v.stored && v.inflight.size === 1) dropVersion(d, v.version);
@@ -331,58 +373,6 @@ export class Publisher {
     } finally {
       v.inflight.delete(write);
     }
-    for (const h of copies) {
-      h.durable = true;
-      h.pack = id;
-    }
-    (v.packs ??= []).push(id);
-    if (ahead) v.storedSizes = { ...v.storedSizes, ...sizes };
-  }
-
-  /**
-   * Writes the copy's record (and the version's, with its first copy or
-   * sizes it gives) through the group committer; on failure, undoes what
-   * the publish changed in memory.
-   */
-  async #register(a: Admitted): Promise<void> {
-    const { d, v, id, before, mine } = a;
-    const mutations: Mutation[] = [{ type: "set", key: copyKey(mine), value: mine.record }];
-    // The version's record is written with its first copy; its counts are
-    // derived from the copies when the registry loads.
-    const first = !v.stored;
-    // Sizes this copy gives, or that its layout took from copies still being
-    // written, go in the version's record with it: a registered copy's layout
-    // never rests on sizes that are not durable.
-    const sizes = { ...v.sizes };
-    const ahead = Object.keys(sizes).some((k) => v.storedSizes[k] === undefined);
-    if (first || ahead) {
-      v.stored = true;
-      mutations.push({
-        type: "set",
-        key: KEYS.version(d.record.name, v.version),
-        value: storedVersionRecord(v),
-      });
-    }
-    const write = this.#s.writes.write(mutations);
-    v.inflight.add(write);
-    try {
-      const { versionstamp } = await write;
-      if ((first || ahead) && versionstamp !== undefined) v.stamp = versionstamp;
-    } catch (e) {
-      if (v.held.get(id) === mine) {
-        if (before === undefined) v.held.delete(id);
-        else v.held.set(id, before);
-        v.admitted = undefined;
-        v.bytes -= mine.record.byteLength - (before?.record.byteLength ?? 0);
-      }
-      if (first) v.stored = false;
-      restoreSizes(d, v);
-      if (v.held.size === 0 && !v.stored && v.inflight.size === 1) dropVersion(d, v.version);
-      throw e;
-    } finally {
-      v.inflight.delete(write);
-    }
-    mine.durable = true;
     if (ahead) v.storedSizes = { ...v.storedSizes, ...sizes };
   }
 
