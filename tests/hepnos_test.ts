@@ -218,6 +218,28 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
         }
         assert.equal(sum, (19 * 20) / 2);
         assert.equal(prefetcher.held, 0);
+        // With room for two batches, the next batch's products are asked for before the
+        // current batch's items are handed out: the caller's work overlaps the next load.
+        const traced = await DataStore.connect(server.url);
+        const load = traced.loadProducts.bind(traced);
+        const order: string[] = [];
+        traced.loadProducts = (products) => {
+          order.push(`load ${products.length}`);
+          return load(products);
+        };
+        const ahead = new Prefetcher(traced, { cacheSize: 8, batchSize: 4 });
+        ahead.fetchProduct("n", "u64");
+        let total = 0;
+        for await (const ev of ahead.walk(sub1.events())) {
+          order.push(`event ${ev.number}`);
+          total += (await ev.loadJson<number>("n", "u64", { prefetcher: ahead }))!;
+        }
+        assert.equal(total, (19 * 20) / 2);
+        assert.equal(ahead.held, 0);
+        // Two loads (events 0-3 and 4-7) before event 0; each later load before the batch ahead.
+        assert.deepEqual(order.slice(0, 3), ["load 4", "load 4", "event 0"]);
+        assert.equal(order.indexOf("load 4", 3) < order.indexOf("event 4"), true);
+        assert.equal(order.filter((o) => o.startsWith("load")).length, 5);
       },
     );
 

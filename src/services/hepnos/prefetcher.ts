@@ -1,7 +1,10 @@
 /**
  * Reading ahead: a `Prefetcher` walks items a batch at a time and loads the
  * products registered with `fetchProduct` for the whole batch in one
- * request, keeping them until `load(..., { prefetcher })` takes them.
+ * request, keeping them until `load(..., { prefetcher })` takes them. While
+ * the caller works on one batch, the next one's products are on their way
+ * (when the cache holds two batches), as HEPnOS's prefetcher loads in the
+ * background.
  *
  * @module
  */
@@ -54,20 +57,46 @@ export class Prefetcher {
     return this.#cache.size;
   }
 
-  /** The items of `source`, each batch's registered products loaded before its items are yielded. */
+  /**
+   * The items of `source`, each batch's registered products loaded before
+   * its items are yielded. With room in the cache for two batches
+   * (`cacheSize` at least twice `batchSize`), the next batch's products
+   * load while the caller works on the current one; a failed load is
+   * thrown when its batch is reached.
+   */
   async *walk<T extends ItemHandle>(source: AsyncIterable<T>): AsyncIterableIterator<T> {
+    const ahead = this.#cacheSize >= 2 * this.#batchSize;
+    let pending: { readonly items: T[]; readonly loaded: Promise<void> } | undefined;
     let batch: T[] = [];
+    // Starts loading a batch; the one before it, if any, is handed out meanwhile.
+    const start = (items: T[]) => {
+      const loaded = this.prefetch(items);
+      // Awaited when its batch is reached; until then a failure must not go unhandled.
+      loaded.catch(() => {});
+      const before = pending;
+      pending = { items, loaded };
+      return before;
+    };
     for await (const item of source) {
       batch.push(item);
-      if (batch.length >= this.#batchSize) {
-        await this.prefetch(batch);
-        yield* batch;
-        batch = [];
+      if (batch.length < this.#batchSize) continue;
+      const before = start(batch);
+      batch = [];
+      if (before !== undefined) {
+        await before.loaded;
+        yield* before.items;
+      }
+      if (!ahead) {
+        await pending!.loaded;
+        yield* pending!.items;
+        pending = undefined;
       }
     }
-    if (batch.length > 0) {
-      await this.prefetch(batch);
-      yield* batch;
+    const before = batch.length > 0 ? start(batch) : undefined;
+    for (const p of [before, pending]) {
+      if (p === undefined) continue;
+      await p.loaded;
+      yield* p.items;
     }
   }
 
