@@ -312,7 +312,7 @@ export class Commits {
     // versions' packs. Copies carried in their version's record go with it.
     const keys = planned.flatMap((p) => {
       const { freed, retire, leftover } = p.change.retirement;
-      const own = freed.filter((h) => h.durable && h.carried !== true && h.pack === undefined);
+      const own = freed.filter((h) => h.durable && h.home === "key");
       const packs = [...retire, ...leftover].flatMap((r) =>
         (r.packs ?? []).map((id) => KEYS.pack(name, r.version, id))
       );
@@ -549,7 +549,7 @@ function applyCommit(
   carried: readonly Held[],
 ): void {
   for (const h of c.joining) h.durable = true;
-  for (const h of carried) h.carried = true;
+  for (const h of carried) h.home = "version";
   removeVersion(d.opens, v.version);
   v.state = "committed";
   v.stored = true;

@@ -127,7 +127,7 @@ export class CopyRecords {
     change: (r: FragmentRecord) => FragmentRecord | undefined,
   ): Promise<boolean> {
     const key = copyKey(h);
-    if (h.carried === true || h.pack !== undefined) {
+    if (h.home !== "key") {
       const record = change(h.record);
       if (record === undefined) return false;
       const version = KEYS.version(h.record.dataset, h.record.version);
@@ -139,8 +139,7 @@ export class CopyRecords {
       if (!result.ok) return false;
       if (v.held.get(id) === h) {
         h.record = record;
-        delete h.carried;
-        delete h.pack;
+        h.home = "key";
       }
       return true;
     }

@@ -132,7 +132,7 @@ async function loadVersions(
   const carrying: VersionEntry[] = [];
   for (const [d, v, copies] of carried) {
     if (d.versions.get(v.version) !== v) continue;
-    for (const record of copies) hold(d, v, record, { carried: true });
+    for (const record of copies) hold(d, v, record, "version");
     carrying.push(v);
   }
   return { stale, carrying };
@@ -147,7 +147,7 @@ async function loadCopies(state: RegistryState): Promise<void> {
     // copy whose record a crash left (the next commit removes it).
     const n = e.value.version;
     const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
-    hold(d, v, e.value, {});
+    hold(d, v, e.value, "key");
   }
 }
 
@@ -161,7 +161,7 @@ async function loadPacks(state: RegistryState): Promise<VersionEntry[]> {
     if (d === undefined) continue;
     const v = d.versions.get(n) ?? (n < retiredBelow(d) ? retiredVersion(d, n) : newVersion(d, n));
     (v.packs ??= []).push(id);
-    for (const record of e.value.copies) hold(d, v, record, { pack: id });
+    for (const record of e.value.copies) hold(d, v, record, id);
     packed.add(v);
   }
   return [...packed];
@@ -188,14 +188,14 @@ function hold(
   d: DatasetEntry,
   v: VersionEntry,
   record: FragmentRecord,
-  where: Pick<Held, "carried" | "pack">,
+  home: Held["home"],
 ): void {
   const { region, layout, id } = copyRegion(d, v, record.fragment, record.bindings);
   Object.assign(v.sizes, region.sizes);
   const before = v.held.get(id);
   if (before !== undefined) v.bytes -= before.record.byteLength;
   // The region's text in `id` is the last part of the key (`copyKey`).
-  v.held.set(id, { record, layout, id, durable: true, ...where });
+  v.held.set(id, { record, layout, id, durable: true, home });
   v.bytes += record.byteLength;
 }
 

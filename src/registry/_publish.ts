@@ -303,7 +303,7 @@ export class Publisher {
     });
     for (const h of copies) {
       h.durable = true;
-      h.pack = id;
+      h.home = id;
     }
     (v.packs ??= []).push(id);
   }
@@ -448,6 +448,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
     layout,
     id,
     durable: false,
+    home: "key",
   };
   return { d, v, region, layout, id, before, mine };
 }

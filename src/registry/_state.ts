@@ -43,12 +43,12 @@ export interface Held {
   /** Whether its write has committed: only durable copies count and are found. */
   durable: boolean;
   /**
-   * Whether its record is carried in its version's record (registered by
-   * the commit, `StoredVersionRecord.copies`) rather than under its own key.
+   * Where its record is stored: under its own key (`"key"`), carried in
+   * its version's record (`"version"`: registered by the commit,
+   * `StoredVersionRecord.copies`), or in the pack of that id (`StoredPack`).
+   * Set when the copy is made, so every copy has the same shape in memory.
    */
-  carried?: boolean;
-  /** The pack its record is stored in (`StoredPack`), rather than under its own key. */
-  pack?: number;
+  home: "key" | "version" | number;
 }
 
 /** A version of a dataset, as the registry holds it. */
@@ -622,7 +622,7 @@ export function versionRecord(v: VersionEntry): VersionRecord {
 
 /**
  * A version's record as written to KV: `versionRecord`, with the records
- * of the copies its record carries (`Held.carried`) and of `carry`, copies
+ * of the copies its record carries (`Held.home`) and of `carry`, copies
  * its commit registers into it.
  *
  * @example
@@ -647,7 +647,7 @@ export function storedVersionRecord(
   carry: readonly FragmentRecord[] = [],
 ): StoredVersionRecord {
   const copies = [...carry];
-  for (const h of v.held.values()) if (h.carried === true) copies.push(h.record);
+  for (const h of v.held.values()) if (h.home === "version") copies.push(h.record);
   return { ...versionRecord(v), ...(copies.length === 0 ? {} : { copies }) };
 }
 
@@ -691,7 +691,7 @@ export function firstCommitted(d: DatasetEntry, atLeast: number): number {
  * };
  * const layout = { byteLength: 1, slots: [] };
  * const id = regionId("cell", { r: 2 });
- * assert.deepEqual(copyKey({ record, layout, id, durable: true }), ["fragments", "p", 3, "cell", "r=2"]);
+ * assert.deepEqual(copyKey({ record, layout, id, durable: true, home: "key" }), ["fragments", "p", 3, "cell", "r=2"]);
  * ```
  */
 export function copyKey(h: Held): Deno.KvKey {
