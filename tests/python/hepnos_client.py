@@ -5,6 +5,7 @@ tests, and products shared with the TypeScript client (dataset `interop`). Print
 
 import json
 import sys
+import threading
 
 import numpy as np
 
@@ -136,12 +137,24 @@ for ev in prefetcher.walk(wb_ds.run(5).subrun(1).events()):
     walked.append(int.from_bytes(ev.load("n", "bytes", prefetcher=prefetcher), "little"))
     assert prefetcher.take(ev.descriptor, "n", "bytes") == (False, None)  # taken once
 assert walked == list(range(300)) and prefetcher.held == 0
+# Reading ahead: the next batch loads on the prefetcher's thread while this one is walked.
+loads = []
+real_load = store.load_products
+store.load_products = lambda products: (loads.append(threading.get_ident()), real_load(products))[1]
+ahead = hepnos.Prefetcher(store, batch_size=32, ahead=True)
+ahead.fetch_product("n", "bytes")
+walked = []
+for ev in ahead.walk(wb_ds.run(5).subrun(1).events()):
+    walked.append(int.from_bytes(ev.load("n", "bytes", prefetcher=ahead), "little"))
+    assert ahead.take(ev.descriptor, "n", "bytes") == (False, None)  # taken once
+del store.load_products
+assert walked == list(range(300)) and ahead.held == 0
+assert len(loads) == 10 and threading.get_ident() not in loads  # every batch came from the thread
 raises(ValueError, hepnos.WriteBatch, store, 0)
 print("ok write-batch")
 
 # WriteBatch over an AsyncEngine: requests on the engine's threads, creates one after the
 # other, products requests side by side, errors in the engine.
-import threading  # noqa: E402
 
 counts = {"create": 0, "store": 0}
 most = {"create": 0, "store": 0}

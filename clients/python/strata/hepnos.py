@@ -690,13 +690,18 @@ class Prefetcher:
     items of an iterable, the products named by ``fetch_product`` of each ``batch_size``
     items loaded in one request before the first of them is yielded;
     ``item.load(..., prefetcher=p)`` takes them from it. A product not taken is dropped
-    once its item has been yielded, so at most one batch of products is held."""
+    once its item has been yielded, so at most one batch of products is held.
 
-    def __init__(self, datastore: DataStore, batch_size: int = 16):
+    With ``ahead=True`` the next batch's products load on a thread of the prefetcher's
+    while the caller works on the current batch (HEPnOS's prefetcher loads in the
+    background); a failed load is raised when its batch is reached."""
+
+    def __init__(self, datastore: DataStore, batch_size: int = 16, ahead: bool = False):
         if not isinstance(batch_size, int) or not 1 <= batch_size <= 10_000:
             raise ValueError(f"batch_size must be an integer from 1 to 10000, found {batch_size!r}")
         self.datastore = datastore
         self.batch_size = batch_size
+        self.ahead = bool(ahead)
         self._wanted: List[Tuple[str, str]] = []
         self._held: Dict[Tuple[bytes, str, str], Optional[bytes]] = {}
 
@@ -711,6 +716,9 @@ class Prefetcher:
 
     def walk(self, items: Any) -> Iterator[Any]:
         """Yields ``items`` in order, their products loaded a batch at a time."""
+        if self.ahead:
+            yield from self._walk_ahead(items)
+            return
         batch: List[Item] = []
         for item in items:
             batch.append(item)
@@ -719,21 +727,54 @@ class Prefetcher:
                 batch = []
         yield from self._yield(batch)
 
+    def _walk_ahead(self, items: Any) -> Iterator[Any]:
+        # The thread only loads; this generator alone changes what is held.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: Optional[Tuple[List[Item], Any]] = None
+            batch: List[Item] = []
+            for item in items:
+                batch.append(item)
+                if len(batch) < self.batch_size:
+                    continue
+                started = (batch, pool.submit(self._load, batch))
+                batch = []
+                if pending is not None:
+                    yield from self._hand(*pending)
+                pending = started
+            if batch:
+                started = (batch, pool.submit(self._load, batch))
+                if pending is not None:
+                    yield from self._hand(*pending)
+                pending = started
+            if pending is not None:
+                yield from self._hand(*pending)
+
+    def _hand(self, batch: List[Item], loaded: Any) -> Iterator[Item]:
+        for key, value in loaded.result():
+            self._held[key] = value
+        yield from self._handed(batch)
+
     def _yield(self, batch: List[Item]) -> Iterator[Item]:
         self.prefetch(batch)
+        yield from self._handed(batch)
+
+    def _handed(self, batch: List[Item]) -> Iterator[Item]:
         for item in batch:
             yield item
             for label, type_ in self._wanted:
                 self._held.pop((item.descriptor, label, type_), None)
 
-    def prefetch(self, items: List[Item]) -> None:
-        """Loads the wanted products of ``items`` in one request."""
+    def _load(self, items: List[Item]) -> List[Tuple[Tuple[bytes, str, str], Optional[bytes]]]:
         want = [(i.descriptor, label, type_) for i in items for label, type_ in self._wanted]
         if not want:
-            return
+            return []
         values = self.datastore.load_products(
             [{"item": d, "label": label, "type": type_} for d, label, type_ in want])
-        for key, value in zip(want, values):
+        return list(zip(want, values))
+
+    def prefetch(self, items: List[Item]) -> None:
+        """Loads the wanted products of ``items`` in one request."""
+        for key, value in self._load(items):
             self._held[key] = value
 
     def take(self, descriptor: bytes, label: str, type_: str) -> Tuple[bool, Optional[bytes]]:
