@@ -293,6 +293,8 @@ export class Publisher {
     // Each record was sized once, generously: the committer need not size them again.
     const size = { bytes: keyBytesOf(key) + 64, keyBytes: keyBytesOf(key) };
     for (const p of pack) size.bytes += p.bytes;
+    // Put if absent: a pack never replaces another (ids rise per process; a second
+    // process writing this store could pick the same).
     await this.#writeWithVersion(d, v, [{ type: "set", key, value }], size, () => {
       for (const h of copies) {
         if (v.held.get(h.id) !== h) continue;
@@ -300,7 +302,7 @@ export class Publisher {
         v.bytes -= h.record.byteLength;
       }
       v.admitted = undefined;
-    });
+    }, key);
     for (const h of copies) {
       h.durable = true;
       h.home = id;
@@ -331,9 +333,10 @@ export class Publisher {
    * version's record when it has none in KV yet (its counts are derived
    * from the copies when the registry loads) or when they give sizes its
    * record lacks: a registered copy's layout never rests on sizes that are
-   * not durable. `size` estimates `mutations` (see `GroupCommitter.write`).
-   * On failure, `undo` takes the copies back, and the version's own state
-   * is restored (dropped when nothing is left of it).
+   * not durable. `size` estimates `mutations` (see `GroupCommitter.write`);
+   * `absent`: a key that must not exist yet (else `ConflictError`). On
+   * failure, `undo` takes the copies back, and the version's own state is
+   * restored (dropped when nothing is left of it).
    */
   async #writeWithVersion(
     d: DatasetEntry,
@@ -341,6 +344,7 @@ export class Publisher {
     mutations: Mutation[],
     size: { bytes: number; keyBytes: number } | undefined,
     undo: () => void,
+    absent?: Deno.KvKey,
   ): Promise<void> {
     const first = !v.stored;
     const sizes = { ...v.sizes };
@@ -359,10 +363,16 @@ export class Publisher {
         size.keyBytes += more.keyBytes;
       }
     }
-    const write = this.#s.writes.write(mutations, [], size);
+    const checks = absent === undefined ? [] : [{ key: absent, versionstamp: null }];
+    const write = this.#s.writes.write(mutations, checks, size);
     v.inflight.add(write);
     try {
-      const { versionstamp } = await write;
+      const { ok, versionstamp } = await write;
+      if (!ok) {
+        throw new ConflictError(
+          `Cannot register copies of version ${v.version} of '${d.record.name}': their pack's key is taken, another process writes this registry's store`,
+        );
+      }
       if ((first || ahead) && versionstamp !== undefined) v.stamp = versionstamp;
     } catch (e) {
       undo();

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { openRegistry } from "./registry.ts";
 import { copiesIn, keysIn, withRegistry } from "./_testing.ts";
+import { KEYS } from "./keys.ts";
+import { ConflictError } from "../errors.ts";
 import type { FragmentRecord } from "./records.ts";
 
 const CELLS = "dataset c { var x [400]float64 }\nfragment cell(r) { var x = x[r:r + 1] }";
@@ -95,5 +97,26 @@ Deno.test("a replica of a packed copy gets a key of its own, and a dataset's del
     for (const prefix of [["packs", "c"], ["fragments", "c"], ["versions", "c"]]) {
       assert.deepEqual(await keysIn(path, prefix), []);
     }
+  });
+});
+
+Deno.test("a pack never replaces one another process wrote under its key: its publishes fail, nothing is lost", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "c", description: CELLS });
+    // Another writer of this store took the key this registry's first pack will use.
+    const theirs = { copies: [{ ...cell(399), node: "elsewhere" }] };
+    await reg.kv.set(KEYS.pack("c", 1, 1), theirs);
+    const first = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, r) => reg.publishFragment(cell(r))),
+    );
+    assert.ok(first.every((r) => r.status === "rejected" && r.reason instanceof ConflictError));
+    assert.match(
+      String((first[0] as PromiseRejectedResult).reason.message),
+      /another process writes this registry's store/,
+    );
+    assert.deepEqual((await reg.kv.get(KEYS.pack("c", 1, 1))).value, theirs);
+    // The next pack takes the next id.
+    await publishCells(reg, 0, 10);
+    assert.deepEqual((await keysIn(path, ["packs", "c", 1])).map((k) => k[3]), [1, 2]);
   });
 });
