@@ -18,6 +18,7 @@ import {
   retiredBelow,
   storedVersionRecord,
   type VersionEntry,
+  versionRecord,
 } from "./_state.ts";
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
 import { KEYS } from "./keys.ts";
@@ -510,21 +511,14 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
       size.keyBytes += keyBytes;
     }
   }
-  const record = { ...storedVersionRecord(v), state: "committed" as const };
-  const base = mutationBytes([{
-    type: "set",
-    key: KEYS.version(name, v.version),
-    value: { ...record, committedAt: c.committedAt },
-  }]);
-  const copies = [...(record.copies ?? []), ...carried.map((h) => h.record)];
+  // The version's record is sized without the copies it carries: they were sized above.
+  const key = KEYS.version(name, v.version);
+  const committed = { state: "committed" as const, committedAt: c.committedAt };
+  const base = mutationBytes([{ type: "set", key, value: { ...versionRecord(v), ...committed } }]);
   const version: Mutation = {
     type: "set",
-    key: KEYS.version(name, v.version),
-    value: {
-      ...record,
-      committedAt: c.committedAt,
-      ...(copies.length === 0 ? {} : { copies }),
-    },
+    key,
+    value: { ...storedVersionRecord(v, carried.map((h) => h.record)), ...committed },
   };
   // A retired version leaves no record: versions below the oldest kept are
   // retired (`retiredBelow`), so the dataset's records stay within its

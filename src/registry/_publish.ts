@@ -370,7 +370,9 @@ export class Publisher {
       const { ok, versionstamp } = await write;
       if (!ok) {
         throw new ConflictError(
-          `Cannot register copies of version ${v.version} of '${d.record.name}': their pack's key is taken, another process writes this registry's store`,
+          `Cannot register copies of version ${v.version} of '${d.record.name}': their key ${
+            JSON.stringify(absent)
+          } is taken, another process writes this registry's store`,
         );
       }
       if ((first || ahead) && versionstamp !== undefined) v.stamp = versionstamp;

@@ -728,26 +728,23 @@ class Prefetcher:
         yield from self._yield(batch)
 
     def _walk_ahead(self, items: Any) -> Iterator[Any]:
-        # The thread only loads; this generator alone changes what is held.
+        # The thread only loads; this generator alone changes what is held. At most two
+        # batches are loading: the one handed out and the next.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending: Optional[Tuple[List[Item], Any]] = None
+            loading: List[Tuple[List[Item], Any]] = []
             batch: List[Item] = []
             for item in items:
                 batch.append(item)
                 if len(batch) < self.batch_size:
                     continue
-                started = (batch, pool.submit(self._load, batch))
+                loading.append((batch, pool.submit(self._load, batch)))
                 batch = []
-                if pending is not None:
-                    yield from self._hand(*pending)
-                pending = started
+                if len(loading) == 2:
+                    yield from self._hand(*loading.pop(0))
             if batch:
-                started = (batch, pool.submit(self._load, batch))
-                if pending is not None:
-                    yield from self._hand(*pending)
-                pending = started
-            if pending is not None:
-                yield from self._hand(*pending)
+                loading.append((batch, pool.submit(self._load, batch)))
+            for started in loading:
+                yield from self._hand(*started)
 
     def _hand(self, batch: List[Item], loaded: Any) -> Iterator[Item]:
         for key, value in loaded.result():

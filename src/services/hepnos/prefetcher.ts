@@ -65,38 +65,31 @@ export class Prefetcher {
    * thrown when its batch is reached.
    */
   async *walk<T extends ItemHandle>(source: AsyncIterable<T>): AsyncIterableIterator<T> {
-    const ahead = this.#cacheSize >= 2 * this.#batchSize;
-    let pending: { readonly items: T[]; readonly loaded: Promise<void> } | undefined;
-    let batch: T[] = [];
-    // Starts loading a batch; the one before it, if any, is handed out meanwhile.
+    // Batches whose products are loading, oldest first: two when the cache holds two.
+    const depth = this.#cacheSize >= 2 * this.#batchSize ? 2 : 1;
+    const loading: { readonly items: T[]; readonly loaded: Promise<void> }[] = [];
     const start = (items: T[]) => {
       const loaded = this.prefetch(items);
       // Awaited when its batch is reached; until then a failure must not go unhandled.
       loaded.catch(() => {});
-      const before = pending;
-      pending = { items, loaded };
-      return before;
+      loading.push({ items, loaded });
     };
+    let batch: T[] = [];
     for await (const item of source) {
       batch.push(item);
       if (batch.length < this.#batchSize) continue;
-      const before = start(batch);
+      start(batch);
       batch = [];
-      if (before !== undefined) {
-        await before.loaded;
-        yield* before.items;
-      }
-      if (!ahead) {
-        await pending!.loaded;
-        yield* pending!.items;
-        pending = undefined;
+      while (loading.length >= depth) {
+        const oldest = loading.shift()!;
+        await oldest.loaded;
+        yield* oldest.items;
       }
     }
-    const before = batch.length > 0 ? start(batch) : undefined;
-    for (const p of [before, pending]) {
-      if (p === undefined) continue;
-      await p.loaded;
-      yield* p.items;
+    if (batch.length > 0) start(batch);
+    for (const b of loading) {
+      await b.loaded;
+      yield* b.items;
     }
   }
 
