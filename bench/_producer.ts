@@ -64,7 +64,7 @@ if (host !== undefined) {
 /** The registry in this process, its name server API served on loopback. */
 async function hostRegistry() {
   const registry = await openRegistry({ path: `${dir}/registry.kv` });
-  const releases = await ReleaseLog.open(registry.kv);
+  const releases = await ReleaseLog.open(registry.kv, { committer: registry.committer });
   registry.onRelease((copies) => releases.push(copies, node));
   const nodes = new NodeBook(registry);
   const app = createApp({ maxBodyBytes: 1 << 20, cluster: { registry, releases, nodes } });

@@ -249,7 +249,7 @@ interface NodeParts {
 
 async function nameServerParts(registry: Registry, ownNode: string | undefined) {
   // Kept in the registry's KV, so the notices not yet read outlive a restart.
-  const releases = await ReleaseLog.open(registry.kv);
+  const releases = await ReleaseLog.open(registry.kv, { committer: registry.committer });
   // The in-process runtime hears the registry directly; the log is for the others.
   registry.onRelease((copies) => releases.push(copies, ownNode));
   return { releases, nodes: new NodeBook(registry) };

@@ -8,7 +8,7 @@
  */
 
 import { BusyError } from "../errors.ts";
-import { keyBytesOf } from "../registry/group_commit.ts";
+import { type GroupCommitter, keyBytesOf, type Mutation } from "../registry/group_commit.ts";
 import type { FragmentRecord } from "../name_service/name_service.ts";
 import { log } from "../observe/mod.ts";
 
@@ -53,14 +53,48 @@ export interface ReleaseLogOptions {
    * to stderr. Unused in memory.
    */
   readonly onError?: (e: Error) => void;
+  /**
+   * The group committer of the registry sharing the KV
+   * (`Registry.committer`): the durable log's writes then join the
+   * registry's next atomic (the commit after the one that released the
+   * copies) instead of making atomics of their own. Unused in memory.
+   */
+  readonly committer?: Pick<GroupCommitter, "write" | "beforeTake">;
 }
 
 interface NodeLog {
   readonly node: string;
-  entries: { seq: number; copy: FragmentRecord }[];
+  entries: Notice[];
   /** Highest sequence number dropped without being read. */
   dropped: number;
+  /** Highest sequence number the node acknowledged. */
+  read: number;
   waiters: Set<() => void>;
+  // The durable log's state of the node; unused in memory.
+  /** Its packs in KV, oldest first. */
+  packs: PackSpan[];
+  /** `dropped` as stored in KV. */
+  droppedStored: number;
+  /** `read` as stored in KV (0 when no marker is stored). */
+  readStored: number;
+}
+
+/** A notice: a copy to free, numbered. */
+interface Notice {
+  readonly seq: number;
+  readonly copy: FragmentRecord;
+}
+
+/** A pack in KV: the first and last sequence numbers of its notices. */
+interface PackSpan {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** The durable log's value at `["release_log", "pack", node, first]`: notices written together. */
+interface StoredPack {
+  readonly seqs: readonly number[];
+  readonly copies: readonly FragmentRecord[];
 }
 
 /** The durable log's value at `["release_log", "meta"]`. */
@@ -70,15 +104,18 @@ interface Meta {
   readonly seq: number;
 }
 
-/** A KV mutation waiting to be written: a set, or a delete when `value` is undefined. */
-interface Unwritten {
-  readonly id: string;
+/** A KV mutation of a write: a set, or a delete when `value` is undefined. */
+interface Write {
   readonly key: Deno.KvKey;
   readonly value: unknown;
-  /** The sequence number stored by this set (0 for deletes). */
-  readonly seq: number;
   readonly bytes: number;
   readonly keyBytes: number;
+  /** The sequence numbers of the notices a pack's set stores. */
+  readonly seqs?: readonly number[];
+  /** Called once the mutation is committed. */
+  readonly done?: () => void;
+  /** Called when it was not: what it would have recorded is queued again. */
+  readonly undo?: () => void;
 }
 
 // Every key of the durable log is under ["release_log"], a top-level prefix
@@ -86,14 +123,20 @@ interface Unwritten {
 // docs/functions.md), so neither ever reads or removes these keys.
 const PREFIX = "release_log";
 const META: Deno.KvKey = [PREFIX, "meta"];
-const ENTRIES: Deno.KvKey = [PREFIX, "entry"];
+const PACKS: Deno.KvKey = [PREFIX, "pack"];
 const DROPPED: Deno.KvKey = [PREFIX, "dropped"];
+const READ: Deno.KvKey = [PREFIX, "read"];
+// A notice per row, as logs stored them before packs: read at open and rewritten as packs.
+const ENTRIES: Deno.KvKey = [PREFIX, "entry"];
 
 // Deno KV allows 1000 mutations, 800 KiB and 80 KiB of keys per atomic;
 // half of that leaves room for the estimates to be off.
 const MAX_MUTATIONS = 500;
 const MAX_BYTES = 400 * 1024;
 const MAX_KEY_BYTES = 40 * 1024;
+// A pack holds a node's notices of one write, up to this many estimated
+// bytes (16 + twice their JSON each): far below KV's 64 KiB per value.
+const PACK_BYTES = 24 * 1024;
 
 /**
  * A bounded log of release notices per node. A node polls it with the last
@@ -128,9 +171,14 @@ export class ReleaseLog {
   #closed = false;
   // The durable log's state; #kv stays undefined in memory.
   #kv: Deno.Kv | undefined;
+  #committer: Pick<GroupCommitter, "write" | "beforeTake"> | undefined;
   #onError: (e: Error) => void = (e) => log.warn("release notices", { error: e.message });
-  /** Mutations not yet written, in the order made; a later one for the same key replaces it. */
-  readonly #unwritten = new Map<string, Unwritten>();
+  /** Notices pushed and not yet written, in sequence order, with their node. */
+  #fresh: { log: NodeLog; notice: Notice }[] = [];
+  /** Packs to delete (their notices read or dropped). */
+  #doomed: Deno.KvKey[] = [];
+  /** Nodes whose markers (`read`, `dropped`) may differ from KV. */
+  readonly #dirty = new Set<NodeLog>();
   /** Highest sequence number stored along with every one before it. */
   #stored = 0;
   /** The chain of writes; it never rejects. */
@@ -187,18 +235,43 @@ export class ReleaseLog {
     }
     let seq = meta.seq;
     for await (const e of kv.list<number>({ prefix: DROPPED })) {
-      log.#log(String(e.key[2])).dropped = e.value;
+      const l = log.#log(String(e.key[2]));
+      l.dropped = l.droppedStored = e.value;
       seq = Math.max(seq, e.value);
     }
+    for await (const e of kv.list<number>({ prefix: READ })) {
+      const l = log.#log(String(e.key[2]));
+      l.read = l.readStored = e.value;
+    }
+    // Packs list in key order: by node, then by first sequence number.
+    for await (const e of kv.list<StoredPack>({ prefix: PACKS })) {
+      const l = log.#log(String(e.key[2]));
+      const { seqs, copies } = e.value;
+      l.packs.push({ first: seqs[0]!, last: seqs[seqs.length - 1]! });
+      const floor = Math.max(l.read, l.dropped);
+      seqs.forEach((s, i) => {
+        if (s > floor) l.entries.push({ seq: s, copy: copies[i]! });
+      });
+      seq = Math.max(seq, seqs[seqs.length - 1]!);
+    }
+    // Notices stored a row each are written again as packs, their rows deleted with that write.
+    const rows: { log: NodeLog; notice: Notice }[] = [];
     for await (const e of kv.list<FragmentRecord>({ prefix: ENTRIES })) {
+      const l = log.#log(String(e.key[2]));
       const s = Number(e.key[3]);
-      log.#log(String(e.key[2])).entries.push({ seq: s, copy: e.value });
+      log.#doomed.push(e.key);
+      if (s > Math.max(l.read, l.dropped)) rows.push({ log: l, notice: { seq: s, copy: e.value } });
       seq = Math.max(seq, s);
     }
+    rows.sort((a, b) => a.notice.seq - b.notice.seq);
+    for (const r of rows) r.log.entries.push(r.notice);
+    for (const l of log.#nodes.values()) l.entries.sort((a, b) => a.seq - b.seq);
+    log.#fresh = rows;
     log.#epoch = meta.epoch;
     log.#seq = seq;
     log.#stored = seq;
     log.#kv = kv;
+    log.#committer = options.committer;
     if (options.onError !== undefined) log.#onError = options.onError;
     // The bound may be lower than when these notices were written.
     for (const l of log.#nodes.values()) log.#trim(l);
@@ -223,9 +296,9 @@ export class ReleaseLog {
       for (const node of [copy.node, ...(copy.replicas ?? []).map((p) => p.node)]) {
         if (node === skip) continue;
         const log = this.#log(node);
-        const seq = ++this.#seq;
-        log.entries.push({ seq, copy });
-        if (this.#kv !== undefined) this.#unwrite([...ENTRIES, node, seq], copy, seq);
+        const notice = { seq: ++this.#seq, copy };
+        log.entries.push(notice);
+        if (this.#kv !== undefined) this.#fresh.push({ log, notice });
         this.#trim(log);
         touched.add(log);
       }
@@ -360,14 +433,23 @@ export class ReleaseLog {
   #log(node: string): NodeLog {
     let log = this.#nodes.get(node);
     if (log === undefined) {
-      log = { node, entries: [], dropped: 0, waiters: new Set() };
+      log = {
+        node,
+        entries: [],
+        dropped: 0,
+        read: 0,
+        waiters: new Set(),
+        packs: [],
+        droppedStored: 0,
+        readStored: 0,
+      };
       this.#nodes.set(node, log);
     }
     return log;
   }
 
   /** The node's entries after `after` that a poll may answer: those stored (all, in memory). */
-  #unread(log: NodeLog | undefined, after: number): { seq: number; copy: FragmentRecord }[] {
+  #unread(log: NodeLog | undefined, after: number): Notice[] {
     if (log === undefined) return [];
     const upTo = this.#upTo();
     return log.entries.filter((e) => e.seq > after && e.seq <= upTo);
@@ -382,90 +464,227 @@ export class ReleaseLog {
     if (log.entries.length <= this.#maxPerNode) return;
     const cut = log.entries.splice(0, log.entries.length - this.#maxPerNode);
     log.dropped = cut[cut.length - 1]!.seq;
-    if (this.#kv === undefined) return;
-    for (const e of cut) this.#unwrite([...ENTRIES, log.node, e.seq], undefined, 0);
-    this.#unwrite([...DROPPED, log.node], log.dropped, log.dropped);
+    if (this.#kv !== undefined) this.#dirty.add(log);
   }
 
   /** Forgets the node's entries up to `after`, the last sequence number it handled. */
   #acknowledge(log: NodeLog, after: number): void {
-    const read = log.entries.filter((e) => e.seq <= after);
-    if (read.length === 0) return;
+    if (after <= log.read) return;
+    log.read = after;
     log.entries = log.entries.filter((e) => e.seq > after);
-    if (this.#kv === undefined) return;
-    for (const e of read) this.#unwrite([...ENTRIES, log.node, e.seq], undefined, 0);
-  }
-
-  /** Queues a mutation; it replaces (and moves after) a queued one for the same key. */
-  #unwrite(key: Deno.KvKey, value: unknown, seq: number): void {
-    const id = JSON.stringify(key);
-    this.#unwritten.delete(id);
-    this.#unwritten.set(id, {
-      id,
-      key,
-      value,
-      seq,
-      bytes: value === undefined ? 0 : 16 + 2 * (JSON.stringify(value)?.length ?? 0),
-      keyBytes: keyBytesOf(key),
-    });
+    if (this.#kv !== undefined) this.#dirty.add(log);
   }
 
   /** Starts writing what is queued (unless a write of it is already scheduled); resolves when written. */
   #flush(): Promise<void> {
-    if (this.#kv !== undefined && this.#unwritten.size > 0 && !this.#scheduled) {
+    const queued = this.#fresh.length > 0 || this.#doomed.length > 0 || this.#dirty.size > 0;
+    if (this.#kv !== undefined && queued && !this.#scheduled) {
       this.#scheduled = true;
-      this.#writing = this.#writing.then(() => {
+      const kv = this.#kv;
+      const committer = this.#committer;
+      const write = () => {
         this.#scheduled = false;
-        return this.#write(this.#kv!);
-      }).catch((e) => this.#onError(e as Error));
+        return this.#write(kv);
+      };
+      // With a committer, the write is made right before it takes its next
+      // group, so it rides in that atomic.
+      this.#writing = this.#writing.then(() =>
+        committer === undefined
+          ? write()
+          : new Promise<void>((resolve) => committer.beforeTake(() => resolve(write())))
+      ).catch((e) => this.#onError(e as Error));
     }
     return this.#writing;
   }
 
   /**
-   * Writes the queued mutations in order, in atomics of at most
-   * MAX_MUTATIONS, each also storing the highest sequence number it holds;
-   * stops at the first failure, leaving it and the rest queued.
+   * Writes what is queued: the fresh notices as packs (one or more per
+   * node), then deletes of the packs read or dropped whole, then the
+   * nodes' markers; in atomics of at most MAX_MUTATIONS, each also storing
+   * the highest sequence number stored with every one before it. Stops at
+   * the first failure, queueing again what it and the rest would have
+   * written.
    */
   async #write(kv: Deno.Kv): Promise<void> {
-    const queued = [...this.#unwritten.values()];
+    const fresh = this.#fresh;
+    this.#fresh = [];
+    const writes = [...this.#packWrites(fresh), ...this.#deleteWrites(), ...this.#markerWrites()];
+    // The notices this write stores, by sequence number: what a chunk before theirs may not claim.
+    const unstored = new Set(writes.flatMap((w) => w.seqs ?? []));
     let i = 0;
-    while (i < queued.length) {
-      const chunk: Unwritten[] = [];
+    while (i < writes.length) {
+      const chunk: Write[] = [];
       let bytes = 0;
       let keyBytes = 0;
-      let seq = 0;
       // One mutation is kept for the meta record.
-      while (i < queued.length && chunk.length < MAX_MUTATIONS - 1) {
-        const m = queued[i]!;
+      while (i < writes.length && chunk.length < MAX_MUTATIONS - 1) {
+        const w = writes[i]!;
         if (
-          chunk.length > 0 && (bytes + m.bytes > MAX_BYTES || keyBytes + m.keyBytes > MAX_KEY_BYTES)
+          chunk.length > 0 && (bytes + w.bytes > MAX_BYTES || keyBytes + w.keyBytes > MAX_KEY_BYTES)
         ) break;
-        chunk.push(m);
-        bytes += m.bytes;
-        keyBytes += m.keyBytes;
-        seq = Math.max(seq, m.seq);
+        chunk.push(w);
+        bytes += w.bytes;
+        keyBytes += w.keyBytes;
         i++;
       }
-      const op = kv.atomic();
-      for (const m of chunk) {
-        if (m.value === undefined) op.delete(m.key);
-        else op.set(m.key, m.value);
-      }
-      if (seq > this.#stored) op.set(META, { epoch: this.#epoch, seq } satisfies Meta);
+      const stored = this.#storedAfter(chunk, unstored);
       try {
-        await op.commit();
+        await this.#commit(kv, chunk, stored > this.#stored ? stored : undefined, bytes, keyBytes);
       } catch (e) {
+        for (const w of writes.slice(i - chunk.length)) w.undo?.();
         this.#onError(
           new Error(`Cannot store release notices: ${(e as Error).message}`, { cause: e }),
         );
         return;
       }
-      for (const m of chunk) {
-        if (this.#unwritten.get(m.id) === m) this.#unwritten.delete(m.id);
-      }
-      // Mutations are queued in sequence order, so every notice up to `seq` is stored.
-      this.#stored = Math.max(this.#stored, seq);
+      for (const w of chunk) w.done?.();
+      this.#stored = Math.max(this.#stored, stored);
     }
+  }
+
+  /** Commits `chunk`, and the meta record with `stored` when given, in one atomic. */
+  async #commit(
+    kv: Deno.Kv,
+    chunk: readonly Write[],
+    stored: number | undefined,
+    bytes: number,
+    keyBytes: number,
+  ): Promise<void> {
+    const mutations: Mutation[] = chunk.map((w) =>
+      w.value === undefined
+        ? { type: "delete", key: w.key }
+        : { type: "set", key: w.key, value: w.value }
+    );
+    if (stored !== undefined) {
+      mutations.push({ type: "set", key: META, value: { epoch: this.#epoch, seq: stored } });
+    }
+    if (this.#committer !== undefined) {
+      const size = { bytes: bytes + 64, keyBytes: keyBytes + keyBytesOf(META) };
+      await this.#committer.write(mutations, [], size);
+      return;
+    }
+    const op = kv.atomic();
+    for (const m of mutations) {
+      if (m.type === "delete") op.delete(m.key);
+      else op.set(m.key, m.value);
+    }
+    await op.commit();
+  }
+
+  /**
+   * The highest sequence number stored with every one before it once
+   * `chunk` is: below the first notice still to store, of this write
+   * (`unstored`, from which the notices of `chunk` are taken out) or pushed
+   * since. Notices read or dropped before their write need no storing.
+   */
+  #storedAfter(chunk: readonly Write[], unstored: Set<number>): number {
+    for (const w of chunk) for (const s of w.seqs ?? []) unstored.delete(s);
+    let low = this.#seq + 1;
+    for (const s of unstored) low = Math.min(low, s);
+    if (this.#fresh.length > 0) low = Math.min(low, this.#fresh[0]!.notice.seq);
+    return low - 1;
+  }
+
+  /** Sets of packs for `fresh` notices, skipping those read or dropped meanwhile. */
+  #packWrites(fresh: readonly { log: NodeLog; notice: Notice }[]): Write[] {
+    const byNode = new Map<NodeLog, Notice[]>();
+    for (const { log, notice } of fresh) {
+      if (notice.seq <= Math.max(log.read, log.dropped)) continue;
+      let list = byNode.get(log);
+      if (list === undefined) byNode.set(log, list = []);
+      list.push(notice);
+    }
+    const writes: Write[] = [];
+    for (const [log, notices] of byNode) {
+      let pack: Notice[] = [];
+      let bytes = 0;
+      const close = () => {
+        const these = pack;
+        const seqs = these.map((n) => n.seq);
+        const key = [...PACKS, log.node, seqs[0]!];
+        const value: StoredPack = { seqs, copies: these.map((n) => n.copy) };
+        writes.push({
+          key,
+          value,
+          seqs,
+          bytes: bytes + 16,
+          keyBytes: keyBytesOf(key),
+          done: () => log.packs.push({ first: seqs[0]!, last: seqs[seqs.length - 1]! }),
+          undo: () => this.#requeue(these.map((notice) => ({ log, notice }))),
+        });
+        pack = [];
+        bytes = 0;
+      };
+      for (const n of notices) {
+        const size = 16 + 2 * JSON.stringify(n.copy).length;
+        if (pack.length > 0 && bytes + size > PACK_BYTES) close();
+        pack.push(n);
+        bytes += size;
+      }
+      if (pack.length > 0) close();
+    }
+    return writes;
+  }
+
+  /** Deletes of the packs whose notices are all read or dropped, and of rows of the older layout. */
+  #deleteWrites(): Write[] {
+    const keys = this.#doomed;
+    this.#doomed = [];
+    for (const log of this.#dirty) {
+      const floor = Math.max(log.read, log.dropped);
+      const gone = log.packs.filter((p) => p.last <= floor);
+      if (gone.length === 0) continue;
+      log.packs = log.packs.filter((p) => p.last > floor);
+      for (const p of gone) keys.push([...PACKS, log.node, p.first]);
+    }
+    return keys.map((key) => ({
+      key,
+      value: undefined,
+      bytes: 0,
+      keyBytes: keyBytesOf(key),
+      undo: () => this.#doomed.push(key),
+    }));
+  }
+
+  /**
+   * The markers of the nodes whose `read` or `dropped` moved: `dropped`
+   * always; `read` only while a pack it cuts into remains (a pack read
+   * whole is deleted instead), deleted once none does.
+   */
+  #markerWrites(): Write[] {
+    const writes: Write[] = [];
+    for (const log of this.#dirty) {
+      this.#dirty.delete(log);
+      if (log.dropped !== log.droppedStored) {
+        const key = [...DROPPED, log.node];
+        const dropped = log.dropped;
+        writes.push({
+          key,
+          value: dropped,
+          bytes: 32,
+          keyBytes: keyBytesOf(key),
+          done: () => (log.droppedStored = Math.max(log.droppedStored, dropped)),
+          undo: () => this.#dirty.add(log),
+        });
+      }
+      const read = log.packs.some((p) => p.first <= log.read) ? log.read : 0;
+      if (read !== log.readStored) {
+        const key = [...READ, log.node];
+        writes.push({
+          key,
+          value: read === 0 ? undefined : read,
+          bytes: 32,
+          keyBytes: keyBytesOf(key),
+          done: () => (log.readStored = read),
+          undo: () => this.#dirty.add(log),
+        });
+      }
+    }
+    return writes;
+  }
+
+  /** Queues notices whose write failed again, ahead of those pushed since. */
+  #requeue(notices: { log: NodeLog; notice: Notice }[]): void {
+    this.#fresh = [...notices, ...this.#fresh].sort((a, b) => a.notice.seq - b.notice.seq);
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ReleaseLog } from "./release_log.ts";
+import { GroupCommitter } from "../registry/group_commit.ts";
 
 const copy = (node: string, version: number) => ({
   dataset: "d",
@@ -88,9 +89,12 @@ function wrapKv(kv: Deno.Kv, commit: (mutations: number) => Promise<void>): Deno
   });
 }
 
+/** The sequence numbers of the notices stored for `node`, pack by pack. */
 async function storedSeqs(kv: Deno.Kv, node: string): Promise<number[]> {
-  const entries = await Array.fromAsync(kv.list({ prefix: ["release_log", "entry", node] }));
-  return entries.map((e) => e.key[3] as number);
+  const packs = await Array.fromAsync(
+    kv.list<{ seqs: number[] }>({ prefix: ["release_log", "pack", node] }),
+  );
+  return packs.flatMap((e) => e.value.seqs);
 }
 
 Deno.test("ReleaseLog.open() keeps the epoch and the unread notices across a restart", async () => {
@@ -173,14 +177,21 @@ Deno.test("ReleaseLog.open() still says gap after a restart when a node fell beh
       assert.equal(got.gap, true);
       assert.equal(got.seq, 3);
     }
-    // Reopened with a lower bound, the log drops the oldest notice too.
+    // Reopened with a lower bound, the log drops the oldest notice too; the
+    // pack holding it stays for the one after it, the marker says where.
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv, { maxPerNode: 1 });
+      const got = await log.poll("a", 1, 0);
+      assert.deepEqual(got.copies.map((c) => c.version), [3]);
+      assert.equal(got.gap, true);
+      await log.drain();
+      assert.deepEqual(await storedSeqs(kv, "a"), [2, 3]);
+      assert.equal((await kv.get(["release_log", "dropped", "a"])).value, 2);
+    }
     using kv = await Deno.openKv(path);
     const log = await ReleaseLog.open(kv, { maxPerNode: 1 });
-    const got = await log.poll("a", 1, 0);
-    assert.deepEqual(got.copies.map((c) => c.version), [3]);
-    assert.equal(got.gap, true);
-    await log.drain();
-    assert.deepEqual(await storedSeqs(kv, "a"), [3]);
+    assert.deepEqual((await log.read("a", 1, 0)).copies.map((c) => c.version), [3]);
   });
 });
 
@@ -218,24 +229,148 @@ Deno.test("ReleaseLog.push() writes again after a failed write, and answers only
   assert.deepEqual(await storedSeqs(kv, "a"), [1]);
 });
 
-Deno.test("ReleaseLog.push() writes many notices in atomics of at most 500 mutations", async () => {
+Deno.test("ReleaseLog.push() writes a node's notices as packs, its atomics within 500 mutations", async () => {
   await withKvFile(async (path) => {
     const sizes: number[] = [];
-    const copies = Array.from({ length: 1200 }, (_, i) => copy("a", i + 1));
+    const many = Array.from({ length: 1200 }, (_, i) => copy("a", i + 1));
+    // One notice for each of 1,200 nodes: a pack each.
+    const spread = Array.from({ length: 1200 }, (_, i) => copy(`n${i}`, i + 1));
     {
       using kv = await Deno.openKv(path);
       await ReleaseLog.open(kv);
       const log = await ReleaseLog.open(wrapKv(kv, (n) => (sizes.push(n), Promise.resolve())));
-      log.push(copies);
+      log.push(many);
+      await log.drain();
+      const packs = await Array.fromAsync(kv.list({ prefix: ["release_log", "pack", "a"] }));
+      assert.ok(packs.length > 1 && packs.length <= 20, `${packs.length} packs`);
+      sizes.length = 0;
+      log.push(spread);
       await log.drain();
     }
     assert.deepEqual(sizes, [500, 500, 203]);
     using kv = await Deno.openKv(path);
     const log = await ReleaseLog.open(kv);
     const got = await log.poll("a", 0, 0);
-    assert.deepEqual(got.copies, copies);
+    assert.deepEqual(got.copies, many);
     assert.equal(got.seq, 1200);
+    assert.deepEqual((await log.poll("n1199", 0, 0)).copies, [spread[1199]]);
   });
+});
+
+Deno.test("ReleaseLog.poll() deletes the packs a node read whole, and marks one it read in part", async () => {
+  await withKvFile(async (path) => {
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv);
+      log.push([copy("a", 1), copy("a", 2)]);
+      await log.drain();
+      log.push([copy("a", 3), copy("a", 4)]);
+      await log.drain();
+      assert.deepEqual(await storedSeqs(kv, "a"), [1, 2, 3, 4]);
+      // The node handled 1 to 3: the first pack goes, the second stays with a marker.
+      await log.poll("a", 3, 0);
+      await log.drain();
+      assert.deepEqual(await storedSeqs(kv, "a"), [3, 4]);
+      assert.equal((await kv.get(["release_log", "read", "a"])).value, 3);
+    }
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv);
+      assert.deepEqual((await log.read("a", 0, 0)).copies, [copy("a", 4)]);
+      // Read whole, the pack goes with its marker.
+      await log.poll("a", 4, 0);
+      await log.drain();
+      assert.deepEqual(await storedSeqs(kv, "a"), []);
+      assert.equal((await kv.get(["release_log", "read", "a"])).value, null);
+    }
+  });
+});
+
+Deno.test("ReleaseLog.open() rewrites notices stored a row each as packs", async () => {
+  await withKvFile(async (path) => {
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv);
+      await log.drain();
+      const meta = (await kv.get<{ epoch: string }>(["release_log", "meta"])).value!;
+      // The layout before packs: a row per notice.
+      await kv.atomic()
+        .set(["release_log", "entry", "a", 1], copy("a", 1))
+        .set(["release_log", "entry", "a", 2], copy("a", 2))
+        .set(["release_log", "entry", "b", 3], copy("b", 3))
+        .set(["release_log", "meta"], { epoch: meta.epoch, seq: 3 })
+        .commit();
+    }
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv);
+      assert.deepEqual((await log.read("a", 0, 0)).copies, [copy("a", 1), copy("a", 2)]);
+      await log.drain();
+      assert.deepEqual(
+        await Array.fromAsync(kv.list({ prefix: ["release_log", "entry"] })),
+        [],
+      );
+      assert.deepEqual(await storedSeqs(kv, "a"), [1, 2]);
+      log.push([copy("a", 4)]);
+      assert.deepEqual((await log.poll("a", 2, 0)).copies, [copy("a", 4)]);
+      await log.drain();
+    }
+    using kv = await Deno.openKv(path);
+    const log = await ReleaseLog.open(kv);
+    assert.deepEqual((await log.read("b", 0, 0)).copies, [copy("b", 3)]);
+    assert.deepEqual((await log.read("a", 0, 0)).copies, [copy("a", 4)]);
+  });
+});
+
+Deno.test("ReleaseLog.push() queues a failed chunk's notices again, the committed ones stay", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const errors: Error[] = [];
+  let commits = 0;
+  // The second atomic of the first write fails.
+  const failing = wrapKv(
+    kv,
+    () => ++commits === 2 ? Promise.reject(new Error("disk full")) : Promise.resolve(),
+  );
+  await ReleaseLog.open(kv);
+  const log = await ReleaseLog.open(failing, { onError: (e) => errors.push(e) });
+  const spread = Array.from({ length: 600 }, (_, i) => copy(`n${i}`, i + 1));
+  log.push(spread);
+  await log.drain();
+  assert.equal(errors.length, 1);
+  // The first atomic's 499 packs are stored, the others not yet.
+  assert.deepEqual(await storedSeqs(kv, "n0"), [1]);
+  assert.deepEqual(await storedSeqs(kv, "n599"), []);
+  // A read writes them again first, then answers them.
+  assert.deepEqual((await log.read("n599", 0, 0)).copies, [spread[599]]);
+  assert.deepEqual(await storedSeqs(kv, "n599"), [600]);
+  assert.deepEqual((await log.read("n0", 0, 0)).copies, [spread[0]]);
+  assert.equal(commits, 3);
+});
+
+Deno.test("ReleaseLog.open() with a committer writes notices in the committer's next atomic", async () => {
+  using kv = await Deno.openKv(":memory:");
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let atomics = 0;
+  // The committer's first atomic waits at the gate: it is in flight while the notices come.
+  const gc = new GroupCommitter(wrapKv(kv, () => ++atomics === 1 ? gate : Promise.resolve()));
+  await ReleaseLog.open(kv);
+  const log = await ReleaseLog.open(kv, { committer: gc });
+  const first = gc.write([{ type: "set", key: ["registry", 1], value: 1 }]);
+  await new Promise((r) => setTimeout(r, 0));
+  log.push([copy("a", 1), copy("a", 2)]);
+  const second = gc.write([{ type: "set", key: ["registry", 2], value: 2 }]);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(await storedSeqs(kv, "a"), []);
+  open();
+  await Promise.all([first, second, log.drain()]);
+  // The notices rode with the second write: two atomics in all.
+  assert.equal(gc.commits, 2);
+  assert.equal(atomics, 2);
+  assert.deepEqual(await storedSeqs(kv, "a"), [1, 2]);
+  assert.deepEqual((await log.poll("a", 0, 0)).copies, [copy("a", 1), copy("a", 2)]);
+  await log.drain();
+  await gc.close();
 });
 
 Deno.test("ReleaseLog() refuses a bound below one notice", () => {

@@ -29,7 +29,7 @@ import { Publisher } from "./_publish.ts";
 import { RegistryState } from "./_state.ts";
 import { inlineKept, keepInline, subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
-import type { GroupCommitOptions } from "./group_commit.ts";
+import type { GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
 import type {
   AttachQuery,
   AttachResult,
@@ -225,6 +225,16 @@ export class Registry implements NameService {
    */
   get kv(): Deno.Kv {
     return this.#s.kv;
+  }
+
+  /**
+   * The group committer of the registry's writes, for stores kept beside
+   * the registry's in the same KV whose writes may ride in its atomics (the
+   * name server's release notices). They must never write the registry's
+   * prefixes.
+   */
+  get committer(): GroupCommitter {
+    return this.#s.writes;
   }
 
   /**
