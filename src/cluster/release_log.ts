@@ -273,8 +273,12 @@ export class ReleaseLog {
     log.#kv = kv;
     log.#committer = options.committer;
     if (options.onError !== undefined) log.#onError = options.onError;
-    // The bound may be lower than when these notices were written.
-    for (const l of log.#nodes.values()) log.#trim(l);
+    // The bound may be lower than when these notices were written; a pack
+    // read or dropped whole before a crash let its delete go is deleted now.
+    for (const l of log.#nodes.values()) {
+      log.#trim(l);
+      log.#dirty.add(l);
+    }
     void log.#flush();
     return log;
   }

@@ -373,6 +373,25 @@ Deno.test("ReleaseLog.open() with a committer writes notices in the committer's 
   await gc.close();
 });
 
+Deno.test("ReleaseLog.open() deletes a pack whose notices were all read before a restart", async () => {
+  await withKvFile(async (path) => {
+    {
+      using kv = await Deno.openKv(path);
+      const log = await ReleaseLog.open(kv);
+      log.push([copy("a", 1), copy("a", 2)]);
+      await log.drain();
+      // As if the process died after the marker of a read and before the pack's delete.
+      await kv.set(["release_log", "read", "a"], 2);
+    }
+    using kv = await Deno.openKv(path);
+    const log = await ReleaseLog.open(kv);
+    assert.deepEqual((await log.read("a", 0, 0)).copies, []);
+    await log.drain();
+    assert.deepEqual(await storedSeqs(kv, "a"), []);
+    assert.equal((await kv.get(["release_log", "read", "a"])).value, null);
+  });
+});
+
 Deno.test("ReleaseLog() refuses a bound below one notice", () => {
   assert.throws(() => new ReleaseLog({ maxPerNode: 0 }), {
     name: "RangeError",
