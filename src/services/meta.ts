@@ -90,6 +90,8 @@ export class ServiceMeta {
   /** Its blobs, where large values go. */
   readonly blobs: BlobStore;
   readonly #kv: MetaKv;
+  /** `#kv` when every commit to it passes through this process: it knows which services hold blobs. */
+  readonly #local: LocalMetaKv | undefined;
   readonly #prefix: Deno.KvKey;
   /** Blobs the last sweep found held and unnamed. */
   #unnamedBefore = new Set<string>();
@@ -103,6 +105,7 @@ export class ServiceMeta {
     this.service = service;
     this.blobs = blobs;
     this.#kv = kv instanceof Deno.Kv ? new LocalMetaKv(kv) : kv;
+    this.#local = this.#kv instanceof LocalMetaKv ? this.#kv : undefined;
     this.#prefix = ["svc", service];
   }
 
@@ -193,9 +196,21 @@ export class ServiceMeta {
    */
   async write(ops: readonly MetaOp[]): Promise<boolean[]> {
     const prepared = await Promise.all(ops.map((op) => this.#prepare(op)));
+    await this.#local?.blobsKnown();
     const applied: boolean[] = [];
-    for (const chunk of chunks(prepared)) applied.push(...await this.#commitChunk(chunk));
+    for (const chunk of chunks(prepared, !this.#blobFree())) {
+      applied.push(...await this.#commitChunk(chunk));
+    }
     return applied;
+  }
+
+  /**
+   * Whether no key of this service ever named a blob, as far as every
+   * commit queued so far goes (a KV of this process only): a set or a
+   * delete then replaces nothing that must be freed.
+   */
+  #blobFree(): boolean {
+    return this.#local?.mayHoldBlobs(this.service) === false;
   }
 
   /**
@@ -205,7 +220,7 @@ export class ServiceMeta {
    */
   async atomic(ops: readonly MetaOp[]): Promise<boolean> {
     const prepared = await Promise.all(ops.map((op) => this.#prepare(op)));
-    const parts = chunks(prepared);
+    const parts = chunks(prepared, false);
     if (parts.length > 1) {
       await this.#dropBlobs(prepared);
       throw new PayloadTooLargeError(
@@ -213,7 +228,8 @@ export class ServiceMeta {
         { fields: { writes: ops.length, limit: KV_LIMITS.maxMutations } },
       );
     }
-    const replaced = await this.#replacedBlobs(prepared);
+    // Read only while a key of the service may name a blob; else the commit is queued at once.
+    const replaced = this.#blobFree() ? [] : await this.#replacedBlobs(prepared);
     const ok = await this.#commit(prepared);
     if (!ok) await this.#dropBlobs(prepared);
     else await this.#deleteBlobs(replaced);
@@ -340,6 +356,21 @@ export class ServiceMeta {
   }
 
   async #commitChunk(chunk: readonly Prepared[]): Promise<boolean[]> {
+    // No key of the service names a blob, as of the commits queued before
+    // this one: nothing the chunk replaces needs freeing, so its sets need
+    // neither a check nor a read (put-if-absents keep their checks).
+    // Decided right before the commit is queued, with no wait in between.
+    if (this.#blobFree()) {
+      if (await this.#commit(chunk)) return chunk.map(() => true);
+      return await this.#oneByOne(chunk, []);
+    }
+    // Cut for unchecked sets while the service held no blob, and since
+    // marked: cut again, the sets checked.
+    if (chunks(chunk, true).length > 1) {
+      const out: boolean[] = [];
+      for (const part of chunks(chunk, true)) out.push(...await this.#commitChunk(part));
+      return out;
+    }
     // Sets first go as put-if-absent: when none of their keys held a value
     // (a first store), nothing is replaced, so no blob needs freeing and
     // no read of the keys is needed before the commit.
@@ -351,7 +382,11 @@ export class ServiceMeta {
       await this.#deleteBlobs(replaced);
       return chunk.map(() => true);
     }
-    // A put-if-absent found its key set: apply the chunk op by op.
+    return await this.#oneByOne(chunk, replaced);
+  }
+
+  /** Applies `chunk` op by op (a put-if-absent of it found its key set), then frees `replaced`. */
+  async #oneByOne(chunk: readonly Prepared[], replaced: readonly BlobRef[]): Promise<boolean[]> {
     const out: boolean[] = [];
     for (const p of chunk) {
       const ok = await this.#commit([p]);
@@ -414,8 +449,12 @@ interface Prepared {
   readonly keyBytes: number;
 }
 
-/** Cuts `ops` into commits within KV's mutation, check and size limits (`COMMIT_BUDGET`). */
-function chunks(ops: readonly Prepared[]): Prepared[][] {
+/**
+ * Cuts `ops` into commits within KV's mutation, check and size limits
+ * (`COMMIT_BUDGET`); `checkSets`: count a check for each set (its first
+ * try is a put-if-absent).
+ */
+function chunks(ops: readonly Prepared[], checkSets: boolean): Prepared[][] {
   const out: Prepared[][] = [];
   let cur: Prepared[] = [];
   let checks = 0;
@@ -423,7 +462,7 @@ function chunks(ops: readonly Prepared[]): Prepared[][] {
   let keys = 0;
   for (const p of ops) {
     // A check counts its key once more; a set may be checked (`#commitChunk`).
-    const check = p.op === "setIfAbsent" || p.op === "set" ? 1 : 0;
+    const check = p.op === "setIfAbsent" || (checkSets && p.op === "set") ? 1 : 0;
     const keyCost = p.keyBytes * (1 + check);
     if (
       cur.length > 0 &&

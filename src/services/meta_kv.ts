@@ -67,6 +67,18 @@ export interface MetaKv {
   close(): Promise<void>;
 }
 
+// Top-level keys beside the registry's (docs/registry.md): which services
+// ever stored a value in a blob, and whether a KV written before these
+// markers was read for them.
+const BLOB_MARKS: Deno.KvKey = ["svc_blobs"];
+const BLOBS_SCANNED: Deno.KvKey = ["svc_blobs_scanned"];
+
+/** Whether a service value names a blob (`{ blob: ref }`, as `ServiceMeta` stores large values). */
+function namesBlob(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !(value instanceof Uint8Array) &&
+    "blob" in value;
+}
+
 /**
  * What one atomic may hold, as `mutationBytes` estimates it: KV counts its
  * own encoding, so a tenth of its limits is kept spare.
@@ -164,6 +176,11 @@ export class LocalMetaKv implements MetaKv {
   readonly #kv: Deno.Kv;
   readonly #commits: GroupCommitter;
   readonly #listeners = new Set<CommitListener>();
+  /** Services with a key that named a blob at some point (marked as their commits are queued). */
+  readonly #blobServices = new Set<string>();
+  /** Whether `#blobServices` holds every such service (read from KV once). */
+  #blobsLoaded = false;
+  #loadingBlobs: Promise<void> | undefined;
 
   /** Serves metadata from `kv`. */
   constructor(kv: Deno.Kv) {
@@ -199,12 +216,64 @@ export class LocalMetaKv implements MetaKv {
     });
   }
 
+  /**
+   * Reads once which services have ever had a key naming a blob (their
+   * markers, `["svc_blobs", service]`); the first time on a KV without the
+   * marker of that reading, every service value is read to find them.
+   */
+  blobsKnown(): Promise<void> {
+    return this.#loadingBlobs ??= this.#loadBlobs();
+  }
+
+  /**
+   * Whether `service` may have a key naming a blob: true unless
+   * `blobsKnown()` finished and neither KV nor a commit queued since marked
+   * it. A commit queued after this answered false is queued after every
+   * commit that could make it true, so a write decided on it never replaces
+   * a blob it did not see.
+   */
+  mayHoldBlobs(service: string): boolean {
+    return !this.#blobsLoaded || this.#blobServices.has(service);
+  }
+
+  async #loadBlobs(): Promise<void> {
+    for await (const e of this.#kv.list({ prefix: BLOB_MARKS })) {
+      this.#blobServices.add(String(e.key[1]));
+    }
+    if ((await this.#kv.get(BLOBS_SCANNED)).value === null) {
+      // A KV written before the markers: its services' values are read once.
+      const found = new Set<string>();
+      for await (const e of this.#kv.list({ prefix: [SERVICE_KEY_ROOT] }, { batchSize: 500 })) {
+        if (namesBlob(e.value)) found.add(String(e.key[1]));
+      }
+      const mutations: Mutation[] = [...found].map((name) => ({
+        type: "set",
+        key: [...BLOB_MARKS, name],
+        value: true,
+      }));
+      mutations.push({ type: "set", key: BLOBS_SCANNED, value: true });
+      await this.#commits.write(mutations);
+      for (const name of found) this.#blobServices.add(name);
+    }
+    this.#blobsLoaded = true;
+  }
+
   async commit(
     mutations: readonly Mutation[],
     checks: readonly Check[],
     origin?: unknown,
   ): Promise<boolean> {
-    const { ok } = await this.#commits.write(mutations, checks);
+    // A service's first value naming a blob marks it, in the same atomic.
+    let marks: Mutation[] | undefined;
+    for (const m of mutations) {
+      if (m.type !== "set" || m.key[0] !== SERVICE_KEY_ROOT || !namesBlob(m.value)) continue;
+      const name = String(m.key[1]);
+      if (this.#blobsLoaded && this.#blobServices.has(name)) continue;
+      this.#blobServices.add(name);
+      (marks ??= []).push({ type: "set", key: [...BLOB_MARKS, name], value: true });
+    }
+    const all = marks === undefined ? mutations : [...mutations, ...marks];
+    const { ok } = await this.#commits.write(all, checks);
     if (!ok) return ok;
     for (const l of this.#listeners) {
       try {

@@ -4,6 +4,7 @@ import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
 import { ServiceMeta } from "./meta.ts";
+import { LocalMetaKv } from "./meta_kv.ts";
 
 async function open() {
   const spec = { name: "mem", kind: "memory", capacity: 1 << 26, ...KIND_DEFAULTS.memory } as const;
@@ -87,4 +88,122 @@ Deno.test("ServiceMeta.sweepBlobs() frees a blob no key names once two sweeps fo
   assert.deepEqual(await meta.get(["kept"]), big);
   assert.deepEqual(await meta.get(["late"]), big);
   kv.close();
+});
+
+/** A service over `kv` through `local`, whose Deno KV counts its reads (`getMany`). */
+function counted(kv: Deno.Kv, tiers: TierSet, service = "s") {
+  let reads = 0;
+  const spied = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "getMany") return (...a: [Deno.KvKey[]]) => (reads++, target.getMany(...a));
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const local = new LocalMetaKv(spied);
+  const meta = new ServiceMeta(local, service, new BlobStore(service, tiers, { durable: false }));
+  return { local, meta, reads: () => reads };
+}
+
+Deno.test("ServiceMeta.write() of a service that never stored a blob sets without reading or checking", async () => {
+  const { kv, tiers } = await open();
+  const { local, meta, reads } = counted(kv, tiers);
+  const ops = (value: number) =>
+    Array.from({ length: 500 }, (_, i) => ({
+      type: "set" as const,
+      key: ["k", i],
+      value: new Uint8Array([value]),
+    }));
+  assert.deepEqual(await meta.write(ops(1)), ops(1).map(() => true));
+  // Overwritten: still no read, and one atomic for the 500 sets (100 when checked).
+  const before = local.stats.atomics;
+  assert.deepEqual(await meta.write(ops(2)), ops(2).map(() => true));
+  assert.equal(local.stats.atomics - before, 1);
+  assert.equal(reads(), 0);
+  assert.deepEqual(await meta.get(["k", 499]), new Uint8Array([2]));
+  // Put-if-absents keep their checks.
+  const again = await meta.write([{
+    type: "setIfAbsent",
+    key: ["k", 0],
+    value: new Uint8Array(1),
+  }]);
+  assert.deepEqual(again, [false]);
+  assert.equal(local.mayHoldBlobs("s"), false);
+  // A blob marks the service: a set over it reads it and frees the blob.
+  await meta.write([{ type: "set", key: ["b"], value: new Uint8Array(100_000) }]);
+  assert.equal(local.mayHoldBlobs("s"), true);
+  await meta.write([{ type: "set", key: ["b"], value: new Uint8Array([1]) }]);
+  assert.ok(reads() > 0);
+  assert.equal(tiers.keys("svc~s~").length, 0);
+  await local.close();
+  kv.close();
+});
+
+Deno.test("ServiceMeta.write() racing a blob's write to the same key never leaks the blob", async () => {
+  const { kv, tiers } = await open();
+  const { local, meta } = counted(kv, tiers);
+  await meta.write([{ type: "set", key: ["warm"], value: new Uint8Array(1) }]);
+  for (let round = 0; round < 20; round++) {
+    await Promise.all([
+      meta.write([{ type: "set", key: ["k", round], value: new Uint8Array(100_000) }]),
+      meta.write([{ type: "set", key: ["k", round], value: new Uint8Array([round]) }]),
+    ]);
+  }
+  // Every blob still held is named by its key.
+  let named = 0;
+  for (let round = 0; round < 20; round++) {
+    if ((await meta.get(["k", round]))!.length === 100_000) named++;
+  }
+  assert.equal(tiers.keys("svc~s~").length, named);
+  await local.close();
+  kv.close();
+});
+
+Deno.test("LocalMetaKv remembers which services stored blobs, and finds them in a KV written before it did", async () => {
+  const dir = await Deno.makeTempDir({ dir: "tmp", prefix: "meta_blobs_" });
+  const path = `${dir}/kv.sqlite`;
+  try {
+    {
+      using kv = await Deno.openKv(path);
+      const local = new LocalMetaKv(kv);
+      const spec = {
+        name: "mem",
+        kind: "memory",
+        capacity: 1 << 22,
+        ...KIND_DEFAULTS.memory,
+      } as const;
+      const tiers = new TierSet({
+        node: "n",
+        tiers: [{ tier: new MemoryTier("mem", 1 << 22), spec }],
+      });
+      const big = new ServiceMeta(local, "big", new BlobStore("big", tiers, { durable: false }));
+      const small = new ServiceMeta(
+        local,
+        "small",
+        new BlobStore("small", tiers, { durable: false }),
+      );
+      await big.write([{ type: "set", key: ["a"], value: new Uint8Array(100_000) }]);
+      await small.write([{ type: "set", key: ["a"], value: new Uint8Array(10) }]);
+      await local.close();
+    }
+    {
+      using kv = await Deno.openKv(path);
+      const local = new LocalMetaKv(kv);
+      await local.blobsKnown();
+      assert.deepEqual([local.mayHoldBlobs("big"), local.mayHoldBlobs("small")], [true, false]);
+      // As a KV written before the markers: the values are read once for them.
+      await kv.delete(["svc_blobs", "big"]);
+      await kv.delete(["svc_blobs_scanned"]);
+      await local.close();
+    }
+    using kv = await Deno.openKv(path);
+    const local = new LocalMetaKv(kv);
+    assert.equal(local.mayHoldBlobs("small"), true, "unknown until read");
+    await local.blobsKnown();
+    assert.deepEqual([local.mayHoldBlobs("big"), local.mayHoldBlobs("small")], [true, false]);
+    assert.equal((await kv.get(["svc_blobs", "big"])).value, true);
+    await local.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
