@@ -11,6 +11,7 @@
 
 import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { KV_LIMITS } from "../kv_limits.ts";
+import { compareKeyParts } from "../kv_order.ts";
 import type { MetaOp, ServiceMeta } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import { ValueCache } from "../value_cache.ts";
@@ -130,10 +131,12 @@ export class HepnosStore {
   /**
    * Items known to exist (created or found here). HEPnOS never deletes an
    * item, so an entry never goes stale; a store of products on known items
-   * skips the read of their keys before its commit. Bounded: emptied when
-   * full.
+   * skips the read of their keys before its commit. Bounded: two
+   * generations of at most KNOWN_ITEMS / 2, the older dropped when the
+   * newer fills, so the items seen last stay.
    */
-  readonly #known = new Set<string>();
+  #known = new Set<string>();
+  #knownBefore = new Set<string>();
   /**
    * Small products in memory, for the targets whose every write this store
    * sees (`#cached`): all of them when the KV reports other writers'
@@ -301,6 +304,51 @@ export class HepnosStore {
     }
     const found = await this.#meta.has(keys);
     found.forEach((f, j) => out[at[j]!] = f);
+    return out;
+  }
+
+  /**
+   * Whether each item exists, as `exists`: items of one kind and target
+   * (the events of a batch's subruns, say) are read as one scan of the key
+   * range between them, unless it holds many more keys than they are
+   * (then, and for the rest, key by key).
+   */
+  async #existAll(items: readonly Uint8Array[]): Promise<boolean[]> {
+    const out: boolean[] = new Array(items.length).fill(false);
+    const groups = new Map<string, { ns: string; target: number; at: number[] }>();
+    const single: number[] = [];
+    items.forEach((bytes, i) => {
+      const item = decodeItem(bytes);
+      const kind = kindOf(item);
+      if (kind === "dataset") return single.push(i);
+      const target = itemTarget(item, this.#ring);
+      const id = `${kind}/${target}`;
+      const g = groups.get(id) ?? { ns: NS[kind], target, at: [] };
+      g.at.push(i);
+      groups.set(id, g);
+    });
+    await Promise.all([...groups.values()].map(async ({ ns, target, at }) => {
+      if (at.length < RANGE_MIN) return single.push(...at);
+      at.sort((a, b) => compareKeyParts(items[a]!, items[b]!));
+      const last = items[at[at.length - 1]!]!;
+      const limit = RANGE_MIN * at.length;
+      const found = new Set<string>();
+      for await (
+        const k of this.#meta.keys({
+          prefix: [ns, target],
+          start: [ns, target, items[at[0]!]!],
+          end: [ns, target, concat(last, new Uint8Array([0]))],
+          limit,
+        })
+      ) found.add(itemId(k[2] as Uint8Array));
+      // A range crowded with other items: read these key by key instead.
+      if (found.size >= limit) return single.push(...at);
+      for (const i of at) out[i] = found.has(itemId(items[i]!));
+    }));
+    if (single.length > 0) {
+      const got = await this.exists(single.map((i) => items[i]!));
+      single.forEach((i, k) => out[i] = got[k]!);
+    }
     return out;
   }
 
@@ -495,14 +543,22 @@ export class HepnosStore {
   }
 
   #remember(item: Uint8Array): void {
-    if (this.#known.size >= KNOWN_ITEMS) this.#known.clear();
+    if (this.#known.size >= KNOWN_ITEMS / 2) {
+      this.#knownBefore = this.#known;
+      this.#known = new Set();
+    }
     this.#known.add(itemId(item));
   }
 
+  #isKnown(item: Uint8Array): boolean {
+    const id = itemId(item);
+    return this.#known.has(id) || this.#knownBefore.has(id);
+  }
+
   async #checkExist(items: readonly Item[]): Promise<void> {
-    const unique = uniqueItems(items.map(encodeItem)).filter((i) => !this.#known.has(itemId(i)));
+    const unique = uniqueItems(items.map(encodeItem)).filter((i) => !this.#isKnown(i));
     if (unique.length === 0) return;
-    const found = await this.exists(unique);
+    const found = await this.#existAll(unique);
     unique.forEach((i, k) => found[k] && this.#remember(i));
     const missing = found.indexOf(false);
     if (missing >= 0) {
@@ -515,8 +571,11 @@ export class HepnosStore {
   }
 }
 
-/** Items remembered as existing, at most. */
-const KNOWN_ITEMS = 1 << 16;
+/** Items remembered as existing, at most (about 90 bytes each). */
+const KNOWN_ITEMS = 1 << 18;
+
+/** Items of one kind and target read as a key range rather than key by key, at least. */
+const RANGE_MIN = 4;
 
 /** A product key as a cache key (latin1: one char per byte). */
 function cacheKeyOf(key: Uint8Array): string {
