@@ -166,8 +166,8 @@ the file tier before the record naming it commits. Small products are answered f
 memory cache (256 MiB) once stored. Batched stores go through a write batch over an async engine
 (HEPnOS's \`WriteBatch(async_engine)\`) that keeps up to 4 requests in flight per client; batched
 loads keep 4 requests of up to 128 products in flight too (the file baseline reads a batch's 128
-files at once); batched creates go one request after the other, as a batch sends them with or
-without an engine.
+files at once); batched creates go through the engine too, the creates of events whose subruns
+exist side by side.
 
 ## Against files fsync'd like Strata's writes
 

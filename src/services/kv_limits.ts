@@ -39,12 +39,30 @@ export function keyBytes(key: Deno.KvKey): number {
   let n = 0;
   for (const part of key) {
     if (part instanceof Uint8Array) n += 2 + part.length + zeros(part);
-    else if (typeof part === "string") {
-      const b = new TextEncoder().encode(part);
-      n += 2 + b.length + zeros(b);
-    } else if (typeof part === "number") n += 9;
+    else if (typeof part === "string") n += 2 + stringBytes(part);
+    else if (typeof part === "number") n += 9;
     else if (typeof part === "bigint") n += 2 + Math.ceil(part.toString(16).length / 2) + 1;
     else n += 1;
+  }
+  return n;
+}
+
+/** A string's UTF-8 bytes, each zero byte counted twice (escaped), without encoding it. */
+function stringBytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) n += 2;
+    else if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      // A surrogate pair: one 4-byte character; a lone surrogate encodes as U+FFFD (3 bytes).
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
   }
   return n;
 }

@@ -9,7 +9,7 @@
 
 import { InvalidRequestError, WaitTimeoutError } from "../../errors.ts";
 import type { DataStore } from "./client.ts";
-import { decodeItem, kindOf } from "./codec.ts";
+import { decodeItem, encodeItem, kindOf, parentOf } from "./codec.ts";
 import { itemTarget, productTarget } from "./placement.ts";
 
 /** A product queued in a batch. */
@@ -33,13 +33,19 @@ export interface WriteBatchOptions {
    * `WriteBatch(async_engine)`): the write that fills a queue waits only
    * while the engine runs `maxInFlight` operations, several products sends
    * travel at once, and their errors land in the engine's `errors` instead
-   * of throwing. Creates are still sent one request after the other, and a
+   * of throwing. A creates send waits for the creates still running that
+   * hold a parent of one of its items (the others travel at once), and a
    * products send waits for the creates queued before it.
    */
   readonly async?: AsyncEngine;
 }
 
 const ORDER = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
+
+/** A descriptor as a map key (latin1: one char per byte). */
+function idOf(item: Uint8Array): string {
+  return String.fromCharCode.apply(null, item as unknown as number[]);
+}
 
 /**
  * A write batch. Creates are sent before products (a product's event may
@@ -68,8 +74,8 @@ export class WriteBatch {
   readonly #products = new Map<number, QueuedProduct[]>();
   #pendingCreates = 0;
   #chain: Promise<unknown> = Promise.resolve();
-  /** With an engine: the last creates send (each waits for the one before). */
-  #createsSent: Promise<unknown> = Promise.resolve();
+  /** With an engine: the creates sends running, with the items each creates. */
+  readonly #createsRunning = new Map<Promise<unknown>, Set<string>>();
   /** With an engine: the sends still running. */
   readonly #sending = new Set<Promise<unknown>>();
   #closed = false;
@@ -147,9 +153,20 @@ export class WriteBatch {
     all.sort((a, b) => ORDER[kindOf(decodeItem(a))] - ORDER[kindOf(decodeItem(b))]);
     const send = () => this.#store.call("create", { items: all });
     if (this.#engine === undefined) return void await send();
-    // A child's create may follow its parent's in the next request: one at a time.
-    const before = this.#createsSent.catch(() => {});
-    this.#createsSent = (await this.#background(() => before.then(send))).running;
+    // A child's create may follow its parent's in the next request: it waits
+    // for the sends that create its parents, not for the others.
+    const parents = new Set(all.map((i) => idOf(encodeItem(parentOf(decodeItem(i))))));
+    const before: Promise<unknown>[] = [];
+    for (const [running, ids] of this.#createsRunning) {
+      for (const id of ids) {
+        if (!parents.has(id)) continue;
+        before.push(running.catch(() => {}));
+        break;
+      }
+    }
+    const { running } = await this.#background(() => Promise.all(before).then(send));
+    this.#createsRunning.set(running, new Set(all.map(idOf)));
+    running.catch(() => {}).finally(() => this.#createsRunning.delete(running));
   }
 
   async #sendProducts(target: number): Promise<void> {
@@ -159,7 +176,7 @@ export class WriteBatch {
     await this.#sendCreates();
     if (this.#engine === undefined) return void await this.#store.storeProducts(q);
     // After the creates queued before these products, whichever way those went.
-    const creates = this.#createsSent.catch(() => {});
+    const creates = Promise.all([...this.#createsRunning.keys()].map((p) => p.catch(() => {})));
     await this.#background(() => creates.then(() => this.#store.storeProducts(q)));
   }
 
