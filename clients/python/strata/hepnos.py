@@ -505,10 +505,11 @@ class WriteBatch:
 
     With an ``engine`` (HEPnOS's ``WriteBatch(async_engine)``), full queues are sent in the
     background on the engine's threads: the write that fills a queue waits only while the
-    engine is full, several products requests travel at once, creates still go one request
-    after the other (a subrun and its events may fill two requests) and each products request
-    after the creates queued before it; ``flush()`` waits for the batch's requests, whose
-    errors land in ``engine.errors`` instead of raising."""
+    engine is full, several products requests travel at once, a creates request waits for the
+    creates requests still running that create a parent of one of its items (a subrun and its
+    events may fill two requests; the others travel at once), and each products request waits
+    for the creates queued before it; ``flush()`` waits for the batch's requests, whose errors
+    land in ``engine.errors`` instead of raising."""
 
     def __init__(self, datastore: DataStore, max_batch_size: int = 128, *,
                  engine: Optional["AsyncEngine"] = None):
@@ -520,8 +521,9 @@ class WriteBatch:
         self._creates: List[bytes] = []
         self._products: List[Tuple[bytes, str, str, bytes]] = []
         self._closed = False
-        # With an engine: the last creates request, and the requests still running.
-        self._creates_sent: Optional[Future] = None
+        # With an engine: the creates requests running, with the items each creates, and
+        # the requests still running.
+        self._creates_running: List[Tuple[Future, set]] = []
         self._sending: List[Future] = []
 
     def __enter__(self) -> "WriteBatch":
@@ -573,14 +575,18 @@ class WriteBatch:
             if self.engine is None:
                 self.datastore.call("create", {"items": part})
                 continue
-            before = self._creates_sent
+            # A child's create may follow its parent's in an earlier request: it waits for
+            # the requests creating its parents, not for the others.
+            self._creates_running = [(f, ids) for f, ids in self._creates_running if not f.done()]
+            parents = {_parent_of(d) for d in part}
+            before = [f for f, ids in self._creates_running if not ids.isdisjoint(parents)]
 
-            def send(part: List[bytes] = part, before: Optional[Future] = before) -> None:
-                if before is not None:
-                    before.result()  # the engine's futures never raise: errors go to its list
+            def send(part: List[bytes] = part, before: List[Future] = before) -> None:
+                for f in before:
+                    f.result()  # the engine's futures never raise: errors go to its list
                 self.datastore.call("create", {"items": part})
 
-            self._creates_sent = self._background(send)
+            self._creates_running.append((self._background(send), set(part)))
 
     def _send_products(self) -> None:
         while self._products:
@@ -589,12 +595,12 @@ class WriteBatch:
             if self.engine is None:
                 self.datastore.store_products(part)
                 continue
-            creates = self._creates_sent
+            creates = [f for f, _ in self._creates_running if not f.done()]
 
             def send(part: List[Tuple[bytes, str, str, bytes]] = part,
-                     creates: Optional[Future] = creates) -> None:
-                if creates is not None:
-                    creates.result()
+                     creates: List[Future] = creates) -> None:
+                for f in creates:
+                    f.result()
                 self.datastore.store_products(part)
 
             self._background(send)
@@ -604,6 +610,18 @@ class WriteBatch:
         future = self.engine.submit(op)
         self._sending = [f for f in self._sending if not f.done()] + [future]
         return future
+
+
+def _parent_of(descriptor: bytes) -> bytes:
+    """The descriptor of an item's parent: its last number set to INVALID (all ones)."""
+    if descriptor[32:] != _ALL_ONES:
+        return descriptor[:32] + _ALL_ONES
+    if descriptor[24:32] != _ALL_ONES:
+        return descriptor[:24] + _ALL_ONES * 2
+    return descriptor[:16] + _ALL_ONES * 3
+
+
+_ALL_ONES = b"\xff" * 8
 
 
 class AsyncEngine:
