@@ -9,7 +9,7 @@
 
 import { InvalidRequestError, WaitTimeoutError } from "../../errors.ts";
 import type { DataStore } from "./client.ts";
-import { decodeItem, encodeItem, kindOf, parentOf } from "./codec.ts";
+import { decodeItem, descriptorLevel, parentDescriptor } from "./codec.ts";
 import { itemTarget, productTarget } from "./placement.ts";
 
 /** A product queued in a batch. */
@@ -40,11 +40,14 @@ export interface WriteBatchOptions {
   readonly async?: AsyncEngine;
 }
 
-const ORDER = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
-
 /** A descriptor as a map key (latin1: one char per byte). */
 function idOf(item: Uint8Array): string {
   return String.fromCharCode.apply(null, item as unknown as number[]);
+}
+
+/** The map key (`idOf`) of a descriptor's parent. */
+function parentIdOf(item: Uint8Array): string {
+  return idOf(parentDescriptor(item));
 }
 
 /**
@@ -150,22 +153,25 @@ export class WriteBatch {
     const all = [...this.#creates.values()].flat();
     this.#creates.clear();
     this.#pendingCreates = 0;
-    all.sort((a, b) => ORDER[kindOf(decodeItem(a))] - ORDER[kindOf(decodeItem(b))]);
-    const send = () => this.#store.call("create", { items: all });
+    // Parents first: a stable sort by level, read from the bytes.
+    const byLevel: Uint8Array[][] = [[], [], [], []];
+    for (const i of all) byLevel[descriptorLevel(i)]!.push(i);
+    const items = byLevel.flat();
+    const send = () => this.#store.call("create", { items });
     if (this.#engine === undefined) return void await send();
     // A child's create may follow its parent's in the next request: it waits
     // for the sends that create its parents, not for the others.
-    const parents = new Set(all.map((i) => idOf(encodeItem(parentOf(decodeItem(i))))));
+    const parents = new Set(items.map(parentIdOf));
     const before: Promise<unknown>[] = [];
     for (const [running, ids] of this.#createsRunning) {
-      for (const id of ids) {
-        if (!parents.has(id)) continue;
+      for (const p of parents) {
+        if (!ids.has(p)) continue;
         before.push(running.catch(() => {}));
         break;
       }
     }
     const { running } = await this.#background(() => Promise.all(before).then(send));
-    this.#createsRunning.set(running, new Set(all.map(idOf)));
+    this.#createsRunning.set(running, new Set(items.map(idOf)));
     running.catch(() => {}).finally(() => this.#createsRunning.delete(running));
   }
 

@@ -97,6 +97,50 @@ export function decodeItem(bytes: Uint8Array): Item {
 }
 
 /**
+ * The level of a 40-byte descriptor, read from its bytes without decoding
+ * it: 0 a dataset, 1 a run, 2 a subrun, 3 an event (the numbers present
+ * before the first absent one, `INVALID`: eight bytes of ones).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { descriptorLevel, encodeItem, INVALID } from "./codec.ts";
+ * const uuid = new Uint8Array(16);
+ * assert.equal(descriptorLevel(encodeItem({ uuid, run: 3n, subrun: 1n, event: INVALID })), 2);
+ * assert.equal(descriptorLevel(encodeItem({ uuid, run: INVALID, subrun: INVALID, event: INVALID })), 0);
+ * ```
+ */
+export function descriptorLevel(bytes: Uint8Array): number {
+  let level = 0;
+  for (let at = UUID_BYTES; at < DESCRIPTOR_BYTES; at += 8, level++) {
+    let absent = true;
+    for (let b = at; b < at + 8; b++) if (bytes[b] !== 0xff) absent = false;
+    if (absent) break;
+  }
+  return level;
+}
+
+/**
+ * The descriptor of an item's parent, from its bytes: its last present
+ * number made absent (a dataset's parent is itself), as
+ * `encodeItem(parentOf(decodeItem(bytes)))` without decoding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeItem, INVALID, parentDescriptor } from "./codec.ts";
+ * const uuid = new Uint8Array(16).fill(1);
+ * const event = encodeItem({ uuid, run: 3n, subrun: 1n, event: 9n });
+ * assert.deepEqual(parentDescriptor(event), encodeItem({ uuid, run: 3n, subrun: 1n, event: INVALID }));
+ * ```
+ */
+export function parentDescriptor(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DESCRIPTOR_BYTES).fill(0xff);
+  out.set(bytes.subarray(0, UUID_BYTES + 8 * Math.max(0, descriptorLevel(bytes) - 1)));
+  return out;
+}
+
+/**
  * The level a descriptor names; `InvalidRequestError` for a number after an
  * absent level (an event without a subrun).
  *

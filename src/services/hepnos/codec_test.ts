@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { decodeItem, encodeItem, INVALID, type Item } from "./codec.ts";
+import {
+  decodeItem,
+  descriptorLevel,
+  encodeItem,
+  INVALID,
+  type Item,
+  kindOf,
+  parentDescriptor,
+  parentOf,
+} from "./codec.ts";
 import { itemTarget, productTarget } from "./placement.ts";
 import { TargetRing } from "../targets.ts";
 
@@ -71,4 +80,26 @@ Deno.test("itemTarget() keeps a subrun's events together and productTarget() the
     }
   }
   assert.ok(targets.size >= 6, `64 subruns spread over ${targets.size} of 8 targets`);
+});
+
+Deno.test("descriptorLevel() and parentDescriptor() agree with decoding, at every level", () => {
+  const next = random(11);
+  const levels = { dataset: 0, run: 1, subrun: 2, event: 3 } as const;
+  for (let k = 0; k < 2000; k++) {
+    const uuid = new Uint8Array(16).map((_, i) => Number(next() % 256n) ^ i);
+    const depth = k % 4;
+    const n = () => {
+      const v = next();
+      return v === INVALID ? 0n : v;
+    };
+    const item: Item = {
+      uuid,
+      run: depth >= 1 ? n() : INVALID,
+      subrun: depth >= 2 ? n() : INVALID,
+      event: depth >= 3 ? n() : INVALID,
+    };
+    const bytes = encodeItem(item);
+    assert.equal(descriptorLevel(bytes), levels[kindOf(item)]);
+    assert.deepEqual(parentDescriptor(bytes), encodeItem(parentOf(item)));
+  }
 });

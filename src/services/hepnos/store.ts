@@ -20,13 +20,14 @@ import {
   datasetKey,
   datasetUuid,
   decodeItem,
+  descriptorLevel,
   encodeItem,
   INVALID,
   type Item,
   type ItemKind,
   kindOf,
   MAX_DATASET_DEPTH,
-  parentOf,
+  parentDescriptor,
   productKey,
   splitPath,
   splitProductKey,
@@ -263,11 +264,14 @@ export class HepnosStore {
     const decoded = items.map(decodeItem);
     // Parents created by this same request count as existing (a write batch sends them together).
     const created = new Set(items.map(itemId));
-    await this.#checkExist(
-      decoded.map(parentOf).filter((p) =>
-        kindOf(p) === "dataset" || !created.has(itemId(encodeItem(p)))
-      ),
-    );
+    // Each parent once, read from the bytes: a batch's events share a few subruns.
+    const parents = new Map<string, Uint8Array>();
+    for (const item of items) {
+      const parent = parentDescriptor(item);
+      const id = itemId(parent);
+      if (descriptorLevel(parent) === 0 || !created.has(id)) parents.set(id, parent);
+    }
+    await this.#checkExist([...parents.values()]);
     const ops: MetaOp[] = decoded.map((item, i) => {
       const kind = kindOf(item);
       if (kind === "dataset") {
@@ -419,7 +423,7 @@ export class HepnosStore {
    * when an item does not exist.
    */
   async store(products: readonly ProductWrite[]): Promise<boolean[]> {
-    await this.#checkExist(uniqueItems(products.map((p) => p.item)).map(decodeItem));
+    await this.#checkExist(uniqueItems(products.map((p) => p.item)));
     const type = this.overwrite === "overwrite" ? "set" : "setIfAbsent";
     const cacheKeys: string[] = [];
     const cachedAt: number[] = [];
@@ -555,8 +559,8 @@ export class HepnosStore {
     return this.#known.has(id) || this.#knownBefore.has(id);
   }
 
-  async #checkExist(items: readonly Item[]): Promise<void> {
-    const unique = uniqueItems(items.map(encodeItem)).filter((i) => !this.#isKnown(i));
+  async #checkExist(items: readonly Uint8Array[]): Promise<void> {
+    const unique = uniqueItems(items).filter((i) => !this.#isKnown(i));
     if (unique.length === 0) return;
     const found = await this.#existAll(unique);
     unique.forEach((i, k) => found[k] && this.#remember(i));
