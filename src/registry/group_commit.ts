@@ -446,6 +446,8 @@ export function mutationBytes(mutations: readonly Mutation[]): { bytes: number; 
 
 /** Estimated serialised size of a value: its JSON (doubled when not ASCII) and its byte arrays. */
 function valueBytesOf(value: unknown): number {
+  // A byte array alone (a service's value): as the replacer below counts it.
+  if (value instanceof Uint8Array) return jsonBytes("0", value.byteLength);
   // Values without big integers or byte arrays (every registry record) take
   // the JSON encoder's fast path: a replacer function called back for each
   // property made this a tenth of a publish (bench/registry_wrk_bench.ts).
@@ -496,10 +498,9 @@ function utf8Length(s: string): number {
 function keyId(key: Deno.KvKey): string {
   let s = "";
   for (const p of key) {
-    s += typeof p === "string"
-      ? JSON.stringify(p)
-      : p instanceof Uint8Array
-      ? `bytes:${p.join(".")}`
+    s += typeof p === "string" ? JSON.stringify(p) : p instanceof Uint8Array
+      // Length-prefixed, one char per byte: unambiguous, and cheaper than joining numbers.
+      ? `bytes${p.length}:${String.fromCharCode.apply(null, p as unknown as number[])}`
       : `${typeof p}:${String(p)}`;
     s += "\x00";
   }

@@ -287,3 +287,24 @@ Deno.test("GroupCommitter.close() calls the hooks still waiting: their writes fa
     assert.equal((await kv.get(["held"])).value, null);
   });
 });
+
+Deno.test("GroupCommitter keeps apart keys whose byte parts look alike, in a group sent key by key", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const u8 = (...b: number[]) => new Uint8Array(b);
+    const keys: Deno.KvKey[] = [
+      ["k", u8(1, 2)],
+      ["k", u8(1), u8(2)],
+      ["k", u8(1, 0), "x"],
+      ["k", u8(1), "x"],
+      ["k", "\u0001\u0002"],
+      ["k", u8(0x62, 0x79)],
+    ];
+    // A check in the group: the atomic then sends each key's last mutation only.
+    const writes = keys.map((key, i) =>
+      gc.write([set(key, i)], i === 0 ? [{ key: ["free"], versionstamp: null }] : [])
+    );
+    await Promise.all(writes);
+    for (const [i, key] of keys.entries()) assert.equal((await kv.get(key)).value, i);
+  });
+});
