@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BusyError, WaitTimeoutError } from "../src/errors.ts";
+import { BusyError, LayoutError, WaitTimeoutError } from "../src/errors.ts";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { WireClient } from "../src/wire/client.ts";
 import { embeddedRuntime } from "./_cluster.ts";
@@ -81,6 +81,8 @@ Deno.test("Runtime.subscribe() over HTTP takes small versions from their notices
       });
       const small = runtime.subscribe({ dataset: "small", fragment: "dataset", bindings: {} });
       const large = runtime.subscribe({ dataset: "large", fragment: "dataset", bindings: {} });
+      // Held by the name server before anything is published: every small copy comes inline.
+      await Promise.all([small.ready, large.ready]);
       for (let v = 1; v <= 3; v++) {
         assert.equal((await put(server.url, "small", v, v * 1.5)).committed, true);
       }
@@ -95,6 +97,26 @@ Deno.test("Runtime.subscribe() over HTTP takes small versions from their notices
       small.close();
       large.close();
     });
+  } finally {
+    names.close();
+    await server.stop();
+  }
+});
+
+Deno.test("A subscription over HTTP is ready once the name server holds it, and its ready rejects when refused", async () => {
+  const server = await startServer();
+  const names = new RemoteNameService({ urls: [server.url], node: "consumer" });
+  try {
+    await create(server.url, "held");
+    const sub = names.subscribe({ dataset: "held", fragment: "dataset", bindings: {} });
+    // Ready before anything was committed: the name server's first line says so.
+    await sub.ready;
+    assert.equal(await sub.next(50), undefined);
+    sub.close();
+    // A fragment the dataset does not declare: the stream fails before its first line.
+    const refused = names.subscribe({ dataset: "held", fragment: "nosuch", bindings: {} });
+    await assert.rejects(refused.ready!, LayoutError);
+    refused.close();
   } finally {
     names.close();
     await server.stop();

@@ -268,8 +268,15 @@ function noticeStream(
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const stop = new AbortController();
+  // A heartbeat first, at once: the subscriber learns the subscription is held (`ready`).
+  let opened = false;
   return new ReadableStream({
     async pull(controller) {
+      if (!opened) {
+        opened = true;
+        controller.enqueue(encoder.encode("{}\n"));
+        return;
+      }
       try {
         // A block stream writes only what its runtime has room for.
         await credit?.ready(stop.signal);

@@ -253,9 +253,12 @@ Deno.test("a publish carries a small copy's bytes as base64 'inline', and the su
       json({ ...record, inline: bytes.toBase64() }),
     );
     assert.deepEqual(await ok.json(), { committed: true });
+    // The stream's first line is a heartbeat, sent at once (the subscription is held).
     let text = "";
-    while (!text.includes("\n")) text += (await lines.read()).value;
-    const notice = JSON.parse(text.slice(0, text.indexOf("\n")));
+    while (text.split("\n").length < 3) text += (await lines.read()).value;
+    const [first, second] = text.split("\n");
+    assert.deepEqual(JSON.parse(first!), {});
+    const notice = JSON.parse(second!);
     assert.equal(notice.version, 1);
     assert.deepEqual(Uint8Array.fromBase64(notice.sources[0].inline), bytes);
     // The record kept names no 'inline' field.

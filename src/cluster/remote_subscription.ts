@@ -92,9 +92,18 @@ export function remoteSubscription(
   // Read as the lines come, into a queue of the same limit and policy as
   // the name server's: the consumer's process holds at most `limit` too.
   const queue = new NoticeQueue<CommitNotice>(query.dataset, query);
+  // The name server's first line (a heartbeat it sends at once) says it holds the subscription.
+  let opened!: () => void;
+  let refused!: (e: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    opened = resolve;
+    refused = reject;
+  });
+  ready.catch(() => {}); // read by those who wait for it
   (async () => {
     const read = await openLines(base + path, token, abort.signal, peer);
     for (let line = await read(); line !== undefined; line = await read()) {
+      opened();
       const msg = JSON.parse(line) as Partial<CommitNotice> & { error?: unknown };
       if (msg.error !== undefined) {
         throw errorFromBody(msg.error) ?? new UnavailableError(`${peer} failed: ${line}`);
@@ -103,7 +112,11 @@ export function remoteSubscription(
       if (msg.version !== undefined) queue.push(inlineBytes(msg as CommitNotice));
     }
     throw new UnavailableError(`${peer} ended the subscription to '${query.dataset}'`);
-  })().catch((e) => queue.fail(abort.signal.aborted ? new ClosedError("subscription") : e));
+  })().catch((e) => {
+    const failure = abort.signal.aborted ? new ClosedError("subscription") : e;
+    refused(failure);
+    queue.fail(failure);
+  });
   return {
     async next(timeoutMs) {
       const taken = await queue.next(timeoutMs);
@@ -117,6 +130,7 @@ export function remoteSubscription(
       abort.abort();
       queue.close();
     },
+    ready,
   };
 }
 

@@ -195,6 +195,12 @@ export interface CommitSubscription {
   next(timeoutMs: number): Promise<CommitNotice | undefined>;
   /** Ends the subscription. */
   close(): void;
+  /**
+   * Resolves once the name server holds the subscription (absent: at once,
+   * as in process): a small copy published after it comes with its commit
+   * notice. Rejects when the subscription failed first.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** The name server operations a runtime calls. */

@@ -130,6 +130,25 @@ export class VersionStream {
   }
 
   /**
+   * Resolves once the name server holds the subscription: a producer told
+   * to start after it loses no version's small copy to a fetch (their bytes
+   * come with the notices). Rejects when the subscription failed first.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { VersionStream } from "./version_stream.ts";
+   * const sub = { next: () => Promise.resolve(undefined), close() {}, ready: Promise.resolve() };
+   * const stream = new VersionStream(sub, () => Promise.reject(new Error("no fetch")));
+   * assert.equal(await stream.ready, undefined);
+   * stream.close();
+   * ```
+   */
+  get ready(): Promise<void> {
+    return this.#sub.ready ?? Promise.resolve();
+  }
+
+  /**
    * The next committed version, in the region's layout: copied into `into`
    * when given (then the stream's buffer is reused), else in a buffer the
    * caller keeps. Waits up to `timeoutMs` (`WaitTimeoutError`; the version
