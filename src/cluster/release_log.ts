@@ -263,10 +263,13 @@ export class ReleaseLog {
       if (s > Math.max(l.read, l.dropped)) rows.push({ log: l, notice: { seq: s, copy: e.value } });
       seq = Math.max(seq, s);
     }
-    rows.sort((a, b) => a.notice.seq - b.notice.seq);
-    for (const r of rows) r.log.entries.push(r.notice);
-    for (const l of log.#nodes.values()) l.entries.sort((a, b) => a.seq - b.seq);
-    log.#fresh = rows;
+    if (rows.length > 0) {
+      rows.sort((a, b) => a.notice.seq - b.notice.seq);
+      for (const r of rows) r.log.entries.push(r.notice);
+      // A node's rows may fall between the notices of its packs.
+      for (const l of log.#nodes.values()) l.entries.sort((a, b) => a.seq - b.seq);
+      log.#fresh = rows;
+    }
     log.#epoch = meta.epoch;
     log.#seq = seq;
     log.#stored = seq;

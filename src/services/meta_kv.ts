@@ -222,7 +222,11 @@ export class LocalMetaKv implements MetaKv {
    * marker of that reading, every service value is read to find them.
    */
   blobsKnown(): Promise<void> {
-    return this.#loadingBlobs ??= this.#loadBlobs();
+    // A read that failed (the KV busy, say) is tried again by the next caller.
+    return this.#loadingBlobs ??= this.#loadBlobs().catch((e) => {
+      this.#loadingBlobs = undefined;
+      throw e;
+    });
   }
 
   /**
@@ -246,14 +250,18 @@ export class LocalMetaKv implements MetaKv {
       for await (const e of this.#kv.list({ prefix: [SERVICE_KEY_ROOT] }, { batchSize: 500 })) {
         if (namesBlob(e.value)) found.add(String(e.key[1]));
       }
-      const mutations: Mutation[] = [...found].map((name) => ({
+      for (const name of found) this.#blobServices.add(name);
+      const marks: Mutation[] = [...found].map((name) => ({
         type: "set",
         key: [...BLOB_MARKS, name],
         value: true,
       }));
-      mutations.push({ type: "set", key: BLOBS_SCANNED, value: true });
-      await this.#commits.write(mutations);
-      for (const name of found) this.#blobServices.add(name);
+      // Within an atomic's mutations whatever the number of services; the
+      // marker of the reading last, once every service's is stored.
+      for (let at = 0; at < marks.length; at += 500) {
+        await this.#commits.write(marks.slice(at, at + 500));
+      }
+      await this.#commits.write([{ type: "set", key: BLOBS_SCANNED, value: true }]);
     }
     this.#blobsLoaded = true;
   }

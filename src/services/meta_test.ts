@@ -207,3 +207,26 @@ Deno.test("LocalMetaKv remembers which services stored blobs, and finds them in 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("LocalMetaKv.blobsKnown() that failed reads again at the next call", async () => {
+  using kv = await Deno.openKv(":memory:");
+  let failing = true;
+  const flaky = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "list" && failing) {
+        return () => {
+          throw new Error("KV busy");
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const local = new LocalMetaKv(flaky);
+  await assert.rejects(local.blobsKnown(), /KV busy/);
+  assert.equal(local.mayHoldBlobs("s"), true);
+  failing = false;
+  await local.blobsKnown();
+  assert.equal(local.mayHoldBlobs("s"), false);
+  await local.close();
+});

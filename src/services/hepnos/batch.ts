@@ -9,7 +9,7 @@
 
 import { InvalidRequestError, WaitTimeoutError } from "../../errors.ts";
 import type { DataStore } from "./client.ts";
-import { decodeItem, descriptorLevel, parentDescriptor } from "./codec.ts";
+import { bytesKey, decodeItem, descriptorLevel, parentDescriptor } from "./codec.ts";
 import { itemTarget, productTarget } from "./placement.ts";
 
 /** A product queued in a batch. */
@@ -38,16 +38,6 @@ export interface WriteBatchOptions {
    * products send waits for the creates queued before it.
    */
   readonly async?: AsyncEngine;
-}
-
-/** A descriptor as a map key (latin1: one char per byte). */
-function idOf(item: Uint8Array): string {
-  return String.fromCharCode.apply(null, item as unknown as number[]);
-}
-
-/** The map key (`idOf`) of a descriptor's parent. */
-function parentIdOf(item: Uint8Array): string {
-  return idOf(parentDescriptor(item));
 }
 
 /**
@@ -161,7 +151,7 @@ export class WriteBatch {
     if (this.#engine === undefined) return void await send();
     // A child's create may follow its parent's in the next request: it waits
     // for the sends that create its parents, not for the others.
-    const parents = new Set(items.map(parentIdOf));
+    const parents = new Set(items.map((i) => bytesKey(parentDescriptor(i))));
     const before: Promise<unknown>[] = [];
     for (const [running, ids] of this.#createsRunning) {
       for (const p of parents) {
@@ -171,7 +161,7 @@ export class WriteBatch {
       }
     }
     const { running } = await this.#background(() => Promise.all(before).then(send));
-    this.#createsRunning.set(running, new Set(items.map(idOf)));
+    this.#createsRunning.set(running, new Set(items.map(bytesKey)));
     running.catch(() => {}).finally(() => this.#createsRunning.delete(running));
   }
 
