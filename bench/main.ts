@@ -22,6 +22,7 @@ import { wrkBench } from "./wrk_bench.ts";
 import { commitBench } from "./commit_bench.ts";
 import { registryWrkBench } from "./registry_wrk_bench.ts";
 import { registryMemoryBench } from "./registry_memory_bench.ts";
+import { mallocBench } from "./malloc_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -40,6 +41,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   commits: commitBench,
   "registry-wrk": registryWrkBench,
   "registry-memory": registryMemoryBench,
+  malloc: mallocBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.

@@ -7,6 +7,7 @@ import type { RemoteNameService } from "../src/cluster/name_client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { openMemoryAndFile } from "../src/tiers/memory_and_file.ts";
 import type { WireClient } from "../src/wire/client.ts";
+import { mallocEnv } from "../src/cli/malloc_tunables.ts";
 
 /** A running process of the cluster. */
 export interface Proc {
@@ -73,11 +74,18 @@ globalThis.addEventListener("unload", () => {
  * port (free unless given), its config and data under `dataDir` (a new
  * directory under tmp/ unless given; one under tmp/ is removed when this process ends), and
  * waits until it listens. `paths`: more directories it may read and write
- * (an shm tier's tmpfs directory).
+ * (an shm tier's tmpfs directory). `tunables`: its `GLIBC_TUNABLES` (default: the allocator's
+ * settings the deno.json tasks start it with; "" for glibc's defaults).
  */
 export async function spawnStrata(
   command: string[],
-  options: { dataDir?: string; port?: number; extra?: string; paths?: readonly string[] } = {},
+  options: {
+    dataDir?: string;
+    port?: number;
+    extra?: string;
+    paths?: readonly string[];
+    tunables?: string;
+  } = {},
 ): Promise<Proc> {
   // Port 0 unless given: the OS picks one as it listens, and its line says which
   // (a port probed free beforehand could be taken before the server binds it).
@@ -101,7 +109,7 @@ export async function spawnStrata(
       "--allow-net=127.0.0.1",
       `--allow-read=${["config", dataDir, ...options.paths ?? []].join(",")}`,
       `--allow-write=${[dataDir, ...options.paths ?? []].join(",")}`,
-      "--allow-env=LOG_TOKENS,LOG_STREAM",
+      "--allow-env=LOG_TOKENS,LOG_STREAM,GLIBC_TUNABLES",
       // Functions run in sandbox processes (`sh` applies their memory limit,
       // then runs `deno`); a name server also type-checks them with `deno check`.
       "--allow-run=deno,sh",
@@ -110,6 +118,8 @@ export async function spawnStrata(
       "--config",
       config,
     ],
+    // Started as the deno.json tasks start it: with the allocator's settings.
+    env: options.tunables === undefined ? mallocEnv() : { GLIBC_TUNABLES: options.tunables },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -28,6 +28,7 @@ import { LocalMetaKv } from "../services/meta_kv.ts";
 import { RemoteMetaKv } from "../services/remote_meta_kv.ts";
 import type { ServiceRouting } from "../services/host.ts";
 import { log } from "../observe/mod.ts";
+import { mallocNotice } from "./malloc_tunables.ts";
 
 /** `strata serve`: the name server and one runtime in one process. */
 export async function serveAll(config: Config): Promise<number> {
@@ -398,6 +399,8 @@ async function listen(
   const addr = await listening;
   try {
     console.log(await ready(`http://${addr.hostname}:${addr.port}`));
+    const notice = mallocNotice();
+    if (notice !== undefined) log.warn("allocator", { message: notice });
   } catch (e) {
     console.error(`strata: Cannot start: ${(e as Error).message}`);
     ac.abort();
