@@ -6,6 +6,7 @@
  */
 
 import { chartSvg } from "./_chart.ts";
+import { MALLOC_TUNABLES } from "../src/cli/malloc_tunables.ts";
 
 /** The machine a run was measured on. */
 export interface Machine {
@@ -17,6 +18,12 @@ export interface Machine {
   readonly build: string;
   /** Logical CPUs. */
   readonly cpus: number;
+  /**
+   * The allocator's settings the benchmark's processes inherit: `strata`
+   * (src/cli/malloc_tunables.ts, as `deno task bench` starts it), `default`
+   * (glibc's), `other`, or `unknown` (`GLIBC_TUNABLES` not readable).
+   */
+  readonly allocator: "strata" | "default" | "other" | "unknown";
 }
 
 /**
@@ -35,8 +42,24 @@ export function machine(): Machine {
     deno: Deno.version.deno,
     build: Deno.build.target,
     cpus: navigator.hardwareConcurrency,
+    allocator: allocator(),
   };
 }
+
+function allocator(): Machine["allocator"] {
+  const read = Deno.permissions.querySync({ name: "env", variable: "GLIBC_TUNABLES" }).state;
+  if (read !== "granted") return "unknown";
+  const value = Deno.env.get("GLIBC_TUNABLES") ?? "";
+  return value === MALLOC_TUNABLES ? "strata" : value === "" ? "default" : "other";
+}
+
+/** How the machine line names the allocator's settings. */
+const ALLOCATOR_TEXT: Record<Machine["allocator"], string> = {
+  strata: "Strata's allocator settings",
+  default: "glibc's default allocator settings",
+  other: "allocator settings of its own",
+  unknown: "allocator settings unknown",
+};
 
 /**
  * Writes bench/results/NAME.json (`{machine, points}`) and NAME.md, whose
@@ -51,7 +74,9 @@ export async function writeResults(
   await writeResultFiles(
     name,
     { machine: m, points },
-    markdown(`${m.date}, Deno ${m.deno}, ${m.build}, ${m.cpus} CPUs.`),
+    markdown(
+      `${m.date}, Deno ${m.deno}, ${m.build}, ${m.cpus} CPUs, ${ALLOCATOR_TEXT[m.allocator]}.`,
+    ),
   );
 }
 
