@@ -73,10 +73,15 @@ export interface MetaKv {
 const BLOB_MARKS: Deno.KvKey = ["svc_blobs"];
 const BLOBS_SCANNED: Deno.KvKey = ["svc_blobs_scanned"];
 
-/** Whether a service value names a blob (`{ blob: ref }`, as `ServiceMeta` stores large values). */
+/**
+ * Whether a service value names a blob of its own (`{ blob: ref }`, as
+ * `ServiceMeta` stores large values), which the write replacing it frees. A
+ * range of a pack (`{ blob, at, length }`) does not count: other values
+ * share its blob, which only the sweep frees, so replacing it frees nothing.
+ */
 function namesBlob(value: unknown): boolean {
   return typeof value === "object" && value !== null && !(value instanceof Uint8Array) &&
-    "blob" in value;
+    "blob" in value && !("at" in value);
 }
 
 /**
