@@ -11,7 +11,8 @@
 
 import { writeResults } from "./_results.ts";
 import type { FreshBuffers } from "./_fresh_buffers.ts";
-import type { WorkerTimes } from "./_hepnos_worker.ts";
+import type { WorkerArgs, WorkerTimes } from "./_hepnos_worker.ts";
+import { runClients } from "./services_bench.ts";
 import { MALLOC_TUNABLES } from "../src/cli/malloc_tunables.ts";
 import { spawnStrata } from "../tests/_cluster.ts";
 
@@ -58,30 +59,15 @@ async function buffers(mib: number, tunables: string): Promise<FreshBuffers> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-async function hepnos(url: string, tunables: string): Promise<WorkerTimes> {
-  const args = {
+function hepnos(url: string, tunables: string): Promise<WorkerTimes> {
+  const args: Omit<WorkerArgs, "client"> = {
     system: "strata",
     mode: "batched",
     where: url,
     events: EVENTS,
     bytes: 1 << 20,
-    client: 0,
   };
-  const out = await new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read=tmp",
-      "--allow-write=tmp",
-      "bench/_hepnos_worker.ts",
-      JSON.stringify(args),
-    ],
-    env: { GLIBC_TUNABLES: tunables },
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error("The HEPnOS client failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  return runClients(args, 1, { GLIBC_TUNABLES: tunables });
 }
 
 /** Runs the benchmark and writes its results. */

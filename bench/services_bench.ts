@@ -43,7 +43,16 @@ function eventsFor(bytes: number, clients: number, mode: string): number {
   return Math.max(8, Math.floor(budget / clients));
 }
 
-async function runClients(args: Omit<WorkerArgs, "client">, clients: number): Promise<WorkerTimes> {
+/**
+ * Runs `clients` HEPnOS benchmark worker processes (bench/_hepnos_worker.ts)
+ * side by side, with `env` added to their environment; the rate is all
+ * their operations over the slowest client's time.
+ */
+export async function runClients(
+  args: Omit<WorkerArgs, "client">,
+  clients: number,
+  env: Record<string, string> = {},
+): Promise<WorkerTimes> {
   const procs = [...Array(clients).keys()].map((client) =>
     new Deno.Command("deno", {
       args: [
@@ -54,6 +63,7 @@ async function runClients(args: Omit<WorkerArgs, "client">, clients: number): Pr
         "bench/_hepnos_worker.ts",
         JSON.stringify({ ...args, client }),
       ],
+      env,
       stdout: "piped",
       stderr: "inherit",
     }).output()
