@@ -78,6 +78,13 @@ type Stored = Uint8Array | {
  */
 export const PACK_FROM_BYTES = 2048;
 
+/**
+ * Packable bytes a batch needs for a pack: under this, its values go to KV
+ * as they are, the batch keeping its one commit rather than adding a
+ * blob's write and flush before it.
+ */
+export const PACK_MIN_BYTES = 256 * 1024;
+
 /** Bytes of one pack at most; a batch with more packable bytes writes several. */
 export const PACK_MAX_BYTES = 16 << 20;
 
@@ -226,8 +233,9 @@ export class ServiceMeta {
    * Applies `ops` in order, in as few commits as KV's limits allow; a
    * commit is atomic, a batch cut into several is not. Returns, per op,
    * whether it applied (a `setIfAbsent` on a key holding a value does not).
-   * Values past the inline size are written to blobs first, and two or more
-   * from `PACK_FROM_BYTES` to the inline size to packs.
+   * Values past the inline size are written to blobs first, and those from
+   * `PACK_FROM_BYTES` to the inline size to packs when they add up to
+   * `PACK_MIN_BYTES`.
    *
    * @example
    * ```ts
@@ -239,10 +247,10 @@ export class ServiceMeta {
    * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
    * using kv = await Deno.openKv(":memory:");
    * const meta = new ServiceMeta(kv, "notes", new BlobStore("notes", tiers, { durable: false }));
-   * const a = new Uint8Array(4096).fill(1), b = new Uint8Array(4096).fill(2);
-   * await meta.write([{ type: "set", key: ["a"], value: a }, { type: "set", key: ["b"], value: b }]);
+   * const values = Array.from({ length: 5 }, (_, i) => new Uint8Array(60_000).fill(i));
+   * await meta.write(values.map((value, i) => ({ type: "set", key: ["n", i], value })));
    * assert.equal(tiers.keys("svc~notes~").length, 1); // one pack
-   * assert.deepEqual(await meta.get(["b"]), b);
+   * assert.deepEqual(await meta.get(["n", 4]), values[4]);
    * ```
    */
   async write(ops: readonly MetaOp[]): Promise<boolean[]> {
@@ -386,8 +394,8 @@ export class ServiceMeta {
 
   /**
    * Writes the values of `ops` from `PACK_FROM_BYTES` to the inline size
-   * into packs, when there are two or more: one blob (one write, one
-   * flush) for them all, durable before the records naming their ranges
+   * into packs, when there are two or more and `PACK_MIN_BYTES` of them:
+   * one blob (one write, one flush) for them all, durable before the records naming their ranges
    * commit. Returns what each packed op stores, by its index.
    */
   async #pack(ops: readonly MetaOp[]): Promise<Map<number, Stored>> {
@@ -399,7 +407,11 @@ export class ServiceMeta {
         op.value.byteLength >= PACK_FROM_BYTES && op.value.byteLength <= KV_LIMITS.inlineValueBytes
       ) packable.push(i);
     });
-    if (packable.length < 2) return out;
+    const total = packable.reduce(
+      (n, i) => n + (ops[i] as { value: Uint8Array }).value.byteLength,
+      0,
+    );
+    if (packable.length < 2 || total < PACK_MIN_BYTES) return out;
     const groups: number[][] = [[]];
     let bytes = 0;
     for (const i of packable) {

@@ -3,7 +3,7 @@ import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
-import { PACK_FROM_BYTES, ServiceMeta } from "./meta.ts";
+import { PACK_FROM_BYTES, PACK_MIN_BYTES, ServiceMeta } from "./meta.ts";
 import { LocalMetaKv } from "./meta_kv.ts";
 
 async function open() {
@@ -233,29 +233,31 @@ Deno.test("LocalMetaKv.blobsKnown() that failed reads again at the next call", a
 
 Deno.test("ServiceMeta.write() packs a batch's mid-size values into one blob, each key naming its range", async () => {
   const { kv, meta, tiers } = await open();
-  const values = Array.from({ length: 5 }, (_, i) => new Uint8Array(10_000).fill(i + 1));
+  const n = Math.ceil(PACK_MIN_BYTES / 10_000);
+  const values = Array.from({ length: n }, (_, i) => new Uint8Array(10_000).fill(i + 1));
   const applied = await meta.write([
     ...values.map((value, i) => ({ type: "set" as const, key: ["p", i], value })),
-    { type: "set", key: ["small"], value: new Uint8Array(PACK_FROM_BYTES - 1).fill(9) },
+    { type: "set", key: ["small"], value: new Uint8Array(PACK_FROM_BYTES - 1).fill(99) },
   ]);
-  assert.deepEqual(applied, [true, true, true, true, true, true]);
-  assert.equal(tiers.keys("svc~s~").length, 1, "one pack for the five values");
+  assert.equal(applied.filter(Boolean).length, n + 1);
+  assert.equal(tiers.keys("svc~s~").length, 1, `one pack for the ${n} values`);
   assert.deepEqual(await meta.getMany(values.map((_, i) => ["p", i])), values);
-  assert.deepEqual(await meta.get(["small"]), new Uint8Array(PACK_FROM_BYTES - 1).fill(9));
+  assert.deepEqual(await meta.get(["small"]), new Uint8Array(PACK_FROM_BYTES - 1).fill(99));
   const range = await meta.getRange(["p", 3], 9_998);
   assert.deepEqual([range?.size, range?.bytes], [10_000, new Uint8Array([4, 4])]);
   assert.deepEqual((await meta.getRange(["p", 3], 9_999, 2))?.bytes, undefined);
-  // A lone mid-size value stays in KV: a pack of one saves nothing.
-  await meta.write([{ type: "set", key: ["lone"], value: values[0]! }]);
+  // A batch with fewer packable bytes stays in KV: one commit, no blob's flush before it.
+  await meta.write(values.slice(0, 4).map((value, i) => ({ type: "set", key: ["q", i], value })));
   assert.equal(tiers.keys("svc~s~").length, 1);
+  assert.deepEqual(await meta.get(["q", 3]), values[3]);
   kv.close();
 });
 
 Deno.test("ServiceMeta frees a pack only once no key names any of its values", async () => {
   const { kv, meta, tiers } = await open();
-  const value = (n: number) => new Uint8Array(4_000).fill(n);
+  const value = (n: number) => new Uint8Array(60_000).fill(n);
   await meta.write(
-    [0, 1, 2].map((i) => ({ type: "set" as const, key: ["p", i], value: value(i) })),
+    [0, 1, 2, 3, 4].map((i) => ({ type: "set" as const, key: ["p", i], value: value(i) })),
   );
   assert.equal(tiers.keys("svc~s~").length, 1);
   // Replacing or deleting some values leaves the pack: the others still read.
@@ -266,9 +268,9 @@ Deno.test("ServiceMeta frees a pack only once no key names any of its values", a
   ]);
   assert.deepEqual(await meta.get(["p", 2]), value(2));
   assert.deepEqual((await meta.sweepBlobs()).freed, 0);
-  assert.deepEqual((await meta.sweepBlobs()).freed, 0, "still named by p/2");
+  assert.deepEqual((await meta.sweepBlobs()).freed, 0, "still named by p/2 to p/4");
   assert.equal(tiers.keys("svc~s~").length, 1);
-  await meta.write([{ type: "delete", key: ["p", 2] }]);
+  await meta.write([2, 3, 4].map((i) => ({ type: "delete" as const, key: ["p", i] })));
   assert.equal((await meta.sweepBlobs()).unnamed, 1);
   assert.equal((await meta.sweepBlobs()).freed, 1);
   assert.equal(tiers.keys("svc~s~").length, 0);
@@ -278,10 +280,10 @@ Deno.test("ServiceMeta frees a pack only once no key names any of its values", a
 Deno.test("LocalMetaKv does not count packs as blobs a replacement frees: sets stay unchecked", async () => {
   const { kv, meta } = await open();
   await meta.write(
-    Array.from({ length: 4 }, (_, i) => ({
+    Array.from({ length: 8 }, (_, i) => ({
       type: "set" as const,
       key: ["p", i],
-      value: new Uint8Array(PACK_FROM_BYTES),
+      value: new Uint8Array(KV_LIMITS.inlineValueBytes),
     })),
   );
   assert.equal((await kv.get(["svc_blobs", "s"])).versionstamp, null);
