@@ -97,6 +97,8 @@ export class BlobStore {
   readonly #fetch: FetchBlob | undefined;
   /** Checksums of the pieces of blobs, for ranges read from files (`get`). */
   readonly #sums = new PieceSums();
+  /** Whole reads under way, by CRC-32 and tier key (`#getLocal`). */
+  readonly #reads = new Map<string, Promise<Uint8Array>>();
 
   /** Creates the store of `service`'s blobs. */
   constructor(service: string, tiers: TierSet, options: BlobStoreOptions = {}) {
@@ -233,7 +235,23 @@ export class BlobStore {
     return ref.node !== undefined && ref.node !== this.#tiers.node;
   }
 
-  async #getLocal(ref: BlobRef): Promise<Uint8Array> {
+  /**
+   * The whole blob from this node's tiers. Reads of one blob under way at
+   * once share one read and one check (the values of a pack loaded
+   * together read their pack once); a blob of `PIECED_MIN_BYTES` or more
+   * read whole from a file keeps its pieces' checksums, so later ranges of
+   * it read only their pieces.
+   */
+  #getLocal(ref: BlobRef): Promise<Uint8Array> {
+    const key = `${ref.crc}:${this.#key(ref.id)}`;
+    const under = this.#reads.get(key);
+    if (under !== undefined) return under;
+    const read = this.#readLocal(ref).finally(() => this.#reads.delete(key));
+    this.#reads.set(key, read);
+    return read;
+  }
+
+  async #readLocal(ref: BlobRef): Promise<Uint8Array> {
     const key = this.#key(ref.id);
     const found = await this.#tiers.get(key);
     if (found === undefined) {
@@ -245,6 +263,9 @@ export class BlobStore {
     if (this.#inMemory(found.tier)) return found.bytes;
     const crc = await checksum(found.bytes);
     if (crc !== ref.crc) throw new ChecksumError(key, ref.crc, crc);
+    if (ref.size >= PIECED_MIN_BYTES && this.#sums.get(`${crc}:${key}`) === undefined) {
+      this.#sums.set(`${crc}:${key}`, await pieceChecksums(found.bytes, PIECE_BYTES));
+    }
     return found.bytes;
   }
 

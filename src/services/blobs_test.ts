@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChecksumError } from "../errors.ts";
-import { PIECE_BYTES } from "../runtime/piece_sums.ts";
+import { PIECE_BYTES, PIECED_MIN_BYTES } from "../runtime/piece_sums.ts";
 import { FileTier } from "../tiers/file_tier.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
@@ -76,6 +76,39 @@ Deno.test("BlobStore.get() of a range of a blob in a file reads and checks only 
     });
     // A range past half the blob is read whole (and refused whole here).
     await assert.rejects(blobs.get(ref, { offset: 0, length: 40 * PIECE_BYTES }), ChecksumError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("BlobStore.get() of ranges of a blob read whole: concurrent reads share one, later ones read pieces", async () => {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  try {
+    const spec = { name: "file", kind: "file", capacity: 1 << 26, ...KIND_DEFAULTS.file } as const;
+    const tier = await FileTier.open("file", dir, 1 << 26);
+    const tiers = new TierSet({ node: "n", tiers: [{ tier, spec }] });
+    const value = new Uint8Array(PIECED_MIN_BYTES).map((_, i) => (i * 13) & 0xff);
+    const ref = await new BlobStore("hepnos", tiers, { durable: true }).put(value);
+    // Another store, as after a restart: it knows no piece checksums of the blob.
+    const blobs = new BlobStore("hepnos", tiers, { durable: true });
+    let wholeReads = 0;
+    let pieceReads = 0;
+    const get = tiers.get.bind(tiers);
+    tiers.get = (key) => (wholeReads++, get(key));
+    const getRanges = tiers.getRanges.bind(tiers);
+    tiers.getRanges = (key, runs, into, base) => (pieceReads++, getRanges(key, runs, into, base));
+    const ranges = [0, 10, 20, 30].map((i) => ({ offset: i * PIECE_BYTES, length: 100 }));
+    const got = await Promise.all(ranges.map((r) => blobs.get(ref, r)));
+    got.forEach((g, i) =>
+      assert.deepEqual(g, value.subarray(ranges[i]!.offset, ranges[i]!.offset + 100))
+    );
+    assert.equal(wholeReads, 1, "one read of the whole blob for the four ranges");
+    assert.deepEqual(
+      await blobs.get(ref, { offset: 5 * PIECE_BYTES, length: 10 }),
+      value.subarray(5 * PIECE_BYTES, 5 * PIECE_BYTES + 10),
+    );
+    assert.deepEqual([wholeReads, pieceReads], [1, 1], "the next range reads its piece alone");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
