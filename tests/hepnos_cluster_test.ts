@@ -123,6 +123,47 @@ Deno.test("HEPnOS on a name server and three runtimes: every flow from any runti
     });
 
     await t.step(
+      "mid-size products of a batch, packed on their target's runtime, load from every runtime",
+      async () => {
+        // 48 of 40 kB in a batch of 64: about 16 per runtime's request, 640 kB, past PACK_MIN_BYTES.
+        const mid = 40_000;
+        const batch = new WriteBatch(a!, { maxBatchSize: 64 });
+        const run = await (await a!.root().dataSet("spread")).run(1n);
+        const events = [];
+        for (let s = 0n; s < 12n; s++) {
+          events.push(...await collect((await run.subRun(s)).events()));
+        }
+        for (const [i, ev] of events.entries()) {
+          await ev.store("mid", "bytes", value(i, mid), { batch });
+        }
+        await batch.close();
+        for (const store of [a!, b!, c!]) {
+          const got = await store.loadProducts(
+            events.map((ev) => ({ item: ev.descriptor, label: "mid", type: "bytes" })),
+          );
+          got.forEach((g, i) => assert.deepEqual(g, value(i, mid), `product ${i}`));
+          const range = await store.loadProducts([{
+            item: events[7]!.descriptor,
+            label: "mid",
+            type: "bytes",
+            offset: 39_990,
+            length: 10,
+          }]);
+          assert.deepEqual(range[0], value(7, mid).subarray(39_990));
+          // `load` runs on the runtime it reaches: values of packs other runtimes hold come over
+          // the data plane.
+          const products = events.slice(0, 12).map((ev) => ({
+            item: ev.descriptor,
+            label: "mid",
+            type: "bytes",
+          }));
+          const r = await store.call<{ values: Uint8Array[] }>("load", { products });
+          r.values.forEach((v, i) => assert.deepEqual(v, value(i, mid), `product ${i} by load`));
+        }
+      },
+    );
+
+    await t.step(
       "events(target): the union over targets ascending is the global order",
       async () => {
         const d = await c!.root().dataSet("spread");
