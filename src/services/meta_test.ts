@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import { InvalidRequestError, NodeFullError, PayloadTooLargeError } from "../errors.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
 import { KV_LIMITS } from "./kv_limits.ts";
@@ -298,4 +298,19 @@ Deno.test("LocalMetaKv does not count packs as blobs a replacement frees: sets s
     "a blob of its own marks it",
   );
   kv.close();
+});
+
+Deno.test("ServiceMeta.write() of a batch whose pack finds no room refuses it whole, leaving KV as it was", async () => {
+  const spec = { name: "mem", kind: "memory", capacity: 100_000, ...KIND_DEFAULTS.memory } as const;
+  const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 100_000), spec }] });
+  using kv = await Deno.openKv(":memory:");
+  const meta = new ServiceMeta(kv, "s", new BlobStore("s", tiers, { durable: false }));
+  const ops = Array.from({ length: 30 }, (_, i) => ({
+    type: "set" as const,
+    key: ["p", i],
+    value: new Uint8Array(10_000),
+  }));
+  await assert.rejects(meta.write(ops), NodeFullError);
+  assert.equal(await meta.get(["p", 0]), undefined);
+  assert.equal(tiers.keys("svc~s~").length, 0);
 });
