@@ -5,6 +5,19 @@ import { FileTier } from "../tiers/file_tier.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
 import { BlobStore } from "./blobs.ts";
 
+/** Runs `fn` with a node whose one tier is a file tier in a new directory under tmp/. */
+async function withFileTier(fn: (tiers: TierSet, dir: string) => Promise<void>): Promise<void> {
+  await Deno.mkdir("tmp", { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: "tmp" });
+  try {
+    const spec = { name: "file", kind: "file", capacity: 1 << 26, ...KIND_DEFAULTS.file } as const;
+    const tier = await FileTier.open("file", dir, 1 << 26);
+    await fn(new TierSet({ node: "n", tiers: [{ tier, spec }] }), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("BlobStore.put() keeps a view's bytes in a buffer of their own, not the buffer it views", async () => {
   const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
   const tier = new MemoryTier("mem", 1 << 20);
@@ -31,12 +44,7 @@ Deno.test("BlobStore.put() keeps a view of nearly all its buffer as it is, witho
 });
 
 Deno.test("BlobStore.get() of a range of a blob in a file reads and checks only the pieces holding it", async () => {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    const spec = { name: "file", kind: "file", capacity: 1 << 26, ...KIND_DEFAULTS.file } as const;
-    const tier = await FileTier.open("file", dir, 1 << 26);
-    const tiers = new TierSet({ node: "n", tiers: [{ tier, spec }] });
+  await withFileTier(async (tiers, dir) => {
     const blobs = new BlobStore("hepnos", tiers, { durable: true });
     const value = new Uint8Array(64 * PIECE_BYTES).map((_, i) => (i * 7) & 0xff);
     const ref = await blobs.put(value);
@@ -76,18 +84,11 @@ Deno.test("BlobStore.get() of a range of a blob in a file reads and checks only 
     });
     // A range past half the blob is read whole (and refused whole here).
     await assert.rejects(blobs.get(ref, { offset: 0, length: 40 * PIECE_BYTES }), ChecksumError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("BlobStore.get() of ranges of a blob read whole: concurrent reads share one, later ones read pieces", async () => {
-  await Deno.mkdir("tmp", { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: "tmp" });
-  try {
-    const spec = { name: "file", kind: "file", capacity: 1 << 26, ...KIND_DEFAULTS.file } as const;
-    const tier = await FileTier.open("file", dir, 1 << 26);
-    const tiers = new TierSet({ node: "n", tiers: [{ tier, spec }] });
+  await withFileTier(async (tiers) => {
     const value = new Uint8Array(PIECED_MIN_BYTES).map((_, i) => (i * 13) & 0xff);
     const ref = await new BlobStore("hepnos", tiers, { durable: true }).put(value);
     // Another store, as after a restart: it knows no piece checksums of the blob.
@@ -109,7 +110,5 @@ Deno.test("BlobStore.get() of ranges of a blob read whole: concurrent reads shar
       value.subarray(5 * PIECE_BYTES, 5 * PIECE_BYTES + 10),
     );
     assert.deepEqual([wholeReads, pieceReads], [1, 1], "the next range reads its piece alone");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
