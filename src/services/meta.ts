@@ -13,6 +13,7 @@ import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { type Check, type Mutation, mutationBytes } from "../registry/group_commit.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
+import { joinFrames } from "./frames.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { COMMIT_BUDGET, LocalMetaKv, type MetaKv } from "./meta_kv.ts";
 
@@ -564,13 +565,7 @@ function packOf(values: readonly Uint8Array[], total: number): Uint8Array {
   ) {
     return new Uint8Array(first.buffer, first.byteOffset, total);
   }
-  const pack = new Uint8Array(total);
-  let at = 0;
-  for (const v of values) {
-    pack.set(v, at);
-    at += v.byteLength;
-  }
-  return pack;
+  return joinFrames(values);
 }
 
 /** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
