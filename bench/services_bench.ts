@@ -172,7 +172,8 @@ Operations per second, all client processes together: Strata / files (ratio, goa
 short). Each figure is the fastest of ${REPEATS} runs, the three systems taking turns. One
 \`strata serve\` with 8 targets, durable: a create or a store is answered once its KV commit is
 fsync'd; a product past 60 KiB is a blob whose bytes are written to the memory tier and fsync'd to
-the file tier before the record naming it commits. Small products are answered from the service's
+the file tier before the record naming it commits, and a batch's products from 2 KiB to 60 KiB
+share such a blob (a pack) when they add up to 256 KiB. Small products are answered from the service's
 memory cache (256 MiB) once stored. Batched stores go through a write batch over an async engine
 (HEPnOS's \`WriteBatch(async_engine)\`) that keeps up to 4 requests in flight per client; batched
 loads keep 4 requests of up to 128 products in flight too (the file baseline reads a batch's 128
@@ -201,11 +202,12 @@ Costs measured alone on this machine (loopback, the registry's KV file on the sa
   the service, against one system call. A create or a store also waits for its KV commit's fsync
   (about 0.3 ms); a load answered from memory still pays the request, against a page-cache read of
   tens of microseconds.
-- Products stored: each product is a row of the registry's Deno KV (SQLite, one writer), and a
-  commit holds at most 100 put-if-absent checks (a store checks that it replaces nothing, so it need
-  not read what it replaces): 128 products of 100 B take two commits, about 55,000 products/s at
-  best from KV alone, 80,000 without the checks. 10 kB products fill commits of at most 720 KiB,
-  written to SQLite's log and fsync'd.
+- Products stored: each product is a row of the registry's Deno KV (SQLite, one writer); a service
+  that never stored a blob of its own commits its sets unchecked, up to 1000 a commit, so 128
+  products of 100 B are one commit (Deno KV alone writes about 118,000 such rows a second, 4
+  commits of 128 in flight). A batch's 10 kB products are one pack: a blob written to the memory
+  tier and fsync'd to the file tier, then a commit of rows holding their ranges (Deno KV alone
+  writes about 11,500 rows of 10 kB a second).
 - 1 MiB products: the body crosses HTTP (1 to 2 ms per MiB on loopback), then the blob is written
   and fsync'd to the file tier (about 1.8 ms) before its record commits, against a file written
   (and fsync'd) in 0.6 to 1.8 ms.
