@@ -6,7 +6,7 @@
  */
 
 import { chartSvg } from "./_chart.ts";
-import { MALLOC_TUNABLES } from "../src/cli/malloc_tunables.ts";
+import { MALLOC_TUNABLES, readTunables } from "../src/cli/malloc_tunables.ts";
 
 /** The machine a run was measured on. */
 export interface Machine {
@@ -47,9 +47,8 @@ export function machine(): Machine {
 }
 
 function allocator(): Machine["allocator"] {
-  const read = Deno.permissions.querySync({ name: "env", variable: "GLIBC_TUNABLES" }).state;
-  if (read !== "granted") return "unknown";
-  const value = Deno.env.get("GLIBC_TUNABLES") ?? "";
+  const value = readTunables();
+  if (value === undefined) return "unknown";
   return value === MALLOC_TUNABLES ? "strata" : value === "" ? "default" : "other";
 }
 

@@ -52,3 +52,12 @@ Deno.test("a server started with the allocator settings says nothing of them", a
   const stderr = await serveStderr(MALLOC_TUNABLES);
   assert.doesNotMatch(stderr, /allocator/);
 });
+
+Deno.test("the deno.json tasks and the Slurm script start Strata with the allocator settings of malloc_tunables.ts", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile("deno.json")).tasks as Record<string, string>;
+  for (const name of ["start", "nameserver", "runtime", "test", "bench"]) {
+    assert.ok(tasks[name]!.startsWith(`GLIBC_TUNABLES=${MALLOC_TUNABLES} deno `), name);
+  }
+  const sbatch = await Deno.readTextFile("examples/slurm/strata.sbatch");
+  assert.ok(sbatch.includes(`GLIBC_TUNABLES=${MALLOC_TUNABLES} \\`), "strata.sbatch");
+});

@@ -75,8 +75,19 @@ export function mallocNotice(value: string | undefined = readTunables()): string
   return `Started without the allocator settings: every new buffer costs a page fault per 4 KiB (up to 2.8 ms per MiB on a virtual machine); start it with GLIBC_TUNABLES=${MALLOC_TUNABLES} (the deno.json tasks do)`;
 }
 
-/** `GLIBC_TUNABLES` ("" when unset); undefined when this process may not read it. */
-function readTunables(): string | undefined {
+/**
+ * This process's `GLIBC_TUNABLES` ("" when unset); undefined when it may
+ * not read it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTunables } from "./malloc_tunables.ts";
+ * const value = readTunables();
+ * assert.ok(value === undefined || typeof value === "string");
+ * ```
+ */
+export function readTunables(): string | undefined {
   const state = Deno.permissions.querySync({ name: "env", variable: "GLIBC_TUNABLES" }).state;
   return state === "granted" ? Deno.env.get("GLIBC_TUNABLES") ?? "" : undefined;
 }

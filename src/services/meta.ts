@@ -95,8 +95,8 @@ function sizeOf(v: Exclude<Stored, Uint8Array>): number {
 }
 
 /** Whether a stored value is a range of a pack, which other keys' values share. */
-function inPack(v: Stored | null): boolean {
-  return v !== null && !(v instanceof Uint8Array) && v.at !== undefined;
+function inPack(v: Exclude<Stored, Uint8Array>): boolean {
+  return v.at !== undefined;
 }
 
 /**
@@ -395,44 +395,36 @@ export class ServiceMeta {
 
   /**
    * Writes the values of `ops` from `PACK_FROM_BYTES` to the inline size
-   * into packs, when there are two or more and `PACK_MIN_BYTES` of them:
-   * one blob (one write, one flush) for them all, durable before the records naming their ranges
-   * commit. Returns what each packed op stores, by its index.
+   * into packs of at most `PACK_MAX_BYTES`, when they add up to
+   * `PACK_MIN_BYTES`: one blob (one write, one flush) for many values,
+   * durable before the records naming their ranges commit. Returns what
+   * each packed op stores, by its index.
    */
   async #pack(ops: readonly MetaOp[]): Promise<Map<number, Stored>> {
     const out = new Map<number, Stored>();
-    const packable: number[] = [];
-    ops.forEach((op, i) => {
-      if (
-        (op.type === "set" || op.type === "setIfAbsent") &&
-        op.value.byteLength >= PACK_FROM_BYTES && op.value.byteLength <= KV_LIMITS.inlineValueBytes
-      ) packable.push(i);
-    });
-    const total = packable.reduce(
-      (n, i) => n + (ops[i] as { value: Uint8Array }).value.byteLength,
-      0,
-    );
-    if (packable.length < 2 || total < PACK_MIN_BYTES) return out;
-    const groups: number[][] = [[]];
+    const groups: { i: number; value: Uint8Array }[][] = [[]];
+    let total = 0;
     let bytes = 0;
-    for (const i of packable) {
-      const size = (ops[i] as { value: Uint8Array }).value.byteLength;
+    ops.forEach((op, i) => {
+      if (op.type !== "set" && op.type !== "setIfAbsent") return;
+      const size = op.value.byteLength;
+      if (size < PACK_FROM_BYTES || size > KV_LIMITS.inlineValueBytes) return;
       if (bytes + size > PACK_MAX_BYTES) {
         groups.push([]);
         bytes = 0;
       }
-      groups.at(-1)!.push(i);
+      groups.at(-1)!.push({ i, value: op.value });
       bytes += size;
-    }
+      total += size;
+    });
+    if (total < PACK_MIN_BYTES) return out;
     await Promise.all(groups.map(async (group) => {
-      const values = group.map((i) => (ops[i] as { value: Uint8Array }).value);
+      const blob = await this.blobs.put(packOf(group.map((p) => p.value)));
       let at = 0;
-      const ranges = values.map((v) => {
-        at += v.byteLength;
-        return { at: at - v.byteLength, length: v.byteLength };
-      });
-      const blob = await this.blobs.put(packOf(values, at));
-      group.forEach((i, k) => out.set(i, { blob, ...ranges[k]! }));
+      for (const { i, value } of group) {
+        out.set(i, { blob, at, length: value.byteLength });
+        at += value.byteLength;
+      }
     }));
     return out;
   }
@@ -553,19 +545,18 @@ export class ServiceMeta {
 }
 
 /**
- * The bytes of `values` back to back (`total` of them): a view of their
- * buffer when they lie there back to back already (the values of a framed
- * request body), else a copy.
+ * The bytes of `values` back to back: a view of their buffer when they lie
+ * there back to back already (the values of a framed request body), else a
+ * copy.
  */
-function packOf(values: readonly Uint8Array[], total: number): Uint8Array {
+function packOf(values: readonly Uint8Array[]): Uint8Array {
   const first = values[0]!;
   let end = first.byteOffset;
-  if (
-    values.every((v) => v.buffer === first.buffer && v.byteOffset === end && (end += v.byteLength))
-  ) {
-    return new Uint8Array(first.buffer, first.byteOffset, total);
+  for (const v of values) {
+    if (v.buffer !== first.buffer || v.byteOffset !== end) return joinFrames(values);
+    end += v.byteLength;
   }
-  return joinFrames(values);
+  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
