@@ -6,9 +6,14 @@ import { KV_LIMITS } from "./kv_limits.ts";
 import { PACK_FROM_BYTES, PACK_MIN_BYTES, ServiceMeta } from "./meta.ts";
 import { LocalMetaKv } from "./meta_kv.ts";
 
+/** A node whose one tier is a memory tier of `capacity` bytes. */
+function memoryTiers(capacity: number): TierSet {
+  const spec = { name: "mem", kind: "memory", capacity, ...KIND_DEFAULTS.memory } as const;
+  return new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", capacity), spec }] });
+}
+
 async function open() {
-  const spec = { name: "mem", kind: "memory", capacity: 1 << 26, ...KIND_DEFAULTS.memory } as const;
-  const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 26), spec }] });
+  const tiers = memoryTiers(1 << 26);
   const kv = await Deno.openKv(":memory:");
   return {
     kv,
@@ -166,16 +171,7 @@ Deno.test("LocalMetaKv remembers which services stored blobs, and finds them in 
     {
       using kv = await Deno.openKv(path);
       const local = new LocalMetaKv(kv);
-      const spec = {
-        name: "mem",
-        kind: "memory",
-        capacity: 1 << 22,
-        ...KIND_DEFAULTS.memory,
-      } as const;
-      const tiers = new TierSet({
-        node: "n",
-        tiers: [{ tier: new MemoryTier("mem", 1 << 22), spec }],
-      });
+      const tiers = memoryTiers(1 << 22);
       const big = new ServiceMeta(local, "big", new BlobStore("big", tiers, { durable: false }));
       const small = new ServiceMeta(
         local,
@@ -301,8 +297,7 @@ Deno.test("LocalMetaKv does not count packs as blobs a replacement frees: sets s
 });
 
 Deno.test("ServiceMeta.write() of a batch whose pack finds no room refuses it whole, leaving KV as it was", async () => {
-  const spec = { name: "mem", kind: "memory", capacity: 100_000, ...KIND_DEFAULTS.memory } as const;
-  const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 100_000), spec }] });
+  const tiers = memoryTiers(100_000);
   using kv = await Deno.openKv(":memory:");
   const meta = new ServiceMeta(kv, "s", new BlobStore("s", tiers, { durable: false }));
   const ops = Array.from({ length: 30 }, (_, i) => ({
