@@ -57,10 +57,8 @@ export class ValueCache {
    * evict from the front) walked over the holes its deletes leave at the
    * front on every eviction, which slowed stores once the cache was full.
    */
-  #young = new Map<string, Uint8Array>();
-  #old = new Map<string, Uint8Array>();
-  #youngBytes = 0;
-  #oldBytes = 0;
+  #young = new Generation();
+  #old = new Generation();
   /** Writes in flight per key, and whether two of them overlapped. */
   readonly #writing = new Map<string, { count: number; overlapped: boolean }>();
   #epoch = 0;
@@ -77,12 +75,12 @@ export class ValueCache {
 
   /** Bytes held: values, keys, and 64 per entry. */
   get bytes(): number {
-    return this.#youngBytes + this.#oldBytes;
+    return this.#young.bytes + this.#old.bytes;
   }
 
   /** Values held. */
   get size(): number {
-    return this.#young.size + this.#old.size;
+    return this.#young.entries.size + this.#old.entries.size;
   }
 
   /** Changes whenever a write begins or ends: take it before a read that may `fill`. */
@@ -92,14 +90,10 @@ export class ValueCache {
 
   /** The value of `key` (shared: callers must not change it), or undefined when not held. */
   get(key: string): Uint8Array | undefined {
-    const young = this.#young.get(key);
+    const young = this.#young.entries.get(key);
     if (young !== undefined) return young;
-    const old = this.#old.get(key);
-    if (old !== undefined) {
-      this.#old.delete(key);
-      this.#oldBytes -= cost(key, old);
-      this.#add(key, old);
-    }
+    const old = this.#old.remove(key);
+    if (old !== undefined) this.#add(key, old);
     return old;
   }
 
@@ -109,7 +103,7 @@ export class ValueCache {
    */
   fill(key: string, value: Uint8Array, since: number): void {
     if (since !== this.#epoch || this.#writing.has(key)) return;
-    this.#set(key, value);
+    this.#set(key, value, false);
   }
 
   /**
@@ -149,50 +143,119 @@ export class ValueCache {
       values = await commit();
     } finally {
       this.#epoch++;
-      keys.forEach((k, i) => {
+      const kept = keys.map((k, i) => {
         const w = this.#writing.get(k)!;
-        const v = values[i];
-        if (!w.overlapped && v !== undefined) this.#set(k, v);
-        else this.#drop(k);
         if (--w.count === 0) this.#writing.delete(k);
+        return w.overlapped ? undefined : values[i];
+      });
+      const views = this.#viewable(kept);
+      keys.forEach((k, i) => {
+        const v = kept[i];
+        if (v !== undefined) this.#set(k, v, views.has(v.buffer));
+        else this.#drop(k);
       });
     }
   }
 
-  #set(key: string, value: Uint8Array): void {
+  /**
+   * The buffers of which `values` may be kept as views rather than copies:
+   * those the values fill at least half of, and that fit a generation. A
+   * batch's values in one request body are kept without a copy, which on
+   * a fresh page costs more than the copy itself; the buffer then counts
+   * whole, once per generation, so the cache's bytes still bound the
+   * memory it keeps alive.
+   */
+  #viewable(values: readonly (Uint8Array | undefined)[]): Set<ArrayBufferLike> {
+    const filled = new Map<ArrayBufferLike, number>();
+    for (const v of values) {
+      if (v === undefined || v.byteLength > this.#maxValueBytes) continue;
+      filled.set(v.buffer, (filled.get(v.buffer) ?? 0) + v.byteLength);
+    }
+    const out = new Set<ArrayBufferLike>();
+    for (const [buffer, bytes] of filled) {
+      if (2 * bytes >= buffer.byteLength && buffer.byteLength <= this.#maxBytes / 4) {
+        out.add(buffer);
+      }
+    }
+    return out;
+  }
+
+  /** Keeps `value` for `key`: a view of a larger buffer as it is with `view`, else a copy. */
+  #set(key: string, value: Uint8Array, view: boolean): void {
     this.#drop(key);
     if (value.byteLength > this.#maxValueBytes || cost(key, value) > this.#maxBytes / 2) return;
-    // A view of a larger buffer (a request body) would keep all of it alive.
-    this.#add(key, value.byteLength === value.buffer.byteLength ? value : value.slice());
+    // A view of a larger buffer (a request body) would keep all of it
+    // alive: a copy unless the buffer counts whole (`#viewable`).
+    const shared = value.byteLength !== value.buffer.byteLength;
+    this.#add(key, !shared || view ? value : copy(value));
   }
 
   /** Adds an entry no generation holds to the young one, turning first when it has no room. */
   #add(key: string, value: Uint8Array): void {
-    const c = cost(key, value);
-    if (this.#youngBytes + c > this.#maxBytes / 2) {
+    if (this.#young.bytes + this.#young.costOf(key, value) > this.#maxBytes / 2) {
       this.#old = this.#young;
-      this.#oldBytes = this.#youngBytes;
-      this.#young = new Map();
-      this.#youngBytes = 0;
+      this.#young = new Generation();
     }
-    this.#young.set(key, value);
-    this.#youngBytes += c;
+    this.#young.add(key, value);
   }
 
   #drop(key: string): void {
-    const young = this.#young.get(key);
-    if (young !== undefined) {
-      this.#young.delete(key);
-      this.#youngBytes -= cost(key, young);
+    this.#young.remove(key);
+    this.#old.remove(key);
+  }
+}
+
+/**
+ * One generation of the cache: its entries and the bytes they cost. An
+ * entry that is a view of a larger buffer costs its key and slot; the
+ * buffer counts whole, once, while a view of it is held here.
+ */
+class Generation {
+  readonly entries = new Map<string, Uint8Array>();
+  bytes = 0;
+  /** Entries viewing each shared buffer. */
+  readonly #views = new Map<ArrayBufferLike, number>();
+
+  /** What holding `value` as `key` would add to `bytes`. */
+  costOf(key: string, value: Uint8Array): number {
+    if (value.byteLength === value.buffer.byteLength) return cost(key, value);
+    return key.length + ENTRY_BYTES + (this.#views.has(value.buffer) ? 0 : value.buffer.byteLength);
+  }
+
+  add(key: string, value: Uint8Array): void {
+    this.bytes += this.costOf(key, value);
+    this.entries.set(key, value);
+    if (value.byteLength !== value.buffer.byteLength) {
+      this.#views.set(value.buffer, (this.#views.get(value.buffer) ?? 0) + 1);
     }
-    const old = this.#old.get(key);
-    if (old !== undefined) {
-      this.#old.delete(key);
-      this.#oldBytes -= cost(key, old);
+  }
+
+  /** Removes `key`'s entry, if held; answers its value. */
+  remove(key: string): Uint8Array | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    this.entries.delete(key);
+    if (value.byteLength === value.buffer.byteLength) {
+      this.bytes -= cost(key, value);
+      return value;
     }
+    this.bytes -= key.length + ENTRY_BYTES;
+    const views = this.#views.get(value.buffer)! - 1;
+    if (views > 0) this.#views.set(value.buffer, views);
+    else {
+      this.#views.delete(value.buffer);
+      this.bytes -= value.buffer.byteLength;
+    }
+    return value;
   }
 }
 
 function cost(key: string, value: Uint8Array): number {
   return key.length + value.byteLength + ENTRY_BYTES;
+}
+
+function copy(value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(value.byteLength);
+  out.set(value);
+  return out;
 }

@@ -87,3 +87,50 @@ Deno.test("ValueCache keeps a copy of a view into a larger buffer", async () => 
   assert.equal(v.buffer.byteLength, 10);
   assert.deepEqual(v, new Uint8Array(10).fill(7));
 });
+
+Deno.test("ValueCache keeps a batch's values as views of the body they fill, counting the body once", async () => {
+  const body = new Uint8Array(1000).fill(7);
+  const values = Array.from({ length: 9 }, (_, i) => body.subarray(100 + i * 100, 200 + i * 100));
+  const cache = new ValueCache({ maxBytes: 1 << 20 });
+  const keys = values.map((_, i) => `k${i}`);
+  await cache.write(keys, () => Promise.resolve(values));
+  // Views, no copies: the body itself, counted once whole with each entry's key and slot.
+  assert.equal(cache.get("k3")!.buffer, body.buffer);
+  assert.equal(cache.bytes, 1000 + keys.length * (2 + 64));
+  // Dropping views frees the body's bytes with the last of them.
+  await cache.write(keys.slice(0, 8), () => Promise.resolve([]));
+  assert.equal(cache.bytes, 1000 + 2 + 64);
+  await cache.write(["k8"], () => Promise.resolve([]));
+  assert.equal(cache.bytes, 0);
+});
+
+Deno.test("ValueCache copies a value that fills little of its buffer", async () => {
+  const body = new Uint8Array(1000).fill(7);
+  const cache = new ValueCache({ maxBytes: 1 << 20 });
+  await cache.write(
+    ["a", "b"],
+    () => Promise.resolve([body.subarray(0, 100), body.subarray(100, 300)]),
+  );
+  const a = cache.get("a")!;
+  assert.notEqual(a.buffer, body.buffer);
+  assert.deepEqual(a, body.subarray(0, 100));
+  body.fill(0); // the request's buffer reused: the cached copies keep their bytes
+  assert.deepEqual(cache.get("b"), new Uint8Array(200).fill(7));
+  assert.equal(cache.bytes, 2 * (1 + 64) + 300);
+});
+
+Deno.test("ValueCache bounds the buffers its views keep alive by maxBytes", async () => {
+  const cache = new ValueCache({ maxBytes: 40_000 });
+  for (let b = 0; b < 50; b++) {
+    const body = new Uint8Array(4000);
+    const values = Array.from({ length: 4 }, (_, i) => body.subarray(i * 1000, (i + 1) * 1000));
+    await cache.write(values.map((_, i) => `b${b}-${i}`), () => Promise.resolve(values));
+    assert.ok(cache.bytes <= 40_000, `${cache.bytes} bytes held`);
+  }
+  // Used since the last turn: kept; a generation holds whole bodies.
+  assert.ok(cache.get("b49-3") !== undefined && cache.size <= 40);
+  // A buffer past a quarter of the cache is never kept as views: copied.
+  const big = new Uint8Array(12_000);
+  await cache.write(["big"], () => Promise.resolve([big.subarray(0, 11_000)]));
+  assert.notEqual(cache.get("big")!.buffer, big.buffer);
+});
