@@ -41,6 +41,14 @@ export interface WriteResult {
   readonly versionstamp?: string;
 }
 
+/** Estimated bytes of mutations (`mutationBytes`), of which `keyBytes` of keys. */
+export interface MutationSize {
+  /** Keys and values. */
+  readonly bytes: number;
+  /** Keys. */
+  readonly keyBytes: number;
+}
+
 /** Limits of one atomic operation and of the queue. */
 export interface GroupCommitOptions {
   /** Most mutations in one atomic (Deno KV allows 1000). Default 1000. */
@@ -60,8 +68,12 @@ export interface GroupCommitOptions {
 interface Pending {
   readonly mutations: readonly Mutation[];
   readonly checks: readonly Check[];
-  /** Serialised keys of the mutations and checks, to find duplicates and conflicts. */
-  readonly ids: readonly string[];
+  /**
+   * Serialised keys of the mutations (made when first needed: only a group
+   * with checks, or past an atomic's mutations, looks for repeated keys)
+   * and of the checks, to find duplicates and conflicts.
+   */
+  ids?: readonly string[];
   readonly checkIds: readonly string[];
   readonly bytes: number;
   readonly keyBytes: number;
@@ -157,10 +169,9 @@ export class GroupCommitter {
   async write(
     mutations: readonly Mutation[],
     checks: readonly Check[] = [],
-    size?: { readonly bytes: number; readonly keyBytes: number },
+    size?: MutationSize,
   ): Promise<WriteResult> {
     if (mutations.length === 0 && checks.length === 0) return { ok: true };
-    const ids = mutations.map((m) => keyId(m.key));
     const checkIds = checks.map((c) => keyId(c.key));
     let { bytes, keyBytes } = size ?? mutationBytes(mutations);
     for (const c of checks) keyBytes += keyBytesOf(c.key);
@@ -178,7 +189,7 @@ export class GroupCommitter {
     }
     if (this.#closed) throw new ClosedError("registry");
     const done = new Promise<WriteResult>((resolve, reject) => {
-      this.#queue.push({ mutations, checks, ids, checkIds, bytes, keyBytes, resolve, reject });
+      this.#queue.push({ mutations, checks, checkIds, bytes, keyBytes, resolve, reject });
     });
     // The first writer of a burst starts the drain after this turn of the
     // event loop, so every writer of the same turn joins the first atomic.
@@ -284,19 +295,19 @@ export class GroupCommitter {
         if (!this.#group) break;
         if (mutated === undefined && next.checkIds.length > 0) {
           mutated = new Set();
-          for (const p of group) for (const id of p.ids) mutated.add(id);
+          for (const p of group) for (const id of idsOf(p)) mutated.add(id);
         }
         const seen = mutated;
         if (seen !== undefined && next.checkIds.some((id) => seen.has(id))) break;
-        let fresh = next.ids.length;
-        if (mutated !== undefined) { for (const id of next.ids) if (mutated.has(id)) fresh--; }
+        let fresh = next.mutations.length;
+        if (mutated !== undefined) { for (const id of idsOf(next)) if (mutated.has(id)) fresh--; }
         if (
           mutations + fresh > this.#maxMutations || checks + next.checks.length > this.#maxChecks ||
           bytes + next.bytes > this.#maxBytes || keyBytes + next.keyBytes > this.#maxKeyBytes
         ) break;
         mutations += fresh;
-        if (mutated !== undefined) { for (const id of next.ids) mutated.add(id); }
-      } else mutations += next.ids.length;
+        if (mutated !== undefined) { for (const id of idsOf(next)) mutated.add(id); }
+      } else mutations += next.mutations.length;
       checks += next.checks.length;
       bytes += next.bytes;
       keyBytes += next.keyBytes;
@@ -386,8 +397,9 @@ export class GroupCommitter {
 function lastOfEach(group: readonly Pending[]): Mutation[] {
   const last = new Map<string, Mutation>();
   for (const p of group) {
+    const ids = idsOf(p);
     p.mutations.forEach((m, i) => {
-      const id = p.ids[i]!;
+      const id = ids[i]!;
       last.delete(id);
       last.set(id, m);
     });
@@ -433,7 +445,7 @@ export function keyBytesOf(key: Deno.KvKey): number {
  * assert.equal(bytes, keyBytes);
  * ```
  */
-export function mutationBytes(mutations: readonly Mutation[]): { bytes: number; keyBytes: number } {
+export function mutationBytes(mutations: readonly Mutation[]): MutationSize {
   let bytes = 0;
   let keyBytes = 0;
   for (const m of mutations) {
@@ -493,6 +505,11 @@ function utf8Length(s: string): number {
     if (c > 0x7f) n += c > 0x7ff ? 2 : 1;
   }
   return n;
+}
+
+/** The serialised keys of a write's mutations, made once. */
+function idsOf(p: Pending): readonly string[] {
+  return p.ids ??= p.mutations.map((m) => keyId(m.key));
 }
 
 function keyId(key: Deno.KvKey): string {

@@ -256,12 +256,15 @@ export class ServiceMeta {
    */
   async write(ops: readonly MetaOp[]): Promise<boolean[]> {
     const packed = await this.#pack(ops);
-    const prepared = await Promise.all(
-      ops.map((op, i) => {
-        const stored = packed.get(i);
-        return stored === undefined ? this.#prepare(op) : prepare(op, this.#full(op.key), stored);
-      }),
-    );
+    const each = ops.map((op, i) => {
+      const stored = packed.get(i);
+      return stored === undefined ? this.#prepare(op) : prepare(op, this.#full(op.key), stored);
+    });
+    // Awaited only when a value goes to a blob: a batch of small values
+    // (HEPnOS's event creates) is prepared without a promise per value.
+    const prepared = each.some((p) => p instanceof Promise)
+      ? await Promise.all(each)
+      : each as Prepared[];
     await this.#local?.blobsKnown();
     const applied: boolean[] = [];
     for (const chunk of chunks(prepared, !this.#blobFree())) {
@@ -429,15 +432,13 @@ export class ServiceMeta {
     return out;
   }
 
-  async #prepare(op: MetaOp): Promise<Prepared> {
+  /** What `op` commits: at once for a delete or an inline value, once its blob is written else. */
+  #prepare(op: MetaOp): Prepared | Promise<Prepared> {
     const key = this.#full(op.key);
     if (op.type === "delete") {
       return { op: "delete", key, stored: null, ...mutationBytes([{ type: "delete", key }]) };
     }
-    if (op.type === "setFile") {
-      // The blob is durable before the record naming it is committed.
-      return prepare(op, key, { blob: await this.blobs.putFile(op.file) });
-    }
+    if (op.type === "setFile") return inBlob(op, key, this.blobs.putFile(op.file));
     if (op.type === "put" && op.value.byteLength > KV_LIMITS.inlineValueBytes) {
       throw new PayloadTooLargeError(
         `Value of a put too large: ${op.value.byteLength} bytes, at most ${KV_LIMITS.inlineValueBytes}`,
@@ -452,8 +453,7 @@ export class ServiceMeta {
         ...mutationBytes([{ type: "set", key, value: op.value }]),
       };
     }
-    // The blob is durable before the record naming it is committed.
-    return prepare(op, key, { blob: await this.blobs.put(op.value) });
+    return inBlob(op, key, this.blobs.put(op.value));
   }
 
   async #commitChunk(chunk: readonly Prepared[]): Promise<boolean[]> {
@@ -502,7 +502,11 @@ export class ServiceMeta {
   #commit(chunk: readonly Prepared[], setsAbsent = false): Promise<boolean> {
     const mutations: Mutation[] = [];
     const checks: Check[] = [];
+    let bytes = 0;
+    let keyBytes = 0;
     for (const p of chunk) {
+      bytes += p.bytes;
+      keyBytes += p.keyBytes;
       if (p.op === "delete") mutations.push({ type: "delete", key: p.key });
       else {
         if (p.op === "setIfAbsent" || (setsAbsent && p.op === "set")) {
@@ -511,7 +515,7 @@ export class ServiceMeta {
         mutations.push({ type: "set", key: p.key, value: p.stored });
       }
     }
-    return this.#kv.commit(mutations, checks, this);
+    return this.#kv.commit(mutations, checks, this, { bytes, keyBytes });
   }
 
   /** Blobs that `set` and `delete` ops of `chunk` replace (freed after the commit). */
@@ -560,6 +564,11 @@ function packOf(values: readonly Uint8Array[]): Uint8Array {
 }
 
 /** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
+/** `op` naming the blob `blob` writes: prepared once it is durable, before any record names it. */
+async function inBlob(op: MetaOp, key: Deno.KvKey, blob: Promise<BlobRef>): Promise<Prepared> {
+  return prepare(op, key, { blob: await blob });
+}
+
 function prepare(op: MetaOp, key: Deno.KvKey, stored: Stored): Prepared {
   const type = op.type === "setFile" ? "set" : op.type;
   return { op: type, key, stored, ...mutationBytes([{ type: "set", key, value: stored }]) };

@@ -9,7 +9,12 @@
  */
 
 import { InvalidRequestError } from "../errors.ts";
-import { type Check, GroupCommitter, type Mutation } from "../registry/group_commit.ts";
+import {
+  type Check,
+  GroupCommitter,
+  type Mutation,
+  type MutationSize,
+} from "../registry/group_commit.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { scanSelector } from "./kv_order.ts";
 
@@ -49,12 +54,15 @@ export interface MetaKv {
   list(scan: MetaKvScan): AsyncIterable<{ key: Deno.KvKey; value: unknown }>;
   /**
    * Applies `mutations` if every check holds, atomically; false when one
-   * did not. `origin` names the writer to `watch` listeners.
+   * did not. `origin` names the writer to `watch` listeners; `size`, the
+   * caller's estimate of the mutations' bytes (`mutationBytes`), when it
+   * has one, spares measuring them again.
    */
   commit(
     mutations: readonly Mutation[],
     checks: readonly Check[],
     origin?: unknown,
+    size?: MutationSize,
   ): Promise<boolean>;
   /**
    * Calls `listener` for every commit that applies, before the commit
@@ -275,6 +283,7 @@ export class LocalMetaKv implements MetaKv {
     mutations: readonly Mutation[],
     checks: readonly Check[],
     origin?: unknown,
+    size?: MutationSize,
   ): Promise<boolean> {
     // A service's first value naming a blob marks it, in the same atomic.
     let marks: Mutation[] | undefined;
@@ -286,7 +295,11 @@ export class LocalMetaKv implements MetaKv {
       (marks ??= []).push({ type: "set", key: [...BLOB_MARKS, name], value: true });
     }
     const all = marks === undefined ? mutations : [...mutations, ...marks];
-    const { ok } = await this.#commits.write(all, checks);
+    const { ok } = await this.#commits.write(
+      all,
+      checks,
+      marks === undefined ? size : undefined,
+    );
     if (!ok) return ok;
     for (const l of this.#listeners) {
       try {

@@ -9,8 +9,8 @@
 
 import { InvalidRequestError, WaitTimeoutError } from "../../errors.ts";
 import type { DataStore } from "./client.ts";
-import { bytesKey, decodeItem, descriptorLevel, parentDescriptor } from "./codec.ts";
-import { itemTarget, productTarget } from "./placement.ts";
+import { bytesKey, descriptorLevel, parentDescriptor } from "./codec.ts";
+import { descriptorTarget, productTarget } from "./placement.ts";
 
 /** A product queued in a batch. */
 export interface QueuedProduct {
@@ -87,8 +87,7 @@ export class WriteBatch {
   /** Queues the create of the item `descriptor`. */
   async create(descriptor: Uint8Array): Promise<void> {
     this.#open();
-    const item = decodeItem(descriptor);
-    const t = itemTarget(item, this.#store.ring);
+    const t = descriptorTarget(descriptor, descriptorLevel(descriptor), this.#store.ring);
     const q = this.#creates.get(t) ?? [];
     q.push(descriptor);
     this.#creates.set(t, q);
@@ -150,18 +149,22 @@ export class WriteBatch {
     const send = () => this.#store.call("create", { items });
     if (this.#engine === undefined) return void await send();
     // A child's create may follow its parent's in the next request: it waits
-    // for the sends that create its parents, not for the others.
-    const parents = new Set(items.map((i) => bytesKey(parentDescriptor(i))));
+    // for the sends that create its parents, not for the others. Events are
+    // nobody's parents: a send keeps the ids of its other items only.
     const before: Promise<unknown>[] = [];
-    for (const [running, ids] of this.#createsRunning) {
-      for (const p of parents) {
-        if (!ids.has(p)) continue;
-        before.push(running.catch(() => {}));
-        break;
+    const parenting = [...this.#createsRunning].filter(([, ids]) => ids.size > 0);
+    if (parenting.length > 0) {
+      const parents = new Set(items.map((i) => bytesKey(parentDescriptor(i))));
+      for (const [running, ids] of parenting) {
+        for (const p of parents) {
+          if (!ids.has(p)) continue;
+          before.push(running.catch(() => {}));
+          break;
+        }
       }
     }
     const { running } = await this.#background(() => Promise.all(before).then(send));
-    this.#createsRunning.set(running, new Set(items.map(bytesKey)));
+    this.#createsRunning.set(running, new Set(byLevel.slice(0, 3).flat().map(bytesKey)));
     running.catch(() => {}).finally(() => this.#createsRunning.delete(running));
   }
 

@@ -137,6 +137,29 @@ export function descriptorLevel(bytes: Uint8Array): number {
 }
 
 /**
+ * The level of a descriptor (`descriptorLevel`), checked as `decodeItem`
+ * and `kindOf` check it, without decoding it: `InvalidRequestError` for
+ * another size than 40 bytes or a number after an absent one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeItem, INVALID, itemLevel } from "./codec.ts";
+ * const uuid = new Uint8Array(16);
+ * assert.equal(itemLevel(encodeItem({ uuid, run: 3n, subrun: 1n, event: 2n })), 3);
+ * assert.throws(() => itemLevel(encodeItem({ uuid, run: 3n, subrun: INVALID, event: 2n })));
+ * ```
+ */
+export function itemLevel(bytes: Uint8Array): number {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== DESCRIPTOR_BYTES) decodeItem(bytes);
+  const level = descriptorLevel(bytes);
+  for (let b = UUID_BYTES + 8 * level; b < DESCRIPTOR_BYTES; b++) {
+    if (bytes[b] !== 0xff) throw malformed(decodeItem(bytes));
+  }
+  return level;
+}
+
+/**
  * The descriptor of an item's parent, from its bytes: its last present
  * number made absent (a dataset's parent is itself), as
  * `encodeItem(parentOf(decodeItem(bytes)))` without decoding.

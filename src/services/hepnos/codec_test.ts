@@ -5,11 +5,12 @@ import {
   encodeItem,
   INVALID,
   type Item,
+  itemLevel,
   kindOf,
   parentDescriptor,
   parentOf,
 } from "./codec.ts";
-import { itemTarget, productTarget } from "./placement.ts";
+import { descriptorTarget, itemTarget, productTarget } from "./placement.ts";
 import { TargetRing } from "../targets.ts";
 
 function random(seed: number): () => bigint {
@@ -102,4 +103,33 @@ Deno.test("descriptorLevel() and parentDescriptor() agree with decoding, at ever
     assert.equal(descriptorLevel(bytes), levels[kindOf(item)]);
     assert.deepEqual(parentDescriptor(bytes), encodeItem(parentOf(item)));
   }
+});
+
+Deno.test("itemLevel and descriptorTarget read from the bytes what kindOf and itemTarget read from the item", () => {
+  const next = random(11);
+  const ring = new TargetRing(8);
+  const kinds = ["dataset", "run", "subrun", "event"];
+  for (let i = 0; i < 2000; i++) {
+    const uuid = new Uint8Array(16).fill(i % 251);
+    uuid[0] = i >> 8;
+    const item = {
+      uuid,
+      run: i % 7 === 0 ? INVALID : next(),
+      subrun: i % 5 === 0 ? INVALID : next(),
+      event: i % 3 === 0 ? INVALID : next(),
+    };
+    const bytes = encodeItem(item);
+    let kind: string;
+    try {
+      kind = kindOf(item);
+    } catch (e) {
+      // A number after an absent one: refused by both, with the same message.
+      assert.throws(() => itemLevel(bytes), { message: (e as Error).message });
+      continue;
+    }
+    const level = itemLevel(bytes);
+    assert.equal(kinds[level], kind);
+    assert.equal(descriptorTarget(bytes, level, ring), itemTarget(item, ring));
+  }
+  assert.throws(() => itemLevel(new Uint8Array(39)), /expected 40 bytes/);
 });

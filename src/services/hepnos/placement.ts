@@ -10,7 +10,7 @@
 
 import { hash32, mix32 } from "../hash.ts";
 import type { TargetRing } from "../targets.ts";
-import { type Item, kindOf } from "./codec.ts";
+import { type Item, kindOf, UUID_BYTES } from "./codec.ts";
 
 const PRIME = 0x9e3779b1;
 
@@ -56,6 +56,33 @@ export function itemTarget(item: Item, ring: TargetRing): number {
   h = mix32(Math.imul(h, PRIME) ^ fold(item.run));
   if (kind === "subrun") return ring.targetOf(h);
   return ring.targetOf(mix32(Math.imul(h, PRIME) ^ fold(item.subrun)));
+}
+
+/**
+ * `itemTarget` of a descriptor's bytes at `level` (`itemLevel`), without
+ * decoding it: the same target, read from the numbers' bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TargetRing } from "../targets.ts";
+ * import { encodeItem } from "./codec.ts";
+ * import { descriptorTarget, itemTarget } from "./placement.ts";
+ * const ring = new TargetRing(8);
+ * const item = { uuid: new Uint8Array(16).fill(3), run: 1n, subrun: 2n, event: 5n };
+ * assert.equal(descriptorTarget(encodeItem(item), 3, ring), itemTarget(item, ring));
+ * ```
+ */
+export function descriptorTarget(bytes: Uint8Array, level: number, ring: TargetRing): number {
+  let h = hash32(bytes.subarray(0, UUID_BYTES));
+  if (level <= 1) return ring.targetOf(h);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // fold() of each number: its low 32 bits xor its high 32 bits times a constant.
+  const foldAt = (at: number) =>
+    (view.getUint32(at + 4) ^ Math.imul(view.getUint32(at), 0x85ebca6b)) >>> 0;
+  h = mix32(Math.imul(h, PRIME) ^ foldAt(UUID_BYTES));
+  if (level === 2) return ring.targetOf(h);
+  return ring.targetOf(mix32(Math.imul(h, PRIME) ^ foldAt(UUID_BYTES + 8)));
 }
 
 /**

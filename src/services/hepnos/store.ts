@@ -21,11 +21,11 @@ import {
   datasetKey,
   datasetUuid,
   decodeItem,
-  descriptorLevel,
   encodeItem,
   INVALID,
   type Item,
   type ItemKind,
+  itemLevel,
   kindOf,
   MAX_DATASET_DEPTH,
   parentDescriptor,
@@ -34,7 +34,7 @@ import {
   splitProductKey,
   UUID_BYTES,
 } from "./codec.ts";
-import { datasetTarget, itemTarget, productTarget } from "./placement.ts";
+import { datasetTarget, descriptorTarget, itemTarget, productTarget } from "./placement.ts";
 
 /** How a store of a product already stored is treated. */
 export type OverwritePolicy = "overwrite" | "keep";
@@ -99,6 +99,8 @@ export interface ListFrom {
 
 const EMPTY = new Uint8Array(0);
 const NS: Record<Exclude<ItemKind, "dataset">, string> = { run: "run", subrun: "sub", event: "ev" };
+/** `NS` by descriptor level (1 a run, 2 a subrun, 3 an event). */
+const LEVEL_NS = [undefined, NS.run, NS.subrun, NS.event];
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
@@ -262,28 +264,34 @@ export class HepnosStore {
    * exist; `NotFoundError` naming the first missing one.
    */
   async create(items: readonly Uint8Array[]): Promise<number> {
-    const decoded = items.map(decodeItem);
-    // Parents created by this same request count as existing (a write batch sends them together).
-    const created = new Set(items.map(bytesKey));
-    // Each parent once, read from the bytes: a batch's events share a few subruns.
-    const parents = new Map<string, Uint8Array>();
-    for (const item of items) {
-      const parent = parentDescriptor(item);
-      const id = bytesKey(parent);
-      if (descriptorLevel(parent) === 0 || !created.has(id)) parents.set(id, parent);
-    }
-    await this.#checkExist([...parents.values()]);
-    const ops: MetaOp[] = decoded.map((item, i) => {
-      const kind = kindOf(item);
-      if (kind === "dataset") {
-        throw new InvalidRequestError("Invalid item: a dataset is created by name");
-      }
-      return {
-        type: "put",
-        key: [NS[kind], itemTarget(item, this.#ring), items[i]!],
-        value: EMPTY,
-      };
+    const levels = items.map(itemLevel);
+    // Parents created by this same request count as existing (a write batch
+    // sends them together); an event is nobody's parent.
+    const created = new Set<string>();
+    levels.forEach((level, i) => {
+      if (level === 0) throw new InvalidRequestError("Invalid item: a dataset is created by name");
+      if (level < 3) created.add(bytesKey(items[i]!));
     });
+    // Each parent once, and its children's target once: both follow from
+    // the parent's numbers, which a batch's events share a subrun at a time.
+    const parents = new Map<string, Uint8Array>();
+    const ops: MetaOp[] = new Array(items.length);
+    let previous = -1;
+    let target = 0;
+    items.forEach((item, i) => {
+      const level = levels[i]!;
+      if (
+        previous < 0 || levels[previous] !== level || !sameParent(item, items[previous]!, level)
+      ) {
+        const parent = parentDescriptor(item);
+        const id = bytesKey(parent);
+        if (level === 1 || !created.has(id)) parents.set(id, parent);
+        target = descriptorTarget(item, level, this.#ring);
+      }
+      previous = i;
+      ops[i] = { type: "put", key: [LEVEL_NS[level]!, target, item], value: EMPTY };
+    });
+    await this.#checkExist([...parents.values()]);
     await this.#meta.write(ops);
     for (const i of items) this.#remember(i);
     return ops.length;
@@ -587,6 +595,12 @@ function describe(item: Item): string {
   if (item.subrun !== INVALID) parts.push(`subrun ${item.subrun}`);
   if (item.event !== INVALID) parts.push(`event ${item.event}`);
   return item.run === INVALID ? "dataset" : parts.join(", ");
+}
+
+/** Whether two descriptors at `level` share their parent: their numbers but the last. */
+function sameParent(a: Uint8Array, b: Uint8Array, level: number): boolean {
+  for (let k = UUID_BYTES + 8 * (level - 1) - 1; k >= 0; k--) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function uniqueItems(items: readonly Uint8Array[]): Uint8Array[] {
