@@ -21,6 +21,7 @@ import {
   datasetKey,
   datasetUuid,
   decodeItem,
+  DESCRIPTOR_BYTES,
   encodeItem,
   INVALID,
   type Item,
@@ -432,7 +433,7 @@ export class HepnosStore {
    * when an item does not exist.
    */
   async store(products: readonly ProductWrite[]): Promise<boolean[]> {
-    await this.#checkExist(uniqueItems(products.map((p) => p.item)));
+    await this.#checkExist(products.map((p) => p.item));
     const type = this.overwrite === "overwrite" ? "set" : "setIfAbsent";
     const cacheKeys: string[] = [];
     const cachedAt: number[] = [];
@@ -473,7 +474,8 @@ export class HepnosStore {
     // Whole products from memory whose range is cut at the end.
     const cut = new Set<number>();
     products.forEach((p, i) => {
-      decodeItem(p.item);
+      // Checked as decodeItem checks it (40 bytes), without decoding it.
+      if (p.item.byteLength !== DESCRIPTOR_BYTES) decodeItem(p.item);
       const t = productTarget(p.item, this.#ring);
       const key = productKey(p.item, p.label, p.type);
       const c = this.#cached(t) ? bytesKey(key) : undefined;
@@ -563,13 +565,14 @@ export class HepnosStore {
     this.#known.add(bytesKey(item));
   }
 
-  #isKnown(item: Uint8Array): boolean {
-    const id = bytesKey(item);
-    return this.#known.has(id) || this.#knownBefore.has(id);
-  }
-
   async #checkExist(items: readonly Uint8Array[]): Promise<void> {
-    const unique = uniqueItems(items).filter((i) => !this.#isKnown(i));
+    // Each item once, those not remembered.
+    const unknown = new Map<string, Uint8Array>();
+    for (const i of items) {
+      const id = bytesKey(i);
+      if (!this.#known.has(id) && !this.#knownBefore.has(id)) unknown.set(id, i);
+    }
+    const unique = [...unknown.values()];
     if (unique.length === 0) return;
     const found = await this.#existAll(unique);
     unique.forEach((i, k) => found[k] && this.#remember(i));
@@ -601,12 +604,6 @@ function describe(item: Item): string {
 function sameParent(a: Uint8Array, b: Uint8Array, level: number): boolean {
   for (let k = UUID_BYTES + 8 * (level - 1) - 1; k >= 0; k--) if (a[k] !== b[k]) return false;
   return true;
-}
-
-function uniqueItems(items: readonly Uint8Array[]): Uint8Array[] {
-  const seen = new Map<string, Uint8Array>();
-  for (const i of items) seen.set(bytesKey(i), i);
-  return [...seen.values()];
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
