@@ -168,9 +168,8 @@ export abstract class ItemHandle {
     return r.products;
   }
 
-  /** Creates a child item now, in a batch or through an engine. */
-  protected async createChild(child: Item, options: WriteOptions): Promise<void> {
-    const d = encodeItem(child);
+  /** Creates a child item (its handle's descriptor) now, in a batch or through an engine. */
+  protected async createChild(d: Uint8Array, options: WriteOptions): Promise<void> {
     if (options.batch !== undefined) return await options.batch.create(d);
     if (options.async !== undefined) {
       return await options.async.submit(() => this.datastore.call("create", { items: [d] }));
@@ -325,7 +324,7 @@ export class DataSet extends ItemHandle {
       subrun: INVALID,
       event: INVALID,
     });
-    await this.createChild(run.item, options);
+    await this.createChild(run.descriptor, options);
     return run;
   }
 
@@ -404,7 +403,7 @@ export class Run extends ItemHandle {
   /** Creates subrun `n` (idempotent). */
   async createSubRun(n: bigint, options: WriteOptions = {}): Promise<SubRun> {
     const sub = new SubRun(this.datastore, { ...this.item, subrun: n });
-    await this.createChild(sub.item, options);
+    await this.createChild(sub.descriptor, options);
     return sub;
   }
 
@@ -462,7 +461,7 @@ export class SubRun extends ItemHandle {
   /** Creates event `n` (idempotent). */
   async createEvent(n: bigint, options: WriteOptions = {}): Promise<Event> {
     const event = new Event(this.datastore, { ...this.item, event: n });
-    await this.createChild(event.item, options);
+    await this.createChild(event.descriptor, options);
     return event;
   }
 
