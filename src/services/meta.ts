@@ -256,15 +256,7 @@ export class ServiceMeta {
    */
   async write(ops: readonly MetaOp[]): Promise<boolean[]> {
     const packed = await this.#pack(ops);
-    const each = ops.map((op, i) => {
-      const stored = packed.get(i);
-      return stored === undefined ? this.#prepare(op) : prepare(op, this.#full(op.key), stored);
-    });
-    // Awaited only when a value goes to a blob: a batch of small values
-    // (HEPnOS's event creates) is prepared without a promise per value.
-    const prepared = each.some((p) => p instanceof Promise)
-      ? await Promise.all(each)
-      : each as Prepared[];
+    const prepared = await this.#prepareAll(ops, packed);
     await this.#local?.blobsKnown();
     const applied: boolean[] = [];
     for (const chunk of chunks(prepared, !this.#blobFree())) {
@@ -288,7 +280,7 @@ export class ServiceMeta {
    * not fit one commit.
    */
   async atomic(ops: readonly MetaOp[]): Promise<boolean> {
-    const prepared = await Promise.all(ops.map((op) => this.#prepare(op)));
+    const prepared = await this.#prepareAll(ops, new Map());
     const parts = chunks(prepared, false);
     if (parts.length > 1) {
       await this.#dropBlobs(prepared);
@@ -430,6 +422,33 @@ export class ServiceMeta {
       }
     }));
     return out;
+  }
+
+  /**
+   * What each op commits (`packed`: the ops a pack holds, by index),
+   * awaited only when a value goes to a blob: a batch of small values
+   * (HEPnOS's event creates) is prepared without a promise per value. An op
+   * refused (a key too long) after blobs began to be written leaves their
+   * writes to finish unobserved (an unnamed blob is swept), never a
+   * rejection nobody handles.
+   */
+  #prepareAll(
+    ops: readonly MetaOp[],
+    packed: ReadonlyMap<number, Stored>,
+  ): Prepared[] | Promise<Prepared[]> {
+    const each: (Prepared | Promise<Prepared>)[] = [];
+    try {
+      ops.forEach((op, i) => {
+        const stored = packed.get(i);
+        each.push(
+          stored === undefined ? this.#prepare(op) : prepare(op, this.#full(op.key), stored),
+        );
+      });
+    } catch (e) {
+      for (const p of each) if (p instanceof Promise) p.catch(() => {});
+      throw e;
+    }
+    return each.some((p) => p instanceof Promise) ? Promise.all(each) : each as Prepared[];
   }
 
   /** What `op` commits: at once for a delete or an inline value, once its blob is written else. */

@@ -309,3 +309,21 @@ Deno.test("ServiceMeta.write() of a batch whose pack finds no room refuses it wh
   assert.equal(await meta.get(["p", 0]), undefined);
   assert.equal(tiers.keys("svc~s~").length, 0);
 });
+
+Deno.test("ServiceMeta.write() and atomic() refuse a key too long after a blob began to be written, its failure handled", async () => {
+  // The blob finds no room (NodeFullError, after the refusal): nothing may
+  // be left rejecting unhandled, which would stop the process.
+  const tiers = memoryTiers(100_000);
+  using kv = await Deno.openKv(":memory:");
+  const meta = new ServiceMeta(kv, "s", new BlobStore("s", tiers, { durable: false }));
+  const ops = [
+    { type: "set" as const, key: ["big"], value: new Uint8Array(200_000) },
+    { type: "set" as const, key: ["k".repeat(3000)], value: new Uint8Array(1) },
+  ];
+  await assert.rejects(meta.write(ops), InvalidRequestError);
+  await assert.rejects(meta.atomic(ops), InvalidRequestError);
+  // The blob writes have settled (and failed) by the next turns of the loop.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await meta.get(["big"]), undefined);
+  assert.equal(tiers.keys("svc~s~").length, 0);
+});
