@@ -234,24 +234,51 @@ export function parentOf(item: Item): Item {
  * ```
  */
 export function productKey(descriptor: Uint8Array, label: string, type: string): Uint8Array {
-  // A label has no '#', so `label#type` names one pair: the encoded suffix
-  // of a pair seen before is reused (a batched load of 128 products
-  // encoded the same two names 128 times; bench/services_bench.ts).
-  const seen = typeof label === "string" && typeof type === "string" && !label.includes("#")
-    ? suffixes.get(`${label}#${type}`)
-    : undefined;
-  const suffix = seen ?? productSuffix(label, type);
+  const suffix = suffixOf(label, type).bytes;
   const out = new Uint8Array(descriptor.length + suffix.length);
   out.set(descriptor, 0);
   out.set(suffix, descriptor.length);
   return out;
 }
 
-/** Encoded `label#type` suffixes of product keys, by `label#type`; emptied when full. */
-const suffixes = new Map<string, Uint8Array>();
+/**
+ * `bytesKey(productKey(descriptor, label, type))`, without building the
+ * key's bytes: a map key for a product held in memory, made on every load
+ * of one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesKey, productKey, productKeyString } from "./codec.ts";
+ * const d = new Uint8Array(40).fill(200);
+ * assert.equal(productKeyString(d, "hits", "f8"), bytesKey(productKey(d, "hits", "f8")));
+ * ```
+ */
+export function productKeyString(descriptor: Uint8Array, label: string, type: string): string {
+  return bytesKey(descriptor) + suffixOf(label, type).key;
+}
+
+/** A product key's encoded `label#type` suffix, and its bytes as a map key (`bytesKey`). */
+interface Suffix {
+  readonly bytes: Uint8Array;
+  readonly key: string;
+}
+
+/** Suffixes by `label#type`; emptied when full. */
+const suffixes = new Map<string, Suffix>();
 const MAX_SUFFIXES = 1024;
 
-function productSuffix(label: string, type: string): Uint8Array {
+function suffixOf(label: string, type: string): Suffix {
+  // A label has no '#', so `label#type` names one pair: the suffix of a
+  // pair seen before is reused (a batched load of 128 products encoded the
+  // same two names 128 times; bench/services_bench.ts).
+  const seen = typeof label === "string" && typeof type === "string" && !label.includes("#")
+    ? suffixes.get(`${label}#${type}`)
+    : undefined;
+  return seen ?? productSuffix(label, type);
+}
+
+function productSuffix(label: string, type: string): Suffix {
   const l = checkName(label, "label");
   if (label.includes("#")) {
     throw new InvalidRequestError(`Invalid product label '${label}': '#' is not allowed`, {
@@ -263,9 +290,10 @@ function productSuffix(label: string, type: string): Uint8Array {
   out.set(l, 0);
   out[l.length] = 0x23;
   out.set(t, l.length + 1);
+  const suffix = { bytes: out, key: bytesKey(out) };
   if (suffixes.size >= MAX_SUFFIXES) suffixes.clear();
-  suffixes.set(`${label}#${type}`, out);
-  return out;
+  suffixes.set(`${label}#${type}`, suffix);
+  return suffix;
 }
 
 /**

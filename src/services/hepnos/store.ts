@@ -31,6 +31,7 @@ import {
   MAX_DATASET_DEPTH,
   parentDescriptor,
   productKey,
+  productKeyString,
   splitPath,
   splitProductKey,
   UUID_BYTES,
@@ -477,8 +478,8 @@ export class HepnosStore {
       // Checked as decodeItem checks it (40 bytes), without decoding it.
       if (p.item.byteLength !== DESCRIPTOR_BYTES) decodeItem(p.item);
       const t = productTarget(p.item, this.#ring);
-      const key = productKey(p.item, p.label, p.type);
-      const c = this.#cached(t) ? bytesKey(key) : undefined;
+      // The key's bytes are built only for a product not held in memory.
+      const c = this.#cached(t) ? productKeyString(p.item, p.label, p.type) : undefined;
       const hit = c === undefined ? undefined : this.#cache.get(c);
       const range = p.offset !== undefined || p.length !== undefined;
       if (hit !== undefined) {
@@ -487,23 +488,24 @@ export class HepnosStore {
       } else if (range) {
         const start = p.offset ?? 0;
         ranged.push(
-          this.#meta.getRange(["prod", t, key], start, p.length).then((got) => {
-            if (got === undefined) return;
-            // A small product held in KV came whole: kept for next time, as whole loads are.
-            if (got.whole !== undefined && c !== undefined) this.#cache.fill(c, got.whole, since);
-            if (got.bytes === undefined) {
-              const end = p.length === undefined ? got.size : start + p.length;
-              throw new InvalidRequestError(
-                `Invalid range ${start}..${end} of product '${p.label}': it holds ${got.size} bytes`,
-                { fields: { label: p.label, offset: start, end, size: got.size } },
-              );
-            }
-            values[i] = got.bytes;
-          }),
+          this.#meta.getRange(["prod", t, productKey(p.item, p.label, p.type)], start, p.length)
+            .then((got) => {
+              if (got === undefined) return;
+              // A small product held in KV came whole: kept for next time, as whole loads are.
+              if (got.whole !== undefined && c !== undefined) this.#cache.fill(c, got.whole, since);
+              if (got.bytes === undefined) {
+                const end = p.length === undefined ? got.size : start + p.length;
+                throw new InvalidRequestError(
+                  `Invalid range ${start}..${end} of product '${p.label}': it holds ${got.size} bytes`,
+                  { fields: { label: p.label, offset: start, end, size: got.size } },
+                );
+              }
+              values[i] = got.bytes;
+            }),
         );
       } else {
         missed.push(i);
-        keys.push(["prod", t, key]);
+        keys.push(["prod", t, productKey(p.item, p.label, p.type)]);
         cacheKeys.push(c);
       }
     });
