@@ -2,8 +2,9 @@
  * Octet-stream answers without a copy of their bytes: Deno's `Response`
  * copies a buffer given as its body (a fresh copy of a 32 MiB attach is
  * about 17 ms of page faults and copying here), but sends the chunks of a
- * stream as they are. Small pieces are joined and small bodies sent as one
- * buffer, where a stream's per-chunk cost would outweigh the copy.
+ * stream as they are. Pieces back to back in one buffer go as one view of
+ * it; other small pieces are joined and small bodies sent as one buffer,
+ * where a stream's per-chunk cost would outweigh the copy.
  *
  * @module
  */
@@ -71,8 +72,37 @@ function withoutLength(headers: Record<string, string>): Record<string, string> 
   return rest;
 }
 
-/** Small pieces joined into buffers of at most `JOIN_BELOW` bytes, large ones cut into views. */
-function coalesce(pieces: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
+/**
+ * Pieces that lie back to back in one buffer as one view of it: the
+ * products of a batch stored together and loaded together are views of
+ * the request body that stored them (HEPnOS's value cache), sent without a
+ * copy.
+ */
+function adjacent(pieces: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
+  const out: Uint8Array<ArrayBuffer>[] = [];
+  for (const p of pieces) {
+    const last = out.at(-1);
+    if (
+      last !== undefined && last.buffer === p.buffer &&
+      last.byteOffset + last.byteLength === p.byteOffset
+    ) {
+      out[out.length - 1] = new Uint8Array(
+        p.buffer,
+        last.byteOffset,
+        last.byteLength + p.byteLength,
+      );
+    } else if (p.byteLength > 0) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Pieces back to back in one buffer as one view (`adjacent`), then small
+ * pieces joined into buffers of at most `JOIN_BELOW` bytes, large ones cut
+ * into views.
+ */
+function coalesce(all: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
+  const pieces = adjacent(all);
   const out: Uint8Array<ArrayBuffer>[] = [];
   let run: Uint8Array<ArrayBuffer>[] = [];
   const flush = () => {
