@@ -431,7 +431,9 @@ export class HepnosStore {
   /**
    * Stores products; per product, whether it was stored (false: it was
    * stored before and the policy keeps the first value). `NotFoundError`
-   * when an item does not exist.
+   * when an item does not exist. The values are kept as they are (a
+   * memory tier and the value cache may hold views of their buffers, a
+   * request body): callers must not change them afterwards.
    */
   async store(products: readonly ProductWrite[]): Promise<boolean[]> {
     await this.#checkExist(products.map((p) => p.item));
