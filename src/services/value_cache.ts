@@ -21,8 +21,9 @@ const ENTRY_BYTES = 64;
 /** Options of a value cache. */
 export interface ValueCacheOptions {
   /**
-   * Bytes held at most (values, keys, 64 per entry); the least recently
-   * used go first, half of them at a time. An entry past half of it is not kept.
+   * Bytes held at most (values, keys, 64 per entry; a buffer that values
+   * kept as views share counts whole); the least recently used go first,
+   * half of them at a time. An entry past half of it is not kept.
    */
   readonly maxBytes: number;
   /** Largest value kept, in bytes (default: `maxBytes`). */
@@ -73,7 +74,7 @@ export class ValueCache {
     this.#maxValueBytes = Math.min(options.maxValueBytes ?? maxBytes, maxBytes);
   }
 
-  /** Bytes held: values, keys, and 64 per entry. */
+  /** Bytes held: values (the whole buffers views of them share), keys, and 64 per entry. */
   get bytes(): number {
     return this.#young.bytes + this.#old.bytes;
   }
