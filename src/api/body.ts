@@ -6,6 +6,9 @@
 
 import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "../errors.ts";
 
+/** One decoder for every body (decoding without `stream` keeps no state). */
+const utf8 = new TextDecoder();
+
 /**
  * Reads a request body as text, refusing more than `limit` bytes without
  * reading past the limit (a 413 `payload_too_large`).
@@ -19,7 +22,7 @@ import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "..
  * ```
  */
 export async function readBoundedText(req: Request, limit: number): Promise<string> {
-  return new TextDecoder().decode(await readBoundedBytes(req, limit));
+  return utf8.decode(await readBoundedBytes(req, limit));
 }
 
 /**

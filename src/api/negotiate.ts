@@ -10,6 +10,9 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import { readBoundedBytes } from "./body.ts";
 
+/** One decoder for every body (decoding without `stream` keeps no state). */
+const utf8 = new TextDecoder();
+
 /** The media type of msgpack bodies. */
 export const MSGPACK = "application/msgpack";
 
@@ -36,7 +39,7 @@ export async function readControlBody(req: Request, limit: number): Promise<unkn
   }
   const bytes = await readBoundedBytes(req, limit);
   try {
-    return type === MSGPACK ? decode(bytes) : JSON.parse(new TextDecoder().decode(bytes));
+    return type === MSGPACK ? decode(bytes) : JSON.parse(utf8.decode(bytes));
   } catch (e) {
     throw new InvalidRequestError(`Invalid ${type} body: ${(e as Error).message}`);
   }
