@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { NotFoundError } from "../../errors.ts";
+import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { KIND_DEFAULTS, MemoryTier, TierSet } from "../../tiers/mod.ts";
 import { BlobStore, ServiceMeta, TargetRing } from "../mod.ts";
-import { encodeItem, INVALID } from "./codec.ts";
+import { decodeItem, encodeItem, INVALID } from "./codec.ts";
 import { HepnosStore } from "./store.ts";
 
 /** A store over a fresh KV, and a second store over the same keys that has seen no item. */
@@ -45,5 +45,42 @@ Deno.test("HepnosStore.store() reads events key by key when their range holds ma
   const spread = [0n, 66n, 133n, 199n].map((n) => product(event(n)));
   assert.deepEqual(await fresh.store(spread), [true, true, true, true]);
   await assert.rejects(fresh.store([...spread, product(event(500n))]), NotFoundError);
+  kv.close();
+});
+
+Deno.test("HepnosStore.create() refuses a dataset, a malformed or short descriptor and a missing parent, writing nothing", async () => {
+  const { kv, writer, event } = await open();
+  const sub = decodeItem(event(0n));
+  const uuid = sub.uuid;
+  const count = async () => {
+    let n = 0;
+    for await (const _ of kv.list({ prefix: ["svc", "hepnos"] })) n++;
+    return n;
+  };
+  const before = await count();
+  const dataset = encodeItem({ uuid, run: INVALID, subrun: INVALID, event: INVALID });
+  await assert.rejects(writer.create([event(1n), dataset]), (e: unknown) => {
+    assert.ok(e instanceof InvalidRequestError);
+    assert.match(e.message, /created by name/);
+    return true;
+  });
+  const skipping = encodeItem({ uuid, run: 1n, subrun: INVALID, event: 3n });
+  await assert.rejects(writer.create([event(1n), skipping]), /skips a level/);
+  await assert.rejects(writer.create([event(1n), new Uint8Array(39)]), /expected 40 bytes/);
+  // Events of subrun 9, which nobody created: the subrun is named.
+  const orphan = encodeItem({ ...sub, subrun: 9n, event: 1n });
+  await assert.rejects(writer.create([event(1n), orphan]), (e: unknown) => {
+    assert.ok(e instanceof NotFoundError);
+    assert.match(e.message, /subrun 9/);
+    return true;
+  });
+  assert.equal(await count(), before, "nothing written by a refused create");
+  // The same subrun created in the request with its events: accepted.
+  const parent = encodeItem({ ...sub, subrun: 9n, event: INVALID });
+  assert.equal(
+    await writer.create([parent, orphan, encodeItem({ ...sub, subrun: 9n, event: 2n })]),
+    3,
+  );
+  assert.equal(await count(), before + 3);
   kv.close();
 });
