@@ -95,7 +95,12 @@ export class DataStore {
     const out = new Array<boolean>(products.length).fill(false);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
       const body = joinFrames(frame(
-        { products: at.map((i) => ({ ...products[i]!, value: undefined })) },
+        {
+          products: at.map((i) => {
+            const p = products[i]!;
+            return { item: p.item, label: p.label, type: p.type };
+          }),
+        },
         at.map((i) => products[i]!.value),
       ));
       const res = await this.#client.sendTo(r, "store_bytes", {
@@ -140,6 +145,8 @@ export class DataStore {
   #byRuntime(products: readonly { readonly item: Uint8Array }[]): Map<number, number[]> {
     const groups = new Map<number, number[]>();
     const runtimes = this.ring.runtimes.length;
+    // One runtime holds every target: no hashing.
+    if (runtimes === 1) return groups.set(0, [...products.keys()]);
     products.forEach((p, i) => {
       const r = productTarget(p.item, this.ring) % runtimes;
       const g = groups.get(r);
