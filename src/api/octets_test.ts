@@ -36,3 +36,21 @@ Deno.test("octetResponse still joins small pieces of different buffers, in order
   assert.equal(all.byteLength, 20_005);
   assert.deepEqual([all[0], all[10_000], all[20_004]], [1, 2, 1]);
 });
+
+Deno.test("octetResponse keeps views of one buffer that are not back to back apart, and their order", async () => {
+  const buf = new Uint8Array(300_000).map((_, i) => i % 249);
+  // A gap, then a piece from before the first: never merged across either.
+  const pieces = [
+    buf.subarray(0, 100_000),
+    buf.subarray(100_010, 200_000),
+    buf.subarray(50_000, 60_000),
+    buf.subarray(60_000, 60_000),
+  ];
+  const got = await chunks(octetResponse(pieces));
+  const all = new Uint8Array(got.reduce((n, c) => n + c.byteLength, 0));
+  got.reduce((at, c) => (all.set(c, at), at + c.byteLength), 0);
+  const want = new Uint8Array(all.byteLength);
+  pieces.reduce((at, p) => (want.set(p, at), at + p.byteLength), 0);
+  assert.equal(all.byteLength, 100_000 + 99_990 + 10_000);
+  assert.deepEqual(all, want);
+});
