@@ -9,6 +9,8 @@
  * @module
  */
 
+import { adjacentRuns } from "../services/frames.ts";
+
 /** Bodies from this size are streamed in views of `STREAM_CHUNK` bytes rather than copied. */
 export const STREAM_FROM = 1 << 20;
 
@@ -73,36 +75,13 @@ function withoutLength(headers: Record<string, string>): Record<string, string> 
 }
 
 /**
- * Pieces that lie back to back in one buffer as one view of it: the
- * products of a batch stored together and loaded together are views of
- * the request body that stored them (HEPnOS's value cache), sent without a
- * copy.
- */
-function adjacent(pieces: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
-  const out: Uint8Array<ArrayBuffer>[] = [];
-  for (const p of pieces) {
-    const last = out.at(-1);
-    if (
-      last !== undefined && last.buffer === p.buffer &&
-      last.byteOffset + last.byteLength === p.byteOffset
-    ) {
-      out[out.length - 1] = new Uint8Array(
-        p.buffer,
-        last.byteOffset,
-        last.byteLength + p.byteLength,
-      );
-    } else if (p.byteLength > 0) out.push(p);
-  }
-  return out;
-}
-
-/**
- * Pieces back to back in one buffer as one view (`adjacent`), then small
- * pieces joined into buffers of at most `JOIN_BELOW` bytes, large ones cut
- * into views.
+ * Pieces back to back in one buffer as one view (`adjacentRuns`: the
+ * products of a batch stored and loaded together are views of the body
+ * that stored them, in HEPnOS's value cache), then small pieces joined
+ * into buffers of at most `JOIN_BELOW` bytes, large ones cut into views.
  */
 function coalesce(all: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer>[] {
-  const pieces = adjacent(all);
+  const pieces = adjacentRuns(all);
   const out: Uint8Array<ArrayBuffer>[] = [];
   let run: Uint8Array<ArrayBuffer>[] = [];
   const flush = () => {

@@ -73,6 +73,41 @@ export function joinFrames(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffe
 }
 
 /**
+ * `pieces` with those that lie back to back in one buffer made one view of
+ * it (empty pieces dropped): values of one framed body stored or answered
+ * together need no copy to be joined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adjacentRuns } from "./frames.ts";
+ * const body = new Uint8Array(10);
+ * const runs = adjacentRuns([body.subarray(0, 4), body.subarray(4, 6), body.subarray(8)]);
+ * assert.deepEqual(runs.map((r) => [r.byteOffset, r.byteLength]), [[0, 6], [8, 2]]);
+ * assert.equal(runs[0]!.buffer, body.buffer);
+ * ```
+ */
+export function adjacentRuns<T extends ArrayBufferLike>(
+  pieces: readonly Uint8Array<T>[],
+): Uint8Array<T>[] {
+  const out: Uint8Array<T>[] = [];
+  for (const p of pieces) {
+    const last = out.at(-1);
+    if (
+      last !== undefined && last.buffer === p.buffer &&
+      last.byteOffset + last.byteLength === p.byteOffset
+    ) {
+      out[out.length - 1] = new Uint8Array(
+        p.buffer,
+        last.byteOffset,
+        last.byteLength + p.byteLength,
+      );
+    } else if (p.byteLength > 0) out.push(p);
+  }
+  return out;
+}
+
+/**
  * Reads a framed body; `InvalidRequestError` (400) when its header is not
  * msgpack, lacks `sizes`, or its sizes do not add up to the bytes after it.
  *

@@ -13,7 +13,7 @@ import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { type Check, type Mutation, mutationBytes } from "../registry/group_commit.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
-import { joinFrames } from "./frames.ts";
+import { adjacentRuns, joinFrames } from "./frames.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { COMMIT_BUDGET, LocalMetaKv, type MetaKv } from "./meta_kv.ts";
 
@@ -573,21 +573,16 @@ export class ServiceMeta {
  * copy.
  */
 function packOf(values: readonly Uint8Array[]): Uint8Array {
-  const first = values[0]!;
-  let end = first.byteOffset;
-  for (const v of values) {
-    if (v.buffer !== first.buffer || v.byteOffset !== end) return joinFrames(values);
-    end += v.byteLength;
-  }
-  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
+  const runs = adjacentRuns(values);
+  return runs.length === 1 ? runs[0]! : joinFrames(values);
 }
 
-/** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
 /** `op` naming the blob `blob` writes: prepared once it is durable, before any record names it. */
 async function inBlob(op: MetaOp, key: Deno.KvKey, blob: Promise<BlobRef>): Promise<Prepared> {
   return prepare(op, key, { blob: await blob });
 }
 
+/** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
 function prepare(op: MetaOp, key: Deno.KvKey, stored: Stored): Prepared {
   const type = op.type === "setFile" ? "set" : op.type;
   return { op: type, key, stored, ...mutationBytes([{ type: "set", key, value: stored }]) };
