@@ -180,6 +180,25 @@ export function parentDescriptor(bytes: Uint8Array): Uint8Array {
 }
 
 /**
+ * Whether two descriptors at `level` (1 to 3) share their parent: the same
+ * bytes but those of their last number, as `parentDescriptor` reads them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeItem, sameParent } from "./codec.ts";
+ * const uuid = new Uint8Array(16);
+ * const e = (subrun: bigint, event: bigint) => encodeItem({ uuid, run: 1n, subrun, event });
+ * assert.equal(sameParent(e(2n, 5n), e(2n, 9n), 3), true);
+ * assert.equal(sameParent(e(2n, 5n), e(3n, 5n), 3), false);
+ * ```
+ */
+export function sameParent(a: Uint8Array, b: Uint8Array, level: number): boolean {
+  for (let k = UUID_BYTES + 8 * (level - 1) - 1; k >= 0; k--) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/**
  * The level a descriptor names; `InvalidRequestError` for a number after an
  * absent level (an event without a subrun).
  *

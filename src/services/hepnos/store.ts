@@ -32,6 +32,7 @@ import {
   parentDescriptor,
   productKey,
   productKeyString,
+  sameParent,
   splitPath,
   splitProductKey,
   UUID_BYTES,
@@ -602,12 +603,6 @@ function describe(item: Item): string {
   if (item.subrun !== INVALID) parts.push(`subrun ${item.subrun}`);
   if (item.event !== INVALID) parts.push(`event ${item.event}`);
   return item.run === INVALID ? "dataset" : parts.join(", ");
-}
-
-/** Whether two descriptors at `level` share their parent: their numbers but the last. */
-function sameParent(a: Uint8Array, b: Uint8Array, level: number): boolean {
-  for (let k = UUID_BYTES + 8 * (level - 1) - 1; k >= 0; k--) if (a[k] !== b[k]) return false;
-  return true;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
