@@ -154,13 +154,9 @@ export class WriteBatch {
     const before: Promise<unknown>[] = [];
     const parenting = [...this.#createsRunning].filter(([, ids]) => ids.size > 0);
     if (parenting.length > 0) {
-      const parents = new Set(items.map((i) => bytesKey(parentDescriptor(i))));
+      const parents = [...new Set(items.map((i) => bytesKey(parentDescriptor(i))))];
       for (const [running, ids] of parenting) {
-        for (const p of parents) {
-          if (!ids.has(p)) continue;
-          before.push(running.catch(() => {}));
-          break;
-        }
+        if (parents.some((p) => ids.has(p))) before.push(running.catch(() => {}));
       }
     }
     const { running } = await this.#background(() => Promise.all(before).then(send));
