@@ -59,7 +59,7 @@ export interface ReleaseLogOptions {
    * registry's next atomic (the commit after the one that released the
    * copies) instead of making atomics of their own. Unused in memory.
    */
-  readonly committer?: Pick<GroupCommitter, "write" | "beforeTake">;
+  readonly committer?: Pick<GroupCommitter, "write" | "ride">;
 }
 
 interface NodeLog {
@@ -134,6 +134,10 @@ const ENTRIES: Deno.KvKey = [PREFIX, "entry"];
 const MAX_MUTATIONS = 500;
 const MAX_BYTES = 400 * 1024;
 const MAX_KEY_BYTES = 40 * 1024;
+// Longest a durable log's write waits for another write of the registry
+// to ride with (GroupCommitter.ride): notices become durable, and so
+// answerable, this much later at most when no commit follows.
+const RIDE_WAIT_MS = 5;
 // A pack holds a node's notices of one write, up to this many estimated
 // bytes (16 + twice their JSON each): far below KV's 64 KiB per value.
 const PACK_BYTES = 24 * 1024;
@@ -171,7 +175,7 @@ export class ReleaseLog {
   #closed = false;
   // The durable log's state; #kv stays undefined in memory.
   #kv: Deno.Kv | undefined;
-  #committer: Pick<GroupCommitter, "write" | "beforeTake"> | undefined;
+  #committer: Pick<GroupCommitter, "write" | "ride"> | undefined;
   #onError: (e: Error) => void = (e) => log.warn("release notices", { error: e.message });
   /** Notices pushed and not yet written, in sequence order, with their node. */
   #fresh: { log: NodeLog; notice: Notice }[] = [];
@@ -494,11 +498,12 @@ export class ReleaseLog {
         return this.#write(kv);
       };
       // With a committer, the write is made right before it takes its next
-      // group, so it rides in that atomic.
+      // group of other writes (the next commit, usually), so it rides in
+      // that atomic; RIDE_WAIT_MS at most.
       this.#writing = this.#writing.then(() =>
         committer === undefined
           ? write()
-          : new Promise<void>((resolve) => committer.beforeTake(() => resolve(write())))
+          : new Promise<void>((resolve) => committer.ride(() => resolve(write()), RIDE_WAIT_MS))
       ).catch((e) => this.#onError(e as Error));
     }
     return this.#writing;

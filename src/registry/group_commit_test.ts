@@ -288,6 +288,50 @@ Deno.test("GroupCommitter.close() calls the hooks still waiting: their writes fa
   });
 });
 
+Deno.test("GroupCommitter.ride() waits for another write and joins its atomic, while one is in flight too", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    const rides: Promise<unknown>[] = [];
+    // Nothing queued: the rider waits (an hour at most here) instead of taking an atomic alone.
+    gc.ride(() => rides.push(gc.write([set(["notice", 1], 1)])), 3_600_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(rides.length, 0);
+    assert.equal(gc.commits, 0);
+    await gc.write([set(["commit", 1], 1)]);
+    await Promise.all(rides);
+    assert.equal(gc.commits, 1);
+    // A rider pushed while an atomic is in flight joins the next group, not one of its own.
+    const first = gc.write([set(["commit", 2], 2)]);
+    await Promise.resolve();
+    gc.ride(() => rides.push(gc.write([set(["notice", 2], 2)])), 3_600_000);
+    const next = gc.write([set(["commit", 3], 3)]);
+    await Promise.all([first, next]);
+    await Promise.all(rides);
+    assert.equal(gc.commits, 3);
+    assert.equal((await kv.get(["notice", 2])).value, 2);
+  });
+});
+
+Deno.test("GroupCommitter.ride() goes alone after its wait when no write comes, and fails with ClosedError after close", async () => {
+  await withKv(async (kv) => {
+    const gc = new GroupCommitter(kv);
+    let alone: Promise<unknown> | undefined;
+    gc.ride(() => alone = gc.write([set(["alone"], 1)]), 5);
+    while (alone === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    await alone;
+    assert.equal(gc.commits, 1);
+    assert.equal((await kv.get(["alone"])).value, 1);
+    let held: Promise<unknown> | undefined;
+    gc.ride(() => {
+      held = gc.write([set(["held"], 2)]);
+      held.catch(() => {}); // asserted below
+    }, 3_600_000);
+    await gc.close();
+    await assert.rejects(held!, ClosedError);
+    assert.equal((await kv.get(["held"])).value, null);
+  });
+});
+
 Deno.test("GroupCommitter keeps apart keys whose byte parts look alike, in a group sent key by key", async () => {
   await withKv(async (kv) => {
     const gc = new GroupCommitter(kv);
