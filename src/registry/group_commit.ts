@@ -240,10 +240,11 @@ export class GroupCommitter {
    * instead of taking one of its own; when no write comes within `waitMs`,
    * the hook is called then and its write goes alone. For writes that need
    * to be durable soon but not at once: the registry's release notices ride
-   * with the next commit (a notice written as soon as its commit stood took
-   * an atomic of its own between two commits of a dataset, slowing a stream
-   * of commits by a fifth; bench/commit_bench.ts). On `close` the hooks are
-   * called at once, and their writes fail with `ClosedError`.
+   * with the next commit (written as soon as their commit stood, they took
+   * an atomic of their own between two batches of a dataset's commits: 2,696
+   * atomics for 40,000 versions published over HTTP, 1,528-1,609 riding;
+   * bench/commit_bench.ts). On `close` the hooks are called at once, and
+   * their writes fail with `ClosedError`.
    *
    * @example
    * ```ts
