@@ -119,6 +119,8 @@ export class GroupCommitter {
   #riders: (() => void)[] = [];
   /** Calls the riders when no write came for them to ride with. */
   #riderTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When `#riderTimer` fires (`performance.now()` time). */
+  #riderDeadline = 0;
   #running: Promise<void> | undefined;
   #closed = false;
   /** Atomic operations committed so far. */
@@ -267,7 +269,12 @@ export class GroupCommitter {
     }
     this.#riders.push(hook);
     if (this.queued > 0) this.#running ??= Promise.resolve().then(() => this.#drain());
-    this.#riderTimer ??= setTimeout(() => {
+    // One timer for the riders waiting, set for the earliest of their waits.
+    const deadline = performance.now() + waitMs;
+    if (this.#riderTimer !== undefined && deadline >= this.#riderDeadline) return;
+    clearTimeout(this.#riderTimer);
+    this.#riderDeadline = deadline;
+    this.#riderTimer = setTimeout(() => {
       this.#riderTimer = undefined;
       this.#callRiders();
       this.#running ??= Promise.resolve().then(() => this.#drain());

@@ -316,8 +316,16 @@ Deno.test("GroupCommitter.ride() goes alone after its wait when no write comes, 
   await withKv(async (kv) => {
     const gc = new GroupCommitter(kv);
     let alone: Promise<unknown> | undefined;
+    // A rider waiting longer first does not hold back one with a shorter wait.
+    let later: Promise<unknown> | undefined;
+    gc.ride(() => later = gc.write([set(["later"], 0)]), 3_600_000);
     gc.ride(() => alone = gc.write([set(["alone"], 1)]), 5);
-    while (alone === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    const until = Date.now() + 2000;
+    while (alone === undefined && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(alone !== undefined, "the rider of 5 ms waited for the one of an hour");
+    await later;
     await alone;
     assert.equal(gc.commits, 1);
     assert.equal((await kv.get(["alone"])).value, 1);
