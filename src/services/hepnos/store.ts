@@ -445,7 +445,8 @@ export class HepnosStore {
       const t = productTarget(p.item, this.#ring);
       const key = productKey(p.item, p.label, p.type);
       if (this.#cached(t)) {
-        cacheKeys.push(bytesKey(key));
+        // The key loads look it up by.
+        cacheKeys.push(productKeyString(p.item, p.label, p.type));
         cachedAt.push(i);
       }
       return { type, key: ["prod", t, key], value: p.value };
