@@ -222,3 +222,102 @@ Deno.test("Stage routes refuse unknown, used or foreign stages, wrong sizes, and
     await plain.stop();
   }
 });
+
+Deno.test("A staged batch of large HEPnOS products is stored as one pack, never read into the runtime", async () => {
+  const server = await shmServer();
+  const shmFiles = () =>
+    [...Deno.readDirSync(`${server.dataDir}/shm`)].map((e) => e.name).filter((n) =>
+      n.includes("hepnos")
+    );
+  try {
+    const hep = await DataStore.connect(server.url, { stage: true });
+    const sub = await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n);
+    const events: { descriptor: Uint8Array }[] = [];
+    for (let i = 0; i < 8; i++) events.push(await sub.createEvent(BigInt(i)));
+    // 8 products of 1.25 MiB: one framed body of 10 MiB, past the size clients stage from.
+    const values = events.map((_, i) => new Uint8Array(5 << 18).map((_, k) => (k * 7 + i) & 0xff));
+    const products = (vs: Uint8Array[]) =>
+      events.map((e, i) => ({ item: e.descriptor, label: "p", type: "bytes", value: vs[i]! }));
+    const calls = await fetched(() => hep.storeProducts(products(values)));
+    assert.ok(calls.includes("POST /v1/services/hepnos/store_bytes staged"), calls.join(", "));
+    // One file on the shm tier holds them all: the stage itself, renamed into the tier.
+    assert.equal(shmFiles().length, 1, shmFiles().join(" "));
+    const reads = events.map((e) => ({ item: e.descriptor, label: "p", type: "bytes" }));
+    assert.deepEqual(await hep.loadProducts(reads), values);
+    // A range of one product comes from its range of the pack.
+    const [part] = await hep.loadProducts([{ ...reads[5]!, offset: 1000, length: 3000 }]);
+    assert.deepEqual(part, values[5]!.subarray(1000, 4000));
+
+    // Stored again under the default policy (the first value stays): nothing
+    // applies, and the new pack, which nothing names, is freed at once.
+    const again = values.map((v) => v.slice().reverse());
+    assert.deepEqual(await hep.storeProducts(products(again)), events.map(() => false));
+    assert.equal(shmFiles().length, 1, shmFiles().join(" "));
+    assert.deepEqual(await hep.loadProducts(reads), values);
+
+    // A batch with a small product is read and stored value by value.
+    const ev = await sub.createEvent(100n);
+    const mixed = [
+      { item: ev.descriptor, label: "big", type: "bytes", value: new Uint8Array(9 << 20).fill(9) },
+      { item: ev.descriptor, label: "small", type: "bytes", value: new Uint8Array([1, 2, 3]) },
+    ];
+    const mixedCalls = await fetched(() => hep.storeProducts(mixed));
+    assert.ok(mixedCalls.includes("POST /v1/services/hepnos/store_bytes staged"));
+    assert.deepEqual(
+      await hep.loadProducts(mixed.map(({ value: _, ...p }) => p)),
+      mixed.map((p) => p.value),
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("A staged HEPnOS body with a broken frame is refused, and nothing is stored", async () => {
+  const server = await shmServer();
+  try {
+    const stage = async (bytes: Uint8Array) => {
+      const res = await fetch(`${server.url}/v1/services/hepnos/stages`, {
+        method: "POST",
+        body: JSON.stringify({ byteLength: bytes.byteLength }),
+        headers: { "content-type": "application/json", accept: "application/json" },
+      });
+      assert.equal(res.status, 201);
+      const s = await res.json() as { stage: string; path: string };
+      await Deno.writeFile(s.path, bytes);
+      return s.stage;
+    };
+    const store = async (id: string) => {
+      const res = await fetch(`${server.url}/v1/services/hepnos/store_bytes`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/octet-stream",
+          accept: "application/json",
+          "strata-stage": id,
+        },
+      });
+      return [res.status, (await res.json()).error?.message ?? ""];
+    };
+    // A header longer than the file.
+    const long = new Uint8Array(16);
+    new DataView(long.buffer).setUint32(0, 1000);
+    const [status, message] = await store(await stage(long));
+    assert.equal(status, 400);
+    assert.match(message, /header of 1000 bytes, only 12 follow/);
+    // A header that is not msgpack.
+    const garbage = new Uint8Array([0, 0, 0, 2, 0xc1, 0xc1, 1, 2]);
+    assert.deepEqual((await store(await stage(garbage)))[0], 400);
+    // Parts that do not add up to the file.
+    const head = encode({ products: [], sizes: [100] });
+    const short = new Uint8Array(4 + head.byteLength + 10);
+    new DataView(short.buffer).setUint32(0, head.byteLength);
+    short.set(head, 4);
+    const [s3, m3] = await store(await stage(short));
+    assert.equal(s3, 400);
+    assert.match(m3, /runs past the body/);
+    // Each stage's file is gone once refused.
+    const left = [...Deno.readDirSync(`${server.dataDir}/shm`)].map((e) => e.name);
+    assert.deepEqual(left, []);
+  } finally {
+    await server.stop();
+  }
+});

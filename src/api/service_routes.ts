@@ -12,7 +12,7 @@
 
 import type { Hono } from "hono";
 import { ROUTED_HEADER, type ServiceHost } from "../services/host.ts";
-import { OCTET_STREAM } from "../services/frames.ts";
+import { OCTET_STREAM, readFrameHead } from "../services/frames.ts";
 import { STAGE_HEADER } from "../services/service_client.ts";
 import { RawBody, RawReply, type ServiceStages } from "../services/service.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
@@ -27,11 +27,13 @@ export interface ServiceRouteOptions {
 }
 
 /**
- * The bytes of a staged body, read from its file, which is then removed:
- * the stage must belong to `stages`' service, its file must hold the bytes
- * it was opened for, and the request itself must carry no body.
+ * A staged body: its file, of which only the frame's header is read here
+ * (the operation reads the rest if it needs it, or stores the file as it
+ * is: `RawBody.file`); the caller removes the file once the operation is
+ * done. The stage must belong to `stages`' service, its file must hold the
+ * bytes it was opened for, and the request itself must carry no body.
  */
-async function takeStaged(stages: ServiceStages, id: string, req: Request): Promise<Uint8Array> {
+async function takeStaged(stages: ServiceStages, id: string, req: Request): Promise<RawBody> {
   const carried = await readBoundedBytes(req, 0).then(
     (b) => b.byteLength > 0,
     (e) => {
@@ -46,9 +48,13 @@ async function takeStaged(stages: ServiceStages, id: string, req: Request): Prom
   }
   const staged = await stages.take(id);
   try {
-    return await Deno.readFile(staged.path);
-  } finally {
+    return new RawBody(await readFrameHead(staged.path, staged.byteLength), staged);
+  } catch (e) {
     await staged.remove();
+    throw new InvalidRequestError(
+      `Cannot read stage '${id.slice(0, 64)}': ${(e as Error).message}; send the body again`,
+      { cause: e },
+    );
   }
 }
 
@@ -129,12 +135,17 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
     const { maxBodyBytes } = find(name);
     const staged = c.req.header(STAGE_HEADER);
     const input = staged !== undefined
-      ? new RawBody(await takeStaged(host.stagesOf(name), staged, c.req.raw))
+      ? await takeStaged(host.stagesOf(name), staged, c.req.raw)
       : mediaType(c.req.header("content-type")) === OCTET_STREAM
       ? new RawBody(await readBoundedBytes(c.req.raw, maxBodyBytes))
       : await readControlBody(c.req.raw, maxBodyBytes);
     const routed = c.req.header(ROUTED_HEADER) === "1";
-    const answer = await host.call(name, c.req.param("operation"), input, { routed });
+    let answer: unknown;
+    try {
+      answer = await host.call(name, c.req.param("operation"), input, { routed });
+    } finally {
+      if (input instanceof RawBody) await input.file?.remove();
+    }
     if (answer instanceof RawReply) return octetResponse(answer.pieces);
     return reply(c, answer ?? null);
   });

@@ -119,14 +119,50 @@ export function adjacentRuns<T extends ArrayBufferLike>(
  * ```
  */
 export function unframe(body: Uint8Array): Frames {
-  if (body.byteLength < 4) throw bad(`${body.byteLength} bytes, expected at least 4`);
-  const length = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);
-  if (4 + length > body.byteLength) {
-    throw bad(`header of ${length} bytes, only ${body.byteLength - 4} follow`);
+  const { header, parts } = frameLayout(body, body.byteLength);
+  return {
+    header,
+    parts: parts.map((p) => p === null ? null : body.subarray(p.at, p.at + p.size)),
+  };
+}
+
+/** Where a framed body's parts lie: its header, and each part's offset and size (null: no part). */
+export interface FrameLayout {
+  /** The header's fields (`sizes` among them). */
+  readonly header: Readonly<Record<string, unknown>>;
+  /** Each part's first byte in the body and its size, in order. */
+  readonly parts: readonly ({ readonly at: number; readonly size: number } | null)[];
+}
+
+/**
+ * The layout of a framed body of `byteLength` bytes from its first bytes
+ * (at least its header: a staged body's `readFrameHead`), checked as
+ * `unframe` checks the whole body, without its parts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { frame, frameLayout, joinFrames } from "./frames.ts";
+ * const body = joinFrames(frame({}, [new Uint8Array(3), null, new Uint8Array(2)]));
+ * const { parts } = frameLayout(body.subarray(0, body.byteLength - 5), body.byteLength);
+ * assert.deepEqual(parts.map((p) => p?.size ?? null), [3, null, 2]);
+ * ```
+ */
+export function frameLayout(head: Uint8Array, byteLength: number): FrameLayout {
+  if (byteLength < 4 || head.byteLength < 4) {
+    throw bad(`${byteLength} bytes, expected at least 4`);
+  }
+  const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+  if (4 + length > byteLength) {
+    throw bad(`header of ${length} bytes, only ${byteLength - 4} follow`);
+  }
+  if (4 + length > head.byteLength) {
+    // A staged file cut short after it was taken.
+    throw bad(`header of ${length} bytes, only ${head.byteLength - 4} could be read`);
   }
   let header: unknown;
   try {
-    header = decode(body.subarray(4, 4 + length), { useBigInt64: true });
+    header = decode(head.subarray(4, 4 + length), { useBigInt64: true });
   } catch (e) {
     throw bad(`header is not msgpack: ${(e as Error).message}`);
   }
@@ -135,23 +171,48 @@ export function unframe(body: Uint8Array): Frames {
   }
   const sizes = (header as Record<string, unknown>).sizes;
   if (!Array.isArray(sizes)) throw bad("header has no 'sizes' list");
-  const parts: (Uint8Array | null)[] = [];
+  const parts: ({ at: number; size: number } | null)[] = [];
   let at = 4 + length;
   for (const s of sizes) {
     if (s === null) {
       parts.push(null);
       continue;
     }
-    if (!Number.isSafeInteger(s) || s < 0 || at + s > body.byteLength) {
-      throw bad(`part size ${s} at byte ${at} runs past the body's ${body.byteLength} bytes`);
+    if (!Number.isSafeInteger(s) || s < 0 || at + s > byteLength) {
+      throw bad(`part size ${s} at byte ${at} runs past the body's ${byteLength} bytes`);
     }
-    parts.push(body.subarray(at, at + s));
+    parts.push({ at, size: s });
     at += s;
   }
-  if (at !== body.byteLength) {
-    throw bad(`${body.byteLength - at} bytes after the last part`);
+  if (at !== byteLength) {
+    throw bad(`${byteLength - at} bytes after the last part`);
   }
   return { header: header as Record<string, unknown>, parts };
+}
+
+/**
+ * The first bytes of a framed body kept in a file of `byteLength` bytes
+ * (a staged body): its 4-byte length and its header, for `frameLayout`,
+ * without reading its parts; all of a file too short to be framed.
+ */
+export async function readFrameHead(path: string, byteLength: number): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const read = async (bytes: Uint8Array) => {
+    for (let at = 0; at < bytes.byteLength;) {
+      const n = await file.read(bytes.subarray(at));
+      if (n === null) return bytes.subarray(0, at);
+      at += n;
+    }
+    return bytes;
+  };
+  const first = await read(new Uint8Array(Math.min(4, byteLength)));
+  if (first.byteLength < 4) return first;
+  const length = new DataView(first.buffer).getUint32(0);
+  // A header longer than the body is refused by frameLayout from these 4 bytes.
+  if (4 + length > byteLength) return first;
+  const head = new Uint8Array(4 + length);
+  head.set(first);
+  return await read(head.subarray(4)).then((h) => head.subarray(0, 4 + h.byteLength));
 }
 
 function bad(detail: string): InvalidRequestError {

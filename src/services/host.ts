@@ -340,7 +340,7 @@ export class ServiceHost {
         [ROUTED_HEADER]: "1",
       },
       rawBody: body instanceof RawBody
-        ? body.bytes as Uint8Array<ArrayBuffer>
+        ? await body.read() as Uint8Array<ArrayBuffer>
         : encode(body, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>,
       signal: AbortSignal.timeout(routing.timeoutMs ?? 60_000),
     });

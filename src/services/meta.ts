@@ -37,6 +37,19 @@ export type MetaOp =
   /** Removes `key`. */
   | { readonly type: "delete"; readonly key: Deno.KvKey };
 
+/**
+ * One write of `ServiceMeta.writeRanges`: `key` set (as `set`, or as
+ * `setIfAbsent`) to `length` bytes from `at` of the file the batch names.
+ */
+export interface RangeOp {
+  readonly type: "set" | "setIfAbsent";
+  readonly key: Deno.KvKey;
+  /** Where the value starts in the file. */
+  readonly at: number;
+  /** The value's bytes. */
+  readonly length: number;
+}
+
 /** One entry of a scan. */
 export interface MetaEntry {
   /** The key, without the service's prefix. */
@@ -261,6 +274,69 @@ export class ServiceMeta {
     const applied: boolean[] = [];
     for (const chunk of chunks(prepared, !this.#blobFree())) {
       applied.push(...await this.#commitChunk(chunk));
+    }
+    return applied;
+  }
+
+  /**
+   * Sets keys to byte ranges of one file of the node (a staged request
+   * body holding several values back to back): the file is stored as one
+   * pack (`BlobStore.putFile`: never read into this process but for its
+   * CRC-32), durable before the records naming its ranges commit, in as
+   * few commits as KV's limits allow, as `write`. Returns, per op, whether
+   * it applied. A range outside the file is an `InvalidRequestError`,
+   * before anything is stored.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+   * import { BlobStore } from "./blobs.ts";
+   * import { ServiceMeta } from "./meta.ts";
+   * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
+   * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
+   * using kv = await Deno.openKv(":memory:");
+   * const meta = new ServiceMeta(kv, "notes", new BlobStore("notes", tiers, { durable: false }));
+   * await Deno.mkdir("tmp", { recursive: true });
+   * const path = await Deno.makeTempFile({ dir: "tmp" });
+   * await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4, 5]));
+   * const applied = await meta.writeRanges({ path, byteLength: 5 }, [
+   *   { type: "set", key: ["a"], at: 0, length: 2 },
+   *   { type: "setIfAbsent", key: ["b"], at: 2, length: 3 },
+   * ]);
+   * assert.deepEqual(applied, [true, true]);
+   * assert.deepEqual(await meta.get(["b"]), new Uint8Array([3, 4, 5]));
+   * await Deno.remove(path);
+   * ```
+   */
+  async writeRanges(file: StagedFile, ops: readonly RangeOp[]): Promise<boolean[]> {
+    for (const op of ops) {
+      if (
+        !Number.isSafeInteger(op.at) || !Number.isSafeInteger(op.length) || op.at < 0 ||
+        op.length < 0 || op.at + op.length > file.byteLength
+      ) {
+        throw new InvalidRequestError(
+          `Range ${op.at}..${op.at + op.length} is outside the file's ${file.byteLength} bytes`,
+          { fields: { at: op.at, length: op.length, size: file.byteLength } },
+        );
+      }
+    }
+    // Keys checked before the file is stored.
+    const keys = ops.map((op) => this.#full(op.key));
+    const blob = await this.blobs.putFile(file);
+    const prepared = ops.map((op, i) =>
+      prepare(op, keys[i]!, { blob, at: op.at, length: op.length })
+    );
+    const applied: boolean[] = [];
+    try {
+      await this.#local?.blobsKnown();
+      for (const chunk of chunks(prepared, !this.#blobFree())) {
+        applied.push(...await this.#commitChunk(chunk));
+      }
+    } finally {
+      // No range named (none applied, or the first commit failed): nothing
+      // else can name the pack, freed now rather than by a sweep.
+      if (!applied.includes(true)) await this.blobs.delete(blob);
     }
     return applied;
   }
@@ -583,7 +659,7 @@ async function inBlob(op: MetaOp, key: Deno.KvKey, blob: Promise<BlobRef>): Prom
 }
 
 /** A set-like op (`setFile` as a `set`) ready to commit with what its key is to hold. */
-function prepare(op: MetaOp, key: Deno.KvKey, stored: Stored): Prepared {
+function prepare(op: { readonly type: MetaOp["type"] }, key: Deno.KvKey, stored: Stored): Prepared {
   const type = op.type === "setFile" ? "set" : op.type;
   return { op: type, key, stored, ...mutationBytes([{ type: "set", key, value: stored }]) };
 }

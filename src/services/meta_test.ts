@@ -327,3 +327,40 @@ Deno.test("ServiceMeta.write() and atomic() refuse a key too long after a blob b
   assert.equal(await meta.get(["big"]), undefined);
   assert.equal(tiers.keys("svc~s~").length, 0);
 });
+
+Deno.test("ServiceMeta.writeRanges() keeps a file as one pack, refuses ranges outside it, frees an unnamed pack", async () => {
+  const { kv, tiers, meta } = await open();
+  await Deno.mkdir("tmp", { recursive: true });
+  const bytes = new Uint8Array(5000).map((_, i) => i & 0xff);
+  const paths: string[] = [];
+  const staged = async () => {
+    const path = await Deno.makeTempFile({ dir: "tmp" });
+    paths.push(path);
+    await Deno.writeFile(path, bytes);
+    return { path, byteLength: bytes.byteLength };
+  };
+  try {
+    // A range past the file's end: refused before anything is stored.
+    const outside = await staged();
+    await assert.rejects(
+      meta.writeRanges(outside, [{ type: "set", key: ["x"], at: 4000, length: 1001 }]),
+      InvalidRequestError,
+    );
+    assert.equal(tiers.keys("svc~s~").length, 0);
+
+    const ops = [
+      { type: "setIfAbsent" as const, key: ["a"], at: 0, length: 3000 },
+      { type: "setIfAbsent" as const, key: ["b"], at: 3000, length: 2000 },
+    ];
+    assert.deepEqual(await meta.writeRanges(await staged(), ops), [true, true]);
+    assert.equal(tiers.keys("svc~s~").length, 1);
+    assert.deepEqual(await meta.get(["b"]), bytes.subarray(3000));
+    assert.deepEqual((await meta.getRange(["a"], 10, 5))?.bytes, bytes.subarray(10, 15));
+    // Every key set already: nothing applies, and the second pack is freed at once.
+    assert.deepEqual(await meta.writeRanges(await staged(), ops), [false, false]);
+    assert.equal(tiers.keys("svc~s~").length, 1);
+  } finally {
+    kv.close();
+    for (const p of paths) await Deno.remove(p).catch(() => {});
+  }
+});

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InvalidRequestError } from "../errors.ts";
 import type { BlobStore } from "./blobs.ts";
 import type { ServiceMeta } from "./meta.ts";
 import type { StagedFile } from "../tiers/tier.ts";
@@ -62,21 +63,53 @@ export type Operation = (input: unknown) => Promise<unknown>;
 
 /**
  * The input of an operation called with an `application/octet-stream`
- * body (a product's bytes, a framed batch): the body as it arrived.
+ * body (a product's bytes, a framed batch): the body as it arrived, or the
+ * file on this node's shm tier the client staged it in.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { RawBody } from "./service.ts";
- * assert.equal(new RawBody(new Uint8Array(3)).bytes.length, 3);
+ * const body = new RawBody(new Uint8Array(3));
+ * assert.equal(body.byteLength, 3);
+ * assert.equal((await body.read()).length, 3);
  * ```
  */
 export class RawBody {
-  /** The body's bytes. */
-  readonly bytes: Uint8Array;
-  /** Wraps a body. */
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
+  /**
+   * The body's first bytes: all of them for a body sent in the request;
+   * for a staged one, its frame's length and header (`readFrameHead`),
+   * enough for `frameLayout` and to route the request.
+   */
+  readonly head: Uint8Array;
+  /** The body's size in bytes. */
+  readonly byteLength: number;
+  /**
+   * The file on this node's shm tier holding the body, when the client
+   * staged it there: an operation may store it as it is (a pack of the
+   * values it holds, `ServiceMeta.writeRanges`) rather than read it and
+   * write its bytes again. The route removes what is left of it once the
+   * operation ends.
+   */
+  readonly file: StagedBody | undefined;
+  #bytes: Promise<Uint8Array> | undefined;
+
+  /** Wraps a body sent in the request, or (with `file`) the first bytes of a staged one. */
+  constructor(head: Uint8Array, file?: StagedBody) {
+    this.head = head;
+    this.file = file;
+    this.byteLength = file?.byteLength ?? head.byteLength;
+    if (file === undefined) this.#bytes = Promise.resolve(head);
+  }
+
+  /** The whole body: for a staged body, read from its file (once). */
+  read(): Promise<Uint8Array> {
+    return this.#bytes ??= Deno.readFile(this.file!.path).catch((e) => {
+      throw new InvalidRequestError(
+        `Cannot read the staged body: ${(e as Error).message}; send it again`,
+        { cause: e },
+      );
+    });
   }
 }
 

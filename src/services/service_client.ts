@@ -9,7 +9,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { errorFromBody, InternalError, UnavailableError } from "../errors.ts";
-import { OCTET_STREAM } from "./frames.ts";
+import { joinFrames, OCTET_STREAM } from "./frames.ts";
 import { TargetRing } from "./targets.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
@@ -58,8 +58,12 @@ export interface ServiceRequest {
   readonly type: string;
   /** What the answer may be (errors come back as msgpack when it names msgpack). */
   readonly accept: string;
-  /** The body. */
-  readonly body: Uint8Array<ArrayBuffer>;
+  /**
+   * The body, or its pieces in order (a framed batch's header and values):
+   * joined only when sent in the request, written one after the other
+   * when staged.
+   */
+  readonly body: Uint8Array<ArrayBuffer> | readonly Uint8Array<ArrayBuffer>[];
 }
 
 /**
@@ -131,7 +135,7 @@ export class ServiceClient {
    * classes.
    */
   async call<T>(operation: string, body: unknown, runtime?: number): Promise<T> {
-    const init: ServiceRequest = {
+    const init = {
       type: MSGPACK,
       accept: MSGPACK,
       body: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<ArrayBuffer>,
@@ -162,7 +166,8 @@ export class ServiceClient {
   async #post(base: string, operation: string, init: ServiceRequest): Promise<Response> {
     const staged = init.type === OCTET_STREAM ? await this.#stageBody(base, init.body) : undefined;
     if (staged === undefined) {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+      const body = init.body instanceof Uint8Array ? init.body : joinFrames(init.body);
+      return await this.#send(`${base}/${operation}`, { method: "POST", ...init, body });
     }
     return await this.#send(`${base}/${operation}`, {
       method: "POST",
@@ -180,8 +185,13 @@ export class ServiceClient {
    * id until written: reading it back tells this node's file from another
    * node's at the same path.
    */
-  async #stageBody(base: string, body: Uint8Array): Promise<string | undefined> {
-    if (!this.#stage || body.byteLength < STAGE_FROM_BYTES || this.#noStage.has(base)) {
+  async #stageBody(
+    base: string,
+    body: Uint8Array | readonly Uint8Array[],
+  ): Promise<string | undefined> {
+    const pieces = body instanceof Uint8Array ? [body] : body;
+    const byteLength = pieces.reduce((n, p) => n + p.byteLength, 0);
+    if (!this.#stage || byteLength < STAGE_FROM_BYTES || this.#noStage.has(base)) {
       return undefined;
     }
     let stage: { stage: string; path: string };
@@ -190,7 +200,7 @@ export class ServiceClient {
         method: "POST",
         type: MSGPACK,
         accept: MSGPACK,
-        body: encode({ byteLength: body.byteLength }) as Uint8Array<ArrayBuffer>,
+        body: encode({ byteLength }) as Uint8Array<ArrayBuffer>,
       });
       if (!res.ok) {
         await res.body?.cancel();
@@ -210,7 +220,11 @@ export class ServiceClient {
       if (!may("read") || !may("write")) throw new Error("not allowed");
       const mark = await Deno.readFile(stage.path);
       if (new TextDecoder().decode(mark) !== stage.stage) throw new Error("another node's file");
-      await Deno.writeFile(stage.path, body);
+      // The pieces one after the other, never joined in this process first.
+      using file = await Deno.open(stage.path, { write: true, truncate: true });
+      for (const p of pieces) {
+        for (let at = 0; at < p.byteLength;) at += await file.write(p.subarray(at));
+      }
       return stage.stage;
     } catch {
       this.#noStage.add(base);

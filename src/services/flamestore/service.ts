@@ -8,7 +8,7 @@
  */
 
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../errors.ts";
-import { frame, unframe } from "../frames.ts";
+import { frame, frameLayout, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { KeyedQueue } from "../keyed_queue.ts";
 import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
@@ -221,14 +221,25 @@ class ModelStore {
   }
 }
 
-/** The model a `save_bytes` body names, and its bytes. */
-function framedSave(input: unknown): Save {
+/** A `save_bytes` body (`InvalidRequestError` for another body). */
+function saveBody(input: unknown): RawBody {
   if (!(input instanceof RawBody)) {
     throw new InvalidRequestError(
       "Invalid save_bytes request: expected an application/octet-stream framed body",
     );
   }
-  const { header, parts } = unframe(input.bytes);
+  return input;
+}
+
+/** The model a `save_bytes` body names, from its header (to route it). */
+function framedName(input: unknown): string {
+  const body = saveBody(input);
+  return checkModelName(frameLayout(body.head, body.byteLength).header.name);
+}
+
+/** The model a `save_bytes` body names, and its bytes. */
+async function framedSave(input: unknown): Promise<Save> {
+  const { header, parts } = unframe(await saveBody(input).read());
   const data = parts[0];
   if (parts.length !== 1 || data === null || data === undefined) {
     throw new InvalidRequestError(
@@ -293,7 +304,7 @@ export const flamestore: ServiceDefinition = defineService({
       routes: {
         register: { target: byName },
         save: { target: byName },
-        save_bytes: { target: (input) => models.targetOf(framedSave(input).name) },
+        save_bytes: { target: (input) => models.targetOf(framedName(input)) },
         duplicate: { target: byName },
         delete: { target: byName },
       },
@@ -316,7 +327,7 @@ export const flamestore: ServiceDefinition = defineService({
           }
         },
         save_bytes: async (input) => {
-          const saved = await models.save(framedSave(input));
+          const saved = await models.save(await framedSave(input));
           return { saves: saved.saves, signature: saved.signature };
         },
         load: async (input) => {

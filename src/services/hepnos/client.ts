@@ -10,7 +10,7 @@
 
 import { encode } from "@msgpack/msgpack";
 import { InternalError } from "../../errors.ts";
-import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
 import type { TargetRing } from "../targets.ts";
@@ -94,7 +94,8 @@ export class DataStore {
   async storeProducts(products: readonly ProductWrite[]): Promise<boolean[]> {
     const out = new Array<boolean>(products.length).fill(false);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
-      const body = joinFrames(frame(
+      // The pieces as they are: joined only if sent in the request, not staged.
+      const body = frame(
         {
           products: at.map((i) => {
             const p = products[i]!;
@@ -102,7 +103,7 @@ export class DataStore {
           }),
         },
         at.map((i) => products[i]!.value),
-      ));
+      );
       const res = await this.#client.sendTo(r, "store_bytes", {
         type: OCTET_STREAM,
         accept: MSGPACK,

@@ -7,8 +7,9 @@
  */
 
 import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
-import { frame, unframe } from "../frames.ts";
+import { frame, frameLayout } from "../frames.ts";
 import { hash32 } from "../hash.ts";
+import { PACK_FROM_BYTES } from "../meta.ts";
 import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
@@ -19,7 +20,7 @@ import {
   HepnosStore,
   type OverwritePolicy,
   type ProductRead,
-  type ProductWrite,
+  type StagedProduct,
 } from "./store.ts";
 import { bytes, int, list, MAX_ENTRIES, record, str } from "../input.ts";
 
@@ -158,9 +159,7 @@ export const hepnos: ServiceDefinition = defineService({
           });
           return { stored: await store.store(products) };
         },
-        store_bytes: async (input) => {
-          return { stored: await store.store(framedProducts(input)) };
-        },
+        store_bytes: async (input) => ({ stored: await storeFramed(store, input) }),
         load_bytes: async (input) => {
           const values = await store.load(productReads(input));
           return new RawReply(frame({}, values));
@@ -212,18 +211,22 @@ function productReads(input: unknown): ProductRead[] {
   });
 }
 
-/**
- * The products of a `store_bytes` body: a framed batch whose header lists
- * `products` (item, label, type), one part each, the values as views of
- * the body.
- */
-function framedProducts(input: unknown): ProductWrite[] {
+/** A `store_bytes` body (`InvalidRequestError` for another body). */
+function storeBody(input: unknown): RawBody {
   if (!(input instanceof RawBody)) {
     throw new InvalidRequestError(
       "Invalid store_bytes request: expected an application/octet-stream framed body",
     );
   }
-  const { header, parts } = unframe(input.bytes);
+  return input;
+}
+
+/**
+ * The products a framed `store_bytes` body lists (item, label, type) with
+ * where each one's bytes lie in the body, from its header alone.
+ */
+function framedItems(body: RawBody): StagedProduct[] {
+  const { header, parts } = frameLayout(body.head, body.byteLength);
   const products = list(header, "products");
   if (products.length !== parts.length) {
     throw new InvalidRequestError(
@@ -233,17 +236,36 @@ function framedProducts(input: unknown): ProductWrite[] {
   }
   return products.map((p, i) => {
     const q = record(p);
-    const value = parts[i];
-    if (value === null || value === undefined) {
+    const part = parts[i];
+    if (part === null || part === undefined) {
       throw new InvalidRequestError(`Invalid store_bytes body: product ${i} has no bytes`);
     }
-    return { item: bytes(q.item, "item"), label: str(q, "label"), type: str(q, "type"), value };
+    return { item: bytes(q.item, "item"), label: str(q, "label"), type: str(q, "type"), ...part };
   });
+}
+
+/**
+ * Stores the products of a framed `store_bytes` body. A body the client
+ * staged on this node's shm tier whose products are all large enough to
+ * be kept as ranges of it (`PACK_FROM_BYTES`) is stored as it is, one
+ * pack, never read into this process but for its header and CRC-32; any
+ * other body is read and its values stored as views of it.
+ */
+async function storeFramed(store: HepnosStore, input: unknown): Promise<boolean[]> {
+  const body = storeBody(input);
+  const items = framedItems(body);
+  if (body.file !== undefined && items.every((p) => p.size >= PACK_FROM_BYTES)) {
+    return await store.storeStaged(body.file, items);
+  }
+  const all = await body.read();
+  return await store.store(
+    items.map(({ at, size, ...p }) => ({ ...p, value: all.subarray(at, at + size) })),
+  );
 }
 
 /** The target a framed store goes to; its products must all belong to one runtime. */
 function framedTarget(input: unknown, ring: TargetRing): number {
-  const products = framedProducts(input);
+  const products = framedItems(storeBody(input));
   const targets = products.map((p) => productTarget(p.item, ring));
   const first = targets[0] ?? 0;
   const runtime = ring.runtimeOf(first);

@@ -14,6 +14,7 @@ import { KV_LIMITS } from "../kv_limits.ts";
 import { compareKeyParts } from "../kv_order.ts";
 import type { MetaOp, ServiceMeta } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
+import type { StagedFile } from "../../tiers/tier.ts";
 import { ValueCache } from "../value_cache.ts";
 import {
   bytesKey,
@@ -60,6 +61,24 @@ export interface ProductWrite {
   readonly type: string;
   /** The value's bytes. */
   readonly value: Uint8Array;
+}
+
+/** A product of a store: its item, label and type. */
+export interface ProductRef {
+  /** The item's descriptor. */
+  readonly item: Uint8Array;
+  /** Label. */
+  readonly label: string;
+  /** Type name. */
+  readonly type: string;
+}
+
+/** A product whose value lies in a file of the node (a staged request body): `storeStaged`. */
+export interface StagedProduct extends ProductRef {
+  /** Where its value starts in the file. */
+  readonly at: number;
+  /** Its value's bytes. */
+  readonly size: number;
 }
 
 /** One product to load (a byte range of it with `offset`). */
@@ -437,25 +456,61 @@ export class HepnosStore {
    * request body): callers must not change them afterwards.
    */
   async store(products: readonly ProductWrite[]): Promise<boolean[]> {
+    return await this.#store(
+      products,
+      (type, keys) =>
+        this.#meta.write(keys.map((key, i) => ({ type, key, value: products[i]!.value }))),
+      (i) => products[i]!.value,
+    );
+  }
+
+  /**
+   * Stores products whose values lie back to back in a file of this node
+   * (a staged request body), as `store` does: the file is kept as one pack,
+   * each value a range of it (`ServiceMeta.writeRanges`), never read into
+   * this process but for its CRC-32 nor written again.
+   */
+  async storeStaged(file: StagedFile, products: readonly StagedProduct[]): Promise<boolean[]> {
+    return await this.#store(
+      products,
+      (type, keys) =>
+        this.#meta.writeRanges(
+          file,
+          keys.map((key, i) => ({ type, key, at: products[i]!.at, length: products[i]!.size })),
+        ),
+      // Read from the pack when loaded: the cache forgets them.
+      () => undefined,
+    );
+  }
+
+  /**
+   * Stores `products` with `write` (the keys to set, by the overwrite
+   * policy's kind of set), keeping in the cache what `cached` answers for
+   * each applied product of a target it follows.
+   */
+  async #store(
+    products: readonly ProductRef[],
+    write: (type: "set" | "setIfAbsent", keys: Deno.KvKey[]) => Promise<boolean[]>,
+    cached: (i: number) => Uint8Array | undefined,
+  ): Promise<boolean[]> {
     await this.#checkExist(products.map((p) => p.item));
     const type = this.overwrite === "overwrite" ? "set" : "setIfAbsent";
     const cacheKeys: string[] = [];
     const cachedAt: number[] = [];
-    const ops: MetaOp[] = products.map((p, i) => {
+    const keys = products.map((p, i) => {
       const t = productTarget(p.item, this.#ring);
-      const key = productKey(p.item, p.label, p.type);
       if (this.#cached(t)) {
         // The key loads look it up by.
         cacheKeys.push(productKeyString(p.item, p.label, p.type));
         cachedAt.push(i);
       }
-      return { type, key: ["prod", t, key], value: p.value };
+      return ["prod", t, productKey(p.item, p.label, p.type)];
     });
-    if (cacheKeys.length === 0) return await this.#meta.write(ops);
+    if (cacheKeys.length === 0) return await write(type, keys);
     let applied: boolean[] = [];
     await this.#cache.write(cacheKeys, async () => {
-      applied = await this.#meta.write(ops);
-      return cachedAt.map((i) => applied[i] ? products[i]!.value : undefined);
+      applied = await write(type, keys);
+      return cachedAt.map((i) => applied[i] ? cached(i) : undefined);
     });
     return applied;
   }

@@ -6,21 +6,32 @@
  */
 
 import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
-import { frame, unframe } from "../frames.ts";
+import { frame, frameLayout, unframe } from "../frames.ts";
 import { int, MAX_ENTRIES, record, str } from "../input.ts";
 import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
 import { framedWriteOps, objectOf, readOps, writeOps } from "./ops.ts";
 import { DEFAULT_CHUNK_BYTES, ObjectStore } from "./store.ts";
 import { log } from "../../observe/mod.ts";
 
-/** The header and parts of a framed request body (`InvalidRequestError` for another body). */
-function framed(input: unknown) {
+/** A framed request body (`InvalidRequestError` for another body). */
+function rawBody(input: unknown): RawBody {
   if (!(input instanceof RawBody)) {
     throw new InvalidRequestError(
       "Invalid write_op_bytes request: expected an application/octet-stream framed body",
     );
   }
-  return unframe(input.bytes);
+  return input;
+}
+
+/** The header of a framed request body, from its first bytes (to route it). */
+function framedHeader(input: unknown) {
+  const body = rawBody(input);
+  return frameLayout(body.head, body.byteLength).header;
+}
+
+/** The header and parts of a framed request body. */
+async function framed(input: unknown) {
+  return unframe(await rawBody(input).read());
 }
 
 /**
@@ -87,7 +98,7 @@ export const mobject: ServiceDefinition = defineService({
       // one after another: each object is linearizable.
       routes: {
         write_op: { target: byObject },
-        write_op_bytes: { target: (input) => byObject(framed(input).header) },
+        write_op_bytes: { target: (input) => byObject(framedHeader(input)) },
         read_op: { target: byObject },
         read_op_bytes: { target: byObject },
       },
@@ -97,7 +108,7 @@ export const mobject: ServiceDefinition = defineService({
           return { stat: await store.operate(pool, object, writeOps(input)) };
         },
         write_op_bytes: async (input) => {
-          const { header, parts } = framed(input);
+          const { header, parts } = await framed(input);
           const { pool, object } = objectOf(header);
           const ops = writeOps(framedWriteOps(header, parts));
           return { stat: await store.operate(pool, object, ops) };
