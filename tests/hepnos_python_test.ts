@@ -43,3 +43,30 @@ for (const overwrite of [false, true]) {
     }
   });
 }
+
+Deno.test("Python HEPnOS client stages a batch of large products on its runtime's node: one pack", async () => {
+  if (!(await pythonHas(["numpy", "msgpack"], "the Python HEPnOS client test"))) return;
+  await Deno.mkdir("tmp", { recursive: true });
+  const dataDir = await Deno.makeTempDir({ dir: "tmp" });
+  const shm = `${Deno.cwd()}/${dataDir}/shm`;
+  const server = await startServer({
+    dataDir,
+    extra: `tiers:\n  - { name: shm, kind: shm, capacity: 1GiB, path: ${shm} }\n` +
+      "  - { name: file, kind: file, capacity: 4GiB }\nservices:\n  hepnos: { targets: 4 }\n",
+  });
+  try {
+    const ran = await runPython("hepnos_staged.py", [server.url]);
+    assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
+    assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+      "ok staged",
+      "ok kept",
+    ]);
+    // The batch is one file on the shm tier (the stage, kept as the pack); the refused
+    // second batch left nothing.
+    const files = [...Deno.readDirSync(shm)].filter((e) => e.name.includes("hepnos"));
+    assert.equal(files.length, 1, files.map((f) => f.name).join(" "));
+    assert.equal(Deno.statSync(`${shm}/${files[0]!.name}`).size > 10 << 20, true);
+  } finally {
+    await server.stop();
+  }
+});

@@ -17,6 +17,9 @@ _MSGPACK = "application/msgpack"
 #: Bodies from this size on are staged through the runtime's shm tier when they can be.
 STAGE_FROM_BYTES = 8 << 20
 
+#: The header naming the stage whose file holds a request's raw body.
+STAGE_HEADER = "strata-stage"
+
 
 class ServiceClient:
     """A connection to one service of a Strata server. Requests for a key go to the runtime

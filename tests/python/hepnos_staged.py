@@ -1,0 +1,22 @@
+"""The Python HEPnOS client on the node of a runtime with an shm tier: a batch of large
+products is staged there and stored as one pack (argv[1] the server's URL). Prints 'ok NAME'."""
+
+import sys
+
+from strata import hepnos
+
+store = hepnos.DataStore.connect(sys.argv[1])
+sub = store.root.create_dataset("py-staged").create_run(1).create_subrun(1)
+events = [sub.create_event(i) for i in range(8)]
+# 8 products of 1.25 MiB: one batch of 10 MiB, past the size clients stage from.
+values = [bytes((k * 7 + i) & 0xFF for k in range(256)) * (5 << 10) for i in range(8)]
+stored = store.store_products([(e.descriptor, "p", "bytes", v) for e, v in zip(events, values)])
+assert stored == [True] * 8, stored
+assert store._stage and not store._no_stage, store._no_stage
+got = store.load_products([{"item": e.descriptor, "label": "p", "type": "bytes"} for e in events])
+assert got == values
+print("ok staged")
+# Stored again: the service keeps the first values, and says so per product.
+again = store.store_products([(e.descriptor, "p", "bytes", v[::-1]) for e, v in zip(events, values)])
+assert again == [False] * 8, again
+print("ok kept")
