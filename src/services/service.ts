@@ -102,9 +102,21 @@ export class RawBody {
     if (file === undefined) this.#bytes = Promise.resolve(head);
   }
 
-  /** The whole body: for a staged body, read from its file (once). */
+  /**
+   * The whole body: for a staged body, read from its file (once), which
+   * must still hold the bytes it was staged with (`InvalidRequestError`
+   * otherwise: the client changed it after naming it).
+   */
   read(): Promise<Uint8Array> {
-    return this.#bytes ??= Deno.readFile(this.file!.path).catch((e) => {
+    return this.#bytes ??= Deno.readFile(this.file!.path).then((bytes) => {
+      if (bytes.byteLength !== this.byteLength) {
+        throw new InvalidRequestError(
+          `The staged body holds ${bytes.byteLength} bytes, staged as ${this.byteLength}; send it again`,
+          { fields: { expected: this.byteLength, received: bytes.byteLength } },
+        );
+      }
+      return bytes;
+    }, (e) => {
       throw new InvalidRequestError(
         `Cannot read the staged body: ${(e as Error).message}; send it again`,
         { cause: e },
