@@ -243,10 +243,22 @@ Deno.test("A staged batch of large HEPnOS products is stored as one pack, never 
     // One file on the shm tier holds them all: the stage itself, renamed into the tier.
     assert.equal(shmFiles().length, 1, shmFiles().join(" "));
     const reads = events.map((e) => ({ item: e.descriptor, label: "p", type: "bytes" }));
-    assert.deepEqual(await hep.loadProducts(reads), values);
+    // On the runtime's node, loads read the pack's file in place under a lease, then release it.
+    let loaded: (Uint8Array | undefined)[] = [];
+    const loads = await fetched(async () => loaded = await hep.loadProducts(reads));
+    assert.deepEqual(loaded, values);
+    assert.equal(loads[0], "POST /v1/services/hepnos/lease_products");
+    assert.ok(loads.slice(1).every((c) => c.startsWith("DELETE /v1/leases/")), loads.join(", "));
+    assert.equal(loads.length, 2, loads.join(", ")); // one lease: one pack
+    assert.deepEqual([...Deno.readDirSync(`${server.dataDir}/shm/.leases`)], []);
     // A range of one product comes from its range of the pack.
     const [part] = await hep.loadProducts([{ ...reads[5]!, offset: 1000, length: 3000 }]);
     assert.deepEqual(part, values[5]!.subarray(1000, 4000));
+    // A client that does not read files in place (or is on another node) loads over HTTP.
+    const remote = await DataStore.connect(server.url, { stage: false });
+    const overHttp = await fetched(async () => loaded = await remote.loadProducts(reads));
+    assert.deepEqual(loaded, values);
+    assert.deepEqual(overHttp, ["POST /v1/services/hepnos/load_bytes"]);
 
     // Stored again under the default policy (the first value stays): nothing
     // applies, and the new pack, which nothing names, is freed at once.
@@ -319,5 +331,33 @@ Deno.test("A staged HEPnOS body with a broken frame is refused, and nothing is s
     assert.deepEqual(left, []);
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("HEPnOS loads from a runtime with no file to lease go over HTTP after the first answer", async () => {
+  const plain = await startServer({ extra: SERVICES });
+  try {
+    const hep = await DataStore.connect(plain.url, { stage: true });
+    const ev =
+      await (await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n))
+        .createEvent(1n);
+    const big = new Uint8Array(100_000).fill(7);
+    await ev.store("big", "bytes", big);
+    await ev.store("small", "bytes", new Uint8Array([1, 2]));
+    const reads = ["big", "small"].map((label) => ({ item: ev.descriptor, label, type: "bytes" }));
+    let got: (Uint8Array | undefined)[] = [];
+    // The first answer leases nothing (no shm tier): the small product comes in it, the large one
+    // over HTTP, and later loads go straight to load_bytes.
+    const first = await fetched(async () => got = await hep.loadProducts(reads));
+    assert.deepEqual(got, [big, new Uint8Array([1, 2])]);
+    assert.deepEqual(first, [
+      "POST /v1/services/hepnos/lease_products",
+      "POST /v1/services/hepnos/load_bytes",
+    ]);
+    const next = await fetched(async () => got = await hep.loadProducts(reads));
+    assert.deepEqual(got, [big, new Uint8Array([1, 2])]);
+    assert.deepEqual(next, ["POST /v1/services/hepnos/load_bytes"]);
+  } finally {
+    await plain.stop();
   }
 });

@@ -17,7 +17,7 @@ import {
   SizeMismatchError,
   type StrataError,
 } from "../errors.ts";
-import { type MapGrant, MapLeases } from "../runtime/map_leases.ts";
+import { type MapGrant, MapLeases, nodeLeases } from "../runtime/map_leases.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { sameLayout } from "../wire/cut.ts";
@@ -70,7 +70,7 @@ export interface MapRouteOptions {
  * ```
  */
 export function mountMapRoutes(app: Hono, o: MapRouteOptions): void {
-  const leases = o.leases ?? new MapLeases(o.runtime.tiers);
+  const leases = o.leases ?? nodeLeases(o.runtime.tiers);
   const maxWait = o.maxWaitMs ?? 3_600_000;
   app.post("/v1/datasets/:name/versions/:version/fragments/:fragment/map", async (c) => {
     const runtime = o.runtime;

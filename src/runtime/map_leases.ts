@@ -258,3 +258,29 @@ export class MapLeases {
     return ready;
   }
 }
+
+/** The one lease book of each node's tiers: its `.leases` directories have one keeper. */
+const books = new WeakMap<MappableTiers, MapLeases>();
+
+/**
+ * The map leases of the node whose tiers are `tiers`, made at first use
+ * and shared by whoever leases its copies (the map routes, the services'
+ * blobs): a second book would remove the first one's links as stale when
+ * it makes a lease directory ready.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nodeLeases } from "./map_leases.ts";
+ * const tiers = { shmFileOf: () => undefined, pin: () => undefined };
+ * assert.equal(nodeLeases(tiers), nodeLeases(tiers));
+ * ```
+ */
+export function nodeLeases(tiers: MappableTiers): MapLeases {
+  let book = books.get(tiers);
+  if (book === undefined) {
+    book = new MapLeases(tiers);
+    books.set(tiers, book);
+  }
+  return book;
+}

@@ -21,6 +21,7 @@ import {
   rangeMarks,
   readPieces,
 } from "../runtime/piece_sums.ts";
+import { type MapGrant, nodeLeases } from "../runtime/map_leases.ts";
 import { blobKey } from "../tiers/copy_keys.ts";
 import { metrics } from "../observe/mod.ts";
 import type { PlacedFragment } from "../tiers/policy.ts";
@@ -289,6 +290,18 @@ export class BlobStore {
       byteLength: ref.size,
       checksum: ref.crc,
     });
+  }
+
+  /**
+   * Leases the file holding the blob on this node's shm tier, for a process
+   * of the node to read in place (`nodeLeases`: the file stays whole and
+   * unchanged until the lease is released, `DELETE /v1/leases/<lease>`, or
+   * expires); undefined when no shm tier of this node holds it. The bytes
+   * read that way are not checked against the CRC-32.
+   */
+  lease(ref: BlobRef, options: { readonly ttlMs?: number } = {}): Promise<MapGrant | undefined> {
+    if (this.#remote(ref)) return Promise.resolve(undefined);
+    return nodeLeases(this.#tiers).grant(this.#key(ref.id), ref.size, options);
   }
 
   /**

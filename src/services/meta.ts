@@ -12,6 +12,7 @@
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { type Check, type Mutation, mutationBytes } from "../registry/group_commit.ts";
 import type { StagedFile } from "../tiers/tier.ts";
+import type { MapGrant } from "../runtime/map_leases.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
 import { adjacentRuns, joinFrames } from "./frames.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
@@ -49,6 +50,24 @@ export interface RangeOp {
   /** The value's bytes. */
   readonly length: number;
 }
+
+/**
+ * Where a value is for a process of this node (`ServiceMeta.leaseMany`):
+ * its bytes, a range of a leased file, or its size alone (held elsewhere).
+ */
+export type MetaLease =
+  | { readonly bytes: Uint8Array }
+  | {
+    /** Absolute path of the leased file. */
+    readonly path: string;
+    /** The lease keeping the file whole until released. */
+    readonly lease: string;
+    /** Where the value starts in the file. */
+    readonly at: number;
+    /** The value's bytes. */
+    readonly size: number;
+  }
+  | { readonly size: number };
 
 /** One entry of a scan. */
 export interface MetaEntry {
@@ -230,6 +249,71 @@ export class ServiceMeta {
       );
     }
     return (await Promise.all(groups)).flat();
+  }
+
+  /**
+   * Where the values of `keys` are, for a process of this node to read them
+   * in place: undefined where absent; `{ bytes }` for a value held in KV;
+   * `{ path, lease, at, size }` for a value in a blob (or a range of a pack)
+   * on this node's shm tier, its file leased (`BlobStore.lease`; one lease
+   * per blob, released with `DELETE /v1/leases/<lease>` or at its end);
+   * `{ size }` for a value held elsewhere, to read with `getMany`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { KIND_DEFAULTS, MemoryTier, TierSet } from "../tiers/mod.ts";
+   * import { BlobStore } from "./blobs.ts";
+   * import { ServiceMeta } from "./meta.ts";
+   * const spec = { name: "mem", kind: "memory", capacity: 1 << 20, ...KIND_DEFAULTS.memory } as const;
+   * const tiers = new TierSet({ node: "n", tiers: [{ tier: new MemoryTier("mem", 1 << 20), spec }] });
+   * using kv = await Deno.openKv(":memory:");
+   * const meta = new ServiceMeta(kv, "notes", new BlobStore("notes", tiers, { durable: false }));
+   * await meta.write([
+   *   { type: "set", key: ["small"], value: new Uint8Array([1]) },
+   *   { type: "set", key: ["large"], value: new Uint8Array(100_000) },
+   * ]);
+   * const [small, large, none] = await meta.leaseMany([["small"], ["large"], ["none"]]);
+   * assert.deepEqual(small, { bytes: new Uint8Array([1]) });
+   * assert.deepEqual(large, { size: 100_000 }); // in memory, not in an shm file
+   * assert.equal(none, undefined);
+   * ```
+   */
+  async leaseMany(
+    keys: readonly Deno.KvKey[],
+    options: { readonly ttlMs?: number } = {},
+  ): Promise<(MetaLease | undefined)[]> {
+    const records: (Stored | null)[] = [];
+    for (let at = 0; at < keys.length; at += 10) {
+      const got = await this.#kv.getMany(keys.slice(at, at + 10).map((k) => this.#full(k)));
+      for (const e of got) records.push(e.value as Stored | null);
+    }
+    const grants = new Map<string, Promise<MapGrant | undefined>>();
+    const leased = records.map((v) => {
+      if (v === null || v instanceof Uint8Array) return v;
+      let grant = grants.get(v.blob.id);
+      if (grant === undefined) {
+        grant = this.blobs.lease(v.blob, options);
+        grants.set(v.blob.id, grant);
+      }
+      return grant;
+    });
+    const out: (MetaLease | undefined)[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const v = records[i]!;
+      if (v === null) out.push(undefined);
+      else if (v instanceof Uint8Array) out.push({ bytes: v });
+      else {
+        const grant = await leased[i] as MapGrant | undefined;
+        const size = sizeOf(v);
+        out.push(
+          grant === undefined
+            ? { size }
+            : { path: grant.path, lease: grant.lease, at: grant.offset + (v.at ?? 0), size },
+        );
+      }
+    }
+    return out;
   }
 
   /** Whether each of `keys` holds a value, without reading blobs. */

@@ -88,6 +88,8 @@ export class ServiceClient {
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #stage: boolean;
+  /** Bases whose runtime's files this process cannot read in place. */
+  readonly #noRead = new Set<string>();
   /** Bases whose runtime this process cannot stage bodies on. */
   readonly #noStage = new Set<string>();
   /** Each runtime's service base URL, in ring order (the connected one where unknown). */
@@ -160,6 +162,37 @@ export class ServiceClient {
    */
   stageOn(runtime: number, bytes: Uint8Array): Promise<string | undefined> {
     return this.#stageBody(this.#bases[runtime] ?? this.#base, bytes);
+  }
+
+  /**
+   * Whether this client reads files of the runtime at `runtime` in ring
+   * order in place (leased on its shm tier): it stages bodies (option
+   * `stage`), and reading them has not failed there (not its node, no
+   * permission).
+   */
+  readsOn(runtime: number): boolean {
+    return this.#stage && !this.#noRead.has(this.#bases[runtime] ?? this.#base);
+  }
+
+  /** Stops reading files of the runtime at `runtime` in place (`readsOn`). */
+  cannotReadOn(runtime: number): void {
+    this.#noRead.add(this.#bases[runtime] ?? this.#base);
+  }
+
+  /**
+   * Releases leases the runtime at `runtime` in ring order granted
+   * (`DELETE /v1/leases/<lease>`); one already ended is no error.
+   */
+  async releaseLeases(runtime: number, leases: Iterable<string>): Promise<void> {
+    const origin = new URL(this.#bases[runtime] ?? this.#base).origin;
+    await Promise.all([...leases].map(async (lease) => {
+      const res = await this.#send(`${origin}/v1/leases/${encodeURIComponent(lease)}`, {
+        method: "DELETE",
+        accept: MSGPACK,
+      });
+      if (!res.ok && res.status !== 404) await this.answer(res);
+      else await res.body?.cancel();
+    }));
   }
 
   /** A POST to `base`, its raw body staged on the runtime's shm tier when it can be. */

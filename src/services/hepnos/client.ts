@@ -9,7 +9,7 @@
  */
 
 import { encode } from "@msgpack/msgpack";
-import { InternalError } from "../../errors.ts";
+import { BusyError, InternalError } from "../../errors.ts";
 import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
@@ -123,6 +123,92 @@ export class DataStore {
   async loadProducts(products: readonly ProductRead[]): Promise<(Uint8Array | undefined)[]> {
     const out = new Array<Uint8Array | undefined>(products.length);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
+      const read = this.#client.readsOn(r) ? await this.#readInPlace(r, at, products) : undefined;
+      if (read !== undefined) at.forEach((i, k) => out[i] = read[k]);
+      else await this.#loadBytes(r, at, products, out);
+    }));
+    return out;
+  }
+
+  /**
+   * Loads products `at` of `products` from the runtime at `r`, once it
+   * leased the files holding them on its node's shm tier, by reading those
+   * files in place (no bytes cross HTTP; small products come in the answer,
+   * those held elsewhere with `load_bytes`), then releasing the leases.
+   * Undefined when this process cannot read them (another node, no
+   * permission): it then stops trying that runtime, as it does after an
+   * answer that leased no file (no shm tier there, or products in memory).
+   */
+  async #readInPlace(
+    r: number,
+    at: readonly number[],
+    products: readonly ProductRead[],
+  ): Promise<(Uint8Array | undefined)[] | undefined> {
+    let found: (InPlace | null)[];
+    try {
+      ({ products: found } = await this.#client.call<{ products: (InPlace | null)[] }>(
+        "lease_products",
+        { products: at.map((i) => products[i]!) },
+        r,
+      ));
+    } catch (e) {
+      // Every lease of the node taken: over HTTP this time.
+      if (e instanceof BusyError) return undefined;
+      throw e;
+    }
+    const leases = new Set<string>();
+    for (const f of found) if (f !== null && "lease" in f) leases.add(f.lease);
+    // Nothing in files of its node (no shm tier, or products held in memory): over HTTP from now on.
+    if (leases.size === 0) this.#client.cannotReadOn(r);
+    const files = new Map<string, Deno.FsFile>();
+    try {
+      const out = new Array<Uint8Array | undefined>(at.length);
+      const elsewhere: number[] = [];
+      for (let k = 0; k < found.length; k++) {
+        const f = found[k];
+        if (f === null || f === undefined) continue;
+        if ("bytes" in f) out[k] = f.bytes;
+        else if (!("path" in f)) elsewhere.push(k);
+        else {
+          let file = files.get(f.path);
+          if (file === undefined) {
+            // Never a permission prompt: a process not allowed to read there loads over HTTP.
+            if (Deno.permissions.querySync({ name: "read", path: f.path }).state !== "granted") {
+              throw new Deno.errors.PermissionDenied(f.path);
+            }
+            file = await Deno.open(f.path);
+            files.set(f.path, file);
+          }
+          out[k] = await readAt(file, f.at, f.size);
+        }
+      }
+      if (elsewhere.length > 0) {
+        const loaded = new Array<Uint8Array | undefined>(products.length);
+        await this.#loadBytes(r, elsewhere.map((k) => at[k]!), products, loaded);
+        for (const k of elsewhere) out[k] = loaded[at[k]!];
+      }
+      return out;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) {
+        throw e;
+      }
+      // The leased files are not this process's to read: over HTTP from now on.
+      this.#client.cannotReadOn(r);
+      return undefined;
+    } finally {
+      for (const file of files.values()) file.close();
+      await this.#client.releaseLeases(r, leases);
+    }
+  }
+
+  /** Loads products `at` of `products` from the runtime at `r` in a framed answer, into `out`. */
+  async #loadBytes(
+    r: number,
+    at: readonly number[],
+    products: readonly ProductRead[],
+    out: (Uint8Array | undefined)[],
+  ): Promise<void> {
+    {
       const body = encode({ products: at.map((i) => products[i]!) }, {
         ignoreUndefined: true,
       }) as Uint8Array<ArrayBuffer>;
@@ -138,8 +224,7 @@ export class DataStore {
         throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
       }
       at.forEach((i, k) => out[i] = parts[k] ?? undefined);
-    }));
-    return out;
+    }
   }
 
   /** Products' places in the input by the runtime (index in ring order) holding their targets. */
@@ -156,4 +241,22 @@ export class DataStore {
     });
     return groups;
   }
+}
+
+/** Where a product is, as `lease_products` answers: its bytes, a range of a leased file, or its size. */
+type InPlace =
+  | { readonly bytes: Uint8Array }
+  | { readonly path: string; readonly lease: string; readonly at: number; readonly size: number }
+  | { readonly size: number };
+
+/** `size` bytes of `file` from `at`; `NotFound` when the file is shorter (not the leased one). */
+async function readAt(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  await file.seek(at, Deno.SeekMode.Start);
+  for (let n = 0; n < size;) {
+    const got = await file.read(out.subarray(n));
+    if (got === null) throw new Deno.errors.NotFound(`the file ends before byte ${at + size}`);
+    n += got;
+  }
+  return out;
 }

@@ -160,6 +160,12 @@ export const hepnos: ServiceDefinition = defineService({
           return { stored: await store.store(products) };
         },
         store_bytes: async (input) => ({ stored: await storeFramed(store, input) }),
+        // Where products are for a client on this runtime's node: leased files it reads in place.
+        lease_products: async (input) => {
+          const r = record(input);
+          const ttl = r.ttlMs === undefined ? {} : { ttlMs: int(r, "ttlMs", 1, 600_000) };
+          return { products: (await store.lease(productReads(input), ttl)).map((v) => v ?? null) };
+        },
         load_bytes: async (input) => {
           const values = await store.load(productReads(input));
           return new RawReply(frame({}, values));

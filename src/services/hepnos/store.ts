@@ -12,7 +12,7 @@
 import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { KV_LIMITS } from "../kv_limits.ts";
 import { compareKeyParts } from "../kv_order.ts";
-import type { MetaOp, ServiceMeta } from "../meta.ts";
+import type { MetaLease, MetaOp, ServiceMeta } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import type { StagedFile } from "../../tiers/tier.ts";
 import { ValueCache } from "../value_cache.ts";
@@ -594,6 +594,39 @@ export class HepnosStore {
     });
   }
 
+  /**
+   * Where products are for a process of this node to read them in place
+   * (`ServiceMeta.leaseMany`): undefined where none is stored, the bytes of
+   * a small product (from the cache or KV), a range of a leased file on
+   * this node's shm tier, or the size alone of one held elsewhere (load
+   * it). Byte ranges (`offset`, `length`) are cut as `load` cuts them.
+   */
+  async lease(
+    products: readonly ProductRead[],
+    options: { readonly ttlMs?: number } = {},
+  ): Promise<(MetaLease | undefined)[]> {
+    const out = new Array<MetaLease | undefined>(products.length);
+    const missed: number[] = [];
+    products.forEach((p, i) => {
+      if (p.item.byteLength !== DESCRIPTOR_BYTES) decodeItem(p.item);
+      const t = productTarget(p.item, this.#ring);
+      const hit = this.#cached(t)
+        ? this.#cache.get(productKeyString(p.item, p.label, p.type))
+        : undefined;
+      if (hit !== undefined) out[i] = { bytes: hit };
+      else missed.push(i);
+    });
+    const found = await this.#meta.leaseMany(
+      missed.map((i) => {
+        const p = products[i]!;
+        return ["prod", productTarget(p.item, this.#ring), productKey(p.item, p.label, p.type)];
+      }),
+      options,
+    );
+    missed.forEach((i, j) => out[i] = found[j]);
+    return out.map((v, i) => v === undefined ? v : cut(v, products[i]!));
+  }
+
   /** The products of an item (those of one label when given): labels and type names. */
   async products(item: Uint8Array, label?: string): Promise<{ label: string; type: string }[]> {
     decodeItem(item);
@@ -646,6 +679,23 @@ export class HepnosStore {
       });
     }
   }
+}
+
+/** `v` cut to the byte range `p` asks for (`InvalidRequestError` for one outside it). */
+function cut(v: MetaLease, p: ProductRead): MetaLease {
+  if (p.offset === undefined && p.length === undefined) return v;
+  const size = "bytes" in v ? v.bytes.byteLength : v.size;
+  const start = p.offset ?? 0;
+  const end = p.length === undefined ? size : start + p.length;
+  if (start < 0 || end > size || end < start) {
+    throw new InvalidRequestError(
+      `Invalid range ${start}..${end} of product '${p.label}': it holds ${size} bytes`,
+      { fields: { label: p.label, offset: start, end, size } },
+    );
+  }
+  if ("bytes" in v) return { bytes: v.bytes.subarray(start, end) };
+  if ("path" in v) return { ...v, at: v.at + start, size: end - start };
+  return { size: end - start };
 }
 
 /** Items remembered as existing, at most (about 90 bytes each). */
