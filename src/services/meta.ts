@@ -283,11 +283,13 @@ export class ServiceMeta {
     keys: readonly Deno.KvKey[],
     options: { readonly ttlMs?: number } = {},
   ): Promise<(MetaLease | undefined)[]> {
-    const records: (Stored | null)[] = [];
+    // Groups of 10 keys (Deno KV's most per read), read concurrently as `getMany` reads them.
+    const groups: Promise<(Stored | null)[]>[] = [];
     for (let at = 0; at < keys.length; at += 10) {
-      const got = await this.#kv.getMany(keys.slice(at, at + 10).map((k) => this.#full(k)));
-      for (const e of got) records.push(e.value as Stored | null);
+      const part = keys.slice(at, at + 10).map((k) => this.#full(k));
+      groups.push(this.#kv.getMany(part).then((got) => got.map((e) => e.value as Stored | null)));
     }
+    const records = (await Promise.all(groups)).flat();
     const grants = new Map<string, Promise<MapGrant | undefined>>();
     const leased = records.map((v) => {
       if (v === null || v instanceof Uint8Array) return v;
