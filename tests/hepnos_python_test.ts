@@ -59,8 +59,11 @@ Deno.test("Python HEPnOS client stages a batch of large products on its runtime'
     assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
     assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
       "ok staged",
+      "ok read in place",
       "ok kept",
     ]);
+    // Every lease the loads took was released.
+    assert.deepEqual([...Deno.readDirSync(`${shm}/.leases`)], []);
     // The batch is one file on the shm tier (the stage, kept as the pack); the refused
     // second batch left nothing.
     const files = [...Deno.readDirSync(shm)].filter((e) => e.name.includes("hepnos"));

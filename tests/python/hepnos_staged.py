@@ -13,9 +13,15 @@ values = [bytes((k * 7 + i) & 0xFF for k in range(256)) * (5 << 10) for i in ran
 stored = store.store_products([(e.descriptor, "p", "bytes", v) for e, v in zip(events, values)])
 assert stored == [True] * 8, stored
 assert store._stage and not store._no_stage, store._no_stage
+print("ok staged")
 got = store.load_products([{"item": e.descriptor, "label": "p", "type": "bytes"} for e in events])
 assert got == values
-print("ok staged")
+# Read in place from the leased pack (the client kept doing so), a range too.
+assert not store._no_read, store._no_read
+part = store.load_products([{"item": events[3].descriptor, "label": "p", "type": "bytes",
+                             "offset": 100, "length": 50}])
+assert part == [values[3][100:150]], part
+print("ok read in place")
 # Stored again: the service keeps the first values, and says so per product.
 again = store.store_products([(e.descriptor, "p", "bytes", v[::-1]) for e, v in zip(events, values)])
 assert again == [False] * 8, again

@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import msgpack
 
@@ -93,6 +93,8 @@ class DataStore(ServiceClient):
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
                  service: str = "hepnos", stage: bool = True):
         super().__init__(url, service, token=token, timeout=timeout, stage=stage)
+        # Runtimes (by index) whose leased files this process cannot read in place.
+        self._no_read: Set[int] = set()
         info = self.info()
         #: How many targets items and products hash to.
         self.num_targets: int = int(info["placement"]["numTargets"])
@@ -161,13 +163,72 @@ class DataStore(ServiceClient):
 
     def load_products(self, products: List[Dict[str, Any]]) -> List[Optional[bytes]]:
         """Loads products ({item, label, type[, offset, length]}), one request per runtime
-        holding their targets (where their blobs are); None where none is stored."""
+        holding their targets (where their blobs are); None where none is stored. On the node
+        of a runtime with an shm tier (``stage=True``), the products held in its files are
+        read in place under leases (``lease_products``), released once read."""
         out: List[Optional[bytes]] = [None] * len(products)
         for runtime, at in self._by_runtime([p["item"] for p in products]).items():
-            values = self.call("load", {"products": [products[i] for i in at]}, runtime)["values"]
-            for i, v in zip(at, values):
-                out[i] = None if v is None else bytes(v)
+            read = self._read_in_place(runtime, [products[i] for i in at])
+            if read is None:
+                read = self._load(runtime, [products[i] for i in at])
+            for i, v in zip(at, read):
+                out[i] = v
         return out
+
+    def _load(self, runtime: int, products: List[Dict[str, Any]]) -> List[Optional[bytes]]:
+        values = self.call("load", {"products": products}, runtime)["values"]
+        return [None if v is None else bytes(v) for v in values]
+
+    def _read_in_place(self, runtime: int,
+                       products: List[Dict[str, Any]]) -> Optional[List[Optional[bytes]]]:
+        """The products read from the runtime's leased files, or None when this process cannot
+        (another node, no shm tier there, products in memory): it then stops trying."""
+        if not self._stage or runtime in self._no_read:
+            return None
+        found = self.call("lease_products", {"products": products}, runtime)["products"]
+        leases = {f["lease"] for f in found if f is not None and "lease" in f}
+        if not leases:
+            # Nothing in files of its node: over HTTP from now on.
+            self._no_read.add(runtime)
+        try:
+            out: List[Optional[bytes]] = [None] * len(found)
+            elsewhere: List[int] = []
+            files: Dict[str, Any] = {}
+            try:
+                for k, f in enumerate(found):
+                    if f is None:
+                        continue
+                    if "bytes" in f:
+                        out[k] = bytes(f["bytes"])
+                    elif "path" not in f:
+                        elsewhere.append(k)
+                    else:
+                        file = files.get(f["path"])
+                        if file is None:
+                            file = files[f["path"]] = open(f["path"], "rb")
+                        file.seek(f["at"])
+                        data = file.read(f["size"])
+                        if len(data) != f["size"]:
+                            raise FileNotFoundError(f["path"])
+                        out[k] = data
+            finally:
+                for file in files.values():
+                    file.close()
+            if elsewhere:
+                for k, v in zip(elsewhere, self._load(runtime, [products[k] for k in elsewhere])):
+                    out[k] = v
+            return out
+        except OSError:
+            # The leased files are not this process's to read: over HTTP from now on.
+            self._no_read.add(runtime)
+            return None
+        finally:
+            http = self._http_of(runtime)
+            for lease in leases:
+                try:
+                    http.send("DELETE", f"/leases/{lease}").read()
+                except NotFoundError:
+                    pass
 
 
 class Item:
