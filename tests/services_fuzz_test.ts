@@ -164,6 +164,10 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
           () => ({ products: [{ item: ev, label: "kept", type: "t", offset: 1, length: 1 }] }),
         ],
         ["load_bytes", () => ({ products: [{ item: ev, label: "kept", type: "t" }] })],
+        [
+          "lease_products",
+          () => ({ products: [{ item: ev, label: "kept", type: "t", offset: 1 }], ttlMs: 1000 }),
+        ],
         ["products", () => ({ item: ev, label: "kept" })],
         [
           "processor_start",
