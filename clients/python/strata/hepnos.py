@@ -187,8 +187,8 @@ class DataStore(ServiceClient):
             return None
         found = self.call("lease_products", {"products": products}, runtime)["products"]
         leases = {f["lease"] for f in found if f is not None and "lease" in f}
-        if not leases and any(f is not None and "bytes" not in f for f in found):
-            # Products held outside its files and none in them: over HTTP from now on.
+        if not leases:
+            # Nothing in files of its node: over HTTP from now on.
             self._no_read.add(runtime)
         try:
             out: List[Optional[bytes]] = [None] * len(found)

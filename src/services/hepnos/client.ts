@@ -137,8 +137,7 @@ export class DataStore {
    * those held elsewhere with `load_bytes`), then releasing the leases.
    * Undefined when this process cannot read them (another node, no
    * permission): it then stops trying that runtime, as it does after an
-   * answer that leased no file for products held outside them (no shm
-   * tier there, or products in memory).
+   * answer that leased no file (no shm tier there, or products in memory).
    */
   async #readInPlace(
     r: number,
@@ -159,11 +158,8 @@ export class DataStore {
     }
     const leases = new Set<string>();
     for (const f of found) if (f !== null && "lease" in f) leases.add(f.lease);
-    // Products held outside its files (no shm tier, or in memory) and none in them: over HTTP from
-    // now on. An answer of small products alone carried their bytes: nothing to decide on.
-    if (leases.size === 0 && found.some((f) => f !== null && !("bytes" in f))) {
-      this.#client.cannotReadOn(r);
-    }
+    // Nothing in files of its node (no shm tier, or products held in memory): over HTTP from now on.
+    if (leases.size === 0) this.#client.cannotReadOn(r);
     const files = new Map<string, Deno.FsFile>();
     try {
       const out = new Array<Uint8Array | undefined>(at.length);
