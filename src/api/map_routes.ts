@@ -17,7 +17,7 @@ import {
   SizeMismatchError,
   type StrataError,
 } from "../errors.ts";
-import { type MapGrant, MapLeases, nodeLeases } from "../runtime/map_leases.ts";
+import { type MapGrant, type MapLeases, nodeLeases } from "../runtime/map_leases.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { sameLayout } from "../wire/cut.ts";
