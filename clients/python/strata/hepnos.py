@@ -134,6 +134,8 @@ class DataStore(ServiceClient):
                       runtime: int) -> Optional[List[bool]]:
         """Stores a batch as a framed body staged on the runtime's shm tier; None when it is
         not staged (too small, another node, no shm tier): send it in the request."""
+        if not self._stage or runtime in self._no_stage:
+            return None
         values = [_view(p[3]) for p in products]
         if sum(v.nbytes for v in values) < STAGE_FROM_BYTES:
             return None

@@ -13,6 +13,7 @@ import { BusyError, InternalError } from "../../errors.ts";
 import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
+import type { MetaLease } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
@@ -124,8 +125,8 @@ export class DataStore {
     const out = new Array<Uint8Array | undefined>(products.length);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
       const read = this.#client.readsOn(r) ? await this.#readInPlace(r, at, products) : undefined;
-      if (read !== undefined) at.forEach((i, k) => out[i] = read[k]);
-      else await this.#loadBytes(r, at, products, out);
+      const got = read ?? await this.#loadBytes(r, at, products);
+      at.forEach((i, k) => out[i] = got[k]);
     }));
     return out;
   }
@@ -144,9 +145,9 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[] | undefined> {
-    let found: (InPlace | null)[];
+    let found: (MetaLease | null)[];
     try {
-      ({ products: found } = await this.#client.call<{ products: (InPlace | null)[] }>(
+      ({ products: found } = await this.#client.call<{ products: (MetaLease | null)[] }>(
         "lease_products",
         { products: at.map((i) => products[i]!) },
         r,
@@ -183,9 +184,8 @@ export class DataStore {
         }
       }
       if (elsewhere.length > 0) {
-        const loaded = new Array<Uint8Array | undefined>(products.length);
-        await this.#loadBytes(r, elsewhere.map((k) => at[k]!), products, loaded);
-        for (const k of elsewhere) out[k] = loaded[at[k]!];
+        const loaded = await this.#loadBytes(r, elsewhere.map((k) => at[k]!), products);
+        elsewhere.forEach((k, j) => out[k] = loaded[j]);
       }
       return out;
     } catch (e) {
@@ -201,30 +201,27 @@ export class DataStore {
     }
   }
 
-  /** Loads products `at` of `products` from the runtime at `r` in a framed answer, into `out`. */
+  /** Products `at` of `products`, in that order, from the runtime at `r` in a framed answer. */
   async #loadBytes(
     r: number,
     at: readonly number[],
     products: readonly ProductRead[],
-    out: (Uint8Array | undefined)[],
-  ): Promise<void> {
-    {
-      const body = encode({ products: at.map((i) => products[i]!) }, {
-        ignoreUndefined: true,
-      }) as Uint8Array<ArrayBuffer>;
-      const res = await this.#client.sendTo(r, "load_bytes", {
-        type: MSGPACK,
-        // Errors come back as msgpack.
-        accept: `${OCTET_STREAM}, ${MSGPACK}`,
-        body,
-      });
-      if (!res.ok) await this.#client.answer(res);
-      const { parts } = unframe(new Uint8Array(await res.arrayBuffer()));
-      if (parts.length !== at.length) {
-        throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
-      }
-      at.forEach((i, k) => out[i] = parts[k] ?? undefined);
+  ): Promise<(Uint8Array | undefined)[]> {
+    const body = encode({ products: at.map((i) => products[i]!) }, {
+      ignoreUndefined: true,
+    }) as Uint8Array<ArrayBuffer>;
+    const res = await this.#client.sendTo(r, "load_bytes", {
+      type: MSGPACK,
+      // Errors come back as msgpack.
+      accept: `${OCTET_STREAM}, ${MSGPACK}`,
+      body,
+    });
+    if (!res.ok) await this.#client.answer(res);
+    const { parts } = unframe(new Uint8Array(await res.arrayBuffer()));
+    if (parts.length !== at.length) {
+      throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
     }
+    return parts.map((p) => p ?? undefined);
   }
 
   /** Products' places in the input by the runtime (index in ring order) holding their targets. */
@@ -242,12 +239,6 @@ export class DataStore {
     return groups;
   }
 }
-
-/** Where a product is, as `lease_products` answers: its bytes, a range of a leased file, or its size. */
-type InPlace =
-  | { readonly bytes: Uint8Array }
-  | { readonly path: string; readonly lease: string; readonly at: number; readonly size: number }
-  | { readonly size: number };
 
 /** `size` bytes of `file` from `at`; `NotFound` when the file is shorter (not the leased one). */
 async function readAt(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {

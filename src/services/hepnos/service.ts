@@ -265,7 +265,12 @@ async function storeFramed(store: HepnosStore, input: unknown): Promise<boolean[
   }
   const all = await body.read();
   return await store.store(
-    items.map(({ at, size, ...p }) => ({ ...p, value: all.subarray(at, at + size) })),
+    items.map((p) => ({
+      item: p.item,
+      label: p.label,
+      type: p.type,
+      value: all.subarray(p.at, p.at + p.size),
+    })),
   );
 }
 

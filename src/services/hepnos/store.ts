@@ -52,18 +52,12 @@ export interface DataSetRecord {
 }
 
 /** One product to store. */
-export interface ProductWrite {
-  /** The item's descriptor. */
-  readonly item: Uint8Array;
-  /** Label. */
-  readonly label: string;
-  /** Type name. */
-  readonly type: string;
+export interface ProductWrite extends ProductRef {
   /** The value's bytes. */
   readonly value: Uint8Array;
 }
 
-/** A product of a store: its item, label and type. */
+/** A product: its item, label and type. */
 export interface ProductRef {
   /** The item's descriptor. */
   readonly item: Uint8Array;
@@ -82,13 +76,7 @@ export interface StagedProduct extends ProductRef {
 }
 
 /** One product to load (a byte range of it with `offset`). */
-export interface ProductRead {
-  /** The item's descriptor. */
-  readonly item: Uint8Array;
-  /** Label. */
-  readonly label: string;
-  /** Type name. */
-  readonly type: string;
+export interface ProductRead extends ProductRef {
   /** First byte wanted. */
   readonly offset?: number;
   /** Bytes wanted from `offset`. */
@@ -552,13 +540,8 @@ export class HepnosStore {
               if (got === undefined) return;
               // A small product held in KV came whole: kept for next time, as whole loads are.
               if (got.whole !== undefined && c !== undefined) this.#cache.fill(c, got.whole, since);
-              if (got.bytes === undefined) {
-                const end = p.length === undefined ? got.size : start + p.length;
-                throw new InvalidRequestError(
-                  `Invalid range ${start}..${end} of product '${p.label}': it holds ${got.size} bytes`,
-                  { fields: { label: p.label, offset: start, end, size: got.size } },
-                );
-              }
+              // Refused as `rangeOf` refuses it: no bytes come for a range outside the product.
+              if (got.bytes === undefined) rangeOf(p, got.size);
               values[i] = got.bytes;
             }),
         );
@@ -582,14 +565,7 @@ export class HepnosStore {
     return values.map((v, i) => {
       const p = products[i]!;
       if (v === undefined || !cut.has(i)) return v;
-      const start = p.offset ?? 0;
-      const end = p.length === undefined ? v.length : start + p.length;
-      if (start < 0 || end > v.length || end < start) {
-        throw new InvalidRequestError(
-          `Invalid range ${start}..${end} of product '${p.label}': it holds ${v.length} bytes`,
-          { fields: { label: p.label, offset: start, end, size: v.length } },
-        );
-      }
+      const { start, end } = rangeOf(p, v.length);
       return v.subarray(start, end);
     });
   }
@@ -681,10 +657,8 @@ export class HepnosStore {
   }
 }
 
-/** `v` cut to the byte range `p` asks for (`InvalidRequestError` for one outside it). */
-function cut(v: MetaLease, p: ProductRead): MetaLease {
-  if (p.offset === undefined && p.length === undefined) return v;
-  const size = "bytes" in v ? v.bytes.byteLength : v.size;
+/** The byte range `p` asks for of a product of `size` bytes; `InvalidRequestError` outside it. */
+function rangeOf(p: ProductRead, size: number): { start: number; end: number } {
   const start = p.offset ?? 0;
   const end = p.length === undefined ? size : start + p.length;
   if (start < 0 || end > size || end < start) {
@@ -693,6 +667,13 @@ function cut(v: MetaLease, p: ProductRead): MetaLease {
       { fields: { label: p.label, offset: start, end, size } },
     );
   }
+  return { start, end };
+}
+
+/** `v` cut to the byte range `p` asks for (`InvalidRequestError` for one outside it). */
+function cut(v: MetaLease, p: ProductRead): MetaLease {
+  if (p.offset === undefined && p.length === undefined) return v;
+  const { start, end } = rangeOf(p, "bytes" in v ? v.bytes.byteLength : v.size);
   if ("bytes" in v) return { bytes: v.bytes.subarray(start, end) };
   if ("path" in v) return { ...v, at: v.at + start, size: end - start };
   return { size: end - start };
