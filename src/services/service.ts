@@ -8,6 +8,7 @@
 
 import { InvalidRequestError } from "../errors.ts";
 import type { BlobStore } from "./blobs.ts";
+import { type FrameLayout, frameLayout } from "./frames.ts";
 import type { ServiceMeta } from "./meta.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { TargetRing } from "./targets.ts";
@@ -103,6 +104,15 @@ export class RawBody {
   }
 
   /**
+   * Where a framed body's parts lie, from its head alone (`frameLayout`):
+   * enough to route it, or to store a staged body's parts as ranges of its
+   * file; `InvalidRequestError` for a body that is not a frame.
+   */
+  layout(): FrameLayout {
+    return frameLayout(this.head, this.byteLength);
+  }
+
+  /**
    * The whole body: for a staged body, read from its file (once), which
    * must still hold the bytes it was staged with (`InvalidRequestError`
    * otherwise: the client changed it after naming it).
@@ -123,6 +133,28 @@ export class RawBody {
       );
     });
   }
+}
+
+/**
+ * The `RawBody` an operation was called with; `InvalidRequestError` naming
+ * `operation` when it came as JSON or msgpack instead.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RawBody, rawBodyOf } from "./service.ts";
+ * const body = new RawBody(new Uint8Array(1));
+ * assert.equal(rawBodyOf(body, "put_bytes"), body);
+ * assert.throws(() => rawBodyOf({}, "put_bytes"), /Invalid put_bytes request/);
+ * ```
+ */
+export function rawBodyOf(input: unknown, operation: string): RawBody {
+  if (!(input instanceof RawBody)) {
+    throw new InvalidRequestError(
+      `Invalid ${operation} request: expected an application/octet-stream framed body`,
+    );
+  }
+  return input;
 }
 
 /**

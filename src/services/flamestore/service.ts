@@ -8,12 +8,12 @@
  */
 
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../errors.ts";
-import { frame, frameLayout, unframe } from "../frames.ts";
+import { frame, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { KeyedQueue } from "../keyed_queue.ts";
 import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
 import type { ServiceMeta } from "../meta.ts";
-import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import { defineService, rawBodyOf, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
 import type { StagedFile } from "../../tiers/tier.ts";
 import {
@@ -221,25 +221,9 @@ class ModelStore {
   }
 }
 
-/** A `save_bytes` body (`InvalidRequestError` for another body). */
-function saveBody(input: unknown): RawBody {
-  if (!(input instanceof RawBody)) {
-    throw new InvalidRequestError(
-      "Invalid save_bytes request: expected an application/octet-stream framed body",
-    );
-  }
-  return input;
-}
-
-/** The model a `save_bytes` body names, from its header (to route it). */
-function framedName(input: unknown): string {
-  const body = saveBody(input);
-  return checkModelName(frameLayout(body.head, body.byteLength).header.name);
-}
-
 /** The model a `save_bytes` body names, and its bytes. */
 async function framedSave(input: unknown): Promise<Save> {
-  const { header, parts } = unframe(await saveBody(input).read());
+  const { header, parts } = unframe(await rawBodyOf(input, "save_bytes").read());
   const data = parts[0];
   if (parts.length !== 1 || data === null || data === undefined) {
     throw new InvalidRequestError(
@@ -304,7 +288,10 @@ export const flamestore: ServiceDefinition = defineService({
       routes: {
         register: { target: byName },
         save: { target: byName },
-        save_bytes: { target: (input) => models.targetOf(framedName(input)) },
+        save_bytes: {
+          target: (input) =>
+            models.targetOf(checkModelName(rawBodyOf(input, "save_bytes").layout().header.name)),
+        },
         duplicate: { target: byName },
         delete: { target: byName },
       },

@@ -7,10 +7,16 @@
  */
 
 import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
-import { frame, frameLayout } from "../frames.ts";
+import { frame } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { PACK_FROM_BYTES } from "../meta.ts";
-import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import {
+  defineService,
+  type RawBody,
+  rawBodyOf,
+  RawReply,
+  type ServiceDefinition,
+} from "../service.ts";
 import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
@@ -217,22 +223,12 @@ function productReads(input: unknown): ProductRead[] {
   });
 }
 
-/** A `store_bytes` body (`InvalidRequestError` for another body). */
-function storeBody(input: unknown): RawBody {
-  if (!(input instanceof RawBody)) {
-    throw new InvalidRequestError(
-      "Invalid store_bytes request: expected an application/octet-stream framed body",
-    );
-  }
-  return input;
-}
-
 /**
  * The products a framed `store_bytes` body lists (item, label, type) with
  * where each one's bytes lie in the body, from its header alone.
  */
 function framedItems(body: RawBody): StagedProduct[] {
-  const { header, parts } = frameLayout(body.head, body.byteLength);
+  const { header, parts } = body.layout();
   const products = list(header, "products");
   if (products.length !== parts.length) {
     throw new InvalidRequestError(
@@ -258,7 +254,7 @@ function framedItems(body: RawBody): StagedProduct[] {
  * other body is read and its values stored as views of it.
  */
 async function storeFramed(store: HepnosStore, input: unknown): Promise<boolean[]> {
-  const body = storeBody(input);
+  const body = rawBodyOf(input, "store_bytes");
   const items = framedItems(body);
   if (body.file !== undefined && items.every((p) => p.size >= PACK_FROM_BYTES)) {
     return await store.storeStaged(body.file, items);
@@ -276,7 +272,7 @@ async function storeFramed(store: HepnosStore, input: unknown): Promise<boolean[
 
 /** The target a framed store goes to; its products must all belong to one runtime. */
 function framedTarget(input: unknown, ring: TargetRing): number {
-  const products = framedItems(storeBody(input));
+  const products = framedItems(rawBodyOf(input, "store_bytes"));
   const targets = products.map((p) => productTarget(p.item, ring));
   const first = targets[0] ?? 0;
   const runtime = ring.runtimeOf(first);

@@ -5,33 +5,17 @@
  * @module
  */
 
-import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
-import { frame, frameLayout, unframe } from "../frames.ts";
+import { InvalidConfigError } from "../../errors.ts";
+import { frame, unframe } from "../frames.ts";
 import { int, MAX_ENTRIES, record, str } from "../input.ts";
-import { defineService, RawBody, RawReply, type ServiceDefinition } from "../service.ts";
+import { defineService, rawBodyOf, RawReply, type ServiceDefinition } from "../service.ts";
 import { framedWriteOps, objectOf, readOps, writeOps } from "./ops.ts";
 import { DEFAULT_CHUNK_BYTES, ObjectStore } from "./store.ts";
 import { log } from "../../observe/mod.ts";
 
-/** A framed request body (`InvalidRequestError` for another body). */
-function rawBody(input: unknown): RawBody {
-  if (!(input instanceof RawBody)) {
-    throw new InvalidRequestError(
-      "Invalid write_op_bytes request: expected an application/octet-stream framed body",
-    );
-  }
-  return input;
-}
-
-/** The header of a framed request body, from its first bytes (to route it). */
-function framedHeader(input: unknown) {
-  const body = rawBody(input);
-  return frameLayout(body.head, body.byteLength).header;
-}
-
 /** The header and parts of a framed request body. */
 async function framed(input: unknown) {
-  return unframe(await rawBody(input).read());
+  return unframe(await rawBodyOf(input, "write_op_bytes").read());
 }
 
 /**
@@ -98,7 +82,9 @@ export const mobject: ServiceDefinition = defineService({
       // one after another: each object is linearizable.
       routes: {
         write_op: { target: byObject },
-        write_op_bytes: { target: (input) => byObject(framedHeader(input)) },
+        write_op_bytes: {
+          target: (input) => byObject(rawBodyOf(input, "write_op_bytes").layout().header),
+        },
         read_op: { target: byObject },
         read_op_bytes: { target: byObject },
       },
