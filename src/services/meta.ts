@@ -421,8 +421,9 @@ export class ServiceMeta {
       }
     } finally {
       // No range named (none applied, or the first commit failed): nothing
-      // else can name the pack, freed now rather than by a sweep.
-      if (!applied.includes(true)) await this.blobs.delete(blob);
+      // else can name the pack, freed now rather than by a sweep (which
+      // frees it if this fails: the commit's own error is the one to tell).
+      if (!applied.includes(true)) await this.blobs.delete(blob).catch(() => {});
     }
     return applied;
   }
