@@ -162,6 +162,7 @@ export class Commits {
           }
           retiring = retire.filter((r) => r.state === "open" && view.get(r.version) === undefined);
           for (const r of retiring) r.retiring = true;
+          for (const r of retiring) this.#s.flushHeld(d, r);
           for (const r of retiring) await Promise.allSettled([...r.inflight]);
           const retirement = retirementOf(d, retire, leftoverTaken);
           const change: CommitChange = {
@@ -246,6 +247,8 @@ export class Commits {
   ): Promise<{ retire: VersionEntry[]; dropped: number }> {
     const name = d.record.name;
     const n = v.version;
+    // Copies held for the version's closing publish are written now, not at their deadline.
+    this.#s.flushHeld(d, v);
     while (v.inflight.size > 0) await Promise.allSettled([...v.inflight]);
     if (d.deleted) throw new NotFoundError(`Unknown dataset '${name}'`);
     if (v.held.size === 0) {

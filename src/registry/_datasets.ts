@@ -163,6 +163,7 @@ export class Datasets {
     s.datasets.delete(name);
     s.deleting.add(name);
     try {
+      s.flushHeld(d);
       for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
       await d.commitChain;
       try {

@@ -70,11 +70,19 @@ interface Admitted {
 export class Publisher {
   readonly #s: RegistryState;
   readonly #commits: Commits;
+  /** Datasets whose held copies are looked at when the group committer next takes a group. */
+  readonly #sweeping = new Set<DatasetEntry>();
+  /** Per dataset, the timer of its earliest held copies' deadline. */
+  readonly #timers = new Map<
+    DatasetEntry,
+    { readonly at: number; readonly id: ReturnType<typeof setTimeout> }
+  >();
 
   /** Publishes into the datasets of `state`, committing versions through `commits`. */
   constructor(state: RegistryState, commits: Commits) {
     this.#s = state;
     this.#commits = commits;
+    state.flushHeld = (d, v) => this.#flush(d, v);
   }
 
   /** Registers a published fragment copy; see `Registry.publishFragment`. */
@@ -90,6 +98,7 @@ export class Publisher {
     const admitted = a.before === undefined ? admittedOf(d, v) : v.admitted;
     admitted?.add(a.layout);
     const closes = a.before === undefined && admitted?.complete === true;
+    if (closes) d.closedAt = performance.now();
     v.held.set(a.id, a.mine);
     v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
     if (a.before === undefined) {
@@ -154,9 +163,15 @@ export class Publisher {
 
   /**
    * Holds the copy's registration until the group committer takes its next
-   * group (a KV atomic in flight would have delayed it as long): a publish
-   * that closes the version by then puts its record in the commit's atomic;
-   * otherwise it is written on its own, in that group.
+   * group (a KV atomic in flight would have delayed it as long), or, while
+   * the dataset's versions close (a publish closed one in the last
+   * `HOLD_WHILE_MS`), up to `holdMs` (20 ms by default) for the publish that closes its
+   * version: that publish puts its record in the commit's atomic, one KV
+   * row for the version and all its copies. Otherwise it is written on its
+   * own, in packs with the other copies of its version held with it.
+   * Holding also keeps producers that publish parts of each version in step:
+   * one that ran ahead would see its copies answered at once, written as
+   * packs the commit later deletes (bench/commit_bench.ts).
    */
   async #deferred(a: Admitted): Promise<PublishResult> {
     const { d, v } = a;
@@ -181,13 +196,17 @@ export class Publisher {
         turn.resolve({ commit });
       },
     };
-    if (d.deferred === undefined) {
-      d.deferred = new Map();
-      this.#s.writes.beforeTake(() => this.#flush(d));
+    const byVersion = d.deferred ??= new Map();
+    const list = byVersion.get(v);
+    if (list !== undefined) list.copies.push(copy);
+    else {
+      const now = performance.now();
+      const hold = d.closedAt !== undefined && now - d.closedAt < HOLD_WHILE_MS &&
+        this.#s.holdMs > 0 && this.#s.writes.grouping;
+      const until = hold ? now + this.#s.holdMs : 0;
+      byVersion.set(v, { until, copies: [copy] });
+      this.#watch(d, until);
     }
-    const list = d.deferred.get(v);
-    if (list === undefined) d.deferred.set(v, [copy]);
-    else list.push(copy);
     try {
       const t = await turn.promise;
       if ("own" in t) await t.own;
@@ -223,29 +242,81 @@ export class Publisher {
   }
 
   /**
-   * The copies of `v` held for the next group, taken for its commit: none
-   * past `MAX_JOINING` (holding the copies of a version of thousands costs
-   * the commit more than it saves: they are written in packs first).
+   * The copies of `v` held, taken for its commit: none past `MAX_JOINING`
+   * (holding the copies of a version of thousands costs the commit more
+   * than it saves: they are written in packs first, now).
    */
   #claim(d: DatasetEntry, v: VersionEntry): readonly DeferredCopy[] {
     const list = d.deferred?.get(v);
-    if (list === undefined || list.length > MAX_JOINING) return [];
+    if (list === undefined) return [];
+    if (list.copies.length > MAX_JOINING) {
+      this.#flush(d, v);
+      return [];
+    }
     d.deferred!.delete(v);
-    return list;
+    return list.copies;
   }
 
-  /** Writes the held copies, of `v` or of every version of `d`: alone, or several in packs. */
+  /**
+   * Looks at the held copies of `d` when the group committer next takes a
+   * group (and at once if it closes), and at `until` when that is set.
+   */
+  #watch(d: DatasetEntry, until: number): void {
+    if (!this.#sweeping.has(d)) {
+      this.#sweeping.add(d);
+      this.#s.writes.beforeTake(() => {
+        this.#sweeping.delete(d);
+        this.#sweep(d);
+      });
+    }
+    if (until === 0) return;
+    const timer = this.#timers.get(d);
+    if (timer !== undefined && timer.at <= until) return;
+    if (timer !== undefined) clearTimeout(timer.id);
+    const id = setTimeout(() => {
+      this.#timers.delete(d);
+      this.#sweep(d);
+    }, Math.max(0, until - performance.now()));
+    this.#timers.set(d, { at: until, id });
+  }
+
+  /**
+   * Writes the held copies of `d` whose deadline passed (all of them once
+   * the registry is closing), and watches the others.
+   */
+  #sweep(d: DatasetEntry): void {
+    const held = d.deferred;
+    if (held === undefined) return;
+    const now = this.#s.closed ? Infinity : performance.now();
+    let next = Infinity;
+    for (const [v, list] of held) {
+      if (list.until <= now) {
+        held.delete(v);
+        this.#writeHeld(d, v, list.copies);
+      } else next = Math.min(next, list.until);
+    }
+    if (held.size === 0) {
+      d.deferred = undefined;
+      const timer = this.#timers.get(d);
+      if (timer !== undefined) clearTimeout(timer.id);
+      this.#timers.delete(d);
+    } else this.#watch(d, next);
+  }
+
+  /** Writes the held copies, of `v` or of every version of `d`, now: alone, or several in packs. */
   #flush(d: DatasetEntry, v?: VersionEntry): void {
     const held = d.deferred;
     if (held === undefined) return;
     if (v !== undefined) {
       const list = held.get(v);
       held.delete(v);
-      if (list !== undefined) this.#writeHeld(d, v, list);
-      return;
-    }
+      if (list !== undefined) this.#writeHeld(d, v, list.copies);
+      if (held.size > 0) return;
+    } else for (const [version, list] of held) this.#writeHeld(d, version, list.copies);
     d.deferred = undefined;
-    for (const [version, list] of held) this.#writeHeld(d, version, list);
+    const timer = this.#timers.get(d);
+    if (timer !== undefined) clearTimeout(timer.id);
+    this.#timers.delete(d);
   }
 
   /**
@@ -531,6 +602,14 @@ function withoutReplicas(r: FragmentRecord): FragmentRecord {
 
 /** Most held copies a commit carries in its atomic. */
 const MAX_JOINING = 64;
+
+/**
+ * Copies wait for their version's closing publish only if one of the
+ * dataset's versions was closed by a publish within this many ms: a
+ * dataset whose versions are committed explicitly, or whose copies rarely
+ * complete a version, has its copies written at the next group as before.
+ */
+const HOLD_WHILE_MS = 1000;
 
 /**
  * Most estimated bytes of records in one pack (`recordBytes`: twice their

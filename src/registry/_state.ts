@@ -174,10 +174,16 @@ export interface DatasetEntry {
    */
   fixedRegions?: Map<string, CopyRegion>;
   /**
-   * Copies whose registration waits for the group committer's next group,
-   * by version, in publish order (`_publish.ts`).
+   * Copies whose registration waits for the commit of their version or
+   * their deadline, by version, in publish order (`_publish.ts`).
    */
-  deferred?: Map<VersionEntry, DeferredCopy[]> | undefined;
+  deferred?: Map<VersionEntry, HeldCopies> | undefined;
+  /**
+   * When a publish last closed one of its versions (`performance.now()`):
+   * while it did recently, copies that do not close theirs wait a little
+   * for the one that does (`_publish.ts`).
+   */
+  closedAt?: number;
   /**
    * The versions it retired last, oldest first, at most `RETIRED_KEPT`:
    * still listed and named as retired. Older ones are forgotten (their
@@ -237,8 +243,8 @@ export function rememberRetired(d: DatasetEntry, v: VersionEntry): void {
 
 /**
  * A published copy whose registration waits for the group committer's
- * next group, in case the commit of its version, closed by a later publish
- * before then, carries it in its own atomic (`_publish.ts`).
+ * next group or its deadline, in case the commit of its version, closed by
+ * a later publish before then, carries it in its own atomic (`_publish.ts`).
  */
 export interface DeferredCopy {
   /** The copy, not durable yet. */
@@ -250,6 +256,17 @@ export interface DeferredCopy {
   readonly write: (shared?: Promise<void>) => void;
   /** Hands it to the commit of its version, whose atomic writes its record. */
   readonly join: (commit: Promise<unknown>) => void;
+}
+
+/** The held copies of one version and when they stop waiting for its commit. */
+export interface HeldCopies {
+  /**
+   * Their deadline (`performance.now()`): past it, or at the group
+   * committer's next group when 0, they are written without the commit.
+   */
+  readonly until: number;
+  /** The copies, in publish order. */
+  readonly copies: DeferredCopy[];
 }
 
 /** A commit waiting for its batch. */
@@ -277,6 +294,14 @@ export interface StateOptions {
   readonly defaultLeaseMs?: number;
   /** Limits of the group committer (and `group: false` to turn batching off). */
   readonly groupCommit?: GroupCommitOptions;
+  /**
+   * Longest a published copy that does not close its version waits for the
+   * publish that does, in ms, while the dataset's versions are closed by
+   * publishes (one was in the last second): its record then rides in the
+   * commit's atomic. Default 20; 0 writes such copies at the group
+   * committer's next group.
+   */
+  readonly holdMs?: number;
 }
 
 /**
@@ -314,6 +339,8 @@ export class RegistryState implements Disposable {
   readonly defaultRetention: number;
   /** Node lease when a registration does not say, in ms. */
   readonly defaultLeaseMs: number;
+  /** Longest a copy waits for the publish that closes its version, in ms (`StateOptions.holdMs`). */
+  readonly holdMs: number;
   readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
   readonly #commitListeners = new Set<(dataset: string, version: number) => void>();
   /** Per dataset, the queues of `block` subscribers and their deadlines. */
@@ -322,6 +349,12 @@ export class RegistryState implements Disposable {
   #lastCreatedAt = 0;
   /** The highest pack id used or loaded: each pack gets a higher one. */
   lastPack = 0;
+  /**
+   * Writes the held copies of `v` (of every version of `d` without `v`)
+   * now: a commit, retirement or deletion waits for them (set by the
+   * publisher).
+   */
+  flushHeld: (d: DatasetEntry, v?: VersionEntry) => void = () => {};
   #closed = false;
 
   /** Creates the state over an open KV store. */
@@ -337,6 +370,10 @@ export class RegistryState implements Disposable {
     });
     this.defaultRetention = options.defaultRetention ?? 2;
     this.defaultLeaseMs = options.defaultLeaseMs ?? 10_000;
+    this.holdMs = options.holdMs ?? 20;
+    if (!(this.holdMs >= 0 && this.holdMs <= 60_000)) {
+      throw new RangeError(`holdMs must be from 0 to 60000 ms, got ${options.holdMs}`);
+    }
   }
 
   /** Whether it is closed. */

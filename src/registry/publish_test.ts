@@ -316,3 +316,75 @@ Deno.test("publishFragment() of copies written together in a pack that fails to 
     assert.deepEqual(again.map((r) => r.committed), [false, false, false, true]);
   });
 });
+
+Deno.test("publishFragment() holds the blocks of a version while the dataset's versions close, and its commit carries them in one atomic", async () => {
+  // A long hold: only the closing publish, a commit or the close lets the blocks go.
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 4 });
+    // A dataset whose versions were never closed by a publish does not hold.
+    assert.deepEqual(await reg.publishFragment(rows(0, 4, 1)), { committed: false });
+    assert.deepEqual(await reg.publishFragment(rows(4, 8, 1)), { committed: true });
+    const before = reg.stats.commits;
+    // Blocks of version 2 arrive apart, several group commits apart (the other writes).
+    const held = [0, 2, 4].map((r) => reg.publishFragment(rows(r, r + 2, 2)));
+    for (let i = 0; i < 3; i++) {
+      await reg.createDataset({ name: `other${i}`, description: GRID });
+    }
+    assert.equal(reg.stats.commits - before, 3);
+    assert.equal((await copiesIn(path, "grid", 2)).length, 0);
+    const closing = await reg.publishFragment(rows(6, 8, 2));
+    assert.equal(closing.committed, true);
+    await Promise.all(held);
+    // One atomic for the version and its four blocks.
+    assert.equal(reg.stats.commits - before, 4);
+    reg.close();
+    await using again = await openRegistry({ path });
+    const found = await again.attachFragments({
+      dataset: "grid",
+      version: 2,
+      fragment: "rows",
+      bindings: { r0: 0, r1: 8 },
+    });
+    assert.deepEqual(found.sources.map((s) => s.bindings.r0).sort(), [0, 2, 4, 6]);
+  }, { holdMs: 60_000 });
+});
+
+Deno.test("publishFragment() writes a held block on its own at its deadline when its version does not close", async () => {
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8, 1));
+    const before = reg.stats.commits;
+    assert.deepEqual(await reg.publishFragment(rows(0, 4, 2)), { committed: false });
+    assert.equal(reg.stats.commits - before, 1);
+    assert.equal((await copiesIn(path, "grid", 2)).length, 1);
+  }, { holdMs: 1 });
+});
+
+Deno.test("commitVersion(), deleteDataset() and close() let held blocks go at once", async () => {
+  // Held for a minute unless something lets them go: each of these does.
+  const hold = { holdMs: 60_000 };
+  await withRegistry(async (reg, path) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8, 1));
+    const held = reg.publishFragment(rows(0, 4, 2));
+    assert.equal((await reg.commitVersion("grid", 2)).version, 2);
+    assert.deepEqual(await held, { committed: false });
+    assert.equal((await copiesIn(path, "grid", 2)).length, 1);
+  }, hold);
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8, 1));
+    const held = reg.publishFragment(rows(0, 4, 2)).then(() => "written", (e) => e.name);
+    await reg.deleteDataset("grid");
+    assert.match(await held, /^(written|NotFoundError)$/);
+    assert.deepEqual(await reg.listDatasets(), []);
+  }, hold);
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID });
+    await reg.publishFragment(rows(0, 8, 1));
+    const held = reg.publishFragment(rows(0, 4, 2));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    reg.close();
+    await assert.rejects(held, (e: Error) => e.name === "ClosedError");
+  }, hold);
+});

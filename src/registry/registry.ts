@@ -59,6 +59,14 @@ export interface RegistryOptions {
   readonly defaultLeaseMs?: number;
   /** Limits of the group committer (and `group: false` to turn batching off). */
   readonly groupCommit?: GroupCommitOptions;
+  /**
+   * Longest a published copy that does not close its version waits for the
+   * publish that does, in ms, while the dataset's versions are closed by
+   * publishes (one was in the last second): its record then rides in the
+   * commit's atomic. Default 20; 0 writes such copies at the group
+   * committer's next group.
+   */
+  readonly holdMs?: number;
 }
 
 /**
@@ -575,6 +583,7 @@ export class Registry implements NameService {
   /** Resolves once every operation under way has finished and its writes are durable. */
   async drain(): Promise<void> {
     for (const d of this.#s.datasets.values()) {
+      this.#s.flushHeld(d);
       for (const v of d.versions.values()) await Promise.allSettled([...v.inflight]);
       await d.commitChain;
     }
