@@ -27,6 +27,8 @@ export interface FlameStorePoint {
   readonly strataLoad: number;
   /** Strata's save, the weights staged in the runtime's shm tier (the client on its node), GB/s (median). */
   readonly stagedSave: number;
+  /** Strata's load from that server, the weights read in place from their leased shm file, GB/s (median). */
+  readonly stagedLoad: number;
   /** The files' save (temp file, fdatasync, rename) and load, GB/s (medians). */
   readonly filesSave: number;
   readonly filesLoad: number;
@@ -81,6 +83,7 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
         strataSave: [] as number[],
         strataLoad: [] as number[],
         stagedSave: [] as number[],
+        stagedLoad: [] as number[],
         filesSave: [] as number[],
         filesLoad: [] as number[],
       };
@@ -89,12 +92,17 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
         t.stagedSave.push(await timed(() => staged.save(name, data, { weightSpecs })));
         t.filesSave.push(await timed(() => saveFile(path, data)));
         let loaded: Uint8Array | undefined;
+        const check = (how: string) => {
+          if (loaded?.byteLength !== bytes || loaded[bytes - 1] !== data[bytes - 1]) {
+            throw new Error(
+              `FlameStore loaded ${loaded?.byteLength} bytes of ${name} ${how}, not its weights`,
+            );
+          }
+        };
         t.strataLoad.push(await timed(async () => loaded = (await store.load(name)).data));
-        if (loaded?.byteLength !== bytes || loaded[bytes - 1] !== data[bytes - 1]) {
-          throw new Error(
-            `FlameStore loaded ${loaded?.byteLength} bytes of ${name}, not its weights`,
-          );
-        }
+        check("over HTTP");
+        t.stagedLoad.push(await timed(async () => loaded = (await staged.load(name)).data));
+        check("in place");
         t.filesLoad.push(await timed(() => Deno.readFile(path)));
       }
       const gbs = (s: number[]) => Number((bytes / median(s) / 1e9).toFixed(3));
@@ -103,6 +111,7 @@ export async function flamestoreBench(): Promise<FlameStorePoint[]> {
         strataSave: gbs(t.strataSave),
         strataLoad: gbs(t.strataLoad),
         stagedSave: gbs(t.stagedSave),
+        stagedLoad: gbs(t.stagedLoad),
         filesSave: gbs(t.filesSave),
         filesLoad: gbs(t.filesLoad),
       };
@@ -124,7 +133,9 @@ function markdown(points: readonly FlameStorePoint[], machineLine: string, tmpfs
   const rows = points.map((p) =>
     `| ${mib(p.bytes)} | ${p.strataSave} | ${p.stagedSave} | ${p.filesSave} | ${
       x(p.stagedSave, p.filesSave)
-    } | ${p.strataLoad} | ${p.filesLoad} | ${x(p.strataLoad, p.filesLoad)} |`
+    } | ${p.strataLoad} | ${p.stagedLoad} | ${p.filesLoad} | ${x(p.strataLoad, p.filesLoad)} | ${
+      x(p.stagedLoad, p.filesLoad)
+    } |`
   );
   return `# FlameStore benchmark
 
@@ -136,13 +147,15 @@ the request's body (a framed \`save_bytes\`). Strata staged save: a second serve
 tier (${
     tmpfs ? "a tmpfs" : "a directory on the disk"
   }); the client, on its node, writes the weights into a stage's
-file there and names the stage in the request (\`POST /v1/services/flamestore/stages\`). Files:
+file there and names the stage in the request (\`POST /v1/services/flamestore/stages\`); its
+staged loads read the weights in place from the file that server leases on its shm tier
+(\`lease\`, then \`DELETE /v1/leases/<lease>\`). Files:
 the same bytes saved as a training job checkpoints safely (a temporary file written, fdatasync'd,
 renamed over the last one) and read back from the page cache, on the same disk. They take turns,
 ${REPEATS} times per size; medians, GB/s; every load checked.
 
-| weights | Strata save GB/s | Strata staged save GB/s | files save GB/s | staged save vs files | Strata load GB/s | files load GB/s | load vs files |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| weights | Strata save GB/s | Strata staged save GB/s | files save GB/s | staged save vs files | Strata load GB/s | Strata staged load GB/s | files load GB/s | load vs files | staged load vs files |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join("\n")}
 `;
 }

@@ -52,7 +52,8 @@ Deno.test("Python HEPnOS client stages a batch of large products on its runtime'
   const server = await startServer({
     dataDir,
     extra: `tiers:\n  - { name: shm, kind: shm, capacity: 1GiB, path: ${shm} }\n` +
-      "  - { name: file, kind: file, capacity: 4GiB }\nservices:\n  hepnos: { targets: 4 }\n",
+      "  - { name: file, kind: file, capacity: 4GiB }\nservices:\n  hepnos: { targets: 4 }\n" +
+      "  flamestore: { targets: 2 }\n",
   });
   try {
     const ran = await runPython("hepnos_staged.py", [server.url]);
@@ -61,8 +62,9 @@ Deno.test("Python HEPnOS client stages a batch of large products on its runtime'
       "ok staged",
       "ok read in place",
       "ok kept",
+      "ok flamestore read in place",
     ]);
-    // Every lease the loads took was released.
+    // Every lease the loads took (HEPnOS products, FlameStore weights) was released.
     assert.deepEqual([...Deno.readDirSync(`${shm}/.leases`)], []);
     // The batch is one file on the shm tier (the stage, kept as the pack); the refused
     // second batch left nothing.

@@ -58,20 +58,34 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
       "POST /v1/services/flamestore/stages",
       "POST /v1/services/flamestore/save",
     ]);
-    assert.deepEqual((await store.load("big")).data, data);
+    // Loaded on the runtime's node, the weights are read in place from the
+    // file leased on its shm tier, then the lease is released.
+    let weights: { data: Uint8Array; saves: number; signature: string } | undefined;
+    const loads = await fetched(async () => weights = await store.load("big"));
+    assert.deepEqual(weights?.data, data);
+    assert.equal(weights?.saves, 1);
+    assert.equal(loads.length, 2, loads.join(", "));
+    assert.equal(loads[0], "POST /v1/services/flamestore/lease");
+    assert.match(loads[1]!, /^DELETE \/v1\/leases\//);
+    assert.deepEqual([...Deno.readDirSync(`${server.dataDir}/shm/.leases`)], []);
     assert.equal((await store.reload("big")).saves, 1);
     // Saved again the same way: the first save's blob is freed, its files gone.
     await store.save("big", data.slice().reverse(), { weightSpecs });
     assert.deepEqual((await store.load("big")).data, data.slice().reverse());
-    const shmFiles = [...Deno.readDirSync(`${server.dataDir}/shm`)].map((e) => e.name);
+    const shmFiles = [...Deno.readDirSync(`${server.dataDir}/shm`)].map((e) => e.name)
+      .filter((n) => n !== ".leases");
     // One file left on the shm tier: the last save's blob (the stage became it).
     assert.deepEqual(shmFiles.length, 1, shmFiles.join(" "));
     assert.match(shmFiles[0]!, /flamestore/);
-    // With `stage: false`, a client sends its bodies.
+    // With `stage: false`, a client sends its bodies, and loads them over HTTP.
     const plainClient = await FlameStore.connect(server.url, { stage: false });
     assert.deepEqual(await fetched(() => plainClient.save("big", data, { weightSpecs })), [
       "POST /v1/services/flamestore/save_bytes",
     ]);
+    assert.deepEqual(
+      await fetched(async () => assert.deepEqual((await plainClient.load("big")).data, data)),
+      ["POST /v1/services/flamestore/load_bytes"],
+    );
     // A small body is sent as it is.
     await store.register("small", {
       topology: {},
@@ -83,6 +97,35 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
       })
     );
     assert.deepEqual(small, ["POST /v1/services/flamestore/save_bytes"]);
+    // Small weights come in the lease's answer: no file, nothing to release, and
+    // the large ones are still read in place after it.
+    const fresh = await FlameStore.connect(server.url, { stage: true });
+    assert.deepEqual(
+      await fetched(async () =>
+        assert.deepEqual((await fresh.load("small")).data, new Uint8Array(16))
+      ),
+      ["POST /v1/services/flamestore/lease"],
+    );
+    assert.equal((await fetched(() => fresh.load("big")))[0], "POST /v1/services/flamestore/lease");
+    // Weights a client knows to be small (it saved or loaded them) come over HTTP at once.
+    assert.deepEqual(
+      await fetched(async () =>
+        assert.deepEqual((await fresh.load("small")).data, new Uint8Array(16))
+      ),
+      ["POST /v1/services/flamestore/load_bytes"],
+    );
+    assert.deepEqual(
+      (await fetched(() => store.load("big")))[0],
+      "POST /v1/services/flamestore/lease",
+    );
+    // A record past a KV value's size (a blob of its own) is read again around the lease.
+    await store.register("wide", { topology: { pad: "x".repeat(100_000) }, weightSpecs });
+    await store.save("wide", data, { weightSpecs });
+    const wide = await fetched(async () =>
+      assert.deepEqual(await store.load("wide"), { data, signature: weights!.signature, saves: 1 })
+    );
+    assert.equal(wide[0], "POST /v1/services/flamestore/lease");
+    assert.match(wide[1]!, /^DELETE \/v1\/leases\//);
 
     // HEPnOS framed stores of large products take the same way.
     const hep = await DataStore.connect(server.url, { stage: true });
@@ -243,6 +286,19 @@ Deno.test("A staged batch of large HEPnOS products is stored as one pack, never 
     // One file on the shm tier holds them all: the stage itself, renamed into the tier.
     assert.equal(shmFiles().length, 1, shmFiles().join(" "));
     const reads = events.map((e) => ({ item: e.descriptor, label: "p", type: "bytes" }));
+    // A first load of small products only (their bytes in the answer) says
+    // nothing of the runtime's files: the large ones are read in place after it.
+    const tiny = await sub.createEvent(99n);
+    await tiny.store("t", "bytes", new Uint8Array([4, 5]));
+    assert.deepEqual(
+      await fetched(async () =>
+        assert.deepEqual(
+          await hep.loadProducts([{ item: tiny.descriptor, label: "t", type: "bytes" }]),
+          [new Uint8Array([4, 5])],
+        )
+      ),
+      ["POST /v1/services/hepnos/lease_products"],
+    );
     // On the runtime's node, loads read the pack's file in place under a lease, then release it.
     let loaded: (Uint8Array | undefined)[] = [];
     const loads = await fetched(async () => loaded = await hep.loadProducts(reads));
@@ -334,7 +390,7 @@ Deno.test("A staged HEPnOS body with a broken frame is refused, and nothing is s
   }
 });
 
-Deno.test("HEPnOS loads from a runtime with no file to lease go over HTTP after the first answer", async () => {
+Deno.test("Loads from a runtime with no file to lease go over HTTP after the first answer", async () => {
   const plain = await startServer({ extra: SERVICES });
   try {
     const hep = await DataStore.connect(plain.url, { stage: true });
@@ -357,6 +413,25 @@ Deno.test("HEPnOS loads from a runtime with no file to lease go over HTTP after 
     const next = await fetched(async () => got = await hep.loadProducts(reads));
     assert.deepEqual(got, [big, new Uint8Array([1, 2])]);
     assert.deepEqual(next, ["POST /v1/services/hepnos/load_bytes"]);
+
+    // FlameStore's weights held in memory: the same, one model's load at a time.
+    const store = await FlameStore.connect(plain.url, { stage: true });
+    // 4 MiB: weights a client reads in place when it can (smaller ones it knows go over HTTP).
+    const weightSpecs = [{ name: "w", shape: [1 << 20], dtype: "float32" as const }];
+    const data = new Uint8Array(4 << 20).map((_, i) => i & 0xff);
+    await store.register("m", { topology: {}, weightSpecs });
+    await store.save("m", data, { weightSpecs });
+    const firstLoad = await fetched(async () =>
+      assert.deepEqual((await store.load("m")).data, data)
+    );
+    assert.deepEqual(firstLoad, [
+      "POST /v1/services/flamestore/lease",
+      "POST /v1/services/flamestore/load_bytes",
+    ]);
+    const nextLoad = await fetched(async () =>
+      assert.deepEqual((await store.load("m")).data, data)
+    );
+    assert.deepEqual(nextLoad, ["POST /v1/services/flamestore/load_bytes"]);
   } finally {
     await plain.stop();
   }

@@ -239,7 +239,8 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
       [],
       {},
       new Uint8Array(0),
-      new Uint8Array(36),
+      // A length no save of the kept model takes: mutated in, it is refused.
+      new Uint8Array(37),
       [{ name: "x", shape: [2 ** 40, 2 ** 40], dtype: "float32" }],
       [{ name: "x", shape: [-1], dtype: "float32" }],
       [{ name: "x", shape: [1], dtype: "string" }],
@@ -257,6 +258,7 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
         ["save", () => ({ name: "kept", data: new Uint8Array(35), weightSpecs })],
         ["load", () => ({ name: "kept" })],
         ["load_bytes", () => ({ name: `m${n()}` })],
+        ["lease", () => ({ name: n() < 2 ? "kept" : `m${n()}`, ttlMs: n() * 1000 })],
         ["duplicate", () => ({ source: "kept", name: `m${n()}` })],
         ["delete", () => ({ name: `m${n()}` })],
         ["list", () => ({ after: "m", limit: 3 })],

@@ -305,6 +305,14 @@ export class BlobStore {
   }
 
   /**
+   * Ends a lease `lease` granted (as `DELETE /v1/leases/<lease>` does);
+   * false when it had ended already.
+   */
+  releaseLease(lease: string): Promise<boolean> {
+    return nodeLeases(this.#tiers).release(lease);
+  }
+
+  /**
    * Copies the blob to tier `tier` as well (a flush to the backing tier);
    * false when that tier held it already.
    */

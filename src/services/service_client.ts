@@ -10,6 +10,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { errorFromBody, InternalError, UnavailableError } from "../errors.ts";
 import { joinFrames, OCTET_STREAM } from "./frames.ts";
+import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
@@ -17,6 +18,17 @@ interface Placement {
   readonly numTargets: number;
   readonly virtualNodes: number;
   readonly runtimes: readonly { readonly name: string; readonly url: string | null }[];
+}
+
+/** Values a runtime leased for this process, as it read them (`ServiceClient.readLeased`). */
+export interface LeasedValues {
+  /**
+   * Per value: its bytes (sent in the answer, or read from its leased
+   * file); undefined where none is stored or where it is held elsewhere.
+   */
+  readonly values: (Uint8Array | undefined)[];
+  /** Indices of the values held elsewhere (the answer gave their size alone): load them over HTTP. */
+  readonly elsewhere: number[];
 }
 
 /** The content type of msgpack bodies. */
@@ -180,16 +192,91 @@ export class ServiceClient {
   }
 
   /**
+   * Reads values the runtime at `runtime` in ring order answered for
+   * reading in place (`ServiceMeta.leaseMany`, through an operation of the
+   * service): ranges of files leased on its node's shm tier are read from
+   * those files, small values come in the answer; then it releases the
+   * leases, read or not. Undefined when this process cannot read the files
+   * (another node, no permission): it then stops reading in place on that
+   * runtime, as it does after an answer that named values held elsewhere and
+   * leased no file (no shm tier there, or values in memory).
+   *
+   * @example
+   * ```ts ignore
+   * const c = await ServiceClient.connect("http://127.0.0.1:7070", "hepnos");
+   * const { products } = await c.call<{ products: (MetaLease | null)[] }>(
+   *   "lease_products", { products: [{ item, label: "p", type: "bytes" }] }, 0);
+   * const got = await c.readLeased(0, products); // undefined: load them over HTTP
+   * ```
+   */
+  async readLeased(
+    runtime: number,
+    found: readonly (MetaLease | null | undefined)[],
+  ): Promise<LeasedValues | undefined> {
+    const leases = new Set<string>();
+    let held = false;
+    for (const f of found) {
+      if (f === null || f === undefined || "bytes" in f) continue;
+      if ("lease" in f) leases.add(f.lease);
+      else held = true;
+    }
+    // Values held, none in files of its node (no shm tier, or values in memory): over HTTP from now on.
+    if (held && leases.size === 0) this.cannotReadOn(runtime);
+    const files = new Map<string, Deno.FsFile>();
+    try {
+      const values = new Array<Uint8Array | undefined>(found.length);
+      const elsewhere: number[] = [];
+      for (let k = 0; k < found.length; k++) {
+        const f = found[k];
+        if (f === null || f === undefined) continue;
+        if ("bytes" in f) values[k] = f.bytes;
+        else if (!("path" in f)) elsewhere.push(k);
+        else {
+          let file = files.get(f.path);
+          if (file === undefined) {
+            // Never a permission prompt: a process not allowed to read there loads over HTTP.
+            if (Deno.permissions.querySync({ name: "read", path: f.path }).state !== "granted") {
+              throw new Deno.errors.PermissionDenied(f.path);
+            }
+            file = await Deno.open(f.path);
+            files.set(f.path, file);
+          }
+          values[k] = await readAt(file, f.at, f.size);
+        }
+      }
+      return { values, elsewhere };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) {
+        throw e;
+      }
+      // The leased files are not this process's to read: over HTTP from now on.
+      this.cannotReadOn(runtime);
+      return undefined;
+    } finally {
+      for (const file of files.values()) file.close();
+      await this.releaseLeases(runtime, leases);
+    }
+  }
+
+  /**
    * Releases leases the runtime at `runtime` in ring order granted
-   * (`DELETE /v1/leases/<lease>`); one already ended is no error.
+   * (`DELETE /v1/leases/<lease>`); one already ended is no error, nor is a
+   * runtime that does not answer (the connected server forwarded the
+   * request that took the lease): its leases end at their deadline.
    */
   async releaseLeases(runtime: number, leases: Iterable<string>): Promise<void> {
     const origin = new URL(this.#bases[runtime] ?? this.#base).origin;
     await Promise.all([...leases].map(async (lease) => {
-      const res = await this.#send(`${origin}/v1/leases/${encodeURIComponent(lease)}`, {
-        method: "DELETE",
-        accept: MSGPACK,
-      });
+      let res: Response;
+      try {
+        res = await this.#send(`${origin}/v1/leases/${encodeURIComponent(lease)}`, {
+          method: "DELETE",
+          accept: MSGPACK,
+        });
+      } catch (e) {
+        if (e instanceof UnavailableError) return;
+        throw e;
+      }
       if (!res.ok && res.status !== 404) await this.answer(res);
       else await res.body?.cancel();
     }));
@@ -336,4 +423,16 @@ export class ServiceClient {
       );
     }
   }
+}
+
+/** `size` bytes of `file` from `at`; `NotFound` when the file is shorter (not the leased one). */
+async function readAt(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  await file.seek(at, Deno.SeekMode.Start);
+  for (let n = 0; n < size;) {
+    const got = await file.read(out.subarray(n));
+    if (got === null) throw new Deno.errors.NotFound(`the file ends before byte ${at + size}`);
+    n += got;
+  }
+  return out;
 }

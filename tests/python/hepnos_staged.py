@@ -26,3 +26,17 @@ print("ok read in place")
 again = store.store_products([(e.descriptor, "p", "bytes", v[::-1]) for e, v in zip(events, values)])
 assert again == [False] * 8, again
 print("ok kept")
+
+# FlameStore on the same node: weights saved through a stage, loaded in place from their file.
+import numpy as np  # noqa: E402
+
+from strata import flamestore  # noqa: E402
+
+models = flamestore.Client(sys.argv[1])
+weights = [np.arange(3 << 20, dtype=np.float32), np.arange(6, dtype=np.int32).reshape(2, 3)]
+models.register_model("py-staged", {}, weights)
+assert models.save_weights("py-staged", weights) == 1
+loaded = models.load_weights("py-staged")
+assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(loaded, weights))
+assert models.reads_on(models.runtime_of_key(b"py-staged")), models._no_read
+print("ok flamestore read in place")

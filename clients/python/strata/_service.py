@@ -9,7 +9,7 @@ import msgpack
 
 from ._http import Http
 from ._ring import TargetRing, hash32
-from .errors import StrataError
+from .errors import NotFoundError, StrataError
 
 _MSGPACK = "application/msgpack"
 
@@ -41,6 +41,8 @@ class ServiceClient:
         self._https: List[Http] = []
         # Runtimes (by index) whose node this process cannot stage bodies on.
         self._no_stage: Set[int] = set()
+        # Runtimes (by index) whose leased files this process cannot read in place.
+        self._no_read: Set[int] = set()
         self._runtimes_of: Dict[bytes, int] = {}
 
     def close(self) -> None:
@@ -123,6 +125,63 @@ class ServiceClient:
             return self.http
         self.ring  # noqa: B018 - reads the placement once
         return self._https[runtime] if 0 <= runtime < len(self._https) else self.http
+
+    def reads_on(self, runtime: int) -> bool:
+        """Whether this client reads leased files of the runtime at index ``runtime`` in place:
+        it stages (``stage=True``) and reading them has not failed there."""
+        return self._stage and runtime not in self._no_read
+
+    def read_leased(self, runtime: int, found: Sequence[Optional[Dict[str, Any]]]
+                    ) -> Optional[Tuple[List[Optional[bytes]], List[int]]]:
+        """Reads the values a runtime answered for reading in place (each ``None``, ``{bytes}``,
+        ``{path, lease, at, size}`` for a range of a file leased on its node's shm tier, or
+        ``{size}`` for one held elsewhere), then releases the leases: the values (None where none
+        is stored or held elsewhere) and the indices of those held elsewhere, to load over HTTP.
+        None when this process cannot read the files (another node, no permission): it stops
+        reading in place there, as after an answer naming values held elsewhere and no file."""
+        leases = {f["lease"] for f in found if f is not None and "lease" in f}
+        held = any(f is not None and "bytes" not in f and "lease" not in f for f in found)
+        if held and not leases:
+            # Values held, none in files of its node (no shm tier, values in memory): over HTTP.
+            self._no_read.add(runtime)
+        try:
+            out: List[Optional[bytes]] = [None] * len(found)
+            elsewhere: List[int] = []
+            files: Dict[str, Any] = {}
+            try:
+                for k, f in enumerate(found):
+                    if f is None:
+                        continue
+                    if "bytes" in f:
+                        out[k] = bytes(f["bytes"])
+                    elif "path" not in f:
+                        elsewhere.append(k)
+                    else:
+                        file = files.get(f["path"])
+                        if file is None:
+                            file = files[f["path"]] = open(f["path"], "rb")
+                        file.seek(f["at"])
+                        data = file.read(f["size"])
+                        if len(data) != f["size"]:
+                            raise FileNotFoundError(f["path"])
+                        out[k] = data
+            finally:
+                for file in files.values():
+                    file.close()
+            return out, elsewhere
+        except OSError:
+            # The leased files are not this process's to read: over HTTP from now on.
+            self._no_read.add(runtime)
+            return None
+        finally:
+            http = self._http_of(runtime)
+            for lease in leases:
+                try:
+                    http.send("DELETE", f"/leases/{lease}").read()
+                except (NotFoundError, ConnectionRefusedError):
+                    # Ended already, or a runtime that refuses connections (the connected
+                    # server forwarded the request that took it): it ends at its deadline.
+                    pass
 
     def stage(self, byte_length: int, write: Callable[[BinaryIO], None],
               runtime: Optional[int] = None) -> Optional[str]:

@@ -93,8 +93,6 @@ class DataStore(ServiceClient):
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
                  service: str = "hepnos", stage: bool = True):
         super().__init__(url, service, token=token, timeout=timeout, stage=stage)
-        # Runtimes (by index) whose leased files this process cannot read in place.
-        self._no_read: Set[int] = set()
         info = self.info()
         #: How many targets items and products hash to.
         self.num_targets: int = int(info["placement"]["numTargets"])
@@ -185,53 +183,17 @@ class DataStore(ServiceClient):
                        products: List[Dict[str, Any]]) -> Optional[List[Optional[bytes]]]:
         """The products read from the runtime's leased files, or None when this process cannot
         (another node, no shm tier there, products in memory): it then stops trying."""
-        if not self._stage or runtime in self._no_read:
+        if not self.reads_on(runtime):
             return None
         found = self.call("lease_products", {"products": products}, runtime)["products"]
-        leases = {f["lease"] for f in found if f is not None and "lease" in f}
-        if not leases:
-            # Nothing in files of its node: over HTTP from now on.
-            self._no_read.add(runtime)
-        try:
-            out: List[Optional[bytes]] = [None] * len(found)
-            elsewhere: List[int] = []
-            files: Dict[str, Any] = {}
-            try:
-                for k, f in enumerate(found):
-                    if f is None:
-                        continue
-                    if "bytes" in f:
-                        out[k] = bytes(f["bytes"])
-                    elif "path" not in f:
-                        elsewhere.append(k)
-                    else:
-                        file = files.get(f["path"])
-                        if file is None:
-                            file = files[f["path"]] = open(f["path"], "rb")
-                        file.seek(f["at"])
-                        data = file.read(f["size"])
-                        if len(data) != f["size"]:
-                            raise FileNotFoundError(f["path"])
-                        out[k] = data
-            finally:
-                for file in files.values():
-                    file.close()
-            if elsewhere:
-                for k, v in zip(elsewhere, self._load(runtime, [products[k] for k in elsewhere])):
-                    out[k] = v
-            return out
-        except OSError:
-            # The leased files are not this process's to read: over HTTP from now on.
-            self._no_read.add(runtime)
+        read = self.read_leased(runtime, found)
+        if read is None:
             return None
-        finally:
-            http = self._http_of(runtime)
-            for lease in leases:
-                try:
-                    http.send("DELETE", f"/leases/{lease}").read()
-                except NotFoundError:
-                    pass
-
+        out, elsewhere = read
+        if elsewhere:
+            for k, v in zip(elsewhere, self._load(runtime, [products[k] for k in elsewhere])):
+                out[k] = v
+        return out
 
 class Item:
     """What every item has: a 40-byte descriptor, products stored and loaded by (label, type)."""

@@ -12,8 +12,9 @@
 
 import { encode } from "@msgpack/msgpack";
 import { hash32 } from "../hash.ts";
-import { ConflictError, InternalError, NotFoundError } from "../../errors.ts";
+import { BusyError, ConflictError, InternalError, NotFoundError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import type { MetaLease } from "../meta.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
 import type { TargetRing } from "../targets.ts";
 import { type ModelRecord, type ModelSpec, signatureOf, type WeightSpec } from "./model.ts";
@@ -80,6 +81,17 @@ export interface IOHandler {
   load(): Promise<ModelArtifacts>;
 }
 
+/**
+ * Weights under this many bytes are loaded over HTTP even on the node of
+ * their runtime, once this client knows their size: reading them in place
+ * costs a lease and its release, two requests (about 2 ms on loopback
+ * here), which one framed answer of a few MiB does not.
+ */
+const LEASE_FROM_BYTES = 4 << 20;
+
+/** Models whose weights' size a client keeps, at most. */
+const SIZES_KEPT = 4096;
+
 /** The URL scheme the router answers. */
 export const SCHEME = "strata://";
 
@@ -96,6 +108,8 @@ export const SCHEME = "strata://";
  */
 export class FlameStore {
   readonly #client: ServiceClient;
+  /** Bytes of the weights of models this client saved or loaded (at most `SIZES_KEPT`). */
+  readonly #sizes = new Map<string, number>();
 
   private constructor(client: ServiceClient) {
     this.#client = client;
@@ -160,12 +174,29 @@ export class FlameStore {
         accept: MSGPACK,
         body: encode({ name, signature, stage }) as Uint8Array<ArrayBuffer>,
       });
-    return await this.#client.answer<Saved>(res);
+    const saved = await this.#client.answer<Saved>(res);
+    this.#remember(name, data.byteLength);
+    return saved;
   }
 
-  /** The weights saved last; `NotFoundError` when the model is unknown or was never saved. */
+  /**
+   * The weights saved last; `NotFoundError` when the model is unknown or
+   * was never saved. On the node of the model's runtime, a client that
+   * stages (option `stage`) reads them in place from the file that runtime
+   * leases on its shm tier, no bytes crossing HTTP; otherwise they come in
+   * a framed answer.
+   */
   async load(name: string): Promise<Weights> {
-    const res = await this.#client.post("load_bytes", {
+    const runtime = this.#client.runtimeOf(this.targetOf(name));
+    const known = this.#sizes.get(name);
+    if (this.#client.readsOn(runtime) && !(known !== undefined && known < LEASE_FROM_BYTES)) {
+      const got = await this.#readInPlace(runtime, name);
+      if (got !== undefined) {
+        this.#remember(name, got.data.byteLength);
+        return got;
+      }
+    }
+    const res = await this.#client.sendTo(runtime, "load_bytes", {
       type: MSGPACK,
       accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: encode({ name }) as Uint8Array<ArrayBuffer>,
@@ -176,7 +207,33 @@ export class FlameStore {
     if (data === null || data === undefined) {
       throw new InternalError(`FlameStore answered no weights for '${name}'`);
     }
+    this.#remember(name, data.byteLength);
     return { data, signature: header.signature as string, saves: header.saves as number };
+  }
+
+  #remember(name: string, bytes: number): void {
+    if (this.#sizes.size >= SIZES_KEPT && !this.#sizes.has(name)) this.#sizes.clear();
+    this.#sizes.set(name, bytes);
+  }
+
+  /**
+   * The weights of `name`, read in place from the file the runtime at
+   * `runtime` leased (or sent in its answer when small); undefined when
+   * they are to be loaded over HTTP (held elsewhere, every lease of the
+   * node taken, or a file this process cannot read).
+   */
+  async #readInPlace(runtime: number, name: string): Promise<Weights | undefined> {
+    let found: { signature: string; saves: number; weights: MetaLease };
+    try {
+      found = await this.#client.call("lease", { name }, runtime);
+    } catch (e) {
+      if (e instanceof BusyError) return undefined;
+      throw e;
+    }
+    const data = (await this.#client.readLeased(runtime, [found.weights]))?.values[0];
+    return data === undefined
+      ? undefined
+      : { data, signature: found.signature, saves: found.saves };
   }
 
   /** Registers `name` as a copy of `source` (its record and weights); `ConflictError` when taken. */

@@ -12,7 +12,7 @@ import { frame, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { KeyedQueue } from "../keyed_queue.ts";
 import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
-import type { ServiceMeta } from "../meta.ts";
+import type { MetaLease, ServiceMeta } from "../meta.ts";
 import { defineService, rawBodyOf, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
 import type { StagedFile } from "../../tiers/tier.ts";
@@ -26,6 +26,9 @@ import {
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
+
+/** Leases of one model's weights tried while saves keep changing them, at most. */
+const LEASE_ATTEMPTS = 8;
 
 /** What `save` and `save_bytes` take: the model, the bytes, and the weights' shape they follow. */
 interface Save {
@@ -159,6 +162,64 @@ class ModelStore {
     return { record, data };
   }
 
+  /**
+   * The record of `name` and where its weights are for a process of this
+   * node to read them in place (`ServiceMeta.leaseMany`): their bytes when
+   * small, a range of a file leased on this node's shm tier, or their size
+   * alone (held elsewhere: load them). Both come from one read of KV, so
+   * that they belong to the same save; a record too large for a KV value
+   * (a blob of its own) is read before and after the weights are leased
+   * again, until the two reads agree.
+   */
+  async lease(
+    name: string,
+    options: { readonly ttlMs?: number } = {},
+  ): Promise<{ record: ModelRecord; weights: MetaLease }> {
+    checkModelName(name);
+    const [raw, weights] = await this.#meta.leaseMany(
+      [this.#recordKey(name), this.#weightsKey(name)],
+      options,
+    );
+    if (raw !== undefined && "bytes" in raw && weights !== undefined) {
+      return { record: JSON.parse(text.decode(raw.bytes)), weights };
+    }
+    await this.#release(raw);
+    await this.#release(weights);
+    // Unknown, never saved, or a record too large for a KV value (a blob): the
+    // weights are leased between two reads of the record.
+    for (let attempt = 0; attempt < LEASE_ATTEMPTS; attempt++) {
+      const before = await this.record(name);
+      const [w] = await this.#meta.leaseMany([this.#weightsKey(name)], options);
+      let after: ModelRecord;
+      try {
+        after = await this.record(name);
+      } catch (e) {
+        await this.#release(w);
+        throw e;
+      }
+      if (after.saves === before.saves) {
+        if (w === undefined) {
+          throw new NotFoundError(`Model '${name}' has no weights saved yet`, {
+            fields: { model: name },
+          });
+        }
+        return { record: after, weights: w };
+      }
+      // Saved again meanwhile: the weights may be the newer save's.
+      await this.#release(w);
+    }
+    throw new ConflictError(
+      `Model '${name}' was saved ${LEASE_ATTEMPTS} times while its weights were being leased: load it again`,
+      { fields: { model: name } },
+    );
+  }
+
+  async #release(leased: MetaLease | undefined): Promise<void> {
+    if (leased !== undefined && "lease" in leased) {
+      await this.#meta.blobs.releaseLease(leased.lease);
+    }
+  }
+
   duplicate(source: string, name: string): Promise<ModelRecord> {
     checkModelName(source);
     checkModelName(name);
@@ -262,7 +323,9 @@ function saveOf(r: Record<string, unknown>, data: Uint8Array | StagedFile): Save
  * shm tier, stored from the file) and `save_bytes` (a framed body: header
  * `{name, weightSpecs | signature}`, one part), `load {name}` and
  * `load_bytes {name}` (a framed answer: header `{signature, saves}`, one
- * part), `duplicate {source, name}`, `delete {name}`, `list {after?,
+ * part), `lease {name, ttlMs?}` (`{signature, saves, weightSpecs, weights}`: the
+ * weights' bytes, a range of a file leased on this node's shm tier for a
+ * process of the node to read in place, or their size), `duplicate {source, name}`, `delete {name}`, `list {after?,
  * limit?}`. A save whose signature differs from the model's is a 409, one
  * of another byte length a 400.
  *
@@ -294,6 +357,8 @@ export const flamestore: ServiceDefinition = defineService({
         },
         duplicate: { target: byName },
         delete: { target: byName },
+        // The weights' file is leased on the node of the runtime that wrote them.
+        lease: { target: byName },
       },
       operations: {
         register: async (input) => await models.register(record(input)),
@@ -320,6 +385,13 @@ export const flamestore: ServiceDefinition = defineService({
         load: async (input) => {
           const { record: r, data } = await models.load(str(record(input), "name"));
           return { data, signature: r.signature, saves: r.saves, weightSpecs: r.weightSpecs };
+        },
+        // Where the weights are for a client on this runtime's node: a leased file it reads in place.
+        lease: async (input) => {
+          const r = record(input);
+          const ttl = r.ttlMs === undefined ? {} : { ttlMs: int(r, "ttlMs", 1, 600_000) };
+          const { record: m, weights } = await models.lease(str(r, "name"), ttl);
+          return { signature: m.signature, saves: m.saves, weightSpecs: m.weightSpecs, weights };
         },
         load_bytes: async (input) => {
           const { record: r, data } = await models.load(str(record(input), "name"));

@@ -138,7 +138,9 @@ export class DataStore {
    * those held elsewhere with `load_bytes`), then releasing the leases.
    * Undefined when this process cannot read them (another node, no
    * permission): it then stops trying that runtime, as it does after an
-   * answer that leased no file (no shm tier there, or products in memory).
+   * answer that named products held elsewhere and leased no file (no shm
+   * tier there, or products in memory); an answer of small products alone
+   * (their bytes in it) says nothing of the runtime's files.
    */
   async #readInPlace(
     r: number,
@@ -157,48 +159,14 @@ export class DataStore {
       if (e instanceof BusyError) return undefined;
       throw e;
     }
-    const leases = new Set<string>();
-    for (const f of found) if (f !== null && "lease" in f) leases.add(f.lease);
-    // Nothing in files of its node (no shm tier, or products held in memory): over HTTP from now on.
-    if (leases.size === 0) this.#client.cannotReadOn(r);
-    const files = new Map<string, Deno.FsFile>();
-    try {
-      const out = new Array<Uint8Array | undefined>(at.length);
-      const elsewhere: number[] = [];
-      for (let k = 0; k < found.length; k++) {
-        const f = found[k];
-        if (f === null || f === undefined) continue;
-        if ("bytes" in f) out[k] = f.bytes;
-        else if (!("path" in f)) elsewhere.push(k);
-        else {
-          let file = files.get(f.path);
-          if (file === undefined) {
-            // Never a permission prompt: a process not allowed to read there loads over HTTP.
-            if (Deno.permissions.querySync({ name: "read", path: f.path }).state !== "granted") {
-              throw new Deno.errors.PermissionDenied(f.path);
-            }
-            file = await Deno.open(f.path);
-            files.set(f.path, file);
-          }
-          out[k] = await readAt(file, f.at, f.size);
-        }
-      }
-      if (elsewhere.length > 0) {
-        const loaded = await this.#loadBytes(r, elsewhere.map((k) => at[k]!), products);
-        elsewhere.forEach((k, j) => out[k] = loaded[j]);
-      }
-      return out;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) {
-        throw e;
-      }
-      // The leased files are not this process's to read: over HTTP from now on.
-      this.#client.cannotReadOn(r);
-      return undefined;
-    } finally {
-      for (const file of files.values()) file.close();
-      await this.#client.releaseLeases(r, leases);
+    const got = await this.#client.readLeased(r, found);
+    if (got === undefined) return undefined;
+    const { values, elsewhere } = got;
+    if (elsewhere.length > 0) {
+      const loaded = await this.#loadBytes(r, elsewhere.map((k) => at[k]!), products);
+      elsewhere.forEach((k, j) => values[k] = loaded[j]);
     }
+    return values;
   }
 
   /** Products `at` of `products`, in that order, from the runtime at `r` in a framed answer. */
@@ -238,16 +206,4 @@ export class DataStore {
     });
     return groups;
   }
-}
-
-/** `size` bytes of `file` from `at`; `NotFound` when the file is shorter (not the leased one). */
-async function readAt(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  await file.seek(at, Deno.SeekMode.Start);
-  for (let n = 0; n < size;) {
-    const got = await file.read(out.subarray(n));
-    if (got === null) throw new Deno.errors.NotFound(`the file ends before byte ${at + size}`);
-    n += got;
-  }
-  return out;
 }
