@@ -254,6 +254,7 @@ export class Publisher {
       return [];
     }
     d.deferred!.delete(v);
+    if (d.deferred!.size === 0) this.#unwatch(d);
     return list.copies;
   }
 
@@ -286,7 +287,10 @@ export class Publisher {
    */
   #sweep(d: DatasetEntry): void {
     const held = d.deferred;
-    if (held === undefined) return;
+    if (held === undefined) {
+      this.#unwatch(d);
+      return;
+    }
     const now = this.#s.closed ? Infinity : performance.now();
     let next = Infinity;
     for (const [v, list] of held) {
@@ -295,12 +299,16 @@ export class Publisher {
         this.#writeHeld(d, v, list.copies);
       } else next = Math.min(next, list.until);
     }
-    if (held.size === 0) {
-      d.deferred = undefined;
-      const timer = this.#timers.get(d);
-      if (timer !== undefined) clearTimeout(timer.id);
-      this.#timers.delete(d);
-    } else this.#watch(d, next);
+    if (held.size === 0) this.#unwatch(d);
+    else this.#watch(d, next);
+  }
+
+  /** Forgets the held copies of `d` (none is left) and their deadline's timer. */
+  #unwatch(d: DatasetEntry): void {
+    d.deferred = undefined;
+    const timer = this.#timers.get(d);
+    if (timer !== undefined) clearTimeout(timer.id);
+    this.#timers.delete(d);
   }
 
   /** Writes the held copies, of `v` or of every version of `d`, now: alone, or several in packs. */
@@ -313,10 +321,7 @@ export class Publisher {
       if (list !== undefined) this.#writeHeld(d, v, list.copies);
       if (held.size > 0) return;
     } else for (const [version, list] of held) this.#writeHeld(d, version, list.copies);
-    d.deferred = undefined;
-    const timer = this.#timers.get(d);
-    if (timer !== undefined) clearTimeout(timer.id);
-    this.#timers.delete(d);
+    this.#unwatch(d);
   }
 
   /**
