@@ -63,6 +63,7 @@ Deno.test("Python HEPnOS client stages a batch of large products on its runtime'
       "ok read in place",
       "ok kept",
       "ok flamestore read in place",
+      "ok flamestore small",
     ]);
     // Every lease the loads took (HEPnOS products, FlameStore weights) was released.
     assert.deepEqual([...Deno.readDirSync(`${shm}/.leases`)], []);

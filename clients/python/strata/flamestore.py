@@ -41,12 +41,26 @@ def weight_specs(arrays: Sequence[Any], names: Optional[Sequence[str]] = None) -
     return specs
 
 
+#: Weights under this many bytes that a client knows of are loaded in the answer, not in place.
+_LEASE_FROM_BYTES = 4 << 20
+
+#: Models whose weights' size a client keeps, at most.
+_SIZES_KEPT = 4096
+
+
 class Client(ServiceClient):
     """A connection to a FlameStore service (``service``: its name in the server's config)."""
 
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 60.0,
                  service: str = "flamestore", stage: bool = True):
         super().__init__(url, service, token=token, timeout=timeout, stage=stage)
+        # Bytes of the weights of models this client saved or loaded (at most _SIZES_KEPT).
+        self._sizes: Dict[str, int] = {}
+
+    def _remember(self, name: str, size: int) -> None:
+        if len(self._sizes) >= _SIZES_KEPT and name not in self._sizes:
+            self._sizes.clear()
+        self._sizes[name] = size
 
     def register_model(self, name: str, topology: Any, weights: Sequence[Any], *,
                        training_config: Any = None, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -80,18 +94,22 @@ class Client(ServiceClient):
         stage = self.stage(size, write, runtime)
         if stage is not None:
             body = {"name": name, "stage": stage, "weightSpecs": specs}
-            return int(self.call("save", body, runtime)["saves"])
-        data = b"".join(a.tobytes() for a in arrays)
-        body = {"name": name, "data": data, "weightSpecs": specs}
-        return int(self.call("save", body, runtime)["saves"])
+            saves = int(self.call("save", body, runtime)["saves"])
+        else:
+            data = b"".join(a.tobytes() for a in arrays)
+            body = {"name": name, "data": data, "weightSpecs": specs}
+            saves = int(self.call("save", body, runtime)["saves"])
+        self._remember(name, size)
+        return saves
 
     def load_weights(self, name: str) -> List[np.ndarray]:
         """The arrays saved last, shaped and typed as the model's weight specs say. On the node
         of the model's runtime (``stage=True``), read in place from the file that runtime leases
-        on its shm tier (``lease``), released once read; otherwise sent in the answer."""
+        on its shm tier (``lease``), released once read; otherwise sent in the answer (weights
+        this client knows to be under 4 MiB: a lease and its release are two requests)."""
         runtime = self.runtime_of_key(name.encode())
         got: Optional[Dict[str, Any]] = None
-        if self.reads_on(runtime):
+        if self.reads_on(runtime) and self._sizes.get(name, _LEASE_FROM_BYTES) >= _LEASE_FROM_BYTES:
             found = self.call("lease", {"name": name}, runtime)
             read = self.read_leased(runtime, [found["weights"]])
             if read is not None and read[0][0] is not None:
@@ -99,6 +117,7 @@ class Client(ServiceClient):
         if got is None:
             got = self.call("load", {"name": name}, runtime)
         data = memoryview(got["data"])
+        self._remember(name, data.nbytes)
         out, at = [], 0
         for s in got["weightSpecs"]:
             if "quantization" in s:
