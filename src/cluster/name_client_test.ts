@@ -9,11 +9,12 @@ type Sent = { version: number; inline?: string };
 
 /**
  * A fake name server that keeps the records of every publish request and
- * holds the first four requests until `release()`, so that the publishes
+ * holds the first `publishRequests` requests (the client's, 1 by default) until `release()`, so that the publishes
  * made meanwhile queue; `answer` says how each record is answered. Runs
  * `fn` with a name client of node `a` pointed at it.
  */
 async function withGatedServer(
+  publishRequests: number | undefined,
   answer: (r: Sent) => { committed: boolean } | { error: { code: string; message: string } },
   fn: (
     names: RemoteNameService,
@@ -29,7 +30,7 @@ async function withGatedServer(
     const body = await req.json();
     const records: Sent[] = url.pathname.endsWith("/publishes") ? body.records : [body];
     requests.push({ path: url.pathname, records });
-    if (requests.length <= 4) await gate;
+    if (requests.length <= (publishRequests ?? 1)) await gate;
     if (!url.pathname.endsWith("/publishes")) {
       const a = answer(body);
       return Response.json(a, { status: "error" in a ? 409 : 200 });
@@ -39,6 +40,7 @@ async function withGatedServer(
   const names = new RemoteNameService({
     urls: [`http://127.0.0.1:${server.addr.port}`],
     node: "a",
+    ...(publishRequests === undefined ? {} : { publishRequests }),
   });
   try {
     await fn(names, requests, release);
@@ -54,7 +56,7 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
     r.version === 13
       ? { error: { code: "conflict", message: "Version 13 of 'd' is already committed" } }
       : { committed: r.version % 2 === 0 };
-  await withGatedServer(answer, async (names, sent, release) => {
+  await withGatedServer(4, answer, async (names, sent, release) => {
     const requests = () =>
       sent.map((r) => ({ path: r.path, versions: r.records.map((x) => x.version) }));
     const publish = (version: number) => names.publishFragment(wholeCopy("d", version, 8));
@@ -76,6 +78,46 @@ Deno.test("RemoteNameService.publishFragment() sends publishes made meanwhile to
         assert.deepEqual(s, { status: "fulfilled", value: { committed: version % 2 === 0 } });
       }
     });
+  });
+});
+
+Deno.test("RemoteNameService.publishFragment() has one request of a dataset under way by default", async () => {
+  await withGatedServer(undefined, () => ({ committed: true }), async (names, sent, release) => {
+    const answers = Array.from(
+      { length: 20 },
+      (_, i) => names.publishFragment(wholeCopy("d", i + 1, 8)),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sent.map((r) => r.records.map((x) => x.version)), [[1]]);
+    release();
+    assert.equal((await Promise.all(answers)).length, 20);
+    // The 19 made while the first was under way went together.
+    assert.deepEqual(
+      sent.slice(1).map((r) => r.records.map((x) => x.version)),
+      [Array.from({ length: 19 }, (_, i) => i + 2)],
+    );
+  });
+  assert.throws(
+    () => new RemoteNameService({ urls: ["http://127.0.0.1:1"], node: "a", publishRequests: 0 }),
+    /publishRequests/,
+  );
+});
+
+Deno.test("RemoteNameService.publishFragment() of a version with copies under way never waits behind them", async () => {
+  await withGatedServer(undefined, () => ({ committed: false }), async (names, sent, release) => {
+    const versions = () => sent.map((r) => r.records.map((x) => x.version));
+    // Version 1's first block is under way (held by the name server, as it holds a block
+    // until the one closing its version comes): its second block goes at once.
+    const first = names.publishFragment(wholeCopy("d", 1, 8));
+    await new Promise((r) => setTimeout(r, 20));
+    await names.publishFragment(wholeCopy("d", 1, 8));
+    // A block of another version waits for the request under way.
+    const later = names.publishFragment(wholeCopy("d", 2, 8));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(versions(), [[1], [1]]);
+    release();
+    await Promise.all([first, later]);
+    assert.deepEqual(versions(), [[1], [1], [2]]);
   });
 });
 
@@ -114,7 +156,7 @@ Deno.test("RemoteNameService.publishFragment() of one dataset never waits for an
 });
 
 Deno.test("RemoteNameService.publishFragment() sends a small copy's bytes along, batches within a bound of their text", async () => {
-  await withGatedServer(() => ({ committed: false }), async (names, requests, release) => {
+  await withGatedServer(4, () => ({ committed: false }), async (names, requests, release) => {
     const size = INLINE_MAX_BYTES;
     const buffers = Array.from({ length: 40 }, (_, i) => new Uint8Array(size).fill(i + 1));
     const answers = buffers.map((b, i) =>
