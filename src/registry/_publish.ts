@@ -165,13 +165,13 @@ export class Publisher {
    * Holds the copy's registration until the group committer takes its next
    * group (a KV atomic in flight would have delayed it as long), or, while
    * the dataset's versions close (a publish closed one in the last
-   * `HOLD_WHILE_MS`), up to `holdMs` (20 ms by default) for the publish that closes its
-   * version: that publish puts its record in the commit's atomic, one KV
-   * row for the version and all its copies. Otherwise it is written on its
-   * own, in packs with the other copies of its version held with it.
-   * Holding also keeps producers that publish parts of each version in step:
-   * one that ran ahead would see its copies answered at once, written as
-   * packs the commit later deletes (bench/commit_bench.ts).
+   * `HOLD_WHILE_MS`), up to `holdMs` (20 ms by default) for the publish
+   * that closes its version: that publish puts its record in the commit's
+   * atomic, one KV row for the version and all its copies. Otherwise it is
+   * written on its own, in packs with the other copies of its version held
+   * with it. Holding also keeps producers that publish parts of each
+   * version in step: one that ran ahead would see its copies answered at
+   * once, written as packs the commit later deletes (bench/commit_bench.ts).
    */
   async #deferred(a: Admitted): Promise<PublishResult> {
     const { d, v } = a;
