@@ -123,3 +123,21 @@ export function int(
   }
   return v;
 }
+
+/**
+ * The lease options of a request that leases files for reading in place:
+ * `ttlMs` when given, 1 ms to 10 minutes (the node's lease book refuses
+ * longer ones).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leaseOptions } from "./input.ts";
+ * assert.deepEqual(leaseOptions({}), {});
+ * assert.deepEqual(leaseOptions({ ttlMs: 5000 }), { ttlMs: 5000 });
+ * assert.throws(() => leaseOptions({ ttlMs: 0 }), /Invalid field 'ttlMs'/);
+ * ```
+ */
+export function leaseOptions(r: Record<string, unknown>): { readonly ttlMs?: number } {
+  return r.ttlMs === undefined ? {} : { ttlMs: int(r, "ttlMs", 1, 600_000) };
+}

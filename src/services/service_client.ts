@@ -8,7 +8,7 @@
  */
 
 import { decode, encode } from "@msgpack/msgpack";
-import { errorFromBody, InternalError, UnavailableError } from "../errors.ts";
+import { BusyError, errorFromBody, InternalError, UnavailableError } from "../errors.ts";
 import { joinFrames, OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
@@ -189,6 +189,20 @@ export class ServiceClient {
   /** Stops reading files of the runtime at `runtime` in place (`readsOn`). */
   cannotReadOn(runtime: number): void {
     this.#noRead.add(this.#bases[runtime] ?? this.#base);
+  }
+
+  /**
+   * Calls an operation that leases files on the node of the runtime at
+   * `runtime` (`call`); undefined when every lease of that node is taken
+   * (`BusyError`): load over HTTP this time.
+   */
+  async callLeasing<T>(operation: string, body: unknown, runtime: number): Promise<T | undefined> {
+    try {
+      return await this.call<T>(operation, body, runtime);
+    } catch (e) {
+      if (e instanceof BusyError) return undefined;
+      throw e;
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import msgpack
 
 from ._http import Http
 from ._ring import TargetRing, hash32
-from .errors import NotFoundError, StrataError
+from .errors import BusyError, NotFoundError, StrataError
 
 _MSGPACK = "application/msgpack"
 
@@ -130,6 +130,14 @@ class ServiceClient:
         """Whether this client reads leased files of the runtime at index ``runtime`` in place:
         it stages (``stage=True``) and reading them has not failed there."""
         return self._stage and runtime not in self._no_read
+
+    def call_leasing(self, operation: str, body: Dict[str, Any], runtime: int) -> Any:
+        """Calls an operation that leases files on the node of the runtime at index ``runtime``;
+        None when every lease of that node is taken (``BusyError``): load over HTTP this time."""
+        try:
+            return self.call(operation, body, runtime)
+        except BusyError:
+            return None
 
     def read_leased(self, runtime: int, found: Sequence[Optional[Dict[str, Any]]]
                     ) -> Optional[Tuple[List[Optional[bytes]], List[int]]]:

@@ -110,8 +110,8 @@ class Client(ServiceClient):
         runtime = self.runtime_of_key(name.encode())
         got: Optional[Dict[str, Any]] = None
         if self.reads_on(runtime) and self._sizes.get(name, _LEASE_FROM_BYTES) >= _LEASE_FROM_BYTES:
-            found = self.call("lease", {"name": name}, runtime)
-            read = self.read_leased(runtime, [found["weights"]])
+            found = self.call_leasing("lease", {"name": name}, runtime)
+            read = None if found is None else self.read_leased(runtime, [found["weights"]])
             if read is not None and read[0][0] is not None:
                 got = {"data": read[0][0], "weightSpecs": found["weightSpecs"]}
         if got is None:

@@ -185,8 +185,8 @@ class DataStore(ServiceClient):
         (another node, no shm tier there, products in memory): it then stops trying."""
         if not self.reads_on(runtime):
             return None
-        found = self.call("lease_products", {"products": products}, runtime)["products"]
-        read = self.read_leased(runtime, found)
+        found = self.call_leasing("lease_products", {"products": products}, runtime)
+        read = None if found is None else self.read_leased(runtime, found["products"])
         if read is None:
             return None
         out, elsewhere = read

@@ -12,7 +12,7 @@
 
 import { encode } from "@msgpack/msgpack";
 import { hash32 } from "../hash.ts";
-import { BusyError, ConflictError, InternalError, NotFoundError } from "../../errors.ts";
+import { ConflictError, InternalError, NotFoundError } from "../../errors.ts";
 import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
 import type { MetaLease } from "../meta.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
@@ -223,13 +223,10 @@ export class FlameStore {
    * node taken, or a file this process cannot read).
    */
   async #readInPlace(runtime: number, name: string): Promise<Weights | undefined> {
-    let found: { signature: string; saves: number; weights: MetaLease };
-    try {
-      found = await this.#client.call("lease", { name }, runtime);
-    } catch (e) {
-      if (e instanceof BusyError) return undefined;
-      throw e;
-    }
+    const found = await this.#client.callLeasing<
+      { signature: string; saves: number; weights: MetaLease }
+    >("lease", { name }, runtime);
+    if (found === undefined) return undefined;
     const data = (await this.#client.readLeased(runtime, [found.weights]))?.values[0];
     return data === undefined
       ? undefined

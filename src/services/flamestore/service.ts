@@ -11,7 +11,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../../errors.
 import { frame, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { KeyedQueue } from "../keyed_queue.ts";
-import { bytes, int, MAX_ENTRIES, record, str } from "../input.ts";
+import { bytes, int, leaseOptions, MAX_ENTRIES, record, str } from "../input.ts";
 import type { MetaLease, ServiceMeta } from "../meta.ts";
 import { defineService, rawBodyOf, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
@@ -323,10 +323,11 @@ function saveOf(r: Record<string, unknown>, data: Uint8Array | StagedFile): Save
  * shm tier, stored from the file) and `save_bytes` (a framed body: header
  * `{name, weightSpecs | signature}`, one part), `load {name}` and
  * `load_bytes {name}` (a framed answer: header `{signature, saves}`, one
- * part), `lease {name, ttlMs?}` (`{signature, saves, weightSpecs, weights}`: the
- * weights' bytes, a range of a file leased on this node's shm tier for a
- * process of the node to read in place, or their size), `duplicate {source, name}`, `delete {name}`, `list {after?,
- * limit?}`. A save whose signature differs from the model's is a 409, one
+ * part), `lease {name, ttlMs?}` (`{signature, saves, weightSpecs,
+ * weights}`: the weights' bytes, a range of a file leased on this node's
+ * shm tier for a process of the node to read in place, or their size),
+ * `duplicate {source, name}`, `delete {name}`, `list {after?, limit?}`. A
+ * save whose signature differs from the model's is a 409, one
  * of another byte length a 400.
  *
  * @example
@@ -389,8 +390,7 @@ export const flamestore: ServiceDefinition = defineService({
         // Where the weights are for a client on this runtime's node: a leased file it reads in place.
         lease: async (input) => {
           const r = record(input);
-          const ttl = r.ttlMs === undefined ? {} : { ttlMs: int(r, "ttlMs", 1, 600_000) };
-          const { record: m, weights } = await models.lease(str(r, "name"), ttl);
+          const { record: m, weights } = await models.lease(str(r, "name"), leaseOptions(r));
           return { signature: m.signature, saves: m.saves, weightSpecs: m.weightSpecs, weights };
         },
         load_bytes: async (input) => {

@@ -9,7 +9,7 @@
  */
 
 import { encode } from "@msgpack/msgpack";
-import { BusyError, InternalError } from "../../errors.ts";
+import { InternalError } from "../../errors.ts";
 import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
@@ -147,19 +147,12 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[] | undefined> {
-    let found: (MetaLease | null)[];
-    try {
-      ({ products: found } = await this.#client.call<{ products: (MetaLease | null)[] }>(
-        "lease_products",
-        { products: at.map((i) => products[i]!) },
-        r,
-      ));
-    } catch (e) {
-      // Every lease of the node taken: over HTTP this time.
-      if (e instanceof BusyError) return undefined;
-      throw e;
-    }
-    const got = await this.#client.readLeased(r, found);
+    const found = await this.#client.callLeasing<{ products: (MetaLease | null)[] }>(
+      "lease_products",
+      { products: at.map((i) => products[i]!) },
+      r,
+    );
+    const got = found && await this.#client.readLeased(r, found.products);
     if (got === undefined) return undefined;
     const { values, elsewhere } = got;
     if (elsewhere.length > 0) {

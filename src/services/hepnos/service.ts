@@ -28,7 +28,7 @@ import {
   type ProductRead,
   type StagedProduct,
 } from "./store.ts";
-import { bytes, int, list, MAX_ENTRIES, record, str } from "../input.ts";
+import { bytes, int, leaseOptions, list, MAX_ENTRIES, record, str } from "../input.ts";
 
 /**
  * The HEPnOS service. Products travel as msgpack (`store`, `load`) or as
@@ -169,8 +169,11 @@ export const hepnos: ServiceDefinition = defineService({
         // Where products are for a client on this runtime's node: leased files it reads in place.
         lease_products: async (input) => {
           const r = record(input);
-          const ttl = r.ttlMs === undefined ? {} : { ttlMs: int(r, "ttlMs", 1, 600_000) };
-          return { products: (await store.lease(productReads(input), ttl)).map((v) => v ?? null) };
+          return {
+            products: (await store.lease(productReads(input), leaseOptions(r))).map((v) =>
+              v ?? null
+            ),
+          };
         },
         load_bytes: async (input) => {
           const values = await store.load(productReads(input));
