@@ -26,10 +26,10 @@ import { loadState } from "./_load.ts";
 import { Lookup } from "./_lookup.ts";
 import { NodeLeases } from "./_nodes.ts";
 import { Publisher } from "./_publish.ts";
-import { RegistryState } from "./_state.ts";
+import { RegistryState, type StateOptions } from "./_state.ts";
 import { inlineKept, keepInline, subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
-import type { GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
+import type { GroupCommitter } from "./group_commit.ts";
 import type {
   AttachQuery,
   AttachResult,
@@ -49,24 +49,10 @@ import type {
 import { checkRetention } from "./validate.ts";
 import type { WaitOptions } from "./waiters.ts";
 
-/** Options of `openRegistry()`. */
-export interface RegistryOptions {
+/** Options of `openRegistry()`: the KV file, and the registry state's settings. */
+export interface RegistryOptions extends StateOptions {
   /** Path of the KV file (from config), or `:memory:` in tests. */
   readonly path: string;
-  /** Committed versions a dataset keeps when it does not say. Default 2. */
-  readonly defaultRetention?: number;
-  /** Node lease when `registerNode()` does not say, in ms. Default 10 000. */
-  readonly defaultLeaseMs?: number;
-  /** Limits of the group committer (and `group: false` to turn batching off). */
-  readonly groupCommit?: GroupCommitOptions;
-  /**
-   * Longest a published copy that does not close its version waits for the
-   * publish that does, in ms, while the dataset's versions are closed by
-   * publishes (one was in the last second): its record then rides in the
-   * commit's atomic. Default 20; 0 writes such copies at the group
-   * committer's next group.
-   */
-  readonly holdMs?: number;
 }
 
 /**
