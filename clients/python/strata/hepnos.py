@@ -25,15 +25,13 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import msgpack
 
 from ._frames import OCTET_STREAM, frame
-from ._service import STAGE_FROM_BYTES, STAGE_HEADER, ServiceClient
+from ._service import _MSGPACK, STAGE_FROM_BYTES, STAGE_HEADER, ServiceClient
 from .errors import NotFoundError
-
-_MSGPACK = "application/msgpack"
 
 
 def _view(value: Any) -> memoryview:
