@@ -112,6 +112,7 @@ Deno.test("Python client maps an shm copy read-only in place and the lease keeps
       "ok stream",
       "ok http",
       "ok parts",
+      "ok parts-without-renewal",
       "ok staged",
     ]);
     const { path, lease } = lastJson(ran.stdout) as { path: string; lease: string };

@@ -5,6 +5,7 @@ through an overwrite and is released after use. Prints 'ok NAME' lines, then JSO
 import gc
 import json
 import sys
+import threading
 import time
 
 import numpy as np
@@ -90,6 +91,34 @@ while c.leases.live != 0 and time.time() < deadline:
     time.sleep(0.01)
 assert c.leases.live == 0
 print("ok parts")
+
+# Without renewal: no thread; a collected part's lease is released with the next mapping.
+threads = threading.active_count()
+q = strata.connect(url, renew=False)
+region = {"r0": 2, "r1": 6, "c0": 0, "c1": 100}
+got = q.map_parts("bands", "block", version=1, params=region)
+held = strata.mapping.lease_of(got.parts[0].data)
+assert held is not None and q.leases.live == 1 and threading.active_count() == threads
+del got
+gc.collect()
+assert q.leases.live == 0
+c.http.json("POST", f"/leases/{held}/renew")  # still live at the runtime: nothing sent yet
+again = q.map_parts("bands", "block", version=1, params=region)
+try:
+    c.http.json("POST", f"/leases/{held}/renew")
+    raise AssertionError("a collected lease was kept after the next mapping")
+except strata.NotFoundError:
+    pass
+kept = strata.mapping.lease_of(again.parts[1].data)
+assert np.array_equal(again.parts[1].data, grid[4:8])
+q.close()
+try:
+    c.http.json("POST", f"/leases/{kept}/renew")
+    raise AssertionError("a live lease was kept after close")
+except strata.NotFoundError:
+    pass
+assert threading.active_count() == threads
+print("ok parts-without-renewal")
 
 # Publish through the shm tier: the bytes go into a staged file, not the request body.
 c.create_dataset("staged", "dataset staged { var t [4, 512]float64 }")

@@ -47,29 +47,32 @@ class MappedParts(NamedTuple):
 
 
 def connect(url: Optional[str] = None, *, token: Optional[str] = None,
-            timeout: Optional[float] = None, map: Union[str, bool] = "auto") -> "Client":
+            timeout: Optional[float] = None, map: Union[str, bool] = "auto",
+            renew: bool = True) -> "Client":
     """Connects to a Strata server (default ``$STRATA_URL``, else ``http://127.0.0.1:7070``).
 
     ``map``: ``"auto"`` (default) attaches by mapping the runtime's shm copy when
     the server is on this machine and holds one, else over HTTP; ``True`` maps
-    or raises ``NotHereError``; ``False`` always reads over HTTP. No request is
-    sent until a method is called.
+    or raises ``NotHereError``; ``False`` always reads over HTTP. ``renew=False``
+    starts no thread to renew map leases: each lasts its length (30 s by default), for
+    single-threaded ranks that read and let go within it (``strata.mapping``). No request
+    is sent until a method is called.
     """
     return Client(url or os.environ.get("STRATA_URL") or "http://127.0.0.1:7070",
-                  token=token, timeout=timeout, map=map)
+                  token=token, timeout=timeout, map=map, renew=renew)
 
 
 class Client:
     """Datasets, versions, fragments, functions and pipelines of one server."""
 
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = None,
-                 map: Union[str, bool] = "auto"):
+                 map: Union[str, bool] = "auto", renew: bool = True):
         if map not in ("auto", True, False):
             raise ValueError(f"map must be 'auto', True or False, found {map!r}")
         self.url = url
         self.http = Http(url, token=token, timeout=timeout)
         self.map_mode = map
-        self.leases = Leases(self.http)
+        self.leases = Leases(self.http, renew)
         self._layouts: Dict[Tuple[str, str, Tuple[Tuple[str, int], ...]], Dict[str, Any]] = {}
         self._unmappable: Dict[Tuple[str, str], float] = {}
         self._local = self.http.host in ("127.0.0.1", "localhost", "::1") or \
