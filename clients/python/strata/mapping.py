@@ -18,7 +18,7 @@ close. That suits ranks that map, read and let go well within a lease's
 length: a process with a second thread pays a TLB shootdown, an
 inter-processor interrupt, for each page it unmaps or copies on write, and
 16 single-threaded reader processes on two cores read their blocks 1.2 to
-1.5 times as fast as the same processes with the renewal thread
+1.3 times as fast as the same processes with the renewal thread
 (bench/restart_bench.ts).
 """
 
