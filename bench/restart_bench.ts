@@ -516,10 +516,11 @@ What each side does:
     and fsyncs the copy, the shm tier takes the file itself (a rename), then the copy is
     registered; the publish answers once both copies are written and the record names them.
   - restart cold / warm: reader ranks are processes on the runtimes' node with the Python client
-    (bench/python/restart_map.py). Each asks every runtime holding bands of its block for their
-    parts (\`POST .../parts\`: one request and one lease per runtime), maps the band files of the
-    shm tiers read-only (\`numpy.memmap\`), reads every value of its block in place (a sum, no copy),
-    checks every 35th value, and releases its leases.
+    (bench/python/restart_map.py), one thread each as the file readers are (a client that starts
+    no lease-renewing thread, \`renew=False\`). Each asks every runtime holding bands of its block,
+    in turn, for their parts (\`POST .../parts\`: one request and one lease per runtime), maps the
+    band files of the shm tiers read-only (\`numpy.memmap\`), reads every value of its block in
+    place (a sum, no copy), checks every 35th value, and releases its leases.
     "cold": the page cache ${
         dropped ? "dropped" : "could not be dropped (not root): cold reads are warm"
       } before the readers start; the shm copies are on a tmpfs, which dropping
