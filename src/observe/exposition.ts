@@ -6,7 +6,7 @@
  */
 
 import { Gauge, Registry } from "prom-client";
-import { processMetrics } from "./metrics.ts";
+import { DATASET_SERIES, processMetrics } from "./metrics.ts";
 
 /** One tier of a node, as its gauges show it. */
 export interface TierGauge {
@@ -40,7 +40,7 @@ export interface MetricSources {
   readonly pool?: () => PoolGauge;
   /** The node leases a name server keeps, by state. */
   readonly nodes?: () => Promise<readonly { readonly state: "up" | "down" }[]>;
-  /** Each dataset's newest committed version (0: none yet). */
+  /** Each dataset's newest committed version (0: none yet), by name (the first `DATASET_SERIES` get series). */
   readonly datasets?: () => Promise<readonly { readonly name: string; readonly latest: number }[]>;
   /** The small copies' bytes a name server keeps for its commit notices. */
   readonly inline?: () => { readonly copies: number; readonly bytes: number };
@@ -126,13 +126,19 @@ export async function renderMetrics(sources: MetricSources): Promise<string> {
   }
   const datasets = await sources.datasets?.().catch(() => undefined);
   if (datasets !== undefined) {
+    new Gauge({
+      name: "strata_datasets",
+      help: "Datasets this name server holds",
+      registers,
+    }).set(datasets.length);
     const latest = new Gauge({
       name: "strata_dataset_latest_version",
-      help: "Each dataset's newest committed version (0: none yet)",
+      help:
+        `Each dataset's newest committed version (0: none yet), for the first ${DATASET_SERIES} datasets by name`,
       labelNames: ["dataset"] as const,
       registers,
     });
-    for (const d of datasets) latest.set({ dataset: d.name }, d.latest);
+    for (const d of datasets.slice(0, DATASET_SERIES)) latest.set({ dataset: d.name }, d.latest);
   }
   const inline = sources.inline?.();
   if (inline !== undefined) {

@@ -197,3 +197,63 @@ export const metrics = {
     registers,
   }),
 };
+
+/**
+ * Most datasets given series of their own in a metric labelled by dataset
+ * (`strata_versions_committed_total`, `strata_dataset_latest_version`): a
+ * name server can hold hundreds of thousands of datasets, and a series for
+ * each would make every scrape slow (about 3 µs a series on the server's
+ * one JavaScript thread, which also answers requests) and every Prometheus
+ * server large. Past the bound, datasets count together under
+ * `dataset="(other)"` or are left out of the gauge (`strata_datasets`
+ * still counts them all).
+ */
+export const DATASET_SERIES = 1000;
+
+/** The label the datasets past `DATASET_SERIES` share. */
+export const OTHER_DATASETS = "(other)";
+
+const committedSeries = new Set<string>();
+
+/**
+ * Counts a committed version of a dataset, under the dataset's own label
+ * while fewer than `DATASET_SERIES` datasets have one, else under
+ * `OTHER_DATASETS`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countCommit, processMetrics } from "./metrics.ts";
+ * countCommit("particles");
+ * const text = await processMetrics.getSingleMetricAsString("strata_versions_committed_total");
+ * assert.match(text, /^strata_versions_committed_total\{dataset="particles"\} \d+$/m);
+ * ```
+ */
+export function countCommit(dataset: string): void {
+  if (!committedSeries.has(dataset)) {
+    if (committedSeries.size >= DATASET_SERIES) {
+      metrics.versionsCommitted.inc({ dataset: OTHER_DATASETS });
+      return;
+    }
+    committedSeries.add(dataset);
+  }
+  metrics.versionsCommitted.inc({ dataset });
+}
+
+/**
+ * Drops a deleted dataset's commit counter, making room for another
+ * dataset's series.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countCommit, forgetDataset, processMetrics } from "./metrics.ts";
+ * countCommit("scratch");
+ * forgetDataset("scratch");
+ * const text = await processMetrics.getSingleMetricAsString("strata_versions_committed_total");
+ * assert.doesNotMatch(text, /dataset="scratch"/);
+ * ```
+ */
+export function forgetDataset(dataset: string): void {
+  if (committedSeries.delete(dataset)) metrics.versionsCommitted.remove({ dataset });
+}

@@ -21,7 +21,14 @@ export {
   type LogLevel,
   type LogOptions,
 } from "./log.ts";
-export { metrics, processMetrics } from "./metrics.ts";
+export {
+  countCommit,
+  DATASET_SERIES,
+  forgetDataset,
+  metrics,
+  OTHER_DATASETS,
+  processMetrics,
+} from "./metrics.ts";
 export {
   METRICS_CONTENT_TYPE,
   type MetricSources,

@@ -28,7 +28,7 @@ import { insertVersion, planRetention, removeVersion } from "./retention.ts";
 import { checkVersion } from "./validate.ts";
 import { Coverage } from "./coverage.ts";
 import { wholeOf } from "./_version_sizes.ts";
-import { metrics } from "../observe/mod.ts";
+import { countCommit } from "../observe/mod.ts";
 
 /** What a commit changes besides the version itself. */
 interface Retirement {
@@ -214,7 +214,7 @@ export class Commits {
         const retired = p.change.retirement.freed.map((h) => h.record);
         this.#s.release(retired);
         this.#s.committed(d.record.name, p.v.version);
-        metrics.versionsCommitted.inc({ dataset: d.record.name });
+        countCommit(d.record.name);
         answers.push(() => p.q.resolve({ version: p.v.version, retired }));
       }
       // Answered once the promise chains under way have run: the next batch,

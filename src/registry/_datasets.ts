@@ -5,6 +5,7 @@
  * @module
  */
 
+import { forgetDataset } from "../observe/mod.ts";
 import {
   type Dataset,
   descriptionFromJson,
@@ -179,6 +180,7 @@ export class Datasets {
       }
       const copies = await this.purge(name);
       s.release(copies);
+      forgetDataset(name);
       return copies;
     } finally {
       s.deleting.delete(name);
