@@ -72,6 +72,18 @@ Deno.test("several nodes: publish on one runtime, attach on another over the dat
         [0, 1].map((s) => names.filter((n) => shardOf(n, 2) === s).sort()),
       );
       assert.deepEqual((await C.listDatasets()).map((d) => d.name), [...names].sort());
+      // Pages merge the name servers' pages.
+      const paged: string[] = [];
+      for (let after: string | undefined;;) {
+        const page = await C.listDatasets({ ...(after === undefined ? {} : { after }), limit: 3 });
+        paged.push(...page.map((d) => d.name as string));
+        if (page.length < 3) break;
+        after = page.at(-1)!.name as string;
+      }
+      assert.deepEqual(paged, [...names].sort());
+      assert.deepEqual((await C.listDatasets({ after: "grid2", limit: 1 })).map((d) => d.name), [
+        "grid3",
+      ]);
       assert.deepEqual(await nodes(b!.url), { a: "up", b: "up", c: "up" });
     });
 

@@ -78,6 +78,7 @@ Deno.test("Python client attaches structs, columns and N-D blocks as numpy and r
       "ok attach-nd",
       "ok attach-into",
       "ok versions",
+      "ok datasets",
       "ok errors",
     ]);
     const { codes, errors } = lastJson(ran.stdout) as {

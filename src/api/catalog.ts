@@ -5,14 +5,17 @@
  * @module
  */
 
-import type { CreateDatasetInput } from "../registry/records.ts";
+import type { CreateDatasetInput, DatasetPage } from "../registry/records.ts";
 
 /** Dataset-level registry operations. */
 export interface Catalog {
   /** Registers a dataset. */
   createDataset(input: CreateDatasetInput): Promise<unknown>;
-  /** Summaries of every dataset. */
-  listDatasets(): Promise<readonly unknown[]>;
+  /**
+   * Summaries of the datasets by name: every one, or a page (`after` a name,
+   * at most `limit`).
+   */
+  listDatasets(page?: DatasetPage): Promise<readonly { readonly name: string }[]>;
   /** One dataset in full. */
   describeDataset(name: string): Promise<unknown>;
   /**

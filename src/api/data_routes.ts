@@ -11,10 +11,19 @@ import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readBoundedBytes, readExactBody } from "./body.ts";
 import { BatchGate } from "./batch_gate.ts";
 import type { Catalog } from "./catalog.ts";
-import type { CreateDatasetInput } from "../registry/records.ts";
+import {
+  type CreateDatasetInput,
+  DEFAULT_DATASET_PAGE,
+  MAX_DATASET_PAGE,
+} from "../registry/records.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 import { integerQuery, objectBody, versionParam } from "./fields.ts";
-import { checkBindings, checkDescriptionInput, checkLabel } from "../registry/validate.ts";
+import {
+  checkBindings,
+  checkDescriptionInput,
+  checkLabel,
+  MAX_LABEL_LENGTH,
+} from "../registry/validate.ts";
 
 /** What the data routes need. */
 export interface DataRouteOptions {
@@ -59,7 +68,19 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
     return reply(c, await o.catalog.createDataset(createInput(body)), 201);
   });
-  app.get("/v1/datasets", async (c) => reply(c, { datasets: await o.catalog.listDatasets() }));
+  app.get("/v1/datasets", async (c) => {
+    const { after, limit } = datasetPage(c.req.query("after"), c.req.query("limit"));
+    // One more than the page: whether a next page exists.
+    const got = await o.catalog.listDatasets({
+      ...(after === undefined ? {} : { after }),
+      limit: limit + 1,
+    });
+    const datasets = got.slice(0, limit);
+    return reply(c, {
+      datasets,
+      ...(got.length > limit ? { next: datasets[datasets.length - 1]!.name } : {}),
+    });
+  });
   app.get(
     "/v1/datasets/:name",
     async (c) => reply(c, await o.catalog.describeDataset(c.req.param("name"))),
@@ -256,4 +277,38 @@ function queryOf(
     ...(waitMs === undefined ? {} : { waitMs }),
     ...(reshape === undefined ? {} : { reshape }),
   };
+}
+
+/**
+ * The page `GET /v1/datasets` asks for: `after` a name (any string; the
+ * names after it in code unit order), `limit` 1 to `MAX_DATASET_PAGE`
+ * (default `DEFAULT_DATASET_PAGE`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetPage } from "./data_routes.ts";
+ * assert.deepEqual(datasetPage(undefined, undefined), { after: undefined, limit: 1000 });
+ * assert.deepEqual(datasetPage("m", "50"), { after: "m", limit: 50 });
+ * assert.throws(() => datasetPage(undefined, "0"), /'limit' must be from 1 to 10000/);
+ * ```
+ */
+export function datasetPage(
+  after: string | undefined,
+  limit: string | undefined,
+): { after: string | undefined; limit: number } {
+  const n = limit === undefined ? DEFAULT_DATASET_PAGE : Number(limit);
+  if (limit === "" || !Number.isSafeInteger(n) || n < 1 || n > MAX_DATASET_PAGE) {
+    throw new InvalidRequestError(
+      `Query parameter 'limit' must be from 1 to ${MAX_DATASET_PAGE}, found '${
+        String(limit).slice(0, 40)
+      }'`,
+    );
+  }
+  if (after !== undefined && after.length > MAX_LABEL_LENGTH) {
+    throw new InvalidRequestError(
+      `Query parameter 'after' is a dataset name, at most ${MAX_LABEL_LENGTH} characters; found ${after.length}`,
+    );
+  }
+  return { after, limit: n };
 }

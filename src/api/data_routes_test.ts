@@ -385,3 +385,36 @@ Deno.test("flush writes a version's copies to a persistent tier and GET /v1/node
     );
   });
 });
+
+Deno.test("the datasets are listed a page at a time, after a name", async () => {
+  await withApp(async ({ request }) => {
+    const names = ["e", "a", "d", "b", "c"];
+    for (const name of names) {
+      const res = await request(
+        "/v1/datasets",
+        json({ name, description: "dataset { var x int8 }" }),
+      );
+      assert.equal(res.status, 201);
+    }
+    const page = async (q: string) => {
+      const res = await request(`/v1/datasets${q}`);
+      assert.equal(res.status, 200);
+      const body = await res.json() as { datasets: { name: string }[]; next?: string };
+      return [body.datasets.map((d) => d.name), body.next];
+    };
+    assert.deepEqual(await page(""), [["a", "b", "c", "d", "e"], undefined]);
+    assert.deepEqual(await page("?limit=2"), [["a", "b"], "b"]);
+    assert.deepEqual(await page("?limit=2&after=b"), [["c", "d"], "d"]);
+    assert.deepEqual(await page("?limit=2&after=d"), [["e"], undefined]);
+    assert.deepEqual(await page("?limit=3&after=c"), [["d", "e"], undefined]);
+    // A cursor need not be a dataset's name.
+    assert.deepEqual(await page("?after=bb"), [["c", "d", "e"], undefined]);
+    assert.deepEqual(await page("?after=z"), [[], undefined]);
+    for (
+      const q of ["?limit=0", "?limit=10001", "?limit=x", "?limit=", `?after=${"n".repeat(200)}`]
+    ) {
+      const [status, code] = await errorOf(await request(`/v1/datasets${q}`));
+      assert.deepEqual([status, code], [400, "invalid_request"], q);
+    }
+  });
+});

@@ -240,10 +240,30 @@ export class Client {
     return await this.#api.json("POST", "/datasets", body);
   }
 
-  /** Names and summaries of every dataset. */
-  async listDatasets(): Promise<Record<string, unknown>[]> {
-    return (await this.#api.json<{ datasets: Record<string, unknown>[] }>("GET", "/datasets"))
-      .datasets;
+  /**
+   * Summaries of the datasets, by name: with no page every one (the server
+   * answers at most 1,000 a request by default, and this asks page after
+   * page), else one page, the datasets `after` a name, at most `limit`
+   * (1 to 10,000).
+   */
+  async listDatasets(
+    page?: { readonly after?: string; readonly limit?: number },
+  ): Promise<Record<string, unknown>[]> {
+    type Page = { datasets: Record<string, unknown>[]; next?: string };
+    const ask = (after: string | undefined, limit: number | undefined) => {
+      const q = new URLSearchParams();
+      if (after !== undefined) q.set("after", after);
+      if (limit !== undefined) q.set("limit", String(limit));
+      return this.#api.json<Page>("GET", `/datasets${q.size === 0 ? "" : `?${q}`}`);
+    };
+    if (page !== undefined) return (await ask(page.after, page.limit)).datasets;
+    const all: Record<string, unknown>[] = [];
+    for (let after: string | undefined;;) {
+      const got = await ask(after, undefined);
+      all.push(...got.datasets);
+      if (got.next === undefined) return all;
+      after = got.next;
+    }
   }
 
   /** A dataset's description, fragments, retention and versions. */

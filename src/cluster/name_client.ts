@@ -12,7 +12,12 @@ import {
   UnavailableError,
   WaitTimeoutError,
 } from "../errors.ts";
-import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
+import {
+  type CreateDatasetInput,
+  type DatasetDescription,
+  type DatasetPage,
+  MAX_DATASET_PAGE,
+} from "../registry/records.ts";
 import {
   type CommitSubscription,
   type CopyRef,
@@ -484,12 +489,33 @@ export class RemoteNameService implements NameService {
     return this.#call(this.urlOf(input.name), "POST", "/v1/datasets", input);
   }
 
-  /** Every dataset of every name server, by name. */
-  async listDatasets(): Promise<unknown[]> {
-    const lists = await Promise.all(
-      this.#urls.map((u) => this.#call<{ datasets: { name: string }[] }>(u, "GET", "/v1/datasets")),
-    );
-    return lists.flatMap((l) => l.datasets).sort((a, b) => (a.name < b.name ? -1 : 1));
+  /**
+   * The datasets of every name server by name: all of them, or a page
+   * (`after` a name, at most `limit`). Each name server answers its own
+   * page after the name, a page at a time, and the pages merge: the first
+   * `limit` of the union are among them.
+   */
+  async listDatasets(page: DatasetPage = {}): Promise<{ name: string }[]> {
+    const lists = await Promise.all(this.#urls.map(async (u) => {
+      const out: { name: string }[] = [];
+      let after = page.after;
+      for (;;) {
+        const want = Math.min(MAX_DATASET_PAGE, (page.limit ?? Infinity) - out.length);
+        if (want <= 0) return out;
+        const q = new URLSearchParams({ limit: String(want) });
+        if (after !== undefined) q.set("after", after);
+        const got = await this.#call<{ datasets: { name: string }[]; next?: string }>(
+          u,
+          "GET",
+          `/v1/datasets?${q}`,
+        );
+        out.push(...got.datasets);
+        if (got.next === undefined) return out;
+        after = got.next;
+      }
+    }));
+    const all = lists.flat().sort((a, b) => (a.name < b.name ? -1 : 1));
+    return page.limit === undefined ? all : all.slice(0, page.limit);
   }
 
   /** One dataset in full. */

@@ -25,6 +25,7 @@ import { copyKey } from "../tiers/copy_keys.ts";
 import type {
   CreateDatasetInput,
   DatasetDescription,
+  DatasetPage,
   DatasetRecord,
   DatasetSummary,
   FragmentRecord,
@@ -121,12 +122,14 @@ export class Datasets {
     };
   }
 
-  /** Summaries of every dataset, by name. */
+  /** Summaries of the datasets of a page (every dataset by default), by name. */
   // deno-lint-ignore require-await
-  async list(): Promise<DatasetSummary[]> {
-    return [...this.#s.datasets.values()]
-      .sort((a, b) => a.record.name < b.record.name ? -1 : 1)
-      .map(summary);
+  async list(page: DatasetPage = {}): Promise<DatasetSummary[]> {
+    const datasets = this.#s.datasets;
+    const names = page.after === undefined && page.limit === undefined
+      ? datasets.sortedKeys()
+      : datasets.page(page.after, page.limit ?? datasets.size);
+    return names.map((n) => summary(datasets.get(n)!));
   }
 
   /** One dataset: settings, description (text and JSON), fragments and versions. */

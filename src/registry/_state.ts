@@ -27,6 +27,7 @@ import type {
 import type { RegionIndex } from "./region_index.ts";
 import { VersionWaiters } from "./waiters.ts";
 import { insertVersion, removeVersion } from "./retention.ts";
+import { NamedMap } from "./named_map.ts";
 
 /** A registered copy of a fragment region, as the registry holds it. */
 export interface Held {
@@ -330,7 +331,7 @@ export class RegistryState implements Disposable {
   /** Consumers waiting for a version. */
   readonly waiters: VersionWaiters;
   /** Datasets by name. */
-  readonly datasets = new Map<string, DatasetEntry>();
+  readonly datasets = new NamedMap<DatasetEntry>();
   /** Names whose creation is being written. */
   readonly creating = new Set<string>();
   /** Names whose deletion is under way. */

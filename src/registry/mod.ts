@@ -11,6 +11,7 @@ export * from "./coverage.ts";
 export * from "./group_commit.ts";
 export * from "./interval_grid.ts";
 export * from "./keys.ts";
+export * from "./named_map.ts";
 export * from "./notice_queue.ts";
 export * from "./records.ts";
 export * from "./region_index.ts";

@@ -112,6 +112,20 @@ export interface CreateDatasetInput {
   readonly consumers?: readonly string[];
 }
 
+/** Datasets in one answer of `GET /v1/datasets` when the request names no `limit`. */
+export const DEFAULT_DATASET_PAGE = 1000;
+
+/** Most datasets one answer of `GET /v1/datasets` holds (`limit` at most this). */
+export const MAX_DATASET_PAGE = 10_000;
+
+/** A page of `listDatasets()`: the datasets after a name, at most so many. */
+export interface DatasetPage {
+  /** Datasets whose names sort after this one (from the first when absent). */
+  readonly after?: string;
+  /** At most this many (all when absent). */
+  readonly limit?: number;
+}
+
 /** A dataset as `listDatasets()` shows it. */
 export interface DatasetSummary {
   /** Name. */

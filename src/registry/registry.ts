@@ -37,6 +37,7 @@ import type {
   CommitResult,
   CreateDatasetInput,
   DatasetDescription,
+  DatasetPage,
   DatasetSummary,
   FragmentRecord,
   LookupRecords,
@@ -284,9 +285,12 @@ export class Registry implements NameService {
     return this.#datasets.create(input);
   }
 
-  /** Summaries of every dataset, by name. */
-  listDatasets(): Promise<DatasetSummary[]> {
-    return this.#datasets.list();
+  /**
+   * Summaries of the datasets, by name: all of them, or a page (`after` a
+   * name, at most `limit`).
+   */
+  listDatasets(page?: DatasetPage): Promise<DatasetSummary[]> {
+    return this.#datasets.list(page);
   }
 
   /** One dataset: settings, description (text and JSON), fragments and versions. */

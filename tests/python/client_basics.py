@@ -85,6 +85,15 @@ assert c.commit("particles", 3)["version"] == 3
 assert c.wait("particles", 3, timeout=5) == 3
 print("ok versions")
 
+# Datasets, all of them or a page after a name.
+for name in ("p-a", "p-b", "p-c"):
+    c.create_dataset(name, "dataset p { var t [4]int8 }")
+assert [d["name"] for d in c.datasets()] == ["p-a", "p-b", "p-c", "particles"]
+assert [d["name"] for d in c.datasets(limit=2)] == ["p-a", "p-b"]
+assert [d["name"] for d in c.datasets(after="p-b", limit=2)] == ["p-c", "particles"]
+assert [d["name"] for d in c.datasets(after="p-c")] == ["particles"]
+print("ok datasets")
+
 # 5. Errors named like the server's codes, with its fields.
 errors = {}
 def expect(cls, fn):

@@ -110,9 +110,24 @@ class Client:
                 body[k] = v
         return self.http.json("POST", "/datasets", body)
 
-    def datasets(self) -> List[Dict[str, Any]]:
-        """Every dataset with its latest version and retention."""
-        return self.http.json("GET", "/datasets")["datasets"]
+    def datasets(self, *, after: Optional[str] = None,
+                 limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The datasets by name, each with its latest version and retention: every one (asked
+        page after page; the server answers at most 1,000 a request by default), or, given
+        ``after`` or ``limit`` (1 to 10,000), the one page of datasets after that name."""
+        def page(since: Optional[str], n: Optional[int]) -> Dict[str, Any]:
+            q: Dict[str, Any] = {"after": since, "limit": n}
+            return self.http.json("GET", f"/datasets{query(q)}")
+        if after is not None or limit is not None:
+            return page(after, limit)["datasets"]
+        out: List[Dict[str, Any]] = []
+        since: Optional[str] = None
+        while True:
+            got = page(since, None)
+            out.extend(got["datasets"])
+            if got.get("next") is None:
+                return out
+            since = got["next"]
 
     def describe_dataset(self, name: str) -> Dict[str, Any]:
         """A dataset's description, fragments, settings and versions."""

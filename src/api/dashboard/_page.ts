@@ -177,8 +177,13 @@ export const PAGE_JS = String.raw`"use strict";
     });
   }
 
+  // Datasets shown, each with a request for its versions at every refresh.
+  var SHOWN = 50;
+
   function datasets() {
-    return json("/v1/datasets").then(function (d) {
+    var more = false;
+    return json("/v1/datasets?limit=" + SHOWN).then(function (d) {
+      more = d.next !== undefined;
       return Promise.all(d.datasets.map(function (ds) {
         return json("/v1/datasets/" + encodeURIComponent(ds.name) + "/versions")
           .then(function (v) { return { ds: ds, versions: v.versions }; },
@@ -194,6 +199,10 @@ export const PAGE_JS = String.raw`"use strict";
           }).join("") + "</td></tr>";
       });
       if (rows.length === 0) html += '<tr><td colspan="4" class="muted">no datasets</td></tr>';
+      if (more) {
+        html += '<tr><td colspan="4" class="muted">the first ' + SHOWN +
+          " datasets by name; more follow (GET /v1/datasets?after=...)</td></tr>";
+      }
       document.getElementById("datasets").innerHTML = html;
     });
   }
