@@ -8,6 +8,7 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { UnauthorizedError } from "../errors.ts";
 import {
+  DATASET_SERIES,
   log,
   metrics,
   METRICS_CONTENT_TYPE,
@@ -140,8 +141,14 @@ export interface ObservedParts {
   readonly nodes?: { list(): Promise<readonly { readonly state: "up" | "down" }[]> } | undefined;
   /** A name server's datasets, and the small copies' bytes it keeps for commit notices. */
   readonly datasets?: {
-    listDatasets(): Promise<readonly { readonly name: string; readonly latest: number | null }[]>;
-    readonly stats?: { readonly inlineCopies: number; readonly inlineBytes: number };
+    listDatasets(
+      page?: { readonly limit?: number },
+    ): Promise<readonly { readonly name: string; readonly latest: number | null }[]>;
+    readonly stats?: {
+      readonly datasets: number;
+      readonly inlineCopies: number;
+      readonly inlineBytes: number;
+    };
   } | undefined;
 }
 
@@ -173,8 +180,13 @@ export function metricSourcesOf(parts: ObservedParts): MetricSources {
     ...(functions === undefined ? {} : { pool: () => functions.poolStats }),
     ...(nodes === undefined ? {} : { nodes: () => nodes.list() }),
     ...(datasets === undefined ? {} : {
-      datasets: async () =>
-        (await datasets.listDatasets()).map((d) => ({ name: d.name, latest: d.latest ?? 0 })),
+      datasets: async () => {
+        const first = await datasets.listDatasets({ limit: DATASET_SERIES });
+        return {
+          count: datasets.stats?.datasets ?? first.length,
+          first: first.map((d) => ({ name: d.name, latest: d.latest ?? 0 })),
+        };
+      },
     }),
     ...(datasets?.stats === undefined ? {} : {
       inline: () => ({ copies: datasets.stats!.inlineCopies, bytes: datasets.stats!.inlineBytes }),

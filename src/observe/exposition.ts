@@ -40,8 +40,15 @@ export interface MetricSources {
   readonly pool?: () => PoolGauge;
   /** The node leases a name server keeps, by state. */
   readonly nodes?: () => Promise<readonly { readonly state: "up" | "down" }[]>;
-  /** Each dataset's newest committed version (0: none yet), by name (the first `DATASET_SERIES` get series). */
-  readonly datasets?: () => Promise<readonly { readonly name: string; readonly latest: number }[]>;
+  /**
+   * How many datasets there are, and the first of them by name (up to
+   * `DATASET_SERIES` get series) with their newest committed version (0:
+   * none yet).
+   */
+  readonly datasets?: () => Promise<{
+    readonly count: number;
+    readonly first: readonly { readonly name: string; readonly latest: number }[];
+  }>;
   /** The small copies' bytes a name server keeps for its commit notices. */
   readonly inline?: () => { readonly copies: number; readonly bytes: number };
 }
@@ -130,7 +137,7 @@ export async function renderMetrics(sources: MetricSources): Promise<string> {
       name: "strata_datasets",
       help: "Datasets this name server holds",
       registers,
-    }).set(datasets.length);
+    }).set(datasets.count);
     const latest = new Gauge({
       name: "strata_dataset_latest_version",
       help:
@@ -138,7 +145,9 @@ export async function renderMetrics(sources: MetricSources): Promise<string> {
       labelNames: ["dataset"] as const,
       registers,
     });
-    for (const d of datasets.slice(0, DATASET_SERIES)) latest.set({ dataset: d.name }, d.latest);
+    for (const d of datasets.first.slice(0, DATASET_SERIES)) {
+      latest.set({ dataset: d.name }, d.latest);
+    }
   }
   const inline = sources.inline?.();
   if (inline !== undefined) {

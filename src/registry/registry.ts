@@ -234,10 +234,12 @@ export class Registry implements NameService {
 
   /**
    * Atomic commits and writes so far (group-commit efficiency), writes
-   * queued, and the small copies' bytes kept for commit notices.
+   * queued, the datasets held, and the small copies' bytes kept for commit
+   * notices.
    */
   get stats(): {
     commits: number;
+    datasets: number;
     writes: number;
     queued: number;
     inlineCopies: number;
@@ -247,6 +249,7 @@ export class Registry implements NameService {
     const inline = inlineKept(this.#s);
     return {
       commits: writes.commits,
+      datasets: this.#s.datasets.size,
       writes: writes.writes,
       queued: writes.queued,
       inlineCopies: inline.copies,
