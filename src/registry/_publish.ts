@@ -7,6 +7,7 @@
 
 import { copyRegion } from "./_fixed_regions.ts";
 import {
+  BusyError,
   ConflictError,
   InvalidRequestError,
   LayoutError,
@@ -91,7 +92,7 @@ export class Publisher {
     const d = this.#s.dataset(record.dataset);
     checkVersion(record.version);
     checkCopy(record);
-    const a = admit(d, record);
+    const a = admit(d, record, this.#s.maxOpenVersions);
     const { v } = a;
     // Whether this copy closes the version: with the copies published
     // before it, durable or still being registered, it covers the dataset.
@@ -501,7 +502,7 @@ export class Publisher {
  * Checks a publish against the dataset and its version, opens the version
  * if it is new, and fixes the sizes the copy gives; returns its copy.
  */
-function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
+function admit(d: DatasetEntry, record: FragmentRecord, maxOpen: number): Admitted {
   const name = d.record.name;
   const n = record.version;
   const found = d.versions.get(n);
@@ -516,7 +517,7 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   if (record.byteLength !== layout.byteLength) {
     throw new SizeMismatchError(record.fragment, layout.byteLength, record.byteLength);
   }
-  checkOpenVersion(d, n, found);
+  checkOpenVersion(d, n, found, maxOpen);
   const before = found?.held.get(id);
   if (before !== undefined && !d.record.overwrite) {
     throw new ConflictError(
@@ -541,14 +542,30 @@ function admit(d: DatasetEntry, record: FragmentRecord): Admitted {
   return { d, v, region, layout, id, before, mine };
 }
 
-/** Refuses a publish into a version that is not open, or too old to open. */
-function checkOpenVersion(d: DatasetEntry, n: number, v: VersionEntry | undefined): void {
+/**
+ * Refuses a publish into a version that is not open, too old to open, or
+ * new while `maxOpen` versions are open.
+ */
+function checkOpenVersion(
+  d: DatasetEntry,
+  n: number,
+  v: VersionEntry | undefined,
+  maxOpen: number,
+): void {
   const name = d.record.name;
   if (v === undefined) {
     const floor = oldestOpenable(d.committed, d.record.retention);
     if (n < floor) {
       throw new ConflictError(
         `Cannot publish into version ${n} of '${name}': it is older than the ${d.record.retention} committed versions kept, publish into version ${floor} or later`,
+      );
+    }
+    if (d.opens.length >= maxOpen) {
+      throw new BusyError(
+        `Cannot open version ${n} of '${name}': ${d.opens.length} of its versions are open (published into, not committed), at most ${maxOpen}; complete or commit versions ${
+          d.opens[0]
+        } and up first`,
+        { fields: { open: d.opens.length, limit: maxOpen, oldest: d.opens[0]! } },
       );
     }
   } else if (v.state !== "open" || v.committing || v.retiring) {

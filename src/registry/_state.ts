@@ -303,7 +303,22 @@ export interface StateOptions {
    * committer's next group.
    */
   readonly holdMs?: number;
+  /**
+   * Most versions of one dataset open at once (published into, not yet
+   * committed nor retired); a publish that would open one more is refused
+   * with `busy` until earlier ones commit. Default `MAX_OPEN_VERSIONS`.
+   */
+  readonly maxOpenVersions?: number;
 }
+
+/**
+ * Versions of one dataset open at once by default: far more than a
+ * producer runs ahead of its commits (streams keep up to 16 ahead, the
+ * commit benchmark 256 in flight), and a bound on what a producer that
+ * never completes its versions makes the name server keep (about a
+ * kilobyte each).
+ */
+export const MAX_OPEN_VERSIONS = 4096;
 
 /**
  * The state one registry's parts share. It is the only writer of its KV
@@ -342,6 +357,8 @@ export class RegistryState implements Disposable {
   readonly defaultLeaseMs: number;
   /** Longest a copy waits for the publish that closes its version, in ms (`StateOptions.holdMs`). */
   readonly holdMs: number;
+  /** Most versions of a dataset open at once (`StateOptions.maxOpenVersions`). */
+  readonly maxOpenVersions: number;
   readonly #releaseListeners = new Set<(copies: readonly FragmentRecord[]) => void>();
   readonly #commitListeners = new Set<(dataset: string, version: number) => void>();
   /** Per dataset, the queues of `block` subscribers and their deadlines. */
@@ -374,6 +391,12 @@ export class RegistryState implements Disposable {
     this.holdMs = options.holdMs ?? 20;
     if (!(this.holdMs >= 0 && this.holdMs <= 60_000)) {
       throw new RangeError(`holdMs must be from 0 to 60000 ms, got ${options.holdMs}`);
+    }
+    this.maxOpenVersions = options.maxOpenVersions ?? MAX_OPEN_VERSIONS;
+    if (!(Number.isSafeInteger(this.maxOpenVersions) && this.maxOpenVersions >= 1)) {
+      throw new RangeError(
+        `maxOpenVersions must be a positive integer, got ${options.maxOpenVersions}`,
+      );
     }
   }
 

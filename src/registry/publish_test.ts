@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConflictError } from "../errors.ts";
+import { BusyError, ConflictError } from "../errors.ts";
 import { Commits } from "./_commit.ts";
 import { Datasets } from "./_datasets.ts";
 import { Publisher } from "./_publish.ts";
@@ -387,4 +387,29 @@ Deno.test("commitVersion(), deleteDataset() and close() let held blocks go at on
     reg.close();
     await assert.rejects(held, (e: Error) => e.name === "ClosedError");
   }, hold);
+});
+
+Deno.test("publishFragment() refuses to open a version past maxOpenVersions until one commits", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 8 });
+    // Versions 1-3 open: half of each published.
+    for (let v = 1; v <= 3; v++) await reg.publishFragment(rows(0, 4, v));
+    const refused = await reg.publishFragment(rows(0, 4, 4)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof BusyError, String(refused));
+    assert.match(
+      refused.message,
+      /3 of its versions are open .* at most 3; complete or commit versions 1 and up/,
+    );
+    assert.deepEqual(refused.fields, { open: 3, limit: 3, oldest: 1 });
+    // An open version still takes copies; completing one makes room.
+    assert.deepEqual(await reg.publishFragment(rows(4, 8, 2)), { committed: true });
+    assert.equal((await reg.publishFragment(rows(0, 8, 4))).committed, true);
+    assert.deepEqual(
+      (await reg.listVersions("grid")).map((v) => [v.version, v.state]),
+      [[1, "open"], [2, "committed"], [3, "open"], [4, "committed"]],
+    );
+  }, { maxOpenVersions: 3 });
 });

@@ -27,6 +27,7 @@ import { Lookup } from "./_lookup.ts";
 import { NodeLeases } from "./_nodes.ts";
 import { Publisher } from "./_publish.ts";
 import { RegistryState, type StateOptions } from "./_state.ts";
+export { MAX_OPEN_VERSIONS } from "./_state.ts";
 import { inlineKept, keepInline, subscribeCommits } from "./_subscribe.ts";
 import { type BatchResult, runBatch } from "./batch.ts";
 import type { GroupCommitter } from "./group_commit.ts";
