@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CreateDatasetInput, DatasetPage } from "../registry/records.ts";
+import type { CreateDatasetInput, DatasetPage, VersionPage } from "../registry/records.ts";
 
 /** Dataset-level registry operations. */
 export interface Catalog {
@@ -26,8 +26,8 @@ export interface Catalog {
     name: string,
     options?: { readonly force?: boolean },
   ): Promise<readonly import("../name_service/name_service.ts").FragmentRecord[]>;
-  /** Versions with their states. */
-  listVersions(name: string): Promise<readonly unknown[]>;
+  /** Versions with their states, oldest first: all, or a page (`after` a version, at most `limit`). */
+  listVersions(name: string, page?: VersionPage): Promise<readonly { readonly version: number }[]>;
   /** Many registry operations in one call, each with its own result. */
   batch(ops: readonly unknown[]): Promise<readonly unknown[]>;
   /** Commits a version; returns the copies of versions retention retired. */

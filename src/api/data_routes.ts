@@ -11,11 +11,7 @@ import type { ReshapeMode, Runtime } from "../runtime/runtime.ts";
 import { readBoundedBytes, readExactBody } from "./body.ts";
 import { BatchGate } from "./batch_gate.ts";
 import type { Catalog } from "./catalog.ts";
-import {
-  type CreateDatasetInput,
-  DEFAULT_DATASET_PAGE,
-  MAX_DATASET_PAGE,
-} from "../registry/records.ts";
+import { type CreateDatasetInput, DEFAULT_LIST_PAGE, MAX_LIST_PAGE } from "../registry/records.ts";
 import { mediaType, readControlBody, reply } from "./negotiate.ts";
 import { integerQuery, objectBody, versionParam } from "./fields.ts";
 import {
@@ -93,7 +89,17 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     return c.body(null, 204);
   });
   app.get("/v1/datasets/:name/versions", async (c) => {
-    return reply(c, { versions: await o.catalog.listVersions(c.req.param("name")) });
+    const { after, limit } = versionPage(c.req.query("after"), c.req.query("limit"));
+    // One more than the page: whether a next page exists.
+    const got = await o.catalog.listVersions(c.req.param("name"), {
+      ...(after === undefined ? {} : { after }),
+      limit: limit + 1,
+    });
+    const versions = got.slice(0, limit);
+    return reply(c, {
+      versions,
+      ...(got.length > limit ? { next: versions[versions.length - 1]!.version } : {}),
+    });
   });
   app.post("/v1/datasets/:name/versions/:version/commit", async (c) => {
     const version = versionParam(c.req.param("version"), false) as number;
@@ -281,8 +287,8 @@ function queryOf(
 
 /**
  * The page `GET /v1/datasets` asks for: `after` a name (any string; the
- * names after it in code unit order), `limit` 1 to `MAX_DATASET_PAGE`
- * (default `DEFAULT_DATASET_PAGE`).
+ * names after it in code unit order), `limit` 1 to `MAX_LIST_PAGE`
+ * (default `DEFAULT_LIST_PAGE`).
  *
  * @example
  * ```ts
@@ -297,18 +303,52 @@ export function datasetPage(
   after: string | undefined,
   limit: string | undefined,
 ): { after: string | undefined; limit: number } {
-  const n = limit === undefined ? DEFAULT_DATASET_PAGE : Number(limit);
-  if (limit === "" || !Number.isSafeInteger(n) || n < 1 || n > MAX_DATASET_PAGE) {
-    throw new InvalidRequestError(
-      `Query parameter 'limit' must be from 1 to ${MAX_DATASET_PAGE}, found '${
-        String(limit).slice(0, 40)
-      }'`,
-    );
-  }
+  const n = pageLimit(limit);
   if (after !== undefined && after.length > MAX_LABEL_LENGTH) {
     throw new InvalidRequestError(
       `Query parameter 'after' is a dataset name, at most ${MAX_LABEL_LENGTH} characters; found ${after.length}`,
     );
   }
   return { after, limit: n };
+}
+
+/**
+ * The page `GET /v1/datasets/:name/versions` asks for: the versions above
+ * `after` (an integer >= 0), `limit` 1 to `MAX_LIST_PAGE` (default
+ * `DEFAULT_LIST_PAGE`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { versionPage } from "./data_routes.ts";
+ * assert.deepEqual(versionPage("12", "3"), { after: 12, limit: 3 });
+ * assert.throws(() => versionPage("-1", undefined), /'after' must be a version/);
+ * ```
+ */
+export function versionPage(
+  after: string | undefined,
+  limit: string | undefined,
+): { after: number | undefined; limit: number } {
+  const n = pageLimit(limit);
+  if (after === undefined) return { after, limit: n };
+  const v = Number(after);
+  if (after === "" || !Number.isSafeInteger(v) || v < 0) {
+    throw new InvalidRequestError(
+      `Query parameter 'after' must be a version (an integer >= 0), found '${after.slice(0, 40)}'`,
+    );
+  }
+  return { after: v, limit: n };
+}
+
+/** A list's `limit` query parameter: 1 to `MAX_LIST_PAGE`, `DEFAULT_LIST_PAGE` when absent. */
+function pageLimit(limit: string | undefined): number {
+  const n = limit === undefined ? DEFAULT_LIST_PAGE : Number(limit);
+  if (limit === "" || !Number.isSafeInteger(n) || n < 1 || n > MAX_LIST_PAGE) {
+    throw new InvalidRequestError(
+      `Query parameter 'limit' must be from 1 to ${MAX_LIST_PAGE}, found '${
+        String(limit).slice(0, 40)
+      }'`,
+    );
+  }
+  return n;
 }

@@ -418,3 +418,39 @@ Deno.test("the datasets are listed a page at a time, after a name", async () => 
     }
   });
 });
+
+Deno.test("a dataset's versions are listed a page at a time, above a version", async () => {
+  await withApp(async ({ request }) => {
+    const created = await request(
+      "/v1/datasets",
+      json({ name: "v", description: "dataset { var x int8 }", retention: 10 }),
+    );
+    assert.equal(created.status, 201);
+    for (let v = 1; v <= 5; v++) {
+      const res = await request(
+        `/v1/datasets/v/versions/${v}/fragments/dataset`,
+        bytes(new Uint8Array([v])),
+      );
+      assert.equal(res.status, 201);
+    }
+    const page = async (q: string) => {
+      const res = await request(`/v1/datasets/v/versions${q}`);
+      assert.equal(res.status, 200);
+      const body = await res.json() as { versions: { version: number }[]; next?: number };
+      return [body.versions.map((v) => v.version), body.next];
+    };
+    assert.deepEqual(await page(""), [[1, 2, 3, 4, 5], undefined]);
+    assert.deepEqual(await page("?limit=2"), [[1, 2], 2]);
+    assert.deepEqual(await page("?limit=2&after=2"), [[3, 4], 4]);
+    assert.deepEqual(await page("?limit=2&after=4"), [[5], undefined]);
+    assert.deepEqual(await page("?after=9"), [[], undefined]);
+    for (
+      const q of ["?after=-1", "?after=x", "?after=", "?after=1.5", "?limit=0", "?limit=10001"]
+    ) {
+      const [status, code] = await errorOf(await request(`/v1/datasets/v/versions${q}`));
+      assert.deepEqual([status, code], [400, "invalid_request"], q);
+    }
+    const [status, code] = await errorOf(await request("/v1/datasets/nope/versions?limit=2"));
+    assert.deepEqual([status, code], [404, "not_found"]);
+  });
+});

@@ -241,10 +241,10 @@ export class Client {
   }
 
   /**
-   * Summaries of the datasets, by name: with no page every one (the server
-   * answers at most 1,000 a request by default, and this asks page after
-   * page), else one page, the datasets `after` a name, at most `limit`
-   * (1 to 10,000).
+   * Summaries of the datasets by name, after the name `after` when given:
+   * every one (the server answers at most 1,000 a request by default, and
+   * this asks page after page), or, given `limit` (1 to 10,000), the first
+   * page of at most so many.
    */
   async listDatasets(
     page?: { readonly after?: string; readonly limit?: number },
@@ -256,9 +256,9 @@ export class Client {
       if (limit !== undefined) q.set("limit", String(limit));
       return this.#api.json<Page>("GET", `/datasets${q.size === 0 ? "" : `?${q}`}`);
     };
-    if (page !== undefined) return (await ask(page.after, page.limit)).datasets;
+    if (page?.limit !== undefined) return (await ask(page.after, page.limit)).datasets;
     const all: Record<string, unknown>[] = [];
-    for (let after: string | undefined;;) {
+    for (let after = page?.after;;) {
       const got = await ask(after, undefined);
       all.push(...got.datasets);
       if (got.next === undefined) return all;
@@ -396,13 +396,33 @@ export class Client {
     return this.#api.json<ServiceStatus>("GET", `/services/${enc(name)}`);
   }
 
-  /** Versions of a dataset with their states. */
-  async versions(dataset: string): Promise<Record<string, unknown>[]> {
-    const r = await this.#api.json<{ versions: Record<string, unknown>[] }>(
-      "GET",
-      `/datasets/${enc(dataset)}/versions`,
-    );
-    return r.versions;
+  /**
+   * Versions of a dataset with their states, oldest first, above `after`
+   * when given: every one (asked page after page), or, given `limit` (1 to
+   * 10,000), the first page of at most so many.
+   */
+  async versions(
+    dataset: string,
+    page?: { readonly after?: number; readonly limit?: number },
+  ): Promise<Record<string, unknown>[]> {
+    type Page = { versions: Record<string, unknown>[]; next?: number };
+    const ask = (after: number | undefined, limit: number | undefined) => {
+      const q = new URLSearchParams();
+      if (after !== undefined) q.set("after", String(after));
+      if (limit !== undefined) q.set("limit", String(limit));
+      return this.#api.json<Page>(
+        "GET",
+        `/datasets/${enc(dataset)}/versions${q.size === 0 ? "" : `?${q}`}`,
+      );
+    };
+    if (page?.limit !== undefined) return (await ask(page.after, page.limit)).versions;
+    const all: Record<string, unknown>[] = [];
+    for (let after = page?.after;;) {
+      const got = await ask(after, undefined);
+      all.push(...got.versions);
+      if (got.next === undefined) return all;
+      after = got.next;
+    }
   }
 
   /**

@@ -16,7 +16,8 @@ import {
   type CreateDatasetInput,
   type DatasetDescription,
   type DatasetPage,
-  MAX_DATASET_PAGE,
+  MAX_LIST_PAGE,
+  type VersionPage,
 } from "../registry/records.ts";
 import {
   type CommitSubscription,
@@ -500,7 +501,7 @@ export class RemoteNameService implements NameService {
       const out: { name: string }[] = [];
       let after = page.after;
       for (;;) {
-        const want = Math.min(MAX_DATASET_PAGE, (page.limit ?? Infinity) - out.length);
+        const want = Math.min(MAX_LIST_PAGE, (page.limit ?? Infinity) - out.length);
         if (want <= 0) return out;
         const q = new URLSearchParams({ limit: String(want) });
         if (after !== undefined) q.set("after", after);
@@ -536,14 +537,27 @@ export class RemoteNameService implements NameService {
     return [];
   }
 
-  /** Versions of a dataset. */
-  async listVersions(name: string): Promise<unknown[]> {
-    const r = await this.#call<{ versions: unknown[] }>(
-      this.urlOf(name),
-      "GET",
-      `/v1/datasets/${enc(name)}/versions`,
-    );
-    return r.versions;
+  /**
+   * Versions of a dataset, oldest first: all of them (asked a page at a
+   * time), or a page (`after` a version, at most `limit`).
+   */
+  async listVersions(name: string, page: VersionPage = {}): Promise<{ version: number }[]> {
+    const out: { version: number }[] = [];
+    let after = page.after;
+    for (;;) {
+      const want = Math.min(MAX_LIST_PAGE, (page.limit ?? Infinity) - out.length);
+      if (want <= 0) return out;
+      const q = new URLSearchParams({ limit: String(want) });
+      if (after !== undefined) q.set("after", String(after));
+      const got = await this.#call<{ versions: { version: number }[]; next?: number }>(
+        this.urlOf(name),
+        "GET",
+        `/v1/datasets/${enc(name)}/versions?${q}`,
+      );
+      out.push(...got.versions);
+      if (got.next === undefined) return out;
+      after = got.next;
+    }
   }
 
   /**

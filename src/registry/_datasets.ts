@@ -22,6 +22,7 @@ import { knownSizes, layoutOf } from "./_version_sizes.ts";
 import { compileShared } from "./_compiled.ts";
 import { KEYS } from "./keys.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
+import { DEFAULT_LIST_PAGE } from "./records.ts";
 import type {
   CreateDatasetInput,
   DatasetDescription,
@@ -31,6 +32,7 @@ import type {
   FragmentRecord,
   StoredPack,
   StoredVersionRecord,
+  VersionPage,
   VersionRecord,
 } from "./records.ts";
 import {
@@ -154,7 +156,7 @@ export class Datasets {
       consumers: d.record.consumers ?? [],
       fragments: d.described.fragments,
       byteLength: d.whole?.byteLength ?? null,
-      versions: versionList(d),
+      ...describedVersions(d),
     };
   }
 
@@ -217,8 +219,8 @@ export class Datasets {
 
   /** Versions of a dataset, oldest first. */
   // deno-lint-ignore require-await
-  async versions(name: string): Promise<VersionRecord[]> {
-    return versionList(this.#s.dataset(name));
+  async versions(name: string, page: VersionPage = {}): Promise<VersionRecord[]> {
+    return versionList(this.#s.dataset(name), page);
   }
 
   /** Settings the runtime acts on. */
@@ -296,8 +298,23 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function versionList(d: DatasetEntry): VersionRecord[] {
-  return [...d.versions.values()].sort((a, b) => a.version - b.version).map(versionRecord);
+function versionList(d: DatasetEntry, page: VersionPage = {}): VersionRecord[] {
+  const after = page.after ?? 0;
+  const listed = [...d.versions.values()].filter((v) => v.version > after)
+    .sort((a, b) => a.version - b.version);
+  return (page.limit === undefined ? listed : listed.slice(0, page.limit)).map(versionRecord);
+}
+
+/** The versions a description lists: the newest `DEFAULT_LIST_PAGE`, and how many it leaves out. */
+function describedVersions(
+  d: DatasetEntry,
+): { versions: VersionRecord[]; versionsOmitted?: number } {
+  const all = versionList(d);
+  if (all.length <= DEFAULT_LIST_PAGE) return { versions: all };
+  return {
+    versions: all.slice(all.length - DEFAULT_LIST_PAGE),
+    versionsOmitted: all.length - DEFAULT_LIST_PAGE,
+  };
 }
 
 /** The copy a record names, as text. */

@@ -112,11 +112,23 @@ export interface CreateDatasetInput {
   readonly consumers?: readonly string[];
 }
 
-/** Datasets in one answer of `GET /v1/datasets` when the request names no `limit`. */
-export const DEFAULT_DATASET_PAGE = 1000;
+/**
+ * Items in one answer of a list (`GET /v1/datasets`, `GET
+ * /v1/datasets/:name/versions`) when the request names no `limit`; also
+ * the most versions `describeDataset` lists (the newest).
+ */
+export const DEFAULT_LIST_PAGE = 1000;
 
-/** Most datasets one answer of `GET /v1/datasets` holds (`limit` at most this). */
-export const MAX_DATASET_PAGE = 10_000;
+/** Most items one answer of a list holds (`limit` at most this). */
+export const MAX_LIST_PAGE = 10_000;
+
+/** A page of `listVersions()`: the versions above a version, at most so many. */
+export interface VersionPage {
+  /** Versions above this one (from the first when absent). */
+  readonly after?: number;
+  /** At most this many (all when absent). */
+  readonly limit?: number;
+}
 
 /** A page of `listDatasets()`: the datasets after a name, at most so many. */
 export interface DatasetPage {
@@ -171,8 +183,10 @@ export interface DatasetDescription extends DatasetSummary {
   readonly fragments: readonly FragmentInfo[];
   /** Bytes of the whole dataset in its own layout; null when its sizes differ per version. */
   readonly byteLength: number | null;
-  /** Its versions, oldest first. */
+  /** Its versions, oldest first: the newest `DEFAULT_LIST_PAGE` of them. */
   readonly versions: readonly VersionRecord[];
+  /** Versions older than those listed, when there are more (page through `listVersions`). */
+  readonly versionsOmitted?: number;
 }
 
 /** What `attachFragments()` looks up (the registry side of "attach fragment"). */

@@ -46,6 +46,7 @@ import type {
   NodeRecord,
   NodeTier,
   PublishResult,
+  VersionPage,
   VersionRecord,
 } from "./records.ts";
 import { checkRetention } from "./validate.ts";
@@ -311,9 +312,9 @@ export class Registry implements NameService {
     return this.#datasets.delete(name);
   }
 
-  /** Versions of a dataset, oldest first. */
-  listVersions(name: string): Promise<VersionRecord[]> {
-    return this.#datasets.versions(name);
+  /** Versions of a dataset, oldest first: all of them, or a page (`after` a version, at most `limit`). */
+  listVersions(name: string, page?: VersionPage): Promise<VersionRecord[]> {
+    return this.#datasets.versions(name, page);
   }
 
   /** Settings the runtime acts on. */

@@ -22,7 +22,7 @@ import {
   withRegistry,
 } from "./_testing.ts";
 import { KEYS } from "./keys.ts";
-import type { FragmentRecord } from "./records.ts";
+import { DEFAULT_LIST_PAGE, type FragmentRecord } from "./records.ts";
 import { openRegistry, type Registry } from "./registry.ts";
 import { RETIRED_KEPT } from "./_state.ts";
 
@@ -53,6 +53,37 @@ Deno.test("createDataset() registers a dataset that listDatasets() and describeD
     assert.deepEqual(d.versions.map((v) => [v.version, v.state, v.fragments, v.bytes]), [
       [1, "committed", 1, 256],
     ]);
+  });
+});
+
+Deno.test("describeDataset() lists the newest versions and counts the rest; listVersions() pages", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 2000 });
+    const n = DEFAULT_LIST_PAGE + 3;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => reg.publishFragment(rows(0, 8, i + 1))),
+    );
+    const d = await reg.describeDataset("grid");
+    assert.equal(d.versions.length, DEFAULT_LIST_PAGE);
+    assert.equal(d.versions[0]!.version, 4);
+    assert.equal(d.versions.at(-1)!.version, n);
+    assert.equal(d.versionsOmitted, 3);
+    assert.equal((await reg.listVersions("grid")).length, n);
+    assert.deepEqual(
+      (await reg.listVersions("grid", { after: 2, limit: 3 })).map((v) => v.version),
+      [
+        3,
+        4,
+        5,
+      ],
+    );
+    assert.deepEqual(
+      (await reg.listVersions("grid", { after: n - 1 })).map((v) => v.version),
+      [n],
+    );
+    const few = await reg.createDataset({ name: "few", description: GRID });
+    assert.equal(few.name, "few");
+    assert.equal((await reg.describeDataset("few")).versionsOmitted, undefined);
   });
 });
 

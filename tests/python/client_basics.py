@@ -92,6 +92,9 @@ assert [d["name"] for d in c.datasets()] == ["p-a", "p-b", "p-c", "particles"]
 assert [d["name"] for d in c.datasets(limit=2)] == ["p-a", "p-b"]
 assert [d["name"] for d in c.datasets(after="p-b", limit=2)] == ["p-c", "particles"]
 assert [d["name"] for d in c.datasets(after="p-c")] == ["particles"]
+assert [int(v["version"]) for v in c.versions("particles", limit=2)] == [1, 2]
+assert [int(v["version"]) for v in c.versions("particles", after=1)] == [2, 3]
+assert [int(v["version"]) for v in c.versions("particles", after=1, limit=1)] == [2]
 print("ok datasets")
 
 # 5. Errors named like the server's codes, with its fields.

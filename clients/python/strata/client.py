@@ -112,16 +112,17 @@ class Client:
 
     def datasets(self, *, after: Optional[str] = None,
                  limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        """The datasets by name, each with its latest version and retention: every one (asked
-        page after page; the server answers at most 1,000 a request by default), or, given
-        ``after`` or ``limit`` (1 to 10,000), the one page of datasets after that name."""
+        """The datasets by name, each with its latest version and retention, after the name
+        ``after`` when given: every one (asked page after page; the server answers at most 1,000
+        a request by default), or, given ``limit`` (1 to 10,000), the first page of at most so
+        many."""
         def page(since: Optional[str], n: Optional[int]) -> Dict[str, Any]:
             q: Dict[str, Any] = {"after": since, "limit": n}
             return self.http.json("GET", f"/datasets{query(q)}")
-        if after is not None or limit is not None:
+        if limit is not None:
             return page(after, limit)["datasets"]
         out: List[Dict[str, Any]] = []
-        since: Optional[str] = None
+        since: Optional[str] = after
         while True:
             got = page(since, None)
             out.extend(got["datasets"])
@@ -137,9 +138,24 @@ class Client:
         """Deletes a dataset with its versions and bytes (``force``: even while a pipeline reads it)."""
         self.http.json("DELETE", f"/datasets/{enc(name)}" + ("?force=true" if force else ""))
 
-    def versions(self, dataset: str) -> List[Dict[str, Any]]:
-        """Versions with their states (``open``, ``committed``, ``retired``)."""
-        return self.http.json("GET", f"/datasets/{enc(dataset)}/versions")["versions"]
+    def versions(self, dataset: str, *, after: Optional[int] = None,
+                 limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Versions with their states (``open``, ``committed``, ``retired``), oldest first, above
+        ``after`` when given: every one (asked page after page), or, given ``limit`` (1 to
+        10,000), the first page of at most so many."""
+        def page(since: Optional[int], n: Optional[int]) -> Dict[str, Any]:
+            q: Dict[str, Any] = {"after": since, "limit": n}
+            return self.http.json("GET", f"/datasets/{enc(dataset)}/versions{query(q)}")
+        if limit is not None:
+            return page(after, limit)["versions"]
+        out: List[Dict[str, Any]] = []
+        since: Optional[int] = after
+        while True:
+            got = page(since, None)
+            out.extend(got["versions"])
+            if got.get("next") is None:
+                return out
+            since = int(got["next"])
 
     def layout(self, dataset: str, fragment: str = "dataset", params: Params = None) -> Dict[str, Any]:
         """The layout of a fragment region, as ``POST /v1/describe`` computes it (cached)."""
@@ -355,7 +371,7 @@ class Client:
         ``TimeoutError`` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            committed = [int(v["version"]) for v in self.versions(dataset)
+            committed = [int(v["version"]) for v in self.versions(dataset, after=version - 1)
                          if v.get("state") == "committed" and int(v["version"]) >= version]
             if committed:
                 return max(committed)

@@ -185,7 +185,9 @@ export const PAGE_JS = String.raw`"use strict";
     return json("/v1/datasets?limit=" + SHOWN).then(function (d) {
       more = d.next !== undefined;
       return Promise.all(d.datasets.map(function (ds) {
-        return json("/v1/datasets/" + encodeURIComponent(ds.name) + "/versions")
+        // The newest: from a dozen below the latest committed version (open ones above it too).
+        return json("/v1/datasets/" + encodeURIComponent(ds.name) + "/versions?after=" +
+          Math.max(0, (ds.latest || 0) - 12))
           .then(function (v) { return { ds: ds, versions: v.versions }; },
             function () { return { ds: ds, versions: [] }; });
       }));
