@@ -30,3 +30,25 @@ Deno.test("NamedMap pages through its keys in order while keys come and go", () 
   m.clear();
   assert.deepEqual(m.sortedKeys(), []);
 });
+
+Deno.test("NamedMap keeps its order through random adds, removes and re-adds between questions", () => {
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const m = new NamedMap<number>();
+  const ref = new Set<string>();
+  for (let round = 0; round < 200; round++) {
+    for (let k = rand(40); k > 0; k--) {
+      const key = `k${rand(300)}`;
+      if (rand(3) === 0) {
+        m.delete(key);
+        ref.delete(key);
+      } else {
+        m.set(key, round);
+        ref.add(key);
+      }
+    }
+    if (rand(4) === 0) continue; // changes pile up between questions
+    assert.deepEqual(m.sortedKeys(), [...ref].sort());
+    assert.equal(m.size, ref.size);
+  }
+});
