@@ -71,11 +71,8 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
       ...(after === undefined ? {} : { after }),
       limit: limit + 1,
     });
-    const datasets = got.slice(0, limit);
-    return reply(c, {
-      datasets,
-      ...(got.length > limit ? { next: datasets[datasets.length - 1]!.name } : {}),
-    });
+    const { page, next } = pageOf(got, limit, (d) => d.name);
+    return reply(c, { datasets: page, ...(next === undefined ? {} : { next }) });
   });
   app.get(
     "/v1/datasets/:name",
@@ -95,11 +92,8 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
       ...(after === undefined ? {} : { after }),
       limit: limit + 1,
     });
-    const versions = got.slice(0, limit);
-    return reply(c, {
-      versions,
-      ...(got.length > limit ? { next: versions[versions.length - 1]!.version } : {}),
-    });
+    const { page, next } = pageOf(got, limit, (v) => v.version);
+    return reply(c, { versions: page, ...(next === undefined ? {} : { next }) });
   });
   app.post("/v1/datasets/:name/versions/:version/commit", async (c) => {
     const version = versionParam(c.req.param("version"), false) as number;
@@ -338,6 +332,19 @@ export function versionPage(
     );
   }
   return { after: v, limit: n };
+}
+
+/**
+ * The first `limit` items of `got`, asked for one more than the page, and
+ * the cursor of the next page (`key` of the last item) when that one came.
+ */
+function pageOf<T, K>(
+  got: readonly T[],
+  limit: number,
+  key: (item: T) => K,
+): { page: readonly T[]; next: K | undefined } {
+  const page = got.slice(0, limit);
+  return { page, next: got.length > limit ? key(page[page.length - 1]!) : undefined };
 }
 
 /** A list's `limit` query parameter: 1 to `MAX_LIST_PAGE`, `DEFAULT_LIST_PAGE` when absent. */
