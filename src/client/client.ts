@@ -246,24 +246,10 @@ export class Client {
    * this asks page after page), or, given `limit` (1 to 10,000), the first
    * page of at most so many.
    */
-  async listDatasets(
+  listDatasets(
     page?: { readonly after?: string; readonly limit?: number },
   ): Promise<Record<string, unknown>[]> {
-    type Page = { datasets: Record<string, unknown>[]; next?: string };
-    const ask = (after: string | undefined, limit: number | undefined) => {
-      const q = new URLSearchParams();
-      if (after !== undefined) q.set("after", after);
-      if (limit !== undefined) q.set("limit", String(limit));
-      return this.#api.json<Page>("GET", `/datasets${q.size === 0 ? "" : `?${q}`}`);
-    };
-    if (page?.limit !== undefined) return (await ask(page.after, page.limit)).datasets;
-    const all: Record<string, unknown>[] = [];
-    for (let after = page?.after;;) {
-      const got = await ask(after, undefined);
-      all.push(...got.datasets);
-      if (got.next === undefined) return all;
-      after = got.next;
-    }
+    return this.#listed("/datasets", "datasets", page);
   }
 
   /** A dataset's description, fragments, retention and versions. */
@@ -401,25 +387,32 @@ export class Client {
    * when given: every one (asked page after page), or, given `limit` (1 to
    * 10,000), the first page of at most so many.
    */
-  async versions(
+  versions(
     dataset: string,
     page?: { readonly after?: number; readonly limit?: number },
   ): Promise<Record<string, unknown>[]> {
-    type Page = { versions: Record<string, unknown>[]; next?: number };
-    const ask = (after: number | undefined, limit: number | undefined) => {
+    return this.#listed(`/datasets/${enc(dataset)}/versions`, "versions", page);
+  }
+
+  /** A list answered a page at a time: the first page given a `limit`, else every page from `after`. */
+  async #listed(
+    path: string,
+    field: "datasets" | "versions",
+    page: { readonly after?: string | number; readonly limit?: number } | undefined,
+  ): Promise<Record<string, unknown>[]> {
+    type Page = { [k: string]: unknown; next?: string | number };
+    const ask = async (after: string | number | undefined, limit: number | undefined) => {
       const q = new URLSearchParams();
       if (after !== undefined) q.set("after", String(after));
       if (limit !== undefined) q.set("limit", String(limit));
-      return this.#api.json<Page>(
-        "GET",
-        `/datasets/${enc(dataset)}/versions${q.size === 0 ? "" : `?${q}`}`,
-      );
+      const got = await this.#api.json<Page>("GET", `${path}${q.size === 0 ? "" : `?${q}`}`);
+      return { items: got[field] as Record<string, unknown>[], next: got.next };
     };
-    if (page?.limit !== undefined) return (await ask(page.after, page.limit)).versions;
+    if (page?.limit !== undefined) return (await ask(page.after, page.limit)).items;
     const all: Record<string, unknown>[] = [];
     for (let after = page?.after;;) {
       const got = await ask(after, undefined);
-      all.push(...got.versions);
+      all.push(...got.items);
       if (got.next === undefined) return all;
       after = got.next;
     }

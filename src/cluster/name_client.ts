@@ -497,24 +497,9 @@ export class RemoteNameService implements NameService {
    * `limit` of the union are among them.
    */
   async listDatasets(page: DatasetPage = {}): Promise<{ name: string }[]> {
-    const lists = await Promise.all(this.#urls.map(async (u) => {
-      const out: { name: string }[] = [];
-      let after = page.after;
-      for (;;) {
-        const want = Math.min(MAX_LIST_PAGE, (page.limit ?? Infinity) - out.length);
-        if (want <= 0) return out;
-        const q = new URLSearchParams({ limit: String(want) });
-        if (after !== undefined) q.set("after", after);
-        const got = await this.#call<{ datasets: { name: string }[]; next?: string }>(
-          u,
-          "GET",
-          `/v1/datasets?${q}`,
-        );
-        out.push(...got.datasets);
-        if (got.next === undefined) return out;
-        after = got.next;
-      }
-    }));
+    const lists = await Promise.all(
+      this.#urls.map((u) => this.#listed<{ name: string }>(u, "/v1/datasets", "datasets", page)),
+    );
     const all = lists.flat().sort((a, b) => (a.name < b.name ? -1 : 1));
     return page.limit === undefined ? all : all.slice(0, page.limit);
   }
@@ -541,22 +526,31 @@ export class RemoteNameService implements NameService {
    * Versions of a dataset, oldest first: all of them (asked a page at a
    * time), or a page (`after` a version, at most `limit`).
    */
-  async listVersions(name: string, page: VersionPage = {}): Promise<{ version: number }[]> {
-    const out: { version: number }[] = [];
+  listVersions(name: string, page: VersionPage = {}): Promise<{ version: number }[]> {
+    return this.#listed(this.urlOf(name), `/v1/datasets/${enc(name)}/versions`, "versions", page);
+  }
+
+  /**
+   * A list one name server answers a page at a time: from `after`, `limit`
+   * items (all when absent), asking at most `MAX_LIST_PAGE` a request.
+   */
+  async #listed<T>(
+    url: string,
+    path: string,
+    field: "datasets" | "versions",
+    page: { readonly after?: string | number; readonly limit?: number },
+  ): Promise<T[]> {
+    const out: T[] = [];
     let after = page.after;
     for (;;) {
       const want = Math.min(MAX_LIST_PAGE, (page.limit ?? Infinity) - out.length);
       if (want <= 0) return out;
       const q = new URLSearchParams({ limit: String(want) });
       if (after !== undefined) q.set("after", String(after));
-      const got = await this.#call<{ versions: { version: number }[]; next?: number }>(
-        this.urlOf(name),
-        "GET",
-        `/v1/datasets/${enc(name)}/versions?${q}`,
-      );
-      out.push(...got.versions);
+      const got = await this.#call<Record<string, unknown>>(url, "GET", `${path}?${q}`);
+      out.push(...got[field] as T[]);
       if (got.next === undefined) return out;
-      after = got.next;
+      after = got.next as string | number;
     }
   }
 

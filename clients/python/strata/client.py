@@ -116,19 +116,7 @@ class Client:
         ``after`` when given: every one (asked page after page; the server answers at most 1,000
         a request by default), or, given ``limit`` (1 to 10,000), the first page of at most so
         many."""
-        def page(since: Optional[str], n: Optional[int]) -> Dict[str, Any]:
-            q: Dict[str, Any] = {"after": since, "limit": n}
-            return self.http.json("GET", f"/datasets{query(q)}")
-        if limit is not None:
-            return page(after, limit)["datasets"]
-        out: List[Dict[str, Any]] = []
-        since: Optional[str] = after
-        while True:
-            got = page(since, None)
-            out.extend(got["datasets"])
-            if got.get("next") is None:
-                return out
-            since = got["next"]
+        return self._listed("/datasets", "datasets", after, limit)
 
     def describe_dataset(self, name: str) -> Dict[str, Any]:
         """A dataset's description, fragments, settings and versions."""
@@ -143,19 +131,21 @@ class Client:
         """Versions with their states (``open``, ``committed``, ``retired``), oldest first, above
         ``after`` when given: every one (asked page after page), or, given ``limit`` (1 to
         10,000), the first page of at most so many."""
-        def page(since: Optional[int], n: Optional[int]) -> Dict[str, Any]:
-            q: Dict[str, Any] = {"after": since, "limit": n}
-            return self.http.json("GET", f"/datasets/{enc(dataset)}/versions{query(q)}")
+        return self._listed(f"/datasets/{enc(dataset)}/versions", "versions", after, limit)
+
+    def _listed(self, path: str, field: str, after: Any, limit: Optional[int]) -> List[Dict[str, Any]]:
+        # A list answered a page at a time: the first page, or every page from ``after``.
+        def page(since: Any, n: Optional[int]) -> Dict[str, Any]:
+            return self.http.json("GET", f"{path}{query({'after': since, 'limit': n})}")
         if limit is not None:
-            return page(after, limit)["versions"]
+            return page(after, limit)[field]
         out: List[Dict[str, Any]] = []
-        since: Optional[int] = after
         while True:
-            got = page(since, None)
-            out.extend(got["versions"])
+            got = page(after, None)
+            out.extend(got[field])
             if got.get("next") is None:
                 return out
-            since = int(got["next"])
+            after = got["next"]
 
     def layout(self, dataset: str, fragment: str = "dataset", params: Params = None) -> Dict[str, Any]:
         """The layout of a fragment region, as ``POST /v1/describe`` computes it (cached)."""
