@@ -74,11 +74,11 @@ Deno.test("several nodes: publish on one runtime, attach on another over the dat
       assert.deepEqual((await C.listDatasets()).map((d) => d.name), [...names].sort());
       // Pages merge the name servers' pages.
       const paged: string[] = [];
-      for (let after: string | undefined;;) {
-        const page = await C.listDatasets({ ...(after === undefined ? {} : { after }), limit: 3 });
+      let page = await C.listDatasets({ limit: 3 });
+      for (;;) {
         paged.push(...page.map((d) => d.name as string));
         if (page.length < 3) break;
-        after = page.at(-1)!.name as string;
+        page = await C.listDatasets({ after: page.at(-1)!.name as string, limit: 3 });
       }
       assert.deepEqual(paged, [...names].sort());
       assert.deepEqual((await C.listDatasets({ after: "grid2", limit: 1 })).map((d) => d.name), [
