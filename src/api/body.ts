@@ -45,6 +45,9 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
   // the cost of every control request (bench/registry_wrk_bench.ts). Its
   // stream is not asked for first: making it took a tenth of a small
   // request's time.
+  if (Number.isSafeInteger(declared) && declared >= EXACT_FROM && req.body !== null) {
+    return await readDeclared(req.body, declared);
+  }
   if (Number.isSafeInteger(declared)) {
     try {
       return new Uint8Array(await req.arrayBuffer());
@@ -71,6 +74,41 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
     at += c.byteLength;
   }
   return all;
+}
+
+/**
+ * Bodies of a declared length from this size are read chunk by chunk into
+ * one buffer of that length. `Request.arrayBuffer()` grows its buffer by
+ * doubling as the body arrives, and a grown buffer a tier then keeps (a
+ * product stored whole) leaves the next body to grow in fresh memory: a 1
+ * MiB body took 3 ms of the server's time that way, against about 1 ms read
+ * into its own buffer.
+ */
+export const EXACT_FROM = 256 * 1024;
+
+/** A body of `declared` bytes read into one buffer of that length. */
+async function readDeclared(
+  body: ReadableStream<Uint8Array>,
+  declared: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const out = new Uint8Array(declared);
+  let at = 0;
+  for await (const chunk of chunksOf(body)) {
+    // The HTTP server holds a body to its declared length; a longer one is refused all the same.
+    if (at + chunk.byteLength > declared) {
+      throw new InvalidRequestError(
+        `Invalid request body: longer than its content-length of ${declared} bytes`,
+      );
+    }
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== declared) {
+    throw new InvalidRequestError(
+      `Invalid request body: ${at} bytes received of the ${declared} its content-length declares`,
+    );
+  }
+  return out;
 }
 
 /**

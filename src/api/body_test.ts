@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import { EXACT_FROM, readBoundedBytes } from "./body.ts";
+
+/** A POST whose body streams `chunks` under a declared `content-length` of `declared`. */
+function streamed(chunks: Uint8Array[], declared: number): Request {
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const next = chunks[at++];
+      if (next === undefined) c.close();
+      else c.enqueue(next);
+    },
+  });
+  return new Request("http://x/", {
+    method: "POST",
+    body,
+    headers: { "content-length": String(declared) },
+  });
+}
+
+Deno.test("readBoundedBytes() reads a large declared body into one buffer of its length", async () => {
+  const n = EXACT_FROM + 12345;
+  const bytes = new Uint8Array(n).map((_, i) => (i * 31) & 0xff);
+  const chunks = [bytes.subarray(0, 1000), bytes.subarray(1000, 70_000), bytes.subarray(70_000)];
+  const got = await readBoundedBytes(streamed(chunks, n), 1 << 20);
+  assert.equal(got.buffer.byteLength, n, "no spare capacity kept alive");
+  assert.deepEqual(got, bytes);
+});
+
+Deno.test("readBoundedBytes() refuses a large body shorter or longer than it declares", async () => {
+  const n = EXACT_FROM;
+  await assert.rejects(
+    readBoundedBytes(streamed([new Uint8Array(n - 1)], n), 1 << 20),
+    (e) => e instanceof InvalidRequestError && /received of the 262144/.test(e.message),
+  );
+  await assert.rejects(
+    readBoundedBytes(streamed([new Uint8Array(n), new Uint8Array(1)], n), 1 << 20),
+    (e) => e instanceof InvalidRequestError && /longer than its content-length/.test(e.message),
+  );
+});
+
+Deno.test("readBoundedBytes() refuses a declared body over its limit before reading it", async () => {
+  let pulled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled = true;
+      c.close();
+    },
+  }, { highWaterMark: 0 });
+  const req = new Request("http://x/", {
+    method: "POST",
+    body,
+    headers: { "content-length": String(EXACT_FROM * 4) },
+  });
+  await assert.rejects(readBoundedBytes(req, EXACT_FROM), PayloadTooLargeError);
+  assert.equal(pulled, false);
+});
+
+Deno.test("readBoundedBytes() reads small and undeclared bodies whole", async () => {
+  const small = new Request("http://x/", { method: "POST", body: new Uint8Array([1, 2, 3]) });
+  assert.deepEqual(await readBoundedBytes(small, 10), new Uint8Array([1, 2, 3]));
+  const parts = [new Uint8Array([1]), new Uint8Array([2, 3])];
+  let at = 0;
+  const undeclared = new Request("http://x/", {
+    method: "POST",
+    body: new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = parts[at++];
+        if (next === undefined) c.close();
+        else c.enqueue(next);
+      },
+    }),
+  });
+  assert.deepEqual(await readBoundedBytes(undeclared, 10), new Uint8Array([1, 2, 3]));
+});
