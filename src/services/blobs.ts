@@ -28,6 +28,14 @@ import type { PlacedFragment } from "../tiers/policy.ts";
 import type { StagedFile } from "../tiers/tier.ts";
 import type { TierSet } from "../tiers/tier_set.ts";
 
+/**
+ * Bytes of its buffer beyond a view that a blob may keep alive: 1/64 of
+ * the view, at least 4 KiB (a frame's header and its framing).
+ */
+function spareBytes(byteLength: number): number {
+  return Math.max(4096, byteLength >> 6);
+}
+
 /** What a service keeps to find a blob again. */
 export interface BlobRef {
   /** Its identity within the service. */
@@ -113,13 +121,17 @@ export class BlobStore {
    * they are (a view of a much larger buffer is copied first).
    */
   async put(bytes: Uint8Array): Promise<BlobRef> {
-    // A view of a larger buffer (a product in a request's body) is copied
-    // into a buffer of its own: the memory tier counts only the view's
-    // bytes, and a request body kept alive makes the HTTP server read the
-    // next one into fresh memory, page by page. Kept as it was, a 1 MiB
-    // product stored over HTTP took 15 ms of the server's time; copied, 9
-    // (bench/services_bench.ts).
-    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    // A view of a much larger buffer (a product in a batched request's
+    // body) would keep the whole buffer alive in a memory tier that counts
+    // only the view's bytes: store a copy of its own instead. A view of
+    // nearly all of its buffer (the one product of a request after its
+    // frame's header, or a pack of a request's products) is kept as it is:
+    // a request body is read into a buffer of its own length
+    // (api/body.ts), and copying it would fault in as much fresh memory
+    // again, about 1 ms a MiB on this machine (bench/services_bench.ts).
+    if (bytes.buffer.byteLength - bytes.byteLength > spareBytes(bytes.byteLength)) {
+      bytes = bytes.slice();
+    }
     const id = crypto.randomUUID();
     // The CRC-32 (computed in pieces, the event loop served between them)
     // runs while the tiers store the bytes.
