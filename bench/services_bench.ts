@@ -245,9 +245,9 @@ Costs measured alone on this machine (loopback, the registry's KV file on the sa
   commits of 128 in flight). A batch's 10 kB products are one pack: a blob written to the memory
   tier and fsync'd to the file tier, then a commit of rows holding their ranges (Deno KV alone
   writes about 11,500 rows of 10 kB a second).
-- 1 MiB products: the body crosses HTTP (1 to 2 ms per MiB on loopback), then the blob is written
-  and fsync'd to the file tier (about 1.8 ms) before its record commits, against a file written
-  (and fsync'd) in 0.6 to 1.8 ms. Staged, a batch's bytes are written twice into fresh memory (the
+- 1 MiB products: the body crosses HTTP (the server reads it into one buffer of its length, about
+  1 ms per MiB), then the blob is written and fsync'd to the file tier (about 1.8 ms) before its
+  record commits, against a file written (and fsync'd) in 0.6 to 1.8 ms. Staged, a batch's bytes are written twice into fresh memory (the
   client's file on the tmpfs, the file tier's copy in the page cache before its fsync) where a file
   baseline writes them once.
 - Batched loads: one request and one framed answer per 128 products (8 of 1 MiB), built from memory,
