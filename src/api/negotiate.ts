@@ -4,11 +4,12 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { decode } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import { readBoundedBytes } from "./body.ts";
+import { msgpackBody } from "../http/msgpack_body.ts";
 
 /** One decoder for every body (decoding without `stream` keeps no state). */
 const utf8 = new TextDecoder();
@@ -61,7 +62,7 @@ export async function readControlBody(req: Request, limit: number): Promise<unkn
 export function reply(c: Context, data: unknown, status: ContentfulStatusCode = 200): Response {
   const accept = c.req.header("accept") ?? "";
   if (accept.includes(MSGPACK)) {
-    return c.body(encode(data, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>, status, {
+    return c.body(msgpackBody(data, { ignoreUndefined: true }), status, {
       "content-type": MSGPACK,
     });
   }

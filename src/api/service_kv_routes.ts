@@ -9,12 +9,13 @@
  */
 
 import type { Hono } from "hono";
-import { decode, encode } from "@msgpack/msgpack";
+import { decode } from "@msgpack/msgpack";
 import { serialize } from "node:v8";
 import { InvalidRequestError } from "../errors.ts";
 import { checkServiceKey, type MetaKv } from "../services/meta_kv.ts";
 import { KV_LIMITS } from "../services/kv_limits.ts";
 import { readBoundedBytes } from "./body.ts";
+import { msgpackBody } from "../http/msgpack_body.ts";
 
 /** Options of the service KV routes. */
 export interface ServiceKvRouteOptions {
@@ -70,7 +71,7 @@ export function mountServiceKvRoutes(app: Hono, o: ServiceKvRouteOptions): void 
     return v as Record<string, unknown>;
   };
   const answer = (data: unknown) =>
-    new Response(encode(data, { useBigInt64: true }) as Uint8Array<ArrayBuffer>, {
+    new Response(msgpackBody(data, { useBigInt64: true }), {
       headers: { "content-type": "application/msgpack" },
     });
   const keys = (v: unknown, field: string): Deno.KvKey[] => {

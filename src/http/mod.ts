@@ -6,3 +6,4 @@
  */
 
 export * from "./call.ts";
+export * from "./msgpack_body.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { decode } from "@msgpack/msgpack";
 import {
   errorFromBody,
   InternalError,
@@ -35,6 +35,7 @@ import {
   type TargetRoute,
 } from "./service.ts";
 import { TargetRing } from "./targets.ts";
+import { msgpackBody } from "../http/msgpack_body.ts";
 
 /** A node as the name server lists it: where its HTTP API listens, and its lease. */
 export interface ServiceNode {
@@ -341,7 +342,7 @@ export class ServiceHost {
       },
       rawBody: body instanceof RawBody
         ? await body.read() as Uint8Array<ArrayBuffer>
-        : encode(body, { ignoreUndefined: true }) as Uint8Array<ArrayBuffer>,
+        : msgpackBody(body, { ignoreUndefined: true }),
       signal: AbortSignal.timeout(routing.timeoutMs ?? 60_000),
     });
     const bytes = new Uint8Array(await res.arrayBuffer());

@@ -6,11 +6,12 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { decode } from "@msgpack/msgpack";
 import { errorFromBody, InternalError } from "../errors.ts";
 import { httpRequest } from "../http/call.ts";
 import type { Check, Mutation } from "../registry/group_commit.ts";
 import type { MetaKv, MetaKvEntry, MetaKvScan } from "./meta_kv.ts";
+import { msgpackBody } from "../http/msgpack_body.ts";
 
 /** Options of a `RemoteMetaKv`. */
 export interface RemoteMetaKvOptions {
@@ -96,9 +97,7 @@ export class RemoteMetaKv implements MetaKv {
       peer: `Name server ${this.#url}`,
       ...(this.#token === undefined ? {} : { token: this.#token }),
       headers: { "content-type": "application/msgpack" },
-      rawBody: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<
-        ArrayBuffer
-      >,
+      rawBody: msgpackBody(body, { ignoreUndefined: true, useBigInt64: true }),
       signal: AbortSignal.timeout(this.#timeoutMs),
     });
     const bytes = new Uint8Array(await res.arrayBuffer());

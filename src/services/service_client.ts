@@ -12,6 +12,7 @@ import { BusyError, errorFromBody, InternalError, UnavailableError } from "../er
 import { joinFrames, OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
+import { msgpackBody } from "../http/msgpack_body.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
 interface Placement {
@@ -152,7 +153,7 @@ export class ServiceClient {
     const init = {
       type: MSGPACK,
       accept: MSGPACK,
-      body: encode(body, { ignoreUndefined: true, useBigInt64: true }) as Uint8Array<ArrayBuffer>,
+      body: msgpackBody(body, { ignoreUndefined: true, useBigInt64: true }),
     };
     const res = runtime === undefined
       ? await this.#send(`${this.#base}/${operation}`, { method: "POST", ...init })

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { encode } from "@msgpack/msgpack";
 import { InternalError } from "../../errors.ts";
 import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
@@ -18,6 +17,7 @@ import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
 import type { ProductRead, ProductWrite } from "./store.ts";
+import { msgpackBody } from "../../http/msgpack_body.ts";
 
 /** Options of a connection. */
 export interface ConnectOptions {
@@ -168,9 +168,7 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[]> {
-    const body = encode({ products: at.map((i) => products[i]!) }, {
-      ignoreUndefined: true,
-    }) as Uint8Array<ArrayBuffer>;
+    const body = msgpackBody({ products: at.map((i) => products[i]!) }, { ignoreUndefined: true });
     const res = await this.#client.sendTo(r, "load_bytes", {
       type: MSGPACK,
       // Errors come back as msgpack.
