@@ -449,13 +449,26 @@ export class Client {
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
     const expected = layout.byteLength;
-    const bytes = options.into === undefined && options.onProgress === undefined
+    // A large fragment goes into a buffer of its size as it arrives: read
+    // whole, its buffer would grow by doubling, in memory not touched yet.
+    const bytes = options.into === undefined && options.onProgress === undefined &&
+        expected < EXACT_FROM
       ? new Uint8Array(await res.arrayBuffer())
       : await readInto(res, options.into ?? new Uint8Array(expected), {
         fragment,
         expected,
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
+    if (bytes.byteLength !== expected) {
+      throw fromAnswer(
+        res.status,
+        new SizeMismatchError(fragment, expected, bytes.byteLength, {
+          message: bytes.byteLength > expected
+            ? `The server sent more than the ${expected} bytes of the fragment's layout`
+            : `The server sent ${bytes.byteLength} bytes: expected ${expected}`,
+        }),
+      );
+    }
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
   }
 
@@ -509,6 +522,13 @@ export class Client {
 
 /** The longest wait a server grants one request by default (`maxWaitMs`): an hour. */
 const MAX_WAIT_PER_REQUEST_MS = 3_600_000;
+
+/**
+ * Fragments from this size are read into a buffer of their size chunk by
+ * chunk rather than whole (`Response.arrayBuffer()` grows its buffer by
+ * doubling as the body arrives).
+ */
+const EXACT_FROM = 256 * 1024;
 
 /** Reads a response body of `expected` bytes into `into`. */
 async function readInto(

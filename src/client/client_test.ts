@@ -14,8 +14,12 @@ const LAYOUT = {
   }],
 };
 
-/** A server answering every attach with `body` in pieces, under the layout above. */
-async function withServer(body: Uint8Array, fn: (url: string) => Promise<void>) {
+/** A server answering every attach with `body` in pieces, under `layout` (the one above by default). */
+async function withServer(
+  body: Uint8Array,
+  fn: (url: string) => Promise<void>,
+  layout: { readonly byteLength: number } = LAYOUT,
+) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
     const pieces = [body.subarray(0, 5), body.subarray(5)];
     const stream = new ReadableStream<Uint8Array>({
@@ -29,7 +33,7 @@ async function withServer(body: Uint8Array, fn: (url: string) => Promise<void>) 
       headers: {
         "content-type": "application/octet-stream",
         "strata-version": "3",
-        "strata-layout": JSON.stringify(LAYOUT),
+        "strata-layout": JSON.stringify(layout),
       },
     });
   });
@@ -67,7 +71,7 @@ Deno.test("Client.attach() refuses an into buffer of the wrong size and writes n
   });
 });
 
-Deno.test("Client.attach() into a buffer fails when the body does not match the layout", async () => {
+Deno.test("Client.attach() fails when the body does not match the layout, into a buffer or not", async () => {
   for (
     const [size, message] of [[12, "The server sent 12 bytes: expected 16"], [
       20,
@@ -75,10 +79,29 @@ Deno.test("Client.attach() into a buffer fails when the body does not match the 
     ]] as const
   ) {
     await withServer(new Uint8Array(size), async (url) => {
-      await assert.rejects(
-        connect(url).attach("d", "dataset", { into: new Uint8Array(16) }),
-        (e) => e instanceof ServerError && e.code === "size_mismatch" && e.message === message,
-      );
+      for (const options of [{ into: new Uint8Array(16) }, {}]) {
+        await assert.rejects(
+          connect(url).attach("d", "dataset", options),
+          (e) => e instanceof ServerError && e.code === "size_mismatch" && e.message === message,
+        );
+      }
     });
   }
+});
+
+Deno.test("Client.attach() of a large fragment gives a buffer of exactly its size, and checks it", async () => {
+  const byteLength = 512 * 1024 + 8;
+  const layout = { ...LAYOUT, byteLength };
+  const body = new Uint8Array(byteLength).map((_, i) => (i * 13) & 0xff);
+  await withServer(body, async (url) => {
+    const got = await connect(url).attach("d", "dataset");
+    assert.deepEqual(got.bytes, body);
+    assert.equal(got.bytes.buffer.byteLength, byteLength, "no spare capacity kept alive");
+  }, layout);
+  await withServer(body.subarray(0, byteLength - 8), async (url) => {
+    await assert.rejects(
+      connect(url).attach("d", "dataset"),
+      (e) => e instanceof ServerError && e.code === "size_mismatch",
+    );
+  }, layout);
 });
