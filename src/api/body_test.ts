@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { EXACT_FROM, readBoundedBytes } from "./body.ts";
 
@@ -26,6 +27,19 @@ Deno.test("readBoundedBytes() reads a large declared body into one buffer of its
   const got = await readBoundedBytes(streamed(chunks, n), 1 << 20);
   assert.equal(got.buffer.byteLength, n, "no spare capacity kept alive");
   assert.deepEqual(got, bytes);
+});
+
+Deno.test("readBoundedBytes() reads a body past 32 MiB into a buffer made before its bytes", async () => {
+  const n = (32 << 20) + 5;
+  const bytes = new Uint8Array(n).map((_, i) => i % 251);
+  const chunks = [bytes.subarray(0, 7), bytes.subarray(7, 1 << 24), bytes.subarray(1 << 24)];
+  const got = await readBoundedBytes(streamed(chunks, n), 64 << 20);
+  assert.equal(got.buffer.byteLength, n);
+  assert.equal(Buffer.compare(got, bytes), 0);
+  await assert.rejects(
+    readBoundedBytes(streamed(chunks.slice(0, 2), n), 64 << 20),
+    (e) => e instanceof InvalidRequestError && /bytes received of the/.test(e.message),
+  );
 });
 
 Deno.test("readBoundedBytes() refuses a large body shorter or longer than it declares", async () => {
