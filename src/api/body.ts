@@ -97,31 +97,47 @@ export const EXACT_FROM = 256 * 1024;
 const MAPPED_FROM = 32 << 20;
 
 /** A body of `declared` bytes, read into one buffer of that length. */
-async function readDeclared(
+function readDeclared(
   body: ReadableStream<Uint8Array>,
   declared: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  let out = declared >= MAPPED_FROM ? new Uint8Array(declared) : undefined;
+  return readSized(body, declared, Infinity, (received) =>
+    new InvalidRequestError(
+      typeof received === "string"
+        ? `Invalid request body: longer than its content-length of ${declared} bytes`
+        : `Invalid request body: ${received} bytes received of the ${declared} its content-length declares`,
+    ));
+}
+
+/**
+ * A body of exactly `size` bytes, in one buffer of that length: made before
+ * the bytes from `MAPPED_FROM`, once they have all come below it. Past
+ * `limit` a 413; longer than `size`, `fail("more than <size>")`; shorter,
+ * `fail(<bytes received>)`.
+ */
+async function readSized(
+  body: ReadableStream<Uint8Array> | null,
+  size: number,
+  limit: number,
+  fail: (received: number | string) => Error,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let out = size >= MAPPED_FROM ? new Uint8Array(size) : undefined;
   const chunks: Uint8Array[] = [];
   let received = 0;
-  for await (const chunk of chunksOf(body)) {
-    // The HTTP server holds a body to its declared length; a longer one is refused all the same.
-    if (received + chunk.byteLength > declared) {
-      throw new InvalidRequestError(
-        `Invalid request body: longer than its content-length of ${declared} bytes`,
-      );
+  if (body !== null) {
+    for await (const chunk of chunksOf(body)) {
+      const next = received + chunk.byteLength;
+      if (next > limit) tooLarge(next, limit);
+      // The HTTP server holds a body to a declared length; a longer one is refused all the same.
+      if (next > size) throw fail(`more than ${size}`);
+      if (out === undefined) chunks.push(chunk);
+      else out.set(chunk, received);
+      received = next;
     }
-    if (out === undefined) chunks.push(chunk);
-    else out.set(chunk, received);
-    received += chunk.byteLength;
   }
-  if (received !== declared) {
-    throw new InvalidRequestError(
-      `Invalid request body: ${received} bytes received of the ${declared} its content-length declares`,
-    );
-  }
+  if (received !== size) throw fail(received);
   if (out === undefined) {
-    out = new Uint8Array(declared);
+    out = new Uint8Array(size);
     let at = 0;
     for (const c of chunks) {
       out.set(c, at);
@@ -181,9 +197,10 @@ export function tooLarge(size: number, limit: number): never {
 }
 
 /**
- * Reads a payload body straight into one buffer of the size its layout
- * expects: no intermediate copies. A body over `limit` is a 413 before any
- * byte is read when its length is declared; a body shorter or longer than
+ * Reads a payload body into one buffer of the size its layout expects,
+ * each byte copied once (made once the bytes have come under 32 MiB, as
+ * `readBoundedBytes` does). A body over `limit` is a 413 before any byte
+ * is read when its length is declared; a body shorter or longer than
  * `expected` is a 400 `size_mismatch` naming both sizes, and nothing is kept.
  *
  * @example
@@ -217,16 +234,5 @@ export async function readExactBody(
     await req.body?.cancel();
     throw mismatch(declared);
   }
-  const out = new Uint8Array(expected);
-  let at = 0;
-  if (req.body !== null) {
-    for await (const chunk of chunksOf(req.body)) {
-      if (at + chunk.byteLength > limit) tooLarge(at + chunk.byteLength, limit);
-      if (at + chunk.byteLength > expected) throw mismatch(`more than ${expected}`);
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    }
-  }
-  if (at !== expected) throw mismatch(at);
-  return out;
+  return await readSized(req.body, expected, limit, mismatch);
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
-import { EXACT_FROM, readBoundedBytes } from "./body.ts";
+import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "../errors.ts";
+import { EXACT_FROM, readBoundedBytes, readExactBody } from "./body.ts";
 
 /** A POST whose body streams `chunks`, under a `content-length` of `declared` when given. */
 function streamed(chunks: Uint8Array[], declared?: number): Request {
@@ -76,4 +76,24 @@ Deno.test("readBoundedBytes() reads small and undeclared bodies whole", async ()
   assert.deepEqual(await readBoundedBytes(small, 10), new Uint8Array([1, 2, 3]));
   const undeclared = streamed([new Uint8Array([1]), new Uint8Array([2, 3])]);
   assert.deepEqual(await readBoundedBytes(undeclared, 10), new Uint8Array([1, 2, 3]));
+});
+
+Deno.test("readExactBody() takes a streamed body of the layout's size, and refuses others", async () => {
+  const options = { expected: 10, limit: 12, what: "fragment 'v'", fragment: "v" };
+  const ten = new Uint8Array(10).map((_, i) => i);
+  const got = await readExactBody(streamed([ten.subarray(0, 3), ten.subarray(3)]), options);
+  assert.deepEqual(got, ten);
+  assert.equal(got.buffer.byteLength, 10);
+  await assert.rejects(
+    readExactBody(streamed([ten.subarray(0, 9)]), options),
+    (e) => e instanceof SizeMismatchError && /expected 10 bytes, received 9$/.test(e.message),
+  );
+  await assert.rejects(
+    readExactBody(streamed([ten, new Uint8Array(1)]), options),
+    (e) => e instanceof SizeMismatchError && /received more than 10$/.test(e.message),
+  );
+  await assert.rejects(
+    readExactBody(streamed([ten, new Uint8Array(10)]), options),
+    PayloadTooLargeError,
+  );
 });
