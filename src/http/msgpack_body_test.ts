@@ -36,3 +36,11 @@ Deno.test("msgpackBody() leaves undefined keys out only when asked", () => {
   });
   assert.deepEqual(decode(msgpackBody({ a: 1, b: undefined })), { a: 1, b: null });
 });
+
+Deno.test("msgpackBody() of a value it cannot encode throws, and the next body is right", () => {
+  assert.throws(
+    () => msgpackBody({ bytes: new Uint8Array(5000), what: Symbol("x") }),
+    /Unrecognized object/,
+  );
+  assert.deepEqual(decode(msgpackBody({ ok: 1 })), { ok: 1 });
+});
