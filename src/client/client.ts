@@ -13,7 +13,7 @@ import {
   WaitTimeoutError,
 } from "../errors.ts";
 import { httpJson, httpRequest } from "../http/call.ts";
-import { errorOfAnswer, fromAnswer, type ServerError } from "./errors.ts";
+import { errorOfAnswer, fromAnswer, payloadSizeError, type ServerError } from "./errors.ts";
 import { FunctionsClient } from "./functions.ts";
 import { ApiCalls } from "./_api.ts";
 import { fieldArray, type NumericArray } from "./typed.ts";
@@ -459,16 +459,8 @@ export class Client {
         expected,
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
-    if (bytes.byteLength !== expected) {
-      throw fromAnswer(
-        res.status,
-        new SizeMismatchError(fragment, expected, bytes.byteLength, {
-          message: bytes.byteLength > expected
-            ? `The server sent more than the ${expected} bytes of the fragment's layout`
-            : `The server sent ${bytes.byteLength} bytes: expected ${expected}`,
-        }),
-      );
-    }
+    const wrong = payloadSizeError(res.status, fragment, expected, bytes.byteLength);
+    if (wrong !== undefined) throw wrong;
     return { version, layout, bytes, field: (name) => fieldArray(layout, bytes, name) };
   }
 

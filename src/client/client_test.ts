@@ -105,3 +105,31 @@ Deno.test("Client.attach() of a large fragment gives a buffer of exactly its siz
     );
   }, layout);
 });
+
+Deno.test("functions.invoke() refuses a result whose body is not its layout's size", async () => {
+  for (const [size, ok] of [[16, true], [12, false], [20, false]] as const) {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response(new Uint8Array(size), {
+          headers: {
+            "content-type": "application/octet-stream",
+            "strata-function": JSON.stringify({ version: 1 }),
+            "strata-layout": JSON.stringify(LAYOUT),
+          },
+        }),
+    );
+    try {
+      const invoked = connect(`http://127.0.0.1:${server.addr.port}`).functions.invoke("f", "d");
+      if (ok) assert.equal((await invoked).bytes?.byteLength, 16);
+      else {
+        await assert.rejects(
+          invoked,
+          (e) => e instanceof ServerError && e.code === "size_mismatch" && e.status === 200,
+        );
+      }
+    } finally {
+      await server.shutdown();
+    }
+  }
+});

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { errorFromBody, InternalError, StrataError, UnavailableError } from "../errors.ts";
+import {
+  errorFromBody,
+  InternalError,
+  SizeMismatchError,
+  StrataError,
+  UnavailableError,
+} from "../errors.ts";
 import { errorBodyOf } from "../http/call.ts";
 
 /**
@@ -100,4 +106,34 @@ export function fromAnswer<E extends StrataError>(
   e: E,
 ): E & { readonly status: number } {
   return answered(e, status);
+}
+
+/**
+ * The `size_mismatch` of a payload answer (an attach, a function's result)
+ * whose body is not the size of the layout its `strata-layout` names;
+ * undefined when it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { payloadSizeError } from "./errors.ts";
+ * assert.equal(payloadSizeError(200, "viz", 16, 16), undefined);
+ * assert.equal(payloadSizeError(200, "viz", 16, 12)?.message, "The server sent 12 bytes: expected 16");
+ * ```
+ */
+export function payloadSizeError(
+  status: number,
+  fragment: string,
+  expected: number,
+  received: number,
+): (SizeMismatchError & { readonly status: number }) | undefined {
+  if (received === expected) return undefined;
+  return fromAnswer(
+    status,
+    new SizeMismatchError(fragment, expected, received, {
+      message: received > expected
+        ? `The server sent more than the ${expected} bytes of the fragment's layout`
+        : `The server sent ${received} bytes: expected ${expected}`,
+    }),
+  );
 }

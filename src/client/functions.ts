@@ -6,7 +6,7 @@
 
 import type { FragmentLayout } from "../transform/layout.ts";
 import { httpRequest } from "../http/call.ts";
-import { errorOfAnswer, type ServerError } from "./errors.ts";
+import { errorOfAnswer, payloadSizeError, type ServerError } from "./errors.ts";
 import { ApiCalls } from "./_api.ts";
 
 /** A deployed version, as the server describes it. */
@@ -128,7 +128,12 @@ export class FunctionsClient {
     if ((res.headers.get("content-type") ?? "").startsWith("application/octet-stream")) {
       const meta = JSON.parse(res.headers.get("strata-function") ?? "{}");
       const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
-      return { ...meta, layout, bytes: new Uint8Array(await res.arrayBuffer()) };
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const wrong = layout === null
+        ? undefined
+        : payloadSizeError(res.status, `result of ${name}`, layout.byteLength, bytes.byteLength);
+      if (wrong !== undefined) throw wrong;
+      return { ...meta, layout, bytes };
     }
     return await res.json() as Invoked;
   }
