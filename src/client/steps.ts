@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errorFromBody, UnavailableError } from "../errors.ts";
+import { errorFromBody, SizeMismatchError, UnavailableError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 
 /** One version of a step stream. */
@@ -28,7 +28,8 @@ const MAX_HEADER_BYTES = 1 << 20;
  * Reads step frames from `body` until its last frame: returns on a
  * `timeout` frame (no version came within the stream's wait), throws the
  * error any other last frame names, and throws when the body ends without
- * one (the runtime went away).
+ * one (the runtime went away), or a `SizeMismatchError` when a frame's
+ * bytes are not its layout's size.
  *
  * @example
  * ```ts
@@ -108,6 +109,14 @@ export async function* readSteps(
         throw e;
       }
       const size = header.bytes ?? 0;
+      const expected = header.layout?.byteLength;
+      if (expected !== undefined && size !== expected) {
+        // The rest of the stream cannot be trusted to be framed as it says.
+        throw new SizeMismatchError("", expected, size, {
+          message:
+            `The step stream sent version ${header.version} as ${size} bytes: its layout holds ${expected}`,
+        });
+      }
       const bytes = size === 0 ? new Uint8Array() : await take(size);
       if (bytes === undefined) throw broken(`in the bytes of version ${header.version}`);
       yield {

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { SizeMismatchError } from "../errors.ts";
+import { readSteps } from "./steps.ts";
+
+/** One step frame: its JSON header, then `bytes`. */
+function frame(header: unknown, bytes = new Uint8Array()): Uint8Array<ArrayBuffer> {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(4 + json.byteLength + bytes.byteLength);
+  new DataView(out.buffer).setUint32(0, json.byteLength);
+  out.set(json, 4);
+  out.set(bytes, 4 + json.byteLength);
+  return out;
+}
+
+Deno.test("readSteps() refuses a step whose bytes are not its layout's size", async () => {
+  const layout = { byteLength: 4, slots: [] };
+  const body = new Blob([
+    frame({ version: 1, dropped: 0, layout, bytes: 4 }, new Uint8Array([1, 2, 3, 4])),
+    frame({ version: 2, dropped: 0, layout, bytes: 3 }, new Uint8Array([5, 6, 7])),
+  ]).stream();
+  const got: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const step of readSteps(body)) got.push(step.version);
+    })(),
+    (e) =>
+      e instanceof SizeMismatchError &&
+      e.message === "The step stream sent version 2 as 3 bytes: its layout holds 4",
+  );
+  assert.deepEqual(got, [1]);
+});
