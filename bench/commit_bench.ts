@@ -212,7 +212,7 @@ export async function commitBench(): Promise<void> {
       );
     }
   }
-  for (const [processes, n] of [[1, 64], [1, 256], [4, 16], [4, 64]] as const) {
+  for (const [processes, n] of [[1, 64], [1, 256], [4, 16], [4, 64], [4, 256]] as const) {
     const p = await httpRate(processes, n, kv);
     points.push(p);
     console.error(`${p.shape}, ${n} in flight each: ${p.versionsPerSecond.toFixed(0)} versions/s`);
