@@ -66,14 +66,18 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
     if (total > limit) tooLarge(total, limit);
     chunks.push(chunk);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const all = new Uint8Array(total);
+  return chunks.length === 1 ? chunks[0]! : joined(chunks, total);
+}
+
+/** `chunks` copied back to back into one buffer of `total` bytes, their sum. */
+function joined(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
-    all.set(c, at);
+    out.set(c, at);
     at += c.byteLength;
   }
-  return all;
+  return out;
 }
 
 /**
@@ -121,7 +125,7 @@ async function readSized(
   limit: number,
   fail: (received: number | string) => Error,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  let out = size >= MAPPED_FROM ? new Uint8Array(size) : undefined;
+  const out = size >= MAPPED_FROM ? new Uint8Array(size) : undefined;
   const chunks: Uint8Array[] = [];
   let received = 0;
   if (body !== null) {
@@ -136,15 +140,7 @@ async function readSized(
     }
   }
   if (received !== size) throw fail(received);
-  if (out === undefined) {
-    out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-  }
-  return out;
+  return out ?? joined(chunks, size);
 }
 
 /**
