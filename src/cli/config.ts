@@ -48,6 +48,8 @@ export interface Config {
     readonly spares: number;
     /** An idle process is killed after this long, in ms. */
     readonly idleMs: number;
+    /** The niceness sandbox processes run at: 0 (the service's priority) to 19. */
+    readonly nice: number;
   };
   /** The log on standard error: lines below `level` are dropped; `format` text or json (lines). */
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
@@ -72,7 +74,7 @@ export const DEFAULT_CONFIG: Config = {
   wire: { hostname: "127.0.0.1", port: 0 },
   leaseMs: 10_000,
   reshape: "auto",
-  functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000 },
+  functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000, nice: 19 },
   log: { level: "info", format: "text" },
   services: {},
 };
@@ -134,7 +136,13 @@ export function parseConfig(text: string): Config {
   const format = logSection.format ?? DEFAULT_CONFIG.log.format;
   if (format !== "text" && format !== "json") fail("log.format", "text or json", format);
   const functions = section(root.functions ?? {}, "functions");
-  known(functions, "functions", ["processesPerVersion", "maxProcesses", "spares", "idleMs"]);
+  known(functions, "functions", [
+    "processesPerVersion",
+    "maxProcesses",
+    "spares",
+    "idleMs",
+    "nice",
+  ]);
   const wire = section(root.wire ?? {}, "wire");
   known(wire, "wire", ["hostname", "port"]);
   const nameservers = root.nameservers ?? [];
@@ -199,6 +207,7 @@ export function parseConfig(text: string): Config {
       ),
       spares: integer(functions.spares ?? d.functions.spares, "functions.spares", 0, 64),
       idleMs: integer(functions.idleMs ?? d.functions.idleMs, "functions.idleMs", 100, 86_400_000),
+      nice: integer(functions.nice ?? d.functions.nice, "functions.nice", 0, 19),
     },
     log: { level: level as LogLevel, format },
     services: parseServicesConfig(root.services),

@@ -97,8 +97,12 @@ Deno.test("parseConfig() reads the function sandbox bounds and refuses values ou
     maxProcesses: 8,
     spares: 1,
     idleMs: 30_000,
+    nice: 19,
   });
+  assert.equal(parseConfig("functions:\n  nice: 0\n").functions.nice, 0);
   assert.throws(() => parseConfig("functions:\n  maxProcesses: 0\n"), /functions\.maxProcesses/);
+  assert.throws(() => parseConfig("functions:\n  nice: -5\n"), /functions\.nice/);
+  assert.throws(() => parseConfig("functions:\n  nice: 20\n"), /functions\.nice/);
   assert.throws(() => parseConfig("functions:\n  workers: 2\n"), /workers/);
 });
 

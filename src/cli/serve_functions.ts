@@ -169,5 +169,6 @@ export function poolOptionsOf(config: Pick<Config, "functions">): PoolOptions {
     maxProcesses: f.maxProcesses,
     spares: f.spares,
     idleMs: f.idleMs,
+    launcher: { nice: f.nice },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Starts sandbox processes: `deno run` with no permissions at all, a V8
  * heap limit, and a memory limit the operating system enforces on the whole
- * process. A small `sh` script applies the limit before it execs `deno`:
+ * process, at a lower CPU priority than the service's (`nice`, so that
+ * functions take the cores the node's other work leaves). A small `sh`
+ * script applies the limit and the priority before it execs `deno`:
  * a memory cgroup of the process's own where the service may create one
  * (v1 `memory.limit_in_bytes`, v2 `memory.max`), else `RLIMIT_DATA`
  * (`ulimit -d`). Deno refuses its programs access to `/proc` and `/sys`
@@ -39,8 +41,18 @@ export const RLIMIT_BASE_BYTES = 640 * 2 ** 20;
 /** What the service says when sandboxes get V8's heap limit only. */
 export const HEAP_ONLY_WARNING =
   "function sandboxes get V8's heap limit only: memory outside the heap is not " +
-  "limited by the OS. Allow the service to run sh (--allow-run=deno,sh, as deno.json's tasks do) " +
-  "to limit each sandbox process with a memory cgroup or RLIMIT_DATA";
+  "limited by the OS, and they run at the service's CPU priority. Allow the service to run sh " +
+  "(--allow-run=deno,sh, as deno.json's tasks do) to limit each sandbox process with a memory " +
+  "cgroup or RLIMIT_DATA and lower its priority (functions.nice)";
+
+/**
+ * The niceness sandbox processes run at unless configured (`functions.nice`),
+ * the least: where functions share a node's cores with the runtime and the
+ * simulation's processes, the kernel's scheduler gives a sandbox about 1.5%
+ * of a core's time against each busy process of niceness 0, and idle cores
+ * in full.
+ */
+export const DEFAULT_NICE = 19;
 
 /** The script that finds where sandboxes' cgroups go (`$1`: this service's folder name). */
 const PROBE = `
@@ -67,12 +79,12 @@ echo rlimit
 
 /**
  * The script that limits itself and execs the sandbox: mode, cgroup
- * folder, limit in bytes, then folders of dead sandboxes to remove, then
- * `--`, then the command.
+ * folder, limit in bytes, niceness, then folders of dead sandboxes to
+ * remove, then `--`, then the command.
  */
 const START = `
-mode=$1 dir=$2 bytes=$3
-shift 3
+mode=$1 dir=$2 bytes=$3 nice=$4
+shift 4
 while [ "$1" != "--" ]; do rmdir "$1" 2>/dev/null; shift; done
 shift
 case $mode in
@@ -89,6 +101,7 @@ case $mode in
   rlimit)
     ulimit -d $(( bytes / 1024 )) || exit 97 ;;
 esac
+[ "$nice" = 0 ] || exec nice -n "$nice" "$@"
 exec "$@"
 `;
 
@@ -120,6 +133,12 @@ export interface LauncherOptions {
   readonly mode?: IsolationMode;
   /** The `deno` to run (default `deno` on the PATH). */
   readonly deno?: string;
+  /**
+   * The niceness sandbox processes run at, 0 (the service's own priority)
+   * to 19 (the least); default `DEFAULT_NICE`. Set with `nice(1)` by the
+   * start script, so not in `heap-only` mode.
+   */
+  readonly nice?: number;
 }
 
 /** A sandbox process as the launcher started it. */
@@ -153,6 +172,7 @@ export interface Launched {
 export class Launcher {
   readonly #deno: string;
   readonly #forced: IsolationMode | undefined;
+  readonly #nice: number;
   #isolation: Promise<Isolation> | undefined;
   #next = 1;
   /** cgroup folders of dead sandboxes, removed by the next start. */
@@ -162,6 +182,11 @@ export class Launcher {
   constructor(options: LauncherOptions = {}) {
     this.#deno = options.deno ?? "deno";
     this.#forced = options.mode;
+    const nice = options.nice ?? DEFAULT_NICE;
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
+      throw new RangeError(`Invalid sandbox niceness ${nice}: expected an integer from 0 to 19`);
+    }
+    this.#nice = nice;
   }
 
   /** The isolation this machine gives sandboxes (probed once). */
@@ -173,7 +198,8 @@ export class Launcher {
   /**
    * Starts a sandbox process with a heap of `heapMb` MiB and an OS memory
    * limit for `memoryBytes` (plus what Deno itself needs: see
-   * `CGROUP_BASE_BYTES` and `RLIMIT_BASE_BYTES`).
+   * `CGROUP_BASE_BYTES` and `RLIMIT_BASE_BYTES`), at the launcher's
+   * niceness (`LauncherOptions.nice`).
    */
   async launch(heapMb: number, memoryBytes: number): Promise<Launched> {
     const { mode, dir } = await this.isolation();
@@ -199,6 +225,7 @@ export class Launcher {
       mode,
       cgroup ?? "",
       String(limitBytes),
+      String(this.#nice),
       ...dead,
       "--",
       ...deno,
