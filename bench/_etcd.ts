@@ -5,6 +5,7 @@
  */
 
 import { freePort } from "../tests/_cluster.ts";
+import { spawnTool } from "./_tools.ts";
 
 /** A running etcd: its client URL and how to stop it. */
 export interface Etcd {
@@ -22,7 +23,7 @@ export interface Etcd {
 export async function startEtcd(dir: string): Promise<Etcd> {
   const client = `http://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("etcd", {
+  const child = spawnTool("etcd", "etcd-server", {
     args: [
       "--name=bench",
       `--data-dir=${dir}/etcd`,
@@ -35,7 +36,7 @@ export async function startEtcd(dir: string): Promise<Etcd> {
     ],
     stdout: "null",
     stderr: "null",
-  }).spawn();
+  });
   const stop = async () => {
     child.kill("SIGTERM");
     await child.status;

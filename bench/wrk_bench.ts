@@ -12,6 +12,7 @@
  * @module
  */
 
+import { spawnTool } from "./_tools.ts";
 import { startServer } from "../tests/_server.ts";
 import { writeResults } from "./_results.ts";
 
@@ -45,7 +46,7 @@ export async function wrk(
     ...(options.timeoutSeconds === undefined ? [] : ["--timeout", `${options.timeoutSeconds}s`]),
     url,
   ];
-  const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
+  const out = await spawnTool("wrk", "wrk", { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   if (!out.success || !Number.isFinite(rps)) {
