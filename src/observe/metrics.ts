@@ -6,7 +6,8 @@
  * @module
  */
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { FastHistogram } from "./fast_histogram.ts";
 
 /**
  * Where the process's counters and histograms are kept; `renderMetrics()`
@@ -40,7 +41,7 @@ const SECONDS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 6
  */
 export const metrics = {
   /** HTTP requests by method, route and status, with their latency. */
-  requests: new Histogram({
+  requests: new FastHistogram({
     name: "strata_http_request_duration_seconds",
     help: "HTTP requests by method, route pattern and status: latency in seconds",
     labelNames: ["method", "route", "status"] as const,
@@ -48,7 +49,7 @@ export const metrics = {
     registers,
   }),
   /** Operations of hosted services run on this runtime, by outcome, with their latency. */
-  serviceOperations: new Histogram({
+  serviceOperations: new FastHistogram({
     name: "strata_service_operation_duration_seconds",
     help:
       "Operations of hosted services (HEPnOS, FlameStore, Mobject, ...) run on this runtime, by service, operation and outcome (ok or the error code): latency in seconds",
@@ -149,14 +150,14 @@ export const metrics = {
     registers,
   }),
   /** Group commits written to Deno KV, by size of the batch. */
-  groupCommitBatch: new Histogram({
+  groupCommitBatch: new FastHistogram({
     name: "strata_group_commit_batch_size",
     help: "Records written per group commit to Deno KV",
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers,
   }),
   /** The registry's Deno KV atomic commits and their latency. */
-  kvCommit: new Histogram({
+  kvCommit: new FastHistogram({
     name: "strata_kv_commit_duration_seconds",
     help: "Deno KV atomic commits of the registry (group commits) and their latency in seconds",
     buckets: SECONDS,
@@ -169,7 +170,7 @@ export const metrics = {
     registers,
   }),
   /** Function calls by outcome (`ok` or a failure kind), with their latency. */
-  functionCalls: new Histogram({
+  functionCalls: new FastHistogram({
     name: "strata_function_call_duration_seconds",
     help: "Function calls in sandbox processes by outcome (ok or the failure's code): latency",
     labelNames: ["outcome"] as const,

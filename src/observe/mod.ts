@@ -29,6 +29,7 @@ export {
   OTHER_DATASETS,
   processMetrics,
 } from "./metrics.ts";
+export { FastHistogram } from "./fast_histogram.ts";
 export {
   METRICS_CONTENT_TYPE,
   type MetricSources,
