@@ -13,6 +13,7 @@
  */
 
 export {
+  flushLog,
   log,
   LOG_LEVELS,
   type LogFields,
