@@ -87,10 +87,7 @@ export class FastHistogram<T extends string = string> extends Histogram<T> {
   override labels(...values: (string | number)[]): Histogram.Internal<T>;
   override labels(labels: LabelValues<T>): Histogram.Internal<T>;
   override labels(...args: unknown[]): Histogram.Internal<T> {
-    const labels =
-      (typeof args[0] === "object" && args[0] !== null
-        ? args[0]
-        : Object.fromEntries(this.#names.map((n, i) => [n, args[i]]))) as LabelValues<T>;
+    const labels = this.#labelsOf(args);
     return {
       observe: (value: number) => this.#observe(labels, value),
       startTimer: (more?: LabelValues<T>) => {
@@ -106,10 +103,7 @@ export class FastHistogram<T extends string = string> extends Histogram<T> {
 
   /** Forgets the series of these labels. */
   override remove(...args: unknown[]): void {
-    const labels =
-      (typeof args[0] === "object" && args[0] !== null
-        ? args[0]
-        : Object.fromEntries(this.#names.map((n, i) => [n, args[i]]))) as LabelValues<T>;
+    const labels = this.#labelsOf(args);
     const key = this.#keyOf(labels);
     this.#series.delete(key);
     delete (this as unknown as { hashMap: Record<string, Exported> }).hashMap[`fast:${key}`];
@@ -120,6 +114,13 @@ export class FastHistogram<T extends string = string> extends Histogram<T> {
     const key = this.#keyOf(labels);
     this.#series.delete(key);
     this.#add(key, labels);
+  }
+
+  /** Labels given as an object, or as values in `labelNames` order. */
+  #labelsOf(args: readonly unknown[]): LabelValues<T> {
+    return (typeof args[0] === "object" && args[0] !== null
+      ? args[0]
+      : Object.fromEntries(this.#names.map((n, i) => [n, args[i]]))) as LabelValues<T>;
   }
 
   #keyOf(labels: LabelValues<T>): string {
