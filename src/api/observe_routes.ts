@@ -52,7 +52,12 @@ export function observeRequests(): MiddlewareHandler {
         : c.req.routePath;
       metrics.requests.observe({ method: c.req.method, route, status: String(status) }, ms / 1000);
       if (log.enabled("info")) {
-        const params = c.req.param() as Record<string, string | undefined>;
+        // The dataset and version a route names (parsed only for routes that name one).
+        const datasets = route.startsWith("/v1/datasets/");
+        const params = (datasets || route.includes(":version") ? c.req.param() : {}) as Record<
+          string,
+          string | undefined
+        >;
         log.info("request", {
           method: c.req.method,
           route,
@@ -60,9 +65,7 @@ export function observeRequests(): MiddlewareHandler {
           ms: Math.round(ms * 100) / 100,
           bytes: (lengthOf(c.req.header("content-length")) ?? 0) +
             (lengthOf(c.res.headers.get("content-length")) ?? 0),
-          dataset: params.name !== undefined && route.startsWith("/v1/datasets/")
-            ? params.name
-            : undefined,
+          dataset: datasets ? params.name : undefined,
           version: params.version,
         });
       }

@@ -234,13 +234,34 @@ export class Logger {
 }
 
 function jsonLine(level: LogLevel, event: string, fields: LogFields | undefined): string {
-  const out: Record<string, unknown> = { time: new Date().toISOString(), level, event };
+  const out: Record<string, unknown> = { time: now(), level, event };
   for (const k in fields) if (fields[k] !== undefined) out[k] = fields[k];
   return JSON.stringify(out);
 }
 
+/** The time of the last line, and its text: lines of the same millisecond share it. */
+let stampMs = -1;
+let stamp = "";
+
+/** The current time as ISO 8601 text, made once per millisecond. */
+function now(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stamp = new Date(ms).toISOString();
+  }
+  return stamp;
+}
+
+const UPPER: Record<LogLevel, string> = {
+  debug: "DEBUG",
+  info: "INFO",
+  warn: "WARN",
+  error: "ERROR",
+};
+
 function textLine(level: LogLevel, event: string, fields: LogFields | undefined): string {
-  let line = `${new Date().toISOString()} ${level.toUpperCase()} ${event}`;
+  let line = `${now()} ${UPPER[level]} ${event}`;
   for (const k in fields) {
     const v = fields[k];
     if (v === undefined) continue;
