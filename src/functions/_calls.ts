@@ -28,7 +28,11 @@ export function callError(
         record.name,
         record.version,
         "time",
-        `ran past its limit of ${reply.ms} ms; its sandbox process was killed and is replaced`,
+        `ran past its limit of ${reply.ms} ms; its sandbox process was killed and is replaced${
+          (reply.nice ?? 0) > 0
+            ? ` (it ran at niceness ${reply.nice}, after the node's other work: on a busy node, a longer timeMs or a lower functions.nice)`
+            : ""
+        }`,
       );
     case "crashed":
       return new FunctionFailedError(

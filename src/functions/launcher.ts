@@ -151,6 +151,8 @@ export interface Launched {
   readonly limitBytes: number;
   /** The mode that limits it. */
   readonly mode: IsolationMode;
+  /** The niceness it runs at (0 in `heap-only` mode, where none is set). */
+  readonly nice: number;
 }
 
 /**
@@ -239,7 +241,10 @@ export class Launcher {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    return cgroup === undefined ? { child, limitBytes, mode } : { child, cgroup, limitBytes, mode };
+    const nice = mode === "heap-only" ? 0 : this.#nice;
+    return cgroup === undefined
+      ? { child, limitBytes, mode, nice }
+      : { child, cgroup, limitBytes, mode, nice };
   }
 
   /**

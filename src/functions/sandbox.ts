@@ -62,7 +62,12 @@ export type SandboxReply =
     readonly logs: string[];
   }
   | { readonly t: "error"; readonly error: SandboxError; readonly logs: string[] }
-  | { readonly t: "timeout"; readonly ms: number }
+  | {
+    readonly t: "timeout";
+    readonly ms: number;
+    /** The niceness its process ran at: above 0, it may have waited for cores. */
+    readonly nice?: number;
+  }
   | { readonly t: "crashed"; readonly message: string };
 
 /** The smallest heap a sandbox process gets, in MiB: the sandbox and a module need some. */
@@ -403,7 +408,7 @@ export class Sandbox {
       const left = this.#deadline - performance.now();
       if (left > 0) this.#arm(left);
       else {
-        this.#settle({ t: "timeout", ms: this.#timeoutMs });
+        this.#settle({ t: "timeout", ms: this.#timeoutMs, nice: this.#launched?.nice ?? 0 });
         this.#kill(`it ran past its time limit of ${this.#timeoutMs} ms`);
       }
     }, ms);
