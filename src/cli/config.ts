@@ -9,6 +9,7 @@ import { InvalidConfigError } from "../errors.ts";
 import { checkTiers, DEFAULT_TIERS, parseTiersFile, type TierSpec } from "../tiers/tier_config.ts";
 import { parseServicesConfig, type ServicesConfig } from "../services/config.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../observe/mod.ts";
+import { DEFAULT_NICE } from "../functions/launcher.ts";
 
 /** The service's configuration. */
 export interface Config {
@@ -74,7 +75,13 @@ export const DEFAULT_CONFIG: Config = {
   wire: { hostname: "127.0.0.1", port: 0 },
   leaseMs: 10_000,
   reshape: "auto",
-  functions: { processesPerVersion: 2, maxProcesses: 16, spares: 1, idleMs: 30_000, nice: 19 },
+  functions: {
+    processesPerVersion: 2,
+    maxProcesses: 16,
+    spares: 1,
+    idleMs: 30_000,
+    nice: DEFAULT_NICE,
+  },
   log: { level: "info", format: "text" },
   services: {},
 };
