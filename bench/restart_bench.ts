@@ -532,6 +532,11 @@ What each side does:
   their block with \`preadv\` per block row (POSIX) or \`read_direct\` (HDF5) into their own buffer
   and check every 35th value; ranks are processes (bench/python/restart_files.py). "cold": the page
   cache dropped before each read; "warm": read from the page cache.
+- Rank processes (Python readers, file writers and readers) start together at a barrier and time
+  themselves: a figure runs from the first rank's release to the last rank's answer (one monotonic
+  clock for all). Runs before 2026-12-07 10:10 read the clock in the parent after the barrier, which
+  with more processes than cores woke late: their 16-rank file figures (the warm reads most) were
+  too high.
 
 Every 35th value of every block checked: ${allVerified ? "all verified" : "SOME NOT VERIFIED"}.
 Goals, against POSIX files in the same run: checkpoint at least as fast; restart cold at least 1.5x

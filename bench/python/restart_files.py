@@ -8,7 +8,8 @@ argv: MODE FORMAT DIR ROWS COLS RANKS
   FORMAT posix (raw bytes, pwrite/preadv) or h5 (one contiguous dataset 't' per file, h5py).
 
 Every process prepares (builds its band, opens its files) before a barrier; the time runs
-from the barrier to the last rank's answer. Prints one JSON line: {seconds, verified}."""
+from the first rank's release to the last rank's answer, read by the ranks themselves
+(_ranks.py). Prints one JSON line: {seconds, verified}."""
 
 import os
 import sys

@@ -16,8 +16,9 @@ a thread each. A second thread in a process makes every page it unmaps, or copie
 after the fork, cost an inter-processor interrupt: with a thread per runtime and the lease
 thread, 16 ranks read at two thirds of the speed on this machine's two cores.
 
-Every process connects before a barrier; the time runs from the barrier to the last rank's
-answer, map requests and lease releases included. Prints one JSON line: {seconds, verified}."""
+Every process connects before a barrier; the time runs from the first rank's release to the
+last rank's answer, read by the ranks themselves (_ranks.py), map requests and lease releases
+included. Prints one JSON line: {seconds, verified}."""
 
 import sys
 
