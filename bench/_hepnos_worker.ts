@@ -10,6 +10,11 @@
  * written and fsync'd concurrently). `files` leaves them in the page cache,
  * as a program that never syncs would.
  *
+ * After an untimed pass, each timed phase (creates, stores, loads) starts
+ * when the benchmark says so: the worker prints `ready` and waits for a
+ * line on its standard input; it prints the phases' spans (`WorkerSpans`,
+ * on the clock all processes share) as its last line.
+ *
  * `deno run ... bench/_hepnos_worker.ts <json args>`
  *
  * @module
@@ -33,7 +38,7 @@ export interface WorkerArgs {
   readonly bytes: number;
 }
 
-/** What a worker measured: seconds spent in each phase. */
+/** Seconds each phase lasted, over all clients (bench/services_bench.ts `runClients`). */
 export interface WorkerTimes {
   /** Creating events. */
   readonly createS: number;
@@ -41,6 +46,45 @@ export interface WorkerTimes {
   readonly storeS: number;
   /** Loading them back. */
   readonly loadS: number;
+}
+
+/** When a phase of a worker began and ended, in ms since the epoch (sub-millisecond). */
+export interface Span {
+  /** Its first operation's start. */
+  readonly from: number;
+  /** Its last operation's end. */
+  readonly to: number;
+}
+
+/** What a timed worker prints: the span of each phase. */
+export interface WorkerSpans {
+  /** Creating events. */
+  readonly create: Span;
+  /** Storing one product per event. */
+  readonly store: Span;
+  /** Loading them back. */
+  readonly load: Span;
+}
+
+/**
+ * Starts each timed phase: the timed pass of a worker run with others
+ * prints `ready` and waits for a line on its standard input, so every
+ * client starts the phase together (bench/services_bench.ts `runClients`);
+ * the untimed pass starts at once.
+ */
+type Gate = () => Promise<void>;
+
+/** The time now, in ms since the epoch, on the clock every process shares. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Times `phase` after `gate` opens. */
+async function timed(gate: Gate, phase: () => Promise<unknown>): Promise<Span> {
+  await gate();
+  const from = now();
+  await phase();
+  return { from, to: now() };
 }
 
 const PER_SUBRUN = 100;
@@ -59,7 +103,7 @@ export function warmupEvents(events: number): number {
   return Math.min(events, 2000);
 }
 
-async function strata(a: WorkerArgs): Promise<WorkerTimes> {
+async function strata(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
   const store = await DataStore.connect(a.where);
   const ds = await store.root().createDataSet(
     `bench-${a.mode}-${a.bytes}-${a.client}-${crypto.randomUUID()}`,
@@ -72,35 +116,36 @@ async function strata(a: WorkerArgs): Promise<WorkerTimes> {
   const sub = (i: number) => subruns[Math.floor(i / PER_SUBRUN)]!;
   // Batched stores send in the background, as HEPnOS's WriteBatch over an AsyncEngine.
   const engine = new AsyncEngine({ maxInFlight: IN_FLIGHT });
-  let t = performance.now();
   const events: Awaited<ReturnType<SubRun["createEvent"]>>[] = [];
-  if (a.mode === "single") {
-    for (const i of ids) events.push(await sub(i).createEvent(BigInt(i)));
-  } else {
-    // Through the engine too: creates whose parents exist travel side by side.
-    const batch = new WriteBatch(store, { maxBatchSize: BATCH, async: engine });
-    for (const i of ids) events.push(await sub(i).createEvent(BigInt(i), { batch }));
-    await batch.close();
-    failed(engine);
-  }
-  const createS = (performance.now() - t) / 1000;
-  t = performance.now();
-  if (a.mode === "single") {
-    for (const e of events) await e.store("p", "bytes", value);
-  } else {
-    const batch = new WriteBatch(store, {
-      maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
-      async: engine,
-    });
-    for (const e of events) await e.store("p", "bytes", value, { batch });
-    await batch.close();
-    failed(engine);
-  }
-  const storeS = (performance.now() - t) / 1000;
-  t = performance.now();
-  if (a.mode === "single") {
-    for (const e of events) check(await e.load("p", "bytes"), a.bytes);
-  } else {
+  const create = await timed(gate, async () => {
+    if (a.mode === "single") {
+      for (const i of ids) events.push(await sub(i).createEvent(BigInt(i)));
+    } else {
+      // Through the engine too: creates whose parents exist travel side by side.
+      const batch = new WriteBatch(store, { maxBatchSize: BATCH, async: engine });
+      for (const i of ids) events.push(await sub(i).createEvent(BigInt(i), { batch }));
+      await batch.close();
+      failed(engine);
+    }
+  });
+  const store_ = await timed(gate, async () => {
+    if (a.mode === "single") {
+      for (const e of events) await e.store("p", "bytes", value);
+    } else {
+      const batch = new WriteBatch(store, {
+        maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
+        async: engine,
+      });
+      for (const e of events) await e.store("p", "bytes", value, { batch });
+      await batch.close();
+      failed(engine);
+    }
+  });
+  const load = await timed(gate, async () => {
+    if (a.mode === "single") {
+      for (const e of events) check(await e.load("p", "bytes"), a.bytes);
+      return;
+    }
     // Batched loads keep IN_FLIGHT requests going, as batched stores do through their engine
     // (and as the file baseline reads a batch's files concurrently).
     const per = Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes)));
@@ -118,11 +163,11 @@ async function strata(a: WorkerArgs): Promise<WorkerTimes> {
         for (const v of values) check(v, a.bytes);
       }
     }));
-  }
-  return { createS, storeS, loadS: (performance.now() - t) / 1000 };
+  });
+  return { create, store: store_, load };
 }
 
-async function files(a: WorkerArgs): Promise<WorkerTimes> {
+async function files(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
   const root = `${a.where}/c${a.client}`;
   const value = new Uint8Array(a.bytes).fill(a.client);
   const ids = [...Array(a.events).keys()];
@@ -130,23 +175,22 @@ async function files(a: WorkerArgs): Promise<WorkerTimes> {
   for (let s = 0; s * PER_SUBRUN < a.events; s++) {
     await Deno.mkdir(dir(s * PER_SUBRUN), { recursive: true });
   }
-  const phase = async (op: (i: number) => Promise<unknown>) => {
-    const t = performance.now();
-    if (a.mode === "single") { for (const i of ids) await op(i); }
-    else {
-      for (let at = 0; at < ids.length; at += BATCH) {
-        await Promise.all(ids.slice(at, at + BATCH).map(op));
+  const phase = (op: (i: number) => Promise<unknown>) =>
+    timed(gate, async () => {
+      if (a.mode === "single") { for (const i of ids) await op(i); }
+      else {
+        for (let at = 0; at < ids.length; at += BATCH) {
+          await Promise.all(ids.slice(at, at + BATCH).map(op));
+        }
       }
-    }
-    return (performance.now() - t) / 1000;
-  };
+    });
   const write = a.system === "files" ? Deno.writeFile : writeSynced;
-  const createS = await phase((i) => write(`${dir(i)}/e${i}`, new Uint8Array(0)));
-  const storeS = await phase((i) => write(`${dir(i)}/e${i}.p.bytes`, value));
-  const loadS = await phase(async (i) =>
+  const create = await phase((i) => write(`${dir(i)}/e${i}`, new Uint8Array(0)));
+  const store = await phase((i) => write(`${dir(i)}/e${i}.p.bytes`, value));
+  const load = await phase(async (i) =>
     check(await Deno.readFile(`${dir(i)}/e${i}.p.bytes`), a.bytes)
   );
-  return { createS, storeS, loadS };
+  return { create, store, load };
 }
 
 /** Writes `bytes` to `path` and fsyncs the file (data and inode) before resolving. */
@@ -167,8 +211,24 @@ function check(v: Uint8Array | undefined | null, bytes: number): void {
 
 if (import.meta.main) {
   const args = JSON.parse(Deno.args[0]!) as WorkerArgs;
-  const run = (a: WorkerArgs) => a.system === "strata" ? strata(a) : files(a);
+  const run = (a: WorkerArgs, gate: Gate) =>
+    a.system === "strata" ? strata(a, gate) : files(a, gate);
   // Untimed first (files in a directory of their own: `files` names `c<client>`).
-  await run({ ...args, events: warmupEvents(args.events), client: args.client + 100_000 });
-  console.log(JSON.stringify(await run(args)));
+  await run(
+    { ...args, events: warmupEvents(args.events), client: args.client + 100_000 },
+    () => Promise.resolve(),
+  );
+  // Timed: each phase starts when the benchmark says so, for every client at once.
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const gate = async () => {
+    console.log("ready");
+    while (!pending.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("The benchmark closed this client's standard input");
+      pending += value;
+    }
+    pending = pending.slice(pending.indexOf("\n") + 1);
+  };
+  console.log(JSON.stringify(await run(args, gate)));
 }

@@ -11,7 +11,12 @@
  */
 
 import { writeResults } from "./_results.ts";
-import { warmupEvents, type WorkerArgs, type WorkerTimes } from "./_hepnos_worker.ts";
+import {
+  warmupEvents,
+  type WorkerArgs,
+  type WorkerSpans,
+  type WorkerTimes,
+} from "./_hepnos_worker.ts";
 import { spawnStrata } from "../tests/_cluster.ts";
 import { startStagedServer } from "./_staged_server.ts";
 
@@ -52,8 +57,10 @@ function eventsFor(bytes: number, clients: number, mode: string): number {
 
 /**
  * Runs `clients` HEPnOS benchmark worker processes (bench/_hepnos_worker.ts)
- * side by side, with `env` added to their environment; the rate is all
- * their operations over the slowest client's time.
+ * side by side, with `env` added to their environment: each timed phase
+ * (create, store, load) starts in every client at once, and lasts from
+ * the first client's start to the last client's end; the rate is all their
+ * operations over that time.
  */
 export async function runClients(
   args: Omit<WorkerArgs, "client">,
@@ -73,18 +80,61 @@ export async function runClients(
         JSON.stringify({ ...args, client }),
       ],
       env,
+      stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
-    }).output()
+    }).spawn()
   );
-  const outs = await Promise.all(procs);
-  const times = outs.map((o) => {
-    if (!o.success) throw new Error("A benchmark client failed");
-    return JSON.parse(new TextDecoder().decode(o.stdout)) as WorkerTimes;
-  });
-  // Clients run side by side: the rate is all their operations over the slowest client's time.
-  const max = (k: keyof WorkerTimes) => Math.max(...times.map((t) => t[k]));
-  return { createS: max("createS"), storeS: max("storeS"), loadS: max("loadS") };
+  const lines = procs.map((p) => lineReader(p.stdout));
+  const gos = procs.map((p) => p.stdin.getWriter());
+  try {
+    // Each phase starts once every client is ready for it, all at once.
+    for (let phase = 0; phase < 3; phase++) {
+      const ready = await Promise.all(lines.map((next) => next()));
+      if (!ready.every((l) => l === "ready")) throw new Error("A benchmark client failed");
+      await Promise.all(gos.map((w) => w.write(new TextEncoder().encode("go\n"))));
+    }
+    const spans = (await Promise.all(lines.map((next) => next()))).map((l) =>
+      JSON.parse(l ?? "null") as WorkerSpans
+    );
+    for (const w of gos) await w.close();
+    const statuses = await Promise.all(procs.map((p) => p.status));
+    if (!statuses.every((s) => s.success)) throw new Error("A benchmark client failed");
+    // A phase lasts from the first client's start to the last client's end
+    // (the clients time themselves on the clock they share).
+    const window = (k: keyof WorkerSpans) =>
+      (Math.max(...spans.map((s) => s[k].to)) - Math.min(...spans.map((s) => s[k].from))) / 1000;
+    return { createS: window("create"), storeS: window("store"), loadS: window("load") };
+  } catch (e) {
+    for (const p of procs) {
+      try {
+        p.kill();
+      } catch { /* exited already */ }
+    }
+    await Promise.allSettled(procs.map((p) => p.status));
+    throw e;
+  }
+}
+
+/** Reads `stream` a line at a time; undefined at its end. */
+function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | undefined> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  return async () => {
+    while (!pending.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        const last = pending;
+        pending = "";
+        return last === "" ? undefined : last;
+      }
+      pending += value;
+    }
+    const at = pending.indexOf("\n");
+    const line = pending.slice(0, at);
+    pending = pending.slice(at + 1);
+    return line;
+  };
 }
 
 /** Runs the benchmark and writes its results. */
@@ -208,6 +258,11 @@ most ${
   }) of a dataset or directory of its own, so that a figure is the rate of a process
 already running rather than of its code compiling (a fresh client created 25.8k events/s in its
 first pass of 8000 and 36-53k in the next five against one server); the files' clients do the same.
+Each timed phase (creates, stores, loads) starts in every client at once, and lasts from the
+first client's start to the last client's end, the clients timing themselves on the clock they
+share. Runs before 2026-12-07 10:25 let each client go through its phases at its own pace and
+divided by the slowest client's own time: with clients started at different moments, or one in its
+loads while another still stored, that overstated the rates of several clients, on both sides.
 
 Rows marked \`staged\`: the batched workload against a second \`strata serve\` whose node has an shm
 tier (${
