@@ -23,6 +23,7 @@ import { commitBench } from "./commit_bench.ts";
 import { registryWrkBench } from "./registry_wrk_bench.ts";
 import { registryMemoryBench } from "./registry_memory_bench.ts";
 import { mallocBench } from "./malloc_bench.ts";
+import { httpAgentBench } from "./http_agent_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   transform: transformBench,
@@ -42,6 +43,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   "registry-wrk": registryWrkBench,
   "registry-memory": registryMemoryBench,
   malloc: mallocBench,
+  "http-agent": httpAgentBench,
 };
 
 // `deno task bench` runs them all; `deno task bench registry transfer` runs those.

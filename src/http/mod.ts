@@ -5,5 +5,6 @@
  * @module
  */
 
+export * from "./agent.ts";
 export * from "./call.ts";
 export * from "./msgpack_body.ts";

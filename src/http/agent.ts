@@ -1,0 +1,658 @@
+/**
+ * An HTTP/1.1 client for the calls between Strata processes and from its
+ * TypeScript clients: `agentFetch()` answers a standard `Response`, as
+ * `fetch()` does, over keep-alive TCP connections it pools per origin.
+ *
+ * Why: Deno's `fetch()` costs about 45 µs of the caller's CPU per request
+ * on this project's reference machine (URL parsing, `Request` and `Headers`
+ * objects, body streams, two ops), where a request written and its answer
+ * parsed over `Deno.connect` cost under 10 (`deno run -A
+ * bench/http_agent_bench.ts`). A client that makes small calls (a HEPnOS
+ * product, a publish, a lookup) spends most of its time there, and on a
+ * node whose cores run the simulation, the server and many client processes
+ * that time is taken from them. npm's `undici` measured no better than
+ * `fetch()` under Deno. It covers what the callers send: `http:` URLs with
+ * a body of bytes, text or none; anything else (`https:`, a stream or form
+ * body) goes to `fetch()`.
+ *
+ * What it does:
+ * - a connection per request in flight, up to `maxConnections` per origin
+ *   (requests past that wait their turn, at most `maxWaiting`); idle ones
+ *   kept up to `maxIdle` for `idleMs`, each with a read pending so that one
+ *   the server closes leaves the pool at once;
+ * - the request's head and a body up to 64 KiB in one write, `TCP_NODELAY`;
+ * - answers framed by `content-length`, chunked, or by the end of the
+ *   connection; those up to `wholeBytes` read whole before the `Response`
+ *   is made, longer ones streamed as its body (the connection goes back to
+ *   the pool once the body is read to its end, and is closed if the reader
+ *   cancels);
+ * - an early answer (a 413 while the body is still being sent) is read and
+ *   answered;
+ * - `signal` aborts at any point, rejecting with its reason, and closes the
+ *   connection; a network failure is a `TypeError` naming the origin, as
+ *   `fetch()`'s is, and no request is ever sent twice.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HttpAgent } from "./agent.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) =>
+ *   Response.json({ method: req.method, got: await req.json() }));
+ * const agent = new HttpAgent();
+ * const res = await agent.fetch(`http://127.0.0.1:${server.addr.port}/x`, {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ n: 1 }),
+ * });
+ * assert.deepEqual(await res.json(), { method: "POST", got: { n: 1 } });
+ * agent.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+/** Options of an `HttpAgent`. */
+export interface HttpAgentOptions {
+  /** Most connections open to one origin (default 512). */
+  readonly maxConnections?: number;
+  /** Most requests waiting for a connection to one origin (default 65,536). */
+  readonly maxWaiting?: number;
+  /** Most idle connections kept per origin (default 64). */
+  readonly maxIdle?: number;
+  /** How long an idle connection is kept, ms (default 4,000). */
+  readonly idleMs?: number;
+  /** Largest answer head, bytes (default 64 KiB). */
+  readonly maxHeadBytes?: number;
+  /** Answers up to this many bytes are read whole before the `Response` is made (default 1 MiB). */
+  readonly wholeBytes?: number;
+}
+
+const CRLF2 = [13, 10, 13, 10];
+const READ_BYTES = 64 * 1024;
+const STREAM_CHUNK = 1 << 20;
+const JOIN_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+
+/** One pooled connection and the bytes read from it not yet used. */
+class Connection {
+  readonly conn: Deno.TcpConn;
+  buf = new Uint8Array(READ_BYTES);
+  /** Unread bytes are `buf[start:end]`. */
+  start = 0;
+  end = 0;
+  /** A read started while idle: the next bytes, or the end. */
+  pending: Promise<number | null> | undefined;
+  closed = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Reads more bytes after `end` (growing the buffer up to `limit`); false at the end. */
+  async fill(limit: number): Promise<boolean> {
+    if (this.start === this.end) this.start = this.end = 0;
+    let pending = this.pending;
+    this.pending = undefined;
+    if (pending === undefined) {
+      if (this.end === this.buf.length) {
+        if (this.start > 0) {
+          this.buf.copyWithin(0, this.start, this.end);
+          this.end -= this.start;
+          this.start = 0;
+        } else {
+          if (this.buf.length >= limit) throw new TypeError("answer head too large");
+          const bigger = new Uint8Array(Math.min(limit, this.buf.length * 2));
+          bigger.set(this.buf.subarray(0, this.end));
+          this.buf = bigger;
+        }
+      }
+      pending = this.conn.read(this.buf.subarray(this.end));
+    }
+    const n = await pending;
+    if (n === null) return false;
+    this.end += n;
+    return true;
+  }
+
+  /** Starts the read that notices the server closing this idle connection. */
+  watch(onEnd: () => void): void {
+    // Idle: nothing is unread (a server sends nothing unasked).
+    this.start = this.end = 0;
+    // An idle connection does not keep the process alive.
+    this.conn.unref();
+    const pending = this.conn.read(this.buf);
+    this.pending = pending;
+    pending.then(() => {
+      // Bytes or the end while idle: the connection is no longer usable.
+      if (this.pending === pending) onEnd();
+    }, () => {
+      if (this.pending === pending) onEnd();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+/** The connections of one origin. */
+interface Origin {
+  readonly hostname: string;
+  readonly port: number;
+  readonly idle: Connection[];
+  open: number;
+  readonly waiting: (() => void)[];
+}
+
+/** A parsed answer head. */
+interface Head {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: [string, string][];
+  /** The server keeps the connection open after this answer, if its end can be found. */
+  readonly keepAlive: boolean;
+  readonly length: number | undefined;
+  readonly chunked: boolean;
+}
+
+/**
+ * Keep-alive HTTP/1.1 connections pooled per origin; `fetch()` answers a
+ * standard `Response`. See the module's documentation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HttpAgent } from "./agent.ts";
+ * const ports = new Set<number>();
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+ *   ports.add(info.remoteAddr.port);
+ *   return new Response("ok");
+ * });
+ * const agent = new HttpAgent();
+ * for (let i = 0; i < 3; i++) {
+ *   assert.equal(await (await agent.fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "ok");
+ * }
+ * assert.equal(ports.size, 1);
+ * agent.close();
+ * await server.shutdown();
+ * ```
+ */
+export class HttpAgent {
+  readonly #maxConnections: number;
+  readonly #maxWaiting: number;
+  readonly #maxIdle: number;
+  readonly #idleMs: number;
+  readonly #maxHeadBytes: number;
+  readonly #wholeBytes: number;
+  readonly #origins = new Map<string, Origin>();
+
+  /** An agent with no connection open yet. */
+  constructor(options: HttpAgentOptions = {}) {
+    this.#maxConnections = options.maxConnections ?? 512;
+    this.#maxWaiting = options.maxWaiting ?? 65_536;
+    this.#maxIdle = options.maxIdle ?? 64;
+    this.#idleMs = options.idleMs ?? 4_000;
+    this.#maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
+    this.#wholeBytes = options.wholeBytes ?? 1 << 20;
+  }
+
+  /**
+   * Sends a request and answers its `Response`, as `fetch()` does: over a
+   * pooled connection for an `http:` URL with a body of bytes, text or
+   * none; through `fetch()` otherwise.
+   */
+  fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = typeof input === "string" ? new URL(input) : input;
+    const body = bodyBytes(init.body);
+    if (url.protocol !== "http:" || body === false) return fetch(input, init);
+    const type = typeof init.body === "string" ? "text/plain;charset=UTF-8" : undefined;
+    return this.#send(url, init, body, type);
+  }
+
+  /** Closes every idle connection; those in use close once their answer is read. */
+  close(): void {
+    for (const o of this.#origins.values()) {
+      for (const c of o.idle.splice(0)) c.close();
+    }
+  }
+
+  async #send(
+    url: URL,
+    init: RequestInit,
+    body: Uint8Array | undefined,
+    type: string | undefined,
+  ): Promise<Response> {
+    const signal = init.signal ?? undefined;
+    signal?.throwIfAborted();
+    const method = (init.method ?? "GET").toUpperCase();
+    const head = requestHead(url, method, init.headers, body, type);
+    const origin = this.#origin(url);
+    const c = await this.#take(origin, url, signal);
+    let released = false;
+    const release = (reuse: boolean) => {
+      if (released) return;
+      released = true;
+      signal?.removeEventListener("abort", onAbort);
+      this.#giveBack(origin, c, reuse);
+    };
+    const onAbort = () => {
+      c.close();
+      release(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      let writeError: unknown;
+      try {
+        await writeRequest(c.conn, head, body);
+      } catch (e) {
+        // The server may have answered early (a body too large) and closed: read what it said.
+        writeError = e;
+      }
+      let h: Head;
+      try {
+        h = await this.#readHead(c, method);
+      } catch (e) {
+        throw writeError ?? e;
+      }
+      const noBody = method === "HEAD" || h.status === 204 || h.status === 304;
+      // Reused only when the answer's end is known (no body, a length, chunks).
+      const reuse = h.keepAlive && writeError === undefined &&
+        (noBody || h.chunked || h.length !== undefined);
+      if (noBody || h.length === 0) {
+        release(reuse);
+        return answer(h, null);
+      }
+      if (h.length !== undefined && h.length <= this.#wholeBytes) {
+        const bytes = await readExact(c, h.length);
+        release(reuse);
+        return answer(h, bytes);
+      }
+      return answer(h, this.#stream(c, h, reuse, release, signal));
+    } catch (e) {
+      c.close();
+      release(false);
+      if (signal?.aborted) throw signal.reason;
+      throw networkError(url, e);
+    }
+  }
+
+  /** The body of a long, chunked or close-delimited answer, read as its reader pulls. */
+  #stream(
+    c: Connection,
+    h: Head,
+    reuse: boolean,
+    release: (reuse: boolean) => void,
+    signal: AbortSignal | undefined,
+  ): ReadableStream<Uint8Array> {
+    let left = h.length ?? 0;
+    // Chunked: bytes left in the current chunk; -1 before the first size line.
+    let inChunk = -1;
+    const end = (controller: ReadableStreamDefaultController<Uint8Array>, ok: boolean) => {
+      release(ok && reuse);
+      controller.close();
+    };
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          if (h.chunked) {
+            if (inChunk <= 0) {
+              if (inChunk === 0) await readCrlf(c, this.#maxHeadBytes);
+              inChunk = parseInt(await readLine(c, this.#maxHeadBytes), 16);
+              if (!Number.isSafeInteger(inChunk) || inChunk < 0) {
+                throw new TypeError("bad chunk size in the answer");
+              }
+              if (inChunk === 0) {
+                // Trailers, up to the empty line.
+                while ((await readLine(c, this.#maxHeadBytes)) !== "");
+                return end(controller, true);
+              }
+            }
+            const piece = await readSome(c, inChunk);
+            inChunk -= piece.length;
+            controller.enqueue(piece);
+            return;
+          }
+          if (h.length === undefined) {
+            // Until the server closes the connection.
+            const piece = await readSome(c, STREAM_CHUNK, true);
+            if (piece.length === 0) return end(controller, false);
+            controller.enqueue(piece);
+            return;
+          }
+          const piece = await readSome(c, Math.min(left, STREAM_CHUNK));
+          left -= piece.length;
+          controller.enqueue(piece);
+          if (left === 0) end(controller, true);
+        } catch (e) {
+          c.close();
+          release(false);
+          controller.error(signal?.aborted ? signal.reason : e);
+        }
+      },
+      cancel: () => {
+        c.close();
+        release(false);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  async #readHead(c: Connection, method: string): Promise<Head> {
+    for (;;) {
+      let at = indexOf(c.buf, CRLF2, c.start, c.end);
+      while (at < 0) {
+        if (c.end - c.start > this.#maxHeadBytes) break;
+        if (!(await c.fill(this.#maxHeadBytes + 4))) {
+          throw new TypeError("the connection closed before an answer");
+        }
+        at = indexOf(c.buf, CRLF2, c.start, c.end);
+      }
+      if (at < 0 || at - c.start > this.#maxHeadBytes) {
+        throw new TypeError(`answer head too large: over ${this.#maxHeadBytes} bytes`);
+      }
+      const text = latin1.decode(c.buf.subarray(c.start, at));
+      c.start = at + 4;
+      const h = parseHead(text);
+      // Interim answers (100 Continue) come before the real one.
+      if (h.status >= 100 && h.status < 200) continue;
+      if (method === "HEAD") return { ...h, length: 0, chunked: false };
+      return h;
+    }
+  }
+
+  #origin(url: URL): Origin {
+    const key = url.host;
+    let o = this.#origins.get(key);
+    if (o === undefined) {
+      const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+      o = { hostname, port: Number(url.port || 80), idle: [], open: 0, waiting: [] };
+      this.#origins.set(key, o);
+    }
+    return o;
+  }
+
+  async #take(o: Origin, url: URL, signal: AbortSignal | undefined): Promise<Connection> {
+    for (;;) {
+      const idle = o.idle.pop();
+      if (idle !== undefined) {
+        clearTimeout(idle.timer);
+        idle.conn.ref();
+        return idle;
+      }
+      if (o.open < this.#maxConnections) break;
+      if (o.waiting.length >= this.#maxWaiting) {
+        throw new TypeError(
+          `${o.waiting.length} requests to ${url.origin} are waiting for one of its ${o.open} connections: send fewer at once`,
+        );
+      }
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener("abort", stop);
+          resolve();
+        };
+        const stop = () => {
+          const at = o.waiting.indexOf(go);
+          if (at >= 0) o.waiting.splice(at, 1);
+          reject(signal!.reason);
+        };
+        o.waiting.push(go);
+        signal?.addEventListener("abort", stop, { once: true });
+      });
+    }
+    o.open++;
+    try {
+      const conn = await Deno.connect({ hostname: o.hostname, port: o.port });
+      conn.setNoDelay(true);
+      return new Connection(conn);
+    } catch (e) {
+      o.open--;
+      o.waiting.shift()?.();
+      if (signal?.aborted) throw signal.reason;
+      throw networkError(url, e);
+    }
+  }
+
+  #giveBack(o: Origin, c: Connection, reuse: boolean): void {
+    if (!reuse || c.closed || c.start !== c.end || o.idle.length >= this.#maxIdle) {
+      c.close();
+      o.open--;
+      o.waiting.shift()?.();
+      return;
+    }
+    const drop = () => {
+      const at = o.idle.indexOf(c);
+      if (at < 0) return;
+      o.idle.splice(at, 1);
+      c.close();
+      o.open--;
+      o.waiting.shift()?.();
+    };
+    c.watch(drop);
+    const timer = setTimeout(drop, this.#idleMs);
+    Deno.unrefTimer(timer);
+    c.timer = timer;
+    o.idle.push(c);
+    // A waiter takes it.
+    o.waiting.shift()?.();
+  }
+}
+
+/** The process's agent, shared by its calls. */
+export const defaultAgent: HttpAgent = new HttpAgent();
+
+/**
+ * `fetch()` through the process's shared `HttpAgent`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { agentFetch } from "./agent.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(null, { status: 204 }));
+ * assert.equal((await agentFetch(`http://127.0.0.1:${server.addr.port}/`)).status, 204);
+ * await server.shutdown();
+ * ```
+ */
+export function agentFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+  return defaultAgent.fetch(input, init);
+}
+
+/** A body as bytes (undefined: none), or false for a kind this agent leaves to `fetch()`. */
+function bodyBytes(body: BodyInit | null | undefined): Uint8Array | undefined | false {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string") return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) {
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  }
+  return false;
+}
+
+function requestHead(
+  url: URL,
+  method: string,
+  headers: HeadersInit | undefined,
+  body: Uint8Array | undefined,
+  type: string | undefined,
+): Uint8Array {
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  let typed = false;
+  const add = (name: string, value: string) => {
+    const n = name.toLowerCase();
+    if (n === "host" || n === "content-length" || n === "connection" || n === "transfer-encoding") {
+      return;
+    }
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+      throw new TypeError(`Invalid header '${name}': it holds a line break`);
+    }
+    if (n === "content-type") typed = true;
+    head += `${name}: ${value}\r\n`;
+  };
+  if (headers instanceof Headers) headers.forEach((v, k) => add(k, v));
+  else if (Array.isArray(headers)) { for (const [k, v] of headers) add(k!, v!); }
+  else if (headers !== undefined) {
+    for (const [k, v] of Object.entries(headers as Record<string, string>)) add(k, v);
+  }
+  if (body !== undefined) {
+    if (!typed && type !== undefined) head += `content-type: ${type}\r\n`;
+    head += `content-length: ${body.byteLength}\r\n`;
+  } else if (method !== "GET" && method !== "HEAD") {
+    head += "content-length: 0\r\n";
+  }
+  return encoder.encode(head + "\r\n");
+}
+
+async function writeRequest(
+  conn: Deno.TcpConn,
+  head: Uint8Array,
+  body: Uint8Array | undefined,
+): Promise<void> {
+  if (body !== undefined && body.byteLength <= JOIN_BYTES) {
+    const one = new Uint8Array(head.byteLength + body.byteLength);
+    one.set(head);
+    one.set(body, head.byteLength);
+    return await writeAll(conn, one);
+  }
+  await writeAll(conn, head);
+  if (body !== undefined) await writeAll(conn, body);
+}
+
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
+}
+
+function parseHead(text: string): Head {
+  const lines = text.split("\r\n");
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
+  if (status === null) {
+    throw new TypeError(`not an HTTP/1.x answer: '${lines[0]!.slice(0, 80)}'`);
+  }
+  const headers: [string, string][] = [];
+  let length: number | undefined;
+  let chunked = false;
+  let close = status[1] === "0";
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new TypeError(`bad header line in the answer: '${line.slice(0, 80)}'`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-length") {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+        throw new TypeError(`bad content-length in the answer: '${value}'`);
+      }
+      if (length !== undefined && length !== n) {
+        throw new TypeError("two content-lengths in the answer");
+      }
+      length = n;
+    } else if (name === "transfer-encoding") {
+      chunked = value.toLowerCase().split(",").some((t) => t.trim() === "chunked");
+    } else if (name === "connection") {
+      const v = value.toLowerCase();
+      if (v.includes("close")) close = true;
+      else if (v.includes("keep-alive")) close = false;
+    }
+    headers.push([name, value]);
+  }
+  return {
+    status: Number(status[2]),
+    statusText: status[3] ?? "",
+    headers,
+    keepAlive: !close,
+    length: chunked ? undefined : length,
+    chunked,
+  };
+}
+
+function answer(h: Head, body: BodyInit | null): Response {
+  return new Response(body, {
+    status: h.status,
+    statusText: h.statusText,
+    headers: h.headers,
+  });
+}
+
+/** Exactly `n` bytes of the answer. */
+async function readExact(c: Connection, n: number): Promise<Uint8Array<ArrayBuffer>> {
+  const out = new Uint8Array(n);
+  let got = Math.min(n, c.end - c.start);
+  out.set(c.buf.subarray(c.start, c.start + got));
+  c.start += got;
+  while (got < n) {
+    const r = await c.conn.read(out.subarray(got));
+    if (r === null) throw new TypeError("the connection closed inside an answer");
+    got += r;
+  }
+  return out;
+}
+
+/** Up to `max` bytes (at least one; none at the end when `endOk`). */
+async function readSome(c: Connection, max: number, endOk = false): Promise<Uint8Array> {
+  if (c.start === c.end) {
+    // Straight into a buffer of its own: a long body skips the connection's buffer.
+    if (c.pending === undefined && max >= READ_BYTES) {
+      const out = new Uint8Array(max);
+      const r = await c.conn.read(out);
+      if (r === null) {
+        if (endOk) return new Uint8Array(0);
+        throw new TypeError("the connection closed inside an answer");
+      }
+      return out.subarray(0, r);
+    }
+    if (!(await c.fill(Infinity))) {
+      if (endOk) return new Uint8Array(0);
+      throw new TypeError("the connection closed inside an answer");
+    }
+  }
+  const n = Math.min(max, c.end - c.start);
+  const out = c.buf.slice(c.start, c.start + n);
+  c.start += n;
+  return out;
+}
+
+/** The next line of the answer, without its CRLF. */
+async function readLine(c: Connection, limit: number): Promise<string> {
+  for (;;) {
+    for (let i = c.start; i + 1 < c.end; i++) {
+      if (c.buf[i] === 13 && c.buf[i + 1] === 10) {
+        const line = latin1.decode(c.buf.subarray(c.start, i));
+        c.start = i + 2;
+        return line;
+      }
+    }
+    if (c.end - c.start > limit) throw new TypeError("a line of the answer is too long");
+    if (!(await c.fill(Infinity))) throw new TypeError("the connection closed inside an answer");
+  }
+}
+
+async function readCrlf(c: Connection, limit: number): Promise<void> {
+  if ((await readLine(c, limit)) !== "") throw new TypeError("bad chunk end in the answer");
+}
+
+function indexOf(buf: Uint8Array, pattern: readonly number[], from: number, to: number): number {
+  for (let i = buf.indexOf(pattern[0]!, from); i >= 0 && i + 3 < to; i = buf.indexOf(13, i + 1)) {
+    if (buf[i + 1] === pattern[1] && buf[i + 2] === pattern[2] && buf[i + 3] === pattern[3]) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** A network failure as `fetch()` reports one: a `TypeError` naming the origin. */
+function networkError(url: URL, e: unknown): TypeError {
+  if (e instanceof TypeError && e.message.includes(url.origin)) return e;
+  const why = e instanceof Error ? e.message : String(e);
+  return new TypeError(`error sending request to ${url.origin}${url.pathname}: ${why}`, {
+    cause: e,
+  });
+}

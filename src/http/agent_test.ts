@@ -1,0 +1,331 @@
+import assert from "node:assert/strict";
+import { HttpAgent } from "./agent.ts";
+
+/** A `Deno.serve` server on a free loopback port, and the client ports it saw. */
+function serve(handler: (req: Request) => Response | Promise<Response>) {
+  const ports = new Set<number>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req, info) => {
+    ports.add(info.remoteAddr.port);
+    return handler(req);
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, ports, server };
+}
+
+/** A raw TCP server answering each connection with `reply(requestHead)` bytes, then as `after` says. */
+function rawServer(
+  reply: (head: string, n: number) => Uint8Array | string,
+  after: "close" | "keep" = "close",
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let n = 0;
+  const conns: Deno.Conn[] = [];
+  const done = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const buf = new Uint8Array(1 << 16);
+        let text = "";
+        try {
+          for (;;) {
+            const r = await conn.read(buf);
+            if (r === null) break;
+            text += new TextDecoder().decode(buf.subarray(0, r));
+            const end = text.indexOf("\r\n\r\n");
+            if (end < 0) continue;
+            const head = text.slice(0, end);
+            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+            if (text.length < end + 4 + length) continue;
+            text = text.slice(end + 4 + length);
+            const out = reply(head, n++);
+            await conn.write(typeof out === "string" ? new TextEncoder().encode(out) : out);
+            if (after === "close") break;
+          }
+        } catch {
+          // The client went away.
+        }
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      })();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // Closed already.
+        }
+      }
+      await done.catch(() => {});
+    },
+  };
+}
+
+Deno.test("HttpAgent sends JSON and bytes, and reuses one connection for calls in turn", async () => {
+  const s = serve(async (req) =>
+    Response.json({
+      method: req.method,
+      type: req.headers.get("content-type"),
+      auth: req.headers.get("authorization"),
+      length: (await req.arrayBuffer()).byteLength,
+      path: new URL(req.url).pathname + new URL(req.url).search,
+    })
+  );
+  const agent = new HttpAgent();
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await agent.fetch(`${s.url}/v1/x?i=${i}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer t" },
+        body: JSON.stringify({ i }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.deepEqual(await res.json(), {
+        method: "POST",
+        type: "application/json",
+        auth: "Bearer t",
+        length: JSON.stringify({ i }).length,
+        path: `/v1/x?i=${i}`,
+      });
+    }
+    const bytes = await agent.fetch(`${s.url}/b`, {
+      method: "PUT",
+      body: new Uint8Array(1000),
+    });
+    assert.deepEqual((await bytes.json()).length, 1000);
+    const text = await agent.fetch(`${s.url}/t`, { method: "POST", body: "héllo" });
+    assert.equal((await text.json()).type, "text/plain;charset=UTF-8");
+    assert.equal(s.ports.size, 1, "calls in turn share one connection");
+  } finally {
+    agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent opens a connection per request in flight, up to its bound", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const s = serve(async () => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 20));
+    inFlight--;
+    return new Response("ok");
+  });
+  const agent = new HttpAgent({ maxConnections: 3 });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => agent.fetch(s.url).then((r) => r.text())),
+    );
+    assert.deepEqual(answers, Array(10).fill("ok"));
+    assert.equal(most, 3);
+    assert.equal(s.ports.size, 3);
+  } finally {
+    agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent streams long and chunked answers, and sends long bodies", async () => {
+  const big = new Uint8Array(5 << 20).map((_, i) => i * 7);
+  const s = serve(async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/big") return new Response(big);
+    if (path === "/chunked") {
+      let k = 0;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (k === 5) return c.close();
+            c.enqueue(new TextEncoder().encode(`part ${k++};`));
+          },
+        }),
+      );
+    }
+    const got = new Uint8Array(await req.arrayBuffer());
+    let sum = 0;
+    for (const b of got) sum = (sum + b) % 1_000_003;
+    return Response.json({ length: got.byteLength, sum });
+  });
+  const agent = new HttpAgent({ wholeBytes: 1 << 20 });
+  try {
+    const res = await agent.fetch(`${s.url}/big`);
+    assert.notEqual(res.body, null);
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), big);
+    assert.equal(
+      await (await agent.fetch(`${s.url}/chunked`)).text(),
+      "part 0;part 1;part 2;part 3;part 4;",
+    );
+    let sum = 0;
+    for (const b of big) sum = (sum + b) % 1_000_003;
+    const sent = await agent.fetch(`${s.url}/sum`, { method: "POST", body: big });
+    assert.deepEqual(await sent.json(), { length: big.byteLength, sum });
+    // Each answer read to its end left its connection for the next call.
+    assert.equal(s.ports.size, 1);
+  } finally {
+    agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent answers 204 and HEAD with no body and keeps the connection", async () => {
+  const s = serve((req) =>
+    req.method === "HEAD"
+      ? new Response(null, { headers: { "content-length": "12" } })
+      : new Response(null, { status: 204 })
+  );
+  const agent = new HttpAgent();
+  try {
+    const none = await agent.fetch(`${s.url}/x`, { method: "DELETE" });
+    assert.equal(none.status, 204);
+    assert.equal(none.body, null);
+    const head = await agent.fetch(`${s.url}/x`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), "");
+    assert.equal((await agent.fetch(`${s.url}/x`)).status, 204);
+    assert.equal(s.ports.size, 1);
+  } finally {
+    agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent: a refused connection is a TypeError naming the origin", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const agent = new HttpAgent();
+  await assert.rejects(agent.fetch(`http://127.0.0.1:${port}/v1/health`), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    return true;
+  });
+  agent.close();
+});
+
+Deno.test("HttpAgent: an aborted call rejects with the signal's reason and frees its connection", async () => {
+  const s = serve(async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    return new Response("late");
+  });
+  const agent = new HttpAgent({ maxConnections: 1 });
+  try {
+    await assert.rejects(
+      agent.fetch(s.url, { signal: AbortSignal.timeout(50) }),
+      (e: unknown) => e instanceof DOMException && e.name === "TimeoutError",
+    );
+    const aborted = new AbortController();
+    aborted.abort(new Error("stopped"));
+    await assert.rejects(agent.fetch(s.url, { signal: aborted.signal }), { message: "stopped" });
+    // The one connection the agent may open was closed with the aborted call: a new one serves this.
+    assert.equal(await (await agent.fetch(s.url)).text(), "late");
+  } finally {
+    agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent: a connection the server closes while idle leaves the pool", async () => {
+  // Answers with keep-alive framing, then closes: the next call needs a new connection.
+  const s = rawServer((_h, n) => `HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n${n}`);
+  const agent = new HttpAgent();
+  try {
+    assert.equal(await (await agent.fetch(s.url)).text(), "0");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await (await agent.fetch(s.url)).text(), "1");
+  } finally {
+    agent.close();
+    await s.close();
+  }
+});
+
+Deno.test("HttpAgent reads answers framed by the connection's end, and HTTP/1.0 ones", async () => {
+  const s = rawServer((_h, n) =>
+    n === 0
+      ? "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nto the end"
+      : "HTTP/1.0 201 Created\r\ncontent-length: 2\r\n\r\nok"
+  );
+  const agent = new HttpAgent();
+  try {
+    const res = await agent.fetch(s.url);
+    assert.equal(res.headers.get("content-type"), "text/plain");
+    assert.equal(await res.text(), "to the end");
+    const old = await agent.fetch(s.url);
+    assert.equal(old.status, 201);
+    assert.equal(old.statusText, "Created");
+    assert.equal(await old.text(), "ok");
+  } finally {
+    agent.close();
+    await s.close();
+  }
+});
+
+Deno.test("HttpAgent: a malformed answer is a TypeError that says what was wrong", async () => {
+  const agent = new HttpAgent({ maxHeadBytes: 1024 });
+  for (
+    const [reply, message] of [
+      ["SSH-2.0-OpenSSH\r\n\r\n", /not an HTTP\/1\.x answer: 'SSH-2\.0-OpenSSH'/],
+      ["HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", /bad content-length in the answer: 'x'/],
+      ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", /bad header line/],
+      [`HTTP/1.1 200 OK\r\nx: ${"y".repeat(4000)}\r\n\r\n`, /head too large/],
+      ["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", /closed inside an answer/],
+    ] as const
+  ) {
+    const s = rawServer(() => reply);
+    try {
+      await assert.rejects(agent.fetch(s.url), (e: unknown) => {
+        assert.ok(e instanceof TypeError, String(e));
+        assert.match(e.message, message);
+        return true;
+      });
+    } finally {
+      await s.close();
+    }
+  }
+  agent.close();
+});
+
+Deno.test("HttpAgent reads an early answer to a body the server will not take", async () => {
+  // The server answers 413 at the head of an oversized body and closes.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(4096);
+    await conn.read(buf);
+    const body = '{"error":"too large"}';
+    await conn.write(
+      new TextEncoder().encode(
+        `HTTP/1.1 413 Payload Too Large\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      ),
+    );
+    conn.close();
+  })();
+  const agent = new HttpAgent();
+  try {
+    const res = await agent.fetch(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`, {
+      method: "POST",
+      body: new Uint8Array(64 << 20),
+    });
+    assert.equal(res.status, 413);
+    assert.deepEqual(await res.json(), { error: "too large" });
+  } finally {
+    agent.close();
+    await served;
+    listener.close();
+  }
+});
+
+Deno.test("HttpAgent refuses a header with a line break", async () => {
+  const agent = new HttpAgent();
+  await assert.rejects(
+    agent.fetch("http://127.0.0.1:1/", { headers: { "x-a": "1\r\nx-b: 2" } }),
+    (e: unknown) => e instanceof TypeError && /line break/.test(e.message),
+  );
+  agent.close();
+});
