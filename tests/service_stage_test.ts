@@ -24,7 +24,10 @@ async function shmServer() {
   return await startServer({ dataDir, extra });
 }
 
-/** The URLs this process fetches while `fn` runs, with the stage header they carry. */
+/**
+ * The URLs this process fetches while `fn` runs, with the stage header they
+ * carry: clients here send through `fetch()` (`agent: "fetch"`) for it to see them.
+ */
 async function fetched(fn: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
   const real = globalThis.fetch;
@@ -46,7 +49,7 @@ async function fetched(fn: () => Promise<unknown>): Promise<string[]> {
 Deno.test("Large bodies of services go through the shm tier of the runtime's node", async () => {
   const server = await shmServer();
   try {
-    const store = await FlameStore.connect(server.url, { stage: true });
+    const store = await FlameStore.connect(server.url, { stage: true, agent: "fetch" });
     const weightSpecs = [{ name: "w", shape: [3 << 20], dtype: "float32" as const }];
     const data = new Uint8Array(new Float32Array(3 << 20).map((_, i) => i).buffer);
     await store.register("big", { topology: {}, weightSpecs });
@@ -78,7 +81,7 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
     assert.deepEqual(shmFiles.length, 1, shmFiles.join(" "));
     assert.match(shmFiles[0]!, /flamestore/);
     // With `stage: false`, a client sends its bodies, and loads them over HTTP.
-    const plainClient = await FlameStore.connect(server.url, { stage: false });
+    const plainClient = await FlameStore.connect(server.url, { stage: false, agent: "fetch" });
     assert.deepEqual(await fetched(() => plainClient.save("big", data, { weightSpecs })), [
       "POST /v1/services/flamestore/save_bytes",
     ]);
@@ -99,7 +102,7 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
     assert.deepEqual(small, ["POST /v1/services/flamestore/save_bytes"]);
     // Small weights come in the lease's answer: no file, nothing to release, and
     // the large ones are still read in place after it.
-    const fresh = await FlameStore.connect(server.url, { stage: true });
+    const fresh = await FlameStore.connect(server.url, { stage: true, agent: "fetch" });
     assert.deepEqual(
       await fetched(async () =>
         assert.deepEqual((await fresh.load("small")).data, new Uint8Array(16))
@@ -128,7 +131,7 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
     assert.match(wide[1]!, /^DELETE \/v1\/leases\//);
 
     // HEPnOS framed stores of large products take the same way.
-    const hep = await DataStore.connect(server.url, { stage: true });
+    const hep = await DataStore.connect(server.url, { stage: true, agent: "fetch" });
     const ev =
       await (await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n))
         .createEvent(1n);
@@ -246,7 +249,7 @@ Deno.test("Stage routes refuse unknown, used or foreign stages, wrong sizes, and
     });
     assert.equal(res.status, 421);
     await res.body?.cancel();
-    const store = await FlameStore.connect(plain.url, { stage: true });
+    const store = await FlameStore.connect(plain.url, { stage: true, agent: "fetch" });
     const weightSpecs = [{ name: "w", shape: [1 << 21], dtype: "float32" as const }];
     await store.register("m", { topology: {}, weightSpecs });
     const data = new Uint8Array(8 << 20).fill(3);
@@ -273,7 +276,7 @@ Deno.test("A staged batch of large HEPnOS products is stored as one pack, never 
       n.includes("hepnos")
     );
   try {
-    const hep = await DataStore.connect(server.url, { stage: true });
+    const hep = await DataStore.connect(server.url, { stage: true, agent: "fetch" });
     const sub = await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n);
     const events: { descriptor: Uint8Array }[] = [];
     for (let i = 0; i < 8; i++) events.push(await sub.createEvent(BigInt(i)));
@@ -311,7 +314,7 @@ Deno.test("A staged batch of large HEPnOS products is stored as one pack, never 
     const [part] = await hep.loadProducts([{ ...reads[5]!, offset: 1000, length: 3000 }]);
     assert.deepEqual(part, values[5]!.subarray(1000, 4000));
     // A client that does not read files in place (or is on another node) loads over HTTP.
-    const remote = await DataStore.connect(server.url, { stage: false });
+    const remote = await DataStore.connect(server.url, { stage: false, agent: "fetch" });
     const overHttp = await fetched(async () => loaded = await remote.loadProducts(reads));
     assert.deepEqual(loaded, values);
     assert.deepEqual(overHttp, ["POST /v1/services/hepnos/load_bytes"]);
@@ -393,7 +396,7 @@ Deno.test("A staged HEPnOS body with a broken frame is refused, and nothing is s
 Deno.test("Loads from a runtime with no file to lease go over HTTP after the first answer", async () => {
   const plain = await startServer({ extra: SERVICES });
   try {
-    const hep = await DataStore.connect(plain.url, { stage: true });
+    const hep = await DataStore.connect(plain.url, { stage: true, agent: "fetch" });
     const ev =
       await (await (await (await hep.root().createDataSet("d")).createRun(1n)).createSubRun(1n))
         .createEvent(1n);
@@ -415,7 +418,7 @@ Deno.test("Loads from a runtime with no file to lease go over HTTP after the fir
     assert.deepEqual(next, ["POST /v1/services/hepnos/load_bytes"]);
 
     // FlameStore's weights held in memory: the same, one model's load at a time.
-    const store = await FlameStore.connect(plain.url, { stage: true });
+    const store = await FlameStore.connect(plain.url, { stage: true, agent: "fetch" });
     // 4 MiB: weights a client reads in place when it can (smaller ones it knows go over HTTP).
     const weightSpecs = [{ name: "w", shape: [1 << 20], dtype: "float32" as const }];
     const data = new Uint8Array(4 << 20).map((_, i) => i & 0xff);

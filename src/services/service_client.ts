@@ -13,6 +13,7 @@ import { joinFrames, OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 import { msgpackBody } from "../http/msgpack_body.ts";
+import { defaultAgent, type HttpAgent } from "../http/agent.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
 interface Placement {
@@ -49,6 +50,12 @@ export interface ServiceClientOptions {
    * true.
    */
   readonly stage?: boolean;
+  /**
+   * The HTTP client its requests go through (default: the process's
+   * shared `defaultAgent`, keep-alive connections pooled per runtime;
+   * src/http/agent.ts). `fetch` sends them with Deno's `fetch()`.
+   */
+  readonly agent?: HttpAgent | "fetch";
 }
 
 /**
@@ -101,6 +108,7 @@ export class ServiceClient {
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #stage: boolean;
+  readonly #fetch: (url: string, init: RequestInit) => Promise<Response>;
   /** Bases whose runtime's files this process cannot read in place. */
   readonly #noRead = new Set<string>();
   /** Bases whose runtime this process cannot stage bodies on. */
@@ -130,6 +138,10 @@ export class ServiceClient {
     this.#token = o.token;
     this.#timeoutMs = o.timeoutMs ?? 60_000;
     this.#stage = o.stage ?? true;
+    const agent = o.agent ?? defaultAgent;
+    this.#fetch = agent === "fetch"
+      ? (u, init) => fetch(u, init)
+      : (u, init) => agent.fetch(u, init);
   }
 
   /** Connects, reading the service's settings and where its targets are. */
@@ -418,7 +430,7 @@ export class ServiceClient {
     },
   ): Promise<Response> {
     try {
-      return await fetch(url, {
+      return await this.#fetch(url, {
         method: init.method,
         headers: {
           ...init.headers,

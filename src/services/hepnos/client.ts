@@ -18,6 +18,7 @@ import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
 import type { ProductRead, ProductWrite } from "./store.ts";
 import { msgpackBody } from "../../http/msgpack_body.ts";
+import type { HttpAgent } from "../../http/agent.ts";
 
 /** Options of a connection. */
 export interface ConnectOptions {
@@ -29,6 +30,8 @@ export interface ConnectOptions {
   readonly service?: string;
   /** Stage large raw bodies through the runtime's shm tier (`ServiceClientOptions.stage`). */
   readonly stage?: boolean;
+  /** The HTTP client requests go through (`ServiceClientOptions.agent`). */
+  readonly agent?: HttpAgent | "fetch";
 }
 
 /**
