@@ -1,7 +1,9 @@
 /**
  * One HTTP call between Strata processes, and from the client: the request
  * built the same way everywhere (bearer token, `accept`, a JSON or bytes
- * body with its content type), a peer that does not answer turned into
+ * body with its content type), sent through the process's shared
+ * `HttpAgent` (keep-alive connections; a streamed body goes through
+ * `fetch()`), a peer that does not answer turned into
  * `UnavailableError` naming it, and an error answer's body read back into
  * the class the peer threw (`errorFromBody()`).
  *
@@ -9,6 +11,7 @@
  */
 
 import { UnavailableError } from "../errors.ts";
+import { agentFetch } from "./agent.ts";
 
 /** Options of `httpRequest()` and `httpJson()`. */
 export interface HttpCallOptions {
@@ -33,7 +36,7 @@ export interface HttpCallOptions {
    * How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. When
    * given, a peer that cannot be reached, or that stops answering before its
    * reply is read, is `UnavailableError` ("<peer> does not answer: ...");
-   * without it, the failure of `fetch()` itself is thrown.
+   * without it, the failure itself is thrown (a `TypeError`, as `fetch()`'s).
    */
   readonly peer?: string;
 }
@@ -58,7 +61,7 @@ export async function httpRequest(
   url: string | URL,
   options: HttpCallOptions = {},
 ): Promise<Response> {
-  return await answered(options.peer, () => fetch(url, requestInit(options)));
+  return await answered(options.peer, () => agentFetch(url, requestInit(options)));
 }
 
 /**
@@ -70,6 +73,7 @@ export async function httpRequest(
  * import assert from "node:assert/strict";
  * import { httpJson } from "./call.ts";
  * import { UnavailableError } from "../errors.ts";
+import { agentFetch } from "./agent.ts";
  * const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const port = (probe.addr as Deno.NetAddr).port;
  * probe.close();
@@ -85,7 +89,7 @@ export async function httpJson<T>(
   failure: (status: number, text: string) => Error,
 ): Promise<T> {
   const { res, text } = await answered(options.peer, async () => {
-    const res = await fetch(url, requestInit(options));
+    const res = await agentFetch(url, requestInit(options));
     return { res, text: await res.text() };
   });
   if (!res.ok) throw failure(res.status, text);
@@ -114,7 +118,7 @@ export function errorBodyOf(text: string): unknown {
   }
 }
 
-/** The `fetch()` init of a call. */
+/** The `fetch()`-style init of a call. */
 function requestInit(options: HttpCallOptions): RequestInit {
   const headers = new Headers(options.headers);
   if (options.accept !== undefined) headers.set("accept", options.accept);
