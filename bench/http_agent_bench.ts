@@ -151,7 +151,7 @@ export async function httpAgentBench(): Promise<AgentPoint[]> {
       }
     }
   } finally {
-    agent.close();
+    await agent.close();
     await server.stdin.close();
     await server.status;
   }

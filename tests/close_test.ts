@@ -18,10 +18,12 @@ import { FunctionService } from "../src/functions/service.ts";
 import { Registry } from "../src/registry/registry.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { WireServer } from "../src/wire/server.ts";
+import { HttpAgent } from "../src/http/agent.ts";
 
 const CLOSING = {
   FunctionService,
   GroupCommitter,
+  HttpAgent,
   LeaseKeeper,
   ReleaseLog,
   RemoteNameService,

@@ -45,7 +45,7 @@
  *   body: JSON.stringify({ n: 1 }),
  * });
  * assert.deepEqual(await res.json(), { method: "POST", got: { n: 1 } });
- * agent.close();
+ * await agent.close();
  * await server.shutdown();
  * ```
  *
@@ -183,7 +183,7 @@ interface Head {
  *   assert.equal(await (await agent.fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "ok");
  * }
  * assert.equal(ports.size, 1);
- * agent.close();
+ * await agent.close();
  * await server.shutdown();
  * ```
  */
@@ -219,11 +219,23 @@ export class HttpAgent {
     return this.#send(url, init, body, type);
   }
 
-  /** Closes every idle connection; those in use close once their answer is read. */
-  close(): void {
+  /**
+   * Closes every idle connection; those in use close once their answer is
+   * read. The agent stays usable: a later call opens a new connection.
+   */
+  close(): Promise<void> {
     for (const o of this.#origins.values()) {
-      for (const c of o.idle.splice(0)) c.close();
+      for (const c of o.idle.splice(0)) {
+        c.close();
+        o.open--;
+      }
     }
+    return Promise.resolve();
+  }
+
+  /** Closes. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #send(

@@ -104,7 +104,7 @@ Deno.test("HttpAgent sends JSON and bytes, and reuses one connection for calls i
     assert.equal((await text.json()).type, "text/plain;charset=UTF-8");
     assert.equal(s.ports.size, 1, "calls in turn share one connection");
   } finally {
-    agent.close();
+    await agent.close();
     await s.server.shutdown();
   }
 });
@@ -127,7 +127,7 @@ Deno.test("HttpAgent opens a connection per request in flight, up to its bound",
     assert.equal(most, 3);
     assert.equal(s.ports.size, 3);
   } finally {
-    agent.close();
+    await agent.close();
     await s.server.shutdown();
   }
 });
@@ -169,7 +169,7 @@ Deno.test("HttpAgent streams long and chunked answers, and sends long bodies", a
     // Each answer read to its end left its connection for the next call.
     assert.equal(s.ports.size, 1);
   } finally {
-    agent.close();
+    await agent.close();
     await s.server.shutdown();
   }
 });
@@ -191,7 +191,7 @@ Deno.test("HttpAgent answers 204 and HEAD with no body and keeps the connection"
     assert.equal((await agent.fetch(`${s.url}/x`)).status, 204);
     assert.equal(s.ports.size, 1);
   } finally {
-    agent.close();
+    await agent.close();
     await s.server.shutdown();
   }
 });
@@ -206,7 +206,7 @@ Deno.test("HttpAgent: a refused connection is a TypeError naming the origin", as
     assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
     return true;
   });
-  agent.close();
+  await agent.close();
 });
 
 Deno.test("HttpAgent: an aborted call rejects with the signal's reason and frees its connection", async () => {
@@ -226,7 +226,7 @@ Deno.test("HttpAgent: an aborted call rejects with the signal's reason and frees
     // The one connection the agent may open was closed with the aborted call: a new one serves this.
     assert.equal(await (await agent.fetch(s.url)).text(), "late");
   } finally {
-    agent.close();
+    await agent.close();
     await s.server.shutdown();
   }
 });
@@ -240,7 +240,7 @@ Deno.test("HttpAgent: a connection the server closes while idle leaves the pool"
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await (await agent.fetch(s.url)).text(), "1");
   } finally {
-    agent.close();
+    await agent.close();
     await s.close();
   }
 });
@@ -261,7 +261,7 @@ Deno.test("HttpAgent reads answers framed by the connection's end, and HTTP/1.0 
     assert.equal(old.statusText, "Created");
     assert.equal(await old.text(), "ok");
   } finally {
-    agent.close();
+    await agent.close();
     await s.close();
   }
 });
@@ -288,7 +288,7 @@ Deno.test("HttpAgent: a malformed answer is a TypeError that says what was wrong
       await s.close();
     }
   }
-  agent.close();
+  await agent.close();
 });
 
 Deno.test("HttpAgent reads an early answer to a body the server will not take", async () => {
@@ -315,7 +315,7 @@ Deno.test("HttpAgent reads an early answer to a body the server will not take", 
     assert.equal(res.status, 413);
     assert.deepEqual(await res.json(), { error: "too large" });
   } finally {
-    agent.close();
+    await agent.close();
     await served;
     listener.close();
   }
@@ -327,5 +327,5 @@ Deno.test("HttpAgent refuses a header with a line break", async () => {
     agent.fetch("http://127.0.0.1:1/", { headers: { "x-a": "1\r\nx-b: 2" } }),
     (e: unknown) => e instanceof TypeError && /line break/.test(e.message),
   );
-  agent.close();
+  await agent.close();
 });
