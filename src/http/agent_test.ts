@@ -245,6 +245,22 @@ Deno.test("HttpAgent: a connection the server closes while idle leaves the pool"
   }
 });
 
+Deno.test("HttpAgent closes connections idle past idleMs", async () => {
+  const s = serve(() => new Response("ok"));
+  const agent = new HttpAgent({ idleMs: 40 });
+  try {
+    assert.equal(await (await agent.fetch(s.url)).text(), "ok");
+    assert.equal(await (await agent.fetch(s.url)).text(), "ok");
+    assert.equal(s.ports.size, 1);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(await (await agent.fetch(s.url)).text(), "ok");
+    assert.equal(s.ports.size, 2, "the idle connection was closed, a new one opened");
+  } finally {
+    await agent.close();
+    await s.server.shutdown();
+  }
+});
+
 Deno.test("HttpAgent reads answers framed by the connection's end, and HTTP/1.0 ones", async () => {
   const s = rawServer((_h, n) =>
     n === 0
