@@ -3,11 +3,11 @@
  * TypeScript clients: `agentFetch()` answers a standard `Response`, as
  * `fetch()` does, over keep-alive TCP connections it pools per origin.
  *
- * Why: Deno's `fetch()` costs about 45 µs of the caller's CPU per request
- * on this project's reference machine (URL parsing, `Request` and `Headers`
- * objects, body streams, two ops), where a request written and its answer
- * parsed over `Deno.connect` cost under 10 (`deno run -A
- * bench/http_agent_bench.ts`). A client that makes small calls (a HEPnOS
+ * Why: Deno's `fetch()` costs about 45 µs of the caller's CPU per small
+ * call with 64 in flight on this project's reference machine (URL parsing,
+ * `Request` and `Headers` objects, body streams), this agent 21
+ * (`deno task bench http-agent`, bench/results/http_agent.md). A client
+ * that makes small calls (a HEPnOS
  * product, a publish, a lookup) spends most of its time there, and on a
  * node whose cores run the simulation, the server and many client processes
  * that time is taken from them. npm's `undici` measured no better than
