@@ -329,7 +329,7 @@ export class HttpAgent {
                 return end(controller, true);
               }
             }
-            const piece = await readSome(c, inChunk);
+            const piece = await readSome(c, Math.min(inChunk, STREAM_CHUNK));
             inChunk -= piece.length;
             controller.enqueue(piece);
             return;
@@ -637,23 +637,31 @@ async function readExact(c: Connection, n: number): Promise<Uint8Array<ArrayBuff
   return out;
 }
 
-/** Up to `max` bytes (at least one; none at the end when `endOk`). */
+/**
+ * The next bytes of the answer: exactly `max` when they are known to come
+ * (`endOk` false: a length or a chunk), else up to `max`, at least one
+ * (none at the end). A long piece is read straight into a buffer of its
+ * own, filled before it is handed on: a buffer per read, most of it unused,
+ * cost more in zeroed memory than the bytes read.
+ */
 async function readSome(c: Connection, max: number, endOk = false): Promise<Uint8Array> {
-  if (c.start === c.end) {
-    // Straight into a buffer of its own: a long body skips the connection's buffer.
-    if (c.pending === undefined && max >= READ_BYTES) {
-      const out = new Uint8Array(max);
-      const r = await c.conn.read(out);
+  const held = c.end - c.start;
+  if (held === 0 && c.pending === undefined && max >= READ_BYTES) {
+    const out = new Uint8Array(max);
+    let got = 0;
+    do {
+      const r = await c.conn.read(out.subarray(got));
       if (r === null) {
-        if (endOk) return new Uint8Array(0);
+        if (endOk) return out.subarray(0, got);
         throw new TypeError("the connection closed inside an answer");
       }
-      return out.subarray(0, r);
-    }
-    if (!(await c.fill(Infinity))) {
-      if (endOk) return new Uint8Array(0);
-      throw new TypeError("the connection closed inside an answer");
-    }
+      got += r;
+    } while (!endOk && got < max);
+    return out.subarray(0, got);
+  }
+  if (held === 0 && !(await c.fill(Infinity))) {
+    if (endOk) return new Uint8Array(0);
+    throw new TypeError("the connection closed inside an answer");
   }
   const n = Math.min(max, c.end - c.start);
   const out = c.buf.slice(c.start, c.start + n);
