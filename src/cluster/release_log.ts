@@ -64,7 +64,14 @@ export interface ReleaseLogOptions {
 
 interface NodeLog {
   readonly node: string;
+  /** Notices by sequence number, those before `start` dropped or read. */
   entries: Notice[];
+  /**
+   * Index of the first notice kept: dropping or reading notices moves it
+   * (the array is cut once half of it is behind it), so that a node at its
+   * bound does not move every notice it keeps for each one pushed.
+   */
+  start: number;
   /** Highest sequence number dropped without being read. */
   dropped: number;
   /** Highest sequence number the node acknowledged. */
@@ -399,7 +406,7 @@ export class ReleaseLog {
       } finally {
         this.#waiting--;
         if (
-          fresh && waiting.entries.length === 0 && waiting.dropped === 0 &&
+          fresh && waiting.entries.length === waiting.start && waiting.dropped === 0 &&
           waiting.waiters.size === 0 && this.#nodes.get(node) === waiting
         ) this.#nodes.delete(node);
       }
@@ -454,6 +461,7 @@ export class ReleaseLog {
       log = {
         node,
         entries: [],
+        start: 0,
         dropped: 0,
         read: 0,
         waiters: new Set(),
@@ -469,8 +477,8 @@ export class ReleaseLog {
   /** The node's entries after `after` that a poll may answer: those stored (all, in memory). */
   #unread(log: NodeLog | undefined, after: number): Notice[] {
     if (log === undefined) return [];
-    const upTo = this.#upTo();
-    return log.entries.filter((e) => e.seq > after && e.seq <= upTo);
+    const from = firstAfter(log.entries, after, log.start);
+    return log.entries.slice(from, firstAfter(log.entries, this.#upTo(), from));
   }
 
   #upTo(): number {
@@ -479,9 +487,10 @@ export class ReleaseLog {
 
   /** Drops the node's oldest entries beyond the bound. */
   #trim(log: NodeLog): void {
-    if (log.entries.length <= this.#maxPerNode) return;
-    const cut = log.entries.splice(0, log.entries.length - this.#maxPerNode);
-    log.dropped = cut[cut.length - 1]!.seq;
+    if (log.entries.length - log.start <= this.#maxPerNode) return;
+    log.start = log.entries.length - this.#maxPerNode;
+    log.dropped = log.entries[log.start - 1]!.seq;
+    compact(log);
     if (this.#kv !== undefined) this.#dirty.add(log);
   }
 
@@ -489,7 +498,8 @@ export class ReleaseLog {
   #acknowledge(log: NodeLog, after: number): void {
     if (after <= log.read) return;
     log.read = after;
-    log.entries = log.entries.filter((e) => e.seq > after);
+    log.start = firstAfter(log.entries, after, log.start);
+    compact(log);
     if (this.#kv !== undefined) this.#dirty.add(log);
   }
 
@@ -705,5 +715,25 @@ export class ReleaseLog {
   /** Queues notices whose write failed again, ahead of those pushed since. */
   #requeue(notices: { log: NodeLog; notice: Notice }[]): void {
     this.#fresh = [...notices, ...this.#fresh].sort((a, b) => a.notice.seq - b.notice.seq);
+  }
+}
+
+/** The index of the first of `entries` from `from` on whose sequence number is past `seq`. */
+function firstAfter(entries: readonly Notice[], seq: number, from: number): number {
+  let lo = from;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.seq > seq) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Cuts the notices behind `log.start` once they are half of its array or more. */
+function compact(log: NodeLog): void {
+  if (log.start > 0 && log.start * 2 >= log.entries.length) {
+    log.entries = log.entries.slice(log.start);
+    log.start = 0;
   }
 }

@@ -33,6 +33,39 @@ Deno.test("ReleaseLog.poll() says gap when a node fell behind its bound", async 
   assert.deepEqual(next, { epoch: log.epoch, seq: got.seq, copies: [], gap: false });
 });
 
+Deno.test("ReleaseLog keeps a node's latest notices at its bound through many pushes and partial reads", async () => {
+  // A node that never polls stays at its bound while notices keep coming:
+  // its oldest are dropped one by one; reads in between see the latest.
+  const max = 50;
+  const log = new ReleaseLog({ maxPerNode: max });
+  let readUpTo = 0;
+  for (let v = 1; v <= 1_000; v++) {
+    log.push([copy("a", v), copy("b", v)]);
+    if (v % 40 === 0) {
+      // Node b reads all it has every 40 pushes, within its bound: never a gap, every notice once.
+      const got = await log.poll("b", 2 * readUpTo, 0);
+      assert.equal(got.gap, false);
+      assert.deepEqual(
+        got.copies.map((c) => c.version),
+        Array.from({ length: v - readUpTo }, (_, i) => readUpTo + i + 1),
+      );
+      readUpTo = v;
+    }
+  }
+  const a = await log.poll("a", 0, 0);
+  assert.equal(a.gap, true);
+  assert.deepEqual(a.copies.map((c) => c.version), Array.from({ length: max }, (_, i) => 951 + i));
+  // Acknowledged up to the 20th of those: the other 30 remain, then none.
+  const firstSeq = a.seq - 2 * (max - 1);
+  const rest = await log.poll("a", firstSeq + 2 * 19, 0);
+  assert.equal(rest.gap, false);
+  assert.deepEqual(
+    rest.copies.map((c) => c.version),
+    Array.from({ length: 30 }, (_, i) => 971 + i),
+  );
+  assert.deepEqual((await log.poll("a", rest.seq, 0)).copies, []);
+});
+
 Deno.test("ReleaseLog.poll() returns at once when its signal aborts", async () => {
   const log = new ReleaseLog();
   const ac = new AbortController();
