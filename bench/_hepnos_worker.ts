@@ -21,6 +21,7 @@
  */
 
 import { AsyncEngine, DataStore, type SubRun, WriteBatch } from "../src/services/hepnos/mod.ts";
+import { lineReader } from "./_lines.ts";
 
 /** What one worker is asked. */
 export interface WorkerArgs {
@@ -219,16 +220,12 @@ if (import.meta.main) {
     () => Promise.resolve(),
   );
   // Timed: each phase starts when the benchmark says so, for every client at once.
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
+  const next = lineReader(Deno.stdin.readable);
   const gate = async () => {
     console.log("ready");
-    while (!pending.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("The benchmark closed this client's standard input");
-      pending += value;
+    if (await next() === undefined) {
+      throw new Error("The benchmark closed this client's standard input");
     }
-    pending = pending.slice(pending.indexOf("\n") + 1);
   };
   console.log(JSON.stringify(await run(args, gate)));
 }

@@ -18,6 +18,7 @@ import {
   type WorkerTimes,
 } from "./_hepnos_worker.ts";
 import { spawnStrata } from "../tests/_cluster.ts";
+import { lineReader } from "./_lines.ts";
 import { startStagedServer } from "./_staged_server.ts";
 
 /** One measured point. */
@@ -114,27 +115,6 @@ export async function runClients(
     await Promise.allSettled(procs.map((p) => p.status));
     throw e;
   }
-}
-
-/** Reads `stream` a line at a time; undefined at its end. */
-function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | undefined> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  return async () => {
-    while (!pending.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) {
-        const last = pending;
-        pending = "";
-        return last === "" ? undefined : last;
-      }
-      pending += value;
-    }
-    const at = pending.indexOf("\n");
-    const line = pending.slice(0, at);
-    pending = pending.slice(at + 1);
-    return line;
-  };
 }
 
 /** Runs the benchmark and writes its results. */

@@ -68,7 +68,6 @@ export interface HttpAgentOptions {
   readonly wholeBytes?: number;
 }
 
-const CRLF2 = [13, 10, 13, 10];
 const READ_BYTES = 64 * 1024;
 const STREAM_CHUNK = 1 << 20;
 const JOIN_BYTES = 64 * 1024;
@@ -272,7 +271,7 @@ export class HttpAgent {
       }
       let h: Head;
       try {
-        h = await this.#readHead(c, method);
+        h = await this.#readHead(c);
       } catch (e) {
         throw writeError ?? e;
       }
@@ -289,7 +288,7 @@ export class HttpAgent {
         release(reuse);
         return answer(h, bytes);
       }
-      return answer(h, this.#stream(c, h, reuse, release, signal));
+      return answer(h, this.#stream(url, c, h, reuse, release, signal));
     } catch (e) {
       c.close();
       release(false);
@@ -300,6 +299,7 @@ export class HttpAgent {
 
   /** The body of a long, chunked or close-delimited answer, read as its reader pulls. */
   #stream(
+    url: URL,
     c: Connection,
     h: Head,
     reuse: boolean,
@@ -348,7 +348,7 @@ export class HttpAgent {
         } catch (e) {
           c.close();
           release(false);
-          controller.error(signal?.aborted ? signal.reason : e);
+          controller.error(signal?.aborted ? signal.reason : networkError(url, e));
         }
       },
       cancel: () => {
@@ -358,15 +358,15 @@ export class HttpAgent {
     }, { highWaterMark: 0 });
   }
 
-  async #readHead(c: Connection, method: string): Promise<Head> {
+  async #readHead(c: Connection): Promise<Head> {
     for (;;) {
-      let at = indexOf(c.buf, CRLF2, c.start, c.end);
+      let at = headEnd(c.buf, c.start, c.end);
       while (at < 0) {
         if (c.end - c.start > this.#maxHeadBytes) break;
         if (!(await c.fill(this.#maxHeadBytes + 4))) {
           throw new TypeError("the connection closed before an answer");
         }
-        at = indexOf(c.buf, CRLF2, c.start, c.end);
+        at = headEnd(c.buf, c.start, c.end);
       }
       if (at < 0 || at - c.start > this.#maxHeadBytes) {
         throw new TypeError(`answer head too large: over ${this.#maxHeadBytes} bytes`);
@@ -375,9 +375,7 @@ export class HttpAgent {
       c.start = at + 4;
       const h = parseHead(text);
       // Interim answers (100 Continue) come before the real one.
-      if (h.status >= 100 && h.status < 200) continue;
-      if (method === "HEAD") return { ...h, length: 0, chunked: false };
-      return h;
+      if (h.status < 100 || h.status >= 200) return h;
     }
   }
 
@@ -532,7 +530,7 @@ function requestHead(
     if (n === "host" || n === "content-length" || n === "connection" || n === "transfer-encoding") {
       return;
     }
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+    if (hasLineBreak(name) || hasLineBreak(value)) {
       throw new TypeError(`Invalid header '${name}': it holds a line break`);
     }
     if (n === "content-type") typed = true;
@@ -550,6 +548,10 @@ function requestHead(
     head += "content-length: 0\r\n";
   }
   return encoder.encode(head + "\r\n");
+}
+
+function hasLineBreak(s: string): boolean {
+  return s.includes("\r") || s.includes("\n");
 }
 
 async function writeRequest(
@@ -688,11 +690,10 @@ async function readCrlf(c: Connection, limit: number): Promise<void> {
   if ((await readLine(c, limit)) !== "") throw new TypeError("bad chunk end in the answer");
 }
 
-function indexOf(buf: Uint8Array, pattern: readonly number[], from: number, to: number): number {
-  for (let i = buf.indexOf(pattern[0]!, from); i >= 0 && i + 3 < to; i = buf.indexOf(13, i + 1)) {
-    if (buf[i + 1] === pattern[1] && buf[i + 2] === pattern[2] && buf[i + 3] === pattern[3]) {
-      return i;
-    }
+/** Where the head in `buf[from:to]` ends (its blank line's CRLF CRLF); -1 when not there yet. */
+function headEnd(buf: Uint8Array, from: number, to: number): number {
+  for (let i = buf.indexOf(13, from); i >= 0 && i + 3 < to; i = buf.indexOf(13, i + 1)) {
+    if (buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) return i;
   }
   return -1;
 }

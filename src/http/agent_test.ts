@@ -307,6 +307,24 @@ Deno.test("HttpAgent: a malformed answer is a TypeError that says what was wrong
   await agent.close();
 });
 
+Deno.test("HttpAgent: a long answer cut short fails its body's reader, naming the server", async () => {
+  // Says 4 MiB (streamed: past wholeBytes), sends 10 bytes, closes.
+  const s = rawServer(() => `HTTP/1.1 200 OK\r\ncontent-length: ${4 << 20}\r\n\r\n0123456789`);
+  const agent = new HttpAgent({ wholeBytes: 1 << 20 });
+  try {
+    const res = await agent.fetch(s.url);
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer(), (e: unknown) => {
+      assert.ok(e instanceof TypeError, String(e));
+      assert.match(e.message, new RegExp(`${s.url}/: the connection closed inside an answer`));
+      return true;
+    });
+  } finally {
+    await agent.close();
+    await s.close();
+  }
+});
+
 Deno.test("HttpAgent reads an early answer to a body the server will not take", async () => {
   // The server answers 413 at the head of an oversized body and closes.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
