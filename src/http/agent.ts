@@ -3,7 +3,7 @@
  * TypeScript clients: `agentFetch()` answers a standard `Response`, as
  * `fetch()` does, over keep-alive TCP connections it pools per origin.
  *
- * Why: Deno's `fetch()` costs about 45 µs of the caller's CPU per small
+ * Why: Deno's `fetch()` costs about 42 µs of the caller's CPU per small
  * call with 64 in flight on this project's reference machine (URL parsing,
  * `Request` and `Headers` objects, body streams), this agent 21
  * (`deno task bench http-agent`, bench/results/http_agent.md). A client
