@@ -231,6 +231,76 @@ Deno.test("HttpAgent: an aborted call rejects with the signal's reason and frees
   }
 });
 
+Deno.test("HttpAgent: timeoutMs fails a late answer, or a body that stalls, with a TimeoutError", async () => {
+  let stall: (() => void) | undefined;
+  const s = serve(async (req) => {
+    if (new URL(req.url).pathname === "/late") {
+      await new Promise((r) => setTimeout(r, 400));
+      return new Response("late");
+    }
+    if (new URL(req.url).pathname === "/stalls") {
+      // Two MiB announced, one sent, then nothing until the test ends.
+      const released = new Promise<void>((r) => stall = r);
+      let sent = false;
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            if (sent) {
+              await released;
+              return c.close();
+            }
+            sent = true;
+            c.enqueue(new Uint8Array(1 << 20));
+          },
+        }),
+        { headers: { "content-length": String(2 << 20) } },
+      );
+    }
+    return new Response("soon");
+  });
+  const agent = new HttpAgent({ maxConnections: 1 });
+  const timedOut = (e: unknown) => e instanceof DOMException && e.name === "TimeoutError";
+  try {
+    // The server answers after 400 ms: the deadline fires first.
+    await assert.rejects(agent.fetch(`${s.url}/late`, { timeoutMs: 40 }), timedOut);
+    // An answer in time settles its deadline: the next call is not aborted by it.
+    assert.equal(await (await agent.fetch(`${s.url}/soon`, { timeoutMs: 40 })).text(), "soon");
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(await (await agent.fetch(`${s.url}/soon`)).text(), "soon");
+    // The deadline covers the body: a reader of a body that stalls gets the TimeoutError.
+    const res = await agent.fetch(`${s.url}/stalls`, { timeoutMs: 100 });
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer(), timedOut);
+    await assert.rejects(agent.fetch(s.url, { timeoutMs: -1 }), RangeError);
+  } finally {
+    stall?.();
+    await agent.close();
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("HttpAgent sends a body given as pieces, small ones written together", async () => {
+  const s = serve(async (req) => {
+    const got = new Uint8Array(await req.arrayBuffer());
+    return new Response(`${req.headers.get("content-length")} ${got.reduce((a, b) => a + b, 0)}`);
+  });
+  const agent = new HttpAgent();
+  try {
+    const pieces = [
+      new Uint8Array([1, 2]),
+      new Uint8Array(0),
+      new Uint8Array(100_000).fill(1),
+      new Uint8Array([3]),
+      new Uint8Array(70_000).fill(2),
+    ];
+    const res = await agent.fetch(s.url, { method: "POST", pieces, body: "ignored" });
+    assert.equal(await res.text(), `${3 + 170_000} ${6 + 100_000 + 140_000}`);
+  } finally {
+    await agent.close();
+    await s.server.shutdown();
+  }
+});
+
 Deno.test("HttpAgent: a connection the server closes while idle leaves the pool", async () => {
   // Answers with keep-alive framing, then closes: the next call needs a new connection.
   const s = rawServer((_h, n) => `HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n${n}`);

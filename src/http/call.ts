@@ -11,7 +11,7 @@
  */
 
 import { UnavailableError } from "../errors.ts";
-import { agentFetch } from "./agent.ts";
+import { agentFetch, type AgentRequestInit } from "./agent.ts";
 
 /** Options of `httpRequest()` and `httpJson()`. */
 export interface HttpCallOptions {
@@ -32,6 +32,12 @@ export interface HttpCallOptions {
   readonly headers?: HeadersInit;
   /** Aborts the request. */
   readonly signal?: AbortSignal;
+  /**
+   * Fails the request with a `TimeoutError` once it has taken this long,
+   * ms: watched by the agent's one timer, without a timer per request
+   * (`AgentRequestInit.timeoutMs`).
+   */
+  readonly timeoutMs?: number;
   /**
    * How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. When
    * given, a peer that cannot be reached, or that stops answering before its
@@ -119,7 +125,7 @@ export function errorBodyOf(text: string): unknown {
 }
 
 /** The `fetch()`-style init of a call. */
-function requestInit(options: HttpCallOptions): RequestInit {
+function requestInit(options: HttpCallOptions): AgentRequestInit {
   const headers = new Headers(options.headers);
   if (options.accept !== undefined) headers.set("accept", options.accept);
   if (options.token !== undefined) headers.set("authorization", `Bearer ${options.token}`);
@@ -136,6 +142,7 @@ function requestInit(options: HttpCallOptions): RequestInit {
     headers,
     body,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   };
 }
 

@@ -343,7 +343,7 @@ export class ServiceHost {
       rawBody: body instanceof RawBody
         ? await body.read() as Uint8Array<ArrayBuffer>
         : msgpackBody(body, { ignoreUndefined: true }),
-      signal: AbortSignal.timeout(routing.timeoutMs ?? 60_000),
+      timeoutMs: routing.timeoutMs ?? 60_000,
     });
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (res.ok && res.headers.get("content-type") === OCTET_STREAM) return new RawReply([bytes]);

@@ -98,7 +98,7 @@ export class RemoteMetaKv implements MetaKv {
       ...(this.#token === undefined ? {} : { token: this.#token }),
       headers: { "content-type": "application/msgpack" },
       rawBody: msgpackBody(body, { ignoreUndefined: true, useBigInt64: true }),
-      signal: AbortSignal.timeout(this.#timeoutMs),
+      timeoutMs: this.#timeoutMs,
     });
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (!res.ok) {

@@ -13,7 +13,7 @@ import { joinFrames, OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 import { msgpackBody } from "../http/msgpack_body.ts";
-import { defaultAgent, type HttpAgent } from "../http/agent.ts";
+import { type AgentRequestInit, defaultAgent, type HttpAgent } from "../http/agent.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
 interface Placement {
@@ -108,7 +108,7 @@ export class ServiceClient {
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #stage: boolean;
-  readonly #fetch: (url: string, init: RequestInit) => Promise<Response>;
+  readonly #fetch: (url: string, init: AgentRequestInit) => Promise<Response>;
   /** Bases whose runtime's files this process cannot read in place. */
   readonly #noRead = new Set<string>();
   /** Bases whose runtime this process cannot stage bodies on. */
@@ -139,8 +139,14 @@ export class ServiceClient {
     this.#timeoutMs = o.timeoutMs ?? 60_000;
     this.#stage = o.stage ?? true;
     const agent = o.agent ?? defaultAgent;
+    // fetch(): the pieces joined, the deadline a timer of its own.
     this.#fetch = agent === "fetch"
-      ? (u, init) => fetch(u, init)
+      ? (u, { pieces, timeoutMs, ...init }) =>
+        fetch(u, {
+          ...init,
+          ...(pieces === undefined ? {} : { body: joinFrames(pieces) }),
+          ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+        })
       : (u, init) => agent.fetch(u, init);
   }
 
@@ -313,8 +319,7 @@ export class ServiceClient {
   async #post(base: string, operation: string, init: ServiceRequest): Promise<Response> {
     const staged = init.type === OCTET_STREAM ? await this.#stageBody(base, init.body) : undefined;
     if (staged === undefined) {
-      const body = init.body instanceof Uint8Array ? init.body : joinFrames(init.body);
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init, body });
+      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
     }
     return await this.#send(`${base}/${operation}`, {
       method: "POST",
@@ -425,10 +430,11 @@ export class ServiceClient {
       method: string;
       type?: string;
       accept: string;
-      body?: Uint8Array<ArrayBuffer>;
+      body?: Uint8Array<ArrayBuffer> | readonly Uint8Array<ArrayBuffer>[];
       headers?: Record<string, string>;
     },
   ): Promise<Response> {
+    const { body } = init;
     try {
       return await this.#fetch(url, {
         method: init.method,
@@ -438,8 +444,8 @@ export class ServiceClient {
           accept: init.accept,
           ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
         },
-        ...(init.body === undefined ? {} : { body: init.body }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        ...(body === undefined ? {} : body instanceof Uint8Array ? { body } : { pieces: body }),
+        timeoutMs: this.#timeoutMs,
       });
     } catch (e) {
       throw new UnavailableError(
