@@ -17,6 +17,8 @@ export interface ControlCallOptions {
   readonly token?: string;
   /** Aborts the request. */
   readonly signal?: AbortSignal;
+  /** Fails the request (`UnavailableError`) once it has taken this long, ms. */
+  readonly timeoutMs?: number;
   /** How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. */
   readonly peer?: string;
 }
@@ -58,6 +60,7 @@ export async function controlCall<T>(
       ...(options.token === undefined ? {} : { token: options.token }),
       ...(body === undefined ? {} : { body }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     },
     (status, text) =>
       errorFromBody(errorBodyOf(text)) ??

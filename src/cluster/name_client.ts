@@ -25,6 +25,7 @@ import {
   type DatasetSettings,
   type FragmentRecord,
   INLINE_MAX_BYTES,
+  MAX_BLOCK_MS,
   type NameService,
   type NodeEntry,
   type PublishOptions,
@@ -56,6 +57,16 @@ export interface RemoteNameOptions {
    * (bench/commit_bench.ts, docs/nodes.md).
    */
   readonly publishRequests?: number;
+  /**
+   * How long a call may go unanswered before it fails with
+   * `UnavailableError`, ms (default 60 000), on top of the wait it asks
+   * the name server for (a lookup or a wait for a version, a poll for
+   * release notices) and of the longest a subscriber may hold a commit
+   * (`MAX_BLOCK_MS`, for publishes and commits). A name server that is
+   * stopped or cut off without closing its connections is found out then
+   * rather than never.
+   */
+  readonly callTimeoutMs?: number;
 }
 
 /** Longest wait one request asks a name server for; longer waits are asked again. */
@@ -91,6 +102,7 @@ export class RemoteNameService implements NameService {
   readonly #token: string | undefined;
   readonly #pollMs: number;
   readonly #publishRequests: number;
+  readonly #callTimeoutMs: number;
   readonly #listeners = new Set<
     (copies: readonly FragmentRecord[], replayed?: boolean) => void
   >();
@@ -116,6 +128,12 @@ export class RemoteNameService implements NameService {
     this.#token = options.token;
     this.#pollMs = options.pollMs ?? 25_000;
     this.#publishRequests = options.publishRequests ?? 1;
+    this.#callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    if (!Number.isSafeInteger(this.#callTimeoutMs) || this.#callTimeoutMs < 1) {
+      throw new InvalidConfigError(
+        `Invalid callTimeoutMs: expected an integer >= 1, found ${options.callTimeoutMs}`,
+      );
+    }
     if (
       !Number.isSafeInteger(this.#publishRequests) || this.#publishRequests < 1 ||
       this.#publishRequests > 16
@@ -296,6 +314,7 @@ export class RemoteNameService implements NameService {
           "POST",
           `/v1/cluster/publish?${ticket}`,
           items[0]!.body,
+          MAX_BLOCK_MS,
         )
           .then((r) => items[0]!.resolve(r))
         : this.#call<{ results: ({ committed: boolean } | { error: unknown })[] }>(
@@ -303,6 +322,7 @@ export class RemoteNameService implements NameService {
           "POST",
           `/v1/cluster/publishes?${ticket}`,
           { records: items.map((i) => i.body) },
+          MAX_BLOCK_MS,
         ).then(({ results }) => {
           items.forEach((item, k) => {
             const r = results[k];
@@ -354,7 +374,7 @@ export class RemoteNameService implements NameService {
     const atLeast = q.version === "latest" ? 1 : q.version;
     return this.#sliced(
       waitMs,
-      (slice) => this.#call(url, "POST", "/v1/cluster/lookup", { ...q, waitMs: slice }),
+      (slice) => this.#call(url, "POST", "/v1/cluster/lookup", { ...q, waitMs: slice }, slice),
       { dataset: q.dataset, version: atLeast },
     );
   }
@@ -371,6 +391,8 @@ export class RemoteNameService implements NameService {
           this.urlOf(dataset),
           "GET",
           `/v1/cluster/datasets/${enc(dataset)}/wait${query({ atLeast, timeoutMs: slice })}`,
+          undefined,
+          slice,
         ),
       { dataset, version: atLeast },
     );
@@ -411,6 +433,7 @@ export class RemoteNameService implements NameService {
       "POST",
       `/v1/cluster/datasets/${enc(dataset)}/versions/${version}/commit`,
       {},
+      MAX_BLOCK_MS,
     );
   }
 
@@ -629,7 +652,7 @@ export class RemoteNameService implements NameService {
           node: this.#node,
           after,
           wait: this.#pollMs,
-        });
+        }, this.#pollMs);
         if (batch.epoch !== epoch) {
           // A restarted name server starts a new log: read it from its start.
           const fresh = epoch !== "";
@@ -655,11 +678,16 @@ export class RemoteNameService implements NameService {
     }
   }
 
-  #call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One call to the name server at `base`, failed past `callTimeoutMs`
+   * plus `waitMs`, the longest the name server may rightly hold it.
+   */
+  #call<T>(base: string, method: string, path: string, body?: unknown, waitMs = 0): Promise<T> {
     return controlCall<T>(base, method, path, body, {
       ...(this.#token === undefined ? {} : { token: this.#token }),
       signal: this.#stop.signal,
       peer: `Name server ${base}`,
+      timeoutMs: this.#callTimeoutMs + waitMs,
     });
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, UnavailableError } from "../errors.ts";
 import { INLINE_MAX_BYTES } from "../name_service/name_service.ts";
 import { wholeCopy } from "../registry/_testing.ts";
 import { RemoteNameService } from "./name_client.ts";
@@ -180,4 +180,48 @@ Deno.test("RemoteNameService.publishFragment() sends a small copy's bytes along,
     await names.publishFragment(wholeCopy("d", 99, size + 1), { inline: new Uint8Array(size + 1) });
     assert.deepEqual(requests.at(-1)!.records.map((r) => r.inline), [undefined]);
   });
+});
+
+Deno.test("RemoteNameService: a name server that never answers fails each call past callTimeoutMs plus its wait", async () => {
+  // Takes connections and reads requests, never answers: a process stopped without closing them.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      conns.push(c);
+      c.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const names = new RemoteNameService({ urls: [url], node: "a", callTimeoutMs: 50 });
+  const timedOut = (e: unknown) => {
+    assert.ok(e instanceof UnavailableError);
+    assert.match(e.message, new RegExp(`Name server ${url} did not answer within`));
+    return true;
+  };
+  try {
+    await assert.rejects(names.datasetSettings("x"), timedOut);
+    // A lookup that waits at the name server is given its wait on top.
+    await assert.rejects(
+      names.attachFragments({ dataset: "x", version: 1, fragment: "f", bindings: {} }, {
+        waitMs: 20,
+      }),
+      (e: unknown) => timedOut(e) && /within 70 ms/.test((e as Error).message),
+    );
+    assert.throws(
+      () => new RemoteNameService({ urls: [url], node: "a", callTimeoutMs: 0 }),
+      /Invalid callTimeoutMs/,
+    );
+  } finally {
+    names.close();
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // Closed by the end of its stream.
+      }
+    }
+    await accepting.catch(() => {});
+  }
 });

@@ -41,7 +41,8 @@ export interface HttpCallOptions {
   /**
    * How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. When
    * given, a peer that cannot be reached, or that stops answering before its
-   * reply is read, is `UnavailableError` ("<peer> does not answer: ...");
+   * reply is read, is `UnavailableError` ("<peer> does not answer: ...",
+   * or "<peer> did not answer within <timeoutMs> ms");
    * without it, the failure itself is thrown (a `TypeError`, as `fetch()`'s).
    */
   readonly peer?: string;
@@ -67,7 +68,11 @@ export async function httpRequest(
   url: string | URL,
   options: HttpCallOptions = {},
 ): Promise<Response> {
-  return await answered(options.peer, () => agentFetch(url, requestInit(options)));
+  return await answered(
+    options.peer,
+    () => agentFetch(url, requestInit(options)),
+    options.timeoutMs,
+  );
 }
 
 /**
@@ -97,7 +102,7 @@ export async function httpJson<T>(
   const { res, text } = await answered(options.peer, async () => {
     const res = await agentFetch(url, requestInit(options));
     return { res, text: await res.text() };
-  });
+  }, options.timeoutMs);
   if (!res.ok) throw failure(res.status, text);
   if (res.status === 204) return undefined as T;
   return JSON.parse(text) as T;
@@ -147,11 +152,21 @@ function requestInit(options: HttpCallOptions): AgentRequestInit {
 }
 
 /** Runs `call`; a failure is `UnavailableError` naming `peer` when one is given. */
-async function answered<T>(peer: string | undefined, call: () => Promise<T>): Promise<T> {
+async function answered<T>(
+  peer: string | undefined,
+  call: () => Promise<T>,
+  timeoutMs: number | undefined,
+): Promise<T> {
   if (peer === undefined) return await call();
   try {
     return await call();
   } catch (e) {
+    if (e instanceof DOMException && e.name === "TimeoutError" && timeoutMs !== undefined) {
+      throw new UnavailableError(
+        `${peer} did not answer within ${timeoutMs} ms: it may be stopped, overloaded or cut off; its log says which`,
+        { cause: e, fields: { timeoutMs } },
+      );
+    }
     throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -9,6 +9,12 @@
 import type { ReshapeSite } from "../tiers/policy.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 
+/** How long a `block` subscriber holds its dataset's commits by default, in ms. */
+export const DEFAULT_BLOCK_MS = 30_000;
+
+/** The longest hold a `block` subscriber may ask for, in ms. */
+export const MAX_BLOCK_MS = 3_600_000;
+
 /** Where one copy of a fragment lives: a node and a tier of it. */
 export interface CopyPlace {
   /** Node name. */

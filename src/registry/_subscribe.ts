@@ -7,11 +7,13 @@
 
 import { fragmentLayout } from "../ddl/mod.ts";
 import { BusyError, InvalidRequestError, LostError } from "../errors.ts";
-import type {
-  CommitSubscription,
-  FragmentRecord,
-  SourceRecord,
-  SubscribeQuery,
+import {
+  type CommitSubscription,
+  DEFAULT_BLOCK_MS,
+  type FragmentRecord,
+  MAX_BLOCK_MS,
+  type SourceRecord,
+  type SubscribeQuery,
 } from "../name_service/name_service.ts";
 import { InlineCopies } from "./inline_copies.ts";
 import type { Lookup } from "./_lookup.ts";
@@ -200,12 +202,6 @@ function withInline(copies: InlineCopies, sources: SourceRecord[]): SourceRecord
     return bytes === undefined ? s : { ...s, inline: bytes };
   });
 }
-
-/** How long a `block` subscriber holds its dataset's commits by default, in ms. */
-export const DEFAULT_BLOCK_MS = 30_000;
-
-/** The longest hold a `block` subscriber may ask for, in ms. */
-export const MAX_BLOCK_MS = 3_600_000;
 
 /**
  * Feeds `take` the versions of `dataset` committed from `from` on: those
