@@ -66,6 +66,7 @@ export function remoteSubscription(
           ...(token === undefined ? {} : { token }),
           signal: abort.signal,
           peer,
+          timeoutMs: REPORT_TIMEOUT_MS,
         });
         return;
       } catch (e) {
@@ -196,3 +197,6 @@ async function openLines(
     }
   };
 }
+
+/** How long one report of versions taken may go unanswered before it is sent again, ms. */
+const REPORT_TIMEOUT_MS = 60_000;
