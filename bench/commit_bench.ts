@@ -5,9 +5,13 @@
  * flight, and versions of 4 ranks' blocks; next to the raw Deno KV rate of
  * single-mutation commits on the same disk in the same run, the ceiling of
  * one KV commit per version in sequence. Every answer is durable (its
- * atomic committed before the publisher was answered). Then over HTTP to one
- * name server (`strata nameserver`): whole versions from one producer
- * process, and the 4 ranks as 4 processes.
+ * atomic committed before the publisher was answered). Then 4 rank loops in
+ * this process, each with its blocks in flight as a rank process has them,
+ * straight into a registry and through the name server's routes without a
+ * socket (what the runs of rank processes cost without the processes and
+ * the network). Then over HTTP to one name server (`strata nameserver`):
+ * whole versions from one producer process, and the 4 ranks as 4
+ * processes.
  *
  * Run: `deno task bench commits`, or `deno run --allow-read=. --allow-write=./tmp,./bench/results
  * --allow-net=127.0.0.1 --allow-run=deno --allow-env=LOG_TOKENS,LOG_STREAM bench/commit_bench.ts [seconds]`
@@ -18,6 +22,9 @@
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import { openRegistry } from "../src/registry/mod.ts";
 import { startNameserver } from "../tests/_cluster.ts";
+import { createApp } from "../src/api/app.ts";
+import { NodeBook } from "../src/cluster/node_book.ts";
+import { ReleaseLog } from "../src/cluster/release_log.ts";
 import { writeResults } from "./_results.ts";
 
 const SECONDS = import.meta.main ? Number(Deno.args[0] ?? 2) : 2;
@@ -129,6 +136,88 @@ async function commitRate(
   });
 }
 
+/**
+ * What the runs of 4 rank processes cost, without the processes: 4 rank
+ * loops in this process, each publishing its block of every version with
+ * `inFlight` under way, either straight into a registry (`registry`) or as
+ * a name server's runtimes do, one `/v1/cluster/publishes` request of up to
+ * `inFlight` records under way per rank, handed to the name server's HTTP
+ * routes in this process without a socket (`routes`, its release notices
+ * kept in KV as `strata nameserver` keeps them).
+ */
+async function rankLoops(
+  inFlight: number,
+  through: "registry" | "routes",
+  kv: number,
+): Promise<Point> {
+  return await withDir(async (dir) => {
+    const reg = await openRegistry({ path: `${dir}/registry.kv` });
+    const releases = await ReleaseLog.open(reg.kv, { committer: reg.committer });
+    reg.onRelease((copies) => releases.push(copies));
+    const app = createApp({
+      maxBodyBytes: 1 << 20,
+      cluster: { registry: reg, releases, nodes: new NodeBook(reg) },
+    });
+    try {
+      await reg.createDataset({ name: "steps", description: DESCRIPTION, retention: 2 });
+      const record = (version: number, r: number) => ({
+        dataset: "steps",
+        version,
+        fragment: "rank",
+        bindings: { r },
+        node: `rank-${r}`,
+        tier: "memory",
+        byteLength: 32,
+        checksum: 0,
+      });
+      const before = reg.stats.commits;
+      const start = performance.now();
+      await Promise.all([0, 1, 2, 3].map(async (r) => {
+        let next = 1;
+        if (through === "registry") {
+          await Promise.all(Array.from({ length: inFlight }, async () => {
+            while (next <= HTTP_VERSIONS) await reg.publishFragment(record(next++, r));
+          }));
+          return;
+        }
+        for (let seq = 1; next <= HTTP_VERSIONS; seq++) {
+          const n = Math.min(inFlight, HTTP_VERSIONS - next + 1);
+          const records = Array.from({ length: n }, (_, k) => record(next + k, r));
+          next += n;
+          const res = await app.fetch(
+            new Request(`http://nameserver/v1/cluster/publishes?session=rank-${r}&seq=${seq}`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ records }),
+            }),
+          );
+          const body = await res.json() as { results: { committed?: boolean }[] };
+          if (!res.ok || body.results.some((x) => x.committed === undefined)) {
+            throw new Error(`A publish failed: ${JSON.stringify(body).slice(0, 200)}`);
+          }
+        }
+      }));
+      const seconds = (performance.now() - start) / 1000;
+      return {
+        shape: through === "registry"
+          ? "4 rank loops in process, straight into the registry"
+          : "4 rank loops in process, through the name server's routes",
+        retention: 2,
+        inFlight,
+        versionsPerSecond: HTTP_VERSIONS / seconds,
+        versionsPerAtomic: HTTP_VERSIONS / (reg.stats.commits - before),
+        kvCommitsPerSecond: kv,
+        latest: (await reg.describeDataset("steps")).latest ?? 0,
+      };
+    } finally {
+      await releases.drain();
+      releases.close();
+      await reg.drain();
+      reg.close();
+    }
+  });
+}
+
 /** Versions each rank process publishes over HTTP. */
 const HTTP_VERSIONS = 40_000;
 
@@ -212,6 +301,15 @@ export async function commitBench(): Promise<void> {
       );
     }
   }
+  for (const through of ["registry", "routes"] as const) {
+    for (const n of [16, 64, 256]) {
+      const p = await rankLoops(n, through, kv);
+      points.push(p);
+      console.error(
+        `${p.shape}, ${n} in flight each: ${p.versionsPerSecond.toFixed(0)} versions/s`,
+      );
+    }
+  }
   for (const [processes, n] of [[1, 64], [1, 256], [4, 16], [4, 64], [4, 256]] as const) {
     const p = await httpRate(processes, n, kv);
     points.push(p);
@@ -229,7 +327,7 @@ export async function commitBench(): Promise<void> {
       "",
       machineLine,
       "",
-      `In process (no HTTP; the last rows: one producer process, or 4 rank processes, publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. Raw Deno KV in the same run: ${
+      `In process (no HTTP; the last rows: one producer process, or 4 rank processes, publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. The rows of 4 rank loops in process publish ${HTTP_VERSIONS} versions as the 4 rank processes do, each loop its block of every version with as many in flight: straight into the registry, or through the name server's HTTP routes in this process without a socket (one request of up to that many publishes under way per rank, as a runtime sends them; release notices kept in KV, as \`strata nameserver\` keeps them). Raw Deno KV in the same run: ${
         Math.round(kv)
       } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
       "",
