@@ -7,9 +7,9 @@
  * one KV commit per version in sequence. Every answer is durable (its
  * atomic committed before the publisher was answered). Then 4 rank loops in
  * this process, each with its blocks in flight as a rank process has them,
- * straight into a registry and through the name server's routes without a
- * socket (what the runs of rank processes cost without the processes and
- * the network). Then over HTTP to one name server (`strata nameserver`):
+ * straight into a registry, the same keeping the name server's release
+ * notices, and through the name server's routes without a socket (what the
+ * runs of rank processes cost without the processes and the network). Then over HTTP to one name server (`strata nameserver`):
  * whole versions from one producer process, and the 4 ranks as 4
  * processes.
  *
@@ -25,6 +25,7 @@ import { startNameserver } from "../tests/_cluster.ts";
 import { createApp } from "../src/api/app.ts";
 import { NodeBook } from "../src/cluster/node_book.ts";
 import { ReleaseLog } from "../src/cluster/release_log.ts";
+import { processMetrics } from "../src/observe/mod.ts";
 import { writeResults } from "./_results.ts";
 
 const SECONDS = import.meta.main ? Number(Deno.args[0] ?? 2) : 2;
@@ -43,6 +44,14 @@ interface Point {
   readonly kvCommitsPerSecond: number;
   /** The latest committed version at the end: every version published committed. */
   readonly latest: number;
+  /** Seconds spent in the registry's KV atomic commits (the rank loops in process only). */
+  readonly kvSeconds?: number;
+}
+
+/** Seconds spent in the registry's KV commits so far in this process (`strata_kv_commit_duration_seconds`). */
+async function kvCommitSeconds(): Promise<number> {
+  const text = await processMetrics.getSingleMetricAsString("strata_kv_commit_duration_seconds");
+  return Number(/_sum(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(text)?.[1] ?? 0);
 }
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -139,21 +148,22 @@ async function commitRate(
 /**
  * What the runs of 4 rank processes cost, without the processes: 4 rank
  * loops in this process, each publishing its block of every version with
- * `inFlight` under way, either straight into a registry (`registry`) or as
- * a name server's runtimes do, one `/v1/cluster/publishes` request of up to
+ * `inFlight` under way: straight into a registry (`registry`); the same
+ * with the name server's release notices of retired blocks kept in KV as
+ * `strata nameserver` keeps them (`notices`); or as a name server's
+ * runtimes send them, one `/v1/cluster/publishes` request of up to
  * `inFlight` records under way per rank, handed to the name server's HTTP
- * routes in this process without a socket (`routes`, its release notices
- * kept in KV as `strata nameserver` keeps them).
+ * routes in this process without a socket (`routes`, notices kept too).
  */
 async function rankLoops(
   inFlight: number,
-  through: "registry" | "routes",
+  through: "registry" | "notices" | "routes",
   kv: number,
 ): Promise<Point> {
   return await withDir(async (dir) => {
     const reg = await openRegistry({ path: `${dir}/registry.kv` });
     const releases = await ReleaseLog.open(reg.kv, { committer: reg.committer });
-    reg.onRelease((copies) => releases.push(copies));
+    if (through !== "registry") reg.onRelease((copies) => releases.push(copies));
     const app = createApp({
       maxBodyBytes: 1 << 20,
       cluster: { registry: reg, releases, nodes: new NodeBook(reg) },
@@ -171,10 +181,11 @@ async function rankLoops(
         checksum: 0,
       });
       const before = reg.stats.commits;
+      const kvBefore = await kvCommitSeconds();
       const start = performance.now();
       await Promise.all([0, 1, 2, 3].map(async (r) => {
         let next = 1;
-        if (through === "registry") {
+        if (through !== "routes") {
           await Promise.all(Array.from({ length: inFlight }, async () => {
             while (next <= HTTP_VERSIONS) await reg.publishFragment(record(next++, r));
           }));
@@ -201,6 +212,8 @@ async function rankLoops(
       return {
         shape: through === "registry"
           ? "4 rank loops in process, straight into the registry"
+          : through === "notices"
+          ? "4 rank loops in process, into the registry, release notices kept"
           : "4 rank loops in process, through the name server's routes",
         retention: 2,
         inFlight,
@@ -208,6 +221,7 @@ async function rankLoops(
         versionsPerAtomic: HTTP_VERSIONS / (reg.stats.commits - before),
         kvCommitsPerSecond: kv,
         latest: (await reg.describeDataset("steps")).latest ?? 0,
+        kvSeconds: await kvCommitSeconds() - kvBefore,
       };
     } finally {
       await releases.drain();
@@ -301,7 +315,7 @@ export async function commitBench(): Promise<void> {
       );
     }
   }
-  for (const through of ["registry", "routes"] as const) {
+  for (const through of ["registry", "notices", "routes"] as const) {
     for (const n of [16, 64, 256]) {
       const p = await rankLoops(n, through, kv);
       points.push(p);
@@ -320,19 +334,21 @@ export async function commitBench(): Promise<void> {
     const rows = points.map((p) =>
       `| ${p.shape} | ${p.retention} | ${p.inFlight} | ${Math.round(p.versionsPerSecond)} | ${
         p.versionsPerAtomic?.toFixed(1) ?? "-"
-      } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x |`
+      } | ${(p.versionsPerSecond / p.kvCommitsPerSecond).toFixed(1)}x | ${
+        p.kvSeconds?.toFixed(2) ?? "-"
+      } |`
     );
     return [
       "# Versions committed per second, one dataset",
       "",
       machineLine,
       "",
-      `In process (no HTTP; the last rows: one producer process, or 4 rank processes, publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. The rows of 4 rank loops in process publish ${HTTP_VERSIONS} versions as the 4 rank processes do, each loop its block of every version with as many in flight: straight into the registry, or through the name server's HTTP routes in this process without a socket (one request of up to that many publishes under way per rank, as a runtime sends them; release notices kept in KV, as \`strata nameserver\` keeps them). Raw Deno KV in the same run: ${
+      `In process (no HTTP; the last rows: one producer process, or 4 rank processes, publishing ${HTTP_VERSIONS} versions over HTTP to one name server, versions in flight per process), a KV file on disk; every publish answered once durable. The rows of 4 rank loops in process publish ${HTTP_VERSIONS} versions as the 4 rank processes do, each loop its block of every version with as many in flight: straight into the registry; the same with the release notices of retired blocks kept in KV, as \`strata nameserver\` keeps them; or through the name server's HTTP routes in this process without a socket (one request of up to that many publishes under way per rank, as a runtime sends them; notices kept); their last column: the seconds spent in the registry's KV atomic commits during the row's run. Raw Deno KV in the same run: ${
         Math.round(kv)
       } single-mutation commits/s (the ceiling of one commit per version in sequence). Goal: 20 000 versions/s per dataset.`,
       "",
-      "| publishes | versions kept | versions in flight | versions/s | versions per atomic | vs raw KV commits/s |",
-      "| --------- | ------------: | -----------------: | ---------: | ------------------: | ------------------: |",
+      "| publishes | versions kept | versions in flight | versions/s | versions per atomic | vs raw KV commits/s | s in KV commits |",
+      "| --------- | ------------: | -----------------: | ---------: | ------------------: | ------------------: | --------------: |",
       ...rows,
       "",
     ].join("\n");
