@@ -29,6 +29,7 @@ import {
   type NameService,
   type NodeEntry,
   type PublishOptions,
+  type ReleasedCopy,
   type SourceRecord,
   type SubscribeQuery,
 } from "../name_service/name_service.ts";
@@ -104,7 +105,7 @@ export class RemoteNameService implements NameService {
   readonly #publishRequests: number;
   readonly #callTimeoutMs: number;
   readonly #listeners = new Set<
-    (copies: readonly FragmentRecord[], replayed?: boolean) => void
+    (copies: readonly ReleasedCopy[], replayed?: boolean) => void
   >();
   readonly #stop = new AbortController();
   #following: Promise<void>[] = [];
@@ -499,7 +500,7 @@ export class RemoteNameService implements NameService {
   }
 
   onRelease(
-    listener: (copies: readonly FragmentRecord[], replayed?: boolean) => void,
+    listener: (copies: readonly ReleasedCopy[], replayed?: boolean) => void,
   ): () => void {
     this.#listeners.add(listener);
     if (this.#following.length === 0) this.#following = this.#urls.map((u) => this.#follow(u));

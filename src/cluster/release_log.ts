@@ -9,7 +9,7 @@
 
 import { BusyError } from "../errors.ts";
 import { type GroupCommitter, keyBytesOf, type Mutation } from "../registry/group_commit.ts";
-import type { FragmentRecord } from "../name_service/name_service.ts";
+import type { FragmentRecord, ReleasedCopy } from "../name_service/name_service.ts";
 import { log } from "../observe/mod.ts";
 
 /** What `poll()` answers. */
@@ -19,7 +19,7 @@ export interface ReleaseBatch {
   /** Read up to here: pass it as `after` next time. */
   readonly seq: number;
   /** Copies the node must free. */
-  readonly copies: readonly FragmentRecord[];
+  readonly copies: readonly ReleasedCopy[];
   /** Notices past `after` were dropped (the node fell too far behind). */
   readonly gap: boolean;
 }
@@ -89,7 +89,7 @@ interface NodeLog {
 /** A notice: a copy to free, numbered. */
 interface Notice {
   readonly seq: number;
-  readonly copy: FragmentRecord;
+  readonly copy: ReleasedCopy;
 }
 
 /** A pack in KV: the first and last sequence numbers of its notices. */
@@ -98,10 +98,28 @@ interface PackSpan {
   readonly last: number;
 }
 
-/** The durable log's value at `["release_log", "pack", node, first]`: notices written together. */
-interface StoredPack {
+/**
+ * The durable log's value at `["release_log", "pack", node, first]`:
+ * notices of the node written together, each a sequence number, a version
+ * and a kind (an index into `kinds`: the copy but for its version, as a
+ * node's copies of one fragment region repeat from version to version).
+ * Packs written before kinds hold `copies`, whole records.
+ */
+type StoredPack = {
+  readonly seqs: readonly number[];
+  readonly versions: readonly number[];
+  readonly of: readonly number[];
+  readonly kinds: readonly Kind[];
+} | {
   readonly seqs: readonly number[];
   readonly copies: readonly FragmentRecord[];
+};
+
+/** What the notices of a pack's kind share: all but the version (the node is the pack's). */
+interface Kind {
+  readonly dataset: string;
+  readonly fragment: string;
+  readonly bindings: Readonly<Record<string, number>>;
 }
 
 /** The durable log's value at `["release_log", "meta"]`. */
@@ -146,15 +164,19 @@ const MAX_KEY_BYTES = 40 * 1024;
 // answerable, this much later at most when no commit follows.
 const RIDE_WAIT_MS = 5;
 // A pack holds a node's notices of one write, up to this many estimated
-// bytes (16 + twice their JSON each; stored, about half that): a value
-// small enough to stay in its row's B-tree page. Deno KV's SQLite moves a
-// value past about 1,000 bytes to overflow pages of 4 KiB each, so packs of
-// 1 to 4 KB cost a page each: 1,000-byte values of 4 rows an atomic made a
-// file 4.4 times the size of 900-byte ones and their atomics 30% slower
-// (alone, on this disk); a producer publishing versions over HTTP to a
-// name server committed about a fifth more per second with packs of about
-// 5 notices than with one pack of 26 (bench/commit_bench.ts).
+// bytes (twice what is stored: NOTICE_BYTES a notice, and each kind's JSON
+// twice): a value small enough to stay in its row's B-tree page. Deno KV's
+// SQLite moves a value past about 1,000 bytes to overflow pages of 4 KiB
+// each, so packs of 1 to 4 KB cost a page each: 1,000-byte values of 4
+// rows an atomic made a file 4.4 times the size of 900-byte ones and their
+// atomics 30% slower (alone, on this disk); a producer publishing versions
+// over HTTP to a name server committed about a fifth more per second with
+// packs of about 5 notices than with one pack of 26 (bench/commit_bench.ts).
 const PACK_BYTES = 1700;
+// A notice's estimated bytes in a pack once its kind is there: its sequence
+// number, version and kind index as V8 stores small integers (a tag and up
+// to 5 bytes each), doubled. About 70 notices of one kind fill a pack.
+const NOTICE_BYTES = 24;
 
 /**
  * A bounded log of release notices per node. A node polls it with the last
@@ -224,7 +246,8 @@ export class ReleaseLog {
    * with a new epoch the first time): its epoch, sequence counter and unread
    * notices. Pushes then also write to `kv`, and a poll answers a notice
    * only once it is stored. The caller keeps `kv` open until `drain()` and
-   * closes it.
+   * closes it. Notices read back from `kv` hold what a node needs to free
+   * the copy (`ReleasedCopy`, its node the one they were kept for).
    *
    * @example
    * ```ts
@@ -237,7 +260,9 @@ export class ReleaseLog {
    * await first.drain();
    * const again = await ReleaseLog.open(kv);
    * assert.equal(again.epoch, first.epoch);
-   * assert.deepEqual((await again.poll("a", 0, 0)).copies, [copy]);
+   * assert.deepEqual((await again.poll("a", 0, 0)).copies, [
+   *   { dataset: "d", version: 1, fragment: "dataset", bindings: {}, node: "a" },
+   * ]);
    * ```
    */
   static async open(kv: Deno.Kv, options: ReleaseLogOptions = {}): Promise<ReleaseLog> {
@@ -264,11 +289,24 @@ export class ReleaseLog {
     // Packs list in key order: by node, then by first sequence number.
     for await (const e of kv.list<StoredPack>({ prefix: PACKS })) {
       const l = log.#log(String(e.key[2]));
-      const { seqs, copies } = e.value;
+      const pack = e.value;
+      const { seqs } = pack;
       l.packs.push({ first: seqs[0]!, last: seqs[seqs.length - 1]! });
       const floor = Math.max(l.read, l.dropped);
       seqs.forEach((s, i) => {
-        if (s > floor) l.entries.push({ seq: s, copy: copies[i]! });
+        if (s <= floor) return;
+        if ("copies" in pack) l.entries.push({ seq: s, copy: pack.copies[i]! });
+        else {
+          const kind = pack.kinds[pack.of[i]!]!;
+          const copy = {
+            dataset: kind.dataset,
+            version: pack.versions[i]!,
+            fragment: kind.fragment,
+            bindings: kind.bindings,
+            node: l.node,
+          };
+          l.entries.push({ seq: s, copy });
+        }
       });
       seq = Math.max(seq, seqs[seqs.length - 1]!);
     }
@@ -315,7 +353,7 @@ export class ReleaseLog {
    * name server's own process, which hears the registry directly). A durable
    * log starts writing them to KV; polls answer them once written.
    */
-  push(copies: readonly FragmentRecord[], skip?: string): void {
+  push(copies: readonly ReleasedCopy[], skip?: string): void {
     const touched = new Set<NodeLog>();
     for (const copy of copies) {
       for (const node of [copy.node, ...(copy.replicas ?? []).map((p) => p.node)]) {
@@ -626,12 +664,15 @@ export class ReleaseLog {
     const writes: Write[] = [];
     for (const [log, notices] of byNode) {
       let pack: Notice[] = [];
+      let of: number[] = [];
+      let kinds: Kind[] = [];
+      let kindOf = new Map<string, number>();
       let bytes = 0;
       const close = () => {
         const these = pack;
         const seqs = these.map((n) => n.seq);
         const key = [...PACKS, log.node, seqs[0]!];
-        const value: StoredPack = { seqs, copies: these.map((n) => n.copy) };
+        const value: StoredPack = { seqs, versions: these.map((n) => n.copy.version), of, kinds };
         writes.push({
           key,
           value,
@@ -642,13 +683,27 @@ export class ReleaseLog {
           undo: () => this.#requeue(these.map((notice) => ({ log, notice }))),
         });
         pack = [];
+        of = [];
+        kinds = [];
+        kindOf = new Map();
         bytes = 0;
       };
       for (const n of notices) {
-        const size = 16 + 2 * JSON.stringify(n.copy).length;
+        const { dataset, fragment, bindings } = n.copy;
+        const id = `${dataset}\u0000${fragment}\u0000${JSON.stringify(bindings)}`;
+        // A kind's first notice in a pack brings it (estimated as twice its text).
+        const kindBytes = 2 * id.length + 16;
+        const size = NOTICE_BYTES + (kindOf.has(id) ? 0 : kindBytes);
         if (pack.length > 0 && bytes + size > PACK_BYTES) close();
+        let k = kindOf.get(id);
+        if (k === undefined) {
+          k = kinds.push({ dataset, fragment, bindings }) - 1;
+          kindOf.set(id, k);
+          bytes += kindBytes;
+        }
         pack.push(n);
-        bytes += size;
+        of.push(k);
+        bytes += NOTICE_BYTES;
       }
       if (pack.length > 0) close();
     }

@@ -51,6 +51,16 @@ export interface FragmentRecord {
   readonly replicas?: readonly CopyPlace[];
 }
 
+/**
+ * A copy a node is told to free (a release notice): which copy, and the
+ * node holding it (a notice read back from a name server's KV names the
+ * node it was kept for, and no replicas).
+ */
+export type ReleasedCopy = Pick<
+  FragmentRecord,
+  "dataset" | "version" | "fragment" | "bindings" | "node" | "replicas"
+>;
+
 /** A published fragment with its layout, as an attach lookup returns it. */
 export interface SourceRecord extends FragmentRecord {
   /** Layout of the published bytes. */
@@ -278,7 +288,7 @@ export interface NameService {
    * copy registered again since under the same key must be left alone.
    */
   onRelease(
-    listener: (copies: readonly FragmentRecord[], replayed?: boolean) => void,
+    listener: (copies: readonly ReleasedCopy[], replayed?: boolean) => void,
   ): () => void;
   /** Nodes whose lease has not lapsed (a node missing here is down). */
   listNodes(): Promise<readonly NodeEntry[]>;

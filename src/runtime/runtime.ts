@@ -23,6 +23,7 @@ import type {
   CopyRef,
   FragmentRecord,
   NameService,
+  ReleasedCopy,
   SubscribeQuery,
 } from "../name_service/name_service.ts";
 import { LostError, NotFoundError, UnavailableError } from "../errors.ts";
@@ -155,7 +156,7 @@ export class Runtime {
    * a newer copy took since (a dataset deleted and created again, the same
    * version published here), whose bytes must stay.
    */
-  async #stillReleased(copies: readonly FragmentRecord[]): Promise<FragmentRecord[]> {
+  async #stillReleased(copies: readonly ReleasedCopy[]): Promise<ReleasedCopy[]> {
     const mine = copies.filter((c) =>
       c.node === this.node || c.replicas?.some((p) => p.node === this.node)
     );
@@ -309,7 +310,7 @@ export class Runtime {
   }
 
   /** Frees the bytes of copies this node holds (retired or deleted versions), on every tier. */
-  async free(records: readonly FragmentRecord[]): Promise<void> {
+  async free(records: readonly ReleasedCopy[]): Promise<void> {
     for (const r of records) {
       this.#answers.drop(r.dataset, r.version);
       if (r.node !== this.node && !r.replicas?.some((p) => p.node === this.node)) continue;
