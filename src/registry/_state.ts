@@ -373,6 +373,8 @@ export class RegistryState implements Disposable {
    * publisher).
    */
   flushHeld: (d: DatasetEntry, v?: VersionEntry) => void = () => {};
+  /** Called once the registry closes, after its writes were told to (the publisher's timers). */
+  onClosed: () => void = () => {};
   #closed = false;
 
   /** Creates the state over an open KV store. */
@@ -506,6 +508,7 @@ export class RegistryState implements Disposable {
     this.#closed = true;
     this.waiters.close();
     this.writes.close();
+    this.onClosed();
     this.kv.close();
   }
 
