@@ -259,11 +259,18 @@ export class HttpAgent {
       );
     }
     const deadline = this.#deadline(init.timeoutMs);
-    const signal = init.signal
-      ? AbortSignal.any([init.signal, deadline.controller.signal])
-      : deadline.controller.signal;
-    const settled = () => this.#deadlines.delete(deadline);
-    return this.#send(url, init, signal, body, type, settled).catch((e) => {
+    // The caller's signal aborts the deadline's controller: a listener for
+    // the request's time rather than `AbortSignal.any()`, whose dependent
+    // signal a long-lived one (a client's stop signal) tracks until GC.
+    const user = init.signal ?? undefined;
+    const forward = () => deadline.controller.abort(user!.reason);
+    if (user?.aborted) forward();
+    else user?.addEventListener("abort", forward, { once: true });
+    const settled = () => {
+      this.#deadlines.delete(deadline);
+      user?.removeEventListener("abort", forward);
+    };
+    return this.#send(url, init, deadline.controller.signal, body, type, settled).catch((e) => {
       settled();
       throw e;
     });
@@ -312,6 +319,11 @@ export class HttpAgent {
       c.close();
       release(false);
     };
+    // Aborted while it waited for a connection: nothing was sent on it.
+    if (signal?.aborted) {
+      release(true);
+      throw signal.reason;
+    }
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       let writeError: unknown;

@@ -272,6 +272,15 @@ Deno.test("HttpAgent: timeoutMs fails a late answer, or a body that stalls, with
     assert.equal(res.status, 200);
     await assert.rejects(res.arrayBuffer(), timedOut);
     await assert.rejects(agent.fetch(s.url, { timeoutMs: -1 }), RangeError);
+    // With a signal of its own too, whichever comes first ends the call, with its reason.
+    const stop = new AbortController();
+    const late = agent.fetch(`${s.url}/late`, { timeoutMs: 10_000, signal: stop.signal });
+    stop.abort(new Error("stopped"));
+    await assert.rejects(late, { message: "stopped" });
+    await assert.rejects(
+      agent.fetch(`${s.url}/late`, { timeoutMs: 40, signal: new AbortController().signal }),
+      timedOut,
+    );
   } finally {
     stall?.();
     await agent.close();
