@@ -13,18 +13,34 @@ export class ApiCalls {
   /** The server's URL with `/v1`. */
   readonly base: string;
   readonly #token: string | undefined;
+  readonly #timeoutMs: number | undefined;
 
-  /** Calls `url` (the server, without `/v1`), with `token` when there is one. */
-  constructor(url: string, token?: string) {
+  /**
+   * Calls `url` (the server, without `/v1`), with `token` when there is
+   * one; each call fails once unanswered for `timeoutMs` (none when
+   * undefined).
+   */
+  constructor(url: string, token?: string, timeoutMs?: number) {
+    if (timeoutMs !== undefined && !(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1)) {
+      throw new RangeError(`Invalid timeoutMs: expected an integer >= 1, found ${timeoutMs}`);
+    }
     this.base = url.replace(/\/+$/, "") + "/v1";
     this.#token = token;
+    this.#timeoutMs = timeoutMs;
   }
 
-  /** The options of every call: JSON answers, and the token when there is one. */
-  options(): HttpCallOptions {
+  /**
+   * The options of a call: JSON answers, the token when there is one, and
+   * the deadline when one is set, plus `waitMs` the call asks the server
+   * to wait (`null`: no deadline, a stream that lasts).
+   */
+  options(waitMs: number | null = 0): HttpCallOptions {
     return {
       accept: "application/json",
       ...(this.#token === undefined ? {} : { token: this.#token }),
+      ...(this.#timeoutMs === undefined || waitMs === null
+        ? {}
+        : { timeoutMs: this.#timeoutMs + waitMs }),
     };
   }
 

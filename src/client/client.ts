@@ -29,6 +29,15 @@ export interface ConnectOptions {
    * `waitMs` is asked again until it runs out.
    */
   readonly waitPerRequestMs?: number;
+  /**
+   * Fails a call that has gone unanswered this long, in ms, with
+   * `UnavailableError` ("Server <url> did not answer within <ms> ms"), on
+   * top of the wait it asks the server for (an attach's `waitMs`). None by
+   * default. The bytes of a publish or an attach are sent and read within
+   * it; the steps of `steps()` (a stream) and function calls are not bound
+   * by it.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Options of `createDataset()`. */
@@ -223,7 +232,7 @@ export class Client {
 
   /** Creates a client; prefer `connect()`. */
   constructor(url: string, options: ConnectOptions = {}) {
-    this.#api = new ApiCalls(url, options.token);
+    this.#api = new ApiCalls(url, options.token, options.timeoutMs);
     this.#waitSlice = options.waitPerRequestMs ?? MAX_WAIT_PER_REQUEST_MS;
     this.functions = new FunctionsClient(url, options.token);
   }
@@ -444,7 +453,7 @@ export class Client {
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const v = options.version ?? "latest";
     const path = `/datasets/${enc(dataset)}/versions/${v}/fragments/${enc(fragment)}${query(q)}`;
-    const res = await httpRequest(this.#api.base + path, this.#api.options());
+    const res = await httpRequest(this.#api.base + path, this.#api.options(options.waitMs ?? 0));
     if (!res.ok) throw await errorOf(res);
     const layout = JSON.parse(res.headers.get("strata-layout") ?? "null") as FragmentLayout;
     const version = Number(res.headers.get("strata-version"));
@@ -500,7 +509,7 @@ export class Client {
     }
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const path = `/datasets/${enc(dataset)}/fragments/${enc(fragment)}/steps${query(q)}`;
-    const res = await httpRequest(this.#api.base + path, this.#api.options());
+    const res = await httpRequest(this.#api.base + path, this.#api.options(null));
     if (!res.ok) throw await errorOf(res);
     yield* readSteps(res.body!);
   }

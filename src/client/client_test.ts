@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { InvalidRequestError } from "../errors.ts";
+import { silentServer } from "../http/_testing.ts";
+import { InvalidRequestError, UnavailableError } from "../errors.ts";
 import { connect } from "./client.ts";
 import { ServerError } from "./errors.ts";
 
@@ -132,4 +133,17 @@ Deno.test("functions.invoke() refuses a result whose body is not its layout's si
       await server.shutdown();
     }
   }
+});
+
+Deno.test("connect() with timeoutMs fails a call the server leaves unanswered, its wait added", async () => {
+  // Takes connections and reads requests, never answers: a process stopped without closing them.
+  await using silent = silentServer();
+  const url = silent.url;
+  const strata = connect(url, { timeoutMs: 50 });
+  const timedOut = (ms: number) => (e: unknown) =>
+    e instanceof UnavailableError &&
+    e.message.startsWith(`Server ${url} did not answer within ${ms} ms`);
+  await assert.rejects(strata.describeDataset("d"), timedOut(50));
+  await assert.rejects(strata.attach("d", "dataset", { waitMs: 30 }), timedOut(80));
+  assert.throws(() => connect(url, { timeoutMs: 0 }), /Invalid timeoutMs/);
 });

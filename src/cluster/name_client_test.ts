@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { silentServer } from "../http/_testing.ts";
 import { ConflictError, UnavailableError } from "../errors.ts";
 import { INLINE_MAX_BYTES } from "../name_service/name_service.ts";
 import { wholeCopy } from "../registry/_testing.ts";
@@ -184,15 +185,8 @@ Deno.test("RemoteNameService.publishFragment() sends a small copy's bytes along,
 
 Deno.test("RemoteNameService: a name server that never answers fails each call past callTimeoutMs plus its wait", async () => {
   // Takes connections and reads requests, never answers: a process stopped without closing them.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const c of listener) {
-      conns.push(c);
-      c.readable.pipeTo(new WritableStream()).catch(() => {});
-    }
-  })();
-  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  await using silent = silentServer();
+  const url = silent.url;
   const names = new RemoteNameService({ urls: [url], node: "a", callTimeoutMs: 50 });
   const timedOut = (e: unknown) => {
     assert.ok(e instanceof UnavailableError);
@@ -214,14 +208,5 @@ Deno.test("RemoteNameService: a name server that never answers fails each call p
     );
   } finally {
     names.close();
-    listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch {
-        // Closed by the end of its stream.
-      }
-    }
-    await accepting.catch(() => {});
   }
 });

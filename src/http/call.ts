@@ -72,6 +72,7 @@ export async function httpRequest(
     options.peer,
     () => agentFetch(url, requestInit(options)),
     options.timeoutMs,
+    url,
   );
 }
 
@@ -99,10 +100,15 @@ export async function httpJson<T>(
   options: HttpCallOptions,
   failure: (status: number, text: string) => Error,
 ): Promise<T> {
-  const { res, text } = await answered(options.peer, async () => {
-    const res = await agentFetch(url, requestInit(options));
-    return { res, text: await res.text() };
-  }, options.timeoutMs);
+  const { res, text } = await answered(
+    options.peer,
+    async () => {
+      const res = await agentFetch(url, requestInit(options));
+      return { res, text: await res.text() };
+    },
+    options.timeoutMs,
+    url,
+  );
   if (!res.ok) throw failure(res.status, text);
   if (res.status === 204) return undefined as T;
   return JSON.parse(text) as T;
@@ -156,17 +162,22 @@ async function answered<T>(
   peer: string | undefined,
   call: () => Promise<T>,
   timeoutMs: number | undefined,
+  url: string | URL,
 ): Promise<T> {
-  if (peer === undefined) return await call();
+  if (peer === undefined && timeoutMs === undefined) return await call();
   try {
     return await call();
   } catch (e) {
+    // A deadline that passed is said so, peer or not.
     if (e instanceof DOMException && e.name === "TimeoutError" && timeoutMs !== undefined) {
       throw new UnavailableError(
-        `${peer} did not answer within ${timeoutMs} ms: it may be stopped, overloaded or cut off; its log says which`,
+        `${
+          peer ?? `Server ${new URL(url).origin}`
+        } did not answer within ${timeoutMs} ms: it may be stopped, overloaded or cut off; its log says which`,
         { cause: e, fields: { timeoutMs } },
       );
     }
+    if (peer === undefined) throw e;
     throw new UnavailableError(`${peer} does not answer: ${(e as Error).message}`, { cause: e });
   }
 }

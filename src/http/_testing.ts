@@ -1,0 +1,46 @@
+/**
+ * Test helpers of the HTTP callers: a peer that takes connections and
+ * reads requests but never answers (a process stopped without closing its
+ * connections).
+ *
+ * @module
+ */
+
+/**
+ * A loopback listener that reads every request and answers none; `close()`
+ * stops it and closes its connections.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { silentServer } from "./_testing.ts";
+ * await using silent = silentServer();
+ * assert.match(silent.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+ * ```
+ */
+export function silentServer(): { url: string; close(): Promise<void> } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      conns.push(c);
+      c.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  const close = async () => {
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // Closed by the end of its stream.
+      }
+    }
+    await accepting.catch(() => {});
+  };
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
