@@ -30,7 +30,9 @@
  *   answered;
  * - `signal` aborts at any point, rejecting with its reason, and closes the
  *   connection; a network failure is a `TypeError` naming the origin, as
- *   `fetch()`'s is, and no request is ever sent twice.
+ *   `fetch()`'s is; a request is never sent twice, but for a GET or HEAD
+ *   whose kept connection failed before any answer came (the server closed
+ *   it while idle), sent once more on a new one.
  *
  * @example
  * ```ts
@@ -301,12 +303,16 @@ export class HttpAgent {
     body: Uint8Array | readonly Uint8Array[] | undefined,
     type: string | undefined,
     settled?: () => void,
+    retry = true,
   ): Promise<Response> {
     signal?.throwIfAborted();
     const method = (init.method ?? "GET").toUpperCase();
     const head = requestHead(url, method, init.headers, body, type);
     const origin = this.#origin(url);
     const c = await this.#take(origin, url, signal);
+    // Idle before: the server may have closed it just now, unnoticed yet.
+    const reused = c.idleSince > 0;
+    let answered = false;
     let released = false;
     const release = (reuse: boolean) => {
       if (released) return;
@@ -339,6 +345,7 @@ export class HttpAgent {
       } catch (e) {
         throw writeError ?? e;
       }
+      answered = true;
       const noBody = method === "HEAD" || h.status === 204 || h.status === 304;
       // Reused only when the answer's end is known (no body, a length, chunks).
       const reuse = h.keepAlive && writeError === undefined &&
@@ -355,6 +362,20 @@ export class HttpAgent {
       return answer(h, this.#stream(url, c, h, reuse, release, signal));
     } catch (e) {
       c.close();
+      // A GET or HEAD on a kept connection that failed before any answer
+      // came (the server closed it while it sat idle, as a restarted server
+      // does) is sent once more on a new connection: it changes nothing, so
+      // sending it twice is safe. Other methods are never sent twice.
+      if (
+        retry && reused && !answered && !signal?.aborted && (method === "GET" || method === "HEAD")
+      ) {
+        released = true;
+        signal?.removeEventListener("abort", onAbort);
+        this.#giveBack(origin, c, false);
+        // Its idle neighbours likely went the same way.
+        for (const idle of origin.idle.splice(0)) this.#drop(origin, idle);
+        return await this.#send(url, init, signal, body, type, settled, false);
+      }
       release(false);
       if (signal?.aborted) throw signal.reason;
       throw networkError(url, e);

@@ -324,6 +324,50 @@ Deno.test("HttpAgent: a connection the server closes while idle leaves the pool"
   }
 });
 
+Deno.test("HttpAgent sends a GET once more when its kept connection was closed unanswered, a POST never", async () => {
+  // Each connection's first request is answered, kept alive; its second is met with a close,
+  // as a server that went away while the connection sat idle, unnoticed yet.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      (async () => {
+        const buf = new Uint8Array(1 << 16);
+        let requests = 0;
+        let text = "";
+        for (;;) {
+          const n = await conn.read(buf).catch(() => null);
+          if (n === null) break;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+          if (!text.includes("\r\n\r\n")) continue;
+          text = "";
+          if (++requests === 2) break;
+          await conn.write(
+            new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+          );
+        }
+        conn.close();
+      })();
+    }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+  const agent = new HttpAgent();
+  try {
+    assert.equal(await (await agent.fetch(url)).text(), "ok");
+    // The kept connection is closed on this one: sent again on a new connection.
+    assert.equal(await (await agent.fetch(url)).text(), "ok");
+    assert.equal(connections, 2);
+    // A POST on a kept connection closed unanswered fails: the server may have acted on it.
+    await assert.rejects(agent.fetch(url, { method: "POST", body: "x" }), TypeError);
+    assert.equal(connections, 2);
+  } finally {
+    await agent.close();
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
+
 Deno.test("HttpAgent closes connections idle past idleMs", async () => {
   const s = serve(() => new Response("ok"));
   const agent = new HttpAgent({ idleMs: 40 });
