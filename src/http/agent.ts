@@ -622,8 +622,20 @@ export function agentFetch(input: string | URL, init?: AgentRequestInit): Promis
   return defaultAgent.fetch(input, init);
 }
 
-/** `init` as `fetch()` takes it: pieces joined, the deadline a signal. */
-function fetchInit(init: AgentRequestInit): RequestInit {
+/**
+ * `init` as `fetch()` takes it: pieces joined, the deadline an
+ * `AbortSignal.timeout()` (with the caller's signal when there is one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fetchInit } from "./agent.ts";
+ * const init = fetchInit({ method: "POST", pieces: [new Uint8Array([1]), new Uint8Array([2])], timeoutMs: 1000 });
+ * assert.deepEqual(init.body, new Uint8Array([1, 2]));
+ * assert.ok(init.signal instanceof AbortSignal);
+ * ```
+ */
+export function fetchInit(init: AgentRequestInit): RequestInit {
   const { timeoutMs, pieces, ...rest } = init;
   const out: RequestInit = rest;
   if (pieces !== undefined) out.body = joined(pieces);

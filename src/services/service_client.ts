@@ -9,11 +9,11 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { BusyError, errorFromBody, InternalError, UnavailableError } from "../errors.ts";
-import { joinFrames, OCTET_STREAM } from "./frames.ts";
+import { OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 import { msgpackBody } from "../http/msgpack_body.ts";
-import { type AgentRequestInit, defaultAgent, type HttpAgent } from "../http/agent.ts";
+import { type AgentRequestInit, defaultAgent, fetchInit, type HttpAgent } from "../http/agent.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
 interface Placement {
@@ -141,12 +141,7 @@ export class ServiceClient {
     const agent = o.agent ?? defaultAgent;
     // fetch(): the pieces joined, the deadline a timer of its own.
     this.#fetch = agent === "fetch"
-      ? (u, { pieces, timeoutMs, ...init }) =>
-        fetch(u, {
-          ...init,
-          ...(pieces === undefined ? {} : { body: joinFrames(pieces) }),
-          ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
-        })
+      ? (u, init) => fetch(u, fetchInit(init))
       : (u, init) => agent.fetch(u, init);
   }
 
