@@ -34,6 +34,9 @@ export function sendReplicaOverHttp(token: string | undefined): SendReplica {
       method: "POST",
       body: request,
       ...(token === undefined ? {} : { token }),
+      // The target fetches the copy over the data plane, whose own deadlines
+      // bound each step; this one bounds a target that stopped answering.
+      timeoutMs: REPLICA_TIMEOUT_MS,
     });
     const text = await res.text().catch(() => "");
     if (!res.ok) {
@@ -43,3 +46,6 @@ export function sendReplicaOverHttp(token: string | undefined): SendReplica {
     }
   };
 }
+
+/** Longest a replica request may go unanswered, ms: ten minutes, a 600 GB copy at 1 GB/s. */
+const REPLICA_TIMEOUT_MS = 600_000;
