@@ -278,8 +278,12 @@ function noticeStream(
         return;
       }
       try {
-        // A block stream writes only what its runtime has room for.
-        await credit?.ready(stop.signal);
+        // A block stream writes only what its runtime has room for, and a
+        // heartbeat while it waits, as any stream does when nothing comes.
+        if (credit !== undefined && !(await credit.ready(stop.signal, HEARTBEAT_MS))) {
+          controller.enqueue(encoder.encode("{}\n"));
+          return;
+        }
         const notice = await sub.next(HEARTBEAT_MS);
         if (notice !== undefined) credit?.sent();
         controller.enqueue(encoder.encode(`${JSON.stringify(noticeJson(notice))}\n`));

@@ -40,7 +40,11 @@ export function remoteSubscription(
   base: string,
   token: string | undefined,
   query: SubscribeQuery,
+  options: { readonly silenceMs?: number } = {},
 ): CommitSubscription {
+  // The name server sends a line at least every HEARTBEAT_MS (10 s): three
+  // of them missed, it is stopped or cut off.
+  const silenceMs = options.silenceMs ?? 30_000;
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query.bindings)) params.set(k, String(v));
   if (query.from !== undefined) params.set("from", String(query.from));
@@ -101,9 +105,28 @@ export function remoteSubscription(
     refused = reject;
   });
   ready.catch(() => {}); // read by those who wait for it
+  // The stream's lines, the first one included, each within `silenceMs`.
+  let heard = performance.now();
+  let silent = false;
+  const silence = () =>
+    new UnavailableError(
+      `${peer} sent nothing on the subscription to '${query.dataset}' for ${silenceMs} ms (it sends a heartbeat every 10 s): it may be stopped or cut off; subscribe again once it answers`,
+      { fields: { dataset: query.dataset, silenceMs } },
+    );
+  const watch = setInterval(() => {
+    if (silent || performance.now() - heard <= silenceMs) return;
+    silent = true;
+    // Failed at once, whether or not the read under way ends with the abort.
+    const failure = silence();
+    refused(failure);
+    queue.fail(failure);
+    abort.abort();
+  }, Math.max(1, silenceMs / 4));
+  Deno.unrefTimer(watch);
   (async () => {
     const read = await openLines(base + path, token, abort.signal, peer);
     for (let line = await read(); line !== undefined; line = await read()) {
+      heard = performance.now();
       opened();
       const msg = JSON.parse(line) as Partial<CommitNotice> & { error?: unknown };
       if (msg.error !== undefined) {
@@ -114,10 +137,10 @@ export function remoteSubscription(
     }
     throw new UnavailableError(`${peer} ended the subscription to '${query.dataset}'`);
   })().catch((e) => {
-    const failure = abort.signal.aborted ? new ClosedError("subscription") : e;
+    const failure = silent ? silence() : abort.signal.aborted ? new ClosedError("subscription") : e;
     refused(failure);
     queue.fail(failure);
-  });
+  }).finally(() => clearInterval(watch));
   return {
     async next(timeoutMs) {
       const taken = await queue.next(timeoutMs);

@@ -43,3 +43,37 @@ Deno.test("a block subscription whose reports of versions taken keep failing fai
     await server.shutdown();
   }
 });
+
+Deno.test("a subscription whose name server goes silent fails saying so", async () => {
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => stop = r);
+  // The first heartbeat, then nothing: a name server stopped without closing the stream.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream({
+        async start(c) {
+          c.enqueue(new TextEncoder().encode("{}\n"));
+          await stopped;
+          c.close();
+        },
+      }),
+    ));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const sub = remoteSubscription(url, undefined, {
+    dataset: "t",
+    fragment: "dataset",
+    bindings: {},
+  }, { silenceMs: 200 });
+  try {
+    await sub.ready;
+    await assert.rejects(sub.next(5000), (e) => {
+      assert.ok(e instanceof UnavailableError);
+      assert.match(e.message, /sent nothing on the subscription to 't' for 200 ms/);
+      return true;
+    });
+  } finally {
+    sub.close();
+    stop();
+    await server.shutdown();
+  }
+});

@@ -23,19 +23,31 @@ export class StreamCredit {
     this.limit = limit;
   }
 
-  /** Resolves once one more version may be written (`signal`: stop waiting). */
-  async ready(signal?: AbortSignal): Promise<void> {
-    while (this.#sent - this.#taken >= this.limit && signal?.aborted !== true) {
+  /**
+   * Resolves true once one more version may be written; false when
+   * `signal` aborts or `timeoutMs` passes first (the stream then sends a
+   * heartbeat, so that its runtime tells a consumer that takes its time
+   * from a name server that went silent).
+   */
+  async ready(signal?: AbortSignal, timeoutMs = Infinity): Promise<boolean> {
+    const until = performance.now() + timeoutMs;
+    while (this.#sent - this.#taken >= this.limit) {
+      const left = until - performance.now();
+      if (signal?.aborted === true || left <= 0) return false;
       let onAbort = () => {};
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         onAbort = () => resolve();
         signal?.addEventListener("abort", onAbort, { once: true });
+        if (left !== Infinity) timer = setTimeout(resolve, left);
       });
-      // Each wait's listener goes with it: a long stream waits many times.
+      // Each wait's listener and timer go with it: a long stream waits many times.
       signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
       this.#wake = undefined;
     }
+    return true;
   }
 
   /** Counts a version written. */
