@@ -235,7 +235,7 @@ Deno.test("HttpAgent: timeoutMs fails a late answer, or a body that stalls, with
   let stall: (() => void) | undefined;
   const s = serve(async (req) => {
     if (new URL(req.url).pathname === "/late") {
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, 1000));
       return new Response("late");
     }
     if (new URL(req.url).pathname === "/stalls") {
@@ -261,7 +261,7 @@ Deno.test("HttpAgent: timeoutMs fails a late answer, or a body that stalls, with
   const agent = new HttpAgent({ maxConnections: 1 });
   const timedOut = (e: unknown) => e instanceof DOMException && e.name === "TimeoutError";
   try {
-    // The server answers after 400 ms: the deadline fires first.
+    // The server answers after 1 s: the deadline fires first.
     await assert.rejects(agent.fetch(`${s.url}/late`, { timeoutMs: 40 }), timedOut);
     // An answer in time settles its deadline: the next call is not aborted by it.
     assert.equal(await (await agent.fetch(`${s.url}/soon`, { timeoutMs: 40 })).text(), "soon");
