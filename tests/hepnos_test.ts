@@ -13,7 +13,8 @@ import {
   Prefetcher,
   WriteBatch,
 } from "../src/services/hepnos/mod.ts";
-import { frame, joinFrames } from "../src/services/frames.ts";
+import { frame } from "../src/services/frames.ts";
+import { joinBytes } from "../src/http/join_bytes.ts";
 import { decodeItem, encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
 import { startServer } from "./_server.ts";
 
@@ -413,7 +414,7 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
         const [body, why] of [
           [new Uint8Array([0, 0]), /at least 4/],
           [new Uint8Array([0, 0, 0, 9, 1]), /header of 9 bytes/],
-          [joinFrames(frame({ products: [] }, [new Uint8Array(3)])), /0 products, 1 parts/],
+          [joinBytes(frame({ products: [] }, [new Uint8Array(3)])), /0 products, 1 parts/],
         ] as const
       ) {
         res = await raw("store_bytes", body);
@@ -423,7 +424,7 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
         assert.match(e.message, why);
       }
       const sizes = frame({}, [new Uint8Array(3)]);
-      res = await raw("store_bytes", joinFrames([sizes[0]!, new Uint8Array(2)]));
+      res = await raw("store_bytes", joinBytes([sizes[0]!, new Uint8Array(2)]));
       assert.equal(res.status, 400);
       assert.match((await res.json()).error.message, /runs past the body/);
       const ghost = encodeItem({
@@ -434,7 +435,7 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
       });
       res = await raw(
         "store_bytes",
-        joinFrames(
+        joinBytes(
           frame({ products: [{ item: ghost, label: "l", type: "t" }] }, [new Uint8Array(1)]),
         ),
       );

@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
 import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
-import { frame, joinFrames } from "../src/services/frames.ts";
+import { frame } from "../src/services/frames.ts";
+import { joinBytes } from "../src/http/join_bytes.ts";
 import { encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
 import { mulberry32, ODD_VALUES } from "./_fixtures.ts";
 import { startServer } from "./_server.ts";
@@ -202,7 +203,7 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
         valid,
         mutate,
         framed: () =>
-          joinFrames(
+          joinBytes(
             frame({ products: [{ item: ev, label: "l", type: "t" }] }, [new Uint8Array(4)]),
           ),
         framedOp: "store_bytes",
@@ -272,7 +273,7 @@ Deno.test("FlameStore operations refuse mutated bodies with 4xx, never 5xx, and 
         seed,
         valid,
         mutate,
-        framed: () => joinFrames(frame({ name: `m${n()}`, signature: "x" }, [new Uint8Array(36)])),
+        framed: () => joinBytes(frame({ name: `m${n()}`, signature: "x" }, [new Uint8Array(36)])),
         framedOp: "save_bytes",
       });
     }
@@ -374,7 +375,7 @@ Deno.test("Mobject operations refuse mutated bodies with 4xx, never 5xx, and kee
         valid,
         mutate: mutator(rnd, values),
         framed: () =>
-          joinFrames(
+          joinBytes(
             frame({ pool: "p", object: `o${n()}`, ops: [{ op: "write", part: 0, offset: n() }] }, [
               new Uint8Array(4),
             ]),

@@ -5,6 +5,7 @@
  */
 
 import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "../errors.ts";
+import { joinBytes } from "../http/join_bytes.ts";
 
 /** One decoder for every body (decoding without `stream` keeps no state). */
 const utf8 = new TextDecoder();
@@ -66,18 +67,7 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
     if (total > limit) tooLarge(total, limit);
     chunks.push(chunk);
   }
-  return chunks.length === 1 ? chunks[0]! : joined(chunks, total);
-}
-
-/** `chunks` copied back to back into one buffer of `total` bytes, their sum. */
-function joined(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return joinBytes(chunks);
 }
 
 /**
@@ -140,7 +130,7 @@ async function readSized(
     }
   }
   if (received !== size) throw fail(received);
-  return out ?? joined(chunks, size);
+  return out ?? joinBytes(chunks);
 }
 
 /**

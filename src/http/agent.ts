@@ -54,6 +54,8 @@
  * @module
  */
 
+import { joinBytes } from "./join_bytes.ts";
+
 /** Options of an `HttpAgent`. */
 export interface HttpAgentOptions {
   /** Most connections open to one origin (default 512). */
@@ -638,20 +640,10 @@ export function agentFetch(input: string | URL, init?: AgentRequestInit): Promis
 export function fetchInit(init: AgentRequestInit): RequestInit {
   const { timeoutMs, pieces, ...rest } = init;
   const out: RequestInit = rest;
-  if (pieces !== undefined) out.body = joined(pieces);
+  if (pieces !== undefined) out.body = joinBytes(pieces);
   if (timeoutMs !== undefined) {
     const timeout = AbortSignal.timeout(timeoutMs);
     out.signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-  }
-  return out;
-}
-
-function joined(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(byteLengthOf(pieces));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
   }
   return out;
 }
@@ -732,7 +724,7 @@ async function writeRequest(
     while (j < pieces.length && n + pieces[j]!.byteLength <= JOIN_BYTES) {
       n += pieces[j++]!.byteLength;
     }
-    await writeAll(conn, j === i + 1 ? pieces[i]! : joined(pieces.slice(i, j)));
+    await writeAll(conn, j === i + 1 ? pieces[i]! : joinBytes(pieces.slice(i, j)));
     i = j;
   }
 }

@@ -8,3 +8,4 @@
 export * from "./agent.ts";
 export * from "./call.ts";
 export * from "./msgpack_body.ts";
+export * from "./join_bytes.ts";

@@ -30,8 +30,9 @@ export interface Frames {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { frame, joinFrames, unframe } from "./frames.ts";
- * const body = joinFrames(frame({ op: "x" }, [new Uint8Array([1, 2]), null]));
+ * import { frame, unframe } from "./frames.ts";
+ * import { joinBytes } from "../http/join_bytes.ts";
+ * const body = joinBytes(frame({ op: "x" }, [new Uint8Array([1, 2]), null]));
  * const back = unframe(body);
  * assert.equal(back.header.op, "x");
  * assert.deepEqual(back.parts, [new Uint8Array([1, 2]), null]);
@@ -48,27 +49,6 @@ export function frame(
   first.set(head, 4);
   const out: Uint8Array<ArrayBuffer>[] = [first];
   for (const p of parts) if (p != null && p.byteLength > 0) out.push(p as Uint8Array<ArrayBuffer>);
-  return out;
-}
-
-/**
- * The pieces of `frame` in one buffer (a request body).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { joinFrames } from "./frames.ts";
- * assert.deepEqual(joinFrames([new Uint8Array([1]), new Uint8Array([2])]), new Uint8Array([1, 2]));
- * ```
- */
-export function joinFrames(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  if (pieces.length === 1) return pieces[0] as Uint8Array<ArrayBuffer>;
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
   return out;
 }
 
@@ -142,8 +122,9 @@ export interface FrameLayout {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { frame, frameLayout, joinFrames } from "./frames.ts";
- * const body = joinFrames(frame({}, [new Uint8Array(3), null, new Uint8Array(2)]));
+ * import { frame, frameLayout } from "./frames.ts";
+ * import { joinBytes } from "../http/join_bytes.ts";
+ * const body = joinBytes(frame({}, [new Uint8Array(3), null, new Uint8Array(2)]));
  * const { parts } = frameLayout(body.subarray(0, body.byteLength - 5), body.byteLength);
  * assert.deepEqual(parts.map((p) => p?.size ?? null), [3, null, 2]);
  * ```

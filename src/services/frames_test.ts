@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import { InvalidRequestError } from "../errors.ts";
-import { frame, frameLayout, joinFrames, readFrameHead, unframe } from "./frames.ts";
+import { frame, frameLayout, readFrameHead, unframe } from "./frames.ts";
+import { joinBytes } from "../http/join_bytes.ts";
 
 /** A file under tmp/ holding `bytes`, removed by the returned function. */
 async function fileOf(bytes: Uint8Array): Promise<{ path: string; done: () => Promise<void> }> {
@@ -13,7 +14,7 @@ async function fileOf(bytes: Uint8Array): Promise<{ path: string; done: () => Pr
 
 Deno.test("frameLayout() from a staged file's head places every part as unframe() cuts it", async () => {
   const parts = [new Uint8Array(3000).fill(1), null, new Uint8Array(0), new Uint8Array(7).fill(2)];
-  const body = joinFrames(frame({ products: ["a", "b", "c", "d"] }, parts));
+  const body = joinBytes(frame({ products: ["a", "b", "c", "d"] }, parts));
   const { path, done } = await fileOf(body);
   try {
     const head = await readFrameHead(path, body.byteLength);
@@ -58,6 +59,6 @@ Deno.test("A staged body that is not a frame is refused as a bad request, never 
   short.set(head, 4);
   await refused(short, /part size 5 at byte \d+ runs past the body's/);
   // A head cut short (a file truncated after it was staged) is refused too.
-  const body = joinFrames(frame({ products: [] }, [new Uint8Array(10)]));
+  const body = joinBytes(frame({ products: [] }, [new Uint8Array(10)]));
   assert.throws(() => frameLayout(body.subarray(0, 6), body.byteLength), InvalidRequestError);
 });

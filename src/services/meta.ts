@@ -14,7 +14,8 @@ import { type Check, type Mutation, mutationBytes } from "../registry/group_comm
 import type { StagedFile } from "../tiers/tier.ts";
 import type { MapGrant } from "../runtime/map_leases.ts";
 import type { BlobRef, BlobStore } from "./blobs.ts";
-import { adjacentRuns, joinFrames } from "./frames.ts";
+import { adjacentRuns } from "./frames.ts";
+import { joinBytes } from "../http/join_bytes.ts";
 import { keyBytes, KV_LIMITS } from "./kv_limits.ts";
 import { COMMIT_BUDGET, LocalMetaKv, type MetaKv } from "./meta_kv.ts";
 
@@ -737,7 +738,7 @@ export class ServiceMeta {
  */
 function packOf(values: readonly Uint8Array[]): Uint8Array {
   const runs = adjacentRuns(values);
-  return runs.length === 1 ? runs[0]! : joinFrames(values);
+  return runs.length === 1 ? runs[0]! : joinBytes(values);
 }
 
 /** `op` naming the blob `blob` writes: prepared once it is durable, before any record names it. */

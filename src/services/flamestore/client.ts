@@ -13,7 +13,8 @@
 import { encode } from "@msgpack/msgpack";
 import { hash32 } from "../hash.ts";
 import { ConflictError, InternalError, NotFoundError } from "../../errors.ts";
-import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, OCTET_STREAM, unframe } from "../frames.ts";
+import { joinBytes } from "../../http/join_bytes.ts";
 import type { MetaLease } from "../meta.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
 import type { TargetRing } from "../targets.ts";
@@ -167,7 +168,7 @@ export class FlameStore {
       ? await this.#client.sendTo(runtime, "save_bytes", {
         type: OCTET_STREAM,
         accept: MSGPACK,
-        body: joinFrames(frame({ name, signature }, [data])),
+        body: joinBytes(frame({ name, signature }, [data])),
       })
       : await this.#client.sendTo(runtime, "save", {
         type: MSGPACK,

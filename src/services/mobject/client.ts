@@ -9,7 +9,8 @@
  */
 
 import { encode } from "@msgpack/msgpack";
-import { frame, joinFrames, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, OCTET_STREAM, unframe } from "../frames.ts";
+import { joinBytes } from "../../http/join_bytes.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
 import type { ReadOp, WriteOp } from "./ops.ts";
@@ -214,7 +215,7 @@ export class IoCtx {
     const res = await this.#client.sendTo(this.#runtimeOf(object), "write_op_bytes", {
       type: OCTET_STREAM,
       accept: MSGPACK,
-      body: joinFrames(frame({ pool: this.pool, object, ops }, parts)),
+      body: joinBytes(frame({ pool: this.pool, object, ops }, parts)),
     });
     return (await this.#client.answer<{ stat: ObjectStat | null }>(res)).stat;
   }
