@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { RemoteNameService } from "../src/cluster/name_client.ts";
 import type { ReleasedCopy } from "../src/name_service/name_service.ts";
 import { startNameserver } from "./_cluster.ts";
+import { within } from "../src/http/_testing.ts";
 
 const DESCRIPTION =
   "dataset d { var x [4]float64 }\nfragment half(h) { var x = x[2 * h:2 * h + 2] }";
@@ -41,15 +42,12 @@ Deno.test("a node reads the release notices left unread when its name server res
     ns = await startNameserver({ dataDir: ns.dataDir, port: ns.port });
     const node = new RemoteNameService({ urls: [ns.url], node: "a" });
     try {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const got = await Promise.race([
+      const got = await within(
         new Promise<{ copies: readonly ReleasedCopy[]; replayed: boolean | undefined }>(
           (resolve) => node.onRelease((copies, replayed) => resolve({ copies, replayed })),
         ),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("No release notice within 15 s")), 15_000);
-        }),
-      ]).finally(() => clearTimeout(timer));
+        15_000,
+      );
       // Read from the start of the log: they may have been handled before, so marked replayed.
       assert.equal(got.replayed, true);
       assert.deepEqual(

@@ -1,7 +1,7 @@
 /**
  * Test helpers of the HTTP callers: a peer that takes connections and
  * reads requests but never answers (a process stopped without closing its
- * connections).
+ * connections), and a bound on how long a test waits for a call to fail.
  *
  * @module
  */
@@ -43,4 +43,30 @@ export function silentServer(): { url: string; close(): Promise<void> } & AsyncD
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * `promise`, or a rejection once `ms` have passed: a test of a deadline
+ * fails rather than waits for good when the deadline does not fire.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { within } from "./_testing.ts";
+ * assert.equal(await within(Promise.resolve(1), 100), 1);
+ * await assert.rejects(within(new Promise(() => {}), 10), /Not settled within 10 ms/);
+ * ```
+ */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Not settled within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
