@@ -27,17 +27,7 @@ export function silentServer(): { url: string; close(): Promise<void> } & AsyncD
       c.readable.pipeTo(new WritableStream()).catch(() => {});
     }
   })();
-  const close = async () => {
-    listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch {
-        // Closed by the end of its stream.
-      }
-    }
-    await accepting.catch(() => {});
-  };
+  const close = () => stopListening(listener, conns, accepting);
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     close,
@@ -69,4 +59,32 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Closes a test server's listener and its connections (those closed
+ * already are passed over), then waits for its accepting loop to end.
+ *
+ * @example
+ * ```ts
+ * import { stopListening } from "./_testing.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const accepting = (async () => { for await (const c of listener) c.close(); })();
+ * await stopListening(listener, [], accepting);
+ * ```
+ */
+export async function stopListening(
+  listener: Deno.Listener,
+  conns: readonly Deno.Conn[],
+  accepting: Promise<unknown>,
+): Promise<void> {
+  listener.close();
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch {
+      // Closed already (by the end of its stream).
+    }
+  }
+  await accepting.catch(() => {});
 }

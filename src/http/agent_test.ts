@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpAgent } from "./agent.ts";
+import { stopListening } from "./_testing.ts";
 
 /** A `Deno.serve` server on a free loopback port, and the client ports it saw. */
 function serve(handler: (req: Request) => Response | Promise<Response>) {
@@ -53,17 +54,7 @@ function rawServer(
   })();
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    async close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // Closed already.
-        }
-      }
-      await done.catch(() => {});
-    },
+    close: () => stopListening(listener, conns, done),
   };
 }
 
