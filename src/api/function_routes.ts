@@ -43,7 +43,29 @@ export interface FunctionRouteOptions {
   readonly maxBodyBytes: number;
   /** Longest `wait` an invocation may ask for, in ms (default 3 600 000: an hour); 400 above. */
   readonly maxWaitMs?: number;
+  /**
+   * How long management passed on to `keeper` may take, in ms (default
+   * `FORWARD_TIMEOUT_MS`): past it the caller gets a 503 naming the name
+   * server.
+   */
+  readonly forwardTimeoutMs?: number;
+  /**
+   * How long an invocation passed on to a runtime (`invokeAt`) may run
+   * there, in ms, on top of the `wait` it asks for (default
+   * `INVOKE_TIMEOUT_MS`): past it the caller gets a 503 naming the runtime.
+   */
+  readonly invokeTimeoutMs?: number;
 }
+
+/** Default deadline of management passed on to the name server that keeps functions: a minute. */
+export const FORWARD_TIMEOUT_MS = 60_000;
+
+/**
+ * Default time an invocation passed on to a runtime may take there beyond
+ * its `wait`: ten minutes, ten calls at the longest time limit a function
+ * may have (`MAX_LIMITS.timeMs`).
+ */
+export const INVOKE_TIMEOUT_MS = 600_000;
 
 /** Most aliases one deploy sets. */
 const MAX_ALIASES = 16;
@@ -73,7 +95,7 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
         "Function routes need a function service, or the name server that keeps functions",
       );
     }
-    mountForwards(app, o.keeper, o.maxBodyBytes);
+    mountForwards(app, o.keeper, o);
     return;
   }
   if (o.runs === true) {
@@ -86,7 +108,12 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
     const body = await readControlBody(c.req.raw, o.maxBodyBytes);
     const req = invokeBody(body, o.maxWaitMs ?? 3_600_000);
     if (o.invokeAt !== undefined) {
-      return await forward(c, await o.invokeAt(req.dataset, req.version ?? "latest"), 0, body);
+      const runtime = await o.invokeAt(req.dataset, req.version ?? "latest");
+      return await forward(c, runtime, 0, {
+        body,
+        timeoutMs: (req.waitMs ?? 0) + (o.invokeTimeoutMs ?? INVOKE_TIMEOUT_MS),
+        peer: `Runtime ${runtime}`,
+      });
     }
     const r = await functions.invoke(name(c, "name", "function"), req);
     const meta = { function: r.function, source: r.source, calls: r.calls, logs: r.logs };
@@ -100,7 +127,7 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
     return reply(c, { ...meta, value: JSON.parse(r.json!) });
   });
   if (o.keeper !== undefined) {
-    mountForwards(app, o.keeper, o.maxBodyBytes);
+    mountForwards(app, o.keeper, o);
     return;
   }
   const pipelines = o.pipelines;
@@ -113,8 +140,12 @@ export function mountFunctionRoutes(app: Hono, o: FunctionRouteOptions): void {
 }
 
 /** Function, pipeline and lineage routes passed on to the name server that keeps functions. */
-function mountForwards(app: Hono, keeper: string, maxBodyBytes: number): void {
-  const pass = (c: Context) => forward(c, keeper, maxBodyBytes);
+function mountForwards(app: Hono, keeper: string, o: FunctionRouteOptions): void {
+  const options = {
+    timeoutMs: o.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS,
+    peer: `Name server ${keeper}`,
+  };
+  const pass = (c: Context) => forward(c, keeper, o.maxBodyBytes, options);
   for (const path of ["/v1/functions", "/v1/functions/*", "/v1/pipelines", "/v1/pipelines/*"]) {
     app.all(path, pass);
   }

@@ -8,6 +8,8 @@ import { openRegistry, type Registry } from "../registry/registry.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { openMemoryAndFile } from "../tiers/memory_and_file.ts";
 import { createApp } from "./app.ts";
+import type { FunctionRouteOptions } from "./function_routes.ts";
+import { silentServer, within } from "../http/_testing.ts";
 
 const SUM = `export const input = "dataset { var x [4]float64 }\\nfragment all { var x = x }";
 export const output = "value";
@@ -25,7 +27,10 @@ interface Harness {
   runtime: Runtime;
 }
 
-async function withApp(fn: (h: Harness) => Promise<void>): Promise<void> {
+async function withApp(
+  fn: (h: Harness) => Promise<void>,
+  routes: Partial<FunctionRouteOptions> = {},
+): Promise<void> {
   await Deno.mkdir("tmp", { recursive: true });
   const dir = await Deno.makeTempDir({ dir: "tmp" });
   const registry = await openRegistry({ path: ":memory:" });
@@ -41,7 +46,7 @@ async function withApp(fn: (h: Harness) => Promise<void>): Promise<void> {
   const app = createApp({
     maxBodyBytes: 64 * 1024,
     data: { runtime, catalog: registry, maxPayloadBytes: 1 << 20 },
-    functions: { functions, pipelines },
+    functions: { functions, pipelines, ...routes },
   });
   try {
     await registry.createDataset({
@@ -264,4 +269,28 @@ Deno.test("Pipeline routes create, show and delete pipelines; results and lineag
       "invalid_request",
     );
   });
+});
+
+Deno.test("Management passed on to a name server that does not answer fails with a 503 by its deadline", async () => {
+  await using silent = silentServer();
+  const app = createApp({
+    maxBodyBytes: 64 * 1024,
+    functions: { keeper: silent.url, forwardTimeoutMs: 200 },
+  });
+  const res = await within(Promise.resolve(app.request("/v1/functions")), 10_000);
+  const message = await error(res, 503, "unavailable");
+  assert.match(message, new RegExp(`Name server ${silent.url} did not answer within 200 ms`));
+});
+
+Deno.test("An invocation passed on to a runtime that does not answer fails with a 503 after its wait and deadline", async () => {
+  await using silent = silentServer();
+  await withApp(async (h) => {
+    const res = await within(
+      h.request("/v1/functions/sum/invoke", json({ dataset: "tiny", wait: 300 })),
+      10_000,
+    );
+    const message = await error(res, 503, "unavailable");
+    // The deadline is the invocation's wait plus the time it may run there.
+    assert.match(message, new RegExp(`Runtime ${silent.url} did not answer within 500 ms`));
+  }, { invokeAt: () => Promise.resolve(silent.url), invokeTimeoutMs: 200 });
 });
