@@ -64,6 +64,8 @@ export async function dispatchInOrder(
     readonly decision: RunPlacement;
     readonly producers: readonly string[];
     readonly nodes: readonly string[];
+    /** How long each node may take to answer (`runTimeoutMs`). */
+    readonly timeoutMs?: number;
   },
 ): Promise<{ outcome: RunOutcome; placement: PlacementRecord }> {
   const { decision, producers, nodes } = where;
@@ -73,7 +75,7 @@ export async function dispatchInOrder(
   for (const node of order) {
     let outcome: RunOutcome;
     try {
-      outcome = await dispatch.run(node, job);
+      outcome = await dispatch.run(node, job, where.timeoutMs);
     } catch (e) {
       if (!(e instanceof UnavailableError)) throw e;
       unreachable.push(e.message);

@@ -7,6 +7,7 @@
 
 import { controlCall } from "../cluster/control_call.ts";
 import { errorBody, StrataError, UnavailableError } from "../errors.ts";
+import { MAX_LIMITS } from "./limits.ts";
 import type { RunJob, RunOutcome } from "./run_job.ts";
 
 /** A live node that can run jobs. */
@@ -25,6 +26,25 @@ export interface DispatchOptions {
   readonly nodes: () => Promise<readonly RunNode[]>;
   /** Bearer token of the runtimes, when they require one. */
   readonly token?: string;
+}
+
+/** Time a run handed to another node may take beyond its calls' time limits: a minute. */
+export const RUN_MARGIN_MS = 60_000;
+
+/**
+ * How long a node may take to answer a run of `calls` calls, each limited
+ * to `timeMs`: their limits one after the other, and `RUN_MARGIN_MS` for
+ * reading and publishing the data.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runTimeoutMs } from "./dispatch.ts";
+ * assert.equal(runTimeoutMs(2_000, 3), 66_000);
+ * ```
+ */
+export function runTimeoutMs(timeMs: number, calls: number): number {
+  return RUN_MARGIN_MS + timeMs * Math.max(1, calls);
 }
 
 /**
@@ -70,10 +90,15 @@ export class RunDispatcher {
 
   /**
    * Runs `job` on `node`. `UnavailableError` when the node is not live or
-   * does not answer (the caller may send the job elsewhere); any other
-   * failure is the outcome's.
+   * has not answered within `timeoutMs` (default: `runTimeoutMs` of the
+   * longest time limit a function may have; the caller may send the job
+   * elsewhere); any other failure is the outcome's.
    */
-  async run(node: string, job: RunJob): Promise<RunOutcome> {
+  async run(
+    node: string,
+    job: RunJob,
+    timeoutMs = runTimeoutMs(MAX_LIMITS.timeMs, job.units.length),
+  ): Promise<RunOutcome> {
     if (this.#local !== undefined && node === this.#local.node) return await this.#local.run(job);
     const entry = (await this.#nodes()).find((n) => n.id === node);
     if (entry === undefined) throw new UnavailableError(`Node '${node}' is not live`);
@@ -81,6 +106,7 @@ export class RunDispatcher {
       return await controlCall<RunOutcome>(entry.url.replace(/\/+$/, ""), "POST", "/v1/runs", job, {
         ...(this.#token === undefined ? {} : { token: this.#token }),
         peer: `Node '${node}' at ${entry.url}`,
+        timeoutMs,
       });
     } catch (e) {
       // Unreachable: the caller may send the job elsewhere. Refused: the run's outcome.

@@ -19,7 +19,7 @@ import {
 import type { CreateDatasetInput, DatasetDescription } from "../registry/records.ts";
 import { decidePlacement, type RunPlacementPolicy } from "./placement.ts";
 import { formsCycle, parsePipelineSpec, type PipelineSpec } from "./pipeline_spec.ts";
-import { RunDispatcher } from "./dispatch.ts";
+import { RunDispatcher, runTimeoutMs } from "./dispatch.ts";
 import type { RunOutcome } from "./run_job.ts";
 import { dispatchInOrder, ensureOutput, runJobOf } from "./_pipeline_run.ts";
 import type { FunctionService } from "./service.ts";
@@ -517,6 +517,7 @@ export class PipelineService {
       decision,
       producers: found.producers,
       nodes,
+      timeoutMs: runTimeoutMs(fn.record.limits.timeMs, job.units.length),
     });
     info.placement = placement;
     for (const key of outcome.published) published.add(key);

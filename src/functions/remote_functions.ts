@@ -17,6 +17,13 @@ const ALIAS_MS = 1000;
 /** Versions (with their sources) kept. */
 const VERSIONS_KEPT = 256;
 
+/**
+ * Default deadline of a call to the name server, ms: past it the call fails
+ * with `UnavailableError` naming the name server (a call left waiting would
+ * hold every later invocation of the same version, which share it).
+ */
+export const CALL_TIMEOUT_MS = 60_000;
+
 interface Described extends FunctionRecord {
   readonly aliases: Record<string, number>;
 }
@@ -35,14 +42,23 @@ interface Described extends FunctionRecord {
 export class RemoteFunctions implements FunctionLookup {
   readonly #url: string;
   readonly #token: string | undefined;
+  readonly #timeoutMs: number;
   readonly #described = new Map<string, { at: number; value: Promise<Described | undefined> }>();
   readonly #versions = new Map<string, Promise<VersionRecord & { source: string }>>();
   readonly #sources = new Map<string, string>();
 
   /** A reader of the functions kept at `url`. */
-  constructor(options: { readonly url: string; readonly token?: string }) {
+  constructor(
+    options: {
+      readonly url: string;
+      readonly token?: string;
+      /** Deadline of each call to the name server, ms (default `CALL_TIMEOUT_MS`). */
+      readonly timeoutMs?: number;
+    },
+  ) {
     this.#url = options.url.replace(/\/+$/, "");
     this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
   }
 
   /** A function, or undefined. */
@@ -109,6 +125,7 @@ export class RemoteFunctions implements FunctionLookup {
     return await controlCall<T>(this.#url, "GET", path, undefined, {
       ...(this.#token === undefined ? {} : { token: this.#token }),
       peer: `Name server ${this.#url}`,
+      timeoutMs: this.#timeoutMs,
     });
   }
 }

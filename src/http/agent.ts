@@ -543,7 +543,13 @@ export class HttpAgent {
     }
     o.open++;
     try {
-      const conn = await Deno.connect({ hostname: o.hostname, port: o.port });
+      // The caller's deadline covers the connect too: a listener whose
+      // backlog is full, or a host that drops packets, leaves it hanging.
+      const conn = await unlessAborted(
+        Deno.connect({ hostname: o.hostname, port: o.port }),
+        signal,
+        (late) => late.close(),
+      );
       conn.setNoDelay(true);
       return new Connection(conn);
     } catch (e) {
@@ -782,6 +788,27 @@ function answer(h: Head, body: BodyInit | null): Response {
     status: h.status,
     statusText: h.statusText,
     headers: h.headers,
+  });
+}
+
+/**
+ * `op`, or `signal`'s reason as soon as it aborts; what `op` gives after
+ * that goes to `late` (a connection made too late is closed).
+ */
+function unlessAborted<T>(
+  op: Promise<T>,
+  signal: AbortSignal | undefined,
+  late: (value: T) => void,
+): Promise<T> {
+  if (signal === undefined) return op;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      op.then(late, () => {});
+      reject(signal.reason);
+    };
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    op.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
   });
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpAgent } from "./agent.ts";
-import { stopListening } from "./_testing.ts";
+import { stopListening, within } from "./_testing.ts";
 
 /** A `Deno.serve` server on a free loopback port, and the client ports it saw. */
 function serve(handler: (req: Request) => Response | Promise<Response>) {
@@ -476,4 +476,38 @@ Deno.test("HttpAgent refuses a header with a line break", async () => {
     (e: unknown) => e instanceof TypeError && /line break/.test(e.message),
   );
   await agent.close();
+});
+
+Deno.test("HttpAgent: timeoutMs covers the connect, to a listener whose backlog is full", async () => {
+  // A listener that accepts nothing: once its backlog is full, a connect hangs (its SYN dropped).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const filled: Deno.TcpConn[] = [];
+  const agent = new HttpAgent();
+  try {
+    for (;;) {
+      const next = Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = await Promise.race([
+        next,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 500)),
+      ]);
+      if (conn === undefined) {
+        next.then((late) => late.close(), () => {});
+        break;
+      }
+      filled.push(conn);
+      assert.ok(filled.length <= 8192, "the backlog never filled");
+    }
+    await within(
+      assert.rejects(
+        agent.fetch(`http://127.0.0.1:${port}/`, { timeoutMs: 200 }),
+        (e: unknown) => e instanceof DOMException && e.name === "TimeoutError",
+      ),
+      10_000,
+    );
+  } finally {
+    await agent.close();
+    for (const c of filled) c.close();
+    listener.close();
+  }
 });
