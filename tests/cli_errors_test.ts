@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { connect, ServerError } from "../src/client/mod.ts";
 import { runDeno, startServer } from "./_server.ts";
 import { freePort } from "./_cluster.ts";
+import { silentServer } from "../src/http/_testing.ts";
 
 /** The `deno task strata` command line. */
 const STRATA = [
@@ -242,4 +243,19 @@ export function merge(a: number, b: number) { return a + b; }
     await server.stop();
     await Deno.remove(server.dataDir, { recursive: true });
   }
+});
+
+Deno.test("strata --timeout fails a call a stopped server leaves unanswered, in one line", async () => {
+  await using silent = silentServer();
+  for (const command of [["ls"], ["functions"]]) {
+    const r = await strata([...command, "--url", silent.url, "--timeout", "0.3"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(oneLine(r.stderr), /did not answer within 300 ms/);
+  }
+  const bad = await strata(["ls", "--url", silent.url, "--timeout", "soon"]);
+  assert.equal(bad.code, 1);
+  assert.match(oneLine(bad.stderr), /Invalid --timeout 'soon': expected seconds/);
+  const stray = await strata(["check", "x.ddl", "--timeout", "3"]);
+  assert.equal(stray.code, 2);
+  assert.match(oneLine(stray.stderr), /Unknown option '--timeout' for 'check'/);
 });

@@ -16,6 +16,8 @@ export interface ClientFlags {
   readonly url: string;
   /** Bearer token. */
   readonly token?: string | undefined;
+  /** `--timeout` in ms: how long each call may go unanswered beyond its wait. */
+  readonly timeoutMs?: number | undefined;
   /** Region bindings. */
   readonly bindings: Record<string, number>;
   /** `--version`. */
@@ -51,7 +53,10 @@ export async function runClientCommand(
   args: string[],
   flags: ClientFlags,
 ): Promise<number | undefined> {
-  const strata = connect(flags.url, flags.token === undefined ? {} : { token: flags.token });
+  const strata = connect(flags.url, {
+    ...(flags.token === undefined ? {} : { token: flags.token }),
+    ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }),
+  });
   const need = (n: number, usage: string) => {
     if (args.length < n) {
       throw new InvalidRequestError(`Missing arguments: strata ${usage}`);

@@ -22,6 +22,8 @@ export interface FunctionFlags {
   readonly url: string;
   /** Bearer token. */
   readonly token?: string | undefined;
+  /** `--timeout` in ms: how long each call may go unanswered beyond its wait. */
+  readonly timeoutMs?: number | undefined;
   /** Region bindings. */
   readonly bindings: Record<string, number>;
   /** `--version`. */
@@ -63,7 +65,10 @@ export async function runFunctionCommand(
   args: string[],
   flags: FunctionFlags,
 ): Promise<number | undefined> {
-  const strata = connect(flags.url, flags.token === undefined ? {} : { token: flags.token });
+  const strata = connect(flags.url, {
+    ...(flags.token === undefined ? {} : { token: flags.token }),
+    ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }),
+  });
   const fns = strata.functions;
   const need = (n: number, usage: string) => {
     if (args.length < n) {

@@ -25,7 +25,7 @@ import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
 import { runFunctionCommand } from "./function_commands.ts";
 import { explain } from "./explain.ts";
 import { readInputText } from "./read_input.ts";
-import { COMMANDS, DEFAULT_URL, usage } from "./usage.ts";
+import { CLIENT_TIMEOUT_S, COMMANDS, DEFAULT_URL, usage } from "./usage.ts";
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -33,6 +33,7 @@ const OPTIONS = {
   bind: { type: "string", multiple: true },
   url: { type: "string" },
   token: { type: "string" },
+  timeout: { type: "string" },
   version: { type: "string" },
   wait: { type: "string" },
   from: { type: "string" },
@@ -97,7 +98,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(usage(command));
     return 0;
   }
-  const allowed = new Set([...spec.options, ...(spec.client ? ["url", "token"] : [])]);
+  const allowed = new Set([...spec.options, ...(spec.client ? ["url", "token", "timeout"] : [])]);
   const stray = Object.keys(values).find((k) => !allowed.has(k) && k !== "help");
   if (stray !== undefined) {
     console.error(
@@ -120,11 +121,13 @@ export async function main(args: string[]): Promise<number> {
         return await plan(rest, values.bind ?? []);
       default: {
         const bindings = parseBinds(values.bind ?? []);
-        const fn = await runFunctionCommand(command, rest, { ...values, url, bindings });
+        const timeoutMs = parseTimeout(values.timeout);
+        const fn = await runFunctionCommand(command, rest, { ...values, url, bindings, timeoutMs });
         if (fn !== undefined) return fn;
         const code = await runClientCommand(command, rest, {
           url,
           token: values.token,
+          timeoutMs,
           bindings,
           version: values.version,
           wait: values.wait,
@@ -142,6 +145,21 @@ export async function main(args: string[]): Promise<number> {
     console.error(`strata: ${explain(e, { url, command })}`);
     return 1;
   }
+}
+
+/**
+ * `--timeout SECONDS` in ms: how long a client command waits for each
+ * answer beyond the wait it asks for (`CLIENT_TIMEOUT_S` by default).
+ */
+function parseTimeout(text: string | undefined): number {
+  if (text === undefined) return CLIENT_TIMEOUT_S * 1000;
+  const seconds = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(seconds > 0) || seconds > 86_400) {
+    throw new InvalidRequestError(
+      `Invalid --timeout '${text}': expected seconds, more than 0 and at most 86400`,
+    );
+  }
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 /** The message of an option parseArgs refused, naming it, with the command's usage. */

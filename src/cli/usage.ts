@@ -12,9 +12,9 @@ export interface CommandSpec {
   readonly usage: string;
   /** What it does, one line. */
   readonly about: string;
-  /** The options it takes besides `--help` (and `--url`, `--token` for client commands). */
+  /** The options it takes besides `--help` (and `--url`, `--token`, `--timeout` for client commands). */
   readonly options: readonly string[];
-  /** Whether it talks to a server (and so takes `--url` and `--token`). */
+  /** Whether it talks to a server (and so takes `--url`, `--token` and `--timeout`). */
   readonly client?: boolean;
 }
 
@@ -212,8 +212,11 @@ export function usage(command?: string): string {
   }\n\n${CLIENT_NOTE}\n'strata COMMAND --help' (or -h) shows one command.`;
 }
 
+/** Seconds a client command waits for each answer by default (`--timeout`), beyond the wait it asks for. */
+export const CLIENT_TIMEOUT_S = 300;
+
 const CLIENT_NOTE =
-  `Client commands talk to --url URL, else $STRATA_URL, else ${DEFAULT_URL}; --token T sends a bearer token.`;
+  `Client commands talk to --url URL, else $STRATA_URL, else ${DEFAULT_URL}; --token T sends a bearer token; --timeout S fails a call unanswered for S seconds beyond the wait it asks for (default ${CLIENT_TIMEOUT_S}).`;
 
 function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);

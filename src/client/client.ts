@@ -34,8 +34,9 @@ export interface ConnectOptions {
    * `UnavailableError` ("Server <url> did not answer within <ms> ms"), on
    * top of the wait it asks the server for (an attach's `waitMs`). None by
    * default. The bytes of a publish or an attach are sent and read within
-   * it; the steps of `steps()` (a stream) and function calls are not bound
-   * by it.
+   * it, and a function call's run (beyond its `wait`) must end within it;
+   * the steps of `steps()` (a stream) are not bound by it. The `strata`
+   * command line sets 300 s (`--timeout`).
    */
   readonly timeoutMs?: number;
 }
@@ -234,7 +235,7 @@ export class Client {
   constructor(url: string, options: ConnectOptions = {}) {
     this.#api = new ApiCalls(url, options.token, options.timeoutMs);
     this.#waitSlice = options.waitPerRequestMs ?? MAX_WAIT_PER_REQUEST_MS;
-    this.functions = new FunctionsClient(url, options.token);
+    this.functions = new FunctionsClient(url, options.token, options.timeoutMs);
   }
 
   /** Registers a dataset from its description (text, or the JSON form). */

@@ -64,9 +64,13 @@ export interface InvokeOptions {
 export class FunctionsClient {
   readonly #api: ApiCalls;
 
-  /** Creates the client of `url` (the server, without `/v1`). */
-  constructor(url: string, token?: string) {
-    this.#api = new ApiCalls(url, token);
+  /**
+   * Creates the client of `url` (the server, without `/v1`); each call
+   * fails once unanswered for `timeoutMs` beyond the wait it asks for (none
+   * when undefined).
+   */
+  constructor(url: string, token?: string, timeoutMs?: number) {
+    this.#api = new ApiCalls(url, token, timeoutMs);
   }
 
   /** Deploys a new version from TypeScript source; the server type-checks and dry-runs it. */
@@ -120,7 +124,8 @@ export class FunctionsClient {
   /** Runs a function on a region (or every fragment) of a dataset version. */
   async invoke(name: string, dataset: string, options: InvokeOptions = {}): Promise<Invoked> {
     const res = await httpRequest(`${this.#api.base}/functions/${enc(name)}/invoke`, {
-      ...this.#api.options(),
+      // The deadline comes on top of the wait for the version the call asks for.
+      ...this.#api.options(options.wait ?? 0),
       method: "POST",
       body: { dataset, ...options },
     });
