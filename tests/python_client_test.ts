@@ -217,3 +217,14 @@ Deno.test("Python client deploys a function, moves an alias, invokes it on each 
     await server.stop();
   }
 });
+
+Deno.test("Python client skips a step stream's heartbeats, and gives up on one gone silent", async () => {
+  if (!(await pythonHas(["numpy"], "the Python step heartbeat test"))) return;
+  // The stand-in runtime is the script's own HTTP server on 127.0.0.1.
+  const ran = await runPython("client_steps_heartbeat.py", []);
+  ok(ran);
+  assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+    "ok heartbeats skipped",
+    "ok silence",
+  ]);
+});

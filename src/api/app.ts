@@ -44,9 +44,11 @@ export interface AppOptions {
   readonly token?: string;
   /** Most requests handled at once, waits included; one more is 503 `busy` (default 4096). */
   readonly maxInFlight?: number;
-  /** The dataset and payload routes' services; without them only describe and health are served. */
   /** Most step streams open at once on the runtime (default 64); 503 `busy` past it. */
   readonly maxStepStreams?: number;
+  /** How often a step stream's waiting reader gets a heartbeat frame, ms (default 10 000). */
+  readonly stepHeartbeatMs?: number;
+  /** The dataset and payload routes' services; without them only describe and health are served. */
   readonly data?: Omit<DataRouteOptions, "maxBodyBytes">;
   /** Name server routes for runtimes in other processes (`/v1/cluster/...`, `GET /v1/nodes`). */
   readonly cluster?: Omit<ClusterRouteOptions, "maxBodyBytes">;
@@ -117,6 +119,7 @@ export function createApp(options: AppOptions): Hono {
       ...(options.data.runtime === undefined ? {} : { runtime: options.data.runtime }),
       ...(options.data.maxWaitMs === undefined ? {} : { maxWaitMs: options.data.maxWaitMs }),
       ...(options.maxStepStreams === undefined ? {} : { maxStreams: options.maxStepStreams }),
+      ...(options.stepHeartbeatMs === undefined ? {} : { heartbeatMs: options.stepHeartbeatMs }),
     });
     if (options.data.runtime !== undefined) {
       mountReplicaRoutes(app, {

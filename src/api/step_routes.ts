@@ -28,6 +28,8 @@ export interface StepRouteOptions {
    * then holds at most this plus one version, whatever `ahead` asks.
    */
   readonly maxBytesAhead?: number;
+  /** How often a waiting reader gets a heartbeat frame, ms (default `STEP_HEARTBEAT_MS`). */
+  readonly heartbeatMs?: number;
 }
 
 /** The media type of a step stream. */
@@ -35,6 +37,14 @@ export const STEPS_TYPE = "application/x-strata-steps";
 
 /** Longest wait for a next version, unless the query gives `wait`: a minute. */
 const DEFAULT_WAIT_MS = 60_000;
+
+/**
+ * While a reader waits for the next version, a frame `{heartbeat: true}`
+ * goes out every this many ms, so that it can tell a quiet stream from a
+ * runtime gone without closing its connection (`STEP_SILENCE_MS` of the
+ * clients).
+ */
+export const STEP_HEARTBEAT_MS = 10_000;
 
 /**
  * Mounts `GET /v1/datasets/:name/fragments/:fragment/steps`. The query
@@ -49,7 +59,8 @@ const DEFAULT_WAIT_MS = 60_000;
  * subscription waits for a dataset created later), then one frame per
  * version: a 4-byte big-endian header length, a JSON header
  * `{version, dropped, layout, bytes}`, and `bytes` raw bytes in the
- * layout. The stream ends with a frame `{error}` (no bytes): `timeout`
+ * layout; while the reader waits for a version, a frame `{heartbeat: true}`
+ * (no bytes) every `heartbeatMs`. The stream ends with a frame `{error}` (no bytes): `timeout`
  * when no version came within `wait`, or what broke it. It is written
  * only as fast as the client reads; the name server's queue policy decides
  * what a slow client misses (docs/nodes.md#subscriptions).
@@ -101,10 +112,19 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       throw e;
     }
     const steps = stream;
+    const heartbeatMs = o.heartbeatMs ?? STEP_HEARTBEAT_MS;
+    // The next version asked for, kept across heartbeats: its wait runs from when it was asked.
+    let pending: Promise<StreamedVersion> | undefined;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         try {
-          const step = await steps.next({ timeoutMs: q.waitMs });
+          pending ??= steps.next({ timeoutMs: q.waitMs });
+          const step = await beforeHeartbeat(pending, heartbeatMs);
+          if (step === undefined) {
+            controller.enqueue(frameHeader({ heartbeat: true }));
+            return;
+          }
+          pending = undefined;
           controller.enqueue(stepHeader(step));
           if (step.bytes.byteLength > 0) controller.enqueue(step.bytes);
         } catch (e) {
@@ -119,6 +139,22 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       headers: { "content-type": STEPS_TYPE, "cache-control": "no-store" },
     });
   });
+}
+
+/** `next`'s version, or undefined when `ms` pass first (`next` goes on). */
+async function beforeHeartbeat(
+  next: Promise<StreamedVersion>,
+  ms: number,
+): Promise<StreamedVersion | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      next,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A step stream's query, checked. */

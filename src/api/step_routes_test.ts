@@ -16,7 +16,11 @@ fragment first(i) { var q = q[i:i + 1] }`;
 /** A runtime over an in-memory registry, its app served on loopback. */
 async function withServed(
   fn: (url: string) => Promise<void>,
-  options: { readonly maxStreams?: number; readonly runtime?: boolean } = {},
+  options: {
+    readonly maxStreams?: number;
+    readonly runtime?: boolean;
+    readonly heartbeatMs?: number;
+  } = {},
 ): Promise<void> {
   const registry = await openRegistry({ path: ":memory:" });
   const tiers = new TierSet({
@@ -35,6 +39,7 @@ async function withServed(
       maxPayloadBytes: 1 << 20,
     },
     ...(options.maxStreams === undefined ? {} : { maxStepStreams: options.maxStreams }),
+    ...(options.heartbeatMs === undefined ? {} : { stepHeartbeatMs: options.heartbeatMs }),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   try {
@@ -151,4 +156,49 @@ Deno.test("a name server has no step streams: 404 naming the runtimes", async ()
     assert.equal(res.status, 404);
     assert.match((await res.json()).error.message, /stream steps from a runtime/);
   }, { runtime: false });
+});
+
+/** The JSON headers of a step stream's frames, read raw until its last frame. */
+async function frameHeaders(res: Response): Promise<Record<string, unknown>[]> {
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const headers: Record<string, unknown>[] = [];
+  for (let at = 0; at < bytes.byteLength;) {
+    const n = new DataView(bytes.buffer, at, 4).getUint32(0);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(at + 4, at + 4 + n)));
+    headers.push(header);
+    at += 4 + n + ((header.bytes as number | undefined) ?? 0);
+  }
+  return headers;
+}
+
+Deno.test("a step stream sends heartbeats while its reader waits, and the version after them", async () => {
+  await withServed(async (url) => {
+    const strata = connect(url);
+    await strata.createDataset("p", PARTICLES, { retention: 8 });
+    await strata.publish("p", 1, "dataset", particles(1));
+    // Version 2 comes after a few heartbeats; then nothing until the wait ends.
+    const later = setTimeout(() => strata.publish("p", 2, "dataset", particles(2)), 400);
+    try {
+      const res = await fetch(`${url}/v1/datasets/p/fragments/cols/steps?from=1&wait=600`);
+      const headers = await frameHeaders(res);
+      const kinds = headers.map((h) =>
+        h.heartbeat === true ? "beat" : h.error !== undefined ? "end" : `v${h.version}`
+      );
+      assert.equal(kinds[0], "v1");
+      assert.equal(kinds.at(-1), "end");
+      assert.equal((headers.at(-1)!.error as { code: string }).code, "timeout");
+      // Heartbeats between the versions, and while the last wait ran out.
+      const v2 = kinds.indexOf("v2");
+      assert.ok(v2 > 1 && kinds.slice(1, v2).every((k) => k === "beat"), kinds.join(" "));
+      assert.ok(kinds.slice(v2 + 1, -1).length > 0, kinds.join(" "));
+      // The client's reader skips them.
+      const versions: number[] = [];
+      for await (const step of strata.steps("p", "cols", { from: 1, waitMs: 300 })) {
+        versions.push(step.version);
+      }
+      assert.deepEqual(versions, [1, 2]);
+    } finally {
+      clearTimeout(later);
+    }
+  }, { heartbeatMs: 50 });
 });

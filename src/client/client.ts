@@ -512,7 +512,7 @@ export class Client {
     const path = `/datasets/${enc(dataset)}/fragments/${enc(fragment)}/steps${query(q)}`;
     const res = await httpRequest(this.#api.base + path, this.#api.options(null));
     if (!res.ok) throw await errorOf(res);
-    yield* readSteps(res.body!);
+    yield* readSteps(res.body!, { peer: `Runtime ${this.#api.base.replace(/\/v1$/, "")}` });
   }
 
   /** Runs many registry operations in one request; each gets its own result or error. */

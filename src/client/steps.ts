@@ -25,11 +25,27 @@ export interface Step {
 const MAX_HEADER_BYTES = 1 << 20;
 
 /**
+ * How long a step stream may send nothing before its reader gives up on it
+ * (`UnavailableError`): three of the runtime's heartbeats
+ * (`STEP_HEARTBEAT_MS`, 10 s), which it sends while a reader waits.
+ */
+export const STEP_SILENCE_MS = 30_000;
+
+/** Options of `readSteps`. */
+export interface ReadStepsOptions {
+  /** Longest silence, ms (default `STEP_SILENCE_MS`). */
+  readonly silenceMs?: number;
+  /** How errors name the sender, e.g. `Runtime http://127.0.0.1:7070`. */
+  readonly peer?: string;
+}
+
+/**
  * Reads step frames from `body` until its last frame: returns on a
  * `timeout` frame (no version came within the stream's wait), throws the
  * error any other last frame names, and throws when the body ends without
- * one (the runtime went away), or a `SizeMismatchError` when a frame's
- * bytes are not its layout's size.
+ * one (the runtime went away) or sends nothing for `silenceMs` (not even a
+ * heartbeat frame, which it skips: the runtime is stopped or cut off), or
+ * a `SizeMismatchError` when a frame's bytes are not its layout's size.
  *
  * @example
  * ```ts
@@ -45,6 +61,7 @@ const MAX_HEADER_BYTES = 1 << 20;
  * };
  * const layout = { byteLength: 2, slots: [] };
  * const body = new Blob([
+ *   frame({ heartbeat: true }),
  *   frame({ version: 3, dropped: 0, layout, bytes: 2 }, new Uint8Array([7, 8])),
  *   frame({ error: { code: "timeout", message: "Timed out" } }),
  * ]).stream();
@@ -55,8 +72,31 @@ const MAX_HEADER_BYTES = 1 << 20;
  */
 export async function* readSteps(
   body: ReadableStream<Uint8Array>,
+  options: ReadStepsOptions = {},
 ): AsyncGenerator<Step, void, undefined> {
   const reader = body.getReader();
+  const silenceMs = options.silenceMs ?? STEP_SILENCE_MS;
+  const peer = options.peer ?? "The runtime";
+  /** The next chunk, or an `UnavailableError` once `silenceMs` pass without one. */
+  const read = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        reader.read(),
+        new Promise<never>((_, reject) =>
+          timer = setTimeout(() =>
+            reject(
+              new UnavailableError(
+                `${peer} sent nothing on the step stream for ${silenceMs} ms (not even a heartbeat): it may be stopped or cut off`,
+                { fields: { silenceMs } },
+              ),
+            ), silenceMs)
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const chunks: Uint8Array[] = [];
   /**
    * Exactly `n` bytes from the body, in a buffer of their own (aligned, so
@@ -67,7 +107,7 @@ export async function* readSteps(
     let at = 0;
     while (at < n) {
       if (chunks.length === 0) {
-        const { value, done } = await reader.read();
+        const { value, done } = await read();
         if (done) {
           if (at === 0) return undefined;
           throw broken(`after ${at} of ${n} bytes of a frame`);
@@ -101,7 +141,10 @@ export async function* readSteps(
         layout?: FragmentLayout;
         bytes?: number;
         error?: unknown;
+        heartbeat?: boolean;
       };
+      // Sent while the runtime waits for the next version: the stream is alive.
+      if (header.heartbeat === true) continue;
       if (header.error !== undefined) {
         const e = errorFromBody(header.error) ??
           new UnavailableError(`The step stream ended with an error: ${json.slice(0, 200)}`);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { SizeMismatchError } from "../errors.ts";
+import { SizeMismatchError, UnavailableError } from "../errors.ts";
+import { within } from "../http/_testing.ts";
 import { readSteps } from "./steps.ts";
 
 /** One step frame: its JSON header, then `bytes`. */
@@ -28,4 +29,41 @@ Deno.test("readSteps() refuses a step whose bytes are not its layout's size", as
       e.message === "The step stream sent version 2 as 3 bytes: its layout holds 4",
   );
   assert.deepEqual(got, [1]);
+});
+
+Deno.test("readSteps() skips heartbeats, and fails a stream that goes silent, not even a heartbeat", async () => {
+  const layout = { byteLength: 1, slots: [] };
+  let cancelled = false;
+  // A step and a heartbeat, then nothing: the runtime stopped without closing its connection.
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(frame({ heartbeat: true }));
+      c.enqueue(frame({ version: 1, dropped: 0, layout, bytes: 1 }, new Uint8Array([9])));
+      c.enqueue(frame({ heartbeat: true }));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const versions: number[] = [];
+  await within(
+    assert.rejects(
+      (async () => {
+        for await (
+          const step of readSteps(body, { silenceMs: 100, peer: "Runtime http://127.0.0.1:1" })
+        ) versions.push(step.version);
+      })(),
+      (e: unknown) => {
+        assert.ok(e instanceof UnavailableError);
+        assert.match(
+          e.message,
+          /Runtime http:\/\/127\.0\.0\.1:1 sent nothing on the step stream for 100 ms/,
+        );
+        return true;
+      },
+    ),
+    10_000,
+  );
+  assert.deepEqual(versions, [1]);
+  assert.ok(cancelled, "the silent stream was not cancelled");
 });

@@ -18,6 +18,9 @@ from .mapping import Leases, lease_of
 
 #: Longest wait one request asks of a server (what a server grants by default: an hour).
 MAX_WAIT_PER_REQUEST_MS = 3_600_000
+# A step stream silent this long (no step, no heartbeat: the runtime sends one every 10 s
+# while a step is awaited) is taken as dead.
+STEP_SILENCE_S = 30.0
 #: How long an ``auto`` attach remembers that a fragment could not be mapped, in seconds.
 UNMAPPABLE_FOR_S = 5.0
 
@@ -550,11 +553,10 @@ class Stream:
             self._open_steps()
         res = self._steps
         try:
-            (n,) = struct.unpack(">I", _read_exact(res, 4))
-            if n > 1 << 20:
-                raise StrataError(f"The step stream sent a frame header of {n} bytes",
-                                  code="unavailable", status=0)
-            header = json.loads(_read_exact(res, n))
+            header = _next_header(res)
+            # Sent while the runtime waits for the next version: the stream is alive.
+            while header.get("heartbeat") is True:
+                header = _next_header(res)
             if "error" in header:
                 self.close()
                 e = error_of(200, {"error": header["error"]})
@@ -571,6 +573,11 @@ class Stream:
                  "The step stream")
         except StopIteration:
             raise
+        except socket.timeout as e:
+            self.close()
+            raise StrataError(
+                f"The runtime sent nothing on the step stream for {STEP_SILENCE_S:g} s (not even "
+                "a heartbeat): it may be stopped or cut off", code="unavailable", status=0) from e
         except BaseException:
             # Whatever broke off mid-frame, the stream cannot go on: its connection goes.
             self.close()
@@ -590,8 +597,9 @@ class Stream:
         wait_s = self.timeout if self.timeout is not None else 3600.0
         q["wait"] = int(wait_s * 1000)
         base = self.client.http
-        # A connection of its own, held for the stream's life; its socket outwaits a step.
-        self._steps_http = Http(self.client.url, token=base.token, timeout=wait_s + 30)
+        # A connection of its own, held for the stream's life. The runtime sends a heartbeat
+        # every 10 s while a step is awaited, so a socket silent for STEP_SILENCE_S is dead.
+        self._steps_http = Http(self.client.url, token=base.token, timeout=STEP_SILENCE_S)
         path = f"/datasets/{enc(self.dataset)}/fragments/{enc(self.fragment)}/steps{query(q)}"
         self._steps = self._steps_http.send("GET", path)
 
@@ -624,6 +632,16 @@ class Stream:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _next_header(res: Any) -> Dict[str, Any]:
+    """The JSON header of a step stream's next frame."""
+    (n,) = struct.unpack(">I", _read_exact(res, 4))
+    if n > 1 << 20:
+        raise StrataError(f"The step stream sent a frame header of {n} bytes",
+                          code="unavailable", status=0)
+    header: Dict[str, Any] = json.loads(_read_exact(res, n))
+    return header
 
 
 def _read_exact(res: Any, n: int) -> bytes:
