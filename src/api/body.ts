@@ -11,6 +11,20 @@ import { joinBytes } from "../http/join_bytes.ts";
 const utf8 = new TextDecoder();
 
 /**
+ * A request body that sends no byte for this long is refused (400
+ * `invalid_request`): a client stalled mid-body would otherwise hold its
+ * request's place among those in flight for good. A body of a declared
+ * length under `EXACT_FROM` must come whole within it.
+ */
+export const BODY_IDLE_MS = 30_000;
+
+/** Options of the body readers. */
+export interface BodyReadOptions {
+  /** Longest pause between a body's bytes, ms (default `BODY_IDLE_MS`). */
+  readonly idleMs?: number;
+}
+
+/**
  * Reads a request body as text, refusing more than `limit` bytes without
  * reading past the limit (a 413 `payload_too_large`).
  *
@@ -38,7 +52,12 @@ export async function readBoundedText(req: Request, limit: number): Promise<stri
  * assert.deepEqual(await readBoundedBytes(req, 10), new Uint8Array([104, 105]));
  * ```
  */
-export async function readBoundedBytes(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBoundedBytes(
+  req: Request,
+  limit: number,
+  options: BodyReadOptions = {},
+): Promise<Uint8Array> {
+  const idleMs = options.idleMs ?? BODY_IDLE_MS;
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) tooLarge(declared, limit);
   // A body of a declared length within the limit is read in one call, not
@@ -47,12 +66,15 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
   // stream is not asked for first: making it took a tenth of a small
   // request's time.
   if (Number.isSafeInteger(declared) && declared >= EXACT_FROM && req.body !== null) {
-    return await readDeclared(req.body, declared);
+    return await readDeclared(req.body, declared, idleMs);
   }
   if (Number.isSafeInteger(declared)) {
     try {
-      return new Uint8Array(await req.arrayBuffer());
+      return new Uint8Array(
+        await beforeIdle(req.arrayBuffer(), idleMs, () => stalled(idleMs, `a body of ${declared}`)),
+      );
     } catch (e) {
+      if (e instanceof InvalidRequestError) throw e;
       throw new InvalidRequestError(
         `Cannot read the request body: ${(e as Error)?.message ?? String(e)}`,
         { cause: e },
@@ -62,7 +84,7 @@ export async function readBoundedBytes(req: Request, limit: number): Promise<Uin
   if (req.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of chunksOf(req.body)) {
+  for await (const chunk of chunksOf(req.body, idleMs)) {
     total += chunk.byteLength;
     if (total > limit) tooLarge(total, limit);
     chunks.push(chunk);
@@ -94,8 +116,9 @@ const MAPPED_FROM = 32 << 20;
 function readDeclared(
   body: ReadableStream<Uint8Array>,
   declared: number,
+  idleMs: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return readSized(body, declared, Infinity, (received) =>
+  return readSized(body, declared, Infinity, idleMs, (received) =>
     new InvalidRequestError(
       typeof received === "string"
         ? `Invalid request body: longer than its content-length of ${declared} bytes`
@@ -113,13 +136,14 @@ async function readSized(
   body: ReadableStream<Uint8Array> | null,
   size: number,
   limit: number,
+  idleMs: number,
   fail: (received: number | string) => Error,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const out = size >= MAPPED_FROM ? new Uint8Array(size) : undefined;
   const chunks: Uint8Array[] = [];
   let received = 0;
   if (body !== null) {
-    for await (const chunk of chunksOf(body)) {
+    for await (const chunk of chunksOf(body, idleMs)) {
       const next = received + chunk.byteLength;
       if (next > limit) tooLarge(next, limit);
       // The HTTP server holds a body to a declared length; a longer one is refused all the same.
@@ -136,17 +160,27 @@ async function readSized(
 /**
  * The chunks of a body; a body that breaks off or is malformed (an invalid
  * chunk size in chunked transfer encoding that the HTTP server finds once
- * the handler reads) is a 400 `invalid_request`, not a 500.
+ * the handler reads), or that sends nothing for `idleMs`, is a 400
+ * `invalid_request`, not a 500.
  */
-async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* chunksOf(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
   let done = false;
+  let received = 0;
   try {
     for (;;) {
       let read: ReadableStreamReadResult<Uint8Array>;
       try {
-        read = await reader.read();
+        read = await beforeIdle(
+          reader.read(),
+          idleMs,
+          () => stalled(idleMs, `${received} bytes of a body`),
+        );
       } catch (e) {
+        if (e instanceof InvalidRequestError) throw e;
         throw new InvalidRequestError(
           `Cannot read the request body: ${(e as Error)?.message ?? String(e)}`,
           { cause: e },
@@ -156,6 +190,7 @@ async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8
         done = true;
         return;
       }
+      received += read.value.byteLength;
       yield read.value;
     }
   } finally {
@@ -163,6 +198,56 @@ async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8
     if (!done) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/** A body read under way with its deadline (`performance.now()` time). */
+interface Stall {
+  readonly at: number;
+  readonly fail: () => Error;
+  reject?: (e: Error) => void;
+}
+
+/** Body reads under way: one timer watches them all (a timer per read cost 3 µs of each request). */
+const stalls = new Set<Stall>();
+let ticker: ReturnType<typeof setInterval> | undefined;
+/** How often the watch looks, at most, ms. */
+const TICK_MS = 250;
+
+function tick(): void {
+  const now = performance.now();
+  for (const s of stalls) {
+    if (now < s.at) continue;
+    stalls.delete(s);
+    s.reject?.(s.fail());
+  }
+  if (stalls.size === 0) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
+}
+
+/** `op`, or `fail()` thrown once `ms` pass first (give or take `TICK_MS`). */
+async function beforeIdle<T>(op: Promise<T>, ms: number, fail: () => Error): Promise<T> {
+  const stall: Stall = { at: performance.now() + ms, fail };
+  stalls.add(stall);
+  if (ticker === undefined) {
+    ticker = setInterval(tick, Math.min(TICK_MS, ms));
+    // Reads under way keep the process alive, not their watch.
+    Deno.unrefTimer(ticker);
+  }
+  try {
+    return await Promise.race([op, new Promise<never>((_, reject) => stall.reject = reject)]);
+  } finally {
+    stalls.delete(stall);
+  }
+}
+
+/** The 400 of a body that stopped coming. */
+function stalled(idleMs: number, after: string): InvalidRequestError {
+  return new InvalidRequestError(
+    `Request body stalled: nothing came for ${idleMs} ms after ${after}; send the body without pausing (a client stopped mid-body, or its network cut off)`,
+    { fields: { idleMs } },
+  );
 }
 
 /**
@@ -205,9 +290,9 @@ export async function readExactBody(
     readonly what: string;
     /** The fragment, for the error's fields (default: none named). */
     readonly fragment?: string;
-  },
+  } & BodyReadOptions,
 ): Promise<Uint8Array> {
-  const { expected, limit, what, fragment = "" } = options;
+  const { expected, limit, what, fragment = "", idleMs = BODY_IDLE_MS } = options;
   const header = req.headers.get("content-length");
   const declared = header === null ? undefined : Number(header);
   if (declared !== undefined && declared > limit) tooLarge(declared, limit);
@@ -220,5 +305,5 @@ export async function readExactBody(
     await req.body?.cancel();
     throw mismatch(declared);
   }
-  return await readSized(req.body, expected, limit, mismatch);
+  return await readSized(req.body, expected, limit, idleMs, mismatch);
 }

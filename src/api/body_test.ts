@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from "../errors.ts";
 import { EXACT_FROM, readBoundedBytes, readExactBody } from "./body.ts";
+import { within } from "../http/_testing.ts";
 
 /** A POST whose body streams `chunks`, under a `content-length` of `declared` when given. */
 function streamed(chunks: Uint8Array[], declared?: number): Request {
@@ -96,4 +97,54 @@ Deno.test("readExactBody() takes a streamed body of the layout's size, and refus
     readExactBody(streamed([ten, new Uint8Array(10)]), options),
     PayloadTooLargeError,
   );
+});
+
+Deno.test("A body that stalls mid-way is refused with a 400 once nothing came for idleMs, whatever its framing", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    try {
+      const url = new URL(req.url);
+      const bytes = url.pathname === "/exact"
+        ? await readExactBody(req, { expected: 1 << 20, limit: 1 << 21, what: "x", idleMs: 100 })
+        : await readBoundedBytes(req, 1 << 21, { idleMs: 100 });
+      return new Response(`read ${bytes.byteLength}`);
+    } catch (e) {
+      assert.ok(e instanceof InvalidRequestError, String(e));
+      return new Response(e.message, { status: 400 });
+    }
+  });
+  /** Sends a head and the start of a body, then nothing: the answer, read from the socket. */
+  const stall = async (path: string, headers: string, start: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    try {
+      await conn.write(
+        new TextEncoder().encode(`POST ${path} HTTP/1.1\r\nhost: x\r\n${headers}\r\n${start}`),
+      );
+      const buf = new Uint8Array(4096);
+      let text = "";
+      while (!/Request body stalled[^\r\n]*/.test(text)) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      return text;
+    } finally {
+      conn.close();
+    }
+  };
+  const cases: [string, string, string, RegExp][] = [
+    ["/small", "content-length: 100\r\n", "abc", /after a body of 100/],
+    ["/large", `content-length: ${1 << 20}\r\n`, "abc", /after 3 bytes of a body/],
+    ["/chunked", "transfer-encoding: chunked\r\n", "3\r\nabc\r\n", /after 3 bytes of a body/],
+    ["/exact", `content-length: ${1 << 20}\r\n`, "abc", /after 3 bytes of a body/],
+  ];
+  try {
+    for (const [path, headers, start, after] of cases) {
+      const answer = await within(stall(path, headers, start), 10_000);
+      assert.match(answer, /^HTTP\/1\.1 400/, path);
+      assert.match(answer, /Request body stalled: nothing came for 100 ms/, path);
+      assert.match(answer, after, path);
+    }
+  } finally {
+    await server.shutdown();
+  }
 });
