@@ -6,6 +6,7 @@
  */
 
 import {
+  BusyError,
   errorFromBody,
   InvalidConfigError,
   NotFoundError,
@@ -266,6 +267,14 @@ export class RemoteNameService implements NameService {
       this.#publishing.set(record.dataset, q);
     }
     const queue = q;
+    if (queue.waiting.length >= MAX_WAITING_PUBLISHES) {
+      return Promise.reject(
+        new BusyError(
+          `${queue.waiting.length} publishes of '${record.dataset}' already wait for the name server at ${url} (it answers slowly, or a 'block' subscriber holds the dataset's commits): publish again once they are answered`,
+          { fields: { dataset: record.dataset, limit: MAX_WAITING_PUBLISHES } },
+        ),
+      );
+    }
     const done = new Promise<{ readonly committed: boolean }>((resolve, reject) => {
       queue.waiting.push({
         body: inline === undefined ? record : { ...record, inline },
@@ -698,6 +707,13 @@ const MAX_PUBLISH_REQUESTS = 16;
 
 /** Most publishes in one request. */
 const PUBLISH_BATCH = 256;
+
+/**
+ * Most publishes of one dataset waiting for a request (`BusyError` past
+ * it): a name server that answers slowly, or commits held by a `block`
+ * subscriber, must not let them pile up without bound.
+ */
+export const MAX_WAITING_PUBLISHES = 65_536;
 
 /**
  * Most base64 text of inline bytes in one request (a publish of more goes

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { silentServer, within } from "../http/_testing.ts";
-import { ConflictError, UnavailableError } from "../errors.ts";
+import { BusyError, ConflictError, UnavailableError } from "../errors.ts";
 import { INLINE_MAX_BYTES } from "../name_service/name_service.ts";
 import { wholeCopy } from "../registry/_testing.ts";
-import { RemoteNameService } from "./name_client.ts";
+import { MAX_WAITING_PUBLISHES, RemoteNameService } from "./name_client.ts";
 
 /** A publish record as the fake name server reads it. */
 type Sent = { version: number; inline?: string };
@@ -212,4 +212,29 @@ Deno.test("RemoteNameService: a name server that never answers fails each call p
   } finally {
     names.close();
   }
+});
+
+Deno.test("RemoteNameService.publishFragment() refuses with busy past its bound of publishes waiting for a slow name server", async () => {
+  const silent = silentServer();
+  const names = new RemoteNameService({ urls: [silent.url], node: "a", callTimeoutMs: 60_000 });
+  // The first request takes a batch and is never answered; the rest wait for it.
+  const waiting: Promise<unknown>[] = [];
+  for (let v = 1; v <= MAX_WAITING_PUBLISHES + 256; v++) {
+    waiting.push(names.publishFragment(wholeCopy("d", v, 8)).catch(() => {}));
+  }
+  await assert.rejects(
+    names.publishFragment(wholeCopy("d", MAX_WAITING_PUBLISHES + 257, 8)),
+    (e: unknown) => {
+      assert.ok(e instanceof BusyError);
+      assert.match(e.message, /65536 publishes of 'd' already wait for the name server/);
+      return true;
+    },
+  );
+  // Another dataset's publishes are not refused.
+  const other = names.publishFragment(wholeCopy("e", 1, 8)).catch((e) =>
+    assert.ok(!(e instanceof BusyError), String(e))
+  );
+  names.close();
+  await silent.close();
+  await within(Promise.all([...waiting, other]), 60_000);
 });
