@@ -38,7 +38,7 @@
  */
 export class BatchGate {
   readonly #max: number;
-  readonly #waiting: { readonly n: number; readonly go: () => void }[] = [];
+  readonly #waiting: { readonly n: number; readonly go: () => void; cancelled?: boolean }[] = [];
   #head = 0;
   /** Operations running now. */
   running = 0;
@@ -51,13 +51,37 @@ export class BatchGate {
     this.#max = max;
   }
 
-  /** Waits until `n` operations may run; resolves with the function that ends them. */
-  async enter(n: number): Promise<() => void> {
+  /**
+   * Waits until `n` operations may run; resolves with the function that
+   * ends them. When `signal` aborts first (the client went away), the
+   * request leaves the line and this rejects with `cancelled()`: nothing of
+   * it runs.
+   */
+  async enter(
+    n: number,
+    signal?: AbortSignal,
+    cancelled: () => Error = () => signal!.reason,
+  ): Promise<() => void> {
     const weight = Math.min(Math.max(n, 1), this.#max);
     if (this.#head === this.#waiting.length && this.running + weight <= this.#max) {
       this.running += weight;
     } else {
-      await new Promise<void>((go) => this.#waiting.push({ n: weight, go }));
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => {
+          entry.cancelled = true;
+          reject(cancelled());
+        };
+        const entry: { n: number; go: () => void; cancelled?: boolean } = {
+          n: weight,
+          go: () => {
+            signal?.removeEventListener("abort", stop);
+            resolve();
+          },
+        };
+        if (signal?.aborted) return stop();
+        signal?.addEventListener("abort", stop, { once: true });
+        this.#waiting.push(entry);
+      });
     }
     let left = false;
     return () => {
@@ -71,6 +95,10 @@ export class BatchGate {
   #admit(): void {
     while (this.#head < this.#waiting.length) {
       const next = this.#waiting[this.#head]!;
+      if (next.cancelled === true) {
+        this.#head++;
+        continue;
+      }
       if (this.running + next.n > this.#max) break;
       this.running += next.n;
       this.#head++;

@@ -59,3 +59,27 @@ Deno.test("BatchGate throws RangeError for a bound that is not a positive intege
   assert.throws(() => new BatchGate(0), RangeError);
   assert.throws(() => new BatchGate(1.5), RangeError);
 });
+
+Deno.test("BatchGate.enter(): a request whose client went away leaves the line and never runs", async () => {
+  const gate = new BatchGate(100);
+  const first = await gate.enter(100);
+  const gone = new AbortController();
+  const order: string[] = [];
+  const waiting = gate.enter(60, gone.signal, () => new Error("client gone"));
+  const next = gate.enter(60).then((leave) => {
+    order.push("next");
+    return leave;
+  });
+  gone.abort();
+  await assert.rejects(waiting, /client gone/);
+  first();
+  (await next)();
+  assert.deepEqual(order, ["next"]);
+  assert.equal(gate.running, 0);
+  // Aborted before it came: refused at once when it would wait, admitted when there is room.
+  const busy = await gate.enter(100);
+  await assert.rejects(gate.enter(1, gone.signal, () => new Error("gone already")), /gone already/);
+  busy();
+  assert.equal(gate.running, 0);
+  (await gate.enter(1))();
+});

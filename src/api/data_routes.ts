@@ -183,7 +183,15 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     if (!Array.isArray(body?.ops)) {
       throw new InvalidRequestError('Invalid batch: expected {"ops": [...]}');
     }
-    const leave = await gate.enter(body.ops.length);
+    // A client gone while its batch waits its turn takes it out of the line: none of it runs.
+    const leave = await gate.enter(
+      body.ops.length,
+      c.req.raw.signal,
+      () =>
+        new InvalidRequestError(
+          "The client closed its connection while its batch waited its turn: none of it ran",
+        ),
+    );
     try {
       return reply(c, { results: await o.catalog.batch(body.ops) });
     } finally {
