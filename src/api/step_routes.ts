@@ -11,7 +11,11 @@
 import type { Hono } from "hono";
 import { BusyError, errorBody, InvalidRequestError, NotFoundError } from "../errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import type { StreamedVersion, VersionStream } from "../runtime/version_stream.ts";
+import {
+  AheadBudget,
+  type StreamedVersion,
+  type VersionStream,
+} from "../runtime/version_stream.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
 import { integerQuery } from "./fields.ts";
 
@@ -28,6 +32,12 @@ export interface StepRouteOptions {
    * then holds at most this plus one version, whatever `ahead` asks.
    */
   readonly maxBytesAhead?: number;
+  /**
+   * Most bytes all of the runtime's step streams fetch ahead together
+   * (default 1 GiB): past it each fetches only the version its reader is
+   * on, so together they hold at most this plus a version each.
+   */
+  readonly maxBytesAheadTotal?: number;
   /** How often a waiting reader gets a heartbeat frame, ms (default `STEP_HEARTBEAT_MS`). */
   readonly heartbeatMs?: number;
 }
@@ -76,6 +86,7 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
   const maxWait = o.maxWaitMs ?? 3_600_000;
   const maxStreams = o.maxStreams ?? 64;
   const aheadBytes = o.maxBytesAhead ?? 256 * 1024 * 1024;
+  const aheadBudget = new AheadBudget(o.maxBytesAheadTotal ?? 1024 * 1024 * 1024);
   let open = 0;
   app.get("/v1/datasets/:name/fragments/:fragment/steps", (c) => {
     if (o.runtime === undefined) {
@@ -105,7 +116,7 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
     try {
       stream = o.runtime.subscribe(
         { dataset, fragment, ...q.subscription },
-        { ahead: q.ahead, aheadBytes },
+        { ahead: q.ahead, aheadBytes, aheadBudget },
       );
     } catch (e) {
       close();

@@ -21,6 +21,13 @@ export interface VersionStreamOptions {
    * always fetched, whatever its size.
    */
   readonly aheadBytes?: number;
+  /**
+   * Bytes fetched ahead that this stream shares with others (a runtime's
+   * step streams for readers over HTTP): past its limit no stream fetches
+   * more than the version it is on, so together they hold at most the
+   * limit plus a version each.
+   */
+  readonly aheadBudget?: AheadBudget;
   /** The dataset, named by errors. */
   readonly dataset?: string;
   /**
@@ -28,6 +35,39 @@ export interface VersionStreamOptions {
    * owner can tell (the dataset does not exist), added to the error.
    */
   readonly whyNothing?: () => Promise<string | undefined>;
+}
+
+/**
+ * Bytes of versions fetched ahead by several streams together, against a
+ * limit (`VersionStreamOptions.aheadBudget`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AheadBudget } from "./version_stream.ts";
+ * const budget = new AheadBudget(1 << 30);
+ * assert.equal(budget.used, 0);
+ * assert.equal(budget.full, false);
+ * ```
+ */
+export class AheadBudget {
+  /** The most bytes the streams fetch ahead together (each still fetches the version it is on). */
+  readonly limit: number;
+  /** Bytes the streams hold ahead now. */
+  used = 0;
+
+  /** A budget of `limit` bytes (at least 1). */
+  constructor(limit: number) {
+    if (!(limit >= 1)) {
+      throw new RangeError(`Invalid ahead budget: expected at least 1 byte, found ${limit}`);
+    }
+    this.limit = limit;
+  }
+
+  /** Whether the streams hold their limit or more. */
+  get full(): boolean {
+    return this.used >= this.limit;
+  }
 }
 
 /** A version the stream hands over, and how many it skipped before it. */
@@ -95,6 +135,7 @@ export class VersionStream {
   readonly #fetch: FetchNotice;
   readonly #ahead: number;
   readonly #aheadBytes: number;
+  readonly #budget: AheadBudget | undefined;
   /** Bytes of the versions whose notices came and that the application has not taken. */
   #bytesAhead = 0;
   /** Slots whose notice has not come yet. */
@@ -125,6 +166,7 @@ export class VersionStream {
       );
     }
     this.#aheadBytes = aheadBytes;
+    this.#budget = options.aheadBudget;
     this.#dataset = options.dataset ?? "the dataset";
     this.#whyNothing = options.whyNothing;
   }
@@ -177,7 +219,7 @@ export class VersionStream {
         });
       }
       this.#slots.shift();
-      this.#bytesAhead -= slot.notice.layout.byteLength;
+      this.#count(-slot.notice.layout.byteLength);
       if (slot.fetched !== undefined) break;
       // Retired before it was fetched: the consumer fell behind retention.
       skipped += 1 + slot.notice.dropped;
@@ -206,6 +248,7 @@ export class VersionStream {
   /** Ends the stream and its subscription. */
   close(): void {
     if (this.#closed) return;
+    this.#count(-this.#bytesAhead);
     this.#closed = true;
     this.#sub.close();
     for (const s of this.#slots) s.then((slot) => slot.fetched?.release(), () => {});
@@ -219,10 +262,11 @@ export class VersionStream {
    * version's size is unknown.
    */
   #fill(): void {
+    const bounded = this.#aheadBytes !== Infinity || this.#budget !== undefined;
     while (
       !this.#closed && this.#slots.length < this.#ahead &&
-      (this.#slots.length === 0 || this.#aheadBytes === Infinity ||
-        this.#awaiting === 0 && this.#bytesAhead < this.#aheadBytes)
+      (this.#slots.length === 0 || !bounded ||
+        this.#awaiting === 0 && this.#bytesAhead < this.#aheadBytes && !this.#budget?.full)
     ) {
       const slot = this.#take();
       slot.catch(() => {});
@@ -244,7 +288,7 @@ export class VersionStream {
     } finally {
       this.#awaiting--;
     }
-    this.#bytesAhead += notice.layout.byteLength;
+    this.#count(notice.layout.byteLength);
     // Its size is known now: room, perhaps, for the next fetch.
     this.#fill();
     try {
@@ -253,6 +297,13 @@ export class VersionStream {
       if (!(e instanceof LostError)) throw e;
       return { notice, fetched: undefined };
     }
+  }
+
+  /** Adds `bytes` (negative: takes them) to those held ahead, and to the shared budget's; none once closed. */
+  #count(bytes: number): void {
+    if (this.#closed) return;
+    this.#bytesAhead += bytes;
+    if (this.#budget !== undefined) this.#budget.used += bytes;
   }
 
   async #notice(): Promise<CommitNotice> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LostError } from "../errors.ts";
-import { VersionStream } from "./version_stream.ts";
+import { AheadBudget, VersionStream } from "./version_stream.ts";
 
 Deno.test("VersionStream hands versions over in order when one is lost while later ones are fetched", async () => {
   let v = 0;
@@ -117,4 +117,57 @@ Deno.test("VersionStream fetches ahead only as many bytes as aheadBytes allows, 
     small.close();
   }
   assert.throws(() => open(0), /Invalid stream option 'aheadBytes'/);
+});
+
+Deno.test("VersionStreams sharing an ahead budget fetch past their version only while it has room, and give it back", async () => {
+  /** A subscription pushing versions of 100 bytes, and the versions fetched through it. */
+  const source = () => {
+    let v = 0;
+    const fetched: number[] = [];
+    const sub = {
+      next: () =>
+        Promise.resolve({
+          version: ++v,
+          layout: { byteLength: 100, slots: [] },
+          sources: [],
+          dropped: 0,
+        }),
+      close() {},
+    };
+    return { sub, fetched };
+  };
+  const budget = new AheadBudget(250);
+  const open = (s: ReturnType<typeof source>) =>
+    new VersionStream(s.sub, (n) => {
+      s.fetched.push(n.version);
+      return Promise.resolve({ finish: (into = new Uint8Array(100)) => into, release() {} });
+    }, { ahead: 8, aheadBudget: budget });
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  const a = source();
+  const b = source();
+  const first = open(a);
+  const second = open(b);
+  try {
+    await first.next({ timeoutMs: 1000 });
+    await settle();
+    // The first stream filled the budget (300 of 250 bytes: the last crossed it).
+    assert.deepEqual(a.fetched, [1, 2, 3, 4]);
+    assert.equal(budget.used, 300);
+    // The second still fetches the version its reader is on, no more.
+    await second.next({ timeoutMs: 1000 });
+    await settle();
+    assert.deepEqual(b.fetched, [1, 2]);
+    assert.equal(budget.used, 400);
+    // Closed, a stream gives its bytes back.
+    first.close();
+    assert.equal(budget.used, 100);
+    await second.next({ timeoutMs: 1000 });
+    await settle();
+    assert.ok(b.fetched.length > 3, `${b.fetched}`);
+  } finally {
+    first.close();
+    second.close();
+  }
+  assert.equal(budget.used, 0);
+  assert.throws(() => new AheadBudget(0), /Invalid ahead budget/);
 });
