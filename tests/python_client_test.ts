@@ -228,3 +228,14 @@ Deno.test("Python client skips a step stream's heartbeats, and gives up on one g
     "ok silence",
   ]);
 });
+
+Deno.test("Python client fails calls a server never answers once its timeout, and a request's wait, pass", async () => {
+  if (!(await pythonHas(["numpy"], "the Python client timeout test"))) return;
+  // The silent server is the script's own socket on 127.0.0.1.
+  const ran = await runPython("client_timeout.py", []);
+  ok(ran);
+  assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+    "ok control",
+    "ok attach waits",
+  ]);
+});

@@ -32,14 +32,22 @@ export interface ConnectOptions {
   /**
    * Fails a call that has gone unanswered this long, in ms, with
    * `UnavailableError` ("Server <url> did not answer within <ms> ms"), on
-   * top of the wait it asks the server for (an attach's `waitMs`). None by
-   * default. The bytes of a publish or an attach are sent and read within
-   * it, and a function call's run (beyond its `wait`) must end within it;
-   * the steps of `steps()` (a stream) are not bound by it. The `strata`
-   * command line sets 300 s (`--timeout`).
+   * top of the wait it asks the server for (an attach's `waitMs`): by
+   * default `DEFAULT_TIMEOUT_MS` (5 minutes), `null` for none. The bytes of
+   * a publish or an attach are sent and read within it, and a function
+   * call's run (beyond its `wait`) must end within it; the steps of
+   * `steps()` (a stream) are not bound by it (a stream silent for 30 s,
+   * not even a heartbeat, fails instead).
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | null;
 }
+
+/**
+ * A call's deadline when `connect()` is given none, ms: 5 minutes beyond
+ * the wait it asks for, so a server stopped or cut off without closing its
+ * connections fails a call rather than hanging it.
+ */
+export const DEFAULT_TIMEOUT_MS = 300_000;
 
 /** Options of `createDataset()`. */
 export interface CreateDatasetOptions {
@@ -233,9 +241,12 @@ export class Client {
 
   /** Creates a client; prefer `connect()`. */
   constructor(url: string, options: ConnectOptions = {}) {
-    this.#api = new ApiCalls(url, options.token, options.timeoutMs);
+    const timeoutMs = options.timeoutMs === null
+      ? undefined
+      : options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#api = new ApiCalls(url, options.token, timeoutMs);
     this.#waitSlice = options.waitPerRequestMs ?? MAX_WAIT_PER_REQUEST_MS;
-    this.functions = new FunctionsClient(url, options.token, options.timeoutMs);
+    this.functions = new FunctionsClient(url, options.token, timeoutMs);
   }
 
   /** Registers a dataset from its description (text, or the JSON form). */

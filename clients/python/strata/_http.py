@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
@@ -56,8 +57,12 @@ class Http:
             self._local.conn = None
 
     def send(self, method: str, path: str, body: Any = None,
-             headers: Optional[Dict[str, str]] = None) -> http.client.HTTPResponse:
-        """Sends a request and returns the response with its body unread (errors raised)."""
+             headers: Optional[Dict[str, str]] = None,
+             wait_s: float = 0.0) -> http.client.HTTPResponse:
+        """Sends a request and returns the response with its body unread (errors raised).
+        ``wait_s``: how long the request asks the server to wait before it answers, added to
+        the socket's timeout for this request; a server silent past both raises
+        ``unavailable``."""
         h = {"accept": "application/json"}
         if self.token is not None:
             h["authorization"] = f"Bearer {self.token}"
@@ -67,12 +72,19 @@ class Http:
             h["content-length"] = str(memoryview(body).nbytes)
         elif body is None and method in ("POST", "PUT"):
             h["content-length"] = "0"
+        limit = None if self.timeout is None else self.timeout + max(0.0, wait_s)
         for attempt in (0, 1):
             conn = self._conn(fresh=attempt > 0)
+            conn.timeout = limit
+            if conn.sock is not None:
+                conn.sock.settimeout(limit)
             try:
                 conn.request(method, self.prefix + path, body=body, headers=h)
                 res = conn.getresponse()
                 break
+            except socket.timeout as e:
+                self.close()
+                raise self.silent(limit) from e
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                     http.client.CannotSendRequest, http.client.ResponseNotReady):
                 # A keep-alive connection the server closed meanwhile: once more on a new one.
@@ -82,15 +94,32 @@ class Http:
             raise error_of(res.status, _error_body(res))
         return res
 
-    def json(self, method: str, path: str, body: Any = None) -> Any:
-        """A control request: JSON body (when given) and JSON answer (None for 204)."""
+    def silent(self, limit: Optional[float]) -> StrataError:
+        """The error of a server that sent nothing for ``limit`` seconds."""
+        return StrataError(
+            f"Server {self.scheme}://{self.host}:{self.port} did not answer within {limit:g} s: "
+            "it may be stopped, overloaded or cut off; its log says which",
+            code="unavailable", status=0)
+
+    def read(self, res: http.client.HTTPResponse) -> bytes:
+        """The rest of an answer's body; a server silent past the timeout raises
+        ``unavailable``."""
+        try:
+            return res.read()
+        except socket.timeout as e:
+            self.close()
+            raise self.silent(self.timeout) from e
+
+    def json(self, method: str, path: str, body: Any = None, wait_s: float = 0.0) -> Any:
+        """A control request: JSON body (when given) and JSON answer (None for 204);
+        ``wait_s`` as ``send`` takes it."""
         payload = None
         headers = {}
         if body is not None:
             payload = json.dumps(body).encode()
             headers["content-type"] = "application/json"
-        res = self.send(method, path, payload, headers)
-        raw = res.read()
+        res = self.send(method, path, payload, headers, wait_s)
+        raw = self.read(res)
         if res.status == 204 or not raw:
             return None
         return json.loads(raw)
@@ -98,7 +127,7 @@ class Http:
     def raw(self, method: str, path: str, body: Any, content_type: str) -> Any:
         """A request with a raw body (a payload, a function's source) and a JSON answer."""
         res = self.send(method, path, body, {"content-type": content_type})
-        raw = res.read()
+        raw = self.read(res)
         return json.loads(raw) if raw else None
 
 
@@ -124,7 +153,11 @@ def read_into(res: http.client.HTTPResponse, buf: memoryview) -> None:
         res.read()
         raise StrataError(f"Expected a body of {buf.nbytes} bytes, the server sent {length}",
                           code="invalid_request", status=0)
-    fill(res, buf, "The body")
+    try:
+        fill(res, buf, "The body")
+    except socket.timeout as e:
+        raise StrataError(f"The body stalled: the server sent nothing of its {buf.nbytes} bytes "
+                          "within the client's timeout", code="unavailable", status=0) from e
     if res.read(1):
         raise StrataError(f"The body is longer than {buf.nbytes} bytes", code="invalid_request",
                           status=0)

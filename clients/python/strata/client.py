@@ -50,7 +50,7 @@ class MappedParts(NamedTuple):
 
 
 def connect(url: Optional[str] = None, *, token: Optional[str] = None,
-            timeout: Optional[float] = None, map: Union[str, bool] = "auto",
+            timeout: Optional[float] = 300.0, map: Union[str, bool] = "auto",
             renew: bool = True) -> "Client":
     """Connects to a Strata server (default ``$STRATA_URL``, else ``http://127.0.0.1:7070``).
 
@@ -58,8 +58,11 @@ def connect(url: Optional[str] = None, *, token: Optional[str] = None,
     the server is on this machine and holds one, else over HTTP; ``True`` maps
     or raises ``NotHereError``; ``False`` always reads over HTTP. ``renew=False``
     starts no thread to renew map leases: each lasts its length (30 s by default), for
-    single-threaded ranks that read and let go within it (``strata.mapping``). No request
-    is sent until a method is called.
+    single-threaded ranks that read and let go within it (``strata.mapping``). ``timeout``:
+    seconds a request may go without a byte from the server (default 300; ``None``: no
+    bound), a request that asks the server to wait (an attach's ``wait``) getting that wait
+    on top; past it ``StrataError`` ``unavailable`` (a server stopped or cut off). No
+    request is sent until a method is called.
     """
     return Client(url or os.environ.get("STRATA_URL") or "http://127.0.0.1:7070",
                   token=token, timeout=timeout, map=map, renew=renew)
@@ -68,7 +71,7 @@ def connect(url: Optional[str] = None, *, token: Optional[str] = None,
 class Client:
     """Datasets, versions, fragments, functions and pipelines of one server."""
 
-    def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = None,
+    def __init__(self, url: str, *, token: Optional[str] = None, timeout: Optional[float] = 300.0,
                  map: Union[str, bool] = "auto", renew: bool = True):
         if map not in ("auto", True, False):
             raise ValueError(f"map must be 'auto', True or False, found {map!r}")
@@ -287,7 +290,7 @@ class Client:
         q: Dict[str, Any] = dict(params or {})
         q["wait"] = wait_ms
         path = f"/datasets/{enc(dataset)}/versions/{version}/fragments/{enc(fragment)}{query(q)}"
-        res = self.http.send("GET", path)
+        res = self.http.send("GET", path, wait_s=(wait_ms or 0) / 1000)
         v, layout = headers_of(res)
         size = int(layout["byteLength"])
         buf = np.empty(size, np.uint8) if into is None else buffer_of(into, size)
@@ -309,6 +312,7 @@ class Client:
         grant = self.http.json(
             "POST",
             f"/datasets/{enc(dataset)}/versions/{version}/fragments/{enc(fragment)}/map{query(q)}",
+            wait_s=(wait_ms or 0) / 1000,
         )
         try:
             mm = self.leases.map(grant)
@@ -339,6 +343,7 @@ class Client:
         answer = self.http.json(
             "POST",
             f"/datasets/{enc(dataset)}/versions/{version}/fragments/{enc(fragment)}/parts{query(q)}",
+            wait_s=(q["wait"] or 0) / 1000,
         )
         files = answer["parts"]
         maps: List[Any] = []
@@ -447,7 +452,7 @@ class Client:
         if wait is not None:
             body["wait"] = int(wait * 1000)
         res = self.http.send("POST", f"/functions/{enc(name)}/invoke", json.dumps(body).encode(),
-                             {"content-type": "application/json"})
+                             {"content-type": "application/json"}, wait_s=wait or 0)
         if (res.getheader("content-type") or "").startswith("application/octet-stream"):
             meta = json.loads(res.getheader("strata-function") or "{}")
             layout = json.loads(res.getheader("strata-layout") or "null")
