@@ -29,6 +29,11 @@ export class ApiCalls {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** Each call's deadline beyond its wait, ms; undefined when calls have none. */
+  get timeoutMs(): number | undefined {
+    return this.#timeoutMs;
+  }
+
   /**
    * The options of a call: JSON answers, the token when there is one, and
    * the deadline when one is set, plus `waitMs` the call asks the server

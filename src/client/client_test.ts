@@ -145,5 +145,12 @@ Deno.test("connect() with timeoutMs fails a call the server leaves unanswered, i
     e.message.startsWith(`Server ${url} did not answer within ${ms} ms`);
   await assert.rejects(within(strata.describeDataset("d"), 10_000), timedOut(50));
   await assert.rejects(within(strata.attach("d", "dataset", { waitMs: 30 }), 10_000), timedOut(80));
+  // A step stream has no deadline, but the head of its answer does.
+  const steps = async () => {
+    for await (const _ of strata.steps("d", "dataset")) break;
+  };
+  await assert.rejects(within(steps(), 10_000), timedOut(50));
+  // Function calls too.
+  await assert.rejects(within(strata.functions.list(), 10_000), timedOut(50));
   assert.throws(() => connect(url, { timeoutMs: 0 }), /Invalid timeoutMs/);
 });
