@@ -36,9 +36,9 @@ export interface ConnectOptions {
    * top of the wait it asks the server for (an attach's `waitMs`): by
    * default `DEFAULT_TIMEOUT_MS` (5 minutes), `null` for none. The bytes of
    * a publish or an attach are sent and read within it, and a function
-   * call's run (beyond its `wait`) must end within it; the steps of
-   * `steps()` (a stream) are not bound by it (a stream silent for 30 s,
-   * not even a heartbeat, fails instead).
+   * call's run (beyond its `wait`) must end within it; of `steps()` (a
+   * stream) only the answer's head is (a stream silent for 30 s, not even
+   * a heartbeat, fails instead).
    */
   readonly timeoutMs?: number | null;
 }
