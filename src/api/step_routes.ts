@@ -70,8 +70,9 @@ export const STEP_HEARTBEAT_MS = 10_000;
  * version: a 4-byte big-endian header length, a JSON header
  * `{version, dropped, layout, bytes}`, and `bytes` raw bytes in the
  * layout; while the reader waits for a version, a frame `{heartbeat: true}`
- * (no bytes) every `heartbeatMs`. The stream ends with a frame `{error}` (no bytes): `timeout`
- * when no version came within `wait`, or what broke it. It is written
+ * (no bytes) every `heartbeatMs`. The stream ends with a frame `{error}`
+ * (no bytes): `timeout` when no version came within `wait`, or what broke
+ * it. It is written
  * only as fast as the client reads; the name server's queue policy decides
  * what a slow client misses (docs/nodes.md#subscriptions).
  *
