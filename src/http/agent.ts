@@ -180,6 +180,8 @@ class Connection {
 
 /** The connections of one origin. */
 interface Origin {
+  /** Its key in the agent's map (`host:port`). */
+  readonly key: string;
   readonly hostname: string;
   readonly port: number;
   readonly idle: Connection[];
@@ -504,7 +506,7 @@ export class HttpAgent {
     let o = this.#origins.get(key);
     if (o === undefined) {
       const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-      o = { hostname, port: Number(url.port || 80), idle: [], open: 0, waiting: [] };
+      o = { key, hostname, port: Number(url.port || 80), idle: [], open: 0, waiting: [] };
       this.#origins.set(key, o);
     }
     return o;
@@ -554,7 +556,9 @@ export class HttpAgent {
       return new Connection(conn);
     } catch (e) {
       o.open--;
-      o.waiting.shift()?.();
+      const next = o.waiting.shift();
+      if (next !== undefined) next();
+      else this.#forgetIfUnused(o);
       if (signal?.aborted) throw signal.reason;
       throw networkError(url, e);
     }
@@ -581,7 +585,25 @@ export class HttpAgent {
   #drop(o: Origin, c: Connection): void {
     c.close();
     o.open--;
-    o.waiting.shift()?.();
+    const next = o.waiting.shift();
+    if (next !== undefined) next();
+    else this.#forgetIfUnused(o);
+  }
+
+  /**
+   * Forgets an origin with no connection and no call waiting: a process
+   * whose peers restart on new ports keeps no entry per address it ever
+   * used. (A call takes its origin and opens a connection on it without
+   * awaiting in between, so none holds one forgotten.)
+   */
+  #forgetIfUnused(o: Origin): void {
+    if (o.open > 0 || o.idle.length > 0 || o.waiting.length > 0) return;
+    if (this.#origins.get(o.key) === o) this.#origins.delete(o.key);
+  }
+
+  /** Origins the agent holds connections to, or has calls waiting for. */
+  get origins(): number {
+    return this.#origins.size;
   }
 
   /**

@@ -511,3 +511,26 @@ Deno.test("HttpAgent: timeoutMs covers the connect, to a listener whose backlog 
     listener.close();
   }
 });
+
+Deno.test("HttpAgent forgets an origin once it has no connection left, closed by it or refused", async () => {
+  const s = serve(() => new Response("ok"));
+  const agent = new HttpAgent();
+  try {
+    assert.equal(await (await agent.fetch(`${s.url}/`)).text(), "ok");
+    // Its connection is kept idle: the origin stays.
+    assert.equal(agent.origins, 1);
+    await agent.close();
+    assert.equal(agent.origins, 0);
+    // A refused connection leaves nothing either.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    await assert.rejects(agent.fetch(`http://127.0.0.1:${port}/`), TypeError);
+    assert.equal(agent.origins, 0);
+    // Still usable: a new call opens a new connection.
+    assert.equal(await (await agent.fetch(`${s.url}/`)).text(), "ok");
+  } finally {
+    await agent.close();
+    await s.server.shutdown();
+  }
+});
