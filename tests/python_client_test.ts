@@ -237,5 +237,6 @@ Deno.test("Python client fails calls a server never answers once its timeout, an
   assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
     "ok control",
     "ok attach waits",
+    "ok body stalls",
   ]);
 });

@@ -94,7 +94,7 @@ class ServiceClient:
         the server's errors raise their classes."""
         data = msgpack.packb(body, use_bin_type=True)
         res = self._post(operation, data, {"content-type": _MSGPACK, "accept": _MSGPACK}, runtime)
-        raw = res.read()
+        raw = self.read(res, runtime)
         return msgpack.unpackb(raw, raw=False) if raw else None
 
     def call_bytes(self, operation: str, pieces: Sequence[Any], content_type: str,
@@ -106,7 +106,11 @@ class ServiceClient:
         headers = {"content-type": content_type, "accept": accept,
                    "content-length": str(sum(memoryview(p).nbytes for p in pieces))}
         res = self._post(operation, list(pieces), headers, runtime)
-        return res.getheader("content-type") or "", res.read()
+        return res.getheader("content-type") or "", self.read(res, runtime)
+
+    def read(self, res: Any, runtime: Optional[int] = None) -> bytes:
+        """An answer's body; a server silent past the timeout raises ``unavailable``."""
+        return self._http_of(runtime).read(res)
 
     def _post(self, operation: str, body: Any, headers: Dict[str, str],
               runtime: Optional[int]) -> Any:

@@ -149,7 +149,7 @@ class DataStore(ServiceClient):
             return None
         res = self._post("store_bytes", None, {"content-type": OCTET_STREAM,
                                                "accept": _MSGPACK, STAGE_HEADER: stage}, runtime)
-        return msgpack.unpackb(res.read(), raw=False)["stored"]
+        return msgpack.unpackb(self.read(res, runtime), raw=False)["stored"]
 
     def _by_runtime(self, items: List[bytes]) -> Dict[int, List[int]]:
         # A product's blob lands on the runtime of its target (the hash of the item's first
