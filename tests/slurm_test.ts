@@ -10,6 +10,9 @@
 import assert from "node:assert/strict";
 import { freePort, freePortRange } from "./_cluster.ts";
 
+/** Ports srun may listen on (`SrunPortRange`). */
+const SRUN_PORTS = 200;
+
 const decoder = new TextDecoder();
 
 /** Runs a command to completion; its exit code and output. */
@@ -82,7 +85,10 @@ Deno.test({
     const cpus = Number((await run("sh", ["-c", "nproc"])).out.trim()) || 1;
     const [ctld, slurmd] = [freePort(), freePort()];
     // srun listens on ports of this range: none of them may be taken.
-    const srunLo = freePortRange(21);
+    // Each srun listens on several ports of the range, and a port its step closed may sit in
+    // TIME_WAIT when the next step binds: 21 ports once ran out ("all ports in range ...
+    // exhausted"), so the range is wide.
+    const srunLo = freePortRange(SRUN_PORTS);
     const conf = `${dir}/slurm.conf`;
     await Deno.mkdir(`${dir}/state`);
     await Deno.mkdir(`${dir}/spool`);
@@ -96,7 +102,7 @@ Deno.test({
 SlurmctldHost=${host}(127.0.0.1)
 SlurmctldPort=${ctld}
 SlurmdPort=${slurmd}
-SrunPortRange=${srunLo}-${srunLo + 20}
+SrunPortRange=${srunLo}-${srunLo + SRUN_PORTS - 1}
 AuthType=auth/munge
 AuthInfo=socket=${dir}/munge.sock
 CredType=cred/munge
