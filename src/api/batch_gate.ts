@@ -55,21 +55,23 @@ export class BatchGate {
    * Waits until `n` operations may run; resolves with the function that
    * ends them. When `signal` aborts first (the client went away), the
    * request leaves the line and this rejects with `cancelled()`: nothing of
-   * it runs.
+   * it runs. `signal` may be a function giving it, asked only when the
+   * request has to wait (a request's signal costs a little to make).
    */
   async enter(
     n: number,
-    signal?: AbortSignal,
-    cancelled: () => Error = () => signal!.reason,
+    signalOf?: AbortSignal | (() => AbortSignal),
+    cancelled?: () => Error,
   ): Promise<() => void> {
     const weight = Math.min(Math.max(n, 1), this.#max);
     if (this.#head === this.#waiting.length && this.running + weight <= this.#max) {
       this.running += weight;
     } else {
+      const signal = typeof signalOf === "function" ? signalOf() : signalOf;
       await new Promise<void>((resolve, reject) => {
         const stop = () => {
           entry.cancelled = true;
-          reject(cancelled());
+          reject(cancelled?.() ?? signal!.reason);
         };
         const entry: { n: number; go: () => void; cancelled?: boolean } = {
           n: weight,

@@ -186,7 +186,7 @@ export function mountDataRoutes(app: Hono, o: DataRouteOptions): void {
     // A client gone while its batch waits its turn takes it out of the line: none of it runs.
     const leave = await gate.enter(
       body.ops.length,
-      c.req.raw.signal,
+      () => c.req.raw.signal,
       () =>
         new InvalidRequestError(
           "The client closed its connection while its batch waited its turn: none of it ran",
