@@ -53,6 +53,12 @@ export interface WireClientOptions {
   readonly answerTimeoutMs?: number;
   /** Time a write may make no progress (the peer reads nothing) (default 30 s). */
   readonly writeTimeoutMs?: number;
+  /**
+   * Time a pooled connection may sit idle before the client closes it
+   * (default 60 s, within the servers' 120 s): a peer that went away (a
+   * runtime restarted on another port) keeps no connection or pool here.
+   */
+  readonly idleMs?: number;
 }
 
 /** Options of one `WireClient.fetch()`. */
@@ -116,6 +122,8 @@ export class WireClient {
   readonly #pools = new Map<string, Pool>();
   #closed = false;
   #nextId = 1;
+  /** Closes connections idle past `idleMs`; runs while some are idle. */
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   /** Creates a client with no connection open yet. */
   constructor(options: WireClientOptions) {
@@ -187,8 +195,11 @@ export class WireClient {
    */
   close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const pool of this.#pools.values()) {
       for (const c of pool.idle) c.close();
+      pool.open -= pool.idle.length;
       pool.idle.length = 0;
       for (const w of pool.waiters.splice(0)) w.resolve(undefined);
     }
@@ -258,16 +269,55 @@ export class WireClient {
   }
 
   #release(peer: Peer, conn: Connection, healthy: boolean): void {
-    const pool = this.#pools.get(`${peer.hostname}:${peer.port}`)!;
+    const key = `${peer.hostname}:${peer.port}`;
+    const pool = this.#pools.get(key)!;
     if (!healthy || this.#closed) {
       conn.close();
       pool.open--;
       this.#wakeOne(pool);
+      this.#forgetIfUnused(key, pool);
       return;
     }
     const w = pool.waiters.shift();
-    if (w !== undefined) w.resolve(conn);
-    else pool.idle.push(conn);
+    if (w !== undefined) return w.resolve(conn);
+    conn.idleSince = performance.now();
+    pool.idle.push(conn);
+    this.#sweepLater();
+  }
+
+  /**
+   * Forgets a pool with no connection and no request waiting (a request
+   * takes its pool and counts its connection in it without awaiting in
+   * between, so none holds a pool forgotten).
+   */
+  #forgetIfUnused(key: string, pool: Pool): void {
+    if (pool.open > 0 || pool.idle.length > 0 || pool.waiters.length > 0) return;
+    if (this.#pools.get(key) === pool) this.#pools.delete(key);
+  }
+
+  /** Starts the sweep of idle connections, unless it runs. */
+  #sweepLater(): void {
+    if (this.#sweeper !== undefined || this.#closed) return;
+    const idleMs = this.#options.idleMs ?? 60_000;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      let idle = 0;
+      for (const [key, pool] of this.#pools) {
+        // Oldest first: the list is in the order connections went idle.
+        while (pool.idle.length > 0 && now - pool.idle[0]!.idleSince > idleMs) {
+          pool.idle.shift()!.close();
+          pool.open--;
+        }
+        idle += pool.idle.length;
+        this.#forgetIfUnused(key, pool);
+      }
+      if (idle === 0) {
+        clearInterval(timer);
+        this.#sweeper = undefined;
+      }
+    }, Math.max(1, idleMs / 2));
+    Deno.unrefTimer(timer);
+    this.#sweeper = timer;
   }
 
   /** Lets one waiter open a connection in place of one that closed. */
@@ -285,6 +335,8 @@ class Connection {
   broken = false;
   /** Whether the last request failed before any byte of its answer arrived. */
   unanswered = false;
+  /** When it last went idle in its pool (`performance.now()`). */
+  idleSince = 0;
   #closed = false;
 
   private constructor(conn: Deadlines, peer: Peer, answerMs: number) {

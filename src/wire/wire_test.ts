@@ -12,6 +12,7 @@ import { decodeFrame, type WireCopy } from "./codec.ts";
 import { WireClient } from "./client.ts";
 import { type FragmentSource, WireServer, type WireServerOptions } from "./server.ts";
 import { FrameReader } from "./stream.ts";
+import { within } from "../http/_testing.ts";
 
 function bytesLayout(n: number): FragmentLayout {
   return {
@@ -285,5 +286,26 @@ Deno.test("WireServer releases a scratch payload once written, also when the pee
     conn.close(); // mid-payload
     while (source.released === 0) await new Promise((r) => setTimeout(r, 5));
     assert.equal(source.released, 1);
+  });
+});
+
+Deno.test("WireClient closes connections idle past idleMs and forgets a peer it holds none to", async () => {
+  await withServer(async (server, source) => {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    source.copies.set("d", bytes);
+    using client = new WireClient({ node: "b", idleMs: 50 });
+    assert.deepEqual(await client.fetch(peerOf(server), copyOf("d", bytes), bytesLayout(4)), bytes);
+    assert.deepEqual(client.connections, { [`127.0.0.1:${server.port}`]: 1 });
+    await within(
+      (async () => {
+        while (Object.keys(client.connections).length > 0) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })(),
+      10_000,
+    );
+    // The next fetch opens a new connection.
+    assert.deepEqual(await client.fetch(peerOf(server), copyOf("d", bytes), bytesLayout(4)), bytes);
+    assert.deepEqual(client.connections, { [`127.0.0.1:${server.port}`]: 1 });
   });
 });
