@@ -1,6 +1,31 @@
 import assert from "node:assert/strict";
 import { LostError } from "../errors.ts";
-import { AheadBudget, VersionStream } from "./version_stream.ts";
+import { AheadBudget, VersionStream, type VersionStreamOptions } from "./version_stream.ts";
+
+/**
+ * A subscription pushing versions 1, 2, ... of `bytes` bytes each, the
+ * versions fetched through it, and a stream over it with `options`.
+ */
+function pushing(bytes: number) {
+  let v = 0;
+  const fetched: number[] = [];
+  const sub = {
+    next: () =>
+      Promise.resolve({
+        version: ++v,
+        layout: { byteLength: bytes, slots: [] },
+        sources: [],
+        dropped: 0,
+      }),
+    close() {},
+  };
+  const open = (options: VersionStreamOptions) =>
+    new VersionStream(sub, (n) => {
+      fetched.push(n.version);
+      return Promise.resolve({ finish: (into = new Uint8Array(bytes)) => into, release() {} });
+    }, options);
+  return { fetched, open };
+}
 
 Deno.test("VersionStream hands versions over in order when one is lost while later ones are fetched", async () => {
   let v = 0;
@@ -75,44 +100,28 @@ Deno.test("VersionStream assembles a version into the caller's buffer, and relea
 });
 
 Deno.test("VersionStream fetches ahead only as many bytes as aheadBytes allows, and always one version", async () => {
-  let v = 0;
-  const sub = {
-    next: () =>
-      Promise.resolve({
-        version: ++v,
-        layout: { byteLength: 100, slots: [] },
-        sources: [],
-        dropped: 0,
-      }),
-    close() {},
-  };
-  const fetched: number[] = [];
-  const open = (aheadBytes: number) =>
-    new VersionStream(sub, (n) => {
-      fetched.push(n.version);
-      return Promise.resolve({ finish: (into = new Uint8Array(100)) => into, release() {} });
-    }, { ahead: 8, aheadBytes });
+  let s = pushing(100);
+  const open = (aheadBytes: number) => s.open({ ahead: 8, aheadBytes });
   const settle = () => new Promise((r) => setTimeout(r, 20));
   // 250 bytes: three versions of 100 (the third one crosses the bound), not eight.
   const stream = open(250);
   try {
     await stream.next({ timeoutMs: 1000 });
     await settle();
-    assert.deepEqual(fetched, [1, 2, 3, 4]);
+    assert.deepEqual(s.fetched, [1, 2, 3, 4]);
     await stream.next({ timeoutMs: 1000 });
     await settle();
-    assert.deepEqual(fetched, [1, 2, 3, 4, 5]);
+    assert.deepEqual(s.fetched, [1, 2, 3, 4, 5]);
   } finally {
     stream.close();
   }
   // A bound below one version still fetches one at a time.
-  fetched.length = 0;
-  v = 0;
+  s = pushing(100);
   const small = open(1);
   try {
     await small.next({ timeoutMs: 1000 });
     await settle();
-    assert.deepEqual(fetched, [1, 2]);
+    assert.deepEqual(s.fetched, [1, 2]);
   } finally {
     small.close();
   }
@@ -120,33 +129,12 @@ Deno.test("VersionStream fetches ahead only as many bytes as aheadBytes allows, 
 });
 
 Deno.test("VersionStreams sharing an ahead budget fetch past their version only while it has room, and give it back", async () => {
-  /** A subscription pushing versions of 100 bytes, and the versions fetched through it. */
-  const source = () => {
-    let v = 0;
-    const fetched: number[] = [];
-    const sub = {
-      next: () =>
-        Promise.resolve({
-          version: ++v,
-          layout: { byteLength: 100, slots: [] },
-          sources: [],
-          dropped: 0,
-        }),
-      close() {},
-    };
-    return { sub, fetched };
-  };
   const budget = new AheadBudget(250);
-  const open = (s: ReturnType<typeof source>) =>
-    new VersionStream(s.sub, (n) => {
-      s.fetched.push(n.version);
-      return Promise.resolve({ finish: (into = new Uint8Array(100)) => into, release() {} });
-    }, { ahead: 8, aheadBudget: budget });
+  const a = pushing(100);
+  const b = pushing(100);
+  const first = a.open({ ahead: 8, aheadBudget: budget });
+  const second = b.open({ ahead: 8, aheadBudget: budget });
   const settle = () => new Promise((r) => setTimeout(r, 20));
-  const a = source();
-  const b = source();
-  const first = open(a);
-  const second = open(b);
   try {
     await first.next({ timeoutMs: 1000 });
     await settle();
