@@ -216,7 +216,8 @@ export function usage(command?: string): string {
 export const CLIENT_TIMEOUT_S = 300;
 
 const CLIENT_NOTE =
-  `Client commands talk to --url URL, else $STRATA_URL, else ${DEFAULT_URL}; --token T sends a bearer token; --timeout S fails a call unanswered for S seconds beyond the wait it asks for (default ${CLIENT_TIMEOUT_S}).`;
+  `Client commands talk to --url URL, else $STRATA_URL, else ${DEFAULT_URL}; --token T sends a bearer token.
+--timeout S fails a call left unanswered for S seconds beyond the wait it asks for (default ${CLIENT_TIMEOUT_S}).`;
 
 function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
