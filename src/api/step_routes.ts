@@ -18,6 +18,7 @@ import {
 } from "../runtime/version_stream.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
 import { integerQuery } from "./fields.ts";
+import { beforeTimeout } from "../http/before_timeout.ts";
 
 /** What the step routes need. */
 export interface StepRouteOptions {
@@ -131,7 +132,7 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       async pull(controller) {
         try {
           pending ??= steps.next({ timeoutMs: q.waitMs });
-          const step = await beforeHeartbeat(pending, heartbeatMs);
+          const step = await beforeTimeout(pending, heartbeatMs);
           if (step === undefined) {
             controller.enqueue(frameHeader({ heartbeat: true }));
             return;
@@ -151,22 +152,6 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
       headers: { "content-type": STEPS_TYPE, "cache-control": "no-store" },
     });
   });
-}
-
-/** `next`'s version, or undefined when `ms` pass first (`next` goes on). */
-async function beforeHeartbeat(
-  next: Promise<StreamedVersion>,
-  ms: number,
-): Promise<StreamedVersion | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      next,
-      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A step stream's query, checked. */

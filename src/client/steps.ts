@@ -8,6 +8,7 @@
 
 import { errorFromBody, SizeMismatchError, UnavailableError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
+import { beforeTimeout } from "../http/before_timeout.ts";
 
 /** One version of a step stream. */
 export interface Step {
@@ -79,23 +80,12 @@ export async function* readSteps(
   const peer = options.peer ?? "The runtime";
   /** The next chunk, or an `UnavailableError` once `silenceMs` pass without one. */
   const read = async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      return await Promise.race([
-        reader.read(),
-        new Promise<never>((_, reject) =>
-          timer = setTimeout(() =>
-            reject(
-              new UnavailableError(
-                `${peer} sent nothing on the step stream for ${silenceMs} ms (not even a heartbeat): it may be stopped or cut off`,
-                { fields: { silenceMs } },
-              ),
-            ), silenceMs)
-        ),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const got = await beforeTimeout(reader.read(), silenceMs);
+    if (got !== undefined) return got;
+    throw new UnavailableError(
+      `${peer} sent nothing on the step stream for ${silenceMs} ms (not even a heartbeat): it may be stopped or cut off`,
+      { fields: { silenceMs } },
+    );
   };
   const chunks: Uint8Array[] = [];
   /**

@@ -8,4 +8,5 @@
 export * from "./agent.ts";
 export * from "./call.ts";
 export * from "./msgpack_body.ts";
+export * from "./before_timeout.ts";
 export * from "./join_bytes.ts";

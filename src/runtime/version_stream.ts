@@ -9,6 +9,7 @@
 import { ClosedError, InvalidRequestError, LostError, WaitTimeoutError } from "../errors.ts";
 import type { CommitNotice, CommitSubscription } from "../name_service/name_service.ts";
 import type { AttachedBytes } from "./requests.ts";
+import { beforeTimeout } from "../http/before_timeout.ts";
 
 /** Options of a version stream. */
 export interface VersionStreamOptions {
@@ -204,12 +205,7 @@ export class VersionStream {
     let slot: Slot | undefined;
     for (;;) {
       this.#fill();
-      const head = this.#slots[0]!;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      slot = await Promise.race([
-        head,
-        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), options.timeoutMs)),
-      ]).finally(() => clearTimeout(timer));
+      slot = await beforeTimeout(this.#slots[0]!, options.timeoutMs);
       if (slot === undefined) {
         const e = new WaitTimeoutError(this.#dataset, this.#last + 1, options.timeoutMs);
         const why = await this.#whyNothing?.().catch(() => undefined);
