@@ -556,9 +556,7 @@ export class HttpAgent {
       return new Connection(conn);
     } catch (e) {
       o.open--;
-      const next = o.waiting.shift();
-      if (next !== undefined) next();
-      else this.#forgetIfUnused(o);
+      this.#wakeOrForget(o);
       if (signal?.aborted) throw signal.reason;
       throw networkError(url, e);
     }
@@ -585,19 +583,20 @@ export class HttpAgent {
   #drop(o: Origin, c: Connection): void {
     c.close();
     o.open--;
-    const next = o.waiting.shift();
-    if (next !== undefined) next();
-    else this.#forgetIfUnused(o);
+    this.#wakeOrForget(o);
   }
 
   /**
-   * Forgets an origin with no connection and no call waiting: a process
-   * whose peers restart on new ports keeps no entry per address it ever
-   * used. (A call takes its origin and opens a connection on it without
-   * awaiting in between, so none holds one forgotten.)
+   * After one of `o`'s connections closed: lets a waiting call open one in
+   * its place, or forgets `o` when it has no connection left either, so a
+   * process whose peers restart on new ports keeps no entry per address it
+   * ever used. (A call takes its origin and opens a connection on it
+   * without awaiting in between, so none holds one forgotten.)
    */
-  #forgetIfUnused(o: Origin): void {
-    if (o.open > 0 || o.idle.length > 0 || o.waiting.length > 0) return;
+  #wakeOrForget(o: Origin): void {
+    const next = o.waiting.shift();
+    if (next !== undefined) return next();
+    if (o.open > 0 || o.idle.length > 0) return;
     if (this.#origins.get(o.key) === o) this.#origins.delete(o.key);
   }
 
