@@ -8,7 +8,6 @@
 
 import { errorFromBody, SizeMismatchError, UnavailableError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import { beforeTimeout } from "../http/before_timeout.ts";
 
 /** One version of a step stream. */
 export interface Step {
@@ -78,14 +77,30 @@ export async function* readSteps(
   const reader = body.getReader();
   const silenceMs = options.silenceMs ?? STEP_SILENCE_MS;
   const peer = options.peer ?? "The runtime";
-  /** The next chunk, or an `UnavailableError` once `silenceMs` pass without one. */
-  const read = async () => {
-    const got = await beforeTimeout(reader.read(), silenceMs);
-    if (got !== undefined) return got;
-    throw new UnavailableError(
+  // One timer per stream watches its reads (a step comes in many chunks:
+  // a timer per read would cost more than the reads): a read waiting past
+  // `silenceMs` cancels the body, and fails with `silent`.
+  let waitingSince: number | undefined;
+  let silent: UnavailableError | undefined;
+  const watch = setInterval(() => {
+    if (waitingSince === undefined || performance.now() - waitingSince <= silenceMs) return;
+    silent ??= new UnavailableError(
       `${peer} sent nothing on the step stream for ${silenceMs} ms (not even a heartbeat): it may be stopped or cut off`,
       { fields: { silenceMs } },
     );
+    reader.cancel(silent).catch(() => {});
+  }, Math.max(1, silenceMs / 4));
+  Deno.unrefTimer(watch);
+  /** The next chunk, or `silent` once a read waited `silenceMs`. */
+  const read = async () => {
+    waitingSince = performance.now();
+    try {
+      const got = await reader.read();
+      if (silent !== undefined) throw silent;
+      return got;
+    } finally {
+      waitingSince = undefined;
+    }
   };
   const chunks: Uint8Array[] = [];
   /**
@@ -160,6 +175,7 @@ export async function* readSteps(
       };
     }
   } finally {
+    clearInterval(watch);
     await reader.cancel().catch(() => {});
   }
 }
