@@ -10,7 +10,6 @@ import {
   InvalidRequestError,
   NotHereError,
   SizeMismatchError,
-  UnavailableError,
   WaitTimeoutError,
 } from "../errors.ts";
 import { httpJson, httpRequest } from "../http/call.ts";
@@ -522,28 +521,14 @@ export class Client {
     }
     if (options.waitMs !== undefined) q.wait = options.waitMs;
     const path = `/datasets/${enc(dataset)}/fragments/${enc(fragment)}/steps${query(q)}`;
-    const server = this.#api.base.replace(/\/v1$/, "");
     // The stream has no deadline, its answer's head does: the runtime answers at once.
     const ms = this.#api.timeoutMs;
-    const head = new AbortController();
-    const timer = ms === undefined ? undefined : setTimeout(() =>
-      head.abort(
-        new UnavailableError(
-          `Server ${server} did not answer within ${ms} ms: it may be stopped, overloaded or cut off; its log says which`,
-          { fields: { timeoutMs: ms } },
-        ),
-      ), ms);
-    let res: Response;
-    try {
-      res = await httpRequest(this.#api.base + path, {
-        ...this.#api.options(null),
-        signal: head.signal,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
+    const res = await httpRequest(this.#api.base + path, {
+      ...this.#api.options(null),
+      ...(ms === undefined ? {} : { headTimeoutMs: ms }),
+    });
     if (!res.ok) throw await errorOf(res);
-    yield* readSteps(res.body!, { peer: `Runtime ${server}` });
+    yield* readSteps(res.body!, { peer: `Runtime ${this.#api.base.replace(/\/v1$/, "")}` });
   }
 
   /** Runs many registry operations in one request; each gets its own result or error. */

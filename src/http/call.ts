@@ -39,6 +39,11 @@ export interface HttpCallOptions {
    */
   readonly timeoutMs?: number;
   /**
+   * Fails the request with a `TimeoutError` when its answer's head has not
+   * come within this long, ms; its body (a stream that lasts) is not bound.
+   */
+  readonly headTimeoutMs?: number;
+  /**
    * How errors name the peer, e.g. `Name server http://127.0.0.1:7000`. When
    * given, a peer that cannot be reached, or that stops answering before its
    * reply is read, is `UnavailableError` ("<peer> does not answer: ...",
@@ -68,12 +73,31 @@ export async function httpRequest(
   url: string | URL,
   options: HttpCallOptions = {},
 ): Promise<Response> {
-  return await answered(
-    options.peer,
-    () => agentFetch(url, requestInit(options)),
-    options.timeoutMs,
-    url,
+  const ms = options.headTimeoutMs;
+  if (ms === undefined) {
+    return await answered(
+      options.peer,
+      () => agentFetch(url, requestInit(options)),
+      options.timeoutMs,
+      url,
+    );
+  }
+  const head = new AbortController();
+  const timer = setTimeout(
+    () => head.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")),
+    ms,
   );
+  const signal = options.signal ? AbortSignal.any([options.signal, head.signal]) : head.signal;
+  try {
+    return await answered(
+      options.peer,
+      () => agentFetch(url, requestInit({ ...options, signal })),
+      options.timeoutMs ?? ms,
+      url,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
