@@ -53,21 +53,21 @@ export class BatchGate {
 
   /**
    * Waits until `n` operations may run; resolves with the function that
-   * ends them. When `signal` aborts first (the client went away), the
-   * request leaves the line and this rejects with `cancelled()`: nothing of
-   * it runs. `signal` may be a function giving it, asked only when the
-   * request has to wait (a request's signal costs a little to make).
+   * ends them. When the signal `signalOf` gives aborts first (the client
+   * went away), the request leaves the line and this rejects with
+   * `cancelled()`: nothing of it runs. The signal is asked for only when
+   * the request has to wait (a request's signal costs a little to make).
    */
   async enter(
     n: number,
-    signalOf?: AbortSignal | (() => AbortSignal),
+    signalOf?: () => AbortSignal,
     cancelled?: () => Error,
   ): Promise<() => void> {
     const weight = Math.min(Math.max(n, 1), this.#max);
     if (this.#head === this.#waiting.length && this.running + weight <= this.#max) {
       this.running += weight;
     } else {
-      const signal = typeof signalOf === "function" ? signalOf() : signalOf;
+      const signal = signalOf?.();
       await new Promise<void>((resolve, reject) => {
         const stop = () => {
           entry.cancelled = true;

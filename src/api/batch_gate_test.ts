@@ -65,7 +65,7 @@ Deno.test("BatchGate.enter(): a request whose client went away leaves the line a
   const first = await gate.enter(100);
   const gone = new AbortController();
   const order: string[] = [];
-  const waiting = gate.enter(60, gone.signal, () => new Error("client gone"));
+  const waiting = gate.enter(60, () => gone.signal, () => new Error("client gone"));
   const next = gate.enter(60).then((leave) => {
     order.push("next");
     return leave;
@@ -78,7 +78,10 @@ Deno.test("BatchGate.enter(): a request whose client went away leaves the line a
   assert.equal(gate.running, 0);
   // Aborted before it came: refused at once when it would wait, admitted when there is room.
   const busy = await gate.enter(100);
-  await assert.rejects(gate.enter(1, gone.signal, () => new Error("gone already")), /gone already/);
+  await assert.rejects(
+    gate.enter(1, () => gone.signal, () => new Error("gone already")),
+    /gone already/,
+  );
   busy();
   assert.equal(gate.running, 0);
   (await gate.enter(1))();

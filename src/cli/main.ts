@@ -25,7 +25,7 @@ import { serveAll, serveNameserver, serveRuntime } from "./processes.ts";
 import { runFunctionCommand } from "./function_commands.ts";
 import { explain } from "./explain.ts";
 import { readInputText } from "./read_input.ts";
-import { CLIENT_TIMEOUT_S, COMMANDS, DEFAULT_URL, usage } from "./usage.ts";
+import { COMMANDS, DEFAULT_URL, usage } from "./usage.ts";
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -149,10 +149,10 @@ export async function main(args: string[]): Promise<number> {
 
 /**
  * `--timeout SECONDS` in ms: how long a client command waits for each
- * answer beyond the wait it asks for (`CLIENT_TIMEOUT_S` by default).
+ * answer beyond the wait it asks for (undefined: the client's default).
  */
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return CLIENT_TIMEOUT_S * 1000;
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const seconds = Number(text);
   if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(seconds > 0) || seconds > 86_400) {
     throw new InvalidRequestError(

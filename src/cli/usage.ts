@@ -6,6 +6,8 @@
  * @module
  */
 
+import { DEFAULT_TIMEOUT_MS } from "../client/client.ts";
+
 /** One command of `strata`. */
 export interface CommandSpec {
   /** The usage line, without the leading `strata `. */
@@ -212,12 +214,11 @@ export function usage(command?: string): string {
   }\n\n${CLIENT_NOTE}\n'strata COMMAND --help' (or -h) shows one command.`;
 }
 
-/** Seconds a client command waits for each answer by default (`--timeout`), beyond the wait it asks for. */
-export const CLIENT_TIMEOUT_S = 300;
-
 const CLIENT_NOTE =
   `Client commands talk to --url URL, else $STRATA_URL, else ${DEFAULT_URL}; --token T sends a bearer token.
---timeout S fails a call left unanswered for S seconds beyond the wait it asks for (default ${CLIENT_TIMEOUT_S}).`;
+--timeout S fails a call left unanswered for S seconds beyond the wait it asks for (default ${
+    DEFAULT_TIMEOUT_MS / 1000
+  }).`;
 
 function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
