@@ -156,7 +156,7 @@ def read_into(res: http.client.HTTPResponse, buf: memoryview) -> None:
     try:
         fill(res, buf, "The body")
     except socket.timeout as e:
-        raise StrataError(f"The body stalled: the server sent nothing of its {buf.nbytes} bytes "
+        raise StrataError(f"The body of {buf.nbytes} bytes stalled: the server sent nothing more "
                           "within the client's timeout", code="unavailable", status=0) from e
     if res.read(1):
         raise StrataError(f"The body is longer than {buf.nbytes} bytes", code="invalid_request",
