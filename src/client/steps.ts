@@ -26,8 +26,9 @@ const MAX_HEADER_BYTES = 1 << 20;
 
 /**
  * How long a step stream may send nothing before its reader gives up on it
- * (`UnavailableError`): three of the runtime's heartbeats
- * (`STEP_HEARTBEAT_MS`, 10 s), which it sends while a reader waits.
+ * (`UnavailableError`): twice the longest gap between the runtime's
+ * heartbeats, which it sends after `STEP_HEARTBEAT_MS` (10 s) of silence
+ * while a reader waits, checking every 5 s.
  */
 export const STEP_SILENCE_MS = 30_000;
 

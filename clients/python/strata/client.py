@@ -18,8 +18,8 @@ from .mapping import Leases, lease_of
 
 #: Longest wait one request asks of a server (what a server grants by default: an hour).
 MAX_WAIT_PER_REQUEST_MS = 3_600_000
-# A step stream silent this long (no step, no heartbeat: the runtime sends one every 10 s
-# while a step is awaited) is taken as dead.
+# A step stream silent this long (no step, no heartbeat: the runtime sends one at least every
+# 15 s while a step is awaited) is taken as dead.
 STEP_SILENCE_S = 30.0
 #: How long an ``auto`` attach remembers that a fragment could not be mapped, in seconds.
 UNMAPPABLE_FOR_S = 5.0
@@ -603,7 +603,7 @@ class Stream:
         q["wait"] = int(wait_s * 1000)
         base = self.client.http
         # A connection of its own, held for the stream's life. The runtime sends a heartbeat
-        # every 10 s while a step is awaited, so a socket silent for STEP_SILENCE_S is dead.
+        # at least every 15 s while a step is awaited, so a socket silent for STEP_SILENCE_S is dead.
         self._steps_http = Http(self.client.url, token=base.token, timeout=STEP_SILENCE_S)
         path = f"/datasets/{enc(self.dataset)}/fragments/{enc(self.fragment)}/steps{query(q)}"
         self._steps = self._steps_http.send("GET", path)
