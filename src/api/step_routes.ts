@@ -53,9 +53,9 @@ const DEFAULT_WAIT_MS = 60_000;
 
 /**
  * While a reader waits for the next version, a frame `{heartbeat: true}`
- * goes out after this many ms of silence (checked every half of it), so that it can tell a quiet stream from a
- * runtime gone without closing its connection (`STEP_SILENCE_MS` of the
- * clients).
+ * goes out after this many ms of silence (checked every half of it), so
+ * that it can tell a quiet stream from a runtime gone without closing its
+ * connection (`STEP_SILENCE_MS` of the clients).
  */
 export const STEP_HEARTBEAT_MS = 10_000;
 
@@ -73,10 +73,10 @@ export const STEP_HEARTBEAT_MS = 10_000;
  * version: a 4-byte big-endian header length, a JSON header
  * `{version, dropped, layout, bytes}`, and `bytes` raw bytes in the
  * layout; while the reader waits for a version, a frame `{heartbeat: true}`
- * (no bytes) after every `heartbeatMs` of silence (checked every half of it). The stream ends with a frame `{error}`
- * (no bytes): `timeout` when no version came within `wait`, or what broke
- * it. It is written
- * only as fast as the client reads; the name server's queue policy decides
+ * (no bytes) after every `heartbeatMs` of silence (checked every half of
+ * it). The stream ends with a frame `{error}` (no bytes): `timeout` when
+ * no version came within `wait`, or what broke it. It is written only as
+ * fast as the client reads; the name server's queue policy decides
  * what a slow client misses (docs/nodes.md#subscriptions).
  *
  * @example
