@@ -26,6 +26,11 @@ function ok(ran: { code: number; stdout: string; stderr: string }): void {
   assert.equal(ran.code, 0, `python failed:\n${ran.stdout}\n${ran.stderr}`);
 }
 
+/** The lines a Python test script printed for the checks that passed (`ok ...`), in order. */
+function okLines(stdout: string): string[] {
+  return stdout.split("\n").filter((l) => l.startsWith("ok "));
+}
+
 Deno.test("Python client installs offline with pip from clients/python", async () => {
   if (!(await pythonHas(["setuptools", "pip", "numpy"], "the offline pip install"))) return;
   await Deno.mkdir("tmp", { recursive: true });
@@ -70,7 +75,7 @@ Deno.test("Python client attaches structs, columns and N-D blocks as numpy and r
   try {
     const ran = await runPython("client_basics.py", [server.url]);
     ok(ran);
-    assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+    assert.deepEqual(okLines(ran.stdout), [
       "ok publish-views",
       "ok attach-dataset",
       "ok attach-structs",
@@ -106,7 +111,7 @@ Deno.test("Python client maps an shm copy read-only in place and the lease keeps
   try {
     const ran = await runPython("client_map.py", [server.url]);
     ok(ran);
-    assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+    assert.deepEqual(okLines(ran.stdout), [
       "ok mapped",
       "ok freed-keeps-mapping",
       "ok released",
@@ -189,7 +194,7 @@ Deno.test("Python client streams pushed steps with the runtime fetching ahead, v
     // The producer does not wait for the consumer: the stream's subscription queues them.
     for (let v = 1; v <= 12; v++) await publish(v);
   });
-  assert.deepEqual(text.split("\n").filter((l) => l.startsWith("ok ")), [
+  assert.deepEqual(okLines(text), [
     "ok pushed",
     "ok break",
     "ok latest",
@@ -223,7 +228,7 @@ Deno.test("Python client skips a step stream's heartbeats, and gives up on one g
   // The stand-in runtime is the script's own HTTP server on 127.0.0.1.
   const ran = await runPython("client_steps_heartbeat.py", []);
   ok(ran);
-  assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+  assert.deepEqual(okLines(ran.stdout), [
     "ok heartbeats skipped",
     "ok silence",
   ]);
@@ -234,7 +239,7 @@ Deno.test("Python client fails calls a server never answers once its timeout, an
   // The silent server is the script's own socket on 127.0.0.1.
   const ran = await runPython("client_timeout.py", []);
   ok(ran);
-  assert.deepEqual(ran.stdout.split("\n").filter((l) => l.startsWith("ok ")), [
+  assert.deepEqual(okLines(ran.stdout), [
     "ok control",
     "ok attach waits",
     "ok body stalls",
