@@ -10,6 +10,7 @@
  */
 
 import { adjacentRuns } from "../services/frames.ts";
+import { joinBytes } from "../http/join_bytes.ts";
 
 /** Bodies from this size are streamed in views of `STREAM_CHUNK` bytes rather than copied. */
 export const STREAM_FROM = 1 << 20;
@@ -86,15 +87,7 @@ function coalesce(all: readonly Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuff
   let run: Uint8Array<ArrayBuffer>[] = [];
   const flush = () => {
     if (run.length === 1) out.push(run[0]!);
-    else if (run.length > 1) {
-      const joined = new Uint8Array(run.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const p of run) {
-        joined.set(p, at);
-        at += p.byteLength;
-      }
-      out.push(joined);
-    }
+    else if (run.length > 1) out.push(joinBytes(run));
     run = [];
   };
   let runBytes = 0;

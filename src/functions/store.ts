@@ -11,6 +11,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../errors.ts"
 import type { Declaration } from "./declaration.ts";
 import type { Limits } from "./limits.ts";
 import type { PipelineSpec } from "./pipeline_spec.ts";
+import { joinBytes } from "../http/join_bytes.ts";
 
 /** Key builders of every record the store writes. */
 export const FUNCTION_KEYS = {
@@ -200,13 +201,7 @@ export class FunctionStore {
       chunks.push(e.value);
     }
     if (chunks.length === 0) throw new NotFoundError(`No source stored for digest ${digest}`);
-    const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.byteLength;
-    }
-    return new TextDecoder().decode(all);
+    return new TextDecoder().decode(joinBytes(chunks));
   }
 
   /**

@@ -317,11 +317,5 @@ export class FlameStore {
 function joinBuffers(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);
   if (!Array.isArray(data)) return new Uint8Array(data);
-  const out = new Uint8Array(data.reduce((n, b) => n + b.byteLength, 0));
-  let at = 0;
-  for (const b of data) {
-    out.set(new Uint8Array(b), at);
-    at += b.byteLength;
-  }
-  return out;
+  return joinBytes(data.map((b) => new Uint8Array(b)));
 }

@@ -39,6 +39,7 @@ import {
   UUID_BYTES,
 } from "./codec.ts";
 import { datasetTarget, descriptorTarget, itemTarget, productTarget } from "./placement.ts";
+import { joinBytes } from "../../http/join_bytes.ts";
 
 /** How a store of a product already stored is treated. */
 export type OverwritePolicy = "overwrite" | "keep";
@@ -256,7 +257,7 @@ export class HepnosStore {
     const prefix = childPrefix(parent);
     const t = datasetTarget(parent, this.#ring);
     const start = typeof from.from === "string"
-      ? concat(prefix, utf8.encode(from.from), from.exclusive ? new Uint8Array([0]) : EMPTY)
+      ? joinBytes([prefix, utf8.encode(from.from), from.exclusive ? new Uint8Array([0]) : EMPTY])
       : undefined;
     const out: DataSetRecord[] = [];
     const scan = start === undefined
@@ -360,7 +361,7 @@ export class HepnosStore {
         const k of this.#meta.keys({
           prefix: [ns, target],
           start: [ns, target, items[at[0]!]!],
-          end: [ns, target, concat(last, new Uint8Array([0]))],
+          end: [ns, target, joinBytes([last, new Uint8Array([0])])],
           limit,
         })
       ) found.add(bytesKey(k[2] as Uint8Array));
@@ -423,7 +424,9 @@ export class HepnosStore {
     }
     const low = encodeItem({ uuid, run: 0n, subrun: 0n, event: 0n });
     const high = encodeItem({ uuid, run: INVALID, subrun: INVALID, event: INVALID });
-    const start = options.after === undefined ? low : concat(options.after, new Uint8Array([0]));
+    const start = options.after === undefined
+      ? low
+      : joinBytes([options.after, new Uint8Array([0])]);
     const out: Uint8Array[] = [];
     for await (
       const key of this.#meta.keys({
@@ -692,16 +695,6 @@ function describe(item: Item): string {
   return item.run === INVALID ? "dataset" : parts.join(", ");
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** The first byte string after every string starting with `prefix`. */
 function after(prefix: Uint8Array): Uint8Array {
   const out = prefix.slice();
@@ -711,5 +704,5 @@ function after(prefix: Uint8Array): Uint8Array {
       return out.subarray(0, i + 1);
     }
   }
-  return concat(prefix, new Uint8Array([0xff]));
+  return joinBytes([prefix, new Uint8Array([0xff])]);
 }
