@@ -18,6 +18,7 @@ import {
 } from "../runtime/version_stream.ts";
 import { checkBindings, checkLabel } from "../registry/validate.ts";
 import { integerQuery } from "./fields.ts";
+import { QuietWatch } from "../http/quiet_watch.ts";
 
 /** What the step routes need. */
 export interface StepRouteOptions {
@@ -111,15 +112,13 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
     open++;
     let stream: VersionStream | undefined;
     let closed = false;
-    // One interval per stream watches its reader's waits, rather than a
-    // timer per version (a few microseconds each, at thousands of steps a
-    // second).
-    let beat: ReturnType<typeof setInterval> | undefined;
+    // A heartbeat after each `heartbeatMs` a reader waits with nothing sent.
+    let beat: QuietWatch | undefined;
     const close = () => {
       if (closed) return;
       closed = true;
       open--;
-      clearInterval(beat);
+      beat?.close();
       stream?.close();
     };
     try {
@@ -133,30 +132,26 @@ export function mountStepRoutes(app: Hono, o: StepRouteOptions): void {
     }
     const steps = stream;
     const heartbeatMs = o.heartbeatMs ?? STEP_HEARTBEAT_MS;
-    // Since when the reader waits with nothing sent (0: it is not waiting).
-    // Checked every half heartbeat, so the reader hears something at least
-    // every 1.5 heartbeats while it waits.
-    let quietSince = 0;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        const timer = setInterval(() => {
-          if (quietSince === 0 || performance.now() - quietSince < heartbeatMs) return;
-          quietSince = performance.now();
-          controller.enqueue(frameHeader({ heartbeat: true }));
-        }, Math.max(1, heartbeatMs / 2));
-        Deno.unrefTimer(timer);
-        beat = timer;
+        // Checked every half heartbeat: the reader hears something at least
+        // every 1.5 heartbeats while it waits.
+        beat = new QuietWatch(
+          heartbeatMs,
+          () => controller.enqueue(frameHeader({ heartbeat: true })),
+          heartbeatMs / 2,
+        );
       },
       async pull(controller) {
-        quietSince = performance.now();
+        beat!.waiting();
         try {
           // The version's wait runs from when it was asked, heartbeats or not.
           const step = await steps.next({ timeoutMs: q.waitMs });
-          quietSince = 0;
+          beat!.done();
           controller.enqueue(stepHeader(step));
           if (step.bytes.byteLength > 0) controller.enqueue(step.bytes);
         } catch (e) {
-          quietSince = 0;
+          beat!.done();
           controller.enqueue(frameHeader({ error: errorBody(e) }));
           controller.close();
           close();

@@ -8,6 +8,7 @@
 
 import { errorFromBody, SizeMismatchError, UnavailableError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
+import { QuietWatch } from "../http/quiet_watch.ts";
 
 /** One version of a step stream. */
 export interface Step {
@@ -78,29 +79,24 @@ export async function* readSteps(
   const reader = body.getReader();
   const silenceMs = options.silenceMs ?? STEP_SILENCE_MS;
   const peer = options.peer ?? "The runtime";
-  // One timer per stream watches its reads (a step comes in many chunks:
-  // a timer per read would cost more than the reads): a read waiting past
-  // `silenceMs` cancels the body, and fails with `silent`.
-  let waitingSince: number | undefined;
+  // A read waiting past `silenceMs` cancels the body, and fails with `silent`.
   let silent: UnavailableError | undefined;
-  const watch = setInterval(() => {
-    if (waitingSince === undefined || performance.now() - waitingSince <= silenceMs) return;
+  const watch = new QuietWatch(silenceMs, () => {
     silent ??= new UnavailableError(
       `${peer} sent nothing on the step stream for ${silenceMs} ms (not even a heartbeat): it may be stopped or cut off`,
       { fields: { silenceMs } },
     );
     reader.cancel(silent).catch(() => {});
-  }, Math.max(1, silenceMs / 4));
-  Deno.unrefTimer(watch);
+  });
   /** The next chunk, or `silent` once a read waited `silenceMs`. */
   const read = async () => {
-    waitingSince = performance.now();
+    watch.waiting();
     try {
       const got = await reader.read();
       if (silent !== undefined) throw silent;
       return got;
     } finally {
-      waitingSince = undefined;
+      watch.done();
     }
   };
   const chunks: Uint8Array[] = [];
@@ -176,7 +172,7 @@ export async function* readSteps(
       };
     }
   } finally {
-    clearInterval(watch);
+    watch.close();
     await reader.cancel().catch(() => {});
   }
 }

@@ -10,3 +10,4 @@ export * from "./call.ts";
 export * from "./msgpack_body.ts";
 export * from "./before_timeout.ts";
 export * from "./join_bytes.ts";
+export * from "./quiet_watch.ts";
