@@ -29,7 +29,7 @@ import {
 } from "./declaration.ts";
 import { type FieldEntry, fieldTable } from "./fields.ts";
 import { callError, packCalls } from "./_calls.ts";
-import { mapLimit } from "./map_limit.ts";
+import { mapLimit } from "../runtime/map_limit.ts";
 import type { SandboxPool } from "./pool.ts";
 import { type RunJob, type RunOutcome, unitKey } from "./run_job.ts";
 import { packResult, requestSandbox } from "./_sandbox_request.ts";

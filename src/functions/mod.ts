@@ -20,7 +20,6 @@ export * from "./api.ts";
 export * from "./declaration.ts";
 export * from "./fields.ts";
 export * from "./limits.ts";
-export * from "./map_limit.ts";
 export * from "./pipeline_spec.ts";
 export * from "./pipelines.ts";
 export * from "./placement.ts";

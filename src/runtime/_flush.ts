@@ -11,6 +11,10 @@ import { parseCopyKey, parseStagedKey } from "../tiers/copy_keys.ts";
 import type { RuntimeCore } from "./_core.ts";
 import { placedFragment } from "./_copies.ts";
 import type { FlushResult } from "./requests.ts";
+import { mapLimit } from "./map_limit.ts";
+
+/** Copies a flush writes at once. */
+export const FLUSH_CONCURRENCY = 4;
 
 /**
  * Writes every copy of a version this node holds to the backing tier (or
@@ -32,9 +36,11 @@ export async function flushVersion(
   }
   let written = 0;
   let bytes = 0;
-  for (const key of keys) {
+  // Several copies at once, so the disk has several writes and flushes to
+  // take in turn rather than one.
+  await mapLimit(keys, FLUSH_CONCURRENCY, async (key) => {
     const copy = parseCopyKey(key);
-    if (copy === undefined) continue;
+    if (copy === undefined) return;
     const size = tiers.sizeOf(key) ?? 0;
     const placed = placedFragment({ ...copy, bytes: { byteLength: size } }, settings);
     // A staged copy goes first: after a crash, the copy its record names is there.
@@ -43,7 +49,7 @@ export async function flushVersion(
     }
     if (await tiers.copyTo(key, target.name, placed)) written++;
     bytes += size;
-  }
+  });
   return { dataset, version, tier: target.name, copies: keys.length, written, bytes };
 }
 

@@ -10,6 +10,7 @@
 
 export * from "./buffer_pool.ts";
 export * from "./checksum.ts";
+export * from "./map_limit.ts";
 export * from "./peers.ts";
 export * from "./piece_sums.ts";
 export * from "./plan_cache.ts";

@@ -15,7 +15,7 @@ import type { NamedPolicy, NodeView, PlacedFragment, ReshapeChoice, TierView } f
 import type { DeclaredTier, TierSpec } from "./tier_config.ts";
 import type { DirectoryTier } from "./directory_tier.ts";
 import { TierFullError } from "../errors.ts";
-import type { StagedFile } from "./tier.ts";
+import type { StagedFile, Tier } from "./tier.ts";
 import { type TierUsage, tierUsage, tierViews } from "./usage.ts";
 import { log as logger } from "../observe/mod.ts";
 
@@ -352,8 +352,8 @@ export class TierSet {
     if (h === undefined) return undefined;
     for (const { tier, spec } of this.#tiers) {
       if (spec.kind !== "shm" || !h.tiers.has(spec.name)) continue;
-      const pathOf = (tier as { pathOf?: (key: string) => string }).pathOf;
-      if (pathOf !== undefined) return { tier: spec.name, path: pathOf.call(tier, key) };
+      const path = filePathOf(tier, key);
+      if (path !== undefined) return { tier: spec.name, path };
     }
     return undefined;
   }
@@ -430,13 +430,31 @@ export class TierSet {
     if (h.tiers.has(name)) return false;
     h.busy++;
     try {
-      const found = await this.#read(key);
-      if (found === undefined) return false;
-      try {
-        await this.#spilling.putWithRoom(name, key, found.bytes);
-      } catch (e) {
-        if (e instanceof NoRoom) throw this.#decisions.full(fragment, [name]);
-        throw e;
+      const put = async (source: PutSource) => {
+        try {
+          await this.#spilling.putWithRoom(name, key, source);
+        } catch (e) {
+          if (e instanceof NoRoom) throw this.#decisions.full(fragment, [name]);
+          throw e;
+        }
+      };
+      // A copy held in a file is copied file to file (by the kernel, where
+      // the target stores files); else, or when that file is gone, its
+      // bytes are read.
+      const file = this.#fileOf(h, name);
+      let stored = false;
+      if (file !== undefined) {
+        try {
+          await put(file);
+          stored = true;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
+      if (!stored) {
+        const found = await this.#read(key);
+        if (found === undefined) return false;
+        await put(found.bytes);
       }
       if (this.#holdings.get(key) !== h) {
         await target.tier.delete(key);
@@ -514,6 +532,21 @@ export class TierSet {
     }
   }
 
+  /**
+   * The file of a copy of `h` on a tier other than `except` whose copies
+   * are files, as a put source (copied, never moved), or undefined. The
+   * caller holds the key's chain and counts the holding busy, so the file
+   * stays while it is copied.
+   */
+  #fileOf(h: Holding, except: string): PutSource | undefined {
+    for (const { tier, spec } of this.#tiers) {
+      if (spec.name === except || !h.tiers.has(spec.name)) continue;
+      const path = filePathOf(tier, h.key);
+      if (path !== undefined) return { file: { path, byteLength: h.byteLength }, move: false };
+    }
+    return undefined;
+  }
+
   async #read(key: string): Promise<{ bytes: Uint8Array; tier: string } | undefined> {
     // A demotion may delete a copy between the index lookup and the read: look again.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -538,4 +571,10 @@ export class TierSet {
     // Every tier, not only those indexed: nothing of the key may stay behind.
     for (const { tier } of this.#tiers) await tier.delete(key);
   }
+}
+
+/** The file holding `key`'s copy on a tier whose copies are files, else undefined. */
+function filePathOf(tier: Tier, key: string): string | undefined {
+  const pathOf = (tier as { pathOf?: (key: string) => string }).pathOf;
+  return pathOf === undefined ? undefined : pathOf.call(tier, key);
 }

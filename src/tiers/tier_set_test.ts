@@ -328,6 +328,34 @@ Deno.test("TierSet.open() finds the copies of persistent tiers again and names t
   });
 });
 
+Deno.test("TierSet.copyTo() copies a file copy as a file: its size is checked, a file gone is not copied", async () => {
+  await withDir(async (dataDir) => {
+    const specs = [spec("file", "file", 1000), spec("backing", "backing", 1000)];
+    const tiers = await TierSet.open(specs, { dataDir, node: "n1" });
+    const onFile = { tiers: ["file"], reshape: "source", policy: "test" } as const;
+    for (const [key, v] of [["a", 1], ["b", 2], ["c", 3]] as const) {
+      await tiers.store(key, bytesOf(10, v), fragment(v, 10), onFile);
+    }
+    const fileOf = async (tier: string, key: string) => {
+      for await (const e of Deno.readDir(`${dataDir}/${tier}`)) {
+        if (e.name === `${key}.bin`) return `${dataDir}/${tier}/${e.name}`;
+      }
+      throw new Error(`no file of '${key}' on '${tier}'`);
+    };
+    assert.equal(await tiers.copyTo("a", "backing", fragment(1, 10)), true);
+    assert.deepEqual(await Deno.readFile(await fileOf("backing", "a")), bytesOf(10, 1));
+    // A file that grew behind the tier's back is refused, not copied as it is.
+    await Deno.writeFile(await fileOf("file", "b"), bytesOf(12, 2));
+    await assert.rejects(tiers.copyTo("b", "backing", fragment(2, 10)), /expected 10 bytes/);
+    // A file removed behind the tier's back leaves nothing to copy.
+    await Deno.remove(await fileOf("file", "c"));
+    assert.equal(await tiers.copyTo("c", "backing", fragment(3, 10)), false);
+    const left = [];
+    for await (const e of Deno.readDir(`${dataDir}/backing`)) left.push(e.name);
+    assert.deepEqual(left, ["a.bin"]);
+  });
+});
+
 Deno.test("TierSet.open() refuses two tiers over one directory", async () => {
   await withDir(async (dataDir) => {
     await assert.rejects(

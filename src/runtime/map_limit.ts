@@ -1,5 +1,6 @@
 /**
- * Bounded concurrency for the calls of one invocation or pipeline run.
+ * Bounded concurrency: the calls of one invocation or pipeline run, the
+ * copies of one flush.
  *
  * @module
  */
