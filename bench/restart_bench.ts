@@ -23,8 +23,10 @@
  * and HTTP reader ranks are concurrent clients in this process. Repeated
  * runs, medians. Then
  * the SNAP-like figure: a compute loop over the field that checkpoints
- * every k steps, its time against the same loop with no checkpoint,
- * checkpointing through Strata and through fsync'd files.
+ * every 4 or 16 steps, its time against the same loop with no checkpoint,
+ * checkpointing through Strata and through files, durable at each
+ * checkpoint, durable behind the loop (Strata's flush, the files'
+ * fdatasync), or never durable (the runtimes' memory, the page cache).
  *
  * Run: `deno task bench restart`, or this file with the bench task's
  * permissions: `[MiB] [runs]`.
@@ -64,10 +66,29 @@ export interface RestartPoint {
   readonly verified: boolean;
 }
 
+/**
+ * How the SNAP-like loop checkpoints: durable at each checkpoint (`strata`,
+ * `posix`: fsync'd files), durable behind the loop (Strata's flush, the
+ * files' fdatasync, each done before the next checkpoint and the loop's
+ * end), or never durable (the runtimes' memory, the page cache).
+ */
+export const SNAP_WAYS = [
+  "strata",
+  "posix",
+  "strata behind",
+  "posix behind",
+  "strata memory",
+  "posix page cache",
+] as const;
+
 /** The SNAP-like loop's outcome. */
 export interface SnapPoint {
   /** How checkpoints are written (`none`: the loop alone). */
-  readonly via: "none" | "strata" | "posix";
+  readonly via: "none" | typeof SNAP_WAYS[number];
+  /** Steps between checkpoints. */
+  readonly every: number;
+  /** Steps of the loop (a checkpoint after every `every`). */
+  readonly steps: number;
   /** Seconds for the whole loop. */
   readonly seconds: number;
   /** Time over the loop alone, as a fraction. */
@@ -83,8 +104,12 @@ const READERS = [16, 8, 4];
 const COLS = 8192;
 const ROWS = MIB * 2 ** 20 / 8 / COLS;
 const BAND = ROWS / N;
-const SNAP_STEPS = 12;
-const SNAP_EVERY = 4;
+/**
+ * The SNAP-like loops: 3 checkpoints each, every 4 steps (each checkpoint
+ * about 4 steps' time to make durable on this machine's disk), then every
+ * 16 (time enough for a checkpoint to become durable behind the loop).
+ */
+const SNAP_LOOPS = [{ every: 4, steps: 12 }, { every: 16, steps: 48 }] as const;
 const DESCRIPTION = `dataset field { var t [${ROWS}, ${COLS}]float64 }
 fragment band(r0, r1) { var t = t[r0:r1, :] }
 fragment block(r0, r1, c0, c1) { var b = t[r0:r1, c0:c1] }`;
@@ -340,7 +365,7 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
         }
       }
     }
-    snap.push(...await snapLoop(clients, filesDir, bands));
+    for (const loop of SNAP_LOOPS) snap.push(...await snapLoop(clients, filesDir, bands, loop));
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await Deno.remove(filesDir, { recursive: true });
@@ -368,41 +393,101 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
 
 /**
  * A SNAP-like loop: every step updates the whole field in place (a
- * memory-bound sweep); every `SNAP_EVERY` steps the 16 bands are
- * checkpointed, and the next step waits for the checkpoint to be durable.
+ * memory-bound sweep); every `loop.every` steps the 16 bands are
+ * checkpointed, each way of `SNAP_WAYS`. "At each checkpoint": the next
+ * step starts once the checkpoint is durable. "Behind": the checkpoint is
+ * taken (published to the runtimes' memory, or written to the page cache)
+ * and made durable while the loop goes on (Strata's `flush` to the file
+ * tier, the files' `fdatasync`); the next checkpoint, and the loop's end,
+ * wait until the one before is durable, so every checkpoint is durable by
+ * the time the loop's time is read. "In memory" and "page cache": never
+ * made durable (the talk's RT/NS SNAP kept its checkpoints in the
+ * runtimes' memory).
  */
 async function snapLoop(
   clients: ReturnType<typeof connect>[],
   dir: string,
   bands: Uint8Array[],
+  loop: { readonly every: number; readonly steps: number },
 ): Promise<SnapPoint[]> {
-  await clients[0]!.createDataset("snap", DESCRIPTION, { durable: true, retention: 1 });
+  const { every, steps } = loop;
+  // Behind, version n + 1 is published while n may still be flushing: two kept.
+  const datasets = {
+    strata: `snap-${every}`,
+    "strata memory": `snap-${every}-memory`,
+    "strata behind": `snap-${every}-behind`,
+  };
+  await clients[0]!.createDataset(datasets.strata, DESCRIPTION, { durable: true, retention: 1 });
+  await clients[0]!.createDataset(datasets["strata memory"], DESCRIPTION, { retention: 1 });
+  await clients[0]!.createDataset(datasets["strata behind"], DESCRIPTION, { retention: 2 });
   const fields = bands.map((b) => new Float64Array(b.buffer));
   const step = () => {
     for (const f of fields) for (let i = 0; i < f.length; i++) f[i] = f[i]! * 0.999 + 1;
   };
-  const checkpoint = {
-    none: (_: number) => Promise.resolve(),
-    strata: async (n: number) => {
-      await Promise.all(
-        bands.map((b, k) =>
-          clients[writer(k)]!.publish("snap", n, "band", b, {
-            params: { r0: k * BAND, r1: (k + 1) * BAND },
-            via: "shm",
-          })
-        ),
-      );
-    },
-    posix: async (_: number) => {
-      await Promise.all(bands.map(async (b, k) => {
-        using f = await Deno.open(`${dir}/snap-${k}.bin`, {
-          write: true,
-          create: true,
-          truncate: true,
-        });
+  const publish = (dataset: string, n: number) =>
+    Promise.all(
+      bands.map((b, k) =>
+        clients[writer(k)]!.publish(dataset, n, "band", b, {
+          params: { r0: k * BAND, r1: (k + 1) * BAND },
+          via: "shm",
+        })
+      ),
+    );
+  // Each band written over its own file; the files are answered open, to sync or close.
+  const writeFiles = () =>
+    Promise.all(bands.map(async (b, k) => {
+      const f = await Deno.open(`${dir}/snap-${k}.bin`, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+      try {
         for (let done = 0; done < b.byteLength;) done += await f.write(b.subarray(done));
+      } catch (e) {
+        f.close();
+        throw e;
+      }
+      return f;
+    }));
+  const syncAndClose = (files: Deno.FsFile[]) =>
+    Promise.all(files.map(async (f) => {
+      try {
         await f.syncData();
-      }));
+      } finally {
+        f.close();
+      }
+    }));
+  // The durability still under way, behind the loop (its failure is thrown where it is awaited).
+  let behind: Promise<unknown> = Promise.resolve();
+  const later = (p: Promise<unknown>) => {
+    p.catch(() => {});
+    behind = p;
+  };
+  const version = new Map<string, number>();
+  const next = (dataset: string) => {
+    const n = (version.get(dataset) ?? 0) + 1;
+    version.set(dataset, n);
+    return n;
+  };
+  const checkpoint: Record<SnapPoint["via"], () => Promise<unknown>> = {
+    none: () => Promise.resolve(),
+    strata: () => publish(datasets.strata, next(datasets.strata)),
+    posix: async () => await syncAndClose(await writeFiles()),
+    "strata memory": () => publish(datasets["strata memory"], next(datasets["strata memory"])),
+    "posix page cache": async () => {
+      for (const f of await writeFiles()) f.close();
+    },
+    "strata behind": async () => {
+      await behind;
+      const dataset = datasets["strata behind"];
+      const n = next(dataset);
+      await publish(dataset, n);
+      // Each runtime writes the copies it holds to its file tier (fsync'd).
+      later(Promise.all(clients.map((c) => c.flush(dataset, n, { tier: "file" }))));
+    },
+    "posix behind": async () => {
+      await behind;
+      later(syncAndClose(await writeFiles()));
     },
   };
   // Each loop runs twice in a row and its faster run counts: the first run of
@@ -410,20 +495,25 @@ async function snapLoop(
   // VM backs guest pages on first touch), the second reuses what the first
   // freed. The loop alone runs first and last.
   const best = new Map<SnapPoint["via"], number>();
-  let version = 0;
-  for (const via of ["none", "strata", "strata", "posix", "posix", "none"] as const) {
+  const order = ["none", ...SNAP_WAYS.flatMap((w) => [w, w]), "none"] as const;
+  for (const via of order) {
     const t0 = performance.now();
-    for (let s = 1; s <= SNAP_STEPS; s++) {
+    for (let s = 1; s <= steps; s++) {
       step();
-      if (s % SNAP_EVERY === 0) await checkpoint[via](++version);
+      if (s % every === 0) await checkpoint[via]();
     }
+    await behind;
     const seconds = (performance.now() - t0) / 1000;
     best.set(via, Math.min(best.get(via) ?? Infinity, seconds));
-    console.error(`restart bench: SNAP-like loop, checkpoints via ${via}: ${seconds.toFixed(2)} s`);
+    console.error(
+      `restart bench: SNAP-like loop, every ${every} steps via ${via}: ${seconds.toFixed(2)} s`,
+    );
   }
   const base = best.get("none")!;
-  return (["none", "strata", "posix"] as const).map((via) => ({
+  return (["none", ...SNAP_WAYS] as const).map((via) => ({
     via,
+    every,
+    steps,
     seconds: best.get(via)!,
     overhead: best.get(via)! / base - 1,
   }));
@@ -473,8 +563,6 @@ async function write(
     } |`
   );
   const allVerified = points.every((p) => p.verified);
-  const strataSnap = snap.find((s) => s.via === "strata");
-  const posixSnap = snap.find((s) => s.via === "posix");
   const warm = (system: string) =>
     warmups.filter((w) => w.system === system).map((w) => w.gbs.toFixed(2)).join(", ");
   await writeResults(
@@ -547,28 +635,57 @@ the page cache.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join("\n")}
 
-SNAP-like loop: ${SNAP_STEPS} steps over the whole field (a memory-bound update in place), a
-checkpoint of the ${N} bands every ${SNAP_EVERY} steps, the next step after it is durable. Strata:
-the bands published through the shm tiers as above, into a dataset that keeps its latest version;
-POSIX: each band written over its own file and fsync'd, concurrently, from this process. Each loop
-runs twice in a row and its faster run counts (the loop alone runs first and last): a first run also
-pays for memory the VM hands out for the first time, a second reuses what the first freed.
+SNAP-like loops: steps over the whole field (a memory-bound update in place), a checkpoint of the
+${N} bands every ${SNAP_LOOPS.map((l) => l.every).join(" or ")} steps (${
+        SNAP_LOOPS.map((l) => l.steps).join(" and ")
+      } steps: 3 checkpoints), each way:
 
-| checkpoints via | seconds | overhead vs no checkpoint |
-| --- | ---: | ---: |
+- \`strata\`: the bands published through the shm tiers as above, into a durable dataset that keeps
+  its latest version; the next step starts once the checkpoint is durable.
+- \`posix\`: each band written over its own file and fsync'd, concurrently, from this process; the
+  next step starts once they are.
+- \`strata behind\`: the bands published into the runtimes' memory (the shm tiers, a dataset that is
+  not durable, keeping two versions), then each runtime flushes its copies to its file tier
+  (\`flush\`: copied file to file and fsync'd) while the loop goes on.
+- \`posix behind\`: the files written, then fsync'd while the loop goes on.
+- Behind either way, the next checkpoint starts, and the loop's time is read, only once the one
+  before is durable: every checkpoint is durable when the loop ends.
+- \`strata memory\`: published into the runtimes' memory and never made durable (the talk's RT/NS
+  SNAP, whose checkpoints stayed in the runtimes); \`posix page cache\`: written, never fsync'd.
+
+Each loop runs twice in a row and its faster run counts (the loop alone runs first and last): a
+first run also pays for memory the VM hands out for the first time, a second reuses what the first
+freed.
+
+| checkpoint every | checkpoints via | seconds | overhead vs no checkpoint |
+| ---: | --- | ---: | ---: |
 ${
         snap.map((s) =>
-          `| ${s.via} | ${s.seconds.toFixed(2)} | ${(s.overhead * 100).toFixed(0)}% |`
+          `| ${s.every} steps | ${s.via} | ${s.seconds.toFixed(2)} | ${
+            (s.overhead * 100).toFixed(0)
+          }% |`
         )
           .join("\n")
       }
+
 ${
-        strataSnap === undefined || posixSnap === undefined
-          ? ""
-          : `\nStrata's checkpoints add ${
-            (strataSnap.overhead * 100).toFixed(0)
-          }% to the loop, files ${(posixSnap.overhead * 100).toFixed(0)}%.\n`
+        SNAP_LOOPS.map(({ every }) => {
+          const of = (via: SnapPoint["via"]) =>
+            snap.find((s) => s.every === every && s.via === via);
+          const pct = (via: SnapPoint["via"]) => {
+            const p = of(via);
+            return p === undefined ? "-" : `${(p.overhead * 100).toFixed(0)}%`;
+          };
+          return `Every ${every} steps, checkpoints add: durable at each, Strata ${
+            pct("strata")
+          }, files ${pct("posix")}; durable behind the loop, Strata ${
+            pct("strata behind")
+          }, files ${pct("posix behind")}; never durable, Strata ${pct("strata memory")}, files ${
+            pct("posix page cache")
+          }.`;
+        }).join("\n")
       }
+
 Runs:
 
 | system | phase | ranks | GB/s per run | verified |
