@@ -17,6 +17,7 @@ import { ConflictError, InvalidRequestError, LayoutError } from "../errors.ts";
 import type { DatasetSettings } from "../name_service/name_service.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { chunks, deletion } from "./_deletes.ts";
+import { DatasetPacks } from "./_dataset_packs.ts";
 import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.ts";
 import { knownSizes, layoutOf } from "./_version_sizes.ts";
 import { compileShared } from "./_compiled.ts";
@@ -64,10 +65,12 @@ import {
  */
 export class Datasets {
   readonly #s: RegistryState;
+  readonly #packs: DatasetPacks;
 
   /** Datasets kept in `state`. */
   constructor(state: RegistryState) {
     this.#s = state;
+    this.#packs = new DatasetPacks(state);
   }
 
   /** Registers a dataset from its description; see `Registry.createDataset`. */
@@ -88,7 +91,7 @@ export class Datasets {
     const entry = s.entry(this.#record(input, ds), ds);
     s.creating.add(name);
     try {
-      await s.writes.write([{ type: "set", key: KEYS.dataset(name), value: entry.record }]);
+      await this.#packs.write(entry);
       s.datasets.set(name, entry);
     } finally {
       s.creating.delete(name);
@@ -213,7 +216,11 @@ export class Datasets {
     }
     for (const chunk of chunks(keys)) await s.writes.write(chunk.map(deletion));
     // The dataset's record goes last: until then a restart sees the mark.
-    await s.writes.write([deletion(KEYS.latest(name)), deletion(KEYS.dataset(name))]);
+    await s.writes.write([
+      deletion(KEYS.latest(name)),
+      deletion(KEYS.dataset(name)),
+      ...this.#packs.removal(name),
+    ]);
     return [...freed.values()];
   }
 

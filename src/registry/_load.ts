@@ -1,5 +1,6 @@
 /**
- * Loading a registry's state from its KV store: datasets, versions (with
+ * Loading a registry's state from its KV store: datasets (under keys of
+ * their own, which win, and in packs), versions (with
  * the copies their records carry), packs of copies, copies under keys of
  * their own (which win over a carried or packed record of the same region)
  * and latest pointers, then the deletions a crash interrupted.
@@ -18,7 +19,14 @@ import {
 } from "./_state.ts";
 import { KEYS } from "./keys.ts";
 import { removeVersion } from "./retention.ts";
-import type { DatasetRecord, FragmentRecord, StoredPack, StoredVersionRecord } from "./records.ts";
+import { loadDatasetPack } from "./_dataset_packs.ts";
+import type {
+  DatasetRecord,
+  FragmentRecord,
+  StoredDatasetPack,
+  StoredPack,
+  StoredVersionRecord,
+} from "./records.ts";
 
 /**
  * Loads every record from KV into `state`; `purge` finishes each deletion
@@ -78,10 +86,24 @@ const STALE_PER_ATOMIC = 500;
 
 /** Loads the datasets; returns the names whose deletion was under way. */
 async function loadDatasets(state: RegistryState): Promise<string[]> {
-  const unfinished: string[] = [];
+  const records = new Map<string, DatasetRecord>();
   for await (const e of state.kv.list<DatasetRecord>({ prefix: KEYS.datasets() })) {
-    if (e.value.deleting === true) unfinished.push(e.value.name);
-    else state.datasets.set(e.value.name, state.entry(e.value));
+    records.set(e.value.name, e.value);
+  }
+  // Records in packs. A dataset's own row wins over a pack's record of the
+  // same creation or an earlier one; a later creation wins over the row (a
+  // dataset created again after a deletion whose last atomic failed).
+  for await (const e of state.kv.list<StoredDatasetPack>({ prefix: KEYS.datasetPacks() })) {
+    loadDatasetPack(state, e.key[1] as number, e.value);
+    for (const r of e.value.datasets) {
+      const known = records.get(r.name);
+      if (known === undefined || known.createdAt < r.createdAt) records.set(r.name, r);
+    }
+  }
+  const unfinished: string[] = [];
+  for (const r of records.values()) {
+    if (r.deleting === true) unfinished.push(r.name);
+    else state.datasets.set(r.name, state.entry(r));
   }
   return unfinished;
 }

@@ -368,6 +368,13 @@ export class RegistryState implements Disposable {
   /** The highest pack id used or loaded: each pack gets a higher one. */
   lastPack = 0;
   /**
+   * The members of each dataset pack (`StoredDatasetPack`) by id, as
+   * stored: datasets whose deletion has not completed included.
+   */
+  readonly datasetPacks = new Map<number, Map<string, DatasetRecord>>();
+  /** The highest dataset pack id used or loaded. */
+  lastDatasetPack = 0;
+  /**
    * Writes the held copies of `v` (of every version of `d` without `v`)
    * now: a commit, retirement or deletion waits for them (set by the
    * publisher).

@@ -26,6 +26,10 @@ export const KEYS = {
   dataset: (name: string): RegistryKey => ["datasets", name],
   /** Prefix of every dataset record. */
   datasets: (): RegistryKey => ["datasets"],
+  /** A pack: the records of datasets created together. */
+  datasetPack: (id: number): RegistryKey => ["dataset_packs", id],
+  /** Prefix of every dataset pack. */
+  datasetPacks: (): RegistryKey => ["dataset_packs"],
   /** One version's record. */
   version: (name: string, v: number): RegistryKey => ["versions", name, v],
   /** Prefix of a dataset's version records (or of all with no name). */

@@ -75,6 +75,16 @@ export interface StoredPack {
   readonly copies: readonly FragmentRecord[];
 }
 
+/**
+ * Records of datasets created together, stored under `["dataset_packs",
+ * id]` (ids rise); a dataset's own row (`["datasets", name]`) wins over its
+ * record here.
+ */
+export interface StoredDatasetPack {
+  /** The datasets' records. */
+  readonly datasets: readonly DatasetRecord[];
+}
+
 /** A registered node, stored under `["nodes", id]` with its lease as `expireIn`. */
 export interface NodeRecord {
   /** Node name. */
