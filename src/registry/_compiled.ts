@@ -11,7 +11,7 @@
  * @module
  */
 
-import { compileDescription, type Dataset, datasetLayout } from "../ddl/mod.ts";
+import { compileDescription, type Dataset, datasetLayout, publishableSizes } from "../ddl/mod.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
 import { sizeVariables } from "./validate.ts";
 
@@ -21,6 +21,7 @@ const MAX_KEPT = 256;
 const compiled = new Map<string, Dataset>();
 const wholes = new WeakMap<Dataset, FragmentLayout>();
 const sizeVarSets = new WeakMap<Dataset, ReadonlySet<string>>();
+const publishables = new WeakMap<Dataset, ReadonlySet<string>>();
 
 /**
  * The compiled form of `source`, shared with every other caller that
@@ -90,6 +91,29 @@ export function sharedSizeVariables(ds: Dataset): ReadonlySet<string> {
   if (vars === undefined) {
     vars = sizeVariables(ds);
     sizeVarSets.set(ds, vars);
+  }
+  return vars;
+}
+
+/**
+ * The size variables a producer of `ds` can publish (`publishableSizes`),
+ * worked out once per compiled description: datasets created from one
+ * description each asked for it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileShared, sharedPublishable } from "./_compiled.ts";
+ * const ds = compileShared("dataset { var n int64\n var x [n]float64 }");
+ * assert.deepEqual([...sharedPublishable(ds)], ["n"]);
+ * assert.equal(sharedPublishable(ds), sharedPublishable(ds));
+ * ```
+ */
+export function sharedPublishable(ds: Dataset): ReadonlySet<string> {
+  let vars = publishables.get(ds);
+  if (vars === undefined) {
+    vars = publishableSizes(ds);
+    publishables.set(ds, vars);
   }
   return vars;
 }

@@ -11,7 +11,6 @@ import {
   descriptionFromJson,
   descriptionToJson,
   printDescription,
-  publishableSizes,
 } from "../ddl/mod.ts";
 import { ConflictError, InvalidRequestError, LayoutError } from "../errors.ts";
 import type { DatasetSettings } from "../name_service/name_service.ts";
@@ -20,7 +19,7 @@ import { chunks, deletion } from "./_deletes.ts";
 import { DatasetPacks } from "./_dataset_packs.ts";
 import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.ts";
 import { knownSizes, layoutOf } from "./_version_sizes.ts";
-import { compileShared } from "./_compiled.ts";
+import { compileShared, sharedPublishable, sharedSizeVariables } from "./_compiled.ts";
 import { KEYS } from "./keys.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { DEFAULT_LIST_PAGE } from "./records.ts";
@@ -45,7 +44,6 @@ import {
   checkSizes,
   checkVersion,
   regionOf,
-  sizeVariables,
 } from "./validate.ts";
 
 /**
@@ -277,8 +275,8 @@ function compileInput(input: CreateDatasetInput): Dataset {
 
 /** Refuses a size variable neither given nor published by any layout before what it sizes. */
 function checkPublishable(ds: Dataset, sizes: Readonly<Record<string, number>>): void {
-  const publishable = publishableSizes(ds);
-  for (const k of sizeVariables(ds)) {
+  const publishable = sharedPublishable(ds);
+  for (const k of sharedSizeVariables(ds)) {
     if (sizes[k] !== undefined || publishable.has(k)) continue;
     throw new LayoutError(
       `Size variable '${k}' is not given in sizes, and no layout a producer publishes stores it before the arrays it sizes: give it when creating the dataset, or store it first`,

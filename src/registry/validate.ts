@@ -345,8 +345,10 @@ export function sizeVariables(ds: Dataset): Set<string> {
  * ```
  */
 export function checkSizes(ds: Dataset, sizes: Readonly<Record<string, unknown>>): void {
+  const entries = Object.entries(sizes);
+  if (entries.length === 0) return;
   const known = sizeVariables(ds);
-  for (const [k, v] of Object.entries(sizes)) {
+  for (const [k, v] of entries) {
     if (!known.has(k)) {
       const list = known.size === 0 ? "none" : [...known].map((s) => `'${s}'`).join(", ");
       throw new LayoutError(
