@@ -89,9 +89,14 @@ export async function registryMemoryBench(): Promise<RegistryMemoryPoint[]> {
       console.error(`registry memory: ${point.bytesPerRecord} bytes per ${record}`);
       points.push(point);
     };
+    // Each create brings its own copy of the text, as each request's body does.
     await measure(
       "dataset",
-      (i) => reg.createDataset({ name: `c-${i}`, description: CELLS_DESCRIPTION }),
+      (i) =>
+        reg.createDataset({
+          name: `c-${i}`,
+          description: JSON.parse(JSON.stringify(CELLS_DESCRIPTION)),
+        }),
     );
     await measure("copy", (i) => reg.publishFragment(cellCopy("p", i)));
     let version = 0;
@@ -116,7 +121,7 @@ ${machine}
 
 The JavaScript heap one record holds in the registry, in process, from V8 heap snapshots before and
 after ${COUNT} records: datasets created from one description (\`var t [1073741824]int8\`, a
-fragment \`cell(r)\`), copies of \`cell(r)\` published into one open version, and whole versions
+fragment \`cell(r)\`; each create given a string of its own, as a request's body gives it), copies of \`cell(r)\` published into one open version, and whole versions
 published one after the other into a dataset that keeps 2 (each commits its version and retires
 the oldest: what a stream leaves behind per version).
 

@@ -22,6 +22,7 @@ const compiled = new Map<string, Dataset>();
 const wholes = new WeakMap<Dataset, FragmentLayout>();
 const sizeVarSets = new WeakMap<Dataset, ReadonlySet<string>>();
 const publishables = new WeakMap<Dataset, ReadonlySet<string>>();
+const sources = new WeakMap<Dataset, string>();
 
 /**
  * The compiled form of `source`, shared with every other caller that
@@ -44,10 +45,29 @@ export function compileShared(source: string): Dataset {
     compiled.delete(source);
   } else {
     ds = compileDescription(source);
+    sources.set(ds, source);
     if (compiled.size >= MAX_KEPT) compiled.delete(compiled.keys().next().value!);
   }
   compiled.set(source, ds);
   return ds;
+}
+
+/**
+ * The text `ds` was compiled from by `compileShared`, the one string every
+ * dataset record of that text may share (a request's body gives each
+ * create a string of its own); undefined for a description compiled
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileShared, sharedSource } from "./_compiled.ts";
+ * const text = "dataset { var x [4]float64 }";
+ * assert.equal(sharedSource(compileShared(text)), text);
+ * ```
+ */
+export function sharedSource(ds: Dataset): string | undefined {
+  return sources.get(ds);
 }
 
 /**

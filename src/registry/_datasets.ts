@@ -19,7 +19,12 @@ import { chunks, deletion } from "./_deletes.ts";
 import { DatasetPacks } from "./_dataset_packs.ts";
 import { type DatasetEntry, type RegistryState, versionRecord } from "./_state.ts";
 import { knownSizes, layoutOf } from "./_version_sizes.ts";
-import { compileShared, sharedPublishable, sharedSizeVariables } from "./_compiled.ts";
+import {
+  compileShared,
+  sharedPublishable,
+  sharedSizeVariables,
+  sharedSource,
+} from "./_compiled.ts";
 import { KEYS } from "./keys.ts";
 import { copyKey } from "../tiers/copy_keys.ts";
 import { DEFAULT_LIST_PAGE } from "./records.ts";
@@ -101,12 +106,16 @@ export class Datasets {
   #record(input: CreateDatasetInput, ds: Dataset): DatasetRecord {
     const retention = input.retention ?? this.#s.defaultRetention;
     checkRetention(retention);
-    const sizes = { ...(input.sizes ?? {}) };
+    // Records without sizes share one empty, frozen object.
+    const given = input.sizes ?? {};
+    const sizes = Object.keys(given).length === 0 ? NO_SIZES : { ...given };
     checkSizes(ds, sizes);
     checkPublishable(ds, sizes);
     if (input.consumers !== undefined) checkConsumers(input.consumers);
+    // The text compiled once for all datasets of that text is kept, rather
+    // than the string each request brought.
     const description = typeof input.description === "string"
-      ? input.description
+      ? sharedSource(ds) ?? input.description
       : printDescription(ds.description);
     checkDescriptionSize(description);
     return {
@@ -261,6 +270,9 @@ export class Datasets {
     return layoutOf(d, undefined, fragment, regionOf(bindings, d.sizeVars, d.record.sizes));
   }
 }
+
+/** The sizes of every record created without any. */
+const NO_SIZES: Readonly<Record<string, number>> = Object.freeze({});
 
 function compileInput(input: CreateDatasetInput): Dataset {
   if (typeof input.description === "string") return compileShared(input.description);
