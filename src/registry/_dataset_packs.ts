@@ -22,8 +22,8 @@ import { KEYS } from "./keys.ts";
 import type { DatasetRecord, StoredDatasetPack } from "./records.ts";
 
 /**
- * Most estimated bytes of records in one pack (`recordBytes`: twice their
- * JSON, more than Deno KV's encoding of them): well within the 64 KiB a KV
+ * Most estimated bytes of records in one pack (`datasetRecordBytes`, more
+ * than Deno KV's encoding of them): well within the 64 KiB a KV
  * value may hold, and small enough to write again at a deletion.
  */
 export const DATASET_PACK_BYTES = 24 * 1024;
@@ -79,7 +79,7 @@ export class DatasetPacks {
     // The first waiting record asks for the committer's next group: until
     // then (an atomic in flight, or the rest of this turn) others join it.
     if (this.#waiting.length === 0) s.writes.beforeTake(() => this.#send());
-    this.#waiting.push({ entry, bytes: recordBytes(entry.record), done });
+    this.#waiting.push({ entry, bytes: datasetRecordBytes(entry.record), done });
     return done.promise;
   }
 
@@ -185,7 +185,7 @@ export function loadDatasetPack(state: RegistryState, id: number, pack: StoredDa
  * for the field names. Counted without serialising it: a JSON text of each
  * record took a twentieth of a create.
  */
-export function recordBytes(r: DatasetRecord): number {
+export function datasetRecordBytes(r: DatasetRecord): number {
   let bytes = 256 + 2 * (r.name.length + r.description.length);
   for (const k in r.sizes) bytes += 2 * k.length + 16;
   for (const c of r.consumers ?? []) bytes += 2 * c.length + 16;

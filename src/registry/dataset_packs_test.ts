@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { withRegistry } from "./_testing.ts";
 import { openRegistry, type Registry } from "./registry.ts";
 import type { DatasetRecord, StoredDatasetPack } from "./records.ts";
-import { recordBytes } from "./_dataset_packs.ts";
+import { datasetRecordBytes } from "./_dataset_packs.ts";
 import { serialize } from "node:v8";
 
 const DESCRIPTION = "dataset cells { var t [64]int8 }\nfragment cell(r) { var t = t[r:r + 1] }";
@@ -150,7 +150,7 @@ async function recordIn(kv: Deno.Kv, name: string): Promise<DatasetRecord> {
   throw new Error(`no pack holds '${name}'`);
 }
 
-Deno.test("recordBytes() counts more than Deno KV's encoding of a record takes", () => {
+Deno.test("datasetRecordBytes() counts more than Deno KV's encoding of a record takes", () => {
   const base: DatasetRecord = {
     name: "d",
     description: DESCRIPTION,
@@ -168,6 +168,9 @@ Deno.test("recordBytes() counts more than Deno KV's encoding of a record takes",
   ];
   for (const r of records) {
     const encoded = serialize(r).byteLength;
-    assert.ok(recordBytes(r) >= encoded, `${recordBytes(r)} >= ${encoded} for ${r.name}`);
+    assert.ok(
+      datasetRecordBytes(r) >= encoded,
+      `${datasetRecordBytes(r)} >= ${encoded} for ${r.name}`,
+    );
   }
 });
