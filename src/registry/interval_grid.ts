@@ -49,7 +49,10 @@ export class IntervalGrid<T> {
     const level = this.#level(levelOf(hi - lo + 1), true)!;
     if (level.all.has(item)) return;
     level.all.set(item, [lo, hi]);
-    for (const b of bucketsOf(lo, hi, level.size)) {
+    // The one or two buckets the range touches (its length is at most a bucket's).
+    const first = Math.floor(lo / level.size);
+    const last = Math.floor(hi / level.size);
+    for (let b = first; b <= last; b++) {
       const set = level.buckets.get(b);
       if (set === undefined) level.buckets.set(b, new Set([item]));
       else set.add(item);
@@ -62,12 +65,16 @@ export class IntervalGrid<T> {
     const l = levelOf(hi - lo + 1);
     const level = this.#level(l, false);
     if (level === undefined || !level.all.delete(item)) return false;
-    for (const b of bucketsOf(lo, hi, level.size)) {
+    const first = Math.floor(lo / level.size);
+    const last = Math.floor(hi / level.size);
+    for (let b = first; b <= last; b++) {
       const set = level.buckets.get(b);
       set?.delete(item);
       if (set?.size === 0) level.buckets.delete(b);
     }
-    if (level.all.size === 0) this.#levels.delete(l);
+    // An emptied level stays (there are at most about 27 for safe
+    // integers): a box set splitting its one box by each subtraction would
+    // otherwise make the level's maps anew every time.
     this.#size--;
     return true;
   }
@@ -117,11 +124,4 @@ function levelOf(n: number): number {
   while (4 ** l < n) l++;
   while (l > 0 && 4 ** (l - 1) >= n) l--;
   return l;
-}
-
-/** The buckets of `size` that `[lo, hi]` touches: one or two, as its length is at most `size`. */
-function bucketsOf(lo: number, hi: number, size: number): number[] {
-  const a = Math.floor(lo / size);
-  const b = Math.floor(hi / size);
-  return a === b ? [a] : [a, b];
 }
