@@ -84,12 +84,7 @@ export function sharedSource(ds: Dataset): string | undefined {
  * ```
  */
 export function sharedWhole(ds: Dataset): FragmentLayout {
-  let whole = wholes.get(ds);
-  if (whole === undefined) {
-    whole = datasetLayout(ds, {});
-    wholes.set(ds, whole);
-  }
-  return whole;
+  return kept(wholes, ds, (d) => datasetLayout(d, {}));
 }
 
 /**
@@ -107,12 +102,7 @@ export function sharedWhole(ds: Dataset): FragmentLayout {
  * ```
  */
 export function sharedSizeVariables(ds: Dataset): ReadonlySet<string> {
-  let vars = sizeVarSets.get(ds);
-  if (vars === undefined) {
-    vars = sizeVariables(ds);
-    sizeVarSets.set(ds, vars);
-  }
-  return vars;
+  return kept(sizeVarSets, ds, sizeVariables);
 }
 
 /**
@@ -130,10 +120,15 @@ export function sharedSizeVariables(ds: Dataset): ReadonlySet<string> {
  * ```
  */
 export function sharedPublishable(ds: Dataset): ReadonlySet<string> {
-  let vars = publishables.get(ds);
-  if (vars === undefined) {
-    vars = publishableSizes(ds);
-    publishables.set(ds, vars);
+  return kept(publishables, ds, publishableSizes);
+}
+
+/** What `make` gives for `ds`, made the first time and kept in `memo` with the compiled form. */
+function kept<T>(memo: WeakMap<Dataset, T>, ds: Dataset, make: (ds: Dataset) => T): T {
+  let value = memo.get(ds);
+  if (value === undefined) {
+    value = make(ds);
+    memo.set(ds, value);
   }
-  return vars;
+  return value;
 }
