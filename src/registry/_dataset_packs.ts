@@ -51,11 +51,12 @@ interface Waiting {
  * });
  * const [a, b] = [entry("a"), entry("b")];
  * await Promise.all([packs.write(a), packs.write(b)]);
- * assert.deepEqual(packs.removal("a"), [{
+ * assert.equal(a.pack, b.pack);
+ * assert.deepEqual(packs.removal("a", a.pack), [{
  *   type: "set", key: ["dataset_packs", 1], value: { datasets: [b.record] },
  * }]);
- * assert.deepEqual(packs.removal("b"), [{ type: "delete", key: ["dataset_packs", 1] }]);
- * assert.deepEqual(packs.removal("b"), []);
+ * assert.deepEqual(packs.removal("b", b.pack), [{ type: "delete", key: ["dataset_packs", 1] }]);
+ * assert.deepEqual(packs.removal("b", b.pack), []);
  * ```
  */
 export class DatasetPacks {
@@ -68,8 +69,9 @@ export class DatasetPacks {
   }
 
   /**
-   * Writes the record of a new dataset; resolves once it is durable.
-   * Records written together in a pack either all commit or all fail.
+   * Writes the record of a new dataset; resolves once it is durable, with
+   * `entry.pack` set when it went in a pack. Records written together in a
+   * pack either all commit or all fail.
    */
   write(entry: DatasetEntry): Promise<void> {
     const s = this.#s;
@@ -84,22 +86,26 @@ export class DatasetPacks {
   }
 
   /**
-   * The mutations that take `name` out of every pack holding it (none when
-   * none does): each pack written again with its other records, or deleted
-   * once it holds no other. Call it right before writing them: later
-   * removals from the same pack, written after, start from this one's
-   * outcome.
+   * The mutations that take `name` out of the packs holding it (none when
+   * none does): pack `id` (its dataset's `pack`), and older ones a failed
+   * deletion left it in; every pack is looked at when `id` is not known (a
+   * deletion a crash interrupted, finished at load). Each pack is written
+   * again with its other records, or deleted once it holds no other. Call
+   * it right before writing them: later removals from the same pack,
+   * written after, start from this one's outcome.
    */
-  removal(name: string): Mutation[] {
+  removal(name: string, id: number | undefined): Mutation[] {
+    const s = this.#s;
+    const stale = s.stalePacks.get(name);
+    s.stalePacks.delete(name);
+    const ids = id === undefined ? [...s.datasetPacks.keys()] : [id, ...(stale ?? [])];
     const out: Mutation[] = [];
-    // Every pack, not only the last that took the name: a deletion whose
-    // last atomic failed left the name in its pack, and the dataset may
-    // have been created again since.
-    for (const [id, members] of this.#s.datasetPacks) {
-      if (!members.delete(name)) continue;
-      const key = KEYS.datasetPack(id);
+    for (const pack of ids) {
+      const members = s.datasetPacks.get(pack);
+      if (members === undefined || !members.delete(name)) continue;
+      const key = KEYS.datasetPack(pack);
       if (members.size === 0) {
-        this.#s.datasetPacks.delete(id);
+        s.datasetPacks.delete(pack);
         out.push({ type: "delete", key });
       } else {
         const value: StoredDatasetPack = { datasets: [...members.values()] };
@@ -164,7 +170,10 @@ export class DatasetPacks {
       return;
     }
     s.datasetPacks.set(id, new Map(pack.map((w) => [w.entry.record.name, w.entry.record])));
-    for (const w of pack) w.done.resolve();
+    for (const w of pack) {
+      w.entry.pack = id;
+      w.done.resolve();
+    }
   }
 }
 

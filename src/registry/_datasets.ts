@@ -193,7 +193,7 @@ export class Datasets {
         s.datasets.set(name, d);
         throw e;
       }
-      const copies = await this.purge(name);
+      const copies = await this.purge(name, d.pack);
       s.release(copies);
       forgetDataset(name);
       return copies;
@@ -202,8 +202,12 @@ export class Datasets {
     }
   }
 
-  /** Removes every record of a dataset marked as deleting; returns its copies. */
-  async purge(name: string): Promise<FragmentRecord[]> {
+  /**
+   * Removes every record of a dataset marked as deleting (its record in
+   * dataset pack `pack` when it has one, looked for in every pack when not
+   * known); returns its copies.
+   */
+  async purge(name: string, pack?: number): Promise<FragmentRecord[]> {
     const s = this.#s;
     // Copies by region: a copy's own key wins over its version's record
     // or a pack holding it.
@@ -226,7 +230,7 @@ export class Datasets {
     await s.writes.write([
       deletion(KEYS.latest(name)),
       deletion(KEYS.dataset(name)),
-      ...this.#packs.removal(name),
+      ...this.#packs.removal(name, pack),
     ]);
     return [...freed.values()];
   }

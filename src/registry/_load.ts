@@ -90,12 +90,22 @@ async function loadDatasets(state: RegistryState): Promise<string[]> {
   for await (const e of state.kv.list<DatasetRecord>({ prefix: KEYS.datasets() })) {
     records.set(e.value.name, e.value);
   }
-  // Records in packs. A dataset's own row wins over a pack's record of the
-  // same creation or an earlier one; a later creation wins over the row (a
-  // dataset created again after a deletion whose last atomic failed).
+  // Records in packs, ids rising. A dataset's own row wins over a pack's
+  // record of the same creation or an earlier one; a later creation wins
+  // over the row (a dataset created again after a deletion whose last
+  // atomic failed, which left the name in its pack too).
+  const packOf = new Map<string, number>();
   for await (const e of state.kv.list<StoredDatasetPack>({ prefix: KEYS.datasetPacks() })) {
-    loadDatasetPack(state, e.key[1] as number, e.value);
+    const id = e.key[1] as number;
+    loadDatasetPack(state, id, e.value);
     for (const r of e.value.datasets) {
+      const older = packOf.get(r.name);
+      if (older !== undefined) {
+        const stale = state.stalePacks.get(r.name);
+        if (stale === undefined) state.stalePacks.set(r.name, [older]);
+        else stale.push(older);
+      }
+      packOf.set(r.name, id);
       const known = records.get(r.name);
       if (known === undefined || known.createdAt < r.createdAt) records.set(r.name, r);
     }
@@ -103,7 +113,11 @@ async function loadDatasets(state: RegistryState): Promise<string[]> {
   const unfinished: string[] = [];
   for (const r of records.values()) {
     if (r.deleting === true) unfinished.push(r.name);
-    else state.datasets.set(r.name, state.entry(r));
+    else {
+      const d = state.entry(r);
+      d.pack = packOf.get(r.name);
+      state.datasets.set(r.name, d);
+    }
   }
   return unfinished;
 }

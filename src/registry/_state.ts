@@ -165,6 +165,8 @@ export interface DatasetEntry {
   writing: number;
   /** Set once it is deleted: commits queued behind the deletion fail. */
   deleted: boolean;
+  /** The dataset pack holding its record (`StoredDatasetPack`); undefined when none does. */
+  pack: number | undefined;
   /** The parts of `describeDataset()` that never change, built at its first call. */
   described?: Pick<DatasetDescription, "descriptionJson" | "fragments">;
   /**
@@ -374,6 +376,12 @@ export class RegistryState implements Disposable {
   readonly datasetPacks = new Map<number, Map<string, DatasetRecord>>();
   /** The highest dataset pack id used or loaded. */
   lastDatasetPack = 0;
+  /**
+   * Older dataset packs still holding a name also in a later one (a
+   * deletion whose last atomic failed, the dataset created again), by
+   * name, found at load: its deletion takes it out of them too.
+   */
+  readonly stalePacks = new Map<string, number[]>();
   /**
    * Writes the held copies of `v` (of every version of `d` without `v`)
    * now: a commit, retirement or deletion waits for them (set by the
@@ -591,6 +599,7 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     commitQueue: [],
     writing: 0,
     deleted: false,
+    pack: undefined,
   };
 }
 
