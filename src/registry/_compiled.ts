@@ -23,6 +23,8 @@ const wholes = new WeakMap<Dataset, FragmentLayout>();
 const sizeVarSets = new WeakMap<Dataset, ReadonlySet<string>>();
 const publishables = new WeakMap<Dataset, ReadonlySet<string>>();
 const sources = new WeakMap<Dataset, string>();
+/** The description of the last call, and its compiled form. */
+let last: { readonly source: string; readonly ds: Dataset } | undefined;
 
 /**
  * The compiled form of `source`, shared with every other caller that
@@ -39,6 +41,9 @@ const sources = new WeakMap<Dataset, string>();
  * ```
  */
 export function compileShared(source: string): Dataset {
+  // The text of the last call again (datasets of a run are created from
+  // one): it is the most recently used already.
+  if (last !== undefined && last.source === source) return last.ds;
   let ds = compiled.get(source);
   if (ds !== undefined) {
     // Most recently used last.
@@ -49,6 +54,7 @@ export function compileShared(source: string): Dataset {
     if (compiled.size >= MAX_KEPT) compiled.delete(compiled.keys().next().value!);
   }
   compiled.set(source, ds);
+  last = { source: sources.get(ds) ?? source, ds };
   return ds;
 }
 
