@@ -13,6 +13,7 @@ import {
   copyKey,
   type DatasetEntry,
   type Held,
+  queueCommit,
   type QueuedCommit,
   type RegistryState,
   rememberRetired,
@@ -100,7 +101,7 @@ export class Commits {
   ): Promise<CommitResult> {
     d.commits++;
     const done = new Promise<CommitResult>((resolve, reject) => {
-      d.commitQueue.push({ version: n, joining, ifComplete, resolve, reject });
+      queueCommit(d, { version: n, joining, ifComplete, resolve, reject });
     });
     if (d.commitQueue.length === 1 && d.commits === 1) {
       // The first commit of a burst starts the batches after this turn of

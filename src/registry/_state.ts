@@ -153,8 +153,11 @@ export interface DatasetEntry {
   commitChain: Promise<unknown>;
   /** Commits of this dataset queued or running. */
   commits: number;
-  /** Commits waiting for the next batch, in call order. */
-  readonly commitQueue: QueuedCommit[];
+  /**
+   * Commits waiting for the next batch, in call order: shared, empty and
+   * frozen until its first commit (`queueCommit`).
+   */
+  commitQueue: QueuedCommit[];
 
   /**
    * Publish writes in flight, over all versions, that may close their
@@ -555,6 +558,7 @@ const NO_VERSIONS: Map<number, VersionEntry> = new EmptyMap();
 const NO_LIVE: Set<VersionEntry> = new EmptySet();
 const NO_COMMITTED: readonly number[] = Object.freeze([]);
 const NO_OPENS: number[] = Object.freeze([]) as unknown as number[];
+const NO_COMMITS: QueuedCommit[] = Object.freeze([]) as unknown as QueuedCommit[];
 
 /** The settled promise datasets start their commit chain with. */
 const SETTLED: Promise<unknown> = Promise.resolve();
@@ -596,7 +600,7 @@ export function datasetEntry(record: DatasetRecord, compiled?: Dataset): Dataset
     opens: NO_OPENS,
     commitChain: SETTLED,
     commits: 0,
-    commitQueue: [],
+    commitQueue: NO_COMMITS,
     writing: 0,
     deleted: false,
     pack: undefined,
@@ -791,4 +795,27 @@ export function copyKey(h: Held): Deno.KvKey {
  */
 export function regionId(fragment: string, params: Readonly<Record<string, number>>): string {
   return `${fragment}/${regionText(params)}`;
+}
+
+/**
+ * Queues a commit of `d`: its queue is made at the first (datasets share
+ * one empty queue until then: an array each weighed on the collector for
+ * every dataset never committed into).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEntry, queueCommit } from "./_state.ts";
+ * const d = datasetEntry({
+ *   name: "t", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * });
+ * assert.equal(Object.isFrozen(d.commitQueue), true);
+ * queueCommit(d, { version: 1, joining: [], ifComplete: false, resolve: () => {}, reject: () => {} });
+ * assert.equal(d.commitQueue.length, 1);
+ * ```
+ */
+export function queueCommit(d: DatasetEntry, commit: QueuedCommit): void {
+  if (d.commitQueue === NO_COMMITS) d.commitQueue = [];
+  d.commitQueue.push(commit);
 }
