@@ -65,6 +65,12 @@ export interface Tier {
    * into place and is gone from `file.path`.
    */
   putFile?(key: string, file: StagedFile, options: { readonly move: boolean }): Promise<void>;
+  /**
+   * The file that holds the copy under `key` (optional: tiers that keep
+   * copies in files, which other processes of the node may map and a flush
+   * may copy file to file).
+   */
+  pathOf?(key: string): string;
   /** The copy under `key`, or undefined when the tier does not hold it. */
   get(key: string): Promise<Uint8Array | undefined>;
   /**

@@ -15,7 +15,7 @@ import type { NamedPolicy, NodeView, PlacedFragment, ReshapeChoice, TierView } f
 import type { DeclaredTier, TierSpec } from "./tier_config.ts";
 import type { DirectoryTier } from "./directory_tier.ts";
 import { TierFullError } from "../errors.ts";
-import type { StagedFile, Tier } from "./tier.ts";
+import type { StagedFile } from "./tier.ts";
 import { type TierUsage, tierUsage, tierViews } from "./usage.ts";
 import { log as logger } from "../observe/mod.ts";
 
@@ -352,7 +352,7 @@ export class TierSet {
     if (h === undefined) return undefined;
     for (const { tier, spec } of this.#tiers) {
       if (spec.kind !== "shm" || !h.tiers.has(spec.name)) continue;
-      const path = filePathOf(tier, key);
+      const path = tier.pathOf?.(key);
       if (path !== undefined) return { tier: spec.name, path };
     }
     return undefined;
@@ -541,7 +541,7 @@ export class TierSet {
   #fileOf(h: Holding, except: string): PutSource | undefined {
     for (const { tier, spec } of this.#tiers) {
       if (spec.name === except || !h.tiers.has(spec.name)) continue;
-      const path = filePathOf(tier, h.key);
+      const path = tier.pathOf?.(h.key);
       if (path !== undefined) return { file: { path, byteLength: h.byteLength }, move: false };
     }
     return undefined;
@@ -571,10 +571,4 @@ export class TierSet {
     // Every tier, not only those indexed: nothing of the key may stay behind.
     for (const { tier } of this.#tiers) await tier.delete(key);
   }
-}
-
-/** The file holding `key`'s copy on a tier whose copies are files, else undefined. */
-function filePathOf(tier: Tier, key: string): string | undefined {
-  const pathOf = (tier as { pathOf?: (key: string) => string }).pathOf;
-  return pathOf === undefined ? undefined : pathOf.call(tier, key);
 }
