@@ -296,14 +296,7 @@ export async function restartBench(): Promise<{ points: RestartPoint[]; snap: Sn
     // Strata: 16 writers publish their bands through the shm tiers, durable.
     const checkpoint = async (version: number) => {
       const t0 = performance.now();
-      await Promise.all(
-        bands.map((b, k) =>
-          clients[writer(k)]!.publish("field", version, "band", b, {
-            params: { r0: k * BAND, r1: (k + 1) * BAND },
-            via: "shm",
-          })
-        ),
-      );
+      await publishBands(clients, bands, "field", version);
       return (performance.now() - t0) / 1000;
     };
     // Untimed checkpoints first, for every system: the first ones write into
@@ -424,15 +417,7 @@ async function snapLoop(
   const step = () => {
     for (const f of fields) for (let i = 0; i < f.length; i++) f[i] = f[i]! * 0.999 + 1;
   };
-  const publish = (dataset: string, n: number) =>
-    Promise.all(
-      bands.map((b, k) =>
-        clients[writer(k)]!.publish(dataset, n, "band", b, {
-          params: { r0: k * BAND, r1: (k + 1) * BAND },
-          via: "shm",
-        })
-      ),
-    );
+  const publish = (dataset: string, n: number) => publishBands(clients, bands, dataset, n);
   // Each band written over its own file; the files are answered open, to sync or close.
   const writeFiles = () =>
     Promise.all(bands.map(async (b, k) => {
@@ -517,6 +502,23 @@ async function snapLoop(
     seconds: best.get(via)!,
     overhead: best.get(via)! / base - 1,
   }));
+}
+
+/** Each writer rank's band published as version `n` of `dataset`, through the shm tiers. */
+function publishBands(
+  clients: ReturnType<typeof connect>[],
+  bands: readonly Uint8Array[],
+  dataset: string,
+  n: number,
+): Promise<unknown> {
+  return Promise.all(
+    bands.map((b, k) =>
+      clients[writer(k)]!.publish(dataset, n, "band", b, {
+        params: { r0: k * BAND, r1: (k + 1) * BAND },
+        via: "shm",
+      })
+    ),
+  );
 }
 
 /** The goal of a phase, as a ratio to POSIX files of the same phase; undefined when it has none. */
