@@ -28,8 +28,9 @@ import {
   type VersionEntry,
 } from "./_state.ts";
 import { restoreSizes, wholeOf } from "./_version_sizes.ts";
-import { Coverage } from "./coverage.ts";
+import { learnTiling, type Tally, tallyOf } from "./tally.ts";
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
+import { copyRecordBytes } from "./_copy_bytes.ts";
 import { KEYS, regionText } from "./keys.ts";
 import type { FragmentRecord, PublishResult, StoredPack } from "./records.ts";
 import { oldestOpenable } from "./retention.ts";
@@ -101,7 +102,8 @@ export class Publisher {
     // Whether this copy closes the version: with the copies published
     // before it, durable or still being registered, it covers the dataset.
     const admitted = a.before === undefined ? admittedOf(d, v) : v.admitted;
-    admitted?.add(a.layout);
+    admitted?.add(a.id, a.layout);
+    if (admitted?.complete === true) learnTiling(d, admitted);
     const closes = a.before === undefined && admitted?.complete === true;
     if (closes) d.closedAt = performance.now();
     v.held.set(a.id, a.mine);
@@ -487,7 +489,7 @@ export class Publisher {
   /** Commits the version when the durable copies now cover it. */
   async #commitIfComplete(a: Admitted): Promise<PublishResult> {
     const { d, v } = a;
-    const full = complete(d, v, a.layout);
+    const full = complete(d, v, a.id, a.layout);
     if (!full || v.state !== "open" || v.committing || v.retiring || v.commitQueued) {
       return { committed: false };
     }
@@ -649,31 +651,16 @@ const HOLD_WHILE_MS = 1000;
 const PACK_BYTES = 24 * 1024;
 
 /**
- * A copy record's estimated bytes in a pack, more than Deno KV's encoding
- * takes: two bytes a character for its text (V8 stores a string in one or
- * two bytes a character), 16 for each number and field, and 256 for the
- * field names. Counted without serialising it: a JSON text of each record
- * took a fiftieth of a publish.
- */
-export function copyRecordBytes(r: FragmentRecord): number {
-  let bytes = 256 + 2 * (r.dataset.length + r.fragment.length + r.node.length + r.tier.length);
-  for (const k in r.bindings) bytes += 2 * k.length + 16;
-  if (r.reshape !== undefined) bytes += 2 * r.reshape.length + 16;
-  for (const p of r.replicas ?? []) bytes += 64 + 2 * (p.node.length + p.tier.length);
-  return bytes;
-}
-
-/**
  * What all copies of `v` cover, durable or being registered (computed
  * once, then kept up to date, made again when a copy is taken back);
  * undefined while its sizes are not all known.
  */
-function admittedOf(d: DatasetEntry, v: VersionEntry): Coverage | undefined {
+function admittedOf(d: DatasetEntry, v: VersionEntry): Tally | undefined {
   if (v.admitted === undefined) {
     const whole = wholeOf(d, v);
     if (whole === undefined) return undefined;
-    v.admitted = new Coverage(whole);
-    for (const h of v.held.values()) v.admitted.add(h.layout);
+    v.admitted = tallyOf(d, whole);
+    for (const h of v.held.values()) v.admitted.add(h.id, h.layout);
   }
   return v.admitted;
 }
@@ -682,20 +669,20 @@ function admittedOf(d: DatasetEntry, v: VersionEntry): Coverage | undefined {
  * What the durable copies of `v` cover (computed once, then kept up to
  * date); undefined while its sizes are not all known.
  */
-function coverageOf(d: DatasetEntry, v: VersionEntry): Coverage | undefined {
+function coverageOf(d: DatasetEntry, v: VersionEntry): Tally | undefined {
   if (v.coverage === undefined) {
     const whole = wholeOf(d, v);
     if (whole === undefined) return undefined;
-    v.coverage = new Coverage(whole);
-    for (const h of v.held.values()) if (h.durable) v.coverage.add(h.layout);
+    v.coverage = tallyOf(d, whole);
+    for (const h of v.held.values()) if (h.durable) v.coverage.add(h.id, h.layout);
   }
   return v.coverage;
 }
 
-/** Whether the durable copies of `v` now cover the dataset (`added` just became durable). */
-function complete(d: DatasetEntry, v: VersionEntry, added: FragmentLayout): boolean {
+/** Whether the durable copies of `v` now cover the dataset (`added`, region `id`, just became durable). */
+function complete(d: DatasetEntry, v: VersionEntry, id: string, added: FragmentLayout): boolean {
   if (v.coverage === undefined) return coverageOf(d, v)?.complete ?? false;
-  v.coverage.add(added);
+  v.coverage.add(id, added);
   return v.coverage.complete;
 }
 

@@ -11,7 +11,7 @@ import { type Dataset, datasetLayout } from "../ddl/mod.ts";
 import { compileShared, sharedSizeVariables, sharedWhole } from "./_compiled.ts";
 import { ClosedError, NotFoundError } from "../errors.ts";
 import type { FragmentLayout } from "../transform/layout.ts";
-import type { Coverage } from "./coverage.ts";
+import type { Tally, Tiling } from "./tally.ts";
 import type { CopyRegion } from "./_fixed_regions.ts";
 import { type GroupCommitOptions, GroupCommitter } from "./group_commit.ts";
 import { KEYS, regionText } from "./keys.ts";
@@ -79,13 +79,13 @@ export interface VersionEntry {
   /** Bytes of the copies held. */
   bytes: number;
   /** What the durable copies do not cover yet (undefined: not computed). */
-  coverage: Coverage | undefined;
+  coverage: Tally | undefined;
   /**
    * What all its copies, durable or being registered, do not cover yet
    * (undefined: not computed, or a copy was taken back since): a publish it
    * finds complete closes the version.
    */
-  admitted: Coverage | undefined;
+  admitted: Tally | undefined;
   /** Copies by region (`fragment/params`). */
   readonly held: Map<string, Held>;
   /** The packs holding records of its copies (`StoredPack`); undefined when none. */
@@ -179,6 +179,12 @@ export interface DatasetEntry {
    * (`_fixed_regions.ts`).
    */
   fixedRegions?: Map<string, CopyRegion>;
+  /**
+   * Regions that tile the dataset, learned from the latest version found
+   * complete by subtracting boxes while its sizes are fixed at creation:
+   * later versions count these regions (`tally.ts`).
+   */
+  tiling?: Tiling;
   /**
    * Copies whose registration waits for the commit of their version or
    * their deadline, by version, in publish order (`_publish.ts`).

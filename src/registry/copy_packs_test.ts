@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openRegistry } from "./registry.ts";
 import { cellCopy, copiesIn, keysIn, withRegistry } from "./_testing.ts";
-import { copyRecordBytes } from "./_publish.ts";
+import { copyRecordBytes } from "./_copy_bytes.ts";
 import { serialize } from "node:v8";
 import { KEYS } from "./keys.ts";
 import { ConflictError } from "../errors.ts";

@@ -169,8 +169,8 @@ export class GroupCommitter {
    * are committed (durable), or with `ok` false when a check failed. Throws a
    * `RangeError` for a write larger than one atomic may be, and `ClosedError`
    * once the committer is closed. `size`: the caller's estimate of the
-   * mutations' bytes, at least what `mutationBytes` answers for them, when it
-   * has one (the estimate serialises every value it is not given).
+   * mutations' bytes, at least what Deno KV's encoding of them takes, when
+   * it has one (`mutationBytes`, used otherwise, serialises every value).
    */
   async write(
     mutations: readonly Mutation[],

@@ -113,6 +113,38 @@ Deno.test("publishFragment() of four rank blocks together registers them and com
   });
 });
 
+Deno.test("publishFragment() commits versions of the blocks an earlier version tiled, and of other blocks, only once covered", async () => {
+  await withRegistry(async (reg) => {
+    await reg.createDataset({ name: "grid", description: GRID, retention: 16 });
+    const publish = async (version: number, blocks: readonly [number, number][]) =>
+      (await Promise.all(blocks.map(([a, b]) => reg.publishFragment(rows(a, b, version)))))
+        .some((r) => r.committed);
+    const quarters: [number, number][] = [[0, 2], [2, 4], [4, 6], [6, 8]];
+    // The first version's blocks tile the dataset; later ones are counted against them.
+    assert.ok(await publish(1, quarters));
+    assert.ok(await publish(2, [...quarters].reverse()));
+    // Three of the four blocks: open, then the fourth closes it.
+    assert.equal(await publish(3, quarters.slice(0, 3)), false);
+    assert.equal((await reg.describeDataset("grid")).latest, 2);
+    assert.ok(await publish(3, [[6, 8]]));
+    // Other blocks than the tiling's: two quarters and a half, then halves overlapping.
+    assert.equal(await publish(4, [[0, 2], [2, 4]]), false);
+    assert.ok(await publish(4, [[4, 8]]));
+    assert.equal(await publish(5, [[0, 5]]), false);
+    assert.ok(await publish(5, [[3, 8]]));
+    // A block the tiling knows, next to one it does not, leaving a row out.
+    assert.equal(await publish(6, [[0, 2], [2, 4], [4, 7]]), false);
+    assert.ok(await publish(6, [[6, 8]]));
+    assert.deepEqual(
+      (await reg.listVersions("grid")).map((v) => [v.version, v.state]),
+      [1, 2, 3, 4, 5, 6].map((n) => [n, "committed"]),
+    );
+    // Quarters again, the tiling now the one version 4 gave: counted no more, still right.
+    assert.equal(await publish(7, [[6, 8], [0, 2], [4, 6]]), false);
+    assert.ok(await publish(7, [[2, 4]]));
+  });
+});
+
 Deno.test("publishFragment() of a block that does not close its version answers once its own record is durable", async () => {
   await withRegistry(async (reg, path) => {
     await reg.createDataset({ name: "grid", description: GRID });

@@ -5,7 +5,7 @@ import type { FragmentRecord } from "./records.ts";
 import { openRegistry } from "./registry.ts";
 import { datasetEntry, newVersion } from "./_state.ts";
 import { restoreSizes, wholeOf } from "./_version_sizes.ts";
-import { Coverage } from "./coverage.ts";
+import { Tally } from "./tally.ts";
 
 /** DRepl's variable-sized array: its size is published with it, per version. */
 const DREPL = `dataset p {
@@ -181,7 +181,7 @@ function entry(name: string, description: string) {
 Deno.test("restoreSizes() keeps the whole layout and coverage when no size changes", () => {
   const d = entry("t", "dataset { var x [4]float64 }");
   const v = newVersion(d, 1);
-  const coverage = new Coverage(wholeOf(d, v)!);
+  const coverage = new Tally(wholeOf(d, v)!);
   v.coverage = coverage;
   restoreSizes(d, v);
   assert.equal(v.coverage, coverage);
