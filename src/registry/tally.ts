@@ -57,14 +57,21 @@ export const MAX_TILES = 4096;
  */
 export class Tally {
   readonly #whole: FragmentLayout;
-  /** The tiling regions are counted against; undefined once boxes are subtracted. */
+  /** The tiling regions are counted against; undefined once they are not. */
   #tiling: Tiling | undefined;
   /** Regions of the tiling held (while counting). */
   #held: Set<string> | undefined;
-  /** Boxes still missing (once not counting). */
+  /** Regions added while not counting, and their layouts, in order (undefined while counting). */
+  #ids: string[] | undefined;
+  #layouts: FragmentLayout[] | undefined;
+  /**
+   * Indices the regions added hold, per variable and field of the whole
+   * (`entriesOf`), while some sum is below the whole's: the version cannot
+   * be complete yet, no box is subtracted. Undefined once boxes are.
+   */
+  #sums: number[] | undefined;
+  /** Boxes still missing, once every sum reached the whole's. */
   #coverage: Coverage | undefined;
-  /** Regions added while subtracting boxes, kept to learn a tiling from (up to MAX_TILES). */
-  #added: Map<string, FragmentLayout> | undefined;
   /** The tiling learned, once worked out (null: none). */
   #learned: Tiling | null | undefined;
 
@@ -77,10 +84,7 @@ export class Tally {
     if (tiling !== undefined && tiling.size > 0) {
       this.#tiling = tiling;
       this.#held = new Set();
-    } else {
-      this.#coverage = new Coverage(whole);
-      this.#added = new Map();
-    }
+    } else this.#startSums();
   }
 
   /** Marks what region `id`, laid out as `layout`, holds as covered. */
@@ -90,18 +94,14 @@ export class Tally {
         this.#held!.add(id);
         return;
       }
-      // A region outside the tiling: subtract boxes from here on.
-      const coverage = new Coverage(this.#whole);
-      for (const held of this.#held!) coverage.add(this.#tiling.get(held)!);
-      this.#coverage = coverage;
+      // A region outside the tiling: sums, then boxes, from the regions counted.
+      const [tiling, held] = [this.#tiling, this.#held!];
       this.#tiling = undefined;
       this.#held = undefined;
+      this.#startSums();
+      for (const h of held) this.#addRegion(h, tiling.get(h)!);
     }
-    this.#coverage!.add(layout);
-    if (this.#added !== undefined) {
-      if (this.#added.size < MAX_TILES || this.#added.has(id)) this.#added.set(id, layout);
-      else this.#added = undefined;
-    }
+    this.#addRegion(id, layout);
   }
 
   /** The whole layout it tallies. */
@@ -111,23 +111,91 @@ export class Tally {
 
   /** Whether nothing is missing. */
   get complete(): boolean {
-    return this.#tiling !== undefined
-      ? this.#held!.size === this.#tiling.size
-      : this.#coverage!.complete;
+    if (this.#tiling !== undefined) return this.#held!.size === this.#tiling.size;
+    return this.#coverage !== undefined && this.#coverage.complete;
   }
 
   /**
    * A tiling learned from this tally: once complete, the regions added
-   * (while subtracting boxes) that hold indices, when they hold exactly as
-   * many as the dataset for every variable and field (so no two overlap).
-   * Undefined otherwise.
+   * (while not counting, at most MAX_TILES of them) that hold indices,
+   * when they hold exactly as many as the dataset for every variable and
+   * field (so no two overlap). Undefined otherwise.
    */
   tiling(): Tiling | undefined {
     if (this.#learned !== undefined) return this.#learned ?? undefined;
-    if (this.#added === undefined || !this.complete) return undefined;
-    this.#learned = exactTiling(this.#whole, this.#added) ?? null;
+    if (this.#tiling !== undefined || !this.complete) return undefined;
+    const [ids, layouts] = [this.#ids!, this.#layouts!];
+    const regions = new Map<string, FragmentLayout>();
+    for (let k = 0; k < ids.length && regions.size <= MAX_TILES; k++) {
+      regions.set(ids[k]!, layouts[k]!);
+    }
+    this.#learned = regions.size > MAX_TILES ? null : exactTiling(this.#whole, regions) ?? null;
     return this.#learned ?? undefined;
   }
+
+  #startSums(): void {
+    this.#ids = [];
+    this.#layouts = [];
+    this.#sums = entriesOf(this.#whole).map(() => 0);
+    this.#boxesOnceSummed();
+  }
+
+  #addRegion(id: string, layout: FragmentLayout): void {
+    this.#ids!.push(id);
+    this.#layouts!.push(layout);
+    if (this.#coverage !== undefined) {
+      this.#coverage.add(layout);
+      return;
+    }
+    const entries = entriesOf(this.#whole);
+    for (let k = 0; k < entries.length; k++) this.#sums![k]! += indicesIn(entries[k]!, layout);
+    this.#boxesOnceSummed();
+  }
+
+  /** Subtracts boxes from here on once every sum reached the whole's: the version may be complete. */
+  #boxesOnceSummed(): void {
+    const entries = entriesOf(this.#whole);
+    for (let k = 0; k < entries.length; k++) if (this.#sums![k]! < entries[k]!.total) return;
+    this.#sums = undefined;
+    this.#coverage = new Coverage(this.#whole);
+    for (const layout of this.#layouts!) this.#coverage.add(layout);
+  }
+}
+
+/** A variable's field of the whole as coverage counts it, and the indices it has. */
+interface Entry {
+  readonly slot: VarSlot;
+  readonly field: VarSlot["fields"][number];
+  readonly total: number;
+}
+
+/** Entries of whole layouts, worked out once each. */
+const ENTRIES = new WeakMap<FragmentLayout, readonly Entry[]>();
+
+/** The whole's variables and fields that hold indices (as `Coverage` counts them). */
+function entriesOf(whole: FragmentLayout): readonly Entry[] {
+  let entries = ENTRIES.get(whole);
+  if (entries === undefined) {
+    const list: Entry[] = [];
+    for (const slot of whole.slots) {
+      const total = boxSize(slotBox(slot));
+      if (total > 0) { for (const field of slot.fields) list.push({ slot, field, total }); }
+    }
+    ENTRIES.set(whole, entries = list);
+  }
+  return entries;
+}
+
+/**
+ * Indices `layout` holds of entry `e` (as many or more than it holds of
+ * the whole: boxes are not clipped, overlaps count twice).
+ */
+function indicesIn(e: Entry, layout: FragmentLayout): number {
+  let n = 0;
+  for (const s of layout.slots) {
+    if (s.variable === e.slot.variable && holdsField(s, e.field)) n += boxSize(slotBox(s));
+  }
+  return n;
 }
 
 /** What a dataset's tallies need of it: its whole layout when fixed, and the tiling learned. */

@@ -37,6 +37,17 @@ Deno.test("a tally learns the regions that tile the dataset and counts them in l
   }
 });
 
+Deno.test("regions holding as many indices as the dataset, overlapping, leave it incomplete until covered", () => {
+  const t = tally([[0, 9]]);
+  assert.equal(t.complete, false);
+  t.add(id(0, 9), part(0, 9));
+  t.add(id(2, 10), part(2, 10));
+  assert.equal(t.complete, false);
+  t.add(id(10, 16), part(10, 16));
+  assert.ok(t.complete);
+  assert.equal(t.tiling(), undefined);
+});
+
 Deno.test("a region added twice counts once", () => {
   const first = tally([[0, 8], [8, 16]]);
   const next = tally([[0, 8], [0, 8]], first);
@@ -130,8 +141,10 @@ Deno.test("counting answers what subtracting boxes answers, for random regions i
       } else picks.push(blocks[random(blocks.length)]!);
     }
     const counted = tally(picks, first);
+    const fresh = tally(picks);
     const boxes = new Coverage(WHOLE);
     for (const [a, b] of picks) boxes.add(part(a, b));
     assert.equal(counted.complete, boxes.complete, JSON.stringify({ blocks, picks }));
+    assert.equal(fresh.complete, boxes.complete, JSON.stringify({ picks }));
   }
 });
