@@ -355,16 +355,19 @@ export class ReleaseLog {
    */
   push(copies: readonly ReleasedCopy[], skip?: string): void {
     const touched = new Set<NodeLog>();
+    const add = (node: string, copy: ReleasedCopy) => {
+      if (node === skip) return;
+      const log = this.#log(node);
+      const notice = { seq: ++this.#seq, copy };
+      log.entries.push(notice);
+      if (this.#kv !== undefined) this.#fresh.push({ log, notice });
+      this.#trim(log);
+      touched.add(log);
+    };
+    // The copy's node, then its replicas' (no list of them built per copy).
     for (const copy of copies) {
-      for (const node of [copy.node, ...(copy.replicas ?? []).map((p) => p.node)]) {
-        if (node === skip) continue;
-        const log = this.#log(node);
-        const notice = { seq: ++this.#seq, copy };
-        log.entries.push(notice);
-        if (this.#kv !== undefined) this.#fresh.push({ log, notice });
-        this.#trim(log);
-        touched.add(log);
-      }
+      add(copy.node, copy);
+      if (copy.replicas !== undefined) for (const p of copy.replicas) add(p.node, copy);
     }
     if (this.#kv !== undefined && touched.size > 0) void this.#flush();
     for (const log of touched) {

@@ -20,10 +20,9 @@ import {
   retiredBelow,
   storedVersionRecord,
   type VersionEntry,
-  versionRecord,
 } from "./_state.ts";
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
-import { copyRecordBytes } from "./_copy_bytes.ts";
+import { copyRecordBytes, versionRecordBytes } from "./_record_bytes.ts";
 import { KEYS } from "./keys.ts";
 import type { CommitResult, VersionState } from "./records.ts";
 import { insertVersion, planRetention, removeVersion } from "./retention.ts";
@@ -520,40 +519,49 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
   const size = { bytes: 0, keyBytes: 0 };
   let room = CARRIED_BYTES;
   for (const held of c.joining) {
-    const mutation: Mutation = { type: "set", key: copyKey(held), value: held.record };
-    const keyBytes = keyBytesOf(mutation.key);
-    const bytes = keyBytes + copyRecordBytes(held.record);
+    const bytes = copyRecordBytes(held.record);
     if (bytes <= room) {
       room -= bytes;
       carried.push(held);
       size.bytes += bytes;
     } else {
+      const mutation: Mutation = { type: "set", key: copyKey(held), value: held.record };
+      const keyBytes = keyBytesOf(mutation.key);
       joining.push({ held, mutation });
-      size.bytes += bytes;
+      size.bytes += keyBytes + bytes;
       size.keyBytes += keyBytes;
     }
   }
-  // The version's record is sized without the copies it carries: they were sized above.
+  // The version's record, sized without the copies it carries (sized above).
   const key = KEYS.version(name, v.version);
-  const committed = { state: "committed" as const, committedAt: c.committedAt };
-  const base = mutationBytes([{ type: "set", key, value: { ...versionRecord(v), ...committed } }]);
+  const record = storedVersionRecord(v, carried.map((h) => h.record));
   const version: Mutation = {
     type: "set",
     key,
-    value: { ...storedVersionRecord(v, carried.map((h) => h.record)), ...committed },
+    value: { ...record, state: "committed", committedAt: c.committedAt },
   };
+  const all: Mutation[] = [];
+  for (const j of joining) all.push(j.mutation);
+  all.push(version);
   // A retired version leaves no record: versions below the oldest kept are
   // retired (`retiredBelow`), so the dataset's records stay within its
   // retention however many versions it had.
   const retired: Mutation[] = [];
-  for (const r of [...c.retirement.retire, ...c.retirement.leftover]) {
-    if (r.stored) retired.push({ type: "delete", key: KEYS.version(name, r.version) });
+  for (const list of [c.retirement.retire, c.retirement.leftover]) {
+    for (const r of list) {
+      if (r.stored) retired.push({ type: "delete", key: KEYS.version(name, r.version) });
+    }
   }
   const latest: Mutation = { type: "set", key: KEYS.latest(name), value: c.latest };
-  const all = [...joining.map((j) => j.mutation), version, ...retired, latest];
-  const rest = mutationBytes([...retired, latest]);
-  size.bytes += base.bytes + rest.bytes;
-  size.keyBytes += base.keyBytes + rest.keyBytes;
+  for (const m of retired) all.push(m);
+  all.push(latest);
+  for (const m of [version, ...retired, latest]) {
+    const k = keyBytesOf(m.key);
+    size.keyBytes += k;
+    size.bytes += k;
+  }
+  // The version record's fields, and latest's number.
+  size.bytes += versionRecordBytes(record) + 16;
   return { joining, carried, version, retired, latest, all, size };
 }
 

@@ -30,7 +30,7 @@ import {
 import { restoreSizes, wholeOf } from "./_version_sizes.ts";
 import { learnTiling, type Tally, tallyOf } from "./tally.ts";
 import { keyBytesOf, type Mutation, mutationBytes } from "./group_commit.ts";
-import { copyRecordBytes } from "./_copy_bytes.ts";
+import { copyRecordBytes } from "./_record_bytes.ts";
 import { KEYS, regionText } from "./keys.ts";
 import type { FragmentRecord, PublishResult, StoredPack } from "./records.ts";
 import { oldestOpenable } from "./retention.ts";
@@ -94,40 +94,60 @@ export class Publisher {
     };
   }
 
-  /** Registers a published fragment copy; see `Registry.publishFragment`. */
-  async publish(record: FragmentRecord): Promise<PublishResult> {
-    this.#s.checkOpen();
-    const d = this.#s.dataset(record.dataset);
-    checkVersion(record.version);
-    checkCopy(record);
-    const a = admit(d, record, this.#s.maxOpenVersions);
-    const { v } = a;
-    // Whether this copy closes the version: with the copies published
-    // before it, durable or still being registered, it covers the dataset.
-    const admitted = a.before === undefined ? admittedOf(d, v) : v.admitted;
-    admitted?.add(a.id, a.layout);
-    if (admitted?.complete === true) learnTiling(d, admitted);
-    const closes = a.before === undefined && admitted?.complete === true;
-    if (closes) d.closedAt = performance.now();
-    v.held.set(a.id, a.mine);
-    v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
-    if (a.before === undefined) {
-      // The publish that closes a version queues its commit at once, so
-      // versions commit in the order their last publishes arrived; the
-      // commit's atomic registers its copy and the version's copies still
-      // held for the next group (no KV commit of their own: rank blocks
-      // cost one atomic per version, bench/commit_bench.ts). Not while an
-      // overwrite is being written: it may close an earlier version.
-      if (closes && d.writing === 0) return await this.#registerInCommit(a, this.#claim(d, v));
-      // Any other copy waits for the group committer's next group (a KV
-      // atomic in flight would have delayed it as long), in case the commit
-      // of its version comes first and carries it; else the copies of its
-      // version held by then are written together, in packs.
-      if (!closes) return await this.#deferred(a);
-    } else {
-      // An overwrite goes after the version's held copies (one may be the copy it replaces).
-      this.#flush(d, v);
+  /**
+   * Registers a published fragment copy; see `Registry.publishFragment`.
+   * Not `async` itself: a block held for its version's commit goes
+   * straight to `#deferred`, one promise fewer per publish (a failure
+   * before any wait rejects the promise it answers, as an `async` one's).
+   */
+  publish(record: FragmentRecord): Promise<PublishResult> {
+    let a: Admitted;
+    let closes: boolean;
+    try {
+      this.#s.checkOpen();
+      const d = this.#s.dataset(record.dataset);
+      checkVersion(record.version);
+      checkCopy(record);
+      a = admit(d, record, this.#s.maxOpenVersions);
+      const { v } = a;
+      // Whether this copy closes the version: with the copies published
+      // before it, durable or still being registered, it covers the dataset.
+      const admitted = a.before === undefined ? admittedOf(d, v) : v.admitted;
+      admitted?.add(a.id, a.layout);
+      if (admitted?.complete === true) learnTiling(d, admitted);
+      closes = a.before === undefined && admitted?.complete === true;
+      if (closes) d.closedAt = performance.now();
+      v.held.set(a.id, a.mine);
+      v.bytes += record.byteLength - (a.before?.record.byteLength ?? 0);
+      if (a.before === undefined) {
+        // The publish that closes a version queues its commit at once, so
+        // versions commit in the order their last publishes arrived; the
+        // commit's atomic registers its copy and the version's copies still
+        // held for the next group (no KV commit of their own: rank blocks
+        // cost one atomic per version, bench/commit_bench.ts). Not while an
+        // overwrite is being written: it may close an earlier version.
+        if (closes && d.writing === 0) return this.#registerInCommit(a, this.#claim(d, v));
+        // Any other copy waits for the group committer's next group (a KV
+        // atomic in flight would have delayed it as long), in case the commit
+        // of its version comes first and carries it; else the copies of its
+        // version held by then are written together, in packs.
+        if (!closes) return this.#deferred(a);
+      } else {
+        // An overwrite goes after the version's held copies (one may be the copy it replaces).
+        this.#flush(d, v);
+      }
+    } catch (e) {
+      return Promise.reject(e);
     }
+    return this.#registerCounted(a, closes);
+  }
+
+  /**
+   * Registers a copy that closes its version while an overwrite is being
+   * written, or an overwrite, then commits the version if it is complete.
+   */
+  async #registerCounted(a: Admitted, closes: boolean): Promise<PublishResult> {
+    const { d } = a;
     // Writes that may close their version once durable hold the closing
     // publishes of other versions back; a copy that does not close its
     // version cannot (the publish that does closes it).
@@ -138,7 +158,7 @@ export class Publisher {
     } finally {
       if (counted) d.writing--;
     }
-    if (a.before !== undefined) this.#releaseReplaced(a.before, record.node);
+    if (a.before !== undefined) this.#releaseReplaced(a.before, a.mine.record.node);
     return await this.#commitIfComplete(a);
   }
 
@@ -516,7 +536,7 @@ function admit(d: DatasetEntry, record: FragmentRecord, maxOpen: number): Admitt
     );
   }
   const v = found ?? newVersion(d, n);
-  if (Object.keys(region.sizes).length > 0) {
+  if (hasKeys(region.sizes)) {
     // Decided here, in memory: a copy giving other sizes is refused from now on.
     Object.assign(v.sizes, region.sizes);
     v.whole = undefined;
@@ -572,7 +592,7 @@ function checkCopy(r: FragmentRecord): void {
   checkLabel("fragment name", r.fragment);
   checkName("node", r.node);
   checkLabel("tier name", r.tier);
-  checkBindings(`publish of fragment '${r.fragment}'`, r.bindings);
+  checkBindings(() => `publish of fragment '${r.fragment}'`, r.bindings);
   if (!Number.isSafeInteger(r.byteLength) || r.byteLength < 0) {
     bad(`a byte length, found ${r.byteLength}`);
   }
@@ -653,6 +673,12 @@ class HeldBlock implements DeferredCopy {
     this.#a.v.inflight.delete(this.turn);
     this.#settle({ commit });
   }
+}
+
+/** Whether `o` has an own key (without building the array of them). */
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }
 
 /** Most held copies a commit carries in its atomic. */

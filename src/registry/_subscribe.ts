@@ -46,7 +46,7 @@ export function subscribeCommits(
   state.checkOpen();
   checkName("dataset", query.dataset);
   checkLabel("fragment name", query.fragment);
-  checkBindings(`subscription to fragment '${query.fragment}'`, query.bindings);
+  checkBindings(() => `subscription to fragment '${query.fragment}'`, query.bindings);
   const from = query.from ?? 1;
   checkVersion(from);
   if (query.group !== undefined) checkLabel("group name", query.group);

@@ -278,31 +278,38 @@ export function checkLabel(what: string, v: unknown, max = MAX_LABEL_LENGTH): as
  * ```
  */
 export function checkBindings(
-  what: string,
+  what: string | (() => string),
   b: unknown,
 ): asserts b is Readonly<Record<string, number>> {
+  // Named only when refused: a publish names its fragment, and building that text took a string per publish.
+  const named = () => typeof what === "string" ? what : what();
   if (typeof b !== "object" || b === null || Array.isArray(b)) {
     throw new InvalidRequestError(
-      `Invalid ${what}: expected bindings as an object of integers, found ${
+      `Invalid ${named()}: expected bindings as an object of integers, found ${
         JSON.stringify(b)?.slice(0, 40) ?? "undefined"
       }`,
     );
   }
-  const entries = Object.entries(b);
-  if (entries.length > MAX_BINDINGS) {
-    throw new InvalidRequestError(
-      `Invalid ${what}: expected at most ${MAX_BINDINGS} bindings, found ${entries.length}`,
-    );
-  }
-  for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > MAX_LABEL_LENGTH) {
+  // Own keys walked in place (`Object.entries` built an array of pairs per call).
+  let count = 0;
+  for (const k in b) {
+    if (!Object.hasOwn(b, k)) continue;
+    if (++count > MAX_BINDINGS) {
       throw new InvalidRequestError(
-        `Invalid ${what}: a binding name has 1 to ${MAX_LABEL_LENGTH} characters, found ${k.length}`,
+        `Invalid ${named()}: expected at most ${MAX_BINDINGS} bindings, found ${
+          Object.keys(b).length
+        }`,
       );
     }
+    if (k.length === 0 || k.length > MAX_LABEL_LENGTH) {
+      throw new InvalidRequestError(
+        `Invalid ${named()}: a binding name has 1 to ${MAX_LABEL_LENGTH} characters, found ${k.length}`,
+      );
+    }
+    const v = (b as Record<string, unknown>)[k];
     if (typeof v !== "number" || !Number.isSafeInteger(v)) {
       throw new InvalidRequestError(
-        `Invalid ${what}: binding '${k}' must be an integer, found ${
+        `Invalid ${named()}: binding '${k}' must be an integer, found ${
           JSON.stringify(v)?.slice(0, 40) ?? "undefined"
         }`,
       );
