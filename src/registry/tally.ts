@@ -13,7 +13,13 @@
  * regions replaces subtracting boxes (a `Coverage` per version, twice),
  * which took a sixth of a version's commit from 4 ranks' blocks
  * (bench/commit_bench.ts). A copy of a region outside the tiling makes the
- * tally subtract boxes again, from the copies it has counted.
+ * tally fall back, from the copies it has counted.
+ *
+ * Before any tiling, or after such a fall back, a version cannot be
+ * complete while its copies hold fewer indices of some variable and field
+ * than the dataset has (overlaps counted twice): the tally only sums them
+ * until every sum reaches the dataset's, then subtracts boxes from all of
+ * them. The cells of one large open version so never split a box.
  *
  * @module
  */
@@ -31,8 +37,8 @@ export const MAX_TILES = 4096;
 
 /**
  * What a version's copies cover: regions counted against a tiling of the
- * dataset while every copy is one of its regions, boxes subtracted
- * (`Coverage`) otherwise.
+ * dataset while every copy is one of its regions; otherwise indices summed
+ * while they cannot cover it, then boxes subtracted (`Coverage`).
  *
  * @example
  * ```ts
