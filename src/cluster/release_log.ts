@@ -367,7 +367,7 @@ export class ReleaseLog {
     // The copy's node, then its replicas' (no list of them built per copy).
     for (const copy of copies) {
       add(copy.node, copy);
-      if (copy.replicas !== undefined) for (const p of copy.replicas) add(p.node, copy);
+      if (copy.replicas !== undefined) { for (const p of copy.replicas) add(p.node, copy); }
     }
     if (this.#kv !== undefined && touched.size > 0) void this.#flush();
     for (const log of touched) {
