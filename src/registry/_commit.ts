@@ -513,9 +513,8 @@ function commitMutations(d: DatasetEntry, v: VersionEntry, c: CommitChange): Com
   const carried: Held[] = [];
   // Each copy's record is sized once, without serialising it
   // (`copyRecordBytes`, more than Deno KV's encoding takes: a JSON text of
-  // each took a fourteenth of a version's commit from 4 ranks): as a row of
-  // its own, which is more than it adds to the version's record (its key
-  // and the row's overhead).
+  // each took a fourteenth of a version's commit from 4 ranks); its key is
+  // built and sized only for a copy the version's record cannot carry.
   const size = { bytes: 0, keyBytes: 0 };
   let room = CARRIED_BYTES;
   for (const held of c.joining) {
