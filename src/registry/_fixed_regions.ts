@@ -114,6 +114,19 @@ function regionKey(
 ): string | undefined {
   if (typeof bindings !== "object" || bindings === null) return undefined;
   let key = `${fragment.length}:${fragment}`;
+  // One binding (a rank's block) needs no sorted list of names.
+  let only: string | undefined;
+  let count = 0;
+  for (const name in bindings) {
+    if (!Object.hasOwn(bindings, name)) continue;
+    only = name;
+    if (++count > 1) break;
+  }
+  if (count === 1) {
+    const value = bindings[only!];
+    return typeof value === "number" ? `${key};${only!.length}:${only}=${value}` : undefined;
+  }
+  if (count === 0) return key;
   for (const name of Object.keys(bindings).sort()) {
     const value = bindings[name];
     if (typeof value !== "number") return undefined;

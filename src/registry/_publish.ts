@@ -586,24 +586,34 @@ function checkOpenVersion(
 }
 
 function checkCopy(r: FragmentRecord): void {
-  const bad = (what: string) => {
-    throw new InvalidRequestError(`Invalid publish of fragment '${r.fragment}': expected ${what}`);
-  };
   checkLabel("fragment name", r.fragment);
   checkName("node", r.node);
   checkLabel("tier name", r.tier);
-  checkBindings(() => `publish of fragment '${r.fragment}'`, r.bindings);
+  checkBindings(() => publishOfFragment(r), r.bindings);
   if (!Number.isSafeInteger(r.byteLength) || r.byteLength < 0) {
-    bad(`a byte length, found ${r.byteLength}`);
+    badCopy(r, `a byte length, found ${r.byteLength}`);
   }
-  if (typeof r.checksum !== "number") bad("a numeric checksum");
-  if (typeof r.bindings !== "object" || r.bindings === null) bad("bindings");
+  if (typeof r.checksum !== "number") badCopy(r, "a numeric checksum");
+  if (typeof r.bindings !== "object" || r.bindings === null) badCopy(r, "bindings");
   if (r.reshape !== undefined && r.reshape !== "source" && r.reshape !== "destination") {
-    bad(`reshape 'source' or 'destination', found ${JSON.stringify(r.reshape)}`);
+    badCopy(r, `reshape 'source' or 'destination', found ${JSON.stringify(r.reshape)}`);
   }
   if (r.replicas !== undefined && (!Array.isArray(r.replicas) || r.replicas.length > 0)) {
-    bad("no replicas: a replica is added by the node that holds it, once the copy is registered");
+    badCopy(
+      r,
+      "no replicas: a replica is added by the node that holds it, once the copy is registered",
+    );
   }
+}
+
+/** What refusals of a publish of `r` call it. */
+function publishOfFragment(r: FragmentRecord): string {
+  return `publish of fragment '${r.fragment}'`;
+}
+
+/** Refuses a publish of `r`, saying what was `expected` (a function, not a closure per publish). */
+function badCopy(r: FragmentRecord, expected: string): never {
+  throw new InvalidRequestError(`Invalid ${publishOfFragment(r)}: expected ${expected}`);
 }
 
 /**
