@@ -510,14 +510,23 @@ function copyRefOf(v: unknown, what: string): CopyRef {
   return { dataset: o.dataset, version: o.version, fragment: o.fragment, bindings, node: o.node };
 }
 
-/** A copy's full record, as a runtime registers it. */
+/**
+ * A copy's full record, as a runtime registers it: the parsed body itself
+ * once checked, its bindings `{}` when absent (a copy of each record per
+ * publish was an object more for the collector, 4 rank processes' commits).
+ */
 function recordOf(body: unknown): FragmentRecord {
   const o = objectBody(
     body,
     "publish",
     "a copy's record {dataset, version, fragment, bindings, node, tier, byteLength, checksum}",
   );
-  const ref = copyRefOf(o, "publish");
+  checkName("dataset", o.dataset);
+  checkVersion(o.version);
+  checkLabel("fragment name", o.fragment);
+  o.bindings ??= {};
+  checkBindings("publish", o.bindings);
+  checkName("node", o.node);
   checkLabel("tier name", o.tier);
   intField(o, "byteLength", "publish", { min: 0 });
   if (typeof o.checksum !== "number" || !Number.isSafeInteger(o.checksum)) {
@@ -525,7 +534,7 @@ function recordOf(body: unknown): FragmentRecord {
       `Invalid publish: 'checksum' must be an integer, found ${shown(o.checksum)}`,
     );
   }
-  return { ...o, ...ref } as unknown as FragmentRecord;
+  return o as unknown as FragmentRecord;
 }
 
 /**
