@@ -78,7 +78,9 @@ export class Coverage {
     for (const e of this.#entries) {
       if (e.set.size === 0) continue;
       for (const s of layout.slots) {
-        if (s.variable === e.gap.variable && holdsField(s, e.gap)) e.set.subtract(slotBox(s));
+        if (s.variable === e.gap.variable && holdsField(s, e.gap.field, e.gap.type, e.gap.count)) {
+          e.set.subtract(slotBox(s));
+        }
       }
     }
   }
@@ -112,8 +114,24 @@ export function gaps(whole: FragmentLayout, published: readonly FragmentLayout[]
   return coverage.gaps();
 }
 
-function holdsField(s: VarSlot, gap: Omit<Gap, "missing">): boolean {
-  return s.fields.some((f) => f.path === gap.field && f.type === gap.type && f.count === gap.count);
+/**
+ * Whether slot `s` holds the leaf field at `path` as the dataset stores it
+ * (`type`, `count` scalars an element): a field stored as another type
+ * holds its values only approximately and does not count.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compileDescription, fragmentLayout } from "../ddl/mod.ts";
+ * import { holdsField } from "./coverage.ts";
+ * const ds = compileDescription("dataset { var t [4]float64 }\nfragment low { var t float32 = t[0:4] }");
+ * const [slot] = fragmentLayout(ds, "low", {}).slots;
+ * assert.equal(holdsField(slot!, "", "float64", 1), false);
+ * assert.equal(holdsField(slot!, "", "float32", 1), true);
+ * ```
+ */
+export function holdsField(s: VarSlot, path: string, type: ScalarType, count: number): boolean {
+  return s.fields.some((f) => f.path === path && f.type === type && f.count === count);
 }
 
 /**

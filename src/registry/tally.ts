@@ -26,8 +26,8 @@
 
 import type { FragmentLayout, VarSlot } from "../transform/layout.ts";
 import { slotBox } from "../transform/overlap.ts";
-import { boxSize, intersectBoxes } from "../transform/region.ts";
-import { Coverage } from "./coverage.ts";
+import { boxSize, intersectBoxes, type StridedBox } from "../transform/region.ts";
+import { Coverage, holdsField } from "./coverage.ts";
 
 /** Regions (by their key among a version's copies) that tile a dataset exactly, with their layouts. */
 export type Tiling = ReadonlyMap<string, FragmentLayout>;
@@ -130,7 +130,8 @@ export class Tally {
   tiling(): Tiling | undefined {
     if (this.#learned !== undefined) return this.#learned ?? undefined;
     if (this.#tiling !== undefined || !this.complete) return undefined;
-    const [ids, layouts] = [this.#ids!, this.#layouts!];
+    const [ids, layouts] = [this.#ids, this.#layouts];
+    if (ids === undefined || layouts === undefined) return undefined;
     const regions = new Map<string, FragmentLayout>();
     for (let k = 0; k < ids.length && regions.size <= MAX_TILES; k++) {
       regions.set(ids[k]!, layouts[k]!);
@@ -147,10 +148,12 @@ export class Tally {
   }
 
   #addRegion(id: string, layout: FragmentLayout): void {
-    this.#ids!.push(id);
-    this.#layouts!.push(layout);
+    this.#ids?.push(id);
+    this.#layouts?.push(layout);
     if (this.#coverage !== undefined) {
       this.#coverage.add(layout);
+      // Subtracting boxes, the regions are kept only to learn a tiling from.
+      if (this.#ids!.length > MAX_TILES) this.#ids = this.#layouts = undefined;
       return;
     }
     const entries = entriesOf(this.#whole);
@@ -171,6 +174,8 @@ export class Tally {
 /** A variable's field of the whole as coverage counts it, and the indices it has. */
 interface Entry {
   readonly slot: VarSlot;
+  /** The slot's indices. */
+  readonly box: StridedBox;
   readonly field: VarSlot["fields"][number];
   readonly total: number;
 }
@@ -184,8 +189,9 @@ function entriesOf(whole: FragmentLayout): readonly Entry[] {
   if (entries === undefined) {
     const list: Entry[] = [];
     for (const slot of whole.slots) {
-      const total = boxSize(slotBox(slot));
-      if (total > 0) { for (const field of slot.fields) list.push({ slot, field, total }); }
+      const box = slotBox(slot);
+      const total = boxSize(box);
+      if (total > 0) { for (const field of slot.fields) list.push({ slot, box, field, total }); }
     }
     ENTRIES.set(whole, entries = list);
   }
@@ -199,7 +205,7 @@ function entriesOf(whole: FragmentLayout): readonly Entry[] {
 function indicesIn(e: Entry, layout: FragmentLayout): number {
   let n = 0;
   for (const s of layout.slots) {
-    if (s.variable === e.slot.variable && holdsField(s, e.field)) n += boxSize(slotBox(s));
+    if (holds(s, e)) n += boxSize(slotBox(s));
   }
   return n;
 }
@@ -271,28 +277,23 @@ export function exactTiling(
   regions: ReadonlyMap<string, FragmentLayout>,
 ): Tiling | undefined {
   const tiles = new Map<string, FragmentLayout>();
-  for (const slot of whole.slots) {
-    const box = slotBox(slot);
-    const total = boxSize(box);
-    if (total === 0) continue;
-    for (const f of slot.fields) {
-      let held = 0;
-      for (const [id, layout] of regions) {
-        for (const s of layout.slots) {
-          if (s.variable !== slot.variable || !holdsField(s, f)) continue;
-          const common = intersectBoxes(slotBox(s), box);
-          const n = common === undefined ? 0 : boxSize(common);
-          if (n > 0) tiles.set(id, layout);
-          held += n;
-        }
+  for (const e of entriesOf(whole)) {
+    let held = 0;
+    for (const [id, layout] of regions) {
+      for (const s of layout.slots) {
+        if (!holds(s, e)) continue;
+        const common = intersectBoxes(slotBox(s), e.box);
+        const n = common === undefined ? 0 : boxSize(common);
+        if (n > 0) tiles.set(id, layout);
+        held += n;
       }
-      if (held !== total) return undefined;
     }
+    if (held !== e.total) return undefined;
   }
   return tiles;
 }
 
-/** Whether `s` holds field `f` of the dataset as the dataset stores it (as `Coverage` counts it). */
-function holdsField(s: VarSlot, f: VarSlot["fields"][number]): boolean {
-  return s.fields.some((g) => g.path === f.path && g.type === f.type && g.count === f.count);
+/** Whether slot `s` holds entry `e`'s variable and field as the dataset stores it. */
+function holds(s: VarSlot, e: Entry): boolean {
+  return s.variable === e.slot.variable && holdsField(s, e.field.path, e.field.type, e.field.count);
 }
