@@ -15,11 +15,12 @@
  * @module
  */
 
+import { datasetRecordBytes } from "./_record_bytes.ts";
 import { ConflictError } from "../errors.ts";
 import type { Mutation } from "./group_commit.ts";
 import type { DatasetEntry, RegistryState } from "./_state.ts";
 import { KEYS } from "./keys.ts";
-import type { DatasetRecord, StoredDatasetPack } from "./records.ts";
+import type { StoredDatasetPack } from "./records.ts";
 
 /**
  * Most estimated bytes of records in one pack (`datasetRecordBytes`, more
@@ -185,18 +186,4 @@ export class DatasetPacks {
 export function loadDatasetPack(state: RegistryState, id: number, pack: StoredDatasetPack): void {
   state.lastDatasetPack = Math.max(state.lastDatasetPack, id);
   state.datasetPacks.set(id, new Map(pack.datasets.map((r) => [r.name, r])));
-}
-
-/**
- * A dataset record's estimated bytes in a pack, more than Deno KV's
- * encoding takes: two bytes a character for its text (V8 stores a string
- * in one or two bytes a character), 16 for each number and field, and 256
- * for the field names. Counted without serialising it: a JSON text of each
- * record took a twentieth of a create.
- */
-export function datasetRecordBytes(r: DatasetRecord): number {
-  let bytes = 256 + 2 * (r.name.length + r.description.length);
-  for (const k in r.sizes) bytes += 2 * k.length + 16;
-  for (const c of r.consumers ?? []) bytes += 2 * c.length + 16;
-  return bytes;
 }

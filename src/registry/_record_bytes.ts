@@ -1,11 +1,11 @@
 /**
- * The sizes of copy and version records, estimated without serialising
+ * The sizes of dataset, copy and version records, estimated without serialising
  * them: what packs of copies and commits count toward Deno KV's limits.
  *
  * @module
  */
 
-import type { FragmentRecord, VersionRecord } from "./records.ts";
+import type { DatasetRecord, FragmentRecord, VersionRecord } from "./records.ts";
 
 /**
  * A copy record's estimated bytes in a pack or a commit's atomic, more
@@ -51,5 +51,30 @@ export function copyRecordBytes(r: FragmentRecord): number {
 export function versionRecordBytes(r: Pick<VersionRecord, "version" | "sizes">): number {
   let bytes = 256;
   if (r.sizes !== undefined) { for (const k in r.sizes) bytes += 2 * k.length + 16; }
+  return bytes;
+}
+
+/**
+ * A dataset record's estimated bytes in a pack, more than Deno KV's
+ * encoding takes: two bytes a character for its text (V8 stores a string
+ * in one or two bytes a character), 16 for each number and field, and 256
+ * for the field names. Counted without serialising it: a JSON text of each
+ * record took a twentieth of a create.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetRecordBytes } from "./_record_bytes.ts";
+ * const r = {
+ *   name: "d", description: "dataset { var x [4]float64 }", retention: 2, durable: false,
+ *   overwrite: false, sizes: {}, createdAt: 1,
+ * };
+ * assert.ok(datasetRecordBytes(r) > JSON.stringify(r).length);
+ * ```
+ */
+export function datasetRecordBytes(r: DatasetRecord): number {
+  let bytes = 256 + 2 * (r.name.length + r.description.length);
+  for (const k in r.sizes) bytes += 2 * k.length + 16;
+  for (const c of r.consumers ?? []) bytes += 2 * c.length + 16;
   return bytes;
 }

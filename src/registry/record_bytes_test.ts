@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { copyRecordBytes, versionRecordBytes } from "./_record_bytes.ts";
+import { copyRecordBytes, datasetRecordBytes, versionRecordBytes } from "./_record_bytes.ts";
 import { cellCopy } from "./_testing.ts";
-import type { FragmentRecord, StoredVersionRecord } from "./records.ts";
+import type { DatasetRecord, FragmentRecord, StoredVersionRecord } from "./records.ts";
+
+const DESCRIPTION = "dataset cells { var t [64]int8 }\nfragment cell(r) { var t = t[r:r + 1] }";
 
 Deno.test("copyRecordBytes() counts more than Deno KV's encoding of a copy record takes", () => {
   const base = cellCopy("c", 7);
@@ -45,5 +47,30 @@ Deno.test("versionRecordBytes() counts more than Deno KV's encoding of a version
   for (const r of records) {
     const encoded = serialize(r).byteLength;
     assert.ok(versionRecordBytes(r) >= encoded, `${versionRecordBytes(r)} >= ${encoded}`);
+  }
+});
+
+Deno.test("datasetRecordBytes() counts more than Deno KV's encoding of a record takes", () => {
+  const base: DatasetRecord = {
+    name: "d",
+    description: DESCRIPTION,
+    retention: 2,
+    durable: false,
+    overwrite: false,
+    sizes: {},
+    createdAt: Date.now(),
+  };
+  const records: DatasetRecord[] = [
+    base,
+    { ...base, name: "é".repeat(100), description: `${DESCRIPTION}\n// ${"雪".repeat(4000)}` },
+    { ...base, sizes: { n: 2 ** 40, m: 3 }, consumers: ["node-a", "nœud-b"], deleting: true },
+    { ...base, description: '\u0000\n\t"\\'.repeat(2000) },
+  ];
+  for (const r of records) {
+    const encoded = serialize(r).byteLength;
+    assert.ok(
+      datasetRecordBytes(r) >= encoded,
+      `${datasetRecordBytes(r)} >= ${encoded} for ${r.name}`,
+    );
   }
 });
