@@ -501,13 +501,25 @@ function leaseOf(b: Record<string, unknown>, what: string): number | undefined {
 /** A copy named in a body: `{dataset, version, fragment, bindings, node}`. */
 function copyRefOf(v: unknown, what: string): CopyRef {
   const o = objectBody(v, what, "a copy {dataset, version, fragment, bindings, node}");
+  const bindings = checkCopyRef(o, what);
+  return {
+    dataset: o.dataset as string,
+    version: o.version as number,
+    fragment: o.fragment as string,
+    bindings,
+    node: o.node as string,
+  };
+}
+
+/** Checks the fields of `o` naming a copy; answers its bindings (`{}` when absent). */
+function checkCopyRef(o: Record<string, unknown>, what: string): Readonly<Record<string, number>> {
   checkName("dataset", o.dataset);
   checkVersion(o.version);
   checkLabel("fragment name", o.fragment);
   const bindings = o.bindings ?? {};
   checkBindings(what, bindings);
   checkName("node", o.node);
-  return { dataset: o.dataset, version: o.version, fragment: o.fragment, bindings, node: o.node };
+  return bindings;
 }
 
 /**
@@ -521,12 +533,7 @@ function recordOf(body: unknown): FragmentRecord {
     "publish",
     "a copy's record {dataset, version, fragment, bindings, node, tier, byteLength, checksum}",
   );
-  checkName("dataset", o.dataset);
-  checkVersion(o.version);
-  checkLabel("fragment name", o.fragment);
-  o.bindings ??= {};
-  checkBindings("publish", o.bindings);
-  checkName("node", o.node);
+  o.bindings = checkCopyRef(o, "publish");
   checkLabel("tier name", o.tier);
   intField(o, "byteLength", "publish", { min: 0 });
   if (typeof o.checksum !== "number" || !Number.isSafeInteger(o.checksum)) {

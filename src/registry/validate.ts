@@ -281,11 +281,9 @@ export function checkBindings(
   what: string | (() => string),
   b: unknown,
 ): asserts b is Readonly<Record<string, number>> {
-  // Named only when refused: a publish names its fragment, and building that text took a string per publish.
-  const named = () => typeof what === "string" ? what : what();
   if (typeof b !== "object" || b === null || Array.isArray(b)) {
     throw new InvalidRequestError(
-      `Invalid ${named()}: expected bindings as an object of integers, found ${
+      `Invalid ${named(what)}: expected bindings as an object of integers, found ${
         JSON.stringify(b)?.slice(0, 40) ?? "undefined"
       }`,
     );
@@ -296,25 +294,32 @@ export function checkBindings(
     if (!Object.hasOwn(b, k)) continue;
     if (++count > MAX_BINDINGS) {
       throw new InvalidRequestError(
-        `Invalid ${named()}: expected at most ${MAX_BINDINGS} bindings, found ${
+        `Invalid ${named(what)}: expected at most ${MAX_BINDINGS} bindings, found ${
           Object.keys(b).length
         }`,
       );
     }
     if (k.length === 0 || k.length > MAX_LABEL_LENGTH) {
       throw new InvalidRequestError(
-        `Invalid ${named()}: a binding name has 1 to ${MAX_LABEL_LENGTH} characters, found ${k.length}`,
+        `Invalid ${
+          named(what)
+        }: a binding name has 1 to ${MAX_LABEL_LENGTH} characters, found ${k.length}`,
       );
     }
     const v = (b as Record<string, unknown>)[k];
     if (typeof v !== "number" || !Number.isSafeInteger(v)) {
       throw new InvalidRequestError(
-        `Invalid ${named()}: binding '${k}' must be an integer, found ${
+        `Invalid ${named(what)}: binding '${k}' must be an integer, found ${
           JSON.stringify(v)?.slice(0, 40) ?? "undefined"
         }`,
       );
     }
   }
+}
+
+/** What a refusal names: `what`, or its text made only then (a publish's, naming its fragment). */
+function named(what: string | (() => string)): string {
+  return typeof what === "string" ? what : what();
 }
 
 /**
