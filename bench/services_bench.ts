@@ -12,6 +12,7 @@
 
 import { writeResults } from "./_results.ts";
 import {
+  loadPasses,
   warmupEvents,
   type WorkerArgs,
   type WorkerSpans,
@@ -183,7 +184,7 @@ export async function servicesBench(): Promise<ServicesPoint[]> {
               bytes,
               createsPerS: Math.round(n / t.createS),
               storesPerS: Math.round(n / t.storeS),
-              loadsPerS: Math.round(n / t.loadS),
+              loadsPerS: Math.round(n * loadPasses(mode) / t.loadS),
             };
             points.push(p);
             console.log(JSON.stringify(p));
@@ -235,7 +236,11 @@ share such a blob (a pack) when they add up to 256 KiB. Small products are answe
 memory cache (256 MiB) once stored. Batched stores go through a write batch over an async engine
 (HEPnOS's \`WriteBatch(async_engine)\`) that keeps up to 4 requests in flight per client; batched
 loads keep 4 requests of up to 128 products in flight too (the file baseline reads a batch's 128
-files at once); batched creates go through the engine too, the creates of events whose subruns
+files at once), and read every product ${
+    loadPasses("batched")
+  } times over (so do the files' clients), since one
+pass of a point's 8000 products lasts 15 to 60 ms, too short to tell a rate from when each
+process woke up to start it (runs up to 2026-12-07 21:32 read them once); batched creates go through the engine too, the creates of events whose subruns
 exist side by side. Every client process first runs the same phases untimed, on as many events (at
 most ${
     warmupEvents(Infinity)

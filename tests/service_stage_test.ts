@@ -300,13 +300,13 @@ Deno.test("A staged batch of large HEPnOS products is stored as one pack, never 
           [new Uint8Array([4, 5])],
         )
       ),
-      ["POST /v1/services/hepnos/lease_products"],
+      ["POST /v1/services/hepnos/lease_bytes"],
     );
     // On the runtime's node, loads read the pack's file in place under a lease, then release it.
     let loaded: (Uint8Array | undefined)[] = [];
     const loads = await fetched(async () => loaded = await hep.loadProducts(reads));
     assert.deepEqual(loaded, values);
-    assert.equal(loads[0], "POST /v1/services/hepnos/lease_products");
+    assert.equal(loads[0], "POST /v1/services/hepnos/lease_bytes");
     assert.ok(loads.slice(1).every((c) => c.startsWith("DELETE /v1/leases/")), loads.join(", "));
     assert.equal(loads.length, 2, loads.join(", ")); // one lease: one pack
     assert.deepEqual([...Deno.readDirSync(`${server.dataDir}/shm/.leases`)], []);
@@ -410,7 +410,7 @@ Deno.test("Loads from a runtime with no file to lease go over HTTP after the fir
     const first = await fetched(async () => got = await hep.loadProducts(reads));
     assert.deepEqual(got, [big, new Uint8Array([1, 2])]);
     assert.deepEqual(first, [
-      "POST /v1/services/hepnos/lease_products",
+      "POST /v1/services/hepnos/lease_bytes",
       "POST /v1/services/hepnos/load_bytes",
     ]);
     const next = await fetched(async () => got = await hep.loadProducts(reads));

@@ -169,6 +169,10 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
           "lease_products",
           () => ({ products: [{ item: ev, label: "kept", type: "t", offset: 1 }], ttlMs: 1000 }),
         ],
+        [
+          "lease_bytes",
+          () => ({ products: [{ item: ev, label: "kept", type: "t", length: 2 }], ttlMs: 1000 }),
+        ],
         ["products", () => ({ item: ev, label: "kept" })],
         [
           "processor_start",

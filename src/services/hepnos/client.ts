@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InternalError } from "../../errors.ts";
+import { BusyError, InternalError } from "../../errors.ts";
 import { frame, OCTET_STREAM, unframe } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
@@ -16,8 +16,8 @@ import type { MetaLease } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
+import { productListBody } from "./product_list.ts";
 import type { ProductRead, ProductWrite } from "./store.ts";
-import { msgpackBody } from "../../http/msgpack_body.ts";
 import type { HttpAgent } from "../../http/agent.ts";
 
 /** Options of a connection. */
@@ -150,12 +150,8 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[] | undefined> {
-    const found = await this.#client.callLeasing<{ products: (MetaLease | null)[] }>(
-      "lease_products",
-      { products: at.map((i) => products[i]!) },
-      r,
-    );
-    const got = found && await this.#client.readLeased(r, found.products);
+    const found = await this.#leaseBytes(r, at, products);
+    const got = found && await this.#client.readLeased(r, found);
     if (got === undefined) return undefined;
     const { values, elsewhere } = got;
     if (elsewhere.length > 0) {
@@ -165,18 +161,54 @@ export class DataStore {
     return values;
   }
 
+  /**
+   * Leases products `at` of `products` on the runtime at `r` (`lease_bytes`,
+   * a framed list in, framed leases out): per product, null (none stored),
+   * its bytes, a range of a leased file or its size (held elsewhere).
+   * Undefined when every lease of that node is taken: load over HTTP.
+   */
+  async #leaseBytes(
+    r: number,
+    at: readonly number[],
+    products: readonly ProductRead[],
+  ): Promise<(MetaLease | null)[] | undefined> {
+    const res = await this.#client.sendTo(r, "lease_bytes", {
+      type: OCTET_STREAM,
+      accept: `${OCTET_STREAM}, ${MSGPACK}`,
+      body: productListBody(at.map((i) => products[i]!)),
+    });
+    if (!res.ok) {
+      try {
+        await this.#client.answer(res);
+      } catch (e) {
+        if (e instanceof BusyError) return undefined;
+        throw e;
+      }
+    }
+    const { header, parts } = unframe(new Uint8Array(await res.arrayBuffer()));
+    const leases = header.leases as (MetaLease | null)[] | undefined;
+    if (!Array.isArray(leases) || leases.length !== at.length || parts.length !== at.length) {
+      throw new InternalError(
+        `HEPnOS answered ${parts.length} leases, expected ${at.length}`,
+      );
+    }
+    return leases.map((l, k) => {
+      const bytes = parts[k];
+      return bytes === null || bytes === undefined ? l : { bytes };
+    });
+  }
+
   /** Products `at` of `products`, in that order, from the runtime at `r` in a framed answer. */
   async #loadBytes(
     r: number,
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[]> {
-    const body = msgpackBody({ products: at.map((i) => products[i]!) }, { ignoreUndefined: true });
     const res = await this.#client.sendTo(r, "load_bytes", {
-      type: MSGPACK,
+      type: OCTET_STREAM,
       // Errors come back as msgpack.
       accept: `${OCTET_STREAM}, ${MSGPACK}`,
-      body,
+      body: productListBody(at.map((i) => products[i]!)),
     });
     if (!res.ok) await this.#client.answer(res);
     const { parts } = unframe(new Uint8Array(await res.arrayBuffer()));

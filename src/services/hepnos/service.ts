@@ -9,18 +9,13 @@
 import { InvalidConfigError, InvalidRequestError } from "../../errors.ts";
 import { frame } from "../frames.ts";
 import { hash32 } from "../hash.ts";
-import { PACK_FROM_BYTES } from "../meta.ts";
-import {
-  defineService,
-  type RawBody,
-  rawBodyOf,
-  RawReply,
-  type ServiceDefinition,
-} from "../service.ts";
+import { type MetaLease, PACK_FROM_BYTES } from "../meta.ts";
+import { defineService, RawBody, rawBodyOf, RawReply, type ServiceDefinition } from "../service.ts";
 import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
 import { productTarget } from "./placement.ts";
+import { productListOf } from "./product_list.ts";
 import {
   DEFAULT_CACHE_BYTES,
   HepnosStore,
@@ -175,9 +170,14 @@ export const hepnos: ServiceDefinition = defineService({
             ),
           };
         },
+        // The same, framed: the bytes of small products as parts, the other leases in the header.
+        lease_bytes: async (input) => {
+          const { products, ttlMs } = await productListInput(input);
+          return framedLeases(await store.lease(products, leaseOptions({ ttlMs })));
+        },
         load_bytes: async (input) => {
-          const values = await store.load(productReads(input));
-          return new RawReply(frame({}, values));
+          const { products } = await productListInput(input);
+          return new RawReply(frame({}, await store.load(products)));
         },
         load: async (input) => {
           return { values: (await store.load(productReads(input))).map((v) => v ?? null) };
@@ -213,6 +213,40 @@ export const hepnos: ServiceDefinition = defineService({
     });
   },
 });
+
+/**
+ * The products to load of a `load_bytes` or `lease_bytes` input: a framed
+ * product list (`productListBody`) or msgpack as `load` takes it.
+ */
+async function productListInput(
+  input: unknown,
+): Promise<{ products: ProductRead[]; ttlMs: unknown }> {
+  if (input instanceof RawBody) return productListOf(await input.read());
+  return { products: productReads(input), ttlMs: record(input).ttlMs };
+}
+
+/**
+ * A framed answer of leases: header `leases`, one entry per product (null
+ * where its bytes are the part, or where none is stored and the part is
+ * null too), parts the bytes of products answered in full.
+ */
+function framedLeases(found: readonly (MetaLease | undefined)[]): RawReply {
+  const leases = new Array<Exclude<MetaLease, { readonly bytes: Uint8Array }> | null>(
+    found.length,
+  );
+  const parts = new Array<Uint8Array | null>(found.length);
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i];
+    if (f !== undefined && "bytes" in f) {
+      leases[i] = null;
+      parts[i] = f.bytes;
+    } else {
+      leases[i] = f ?? null;
+      parts[i] = null;
+    }
+  }
+  return new RawReply(frame({ leases }, parts));
+}
 
 /** The products to load of a `load` or `load_bytes` input (byte ranges with `offset`, `length`). */
 function productReads(input: unknown): ProductRead[] {
