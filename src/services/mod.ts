@@ -15,6 +15,7 @@
  */
 
 export * from "./blobs.ts";
+export * from "./bytes_map.ts";
 export * from "./config.ts";
 export * from "./frames.ts";
 export * from "./hash.ts";

@@ -12,8 +12,13 @@
  * leave it out of the cache until a read fills it again, since their commit
  * order is not known here.
  *
+ * Keys are byte strings (`BytesMap`), held as given: a key written or
+ * filled must not change afterwards.
+ *
  * @module
  */
+
+import { BytesMap } from "./bytes_map.ts";
 
 /** Bytes an entry costs besides its value (its key, the map's slot): bounds the count of small ones. */
 const ENTRY_BYTES = 64;
@@ -37,14 +42,15 @@ export interface ValueCacheOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { ValueCache } from "./value_cache.ts";
+ * const key = (s: string) => new TextEncoder().encode(s);
  * const cache = new ValueCache({ maxBytes: 1024 });
- * await cache.write(["a"], async () => [new Uint8Array([1])]);
- * assert.deepEqual(cache.get("a"), new Uint8Array([1]));
+ * await cache.write([key("a")], async () => [new Uint8Array([1])]);
+ * assert.deepEqual(cache.get(key("a")), new Uint8Array([1]));
  * // A read from the store fills the cache only if no write ran meanwhile.
  * const since = cache.epoch;
- * await cache.write(["b"], async () => [new Uint8Array([2])]);
- * cache.fill("c", new Uint8Array([3]), since);
- * assert.equal(cache.get("c"), undefined);
+ * await cache.write([key("b")], async () => [new Uint8Array([2])]);
+ * cache.fill(key("c"), new Uint8Array([3]), since);
+ * assert.equal(cache.get(key("c")), undefined);
  * ```
  */
 export class ValueCache {
@@ -61,7 +67,7 @@ export class ValueCache {
   #young = new Generation();
   #old = new Generation();
   /** Writes in flight per key, and whether two of them overlapped. */
-  readonly #writing = new Map<string, { count: number; overlapped: boolean }>();
+  readonly #writing = new BytesMap<{ count: number; overlapped: boolean }>();
   #epoch = 0;
 
   /** An empty cache of at most `maxBytes` bytes of values. */
@@ -89,20 +95,25 @@ export class ValueCache {
     return this.#epoch;
   }
 
-  /** The value of `key` (shared: callers must not change it), or undefined when not held. */
-  get(key: string): Uint8Array | undefined {
+  /**
+   * The value of `key` (shared: callers must not change it), or undefined
+   * when not held. `key` may be a view of a reused buffer: it is not kept.
+   */
+  get(key: Uint8Array): Uint8Array | undefined {
     const young = this.#young.entries.get(key);
     if (young !== undefined) return young;
     const old = this.#old.remove(key);
-    if (old !== undefined) this.#add(key, old);
-    return old;
+    if (old === undefined) return undefined;
+    // Used: into the young generation, under the key the old one held.
+    this.#add(old.key, old.value);
+    return old.value;
   }
 
   /**
    * Keeps `value` of `key`, read from the store after `since` (an `epoch`),
    * unless a write began or ended since then or one of `key` is in flight.
    */
-  fill(key: string, value: Uint8Array, since: number): void {
+  fill(key: Uint8Array, value: Uint8Array, since: number): void {
     if (since !== this.#epoch || this.#writing.has(key)) return;
     this.#set(key, value, false);
   }
@@ -112,7 +123,7 @@ export class ValueCache {
    * commit): reads under way do not fill, a write of it under way does not
    * set it.
    */
-  forget(key: string): void {
+  forget(key: Uint8Array): void {
     this.#epoch++;
     this.#drop(key);
     const w = this.#writing.get(key);
@@ -126,7 +137,7 @@ export class ValueCache {
    * error they stay dropped.
    */
   async write(
-    keys: readonly string[],
+    keys: readonly Uint8Array[],
     commit: () => Promise<readonly (Uint8Array | undefined)[]>,
   ): Promise<void> {
     this.#epoch++;
@@ -182,7 +193,7 @@ export class ValueCache {
   }
 
   /** Keeps `value` for `key`: a view of a larger buffer as it is with `view`, else a copy. */
-  #set(key: string, value: Uint8Array, view: boolean): void {
+  #set(key: Uint8Array, value: Uint8Array, view: boolean): void {
     this.#drop(key);
     if (value.byteLength > this.#maxValueBytes || cost(key, value) > this.#maxBytes / 2) return;
     // A view of a larger buffer (a request body) would keep all of it
@@ -192,7 +203,7 @@ export class ValueCache {
   }
 
   /** Adds an entry no generation holds to the young one, turning first when it has no room. */
-  #add(key: string, value: Uint8Array): void {
+  #add(key: Uint8Array, value: Uint8Array): void {
     if (this.#young.bytes + this.#young.costOf(key, value) > this.#maxBytes / 2) {
       this.#old = this.#young;
       this.#young = new Generation();
@@ -200,7 +211,7 @@ export class ValueCache {
     this.#young.add(key, value);
   }
 
-  #drop(key: string): void {
+  #drop(key: Uint8Array): void {
     this.#young.remove(key);
     this.#old.remove(key);
   }
@@ -212,18 +223,19 @@ export class ValueCache {
  * buffer counts whole, once, while a view of it is held here.
  */
 class Generation {
-  readonly entries = new Map<string, Uint8Array>();
+  readonly entries = new BytesMap<Uint8Array>();
   bytes = 0;
   /** Entries viewing each shared buffer. */
   readonly #views = new Map<ArrayBufferLike, number>();
 
   /** What holding `value` as `key` would add to `bytes`. */
-  costOf(key: string, value: Uint8Array): number {
+  costOf(key: Uint8Array, value: Uint8Array): number {
     if (value.byteLength === value.buffer.byteLength) return cost(key, value);
-    return key.length + ENTRY_BYTES + (this.#views.has(value.buffer) ? 0 : value.buffer.byteLength);
+    return key.byteLength + ENTRY_BYTES +
+      (this.#views.has(value.buffer) ? 0 : value.buffer.byteLength);
   }
 
-  add(key: string, value: Uint8Array): void {
+  add(key: Uint8Array, value: Uint8Array): void {
     this.bytes += this.costOf(key, value);
     this.entries.set(key, value);
     if (value.byteLength !== value.buffer.byteLength) {
@@ -231,28 +243,28 @@ class Generation {
     }
   }
 
-  /** Removes `key`'s entry, if held; answers its value. */
-  remove(key: string): Uint8Array | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    this.entries.delete(key);
+  /** Removes `key`'s entry, if held; answers it (the key as held, and its value). */
+  remove(key: Uint8Array): { readonly key: Uint8Array; readonly value: Uint8Array } | undefined {
+    const entry = this.entries.delete(key);
+    if (entry === undefined) return undefined;
+    const { value } = entry;
     if (value.byteLength === value.buffer.byteLength) {
       this.bytes -= cost(key, value);
-      return value;
+      return entry;
     }
-    this.bytes -= key.length + ENTRY_BYTES;
+    this.bytes -= key.byteLength + ENTRY_BYTES;
     const views = this.#views.get(value.buffer)! - 1;
     if (views > 0) this.#views.set(value.buffer, views);
     else {
       this.#views.delete(value.buffer);
       this.bytes -= value.buffer.byteLength;
     }
-    return value;
+    return entry;
   }
 }
 
-function cost(key: string, value: Uint8Array): number {
-  return key.length + value.byteLength + ENTRY_BYTES;
+function cost(key: Uint8Array, value: Uint8Array): number {
+  return key.byteLength + value.byteLength + ENTRY_BYTES;
 }
 
 function copy(value: Uint8Array): Uint8Array {

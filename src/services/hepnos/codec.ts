@@ -261,40 +261,62 @@ export function productKey(descriptor: Uint8Array, label: string, type: string):
 }
 
 /**
- * `bytesKey(productKey(descriptor, label, type))`, without building the
- * key's bytes: a map key for a product held in memory, made on every load
- * of one.
+ * `productKey(descriptor, label, type)` written into `out` from its start:
+ * the view of `out` it fills (a new array when `out` is too short). A
+ * product's key to look it up in memory, made on every load of one,
+ * without a new buffer.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { bytesKey, productKey, productKeyString } from "./codec.ts";
+ * import { productKey, productKeyInto } from "./codec.ts";
  * const d = new Uint8Array(40).fill(200);
- * assert.equal(productKeyString(d, "hits", "f8"), bytesKey(productKey(d, "hits", "f8")));
+ * const scratch = new Uint8Array(64);
+ * const key = productKeyInto(scratch, d, "hits", "f8");
+ * assert.equal(key.buffer, scratch.buffer);
+ * assert.deepEqual(key, productKey(d, "hits", "f8"));
+ * assert.deepEqual(productKeyInto(new Uint8Array(4), d, "hits", "f8"), key);
  * ```
  */
-export function productKeyString(descriptor: Uint8Array, label: string, type: string): string {
-  return bytesKey(descriptor) + suffixOf(label, type).key;
+export function productKeyInto(
+  out: Uint8Array,
+  descriptor: Uint8Array,
+  label: string,
+  type: string,
+): Uint8Array {
+  const suffix = suffixOf(label, type).bytes;
+  const n = descriptor.length + suffix.length;
+  if (n > out.length) return productKey(descriptor, label, type);
+  out.set(descriptor, 0);
+  out.set(suffix, descriptor.length);
+  return out.subarray(0, n);
 }
 
-/** A product key's encoded `label#type` suffix, and its bytes as a map key (`bytesKey`). */
+/** A product key's encoded `label#type` suffix. */
 interface Suffix {
+  readonly label: string;
+  readonly type: string;
   readonly bytes: Uint8Array;
-  readonly key: string;
 }
 
 /** Suffixes by `label#type`; emptied when full. */
 const suffixes = new Map<string, Suffix>();
 const MAX_SUFFIXES = 1024;
 
+/** The suffix made last: a batch names one pair for all its products. */
+let lastSuffix: Suffix | undefined;
+
 function suffixOf(label: string, type: string): Suffix {
+  if (lastSuffix !== undefined && label === lastSuffix.label && type === lastSuffix.type) {
+    return lastSuffix;
+  }
   // A label has no '#', so `label#type` names one pair: the suffix of a
   // pair seen before is reused (a batched load of 128 products encoded the
   // same two names 128 times; bench/services_bench.ts).
   const seen = typeof label === "string" && typeof type === "string" && !label.includes("#")
     ? suffixes.get(`${label}#${type}`)
     : undefined;
-  return seen ?? productSuffix(label, type);
+  return lastSuffix = seen ?? productSuffix(label, type);
 }
 
 function productSuffix(label: string, type: string): Suffix {
@@ -309,7 +331,7 @@ function productSuffix(label: string, type: string): Suffix {
   out.set(l, 0);
   out[l.length] = 0x23;
   out.set(t, l.length + 1);
-  const suffix = { bytes: out, key: bytesKey(out) };
+  const suffix = { label, type, bytes: out };
   if (suffixes.size >= MAX_SUFFIXES) suffixes.clear();
   suffixes.set(`${label}#${type}`, suffix);
   return suffix;

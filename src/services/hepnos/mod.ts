@@ -22,4 +22,5 @@ export * from "./batch.ts";
 export * from "./client.ts";
 export * from "./items.ts";
 export * from "./prefetcher.ts";
+export * from "./product_list.ts";
 export * from "./processor.ts";

@@ -30,9 +30,10 @@ import {
   itemLevel,
   kindOf,
   MAX_DATASET_DEPTH,
+  MAX_NAME_BYTES,
   parentDescriptor,
   productKey,
-  productKeyString,
+  productKeyInto,
   sameParent,
   splitPath,
   splitProductKey,
@@ -160,6 +161,8 @@ export class HepnosStore {
    */
   readonly #cache: ValueCache;
   readonly #cached: (target: number) => boolean;
+  /** Where `#lookupKey` writes a product's key (a descriptor and two names of 512 bytes fit). */
+  readonly #scratch = new Uint8Array(DESCRIPTOR_BYTES + 2 * MAX_NAME_BYTES + 1);
   readonly #unwatch: (() => void) | undefined;
 
   /** Creates the store over a service's metadata and targets. */
@@ -486,16 +489,17 @@ export class HepnosStore {
   ): Promise<boolean[]> {
     await this.#checkExist(products.map((p) => p.item));
     const type = this.overwrite === "overwrite" ? "set" : "setIfAbsent";
-    const cacheKeys: string[] = [];
+    const cacheKeys: Uint8Array[] = [];
     const cachedAt: number[] = [];
     const keys = products.map((p, i) => {
       const t = productTarget(p.item, this.#ring);
+      const key = productKey(p.item, p.label, p.type);
       if (this.#cached(t)) {
-        // The key loads look it up by.
-        cacheKeys.push(productKeyString(p.item, p.label, p.type));
+        // The key loads look it up by: its KV key's bytes.
+        cacheKeys.push(key);
         cachedAt.push(i);
       }
-      return ["prod", t, productKey(p.item, p.label, p.type)];
+      return ["prod", t, key];
     });
     if (cacheKeys.length === 0) return await write(type, keys);
     let applied: boolean[] = [];
@@ -518,7 +522,7 @@ export class HepnosStore {
     const values = new Array<Uint8Array | undefined>(products.length);
     const missed: number[] = [];
     const keys: Deno.KvKey[] = [];
-    const cacheKeys: (string | undefined)[] = [];
+    const cacheKeys: (Uint8Array | undefined)[] = [];
     // Ranges of products not in memory are read alone: from a blob in a
     // file, only the pieces holding them (a few elements of a large array).
     const ranged: Promise<void>[] = [];
@@ -528,17 +532,22 @@ export class HepnosStore {
       // Checked as decodeItem checks it (40 bytes), without decoding it.
       if (p.item.byteLength !== DESCRIPTOR_BYTES) decodeItem(p.item);
       const t = productTarget(p.item, this.#ring);
-      // The key's bytes are built only for a product not held in memory.
-      const c = this.#cached(t) ? productKeyString(p.item, p.label, p.type) : undefined;
-      const hit = c === undefined ? undefined : this.#cache.get(c);
+      const cached = this.#cached(t);
+      // Looked up by a key written into a buffer of the store's; a key of its own only for a
+      // product not held in memory.
+      const hit = cached ? this.#cache.get(this.#lookupKey(p)) : undefined;
       const range = p.offset !== undefined || p.length !== undefined;
       if (hit !== undefined) {
         values[i] = hit;
         if (range) cut.add(i);
-      } else if (range) {
+        return;
+      }
+      const key = productKey(p.item, p.label, p.type);
+      const c = cached ? key : undefined;
+      if (range) {
         const start = p.offset ?? 0;
         ranged.push(
-          this.#meta.getRange(["prod", t, productKey(p.item, p.label, p.type)], start, p.length)
+          this.#meta.getRange(["prod", t, key], start, p.length)
             .then((got) => {
               if (got === undefined) return;
               // A small product held in KV came whole: kept for next time, as whole loads are.
@@ -550,7 +559,7 @@ export class HepnosStore {
         );
       } else {
         missed.push(i);
-        keys.push(["prod", t, productKey(p.item, p.label, p.type)]);
+        keys.push(["prod", t, key]);
         cacheKeys.push(c);
       }
     });
@@ -589,9 +598,7 @@ export class HepnosStore {
     products.forEach((p, i) => {
       if (p.item.byteLength !== DESCRIPTOR_BYTES) decodeItem(p.item);
       const t = productTarget(p.item, this.#ring);
-      const hit = this.#cached(t)
-        ? this.#cache.get(productKeyString(p.item, p.label, p.type))
-        : undefined;
+      const hit = this.#cached(t) ? this.#cache.get(this.#lookupKey(p)) : undefined;
       if (hit !== undefined) out[i] = { bytes: hit };
       else missed.push(i);
     });
@@ -626,8 +633,16 @@ export class HepnosStore {
   /** Drops from the cache the products another writer's commit set. */
   #forget(keys: readonly Deno.KvKey[]): void {
     for (const k of keys) {
-      if (k[0] === "prod" && k[2] instanceof Uint8Array) this.#cache.forget(bytesKey(k[2]));
+      if (k[0] === "prod" && k[2] instanceof Uint8Array) this.#cache.forget(k[2]);
     }
+  }
+
+  /**
+   * `p`'s key in a buffer this store reuses: for a cache lookup only (the
+   * next call overwrites it).
+   */
+  #lookupKey(p: ProductRef): Uint8Array {
+    return productKeyInto(this.#scratch, p.item, p.label, p.type);
   }
 
   #remember(item: Uint8Array): void {
