@@ -100,12 +100,13 @@ export class ValueCache {
    * when not held. `key` may be a view of a reused buffer: it is not kept.
    */
   get(key: Uint8Array): Uint8Array | undefined {
-    const young = this.#young.entries.get(key);
+    const h = this.#writing.hash(key);
+    const young = this.#young.entries.get(key, h);
     if (young !== undefined) return young;
-    const old = this.#old.remove(key);
+    const old = this.#old.remove(key, h);
     if (old === undefined) return undefined;
     // Used: into the young generation, under the key the old one held.
-    this.#add(old.key, old.value);
+    this.#add(old.key, old.value, h);
     return old.value;
   }
 
@@ -114,8 +115,9 @@ export class ValueCache {
    * unless a write began or ended since then or one of `key` is in flight.
    */
   fill(key: Uint8Array, value: Uint8Array, since: number): void {
-    if (since !== this.#epoch || this.#writing.has(key)) return;
-    this.#set(key, value, false);
+    const h = this.#writing.hash(key);
+    if (since !== this.#epoch || this.#writing.has(key, h)) return;
+    this.#set(key, value, false, h);
   }
 
   /**
@@ -125,8 +127,9 @@ export class ValueCache {
    */
   forget(key: Uint8Array): void {
     this.#epoch++;
-    this.#drop(key);
-    const w = this.#writing.get(key);
+    const h = this.#writing.hash(key);
+    this.#drop(key, h);
+    const w = this.#writing.get(key, h);
     if (w !== undefined) w.overlapped = true;
   }
 
@@ -141,30 +144,34 @@ export class ValueCache {
     commit: () => Promise<readonly (Uint8Array | undefined)[]>,
   ): Promise<void> {
     this.#epoch++;
-    for (const k of keys) {
-      this.#drop(k);
-      const w = this.#writing.get(k);
-      if (w === undefined) this.#writing.set(k, { count: 1, overlapped: false });
+    // Each key hashed once, for every map it goes through.
+    const hashes = keys.map((k) => this.#writing.hash(k));
+    keys.forEach((k, i) => {
+      const h = hashes[i]!;
+      this.#drop(k, h);
+      const w = this.#writing.get(k, h);
+      if (w === undefined) this.#writing.set(k, { count: 1, overlapped: false }, h);
       else {
         w.count++;
         w.overlapped = true;
       }
-    }
+    });
     let values: readonly (Uint8Array | undefined)[] = [];
     try {
       values = await commit();
     } finally {
       this.#epoch++;
       const kept = keys.map((k, i) => {
-        const w = this.#writing.get(k)!;
-        if (--w.count === 0) this.#writing.delete(k);
+        const w = this.#writing.get(k, hashes[i])!;
+        if (--w.count === 0) this.#writing.delete(k, hashes[i]);
         return w.overlapped ? undefined : values[i];
       });
       const views = this.#viewable(kept);
       keys.forEach((k, i) => {
         const v = kept[i];
-        if (v !== undefined) this.#set(k, v, views.has(v.buffer));
-        else this.#drop(k);
+        // Not held: dropped before the commit, and nothing sets a key while a write of it runs.
+        if (v !== undefined) this.#set(k, v, views.has(v.buffer), hashes[i]!, false);
+        else this.#drop(k, hashes[i]!);
       });
     }
   }
@@ -192,28 +199,32 @@ export class ValueCache {
     return out;
   }
 
-  /** Keeps `value` for `key`: a view of a larger buffer as it is with `view`, else a copy. */
-  #set(key: Uint8Array, value: Uint8Array, view: boolean): void {
-    this.#drop(key);
+  /**
+   * Keeps `value` for `key` (whose hash is `h`): a view of a larger buffer
+   * as it is with `view`, else a copy; the entry `key` had is dropped first
+   * unless `held` is false (the key is known not to be held).
+   */
+  #set(key: Uint8Array, value: Uint8Array, view: boolean, h: number, held = true): void {
+    if (held) this.#drop(key, h);
     if (value.byteLength > this.#maxValueBytes || cost(key, value) > this.#maxBytes / 2) return;
     // A view of a larger buffer (a request body) would keep all of it
     // alive: a copy unless the buffer counts whole (`#viewable`).
     const shared = value.byteLength !== value.buffer.byteLength;
-    this.#add(key, !shared || view ? value : copy(value));
+    this.#add(key, !shared || view ? value : copy(value), h);
   }
 
   /** Adds an entry no generation holds to the young one, turning first when it has no room. */
-  #add(key: Uint8Array, value: Uint8Array): void {
+  #add(key: Uint8Array, value: Uint8Array, h: number): void {
     if (this.#young.bytes + this.#young.costOf(key, value) > this.#maxBytes / 2) {
       this.#old = this.#young;
       this.#young = new Generation();
     }
-    this.#young.add(key, value);
+    this.#young.add(key, value, h);
   }
 
-  #drop(key: Uint8Array): void {
-    this.#young.remove(key);
-    this.#old.remove(key);
+  #drop(key: Uint8Array, h: number): void {
+    this.#young.remove(key, h);
+    this.#old.remove(key, h);
   }
 }
 
@@ -235,17 +246,20 @@ class Generation {
       (this.#views.has(value.buffer) ? 0 : value.buffer.byteLength);
   }
 
-  add(key: Uint8Array, value: Uint8Array): void {
+  add(key: Uint8Array, value: Uint8Array, h: number): void {
     this.bytes += this.costOf(key, value);
-    this.entries.set(key, value);
+    this.entries.set(key, value, h);
     if (value.byteLength !== value.buffer.byteLength) {
       this.#views.set(value.buffer, (this.#views.get(value.buffer) ?? 0) + 1);
     }
   }
 
   /** Removes `key`'s entry, if held; answers it (the key as held, and its value). */
-  remove(key: Uint8Array): { readonly key: Uint8Array; readonly value: Uint8Array } | undefined {
-    const entry = this.entries.delete(key);
+  remove(
+    key: Uint8Array,
+    h: number,
+  ): { readonly key: Uint8Array; readonly value: Uint8Array } | undefined {
+    const entry = this.entries.delete(key, h);
     if (entry === undefined) return undefined;
     const { value } = entry;
     if (value.byteLength === value.buffer.byteLength) {
