@@ -24,8 +24,10 @@ const JOIN_BELOW = 64 * 1024;
 /**
  * An answer whose body is `pieces` one after the other: one small buffer
  * as the body itself, with its `content-length`, anything else a stream of
- * the pieces (small ones joined, large ones in views of a MiB), chunked.
- * The pieces must not change until the answer is sent.
+ * the pieces (small ones joined, large ones in views of a MiB), chunked
+ * unless `options.length` (then with its `content-length`: a client that
+ * reads it whole reads it into one buffer of that length). The pieces must
+ * not change until the answer is sent.
  *
  * @example
  * ```ts
@@ -34,6 +36,7 @@ const JOIN_BELOW = 64 * 1024;
  * const big = new Uint8Array(3 << 20).fill(7);
  * const res = octetResponse([new Uint8Array([1, 2]), big], { "strata-version": "3" });
  * assert.equal(res.headers.get("content-length"), null);
+ * assert.equal(octetResponse([big], {}, { length: true }).headers.get("content-length"), String(3 << 20));
  * assert.equal(octetResponse([new Uint8Array(5)]).headers.get("content-length"), "5");
  * const got = new Uint8Array(await res.arrayBuffer());
  * assert.deepEqual([got[0], got[1], got[2], got.byteLength], [1, 2, 7, 2 + (3 << 20)]);
@@ -42,6 +45,7 @@ const JOIN_BELOW = 64 * 1024;
 export function octetResponse(
   pieces: readonly Uint8Array<ArrayBuffer>[],
   headers: Readonly<Record<string, string>> = {},
+  options: { readonly length?: boolean } = {},
 ): Response {
   const byteLength = pieces.reduce((n, p) => n + p.byteLength, 0);
   const all = {
@@ -54,10 +58,12 @@ export function octetResponse(
   if (chunks.length <= 1 && byteLength < STREAM_FROM) {
     return new Response(chunks[0] ?? new Uint8Array(0), { headers: all });
   }
-  // Streamed without a length (chunked): with one, HEPnOS batched loads of
-  // 128 x 10 kB ran at two thirds of the rate (bench/services_bench.ts), and
-  // a Python client read a 64 MiB attach in 81 ms against 69-74.
-  const sent = withoutLength(all);
+  // Streamed without a length (chunked) by default: with one, HEPnOS batched
+  // loads of 128 x 10 kB ran at two thirds of the rate when the client read
+  // them through a `Response` (bench/services_bench.ts), and a Python client
+  // read a 64 MiB attach in 81 ms against 69-74. Services' answers, read
+  // whole by their clients (`HttpAgent.fetchBytes`), keep it.
+  const sent = options.length ? all : withoutLength(all);
   let at = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {

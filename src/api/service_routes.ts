@@ -146,7 +146,8 @@ export function mountServiceRoutes(app: Hono, options: ServiceRouteOptions): voi
     } finally {
       if (input instanceof RawBody) await input.file?.remove();
     }
-    if (answer instanceof RawReply) return octetResponse(answer.pieces);
+    // With its length: the kit's clients read a service's answer whole (`sendBytesTo`).
+    if (answer instanceof RawReply) return octetResponse(answer.pieces, {}, { length: true });
     return reply(c, answer ?? null);
   });
 }

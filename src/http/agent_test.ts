@@ -534,3 +534,61 @@ Deno.test("HttpAgent forgets an origin once it has no connection left, closed by
     await s.server.shutdown();
   }
 });
+
+Deno.test("HttpAgent.fetchBytes reads answers whole: by length, chunked or to the connection's end, within maxBytes", async () => {
+  const big = new Uint8Array(3 << 20).map((_, i) => i % 251);
+  const s = serve((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/length") return new Response(big, { headers: { "x-kind": "length" } });
+    if (path === "/empty") return new Response(null, { status: 204 });
+    if (path === "/missing") return new Response("no", { status: 404 });
+    // Chunked: a stream of three pieces without a length.
+    const pieces = [big.subarray(0, 1000), big.subarray(1000, 2 << 20), big.subarray(2 << 20)];
+    return new Response(
+      new ReadableStream({
+        pull(c) {
+          const p = pieces.shift();
+          if (p === undefined) c.close();
+          else c.enqueue(p);
+        },
+      }),
+    );
+  });
+  const raw = rawServer(() => "HTTP/1.0 200 OK\r\n\r\nuntil the end");
+  const agent = new HttpAgent();
+  try {
+    for (const path of ["/length", "/chunked"]) {
+      const a = await agent.fetchBytes(`${s.url}${path}`);
+      assert.equal(a.ok, true);
+      assert.equal(a.bytes.byteLength, big.byteLength);
+      assert.deepEqual(a.bytes, big);
+    }
+    assert.equal((await agent.fetchBytes(`${s.url}/length`)).header("X-Kind"), "length");
+    const empty = await agent.fetchBytes(`${s.url}/empty`);
+    assert.deepEqual([empty.status, empty.bytes.byteLength], [204, 0]);
+    const missing = await agent.fetchBytes(`${s.url}/missing`, { method: "POST", body: "x" });
+    assert.deepEqual([missing.ok, missing.status, new TextDecoder().decode(missing.bytes)], [
+      false,
+      404,
+      "no",
+    ]);
+    assert.equal(
+      new TextDecoder().decode((await agent.fetchBytes(raw.url)).bytes),
+      "until the end",
+    );
+    // Past maxBytes: refused, by its length or as the chunks come; the agent goes on.
+    for (const path of ["/length", "/chunked"]) {
+      await assert.rejects(
+        agent.fetchBytes(`${s.url}${path}`, { maxBytes: 1 << 20 }),
+        (e) => e instanceof TypeError && /at most 1048576 read/.test(e.message),
+      );
+    }
+    assert.equal((await agent.fetchBytes(`${s.url}/length`)).bytes.byteLength, big.byteLength);
+    // All of it over the pooled connections: fewer than one per call.
+    assert.ok(s.ports.size < 8, `${s.ports.size} connections`);
+  } finally {
+    await agent.close();
+    await s.server.shutdown();
+    await raw.close();
+  }
+});

@@ -13,7 +13,13 @@ import { OCTET_STREAM } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 import { msgpackBody } from "../http/msgpack_body.ts";
-import { type AgentRequestInit, defaultAgent, fetchInit, type HttpAgent } from "../http/agent.ts";
+import {
+  type AgentBytes,
+  type AgentRequestInit,
+  defaultAgent,
+  fetchInit,
+  type HttpAgent,
+} from "../http/agent.ts";
 
 /** Where a service's targets are, as `GET /v1/services/<name>` answers. */
 interface Placement {
@@ -109,6 +115,7 @@ export class ServiceClient {
   readonly #timeoutMs: number;
   readonly #stage: boolean;
   readonly #fetch: (url: string, init: AgentRequestInit) => Promise<Response>;
+  readonly #fetchBytes: (url: string, init: AgentRequestInit) => Promise<AgentBytes>;
   /** Bases whose runtime's files this process cannot read in place. */
   readonly #noRead = new Set<string>();
   /** Bases whose runtime this process cannot stage bodies on. */
@@ -143,6 +150,13 @@ export class ServiceClient {
     this.#fetch = agent === "fetch"
       ? (u, init) => fetch(u, fetchInit(init))
       : (u, init) => agent.fetch(u, init);
+    this.#fetchBytes = agent === "fetch"
+      ? async (u, init) => {
+        const res = await fetch(u, fetchInit(init));
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        return { status: res.status, ok: res.ok, bytes, header: (n) => res.headers.get(n) };
+      }
+      : (u, init) => agent.fetchBytes(u, init);
   }
 
   /** Connects, reading the service's settings and where its targets are. */
@@ -311,12 +325,17 @@ export class ServiceClient {
   }
 
   /** A POST to `base`, its raw body staged on the runtime's shm tier when it can be. */
-  async #post(base: string, operation: string, init: ServiceRequest): Promise<Response> {
+  async #post<A>(
+    base: string,
+    operation: string,
+    init: ServiceRequest,
+    send: Send<A> = this.#send as Send<A>,
+  ): Promise<A> {
     const staged = init.type === OCTET_STREAM ? await this.#stageBody(base, init.body) : undefined;
     if (staged === undefined) {
-      return await this.#send(`${base}/${operation}`, { method: "POST", ...init });
+      return await send(`${base}/${operation}`, { method: "POST", ...init });
     }
-    return await this.#send(`${base}/${operation}`, {
+    return await send(`${base}/${operation}`, {
       method: "POST",
       type: init.type,
       accept: init.accept,
@@ -393,45 +412,68 @@ export class ServiceClient {
    * not answer, to the server this client connected to, which forwards the
    * work or names the runtime that is down.
    */
-  async sendTo(runtime: number, operation: string, init: ServiceRequest): Promise<Response> {
+  sendTo(runtime: number, operation: string, init: ServiceRequest): Promise<Response> {
+    return this.#sendTo(runtime, operation, init, this.#send);
+  }
+
+  /**
+   * `sendTo`, its answer read whole without a `Response`
+   * (`HttpAgent.fetchBytes`): a framed answer of large values comes into
+   * one buffer of its length, a copy fewer.
+   */
+  sendBytesTo(runtime: number, operation: string, init: ServiceRequest): Promise<AgentBytes> {
+    return this.#sendTo(runtime, operation, init, this.#sendBytes);
+  }
+
+  async #sendTo<A>(
+    runtime: number,
+    operation: string,
+    init: ServiceRequest,
+    send: Send<A>,
+  ): Promise<A> {
     const base = this.#bases[runtime] ?? this.#base;
-    if (base === this.#base) return await this.#post(base, operation, init);
+    if (base === this.#base) return await this.#post(base, operation, init, send);
     try {
-      return await this.#post(base, operation, init);
+      return await this.#post(base, operation, init, send);
     } catch (e) {
       // Only a connection refused is retried: the request never arrived.
       // A timeout may have stored, and is not sent twice.
       if (!(e instanceof UnavailableError) || !(e.cause instanceof TypeError)) throw e;
-      return await this.#post(this.#base, operation, init);
+      return await this.#post(this.#base, operation, init, send);
     }
   }
 
   /** A msgpack answer's value; an error answer raised as its class. */
   async answer<T>(res: Response): Promise<T> {
     const bytes = new Uint8Array(await res.arrayBuffer());
+    return this.answerBytes<T>({ ok: res.ok, status: res.status, bytes });
+  }
+
+  /** `answer` of an answer read whole (`sendBytesTo`). */
+  answerBytes<T>(a: Pick<AgentBytes, "ok" | "status" | "bytes">): T {
+    const { bytes, status } = a;
     const data = bytes.length === 0 ? null : decode(bytes);
-    if (!res.ok) {
+    if (!a.ok) {
       throw errorFromBody((data as { error?: unknown } | null)?.error) ??
-        new InternalError(`Service '${this.service}' answered ${res.status}`, {
-          fields: { status: res.status },
+        new InternalError(`Service '${this.service}' answered ${status}`, {
+          fields: { status },
         });
     }
     return data as T;
   }
 
-  async #send(
+  #send: Send<Response> = (url, init) => this.#exchange(url, init, this.#fetch);
+
+  #sendBytes: Send<AgentBytes> = (url, init) => this.#exchange(url, init, this.#fetchBytes);
+
+  async #exchange<A>(
     url: string,
-    init: {
-      method: string;
-      type?: string;
-      accept: string;
-      body?: Uint8Array<ArrayBuffer> | readonly Uint8Array<ArrayBuffer>[];
-      headers?: Record<string, string>;
-    },
-  ): Promise<Response> {
+    init: SendInit,
+    fetchVia: (url: string, init: AgentRequestInit) => Promise<A>,
+  ): Promise<A> {
     const { body } = init;
     try {
-      return await this.#fetch(url, {
+      return await fetchVia(url, {
         method: init.method,
         headers: {
           ...init.headers,
@@ -452,6 +494,18 @@ export class ServiceClient {
     }
   }
 }
+
+/** What a request to a service sends. */
+interface SendInit {
+  readonly method: string;
+  readonly type?: string;
+  readonly accept: string;
+  readonly body?: Uint8Array<ArrayBuffer> | readonly Uint8Array<ArrayBuffer>[];
+  readonly headers?: Record<string, string>;
+}
+
+/** Sends a request to a service and answers it as a `Response` or read whole. */
+type Send<A> = (url: string, init: SendInit) => Promise<A>;
 
 /** `size` bytes of `file` from `at`; `NotFound` when the file is shorter (not the leased one). */
 async function readAt(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {

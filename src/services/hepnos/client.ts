@@ -172,20 +172,20 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(MetaLease | null)[] | undefined> {
-    const res = await this.#client.sendTo(r, "lease_bytes", {
+    const res = await this.#client.sendBytesTo(r, "lease_bytes", {
       type: OCTET_STREAM,
       accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: productListBody(at.map((i) => products[i]!)),
     });
     if (!res.ok) {
       try {
-        await this.#client.answer(res);
+        this.#client.answerBytes(res);
       } catch (e) {
         if (e instanceof BusyError) return undefined;
         throw e;
       }
     }
-    const { header, parts } = unframe(new Uint8Array(await res.arrayBuffer()));
+    const { header, parts } = unframe(res.bytes);
     const leases = header.leases as (MetaLease | null)[] | undefined;
     if (!Array.isArray(leases) || leases.length !== at.length || parts.length !== at.length) {
       throw new InternalError(
@@ -204,14 +204,15 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[]> {
-    const res = await this.#client.sendTo(r, "load_bytes", {
+    // Read whole, without a `Response`: 1 MiB products come into one buffer of the answer's length.
+    const res = await this.#client.sendBytesTo(r, "load_bytes", {
       type: OCTET_STREAM,
       // Errors come back as msgpack.
       accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: productListBody(at.map((i) => products[i]!)),
     });
-    if (!res.ok) await this.#client.answer(res);
-    const { parts } = unframe(new Uint8Array(await res.arrayBuffer()));
+    if (!res.ok) this.#client.answerBytes(res);
+    const { parts } = unframe(res.bytes);
     if (parts.length !== at.length) {
       throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
     }
