@@ -462,10 +462,14 @@ export class ServiceClient {
     return data as T;
   }
 
-  #send: Send<Response> = (url, init) => this.#exchange(url, init, this.#fetch);
+  /** Sends a request, answered as a `Response`. */
+  readonly #send: Send<Response> = (url, init) => this.#exchange(url, init, this.#fetch);
 
-  #sendBytes: Send<AgentBytes> = (url, init) => this.#exchange(url, init, this.#fetchBytes);
+  /** Sends a request, its answer read whole (`HttpAgent.fetchBytes`). */
+  readonly #sendBytes: Send<AgentBytes> = (url, init) =>
+    this.#exchange(url, init, this.#fetchBytes);
 
+  /** A request through `fetchVia` with the client's headers and deadline; `UnavailableError` when it fails. */
   async #exchange<A>(
     url: string,
     init: SendInit,
