@@ -9,7 +9,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import { BusyError, errorFromBody, InternalError, UnavailableError } from "../errors.ts";
-import { OCTET_STREAM } from "./frames.ts";
+import { type Frames, OCTET_STREAM, unframe } from "./frames.ts";
 import type { MetaLease } from "./meta.ts";
 import { TargetRing } from "./targets.ts";
 import { msgpackBody } from "../http/msgpack_body.ts";
@@ -423,6 +423,25 @@ export class ServiceClient {
    */
   sendBytesTo(runtime: number, operation: string, init: ServiceRequest): Promise<AgentBytes> {
     return this.#sendTo(runtime, operation, init, this.#sendBytes);
+  }
+
+  /**
+   * Calls an operation that answers a framed body (`frames.ts`) on the
+   * runtime at `runtime` in ring order, as `sendBytesTo` sends it: its
+   * header and parts (views of the answer, read whole); errors, answered
+   * as msgpack, raised as their classes.
+   */
+  async framed(
+    runtime: number,
+    operation: string,
+    init: Omit<ServiceRequest, "accept">,
+  ): Promise<Frames> {
+    const res = await this.sendBytesTo(runtime, operation, {
+      ...init,
+      accept: `${OCTET_STREAM}, ${MSGPACK}`,
+    });
+    if (!res.ok) this.answerBytes(res);
+    return unframe(res.bytes);
   }
 
   async #sendTo<A>(

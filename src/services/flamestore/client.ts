@@ -13,7 +13,7 @@
 import { encode } from "@msgpack/msgpack";
 import { hash32 } from "../hash.ts";
 import { ConflictError, InternalError, NotFoundError } from "../../errors.ts";
-import { frame, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, OCTET_STREAM } from "../frames.ts";
 import { joinBytes } from "../../http/join_bytes.ts";
 import type { MetaLease } from "../meta.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
@@ -197,13 +197,10 @@ export class FlameStore {
         return got;
       }
     }
-    const res = await this.#client.sendTo(runtime, "load_bytes", {
+    const { header, parts } = await this.#client.framed(runtime, "load_bytes", {
       type: MSGPACK,
-      accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: encode({ name }) as Uint8Array<ArrayBuffer>,
     });
-    if (!res.ok) await this.#client.answer(res);
-    const { header, parts } = unframe(new Uint8Array(await res.arrayBuffer()));
     const data = parts[0];
     if (data === null || data === undefined) {
       throw new InternalError(`FlameStore answered no weights for '${name}'`);

@@ -9,7 +9,7 @@
  */
 
 import { BusyError, InternalError } from "../../errors.ts";
-import { frame, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, type Frames, OCTET_STREAM } from "../frames.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient } from "../service_client.ts";
 import type { MetaLease } from "../meta.ts";
@@ -172,20 +172,17 @@ export class DataStore {
     at: readonly number[],
     products: readonly ProductRead[],
   ): Promise<(MetaLease | null)[] | undefined> {
-    const res = await this.#client.sendBytesTo(r, "lease_bytes", {
-      type: OCTET_STREAM,
-      accept: `${OCTET_STREAM}, ${MSGPACK}`,
-      body: productListBody(at.map((i) => products[i]!)),
-    });
-    if (!res.ok) {
-      try {
-        this.#client.answerBytes(res);
-      } catch (e) {
-        if (e instanceof BusyError) return undefined;
-        throw e;
-      }
+    let answer: Frames;
+    try {
+      answer = await this.#client.framed(r, "lease_bytes", {
+        type: OCTET_STREAM,
+        body: productListBody(at.map((i) => products[i]!)),
+      });
+    } catch (e) {
+      if (e instanceof BusyError) return undefined;
+      throw e;
     }
-    const { header, parts } = unframe(res.bytes);
+    const { header, parts } = answer;
     const leases = header.leases as (MetaLease | null)[] | undefined;
     if (!Array.isArray(leases) || leases.length !== at.length || parts.length !== at.length) {
       throw new InternalError(
@@ -205,14 +202,10 @@ export class DataStore {
     products: readonly ProductRead[],
   ): Promise<(Uint8Array | undefined)[]> {
     // Read whole, without a `Response`: 1 MiB products come into one buffer of the answer's length.
-    const res = await this.#client.sendBytesTo(r, "load_bytes", {
+    const { parts } = await this.#client.framed(r, "load_bytes", {
       type: OCTET_STREAM,
-      // Errors come back as msgpack.
-      accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: productListBody(at.map((i) => products[i]!)),
     });
-    if (!res.ok) this.#client.answerBytes(res);
-    const { parts } = unframe(res.bytes);
     if (parts.length !== at.length) {
       throw new InternalError(`HEPnOS answered ${parts.length} products, expected ${at.length}`);
     }

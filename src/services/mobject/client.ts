@@ -9,7 +9,7 @@
  */
 
 import { encode } from "@msgpack/msgpack";
-import { frame, OCTET_STREAM, unframe } from "../frames.ts";
+import { frame, OCTET_STREAM } from "../frames.ts";
 import { joinBytes } from "../../http/join_bytes.ts";
 import { hash32 } from "../hash.ts";
 import { MSGPACK, ServiceClient, type ServiceClientOptions } from "../service_client.ts";
@@ -226,13 +226,10 @@ export class IoCtx {
    * exist.
    */
   async read(object: string, list: ReadOpList): Promise<ReadOpResult[]> {
-    const res = await this.#client.sendTo(this.#runtimeOf(object), "read_op_bytes", {
+    const { header, parts } = await this.#client.framed(this.#runtimeOf(object), "read_op_bytes", {
       type: MSGPACK,
-      accept: `${OCTET_STREAM}, ${MSGPACK}`,
       body: encode({ pool: this.pool, object, ops: list.ops }) as Uint8Array<ArrayBuffer>,
     });
-    if (!res.ok) await this.#client.answer(res);
-    const { header, parts } = unframe(new Uint8Array(await res.arrayBuffer()));
     return (header.results as (ReadOpResult | { part: number })[]).map((r) =>
       "part" in r ? { data: parts[r.part] ?? new Uint8Array(0) } : r
     );
