@@ -288,7 +288,7 @@ export class HttpAgent {
    * length, a chunked one joined once read. A `Response` copies a buffer
    * given as its body, and one streamed is read in pieces joined again: a
    * 1 MiB HEPnOS product loaded in 1.6-1.7 ms through one, 1.2 ms this way
-   * (bench/services_bench.ts). The body may hold at most `maxBytes`.
+   * (one client loading it over and over, timed alone). The body may hold at most `maxBytes`.
    *
    * @example
    * ```ts
@@ -314,7 +314,7 @@ export class HttpAgent {
     }
     const res = await fetch(input, fetchInit(init));
     const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.byteLength > max) throw tooLong(url, bytes.byteLength, max);
+    if (bytes.byteLength > max) throw tooLong(url, `${bytes.byteLength} bytes`, max);
     return { status: res.status, ok: res.ok, bytes, header: (n) => res.headers.get(n) };
   }
 
@@ -434,7 +434,7 @@ export class HttpAgent {
           return bytesAnswer(h, new Uint8Array(0));
         }
         if (h.length !== undefined) {
-          if (h.length > whole) throw tooLong(url, h.length, whole);
+          if (h.length > whole) throw tooLong(url, `${h.length} bytes`, whole);
           const bytes = await readExact(c, h.length);
           release(reuse);
           return bytesAnswer(h, bytes);
@@ -920,17 +920,17 @@ async function readAll(
     n += value.byteLength;
     if (n > max) {
       await reader.cancel();
-      throw tooLong(url, n, max);
+      throw tooLong(url, `more than ${max} bytes`, max);
     }
     pieces.push(value);
   }
   return pieces.length === 1 ? pieces[0] as Uint8Array<ArrayBuffer> : joinBytes(pieces);
 }
 
-/** The failure of an answer longer than a caller reads. */
-function tooLong(url: URL, bytes: number, max: number): TypeError {
+/** The failure of an answer (`size` said in words) longer than a caller reads. */
+function tooLong(url: URL, size: string, max: number): TypeError {
   return new TypeError(
-    `error reading the answer from ${url.origin}${url.pathname}: ${bytes} bytes or more, at most ${max} read`,
+    `error reading the answer from ${url.origin}${url.pathname}: ${size}, at most ${max} read (maxBytes)`,
   );
 }
 

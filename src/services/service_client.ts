@@ -190,7 +190,7 @@ export class ServiceClient {
 
   /** Sends a request to the server this client connected to. */
   post(operation: string, init: ServiceRequest): Promise<Response> {
-    return this.#post(this.#base, operation, init);
+    return this.#post(this.#base, operation, init, this.#send);
   }
 
   /**
@@ -329,7 +329,7 @@ export class ServiceClient {
     base: string,
     operation: string,
     init: ServiceRequest,
-    send: Send<A> = this.#send as Send<A>,
+    send: Send<A>,
   ): Promise<A> {
     const staged = init.type === OCTET_STREAM ? await this.#stageBody(base, init.body) : undefined;
     if (staged === undefined) {
