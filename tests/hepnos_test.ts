@@ -14,6 +14,7 @@ import {
   WriteBatch,
 } from "../src/services/hepnos/mod.ts";
 import { frame } from "../src/services/frames.ts";
+import { productListPieces } from "../src/services/hepnos/product_list.ts";
 import { joinBytes } from "../src/http/join_bytes.ts";
 import { decodeItem, encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
 import { startServer } from "./_server.ts";
@@ -423,6 +424,27 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
         assert.equal(e.code, "invalid_request");
         assert.match(e.message, why);
       }
+      // Products named by a product list, their values the parts after it.
+      const item = new Uint8Array(40).fill(9);
+      const list = productListPieces([{ item, label: "l", type: "t" }]);
+      const listed = (header: Record<string, unknown>, parts: (Uint8Array | null)[]) =>
+        raw("store_bytes", joinBytes(frame(header, parts)));
+      for (
+        const [r, why] of [
+          [listed(list.header, list.parts), /1 products, 0 values/],
+          [listed(list.header, [...list.parts, null]), /product 0 has no bytes/],
+          [listed(list.header, [list.parts[0]!]), /descriptors and pair indices as parts 0 and 1/],
+          [listed({ ...list.header, ranges: [[0, 0, 1]] }, [...list.parts, item]), /no 'ranges'/],
+          [listed({ pairs: "x" }, [...list.parts, item]), /'pairs' must be a list/],
+          [listed(list.header, [item.subarray(1), list.parts[1]!, item]), /not a multiple of 40/],
+        ] as const
+      ) {
+        res = await r;
+        assert.equal(res.status, 400);
+        const e = (await res.json()).error;
+        assert.equal(e.code, "invalid_request");
+        assert.match(e.message, why);
+      }
       const sizes = frame({}, [new Uint8Array(3)]);
       res = await raw("store_bytes", joinBytes([sizes[0]!, new Uint8Array(2)]));
       assert.equal(res.status, 400);
@@ -439,6 +461,10 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
           frame({ products: [{ item: ghost, label: "l", type: "t" }] }, [new Uint8Array(1)]),
         ),
       );
+      assert.equal(res.status, 404);
+      await res.body?.cancel();
+      const ghostList = productListPieces([{ item: ghost, label: "l", type: "t" }]);
+      res = await listed(ghostList.header, [...ghostList.parts, new Uint8Array(1)]);
       assert.equal(res.status, 404);
       await res.body?.cancel();
     });
@@ -459,6 +485,37 @@ Deno.test("HEPnOS on strata serve: datasets, runs, events and products as HEPnOS
           ]),
           [true, true, true],
         );
+        // Both forms of a framed store: products named in the header (the Python client's,
+        // and a staged batch's) and a product list (the TypeScript client's below 8 MiB).
+        const framedStore = async (parts: Uint8Array<ArrayBuffer>[]) => {
+          const res = await fetch(`${server.url}/v1/services/hepnos/store_bytes`, {
+            method: "POST",
+            headers: { "content-type": "application/octet-stream", accept: "application/json" },
+            body: joinBytes(parts),
+          });
+          assert.equal(res.status, 200);
+          return (await res.json()).stored;
+        };
+        const named = [{ item: evs[1]!.descriptor, label: "named", type: "t" }];
+        assert.deepEqual(
+          await framedStore(frame({ products: named }, [new Uint8Array([4, 5])])),
+          [true],
+        );
+        const listed = [
+          { item: evs[1]!.descriptor, label: "listed", type: "t" },
+          { item: evs[2]!.descriptor, label: "listed", type: "t" },
+          { item: evs[2]!.descriptor, label: "listed", type: "u" },
+        ];
+        const list = productListPieces(listed);
+        const values = [new Uint8Array([6]), new Uint8Array([7, 8]), new Uint8Array([9, 9, 9])];
+        assert.deepEqual(
+          await framedStore(frame(list.header, [...list.parts, ...values])),
+          [true, true, true],
+        );
+        assert.deepEqual(await store.loadProducts([...named, ...listed]), [
+          new Uint8Array([4, 5]),
+          ...values,
+        ]);
         for (let round = 0; round < 2; round++) {
           const got = await store.loadProducts([
             { item: evs[0]!.descriptor, label: "big", type: "bytes" },

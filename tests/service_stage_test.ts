@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import { FlameStore } from "../src/services/flamestore/mod.ts";
 import { DataStore } from "../src/services/hepnos/mod.ts";
+import { productListPieces } from "../src/services/hepnos/product_list.ts";
+import { frame } from "../src/services/frames.ts";
+import { joinBytes } from "../src/http/join_bytes.ts";
 import { startServer } from "./_server.ts";
 
 const SERVICES = "services:\n" +
@@ -183,6 +186,18 @@ Deno.test("Stage routes refuse unknown, used or foreign stages, wrong sizes, and
       ),
       [400, "invalid_request"],
     );
+    // A staged HEPnOS batch names its products in its header: the runtime reads
+    // no more of the file to route and store it.
+    const list = productListPieces([{ item: new Uint8Array(40), label: "l", type: "t" }]);
+    const listed = joinBytes(frame(list.header, [...list.parts, new Uint8Array(4)]));
+    const ls = await stage("hepnos", listed.byteLength);
+    await Deno.writeFile(ls.path, listed);
+    const refused = await post("/v1/services/hepnos/store_bytes", null, {
+      ...octet,
+      "strata-stage": ls.stage,
+    });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error.message, /staged body names its products/);
     // Used once only.
     assert.deepEqual(
       await code(

@@ -13,6 +13,7 @@ import { type HttpErrorCode, STATUS_OF_CODE } from "../src/api/errors.ts";
 import { frame } from "../src/services/frames.ts";
 import { joinBytes } from "../src/http/join_bytes.ts";
 import { encodeItem, INVALID } from "../src/services/hepnos/codec.ts";
+import { productListPieces } from "../src/services/hepnos/product_list.ts";
 import { mulberry32, ODD_VALUES } from "./_fixtures.ts";
 import { startServer } from "./_server.ts";
 
@@ -206,10 +207,16 @@ Deno.test("HEPnOS operations refuse mutated bodies with 4xx, never 5xx, and keep
         seed,
         valid,
         mutate,
-        framed: () =>
-          joinBytes(
-            frame({ products: [{ item: ev, label: "l", type: "t" }] }, [new Uint8Array(4)]),
-          ),
+        // Both forms of a framed store: products named in the header, or by a product list.
+        framed: () => {
+          if (rnd() < 0.5) {
+            return joinBytes(
+              frame({ products: [{ item: ev, label: "l", type: "t" }] }, [new Uint8Array(4)]),
+            );
+          }
+          const list = productListPieces([{ item: ev, label: "l", type: "t" }]);
+          return joinBytes(frame(list.header, [...list.parts, new Uint8Array(4)]));
+        },
         framedOp: "store_bytes",
       });
     }

@@ -94,6 +94,7 @@ export class RawBody {
    */
   readonly file: StagedBody | undefined;
   #bytes: Promise<Uint8Array> | undefined;
+  #layout: FrameLayout | undefined;
 
   /** Wraps a body sent in the request, or (with `file`) the first bytes of a staged one. */
   constructor(head: Uint8Array, file?: StagedBody) {
@@ -109,7 +110,8 @@ export class RawBody {
    * file; `InvalidRequestError` for a body that is not a frame.
    */
   layout(): FrameLayout {
-    return frameLayout(this.head, this.byteLength);
+    // Read once: a request's routing and its operation both ask for it.
+    return this.#layout ??= frameLayout(this.head, this.byteLength);
   }
 
   /**

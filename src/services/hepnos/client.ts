@@ -11,12 +11,12 @@
 import { BusyError, InternalError } from "../../errors.ts";
 import { frame, type Frames, OCTET_STREAM } from "../frames.ts";
 import { hash32 } from "../hash.ts";
-import { MSGPACK, ServiceClient } from "../service_client.ts";
+import { MSGPACK, ServiceClient, STAGE_FROM_BYTES } from "../service_client.ts";
 import type { MetaLease } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import { DataSet } from "./items.ts";
 import { productTarget } from "./placement.ts";
-import { productListBody } from "./product_list.ts";
+import { productListBody, productListPieces } from "./product_list.ts";
 import type { ProductRead, ProductWrite } from "./store.ts";
 import type { HttpAgent } from "../../http/agent.ts";
 
@@ -93,21 +93,34 @@ export class DataStore {
   /**
    * Stores products, their bytes raw (not inside msgpack): one framed
    * request per runtime holding their targets, sent to that runtime
-   * straight. Per product, whether it was stored.
+   * straight. Per product, whether it was stored. A batch sent in the
+   * request names its products with a product list (each label and type
+   * once); one large enough to be staged on the runtime's node
+   * (`STAGE_FROM_BYTES`) names them in its header, which is all the
+   * runtime reads of a staged body to route and store it.
    */
   async storeProducts(products: readonly ProductWrite[]): Promise<boolean[]> {
     const out = new Array<boolean>(products.length).fill(false);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
+      const values = at.map((i) => products[i]!.value);
+      let bytes = 0;
+      for (const v of values) bytes += v.byteLength;
       // The pieces as they are: joined only if sent in the request, not staged.
-      const body = frame(
-        {
-          products: at.map((i) => {
-            const p = products[i]!;
-            return { item: p.item, label: p.label, type: p.type };
-          }),
-        },
-        at.map((i) => products[i]!.value),
-      );
+      let body: Uint8Array<ArrayBuffer>[];
+      if (bytes < STAGE_FROM_BYTES) {
+        const list = productListPieces(at.map((i) => products[i]!));
+        body = frame(list.header, [...list.parts, ...values]);
+      } else {
+        body = frame(
+          {
+            products: at.map((i) => {
+              const p = products[i]!;
+              return { item: p.item, label: p.label, type: p.type };
+            }),
+          },
+          values,
+        );
+      }
       const res = await this.#client.sendTo(r, "store_bytes", {
         type: OCTET_STREAM,
         accept: MSGPACK,

@@ -1,11 +1,12 @@
 /**
- * A list of products to load, framed (`frames.ts`) rather than msgpack: a
+ * A list of products to load or store, framed (`frames.ts`) rather than msgpack: a
  * batched load names the same label and type for most of its products, and
  * decoding a map per product cost more than answering it from memory. The
  * header holds each distinct `[label, type]` pair once (`pairs`), the byte
  * ranges asked for (`ranges`, `[index, offset, length | null]`) and a lease's
  * `ttlMs`; part 0 is the items' 40-byte descriptors back to back, part 1 each
- * product's pair as a big-endian u16 index into `pairs`.
+ * product's pair as a big-endian u16 index into `pairs`; a store's values
+ * follow as the parts after them (`productListPieces`).
  *
  * @module
  */
@@ -50,6 +51,29 @@ export function productListBody(
   products: readonly ProductRead[],
   options: { readonly ttlMs?: number } = {},
 ): Uint8Array<ArrayBuffer>[] {
+  const { header, parts } = productListPieces(products, options);
+  return frame(header, parts);
+}
+
+/**
+ * A product list's header and its two parts, unframed: `productListBody`
+ * frames them alone, a framed `store_bytes` body with the products' values
+ * as the parts after them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { productListPieces } from "./product_list.ts";
+ * const item = new Uint8Array(40);
+ * const { header, parts } = productListPieces([{ item, label: "l", type: "t" }]);
+ * assert.deepEqual(header, { pairs: [["l", "t"]] });
+ * assert.deepEqual(parts.map((p) => p.byteLength), [40, 2]);
+ * ```
+ */
+export function productListPieces(
+  products: readonly ProductRead[],
+  options: { readonly ttlMs?: number } = {},
+): { header: Record<string, unknown>; parts: Uint8Array<ArrayBuffer>[] } {
   const items = new Uint8Array(products.length * DESCRIPTOR_BYTES);
   const indices = new Uint8Array(products.length * 2);
   const pairs: [string, string][] = [];
@@ -88,11 +112,14 @@ export function productListBody(
       `Too many label and type pairs in one load: ${pairs.length}, at most ${MAX_PAIRS}`,
     );
   }
-  return frame({
-    pairs,
-    ...(ranges.length === 0 ? {} : { ranges }),
-    ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
-  }, [items, indices]);
+  return {
+    header: {
+      pairs,
+      ...(ranges.length === 0 ? {} : { ranges }),
+      ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+    },
+    parts: [items, indices],
+  };
 }
 
 /**
@@ -106,6 +133,29 @@ export function productListOf(body: Uint8Array): ProductList {
   if (parts.length !== 2 || items == null || indices == null) {
     throw bad("expected two parts, the descriptors and the pair indices");
   }
+  return productListFrom(header, items, indices);
+}
+
+/**
+ * The products a product list's header, descriptors (part 0) and pair
+ * indices (part 1) name, as `productListOf` reads them from a body of its
+ * own; the items are views of `items`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { productListFrom, productListPieces } from "./product_list.ts";
+ * const item = new Uint8Array(40).fill(3);
+ * const { header, parts } = productListPieces([{ item, label: "l", type: "t" }]);
+ * const back = productListFrom(header, parts[0]!, parts[1]!);
+ * assert.deepEqual(back.products, [{ item, label: "l", type: "t" }]);
+ * ```
+ */
+export function productListFrom(
+  header: Readonly<Record<string, unknown>>,
+  items: Uint8Array,
+  indices: Uint8Array,
+): ProductList {
   if (items.byteLength % DESCRIPTOR_BYTES !== 0) {
     throw bad(`${items.byteLength} bytes of descriptors, not a multiple of ${DESCRIPTOR_BYTES}`);
   }

@@ -15,7 +15,7 @@ import type { TargetRing } from "../targets.ts";
 import { checkU64, decodeItem, encodeItem } from "./codec.ts";
 import { ProcessorJobs } from "./parallel.ts";
 import { productTarget } from "./placement.ts";
-import { productListOf } from "./product_list.ts";
+import { productListFrom, productListOf } from "./product_list.ts";
 import {
   DEFAULT_CACHE_BYTES,
   HepnosStore,
@@ -262,10 +262,22 @@ function productReads(input: unknown): ProductRead[] {
 
 /**
  * The products a framed `store_bytes` body lists (item, label, type) with
- * where each one's bytes lie in the body, from its header alone.
+ * where each one's bytes lie in the body: named in its header
+ * (`products`), or by a product list (`pairs`, its descriptors and pair
+ * indices the first two parts, the values after them).
  */
 function framedItems(body: RawBody): StagedProduct[] {
+  let items = framedRead.get(body);
+  if (items === undefined) framedRead.set(body, items = readFramedItems(body));
+  return items;
+}
+
+/** What `framedItems` read of a body: its routing and its store both ask. */
+const framedRead = new WeakMap<RawBody, StagedProduct[]>();
+
+function readFramedItems(body: RawBody): StagedProduct[] {
   const { header, parts } = body.layout();
+  if (header.products === undefined && header.pairs !== undefined) return listedItems(body);
   const products = list(header, "products");
   if (products.length !== parts.length) {
     throw new InvalidRequestError(
@@ -280,6 +292,49 @@ function framedItems(body: RawBody): StagedProduct[] {
       throw new InvalidRequestError(`Invalid store_bytes body: product ${i} has no bytes`);
     }
     return { item: bytes(q.item, "item"), label: str(q, "label"), type: str(q, "type"), ...part };
+  });
+}
+
+/**
+ * The products of a `store_bytes` body that names them with a product
+ * list: read from the body's first two parts, each value the part after.
+ * A body staged on the node is refused (its head alone is read to route
+ * it): the client names a staged batch's products in the header.
+ */
+function listedItems(body: RawBody): StagedProduct[] {
+  const { header, parts } = body.layout();
+  if (body.file !== undefined) {
+    throw new InvalidRequestError(
+      "Invalid store_bytes body: a staged body names its products in its header ('products'), not in a product list",
+    );
+  }
+  const [d, x] = parts;
+  if (d == null || x == null) {
+    throw new InvalidRequestError(
+      "Invalid store_bytes body: a product list needs its descriptors and pair indices as parts 0 and 1",
+    );
+  }
+  if (header.ranges !== undefined) {
+    throw new InvalidRequestError(
+      "Invalid store_bytes body: a store takes whole products, no 'ranges'",
+    );
+  }
+  const at = body.head.byteOffset;
+  const view = (p: { at: number; size: number }) =>
+    new Uint8Array(body.head.buffer, at + p.at, p.size);
+  const { products } = productListFrom(header, view(d), view(x));
+  if (parts.length !== products.length + 2) {
+    throw new InvalidRequestError(
+      `Invalid store_bytes body: ${products.length} products, ${parts.length - 2} values`,
+      { fields: { products: products.length, parts: parts.length - 2 } },
+    );
+  }
+  return products.map((p, i) => {
+    const part = parts[i + 2];
+    if (part == null) {
+      throw new InvalidRequestError(`Invalid store_bytes body: product ${i} has no bytes`);
+    }
+    return { item: p.item, label: p.label, type: p.type, at: part.at, size: part.size };
   });
 }
 
