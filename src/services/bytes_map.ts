@@ -95,7 +95,7 @@ export class BytesMap<V> {
   ): { readonly key: Uint8Array; readonly value: V } | undefined {
     let before: Slot<V> | undefined;
     for (let s = this.#slots.get(h); s !== undefined; before = s, s = s.next) {
-      if (!equal(s.key, key)) continue;
+      if (!bytesEqual(s.key, key)) continue;
       if (before !== undefined) before.next = s.next;
       else if (s.next !== undefined) this.#slots.set(h, s.next);
       else this.#slots.delete(h);
@@ -113,7 +113,7 @@ export class BytesMap<V> {
 
   #find(key: Uint8Array, h: number): Slot<V> | undefined {
     for (let s = this.#slots.get(h); s !== undefined; s = s.next) {
-      if (equal(s.key, key)) return s;
+      if (bytesEqual(s.key, key)) return s;
     }
     return undefined;
   }
@@ -142,7 +142,18 @@ function bytesHash(bytes: Uint8Array): number {
   return mix32(h ^ n) & SMI_MASK;
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
+/**
+ * Whether `a` and `b` hold the same bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesEqual } from "./bytes_map.ts";
+ * assert.equal(bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])), true);
+ * assert.equal(bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1])), false);
+ * ```
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;

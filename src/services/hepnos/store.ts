@@ -16,6 +16,7 @@ import type { MetaLease, MetaOp, ServiceMeta } from "../meta.ts";
 import type { TargetRing } from "../targets.ts";
 import type { StagedFile } from "../../tiers/tier.ts";
 import { ValueCache } from "../value_cache.ts";
+import { bytesEqual, BytesMap } from "../bytes_map.ts";
 import {
   bytesKey,
   childPrefix,
@@ -151,8 +152,8 @@ export class HepnosStore {
    * generations of at most KNOWN_ITEMS / 2, the older dropped when the
    * newer fills, so the items seen last stay.
    */
-  #known = new Set<string>();
-  #knownBefore = new Set<string>();
+  #known = new BytesMap<true>();
+  #knownBefore = new BytesMap<true>();
   /**
    * Small products in memory, for the targets whose every write this store
    * sees (`#cached`): all of them when the KV reports other writers'
@@ -645,22 +646,35 @@ export class HepnosStore {
     return productKeyInto(this.#scratch, p.item, p.label, p.type);
   }
 
-  #remember(item: Uint8Array): void {
+  /**
+   * Remembers that `item` exists: a copy of it (an item is most often a
+   * view of a request's body, which it would keep in memory).
+   */
+  #remember(item: Uint8Array, h = this.#known.hash(item)): void {
     if (this.#known.size >= KNOWN_ITEMS / 2) {
       this.#knownBefore = this.#known;
-      this.#known = new Set();
+      this.#known = new BytesMap();
     }
-    this.#known.add(bytesKey(item));
+    this.#known.set(item.slice(), true, h);
   }
 
   async #checkExist(items: readonly Uint8Array[]): Promise<void> {
-    // Each item once, those not remembered.
-    const unknown = new Map<string, Uint8Array>();
+    // Each item once, those not remembered: looked up by their bytes (both
+    // generations hash alike), not by a string made of them.
+    const unique: Uint8Array[] = [];
+    let seen: BytesMap<true> | undefined;
+    let previous: Uint8Array | undefined;
     for (const i of items) {
-      const id = bytesKey(i);
-      if (!this.#known.has(id) && !this.#knownBefore.has(id)) unknown.set(id, i);
+      // A batch's products often name one item after another: looked up once.
+      if (previous !== undefined && bytesEqual(previous, i)) continue;
+      previous = i;
+      const h = this.#known.hash(i);
+      if (this.#known.has(i, h) || this.#knownBefore.has(i, h)) continue;
+      seen ??= new BytesMap();
+      if (seen.has(i, h)) continue;
+      seen.set(i, true, h);
+      unique.push(i);
     }
-    const unique = [...unknown.values()];
     if (unique.length === 0) return;
     const found = await this.#existAll(unique);
     unique.forEach((i, k) => found[k] && this.#remember(i));
