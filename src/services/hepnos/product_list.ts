@@ -109,7 +109,7 @@ export function productListPieces(
   });
   if (pairs.length > MAX_PAIRS) {
     throw new InvalidRequestError(
-      `Too many label and type pairs in one load: ${pairs.length}, at most ${MAX_PAIRS}`,
+      `Too many label and type pairs in one list: ${pairs.length}, at most ${MAX_PAIRS}`,
     );
   }
   return {
