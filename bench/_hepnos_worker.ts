@@ -38,13 +38,14 @@ export interface WorkerArgs {
   /** Bytes per product. */
   readonly bytes: number;
   /**
-   * Loads the untimed pass makes at least, its load passes repeated until
-   * it has (`warmPasses`): as many as the single client of a point makes,
-   * so a client of 16, which loads a sixteenth of the point's products,
-   * runs its load path as often as one alone before it is timed. Ignored
-   * by the timed pass.
+   * Events the single client of the point has: the untimed pass repeats
+   * its stores (of other products of its events) and its loads until it
+   * has made as many as that client makes (`warmRounds`), so a client of
+   * 16, which has a sixteenth of the point's events, runs its store and
+   * load paths as often as one alone before it is timed. Ignored by the
+   * timed pass.
    */
-  readonly warmLoads?: number;
+  readonly warmEvents?: number;
 }
 
 /** Seconds each phase lasted, over all clients (bench/services_bench.ts `runClients`). */
@@ -128,17 +129,22 @@ export function loadPasses(mode: WorkerArgs["mode"]): number {
 }
 
 /**
- * Passes over its products a worker's load phase makes: `loadPasses`, or
- * more in the untimed pass, enough to make `a.warmLoads` loads. A client
- * of 16 had loaded 31 batches of 128 before its timed loads (8 passes
- * over its 500 products), and its process spent 2.6 µs of CPU a product
- * once timed, against 1.5 µs after some 200 batches and 0.9 µs for a
- * single client (a loop of batched 100 B loads with 16 client processes).
+ * Rounds of stores and loads a worker's phases make: one, or more in the
+ * untimed pass, enough to make as many as a client with `a.warmEvents`
+ * events. A client of 16 had loaded 31 batches of 128 before its timed
+ * loads (8 passes over its 500 products), and its process spent 2.6 µs of
+ * CPU a product once timed, against 1.5 µs after some 200 batches and 0.9
+ * µs for a single client (a loop of batched 100 B loads with 16 client
+ * processes).
  */
-export function warmPasses(a: WorkerArgs): number {
-  const passes = loadPasses(a.mode);
-  if (a.warmLoads === undefined || a.events === 0) return passes;
-  return Math.max(passes, Math.ceil(a.warmLoads / a.events));
+export function warmRounds(a: WorkerArgs): number {
+  if (a.warmEvents === undefined || a.events === 0) return 1;
+  return Math.max(1, Math.ceil(a.warmEvents / a.events));
+}
+
+/** The label of the products a round of stores writes: `p`, then `p1`, `p2`... */
+function labelOf(round: number): string {
+  return round === 0 ? "p" : `p${round}`;
 }
 
 async function strata(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
@@ -167,21 +173,24 @@ async function strata(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
     }
   });
   const store_ = await timed(gate, async () => {
-    if (a.mode === "single") {
-      for (const e of events) await e.store("p", "bytes", value);
-    } else {
-      const batch = new WriteBatch(store, {
-        maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
-        async: engine,
-      });
-      for (const e of events) await e.store("p", "bytes", value, { batch });
-      await batch.close();
-      failed(engine);
+    for (let round = 0; round < warmRounds(a); round++) {
+      const label = labelOf(round);
+      if (a.mode === "single") {
+        for (const e of events) await e.store(label, "bytes", value);
+      } else {
+        const batch = new WriteBatch(store, {
+          maxBatchSize: Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes))),
+          async: engine,
+        });
+        for (const e of events) await e.store(label, "bytes", value, { batch });
+        await batch.close();
+        failed(engine);
+      }
     }
   });
   const load = await timed(gate, async () => {
     if (a.mode === "single") {
-      for (let pass = 0; pass < warmPasses(a); pass++) {
+      for (let round = 0; round < warmRounds(a); round++) {
         for (const e of events) check(await e.load("p", "bytes"), a.bytes);
       }
       return;
@@ -191,7 +200,7 @@ async function strata(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
     const per = Math.max(1, Math.min(BATCH, Math.floor((8 << 20) / a.bytes)));
     // Each pass reads the events in order, in batches of `per`.
     const batches: number[] = [];
-    for (let pass = 0; pass < warmPasses(a); pass++) {
+    for (let pass = 0; pass < loadPasses(a.mode) * warmRounds(a); pass++) {
       for (let at = 0; at < events.length; at += per) batches.push(at);
     }
     let next = 0;
@@ -220,23 +229,26 @@ async function files(a: WorkerArgs, gate: Gate): Promise<WorkerSpans> {
   for (let s = 0; s * PER_SUBRUN < a.events; s++) {
     await Deno.mkdir(dir(s * PER_SUBRUN), { recursive: true });
   }
-  const phase = (op: (i: number) => Promise<unknown>, passes = 1) =>
+  const phase = (op: (i: number, pass: number) => Promise<unknown>, passes = 1) =>
     timed(gate, async () => {
       for (let pass = 0; pass < passes; pass++) {
-        if (a.mode === "single") { for (const i of ids) await op(i); }
+        if (a.mode === "single") { for (const i of ids) await op(i, pass); }
         else {
           for (let at = 0; at < ids.length; at += BATCH) {
-            await Promise.all(ids.slice(at, at + BATCH).map(op));
+            await Promise.all(ids.slice(at, at + BATCH).map((i) => op(i, pass)));
           }
         }
       }
     });
   const write = a.system === "files" ? Deno.writeFile : writeSynced;
   const create = await phase((i) => write(`${dir(i)}/e${i}`, new Uint8Array(0)));
-  const store = await phase((i) => write(`${dir(i)}/e${i}.p.bytes`, value));
+  const store = await phase(
+    (i, round) => write(`${dir(i)}/e${i}.${labelOf(round)}.bytes`, value),
+    warmRounds(a),
+  );
   const load = await phase(
     async (i) => check(await Deno.readFile(`${dir(i)}/e${i}.p.bytes`), a.bytes),
-    warmPasses(a),
+    loadPasses(a.mode) * warmRounds(a),
   );
   return { create, store, load };
 }
@@ -274,6 +286,6 @@ if (import.meta.main) {
       throw new Error("The benchmark closed this client's standard input");
     }
   };
-  const { warmLoads: _, ...timedArgs } = args;
+  const { warmEvents: _, ...timedArgs } = args;
   console.log(JSON.stringify(await run(timedArgs, gate)));
 }

@@ -141,8 +141,8 @@ export async function servicesBench(): Promise<ServicesPoint[]> {
         for (const clients of CLIENTS) {
           const events = eventsFor(bytes, clients, mode);
           const n = events * clients;
-          // Each client warms its load path as a single client of the point does.
-          const warmLoads = eventsFor(bytes, 1, mode) * loadPasses(mode);
+          // Each client warms its store and load paths as the single client of the point does.
+          const warmEvents = eventsFor(bytes, 1, mode);
           const best = new Map<string, WorkerTimes>();
           // Staging matters only to batches past the size clients stage from.
           const systems = SYSTEMS.filter((s) =>
@@ -159,12 +159,12 @@ export async function servicesBench(): Promise<ServicesPoint[]> {
                 : await Deno.makeTempDir({ dir: "tmp", prefix: "files_baseline_" });
               const t = system === "strata-staged"
                 ? await runClients(
-                  { system: "strata", mode, where, events, bytes, warmLoads },
+                  { system: "strata", mode, where, events, bytes, warmEvents },
                   clients,
                   {},
                   [staged.shm],
                 )
-                : await runClients({ system, mode, where, events, bytes, warmLoads }, clients);
+                : await runClients({ system, mode, where, events, bytes, warmEvents }, clients);
               if (!system.startsWith("strata")) await Deno.remove(where, { recursive: true });
               const b = best.get(system);
               best.set(
@@ -249,10 +249,11 @@ most ${
   }) of a dataset or directory of its own, so that a figure is the rate of a process
 already running rather than of its code compiling (a fresh client created 25.8k events/s in its
 first pass of 8000 and 36-53k in the next five against one server); the files' clients do the same.
-Its untimed loads repeat their passes until they number as many as the single client of the point
-loads (since 2026-12-08 02:44: a client of 16, which loads a sixteenth of the products, had run its
-load path 31 times with batches of 128, and its process spent 2.6 µs of CPU a product once timed
-against 1.5 µs warmed; runs before loaded as many times untimed as timed).
+Its untimed stores (of other products of its events) and loads repeat until they number as many as
+the single client of the point makes (loads since 2026-12-08 02:44, stores since 03:21: a client of
+16, which has a sixteenth of the events, had run its load path 31 times with batches of 128, and its
+process spent 2.6 µs of CPU a product once timed against 1.5 µs warmed; runs before stored and
+loaded as many times untimed as timed).
 Each Strata server first serves an untimed warm-up (200 events one request per operation, then 8000
 batched, with products of 100 B and of 10 kB): the figures are those of a server that has run for a
 while, not of one compiling its code.
