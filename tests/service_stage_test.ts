@@ -142,6 +142,15 @@ Deno.test("Large bodies of services go through the shm tier of the runtime's nod
     const stores = await fetched(() => ev.store("p", "bytes", product));
     assert.ok(stores.includes("POST /v1/services/hepnos/store_bytes staged"), stores.join(", "));
     assert.deepEqual(await ev.load("p", "bytes"), product);
+    // Values just under the staging size whose body, with its list, reaches it: staged too,
+    // its products named in its header.
+    const edge = product.subarray(0, (8 << 20) - 16);
+    const edgeStores = await fetched(() => ev.store("edge", "bytes", edge));
+    assert.ok(
+      edgeStores.includes("POST /v1/services/hepnos/store_bytes staged"),
+      edgeStores.join(", "),
+    );
+    assert.deepEqual(await ev.load("edge", "bytes"), edge);
   } finally {
     await server.stop();
   }

@@ -103,14 +103,13 @@ export class DataStore {
     const out = new Array<boolean>(products.length).fill(false);
     await Promise.all([...this.#byRuntime(products)].map(async ([r, at]) => {
       const values = at.map((i) => products[i]!.value);
-      let bytes = 0;
-      for (const v of values) bytes += v.byteLength;
       // The pieces as they are: joined only if sent in the request, not staged.
-      let body: Uint8Array<ArrayBuffer>[];
-      if (bytes < STAGE_FROM_BYTES) {
-        const list = productListPieces(at.map((i) => products[i]!));
-        body = frame(list.header, [...list.parts, ...values]);
-      } else {
+      const list = productListPieces(at.map((i) => products[i]!));
+      let body = frame(list.header, [...list.parts, ...values]);
+      let bytes = 0;
+      for (const piece of body) bytes += piece.byteLength;
+      // A body the client may stage names its products in its header.
+      if (bytes >= STAGE_FROM_BYTES) {
         body = frame(
           {
             products: at.map((i) => {
