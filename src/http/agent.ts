@@ -312,10 +312,7 @@ export class HttpAgent {
     if (url.protocol === "http:" && body !== false) {
       return await this.#request(url, init, body, max) as AgentBytes;
     }
-    const res = await fetch(input, fetchInit(init));
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.byteLength > max) throw tooLong(url, `${bytes.byteLength} bytes`, max);
-    return { status: res.status, ok: res.ok, bytes, header: (n) => res.headers.get(n) };
+    return await fetchWhole(input, init);
   }
 
   /** A request over a pooled connection: a `Response`, or (with `whole`, its most bytes) `AgentBytes`. */
@@ -890,6 +887,35 @@ function parseHead(text: string): Head {
     length: chunked ? undefined : length,
     chunked,
   };
+}
+
+/**
+ * `HttpAgent.fetchBytes` through the runtime's `fetch` (the agent's way for
+ * what it does not send itself, and the clients' when told to use `fetch`):
+ * the answer read through its `Response`, at most `maxBytes` of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fetchWhole } from "./agent.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response("abc"));
+ * const url = `http://127.0.0.1:${server.addr.port}/`;
+ * assert.deepEqual((await fetchWhole(url)).bytes, new TextEncoder().encode("abc"));
+ * await assert.rejects(fetchWhole(url, { maxBytes: 2 }), /3 bytes, at most 2 read/);
+ * await server.shutdown();
+ * ```
+ */
+export async function fetchWhole(
+  input: string | URL,
+  init: AgentBytesInit = {},
+): Promise<AgentBytes> {
+  const url = typeof input === "string" ? new URL(input) : input;
+  const max = init.maxBytes ?? MAX_WHOLE_BYTES;
+  const res = await fetch(input, fetchInit(init));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes.byteLength > max) throw tooLong(url, `${bytes.byteLength} bytes`, max);
+  return { status: res.status, ok: res.ok, bytes, header: (n) => res.headers.get(n) };
 }
 
 /** An answer read whole. */

@@ -18,6 +18,7 @@ import {
   type AgentRequestInit,
   defaultAgent,
   fetchInit,
+  fetchWhole,
   type HttpAgent,
 } from "../http/agent.ts";
 
@@ -151,11 +152,7 @@ export class ServiceClient {
       ? (u, init) => fetch(u, fetchInit(init))
       : (u, init) => agent.fetch(u, init);
     this.#fetchBytes = agent === "fetch"
-      ? async (u, init) => {
-        const res = await fetch(u, fetchInit(init));
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        return { status: res.status, ok: res.ok, bytes, header: (n) => res.headers.get(n) };
-      }
+      ? (u, init) => fetchWhole(u, init)
       : (u, init) => agent.fetchBytes(u, init);
   }
 

@@ -319,9 +319,7 @@ function listedItems(body: RawBody): StagedProduct[] {
       "Invalid store_bytes body: a store takes whole products, no 'ranges'",
     );
   }
-  const at = body.head.byteOffset;
-  const view = (p: { at: number; size: number }) =>
-    new Uint8Array(body.head.buffer, at + p.at, p.size);
+  const view = (p: { at: number; size: number }) => body.head.subarray(p.at, p.at + p.size);
   const { products } = productListFrom(header, view(d), view(x));
   if (parts.length !== products.length + 2) {
     throw new InvalidRequestError(
